@@ -1,0 +1,125 @@
+import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import type { CallContext } from '../server/context.js';
+import { Code, MeshError } from '../server/errors.js';
+import type { RequestOf, ResponseOf, ServiceDefinition } from '../server/service-types.js';
+
+/** Per-call options of a mesh client method. */
+export interface CallOptions {
+  /** Deadline for this call; defaults to the client's default deadline. Infinity for long-lived streams (Watch). */
+  deadlineMs?: number;
+  /** Cancels the call when aborted. */
+  signal?: AbortSignal;
+  /** Extra metadata for this call. */
+  metadata?: Metadata;
+  /** The incoming call this call is made for: its deadline and cancellation carry over. */
+  parent?: CallContext;
+}
+
+/** Called before every outgoing call to add metadata (tokens, trace context...). */
+export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext }) => void | Promise<void>;
+
+/** Options for createClient. */
+export interface MeshClientOptions {
+  credentials: ChannelCredentials;
+  /** Applied to every call without its own deadline (default 10 000 ms). Calls never go without a deadline. */
+  defaultDeadlineMs?: number;
+  /** Hooks run in order before each call. */
+  metadataHooks?: MetadataHook[];
+  /** grpc-js channel options (e.g. ssl target name override). */
+  channelOptions?: ChannelOptions;
+}
+
+/** A promise-based, typed client: unary methods return promises, server streams async iterables. */
+export type MeshClient<S extends ServiceDefinition> = {
+  [K in keyof S]: S[K]['requestStream'] extends true
+    ? never
+    : S[K]['responseStream'] extends true
+      ? (request: RequestOf<S[K]>, options?: CallOptions) => AsyncIterable<ResponseOf<S[K]>>
+      : (request: RequestOf<S[K]>, options?: CallOptions) => Promise<ResponseOf<S[K]>>;
+} & { close(): void };
+
+/** Turns a failed call's ServiceError into a MeshError carrying the same code. */
+function fromServiceError(err: ServiceError): MeshError {
+  return new MeshError(err.code, err.details || Code[err.code] || 'call failed', { cause: err, metadata: err.metadata });
+}
+
+/** Creates a typed client for `address` ("host:port") following the mesh's conventions. */
+export function createClient<S extends ServiceDefinition>(
+  definition: S,
+  address: string,
+  options: MeshClientOptions,
+): MeshClient<S> {
+  const grpcClient = new Client(address, options.credentials, options.channelOptions);
+  const defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
+  const hooks = options.metadataHooks ?? [];
+
+  async function prepare(path: string, opts: CallOptions = {}) {
+    const metadata = opts.metadata?.clone() ?? new Metadata();
+    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent });
+    let deadline = Date.now() + (opts.deadlineMs ?? defaultDeadlineMs);
+    if (opts.parent?.deadline) deadline = Math.min(deadline, opts.parent.deadline.getTime());
+    const signals = [opts.signal, opts.parent?.signal].filter((s): s is AbortSignal => s !== undefined);
+    return { metadata, deadline, signal: signals.length ? AbortSignal.any(signals) : undefined };
+  }
+
+  const client: Record<string, unknown> = { close: () => grpcClient.close() };
+  for (const [key, def] of Object.entries(definition)) {
+    if (def.requestStream) continue;
+    if (def.responseStream) {
+      client[key] = (request: unknown, opts?: CallOptions) =>
+        streamCall(grpcClient, def, request, () => prepare(def.path, opts));
+    } else {
+      client[key] = async (request: unknown, opts?: CallOptions) => {
+        const { metadata, deadline, signal } = await prepare(def.path, opts);
+        signal?.throwIfAborted();
+        return new Promise((resolve, reject) => {
+          const call = grpcClient.makeUnaryRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            request,
+            metadata,
+            { deadline },
+            (err, response) => {
+              signal?.removeEventListener('abort', cancel);
+              if (err) reject(fromServiceError(err));
+              else resolve(response);
+            },
+          );
+          const cancel = () => call.cancel();
+          signal?.addEventListener('abort', cancel, { once: true });
+        });
+      };
+    }
+  }
+  return client as MeshClient<S>;
+}
+
+async function* streamCall(
+  grpcClient: Client,
+  def: ServiceDefinition[string],
+  request: unknown,
+  prepare: () => Promise<{ metadata: Metadata; deadline: number; signal: AbortSignal | undefined }>,
+): AsyncIterable<unknown> {
+  const { metadata, deadline, signal } = await prepare();
+  signal?.throwIfAborted();
+  const call = grpcClient.makeServerStreamRequest(
+    def.path,
+    def.requestSerialize,
+    def.responseDeserialize,
+    request,
+    metadata,
+    { deadline },
+  );
+  const cancel = () => call.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    for await (const message of call) yield message;
+  } catch (err) {
+    throw (err as ServiceError).code !== undefined ? fromServiceError(err as ServiceError) : err;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+    // Stops the server stream when the consumer breaks out of the loop early.
+    call.cancel();
+  }
+}

@@ -1,0 +1,2 @@
+export { ConfigError, kernelConfigSchema, loadConfig, logLevel, millis, port } from './config.js';
+export type { EnvSchema, KernelConfig } from './config.js';

@@ -1,0 +1,108 @@
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  MethodDefinition,
+  ServerErrorResponse,
+  ServerWritableStream,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { createCallContext, type MethodKind, type OwnedCallContext } from './context.js';
+import { Code, codeName, MeshError } from './errors.js';
+import type { Interceptor } from './interceptor.js';
+import type { ServerStreamHandler, UnaryHandler } from './service-types.js';
+
+/** What the kernel needs to adapt one typed handler to grpc-js. */
+export interface HandlerEnv {
+  service: string;
+  method: string;
+  chain: Interceptor;
+  log: Logger;
+  /** Tracks in-flight calls so a forced shutdown can abort them. */
+  track(ctx: OwnedCallContext): () => void;
+}
+
+/**
+ * Maps anything a call ended with to the status sent to the client. Unknown
+ * errors become INTERNAL with a generic message; their detail is logged only.
+ */
+export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorResponse {
+  // Once the call was cancelled or timed out, that is the outcome, whatever the handler threw.
+  const error = ctx.signal.aborted ? (ctx.signal.reason as MeshError) : MeshError.from(err);
+  if (error.code === Code.INTERNAL && error !== err) {
+    ctx.log.error({ err, code: codeName(error.code) }, 'unexpected error in handler');
+  }
+  const metadata = ctx.trailer;
+  if (error.metadata) metadata.merge(error.metadata);
+  return Object.assign(new Error(error.message), { code: error.code, details: error.message, metadata });
+}
+
+function info(env: HandlerEnv, def: MethodDefinition<unknown, unknown>, kind: MethodKind) {
+  return { service: env.service, method: env.method, path: def.path, kind };
+}
+
+/** Adapts a typed unary handler to grpc-js, running it inside the interceptor chain. */
+export function adaptUnary(
+  env: HandlerEnv,
+  def: MethodDefinition<unknown, unknown>,
+  handler: UnaryHandler<unknown, unknown>,
+): handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    const ctx = createCallContext(call, info(env, def, 'unary'), env.log);
+    const untrack = env.track(ctx);
+    let response: unknown;
+    env
+      .chain(ctx, async () => {
+        response = await handler(call.request, ctx);
+      })
+      .then(
+        () => (ctx.signal.aborted ? callback(toStatus(undefined, ctx)) : callback(null, response, ctx.trailer)),
+        (err: unknown) => callback(toStatus(err, ctx)),
+      )
+      .finally(() => {
+        ctx.dispose();
+        untrack();
+      });
+  };
+}
+
+/** Adapts a typed server-streaming handler to grpc-js, with backpressure and cancellation. */
+export function adaptServerStream(
+  env: HandlerEnv,
+  def: MethodDefinition<unknown, unknown>,
+  handler: ServerStreamHandler<unknown, unknown>,
+): handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    const ctx = createCallContext(call, info(env, def, 'server-stream'), env.log);
+    const untrack = env.track(ctx);
+    env
+      .chain(ctx, async () => {
+        for await (const message of handler(call.request, ctx)) {
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          await write(call, message, ctx.signal);
+        }
+      })
+      .then(
+        () => (ctx.signal.aborted ? call.emit('error', toStatus(undefined, ctx)) : call.end(ctx.trailer)),
+        (err: unknown) => call.emit('error', toStatus(err, ctx)),
+      )
+      .finally(() => {
+        ctx.dispose();
+        untrack();
+      });
+  };
+}
+
+/** Writes one message, waiting for the socket to drain when its buffer is full. */
+async function write(call: ServerWritableStream<unknown, unknown>, message: unknown, signal: AbortSignal): Promise<void> {
+  if (call.write(message)) return;
+  await new Promise<void>((resolve, reject) => {
+    const done = () => {
+      call.removeListener('drain', done);
+      signal.removeEventListener('abort', done);
+      if (signal.aborted) reject(signal.reason);
+      else resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

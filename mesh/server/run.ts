@@ -1,0 +1,58 @@
+import { ConfigError, kernelConfigSchema, loadConfig, type KernelConfig } from '../config/config.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import type { MeshServer } from './server.js';
+
+/** sysexits' EX_CONFIG: tells a supervisor that restarting will not help. */
+export const EXIT_CONFIG = 78;
+
+/** What a service's start function receives. */
+export interface ServiceEnv {
+  config: KernelConfig;
+  log: Logger;
+}
+
+/**
+ * Runs a service process: parses configuration (exiting with a one-line
+ * message naming the bad variable), starts the server, and on SIGTERM or
+ * SIGINT shuts it down gracefully and exits 0. A second signal exits at once.
+ */
+export async function runService(name: string, start: (env: ServiceEnv) => Promise<MeshServer>): Promise<void> {
+  let config: KernelConfig;
+  try {
+    config = loadConfig(kernelConfigSchema);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const log = createLogger({ service: name, level: config.AGENTMESH_LOG_LEVEL });
+  let server: MeshServer;
+  try {
+    server = await start({ config, log });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    log.fatal({ err }, 'startup failed');
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'signal received');
+    server
+      .shutdown({ delayMs: config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: config.AGENTMESH_SHUTDOWN_GRACE_MS })
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        log.fatal({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

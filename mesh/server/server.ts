@@ -1,0 +1,166 @@
+import { Server, ServerCredentials, type ServerOptions, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { OwnedCallContext } from './context.js';
+import { Code, MeshError } from './errors.js';
+import { adaptServerStream, adaptUnary, type HandlerEnv } from './handlers.js';
+import { composeInterceptors, type Interceptor } from './interceptor.js';
+import { addReflection } from './reflection.js';
+import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from './service-types.js';
+
+/** Options for createServer. */
+export interface MeshServerOptions {
+  logger: Logger;
+  /** Options passed to the grpc-js Server (message sizes, keepalive...). */
+  grpc?: ServerOptions;
+  /** Report SERVING as soon as listen() returns (default true); set false to call setServing() after startup work. */
+  serveOnListen?: boolean;
+}
+
+/** How shutdown() drains. */
+export interface ShutdownOptions {
+  /** Time with health NOT_SERVING before new calls are refused, so load balancers can react (default 0). */
+  delayMs?: number;
+  /** Upper bound for in-flight calls to finish before they are aborted (default 10 000). */
+  graceMs?: number;
+}
+
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+const ABORT_SETTLE_MS = 200;
+
+/**
+ * A gRPC server built the agentmesh way: typed services, an ordered
+ * interceptor chain, health, reflection and graceful shutdown.
+ */
+export class MeshServer {
+  private readonly interceptors: Interceptor[] = [];
+  private readonly services: string[] = [];
+  private readonly inFlight = new Set<OwnedCallContext>();
+  private readonly grpcServer: Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly log: Logger;
+  private sealed = false;
+  private state: 'new' | 'listening' | 'stopping' | 'stopped' = 'new';
+
+  constructor(private readonly options: MeshServerOptions) {
+    this.log = options.logger;
+    this.grpcServer = new Server(options.grpc);
+    this.health.addToServer(this.grpcServer);
+  }
+
+  /**
+   * Appends an interceptor. The first added is the outermost. Interceptors
+   * must all be added before the first service, so every service gets the
+   * same chain; adding one later throws.
+   */
+  use(interceptor: Interceptor): this {
+    if (this.sealed) throw new Error('use() must be called before add(): interceptors apply to every service');
+    this.interceptors.push(interceptor);
+    return this;
+  }
+
+  /** Adds a service implementation; methods left out answer UNIMPLEMENTED. */
+  add<S extends ServiceDefinition>(definition: S, implementation: Partial<ServiceImplementation<S>>): this {
+    if (this.state !== 'new') throw new Error('add() must be called before listen()');
+    this.sealed = true;
+    const service = serviceNameOf(definition);
+    if (this.services.includes(service)) throw new Error(`service ${service} was already added`);
+    const chain = composeInterceptors([...this.interceptors]);
+    const handlers: UntypedServiceImplementation = {};
+    for (const [key, def] of Object.entries(definition)) {
+      if (def.requestStream) throw new Error(`${def.path}: client streaming is not supported by the kernel`);
+      const method = def.path.slice(def.path.lastIndexOf('/') + 1);
+      const env: HandlerEnv = { service, method, chain, log: this.log, track: (ctx) => this.track(ctx) };
+      const impl = (implementation as Record<string, unknown>)[key] as ((...args: never[]) => unknown) | undefined;
+      const handler = impl
+        ? impl.bind(implementation)
+        : () => {
+            throw new MeshError(Code.UNIMPLEMENTED, `${service}/${method} is not implemented`);
+          };
+      handlers[key] = def.responseStream
+        ? adaptServerStream(env, def, handler as never)
+        : adaptUnary(env, def, async (req, ctx) => handler(req as never, ctx as never) as never);
+    }
+    this.grpcServer.addService(definition, handlers);
+    this.services.push(service);
+    this.health.setStatus(service, 'NOT_SERVING');
+    return this;
+  }
+
+  /**
+   * Binds to `address` ("host:port", port 0 for any free port) and starts
+   * serving. Resolves with the bound port.
+   */
+  async listen(address: string, credentials: ServerCredentials): Promise<number> {
+    if (this.state !== 'new') throw new Error('listen() can be called once');
+    addReflection(this.grpcServer, [...this.services, HEALTH_SERVICE]);
+    const port = await new Promise<number>((resolve, reject) =>
+      this.grpcServer.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    this.state = 'listening';
+    if (this.options.serveOnListen !== false) this.setServing(true);
+    this.log.info({ address, port, services: this.services }, 'listening');
+    return port;
+  }
+
+  /** Sets the health of the server and every service it serves. */
+  setServing(serving: boolean): void {
+    const status: ServingStatus = serving && this.state === 'listening' ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    for (const service of this.services) this.health.setStatus(service, status);
+  }
+
+  /** Number of calls currently being handled. */
+  get inFlightCalls(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Graceful shutdown: health goes NOT_SERVING, after `delayMs` new calls are
+   * refused, in-flight calls get up to `graceMs` to finish, then whatever is
+   * left is aborted and the server stops. Safe to call more than once.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return this.stopped;
+    const wasListening = this.state === 'listening';
+    this.state = 'stopping';
+    this.setServing(false);
+    this.stopped = this.drain(wasListening, options);
+    return this.stopped;
+  }
+
+  private stopped: Promise<void> = Promise.resolve();
+
+  private async drain(wasListening: boolean, { delayMs = 0, graceMs = 10_000 }: ShutdownOptions): Promise<void> {
+    const inFlightAtStart = this.inFlight.size;
+    this.log.info({ inFlight: inFlightAtStart, delayMs, graceMs }, 'shutting down');
+    if (delayMs > 0 && wasListening) await sleep(delayMs);
+    const drained = new Promise<boolean>((resolve) => this.grpcServer.tryShutdown(() => resolve(true)));
+    const timedOut = sleep(graceMs).then(() => false);
+    const clean = await Promise.race([drained, timedOut]);
+    if (!clean) {
+      this.log.warn({ inFlight: this.inFlight.size }, 'grace period over: aborting in-flight calls');
+      for (const ctx of this.inFlight) ctx.abort(new MeshError(Code.UNAVAILABLE, 'server is shutting down'));
+      // Give aborted handlers a moment to send UNAVAILABLE (retryable) before connections are cut,
+      // which clients would otherwise see as CANCELLED.
+      await Promise.race([drained, sleep(ABORT_SETTLE_MS)]);
+      this.grpcServer.forceShutdown();
+    }
+    this.state = 'stopped';
+    this.log.info({ clean }, 'stopped');
+  }
+
+  private track(ctx: OwnedCallContext): () => void {
+    this.inFlight.add(ctx);
+    return () => this.inFlight.delete(ctx);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Creates a server; add interceptors with use(), services with add(), then listen(). */
+export function createServer(options: MeshServerOptions): MeshServer {
+  return new MeshServer(options);
+}

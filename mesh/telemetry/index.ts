@@ -1,0 +1,2 @@
+export { createLogger, SECRET_PATHS } from './logger.js';
+export type { Logger, LoggerOptions } from './logger.js';

@@ -1,0 +1,88 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
+import { Code, MeshError } from '../mesh/server/index.js';
+import { healthStatus } from './helpers/grpc-std-clients.js';
+import { startProcess, waitForLog } from './helpers/processes.js';
+import { plaintextClient, startServer } from './helpers/servers.js';
+
+describe('graceful shutdown', () => {
+  test('health goes NOT_SERVING, the in-flight call completes, then new calls are refused', async () => {
+    let handlerAborted = false;
+    const started = await startServer((server) =>
+      server.add(AgentServiceService, {
+        async getTask({ taskId }, ctx) {
+          ctx.signal.addEventListener('abort', () => (handlerAborted = true));
+          await sleep(400);
+          return { task: undefined, taskId } as never;
+        },
+      }),
+    );
+    const client = plaintextClient(AgentServiceService, started.address);
+    try {
+      const inFlight = client.getTask({ taskId: 'slow', historyLength: 0 });
+      await sleep(50);
+      const stopping = started.server.shutdown({ delayMs: 150, graceMs: 5_000 });
+      expect(await healthStatus(started.address)).toBe('NOT_SERVING');
+      await expect(inFlight).resolves.toBeDefined();
+      await stopping;
+      expect(handlerAborted).toBe(false);
+      await expect(client.getTask({ taskId: 'late', historyLength: 0 }, { deadlineMs: 1_000 })).rejects.toMatchObject({
+        code: Code.UNAVAILABLE,
+      });
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a call still running when the grace period ends is aborted, and shutdown returns', async () => {
+    let abortReason: MeshError | undefined;
+    const started = await startServer((server) =>
+      server.add(AgentServiceService, {
+        async getTask(_req, ctx) {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          abortReason = ctx.signal.reason as MeshError;
+          throw abortReason;
+        },
+      }),
+    );
+    const client = plaintextClient(AgentServiceService, started.address);
+    try {
+      const stuck = client.getTask({ taskId: 'stuck', historyLength: 0 }, { deadlineMs: 10_000 }).catch((e: MeshError) => e);
+      await sleep(50);
+      const began = Date.now();
+      await started.server.shutdown({ graceMs: 300 });
+      expect(Date.now() - began).toBeLessThan(5_000);
+      expect(abortReason?.code).toBe(Code.UNAVAILABLE);
+      expect((await stuck) as MeshError).toMatchObject({ code: Code.UNAVAILABLE });
+      expect(started.server.inFlightCalls).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('SIGTERM drains an in-flight call and the process exits 0', async () => {
+    const proc = startProcess('test/fixtures/slow-agent.ts', { AGENTMESH_SHUTDOWN_GRACE_MS: '5000' });
+    try {
+      const { port } = (await waitForLog(proc, 'listening')) as { port: number };
+      const client = plaintextClient(AgentServiceService, `127.0.0.1:${port}`);
+      const inFlight = client.getTask({ taskId: 'slow:500', historyLength: 0 });
+      await sleep(100);
+      proc.child.kill('SIGTERM');
+      await expect(inFlight).resolves.toBeDefined();
+      client.close();
+      expect(await proc.exited).toBe(0);
+      expect(proc.stdout()).toContain('"msg":"stopped"');
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('configuration', () => {
+  test('a bad variable stops startup with one line naming it, exit code 78', async () => {
+    const proc = startProcess('test/fixtures/slow-agent.ts', { AGENTMESH_PORT: 'eighty' });
+    expect(await proc.exited).toBe(78);
+    expect(proc.stderr().trim()).toBe('test/slow-agent: invalid configuration: AGENTMESH_PORT must be a port number');
+    expect(proc.stdout()).toBe('');
+  });
+});

@@ -1,0 +1,43 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A child process running a TypeScript entry point, with its output collected. */
+export interface ServiceProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  exited: Promise<number | string>;
+}
+
+/** Starts `node --import tsx <entry>` with the given environment added to this one. */
+export function startProcess(entry: string, env: Record<string, string> = {}): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits for a JSON log line with the given msg on stdout and returns it. */
+export async function waitForLog(proc: ServiceProcess, msg: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const line of proc.stdout().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const record = JSON.parse(line) as Record<string, unknown>;
+      if (record.msg === msg) return record;
+    }
+    if (proc.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no "${msg}" log line; stdout:\n${proc.stdout()}\nstderr:\n${proc.stderr()}`);
+}

@@ -1,0 +1,242 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
+import { Task, TaskState } from '../gen/agentmesh/v1/task.js';
+import type { MeshClient } from '../mesh/client/index.js';
+import { Code, MeshError, type CallContext } from '../mesh/server/index.js';
+import { decodeFiles, healthStatus, reflect } from './helpers/grpc-std-clients.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { plaintextClient, startServer, type StartedServer } from './helpers/servers.js';
+
+/** Resolves when the call's signal aborts, with the abort reason. */
+function aborted(ctx: CallContext): Promise<MeshError> {
+  return new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason as MeshError)));
+}
+
+describe('server kernel', () => {
+  const logs = captureLogger('kernel-test');
+  const order: string[] = [];
+  let lastAbort: Promise<MeshError> | undefined;
+  let started: StartedServer;
+  let client: MeshClient<typeof AgentServiceService>;
+
+  beforeAll(async () => {
+    started = await startServer((server) =>
+      server
+        .use(async (ctx, next) => {
+          order.push(`outer:before:${ctx.method}`);
+          await next();
+          order.push('outer:after');
+        })
+        .use(async (ctx, next) => {
+          order.push('inner:before');
+          if (ctx.metadata.get('x-deny').length) throw new MeshError(Code.PERMISSION_DENIED, 'denied by test interceptor');
+          await next();
+          order.push('inner:after');
+        })
+        .add(AgentServiceService, {
+          async getTask({ taskId }, ctx) {
+            order.push('handler');
+            if (taskId === 'boom') throw new Error('db password is hunter2');
+            if (taskId === 'missing') throw new MeshError(Code.NOT_FOUND, 'task missing not found');
+            if (taskId === 'hang') {
+              lastAbort = aborted(ctx);
+              await lastAbort;
+              throw ctx.signal.reason;
+            }
+            return { task: Task.fromPartial({ id: taskId, agent: 'test/agent', status: { state: TaskState.TASK_STATE_WORKING } }) };
+          },
+          async *subscribeTask({ taskId }, ctx) {
+            for (let sequence = 1; sequence <= 3; sequence++) {
+              yield { event: { taskId, contextId: 'c1', sequence, timestamp: undefined, event: undefined } };
+            }
+            if (taskId === 'fail-after-3') throw new MeshError(Code.ABORTED, 'stream broke after 3');
+            if (taskId === 'forever') {
+              lastAbort = aborted(ctx);
+              await lastAbort;
+            }
+          },
+        }),
+      logs.log,
+    );
+    client = plaintextClient(AgentServiceService, started.address);
+  });
+
+  afterAll(async () => {
+    client.close();
+    await started.stop();
+  });
+
+  beforeEach(() => {
+    order.length = 0;
+  });
+
+  test('health reports SERVING for the server and each added service', async () => {
+    expect(await healthStatus(started.address)).toBe('SERVING');
+    expect(await healthStatus(started.address, 'agentmesh.v1.AgentService')).toBe('SERVING');
+  });
+
+  test('reflection lists the services, as grpcurl list does', async () => {
+    const answer = await reflect(started.address, { $case: 'listServices', listServices: '*' });
+    expect(answer?.$case).toBe('listServicesResponse');
+    const names = answer?.$case === 'listServicesResponse' ? answer.listServicesResponse.service.map((s) => s.name).sort() : [];
+    expect(names).toEqual(['agentmesh.v1.AgentService', 'grpc.health.v1.Health']);
+  });
+
+  test('reflection describes a service and resolves every dependency, as grpcurl describe does', async () => {
+    const answer = await reflect(started.address, {
+      $case: 'fileContainingSymbol',
+      fileContainingSymbol: 'agentmesh.v1.AgentService.SendTask',
+    });
+    const files = decodeFiles(answer);
+    expect(files[0]?.name).toBe('agentmesh/v1/agent_service.proto');
+    const service = files[0]?.service.find((s) => s.name === 'AgentService');
+    expect(service?.method.map((m) => m.name)).toContain('SendTask');
+    // grpcurl links descriptors by file name: each dependency must be served by name.
+    const served = new Set(files.map((f) => f.name));
+    const dependencies = new Set(files.flatMap((f) => f.dependency));
+    expect(dependencies).toContain('google/protobuf/struct.proto');
+    for (const name of dependencies) {
+      expect(served).toContain(name);
+      const dep = decodeFiles(await reflect(started.address, { $case: 'fileByFilename', fileByFilename: name }));
+      expect(dep[0]?.name).toBe(name);
+    }
+    const unknown = await reflect(started.address, { $case: 'fileContainingSymbol', fileContainingSymbol: 'no.such.Thing' });
+    expect(unknown?.$case).toBe('errorResponse');
+  });
+
+  test('a unary call runs through interceptors in order, first = outermost', async () => {
+    const { task } = await client.getTask({ taskId: 't1', historyLength: 0 });
+    expect(task?.id).toBe('t1');
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_WORKING);
+    expect(order).toEqual(['outer:before:GetTask', 'inner:before', 'handler', 'inner:after', 'outer:after']);
+  });
+
+  test('an interceptor that throws stops the call before the handler, with its status', async () => {
+    const { Metadata } = await import('@grpc/grpc-js');
+    const metadata = new Metadata();
+    metadata.set('x-deny', '1');
+    await expect(client.getTask({ taskId: 't1', historyLength: 0 }, { metadata })).rejects.toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'denied by test interceptor',
+    });
+    expect(order).not.toContain('handler');
+  });
+
+  test('an unexpected exception reaches the client as INTERNAL without its message, and is logged', async () => {
+    const err = (await client.getTask({ taskId: 'boom', historyLength: 0 }).catch((e: unknown) => e)) as MeshError;
+    expect(err.code).toBe(Code.INTERNAL);
+    expect(err.message).toBe('internal error');
+    expect(JSON.stringify(err)).not.toContain('hunter2');
+    const logged = logs.lines.find((l) => l.msg === 'unexpected error in handler');
+    expect(JSON.stringify(logged)).toContain('hunter2');
+  });
+
+  test('a MeshError keeps its code and message', async () => {
+    await expect(client.getTask({ taskId: 'missing', historyLength: 0 })).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+      message: 'task missing not found',
+    });
+  });
+
+  test('a method left out of the implementation answers UNIMPLEMENTED', async () => {
+    await expect(client.getAgentCard({})).rejects.toMatchObject({ code: Code.UNIMPLEMENTED });
+  });
+
+  test('deadline: the client gets DEADLINE_EXCEEDED and the handler sees its signal abort', async () => {
+    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { deadlineMs: 150 })).rejects.toMatchObject({
+      code: Code.DEADLINE_EXCEEDED,
+    });
+    await expect(lastAbort).resolves.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
+  });
+
+  test('cancellation by the client aborts the handler signal with CANCELLED', async () => {
+    const controller = new AbortController();
+    const call = client.getTask({ taskId: 'hang', historyLength: 0 }, { signal: controller.signal, deadlineMs: 5_000 });
+    await sleep(100);
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ code: Code.CANCELLED });
+    await expect(lastAbort).resolves.toMatchObject({ code: Code.CANCELLED });
+  });
+
+  test('a server stream delivers messages in order and ends OK', async () => {
+    const seen: number[] = [];
+    for await (const { event } of client.subscribeTask({ taskId: 'ok', afterSequence: 0 })) seen.push(event!.sequence);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('a server stream that fails after some messages delivers them, then the status', async () => {
+    const seen: number[] = [];
+    const consume = async () => {
+      for await (const { event } of client.subscribeTask({ taskId: 'fail-after-3', afterSequence: 0 })) {
+        seen.push(event!.sequence);
+      }
+    };
+    await expect(consume()).rejects.toMatchObject({ code: Code.ABORTED, message: 'stream broke after 3' });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('breaking out of a stream early cancels it on the server', async () => {
+    for await (const { event } of client.subscribeTask({ taskId: 'forever', afterSequence: 0 })) {
+      if (event!.sequence === 3) break;
+    }
+    await expect(lastAbort).resolves.toMatchObject({ code: Code.CANCELLED });
+  });
+
+  test('an outgoing call made for an incoming one inherits its deadline', async () => {
+    // The parent has 150 ms left; the child asks for 5 s but must be cut at the parent's deadline.
+    const parent = { deadline: new Date(Date.now() + 150), signal: new AbortController().signal } as CallContext;
+    const began = Date.now();
+    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { parent, deadlineMs: 5_000 })).rejects.toMatchObject({
+      code: Code.DEADLINE_EXCEEDED,
+    });
+    expect(Date.now() - began).toBeLessThan(4_000);
+  });
+});
+
+describe('client metadata hooks', () => {
+  test('run before every call and their metadata reaches the handler', async () => {
+    const started = await startServer((server) =>
+      server.add(AgentServiceService, {
+        async getTask(_req, ctx) {
+          return { task: Task.fromPartial({ id: String(ctx.metadata.get('x-origin')[0]) }) };
+        },
+      }),
+    );
+    const { credentials } = await import('@grpc/grpc-js');
+    const { createClient } = await import('../mesh/client/index.js');
+    const paths: string[] = [];
+    const client = createClient(AgentServiceService, started.address, {
+      credentials: credentials.createInsecure(),
+      metadataHooks: [
+        async (md, call) => {
+          paths.push(call.path);
+          md.set('x-origin', 'hooked');
+        },
+      ],
+    });
+    try {
+      const { task } = await client.getTask({ taskId: 'x', historyLength: 0 });
+      expect(task?.id).toBe('hooked');
+      expect(paths).toEqual(['/agentmesh.v1.AgentService/GetTask']);
+    } finally {
+      client.close();
+      await started.stop();
+    }
+  });
+});
+
+describe('server builder misuse fails at once', () => {
+  test('use() after add() throws', async () => {
+    const { createServer } = await import('../mesh/server/index.js');
+    const server = createServer({ logger: captureLogger().log });
+    server.add(AgentServiceService, {});
+    expect(() => server.use(async (_ctx, next) => next())).toThrow(/before add/);
+  });
+
+  test('adding the same service twice throws', async () => {
+    const { createServer } = await import('../mesh/server/index.js');
+    const server = createServer({ logger: captureLogger().log });
+    server.add(AgentServiceService, {});
+    expect(() => server.add(AgentServiceService, {})).toThrow(/already added/);
+  });
+});
