@@ -97,6 +97,9 @@ export class MeshServer {
     const port = await new Promise<number>((resolve, reject) =>
       this.grpcServer.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
+    // Certificate providers deliver their first certificate on a setImmediate queued during the bind;
+    // waiting one turn here means no connection is dropped for "unloaded credentials" after listen() returns.
+    await new Promise((resolve) => setImmediate(resolve));
     this.state = 'listening';
     if (this.options.serveOnListen !== false) this.setServing(true);
     this.log.info({ address, port, services: this.services }, 'listening');

@@ -1,0 +1,136 @@
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { CertificateFiles } from '../cert-files.js';
+import type { SecretsProvider } from '../secrets/provider.js';
+import { ClientAuthenticator } from './client-auth.js';
+import type { ClientDirectory, OAuthClient } from './clients.js';
+import { OAuthError } from './oauth-error.js';
+import type { SigningKeys } from './signing-keys.js';
+import { TokenEndpoint } from './token-endpoint.js';
+
+/** Options for the local authorization server. */
+export interface AuthServerOptions {
+  host: string;
+  port: number;
+  /** The issuer URL; default https://<host>:<bound port>. */
+  issuer?: string;
+  /** Its TLS certificate (from the mesh CA), reloaded on rotation. */
+  tls: CertificateFiles;
+  clients: ClientDirectory;
+  keys: SigningKeys;
+  secrets: SecretsProvider;
+  tokenTtlSec?: number;
+  isActive?: (client: OAuthClient) => Promise<boolean>;
+  log: Logger;
+}
+
+/** A running authorization server. */
+export interface RunningAuthServer {
+  issuer: string;
+  tokenUrl: string;
+  jwksUrl: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new OAuthError('invalid_request', 'request body too large', 413));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The authorization server of the local mesh, over HTTPS with the mesh CA:
+ * RFC 8414 metadata, JWKS, and a token endpoint with client credentials
+ * (secret or private-key JWT) and token exchange (RFC 8693).
+ */
+export async function startAuthServer(options: AuthServerOptions): Promise<RunningAuthServer> {
+  let issuer = options.issuer ?? '';
+  const tokenPath = '/oauth2/token';
+  const jwksPath = '/oauth2/jwks';
+  const authenticator = new ClientAuthenticator(options.clients, options.secrets, () => [issuer, issuer + tokenPath]);
+  const endpoint = new TokenEndpoint({
+    issuer: () => issuer,
+    keys: options.keys,
+    authenticator,
+    tokenTtlSec: options.tokenTtlSec ?? 300,
+    isActive: options.isActive,
+    log: options.log,
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'https://x').pathname;
+    if (req.method === 'GET' && path === '/.well-known/oauth-authorization-server') {
+      return send(res, 200, {
+        issuer,
+        token_endpoint: issuer + tokenPath,
+        jwks_uri: issuer + jwksPath,
+        grant_types_supported: ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+        token_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
+      });
+    }
+    if (req.method === 'GET' && path === jwksPath) return send(res, 200, await options.keys.jwks(), { 'cache-control': 'max-age=60' });
+    if (path !== tokenPath) return send(res, 404, { error: 'not_found' });
+    if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request', error_description: 'use POST' });
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+      return send(res, 400, { error: 'invalid_request', error_description: 'body must be application/x-www-form-urlencoded' });
+    }
+    const form = new URLSearchParams(await readBody(req));
+    const answer = await endpoint.handle(form, req.headers.authorization);
+    send(res, 200, answer);
+  };
+
+  const server: Server = createServer({ cert: options.tls.certificatePem, key: options.tls.privateKeyPem }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof OAuthError) {
+        options.log.warn({ error: err.error, description: err.description }, 'token request refused');
+        const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Basic realm="agentmesh"' } : {};
+        return send(res, err.status, { error: err.error, error_description: err.description }, headers);
+      }
+      options.log.error({ err }, 'token endpoint failed');
+      send(res, 500, { error: 'server_error' });
+    });
+  });
+  // Serve a rotated certificate to new connections without a restart.
+  options.tls.addIdentityCertificateListener((update) => {
+    if (update) server.setSecureContext({ cert: update.certificate, key: update.privateKey });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  issuer ||= `https://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  options.log.info({ issuer, port }, 'authorization server listening');
+  return {
+    issuer,
+    tokenUrl: issuer + tokenPath,
+    jwksUrl: issuer + jwksPath,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const clientSchema = z.object({
+  /** The OAuth2 client id; for workloads, the service name "namespace/name". */
+  client_id: z.string().min(1),
+  /** Token subject for client-credentials tokens (default: the client id). */
+  subject: z.string().optional(),
+  /** How the client authenticates at the token endpoint. */
+  auth: z.discriminatedUnion('method', [
+    /** Secret read from the secrets provider at `secret_path`, field `client_secret`. */
+    z.object({ method: z.literal('client_secret_basic'), secret_path: z.string().min(1) }),
+    /** RFC 7523 assertion signed with the client's private key; its public key (PEM, SPKI) is registered here. */
+    z.object({ method: z.literal('private_key_jwt'), public_key_pem: z.string().min(1), alg: z.string().default('ES256') }),
+  ]),
+  /** Scopes the client may obtain. */
+  scopes: z.array(z.string()).default([]),
+  /** Audiences (service names) it may obtain tokens for; "*" for any. */
+  audiences: z.array(z.string()).default([]),
+  /** May exchange tokens addressed to itself (RFC 8693) to act for their subject. */
+  token_exchange: z.boolean().default(false),
+  /** May obtain tokens for a named user without a subject token (dev login; Keycloak's impersonation). */
+  impersonation: z.boolean().default(false),
+  /** ACTIVE clients get tokens; SUSPENDED, RETIRED and disabled ones do not. */
+  lifecycle: z.enum(['ACTIVE', 'SUSPENDED', 'RETIRED']).default('ACTIVE'),
+  enabled: z.boolean().default(true),
+});
+
+/** A registered OAuth2 client. */
+export type OAuthClient = z.infer<typeof clientSchema>;
+
+/** Parses a client list (JSON array), naming the first bad entry. */
+export function parseClients(data: unknown): OAuthClient[] {
+  const result = z.array(clientSchema).safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`invalid client registration at [${issue.path.join('.')}]: ${issue.message}`);
+  }
+  const ids = new Set<string>();
+  for (const c of result.data) {
+    if (ids.has(c.client_id)) throw new Error(`client ${c.client_id} is registered twice`);
+    ids.add(c.client_id);
+  }
+  return result.data;
+}
+
+/**
+ * The clients an authorization server knows. Lifecycle can change at run
+ * time (the registry suspends or retires agents); a lookup hook lets the
+ * registry's verdict override the file.
+ */
+export class ClientDirectory {
+  private readonly clients = new Map<string, OAuthClient>();
+
+  constructor(clients: OAuthClient[]) {
+    for (const c of clients) this.clients.set(c.client_id, c);
+  }
+
+  /** Loads the directory from a JSON file. */
+  static fromFile(file: string): ClientDirectory {
+    return new ClientDirectory(parseClients(JSON.parse(readFileSync(file, 'utf8'))));
+  }
+
+  get(clientId: string): OAuthClient | undefined {
+    return this.clients.get(clientId);
+  }
+
+  /** Changes a client's lifecycle (suspend, retire, reactivate). */
+  setLifecycle(clientId: string, lifecycle: OAuthClient['lifecycle']): void {
+    const client = this.clients.get(clientId);
+    if (!client) throw new Error(`unknown client ${clientId}`);
+    client.lifecycle = lifecycle;
+  }
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Logger } from 'pino';
+import { scopesOf } from '../token-verifier.js';
+import type { ClientAuthenticator } from './client-auth.js';
+import type { OAuthClient } from './clients.js';
+import { OAuthError } from './oauth-error.js';
+import type { SigningKeys } from './signing-keys.js';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+/** What the token endpoint needs. */
+export interface TokenEndpointOptions {
+  issuer: () => string;
+  keys: SigningKeys;
+  authenticator: ClientAuthenticator;
+  /** Access token lifetime in seconds (short by design). */
+  tokenTtlSec: number;
+  /** The verdict of the registry on a client's agent, when it knows it (suspended or retired agents get no tokens). */
+  isActive?: (client: OAuthClient) => Promise<boolean>;
+  log: Logger;
+}
+
+/** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  issued_token_type?: string;
+}
+
+function subjectOf(client: OAuthClient): string {
+  return client.subject ?? client.client_id;
+}
+
+function grantScopes(requested: string | null, allowed: string[]): string[] {
+  if (!requested) return allowed;
+  const asked = requested.split(' ').filter(Boolean);
+  const refused = asked.filter((s) => !allowed.includes(s));
+  if (refused.length) throw new OAuthError('invalid_scope', `scope not allowed: ${refused.join(' ')}`);
+  return asked;
+}
+
+/** The client credentials and token exchange grants of the local authorization server. */
+export class TokenEndpoint {
+  constructor(private readonly options: TokenEndpointOptions) {}
+
+  /** Handles one token request; throws OAuthError for refusals. */
+  async handle(form: URLSearchParams, authorization: string | undefined): Promise<TokenResponse> {
+    const grant = form.get('grant_type');
+    if (grant !== 'client_credentials' && grant !== TOKEN_EXCHANGE) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grant ?? '(missing)'} is not supported`);
+    }
+    const client = await this.options.authenticator.authenticate(form, authorization);
+    await this.requireActive(client);
+    const audience = form.get('audience') ?? form.get('resource');
+    if (!audience) throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
+    if (!client.audiences.includes('*') && !client.audiences.includes(audience)) {
+      throw new OAuthError('invalid_target', `client may not obtain tokens for ${audience}`);
+    }
+    if (grant === 'client_credentials') {
+      const scopes = grantScopes(form.get('scope'), client.scopes);
+      return this.issue({ sub: subjectOf(client), client, audience, scopes });
+    }
+    return this.exchange(form, client, audience);
+  }
+
+  private async requireActive(client: OAuthClient): Promise<void> {
+    if (!client.enabled) throw new OAuthError('invalid_client', 'client is disabled', 401);
+    if (client.lifecycle !== 'ACTIVE') throw new OAuthError('unauthorized_client', `client is ${client.lifecycle.toLowerCase()}`);
+    if (this.options.isActive && !(await this.options.isActive(client))) {
+      throw new OAuthError('unauthorized_client', 'client agent is not active in the registry');
+    }
+  }
+
+  private async exchange(form: URLSearchParams, client: OAuthClient, audience: string): Promise<TokenResponse> {
+    const subjectToken = form.get('subject_token');
+    if (!subjectToken) {
+      // Dev login: a trusted front end (console, CLI) obtains a token for a named person.
+      const user = form.get('requested_subject');
+      if (!user || !client.impersonation) throw new OAuthError('invalid_request', 'subject_token is required');
+      const scopes = grantScopes(form.get('scope'), client.scopes);
+      return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
+    }
+    if (!client.token_exchange) throw new OAuthError('unauthorized_client', 'client may not exchange tokens');
+    const type = form.get('subject_token_type');
+    if (type !== ACCESS_TOKEN_TYPE && type !== JWT_TOKEN_TYPE) {
+      throw new OAuthError('invalid_request', 'subject_token_type must be an access token or JWT');
+    }
+    let subject: JWTPayload;
+    try {
+      ({ payload: subject } = await jwtVerify(subjectToken, createLocalJWKSet(await this.options.keys.jwks()), {
+        issuer: this.options.issuer(),
+        algorithms: ['ES256', 'ES384', 'RS256', 'EdDSA'],
+        typ: 'at+jwt',
+      }));
+    } catch {
+      throw new OAuthError('invalid_grant', 'subject_token is invalid or expired');
+    }
+    // An agent may only act on tokens that were given to it.
+    const aud = Array.isArray(subject.aud) ? subject.aud : [subject.aud];
+    if (!aud.includes(subjectOf(client)) && !aud.includes(client.client_id)) {
+      throw new OAuthError('invalid_grant', 'subject_token was not issued to the exchanging client');
+    }
+    const available = scopesOf(subject).filter((s) => client.scopes.includes(s));
+    const scopes = grantScopes(form.get('scope'), available);
+    const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
+    return this.issue({ sub: String(subject.sub), client, audience, scopes, act }, ACCESS_TOKEN_TYPE);
+  }
+
+  private async issue(
+    t: { sub: string; client: OAuthClient; audience: string; scopes: string[]; act?: Record<string, unknown> },
+    issuedTokenType?: string,
+  ): Promise<TokenResponse> {
+    const key = this.options.keys.active;
+    const ttl = this.options.tokenTtlSec;
+    const token = await new SignJWT({ client_id: t.client.client_id, scope: t.scopes.join(' '), ...(t.act ? { act: t.act } : {}) })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.options.issuer())
+      .setSubject(t.sub)
+      .setAudience(t.audience)
+      .setIssuedAt()
+      .setExpirationTime(`${ttl}s`)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+    this.options.log.info(
+      { client: t.client.client_id, sub: t.sub, aud: t.audience, scope: t.scopes.join(' '), kid: key.kid, exchange: !!t.act },
+      'token issued',
+    );
+    return {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: ttl,
+      scope: t.scopes.join(' '),
+      ...(issuedTokenType ? { issued_token_type: issuedTokenType } : {}),
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { request } from 'node:https';
+import { request as plainRequest } from 'node:http';
+
+/** An HTTP answer with its body read. */
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Options for httpRequest. */
+export interface HttpRequestOptions {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** PEM CA bundle to trust for https (the mesh CA); default: the system's. */
+  ca?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A small HTTP(S) client that can trust a private CA, which global fetch
+ * cannot without an extra dispatcher package. Used for token endpoints and JWKS.
+ */
+export function httpRequest(url: string, options: HttpRequestOptions = {}): Promise<HttpAnswer> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? request : plainRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ca: options.ca,
+        timeout: options.timeoutMs ?? 10_000,
+        signal: options.signal,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`request to ${target.origin} timed out`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}

@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+import type { Interceptor } from '../server/interceptor.js';
+import { Code, MeshError } from '../server/errors.js';
+import { authorize, type ServicePolicy } from './policy.js';
+import type { Principal } from './principal.js';
+import { actorsOf, scopesOf, TokenError, type TokenFailure, type TokenVerifier } from './token-verifier.js';
+import type { Transport } from './transport.js';
+
+/** What the security interceptor needs. */
+export interface SecurityOptions {
+  transport: Transport;
+  verifier: TokenVerifier;
+  policy: ServicePolicy;
+  log: Logger;
+  /** Told about every refused token, by reason (metrics hook). */
+  onTokenFailure?: (reason: TokenFailure) => void;
+  /** Told about every authorization decision (audit hook). */
+  onDecision?: (decision: { allowed: boolean; reason: string; method: string; principal?: Principal }) => void;
+}
+
+/** The bearer token of a call, or undefined when the authorization metadata is absent or not a bearer. */
+export function bearerToken(values: unknown[]): string | undefined {
+  if (values.length !== 1) return undefined;
+  const m = /^Bearer ([^\s]+)$/i.exec(String(values[0]));
+  return m?.[1];
+}
+
+/**
+ * Authenticates and authorizes every call before its handler runs, in this
+ * order: workload identity from the transport, bearer access token, then the
+ * service policy (deny by default). Sets ctx.principal on success.
+ * UNAUTHENTICATED for identity/token failures, PERMISSION_DENIED for policy.
+ */
+export function securityInterceptor(options: SecurityOptions): Interceptor {
+  const { transport, verifier, policy, log } = options;
+  return async (ctx, next) => {
+    const method = ctx.path.slice(1);
+    const peer = transport.peerIdentity(ctx.call);
+    const token = bearerToken(ctx.metadata.get('authorization'));
+    if (!token) {
+      options.onTokenFailure?.('missing');
+      throw new MeshError(Code.UNAUTHENTICATED, 'missing bearer access token');
+    }
+    let claims;
+    try {
+      claims = await verifier.verify(token);
+    } catch (err) {
+      const failure = err instanceof TokenError ? err : new TokenError('malformed', 'token malformed', { cause: err });
+      options.onTokenFailure?.(failure.reason);
+      log.warn({ reason: failure.reason, peer: peer.spiffeId, method, err: failure.cause }, 'token refused');
+      const code = failure.reason === 'jwks_unavailable' ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
+      throw new MeshError(code, failure.message, { cause: failure });
+    }
+    const principal: Principal = {
+      peer,
+      subject: String(claims.sub),
+      clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+      scopes: scopesOf(claims),
+      actors: actorsOf(claims),
+      token,
+      claims,
+    };
+    const decision = authorize(policy, ctx.path, { spiffeId: peer.spiffeId, scopes: principal.scopes });
+    options.onDecision?.({ ...decision, method, principal });
+    log[decision.allowed ? 'debug' : 'warn'](
+      { allowed: decision.allowed, reason: decision.reason, peer: peer.spiffeId, subject: principal.subject, method },
+      'authorization decision',
+    );
+    if (!decision.allowed) throw new MeshError(Code.PERMISSION_DENIED, decision.reason);
+    ctx.principal = principal;
+    ctx.log = ctx.log.child({ subject: principal.subject, peer: peer.spiffeId });
+    await next();
+  };
+}

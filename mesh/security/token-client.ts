@@ -1,0 +1,148 @@
+import { randomUUID, createPrivateKey, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { MetadataHook } from '../client/client.js';
+import { Code, MeshError } from '../server/errors.js';
+import { httpRequest } from './https-client.js';
+
+/** How this workload authenticates at the token endpoint. */
+export type ClientAuthMethod =
+  | { method: 'client_secret_basic'; secret: string }
+  | { method: 'private_key_jwt'; privateKeyPem: string; alg?: string; kid?: string };
+
+/** Options for a TokenClient. */
+export interface TokenClientOptions {
+  tokenUrl: string;
+  clientId: string;
+  auth: ClientAuthMethod;
+  /** PEM CA to trust for the token endpoint (the mesh CA locally). */
+  ca?: string;
+  /** Refresh this long before expiry (default 30 s, at most half the lifetime). */
+  refreshSkewMs?: number;
+}
+
+interface Cached {
+  token: string;
+  refreshAt: number;
+  expiresAt: number;
+}
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/**
+ * Obtains access tokens from any standard OAuth2 token endpoint (the local
+ * auth server, Keycloak, Entra, Okta): client credentials with a secret or
+ * a private-key JWT, cached per audience and scope and refreshed before
+ * expiry (concurrent callers share one request), and RFC 8693 exchange.
+ */
+export class TokenClient {
+  private readonly cache = new Map<string, Cached>();
+  private readonly inFlight = new Map<string, Promise<string>>();
+  private readonly signingKey: KeyObject | undefined;
+
+  constructor(readonly options: TokenClientOptions) {
+    if (options.auth.method === 'private_key_jwt') this.signingKey = createPrivateKey(options.auth.privateKeyPem);
+  }
+
+  /** A token for calling `audience` with `scopes`, from the cache while it is fresh. */
+  async getToken(audience: string, scopes: string[] = []): Promise<string> {
+    const key = `${audience}\n${[...scopes].sort().join(' ')}`;
+    const cached = this.cache.get(key);
+    if (cached && Date.now() < cached.refreshAt) return cached.token;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', audience });
+      if (scopes.length) form.set('scope', scopes.join(' '));
+      pending = this.request(form)
+        .then((answer) => {
+          this.cache.set(key, answer);
+          return answer.token;
+        })
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    try {
+      return await pending;
+    } catch (err) {
+      // Keep working on a still-valid token when the token endpoint hiccups.
+      if (cached && Date.now() < cached.expiresAt) return cached.token;
+      throw err;
+    }
+  }
+
+  /** Exchanges a token addressed to this workload for one addressed to `audience`, acting for its subject. */
+  async exchange(subjectToken: string, audience: string, scopes: string[] = []): Promise<string> {
+    const form = new URLSearchParams({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: ACCESS_TOKEN_TYPE,
+      audience,
+    });
+    if (scopes.length) form.set('scope', scopes.join(' '));
+    return (await this.request(form)).token;
+  }
+
+  /** Obtains a token for a named person (dev login; needs the impersonation privilege). */
+  async tokenForUser(user: string, audience: string, scopes: string[] = []): Promise<string> {
+    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, requested_subject: user, audience });
+    if (scopes.length) form.set('scope', scopes.join(' '));
+    return (await this.request(form)).token;
+  }
+
+  /**
+   * A client metadata hook adding `authorization: Bearer` for the callee's
+   * audience; when the call is made for an incoming one, the caller's token
+   * is exchanged so the callee sees the original subject and this agent in `act`.
+   */
+  metadataHook(audience: string, scopes: string[] = [], options: { actForCaller?: boolean } = {}): MetadataHook {
+    return async (metadata, call) => {
+      const incoming = call.parent?.principal?.token;
+      const token =
+        options.actForCaller && incoming ? await this.exchange(incoming, audience, scopes) : await this.getToken(audience, scopes);
+      metadata.set('authorization', `Bearer ${token}`);
+    };
+  }
+
+  private async request(form: URLSearchParams): Promise<Cached> {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const { auth, clientId, tokenUrl } = this.options;
+    if (auth.method === 'client_secret_basic') {
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`;
+    } else {
+      form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      form.set(
+        'client_assertion',
+        await new SignJWT({})
+          .setProtectedHeader({ alg: auth.alg ?? 'ES256', ...(auth.kid ? { kid: auth.kid } : {}) })
+          .setIssuer(clientId)
+          .setSubject(clientId)
+          .setAudience(tokenUrl)
+          .setIssuedAt()
+          .setExpirationTime('60s')
+          .setJti(randomUUID())
+          .sign(this.signingKey!),
+      );
+    }
+    let answer;
+    try {
+      answer = await httpRequest(tokenUrl, { method: 'POST', headers, body: form.toString(), ca: this.options.ca });
+    } catch (err) {
+      throw new MeshError(Code.UNAVAILABLE, `token endpoint unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(answer.body.toString() || '{}') as Record<string, unknown>;
+    } catch {
+      // A proxy's HTML error page: reported by status below.
+    }
+    if (answer.status !== 200 || typeof body.access_token !== 'string') {
+      const code = answer.status >= 500 ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
+      throw new MeshError(code, `token request refused: ${String(body.error ?? answer.status)}${body.error_description ? ` (${String(body.error_description)})` : ''}`);
+    }
+    const lifetimeMs = Number(body.expires_in ?? 300) * 1000;
+    const skew = Math.min(this.options.refreshSkewMs ?? 30_000, lifetimeMs / 2);
+    const now = Date.now();
+    return { token: body.access_token, refreshAt: now + lifetimeMs - skew, expiresAt: now + lifetimeMs };
+  }
+}

@@ -1,0 +1,123 @@
+import { credentials, experimental, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import type { ServerSurfaceCall } from '../server/context.js';
+import { Code, MeshError } from '../server/errors.js';
+import { CertificateFiles, type CertificatePaths } from './cert-files.js';
+import type { PeerIdentity } from './principal.js';
+import { matchesSpiffePattern, parseSpiffeId } from './spiffe-id.js';
+import { peerUriFromXfcc } from './xfcc.js';
+
+/** mtls: the process terminates TLS; istio: plaintext behind a sidecar; insecure: explicit opt-in for experiments. */
+export type TransportMode = 'mtls' | 'istio' | 'insecure';
+
+/** Transport settings, parsed from configuration. */
+export interface TransportOptions {
+  mode: TransportMode;
+  trustDomain: string;
+  /** Required in mtls mode. */
+  tls?: CertificatePaths & { refreshMs?: number };
+  /** istio mode: peer addresses allowed to set x-forwarded-client-cert (the sidecar). */
+  trustedProxies?: string[];
+  log?: Logger;
+}
+
+/** Istio's sidecar connects to the app from 127.0.0.6 (inbound passthrough) or loopback. */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '127.0.0.6', '::1'];
+
+/** The SPIFFE URI SANs of a peer certificate. */
+export function spiffeUrisOf(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string[] {
+  return (cert?.subjectaltname ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith('URI:spiffe://'))
+    .map((s) => s.slice(4));
+}
+
+/** The host part of a grpc-js peer string ("127.0.0.1:5000", "[::1]:5000"). */
+function peerHost(peer: string): string {
+  const m = /^\[(.*)\]:\d+$/.exec(peer) ?? /^(.*):\d+$/.exec(peer);
+  return m ? m[1]! : peer;
+}
+
+/**
+ * The transport layer of a service: credentials for its server and its
+ * clients, and the caller's workload identity for every call, established
+ * the same way whatever the mode.
+ */
+export class Transport {
+  private readonly files: CertificateFiles | undefined;
+  private readonly trustedProxies: Set<string>;
+
+  constructor(readonly options: TransportOptions) {
+    if (options.mode === 'mtls') {
+      if (!options.tls) throw new MeshError(Code.FAILED_PRECONDITION, 'mtls transport needs certificate, key and CA files');
+      this.files = new CertificateFiles(options.tls, options.tls.refreshMs ?? 5_000, options.log);
+    }
+    this.trustedProxies = new Set(options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES);
+    if (options.mode === 'insecure') {
+      options.log?.warn('INSECURE TRANSPORT: no TLS and no workload identities; never use this outside an experiment');
+    }
+  }
+
+  get mode(): TransportMode {
+    return this.options.mode;
+  }
+
+  /** Server credentials: mtls requires and verifies client certificates against the mesh CA. */
+  serverCredentials(): ServerCredentials {
+    if (!this.files) return ServerCredentials.createInsecure();
+    return experimental.createCertificateProviderServerCredentials(this.files, this.files, true);
+  }
+
+  /**
+   * Channel credentials to a server that must present `expectedServer`
+   * (a SPIFFE ID or pattern): in mtls mode the chain AND the identity are
+   * checked, and this workload's certificate is presented.
+   */
+  channelCredentials(expectedServer: string): ChannelCredentials {
+    if (!this.files) return credentials.createInsecure();
+    return experimental.createCertificateProviderChannelCredentials(this.files, this.files, {
+      checkServerIdentity: (_host, cert) => {
+        const ids = spiffeUrisOf(cert);
+        if (ids.length === 1 && matchesSpiffePattern(expectedServer, ids[0]!)) return undefined;
+        return new Error(`server identity ${ids.join(',') || '(none)'} is not ${expectedServer}`);
+      },
+    });
+  }
+
+  /** The caller's workload identity; throws UNAUTHENTICATED when the transport cannot establish one it requires. */
+  peerIdentity(call: Pick<ServerSurfaceCall, 'getAuthContext' | 'getPeer' | 'metadata'>): PeerIdentity {
+    switch (this.options.mode) {
+      case 'mtls': {
+        // The x-forwarded-client-cert header is deliberately not read here: only the certificate counts.
+        const ids = spiffeUrisOf(call.getAuthContext().sslPeerCertificate);
+        return { spiffeId: this.ownTrustDomain(ids.length === 1 ? ids[0] : undefined, 'client certificate'), source: 'mtls' };
+      }
+      case 'istio': {
+        const header = call.metadata.get('x-forwarded-client-cert');
+        if (header.length !== 1) throw new MeshError(Code.UNAUTHENTICATED, 'no x-forwarded-client-cert from the sidecar');
+        if (!this.trustedProxies.has(peerHost(call.getPeer()))) {
+          throw new MeshError(Code.UNAUTHENTICATED, 'x-forwarded-client-cert from a peer that is not the local sidecar');
+        }
+        return { spiffeId: this.ownTrustDomain(peerUriFromXfcc(String(header[0])), 'x-forwarded-client-cert'), source: 'xfcc' };
+      }
+      case 'insecure':
+        return { spiffeId: undefined, source: 'none' };
+    }
+  }
+
+  private ownTrustDomain(uri: string | undefined, where: string): string {
+    const id = uri ? parseSpiffeId(uri) : undefined;
+    if (!id) throw new MeshError(Code.UNAUTHENTICATED, `${where} carries no workload SPIFFE ID`);
+    if (id.trustDomain !== this.options.trustDomain) {
+      throw new MeshError(Code.UNAUTHENTICATED, `${where} is from trust domain ${id.trustDomain}`);
+    }
+    return id.uri;
+  }
+
+  /** Stops watching certificate files. */
+  close(): void {
+    this.files?.close();
+  }
+}
