@@ -16,4 +16,4 @@ export type {
 } from './service-types.js';
 export { DESCRIPTOR_SET_PATH } from './reflection.js';
 export { EXIT_CONFIG, runService } from './run.js';
-export type { ServiceEnv } from './run.js';
+export type { ServiceEnv, Stoppable } from './run.js';

@@ -1,6 +1,12 @@
 import { ConfigError, kernelConfigSchema, loadConfig, type KernelConfig } from '../config/config.js';
+import { SecretError } from '../security/secrets/provider.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import type { MeshServer } from './server.js';
+import type { ShutdownOptions } from './server.js';
+
+/** What a service's start function returns: anything that shuts down gracefully (a MeshServer, an HTTP server wrapper). */
+export interface Stoppable {
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
 
 /** sysexits' EX_CONFIG: tells a supervisor that restarting will not help. */
 export const EXIT_CONFIG = 78;
@@ -16,7 +22,7 @@ export interface ServiceEnv {
  * message naming the bad variable), starts the server, and on SIGTERM or
  * SIGINT shuts it down gracefully and exits 0. A second signal exits at once.
  */
-export async function runService(name: string, start: (env: ServiceEnv) => Promise<MeshServer>): Promise<void> {
+export async function runService(name: string, start: (env: ServiceEnv) => Promise<Stoppable>): Promise<void> {
   let config: KernelConfig;
   try {
     config = loadConfig(kernelConfigSchema);
@@ -26,11 +32,11 @@ export async function runService(name: string, start: (env: ServiceEnv) => Promi
     process.exit(EXIT_CONFIG);
   }
   const log = createLogger({ service: name, level: config.AGENTMESH_LOG_LEVEL });
-  let server: MeshServer;
+  let server: Stoppable;
   try {
     server = await start({ config, log });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof SecretError) {
       process.stderr.write(`${name}: ${err.message}\n`);
       process.exit(EXIT_CONFIG);
     }

@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, loadConfig, millis } from '../config/config.js';
+import type { Logger } from '../telemetry/logger.js';
+import { httpRequest } from './https-client.js';
+import { loadPolicy, type ServicePolicy } from './policy.js';
+import type { SecretsProvider } from './secrets/provider.js';
+import { TokenClient, type ClientAuthMethod } from './token-client.js';
+import { DEFAULT_ALGORITHMS, TokenVerifier } from './token-verifier.js';
+import { DEFAULT_TRUSTED_PROXIES, Transport } from './transport.js';
+
+const csv = (fallback: string[]) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .default(fallback);
+
+/** The security settings every secured service reads. */
+export const securityConfigSchema = z.object({
+  /** This service's name, "namespace/name": its token audience and its OAuth2 client id by default. */
+  AGENTMESH_SERVICE: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be namespace/name'),
+  AGENTMESH_TRANSPORT: z.enum(['mtls', 'istio', 'insecure'], { error: 'must be mtls, istio or insecure' }).default('mtls'),
+  AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
+  AGENTMESH_TLS_CERT: z.string().optional(),
+  AGENTMESH_TLS_KEY: z.string().optional(),
+  AGENTMESH_TLS_CA: z.string().optional(),
+  /** How often certificate files are checked for rotation. */
+  AGENTMESH_TLS_REFRESH_MS: millis().default(5_000),
+  AGENTMESH_ISTIO_TRUSTED_PROXIES: csv(DEFAULT_TRUSTED_PROXIES),
+  /** The authorization server's issuer URL (the local auth service, or the enterprise IdP). */
+  AGENTMESH_OAUTH_ISSUER: z.url({ error: 'must be a URL' }),
+  /** Default: from the issuer's RFC 8414 metadata. */
+  AGENTMESH_OAUTH_JWKS_URL: z.url({ error: 'must be a URL' }).optional(),
+  AGENTMESH_OAUTH_TOKEN_URL: z.url({ error: 'must be a URL' }).optional(),
+  /** PEM file of the CA the IdP's TLS certificate chains to (default: AGENTMESH_TLS_CA). */
+  AGENTMESH_OAUTH_CA: z.string().optional(),
+  AGENTMESH_OAUTH_ALGORITHMS: csv(DEFAULT_ALGORITHMS),
+  /** Required `typ` of access tokens; set empty-equivalent "none" for IdPs that emit "JWT". */
+  AGENTMESH_OAUTH_TOKEN_TYPE: z.string().default('at+jwt'),
+  AGENTMESH_OAUTH_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(300).default(30),
+  AGENTMESH_OAUTH_CLIENT_ID: z.string().optional(),
+  AGENTMESH_OAUTH_CLIENT_AUTH: z.enum(['client_secret_basic', 'private_key_jwt']).default('client_secret_basic'),
+  /** Secret path holding `client_secret` (or `private_key` for private_key_jwt). */
+  AGENTMESH_OAUTH_CLIENT_SECRET_PATH: z.string().optional(),
+  /** The authorization policy file (JSON) of this service. */
+  AGENTMESH_POLICY_FILE: z.string(),
+});
+
+/** Parsed security settings. */
+export type SecurityConfig = z.infer<typeof securityConfigSchema>;
+
+/** Everything a secured service needs, built once at startup. */
+export interface SecuritySetup {
+  config: SecurityConfig;
+  transport: Transport;
+  verifier: TokenVerifier;
+  tokens: TokenClient;
+  policy: ServicePolicy;
+  close(): void;
+}
+
+function readFileNamed(variable: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(variable, `names a file that cannot be read (${file})`);
+  }
+}
+
+/** RFC 8414 metadata of the issuer, for the endpoints not configured explicitly. */
+async function issuerMetadata(issuer: string, ca: string | undefined): Promise<{ jwks_uri?: string; token_endpoint?: string }> {
+  const answer = await httpRequest(`${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`, { ca }).catch((err: Error) => {
+    throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `is unreachable (${err.message})`);
+  });
+  if (answer.status !== 200) throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `has no RFC 8414 metadata (HTTP ${answer.status})`);
+  return JSON.parse(answer.body.toString()) as { jwks_uri?: string; token_endpoint?: string };
+}
+
+/**
+ * Builds transport, token verifier, token client and policy from the
+ * environment and the secrets provider. Fails with a ConfigError naming the
+ * variable, or a SecretError naming the secret path.
+ */
+export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<SecuritySetup> {
+  const c = loadConfig(securityConfigSchema, env);
+  if (c.AGENTMESH_TRANSPORT === 'mtls') {
+    for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
+      if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
+    }
+  }
+  const ca = c.AGENTMESH_OAUTH_CA
+    ? readFileNamed('AGENTMESH_OAUTH_CA', c.AGENTMESH_OAUTH_CA)
+    : c.AGENTMESH_TLS_CA
+      ? readFileNamed('AGENTMESH_TLS_CA', c.AGENTMESH_TLS_CA)
+      : undefined;
+  const policy = (() => {
+    try {
+      return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
+    } catch (err) {
+      throw new ConfigError('AGENTMESH_POLICY_FILE', (err as Error).message);
+    }
+  })();
+  if (policy.service !== c.AGENTMESH_SERVICE) {
+    throw new ConfigError('AGENTMESH_POLICY_FILE', `protects ${policy.service}, not ${c.AGENTMESH_SERVICE}`);
+  }
+  const meta = c.AGENTMESH_OAUTH_JWKS_URL && c.AGENTMESH_OAUTH_TOKEN_URL ? {} : await issuerMetadata(c.AGENTMESH_OAUTH_ISSUER, ca);
+  const jwksUrl = c.AGENTMESH_OAUTH_JWKS_URL ?? meta.jwks_uri;
+  const tokenUrl = c.AGENTMESH_OAUTH_TOKEN_URL ?? meta.token_endpoint;
+  if (!jwksUrl) throw new ConfigError('AGENTMESH_OAUTH_JWKS_URL', 'is required (the issuer metadata has no jwks_uri)');
+  if (!tokenUrl) throw new ConfigError('AGENTMESH_OAUTH_TOKEN_URL', 'is required (the issuer metadata has no token_endpoint)');
+
+  const secretPath = c.AGENTMESH_OAUTH_CLIENT_SECRET_PATH ?? `agentmesh/clients/${c.AGENTMESH_SERVICE}`;
+  const secret = await secrets.read(secretPath);
+  const field = c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? 'client_secret' : 'private_key';
+  const value = secret[field];
+  if (!value) throw new ConfigError('AGENTMESH_OAUTH_CLIENT_SECRET_PATH', `secret ${secretPath} has no field ${field}`);
+  const auth: ClientAuthMethod =
+    c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? { method: 'client_secret_basic', secret: value } : { method: 'private_key_jwt', privateKeyPem: value };
+
+  const transport = new Transport({
+    mode: c.AGENTMESH_TRANSPORT,
+    trustDomain: c.AGENTMESH_TRUST_DOMAIN,
+    tls:
+      c.AGENTMESH_TRANSPORT === 'mtls'
+        ? { certFile: c.AGENTMESH_TLS_CERT!, keyFile: c.AGENTMESH_TLS_KEY!, caFile: c.AGENTMESH_TLS_CA!, refreshMs: c.AGENTMESH_TLS_REFRESH_MS }
+        : undefined,
+    trustedProxies: c.AGENTMESH_ISTIO_TRUSTED_PROXIES,
+    log,
+  });
+  const verifier = new TokenVerifier({
+    issuer: c.AGENTMESH_OAUTH_ISSUER,
+    audience: c.AGENTMESH_SERVICE,
+    jwksUrl,
+    ca,
+    algorithms: c.AGENTMESH_OAUTH_ALGORITHMS,
+    clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
+    requiredTyp: c.AGENTMESH_OAUTH_TOKEN_TYPE === 'none' ? '' : c.AGENTMESH_OAUTH_TOKEN_TYPE,
+  });
+  const tokens = new TokenClient({ tokenUrl, clientId: c.AGENTMESH_OAUTH_CLIENT_ID ?? c.AGENTMESH_SERVICE, auth, ca });
+  return { config: c, transport, verifier, tokens, policy, close: () => transport.close() };
+}
