@@ -1,0 +1,62 @@
+import { decodeJwt } from 'jose';
+import { startAuthServer, type RunningAuthServer } from '../mesh/security/auth-server/index.js';
+import { CertificateFiles } from '../mesh/security/cert-files.js';
+import { TokenClient } from '../mesh/security/token-client.js';
+import { Code } from '../mesh/server/index.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
+
+describe('token client', () => {
+  let fx: SecureFixture;
+  let shortLived: RunningAuthServer;
+  let tls: CertificateFiles;
+
+  beforeAll(async () => {
+    fx = await createSecureFixture();
+    tls = new CertificateFiles(await fx.pki.issue('agentmesh', 'auth', { name: 'auth-short' }), 1_000);
+    // Same clients and keys, 2-second tokens: refresh becomes observable.
+    shortLived = await startAuthServer({ host: '127.0.0.1', port: 0, tls, clients: fx.clients, keys: fx.keys, secrets: fx.secrets, tokenTtlSec: 2, log: captureLogger().log });
+  });
+
+  afterAll(async () => {
+    await shortLived.close();
+    tls.close();
+    await fx.close();
+  });
+
+  const client = (tokenUrl: string) =>
+    new TokenClient({ tokenUrl, clientId: 'test/caller', auth: { method: 'client_secret_basic', secret: 'caller-secret-0123456789' }, ca: fx.pki.ca.certPem });
+
+  test('caches per audience and scope, and concurrent callers share one request', async () => {
+    const tokens = client(fx.auth.tokenUrl);
+    const [a, b] = await Promise.all([tokens.getToken('test/agent', ['task.read']), tokens.getToken('test/agent', ['task.read'])]);
+    expect(a).toBe(b);
+    expect(await tokens.getToken('test/agent', ['task.read'])).toBe(a);
+    const other = await tokens.getToken('test/agent2', ['task.read']);
+    expect(decodeJwt(other).aud).toBe('test/agent2');
+  });
+
+  test('refreshes before expiry', async () => {
+    const tokens = client(shortLived.tokenUrl);
+    const first = await tokens.getToken('test/agent');
+    await new Promise((r) => setTimeout(r, 1_100));
+    const second = await tokens.getToken('test/agent');
+    expect(second).not.toBe(first);
+    expect(decodeJwt(second).exp! * 1000).toBeGreaterThan(Date.now());
+  });
+
+  test('asking for a scope the client does not have is refused with invalid_scope', async () => {
+    await expect(client(fx.auth.tokenUrl).getToken('test/agent', ['admin'])).rejects.toMatchObject({
+      code: Code.UNAUTHENTICATED,
+      message: expect.stringContaining('invalid_scope'),
+    });
+  });
+
+  test('an audience the client may not call is refused with invalid_target', async () => {
+    await expect(client(fx.auth.tokenUrl).getToken('payments/ledger')).rejects.toMatchObject({ message: expect.stringContaining('invalid_target') });
+  });
+
+  test('an unreachable token endpoint is UNAVAILABLE', async () => {
+    await expect(client('https://127.0.0.1:9/oauth2/token').getToken('test/agent')).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+  });
+});
