@@ -36,6 +36,7 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
   return async (ctx, next) => {
     const method = ctx.path.slice(1);
     const peer = transport.peerIdentity(ctx.call);
+    ctx.identity = peer;
     const token = bearerToken(ctx.metadata.get('authorization'));
     if (!token) {
       options.onTokenFailure?.('missing');

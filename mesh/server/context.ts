@@ -1,7 +1,7 @@
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Principal } from '../security/principal.js';
+import type { PeerIdentity, Principal } from '../security/principal.js';
 import { Code, MeshError } from './errors.js';
 
 /** The parts every grpc-js server call has (grpc-js does not export this type). */
@@ -35,6 +35,8 @@ export interface CallContext {
   readonly trailer: Metadata;
   /** A logger bound to this call. */
   log: Logger;
+  /** The caller's workload identity, set by the security interceptor first (also for refused calls). */
+  identity: PeerIdentity | undefined;
   /** The verified caller, set by the security interceptor before any handler runs. */
   principal: Principal | undefined;
   /** The underlying grpc-js call, for the security layer (peer certificate). */
@@ -91,6 +93,7 @@ export function createCallContext(
     timeRemainingMs: () => (deadline ? Math.max(0, deadline.getTime() - Date.now()) : Infinity),
     trailer: new GrpcMetadata(),
     log: log.child({ rpc: info.path }),
+    identity: undefined,
     principal: undefined,
     call,
     abort,

@@ -106,9 +106,17 @@ export class MeshServer {
     return port;
   }
 
+  /** True while the health status is SERVING. */
+  get serving(): boolean {
+    return this.status === 'SERVING';
+  }
+
+  private status: ServingStatus = 'NOT_SERVING';
+
   /** Sets the health of the server and every service it serves. */
   setServing(serving: boolean): void {
     const status: ServingStatus = serving && this.state === 'listening' ? 'SERVING' : 'NOT_SERVING';
+    this.status = status;
     this.health.setStatus('', status);
     for (const service of this.services) this.health.setStatus(service, status);
   }

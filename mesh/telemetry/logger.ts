@@ -1,4 +1,6 @@
+import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { redactDeep, redactPii } from './pii.js';
 
 export type { Logger };
 
@@ -34,7 +36,11 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** Creates the pino JSON logger every service uses. */
+/**
+ * Creates the pino JSON logger every service uses: secrets removed by path,
+ * personal data removed from every string (message included), and the
+ * active trace and span ids on every line.
+ */
 export function createLogger({ service, level = 'info', destination }: LoggerOptions): Logger {
   return pino(
     {
@@ -42,7 +48,19 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
       base: { service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: SECRET_PATHS, censor: '[REDACTED]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => (typeof a === 'string' ? redactPii(a) : a)) as Parameters<typeof method>);
+        },
+      },
+      mixin() {
+        const span = trace.getActiveSpan()?.spanContext();
+        return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+      },
     },
     destination,
   );

@@ -13,9 +13,10 @@ export interface ServiceProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts `node --import tsx <entry>` with the given environment added to this one. */
-export function startProcess(entry: string, env: Record<string, string> = {}): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+/** Starts `node --import tsx [--import preload] <entry>` with the given environment added to this one. */
+export function startProcess(entry: string, env: Record<string, string> = {}, options: { tracing?: boolean } = {}): ServiceProcess {
+  const preload = options.tracing ? ['--import', './mesh/telemetry/preload.ts'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, entry], {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: '', ...env },
   });

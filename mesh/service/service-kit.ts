@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createClient, type MeshClient } from '../client/client.js';
+import { loadConfig, port, type KernelConfig } from '../config/config.js';
+import type { SecretsProvider } from '../security/secrets/provider.js';
+import { securityFromEnv, type SecuritySetup } from '../security/security-config.js';
+import { securityInterceptor } from '../security/security-interceptor.js';
+import { spiffeIdOfService } from '../security/spiffe-id.js';
+import { createServer, type MeshServer } from '../server/server.js';
+import type { ServiceDefinition } from '../server/service-types.js';
+import { startAdminServer, type AdminServer } from '../telemetry/admin-server.js';
+import { AuditLog } from '../telemetry/audit.js';
+import type { Logger } from '../telemetry/logger.js';
+import { MeshMetrics } from '../telemetry/metrics.js';
+import { observabilityInterceptor } from '../telemetry/observability-interceptor.js';
+
+/** Settings of the service kit beyond the kernel's and the security layer's. */
+export const serviceConfigSchema = z.object({
+  AGENTMESH_ADMIN_HOST: z.string().default('127.0.0.1'),
+  /** Admin HTTP port (/metrics, /livez, /readyz); 0 picks a free one. */
+  AGENTMESH_ADMIN_PORT: port().default(0),
+  /** This service's own data directory (audit trail, embedded store). */
+  AGENTMESH_DATA_DIR: z.string().optional(),
+});
+
+/** Options for another service this one calls. */
+export interface Callee {
+  /** The callee's service name, "namespace/name": token audience and expected SPIFFE ID. */
+  service: string;
+  address: string;
+  scopes?: string[];
+  /** Exchange the incoming caller's token so the callee sees the original subject (agents acting for users). */
+  actForCaller?: boolean;
+}
+
+/**
+ * Everything a service built with mesh/ gets without writing a line:
+ * configuration, logs, metrics and the admin port, the audit trail,
+ * security (mTLS identity, tokens, policy) and readiness.
+ */
+export class ServiceKit {
+  readonly metrics: MeshMetrics;
+  readonly audit: AuditLog;
+  readonly dataDir: string;
+  private admin: AdminServer | undefined;
+  private server: MeshServer | undefined;
+  private startupDone = false;
+
+  constructor(
+    readonly name: string,
+    readonly config: KernelConfig & z.infer<typeof serviceConfigSchema>,
+    readonly log: Logger,
+    readonly security: SecuritySetup,
+    readonly secrets: SecretsProvider,
+  ) {
+    this.metrics = new MeshMetrics(name);
+    this.dataDir = config.AGENTMESH_DATA_DIR ?? join('.agentmesh', 'data', name.replace('/', '-'));
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    this.audit = new AuditLog(join(this.dataDir, 'audit.jsonl'));
+  }
+
+  /** Builds the kit from the environment (ConfigError / SecretError name what is wrong). */
+  static async fromEnv(name: string, kernel: KernelConfig, log: Logger, secrets: SecretsProvider, env: NodeJS.ProcessEnv = process.env): Promise<ServiceKit> {
+    const config = { ...kernel, ...loadConfig(serviceConfigSchema, env) };
+    const security = await securityFromEnv(secrets, log, { ...env, AGENTMESH_SERVICE: name });
+    return new ServiceKit(name, config, log, security, secrets);
+  }
+
+  /** A server with the standard chain: observability (outermost), then security. Add services, then serve(). */
+  createServer(): MeshServer {
+    const { transport, verifier, policy } = this.security;
+    this.server = createServer({ logger: this.log, serveOnListen: false })
+      .use(observabilityInterceptor({ service: this.name, metrics: this.metrics, audit: this.audit }))
+      .use(
+        securityInterceptor({
+          transport,
+          verifier,
+          policy,
+          log: this.log,
+          onTokenFailure: (reason) => this.metrics.tokenFailures.inc({ reason }),
+        }),
+      );
+    return this.server;
+  }
+
+  /** Listens with the transport's credentials, starts the admin port, and reports SERVING once `ready()` is called (or at once). */
+  async serve(server: MeshServer, options: { readyNow?: boolean } = {}): Promise<{ address: string; adminAddress: string }> {
+    const port = await server.listen(`${this.config.AGENTMESH_HOST}:${this.config.AGENTMESH_PORT}`, this.security.transport.serverCredentials());
+    this.admin = await startAdminServer({
+      host: this.config.AGENTMESH_ADMIN_HOST,
+      port: this.config.AGENTMESH_ADMIN_PORT,
+      metrics: this.metrics,
+      readiness: { ready: () => this.startupDone && server.serving },
+    });
+    const address = `${this.config.AGENTMESH_HOST}:${port}`;
+    if (options.readyNow !== false) this.ready();
+    this.log.info({ address, admin: this.admin.address }, 'service started');
+    return { address, adminAddress: this.admin.address };
+  }
+
+  /** Marks startup work (secrets, registration...) done: health SERVING, /readyz 200. */
+  ready(): void {
+    this.startupDone = true;
+    this.server?.setServing(true);
+  }
+
+  /** A typed client to another secured service, with its SPIFFE ID checked and tokens for it attached. */
+  client<S extends ServiceDefinition>(definition: S, callee: Callee): MeshClient<S> {
+    const { transport, tokens, config } = this.security;
+    return createClient(definition, callee.address, {
+      credentials: transport.channelCredentials(spiffeIdOfService(config.AGENTMESH_TRUST_DOMAIN, callee.service)),
+      defaultDeadlineMs: this.config.AGENTMESH_DEFAULT_DEADLINE_MS,
+      metadataHooks: [tokens.metadataHook(callee.service, callee.scopes, { actForCaller: callee.actForCaller })],
+    });
+  }
+
+  /** Graceful shutdown: NOT_SERVING, drain, then release everything. */
+  async shutdown(): Promise<void> {
+    await this.server?.shutdown({ delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS });
+    await this.admin?.close();
+    this.audit.close();
+    this.security.close();
+    await this.secrets.close();
+  }
+}

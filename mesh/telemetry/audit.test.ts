@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog, verifyAuditFile } from './audit.js';
+
+describe('hash-chained audit trail', () => {
+  let dir: string;
+  let file: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'audit-'));
+    file = join(dir, 'audit.jsonl');
+    const log = new AuditLog(file);
+    for (let i = 1; i <= 5; i++) log.append({ kind: 'call', service: 's/t', method: `m${i}`, outcome: 'OK', subject: 'alice' });
+    log.close();
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const lines = () => readFileSync(file, 'utf8').trim().split('\n');
+  const save = (l: string[]) => writeFileSync(file, l.join('\n') + '\n');
+
+  test('an untouched chain verifies, also after reopening and appending', () => {
+    const log = new AuditLog(file);
+    log.append({ kind: 'task_state', service: 's/t', outcome: 'OK', task_id: 't1' });
+    log.close();
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 6 });
+  });
+
+  test('a modified record is named', () => {
+    const l = lines();
+    l[2] = l[2]!.replace('"alice"', '"mallory"');
+    save(l);
+    expect(verifyAuditFile(file).firstBad).toEqual({ line: 3, seq: 3, problem: 'record was modified (hash mismatch)' });
+  });
+
+  test('a deleted record is named (the one after the gap)', () => {
+    const l = lines();
+    l.splice(1, 1);
+    save(l);
+    expect(verifyAuditFile(file).firstBad).toMatchObject({ line: 2, seq: 3, problem: expect.stringContaining('chain broken') });
+  });
+
+  test('swapped records are named', () => {
+    const l = lines();
+    [l[3], l[4]] = [l[4]!, l[3]!];
+    save(l);
+    expect(verifyAuditFile(file)).toMatchObject({ ok: false, firstBad: { line: 4, seq: 5 } });
+  });
+
+  test('personal data is redacted before it is written', () => {
+    const log = new AuditLog(file);
+    log.append({ kind: 'tool_invocation', service: 's/t', outcome: 'OK', reason: 'customer jane@example.com' });
+    log.close();
+    expect(readFileSync(file, 'utf8')).not.toContain('jane@example.com');
+    expect(verifyAuditFile(file).ok).toBe(true);
+  });
+});

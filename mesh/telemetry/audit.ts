@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { redactDeep } from './pii.js';
+
+/** What an audit record says happened. */
+export interface AuditEvent {
+  /** call | auth_failure | authz_denied | tool_invocation | plan_created | task_state. */
+  kind: string;
+  /** Token subject (a user after token exchange). */
+  subject?: string;
+  /** The acting agents, the current actor first. */
+  actors?: string[];
+  /** The caller's SPIFFE ID. */
+  peer?: string;
+  service: string;
+  /** gRPC method, "pkg.Service/Method". */
+  method?: string;
+  /** What was acted on: a tool name, a task id... */
+  resource?: string;
+  /** The status code name, e.g. "OK", "PERMISSION_DENIED". */
+  outcome: string;
+  /** Why, for refusals and failures. */
+  reason?: string;
+  task_id?: string;
+  trace_id?: string;
+}
+
+/** A stored record: the event plus its place in the hash chain. */
+export interface AuditRecord extends AuditEvent {
+  seq: number;
+  time: string;
+  /** Hash of the previous record ("" for the first). */
+  prev: string;
+  /** sha256 over prev and this record's canonical JSON without `hash`. */
+  hash: string;
+}
+
+const canonical = (record: Omit<AuditRecord, 'hash'>): string => JSON.stringify(record, Object.keys(record).sort());
+
+function hashOf(record: Omit<AuditRecord, 'hash'>): string {
+  return createHash('sha256').update(record.prev).update('\n').update(canonical(record)).digest('hex');
+}
+
+/**
+ * An append-only, hash-chained audit trail in a JSON-lines file. Each append
+ * is written and flushed to disk (fdatasync) before it returns, so an
+ * acknowledged record is never lost in a buffer. Personal data is redacted.
+ */
+export class AuditLog {
+  private readonly fd: number;
+  private seq = 0;
+  private prev = '';
+
+  constructor(readonly file: string) {
+    if (existsSync(file)) {
+      // Continue the existing chain.
+      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      const last = lines.at(-1);
+      if (last) {
+        const record = JSON.parse(last) as AuditRecord;
+        this.seq = record.seq;
+        this.prev = record.hash;
+      }
+    }
+    this.fd = openSync(file, 'a', 0o600);
+  }
+
+  /** Appends one record durably; returns it. */
+  append(event: AuditEvent): AuditRecord {
+    const body = { ...(redactDeep(event) as AuditEvent), seq: this.seq + 1, time: new Date().toISOString(), prev: this.prev };
+    const record: AuditRecord = { ...body, hash: hashOf(body) };
+    writeSync(this.fd, JSON.stringify(record) + '\n');
+    fdatasyncSync(this.fd);
+    this.seq = record.seq;
+    this.prev = record.hash;
+    return record;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The outcome of verifying an audit file. */
+export interface AuditVerification {
+  ok: boolean;
+  records: number;
+  /** The first bad record: its line (1-based) and what is wrong. */
+  firstBad?: { line: number; seq?: number; problem: string };
+}
+
+/**
+ * Verifies a chain: every record's hash, its link to the previous one and
+ * consecutive sequence numbers. Detects modified, deleted, inserted and
+ * reordered records and names the first bad one.
+ */
+export function verifyAuditFile(file: string): AuditVerification {
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  let prev = '';
+  let expectedSeq = 1;
+  for (let i = 0; i < lines.length; i++) {
+    const bad = (problem: string, seq?: number): AuditVerification => ({ ok: false, records: lines.length, firstBad: { line: i + 1, seq, problem } });
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(lines[i]!) as AuditRecord;
+    } catch {
+      return bad('not a JSON record');
+    }
+    const { hash, ...body } = record;
+    if (hashOf(body) !== hash) return bad('record was modified (hash mismatch)', record.seq);
+    if (record.prev !== prev) return bad('chain broken: previous record missing, inserted or reordered', record.seq);
+    if (record.seq !== expectedSeq) return bad(`sequence ${record.seq} where ${expectedSeq} was expected`, record.seq);
+    prev = hash;
+    expectedSeq++;
+  }
+  return { ok: true, records: lines.length };
+}

@@ -1,0 +1,29 @@
+import { createLogger } from './logger.js';
+
+function capture() {
+  const lines: string[] = [];
+  const log = createLogger({ service: 'test/logger', level: 'info', destination: { write: (l: string) => void lines.push(l) } });
+  return { log, text: () => lines.join('') };
+}
+
+describe('logger', () => {
+  test('secrets are removed by path and personal data from every string, message included', () => {
+    const { log, text } = capture();
+    log.info(
+      { metadata: { authorization: 'Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig' }, clientSecret: 's3cr3t-value', note: 'applicant +44 20 7946 0958' },
+      'application from jane.doe@example.com with card 4111 1111 1111 1111',
+    );
+    const out = text();
+    for (const secret of ['eyJhbGciOiJFUzI1NiJ9', 's3cr3t-value', 'jane.doe@example.com', '4111 1111 1111 1111', '7946 0958']) {
+      expect(out).not.toContain(secret);
+    }
+    expect(JSON.parse(out)).toMatchObject({ service: 'test/logger', level: 'info', msg: 'application from [EMAIL] with card [CARD]', note: 'applicant [PHONE]' });
+  });
+
+  test('errors keep their type and stack but lose personal data', () => {
+    const { log, text } = capture();
+    log.error({ err: new Error('no customer 123-45-6789') }, 'lookup failed');
+    const line = JSON.parse(text());
+    expect(line.err.message).toBe('no customer [SSN]');
+  });
+});
