@@ -1,0 +1,77 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import semver from 'semver';
+import type { AgentCard, Skill, ToolCard, ToolDefinition } from '../../gen/agentmesh/v1/card.js';
+import { Code, MeshError } from '../server/errors.js';
+import { parseSpiffeId } from '../security/spiffe-id.js';
+
+/** "namespace/name": lower-case DNS labels, so a name is also a valid Kubernetes name pair. */
+export const ENTRY_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const ID = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+// One compiler for checking that schemas parse; strict mode off so that
+// common annotations (examples, x-*) in real schemas are accepted.
+const ajv = new Ajv2020({ strict: false, allErrors: false });
+
+const invalid = (field: string, problem: string) => new MeshError(Code.INVALID_ARGUMENT, `${field}: ${problem}`);
+
+/** Checks that a JSON Schema (as a Struct) compiles; empty means "anything". */
+export function checkSchema(schema: Record<string, unknown> | undefined, field: string): void {
+  if (!schema || Object.keys(schema).length === 0) return;
+  try {
+    ajv.compile(schema);
+  } catch (err) {
+    throw invalid(field, `not a valid JSON Schema (${(err as Error).message})`);
+  }
+}
+
+function checkCommon(card: { name: string; version: string; purpose: string; identity: string; owner: string }, kind: string): void {
+  if (!card.name) throw invalid('card.name', 'required');
+  if (!ENTRY_NAME.test(card.name)) throw invalid('card.name', `must be namespace/name in lower case (got ${JSON.stringify(card.name.slice(0, 80))})`);
+  if (!card.version) throw invalid('card.version', 'required');
+  if (!semver.valid(card.version)) throw invalid('card.version', `not a semantic version (got ${JSON.stringify(card.version.slice(0, 40))})`);
+  if (!card.purpose.trim()) throw invalid('card.purpose', `required: one sentence saying what the ${kind} is for`);
+  if (!card.identity) throw invalid('card.identity', 'required: the workload SPIFFE ID');
+  const id = parseSpiffeId(card.identity);
+  if (!id) throw invalid('card.identity', 'not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service>');
+  if (`${id.namespace}/${id.serviceAccount}` !== card.name) throw invalid('card.identity', `names ${id.namespace}/${id.serviceAccount}, not ${card.name}`);
+  if (!card.owner.trim()) throw invalid('card.owner', 'required: the accountable team or person');
+}
+
+function checkUnique<T>(items: T[], key: (t: T) => string, field: string, pattern: RegExp): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (!pattern.test(k)) throw invalid(`${field}[${i}]`, `id ${JSON.stringify(k.slice(0, 64))} must be lower-case letters, digits, . _ -`);
+    if (seen.has(k)) throw invalid(`${field}[${i}]`, `duplicate id ${k}`);
+    seen.add(k);
+  });
+}
+
+/** Validates an agent card for registration; INVALID_ARGUMENT names the first bad field. */
+export function validateAgentCard(card: AgentCard | undefined): AgentCard {
+  if (!card) throw invalid('card', 'required');
+  checkCommon(card, 'agent');
+  if (card.skills.length === 0) throw invalid('card.skills', 'an agent needs at least one skill');
+  checkUnique(card.skills, (s: Skill) => s.id, 'card.skills', ID);
+  card.skills.forEach((s, i) => {
+    if (!s.description.trim()) throw invalid(`card.skills[${i}].description`, 'required');
+    checkSchema(s.inputSchema, `card.skills[${i}].input_schema`);
+    checkSchema(s.outputSchema, `card.skills[${i}].output_schema`);
+  });
+  checkUnique(card.policies, (p) => p.id, 'card.policies', /^[a-z0-9]([a-z0-9./_-]{0,126}[a-z0-9])?$/);
+  return card;
+}
+
+/** Validates a tool service card for registration. */
+export function validateToolCard(card: ToolCard | undefined): ToolCard {
+  if (!card) throw invalid('card', 'required');
+  checkCommon(card, 'tool service');
+  if (card.tools.length === 0) throw invalid('card.tools', 'a tool service needs at least one tool');
+  checkUnique(card.tools, (t: ToolDefinition) => t.name, 'card.tools', ID);
+  card.tools.forEach((t, i) => {
+    if (!t.description.trim()) throw invalid(`card.tools[${i}].description`, 'required');
+    checkSchema(t.argumentsSchema, `card.tools[${i}].arguments_schema`);
+    checkSchema(t.resultSchema, `card.tools[${i}].result_schema`);
+  });
+  return card;
+}

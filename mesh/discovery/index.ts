@@ -1,0 +1,5 @@
+export { checkSchema, ENTRY_NAME, validateAgentCard, validateToolCard } from './card-validation.js';
+export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
+export type { NameMatcher } from './name-pattern.js';
+export { compareMatches, compileScope, matchCandidate } from './scope-match.js';
+export type { Candidate, CompiledScope, Match } from './scope-match.js';
