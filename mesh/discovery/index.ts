@@ -3,3 +3,5 @@ export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-patt
 export type { NameMatcher } from './name-pattern.js';
 export { compareMatches, compileScope, matchCandidate } from './scope-match.js';
 export type { Candidate, CompiledScope, Match } from './scope-match.js';
+export { DiscoveryIndex } from './discovery-index.js';
+export type { Indexed, Ranked } from './discovery-index.js';
