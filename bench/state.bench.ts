@@ -1,0 +1,129 @@
+// Task-state transitions per second and latency on the embedded store and on PostgreSQL,
+// with 1 and 32 concurrent writers. One transition = one compare-and-set update of a task,
+// its kept version and a status event, in one transaction: what an agent does per state change.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { TaskState } from '../gen/agentmesh/v1/task.js';
+import { loadStateConfig, openStore } from '../mesh/state/index.js';
+import { runLoad, type BenchModule, type BenchOptions, type Row } from './harness.js';
+
+const PG_ADMIN_URL = process.env.AGENTMESH_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const WRITER_COUNTS = [1, 32];
+const principal = 'bench';
+
+interface Scenario {
+  backend: string;
+  env: Record<string, string>;
+  conditions: Record<string, string | number>;
+}
+
+async function measure(scenario: Scenario, writers: number, options: BenchOptions): Promise<Row> {
+  const service = `bench/state-${scenario.backend.replace(/\W/g, '-')}-${writers}`;
+  const store = await openStore({ service, config: loadStateConfig(scenario.env) });
+  try {
+    const versions = new Array<number>(writers).fill(1);
+    for (let w = 0; w < writers; w++) {
+      await store.tasks.create({ id: `t${w}`, contextId: 'bench', principal });
+      versions[w] = (await store.tasks.update(`t${w}`, { expectedVersion: 1, state: TaskState.TASK_STATE_WORKING, principal })).version;
+    }
+    // Each writer moves its own task between WORKING and INPUT_REQUIRED (both legal), so
+    // the figures measure the store, not compare-and-set conflicts.
+    const transition = async (w: number) => {
+      const version = versions[w]!;
+      const state = version % 2 === 0 ? TaskState.TASK_STATE_INPUT_REQUIRED : TaskState.TASK_STATE_WORKING;
+      const task = await store.tasks.update(`t${w}`, { expectedVersion: version, state, principal, events: [{ statusUpdate: { state } }] });
+      versions[w] = task.version;
+    };
+    const load = await runLoad(writers, transition, options.quick ? { warmUpMs: 200, durationMs: 1_000 } : { warmUpMs: 1_000, durationMs: 5_000 });
+    return {
+      benchmark: 'state: task transitions',
+      conditions: { ...scenario.conditions, writers },
+      metrics: { transitions_per_s: load.opsPerSecond, p50_ms: load.p50Ms, p99_ms: load.p99Ms, max_ms: load.maxMs, n: load.ops },
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function postgresDatabase(): Promise<{ url: string; settings: Record<string, string>; drop: () => Promise<void> }> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  const name = `agentmesh_bench_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
+  const show = async (setting: string) => String((await admin.query(`SHOW ${setting}`)).rows[0]?.[setting]);
+  const settings = { server: `pg${(await show('server_version')).split(' ')[0]}`, fsync: await show('fsync'), synchronous_commit: await show('synchronous_commit') };
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    settings,
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+function ratio(rows: Row[], label: string, a: (r: Row) => boolean, b: (r: Row) => boolean): Row[] {
+  const x = rows.find(a)?.metrics.transitions_per_s;
+  const y = rows.find(b)?.metrics.transitions_per_s;
+  if (x === undefined || y === undefined) return [];
+  return [{ benchmark: 'state: ratio (same run)', conditions: { compare: label }, metrics: { throughput_ratio: x / y } }];
+}
+
+const bench: BenchModule = {
+  name: 'state',
+  async run(options) {
+    const rows: Row[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'agentmesh-bench-'));
+    try {
+      for (const sync of ['FULL', 'NORMAL']) {
+        const scenario = {
+          backend: `sqlite-${sync}`,
+          env: { AGENTMESH_DATA_DIR: dir, AGENTMESH_SQLITE_SYNCHRONOUS: sync },
+          conditions: { backend: 'sqlite', journal: 'wal', synchronous: sync, dir: tmpdir() },
+        };
+        for (const writers of WRITER_COUNTS) rows.push(await measure(scenario, writers, options));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    let database: Awaited<ReturnType<typeof postgresDatabase>> | undefined;
+    try {
+      database = await postgresDatabase();
+    } catch (err) {
+      rows.push({ benchmark: 'state: task transitions', conditions: { backend: 'postgres' }, metrics: {}, note: `skipped: ${(err as Error).message}` });
+    }
+    if (database !== undefined) {
+      try {
+        const pool = 10;
+        const host = new URL(PG_ADMIN_URL).host;
+        const scenario = {
+          backend: 'postgres',
+          env: { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) },
+          conditions: { backend: 'postgres', host, pool, ...database.settings },
+        };
+        for (const writers of WRITER_COUNTS) rows.push(await measure(scenario, writers, options));
+      } finally {
+        await database.drop();
+      }
+    }
+
+    const is = (backend: string, writers: number, sync?: string) => (r: Row) =>
+      r.conditions.backend === backend && r.conditions.writers === writers && (sync === undefined || r.conditions.synchronous === sync);
+    return [
+      ...rows,
+      ...ratio(rows, 'sqlite FULL: 32 writers / 1 writer', is('sqlite', 32, 'FULL'), is('sqlite', 1, 'FULL')),
+      ...ratio(rows, 'sqlite: NORMAL / FULL, 1 writer', is('sqlite', 1, 'NORMAL'), is('sqlite', 1, 'FULL')),
+      ...ratio(rows, 'postgres: 32 writers / 1 writer', is('postgres', 32), is('postgres', 1)),
+      ...ratio(rows, 'postgres / sqlite FULL, 1 writer', is('postgres', 1), is('sqlite', 1, 'FULL')),
+      ...ratio(rows, 'postgres / sqlite FULL, 32 writers', is('postgres', 32), is('sqlite', 32, 'FULL')),
+    ];
+  },
+};
+
+export default bench;

@@ -1,0 +1,24 @@
+import type { Kysely } from 'kysely';
+import type { Codec } from './context.js';
+import type { ColumnTypes } from './migrations.js';
+import type { Database } from './tables.js';
+
+/** Which database a store runs on. */
+export type BackendKind = 'sqlite' | 'postgres';
+
+/**
+ * What differs between the two databases, kept to the connection and column types: every
+ * query is written once against `db`.
+ */
+export interface Backend {
+  kind: BackendKind;
+  db: Kysely<Database>;
+  /** The PostgreSQL schema holding the service's tables; undefined on SQLite. */
+  schema: string | undefined;
+  /** The file, or the server and database without credentials, for logs. */
+  location: string;
+  types: ColumnTypes;
+  codec: Codec;
+  /** Storage-level checks the database offers (SQLite's integrity_check); problems found. */
+  physicalCheck(): Promise<string[]>;
+}

@@ -1,0 +1,157 @@
+import type { Kysely, Migration } from 'kysely';
+
+/** Column types that differ between the dialects; everything else is shared. */
+export interface ColumnTypes {
+  json: 'jsonb' | 'text';
+  time: 'timestamptz' | 'text';
+}
+
+// Kysely's migrator runs SQLite migrations outside a transaction, so every statement
+// uses IF NOT EXISTS: a migration interrupted by a crash completes when re-run.
+function initial(types: ColumnTypes): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const { json, time } = types;
+      await db.schema
+        .createTable('conversations')
+        .ifNotExists()
+        .addColumn('context_id', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('state', json, (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('conversation_versions')
+        .ifNotExists()
+        .addColumn('context_id', 'text', (c) => c.notNull().references('conversations.context_id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('state', json, (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('restored_from', 'integer')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('conversation_versions_pk', ['context_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('tasks')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('context_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'integer', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('data', json, (c) => c.notNull())
+        .addColumn('event_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('step_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('tasks_context_idx').ifNotExists().on('tasks').column('context_id').execute();
+      await db.schema.createIndex('tasks_state_idx').ifNotExists().on('tasks').column('state').execute();
+      await db.schema
+        .createTable('task_versions')
+        .ifNotExists()
+        .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('state', 'integer', (c) => c.notNull())
+        .addColumn('data', json, (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('task_versions_pk', ['task_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('task_events')
+        .ifNotExists()
+        .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id'))
+        .addColumn('sequence', 'integer', (c) => c.notNull())
+        .addColumn('event', json, (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('task_events_pk', ['task_id', 'sequence'])
+        .execute();
+      // No foreign key: the request id is claimed before the task row exists, so that
+      // concurrent duplicates queue on this key instead of racing to insert tasks.
+      await db.schema
+        .createTable('task_requests')
+        .ifNotExists()
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('task_requests_pk', ['principal', 'request_id'])
+        .execute();
+      await db.schema
+        .createTable('plans')
+        .ifNotExists()
+        .addColumn('plan_id', 'text', (c) => c.primaryKey())
+        .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('plan', json, (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addUniqueConstraint('plans_task_revision_uq', ['task_id', 'revision'])
+        .execute();
+      await db.schema
+        .createTable('execution_records')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('record', json, (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('execution_records_task_idx')
+        .ifNotExists()
+        .on('execution_records')
+        .columns(['task_id', 'kind'])
+        .execute();
+      await db.schema
+        .createTable('step_transitions')
+        .ifNotExists()
+        .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id'))
+        .addColumn('sequence', 'integer', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('state', 'integer', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('detail', json)
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('step_transitions_pk', ['task_id', 'sequence'])
+        .execute();
+      await db.schema
+        .createTable('tool_results')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text')
+        .addColumn('result', json)
+        .addColumn('lease_until', time, (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('completed_at', time)
+        .execute();
+    },
+  };
+}
+
+/**
+ * The migrations this code knows, by name; names sort in the order they run and their
+ * leading number is the schema version. Never edit a released migration: add the next one.
+ */
+export function migrations(types: ColumnTypes): Record<string, Migration> {
+  return { '0001_initial': initial(types) };
+}
+
+/** The schema version a migration name stands for ("0003_x" → 3). */
+export function versionOf(name: string): number {
+  const version = Number.parseInt(name, 10);
+  return Number.isFinite(version) ? version : 0;
+}

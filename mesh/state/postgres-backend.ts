@@ -1,0 +1,85 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../telemetry/index.js';
+import type { Backend } from './backend.js';
+import type { StateConfig } from './config.js';
+import type { JsonValue } from './context.js';
+import { isConnectionError } from './db-errors.js';
+import type { Database } from './tables.js';
+
+/** The server and database of a URL without credentials, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'postgresql://(unparseable url)';
+  }
+}
+
+// Opening a connection is safe to retry (nothing was sent yet), so while the server restarts
+// callers wait up to the reconnect budget instead of failing. A statement whose connection
+// dies mid-flight is not retried here: its outcome is unknown, and the caller decides.
+function reconnectingPool(pool: pg.Pool, budgetMs: number): PostgresPool {
+  return {
+    async connect() {
+      const until = Date.now() + budgetMs;
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+        try {
+          return await pool.connect();
+        } catch (err) {
+          if (!isConnectionError(err) || Date.now() + delay > until) throw err;
+          await sleep(delay);
+        }
+      }
+    },
+    end: () => pool.end(),
+  };
+}
+
+/**
+ * Opens the PostgreSQL store: a pool of `AGENTMESH_DB_POOL_MAX` connections whose
+ * search_path is the service's own schema (database per service, or schema per service
+ * when services share a database), with server-side statement and idle-transaction timeouts.
+ */
+export function openPostgres(service: string, url: string, config: StateConfig, log?: Logger): Backend {
+  const schema = config.AGENTMESH_DB_SCHEMA ?? service;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.AGENTMESH_DB_POOL_MAX,
+    connectionTimeoutMillis: config.AGENTMESH_DB_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: config.AGENTMESH_DB_IDLE_TIMEOUT_MS,
+    statement_timeout: config.AGENTMESH_DB_STATEMENT_TIMEOUT_MS,
+    // A client that dies inside a transaction must not hold its row locks for long.
+    idle_in_transaction_session_timeout: Math.max(config.AGENTMESH_DB_STATEMENT_TIMEOUT_MS, 1_000) * 2,
+    application_name: service,
+    keepAlive: true,
+    options: `-c search_path="${schema}"`,
+  });
+  // An idle connection that the server closes (restart, failover) emits here; without a
+  // listener it would crash the process. The pool drops it and opens a new one on demand.
+  pool.on('error', (err) => log?.warn({ err: err.message }, 'state store connection lost; reconnecting on demand'));
+  // pg-pool listens only to idle clients. A checked-out one (e.g. inside a transaction,
+  // between statements) whose server goes away would emit an unhandled 'error' and crash
+  // the process; its pending queries fail anyway and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: reconnectingPool(pool, config.AGENTMESH_DB_RECONNECT_MS) }),
+  });
+  return {
+    kind: 'postgres',
+    db,
+    schema,
+    location: `${redactUrl(url)} schema "${schema}"`,
+    types: { json: 'jsonb', time: 'timestamptz' },
+    codec: {
+      // pg already parses jsonb and timestamptz.
+      json: (raw) => raw as JsonValue,
+      time: (raw) => raw as Date,
+    },
+    // PostgreSQL protects pages with its WAL (and data checksums when enabled); there is no
+    // cheap online page check, so the logical checks carry the weight here.
+    physicalCheck: async () => [],
+  };
+}

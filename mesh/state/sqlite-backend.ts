@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { Backend } from './backend.js';
+import type { StateConfig } from './config.js';
+import type { JsonValue } from './context.js';
+import type { Database as Schema } from './tables.js';
+
+/** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
+export function sqlitePath(service: string, config: StateConfig): string {
+  return resolve(join(config.AGENTMESH_DATA_DIR, ...service.split('/'), 'state.db'));
+}
+
+/**
+ * Opens the embedded store. WAL lets readers run beside the writer and makes a commit one
+ * append to the log; synchronous=FULL (the default) fsyncs that append before the commit
+ * returns, so an acknowledged write survives kill -9 and power loss alike (NORMAL keeps it
+ * across kill -9 only). A busy timeout makes a second process wait for the lock instead of
+ * failing at once.
+ */
+export function openSqlite(service: string, config: StateConfig): Backend {
+  const file = sqlitePath(service, config);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const sqlite = new Database(file, { timeout: config.AGENTMESH_SQLITE_BUSY_TIMEOUT_MS });
+  const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
+  if (mode !== 'wal') {
+    sqlite.close();
+    throw new Error(`cannot put ${file} in WAL mode (got ${String(mode)})`);
+  }
+  sqlite.pragma(`synchronous = ${config.AGENTMESH_SQLITE_SYNCHRONOUS}`);
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    kind: 'sqlite',
+    db,
+    schema: undefined,
+    location: file,
+    types: { json: 'text', time: 'text' },
+    codec: {
+      json: (raw) => JSON.parse(raw as string) as JsonValue,
+      time: (raw) => new Date(raw as string),
+    },
+    async physicalCheck() {
+      const pages = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(db);
+      const keys = await sql<Record<string, unknown>>`pragma foreign_key_check`.execute(db);
+      return [
+        ...pages.rows.map((r) => r.integrity_check).filter((m) => m !== 'ok'),
+        ...keys.rows.map((r) => `foreign key violation: ${JSON.stringify(r)}`),
+      ];
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from '../telemetry/index.js';
+import type { Backend, BackendKind } from './backend.js';
+import { loadStateConfig, type StateConfig } from './config.js';
+import { StoreContext } from './context.js';
+import { Conversations } from './conversations.js';
+import { toMeshError } from './db-errors.js';
+import { ExecutionRecords } from './execution-records.js';
+import { logicalProblems } from './integrity.js';
+import { migrate } from './migrate.js';
+import { Plans } from './plans.js';
+import { openPostgres } from './postgres-backend.js';
+import { openSqlite } from './sqlite-backend.js';
+import { StepLog } from './steps.js';
+import { TaskEvents } from './task-events.js';
+import { Tasks } from './tasks.js';
+import { ToolResults } from './tool-results.js';
+
+/** What openStore needs. */
+export interface StoreOptions {
+  /** The owning service, "namespace/name": names its SQLite file or PostgreSQL schema. */
+  service: string;
+  /** Parsed settings; read from the environment (loadStateConfig) when omitted. */
+  config?: StateConfig;
+  log?: Logger;
+}
+
+/** A service's durable state: one interface, the same queries on SQLite and PostgreSQL. */
+export class Store {
+  /** Conversation state by context_id, versioned, with rollback. */
+  readonly conversations: Conversations;
+  /** Tasks with the A2A state machine and compare-and-set updates. */
+  readonly tasks: Tasks;
+  /** Append-only task event logs. */
+  readonly events: TaskEvents;
+  /** Immutable task plans. */
+  readonly plans: Plans;
+  /** Immutable execution and explainability records. */
+  readonly records: ExecutionRecords;
+  /** Step transitions, written before they are acted on; what to resume after a crash. */
+  readonly steps: StepLog;
+  /** Tool results by idempotency key. */
+  readonly toolResults: ToolResults;
+
+  /** @internal use openStore, which migrates the schema first. */
+  constructor(
+    private readonly backend: Backend,
+    /** The schema version the database is at. */
+    readonly schemaVersion: number,
+  ) {
+    const ctx = new StoreContext(backend.db, backend.codec);
+    this.conversations = new Conversations(ctx);
+    this.tasks = new Tasks(ctx);
+    this.events = new TaskEvents(ctx);
+    this.plans = new Plans(ctx);
+    this.records = new ExecutionRecords(ctx);
+    this.steps = new StepLog(ctx, this.tasks);
+    this.toolResults = new ToolResults(ctx);
+  }
+
+  /** "sqlite" or "postgres". */
+  get kind(): BackendKind {
+    return this.backend.kind;
+  }
+
+  /** The SQLite file, or the PostgreSQL server, database and schema (no credentials). */
+  get location(): string {
+    return this.backend.location;
+  }
+
+  /** Runs the database's own checks and the store's invariants; returns the problems found (none: healthy). */
+  async checkIntegrity(): Promise<string[]> {
+    try {
+      return [...(await this.backend.physicalCheck()), ...(await logicalProblems(this.backend.db))];
+    } catch (err) {
+      throw toMeshError(err);
+    }
+  }
+
+  /** Closes the file or the connection pool; pending operations finish first. */
+  async close(): Promise<void> {
+    await this.backend.db.destroy();
+  }
+}
+
+/**
+ * Opens a service's store: PostgreSQL when DATABASE_URL is set, else SQLite under the data
+ * directory; then runs the migrations, refusing a schema newer than this code.
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const config = options.config ?? loadStateConfig();
+  const url = config.DATABASE_URL;
+  const backend = url === undefined ? openSqlite(options.service, config) : openPostgres(options.service, url, config, options.log);
+  try {
+    const version = await migrate(backend.db as unknown as Kysely<unknown>, { types: backend.types, schema: backend.schema, log: options.log });
+    options.log?.info({ backend: backend.kind, location: backend.location, schemaVersion: version }, 'state store ready');
+    return new Store(backend, version);
+  } catch (err) {
+    await backend.db.destroy().catch(() => undefined);
+    throw toMeshError(err);
+  }
+}

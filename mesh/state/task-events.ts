@@ -1,0 +1,77 @@
+import type { Kysely, Selectable } from 'kysely';
+import { Code, MeshError } from '../server/errors.js';
+import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
+import type { Database, TaskEventsTable } from './tables.js';
+
+/** One entry of a task's event log (the TaskEvent payload, e.g. `{ statusUpdate: {...} }`). */
+export interface TaskEventRecord {
+  taskId: string;
+  /** Starts at 1 and increases by one per event of the task, without gaps. */
+  sequence: number;
+  event: JsonValue;
+  principal: string;
+  at: Date;
+}
+
+/**
+ * Writes events whose sequences end at `lastSequence`, inside the caller's transaction. The
+ * caller reserved them by bumping the task's event_seq in an UPDATE: the row lock makes
+ * concurrent appenders queue instead of colliding on the same sequence.
+ */
+export async function insertEvents(
+  trx: Kysely<Database>,
+  taskId: string,
+  lastSequence: number,
+  events: readonly string[],
+  principal: string,
+  at: string,
+): Promise<number[]> {
+  if (events.length === 0) return [];
+  const first = lastSequence - events.length + 1;
+  const rows = events.map((event, i) => ({ task_id: taskId, sequence: first + i, event, principal, at }));
+  await trx.insertInto('task_events').values(rows).execute();
+  return rows.map((r) => r.sequence);
+}
+
+/** The append-only event log of each task. */
+export class TaskEvents {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Appends one event and returns it with its sequence; NOT_FOUND for an unknown task. */
+  async append(taskId: string, event: unknown, principal: string): Promise<TaskEventRecord> {
+    requireText(taskId, 'task id');
+    requireText(principal, 'principal');
+    const encoded = encodeJson(event, 'task event');
+    const at = this.ctx.now();
+    const [sequence] = await this.ctx.write(async (trx) => {
+      const bumped = await trx
+        .updateTable('tasks')
+        .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
+        .where('id', '=', taskId)
+        .returning('event_seq')
+        .executeTakeFirst();
+      if (bumped === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
+      return insertEvents(trx, taskId, bumped.event_seq, [encoded], principal, at);
+    });
+    return { taskId, sequence: sequence!, event: JSON.parse(encoded) as JsonValue, principal, at: new Date(at) };
+  }
+
+  /** The task's events after a sequence (0: from the start), oldest first. */
+  async list(taskId: string, options: { afterSequence?: number; limit?: number } = {}): Promise<TaskEventRecord[]> {
+    const rows = await this.ctx.read((db) => {
+      let q = db
+        .selectFrom('task_events')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .where('sequence', '>', options.afterSequence ?? 0)
+        .orderBy('sequence');
+      if (options.limit !== undefined) q = q.limit(options.limit);
+      return q.execute();
+    });
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  private toRecord(r: Selectable<TaskEventsTable>): TaskEventRecord {
+    return { taskId: r.task_id, sequence: r.sequence, event: this.ctx.codec.json(r.event), principal: r.principal, at: this.ctx.codec.time(r.at) };
+  }
+}

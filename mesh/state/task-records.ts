@@ -1,0 +1,74 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { TaskState } from '../../gen/agentmesh/v1/task.js';
+import type { Codec, JsonValue } from './context.js';
+import type { Database, TasksTable, TaskVersionsTable } from './tables.js';
+
+/** A task as stored: queryable columns plus the Task message (or any JSON) in `data`. */
+export interface TaskRecord {
+  id: string;
+  contextId: string;
+  state: TaskState;
+  version: number;
+  data: JsonValue;
+  createdAt: Date;
+  createdBy: string;
+  updatedAt: Date;
+  updatedBy: string;
+}
+
+/** One kept version of a task. */
+export interface TaskVersion {
+  taskId: string;
+  version: number;
+  state: TaskState;
+  data: JsonValue;
+  reason: string | undefined;
+  principal: string;
+  at: Date;
+}
+
+/**
+ * Keeps the task row just written as a version, inside the same transaction. Copying it with
+ * INSERT … SELECT makes the kept version exactly what was committed (who and when come from
+ * updated_by/updated_at) without decoding and re-encoding the JSON.
+ */
+export async function keepTaskVersion(trx: Kysely<Database>, id: string, reason: string | undefined): Promise<void> {
+  await trx
+    .insertInto('task_versions')
+    .columns(['task_id', 'version', 'state', 'data', 'reason', 'principal', 'at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('tasks')
+        .select((s) => ['id', 'version', 'state', 'data', s.cast<string | null>(s.val(reason ?? null), 'text').as('reason'), 'updated_by', 'updated_at'])
+        .where('id', '=', id),
+    )
+    .execute();
+}
+
+/** Maps a tasks row to a TaskRecord. */
+export function toTask({ json, time }: Codec, r: Selectable<TasksTable>): TaskRecord {
+  return {
+    id: r.id,
+    contextId: r.context_id,
+    state: r.state as TaskState,
+    version: r.version,
+    data: json(r.data),
+    createdAt: time(r.created_at),
+    createdBy: r.created_by,
+    updatedAt: time(r.updated_at),
+    updatedBy: r.updated_by,
+  };
+}
+
+/** Maps a task_versions row to a TaskVersion. */
+export function toTaskVersion({ json, time }: Codec, r: Selectable<TaskVersionsTable>): TaskVersion {
+  return {
+    taskId: r.task_id,
+    version: r.version,
+    state: r.state as TaskState,
+    data: json(r.data),
+    reason: r.reason ?? undefined,
+    principal: r.principal,
+    at: time(r.at),
+  };
+}

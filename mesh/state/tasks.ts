@@ -1,0 +1,178 @@
+import type { Kysely } from 'kysely';
+import { TaskState } from '../../gen/agentmesh/v1/task.js';
+import { Code, MeshError } from '../server/errors.js';
+import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
+import { insertEvents } from './task-events.js';
+import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo } from './task-states.js';
+import { keepTaskVersion, toTask, toTaskVersion, type TaskRecord, type TaskVersion } from './task-records.js';
+import type { Database } from './tables.js';
+
+/** A new task; it starts SUBMITTED at version 1. */
+export interface NewTask {
+  id: string;
+  contextId: string;
+  principal: string;
+  data?: unknown;
+  /** The client's idempotency key: a repeated (principal, requestId) returns the first task. */
+  requestId?: string;
+  /** Events appended in the same transaction (e.g. the initial status update). */
+  events?: readonly unknown[];
+}
+
+/** A compare-and-set change of a task; state changes must follow the A2A lifecycle. */
+export interface TaskChange {
+  expectedVersion: number;
+  principal: string;
+  state?: TaskState;
+  /** Replaces the task's data when given. */
+  data?: unknown;
+  reason?: string;
+  /** Events appended in the same transaction, so the log never disagrees with the task. */
+  events?: readonly unknown[];
+}
+
+/** Tasks with the A2A state machine, compare-and-set updates and every version kept. */
+export class Tasks {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Creates a task, or returns the task already created for the same (principal, requestId). */
+  async create(input: NewTask): Promise<{ task: TaskRecord; created: boolean }> {
+    const id = requireText(input.id, 'task id');
+    requireText(input.contextId, 'context id');
+    const principal = requireText(input.principal, 'principal');
+    if (input.requestId !== undefined) requireText(input.requestId, 'request id');
+    const data = encodeJson(input.data ?? {}, 'task data');
+    const events = (input.events ?? []).map((e) => encodeJson(e, 'task event'));
+    const at = this.ctx.now();
+    return this.ctx.write(async (trx) => {
+      if (input.requestId !== undefined) {
+        // A concurrent duplicate blocks on this key until the first transaction ends, then
+        // inserts nothing and reads the winner's task: exactly one task per request.
+        const claimed = await trx
+          .insertInto('task_requests')
+          .values({ principal, request_id: input.requestId, task_id: id, at })
+          .onConflict((oc) => oc.doNothing())
+          .returning('task_id')
+          .executeTakeFirst();
+        if (claimed === undefined) return { task: await this.existingForRequest(trx, principal, input.requestId), created: false };
+      }
+      const row = await trx
+        .insertInto('tasks')
+        .values({
+          id,
+          context_id: input.contextId,
+          state: TaskState.TASK_STATE_SUBMITTED,
+          version: 1,
+          data,
+          event_seq: events.length,
+          step_seq: 0,
+          created_at: at,
+          created_by: principal,
+          updated_at: at,
+          updated_by: principal,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
+      await keepTaskVersion(trx, id, undefined);
+      await insertEvents(trx, id, events.length, events, principal, at);
+      return { task: toTask(this.ctx.codec, row), created: true };
+    });
+  }
+
+  /** The task, or undefined. */
+  async find(id: string): Promise<TaskRecord | undefined> {
+    const row = await this.ctx.read((db) => db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst());
+    return row === undefined ? undefined : toTask(this.ctx.codec, row);
+  }
+
+  /** The task; NOT_FOUND when there is none. */
+  async get(id: string): Promise<TaskRecord> {
+    const task = await this.find(id);
+    if (task === undefined) throw new MeshError(Code.NOT_FOUND, `task ${id} not found`);
+    return task;
+  }
+
+  /**
+   * Applies a change if the task is still at expectedVersion: ABORTED when another writer got
+   * there first, FAILED_PRECONDITION for a transition outside the A2A lifecycle.
+   */
+  async update(id: string, change: TaskChange): Promise<TaskRecord> {
+    const expected = requireVersion(change.expectedVersion, 'expectedVersion');
+    const principal = requireText(change.principal, 'principal');
+    const data = change.data === undefined ? undefined : encodeJson(change.data, 'task data');
+    const events = (change.events ?? []).map((e) => encodeJson(e, 'task event'));
+    const at = this.ctx.now();
+    // One UPDATE does the compare-and-set on version, the lifecycle check (the current state
+    // must be one that may lead to the new one) and reserves the event sequences; only when
+    // it matches nothing do we read the row, to say why.
+    const from = change.state === undefined ? LIVE_STATES : statesLeadingTo(change.state);
+    return this.ctx.write(async (trx) => {
+      const row = await trx
+        .updateTable('tasks')
+        .set((eb) => ({
+          version: expected + 1,
+          updated_at: at,
+          updated_by: principal,
+          event_seq: eb('event_seq', '+', events.length),
+          ...(change.state === undefined ? {} : { state: change.state }),
+          ...(data === undefined ? {} : { data }),
+        }))
+        .where('id', '=', id)
+        .where('version', '=', expected)
+        .where('state', 'in', from)
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined) throw await this.whyNot(trx, id, expected, change.state);
+      await keepTaskVersion(trx, id, change.reason);
+      await insertEvents(trx, id, row.event_seq, events, principal, at);
+      return toTask(this.ctx.codec, row);
+    });
+  }
+
+  private async whyNot(trx: Kysely<Database>, id: string, expected: number, to: TaskState | undefined): Promise<MeshError> {
+    const current = await trx.selectFrom('tasks').select(['state', 'version']).where('id', '=', id).executeTakeFirst();
+    if (current === undefined) return new MeshError(Code.NOT_FOUND, `task ${id} not found`);
+    if (current.version !== expected) return staleVersion(`task ${id}`, expected, current.version);
+    if (to === undefined && isTerminal(current.state)) {
+      return new MeshError(Code.FAILED_PRECONDITION, `task ${id} is ${stateName(current.state)} and can no longer change`);
+    }
+    try {
+      assertTransition(id, current.state, to ?? current.state);
+    } catch (err) {
+      return err as MeshError;
+    }
+    return staleVersion(`task ${id}`, expected, current.version);
+  }
+
+  /** Every version of the task, oldest first. */
+  async history(id: string): Promise<TaskVersion[]> {
+    const rows = await this.ctx.read((db) => db.selectFrom('task_versions').selectAll().where('task_id', '=', id).orderBy('version').execute());
+    return rows.map((r) => toTaskVersion(this.ctx.codec, r));
+  }
+
+  /** Tasks of a conversation and/or in given states, oldest first. */
+  async list(filter: { contextId?: string; states?: readonly TaskState[]; limit?: number } = {}): Promise<TaskRecord[]> {
+    const rows = await this.ctx.read((db) => {
+      let q = db.selectFrom('tasks').selectAll().orderBy('created_at').orderBy('id');
+      if (filter.contextId !== undefined) q = q.where('context_id', '=', filter.contextId);
+      if (filter.states !== undefined) q = filter.states.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', filter.states);
+      if (filter.limit !== undefined) q = q.limit(filter.limit);
+      return q.execute();
+    });
+    return rows.map((r) => toTask(this.ctx.codec, r));
+  }
+
+  private async existingForRequest(trx: Kysely<Database>, principal: string, requestId: string): Promise<TaskRecord> {
+    const row = await trx
+      .selectFrom('task_requests')
+      .innerJoin('tasks', 'tasks.id', 'task_requests.task_id')
+      .selectAll('tasks')
+      .where('task_requests.principal', '=', principal)
+      .where('task_requests.request_id', '=', requestId)
+      .executeTakeFirst();
+    if (row === undefined) throw new MeshError(Code.INTERNAL, 'internal error', { cause: new Error(`request ${requestId} maps to no task`) });
+    return toTask(this.ctx.codec, row);
+  }
+}

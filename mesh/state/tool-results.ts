@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Code, MeshError } from '../server/errors.js';
+import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
+
+/** The answer of an idempotent invocation. */
+export interface IdempotentResult {
+  result: JsonValue;
+  /** True when the result was stored by an earlier (or concurrent) invocation with the same key. */
+  replayed: boolean;
+}
+
+/** How an idempotent invocation claims and waits. */
+export interface IdempotencyOptions {
+  principal: string;
+  /** A digest of the arguments: reusing a key with other arguments is FAILED_PRECONDITION. */
+  fingerprint?: string;
+  /** How long a claim holds without renewal before another caller may take over (a crashed holder). */
+  leaseMs?: number;
+  /** How long a duplicate waits for the first invocation to finish before ABORTED (retry later). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Tool results by idempotency key. The first caller claims the key and acts; concurrent and
+ * later callers with the same key get the stored result instead of acting again.
+ */
+export class ToolResults {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Runs action at most once per key (unless it fails, which frees the key) and returns its stored result. */
+  async run(key: string, options: IdempotencyOptions, action: () => Promise<unknown>): Promise<IdempotentResult> {
+    requireText(key, 'idempotency key');
+    const principal = requireText(options.principal, 'principal');
+    const leaseMs = options.leaseMs ?? 60_000;
+    const waitUntil = Date.now() + (options.waitMs ?? 30_000);
+    const owner = randomUUID();
+    for (let poll = 10; ; poll = Math.min(poll * 2, 200)) {
+      if (options.signal?.aborted) throw new MeshError(Code.CANCELLED, 'cancelled while waiting for a tool result');
+      const now = new Date();
+      const inserted = await this.ctx.write((trx) =>
+        trx
+          .insertInto('tool_results')
+          .values({
+            key,
+            status: 'pending',
+            owner,
+            fingerprint: options.fingerprint ?? null,
+            result: null,
+            lease_until: new Date(now.getTime() + leaseMs).toISOString(),
+            principal,
+            created_at: now.toISOString(),
+            completed_at: null,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returning('key')
+          .executeTakeFirst(),
+      );
+      if (inserted !== undefined) return this.act(key, owner, leaseMs, action);
+      const row = await this.ctx.read((db) => db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst());
+      if (row === undefined) continue; // the holder failed and freed the key: claim again
+      if (options.fingerprint !== undefined && row.fingerprint !== null && row.fingerprint !== options.fingerprint) {
+        throw new MeshError(Code.FAILED_PRECONDITION, `idempotency key ${key} was used with other arguments`);
+      }
+      if (row.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
+      if (this.ctx.codec.time(row.lease_until).getTime() < now.getTime() && (await this.takeOver(key, row.owner, owner, leaseMs))) {
+        return this.act(key, owner, leaseMs, action);
+      }
+      if (Date.now() + poll > waitUntil) throw new MeshError(Code.ABORTED, `tool invocation ${key} is still in progress: retry later`);
+      await sleep(poll);
+    }
+  }
+
+  // The holder keeps renewing its lease while acting, so only a crashed holder's key is taken over.
+  private async act(key: string, owner: string, leaseMs: number, action: () => Promise<unknown>): Promise<IdempotentResult> {
+    const renew = setInterval(() => {
+      void this.extend(key, owner, leaseMs).catch(() => undefined);
+    }, Math.max(leaseMs / 3, 10));
+    renew.unref();
+    let result: string;
+    try {
+      result = encodeJson(await action(), 'tool result');
+    } catch (err) {
+      await this.ctx.write((trx) => trx.deleteFrom('tool_results').where('key', '=', key).where('owner', '=', owner).where('status', '=', 'pending').execute());
+      throw err;
+    } finally {
+      clearInterval(renew);
+    }
+    const done = await this.ctx.write((trx) =>
+      trx
+        .updateTable('tool_results')
+        .set({ status: 'done', result, completed_at: new Date().toISOString() })
+        .where('key', '=', key)
+        .where('owner', '=', owner)
+        .where('status', '=', 'pending')
+        .returning('key')
+        .executeTakeFirst(),
+    );
+    if (done !== undefined) return { result: JSON.parse(result) as JsonValue, replayed: false };
+    // Our lease lapsed and another caller took over; the first completion is the answer for all.
+    const row = await this.ctx.read((db) => db.selectFrom('tool_results').select(['status', 'result']).where('key', '=', key).executeTakeFirst());
+    if (row?.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
+    throw new MeshError(Code.ABORTED, `tool invocation ${key} lost its claim: retry`);
+  }
+
+  private async extend(key: string, owner: string, leaseMs: number): Promise<void> {
+    await this.ctx.write((trx) =>
+      trx
+        .updateTable('tool_results')
+        .set({ lease_until: new Date(Date.now() + leaseMs).toISOString() })
+        .where('key', '=', key)
+        .where('owner', '=', owner)
+        .where('status', '=', 'pending')
+        .execute(),
+    );
+  }
+
+  private async takeOver(key: string, from: string, to: string, leaseMs: number): Promise<boolean> {
+    const row = await this.ctx.write((trx) =>
+      trx
+        .updateTable('tool_results')
+        .set({ owner: to, lease_until: new Date(Date.now() + leaseMs).toISOString() })
+        .where('key', '=', key)
+        .where('owner', '=', from)
+        .where('status', '=', 'pending')
+        .returning('key')
+        .executeTakeFirst(),
+    );
+    return row !== undefined;
+  }
+}
