@@ -46,6 +46,7 @@ export class ServiceKit {
   private admin: AdminServer | undefined;
   private server: MeshServer | undefined;
   private startupDone = false;
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
 
   constructor(
     readonly name: string,
@@ -115,9 +116,15 @@ export class ServiceKit {
     });
   }
 
+  /** Registers work to do on shutdown after the server has drained (closing stores...), run last-registered first. */
+  onShutdown(cleanup: () => Promise<void> | void): void {
+    this.cleanups.unshift(cleanup);
+  }
+
   /** Graceful shutdown: NOT_SERVING, drain, then release everything. */
   async shutdown(): Promise<void> {
     await this.server?.shutdown({ delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS });
+    for (const cleanup of this.cleanups) await cleanup();
     await this.admin?.close();
     this.audit.close();
     this.security.close();

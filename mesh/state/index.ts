@@ -22,3 +22,5 @@ export type { TaskRecord, TaskVersion } from './task-records.js';
 export type { NewTask, TaskChange } from './tasks.js';
 export { ToolResults } from './tool-results.js';
 export type { IdempotencyOptions, IdempotentResult } from './tool-results.js';
+export { RegistryRecords } from './registry-records.js';
+export type { ChangeToLog, LeaseRecord, RegistryChange, RegistryEntryRecord } from './registry-records.js';

@@ -142,12 +142,59 @@ function initial(types: ColumnTypes): Migration {
   };
 }
 
+// The registry's book of record: entries (one per name@version), live instances
+// (leases), and the ordered change log that Watch replays.
+function registry(types: ColumnTypes): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const { json, time } = types;
+      await db.schema
+        .createTable('registry_entries')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('card', json, (c) => c.notNull())
+        .addColumn('lifecycle', 'text', (c) => c.notNull())
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('registered_at', time, (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addColumn('updated_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('registry_entries_name_idx').ifNotExists().on('registry_entries').column('name').execute();
+      await db.schema
+        .createTable('registry_leases')
+        .ifNotExists()
+        .addColumn('lease_id', 'text', (c) => c.primaryKey())
+        .addColumn('entry_key', 'text', (c) => c.notNull().references('registry_entries.key'))
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint', json, (c) => c.notNull())
+        .addColumn('expires_at', time, (c) => c.notNull())
+        .addColumn('registered_at', time, (c) => c.notNull())
+        .addUniqueConstraint('registry_leases_instance_uq', ['entry_key', 'instance_id'])
+        .execute();
+      await db.schema
+        .createTable('registry_changes')
+        .ifNotExists()
+        .addColumn('revision', 'integer', (c) => c.primaryKey())
+        .addColumn('change', 'text', (c) => c.notNull())
+        .addColumn('entry_key', 'text', (c) => c.notNull())
+        .addColumn('entry', json, (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
  * leading number is the schema version. Never edit a released migration: add the next one.
  */
 export function migrations(types: ColumnTypes): Record<string, Migration> {
-  return { '0001_initial': initial(types) };
+  return { '0001_initial': initial(types), '0002_registry': registry(types) };
 }
 
 /** The schema version a migration name stands for ("0003_x" → 3). */

@@ -9,6 +9,7 @@ import { ExecutionRecords } from './execution-records.js';
 import { logicalProblems } from './integrity.js';
 import { migrate } from './migrate.js';
 import { Plans } from './plans.js';
+import { RegistryRecords } from './registry-records.js';
 import { openPostgres } from './postgres-backend.js';
 import { openSqlite } from './sqlite-backend.js';
 import { StepLog } from './steps.js';
@@ -41,6 +42,8 @@ export class Store {
   readonly steps: StepLog;
   /** Tool results by idempotency key. */
   readonly toolResults: ToolResults;
+  /** The registry's entries, leases and change log (used by the registry service). */
+  readonly registry: RegistryRecords;
 
   /** @internal use openStore, which migrates the schema first. */
   constructor(
@@ -56,6 +59,7 @@ export class Store {
     this.records = new ExecutionRecords(ctx);
     this.steps = new StepLog(ctx, this.tasks);
     this.toolResults = new ToolResults(ctx);
+    this.registry = new RegistryRecords(ctx);
   }
 
   /** "sqlite" or "postgres". */

@@ -59,7 +59,8 @@ export interface SecureFixture {
   close(): Promise<void>;
 }
 
-export async function createSecureFixture(): Promise<SecureFixture> {
+/** Creates the fixture; `extraClients` are registered with client_secret_basic and the secret `<id>-secret-0123456789`. */
+export async function createSecureFixture(extraClients: { client_id: string; scopes: string[]; audiences: string[] }[] = []): Promise<SecureFixture> {
   const pki = await createTestPki();
   const signingKeyPem = await newSigningKeyPem();
   const keyed = await generateKeyPair('ES256', { extractable: true });
@@ -85,6 +86,7 @@ export async function createSecureFixture(): Promise<SecureFixture> {
       secretClient('test/agent2', { token_exchange: true }),
       secretClient('test/console', { impersonation: true }),
       secretClient('test/suspended', { lifecycle: 'SUSPENDED' }),
+      ...extraClients.map((c) => ({ ...c, auth: { method: 'client_secret_basic', secret_path: `clients/${c.client_id}` } })),
       {
         client_id: 'test/keyed',
         auth: { method: 'private_key_jwt', public_key_pem: await exportSPKI(keyed.publicKey), alg: 'ES256' },
@@ -93,6 +95,7 @@ export async function createSecureFixture(): Promise<SecureFixture> {
       },
     ]),
   );
+  for (const c of extraClients) secrets.data[`clients/${c.client_id}`] = { client_secret: `${c.client_id}-secret-0123456789` };
   const keys = new SigningKeys(await secrets.read('agentmesh/auth/signing-keys'));
   const authTls = new CertificateFiles(await pki.issue('agentmesh', 'auth'), 200);
   const auth = await startAuthServer({ host: '127.0.0.1', port: 0, tls: authTls, clients, keys, secrets, log: captureLogger('auth').log });

@@ -1,0 +1,68 @@
+import { AgentCard, Lifecycle, ToolCard, type Endpoint, type RegistryEntry } from '../../gen/agentmesh/v1/card.js';
+import type { Candidate } from '../../mesh/discovery/index.js';
+import type { LeaseRecord, RegistryEntryRecord } from '../../mesh/state/index.js';
+
+/** An entry held in memory: its stored record and its live leases. */
+export interface LiveEntry {
+  record: RegistryEntryRecord;
+  leases: Map<string, LeaseRecord>;
+}
+
+/** The key of an entry: kind, name and version. */
+export const entryKey = (kind: 'agent' | 'tool', name: string, version: string) => `${kind}:${name}@${version}`;
+
+/** Lifecycle names as stored. */
+export const LIFECYCLE_NAMES: Record<number, string> = {
+  [Lifecycle.LIFECYCLE_ACTIVE]: 'ACTIVE',
+  [Lifecycle.LIFECYCLE_SUSPENDED]: 'SUSPENDED',
+  [Lifecycle.LIFECYCLE_RETIRED]: 'RETIRED',
+};
+const LIFECYCLE_VALUES: Record<string, Lifecycle> = {
+  ACTIVE: Lifecycle.LIFECYCLE_ACTIVE,
+  SUSPENDED: Lifecycle.LIFECYCLE_SUSPENDED,
+  RETIRED: Lifecycle.LIFECYCLE_RETIRED,
+};
+
+/** True when an entry may be discovered: ACTIVE with at least one live instance. */
+export function discoverable(e: LiveEntry): boolean {
+  return e.record.lifecycle === 'ACTIVE' && e.leases.size > 0;
+}
+
+/** The entry as the wire shows it: the card with its lifecycle and live endpoints. */
+export function toRegistryEntry(e: LiveEntry): RegistryEntry {
+  const endpoints: Endpoint[] = [...e.leases.values()].map((l) => l.endpoint as unknown as Endpoint);
+  const lifecycle = LIFECYCLE_VALUES[e.record.lifecycle] ?? Lifecycle.LIFECYCLE_UNSPECIFIED;
+  const card =
+    e.record.kind === 'agent'
+      ? { $case: 'agent' as const, agent: { ...AgentCard.fromJSON(e.record.card), endpoints, lifecycle } }
+      : { $case: 'tool' as const, tool: { ...ToolCard.fromJSON(e.record.card), endpoints, lifecycle } };
+  return { card, revision: e.record.revision, registeredAt: e.record.registeredAt, updatedAt: e.record.updatedAt };
+}
+
+/** What discovery matches an entry on. */
+export function toCandidate(e: LiveEntry): Candidate {
+  if (e.record.kind === 'agent') {
+    const card = AgentCard.fromJSON(e.record.card);
+    return {
+      kind: 'agent',
+      name: card.name,
+      version: card.version,
+      purpose: card.purpose,
+      description: card.description,
+      policies: card.policies.map((p) => p.id),
+      skills: card.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: s.tags })),
+      labels: card.labels,
+    };
+  }
+  const card = ToolCard.fromJSON(e.record.card);
+  return {
+    kind: 'tool',
+    name: card.name,
+    version: card.version,
+    purpose: card.purpose,
+    description: card.description,
+    policies: card.policies.map((p) => p.id),
+    skills: card.tools.map((t) => ({ id: t.name, name: t.name, description: t.description, tags: t.tags })),
+    labels: card.labels,
+  };
+}

@@ -1,0 +1,35 @@
+// The registry: the book of record for agents and tool services, and
+// discovery of the single right collaborator.
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
+import { loadConfig, millis } from '../../mesh/config/index.js';
+import { runMeshService } from '../../mesh/service/index.js';
+import { openStore } from '../../mesh/state/index.js';
+import { Registry } from './registry.js';
+import { registryService } from './registry-service.js';
+
+const leaseConfigSchema = z.object({
+  AGENTMESH_REGISTRY_LEASE_DEFAULT_MS: millis().default(30_000),
+  AGENTMESH_REGISTRY_LEASE_MIN_MS: millis().default(2_000),
+  AGENTMESH_REGISTRY_LEASE_MAX_MS: millis().default(300_000),
+  AGENTMESH_REGISTRY_SWEEP_MS: millis().default(1_000),
+});
+
+process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
+
+await runMeshService('agentmesh/registry', async (kit) => {
+  const c = loadConfig(leaseConfigSchema);
+  const store = await openStore({ service: kit.name, log: kit.log });
+  const registry = new Registry(store, kit.log, {
+    defaultTtlMs: c.AGENTMESH_REGISTRY_LEASE_DEFAULT_MS,
+    minTtlMs: c.AGENTMESH_REGISTRY_LEASE_MIN_MS,
+    maxTtlMs: c.AGENTMESH_REGISTRY_LEASE_MAX_MS,
+  });
+  await registry.start(c.AGENTMESH_REGISTRY_SWEEP_MS);
+  kit.onShutdown(async () => {
+    registry.stop();
+    await store.close();
+  });
+  await kit.serve(kit.createServer().add(RegistryServiceService, registryService(registry)));
+});
