@@ -7,6 +7,9 @@ import { Code, MeshError } from './errors.js';
 /** The parts every grpc-js server call has (grpc-js does not export this type). */
 export type ServerSurfaceCall = Omit<ServerUnaryCall<unknown, unknown>, 'request'>;
 
+/** How close to the deadline a cancellation counts as the deadline passing. */
+const DEADLINE_SLACK_MS = 50;
+
 /** Whether a method answers once or streams. */
 export type MethodKind = 'unary' | 'server-stream';
 
@@ -72,9 +75,10 @@ export function createCallContext(
     if (left <= 0) fire();
     else timer = setTimeout(fire, left);
   }
-  // grpc-js emits 'cancelled' both for client cancellation and for its own deadline timer.
+  // grpc-js emits 'cancelled' both for client cancellation and for its own deadline timer; a client
+  // whose own deadline fires also cancels, often a moment before ours. Near the deadline, it is one.
   const onCancelled = () => {
-    const expired = deadline !== undefined && deadline.getTime() <= Date.now();
+    const expired = deadline !== undefined && deadline.getTime() - Date.now() <= DEADLINE_SLACK_MS;
     abort(
       expired
         ? new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded')
