@@ -5,3 +5,6 @@ export { compareMatches, compileScope, matchCandidate } from './scope-match.js';
 export type { Candidate, CompiledScope, Match } from './scope-match.js';
 export { DiscoveryIndex } from './discovery-index.js';
 export type { Indexed, Ranked } from './discovery-index.js';
+export { DiscoveryClient, endpointsOf } from './discovery-client.js';
+export { Registration } from './registration.js';
+export type { RegisteredCard } from './registration.js';

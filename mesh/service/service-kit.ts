@@ -2,7 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createClient, type MeshClient } from '../client/client.js';
-import { loadConfig, port, type KernelConfig } from '../config/config.js';
+import { loadConfig, millis, port, type KernelConfig } from '../config/config.js';
+import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
+import { DiscoveryClient } from '../discovery/discovery-client.js';
+import { Registration, type RegisteredCard } from '../discovery/registration.js';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { SecretsProvider } from '../security/secrets/provider.js';
 import { securityFromEnv, type SecuritySetup } from '../security/security-config.js';
 import { securityInterceptor } from '../security/security-interceptor.js';
@@ -22,6 +27,10 @@ export const serviceConfigSchema = z.object({
   AGENTMESH_ADMIN_PORT: port().default(0),
   /** This service's own data directory (audit trail, embedded store). */
   AGENTMESH_DATA_DIR: z.string().optional(),
+  /** host:port of the registry; when set, the service registers itself and discovers through it. */
+  AGENTMESH_REGISTRY_ADDRESS: z.string().optional(),
+  /** Lease length requested from the registry. */
+  AGENTMESH_REGISTRY_LEASE_MS: millis().default(30_000),
 });
 
 /** Options for another service this one calls. */
@@ -47,6 +56,9 @@ export class ServiceKit {
   private server: MeshServer | undefined;
   private startupDone = false;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private registration: Registration | undefined;
+  private discoveryClient: DiscoveryClient | undefined;
+  private addresses: { address: string; adminAddress: string } | undefined;
 
   constructor(
     readonly name: string,
@@ -95,9 +107,48 @@ export class ServiceKit {
       readiness: { ready: () => this.startupDone && server.serving },
     });
     const address = `${this.config.AGENTMESH_HOST}:${port}`;
+    this.addresses = { address, adminAddress: this.admin.address };
     if (options.readyNow !== false) this.ready();
     this.log.info({ address, admin: this.admin.address }, 'service started');
-    return { address, adminAddress: this.admin.address };
+    return this.addresses;
+  }
+
+  private registryClient() {
+    const address = this.config.AGENTMESH_REGISTRY_ADDRESS;
+    if (!address) return undefined;
+    return this.client(RegistryServiceService, { service: 'agentmesh/registry', address, scopes: ['registry.register', 'registry.read'] });
+  }
+
+  /**
+   * Registers this service's card with the registry (when AGENTMESH_REGISTRY_ADDRESS
+   * is set) and keeps the lease; the service becomes ready once registered, and
+   * deregisters first thing on shutdown. Call after serve(server, { readyNow: false }).
+   */
+  register(what: RegisteredCard): void {
+    const registry = this.registryClient();
+    if (!registry || !this.addresses) {
+      this.ready();
+      return;
+    }
+    const endpoint = { ...this.addresses, instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` };
+    this.registration = new Registration(registry, what, endpoint, this.config.AGENTMESH_REGISTRY_LEASE_MS, this.log, this.metrics);
+    this.registration.start();
+    void this.registration.registered.then(() => this.ready());
+    this.onShutdown(() => registry.close());
+  }
+
+  /** The discovery client (cached answers kept fresh by Watch), when a registry is configured. */
+  discovery(): DiscoveryClient | undefined {
+    if (this.discoveryClient) return this.discoveryClient;
+    const registry = this.registryClient();
+    if (!registry) return undefined;
+    this.discoveryClient = new DiscoveryClient(registry, this.log, this.metrics);
+    this.discoveryClient.startWatch();
+    this.onShutdown(() => {
+      this.discoveryClient?.close();
+      registry.close();
+    });
+    return this.discoveryClient;
   }
 
   /** Marks startup work (secrets, registration...) done: health SERVING, /readyz 200. */
@@ -123,6 +174,8 @@ export class ServiceKit {
 
   /** Graceful shutdown: NOT_SERVING, drain, then release everything. */
   async shutdown(): Promise<void> {
+    // Leave discovery first, so no new caller picks this instance while it drains.
+    await this.registration?.stop();
     await this.server?.shutdown({ delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS });
     for (const cleanup of this.cleanups) await cleanup();
     await this.admin?.close();

@@ -72,6 +72,17 @@ export class MeshMetrics {
     registers: [this.registry],
   });
 
+  readonly discoveryStale = new Gauge({
+    name: 'agentmesh_discovery_stale',
+    help: '1 while discovery answers come from the cache because the registry is unreachable.',
+    registers: [this.registry],
+  });
+  readonly registration = new Gauge({
+    name: 'agentmesh_registered',
+    help: '1 while this service holds a registry lease.',
+    registers: [this.registry],
+  });
+
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
     // Process CPU, memory, file descriptors and event-loop lag (nodejs_eventloop_lag_*).

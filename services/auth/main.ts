@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/config/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
-import { ClientDirectory, SigningKeys, startAuthServer } from '../../mesh/security/auth-server/index.js';
+import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer } from '../../mesh/security/auth-server/index.js';
+import { Transport } from '../../mesh/security/transport.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
 import { runService } from '../../mesh/server/index.js';
 
@@ -20,6 +21,9 @@ const authConfigSchema = z.object({
   AGENTMESH_AUTH_TOKEN_TTL_S: z.coerce.number().int().min(30).max(3_600).default(300),
   /** How often the signing-key secret is re-read (rotation through Vault). */
   AGENTMESH_AUTH_KEY_REFRESH_MS: millis().default(30_000),
+  /** When set, suspended and retired agents in this registry get no tokens. */
+  AGENTMESH_REGISTRY_ADDRESS: z.string().optional(),
+  AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
 });
 
 await runService('agentmesh/auth', async ({ config, log }) => {
@@ -45,6 +49,21 @@ await runService('agentmesh/auth', async ({ config, log }) => {
   const unsubscribe = secrets instanceof FileSecretsProvider ? secrets.onChange(() => void reloadKeys()) : undefined;
   const refresh = setInterval(() => void reloadKeys(), c.AGENTMESH_AUTH_KEY_REFRESH_MS).unref();
   const tls = new CertificateFiles({ certFile: c.AGENTMESH_TLS_CERT, keyFile: c.AGENTMESH_TLS_KEY, caFile: c.AGENTMESH_TLS_CA }, 5_000, log);
+  const paths = { certFile: c.AGENTMESH_TLS_CERT, keyFile: c.AGENTMESH_TLS_KEY, caFile: c.AGENTMESH_TLS_CA };
+  const transport = c.AGENTMESH_REGISTRY_ADDRESS ? new Transport({ mode: 'mtls', trustDomain: c.AGENTMESH_TRUST_DOMAIN, tls: paths, log }) : undefined;
+  let issuer = '';
+  const isActive =
+    c.AGENTMESH_REGISTRY_ADDRESS && transport
+      ? registryLifecycleCheck({
+          registryAddress: c.AGENTMESH_REGISTRY_ADDRESS,
+          transport,
+          trustDomain: c.AGENTMESH_TRUST_DOMAIN,
+          keys,
+          issuer: () => issuer,
+          self: 'agentmesh/auth',
+          log,
+        })
+      : undefined;
   const server = await startAuthServer({
     host: config.AGENTMESH_HOST,
     port: config.AGENTMESH_PORT,
@@ -54,14 +73,17 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     keys,
     secrets,
     tokenTtlSec: c.AGENTMESH_AUTH_TOKEN_TTL_S,
+    isActive,
     log,
   });
+  issuer = server.issuer;
   return {
     async shutdown() {
       clearInterval(refresh);
       unsubscribe?.();
       await server.close();
       tls.close();
+      transport?.close();
       await secrets.close();
       log.info('stopped');
     },

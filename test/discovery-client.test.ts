@@ -1,0 +1,62 @@
+import { DiscoveryScope } from '../gen/agentmesh/v1/card.js';
+import { DiscoveryClient, endpointsOf } from '../mesh/discovery/index.js';
+import { MeshMetrics } from '../mesh/telemetry/index.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
+import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
+
+const RW = ['registry.register', 'registry.read'];
+const scope = DiscoveryScope.fromPartial({ characteristics: { skillIds: ['assess-credit-risk'] } });
+const skill = { skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'credit', tags: [] }] };
+
+describe('discovery client', () => {
+  let fx: SecureFixture;
+  let reg: RegistryUnderTest;
+
+  beforeAll(async () => {
+    fx = await createSecureFixture(REGISTRY_CLIENTS);
+    reg = await startRegistry(fx);
+  });
+  afterAll(async () => {
+    await reg.stop().catch(() => undefined);
+    cleanupDir(reg.dataDir);
+    await fx.close();
+  });
+
+  test('caches answers, refreshes them when the registry changes, rotates over instances, and serves the cache while the registry is down', async () => {
+    const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
+    const reader = await registryClientAs(fx, reg.address, 'lending/orchestrator', ['registry.read']);
+    const logs = captureLogger('orchestrator');
+    const metrics = new MeshMetrics('lending/orchestrator');
+    const discovery = new DiscoveryClient(reader, logs.log, metrics);
+    discovery.startWatch();
+    try {
+      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }), endpoint: endpoint('a', 7101), leaseTtl: undefined });
+      const first = await discovery.resolve(scope);
+      expect(endpointsOf(first[0]!).map((e) => e.address)).toEqual(['127.0.0.1:7101']);
+
+      // A second instance of the same version: the watch invalidates the cache and picks rotate.
+      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }), endpoint: endpoint('b', 7102), leaseTtl: undefined });
+      await new Promise((r) => setTimeout(r, 200));
+      const picks = [await discovery.pick(scope), await discovery.pick(scope), await discovery.pick(scope)].map((p) => p.address);
+      expect(new Set(picks)).toEqual(new Set(['127.0.0.1:7101', '127.0.0.1:7102']));
+      expect(picks[0]).not.toBe(picks[1]);
+
+      // A higher version registers: discovery follows without waiting for any TTL.
+      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '2.0.0', ...skill }), endpoint: endpoint('c', 7103), leaseTtl: undefined });
+      await new Promise((r) => setTimeout(r, 200));
+      const after = await discovery.resolve(scope);
+      expect(after[0]!.entry!.card?.$case === 'agent' && after[0]!.entry!.card.agent.version).toBe('2.0.0');
+
+      await reg.stop();
+      const cached = await discovery.resolve(scope);
+      expect(cached[0]!.entry!.card?.$case === 'agent' && cached[0]!.entry!.card.agent.version).toBe('2.0.0');
+      expect(await metrics.text()).toMatch(/agentmesh_discovery_stale\{[^}]*\} 1/);
+      expect(logs.text()).toContain('registry unreachable: answering discovery from the cache');
+    } finally {
+      discovery.close();
+      risk.close();
+      reader.close();
+    }
+  });
+});
