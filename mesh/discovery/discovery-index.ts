@@ -1,4 +1,4 @@
-import { compareMatches, matchCandidate, type Candidate, type CompiledScope, type Match } from './scope-match.js';
+import { compareMatches, matchCandidate, termWeights, type Candidate, type CompiledScope, type Match } from './scope-match.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -11,8 +11,6 @@ export interface Indexed<T> {
 export interface Ranked<T> extends Indexed<T> {
   match: Match;
 }
-
-const words = (text: string) => text.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}-]*/gu) ?? [];
 
 function add(map: Map<string, Set<string>>, term: string, key: string): void {
   let set = map.get(term);
@@ -41,30 +39,32 @@ export class DiscoveryIndex<T> {
   private readonly byTag = new Map<string, Set<string>>();
   private readonly byPolicy = new Map<string, Set<string>>();
   private readonly byTerm = new Map<string, Set<string>>();
+  /** Distinct names, sorted, for prefix ranges; rebuilt lazily after changes. */
+  private sortedNames: string[] | undefined;
 
   get size(): number {
     return this.entries.size;
   }
 
-  private terms(c: Candidate): Set<string> {
-    return new Set(words(`${c.purpose} ${c.description} ${c.skills.map((s) => `${s.id} ${s.name} ${s.description} ${s.tags.join(' ')}`).join(' ')}`));
-  }
 
   private index(e: Indexed<T>, op: typeof add): void {
     const c = e.candidate;
+    this.sortedNames = undefined;
     op(this.byName, c.name, e.key);
     op(this.byNamespace, c.name.slice(0, c.name.indexOf('/')), e.key);
     for (const s of c.skills) op(this.bySkill, s.id, e.key);
     for (const t of new Set(c.skills.flatMap((s) => s.tags.map((x) => x.toLowerCase())))) op(this.byTag, t, e.key);
     for (const p of c.policies) op(this.byPolicy, p, e.key);
-    for (const t of this.terms(c)) op(this.byTerm, t, e.key);
+    for (const t of c.terms?.keys() ?? []) op(this.byTerm, t, e.key);
   }
 
   /** Adds or replaces an entry. */
   put(entry: Indexed<T>): void {
     this.delete(entry.key);
-    this.entries.set(entry.key, entry);
-    this.index(entry, add);
+    // Tokenise once here, not on every query.
+    const indexed = { ...entry, candidate: { ...entry.candidate, terms: entry.candidate.terms ?? termWeights(entry.candidate) } };
+    this.entries.set(entry.key, indexed);
+    this.index(indexed, add);
   }
 
   /** Removes an entry (no-op when absent). */
@@ -87,10 +87,12 @@ export class DiscoveryIndex<T> {
       for (const k of keys) for (const key of maps.get(k) ?? []) out.add(key);
       return out;
     };
-    // Visibility is a union of its parts; only usable as an index when it has no patterns.
-    if ((s.names.length || s.namespaces.length) && !s.patterns.length) {
+    // Visibility is a union of its parts; usable as an index when every pattern has a literal prefix.
+    const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
+    if (hasVisibility && s.patterns.every((p) => p.prefix)) {
       const out = union(this.byName, s.names);
       for (const key of union(this.byNamespace, s.namespaces)) out.add(key);
+      for (const p of s.patterns) for (const name of this.namesWithPrefix(p.prefix)) for (const key of this.byName.get(name) ?? []) out.add(key);
       sets.push(out);
     }
     for (const id of s.skillIds) sets.push(this.bySkill.get(id) ?? new Set());
@@ -101,15 +103,36 @@ export class DiscoveryIndex<T> {
     return sets.reduce((a, b) => (a.size <= b.size ? a : b));
   }
 
+  private namesWithPrefix(prefix: string): string[] {
+    const names = (this.sortedNames ??= [...this.byName.keys()].sort());
+    let lo = 0;
+    let hi = names.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (names[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: string[] = [];
+    for (let i = lo; i < names.length && names[i]!.startsWith(prefix); i++) out.push(names[i]!);
+    return out;
+  }
+
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
     const keys = this.candidates(scope) ?? this.entries.keys();
-    const found: Ranked<T>[] = [];
+    // Keep only the best `limit` while scanning: no sort of every match.
+    const best: Ranked<T>[] = [];
     for (const key of keys) {
       const e = this.entries.get(key)!;
       const match = matchCandidate(e.candidate, scope);
-      if (match && admit(e)) found.push({ ...e, match });
+      if (!match || !admit(e)) continue;
+      const ranked = { ...e, match };
+      if (best.length === limit && compareMatches(ranked, best[limit - 1]!) >= 0) continue;
+      let i = best.length;
+      while (i > 0 && compareMatches(ranked, best[i - 1]!) < 0) i--;
+      best.splice(i, 0, ranked);
+      if (best.length > limit) best.pop();
     }
-    return found.sort(compareMatches).slice(0, limit);
+    return best;
   }
 }

@@ -9,40 +9,42 @@ export const MAX_PATTERN_LENGTH = 256;
 export interface NameMatcher {
   test(name: string): boolean;
   describe: string;
+  /** Every matching name starts with this (empty: no constraint). */
+  prefix: string;
 }
 
 /**
  * Matches a glob over "namespace/name": `*` matches any run of characters
  * except `/`, `**` any run including `/`, `?` one character other than `/`.
- * Implemented by dynamic programming over pattern × name, so time is
- * O(|pattern|·|name|) whatever the input.
+ * Dynamic programming over one row of reachable positions: time is
+ * O(|pattern|·|name|) whatever the input, with no backtracking.
  */
 export function globMatches(glob: string, name: string): boolean {
-  const tokens: string[] = [];
+  const n = name.length;
+  let reachable = new Uint8Array(n + 1);
+  let next = new Uint8Array(n + 1);
+  reachable[0] = 1;
   for (let i = 0; i < glob.length; i++) {
-    if (glob[i] === '*' && glob[i + 1] === '*') {
-      tokens.push('**');
-      i++;
-    } else tokens.push(glob[i]!);
-  }
-  // reachable[j]: the pattern prefix processed so far can match name[0..j).
-  let reachable = new Array<boolean>(name.length + 1).fill(false);
-  reachable[0] = true;
-  for (const token of tokens) {
-    const next = new Array<boolean>(name.length + 1).fill(false);
-    if (token === '*' || token === '**') {
-      for (let j = 0; j <= name.length; j++) {
-        if (reachable[j]) next[j] = true;
-        else if (j > 0 && next[j - 1] && (token === '**' || name[j - 1] !== '/')) next[j] = true;
+    const c = glob[i]!;
+    next.fill(0);
+    if (c === '*') {
+      const any = glob[i + 1] === '*';
+      if (any) i++;
+      for (let j = 0; j <= n; j++) {
+        if (reachable[j] || (j > 0 && next[j - 1] && (any || name[j - 1] !== '/'))) next[j] = 1;
       }
     } else {
-      for (let j = 1; j <= name.length; j++) {
-        next[j] = reachable[j - 1]! && (token === '?' ? name[j - 1] !== '/' : name[j - 1] === token);
-      }
+      for (let j = 1; j <= n; j++) next[j] = reachable[j - 1]! && (c === '?' ? name[j - 1] !== '/' : name[j - 1] === c) ? 1 : 0;
     }
-    reachable = next;
+    [reachable, next] = [next, reachable];
   }
-  return reachable[name.length]!;
+  return reachable[n] === 1;
+}
+
+/** The literal text a glob starts with (up to its first wildcard): lets an index skip names that cannot match. */
+export function globPrefix(glob: string): string {
+  const m = /^[^*?]*/.exec(glob);
+  return m ? m[0] : '';
 }
 
 /**
@@ -59,12 +61,15 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
   if (text.length > MAX_PATTERN_LENGTH) {
     throw new MeshError(Code.INVALID_ARGUMENT, `${field}.${p.$case}: pattern longer than ${MAX_PATTERN_LENGTH} characters`);
   }
-  if (p.$case === 'glob') return { test: (name) => globMatches(text, name), describe: `name matches glob ${text}` };
+  if (p.$case === 'glob') return { test: (name) => globMatches(text, name), describe: `name matches glob ${text}`, prefix: globPrefix(text) };
   let re: RE2JS;
   try {
     re = RE2JS.compile(`^(?:${text})$`);
   } catch (err) {
     throw new MeshError(Code.INVALID_ARGUMENT, `${field}.regex: invalid regular expression (${(err as Error).message})`);
   }
-  return { test: (name) => re.matches(name), describe: `name matches regex ${text}` };
+  // A leading run of plain characters is a prefix every match must start with.
+  const literal = /^[A-Za-z0-9/_-]*/.exec(text)?.[0] ?? '';
+  const prefix = /[?*+{|]/.test(text[literal.length] ?? '') ? literal.slice(0, -1) : literal;
+  return { test: (name) => re.matches(name), describe: `name matches regex ${text}`, prefix: text.includes('|') ? '' : prefix };
 }

@@ -14,6 +14,20 @@ export interface Candidate {
   /** Agent skills, or a tool service's tools. */
   skills: { id: string; name: string; description: string; tags: string[] }[];
   labels: Record<string, string>;
+  /** Precomputed text weights per term (purpose 3, skills 2, description 1, summed); computed on demand when absent. */
+  terms?: Map<string, number>;
+}
+
+/** The text weight of every term of a candidate: what free-text relevance is computed from. */
+export function termWeights(c: Candidate): Map<string, number> {
+  const weights = new Map<string, number>();
+  const addAll = (text: string, weight: number) => {
+    for (const t of new Set(words(text))) weights.set(t, (weights.get(t) ?? 0) + weight);
+  };
+  addAll(c.purpose, 3);
+  addAll(c.skills.map((k) => `${k.id} ${k.name} ${k.description} ${k.tags.join(' ')}`).join(' '), 2);
+  addAll(c.description, 1);
+  return weights;
 }
 
 /** A scope validated once per Discover call. */
@@ -114,13 +128,11 @@ export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefine
   }
   score += reasons.length - 1;
   if (s.terms.length) {
-    const purpose = new Set(words(c.purpose));
-    const skills = new Set(c.skills.flatMap((k) => words(`${k.id} ${k.name} ${k.description} ${k.tags.join(' ')}`)));
-    const description = new Set(words(c.description));
+    const weights = c.terms ?? termWeights(c);
     const hits: string[] = [];
     let relevance = 0;
     for (const term of s.terms) {
-      const weight = (purpose.has(term) ? 3 : 0) + (skills.has(term) ? 2 : 0) + (description.has(term) ? 1 : 0);
+      const weight = weights.get(term) ?? 0;
       if (weight) hits.push(term);
       relevance += weight;
     }
