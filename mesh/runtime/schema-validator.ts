@@ -1,0 +1,33 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { Code, MeshError } from '../server/errors.js';
+
+// ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+
+const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: false });
+addFormats(ajv);
+
+/** A compiled JSON Schema check that names the failing path. */
+export interface SchemaCheck {
+  /** Throws `code` (INVALID_ARGUMENT by default) naming the first failing path under `root`. */
+  assert(value: unknown, root: string, code?: Code): void;
+}
+
+function describe(error: ErrorObject, root: string): string {
+  const path = `${root}${error.instancePath}`;
+  if (error.keyword === 'required') return `${path}/${(error.params as { missingProperty: string }).missingProperty}: required`;
+  if (error.keyword === 'additionalProperties') return `${path}/${(error.params as { additionalProperty: string }).additionalProperty}: not allowed`;
+  return `${path}: ${error.message ?? 'invalid'}`;
+}
+
+/** Compiles a JSON Schema (empty: anything goes). */
+export function compileSchema(schema: Record<string, unknown> | undefined): SchemaCheck {
+  if (!schema || Object.keys(schema).length === 0) return { assert: () => undefined };
+  const validate: ValidateFunction = ajv.compile(schema);
+  return {
+    assert(value, root, code = Code.INVALID_ARGUMENT) {
+      if (!validate(value)) throw new MeshError(code, describe(validate.errors![0]!, root));
+    },
+  };
+}
