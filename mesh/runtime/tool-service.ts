@@ -132,7 +132,7 @@ export function toolService(card: ToolCard, tools: ToolSpec[], deps: ToolService
           throw err;
         } finally {
           deps.metrics?.toolInvocations.inc({ tool: req.tool, outcome });
-          deps.audit?.append({
+          await deps.audit?.append({
             kind: 'tool_invocation',
             service: deps.service,
             method: call.path.slice(1),

@@ -179,7 +179,7 @@ export class ServiceKit {
     await this.server?.shutdown({ delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS });
     for (const cleanup of this.cleanups) await cleanup();
     await this.admin?.close();
-    this.audit.close();
+    await this.audit.close();
     this.security.close();
     await this.secrets.close();
   }

@@ -7,12 +7,14 @@ describe('hash-chained audit trail', () => {
   let dir: string;
   let file: string;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'audit-'));
     file = join(dir, 'audit.jsonl');
     const log = new AuditLog(file);
-    for (let i = 1; i <= 5; i++) log.append({ kind: 'call', service: 's/t', method: `m${i}`, outcome: 'OK', subject: 'alice' });
-    log.close();
+    // Appended without waiting in between: they share flushes, and the order is still the call order.
+    await Promise.all([1, 2, 3, 4, 5].map((i) => log.append({ kind: 'call', service: 's/t', method: `m${i}`, outcome: 'OK', subject: 'alice' })));
+    await log.close();
+    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).method)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
   });
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,10 +22,10 @@ describe('hash-chained audit trail', () => {
   const lines = () => readFileSync(file, 'utf8').trim().split('\n');
   const save = (l: string[]) => writeFileSync(file, l.join('\n') + '\n');
 
-  test('an untouched chain verifies, also after reopening and appending', () => {
+  test('an untouched chain verifies, also after reopening and appending', async () => {
     const log = new AuditLog(file);
-    log.append({ kind: 'task_state', service: 's/t', outcome: 'OK', task_id: 't1' });
-    log.close();
+    await log.append({ kind: 'task_state', service: 's/t', outcome: 'OK', task_id: 't1' });
+    await log.close();
     expect(verifyAuditFile(file)).toEqual({ ok: true, records: 6 });
   });
 
@@ -48,10 +50,10 @@ describe('hash-chained audit trail', () => {
     expect(verifyAuditFile(file)).toMatchObject({ ok: false, firstBad: { line: 4, seq: 5 } });
   });
 
-  test('personal data is redacted before it is written', () => {
+  test('personal data is redacted before it is written', async () => {
     const log = new AuditLog(file);
-    log.append({ kind: 'tool_invocation', service: 's/t', outcome: 'OK', reason: 'customer jane@example.com' });
-    log.close();
+    await log.append({ kind: 'tool_invocation', service: 's/t', outcome: 'OK', reason: 'customer jane@example.com' });
+    await log.close();
     expect(readFileSync(file, 'utf8')).not.toContain('jane@example.com');
     expect(verifyAuditFile(file).ok).toBe(true);
   });

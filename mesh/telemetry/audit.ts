@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, openSync, readFileSync, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { redactDeep } from './pii.js';
 
 /** What an audit record says happened. */
@@ -41,15 +42,22 @@ function hashOf(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(record.prev).update('\n').update(canonical(record)).digest('hex');
 }
 
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
 /**
- * An append-only, hash-chained audit trail in a JSON-lines file. Each append
- * is written and flushed to disk (fdatasync) before it returns, so an
- * acknowledged record is never lost in a buffer. Personal data is redacted.
+ * An append-only, hash-chained audit trail in a JSON-lines file. append()
+ * resolves only once its record is written and flushed to disk (fdatasync),
+ * so an acknowledged record is never lost in a buffer. Records that arrive
+ * while a flush is in progress share the next one (group commit), and the
+ * disk wait happens off the event loop. Personal data is redacted.
  */
 export class AuditLog {
   private readonly fd: number;
   private seq = 0;
   private prev = '';
+  private pending: { line: string; done: (err?: Error) => void }[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(readonly file: string) {
     if (existsSync(file)) {
@@ -65,18 +73,36 @@ export class AuditLog {
     this.fd = openSync(file, 'a', 0o600);
   }
 
-  /** Appends one record durably; returns it. */
-  append(event: AuditEvent): AuditRecord {
+  /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */
+  append(event: AuditEvent): Promise<AuditRecord> {
     const body = { ...(redactDeep(event) as AuditEvent), seq: this.seq + 1, time: new Date().toISOString(), prev: this.prev };
     const record: AuditRecord = { ...body, hash: hashOf(body) };
-    writeSync(this.fd, JSON.stringify(record) + '\n');
-    fdatasyncSync(this.fd);
     this.seq = record.seq;
     this.prev = record.hash;
-    return record;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ line: JSON.stringify(record) + '\n', done: (err) => (err ? reject(err) : resolve(record)) });
+      this.flushing ??= this.flush();
+    });
   }
 
-  close(): void {
+  private async flush(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending.splice(0);
+      try {
+        const data = Buffer.from(batch.map((b) => b.line).join(''));
+        for (let offset = 0; offset < data.length; ) offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
+        await fdatasyncAsync(this.fd);
+        for (const b of batch) b.done();
+      } catch (err) {
+        for (const b of batch) b.done(err as Error);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  /** Waits for pending records, then closes the file. */
+  async close(): Promise<void> {
+    await this.flushing;
     closeSync(this.fd);
   }
 }

@@ -37,7 +37,8 @@ export function observabilityInterceptor(options: { service: string; metrics: Me
         { code: codeName(code), ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject },
         'call finished',
       );
-      audit?.append({
+      // The call completes only once its audit record is durable.
+      await audit?.append({
         kind: REFUSALS[code] ?? 'call',
         service: options.service,
         method: ctx.path.slice(1),
