@@ -227,7 +227,7 @@ const bench: BenchModule = {
       const accessLines = readFileSync(servers.on.logFile, 'utf8').split('\n').filter((l) => l.includes('"call finished"')).length;
       rows.push({
         benchmark: 'observability: ON output check',
-        conditions: { trace_export: 'json-lines file (BatchSpanProcessor)', log: 'file, info', audit: 'fdatasync per record' },
+        conditions: { trace_export: 'json-lines file (BatchSpanProcessor)', log: 'file, info', audit: 'fdatasync before each call completes (group commit)' },
         metrics: { calls: calls.on, spans_exported: lineCount(traceFile), audit_records: audit.records, audit_chain_ok: audit.ok ? 1 : 0, access_log_lines: accessLines },
       });
       return rows;
