@@ -6,6 +6,14 @@ import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, st
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
 
 const RW = ['registry.register', 'registry.read'];
+
+/** Polls until the condition holds (bounded): the watch delivers asynchronously. */
+async function eventually(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    if (await condition()) return;
+  }
+  throw new Error('condition not met in time');
+}
 const scope = DiscoveryScope.fromPartial({ characteristics: { skillIds: ['assess-credit-risk'] } });
 const skill = { skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'credit', tags: [] }] };
 
@@ -37,14 +45,17 @@ describe('discovery client', () => {
 
       // A second instance of the same version: the watch invalidates the cache and picks rotate.
       await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }), endpoint: endpoint('b', 7102), leaseTtl: undefined });
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(async () => endpointsOf((await discovery.resolve(scope))[0]!).length === 2);
       const picks = [await discovery.pick(scope), await discovery.pick(scope), await discovery.pick(scope)].map((p) => p.address);
       expect(new Set(picks)).toEqual(new Set(['127.0.0.1:7101', '127.0.0.1:7102']));
       expect(picks[0]).not.toBe(picks[1]);
 
       // A higher version registers: discovery follows without waiting for any TTL.
       await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '2.0.0', ...skill }), endpoint: endpoint('c', 7103), leaseTtl: undefined });
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(async () => {
+        const [best] = await discovery.resolve(scope);
+        return best?.entry?.card?.$case === 'agent' && best.entry.card.agent.version === '2.0.0';
+      });
       const after = await discovery.resolve(scope);
       expect(after[0]!.entry!.card?.$case === 'agent' && after[0]!.entry!.card.agent.version).toBe('2.0.0');
 

@@ -26,7 +26,7 @@ describe('istio transport mode: identity from the sidecar header', () => {
 
   async function start(trustedProxies?: string[]): Promise<{ server: MeshServer; address: string }> {
     const log = captureLogger('istio').log;
-    const transport = new Transport({ mode: 'istio', trustDomain: TRUST_DOMAIN, trustedProxies, log });
+    const transport = new Transport({ mode: 'istio', trustDomain: TRUST_DOMAIN, trustedProxies, selfId: idOf('test', 'agent'), log });
     const verifier = new TokenVerifier({ issuer: fx.auth.issuer, audience: 'test/agent', jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
     const server = createServer({ logger: log })
       .use(securityInterceptor({ transport, verifier, policy: parsePolicy(AGENT_POLICY, TRUST_DOMAIN), log }))

@@ -44,11 +44,18 @@ describe('registry over mTLS with tokens', () => {
 
   test('a lapsed lease leaves discovery', async () => {
     const agent = await registryClientAs(fx, reg.address, 'payments/ledger', RW);
-    await agent.registerAgent({ card: agentCard('payments/ledger'), endpoint: endpoint('p1'), leaseTtl: { seconds: 0, nanos: 600_000_000 } });
+    const lease = await agent.registerAgent({ card: agentCard('payments/ledger'), endpoint: endpoint('p1'), leaseTtl: { seconds: 2, nanos: 0 } });
     const scope = { visibility: { namespaces: ['payments'], names: [], patterns: [] }, characteristics: undefined };
     expect((await agent.discover({ scope, maxResults: 5 })).matches).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect((await agent.discover({ scope, maxResults: 5 })).matches).toHaveLength(0);
+    // Wait (bounded) for the sweeper to end the lease once it has lapsed.
+    const until = lease.expiresAt!.getTime() + 5_000;
+    let remaining = 1;
+    while (remaining > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      remaining = (await agent.discover({ scope, maxResults: 5 })).matches.length;
+    }
+    expect(remaining).toBe(0);
+    expect(Date.now()).toBeGreaterThanOrEqual(lease.expiresAt!.getTime());
     agent.close();
   });
 
@@ -110,18 +117,21 @@ describe('registry over mTLS with tokens', () => {
     const ledger = await registryClientAs(fx, reg.address, 'payments/ledger', RW);
     const controller = new AbortController();
     const seen: WatchResponse[] = [];
+    // Resume from the revision before our changes: nothing is lost however late the stream starts.
+    const from = reg.registry.revision;
+    expect(from).toBeGreaterThan(0);
     const done = (async () => {
       try {
-        for await (const change of watcher.watch({ fromRevision: 0, kinds: [] }, { signal: controller.signal, deadlineMs: Infinity })) seen.push(change);
+        for await (const change of watcher.watch({ fromRevision: from, kinds: [] }, { signal: controller.signal, deadlineMs: Infinity })) seen.push(change);
       } catch {
         // cancelled at the end of the test
       }
     })();
-    await new Promise((r) => setTimeout(r, 200));
     const lease = await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
     await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0', purpose: 'Ledger v9, updated' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
     await ledger.deregister({ leaseId: (await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined })).leaseId });
-    await new Promise((r) => setTimeout(r, 300));
+    const expected = reg.registry.revision - from;
+    for (const until = Date.now() + 10_000; seen.length < expected && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     controller.abort();
     await done;
     const mine = seen.filter((c) => c.entry?.card?.$case === 'agent' && c.entry.card.agent.version === '9.0.0');
@@ -138,13 +148,28 @@ describe('registry over mTLS with tokens', () => {
         // cancelled
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    const wanted = revisions.filter((r) => r > mine[0]!.revision).length;
+    for (const until = Date.now() + 10_000; replay.length < wanted && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     resume.abort();
     await replaying;
     expect(replay.map((c) => c.revision)).toEqual(revisions.filter((r) => r > mine[0]!.revision));
     void lease;
     watcher.close();
     ledger.close();
+  });
+
+  test('a schema with $id registers again; ending one of two instances is an UPDATED change without its endpoint', async () => {
+    const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
+    const card = agentCard('lending/credit-risk', { version: '7.0.0', skills: [{ id: 's', name: 's', description: 'd', tags: [], inputSchema: { $id: 'urn:agentmesh:test:input', type: 'object' } }] });
+    const one = await risk.registerAgent({ card, endpoint: endpoint('one', 7201), leaseTtl: undefined });
+    await risk.registerAgent({ card, endpoint: endpoint('two', 7202), leaseTtl: undefined });
+    const from = reg.registry.revision;
+    await risk.deregister({ leaseId: one.leaseId });
+    const [change] = await reg.store.registry.changesAfter(from);
+    expect(change?.change).toBe('UPDATED');
+    const entry = change?.entry as { card: { agent: { endpoints: { address: string }[] } } };
+    expect(entry.card.agent.endpoints.map((e) => e.address)).toEqual(['127.0.0.1:7202']);
+    risk.close();
   });
 
   test.each([

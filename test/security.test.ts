@@ -221,11 +221,13 @@ describe('zero-trust calls between workloads', () => {
         },
       });
       const agentTokens = fx.tokenClient('test/agent');
+      let middleExp = 0;
       const middle = await startSecureAgent(
         fx,
         'test/agent',
         {
           async getTask(req, ctx) {
+            middleExp = Number(ctx.principal!.claims.exp);
             const client = secureClient(await fx.transportFor('test', 'agent'), downstream.address, idOf('test', 'agent2'), () =>
               agentTokens.exchange(ctx.principal!.token, 'test/agent2', ['task.read']),
             );
@@ -246,6 +248,8 @@ describe('zero-trust calls between workloads', () => {
         expect(downstreamSeen).toHaveLength(1);
         expect(downstreamSeen[0]).toMatchObject({ subject: 'alice', actors: ['test/agent', 'test/console'], clientId: 'test/agent' });
         expect(downstreamSeen[0]!.claims.act).toEqual({ sub: 'test/agent', act: { sub: 'test/console' } });
+        // Delegation never outlives the user's token it was exchanged from.
+        expect(Number(downstreamSeen[0]!.claims.exp)).toBeLessThanOrEqual(middleExp);
       } finally {
         await middle.server.shutdown({ graceMs: 200 });
         await downstream.server.shutdown({ graceMs: 200 });

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { Task, TaskState } from '../gen/agentmesh/v1/task.js';
 import type { MeshClient } from '../mesh/client/index.js';
@@ -16,6 +15,9 @@ describe('server kernel', () => {
   const logs = captureLogger('kernel-test');
   const order: string[] = [];
   let lastAbort: Promise<MeshError> | undefined;
+  let reached: (() => void) | undefined;
+  /** Resolves when the next 'hang' call has reached its handler. */
+  const handlerReached = () => new Promise<void>((resolve) => (reached = resolve));
   let started: StartedServer;
   let client: MeshClient<typeof AgentServiceService>;
 
@@ -38,8 +40,10 @@ describe('server kernel', () => {
             order.push('handler');
             if (taskId === 'boom') throw new Error('db password is hunter2');
             if (taskId === 'missing') throw new MeshError(Code.NOT_FOUND, 'task missing not found');
+            if (taskId === 'relay') await client.getAgentCard({}, { parent: ctx });
             if (taskId === 'hang') {
               lastAbort = aborted(ctx);
+              reached?.();
               await lastAbort;
               throw ctx.signal.reason;
             }
@@ -138,21 +142,32 @@ describe('server kernel', () => {
     });
   });
 
+  test("a dependency's error is not passed through to the caller as if it were about their request", async () => {
+    // The handler calls a method its dependency does not implement and lets the error escape.
+    await expect(client.getTask({ taskId: 'relay', historyLength: 0 })).rejects.toMatchObject({
+      code: Code.INTERNAL,
+      message: 'a dependency failed (UNIMPLEMENTED)',
+    });
+  });
+
   test('a method left out of the implementation answers UNIMPLEMENTED', async () => {
     await expect(client.getAgentCard({})).rejects.toMatchObject({ code: Code.UNIMPLEMENTED });
   });
 
   test('deadline: the client gets DEADLINE_EXCEEDED and the handler sees its signal abort', async () => {
-    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { deadlineMs: 150 })).rejects.toMatchObject({
+    const inHandler = handlerReached();
+    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { deadlineMs: 500 })).rejects.toMatchObject({
       code: Code.DEADLINE_EXCEEDED,
     });
+    await inHandler;
     await expect(lastAbort).resolves.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
   });
 
   test('cancellation by the client aborts the handler signal with CANCELLED', async () => {
     const controller = new AbortController();
+    const inHandler = handlerReached();
     const call = client.getTask({ taskId: 'hang', historyLength: 0 }, { signal: controller.signal, deadlineMs: 5_000 });
-    await sleep(100);
+    await inHandler;
     controller.abort();
     await expect(call).rejects.toMatchObject({ code: Code.CANCELLED });
     await expect(lastAbort).resolves.toMatchObject({ code: Code.CANCELLED });

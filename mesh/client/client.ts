@@ -39,8 +39,8 @@ export type MeshClient<S extends ServiceDefinition> = {
 } & { close(): void };
 
 /** Turns a failed call's ServiceError into a MeshError carrying the same code. */
-function fromServiceError(err: ServiceError): MeshError {
-  return new MeshError(err.code, err.details || Code[err.code] || 'call failed', { cause: err, metadata: err.metadata });
+function fromServiceError(err: ServiceError, path: string): MeshError {
+  return new MeshError(err.code, err.details || Code[err.code] || 'call failed', { cause: err, metadata: err.metadata, remote: path });
 }
 
 /** Creates a typed client for `address` ("host:port") following the mesh's conventions. */
@@ -82,7 +82,7 @@ export function createClient<S extends ServiceDefinition>(
             { deadline },
             (err, response) => {
               signal?.removeEventListener('abort', cancel);
-              if (err) reject(fromServiceError(err));
+              if (err) reject(fromServiceError(err, def.path));
               else resolve(response);
             },
           );
@@ -116,7 +116,7 @@ async function* streamCall(
   try {
     for await (const message of call) yield message;
   } catch (err) {
-    throw (err as ServiceError).code !== undefined ? fromServiceError(err as ServiceError) : err;
+    throw (err as ServiceError).code !== undefined ? fromServiceError(err as ServiceError, def.path) : err;
   } finally {
     signal?.removeEventListener('abort', cancel);
     // Stops the server stream when the consumer breaks out of the loop early.

@@ -21,6 +21,9 @@ export function checkSchema(schema: Record<string, unknown> | undefined, field: 
     ajv.compile(schema);
   } catch (err) {
     throw invalid(field, `not a valid JSON Schema (${(err as Error).message})`);
+  } finally {
+    // Compiled only to check it: do not keep it (a schema with $id would collide on the next registration).
+    ajv.removeSchema(schema);
   }
 }
 

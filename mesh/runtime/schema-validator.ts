@@ -25,6 +25,8 @@ function describe(error: ErrorObject, root: string): string {
 export function compileSchema(schema: Record<string, unknown> | undefined): SchemaCheck {
   if (!schema || Object.keys(schema).length === 0) return { assert: () => undefined };
   const validate: ValidateFunction = ajv.compile(schema);
+  // The compiled function keeps working; dropping the cache entry lets the same $id be compiled again.
+  ajv.removeSchema(schema);
   return {
     assert(value, root, code = Code.INVALID_ARGUMENT) {
       if (!validate(value)) throw new MeshError(code, describe(validate.errors![0]!, root));

@@ -32,10 +32,10 @@ function load(paths: CertificatePaths): Loaded {
       throw new CertificateFilesError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
-  const stamp = [paths.certFile, paths.keyFile, paths.caFile].map((f) => statSync(f).mtimeMs).join(':');
   const certificate = read(paths.certFile);
   const privateKey = read(paths.keyFile);
   const caCertificate = read(paths.caFile);
+  const stamp = [paths.certFile, paths.keyFile, paths.caFile].map((f) => statSync(f).mtimeMs).join(':');
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certificate);

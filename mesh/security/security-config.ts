@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../config/config.js';
 import type { Logger } from '../telemetry/logger.js';
+import { CertificateFilesError } from './cert-files.js';
 import { httpRequest } from './https-client.js';
 import { loadPolicy, type ServicePolicy } from './policy.js';
 import type { SecretsProvider } from './secrets/provider.js';
 import { TokenClient, type ClientAuthMethod } from './token-client.js';
 import { DEFAULT_ALGORITHMS, TokenVerifier } from './token-verifier.js';
+import { spiffeIdOfService } from './spiffe-id.js';
 import { DEFAULT_TRUSTED_PROXIES, Transport } from './transport.js';
 
 const csv = (fallback: string[]) =>
@@ -67,6 +69,16 @@ function readFileNamed(variable: string, file: string): string {
   }
 }
 
+/** Builds the transport, reporting unreadable or mismatched certificate files as configuration errors. */
+function newTransport(options: ConstructorParameters<typeof Transport>[0]): Transport {
+  try {
+    return new Transport(options);
+  } catch (err) {
+    if (err instanceof CertificateFilesError) throw new ConfigError('AGENTMESH_TLS_CERT', err.message);
+    throw err;
+  }
+}
+
 /** RFC 8414 metadata of the issuer, for the endpoints not configured explicitly. */
 async function issuerMetadata(issuer: string, ca: string | undefined): Promise<{ jwks_uri?: string; token_endpoint?: string }> {
   const answer = await httpRequest(`${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`, { ca }).catch((err: Error) => {
@@ -117,7 +129,7 @@ export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env
   const auth: ClientAuthMethod =
     c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? { method: 'client_secret_basic', secret: value } : { method: 'private_key_jwt', privateKeyPem: value };
 
-  const transport = new Transport({
+  const transport = newTransport({
     mode: c.AGENTMESH_TRANSPORT,
     trustDomain: c.AGENTMESH_TRUST_DOMAIN,
     tls:
@@ -125,6 +137,7 @@ export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env
         ? { certFile: c.AGENTMESH_TLS_CERT!, keyFile: c.AGENTMESH_TLS_KEY!, caFile: c.AGENTMESH_TLS_CA!, refreshMs: c.AGENTMESH_TLS_REFRESH_MS }
         : undefined,
     trustedProxies: c.AGENTMESH_ISTIO_TRUSTED_PROXIES,
+    selfId: spiffeIdOfService(c.AGENTMESH_TRUST_DOMAIN, c.AGENTMESH_SERVICE),
     log,
   });
   const verifier = new TokenVerifier({

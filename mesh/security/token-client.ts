@@ -128,7 +128,7 @@ export class TokenClient {
     try {
       answer = await httpRequest(tokenUrl, { method: 'POST', headers, body: form.toString(), ca: this.options.ca });
     } catch (err) {
-      throw new MeshError(Code.UNAVAILABLE, `token endpoint unreachable: ${(err as Error).message}`, { cause: err });
+      throw new MeshError(Code.UNAVAILABLE, `token endpoint unreachable: ${(err as Error).message}`, { cause: err, remote: tokenUrl });
     }
     let body: Record<string, unknown> = {};
     try {
@@ -138,7 +138,9 @@ export class TokenClient {
     }
     if (answer.status !== 200 || typeof body.access_token !== 'string') {
       const code = answer.status >= 500 ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
-      throw new MeshError(code, `token request refused: ${String(body.error ?? answer.status)}${body.error_description ? ` (${String(body.error_description)})` : ''}`);
+      throw new MeshError(code, `token request refused: ${String(body.error ?? answer.status)}${body.error_description ? ` (${String(body.error_description)})` : ''}`, {
+        remote: tokenUrl,
+      });
     }
     const lifetimeMs = Number(body.expires_in ?? 300) * 1000;
     const skew = Math.min(this.options.refreshSkewMs ?? 30_000, lifetimeMs / 2);

@@ -19,6 +19,8 @@ export interface TransportOptions {
   tls?: CertificatePaths & { refreshMs?: number };
   /** istio mode: peer addresses allowed to set x-forwarded-client-cert (the sidecar). */
   trustedProxies?: string[];
+  /** istio mode: this workload's own SPIFFE ID; the header's last element must say By=<it>. */
+  selfId?: string;
   log?: Logger;
 }
 
@@ -100,7 +102,7 @@ export class Transport {
         if (!this.trustedProxies.has(peerHost(call.getPeer()))) {
           throw new MeshError(Code.UNAUTHENTICATED, 'x-forwarded-client-cert from a peer that is not the local sidecar');
         }
-        return { spiffeId: this.ownTrustDomain(peerUriFromXfcc(String(header[0])), 'x-forwarded-client-cert'), source: 'xfcc' };
+        return { spiffeId: this.ownTrustDomain(peerUriFromXfcc(String(header[0]), this.options.selfId), 'x-forwarded-client-cert'), source: 'xfcc' };
       }
       case 'insecure':
         return { spiffeId: undefined, source: 'none' };

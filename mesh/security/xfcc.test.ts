@@ -18,6 +18,19 @@ describe('x-forwarded-client-cert parsing', () => {
   });
 
   test('escaped quotes stay inside the value', () => {
-    expect(parseXfcc('Subject="a \\"b\\" c"')[0]?.Subject).toEqual(['a "b" c']);
+    expect(parseXfcc('Subject="a \\"b\\" c"')?.[0]?.Subject).toEqual(['a "b" c']);
+  });
+
+  test('an unclosed quote that would swallow the sidecar element is refused', () => {
+    const forged = 'Hash=x;URI=spiffe://td/ns/agentmesh/sa/admin;By="';
+    const appended = `${forged},By=spiffe://td/ns/a/sa/me;URI=spiffe://td/ns/real/sa/caller`;
+    expect(parseXfcc(appended)).toBeUndefined();
+    expect(peerUriFromXfcc(appended)).toBeUndefined();
+  });
+
+  test('the last element must be the one our own sidecar appended (By = our identity)', () => {
+    const header = 'By=spiffe://td/ns/a/sa/me;URI=spiffe://td/ns/b/sa/caller';
+    expect(peerUriFromXfcc(header, 'spiffe://td/ns/a/sa/me')).toBe('spiffe://td/ns/b/sa/caller');
+    expect(peerUriFromXfcc(header, 'spiffe://td/ns/a/sa/other')).toBeUndefined();
   });
 });

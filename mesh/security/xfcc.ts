@@ -3,7 +3,7 @@
  * (one per proxy hop), each `Key=value` pairs separated by `;`, values
  * optionally double-quoted (quotes protect `,` `;` `=`; `\"` escapes a quote).
  */
-export function parseXfcc(header: string): Record<string, string[]>[] {
+export function parseXfcc(header: string): Record<string, string[]>[] | undefined {
   const elements: Record<string, string[]>[] = [];
   let element: Record<string, string[]> = {};
   let key = '';
@@ -33,6 +33,8 @@ export function parseXfcc(header: string): Record<string, string[]>[] {
     } else if (inKey) key += c;
     else value += c;
   }
+  // An unclosed quote would swallow the elements that follow it (the sidecar's own): refuse the header.
+  if (quoted) return undefined;
   endPair();
   elements.push(element);
   return elements.filter((e) => Object.keys(e).length > 0);
@@ -40,10 +42,13 @@ export function parseXfcc(header: string): Record<string, string[]>[] {
 
 /**
  * The immediate peer's URI SAN from an XFCC header: the last element is the
- * one the local sidecar appended for the connection it terminated.
+ * one the local sidecar appended for the connection it terminated; when
+ * `self` is given, that element's `By` must be this workload's own identity.
+ * A malformed header yields undefined.
  */
-export function peerUriFromXfcc(header: string): string | undefined {
-  const elements = parseXfcc(header);
-  const uris = elements.at(-1)?.URI;
-  return uris?.length === 1 ? uris[0] : undefined;
+export function peerUriFromXfcc(header: string, self?: string): string | undefined {
+  const last = parseXfcc(header)?.at(-1);
+  if (!last) return undefined;
+  if (self !== undefined && (last.By?.length !== 1 || last.By[0] !== self)) return undefined;
+  return last.URI?.length === 1 ? last.URI[0] : undefined;
 }

@@ -18,12 +18,20 @@ export class MeshError extends Error {
   constructor(
     readonly code: Code,
     message: string,
-    options: { cause?: unknown; metadata?: Metadata } = {},
+    options: { cause?: unknown; metadata?: Metadata; remote?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'MeshError';
     this.metadata = options.metadata;
+    this.remote = options.remote;
   }
+
+  /**
+   * Set when the error is another service's answer (an outgoing call, a token
+   * endpoint): the boundary does not pass such codes and messages through to
+   * this service's caller, who asked something else.
+   */
+  readonly remote: string | undefined;
 
   /** Trailing metadata sent with the status (e.g. retry hints). */
   readonly metadata: Metadata | undefined;

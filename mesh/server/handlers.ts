@@ -11,6 +11,9 @@ import { Code, codeName, MeshError } from './errors.js';
 import type { Interceptor } from './interceptor.js';
 import type { ServerStreamHandler, UnaryHandler } from './service-types.js';
 
+/** Dependency failures that mean the same to our caller: try again later. */
+const PASS_THROUGH = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.CANCELLED]);
+
 /** What the kernel needs to adapt one typed handler to grpc-js. */
 export interface HandlerEnv {
   service: string;
@@ -27,9 +30,15 @@ export interface HandlerEnv {
  */
 export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorResponse {
   // Once the call was cancelled or timed out, that is the outcome, whatever the handler threw.
-  const error = ctx.signal.aborted ? (ctx.signal.reason as MeshError) : MeshError.from(err);
+  let error = ctx.signal.aborted ? (ctx.signal.reason as MeshError) : MeshError.from(err);
   if (error.code === Code.INTERNAL && error !== err) {
     ctx.log.error({ err, code: codeName(error.code) }, 'unexpected error in handler');
+  }
+  if (error.remote) {
+    // Another service's answer is about our request to it, not our caller's: keep only what is safe to retry on.
+    ctx.log.warn({ dependency: error.remote, code: codeName(error.code), err: error.message }, 'a dependency failed');
+    const code = PASS_THROUGH.has(error.code) ? error.code : Code.INTERNAL;
+    error = new MeshError(code, `a dependency failed (${codeName(error.code)})`);
   }
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);

@@ -2,7 +2,7 @@ export { startAdminServer } from './admin-server.js';
 export type { AdminServer, Readiness } from './admin-server.js';
 export { AuditLog, verifyAuditFile } from './audit.js';
 export type { AuditEvent, AuditRecord, AuditVerification } from './audit.js';
-export { createLogger, SECRET_PATHS } from './logger.js';
+export { createLogger, safeChild, SECRET_PATHS } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { MeshMetrics } from './metrics.js';
 export { observabilityInterceptor } from './observability-interceptor.js';

@@ -1,4 +1,4 @@
-import { createLogger } from './logger.js';
+import { createLogger, safeChild } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -18,6 +18,13 @@ describe('logger', () => {
       expect(out).not.toContain(secret);
     }
     expect(JSON.parse(out)).toMatchObject({ service: 'test/logger', level: 'info', msg: 'application from [EMAIL] with card [CARD]', note: 'applicant [PHONE]' });
+  });
+
+  test('child loggers made with safeChild have their bindings redacted', () => {
+    const { log, text } = capture();
+    safeChild(log, { subject: 'alice@example.com' }).info('call');
+    expect(text()).not.toContain('alice@example.com');
+    expect(JSON.parse(text()).subject).toBe('[EMAIL]');
   });
 
   test('errors keep their type and stack but lose personal data', () => {

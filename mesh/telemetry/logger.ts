@@ -27,6 +27,11 @@ export const SECRET_PATHS = [
   '*.privateKey',
 ];
 
+/** A child logger whose bindings are redacted first (pino writes child bindings without passing them through `formatters.log`). */
+export function safeChild(log: Logger, bindings: Record<string, unknown>): Logger {
+  return log.child(redactDeep(bindings) as Record<string, unknown>);
+}
+
 /** Options for createLogger. */
 export interface LoggerOptions {
   /** The service name, on every line. */

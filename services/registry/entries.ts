@@ -23,6 +23,19 @@ const LIFECYCLE_VALUES: Record<string, Lifecycle> = {
   RETIRED: Lifecycle.LIFECYCLE_RETIRED,
 };
 
+/** The label that restricts an entry to callers of its own namespace. */
+export const VISIBILITY_LABEL = 'agentmesh.io/visibility';
+
+/** Whether a caller (by SPIFFE namespace) may see an entry with these labels. */
+export function visibleTo(name: string, labels: Record<string, string> | undefined, callerNamespace: string | undefined): boolean {
+  return labels?.[VISIBILITY_LABEL] !== 'namespace' || name.startsWith(`${callerNamespace}/`);
+}
+
+/** The labels stored in an entry's card. */
+export function labelsOf(e: LiveEntry): Record<string, string> | undefined {
+  return (e.record.card as { labels?: Record<string, string> }).labels;
+}
+
 /** True when an entry may be discovered: ACTIVE with at least one live instance. */
 export function discoverable(e: LiveEntry): boolean {
   return e.record.lifecycle === 'ACTIVE' && e.leases.size > 0;

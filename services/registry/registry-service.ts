@@ -3,8 +3,8 @@ import { RegistryServiceService, type WatchResponse, ChangeType } from '../../ge
 import { ENTRY_NAME, validateAgentCard, validateToolCard } from '../../mesh/discovery/index.js';
 import { Code, MeshError, type CallContext, type ServiceImplementation } from '../../mesh/server/index.js';
 import type { Principal } from '../../mesh/security/index.js';
-import { LIFECYCLE_NAMES, toRegistryEntry, type LiveEntry } from './entries.js';
-import { ADMIN_SCOPE, type Registry } from './registry.js';
+import { LIFECYCLE_NAMES, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
+import { ADMIN_SCOPE, namespaceOf, type Registry } from './registry.js';
 
 const principalOf = (ctx: CallContext): Principal => {
   if (!ctx.principal) throw new MeshError(Code.UNAUTHENTICATED, 'no verified caller');
@@ -60,26 +60,26 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
       await registry.deregister(req.leaseId, principalOf(ctx));
       return {};
     },
-    async getAgent(req) {
+    async getAgent(req, ctx) {
       checkName(req.name);
-      const versions = registry.versions('agent', req.name);
+      const versions = registry.versions('agent', req.name, principalOf(ctx));
       const chosen = req.version ? versions.find((v) => v.record.version === req.version) : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
       if (!chosen) throw new MeshError(Code.NOT_FOUND, `agent ${req.name}${req.version ? `@${req.version}` : ''} is not registered`);
       return { card: agentOf(toRegistryEntry(chosen)), versions: versions.map((v) => v.record.version) };
     },
-    async getToolService(req) {
+    async getToolService(req, ctx) {
       checkName(req.name);
-      const versions = registry.versions('tool', req.name);
+      const versions = registry.versions('tool', req.name, principalOf(ctx));
       const chosen = req.version ? versions.find((v) => v.record.version === req.version) : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
       if (!chosen) throw new MeshError(Code.NOT_FOUND, `tool service ${req.name}${req.version ? `@${req.version}` : ''} is not registered`);
       return { card: toolOf(toRegistryEntry(chosen)), versions: versions.map((v) => v.record.version) };
     },
     async listAgents(req, ctx) {
-      const { items, next } = page(registry.all('agent'), req, principalOf(ctx));
+      const { items, next } = page(registry.all('agent', principalOf(ctx)), req, principalOf(ctx));
       return { agents: items.map((e) => agentOf(e)!), nextPageToken: next };
     },
     async listToolServices(req, ctx) {
-      const { items, next } = page(registry.all('tool'), req, principalOf(ctx));
+      const { items, next } = page(registry.all('tool', principalOf(ctx)), req, principalOf(ctx));
       return { tools: items.map((e) => toolOf(e)!), nextPageToken: next };
     },
     async discover(req, ctx) {
@@ -90,9 +90,13 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
     async *watch(req, ctx): AsyncIterable<WatchResponse> {
       if (req.fromRevision < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'from_revision: must not be negative');
       const kinds = new Set(req.kinds.map((k) => (k === EntryKind.ENTRY_KIND_AGENT ? 'agent' : k === EntryKind.ENTRY_KIND_TOOL ? 'tool' : '')));
+      const callerNs = namespaceOf(principalOf(ctx));
       for await (const c of registry.watch(req.fromRevision, ctx.signal)) {
         const kind = c.entryKey.slice(0, c.entryKey.indexOf(':'));
         if (kinds.size && !kinds.has(kind as 'agent' | 'tool')) continue;
+        const card = (c.entry as { card: { agent?: { name: string; labels?: Record<string, string> }; tool?: { name: string; labels?: Record<string, string> } } }).card;
+        const named = card.agent ?? card.tool;
+        if (named && !visibleTo(named.name, named.labels, callerNs)) continue;
         const change = { ADDED: ChangeType.CHANGE_TYPE_ADDED, UPDATED: ChangeType.CHANGE_TYPE_UPDATED, REMOVED: ChangeType.CHANGE_TYPE_REMOVED }[c.change];
         const raw = c.entry as { card: { agent?: unknown; tool?: unknown }; revision: number; registeredAt?: string; updatedAt?: string };
         const entry: RegistryEntry = {

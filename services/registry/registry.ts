@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import semver from 'semver';
 import { EventEmitter, on } from 'node:events';
 import { AgentCard, ToolCard, type DiscoveryScope, type Endpoint } from '../../gen/agentmesh/v1/card.js';
 import { compileScope, DiscoveryIndex } from '../../mesh/discovery/index.js';
@@ -7,7 +8,12 @@ import { parseSpiffeId } from '../../mesh/security/index.js';
 import { Code, MeshError } from '../../mesh/server/index.js';
 import type { ChangeToLog, RegistryChange, Store } from '../../mesh/state/index.js';
 import type { Logger } from '../../mesh/telemetry/index.js';
-import { discoverable, entryKey, toCandidate, toRegistryEntry, type LiveEntry } from './entries.js';
+import { discoverable, entryKey, labelsOf, toCandidate, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
+
+/** The namespace of a caller's workload identity. */
+export function namespaceOf(caller: Principal): string | undefined {
+  return caller.peer.spiffeId ? parseSpiffeId(caller.peer.spiffeId)?.namespace : undefined;
+}
 
 /** Lease bounds: long enough to survive a GC pause, short enough that dead instances vanish quickly. */
 export interface LeasePolicy {
@@ -112,7 +118,12 @@ export class Registry {
         changes,
         caller.subject,
       );
-      for (const id of existing?.leases.keys() ?? []) if (!leases.has(id)) this.leaseOwner.delete(id);
+      for (const id of existing?.leases.keys() ?? []) {
+        if (!leases.has(id)) {
+          this.leaseOwner.delete(id);
+          this.leaseTtl.delete(id);
+        }
+      }
       const live: LiveEntry = { record: entry, leases };
       this.entries.set(key, live);
       this.leaseOwner.set(leaseId, key);
@@ -152,18 +163,28 @@ export class Registry {
   }
 
   private async endLeases(ended: [LiveEntry, string][], principal: string): Promise<void> {
-    const changes: ChangeToLog[] = [];
-    const touched = new Set<LiveEntry>();
+    // Work out the result on copies; memory follows only once the store has it.
+    const after = new Map<LiveEntry, LiveEntry>();
     for (const [entry, leaseId] of ended) {
-      const wasVisible = discoverable(entry);
-      entry.leases.delete(leaseId);
-      this.leaseOwner.delete(leaseId);
-      this.leaseTtl.delete(leaseId);
-      touched.add(entry);
-      if (wasVisible && !discoverable(entry)) changes.push({ change: 'REMOVED', entryKey: entry.record.key, entry: toRegistryEntryJson(entry) });
+      const next = after.get(entry) ?? { record: entry.record, leases: new Map(entry.leases) };
+      next.leases.delete(leaseId);
+      after.set(entry, next);
+    }
+    const changes: ChangeToLog[] = [];
+    for (const [before, next] of after) {
+      if (!discoverable(before)) continue;
+      // Still discoverable with fewer instances is an update: watchers must drop the dead endpoint.
+      changes.push({ change: discoverable(next) ? 'UPDATED' : 'REMOVED', entryKey: before.record.key, entry: toRegistryEntryJson(next) });
     }
     const revisions = await this.store.registry.endLeases(ended.map(([, id]) => id), changes, principal);
-    for (const e of touched) this.reindex(e);
+    for (const [entry, next] of after) {
+      entry.leases = next.leases;
+      this.reindex(entry);
+    }
+    for (const [, leaseId] of ended) {
+      this.leaseOwner.delete(leaseId);
+      this.leaseTtl.delete(leaseId);
+    }
     this.publish(revisions, changes);
   }
 
@@ -205,28 +226,30 @@ export class Registry {
     });
   }
 
-  /** Every version of a name and kind, highest first. */
-  versions(kind: 'agent' | 'tool', name: string): LiveEntry[] {
+  /** Every version of a name and kind the caller may see, highest first. */
+  versions(kind: 'agent' | 'tool', name: string, caller: Principal): LiveEntry[] {
+    const ns = namespaceOf(caller);
+    const admin = caller.scopes.includes(ADMIN_SCOPE);
     return [...this.entries.values()]
-      .filter((e) => e.record.kind === kind && e.record.name === name)
+      .filter((e) => e.record.kind === kind && e.record.name === name && (admin || visibleTo(e.record.name, labelsOf(e), ns)))
       .sort((a, b) => compareVersionsDesc(a.record.version, b.record.version));
   }
 
-  /** Entries of a kind, by key, for paging. */
-  all(kind: 'agent' | 'tool'): LiveEntry[] {
-    return [...this.entries.values()].filter((e) => e.record.kind === kind).sort((a, b) => a.record.key.localeCompare(b.record.key));
+  /** Entries of a kind the caller may see, by key, for paging. */
+  all(kind: 'agent' | 'tool', caller: Principal): LiveEntry[] {
+    const ns = namespaceOf(caller);
+    const admin = caller.scopes.includes(ADMIN_SCOPE);
+    return [...this.entries.values()]
+      .filter((e) => e.record.kind === kind && (admin || visibleTo(e.record.name, labelsOf(e), ns)))
+      .sort((a, b) => a.record.key.localeCompare(b.record.key));
   }
 
   /** Ranked matches for a scope, limited by the caller's own visibility. */
   discover(scope: DiscoveryScope | undefined, limit: number, caller: Principal) {
     const compiled = compileScope(scope);
-    const callerNs = caller.peer.spiffeId ? parseSpiffeId(caller.peer.spiffeId)?.namespace : undefined;
+    const callerNs = namespaceOf(caller);
     return this.index
-      .search(compiled, limit, (e) => {
-        const labels = this.entries.get(e.value)!.record.card as { labels?: Record<string, string> };
-        // Entries labelled visibility=namespace are seen only by callers in their own namespace.
-        return labels.labels?.['agentmesh.io/visibility'] !== 'namespace' || e.candidate.name.startsWith(`${callerNs}/`);
-      })
+      .search(compiled, limit, (e) => visibleTo(e.candidate.name, labelsOf(this.entries.get(e.value)!), callerNs))
       .map((r) => ({ entry: toRegistryEntry(this.entries.get(r.value)!), score: r.match.score, reasons: r.match.reasons }));
   }
 
@@ -271,8 +294,5 @@ function assertOwner(name: string, identity: string, caller: Principal): void {
 }
 
 function compareVersionsDesc(a: string, b: string): number {
-  const pa = a.split(/[.-]/).map((x) => Number(x));
-  const pb = b.split(/[.-]/).map((x) => Number(x));
-  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pb[i] ?? 0) - (pa[i] ?? 0);
-  return b.localeCompare(a);
+  return semver.rcompare(a, b);
 }

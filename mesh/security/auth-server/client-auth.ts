@@ -5,6 +5,7 @@ import type { ClientDirectory, OAuthClient } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const ASSERTION_CLOCK_TOLERANCE_S = 30;
 
 function sameSecret(a: string, b: string): boolean {
   // Compare digests so neither the length nor the content leaks through timing.
@@ -46,8 +47,12 @@ export class ClientAuthenticator {
       const decoded = Buffer.from(authorization.slice(6), 'base64').toString();
       const colon = decoded.indexOf(':');
       if (colon < 0) throw new OAuthError('invalid_client', 'malformed basic credentials', 401);
-      id = decodeURIComponent(decoded.slice(0, colon));
-      secret = decodeURIComponent(decoded.slice(colon + 1));
+      try {
+        id = decodeURIComponent(decoded.slice(0, colon));
+        secret = decodeURIComponent(decoded.slice(colon + 1));
+      } catch {
+        throw new OAuthError('invalid_client', 'malformed basic credentials', 401);
+      }
     }
     if (!id || !secret) throw new OAuthError('invalid_client', 'client authentication required', 401);
     const client = this.clients.get(id);
@@ -81,11 +86,12 @@ export class ClientAuthenticator {
         audience: this.assertionAudiences(),
         algorithms: [client.auth.alg],
         requiredClaims: ['exp', 'jti'],
-        clockTolerance: 30,
+        clockTolerance: ASSERTION_CLOCK_TOLERANCE_S,
       });
       // Short-lived assertions only: bounds the replay cache.
       if (payload.exp! > Date.now() / 1000 + 600) throw new OAuthError('invalid_client', 'client assertion lives too long', 401);
-      if (!this.seen.remember(`${client.client_id}:${payload.jti}`, payload.exp!)) {
+      // Remember the jti for as long as the assertion verifies: until exp plus the clock tolerance.
+      if (!this.seen.remember(`${client.client_id}:${payload.jti}`, payload.exp! + ASSERTION_CLOCK_TOLERANCE_S)) {
         throw new OAuthError('invalid_client', 'client assertion replayed', 401);
       }
     } catch (err) {

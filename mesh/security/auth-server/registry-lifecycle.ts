@@ -41,7 +41,8 @@ export function registryLifecycleCheck(o: RegistryLifecycleOptions): (client: OA
     metadataHooks: [
       async (md) => {
         const key = o.keys.active;
-        const token = await new SignJWT({ client_id: o.self, scope: 'registry.read' })
+        // Admin scope: the check must see every entry, whatever its visibility label.
+        const token = await new SignJWT({ client_id: o.self, scope: 'registry.read registry.admin' })
           .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
           .setIssuer(o.issuer())
           .setSubject(o.self)
@@ -58,15 +59,26 @@ export function registryLifecycleCheck(o: RegistryLifecycleOptions): (client: OA
     const name = client.client_id;
     const cached = verdicts.get(name);
     if (cached && Date.now() - cached.at < cacheMs) return cached.active;
+    const lookup = async (get: () => Promise<{ card?: { lifecycle: Lifecycle } | undefined }>) => {
+      try {
+        return (await get()).card?.lifecycle;
+      } catch (err) {
+        if (isMeshError(err) && (err.code === Code.NOT_FOUND || err.code === Code.INVALID_ARGUMENT)) return undefined;
+        throw err;
+      }
+    };
     try {
-      const { card } = await registry.getAgent({ name, version: '' });
-      const active = card?.lifecycle === Lifecycle.LIFECYCLE_ACTIVE;
+      // Agents and tool services both have lifecycles; a name the registry does not know is not a workload.
+      const lifecycle =
+        (await lookup(() => registry.getAgent({ name, version: '' }))) ?? (await lookup(() => registry.getToolService({ name, version: '' })));
+      const active = lifecycle === undefined || lifecycle === Lifecycle.LIFECYCLE_ACTIVE;
       verdicts.set(name, { active, at: Date.now() });
       return active;
     } catch (err) {
-      if (isMeshError(err) && (err.code === Code.NOT_FOUND || err.code === Code.INVALID_ARGUMENT)) {
-        verdicts.set(name, { active: true, at: Date.now() });
-        return true;
+      if (isMeshError(err) && (err.code === Code.UNAUTHENTICATED || err.code === Code.PERMISSION_DENIED)) {
+        // A configuration error (policy, trust): refuse rather than hand out tokens blindly.
+        o.log.error({ client: name, err: err.message }, 'registry refused the lifecycle check: refusing tokens');
+        return false;
       }
       o.log.warn({ client: name, err: (err as Error).message }, 'registry unreachable: lifecycle check uses the last verdict');
       return cached?.active ?? true;

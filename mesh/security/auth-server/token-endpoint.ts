@@ -108,22 +108,24 @@ export class TokenEndpoint {
     const available = scopesOf(subject).filter((s) => client.scopes.includes(s));
     const scopes = grantScopes(form.get('scope'), available);
     const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
-    return this.issue({ sub: String(subject.sub), client, audience, scopes, act }, ACCESS_TOKEN_TYPE);
+    // Delegation never outlives the token it came from, however often it is exchanged.
+    return this.issue({ sub: String(subject.sub), client, audience, scopes, act, notAfter: subject.exp }, ACCESS_TOKEN_TYPE);
   }
 
   private async issue(
-    t: { sub: string; client: OAuthClient; audience: string; scopes: string[]; act?: Record<string, unknown> },
+    t: { sub: string; client: OAuthClient; audience: string; scopes: string[]; act?: Record<string, unknown>; notAfter?: number },
     issuedTokenType?: string,
   ): Promise<TokenResponse> {
     const key = this.options.keys.active;
-    const ttl = this.options.tokenTtlSec;
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = Math.max(1, Math.min(this.options.tokenTtlSec, (t.notAfter ?? Infinity) - now));
     const token = await new SignJWT({ client_id: t.client.client_id, scope: t.scopes.join(' '), ...(t.act ? { act: t.act } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.options.issuer())
       .setSubject(t.sub)
       .setAudience(t.audience)
       .setIssuedAt()
-      .setExpirationTime(`${ttl}s`)
+      .setExpirationTime(now + ttl)
       .setJti(randomUUID())
       .sign(key.privateKey);
     this.options.log.info(
