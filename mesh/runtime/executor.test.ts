@@ -1,0 +1,131 @@
+import { StepState, TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
+import type { StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import { Code, MeshError } from '../server/errors.js';
+import { execute, type ExecutionState, type StepCall, type StepRunner } from './executor.js';
+import { CircuitBreaker } from './retry.js';
+
+const tool = (id: string, over: Partial<Parameters<typeof TaskPlan.fromPartial>[0]['steps'] extends (infer S)[] | undefined ? S : never> = {}) => ({
+  id,
+  description: id,
+  target: { $case: 'tool' as const, tool: { service: 'bank/tools', tool: id } },
+  arguments: {},
+  dependsOn: [],
+  ...over,
+});
+
+function harness(behaviour: (call: StepCall, n: number) => Promise<unknown>) {
+  const calls: StepCall[] = [];
+  const finished: StepExecution[] = [];
+  const substitutions: Substitution[] = [];
+  const started: string[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const runner: StepRunner = {
+    collaborator: (step: PlanStep) => `tool:${step.target?.$case === 'tool' ? step.target.tool.tool : '?'}`,
+    async run(call) {
+      calls.push(call);
+      active++;
+      maxActive = Math.max(maxActive, active);
+      try {
+        return { output: await behaviour(call, calls.filter((c) => c.step.id === call.step.id).length) };
+      } finally {
+        active--;
+      }
+    },
+  };
+  const hooks = {
+    stepStarted: async (id: string, attempt: number) => void started.push(`${id}#${attempt}`),
+    stepFinished: async (e: StepExecution) => void finished.push(e),
+    substituted: async (log: Substitution[]) => void substitutions.push(...log),
+  };
+  const state = (over: Partial<ExecutionState> = {}): ExecutionState => ({ outputs: {}, skipped: [], interrupted: {}, answers: {}, ...over });
+  const run = (plan: TaskPlan, s = state(), signal = new AbortController().signal, breakers = new Map<string, CircuitBreaker>()) =>
+    execute(plan, { taskId: 't1', input: { amount: 500 }, runner, hooks, signal, breakers, state: s, retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 } });
+  return { run, calls, finished, substitutions, started, state, get maxActive() { return maxActive; } };
+}
+
+const plan = (steps: object[]) => TaskPlan.fromPartial({ planId: 'p', taskId: 't1', steps: steps as never });
+
+describe('executor', () => {
+  test('independent steps run concurrently; dependants get earlier outputs substituted', async () => {
+    const h = harness(async (call) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return call.step.id === 'sum' ? { total: (call.args.a as number) + (call.args.b as number) } : { value: call.step.id === 'a' ? 2 : 3 };
+    });
+    const outcome = await h.run(
+      plan([tool('a'), tool('b'), tool('sum', { dependsOn: ['a', 'b'], arguments: { a: '${steps.a.output.value}', b: '${steps.b.output.value}' } })]),
+    );
+    expect(outcome).toEqual({ status: 'completed', outputs: { a: { value: 2 }, b: { value: 3 }, sum: { total: 5 } } });
+    expect(h.maxActive).toBe(2);
+    expect(h.calls.find((c) => c.step.id === 'sum')?.args).toEqual({ a: 2, b: 3 });
+    expect(h.substitutions.map((s) => [s.path, s.value])).toEqual([['/a', 2], ['/b', 3]]);
+    expect(h.calls.map((c) => c.idempotencyKey)).toContain('t1:sum:1');
+  });
+
+  test('a retryable failure is retried, then succeeds; attempts are recorded', async () => {
+    const h = harness(async (_c, n) => {
+      if (n < 3) throw new MeshError(Code.UNAVAILABLE, 'flaky');
+      return { ok: true };
+    });
+    expect((await h.run(plan([tool('x')]))).status).toBe('completed');
+    expect(h.finished[0]!.attempts.map((a) => a.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'OK']);
+    expect(h.started).toEqual(['x#1', 'x#2', 'x#3']);
+  });
+
+  test('a non-retryable failure fails the step at once with the reason', async () => {
+    const h = harness(async () => {
+      throw new MeshError(Code.INVALID_ARGUMENT, 'arguments/amount: required');
+    });
+    expect(await h.run(plan([tool('x'), tool('y', { dependsOn: ['x'] })]))).toMatchObject({ status: 'failed', stepId: 'x', code: Code.INVALID_ARGUMENT });
+    expect(h.calls).toHaveLength(1);
+  });
+
+  test('the circuit opens after repeated failures and later steps to the same collaborator fail fast', async () => {
+    const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
+    const h = harness(async () => {
+      throw new MeshError(Code.UNAVAILABLE, 'down');
+    });
+    await h.run(plan([tool('x', { retry: { maxAttempts: 2 } })]), h.state(), undefined, breakers);
+    const before = h.calls.length;
+    const outcome = await h.run(plan([tool('x')]), h.state(), undefined, breakers);
+    expect(outcome).toMatchObject({ status: 'failed', code: Code.UNAVAILABLE, reason: expect.stringContaining('circuit open') });
+    expect(h.calls.length).toBe(before);
+  });
+
+  test('an output failing acceptance fails the step without retrying', async () => {
+    const h = harness(async () => ({ score: 1200 }));
+    const outcome = await h.run(plan([tool('x', { acceptance: { outputSchema: { type: 'object', required: ['score'] }, cel: ['output.score <= 999'] } })]));
+    expect(outcome).toMatchObject({ status: 'failed', code: Code.FAILED_PRECONDITION, reason: 'acceptance criterion not met: output.score <= 999' });
+    expect(h.calls).toHaveLength(1);
+  });
+
+  test('run_if false skips a step; a human step pauses the run until answered', async () => {
+    const h = harness(async () => ({ ok: true }));
+    const p = plan([
+      tool('small', { runIf: 'input.amount < 100' }),
+      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'approve?', choices: ['yes', 'no'] } }, dependsOn: [], arguments: {} },
+      tool('book', { dependsOn: ['approve'] }),
+    ]);
+    const first = await h.run(p);
+    expect(first).toMatchObject({ status: 'input_required', step: { id: 'approve' } });
+    expect(h.finished.find((f) => f.stepId === 'small')?.state).toBe(StepState.STEP_STATE_SKIPPED);
+    expect(h.calls).toHaveLength(0);
+    const second = await h.run(p, h.state({ skipped: ['small'], answers: { approve: 'yes' } }));
+    expect(second).toMatchObject({ status: 'completed', outputs: { approve: 'yes', book: { ok: true } } });
+  });
+
+  test('resuming re-sends an interrupted attempt with the same idempotency key and skips finished steps', async () => {
+    const h = harness(async () => ({ ok: true }));
+    await h.run(plan([tool('a'), tool('b', { dependsOn: ['a'] })]), h.state({ outputs: { a: { ok: true } }, interrupted: { b: 2 } }));
+    expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:b:2']);
+  });
+
+  test('cancellation stops outstanding steps', async () => {
+    const controller = new AbortController();
+    const h = harness((call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))));
+    const running = h.run(plan([tool('slow')]), h.state(), controller.signal);
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
+    await expect(running).rejects.toMatchObject({ code: Code.CANCELLED });
+  });
+});
