@@ -203,13 +203,23 @@ describe('registry durability', () => {
     const fx = await createSecureFixture(REGISTRY_CLIENTS);
     const first = await startRegistry(fx);
     const risk = await registryClientAs(fx, first.address, 'lending/credit-risk', RW);
-    await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '5.0.0' }), endpoint: endpoint('d', 7040), leaseTtl: { seconds: 60, nanos: 0 } });
+    const lease = await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '5.0.0' }), endpoint: endpoint('d', 7040), leaseTtl: { seconds: 120, nanos: 0 } });
     risk.close();
     await first.stop();
     const second = await startRegistry(fx, first.dataDir);
     const reader = await registryClientAs(fx, second.address, 'lending/orchestrator', READ);
     const found = await reader.discover({ scope: { visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] }, characteristics: undefined }, maxResults: 1 });
     expect(found.matches).toHaveLength(1);
+    // The lease keeps the TTL it was granted (120 s, not the 30 s default) across the restart.
+    const again = await registryClientAs(fx, second.address, 'lending/credit-risk', RW);
+    const renewed = await again.heartbeat({ leaseId: lease.leaseId });
+    expect(renewed.expiresAt!.getTime() - Date.now()).toBeGreaterThan(100_000);
+    // A revision the registry never reached is refused rather than silently skipping changes.
+    const watching = (async () => {
+      for await (const c of reader.watch({ fromRevision: second.registry.revision + 1_000, kinds: [] }, { deadlineMs: 5_000 })) void c;
+    })();
+    await expect(watching).rejects.toMatchObject({ code: Code.OUT_OF_RANGE });
+    again.close();
     reader.close();
     await second.stop();
     cleanupDir(first.dataDir);

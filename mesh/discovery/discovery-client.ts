@@ -31,6 +31,8 @@ export class DiscoveryClient {
   private readonly turns = new Map<string, number>();
   private readonly watching = new AbortController();
   private watchUp = false;
+  /** Bumped by every registry change: an answer fetched across a change is not cached as fresh. */
+  private generation = 0;
 
   constructor(
     private readonly registry: MeshClient<typeof RegistryServiceService>,
@@ -47,6 +49,7 @@ export class DiscoveryClient {
           for await (const change of this.registry.watch({ fromRevision: 0, kinds: [] }, { signal: this.watching.signal, deadlineMs: Infinity })) {
             this.watchUp = true;
             backoff = 250;
+            this.generation++;
             for (const c of this.cache.values()) c.fresh = false;
             this.log.debug({ revision: change.revision }, 'registry changed: discovery cache invalidated');
           }
@@ -68,8 +71,9 @@ export class DiscoveryClient {
     const cached = this.cache.get(key);
     if (cached?.fresh && this.watchUp) return cached.matches;
     try {
+      const generation = this.generation;
       const { matches } = await this.registry.discover({ scope, maxResults });
-      this.cache.set(key, { matches, fresh: true });
+      this.cache.set(key, { matches, fresh: generation === this.generation });
       this.metrics?.discoveryStale.set(0);
       return matches;
     } catch (err) {

@@ -17,6 +17,7 @@ export type RegisteredCard = { kind: 'agent'; card: AgentCard } | { kind: 'tool'
 export class Registration {
   private leaseId: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
   private stopped = false;
   private onFirst: (() => void) | undefined;
   /** Resolves once the first registration has succeeded. */
@@ -33,7 +34,7 @@ export class Registration {
 
   /** Starts registering (retrying while the registry is unreachable), then keeps the lease alive. */
   start(): void {
-    void this.renew(0);
+    this.inFlight = this.renew(0);
   }
 
   private async register(): Promise<void> {
@@ -51,7 +52,7 @@ export class Registration {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.renew(ms), ms).unref();
+    this.timer = setTimeout(() => void (this.inFlight = this.renew(ms)), ms).unref();
   }
 
   private async renew(lastDelay: number): Promise<void> {
@@ -80,6 +81,8 @@ export class Registration {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // A registration still in flight would leave a lease behind: let it finish, then end it.
+    await this.inFlight;
     if (!this.leaseId) return;
     try {
       await this.registry.deregister({ leaseId: this.leaseId }, { deadlineMs: 2_000 });

@@ -172,6 +172,7 @@ function registry(types: ColumnTypes): Migration {
         .addColumn('instance_id', 'text', (c) => c.notNull())
         .addColumn('endpoint', json, (c) => c.notNull())
         .addColumn('expires_at', time, (c) => c.notNull())
+        .addColumn('ttl_ms', 'integer', (c) => c.notNull())
         .addColumn('registered_at', time, (c) => c.notNull())
         .addUniqueConstraint('registry_leases_instance_uq', ['entry_key', 'instance_id'])
         .execute();

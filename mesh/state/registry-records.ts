@@ -24,6 +24,7 @@ export interface LeaseRecord {
   instanceId: string;
   endpoint: JsonValue;
   expiresAt: Date;
+  ttlMs: number;
 }
 
 /** One change in the registry's ordered log. */
@@ -68,7 +69,7 @@ export class RegistryRecords {
   /** Inserts or replaces an entry's card (lifecycle kept on update) and one instance's lease (replacing that instance's previous lease), logging `changes`. */
   async register(
     entry: { key: string; kind: 'agent' | 'tool'; name: string; version: string; card: unknown; identity: string },
-    lease: { leaseId: string; instanceId: string; endpoint: unknown; expiresAt: Date },
+    lease: { leaseId: string; instanceId: string; endpoint: unknown; expiresAt: Date; ttlMs: number },
     changes: ChangeToLog[],
     principal: string,
   ): Promise<{ entry: RegistryEntryRecord; revisions: number[] }> {
@@ -96,6 +97,7 @@ export class RegistryRecords {
           instance_id: lease.instanceId,
           endpoint: encodeJson(lease.endpoint, 'endpoint'),
           expires_at: lease.expiresAt.toISOString(),
+          ttl_ms: lease.ttlMs,
           registered_at: at,
         })
         .execute();
@@ -178,6 +180,13 @@ export class RegistryRecords {
   }
 
   private toLease(r: Selectable<RegistryLeasesTable>): LeaseRecord {
-    return { leaseId: r.lease_id, entryKey: r.entry_key, instanceId: r.instance_id, endpoint: this.ctx.codec.json(r.endpoint), expiresAt: this.ctx.codec.time(r.expires_at) };
+    return {
+      leaseId: r.lease_id,
+      entryKey: r.entry_key,
+      instanceId: r.instance_id,
+      endpoint: this.ctx.codec.json(r.endpoint),
+      expiresAt: this.ctx.codec.time(r.expires_at),
+      ttlMs: r.ttl_ms,
+    };
   }
 }

@@ -149,6 +149,8 @@ export interface RegistryLeasesTable {
   instance_id: string;
   endpoint: JsonColumn;
   expires_at: TimeColumn;
+  /** The lease length granted at registration: heartbeats renew by it, also after a registry restart. */
+  ttl_ms: number;
   registered_at: TimeColumn;
 }
 

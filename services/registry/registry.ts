@@ -34,7 +34,6 @@ export const ADMIN_SCOPE = 'registry.admin';
 export class Registry {
   private readonly entries = new Map<string, LiveEntry>();
   private readonly leaseOwner = new Map<string, string>();
-  private readonly leaseTtl = new Map<string, number>();
   private readonly index = new DiscoveryIndex<string>();
   private readonly feed = new EventEmitter();
   private queue: Promise<unknown> = Promise.resolve();
@@ -105,7 +104,7 @@ export class Registry {
       // The same instance registering again replaces its previous lease.
       const leases = new Map(existing?.leases ?? []);
       for (const [id, l] of leases) if (l.instanceId === endpoint.instanceId) leases.delete(id);
-      leases.set(leaseId, { leaseId, entryKey: key, instanceId: endpoint.instanceId, endpoint: stored, expiresAt });
+      leases.set(leaseId, { leaseId, entryKey: key, instanceId: endpoint.instanceId, endpoint: stored, expiresAt, ttlMs: ttl });
       const now = new Date();
       const base = existing?.record ?? { key, kind, name: card.name, version: card.version, identity: card.identity, lifecycle: 'ACTIVE', revision: 0, registeredAt: now, updatedAt: now, card: json };
       const preview: LiveEntry = { record: { ...base, card: json as never }, leases };
@@ -114,20 +113,14 @@ export class Registry {
         : [];
       const { entry, revisions } = await this.store.registry.register(
         { key, kind, name: card.name, version: card.version, card: json, identity: card.identity },
-        { leaseId, instanceId: endpoint.instanceId, endpoint: stored, expiresAt },
+        { leaseId, instanceId: endpoint.instanceId, endpoint: stored, expiresAt, ttlMs: ttl },
         changes,
         caller.subject,
       );
-      for (const id of existing?.leases.keys() ?? []) {
-        if (!leases.has(id)) {
-          this.leaseOwner.delete(id);
-          this.leaseTtl.delete(id);
-        }
-      }
+      for (const id of existing?.leases.keys() ?? []) if (!leases.has(id)) this.leaseOwner.delete(id);
       const live: LiveEntry = { record: entry, leases };
       this.entries.set(key, live);
       this.leaseOwner.set(leaseId, key);
-      this.leaseTtl.set(leaseId, ttl);
       this.reindex(live);
       this.publish(revisions, changes);
       return { leaseId, expiresAt, ttlMs: ttl, revision: this.revision };
@@ -146,8 +139,8 @@ export class Registry {
   heartbeat(leaseId: string, caller: Principal) {
     return this.serial(async () => {
       const entry = this.leaseEntry(leaseId, caller);
-      // Renew for the TTL granted at registration (the default after a registry restart).
-      const expiresAt = new Date(Date.now() + (this.leaseTtl.get(leaseId) ?? this.leases.defaultTtlMs));
+      // Renew by the TTL granted at registration (stored with the lease, so also after a restart).
+      const expiresAt = new Date(Date.now() + entry.leases.get(leaseId)!.ttlMs);
       const renewed = await this.store.registry.renew(leaseId, expiresAt);
       entry.leases.set(leaseId, renewed);
       return expiresAt;
@@ -183,7 +176,6 @@ export class Registry {
     }
     for (const [, leaseId] of ended) {
       this.leaseOwner.delete(leaseId);
-      this.leaseTtl.delete(leaseId);
     }
     this.publish(revisions, changes);
   }
@@ -255,6 +247,10 @@ export class Registry {
 
   /** Changes after `fromRevision` (0: from now), then live ones, until the signal aborts. */
   async *watch(fromRevision: number, signal: AbortSignal): AsyncGenerator<RegistryChange> {
+    // A revision this registry never reached (a client of a registry restored from an older backup) would silently skip changes.
+    if (fromRevision > this.revision) {
+      throw new MeshError(Code.OUT_OF_RANGE, `from_revision ${fromRevision} is beyond the registry's revision ${this.revision}: watch from 0 and re-read`);
+    }
     const live = on(this.feed, 'change', { signal });
     let last = fromRevision > 0 ? fromRevision : this.revision;
     if (fromRevision > 0) {
