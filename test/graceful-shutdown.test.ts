@@ -60,6 +60,36 @@ describe('graceful shutdown', () => {
     }
   });
 
+  test('open server streams are ended with UNAVAILABLE at once instead of holding shutdown for the grace period', async () => {
+    let started: () => void = () => undefined;
+    const streaming = new Promise<void>((resolve) => (started = resolve));
+    const server = await startServer((s) =>
+      s.add(AgentServiceService, {
+        async *subscribeTask(_req, ctx) {
+          started();
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          throw ctx.signal.reason;
+        },
+      }),
+    );
+    const client = plaintextClient(AgentServiceService, server.address);
+    try {
+      const consume = (async () => {
+        for await (const e of client.subscribeTask({ taskId: 't', afterSequence: 0 }, { deadlineMs: Infinity })) void e;
+      })().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await streaming;
+      const began = Date.now();
+      await server.server.shutdown({ graceMs: 20_000 });
+      expect(Date.now() - began).toBeLessThan(10_000);
+      expect(await consume).toMatchObject({ code: Code.UNAVAILABLE, message: 'server is shutting down: reconnect' });
+    } finally {
+      client.close();
+    }
+  });
+
   test('SIGTERM drains an in-flight call and the process exits 0', async () => {
     const proc = startProcess('test/fixtures/slow-agent.ts', { AGENTMESH_SHUTDOWN_GRACE_MS: '5000' });
     try {

@@ -128,8 +128,9 @@ export class MeshServer {
 
   /**
    * Graceful shutdown: health goes NOT_SERVING, after `delayMs` new calls are
-   * refused, in-flight calls get up to `graceMs` to finish, then whatever is
-   * left is aborted and the server stops. Safe to call more than once.
+   * refused and open server streams are ended (UNAVAILABLE: reconnect), unary
+   * calls get up to `graceMs` to finish, then whatever is left is aborted and
+   * the server stops. Safe to call more than once.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return this.stopped;
@@ -147,6 +148,11 @@ export class MeshServer {
     this.log.info({ inFlight: inFlightAtStart, delayMs, graceMs }, 'shutting down');
     if (delayMs > 0 && wasListening) await sleep(delayMs);
     const drained = new Promise<boolean>((resolve) => this.grpcServer.tryShutdown(() => resolve(true)));
+    // Server streams (Watch, SubscribeTask) may never end by themselves: end them now with UNAVAILABLE,
+    // which tells clients to reconnect elsewhere, instead of holding shutdown for the whole grace period.
+    for (const ctx of this.inFlight) {
+      if (ctx.kind === 'server-stream') ctx.abort(new MeshError(Code.UNAVAILABLE, 'server is shutting down: reconnect'));
+    }
     const timedOut = sleep(graceMs).then(() => false);
     const clean = await Promise.race([drained, timedOut]);
     if (!clean) {
