@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, on } from 'node:events';
+import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
+import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
+import { PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
+import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
+import type { Principal } from '../security/principal.js';
+import { Code, isMeshError, MeshError } from '../server/errors.js';
+import { isTerminal, type Store, type TaskRecord } from '../state/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { execute, type ExecutionState, type StepRunner } from './executor.js';
+import type { InventoryItem } from './inventory.js';
+import { planningRecordOf, type Planner } from './planner.js';
+import { CircuitBreaker } from './retry.js';
+import { compileSchema } from './schema-validator.js';
+import { statusEvent, toEvent, type TaskData } from './task-codec.js';
+
+/** What an agent's runtime is made of. */
+export interface AgentRuntimeOptions {
+  card: AgentCard;
+  planner: Planner;
+  store: Store;
+  runner: StepRunner;
+  /** The collaborators in the agent's discovery scope, for the planner. */
+  inventory: () => Promise<InventoryItem[]>;
+  log: Logger;
+  /** Upper bound of a request's input (text + data), bytes. */
+  maxInputBytes?: number;
+}
+
+const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
+
+/**
+ * Runs an agent's tasks: each request becomes a persisted task, a plan
+ * (persisted, immutable), and a deterministic execution whose every step
+ * transition and substitution is recorded before it is acted on; events go
+ * to the task's append-only log, from which streams are served.
+ */
+export class AgentRuntime {
+  private readonly running = new Map<string, AbortController>();
+  private readonly feed = new EventEmitter();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
+
+  constructor(private readonly o: AgentRuntimeOptions) {
+    this.feed.setMaxListeners(0);
+    this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
+  }
+
+  private get name(): string {
+    return this.o.card.name;
+  }
+
+  /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
+  async send(req: SendTaskRequest, caller: Principal): Promise<TaskRecord> {
+    if (!req.requestId) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: required (a unique id per request makes retries safe)');
+    if (req.requestId.length > 128) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: at most 128 characters');
+    const skillId = req.skillId || (this.o.card.skills.length === 1 ? this.o.card.skills[0]!.id : '');
+    const check = this.skills.get(skillId);
+    if (!check) throw new MeshError(Code.INVALID_ARGUMENT, `skill_id: ${req.skillId ? `unknown skill ${req.skillId}` : 'required: this agent has several skills'}`);
+    const parts = req.message?.parts ?? [];
+    if (!parts.length) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: at least one part is required');
+    const size = Buffer.byteLength(JSON.stringify(Message.toJSON(req.message!)));
+    if (size > (this.o.maxInputBytes ?? 256 * 1024)) throw new MeshError(Code.RESOURCE_EXHAUSTED, `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`);
+    const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
+    const data = parts.find((p) => p.content?.$case === 'data')?.content;
+    const input = data?.$case === 'data' && data.data && typeof data.data === 'object' && !Array.isArray(data.data) ? (data.data as Record<string, unknown>) : {};
+    if (data && Object.keys(input).length === 0 && data.$case === 'data' && (typeof data.data !== 'object' || Array.isArray(data.data))) {
+      throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: the data part must be a JSON object');
+    }
+    check.assert(input, 'input');
+    const id = randomUUID();
+    const contextId = req.message!.contextId || randomUUID();
+    const taskData: TaskData = {
+      agent: this.name,
+      skillId,
+      subject: caller.subject,
+      requestId: req.requestId,
+      text,
+      input,
+      status: {},
+      artifacts: [],
+      history: [Message.toJSON({ ...req.message!, taskId: id, contextId })],
+      traceId: '',
+    };
+    const { task, created } = await this.o.store.tasks.create({
+      id,
+      contextId,
+      principal: caller.subject,
+      requestId: req.requestId,
+      data: taskData,
+      events: [statusEvent(TaskState.TASK_STATE_SUBMITTED)],
+    });
+    if (created) this.start(task.id);
+    return task;
+  }
+
+  private start(taskId: string): void {
+    if (this.running.has(taskId)) return;
+    const controller = new AbortController();
+    this.running.set(taskId, controller);
+    void this.process(taskId, controller.signal)
+      .catch((err: unknown) => {
+        if (!controller.signal.aborted) this.o.log.error({ err, task: taskId }, 'task processing failed');
+      })
+      .finally(() => {
+        this.running.delete(taskId);
+        this.feed.emit(taskId);
+      });
+  }
+
+  private async change(rec: TaskRecord, state: TaskState | undefined, events: unknown[], data?: Partial<TaskData>): Promise<TaskRecord> {
+    const next = await this.o.store.tasks.update(rec.id, {
+      expectedVersion: rec.version,
+      principal: this.name,
+      state,
+      data: data ? { ...(rec.data as object), ...data } : undefined,
+      events,
+    });
+    this.feed.emit(rec.id);
+    return next;
+  }
+
+  private async event(taskId: string, event: unknown): Promise<void> {
+    await this.o.store.events.append(taskId, event, this.name);
+    this.feed.emit(taskId);
+  }
+
+  private async process(taskId: string, signal: AbortSignal): Promise<void> {
+    let rec = await this.o.store.tasks.get(taskId);
+    const d = rec.data as unknown as TaskData;
+    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state)) {
+      rec = await this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING)]);
+    }
+    let plan: TaskPlan;
+    const stored = await this.o.store.plans.latest(taskId);
+    if (stored) plan = TaskPlan.fromJSON(stored.plan);
+    else {
+      try {
+        const outcome = await this.o.planner.plan({ taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory() }, signal);
+        plan = outcome.plan;
+        await this.o.store.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(outcome.record), principal: this.name });
+        await this.o.store.plans.put({ planId: plan.planId, taskId, revision: 1, plan: TaskPlan.toJSON(plan), principal: this.name });
+        await this.event(taskId, { planCreated: PlanCreated.toJSON({ plan }) });
+      } catch (err) {
+        const record = planningRecordOf(err);
+        if (record) await this.o.store.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(record), principal: this.name });
+        await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)]);
+        return;
+      }
+    }
+    const outcome = await execute(plan, {
+      taskId,
+      input: d.input,
+      runner: this.o.runner,
+      signal,
+      breakers: this.breakers,
+      state: await this.executionState(taskId),
+      hooks: {
+        stepStarted: async (stepId, attempt) => {
+          await this.o.store.steps.record(taskId, { stepId, state: StepState.STEP_STATE_RUNNING, attempt, principal: this.name });
+          await this.event(taskId, { stepStarted: { stepId, attempt } });
+        },
+        stepFinished: async (e) => {
+          await this.o.store.records.put({ id: `${taskId}:step:${e.stepId}`, taskId, kind: 'step', record: StepExecution.toJSON(e), principal: this.name });
+          await this.o.store.steps.record(taskId, { stepId: e.stepId, state: e.state, attempt: e.attempts.length, principal: this.name });
+          await this.event(taskId, { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } });
+        },
+        substituted: async (log) => {
+          if (!log.length) return;
+          await this.o.store.records
+            .put({ id: `${taskId}:substitution:${log[0]!.stepId}`, taskId, kind: 'substitution', record: log.map((s) => Substitution.toJSON(s)), principal: this.name })
+            .catch((err: unknown) => {
+              // A resumed step substitutes the same values again: the first record stands.
+              if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
+            });
+        },
+      },
+    });
+    rec = await this.o.store.tasks.get(taskId);
+    if (outcome.status === 'completed') {
+      const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
+      const artifact = { artifactId: 'result', name: 'result', parts: [{ data: outcome.outputs[resultStep] ?? null }] };
+      await this.change(rec, TaskState.TASK_STATE_COMPLETED, [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')], { artifacts: [artifact] });
+    } else if (outcome.status === 'input_required') {
+      const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
+      const inputRequest = { stepId: outcome.step.id, prompt: human?.prompt ?? '', inputSchema: human?.inputSchema, choices: human?.choices ?? [] };
+      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, human?.prompt, inputRequest)], {
+        status: { inputRequest },
+      });
+    } else {
+      await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)]);
+    }
+  }
+
+  private async executionState(taskId: string): Promise<ExecutionState> {
+    const state: ExecutionState = { outputs: {}, skipped: [], interrupted: {}, answers: {} };
+    const finished = new Set<string>();
+    for (const r of await this.o.store.records.list(taskId)) {
+      if (r.kind === 'step') {
+        const e = StepExecution.fromJSON(r.record);
+        finished.add(e.stepId);
+        if (e.state === StepState.STEP_STATE_SUCCEEDED) state.outputs[e.stepId] = e.output;
+        if (e.state === StepState.STEP_STATE_SKIPPED) state.skipped.push(e.stepId);
+      }
+      if (r.kind === 'answer') Object.assign(state.answers, r.record as object);
+    }
+    for (const t of await this.o.store.steps.list(taskId)) {
+      if (t.state === StepState.STEP_STATE_RUNNING && !finished.has(t.stepId)) state.interrupted[t.stepId] = t.attempt;
+    }
+    return state;
+  }
+
+  /** Resolves once the task is terminal or waits for input (or the signal aborts). */
+  async settled(taskId: string, signal: AbortSignal): Promise<TaskRecord> {
+    const changes = on(this.feed, taskId, { signal });
+    try {
+      for (;;) {
+        const rec = await this.o.store.tasks.get(taskId);
+        if (isTerminal(rec.state) || (WAITING.has(rec.state) && !this.running.has(taskId))) return rec;
+        await changes.next();
+      }
+    } finally {
+      await changes.return?.();
+    }
+  }
+
+  /** The task's events after `afterSequence`, then live ones, until it is terminal (or waits for input, when `untilInput`). */
+  async *events(taskId: string, afterSequence: number, signal: AbortSignal, untilInput = false): AsyncGenerator<StreamTaskResponse> {
+    const changes = on(this.feed, taskId, { signal });
+    let last = afterSequence;
+    try {
+      for (;;) {
+        const rec = await this.o.store.tasks.get(taskId);
+        for (const e of await this.o.store.events.list(taskId, { afterSequence: last })) {
+          last = e.sequence;
+          yield toEvent(e, rec.contextId);
+        }
+        const idle = !this.running.has(taskId);
+        if (isTerminal(rec.state) || (untilInput && WAITING.has(rec.state) && idle)) return;
+        await changes.next();
+      }
+    } finally {
+      await changes.return?.();
+    }
+  }
+
+  /** Cancels a task that is not terminal: outstanding steps are stopped. */
+  async cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
+    const rec = await this.o.store.tasks.get(taskId);
+    if (isTerminal(rec.state)) throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
+    const controller = this.running.get(taskId);
+    controller?.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
+    // The run may be writing its last transition right now: retry the compare-and-set a few times.
+    for (let attempt = 1; ; attempt++) {
+      const latest = await this.o.store.tasks.get(taskId);
+      if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
+      try {
+        return await this.change(latest, TaskState.TASK_STATE_CANCELED, [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)]);
+      } catch (err) {
+        if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /** Answers a task waiting for input and resumes it. */
+  async provideInput(taskId: string, stepId: string, message: Message | undefined, expectedVersion: number, caller: Principal): Promise<TaskRecord> {
+    const rec = await this.o.store.tasks.get(taskId);
+    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED) throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is not waiting for input`);
+    if (expectedVersion && expectedVersion !== rec.version) throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
+    const request = (rec.data as unknown as TaskData).status as { inputRequest?: { stepId: string; choices?: string[]; inputSchema?: Record<string, unknown> } };
+    const waiting = request.inputRequest;
+    if (!waiting || waiting.stepId !== stepId) throw new MeshError(Code.INVALID_ARGUMENT, `step_id: the task waits for ${waiting?.stepId ?? 'nothing'}`);
+    const part = message?.parts.find((p) => p.content?.$case === 'data' || p.content?.$case === 'text')?.content;
+    const answer = part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : undefined;
+    if (answer === undefined) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: an answer (text or data) is required');
+    if (waiting.choices?.length && !waiting.choices.includes(String(answer))) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `message: the answer must be one of ${waiting.choices.join(', ')}`);
+    }
+    compileSchema(waiting.inputSchema).assert(answer, 'answer');
+    await this.o.store.records.put({ id: `${taskId}:answer:${stepId}`, taskId, kind: 'answer', record: { [stepId]: answer }, principal: caller.subject });
+    const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
+    const next = await this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, `answered by ${caller.subject}`)], { history, status: {} });
+    this.start(taskId);
+    return next;
+  }
+
+  /** Picks up tasks that were working when the process stopped (crash or restart). */
+  async resume(): Promise<number> {
+    const unfinished = await this.o.store.tasks.list({ states: [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING] });
+    for (const t of unfinished) this.start(t.id);
+    if (unfinished.length) this.o.log.info({ tasks: unfinished.length }, 'resuming unfinished tasks');
+    return unfinished.length;
+  }
+}

@@ -1,0 +1,62 @@
+import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
+import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
+import { Code, MeshError, type CallContext, type ServiceImplementation } from '../server/index.js';
+import type { Principal } from '../security/principal.js';
+import type { Store } from '../state/index.js';
+import type { AgentRuntime } from './agent-runtime.js';
+import { explainTask } from './explain.js';
+import { toTask } from './task-codec.js';
+
+const callerOf = (ctx: CallContext): Principal => {
+  if (!ctx.principal) throw new MeshError(Code.UNAUTHENTICATED, 'no verified caller');
+  return ctx.principal;
+};
+
+/** Only the subject a task runs for (or the agent itself) may see or steer it. */
+async function ownTask(store: Store, taskId: string, caller: Principal) {
+  if (!taskId) throw new MeshError(Code.INVALID_ARGUMENT, 'task_id: required');
+  const rec = await store.tasks.find(taskId);
+  const subject = (rec?.data as { subject?: string } | undefined)?.subject;
+  // The same NOT_FOUND for "absent" and "not yours": task ids are not to be probed.
+  if (!rec || subject !== caller.subject) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
+  return rec;
+}
+
+/** AgentService over an agent runtime. */
+export function agentService(card: AgentCard, runtime: AgentRuntime, store: Store): ServiceImplementation<typeof AgentServiceService> {
+  return {
+    async sendTask(req, ctx) {
+      const rec = await runtime.send(req, callerOf(ctx));
+      const settled = req.configuration?.blocking ? await runtime.settled(rec.id, ctx.signal) : rec;
+      return { task: toTask(settled, req.configuration?.historyLength ?? 0) };
+    },
+    async *streamTask(req, ctx) {
+      const rec = await runtime.send({ ...req, configuration: undefined }, callerOf(ctx));
+      yield* runtime.events(rec.id, 0, ctx.signal, true);
+    },
+    async getTask(req, ctx) {
+      return { task: toTask(await ownTask(store, req.taskId, callerOf(ctx)), req.historyLength) };
+    },
+    async *subscribeTask(req, ctx) {
+      const rec = await ownTask(store, req.taskId, callerOf(ctx));
+      if (req.afterSequence < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'after_sequence: must not be negative');
+      if (req.afterSequence === 0) yield { event: { taskId: rec.id, contextId: rec.contextId, sequence: 0, timestamp: new Date(), event: { $case: 'task', task: toTask(rec) } } };
+      yield* runtime.events(rec.id, req.afterSequence, ctx.signal);
+    },
+    async cancelTask(req, ctx) {
+      await ownTask(store, req.taskId, callerOf(ctx));
+      return { task: toTask(await runtime.cancel(req.taskId, req.reason, callerOf(ctx))) };
+    },
+    async provideInput(req, ctx) {
+      await ownTask(store, req.taskId, callerOf(ctx));
+      return { task: toTask(await runtime.provideInput(req.taskId, req.stepId, req.message, req.expectedVersion, callerOf(ctx))) };
+    },
+    async explainTask(req, ctx) {
+      await ownTask(store, req.taskId, callerOf(ctx));
+      return { explanation: await explainTask(store, req.taskId) };
+    },
+    async getAgentCard() {
+      return { card };
+    },
+  };
+}

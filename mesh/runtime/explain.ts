@@ -1,0 +1,42 @@
+import { Explanation, PlanningRecord, StepExecution, Substitution, type CollaboratorChoice } from '../../gen/agentmesh/v1/explain.js';
+import { TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
+import type { Store } from '../state/index.js';
+import { toTask } from './task-codec.js';
+
+/** The collaborator a plan step names, as "kind:name". */
+function collaboratorOf(step: PlanStep): string | undefined {
+  const t = step.target;
+  if (t?.$case === 'tool') return `${t.tool.service}#${t.tool.tool}`;
+  if (t?.$case === 'agent') return `${t.agent.agent} (skill ${t.agent.skillId})`;
+  if (t?.$case === 'llm') return `model alias ${t.llm.modelAlias}`;
+  return undefined;
+}
+
+/**
+ * Assembles a task's explainability record from what was persisted: the
+ * plan in force, how it was made, the collaborators of its steps, every
+ * substitution and every step's attempts. Child explanations are fetched by
+ * the caller (they need the caller's authority).
+ */
+export async function explainTask(store: Store, taskId: string): Promise<Explanation> {
+  const task = toTask(await store.tasks.get(taskId));
+  const planRecord = await store.plans.latest(taskId);
+  const plan = planRecord ? TaskPlan.fromJSON(planRecord.plan) : undefined;
+  const records = await store.records.list(taskId);
+  const planning = records.find((r) => r.kind === 'planning');
+  const execution = records.filter((r) => r.kind === 'step').map((r) => StepExecution.fromJSON(r.record));
+  const substitutions = records.filter((r) => r.kind === 'substitution').flatMap((r) => (r.record as unknown[]).map((s) => Substitution.fromJSON(s)));
+  const collaborators: CollaboratorChoice[] = (plan?.steps ?? []).flatMap((step) => {
+    const name = collaboratorOf(step);
+    return name ? [{ stepId: step.id, name, version: '', address: '', reasons: [`named by the ${plan!.playbookId ? `playbook ${plan!.playbookId}` : 'plan'}`], score: 0, alternatives: [] }] : [];
+  });
+  return Explanation.fromPartial({
+    task,
+    plan,
+    planning: planning ? PlanningRecord.fromJSON(planning.record) : undefined,
+    collaborators,
+    substitutions,
+    execution,
+    children: [],
+  });
+}

@@ -1,0 +1,57 @@
+import { TaskEvent, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
+import { Artifact, Message, Task, TaskState, TaskStatus } from '../../gen/agentmesh/v1/task.js';
+import type { TaskEventRecord, TaskRecord } from '../state/index.js';
+
+/** What an agent keeps about a task besides the store's columns. */
+export interface TaskData {
+  agent: string;
+  skillId: string;
+  subject: string;
+  requestId: string;
+  text: string;
+  input: Record<string, unknown>;
+  status: unknown;
+  artifacts: unknown[];
+  history: unknown[];
+  traceId: string;
+}
+
+/** The wire Task for a stored task. */
+export function toTask(record: TaskRecord, historyLength = 0): Task {
+  const d = record.data as unknown as TaskData;
+  const history = (d.history ?? []).map((m) => Message.fromJSON(m));
+  return Task.fromPartial({
+    id: record.id,
+    contextId: record.contextId,
+    status: { ...TaskStatus.fromJSON(d.status ?? {}), state: record.state },
+    artifacts: (d.artifacts ?? []).map((a) => Artifact.fromJSON(a)),
+    history: historyLength > 0 ? history.slice(-historyLength) : history,
+    agent: d.agent,
+    skillId: d.skillId,
+    version: record.version,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    traceId: d.traceId,
+    requestId: d.requestId,
+    subject: d.subject,
+  });
+}
+
+/** A status event as stored (JSON of the TaskEvent's oneof). */
+export function statusEvent(state: TaskState, message?: string, inputRequest?: unknown): unknown {
+  const status = TaskStatus.toJSON(
+    TaskStatus.fromPartial({
+      state,
+      timestamp: new Date(),
+      message: message ? { messageId: '', role: 2, parts: [{ content: { $case: 'text', text: message } }] } : undefined,
+      inputRequest: inputRequest as never,
+    }),
+  );
+  return { statusUpdate: { status, final: [TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED].includes(state) } };
+}
+
+/** The wire TaskEvent for a stored event. */
+export function toEvent(record: TaskEventRecord, contextId: string): StreamTaskResponse {
+  const event = TaskEvent.fromJSON({ ...(record.event as object), taskId: record.taskId, contextId, sequence: record.sequence, timestamp: record.at.toISOString() });
+  return { event };
+}

@@ -1,0 +1,218 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentServiceService, type StreamTaskResponse } from '../gen/agentmesh/v1/agent_service.js';
+import { AgentCard } from '../gen/agentmesh/v1/card.js';
+import { StepState } from '../gen/agentmesh/v1/plan.js';
+import { TaskState } from '../gen/agentmesh/v1/task.js';
+import { ToolServiceService } from '../gen/agentmesh/v1/tool_service.js';
+import { createClient, type MeshClient } from '../mesh/client/index.js';
+import { agentService } from '../mesh/runtime/agent-service.js';
+import { AgentRuntime } from '../mesh/runtime/agent-runtime.js';
+import { inventoryFromCards, PlaybookPlanner, toolCardOf, toolService, type ToolSpec } from '../mesh/runtime/index.js';
+import { ToolStepRunner } from '../mesh/runtime/tool-step-runner.js';
+import { parsePolicy } from '../mesh/security/policy.js';
+import { securityInterceptor } from '../mesh/security/security-interceptor.js';
+import { TokenVerifier } from '../mesh/security/token-verifier.js';
+import { Code, createServer, type MeshServer } from '../mesh/server/index.js';
+import { loadStateConfig, openStore, type Store } from '../mesh/state/index.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { TRUST_DOMAIN } from './helpers/pki.js';
+import { createSecureFixture, idOf, type SecureFixture } from './helpers/secure-mesh.js';
+
+const TOOLS = 'banking/ledger';
+const AGENT = 'lending/advisor';
+let posted = 0;
+let slowRelease: () => void = () => undefined;
+
+const tools: ToolSpec[] = [
+  {
+    name: 'get-customer',
+    description: 'Reads a customer',
+    argumentsSchema: { type: 'object', required: ['customer'], properties: { customer: { type: 'string' } } },
+    idempotent: true,
+    handler: async (args) => ({ customer: args.customer, income: 5200 }),
+  },
+  {
+    name: 'post-entry',
+    description: 'Books the loan',
+    argumentsSchema: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+    handler: async (args) => ({ entry: ++posted, amount: args.amount }),
+  },
+  {
+    name: 'slow',
+    description: 'Waits until released',
+    argumentsSchema: { type: 'object' },
+    idempotent: true,
+    handler: (_args, ctx) => new Promise((resolve, reject) => {
+      slowRelease = () => resolve({ done: true });
+      ctx.call.signal.addEventListener('abort', () => reject(ctx.call.signal.reason));
+    }),
+  },
+];
+
+const card = AgentCard.fromPartial({
+  name: AGENT,
+  version: '1.0.0',
+  purpose: 'Advise on and book small loans',
+  owner: 'team-lending',
+  identity: idOf('lending', 'advisor'),
+  skills: [
+    { id: 'advise', description: 'Advise and book a loan', inputSchema: { type: 'object', required: ['customer', 'amount'], properties: { customer: { type: 'string' }, amount: { type: 'number' } } } },
+    { id: 'wait', description: 'Waits on the slow tool', inputSchema: { type: 'object' } },
+  ],
+});
+
+const playbooks = {
+  advise: {
+    goal: 'Loan for ${input.customer}',
+    steps: [
+      { id: 'fetch', description: 'read the customer', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } }, arguments: { customer: '${input.customer}' } },
+      { id: 'approve', description: 'large loans need a person', target: { $case: 'human' as const, human: { prompt: 'Approve this loan?', choices: ['yes', 'no'] } }, runIf: 'input.amount > 10000.0' },
+      {
+        id: 'book',
+        description: 'book the loan',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'post-entry' } },
+        arguments: { amount: '${input.amount}' },
+        dependsOn: ['fetch', 'approve'],
+        acceptance: { cel: ['output.amount == input.amount'] },
+      },
+    ],
+    resultStepId: 'book',
+  },
+  wait: { steps: [{ id: 'slow', description: 'waits', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'slow' } }, arguments: {} }] },
+};
+
+describe('an agent built with the runtime: plans, executes, asks a person, explains', () => {
+  let fx: SecureFixture;
+  let dir: string;
+  let toolStore: Store;
+  let agentStore: Store;
+  let toolServer: MeshServer;
+  let agentServer: MeshServer;
+  let client: MeshClient<typeof AgentServiceService>;
+  let stranger: MeshClient<typeof AgentServiceService>;
+
+  beforeAll(async () => {
+    fx = await createSecureFixture([
+      { client_id: 'demo/caller', scopes: ['task.read', 'task.write'], audiences: [AGENT] },
+      { client_id: 'demo/stranger', scopes: ['task.read', 'task.write'], audiences: [AGENT] },
+      { client_id: AGENT, scopes: ['tools.invoke'], audiences: [TOOLS] },
+    ]);
+    dir = mkdtempSync(join(tmpdir(), 'agent-'));
+    const log = captureLogger('agent-test').log;
+    const verifier = (audience: string) => new TokenVerifier({ issuer: fx.auth.issuer, audience, jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
+
+    toolStore = await openStore({ service: TOOLS, config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
+    const toolCard = toolCardOf({ name: TOOLS, version: '1.0.0', purpose: 'Ledger', owner: 'team-ledger' }, tools, idOf('banking', 'ledger'));
+    const toolTransport = await fx.transportFor('banking', 'ledger');
+    toolServer = createServer({ logger: log })
+      .use(securityInterceptor({ transport: toolTransport, verifier: verifier(TOOLS), policy: parsePolicy({ service: TOOLS, rules: [{ methods: ['*'], callers: ['spiffe://{trust_domain}/ns/lending/sa/advisor'], scopes: ['tools.invoke'] }] }, TRUST_DOMAIN), log }))
+      .add(ToolServiceService, toolService(toolCard, tools, { store: toolStore, service: TOOLS }));
+    const toolAddress = `127.0.0.1:${await toolServer.listen('127.0.0.1:0', toolTransport.serverCredentials())}`;
+
+    agentStore = await openStore({ service: AGENT, config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
+    const agentTransport = await fx.transportFor('lending', 'advisor');
+    const toolClient = createClient(ToolServiceService, toolAddress, {
+      credentials: agentTransport.channelCredentials(idOf('banking', 'ledger')),
+      metadataHooks: [fx.tokenClient(AGENT).metadataHook(TOOLS, ['tools.invoke'])],
+    });
+    const runtime = new AgentRuntime({
+      card,
+      planner: new PlaybookPlanner(playbooks),
+      store: agentStore,
+      runner: new ToolStepRunner(AGENT, async () => toolClient),
+      inventory: async () => inventoryFromCards([], [toolCard]),
+      log,
+      maxInputBytes: 4_096,
+    });
+    agentServer = createServer({ logger: log })
+      .use(securityInterceptor({ transport: agentTransport, verifier: verifier(AGENT), policy: parsePolicy({ service: AGENT, rules: [{ methods: ['agentmesh.v1.AgentService/*'], callers: ['spiffe://{trust_domain}/ns/demo/sa/*'], scopes: ['task.write'] }] }, TRUST_DOMAIN), log }))
+      .add(AgentServiceService, agentService(card, runtime, agentStore));
+    const agentAddress = `127.0.0.1:${await agentServer.listen('127.0.0.1:0', agentTransport.serverCredentials())}`;
+    const as = async (who: string) =>
+      createClient(AgentServiceService, agentAddress, {
+        credentials: (await fx.transportFor('demo', who)).channelCredentials(idOf('lending', 'advisor')),
+        metadataHooks: [fx.tokenClient(`demo/${who}`).metadataHook(AGENT, ['task.write'])],
+      });
+    client = await as('caller');
+    stranger = await as('stranger');
+  });
+
+  afterAll(async () => {
+    client.close();
+    stranger.close();
+    await agentServer.shutdown({ graceMs: 500 });
+    await toolServer.shutdown({ graceMs: 500 });
+    await agentStore.close();
+    await toolStore.close();
+    rmSync(dir, { recursive: true, force: true });
+    await fx.close();
+  });
+
+  const send = (requestId: string, input: Record<string, unknown>, skillId = 'advise', blocking = true) =>
+    client.sendTask({ requestId, skillId, message: { messageId: requestId, contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'data', data: input }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, configuration: { blocking, historyLength: 0 } });
+
+  test('a small loan completes without a person, and the explanation shows plan, substitutions and execution', async () => {
+    const { task } = await send('r-small', { customer: 'C-1', amount: 5000 });
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const result = task!.artifacts[0]!.parts[0]!.content;
+    expect(result?.$case === 'data' && result.data).toMatchObject({ amount: 5000 });
+    const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
+    expect(explanation?.plan?.steps.map((s) => s.id)).toEqual(['fetch', 'approve', 'book']);
+    expect(explanation?.planning?.playbookId).toBe('advise');
+    expect(explanation?.execution.map((e) => [e.stepId, e.state])).toEqual(
+      expect.arrayContaining([['fetch', StepState.STEP_STATE_SUCCEEDED], ['approve', StepState.STEP_STATE_SKIPPED], ['book', StepState.STEP_STATE_SUCCEEDED]]),
+    );
+    expect(explanation?.substitutions).toEqual(expect.arrayContaining([expect.objectContaining({ stepId: 'book', path: '/amount', source: 'input.amount', value: 5000 })]));
+    const book = explanation!.execution.find((e) => e.stepId === 'book')!;
+    expect(book.attempts[0]!.idempotencyKey).toBe(`${task!.id}:book:1`);
+  });
+
+  test('a large loan stops for approval; the answer resumes it to completion; events arrive in order', async () => {
+    const { task } = await send('r-large', { customer: 'C-2', amount: 50000 });
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
+    expect(task?.status?.inputRequest).toMatchObject({ stepId: 'approve', prompt: 'Approve this loan?', choices: ['yes', 'no'] });
+    await expect(client.provideInput({ taskId: task!.id, stepId: 'approve', message: { messageId: 'a', contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'text', text: 'maybe' }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, expectedVersion: 0 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await client.provideInput({ taskId: task!.id, stepId: 'approve', message: { messageId: 'a', contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'text', text: 'yes' }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, expectedVersion: 0 });
+    const events: StreamTaskResponse[] = [];
+    for await (const e of client.subscribeTask({ taskId: task!.id, afterSequence: 0 }, { deadlineMs: 15_000 })) events.push(e);
+    const sequences = events.slice(1).map((e) => e.event!.sequence);
+    expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
+    const kinds = events.map((e) => e.event!.event?.$case);
+    expect(kinds[0]).toBe('task');
+    expect(kinds).toEqual(expect.arrayContaining(['planCreated', 'stepStarted', 'stepFinished', 'artifactUpdate']));
+    const last = events.at(-1)!.event!.event;
+    expect(last?.$case === 'statusUpdate' && last.statusUpdate.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+  });
+
+  test('the same request_id returns the same task and acts once', async () => {
+    const before = posted;
+    const [a, b] = await Promise.all([send('r-dup', { customer: 'C-3', amount: 10 }), send('r-dup', { customer: 'C-3', amount: 10 })]);
+    expect(a.task?.id).toBe(b.task?.id);
+    const again = await send('r-dup', { customer: 'C-3', amount: 10 });
+    expect(again.task?.id).toBe(a.task?.id);
+    expect(posted).toBe(before + 1);
+  });
+
+  test.each([
+    ['an unknown skill', { customer: 'C', amount: 1 }, 'nope', Code.INVALID_ARGUMENT, 'unknown skill nope'],
+    ['input failing the skill schema', { customer: 'C' }, 'advise', Code.INVALID_ARGUMENT, 'input/amount: required'],
+    ['oversize input', { customer: 'x'.repeat(10_000), amount: 1 }, 'advise', Code.RESOURCE_EXHAUSTED, 'byte limit'],
+  ])('%s is refused and leaves no task behind', async (_n, input, skill, code, message) => {
+    const before = (await agentStore.tasks.list({})).length;
+    await expect(send(`bad-${skill}-${Object.keys(input).length}`, input, skill)).rejects.toMatchObject({ code, message: expect.stringContaining(message) });
+    expect((await agentStore.tasks.list({})).length).toBe(before);
+  });
+
+  test('cancel stops a running task; another subject cannot see the task', async () => {
+    const { task } = await send('r-cancel', {}, 'wait', false);
+    await expect(stranger.getTask({ taskId: task!.id, historyLength: 0 })).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    for (let i = 0; i < 100 && (await agentStore.steps.list(task!.id)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const { task: canceled } = await client.cancelTask({ taskId: task!.id, reason: 'changed my mind' });
+    expect(canceled?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    slowRelease();
+    const { task: later } = await client.getTask({ taskId: task!.id, historyLength: 0 });
+    expect(later?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+  });
+});
