@@ -26,3 +26,4 @@ export { agentService } from './agent-service.js';
 export { explainTask } from './explain.js';
 export { ToolStepRunner } from './tool-step-runner.js';
 export type { ToolClientFor } from './tool-step-runner.js';
+export { runAgent } from './run-agent.js';
