@@ -4,9 +4,7 @@ import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { createClient } from '../mesh/client/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
-import { TokenClient } from '../mesh/security/token-client.js';
-import { Transport } from '../mesh/security/transport.js';
-import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
+import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
 const client = (id: string, scopes: string[], audiences: string[]) => ({ client_id: id, auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${id}` }, scopes, audiences });
@@ -55,9 +53,7 @@ describe('an agent killed with SIGKILL mid-plan finishes the task after a restar
     procs.push(first);
     const agentAddress = String((await waitForLog(first, 'service started')).address);
 
-    const callerEnv = files.serviceEnv('demo/caller');
-    const transport = new Transport({ mode: 'mtls', trustDomain: 'agentmesh.local', tls: { certFile: callerEnv.AGENTMESH_TLS_CERT!, keyFile: callerEnv.AGENTMESH_TLS_KEY!, caFile: callerEnv.AGENTMESH_TLS_CA! } });
-    const tokens = new TokenClient({ tokenUrl: `${issuer}/oauth2/token`, clientId: 'demo/caller', auth: { method: 'client_secret_basic', secret: 'demo/caller-secret-0123456789' }, ca: readFileSync(callerEnv.AGENTMESH_TLS_CA!, 'utf8') });
+    const { transport, tokens } = localCaller(files, 'demo/caller', issuer);
     const connect = (address: string) =>
       createClient(AgentServiceService, address, { credentials: transport.channelCredentials(spiffeIdOfService('agentmesh.local', 'demo/resumer')), metadataHooks: [tokens.metadataHook('demo/resumer', ['task.write'])] });
     let agent = connect(agentAddress);

@@ -7,7 +7,7 @@ import { TokenClient } from '../mesh/security/token-client.js';
 import { Transport } from '../mesh/security/transport.js';
 import { Code } from '../mesh/server/index.js';
 import { verifyAuditFile } from '../mesh/telemetry/index.js';
-import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
+import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
 const HOPS = ['demo/hop-a', 'demo/hop-b', 'demo/hop-c'];
@@ -67,18 +67,7 @@ describe('observability across a chain of three agents', () => {
       const line = await waitForLog(proc, 'service started');
       started[name] = { address: String(line.address), admin: String(line.admin) };
     }
-    const cliEnv = files.serviceEnv('demo/cli');
-    cliTransport = new Transport({
-      mode: 'mtls',
-      trustDomain: 'agentmesh.local',
-      tls: { certFile: cliEnv.AGENTMESH_TLS_CERT!, keyFile: cliEnv.AGENTMESH_TLS_KEY!, caFile: cliEnv.AGENTMESH_TLS_CA! },
-    });
-    cliTokens = new TokenClient({
-      tokenUrl: `${issuer}/oauth2/token`,
-      clientId: 'demo/cli',
-      auth: { method: 'client_secret_basic', secret: 'demo/cli-secret-0123456789' },
-      ca: readFileSync(cliEnv.AGENTMESH_TLS_CA!, 'utf8'),
-    });
+    ({ transport: cliTransport, tokens: cliTokens } = localCaller(files, 'demo/cli', issuer));
     token = await cliTokens.getToken('demo/hop-a', ['task.read']);
   });
 

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Lifecycle } from '../gen/agentmesh/v1/card.js';
@@ -6,8 +6,7 @@ import { RegistryServiceService } from '../gen/agentmesh/v1/registry_service.js'
 import { createClient } from '../mesh/client/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { TokenClient } from '../mesh/security/token-client.js';
-import { Transport } from '../mesh/security/transport.js';
-import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
+import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
 const client = (id: string, scopes: string[], audiences: string[]) => ({
@@ -58,9 +57,7 @@ describe('a service registers itself on start and leaves discovery on stop', () 
   });
 
   const as = (id: string, scopes: string[]) => {
-    const env = files.serviceEnv(id);
-    const transport = new Transport({ mode: 'mtls', trustDomain: 'agentmesh.local', tls: { certFile: env.AGENTMESH_TLS_CERT!, keyFile: env.AGENTMESH_TLS_KEY!, caFile: env.AGENTMESH_TLS_CA! } });
-    const tokens = new TokenClient({ tokenUrl: `${issuer}/oauth2/token`, clientId: id, auth: { method: 'client_secret_basic', secret: `${id}-secret-0123456789` }, ca: readFileSync(env.AGENTMESH_TLS_CA!, 'utf8') });
+    const { transport, tokens } = localCaller(files, id, issuer);
     const registry = createClient(RegistryServiceService, registryAddress, {
       credentials: transport.channelCredentials(spiffeIdOfService('agentmesh.local', 'agentmesh/registry')),
       metadataHooks: [tokens.metadataHook('agentmesh/registry', scopes)],

@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { TokenClient } from '../../mesh/security/token-client.js';
+import { Transport } from '../../mesh/security/transport.js';
 import { ROOT } from './processes.js';
 import { newSigningKeyPem } from './secure-mesh.js';
 
@@ -19,6 +22,23 @@ export interface LocalMeshFiles {
   /** Environment for a secured service process or in-process setup. */
   serviceEnv(service: string, extra?: Record<string, string>): Record<string, string>;
   cleanup(): void;
+}
+
+/** A workload of the local mesh calling from the test process: its own certificate and client credentials (secret `<id>-secret-0123456789`). */
+export function localCaller(files: LocalMeshFiles, id: string, issuer: string): { transport: Transport; tokens: TokenClient; close(): void } {
+  const env = files.serviceEnv(id);
+  const transport = new Transport({
+    mode: 'mtls',
+    trustDomain: 'agentmesh.local',
+    tls: { certFile: env.AGENTMESH_TLS_CERT!, keyFile: env.AGENTMESH_TLS_KEY!, caFile: env.AGENTMESH_TLS_CA! },
+  });
+  const tokens = new TokenClient({
+    tokenUrl: `${issuer}/oauth2/token`,
+    clientId: id,
+    auth: { method: 'client_secret_basic', secret: `${id}-secret-0123456789` },
+    ca: readFileSync(env.AGENTMESH_TLS_CA!, 'utf8'),
+  });
+  return { transport, tokens, close: () => transport.close() };
 }
 
 const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', 'certs/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
