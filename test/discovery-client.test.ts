@@ -1,5 +1,5 @@
 import { DiscoveryScope } from '../gen/agentmesh/v1/card.js';
-import { DiscoveryClient, endpointsOf } from '../mesh/discovery/index.js';
+import { DiscoveryClient, endpointsOf, Registration } from '../mesh/discovery/index.js';
 import { MeshMetrics } from '../mesh/telemetry/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
@@ -16,6 +16,30 @@ async function eventually(condition: () => Promise<boolean>, timeoutMs = 10_000)
 }
 const scope = DiscoveryScope.fromPartial({ characteristics: { skillIds: ['assess-credit-risk'] } });
 const skill = { skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'credit', tags: [] }] };
+
+describe('self-registration', () => {
+  test('renews its lease before it lapses, and ends it on stop', async () => {
+    const fx = await createSecureFixture(REGISTRY_CLIENTS);
+    const reg = await startRegistry(fx);
+    const registry = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
+    const registration = new Registration(registry, { kind: 'agent', card: agentCard('lending/credit-risk', { version: '8.0.0' }) }, endpoint('self', 7300), 1_500, captureLogger().log);
+    const scope = DiscoveryScope.fromPartial({ visibility: { names: ['lending/credit-risk'] }, characteristics: { versionConstraint: '8.0.0' } });
+    try {
+      registration.start();
+      await registration.registered;
+      // Three lease lengths later the entry is still there: only heartbeats can have kept it.
+      await new Promise((r) => setTimeout(r, 4_500));
+      expect((await registry.discover({ scope, maxResults: 1 })).matches).toHaveLength(1);
+      await registration.stop();
+      expect((await registry.discover({ scope, maxResults: 1 })).matches).toHaveLength(0);
+    } finally {
+      registry.close();
+      await reg.stop();
+      cleanupDir(reg.dataDir);
+      await fx.close();
+    }
+  });
+});
 
 describe('discovery client', () => {
   let fx: SecureFixture;

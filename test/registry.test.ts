@@ -127,7 +127,7 @@ describe('registry over mTLS with tokens', () => {
         // cancelled at the end of the test
       }
     })();
-    const lease = await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
+    await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
     await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0', purpose: 'Ledger v9, updated' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
     await ledger.deregister({ leaseId: (await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined })).leaseId });
     const expected = reg.registry.revision - from;
@@ -153,7 +153,6 @@ describe('registry over mTLS with tokens', () => {
     resume.abort();
     await replaying;
     expect(replay.map((c) => c.revision)).toEqual(revisions.filter((r) => r > mine[0]!.revision));
-    void lease;
     watcher.close();
     ledger.close();
   });

@@ -65,10 +65,11 @@ export class AgentRuntime {
     if (size > (this.o.maxInputBytes ?? 256 * 1024)) throw new MeshError(Code.RESOURCE_EXHAUSTED, `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`);
     const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
     const data = parts.find((p) => p.content?.$case === 'data')?.content;
-    const input = data?.$case === 'data' && data.data && typeof data.data === 'object' && !Array.isArray(data.data) ? (data.data as Record<string, unknown>) : {};
-    if (data && Object.keys(input).length === 0 && data.$case === 'data' && (typeof data.data !== 'object' || Array.isArray(data.data))) {
+    const value: unknown = data?.$case === 'data' ? data.data : {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: the data part must be a JSON object');
     }
+    const input = value as Record<string, unknown>;
     check.assert(input, 'input');
     const id = randomUUID();
     const contextId = req.message!.contextId || randomUUID();

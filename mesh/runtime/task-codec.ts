@@ -1,6 +1,6 @@
 import { TaskEvent, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import { Artifact, Message, Task, TaskState, TaskStatus } from '../../gen/agentmesh/v1/task.js';
-import type { TaskEventRecord, TaskRecord } from '../state/index.js';
+import { isTerminal, type TaskEventRecord, type TaskRecord } from '../state/index.js';
 
 /** What an agent keeps about a task besides the store's columns. */
 export interface TaskData {
@@ -47,7 +47,7 @@ export function statusEvent(state: TaskState, message?: string, inputRequest?: u
       inputRequest: inputRequest as never,
     }),
   );
-  return { statusUpdate: { status, final: [TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED].includes(state) } };
+  return { statusUpdate: { status, final: isTerminal(state) } };
 }
 
 /** The wire TaskEvent for a stored event. */

@@ -54,28 +54,21 @@ export function toRegistryEntry(e: LiveEntry): RegistryEntry {
 
 /** What discovery matches an entry on. */
 export function toCandidate(e: LiveEntry): Candidate {
-  if (e.record.kind === 'agent') {
-    const card = AgentCard.fromJSON(e.record.card);
-    return {
-      kind: 'agent',
-      name: card.name,
-      version: card.version,
-      purpose: card.purpose,
-      description: card.description,
-      policies: card.policies.map((p) => p.id),
-      skills: card.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: s.tags })),
-      labels: card.labels,
-    };
-  }
-  const card = ToolCard.fromJSON(e.record.card);
+  const agent = e.record.kind === 'agent' ? AgentCard.fromJSON(e.record.card) : undefined;
+  const tool = agent ? undefined : ToolCard.fromJSON(e.record.card);
+  const card = agent ?? tool!;
+  // A tool service's tools play the part of an agent's skills.
+  const skills = agent
+    ? agent.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: s.tags }))
+    : tool!.tools.map((t) => ({ id: t.name, name: t.name, description: t.description, tags: t.tags }));
   return {
-    kind: 'tool',
+    kind: e.record.kind,
     name: card.name,
     version: card.version,
     purpose: card.purpose,
     description: card.description,
     policies: card.policies.map((p) => p.id),
-    skills: card.tools.map((t) => ({ id: t.name, name: t.name, description: t.description, tags: t.tags })),
+    skills,
     labels: card.labels,
   };
 }
