@@ -35,7 +35,7 @@ async function measure(parallel: boolean, runs: number): Promise<Row> {
     await execute(p, { taskId: `t${r}`, input: {}, runner, hooks, signal: new AbortController().signal, breakers: new Map(), state: { outputs: {}, skipped: [], interrupted: {}, answers: {} }, parallelism: STEPS });
     executorMs.push(performance.now() - began);
     began = performance.now();
-    for (const step of p.steps) await runner.run({ step, args: {}, attempt: 1, idempotencyKey: 'k', signal: new AbortController().signal });
+    for (const step of p.steps) await runner.run({ taskId: 't', step, args: {}, attempt: 1, idempotencyKey: 'k', signal: new AbortController().signal, deadline: Date.now() + 1000, childTaskCreated: () => undefined });
     baselineMs.push(performance.now() - began);
   }
   executorMs.sort((a, b) => a - b);

@@ -10,6 +10,7 @@ import { createClient, type MeshClient } from '../mesh/client/index.js';
 import { agentService } from '../mesh/runtime/agent-service.js';
 import { AgentRuntime } from '../mesh/runtime/agent-runtime.js';
 import { inventoryFromCards, PlaybookPlanner, toolCardOf, toolService, type ToolSpec } from '../mesh/runtime/index.js';
+import { StepRunners } from '../mesh/runtime/step-runners.js';
 import { ToolStepRunner } from '../mesh/runtime/tool-step-runner.js';
 import { parsePolicy } from '../mesh/security/policy.js';
 import { securityInterceptor } from '../mesh/security/security-interceptor.js';
@@ -121,7 +122,7 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
       card,
       planner: new PlaybookPlanner(playbooks),
       store: agentStore,
-      runner: new ToolStepRunner(AGENT, async () => toolClient),
+      runner: new StepRunners({ tool: new ToolStepRunner(AGENT, async (name) => ({ client: toolClient, choice: { name, version: '1.0.0', address: toolAddress, reasons: ['the only tool service of this test'], score: 1, alternatives: [] } })) }),
       inventory: async () => inventoryFromCards([], [toolCard]),
       log,
       maxInputBytes: 4_096,

@@ -125,7 +125,7 @@ describe('LlmPlanner against the OpenAI double', () => {
   test('a wrong API key (401) is FAILED_PRECONDITION, not a planning attempt', async () => {
     double = await OpenAiDouble.start({ answers: [validPlan] });
     const err = await rejection(planner({ apiKey: 'sk-wrong' }));
-    expect(err).toMatchObject({ code: Code.FAILED_PRECONDITION, message: 'LLM endpoint refused the planning request (401)' });
+    expect(err).toMatchObject({ code: Code.FAILED_PRECONDITION, message: 'LLM endpoint refused the request (401)' });
     expect(planningRecordOf(err)).toBeUndefined();
   });
 

@@ -13,10 +13,16 @@ export interface CallOptions {
   metadata?: Metadata;
   /** The incoming call this call is made for: its deadline and cancellation carry over. */
   parent?: CallContext;
+  /**
+   * An access token to act for when there is no incoming call to take it from
+   * (an agent's task runs after SendTask returned): hooks that exchange the
+   * caller's token (actForCaller) exchange this one. Never log it.
+   */
+  actFor?: string;
 }
 
 /** Called before every outgoing call to add metadata (tokens, trace context...). */
-export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext }) => void | Promise<void>;
+export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext; actFor?: string }) => void | Promise<void>;
 
 /** Options for createClient. */
 export interface MeshClientOptions {
@@ -55,7 +61,7 @@ export function createClient<S extends ServiceDefinition>(
 
   async function prepare(path: string, opts: CallOptions = {}) {
     const metadata = opts.metadata?.clone() ?? new Metadata();
-    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent });
+    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent, actFor: opts.actFor });
     let deadline = Date.now() + (opts.deadlineMs ?? defaultDeadlineMs);
     if (opts.parent?.deadline) deadline = Math.min(deadline, opts.parent.deadline.getTime());
     const signals = [opts.signal, opts.parent?.signal].filter((s): s is AbortSignal => s !== undefined);

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
+import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import { CollaboratorChoice, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../security/principal.js';
 import { Code, isMeshError, MeshError } from '../server/errors.js';
 import { isTerminal, type Store, type TaskRecord } from '../state/index.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { MeshMetrics } from '../telemetry/metrics.js';
+import { meshTracer } from '../telemetry/tracing.js';
 import { execute, type ExecutionState, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
@@ -27,6 +30,8 @@ export interface AgentRuntimeOptions {
   log: Logger;
   /** Upper bound of a request's input (text + data), bytes. */
   maxInputBytes?: number;
+  /** Tasks by state, pending tasks, plan steps, conversation depth. */
+  metrics?: MeshMetrics;
 }
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
@@ -42,6 +47,9 @@ export class AgentRuntime {
   private readonly feed = new EventEmitter();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
+  // The caller's access token per task, for token exchange on agent steps.
+  // Memory only: a bearer token never goes to disk.
+  private readonly authority = new Map<string, string>();
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
@@ -50,6 +58,41 @@ export class AgentRuntime {
 
   private get name(): string {
     return this.o.card.name;
+  }
+
+  /** The access token of the caller a task runs for, while this process holds one. */
+  authorityFor(taskId: string): string | undefined {
+    return this.authority.get(taskId);
+  }
+
+  /** Keeps the latest token the task's own subject presented (every call of theirs renews it). */
+  remember(task: TaskRecord, caller: Principal): void {
+    if (caller.token && (task.data as unknown as TaskData).subject === caller.subject && !isTerminal(task.state)) this.authority.set(task.id, caller.token);
+  }
+
+  /** Counts tasks by state (and pending ones) from the store, at start. */
+  async countTasks(): Promise<void> {
+    const m = this.o.metrics;
+    if (!m) return;
+    m.tasks.reset();
+    let pending = 0;
+    for (const t of await this.o.store.tasks.list({})) {
+      m.tasks.inc({ state: TaskState[t.state] });
+      if (!isTerminal(t.state)) pending++;
+    }
+    m.pendingTasks.set(pending);
+  }
+
+  private counted(from: TaskState | undefined, to: TaskState, history: number): void {
+    const m = this.o.metrics;
+    if (!m || from === to) return;
+    if (from !== undefined) m.tasks.dec({ state: TaskState[from] });
+    m.tasks.inc({ state: TaskState[to] });
+    if (from === undefined) m.pendingTasks.inc();
+    if (isTerminal(to) && (from === undefined || !isTerminal(from))) {
+      m.pendingTasks.dec();
+      m.conversationDepth.observe(history);
+    }
   }
 
   /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
@@ -72,6 +115,8 @@ export class AgentRuntime {
     const input = value as Record<string, unknown>;
     check.assert(input, 'input');
     const id = randomUUID();
+    const traceContext: Record<string, string> = {};
+    propagation.inject(context.active(), traceContext);
     const contextId = req.message!.contextId || randomUUID();
     const taskData: TaskData = {
       agent: this.name,
@@ -83,7 +128,9 @@ export class AgentRuntime {
       status: {},
       artifacts: [],
       history: [Message.toJSON({ ...req.message!, taskId: id, contextId })],
-      traceId: '',
+      traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
+      traceContext,
+      ...(caller.actors[0] ? { actor: caller.actors[0] } : {}),
     };
     const { task, created } = await this.o.store.tasks.create({
       id,
@@ -93,7 +140,11 @@ export class AgentRuntime {
       data: taskData,
       events: [statusEvent(TaskState.TASK_STATE_SUBMITTED)],
     });
-    if (created) this.start(task.id);
+    this.remember(task, caller);
+    if (created) {
+      this.counted(undefined, task.state, 1);
+      this.start(task.id);
+    }
     return task;
   }
 
@@ -101,7 +152,7 @@ export class AgentRuntime {
     if (this.running.has(taskId)) return;
     const controller = new AbortController();
     this.running.set(taskId, controller);
-    void this.process(taskId, controller.signal)
+    void this.traced(taskId, controller.signal)
       .catch((err: unknown) => {
         if (!controller.signal.aborted) this.o.log.error({ err, task: taskId }, 'task processing failed');
       })
@@ -109,6 +160,28 @@ export class AgentRuntime {
         this.running.delete(taskId);
         this.feed.emit(taskId);
       });
+  }
+
+  /** Runs (or resumes) a task under a span in the trace of the request that created it. */
+  private async traced(taskId: string, signal: AbortSignal): Promise<void> {
+    const rec = await this.o.store.tasks.get(taskId);
+    const d = rec.data as unknown as TaskData;
+    const parent = propagation.extract(ROOT_CONTEXT, d.traceContext ?? {});
+    const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
+    await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
+      try {
+        await this.process(taskId, signal);
+        const state = (await this.o.store.tasks.get(taskId)).state;
+        span.setAttribute('agentmesh.task.state', TaskState[state]);
+        if (state === TaskState.TASK_STATE_FAILED) span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
+        if (isTerminal(state)) this.authority.delete(taskId);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private async change(rec: TaskRecord, state: TaskState | undefined, events: unknown[], data?: Partial<TaskData>): Promise<TaskRecord> {
@@ -119,6 +192,7 @@ export class AgentRuntime {
       data: data ? { ...(rec.data as object), ...data } : undefined,
       events,
     });
+    if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
     this.feed.emit(rec.id);
     return next;
   }
@@ -163,8 +237,11 @@ export class AgentRuntime {
           await this.o.store.steps.record(taskId, { stepId, state: StepState.STEP_STATE_RUNNING, attempt, principal: this.name });
           await this.event(taskId, { stepStarted: { stepId, attempt } });
         },
-        stepFinished: async (e) => {
+        stepFinished: async (e, choice) => {
+          if (choice) await this.o.store.records.put({ id: `${taskId}:choice:${e.stepId}`, taskId, kind: 'choice', record: CollaboratorChoice.toJSON(choice), principal: this.name });
           await this.o.store.records.put({ id: `${taskId}:step:${e.stepId}`, taskId, kind: 'step', record: StepExecution.toJSON(e), principal: this.name });
+          const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
+          this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
           await this.o.store.steps.record(taskId, { stepId: e.stepId, state: e.state, attempt: e.attempts.length, principal: this.name });
           await this.event(taskId, { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } });
         },
@@ -186,8 +263,8 @@ export class AgentRuntime {
       await this.change(rec, TaskState.TASK_STATE_COMPLETED, [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')], { artifacts: [artifact] });
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
-      const inputRequest = { stepId: outcome.step.id, prompt: human?.prompt ?? '', inputSchema: human?.inputSchema, choices: human?.choices ?? [] };
-      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, human?.prompt, inputRequest)], {
+      const inputRequest = { stepId: outcome.step.id, prompt: outcome.prompt, inputSchema: human?.inputSchema, choices: human?.choices ?? [] };
+      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)], {
         status: { inputRequest },
       });
     } else {
@@ -283,6 +360,7 @@ export class AgentRuntime {
     await this.o.store.records.put({ id: `${taskId}:answer:${stepId}`, taskId, kind: 'answer', record: { [stepId]: answer }, principal: caller.subject });
     const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
     const next = await this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, `answered by ${caller.subject}`)], { history, status: {} });
+    this.remember(next, caller);
     this.start(taskId);
     return next;
   }

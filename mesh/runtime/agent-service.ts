@@ -1,6 +1,8 @@
 import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { Code, MeshError, type CallContext, type ServiceImplementation } from '../server/index.js';
+import type { ChildExplanation, Explanation } from '../../gen/agentmesh/v1/explain.js';
+import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
+import { Code, codeName, MeshError, type CallContext, type ServiceImplementation } from '../server/index.js';
 import type { Principal } from '../security/principal.js';
 import type { Store } from '../state/index.js';
 import type { AgentRuntime } from './agent-runtime.js';
@@ -22,8 +24,32 @@ async function ownTask(store: Store, taskId: string, caller: Principal) {
   return rec;
 }
 
-/** AgentService over an agent runtime. */
-export function agentService(card: AgentCard, runtime: AgentRuntime, store: Store): ServiceImplementation<typeof AgentServiceService> {
+/** Fetches a child task's explanation from its agent with the caller's authority (the incoming call's token, exchanged). */
+export type ExplainChild = (child: TaskRef, maxDepth: number, ctx: CallContext) => Promise<Explanation>;
+
+const DEFAULT_DEPTH = 4;
+const MAX_DEPTH = 16;
+
+/** The explanations of the child tasks an explanation's steps created; a collaborator that refuses yields a marked gap. */
+async function childrenOf(explanation: Explanation, depth: number, ctx: CallContext, explainChild: ExplainChild): Promise<ChildExplanation[]> {
+  const refs = explanation.execution.flatMap((e) => {
+    const ref = e.attempts.findLast((a) => a.childTask)?.childTask;
+    return ref ? [{ stepId: e.stepId, ref }] : [];
+  });
+  return Promise.all(
+    refs.map(async ({ stepId, ref }): Promise<ChildExplanation> => {
+      try {
+        return { stepId, task: ref, result: { $case: 'explanation', explanation: await explainChild(ref, depth - 1, ctx) } };
+      } catch (err) {
+        const e = MeshError.from(err);
+        return { stepId, task: ref, result: { $case: 'gap', gap: { code: codeName(e.code), reason: e.message } } };
+      }
+    }),
+  );
+}
+
+/** AgentService over an agent runtime; `explainChild` makes ExplainTask recursive. */
+export function agentService(card: AgentCard, runtime: AgentRuntime, store: Store, explainChild?: ExplainChild): ServiceImplementation<typeof AgentServiceService> {
   return {
     async sendTask(req, ctx) {
       const rec = await runtime.send(req, callerOf(ctx));
@@ -35,7 +61,9 @@ export function agentService(card: AgentCard, runtime: AgentRuntime, store: Stor
       yield* runtime.events(rec.id, 0, ctx.signal, true);
     },
     async getTask(req, ctx) {
-      return { task: toTask(await ownTask(store, req.taskId, callerOf(ctx)), req.historyLength) };
+      const rec = await ownTask(store, req.taskId, callerOf(ctx));
+      runtime.remember(rec, callerOf(ctx));
+      return { task: toTask(rec, req.historyLength) };
     },
     async *subscribeTask(req, ctx) {
       const rec = await ownTask(store, req.taskId, callerOf(ctx));
@@ -53,7 +81,11 @@ export function agentService(card: AgentCard, runtime: AgentRuntime, store: Stor
     },
     async explainTask(req, ctx) {
       await ownTask(store, req.taskId, callerOf(ctx));
-      return { explanation: await explainTask(store, req.taskId) };
+      if (req.maxDepth > MAX_DEPTH) throw new MeshError(Code.INVALID_ARGUMENT, `max_depth: at most ${MAX_DEPTH}`);
+      const depth = req.maxDepth || DEFAULT_DEPTH;
+      const explanation = await explainTask(store, req.taskId);
+      if (depth > 1 && explainChild) explanation.children = await childrenOf(explanation, depth, ctx, explainChild);
+      return { explanation };
     },
     async getAgentCard() {
       return { card };

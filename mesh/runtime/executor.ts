@@ -1,8 +1,9 @@
-import { trace } from '@opentelemetry/api';
-import type { StepAttempt, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { CollaboratorChoice, StepAttempt, StepExecution, Substitution, TokenUsage } from '../../gen/agentmesh/v1/explain.js';
 import { StepState, type PlanStep, type TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
 import { Code, codeName, MeshError } from '../server/errors.js';
+import { meshTracer } from '../telemetry/tracing.js';
 import { evaluateCondition } from './cel.js';
 import { backoffMs, CircuitBreaker, RETRYABLE, sleep, type RetrySettings } from './retry.js';
 import { compileSchema } from './schema-validator.js';
@@ -10,17 +11,36 @@ import { substitute } from './substitution.js';
 
 /** One attempt of a step, as handed to the runner that calls the collaborator. */
 export interface StepCall {
+  taskId: string;
   step: PlanStep;
   args: Record<string, unknown>;
+  /** An LLM step's prompt with its templates substituted. */
+  prompt?: string;
   attempt: number;
   /** Derived from task, step and attempt: a re-sent call after a crash is recognised by the tool. */
   idempotencyKey: string;
   signal: AbortSignal;
+  /** When this attempt's time is up (epoch ms): outgoing calls take their deadlines from it. */
+  deadline: number;
+  /** Called as soon as an agent step's child task exists, so a failed attempt still names it. */
+  childTaskCreated(ref: TaskRef): void;
+}
+
+/** What a runner reports of a successful call. */
+export interface StepResult {
+  output: unknown;
+  /** The task the step created on a collaborating agent. */
+  childTask?: TaskRef;
+  /** The model an LLM step used, and its token usage. */
+  model?: string;
+  usage?: TokenUsage;
+  /** Which collaborator instance was called, and why it was chosen (without step_id). */
+  choice?: Omit<CollaboratorChoice, 'stepId'>;
 }
 
 /** Calls collaborators (tools, agents, models) for tool, agent and LLM steps. */
 export interface StepRunner {
-  run(call: StepCall): Promise<{ output: unknown; childTask?: TaskRef }>;
+  run(call: StepCall): Promise<StepResult>;
   /** The collaborator a step calls, for circuit breaking ("tool:ns/name#tool", "agent:ns/name"...). */
   collaborator(step: PlanStep): string;
 }
@@ -28,7 +48,8 @@ export interface StepRunner {
 /** Where the executor persists every transition before acting on it. */
 export interface ExecutionHooks {
   stepStarted(stepId: string, attempt: number): Promise<void>;
-  stepFinished(execution: StepExecution): Promise<void>;
+  /** `choice` is the collaborator that produced the step's output, when the runner reported one. */
+  stepFinished(execution: StepExecution, choice?: CollaboratorChoice): Promise<void>;
   substituted(log: Substitution[]): Promise<void>;
 }
 
@@ -45,7 +66,7 @@ export interface ExecutionState {
 /** How a run ended. */
 export type ExecutionOutcome =
   | { status: 'completed'; outputs: Record<string, unknown> }
-  | { status: 'input_required'; step: PlanStep }
+  | { status: 'input_required'; step: PlanStep; /** The question with its templates substituted. */ prompt: string }
   | { status: 'failed'; stepId: string; code: Code; reason: string };
 
 /** Executor settings. */
@@ -72,7 +93,7 @@ function duration(millis: number) {
   return { seconds: Math.floor(millis / 1000), nanos: Math.round((millis % 1000) * 1e6) };
 }
 
-type StepEnd = { ok: true; output: unknown } | { ok: false; skipped: true; reason: string } | { ok: false; skipped: false; code: Code; reason: string };
+type StepEnd = { ok: true; output: unknown; choice?: CollaboratorChoice } | { ok: false; skipped: true; reason: string } | { ok: false; skipped: false; code: Code; reason: string };
 
 /**
  * Runs a plan deterministically: steps as a DAG in plan order, independent
@@ -122,7 +143,7 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
     for (const id of [...running.keys()]) if (finished.has(id)) running.delete(id);
   }
   if (failure) return failure;
-  if (waiting) return { status: 'input_required', step: waiting };
+  if (waiting) return { status: 'input_required', step: waiting, prompt: await humanPrompt(waiting, o, outputs) };
   return { status: 'completed', outputs };
 }
 
@@ -132,6 +153,25 @@ async function conditionHolds(step: PlanStep, o: ExecutorOptions, outputs: Recor
   return evaluateCondition(step.runIf, { input: o.input, steps });
 }
 
+/** The substitution scope of a step: the task input and the outputs so far. */
+const scopeOf = (o: ExecutorOptions, outputs: Record<string, unknown>) => ({
+  input: o.input,
+  steps: Object.fromEntries(Object.entries(outputs).map(([id, output]) => [id, { output }])),
+});
+
+/** A prompt (LLM or human step) with its templates substituted; logged with the path "#prompt" (not an argument). */
+async function substitutePrompt(step: PlanStep, prompt: string, o: ExecutorOptions, outputs: Record<string, unknown>): Promise<string> {
+  if (!prompt.includes('${')) return prompt;
+  const { value, log } = substitute(step.id, { prompt }, scopeOf(o, outputs));
+  await o.hooks.substituted(log.map((entry) => ({ ...entry, path: '#prompt' })));
+  return String(value.prompt);
+}
+
+async function humanPrompt(step: PlanStep, o: ExecutorOptions, outputs: Record<string, unknown>): Promise<string> {
+  const prompt = step.target?.$case === 'human' ? step.target.human.prompt : '';
+  return substitutePrompt(step, prompt, o, outputs);
+}
+
 async function finish(step: PlanStep, end: StepEnd, attempts: StepAttempt[], o: ExecutorOptions): Promise<void> {
   await o.hooks.stepFinished({
     stepId: step.id,
@@ -139,7 +179,7 @@ async function finish(step: PlanStep, end: StepEnd, attempts: StepAttempt[], o: 
     attempts,
     output: end.ok ? end.output : undefined,
     reason: end.ok ? '' : end.reason,
-  });
+  }, end.ok ? end.choice : undefined);
 }
 
 function accept(step: PlanStep, output: unknown, o: ExecutorOptions, outputs: Record<string, unknown>): void {
@@ -161,9 +201,9 @@ async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<strin
       accept(step, answer, o, outputs);
       return { end: { ok: true, output: answer }, attempts };
     }
-    const steps = Object.fromEntries(Object.entries(outputs).map(([id, output]) => [id, { output }]));
-    const { value: args, log } = substitute(step.id, step.arguments, { input: o.input, steps });
+    const { value: args, log } = substitute(step.id, step.arguments, scopeOf(o, outputs));
     await o.hooks.substituted(log);
+    const prompt = step.target?.$case === 'llm' ? await substitutePrompt(step, step.target.llm.prompt, o, outputs) : undefined;
     const retry = {
       maxAttempts: step.retry?.maxAttempts || o.retry?.maxAttempts || DEFAULT_RETRY.maxAttempts,
       initialBackoffMs: ms(step.retry?.initialBackoff) ?? o.retry?.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs,
@@ -173,43 +213,80 @@ async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<strin
     const breaker = o.breakers.get(name) ?? new CircuitBreaker(name);
     o.breakers.set(name, breaker);
     for (let attempt = o.state.interrupted[step.id] ?? 1; ; attempt++) {
-      const started = new Date();
-      const record: StepAttempt = { attempt, startedAt: started, finishedAt: undefined, duration: undefined, code: 'OK', error: '', traceId: trace.getActiveSpan()?.spanContext().traceId ?? '', childTask: undefined, idempotencyKey: `${o.taskId}:${step.id}:${attempt}` };
-      attempts.push(record);
-      const close = (code: string, error = '') => Object.assign(record, { finishedAt: new Date(), duration: duration(Date.now() - started.getTime()), code, error });
-      const timeout = AbortSignal.timeout(ms(step.timeout) ?? o.stepTimeoutMs ?? 30_000);
-      let admitted = false;
-      let called = false;
-      try {
-        breaker.admit();
-        admitted = true;
-        await o.hooks.stepStarted(step.id, attempt);
-        const result = await o.runner.run({ step, args, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, timeout]) });
-        called = true;
-        breaker.succeeded();
-        record.childTask = result.childTask;
-        close('OK');
-        accept(step, result.output, o, outputs);
-        return { end: { ok: true, output: result.output }, attempts };
-      } catch (err) {
-        o.signal.throwIfAborted();
-        const error = timeout.aborted && !called ? new MeshError(Code.DEADLINE_EXCEEDED, `step ${step.id} timed out`) : MeshError.from(err);
-        if (called) {
-          // The call succeeded; its output failed acceptance: not a collaborator failure, not retried.
-          return { end: { ok: false, skipped: false, code: error.code, reason: error.message }, attempts };
-        }
-        if (admitted) breaker.failed();
-        close(codeName(error.code), error.message);
-        // An open circuit fails the step at once: retrying into it would only wait.
-        if (!admitted || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
-          return { end: { ok: false, skipped: false, code: error.code, reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})` }, attempts };
-        }
-        await sleep(backoffMs(attempt + 1, retry), o.signal);
-      }
+      const outcome = await meshTracer().startActiveSpan(
+        `step ${step.id}`,
+        { attributes: { 'agentmesh.task.id': o.taskId, 'agentmesh.step.id': step.id, 'agentmesh.step.kind': step.target?.$case ?? 'none', 'agentmesh.step.attempt': attempt, 'agentmesh.collaborator': name } },
+        async (span) => {
+          try {
+            const result = await attemptStep(step, { args, prompt, attempt, retry, breaker }, o, outputs, attempts);
+            const failed = 'end' in result ? (result.end.ok ? undefined : result.end.reason) : attempts.at(-1)?.error;
+            if (failed !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: failed });
+            return result;
+          } finally {
+            span.end();
+          }
+        },
+      );
+      if ('end' in outcome) return { end: outcome.end, attempts };
+      await sleep(backoffMs(attempt + 1, retry), o.signal);
     }
   } catch (err) {
     o.signal.throwIfAborted();
     const error = MeshError.from(err);
     return { end: { ok: false, skipped: false, code: error.code, reason: error.message }, attempts };
+  }
+}
+
+type AttemptOutcome = { end: StepEnd } | { retry: true };
+
+/** One attempt of a step: breaker, persisted start, the call, acceptance; says whether to retry. */
+async function attemptStep(
+  step: PlanStep,
+  a: { args: Record<string, unknown>; prompt: string | undefined; attempt: number; retry: RetrySettings; breaker: CircuitBreaker },
+  o: ExecutorOptions,
+  outputs: Record<string, unknown>,
+  attempts: StepAttempt[],
+): Promise<AttemptOutcome> {
+  const { args, prompt, attempt, retry, breaker } = a;
+  const started = new Date();
+  const record: StepAttempt = {
+    attempt, startedAt: started, finishedAt: undefined, duration: undefined, code: 'OK', error: '',
+    traceId: trace.getActiveSpan()?.spanContext().traceId ?? '', childTask: undefined, idempotencyKey: `${o.taskId}:${step.id}:${attempt}`, model: '', usage: undefined,
+  };
+  attempts.push(record);
+  const close = (code: string, error = '') => Object.assign(record, { finishedAt: new Date(), duration: duration(Date.now() - started.getTime()), code, error });
+  const timeoutMs = ms(step.timeout) ?? o.stepTimeoutMs ?? 30_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let admitted = false;
+  let called = false;
+  try {
+    breaker.admit();
+    admitted = true;
+    await o.hooks.stepStarted(step.id, attempt);
+    const result = await o.runner.run({
+      taskId: o.taskId, step, args, prompt, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, timeout]),
+      deadline: started.getTime() + timeoutMs,
+      childTaskCreated: (ref) => void (record.childTask = ref),
+    });
+    called = true;
+    breaker.succeeded();
+    Object.assign(record, { childTask: result.childTask ?? record.childTask, model: result.model ?? '', usage: result.usage });
+    close('OK');
+    accept(step, result.output, o, outputs);
+    return { end: { ok: true, output: result.output, choice: result.choice ? { stepId: step.id, ...result.choice } : undefined } };
+  } catch (err) {
+    o.signal.throwIfAborted();
+    const error = timeout.aborted && !called ? new MeshError(Code.DEADLINE_EXCEEDED, `step ${step.id} timed out`) : MeshError.from(err);
+    if (called) {
+      // The call succeeded; its output failed acceptance: not a collaborator failure, not retried.
+      return { end: { ok: false, skipped: false, code: error.code, reason: error.message } };
+    }
+    if (admitted) breaker.failed();
+    close(codeName(error.code), error.message);
+    // An open circuit fails the step at once: retrying into it would only wait.
+    if (!admitted || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
+      return { end: { ok: false, skipped: false, code: error.code, reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})` } };
+    }
+    return { retry: true };
   }
 }

@@ -1,9 +1,9 @@
-import { Explanation, PlanningRecord, StepExecution, Substitution, type CollaboratorChoice } from '../../gen/agentmesh/v1/explain.js';
+import { CollaboratorChoice, Explanation, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { Store } from '../state/index.js';
 import { toTask } from './task-codec.js';
 
-/** The collaborator a plan step names, as "kind:name". */
+/** The collaborator a plan step names, for a person reading the explanation. */
 function collaboratorOf(step: PlanStep): string | undefined {
   const t = step.target;
   if (t?.$case === 'tool') return `${t.tool.service}#${t.tool.tool}`;
@@ -26,9 +26,14 @@ export async function explainTask(store: Store, taskId: string): Promise<Explana
   const planning = records.find((r) => r.kind === 'planning');
   const execution = records.filter((r) => r.kind === 'step').map((r) => StepExecution.fromJSON(r.record));
   const substitutions = records.filter((r) => r.kind === 'substitution').flatMap((r) => (r.record as unknown[]).map((s) => Substitution.fromJSON(s)));
+  const chosen = new Map(records.filter((r) => r.kind === 'choice').map((r) => { const c = CollaboratorChoice.fromJSON(r.record); return [c.stepId, c]; }));
+  const planned = `named by the ${plan?.playbookId ? `playbook ${plan.playbookId}` : plan?.model ? `plan of model ${plan.model}` : 'plan'}`;
   const collaborators: CollaboratorChoice[] = (plan?.steps ?? []).flatMap((step) => {
     const name = collaboratorOf(step);
-    return name ? [{ stepId: step.id, name, version: '', address: '', reasons: [`named by the ${plan!.playbookId ? `playbook ${plan!.playbookId}` : 'plan'}`], score: 0, alternatives: [] }] : [];
+    if (!name) return [];
+    const found = chosen.get(step.id);
+    // The plan decided which collaborator; discovery (or a static route) decided which instance.
+    return [found ? { ...found, reasons: [planned, ...found.reasons] } : { stepId: step.id, name, version: '', address: '', reasons: [planned], score: 0, alternatives: [] }];
   });
   return Explanation.fromPartial({
     task,

@@ -1,9 +1,11 @@
 import type OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Logger } from 'pino';
 import { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
 import { PlannerKind, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { Code, isMeshError, MeshError } from '../server/errors.js';
+import { isMeshError } from '../server/errors.js';
+import type { MeshMetrics } from '../telemetry/metrics.js';
+import { ChatModel } from './chat-model.js';
 import type { InventoryItem } from './inventory.js';
 import { validatePlan } from './plan-validation.js';
 import { elapsedSince, newPlanIdentity, noValidPlan, throwIfAborted, type Planner, type PlanningInput, type PlanningOutcome } from './planner.js';
@@ -56,6 +58,8 @@ export interface LlmPlannerOptions {
   /** Model aliases that LLM steps may name. */
   llmAliases?: string[];
   log?: Logger;
+  /** Where LLM token usage is counted (agentmesh_llm_tokens_total). */
+  metrics?: MeshMetrics;
 }
 
 const catalogue = (inventory: InventoryItem[]) =>
@@ -109,16 +113,6 @@ function parseAnswer(raw: string): { json?: Record<string, unknown>; errors: str
   return { json: json as Record<string, unknown>, errors };
 }
 
-/** An endpoint failure as a MeshError; the caller gets the status, the log and `cause` get the details. */
-function endpointFailure(err: unknown, signal: AbortSignal | undefined): MeshError {
-  throwIfAborted(signal);
-  const status = (err as { status?: unknown }).status;
-  if (typeof status !== 'number') return new MeshError(Code.UNAVAILABLE, 'LLM endpoint unreachable', { cause: err });
-  if (status === 429) return new MeshError(Code.RESOURCE_EXHAUSTED, 'LLM endpoint rate limit (429)', { cause: err });
-  if (status >= 500) return new MeshError(Code.UNAVAILABLE, `LLM endpoint failed (${status})`, { cause: err });
-  return new MeshError(Code.FAILED_PRECONDITION, `LLM endpoint refused the planning request (${status})`, { cause: err });
-}
-
 /**
  * Plans with a language model: asks for plan JSON (structured output where the
  * endpoint supports it), validates it against the inventory, and re-asks with
@@ -126,11 +120,11 @@ function endpointFailure(err: unknown, signal: AbortSignal | undefined): MeshErr
  */
 export class LlmPlanner implements Planner {
   private readonly maxAttempts: number;
-  // Learned once per endpoint: after a 400 to json_schema, ask for json_object only.
-  private jsonSchemaRefused = false;
+  private readonly chat: ChatModel;
 
   constructor(private readonly options: LlmPlannerOptions) {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+    this.chat = new ChatModel(options.client, options.model, { metrics: options.metrics, log: options.log });
   }
 
   /** Plans one task; see Planner for the error contract. */
@@ -147,7 +141,7 @@ export class LlmPlanner implements Planner {
       const started = performance.now();
       const startedAt = new Date();
       const prompt = JSON.stringify(messages);
-      const completion = await this.complete(messages, signal);
+      const { completion, usage } = await this.chat.complete(messages, { jsonSchema: { name: 'task_plan', schema: PLAN_JSON_SCHEMA as unknown as Record<string, unknown> }, signal });
       const choice = completion.choices[0];
       const raw = choice?.message.content ?? '';
       const parsed = parseAnswer(raw);
@@ -162,8 +156,7 @@ export class LlmPlanner implements Planner {
         errors = validatePlan(plan, input.inventory, { llmAliases });
       }
       record.attempts.push({
-        attempt, prompt, rawOutput: raw, validationErrors: errors, startedAt, duration: elapsedSince(started),
-        usage: { promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0 },
+        attempt, prompt, rawOutput: raw, validationErrors: errors, startedAt, duration: elapsedSince(started), usage,
       });
       if (plan && errors.length === 0) return { plan, record };
       this.options.log?.warn({ taskId: input.taskId, attempt, errors }, 'planner answer refused');
@@ -173,24 +166,5 @@ export class LlmPlanner implements Planner {
       );
     }
     throw noValidPlan(errors, record);
-  }
-
-  private async complete(messages: ChatCompletionMessageParam[], signal: AbortSignal | undefined): Promise<ChatCompletion> {
-    const ask = (response_format: OpenAI.ChatCompletionCreateParams['response_format']) =>
-      this.options.client.chat.completions.create({ model: this.options.model, messages, response_format }, { signal });
-    try {
-      if (!this.jsonSchemaRefused) {
-        try {
-          return await ask({ type: 'json_schema', json_schema: { name: 'task_plan', schema: PLAN_JSON_SCHEMA, strict: false } });
-        } catch (err) {
-          if ((err as { status?: unknown }).status !== 400) throw err;
-          this.jsonSchemaRefused = true;
-          this.options.log?.warn({ err }, 'LLM endpoint refused json_schema output; using json_object');
-        }
-      }
-      return await ask({ type: 'json_object' });
-    } catch (err) {
-      throw endpointFailure(err, signal);
-    }
   }
 }

@@ -1,75 +1,146 @@
 import { z } from 'zod';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
-import { AgentCard, type ToolCard } from '../../gen/agentmesh/v1/card.js';
+import { AgentCard, type DeepPartial, type ToolCard } from '../../gen/agentmesh/v1/card.js';
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import type { MeshClient } from '../client/client.js';
-import { loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig } from '../config/config.js';
 import { endpointsOf } from '../discovery/discovery-client.js';
 import { spiffeIdOfService } from '../security/spiffe-id.js';
-import { Code, MeshError } from '../server/errors.js';
+import type { CallContext } from '../server/context.js';
 import type { ServiceKit } from '../service/service-kit.js';
 import { runMeshService } from '../service/run-mesh-service.js';
 import { openStore } from '../state/store.js';
 import { AgentRuntime } from './agent-runtime.js';
 import { agentService } from './agent-service.js';
+import { AgentStepRunner } from './agent-step-runner.js';
+import { ChatModel, openAiClient, parseModelAliases } from './chat-model.js';
+import { ClientPool, type CollaboratorRoutes } from './collaborators.js';
 import { inventoryFromCards } from './inventory.js';
+import { LlmPlanner } from './llm-planner.js';
+import { LlmStepRunner } from './llm-step-runner.js';
 import type { Planner } from './planner.js';
+import { PlaybookPlanner, type Playbook } from './playbook-planner.js';
+import { StepRunners } from './step-runners.js';
 import { ToolStepRunner } from './tool-step-runner.js';
 
+const ROUTE = /^(agent:|tool:)?[a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+$/;
+
 const agentConfigSchema = z.object({
-  /** Static routes for small deployments: "ns/name=host:port,..."; otherwise collaborators are discovered. */
+  /** Static routes for small deployments: "[agent:|tool:]ns/name=host:port,..." (tool when no kind); otherwise collaborators are discovered. */
   AGENTMESH_COLLABORATOR_ADDRESSES: z
     .string()
-    .regex(/^([a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+)(,[a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+)*$/, 'must be ns/name=host:port,...')
+    .refine((v) => v.split(',').every((r) => ROUTE.test(r)), 'must be [agent:|tool:]ns/name=host:port,...')
     .optional(),
+  /** auto (default): the LLM planner when OPENAI_API_KEY is set, else playbooks; or force one. */
+  AGENTMESH_PLANNER: z.enum(['auto', 'playbook', 'llm']).default('auto'),
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  /** The planning model when the card names none. */
+  OPENAI_MODEL: z.string().optional(),
+  /** Model aliases for LLM steps: "alias=model[@baseURL],...". */
+  AGENTMESH_MODELS: z.string().optional(),
 });
 
-/** Finds a tool service's address: a static route, else the registry's best instance. */
-function toolClients(kit: ServiceKit, routes: Map<string, string>) {
-  const clients = new Map<string, MeshClient<typeof ToolServiceService>>();
-  kit.onShutdown(() => clients.forEach((c) => c.close()));
-  return async (service: string) => {
-    let address = routes.get(service);
-    if (!address) {
-      const discovery = kit.discovery();
-      if (!discovery) throw new MeshError(Code.FAILED_PRECONDITION, `no route to ${service}: set AGENTMESH_REGISTRY_ADDRESS or AGENTMESH_COLLABORATOR_ADDRESSES`);
-      address = (await discovery.pick({ visibility: { names: [service], namespaces: [], patterns: [] }, characteristics: undefined })).address;
-    }
-    let client = clients.get(`${service}@${address}`);
-    if (!client) {
-      client = kit.client(ToolServiceService, { service, address, scopes: ['tools.invoke'] });
-      clients.set(`${service}@${address}`, client);
-    }
-    return client;
-  };
+type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** An agent: its card, how it plans, and nothing else — the kernel does the rest. */
+export interface AgentDefinition {
+  /** The card (identity, endpoints and lifecycle are filled in at run time). */
+  card: DeepPartial<AgentCard> & { name: string; version: string; purpose: string };
+  /** Pre-approved plans per skill id: the offline default and the regulated-flow planner. */
+  playbooks?: Record<string, Playbook>;
+  /** Overrides the planner choice (AGENTMESH_PLANNER / OPENAI_API_KEY) entirely. */
+  planner?: Planner;
+}
+
+function parseRoutes(spec: string | undefined): { tools: Map<string, string>; agents: Map<string, string> } {
+  const tools = new Map<string, string>();
+  const agents = new Map<string, string>();
+  for (const route of (spec ?? '').split(',').filter(Boolean)) {
+    const [kindName, address] = route.split('=') as [string, string];
+    const [kind, name] = kindName.includes(':') ? (kindName.split(':') as [string, string]) : ['tool', kindName];
+    (kind === 'agent' ? agents : tools).set(name, address);
+  }
+  return { tools, agents };
+}
+
+/** The planner: playbooks offline, the LLM with OPENAI_API_KEY (auto), or as forced by AGENTMESH_PLANNER. */
+function choosePlanner(def: AgentDefinition, card: AgentCard, config: AgentConfig, kit: ServiceKit, aliases: string[]): { planner: Planner; kind: string } {
+  if (def.planner) return { planner: def.planner, kind: 'custom' };
+  const wantLlm = config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY);
+  if (!wantLlm) return { planner: new PlaybookPlanner(def.playbooks ?? {}, { llmAliases: aliases }), kind: 'playbook' };
+  const model = card.model?.model || config.OPENAI_MODEL;
+  if (!model) throw new ConfigError('OPENAI_MODEL', 'is required by the LLM planner when the card names no model');
+  const client = openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
+  return { planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }), kind: `llm (${model})` };
 }
 
 /**
  * Runs an agent process: the kit (security, telemetry, admin port), its own
- * store, AgentService over the runtime with tool steps routed statically or
- * through discovery, registration, and resumption of unfinished tasks.
+ * store, AgentService over the runtime, tool / agent / LLM steps routed
+ * statically or through discovery, registration, and resumption of
+ * unfinished tasks.
  */
-export async function runAgent(card: Omit<AgentCard, 'identity' | 'endpoints' | 'lifecycle'>, planner: Planner): Promise<void> {
-  await runMeshService(card.name, async (kit) => {
-    const routes = new Map((loadConfig(agentConfigSchema).AGENTMESH_COLLABORATOR_ADDRESSES ?? '').split(',').filter(Boolean).map((r) => r.split('=') as [string, string]));
+export async function runAgent(def: AgentDefinition): Promise<void> {
+  await runMeshService(def.card.name, async (kit) => {
+    const config = loadConfig(agentConfigSchema);
+    const routes = parseRoutes(config.AGENTMESH_COLLABORATOR_ADDRESSES);
     const store = await openStore({ service: kit.name, log: kit.log });
     kit.onShutdown(() => store.close());
-    const full = AgentCard.fromPartial({ ...card, identity: spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, card.name) });
-    const clientFor = toolClients(kit, routes);
+    const card = AgentCard.fromPartial({ ...def.card, identity: spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, def.card.name) });
+
+    const discovery = () => kit.discovery();
+    const tools = new ClientPool<typeof ToolServiceService>({ static: routes.tools, discovery } satisfies CollaboratorRoutes, (service, address) =>
+      kit.client(ToolServiceService, { service, address, scopes: ['tools.invoke'] }),
+    );
+    // Agents are called for the task's caller: their tokens come from token exchange (all the scopes the caller delegated).
+    const agents = new ClientPool<typeof AgentServiceService>({ static: routes.agents, discovery }, (service, address) =>
+      kit.client(AgentServiceService, { service, address, actForCaller: true }),
+    );
+    kit.onShutdown(() => {
+      tools.close();
+      agents.close();
+    });
+
+    const aliases = (() => {
+      try {
+        return parseModelAliases(config.AGENTMESH_MODELS);
+      } catch (err) {
+        throw new ConfigError('AGENTMESH_MODELS', (err as Error).message);
+      }
+    })();
+    const models = new Map(
+      [...aliases].map(([alias, a]) => [alias, new ChatModel(openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: a.baseURL ?? config.OPENAI_BASE_URL }), a.model, kit)]),
+    );
+    const { planner, kind } = choosePlanner(def, card, config, kit, [...aliases.keys()]);
+
     const inventory = async () => {
-      const tools: ToolCard[] = [];
-      for (const service of routes.keys()) tools.push((await (await clientFor(service)).listTools({})).card!);
-      const discovery = kit.discovery();
-      if (discovery && full.collaborators) {
-        for (const m of await discovery.resolve(full.collaborators, 100)) {
-          if (m.entry?.card?.$case === 'tool' && endpointsOf(m).length && !routes.has(m.entry.card.tool.name)) tools.push(m.entry.card.tool);
+      const toolCards: ToolCard[] = [];
+      const agentCards: AgentCard[] = [];
+      for (const service of routes.tools.keys()) toolCards.push((await (await tools.connect(service)).client.listTools({})).card!);
+      for (const agent of routes.agents.keys()) agentCards.push((await (await agents.connect(agent)).client.getAgentCard({})).card!);
+      const found = kit.discovery();
+      if (found && card.collaborators) {
+        for (const m of await found.resolve(card.collaborators, 100)) {
+          if (!endpointsOf(m).length) continue;
+          if (m.entry?.card?.$case === 'tool' && !routes.tools.has(m.entry.card.tool.name)) toolCards.push(m.entry.card.tool);
+          if (m.entry?.card?.$case === 'agent' && m.entry.card.agent.name !== card.name && !routes.agents.has(m.entry.card.agent.name)) agentCards.push(m.entry.card.agent);
         }
       }
-      return inventoryFromCards([], tools);
+      return inventoryFromCards(agentCards, toolCards);
     };
-    const runtime = new AgentRuntime({ card: full, planner, store, runner: new ToolStepRunner(card.name, clientFor), inventory, log: kit.log });
-    await kit.serve(kit.createServer().add(AgentServiceService, agentService(full, runtime, store)), { readyNow: false });
-    kit.register({ kind: 'agent', card: full });
+
+    const runner: StepRunners = new StepRunners({
+      tool: new ToolStepRunner(card.name, tools.connect),
+      agent: new AgentStepRunner(agents.connect, (taskId: string): string | undefined => runtime.authorityFor(taskId)),
+      llm: new LlmStepRunner(models),
+    });
+    const runtime: AgentRuntime = new AgentRuntime({ card, planner, store, runner, inventory, log: kit.log, metrics: kit.metrics });
+    const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
+      (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })).explanation!;
+    await kit.serve(kit.createServer().add(AgentServiceService, agentService(card, runtime, store, explainChild)), { readyNow: false });
+    kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
+    kit.register({ kind: 'agent', card });
+    await runtime.countTasks();
     await runtime.resume();
   });
 }

@@ -14,6 +14,10 @@ export interface TaskData {
   artifacts: unknown[];
   history: unknown[];
   traceId: string;
+  /** W3C trace context of the request that created the task: the task's span continues that trace, also after a restart. */
+  traceContext?: Record<string, string>;
+  /** The agent that sent this task on a user's behalf (the current actor), if any. */
+  actor?: string;
 }
 
 /** The wire Task for a stored task. */

@@ -1,40 +1,28 @@
-import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import type { PlanStep } from '../../gen/agentmesh/v1/plan.js';
-import type { MeshClient } from '../client/client.js';
+import type { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { Code, MeshError } from '../server/errors.js';
-import type { StepCall, StepRunner } from './executor.js';
+import type { Connect } from './collaborators.js';
+import type { StepCall, StepResult } from './executor.js';
 
-/** How the runner reaches a tool service: a typed client for its name (resolved through discovery in a service). */
-export type ToolClientFor = (service: string) => Promise<MeshClient<typeof ToolServiceService>>;
-
-/**
- * Runs tool steps through ToolService with the step's idempotency key and
- * context; other step kinds need their own runner (agents, models).
- */
-export class ToolStepRunner implements StepRunner {
+/** Runs tool steps through ToolService with the step's idempotency key and context, using this agent's own token. */
+export class ToolStepRunner {
   constructor(
     private readonly agent: string,
-    private readonly clientFor: ToolClientFor,
+    private readonly connect: Connect<typeof ToolServiceService>,
   ) {}
 
-  collaborator(step: PlanStep): string {
-    return step.target?.$case === 'tool' ? `tool:${step.target.tool.service}` : `${step.target?.$case ?? 'none'}:${step.id}`;
-  }
-
-  async run(call: StepCall): Promise<{ output: unknown }> {
+  async run(call: StepCall): Promise<StepResult> {
     const target = call.step.target;
-    if (target?.$case !== 'tool') throw new MeshError(Code.UNIMPLEMENTED, `step ${call.step.id}: ${target?.$case ?? 'no'} steps are not supported by this agent`);
-    const client = await this.clientFor(target.tool.service);
-    const [taskId = ''] = call.idempotencyKey.split(':');
+    if (target?.$case !== 'tool') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not a tool step`);
+    const { client, choice } = await this.connect(target.tool.service);
     const answer = await client.invokeTool(
       {
         tool: target.tool.tool,
         arguments: call.args,
         idempotencyKey: call.idempotencyKey,
-        context: { taskId, contextId: '', stepId: call.step.id, attempt: call.attempt, agent: this.agent },
+        context: { taskId: call.taskId, contextId: '', stepId: call.step.id, attempt: call.attempt, agent: this.agent },
       },
       { signal: call.signal },
     );
-    return { output: answer.result };
+    return { output: answer.result, choice };
   }
 }

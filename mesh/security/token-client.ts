@@ -97,9 +97,15 @@ export class TokenClient {
    */
   metadataHook(audience: string, scopes: string[] = [], options: { actForCaller?: boolean } = {}): MetadataHook {
     return async (metadata, call) => {
-      const incoming = call.parent?.principal?.token;
-      const token =
-        options.actForCaller && incoming ? await this.exchange(incoming, audience, scopes) : await this.getToken(audience, scopes);
+      let token: string;
+      if (options.actForCaller) {
+        const incoming = call.actFor ?? call.parent?.principal?.token;
+        // Falling back to this workload's own token would make it the subject: refuse instead.
+        if (!incoming) throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${audience}`);
+        token = await this.exchange(incoming, audience, scopes);
+      } else {
+        token = await this.getToken(audience, scopes);
+      }
       metadata.set('authorization', `Bearer ${token}`);
     };
   }

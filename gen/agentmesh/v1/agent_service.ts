@@ -165,7 +165,11 @@ export interface ProvideInputResponse {
 
 export interface ExplainTaskRequest {
   taskId: string;
-  /** How many levels of child tasks to include (0: the agent's default). */
+  /**
+   * How many levels of tasks to explain, this one included: 1 is this task
+   * only, 2 adds the child tasks on collaborating agents, and so on
+   * (0: the agent's default, 4).
+   */
   maxDepth: number;
 }
 

@@ -100,8 +100,12 @@ export interface StepAttempt {
   childTask:
     | TaskRef
     | undefined;
-  /** The idempotency key sent to a tool. */
+  /** The idempotency key sent to a tool (and the request_id sent to an agent). */
   idempotencyKey: string;
+  /** The model an LLM step's alias resolved to. */
+  model: string;
+  /** Tokens an LLM step's call consumed. */
+  usage: TokenUsage | undefined;
 }
 
 /** What happened to one plan step. */
@@ -869,6 +873,8 @@ function createBaseStepAttempt(): StepAttempt {
     traceId: "",
     childTask: undefined,
     idempotencyKey: "",
+    model: "",
+    usage: undefined,
   };
 }
 
@@ -900,6 +906,12 @@ export const StepAttempt: MessageFns<StepAttempt> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(74).string(message.idempotencyKey);
+    }
+    if (message.model !== "") {
+      writer.uint32(82).string(message.model);
+    }
+    if (message.usage !== undefined) {
+      TokenUsage.encode(message.usage, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -989,6 +1001,22 @@ export const StepAttempt: MessageFns<StepAttempt> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.usage = TokenUsage.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1032,6 +1060,8 @@ export const StepAttempt: MessageFns<StepAttempt> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      usage: isSet(object.usage) ? TokenUsage.fromJSON(object.usage) : undefined,
     };
   },
 
@@ -1064,6 +1094,12 @@ export const StepAttempt: MessageFns<StepAttempt> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.usage !== undefined) {
+      obj.usage = TokenUsage.toJSON(message.usage);
+    }
     return obj;
   },
 
@@ -1085,6 +1121,10 @@ export const StepAttempt: MessageFns<StepAttempt> = {
       ? TaskRef.fromPartial(object.childTask)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.model = object.model ?? "";
+    message.usage = (object.usage !== undefined && object.usage !== null)
+      ? TokenUsage.fromPartial(object.usage)
+      : undefined;
     return message;
   },
 };

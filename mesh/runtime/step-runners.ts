@@ -1,0 +1,32 @@
+import type { PlanStep } from '../../gen/agentmesh/v1/plan.js';
+import { Code, MeshError } from '../server/errors.js';
+import type { StepCall, StepResult, StepRunner } from './executor.js';
+
+type KindRunner = { run(call: StepCall): Promise<StepResult> };
+
+/** The runner of each step kind an agent supports (human steps are the executor's own). */
+export interface RunnersByKind {
+  tool?: KindRunner;
+  agent?: KindRunner;
+  llm?: KindRunner;
+}
+
+/** Dispatches each step to the runner of its kind; the circuit breaker key names the collaborator. */
+export class StepRunners implements StepRunner {
+  constructor(private readonly kinds: RunnersByKind) {}
+
+  collaborator(step: PlanStep): string {
+    const t = step.target;
+    if (t?.$case === 'tool') return `tool:${t.tool.service}`;
+    if (t?.$case === 'agent') return `agent:${t.agent.agent}`;
+    if (t?.$case === 'llm') return `llm:${t.llm.modelAlias}`;
+    return `${t?.$case ?? 'none'}:${step.id}`;
+  }
+
+  run(call: StepCall): Promise<StepResult> {
+    const kind = call.step.target?.$case;
+    const runner = kind === 'tool' || kind === 'agent' || kind === 'llm' ? this.kinds[kind] : undefined;
+    if (!runner) throw new MeshError(Code.UNIMPLEMENTED, `step ${call.step.id}: this agent is not set up for ${kind ?? 'untargeted'} steps`);
+    return runner.run(call);
+  }
+}
