@@ -114,6 +114,20 @@ describe('executor', () => {
     expect(second).toMatchObject({ status: 'completed', outputs: { approve: 'yes', book: { ok: true } } });
   });
 
+  test('a skipped step has the output null, so later steps may refer to an optional step; prompts are substituted and logged', async () => {
+    const h = harness(async (call) => ({ got: call.args.approval, asked: call.prompt }));
+    const p = plan([
+      tool('check'),
+      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } }, runIf: 'input.amount > 1000.0', dependsOn: ['check'], arguments: {} },
+      { id: 'decide', description: 'decide', target: { $case: 'llm', llm: { modelAlias: 'small', prompt: 'Decide on ${input.amount}' } }, arguments: { approval: '${steps.approve.output}' }, dependsOn: ['approve'] },
+    ]);
+    expect(await h.run(p)).toMatchObject({ status: 'completed', outputs: { approve: null, decide: { got: null, asked: 'Decide on 500' } } });
+    expect(h.substitutions).toEqual(expect.arrayContaining([expect.objectContaining({ stepId: 'decide', path: '#prompt', source: 'input.amount', value: 500 })]));
+    const big = harness(async () => ({}));
+    const paused = await big.run(plan([{ id: 'approve', description: 'a', target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } }, dependsOn: [], arguments: {} }]));
+    expect(paused).toMatchObject({ status: 'input_required', prompt: 'Approve 500?' });
+  });
+
   test('resuming re-sends an interrupted attempt with the same idempotency key and skips finished steps', async () => {
     const h = harness(async () => ({ ok: true }));
     await h.run(plan([tool('a'), tool('b', { dependsOn: ['a'] })]), h.state({ outputs: { a: { ok: true } }, interrupted: { b: 2 } }));

@@ -104,7 +104,8 @@ type StepEnd = { ok: true; output: unknown; choice?: CollaboratorChoice } | { ok
  * hooks (persisted) before it is acted on.
  */
 export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<ExecutionOutcome> {
-  const outputs: Record<string, unknown> = { ...o.state.outputs };
+  // A skipped step's output is null, so later steps can refer to an optional step (${steps.approve.output} → null).
+  const outputs: Record<string, unknown> = { ...Object.fromEntries(o.state.skipped.map((id) => [id, null])), ...o.state.outputs };
   const finished = new Set<string>([...Object.keys(outputs), ...o.state.skipped]);
   const running = new Map<string, Promise<void>>();
   const parallelism = o.parallelism ?? 4;
@@ -121,7 +122,10 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
         if (running.size >= parallelism) break;
         if (step.target?.$case === 'human' && !(step.id in o.state.answers)) {
           if (!(await conditionHolds(step, o, outputs))) {
-            running.set(step.id, finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() => void finished.add(step.id)));
+            running.set(step.id, finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() => {
+              outputs[step.id] = null;
+              finished.add(step.id);
+            }));
             continue;
           }
           waiting = step;
@@ -131,8 +135,8 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
           step.id,
           runStep(step, o, outputs).then(async ({ end, attempts }) => {
             await finish(step, end, attempts, o);
-            if (end.ok) outputs[step.id] = end.output;
-            else if (!end.skipped) failure ??= { status: 'failed', stepId: step.id, code: end.code, reason: end.reason };
+            if (end.ok || end.skipped) outputs[step.id] = end.ok ? end.output : null;
+            else failure ??= { status: 'failed', stepId: step.id, code: end.code, reason: end.reason };
             finished.add(step.id);
           }),
         );
