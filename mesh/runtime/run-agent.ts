@@ -17,6 +17,8 @@ import { ClientPool, type CollaboratorRoutes } from './collaborators.js';
 import { inventoryFromCards } from './inventory.js';
 import { LlmPlanner } from './llm-planner.js';
 import { LlmStepRunner } from './llm-step-runner.js';
+import { LocalToolRunner } from './local-tools.js';
+import { toolCardOf, toolService, type ToolSpec } from './tool-service.js';
 import type { Planner } from './planner.js';
 import { PlaybookPlanner, type Playbook } from './playbook-planner.js';
 import { StepRunners } from './step-runners.js';
@@ -34,7 +36,7 @@ const agentConfigSchema = z.object({
   AGENTMESH_PLANNER: z.enum(['auto', 'playbook', 'llm']).default('auto'),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: z.string().url().optional(),
-  /** The planning model when the card names none. */
+  /** The planning model (default: the card's model). */
   OPENAI_MODEL: z.string().optional(),
   /** Model aliases for LLM steps: "alias=model[@baseURL],...". */
   AGENTMESH_MODELS: z.string().optional(),
@@ -50,6 +52,11 @@ export interface AgentDefinition {
   playbooks?: Record<string, Playbook>;
   /** Overrides the planner choice (AGENTMESH_PLANNER / OPENAI_API_KEY) entirely. */
   planner?: Planner;
+  /**
+   * Local tools: run in this process (schemas, idempotency and audit as in a
+   * tool service); plan steps address them with the agent's own name as service.
+   */
+  tools?: ToolSpec[];
 }
 
 function parseRoutes(spec: string | undefined): { tools: Map<string, string>; agents: Map<string, string> } {
@@ -68,7 +75,7 @@ function choosePlanner(def: AgentDefinition, card: AgentCard, config: AgentConfi
   if (def.planner) return { planner: def.planner, kind: 'custom' };
   const wantLlm = config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY);
   if (!wantLlm) return { planner: new PlaybookPlanner(def.playbooks ?? {}, { llmAliases: aliases }), kind: 'playbook' };
-  const model = card.model?.model || config.OPENAI_MODEL;
+  const model = config.OPENAI_MODEL || card.model?.model;
   if (!model) throw new ConfigError('OPENAI_MODEL', 'is required by the LLM planner when the card names no model');
   const client = openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
   return { planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }), kind: `llm (${model})` };
@@ -113,6 +120,10 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
     );
     const { planner, kind } = choosePlanner(def, card, config, kit, [...aliases.keys()]);
 
+    const localCard = def.tools?.length ? toolCardOf({ name: card.name, version: card.version, purpose: `local tools of ${card.name}`, owner: card.owner }, def.tools, card.identity) : undefined;
+    const local = localCard
+      ? { service: card.name, runner: new LocalToolRunner(localCard, toolService(localCard, def.tools!, { store, metrics: kit.metrics, audit: kit.audit, service: card.name }), kit.log) }
+      : undefined;
     const inventory = async () => {
       const toolCards: ToolCard[] = [];
       const agentCards: AgentCard[] = [];
@@ -126,10 +137,11 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           if (m.entry?.card?.$case === 'agent' && m.entry.card.agent.name !== card.name && !routes.agents.has(m.entry.card.agent.name)) agentCards.push(m.entry.card.agent);
         }
       }
-      return inventoryFromCards(agentCards, toolCards);
+      return inventoryFromCards(agentCards, localCard ? [localCard, ...toolCards] : toolCards);
     };
 
     const runner: StepRunners = new StepRunners({
+      local,
       tool: new ToolStepRunner(card.name, tools.connect),
       agent: new AgentStepRunner(agents.connect, (taskId: string): string | undefined => runtime.authorityFor(taskId)),
       llm: new LlmStepRunner(models),

@@ -7,6 +7,8 @@ type KindRunner = { run(call: StepCall): Promise<StepResult> };
 /** The runner of each step kind an agent supports (human steps are the executor's own). */
 export interface RunnersByKind {
   tool?: KindRunner;
+  /** The agent's own tools, run in process: tool steps whose service is `local.service`. */
+  local?: { service: string; runner: KindRunner };
   agent?: KindRunner;
   llm?: KindRunner;
 }
@@ -24,8 +26,10 @@ export class StepRunners implements StepRunner {
   }
 
   run(call: StepCall): Promise<StepResult> {
-    const kind = call.step.target?.$case;
-    const runner = kind === 'tool' || kind === 'agent' || kind === 'llm' ? this.kinds[kind] : undefined;
+    const target = call.step.target;
+    const kind = target?.$case;
+    const local = target?.$case === 'tool' && this.kinds.local?.service === target.tool.service ? this.kinds.local.runner : undefined;
+    const runner = local ?? (kind === 'tool' || kind === 'agent' || kind === 'llm' ? this.kinds[kind] : undefined);
     if (!runner) throw new MeshError(Code.UNIMPLEMENTED, `step ${call.step.id}: this agent is not set up for ${kind ?? 'untargeted'} steps`);
     return runner.run(call);
   }

@@ -1,0 +1,66 @@
+// `npm start`: brings the whole local mesh up on this machine and keeps it up
+// until Ctrl-C / SIGTERM. AGENTMESH_BASE_PORT picks the port block,
+// AGENTMESH_HOME the state folder (default .agentmesh/); OPENAI_* reach the agents.
+import { fileURLToPath } from 'node:url';
+import { launchMesh, type RunningMesh } from './launcher.js';
+import type { SupervisorEvent } from './supervisor.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+function onEvent(e: SupervisorEvent): void {
+  if (e.type === 'started') say(e.attempt > 1 ? `  restarting ${e.name} (attempt ${e.attempt}, pid ${e.pid})` : `  starting ${e.name} (pid ${e.pid})`);
+  if (e.type === 'ready') say(`  ${e.name} ready in ${e.ms} ms`);
+  if (e.type === 'exited') say(`  ${e.name} exited (${e.signal ?? `code ${e.code}`})${e.restartInMs !== undefined ? `; restarting in ${e.restartInMs} ms` : ''}`);
+  if (e.type === 'gave-up') say(`  ${e.name}: not restarted: ${e.reason}`);
+}
+
+function table(mesh: RunningMesh): string {
+  const rows = mesh.file.services.map((s) => [s.name, s.kind, s.address, s.admin ?? '-', s.spiffeId]);
+  const header = ['service', 'kind', 'gRPC', 'admin', 'SPIFFE ID'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const basePort = process.env.AGENTMESH_BASE_PORT ? Number(process.env.AGENTMESH_BASE_PORT) : undefined;
+if (basePort !== undefined && !Number.isInteger(basePort)) {
+  process.stderr.write(`agentmesh: AGENTMESH_BASE_PORT must be a port number\n`);
+  process.exit(2);
+}
+const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k.startsWith('OPENAI_') || k === 'AGENTMESH_MODELS' || k === 'AGENTMESH_PLANNER' || k === 'AGENTMESH_LOG_LEVEL' || k.startsWith('OTEL_'))) as [string, string][]);
+
+say('agentmesh: starting the local mesh');
+let mesh: RunningMesh;
+try {
+  mesh = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent });
+} catch (err) {
+  process.stderr.write(`agentmesh: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+say('');
+say(table(mesh));
+say('');
+say(`mesh file: ${mesh.plan.home}/mesh.json   logs: ${mesh.plan.home}/logs/   traces: ${mesh.plan.home}/traces/`);
+say('try:  npx agentmesh agents');
+say('      npx agentmesh task lending/loan-orchestrator --example 1');
+say('stop: Ctrl-C');
+
+let stopping = false;
+async function shutdown(code: number): Promise<void> {
+  if (stopping) {
+    say('agentmesh: stopping at once');
+    process.exit(1);
+  }
+  stopping = true;
+  say('agentmesh: stopping the mesh...');
+  await mesh.stop();
+  say('agentmesh: stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+void mesh.failed.then((reason) => {
+  process.stderr.write(`agentmesh: a service cannot run: ${reason}\n`);
+  void shutdown(1);
+});
