@@ -32,9 +32,10 @@ export async function chooseCollaborator(routes: CollaboratorRoutes, name: strin
   const scope = { visibility: { names: [name], namespaces: [], patterns: [] }, characteristics: undefined };
   const { match, address } = await discovery.pick(scope);
   const ranked = await discovery.resolve(scope, 5);
+  const label = (m: typeof match) => `${nameOf(m)?.name ?? '?'}@${nameOf(m)?.version ?? '?'}`;
   const alternatives = ranked
-    .filter((m) => m !== match && endpointsOf(m).length > 0)
-    .map((m) => `${nameOf(m)?.name ?? '?'}@${nameOf(m)?.version ?? '?'} (score ${m.score.toFixed(2)})`);
+    .filter((m) => label(m) !== label(match) && endpointsOf(m).length > 0)
+    .map((m) => `${label(m)} (score ${m.score.toFixed(2)})`);
   return { name, version: nameOf(match)?.version ?? '', address, reasons: match.reasons, score: match.score, alternatives };
 }
 

@@ -1,6 +1,7 @@
 import { CollaboratorChoice, Explanation, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { Store } from '../state/index.js';
+import { redactDeep } from '../telemetry/pii.js';
 import { toTask } from './task-codec.js';
 
 /** The collaborator a plan step names, for a person reading the explanation. */
@@ -24,7 +25,8 @@ export async function explainTask(store: Store, taskId: string): Promise<Explana
   const plan = planRecord ? TaskPlan.fromJSON(planRecord.plan) : undefined;
   const records = await store.records.list(taskId);
   const planning = records.find((r) => r.kind === 'planning');
-  const execution = records.filter((r) => r.kind === 'step').map((r) => StepExecution.fromJSON(r.record));
+  // Outputs are stored as they were (a resumed task needs them); what leaves in an explanation is redacted.
+  const execution = records.filter((r) => r.kind === 'step').map((r) => StepExecution.fromJSON(r.record)).map((e) => ({ ...e, output: redactDeep(e.output) }));
   const substitutions = records.filter((r) => r.kind === 'substitution').flatMap((r) => (r.record as unknown[]).map((s) => Substitution.fromJSON(s)));
   const chosen = new Map(records.filter((r) => r.kind === 'choice').map((r) => { const c = CollaboratorChoice.fromJSON(r.record); return [c.stepId, c]; }));
   const planned = `named by the ${plan?.playbookId ? `playbook ${plan.playbookId}` : plan?.model ? `plan of model ${plan.model}` : 'plan'}`;

@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { request as plainRequest } from 'node:http';
+import { isIP } from 'node:net';
 
 /** An HTTP answer with its body read. */
 export interface HttpAnswer {
@@ -33,6 +34,8 @@ export function httpRequest(url: string, options: HttpRequestOptions = {}): Prom
         method: options.method ?? 'GET',
         headers: options.headers,
         ca: options.ca,
+        // SNI carries host names only; Node warns (DEP0123) when it would send an IP address.
+        ...(isIP(target.hostname) ? { servername: '' } : {}),
         timeout: options.timeoutMs ?? 10_000,
         signal: options.signal,
       },
