@@ -306,6 +306,12 @@ describe('new services are picked up from the tree', () => {
     expect(translateCaller('spiffe://other.example/ns/lending/sa/orchestrator', TD).principals).toEqual([]);
   });
 
+  test('a policy.json without a main.ts is refused with its path named', () => {
+    mkdirSync(join(root, 'services', 'tools', 'stray'), { recursive: true });
+    writeFileSync(join(root, 'services', 'tools', 'stray', 'policy.json'), JSON.stringify({ service: 'tools/stray', rules: [] }));
+    expect(() => renderIstio(root, config)).toThrow(/services\/tools\/stray\/policy\.json has no main\.ts/);
+  });
+
   test('a service without policy.json is refused with its path named', () => {
     addService('tools/unguarded', undefined);
     expect(() => renderIstio(root, config)).toThrow(/services\/tools\/unguarded\/main\.ts has no policy\.json/);

@@ -38,9 +38,14 @@ function walk(dir: string, found: (file: string) => void): void {
  */
 export function discoverServices(servicesDir: string, trustDomain: string): DeployableService[] {
   const mains: string[] = [];
+  const policies: string[] = [];
+  const folderOf = (file: string, leaf: string) => relative(servicesDir, file).slice(0, -leaf.length - 1).split(sep).join('/');
   walk(servicesDir, (file) => {
-    if (file.endsWith(`${sep}main.ts`)) mains.push(relative(servicesDir, file).slice(0, -'/main.ts'.length).split(sep).join('/'));
+    if (file.endsWith(`${sep}main.ts`)) mains.push(folderOf(file, 'main.ts'));
+    if (file.endsWith(`${sep}policy.json`)) policies.push(folderOf(file, 'policy.json'));
   });
+  const orphan = policies.find((p) => !mains.includes(p));
+  if (orphan) throw new Error(`services/${orphan}/policy.json has no main.ts beside it: it protects no process`);
   const services = mains.map((path): DeployableService => {
     const policyFile = join(servicesDir, path, 'policy.json');
     if (!existsSync(policyFile)) {
