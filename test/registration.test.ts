@@ -101,4 +101,31 @@ describe('a service registers itself on start and leaves discovery on stop', () 
       admin.close();
     }
   });
+  test('AGENTMESH_ADVERTISE_ADDRESS is registered instead of the bound address (the Kubernetes Service name behind Istio)', async () => {
+    const policy = join(files.dir, 'agent-policy.json');
+    writeFileSync(policy, JSON.stringify({ service: 'demo/agent', rules: [] }));
+    const advertised = 'agent.demo.svc.cluster.local:50051';
+    const agent = startProcess(
+      'test/fixtures/hop-agent.ts',
+      files.serviceEnv('demo/agent', {
+        AGENTMESH_OAUTH_ISSUER: issuer,
+        AGENTMESH_POLICY_FILE: policy,
+        AGENTMESH_REGISTRY_ADDRESS: registryAddress,
+        AGENTMESH_DATA_DIR: join(files.dir, 'agent-advertised'),
+        AGENTMESH_ADVERTISE_ADDRESS: advertised,
+        HOP_REGISTER: '1',
+      }),
+    );
+    procs.push(agent);
+    await waitForLog(agent, 'registered');
+    const reader = as('demo/reader', ['registry.read']);
+    try {
+      const card = (await reader.registry.discover({ scope: byName as never, maxResults: 1 })).matches[0]?.entry?.card;
+      expect(card?.$case === 'agent' && card.agent.endpoints.map((e) => e.address)).toEqual([advertised]);
+      agent.child.kill('SIGTERM');
+      expect(await agent.exited).toBe(0);
+    } finally {
+      reader.close();
+    }
+  });
 });

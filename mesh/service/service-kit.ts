@@ -31,6 +31,11 @@ export const serviceConfigSchema = z.object({
   AGENTMESH_REGISTRY_ADDRESS: z.string().optional(),
   /** Lease length requested from the registry. */
   AGENTMESH_REGISTRY_LEASE_MS: millis().default(30_000),
+  /**
+   * host:port registered for callers instead of the bound address (behind
+   * Kubernetes and Istio: the Service's name, so calls are routed by the mesh).
+   */
+  AGENTMESH_ADVERTISE_ADDRESS: z.string().regex(/^\S+:\d+$/, 'must be host:port').optional(),
 });
 
 /** Options for another service this one calls. */
@@ -130,7 +135,11 @@ export class ServiceKit {
       this.ready();
       return;
     }
-    const endpoint = { ...this.addresses, instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` };
+    const endpoint = {
+      ...this.addresses,
+      address: this.config.AGENTMESH_ADVERTISE_ADDRESS ?? this.addresses.address,
+      instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    };
     this.registration = new Registration(registry, what, endpoint, this.config.AGENTMESH_REGISTRY_LEASE_MS, this.log, this.metrics);
     this.registration.start();
     void this.registration.registered.then(() => this.ready());

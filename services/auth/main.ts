@@ -1,6 +1,7 @@
 // The authorization server of the local mesh: client credentials and token
-// exchange over HTTPS with the mesh CA. In production the enterprise IdP
-// takes its place by configuration (AGENTMESH_OAUTH_ISSUER).
+// exchange over HTTPS with the mesh CA, or plain HTTP to its own sidecar in
+// istio transport mode (Istio's mTLS protects it). In production the
+// enterprise IdP takes its place by configuration (AGENTMESH_OAUTH_ISSUER).
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/config/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
@@ -10,10 +11,13 @@ import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/security
 import { runService } from '../../mesh/server/index.js';
 
 const authConfigSchema = z.object({
-  AGENTMESH_TLS_CERT: z.string(),
-  AGENTMESH_TLS_KEY: z.string(),
-  AGENTMESH_TLS_CA: z.string(),
-  /** Default: https://<host>:<port>. */
+  /** mtls: HTTPS with the mesh CA; istio: plain HTTP behind the sidecar, which terminates mTLS. */
+  AGENTMESH_TRANSPORT: z.enum(['mtls', 'istio'], { error: 'must be mtls or istio' }).default('mtls'),
+  /** Required in mtls mode. */
+  AGENTMESH_TLS_CERT: z.string().optional(),
+  AGENTMESH_TLS_KEY: z.string().optional(),
+  AGENTMESH_TLS_CA: z.string().optional(),
+  /** Default: https://<host>:<port> (http:// in istio mode). */
   AGENTMESH_AUTH_ISSUER: z.url({ error: 'must be a URL' }).optional(),
   /** JSON list of registered clients (no secrets in it: they live in the secrets provider). */
   AGENTMESH_AUTH_CLIENTS_FILE: z.string(),
@@ -25,6 +29,15 @@ const authConfigSchema = z.object({
   AGENTMESH_REGISTRY_ADDRESS: z.string().optional(),
   AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
 });
+
+/** The certificate files, required in mtls mode and unused behind a sidecar. */
+function tlsPaths(c: z.infer<typeof authConfigSchema>) {
+  if (c.AGENTMESH_TRANSPORT === 'istio') return undefined;
+  for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
+    if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
+  }
+  return { certFile: c.AGENTMESH_TLS_CERT!, keyFile: c.AGENTMESH_TLS_KEY!, caFile: c.AGENTMESH_TLS_CA! };
+}
 
 await runService('agentmesh/auth', async ({ config, log }) => {
   const c = loadConfig(authConfigSchema);
@@ -48,9 +61,11 @@ await runService('agentmesh/auth', async ({ config, log }) => {
   };
   const unsubscribe = secrets instanceof FileSecretsProvider ? secrets.onChange(() => void reloadKeys()) : undefined;
   const refresh = setInterval(() => void reloadKeys(), c.AGENTMESH_AUTH_KEY_REFRESH_MS).unref();
-  const tls = new CertificateFiles({ certFile: c.AGENTMESH_TLS_CERT, keyFile: c.AGENTMESH_TLS_KEY, caFile: c.AGENTMESH_TLS_CA }, 5_000, log);
-  const paths = { certFile: c.AGENTMESH_TLS_CERT, keyFile: c.AGENTMESH_TLS_KEY, caFile: c.AGENTMESH_TLS_CA };
-  const transport = c.AGENTMESH_REGISTRY_ADDRESS ? new Transport({ mode: 'mtls', trustDomain: c.AGENTMESH_TRUST_DOMAIN, tls: paths, log }) : undefined;
+  const paths = tlsPaths(c);
+  const tls = paths ? new CertificateFiles(paths, 5_000, log) : undefined;
+  const transport = c.AGENTMESH_REGISTRY_ADDRESS
+    ? new Transport({ mode: c.AGENTMESH_TRANSPORT, trustDomain: c.AGENTMESH_TRUST_DOMAIN, tls: paths, log })
+    : undefined;
   let issuer = '';
   const isActive =
     c.AGENTMESH_REGISTRY_ADDRESS && transport
@@ -82,7 +97,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
       clearInterval(refresh);
       unsubscribe?.();
       await server.close();
-      tls.close();
+      tls?.close();
       transport?.close();
       await secrets.close();
       log.info('stopped');

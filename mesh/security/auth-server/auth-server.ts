@@ -1,5 +1,5 @@
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { CertificateFiles } from '../cert-files.js';
@@ -14,10 +14,13 @@ import { TokenEndpoint } from './token-endpoint.js';
 export interface AuthServerOptions {
   host: string;
   port: number;
-  /** The issuer URL; default https://<host>:<bound port>. */
+  /** The issuer URL; default https://<host>:<bound port> (http:// without tls). */
   issuer?: string;
-  /** Its TLS certificate (from the mesh CA), reloaded on rotation. */
-  tls: CertificateFiles;
+  /**
+   * Its TLS certificate (from the mesh CA), reloaded on rotation. Absent only
+   * behind an Istio sidecar, which terminates mTLS: then it serves plain HTTP.
+   */
+  tls?: CertificateFiles;
   clients: ClientDirectory;
   keys: SigningKeys;
   secrets: SecretsProvider;
@@ -59,7 +62,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 /**
- * The authorization server of the local mesh, over HTTPS with the mesh CA:
+ * The authorization server of the local mesh, over HTTPS with the mesh CA
+ * (or plain HTTP to its own sidecar in istio mode):
  * RFC 8414 metadata, JWKS, and a token endpoint with client credentials
  * (secret or private-key JWT) and token exchange (RFC 8693).
  */
@@ -100,7 +104,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     send(res, 200, answer);
   };
 
-  const server: Server = createServer({ cert: options.tls.certificatePem, key: options.tls.privateKeyPem }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof OAuthError) {
         options.log.warn({ error: err.error, description: err.description }, 'token request refused');
@@ -110,17 +114,19 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
       options.log.error({ err }, 'token endpoint failed');
       send(res, 500, { error: 'server_error' });
     });
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls ? createHttpsServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, onRequest) : createHttpServer(onRequest);
   // Serve a rotated certificate to new connections without a restart.
-  options.tls.addIdentityCertificateListener((update) => {
-    if (update) server.setSecureContext({ cert: update.certificate, key: update.privateKey });
+  tls?.addIdentityCertificateListener((update) => {
+    if (update) (server as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: update.certificate, key: update.privateKey });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
-  issuer ||= `https://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  issuer ||= `${tls ? 'https' : 'http'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   options.log.info({ issuer, port }, 'authorization server listening');
   return {
     issuer,

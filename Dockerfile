@@ -1,0 +1,30 @@
+# One image for every agentmesh service; the service is chosen at run time:
+#   docker run agentmesh registry            (argument: a folder under services/)
+#   docker run -e AGENTMESH_SERVICE_PATH=tools/calculator agentmesh
+# No secrets are baked in: they come from Vault (or a mounted file) at startup.
+
+ARG NODE_VERSION=20
+
+# Production dependencies only. better-sqlite3 compiles from source here,
+# so the toolchain stays in this stage and never reaches the runtime image.
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY gen ./gen
+COPY mesh ./mesh
+COPY services ./services
+COPY scripts/container-entrypoint.sh ./scripts/container-entrypoint.sh
+# A numeric non-root user, so Kubernetes' runAsNonRoot can verify it.
+USER 10001:10001
+EXPOSE 50051 9090
+ENTRYPOINT ["/bin/sh", "/app/scripts/container-entrypoint.sh"]

@@ -1,0 +1,35 @@
+/** A Kubernetes object as rendered: plain data, serialised to YAML. */
+export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+
+/** Ports every workload uses in the cluster (the same in every pod, so NetworkPolicy can name them). */
+export const GRPC_PORT = 50051;
+export const ADMIN_PORT = 9090;
+export const AUTH_PORT = 8080;
+
+/** Kernel defaults the mesh settings mirror (mesh/config/config.ts). */
+export const DEFAULT_DEADLINE_MS = 10_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
+/** NOT_SERVING time before new calls are refused, so endpoints are withdrawn before the listener closes. */
+export const SHUTDOWN_DELAY_MS = 5_000;
+/** Drain delay + grace + time for deregistration and closing stores. */
+export const TERMINATION_GRACE_S = Math.ceil((SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS) / 1000) + 5;
+
+/** Version labels with a DestinationRule subset each; v1 is what base deploys, v2 the canary slot. */
+export const VERSIONS = ['v1', 'v2'] as const;
+/** Requests with this header go to the named version only (testing a canary before it gets traffic). */
+export const VERSION_HEADER = 'x-agentmesh-version';
+
+/** Label marking namespaces that hold mesh workloads (NetworkPolicy selects peers by it). */
+export const MESH_LABEL = 'agentmesh.dev/mesh';
+/** Where the projected service-account token for Vault's Kubernetes auth is mounted. */
+export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
+export const DATA_DIR = '/var/lib/agentmesh';
+/** The image's working directory (Dockerfile WORKDIR). */
+export const APP_DIR = '/app';
+/** The ConfigMap of settings every workload of a namespace reads (envFrom). */
+export const SETTINGS_CONFIGMAP = 'agentmesh-settings';
+/** UID/GID of the image's non-root user (Dockerfile USER). */
+export const APP_UID = 10001;
+
+/** The in-cluster address of a workload's Kubernetes Service. */
+export const serviceHost = (account: string, namespace: string) => `${account}.${namespace}.svc.cluster.local`;

@@ -1,0 +1,15 @@
+export { authorizationPolicy, authServerPolicy, istioPath, OPEN_PATHS } from './authorization-policy.js';
+export type { PolicyNotes } from './authorization-policy.js';
+export * from './constants.js';
+export { grpcMethods, methodsMatching } from './grpc-methods.js';
+export type { GrpcMethod } from './grpc-methods.js';
+export { istioAdmits, istioMatches, translateCaller } from './istio-principals.js';
+export type { IstioCaller } from './istio-principals.js';
+export { loadRenderConfig, renderConfigSchema } from './render-config.js';
+export type { RenderConfig } from './render-config.js';
+export { diffRendered, renderIstio, writeRendered } from './render-istio.js';
+export type { RenderedIstio } from './render-istio.js';
+export { discoverServices } from './service-discovery.js';
+export type { DeployableService } from './service-discovery.js';
+export { MESH_RETRY_ATTEMPTS, RETRY_ON } from './traffic.js';
+export { vaultRole } from './workload.js';

@@ -1,0 +1,61 @@
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import type { IAuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
+import type { IPeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
+import { MESH_LABEL, SETTINGS_CONFIGMAP, type Manifest } from './constants.js';
+import type { RenderConfig } from './render-config.js';
+
+/** The Namespace, with sidecar injection on and the mesh label NetworkPolicy peers are selected by. */
+export function namespace(name: string): Manifest {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'istio-injection': 'enabled', [MESH_LABEL]: 'true' } } } satisfies INamespace;
+}
+
+/** The settings every workload of the namespace reads through envFrom (overlays patch this one object). */
+export function settings(name: string, data: Record<string, string>): Manifest {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: SETTINGS_CONFIGMAP, namespace: name }, data } satisfies IConfigMap;
+}
+
+/** STRICT mTLS for every workload of the namespace: plaintext from outside the mesh is refused by the sidecars. */
+export function peerAuthentication(name: string): Manifest {
+  return { apiVersion: 'security.istio.io/v1beta1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: name }, spec: { mtls: { mode: 'STRICT' as const } } } satisfies IPeerAuthentication;
+}
+
+/** Istio's allow-nothing policy: a workload without an ALLOW policy of its own accepts no request. */
+export function allowNothing(name: string): Manifest {
+  return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'allow-nothing', namespace: name }, spec: {} } satisfies IAuthorizationPolicy;
+}
+
+const byName = (ns: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } });
+
+/**
+ * Default deny in both directions, then only the mesh's own paths: DNS,
+ * the sidecar to istiod, workloads to mesh services on their service ports,
+ * Vault, and Prometheus to the sidecars' merged metrics.
+ */
+export function networkPolicies(name: string, config: RenderConfig, meshPorts: number[]): Manifest[] {
+  const np = (policyName: string, spec: Omit<NonNullable<INetworkPolicy['spec']>, 'podSelector'>): Manifest =>
+    ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: policyName, namespace: name },
+      spec: { podSelector: {}, ...spec },
+    }) satisfies INetworkPolicy;
+  return [
+    np('default-deny', { policyTypes: ['Ingress', 'Egress'] }),
+    np('allow-dns', {
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ...byName('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }],
+    }),
+    np('allow-istiod', {
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ...byName('istio-system'), podSelector: { matchLabels: { app: 'istiod' } } }], ports: [{ protocol: 'TCP', port: 15012 }] }],
+    }),
+    np('allow-mesh-egress', {
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }], ports: meshPorts.map((port) => ({ protocol: 'TCP', port })) }],
+    }),
+    np('allow-vault', { policyTypes: ['Egress'], egress: [{ to: [byName(config.vault.namespace)], ports: [{ protocol: 'TCP', port: config.vault.port }] }] }),
+    np('allow-metrics-scrape', { policyTypes: ['Ingress'], ingress: [{ from: [byName(config.monitoringNamespace)], ports: [{ protocol: 'TCP', port: 15020 }] }] }),
+  ];
+}

@@ -1,0 +1,211 @@
+// Type-only imports: the literals below are checked against the Kubernetes and
+// Istio API types at typecheck time (unknown fields included); nothing is loaded at run time.
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IRequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
+import {
+  ADMIN_PORT,
+  APP_DIR,
+  APP_UID,
+  AUTH_PORT,
+  DATA_DIR,
+  GRPC_PORT,
+  MESH_LABEL,
+  serviceHost,
+  SETTINGS_CONFIGMAP,
+  TERMINATION_GRACE_S,
+  VAULT_TOKEN_DIR,
+  VERSIONS,
+  type Manifest,
+} from './constants.js';
+import type { RenderConfig } from './render-config.js';
+import type { DeployableService } from './service-discovery.js';
+
+/** The Vault role of a workload under Vault's Kubernetes auth (bound to its ServiceAccount and namespace). */
+export const vaultRole = (s: Pick<DeployableService, 'namespace' | 'account'>) => `agentmesh-${s.namespace}-${s.account}`;
+
+/** The ServiceAccount: the `sa` of the workload's SPIFFE identity. No automounted API token: the app never calls the API server. */
+export function serviceAccount(s: DeployableService): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: s.account, namespace: s.namespace, labels: { app: s.account }, annotations: { 'agentmesh.dev/service': s.name } },
+    automountServiceAccountToken: false,
+  } satisfies IServiceAccount;
+}
+
+/** The Kubernetes Service: one port, named and typed for Istio's protocol selection. */
+export function kubeService(s: DeployableService): Manifest {
+  const port =
+    s.kind === 'grpc'
+      ? { name: 'grpc-api', port: GRPC_PORT, targetPort: 'grpc-api', appProtocol: 'grpc', protocol: 'TCP' as const }
+      : { name: 'http-oauth', port: AUTH_PORT, targetPort: 'http-oauth', appProtocol: 'http', protocol: 'TCP' as const };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: s.account, namespace: s.namespace, labels: { app: s.account } },
+    spec: { selector: { app: s.account }, ports: [port] },
+  } satisfies IService;
+}
+
+/** Restricted pod security: non-root, read-only root filesystem, no capabilities, the runtime's seccomp profile. */
+const podSecurity = { runAsNonRoot: true, runAsUser: APP_UID, runAsGroup: APP_UID, fsGroup: APP_UID, seccompProfile: { type: 'RuntimeDefault' as const } };
+const containerSecurity = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' as const },
+};
+
+/** The Deployment of version v1 (a canary overlay adds `<name>-v2` with the v2 label). */
+export function deployment(s: DeployableService, config: RenderConfig, issuer: string | undefined): Manifest {
+  const version = VERSIONS[0];
+  const labels = { app: s.account, version };
+  const grpc = s.kind === 'grpc';
+  const env: IEnvVar[] = [
+    { name: 'OTEL_SERVICE_NAME', value: s.name },
+    { name: 'VAULT_K8S_ROLE', value: vaultRole(s) },
+  ];
+  if (grpc) {
+    env.push(
+      { name: 'AGENTMESH_POLICY_FILE', value: `${APP_DIR}/services/${s.path}/policy.json` },
+      { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
+      { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } } },
+    );
+  } else {
+    env.push(
+      { name: 'AGENTMESH_PORT', value: String(AUTH_PORT) },
+      { name: 'AGENTMESH_AUTH_ISSUER', value: issuer },
+      { name: 'AGENTMESH_AUTH_CLIENTS_FILE', value: '/etc/agentmesh/auth/clients.json' },
+    );
+  }
+  const probe = (path: string, port: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 2,
+  });
+  const probes = grpc
+    ? {
+        startupProbe: probe('/livez', 'http-admin', 2, 30),
+        livenessProbe: probe('/livez', 'http-admin', 10, 3),
+        readinessProbe: probe('/readyz', 'http-admin', 5, 2),
+      }
+    : {
+        startupProbe: probe('/.well-known/oauth-authorization-server', 'http-oauth', 2, 30),
+        livenessProbe: probe('/.well-known/oauth-authorization-server', 'http-oauth', 10, 3),
+        readinessProbe: probe('/.well-known/oauth-authorization-server', 'http-oauth', 5, 2),
+      };
+  const ports = grpc
+    ? [
+        { name: 'grpc-api', containerPort: GRPC_PORT, protocol: 'TCP' as const },
+        { name: 'http-admin', containerPort: ADMIN_PORT, protocol: 'TCP' as const },
+      ]
+    : [{ name: 'http-oauth', containerPort: AUTH_PORT, protocol: 'TCP' as const }];
+  const volumeMounts = [
+    { name: 'tmp', mountPath: '/tmp' },
+    { name: 'data', mountPath: DATA_DIR },
+    { name: 'vault-token', mountPath: VAULT_TOKEN_DIR, readOnly: true },
+    { name: 'vault-ca', mountPath: '/etc/agentmesh/vault-ca', readOnly: true },
+    ...(grpc ? [] : [{ name: 'auth-clients', mountPath: '/etc/agentmesh/auth', readOnly: true }]),
+  ];
+  const volumes = [
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+    { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
+    {
+      name: 'vault-token',
+      projected: { sources: [{ serviceAccountToken: { path: 'token', audience: config.vault.tokenAudience, expirationSeconds: 3600 } }] },
+    },
+    { name: 'vault-ca', configMap: { name: 'vault-ca', optional: true } },
+    ...(grpc ? [] : [{ name: 'auth-clients', configMap: { name: 'auth-clients' } }]),
+  ];
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${s.account}-${version}`, namespace: s.namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: {
+          labels: { ...labels, 'sidecar.istio.io/inject': 'true' },
+          annotations: {
+            // The app starts only once the sidecar is ready (its first calls go through it); the sidecar drains as long as the app does.
+            'proxy.istio.io/config': JSON.stringify({ holdApplicationUntilProxyStarts: true, terminationDrainDuration: `${TERMINATION_GRACE_S}s` }),
+          },
+        },
+        spec: {
+          serviceAccountName: s.account,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_S,
+          securityContext: podSecurity,
+          containers: [
+            {
+              name: 'app',
+              image: config.image,
+              imagePullPolicy: 'IfNotPresent',
+              args: [s.path],
+              envFrom: [{ configMapRef: { name: SETTINGS_CONFIGMAP } }],
+              env,
+              ports,
+              ...probes,
+              resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+              securityContext: containerSecurity,
+              volumeMounts,
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  } satisfies IDeployment;
+}
+
+/** At most one pod of the service is evicted at a time by voluntary disruptions (node drains). */
+export function disruptionBudget(s: DeployableService): Manifest {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: s.account, namespace: s.namespace },
+    spec: { maxUnavailable: 1, selector: { matchLabels: { app: s.account } } },
+  } satisfies IPodDisruptionBudget;
+}
+
+/** Tokens from the issuer, for this service's audience, verified by the sidecar and passed on (the service verifies them again). */
+export function requestAuthentication(s: DeployableService, issuer: string, jwksUri: string): Manifest {
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'RequestAuthentication',
+    metadata: { name: s.account, namespace: s.namespace },
+    spec: {
+      selector: { matchLabels: { app: s.account } },
+      jwtRules: [{ issuer, jwksUri, audiences: [s.name], forwardOriginalToken: true }],
+    },
+  } satisfies IRequestAuthentication;
+}
+
+/**
+ * Ingress to the workload's service port only from the namespaces its policy
+ * admits callers from (any mesh namespace for a namespace wildcard).
+ */
+export function workloadNetworkPolicy(s: DeployableService, callerNamespaces: string[] | 'mesh'): Manifest {
+  const from =
+    callerNamespaces === 'mesh'
+      ? [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }]
+      : callerNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `${s.account}-ingress`, namespace: s.namespace },
+    spec: {
+      podSelector: { matchLabels: { app: s.account } },
+      policyTypes: ['Ingress'],
+      ingress: from.length ? [{ from, ports: [{ protocol: 'TCP', port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }] : [],
+    },
+  } satisfies INetworkPolicy;
+}
