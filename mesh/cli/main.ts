@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { Explanation } from '../../gen/agentmesh/v1/explain.js';
-import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
+import { DiscoveryMatch, RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { EntryKind, Lifecycle } from '../../gen/agentmesh/v1/card.js';
 import { isMeshError } from '../server/errors.js';
 import { verifyAuditFile } from '../telemetry/audit.js';
@@ -70,7 +70,7 @@ async function agents(args: string[]): Promise<number> {
       maxResults: 100,
     });
     if (values.json) {
-      out(JSON.stringify(matches.map((m) => ({ entry: m.entry, score: m.score, reasons: m.reasons }))));
+      out(JSON.stringify(matches.map((m) => DiscoveryMatch.toJSON(m))));
       return 0;
     }
     if (!matches.length) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { CallContext } from '../server/context.js';
 import { Code, MeshError } from '../server/errors.js';
@@ -55,7 +56,11 @@ export function createClient<S extends ServiceDefinition>(
   address: string,
   options: MeshClientOptions,
 ): MeshClient<S> {
-  const grpcClient = new Client(address, options.credentials, options.channelOptions);
+  // TLS SNI carries host names only (Node warns, DEP0123, for an IP). Workload identity is checked
+  // on the SPIFFE ID, never on the host name, so the name sent for an IP address does not matter.
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
+  const channelOptions = isIP(host) ? { 'grpc.ssl_target_name_override': 'localhost', ...options.channelOptions } : options.channelOptions;
+  const grpcClient = new Client(address, options.credentials, channelOptions);
   const defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
   const hooks = options.metadataHooks ?? [];
 

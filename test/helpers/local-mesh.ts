@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { MeshFile } from '../../mesh/local/launcher.js';
+import { ROOT, startProcess, type ServiceProcess } from './processes.js';
+
+const run = promisify(execFile);
+
+/** A local mesh started the way `npm start` starts it, in its own folder and port block. */
+export interface TestMesh {
+  launcher: ServiceProcess;
+  home: string;
+  file: MeshFile;
+  /** Runs the agentmesh CLI (bin) against this mesh; resolves with its output and exit code. */
+  cli(args: string[], options?: { user?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
+const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
+
+/** Starts mesh/local/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
+export async function startTestMesh(home: string, options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestMesh> {
+  const root = options.root ?? ROOT;
+  for (let attempt = 1; ; attempt++) {
+    const env = { AGENTMESH_HOME: home, AGENTMESH_BASE_PORT: String(randomBlock()), AGENTMESH_LOG_LEVEL: 'info', ...options.env };
+    const launcher = startProcess(join(root, 'mesh/local/start.ts'), env);
+    const meshFile = join(home, 'mesh.json');
+    const until = Date.now() + (options.timeoutMs ?? 90_000);
+    while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+    if (existsSync(meshFile)) {
+      const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
+      const cli = async (args: string[], o: { user?: string } = {}) => {
+        try {
+          const { stdout, stderr } = await run(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
+            cwd: root,
+            env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
+            timeout: 120_000,
+          });
+          return { code: 0, stdout, stderr };
+        } catch (err) {
+          const e = err as { code?: number; stdout?: string; stderr?: string };
+          return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+        }
+      };
+      return { launcher, home, file, cli };
+    }
+    launcher.child.kill('SIGKILL');
+    // Another program may hold the random block: try another one.
+    if (attempt >= 3 || !launcher.stderr().includes('is in use')) {
+      throw new Error(`the mesh did not start:\n${launcher.stdout()}\n${launcher.stderr()}`);
+    }
+  }
+}
+
+/** The pids a service process logged (pino adds pid to every line), last one first. */
+export function pidsOf(logFile: string): number[] {
+  const pids = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => (JSON.parse(l) as { pid?: number }).pid)
+    .filter((p): p is number => typeof p === 'number');
+  return [...new Set(pids)].reverse();
+}
+
+/** Whether a process is alive. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

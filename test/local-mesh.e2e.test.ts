@@ -1,0 +1,181 @@
+// The whole local mesh as a new user meets it: the launcher `npm start` runs, the CLI, the
+// demo domain. Slow by nature (seven processes); one mesh serves every step of the story.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Explanation } from '../gen/agentmesh/v1/explain.js';
+import { TaskState } from '../gen/agentmesh/v1/task.js';
+import { httpRequest } from '../mesh/security/https-client.js';
+import { verifyAuditFile } from '../mesh/telemetry/audit.js';
+import { alive, pidsOf, startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+
+interface Span { service: string; traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: Record<string, unknown> }
+
+const ORCHESTRATOR = 'lending/loan-orchestrator';
+
+describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () => {
+  let home: string;
+  let mesh: TestMesh;
+  const everyPid = new Set<number>();
+
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), 'agentmesh-e2e-'));
+    mesh = await startTestMesh(home);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (mesh && mesh.launcher.child.exitCode === null) {
+      mesh.launcher.child.kill('SIGTERM');
+      await mesh.launcher.exited;
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const service = (name: string) => mesh.file.services.find((s) => s.name === name)!;
+  const spansOf = (name: string): Span[] => {
+    const file = service(name).trace!;
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Span) : [];
+  };
+  const explain = async (taskId: string) => {
+    const r = await mesh.cli(['explain', taskId, '--json']);
+    expect(r).toMatchObject({ code: 0 });
+    return Explanation.fromJSON(JSON.parse(r.stdout));
+  };
+
+  test('mesh.json names every service with its kind, addresses and SPIFFE ID, the CA and the CLI credentials', () => {
+    expect(mesh.file.services.map((s) => [s.name, s.kind])).toEqual([
+      ['agentmesh/auth', 'auth'],
+      ['agentmesh/registry', 'registry'],
+      ['banking/customer-records', 'tool'],
+      ['banking/loan-math', 'tool'],
+      ['lending/credit-risk', 'agent'],
+      ['lending/compliance', 'agent'],
+      [ORCHESTRATOR, 'agent'],
+    ]);
+    for (const s of mesh.file.services) expect(s.spiffeId).toBe(`spiffe://agentmesh.local/ns/${s.name.replace('/', '/sa/')}`);
+    expect(readFileSync(mesh.file.ca, 'utf8')).toContain('BEGIN CERTIFICATE');
+    expect(mesh.file.client).toMatchObject({ clientId: 'agentmesh/cli', clientSecret: expect.any(String) });
+    expect(mesh.launcher.stdout()).toContain('npx agentmesh task lending/loan-orchestrator --example 1');
+  });
+
+  test('agents discovers with the scoping rules', async () => {
+    const all = await mesh.cli(['agents', '--namespace', 'lending', '--json']);
+    expect(all.code).toBe(0);
+    const names = (JSON.parse(all.stdout) as { entry: { agent?: { name: string } } }[]).map((m) => m.entry.agent?.name);
+    expect(names.sort()).toEqual(['lending/compliance', 'lending/credit-risk', ORCHESTRATOR]);
+    const kyc = await mesh.cli(['agents', '--policy', 'bank/kyc-2024', '--kind', 'agent']);
+    expect(kyc.stdout).toContain('lending/compliance@1.0.0');
+    expect(kyc.stdout).not.toContain('lending/credit-risk');
+  });
+
+  test('the demo task completes without a person; its explanation spans the orchestrator, both specialists and both tools under one trace', async () => {
+    const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '1', '--json']);
+    expect(r.code).toBe(0);
+    const task = JSON.parse(r.stdout) as { id: string; status: { state: string }; artifacts: { parts: { data: { decision: string } }[] }[] };
+    expect(task.status.state).toBe('TASK_STATE_COMPLETED');
+    expect(task.artifacts[0]!.parts[0]!.data.decision).toBe('pre-qualified');
+
+    const e = await explain(task.id);
+    expect(e.plan?.steps.map((s) => s.id)).toEqual(['fx', 'risk', 'compliance', 'approval', 'decision']);
+    const children = Object.fromEntries(e.children.map((c) => [c.stepId, c.result?.$case === 'explanation' ? c.result.explanation : undefined]));
+    expect(children.risk?.task?.agent).toBe('lending/credit-risk');
+    expect(children.compliance?.task?.agent).toBe('lending/compliance');
+    // Token exchange: the specialists' tasks run for the person, not for the orchestrator.
+    expect(children.risk?.task?.subject).toBe('alice');
+    const tools = new Set([...e.collaborators, ...children.risk!.collaborators, ...children.compliance!.collaborators].map((c) => c.name));
+    expect([...tools].sort()).toEqual(['banking/customer-records', 'banking/loan-math', 'lending/compliance', 'lending/credit-risk']);
+    expect(e.collaborators.find((c) => c.stepId === 'risk')).toMatchObject({ address: service('lending/credit-risk').address, reasons: expect.arrayContaining(['named by the playbook prequalify-loan']) });
+    // Personal data never leaves in an explanation, though the tool returned it.
+    expect(JSON.stringify(Explanation.toJSON(e))).not.toContain('maria.keller@example.com');
+
+    const traceId = e.task!.traceId;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(children.risk?.task?.traceId).toBe(traceId);
+    // Spans are exported in batches: wait until every hop has written its part of the trace.
+    const hops = [ORCHESTRATOR, 'lending/credit-risk', 'lending/compliance', 'banking/customer-records', 'banking/loan-math'];
+    for (let i = 0; i < 50 && hops.some((h) => !spansOf(h).some((s) => s.traceId === traceId)); i++) await new Promise((r) => setTimeout(r, 200));
+    const spans = hops.flatMap((h) => spansOf(h).filter((s) => s.traceId === traceId));
+    for (const h of hops) expect(spans.filter((s) => s.service === h).length).toBeGreaterThan(0);
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const taskSpan = spans.find((s) => s.service === ORCHESTRATOR && s.name.startsWith('task '))!;
+    expect(taskSpan.attributes['agentmesh.task.id']).toBe(task.id);
+    const riskStep = spans.find((s) => s.service === ORCHESTRATOR && s.name === 'step risk')!;
+    expect(riskStep.parentSpanId).toBe(taskSpan.spanId);
+    // The specialist's SendTask server span hangs under the orchestrator's step (through its client span).
+    const childServer = spans.find((s) => s.service === 'lending/credit-risk' && s.name.endsWith('AgentService/SendTask'))!;
+    expect(byId.get(byId.get(childServer.parentSpanId!)!.parentSpanId!)?.spanId).toBe(riskStep.spanId);
+    const toolServer = spans.find((s) => s.service === 'banking/customer-records' && s.name.endsWith('ToolService/InvokeTool'));
+    expect(toolServer).toBeDefined();
+  }, 90_000);
+
+  test('a case that needs a person stops with its question; answering resumes it; the metrics show the tasks', async () => {
+    const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/waits for a person: Approve a loan of 47058.82 EUR for customer C-1002\?/);
+    const taskId = /answer with: npx agentmesh answer (\S+) <answer>/.exec(r.stdout)![1]!;
+    expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({ code: 1, stderr: expect.stringContaining('must be one of approve, decline') });
+    expect(await mesh.cli(['answer', taskId, 'decline'])).toMatchObject({ code: 0 });
+    let e = await explain(taskId);
+    for (let i = 0; i < 50 && e.task?.status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      e = await explain(taskId);
+    }
+    expect(e.execution.find((x) => x.stepId === 'decision')?.output).toMatchObject({ decision: 'declined', reasons: expect.arrayContaining(['declined by the reviewer']) });
+    // Another person cannot see it.
+    expect(await mesh.cli(['explain', taskId], { user: 'mallory' })).toMatchObject({ code: 1, stderr: expect.stringContaining('not found') });
+
+    const metrics = (await httpRequest(`http://${service(ORCHESTRATOR).admin}/metrics`)).body.toString();
+    expect(metrics).toMatch(/agentmesh_tasks\{state="TASK_STATE_COMPLETED"\} [2-9]/);
+    expect(metrics).toMatch(/agentmesh_plan_steps_total\{kind="agent",outcome="succeeded"\} [4-9]/);
+    expect(metrics).toMatch(/agentmesh_plan_steps_total\{kind="human",outcome="succeeded"\} 1/);
+    expect(metrics).toMatch(/agentmesh_pending_tasks 0/);
+  }, 90_000);
+
+  test('a specialist killed with SIGKILL is restarted by the launcher and the mesh recovers', async () => {
+    const log = service('lending/credit-risk').log;
+    const [pid] = pidsOf(log);
+    process.kill(pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && !mesh.launcher.stdout().includes('restarting lending/credit-risk'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(mesh.launcher.stdout()).toContain('lending/credit-risk exited (SIGKILL); restarting in');
+    let ready = false;
+    for (let i = 0; i < 150 && !ready; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      ready = await httpRequest(`http://${service('lending/credit-risk').admin}/readyz`, { timeoutMs: 500 }).then((a) => a.status === 200, () => false);
+    }
+    expect(ready).toBe(true);
+    expect(pidsOf(log)[0]).not.toBe(pid);
+    const again = await mesh.cli(['task', ORCHESTRATOR, '--example', '1', '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: { state: 'TASK_STATE_COMPLETED' } });
+  }, 90_000);
+
+  test('every audit chain verifies, and records who acted for whom', async () => {
+    const r = await mesh.cli(['audit', 'verify']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ok\s+lending\/credit-risk: \d+ records/);
+    const records = readFileSync(join(home, 'data', 'lending-credit-risk', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method?: string; subject?: string; actors?: string[] });
+    expect(records.find((x) => x.method?.endsWith('AgentService/SendTask'))).toMatchObject({ subject: 'alice', actors: [ORCHESTRATOR, 'agentmesh/cli'] });
+    expect(verifyAuditFile(join(home, 'data', 'lending-loan-orchestrator', 'audit.jsonl')).ok).toBe(true);
+  });
+
+  test('the CLI fails in one line with a non-zero code', async () => {
+    const unknown = await mesh.cli(['task', 'lending/nobody', '{}']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain('lending/nobody is not an agent of this mesh');
+    const bad = await mesh.cli(['task', ORCHESTRATOR, '{not json']);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('the input is not JSON') });
+    const invalid = await mesh.cli(['task', ORCHESTRATOR, '{"customerId":"C-1001"}', '--json']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^agentmesh: lending\/loan-orchestrator: input\/amount: required/);
+    expect(invalid.stdout).toBe('');
+  });
+
+  test('SIGTERM stops every process and exits 0', async () => {
+    for (const s of mesh.file.services) for (const pid of pidsOf(s.log)) everyPid.add(pid);
+    expect(everyPid.size).toBeGreaterThanOrEqual(6);
+    mesh.launcher.child.kill('SIGTERM');
+    expect(await mesh.launcher.exited).toBe(0);
+    expect([...everyPid].filter(alive)).toEqual([]);
+    expect(existsSync(join(home, 'mesh.json'))).toBe(false);
+  }, 60_000);
+});
