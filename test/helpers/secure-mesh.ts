@@ -60,7 +60,7 @@ export interface SecureFixture {
 }
 
 /** Creates the fixture; `extraClients` are registered with client_secret_basic and the secret `<id>-secret-0123456789`. */
-export async function createSecureFixture(extraClients: { client_id: string; scopes: string[]; audiences: string[] }[] = []): Promise<SecureFixture> {
+export async function createSecureFixture(extraClients: { client_id: string; scopes: string[]; audiences: string[]; token_exchange?: boolean }[] = []): Promise<SecureFixture> {
   const pki = await createTestPki();
   const signingKeyPem = await newSigningKeyPem();
   const keyed = await generateKeyPair('ES256', { extractable: true });
