@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { stringify } from 'yaml';
+import { planMesh } from '../local/mesh-plan.js';
 import { authorizationPolicy, authServerPolicy } from './authorization-policy.js';
 import {
   ADMIN_PORT,
@@ -111,14 +112,20 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   for (const s of services) {
     const common = [serviceAccount(s), kubeService(s), deployment(s, config, issuer), disruptionBudget(s), destinationRule(s.account, s.namespace)];
     if (s.kind === 'oauth') {
+      // The same registrations the local mesh uses: scopes by kind, audiences derived from the
+      // policies (a workload gets tokens only for services that accept it), token exchange for agents.
+      const planned = new Map(planMesh(root).clients.map((c) => [c.client_id, c]));
       const clients = services
         .filter((c) => c.kind === 'grpc')
-        .map((c) => ({
-          client_id: c.name,
-          auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${c.name}` },
-          scopes: registry ? ['registry.register', 'registry.read'] : [],
-          audiences: registry ? [registry.name] : [],
-        }));
+        .map(
+          (c) =>
+            planned.get(c.name) ?? {
+              client_id: c.name,
+              auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${c.name}` },
+              scopes: registry ? ['registry.register', 'registry.read'] : [],
+              audiences: registry ? [registry.name] : [],
+            },
+        );
       const clientsMap: Manifest = {
         apiVersion: 'v1',
         kind: 'ConfigMap',
