@@ -15,7 +15,7 @@ import { ToolStepRunner } from '../mesh/runtime/tool-step-runner.js';
 import { parsePolicy } from '../mesh/security/policy.js';
 import { securityInterceptor } from '../mesh/security/security-interceptor.js';
 import { TokenVerifier } from '../mesh/security/token-verifier.js';
-import { Code, createServer, type MeshServer } from '../mesh/server/index.js';
+import { Code, createServer, MeshError, type MeshServer } from '../mesh/server/index.js';
 import { loadStateConfig, openStore, type Store } from '../mesh/state/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { TRUST_DOMAIN } from './helpers/pki.js';
@@ -24,6 +24,8 @@ import { createSecureFixture, idOf, type SecureFixture } from './helpers/secure-
 const TOOLS = 'banking/ledger';
 const AGENT = 'lending/advisor';
 let posted = 0;
+let flakyCalls = 0;
+let brokenCalls = 0;
 let slowRelease: () => void = () => undefined;
 
 const tools: ToolSpec[] = [
@@ -39,6 +41,26 @@ const tools: ToolSpec[] = [
     description: 'Books the loan',
     argumentsSchema: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
     handler: async (args) => ({ entry: ++posted, amount: args.amount }),
+  },
+  {
+    name: 'flaky',
+    description: 'Fails once, then answers',
+    argumentsSchema: { type: 'object' },
+    idempotent: true,
+    handler: async () => {
+      if (++flakyCalls === 1) throw new MeshError(Code.UNAVAILABLE, 'ledger busy');
+      return { ok: true };
+    },
+  },
+  {
+    name: 'broken',
+    description: 'Always unavailable',
+    argumentsSchema: { type: 'object' },
+    idempotent: true,
+    handler: async () => {
+      brokenCalls++;
+      throw new MeshError(Code.UNAVAILABLE, 'ledger down');
+    },
   },
   {
     name: 'slow',
@@ -61,6 +83,9 @@ const card = AgentCard.fromPartial({
   skills: [
     { id: 'advise', description: 'Advise and book a loan', inputSchema: { type: 'object', required: ['customer', 'amount'], properties: { customer: { type: 'string' }, amount: { type: 'number' } } } },
     { id: 'wait', description: 'Waits on the slow tool', inputSchema: { type: 'object' } },
+    { id: 'flaky', description: 'Calls the flaky tool', inputSchema: { type: 'object' } },
+    { id: 'broken', description: 'Calls the broken tool', inputSchema: { type: 'object' } },
+    { id: 'picky', description: 'Wants a high income', inputSchema: { type: 'object', required: ['customer'] } },
   ],
 });
 
@@ -82,6 +107,11 @@ const playbooks = {
     resultStepId: 'book',
   },
   wait: { steps: [{ id: 'slow', description: 'waits', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'slow' } }, arguments: {} }] },
+  flaky: { steps: [{ id: 'try', description: 'retried', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'flaky' } }, arguments: {}, retry: { maxAttempts: 3, initialBackoff: { seconds: 0, nanos: 20e6 } } }] },
+  broken: { steps: [{ id: 'try', description: 'fails', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'broken' } }, arguments: {}, retry: { maxAttempts: 5, initialBackoff: { seconds: 0, nanos: 10e6 }, maxBackoff: { seconds: 0, nanos: 20e6 } } }] },
+  picky: {
+    steps: [{ id: 'fetch', description: 'read', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } }, arguments: { customer: '${input.customer}' }, acceptance: { cel: ['output.income > 9000.0'] } }],
+  },
 };
 
 describe('an agent built with the runtime: plans, executes, asks a person, explains', () => {
@@ -215,5 +245,33 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     slowRelease();
     const { task: later } = await client.getTask({ taskId: task!.id, historyLength: 0 });
     expect(later?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+  });
+
+  test('a retryable failure is retried over the wire, then succeeds; both attempts are recorded', async () => {
+    const { task } = await send('r-flaky', {}, 'flaky');
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
+    expect(explanation!.execution[0]!.attempts.map((a) => a.code)).toEqual(['UNAVAILABLE', 'OK']);
+    expect(flakyCalls).toBe(2);
+  });
+
+  test('an output failing its acceptance criterion fails the step with the reason, without retrying', async () => {
+    const { task } = await send('r-picky', { customer: 'C-7' }, 'picky');
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
+    expect(explanation!.execution[0]).toMatchObject({ state: StepState.STEP_STATE_FAILED, reason: 'acceptance criterion not met: output.income > 9000.0' });
+    expect(explanation!.execution[0]!.attempts).toHaveLength(1);
+  });
+
+  // Last: it leaves the ledger's circuit open for this agent.
+  test('repeated failures open the circuit; the next task fails fast without calling the tool', async () => {
+    const first = await send('r-broken-1', {}, 'broken');
+    expect(first.task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(brokenCalls).toBe(5);
+    const second = await send('r-broken-2', {}, 'broken');
+    expect(second.task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    const { explanation } = await client.explainTask({ taskId: second.task!.id, maxDepth: 0 });
+    expect(explanation!.execution[0]!.reason).toContain('circuit open for tool:banking/ledger: failing fast');
+    expect(brokenCalls).toBe(5);
   });
 });

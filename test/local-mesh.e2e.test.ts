@@ -85,6 +85,16 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const tools = new Set([...e.collaborators, ...children.risk!.collaborators, ...children.compliance!.collaborators].map((c) => c.name));
     expect([...tools].sort()).toEqual(['banking/customer-records', 'banking/loan-math', 'lending/compliance', 'lending/credit-risk']);
     expect(e.collaborators.find((c) => c.stepId === 'risk')).toMatchObject({ address: service('lending/credit-risk').address, reasons: expect.arrayContaining(['named by the playbook prequalify-loan']) });
+    // The specialists ran in parallel: each started before the other finished.
+    const attemptOf = (id: string) => e.execution.find((x) => x.stepId === id)!.attempts[0]!;
+    const risk = attemptOf('risk');
+    const compliance = attemptOf('compliance');
+    expect(risk.startedAt!.getTime()).toBeLessThan(compliance.finishedAt!.getTime());
+    expect(compliance.startedAt!.getTime()).toBeLessThan(risk.finishedAt!.getTime());
+    // What the substitution log says was sent is what the specialist received.
+    const sent = Object.fromEntries(e.substitutions.filter((x) => x.stepId === 'risk').map((x) => [x.path.slice(1), x.value]));
+    const received = children.risk!.task!.history[0]!.parts.find((p) => p.content?.$case === 'data')?.content;
+    expect(received?.$case === 'data' && received.data).toEqual(sent);
     // Personal data never leaves in an explanation, though the tool returned it.
     expect(JSON.stringify(Explanation.toJSON(e))).not.toContain('maria.keller@example.com');
 
