@@ -25,16 +25,31 @@ const TOOLS = 'banking/ledger';
 const SCORER = 'lending/scorer';
 const ADVISOR = 'lending/advisor';
 
+let release: () => void = () => undefined;
 const tools: ToolSpec[] = [
+  {
+    name: 'wait',
+    description: 'Waits until released',
+    argumentsSchema: { type: 'object' },
+    idempotent: true,
+    handler: (_args, ctx) => new Promise((resolve, reject) => {
+      release = () => resolve({ done: true });
+      ctx.call.signal.addEventListener('abort', () => reject(ctx.call.signal.reason));
+    }),
+  },
   { name: 'get-customer', description: 'Reads a customer', argumentsSchema: { type: 'object', required: ['customer'] }, idempotent: true, handler: async (args) => ({ customer: args.customer, income: 5200 }) },
 ];
 const skill = (id: string) => ({ id, name: id, description: id, inputSchema: { type: 'object', required: ['customer'], properties: { customer: { type: 'string' } } } });
-const scorerCard = AgentCard.fromPartial({ name: SCORER, version: '1.0.0', purpose: 'Scores customers', owner: 'team', identity: idOf('lending', 'scorer'), skills: [skill('score')] });
-const advisorCard = AgentCard.fromPartial({ name: ADVISOR, version: '1.0.0', purpose: 'Advises', owner: 'team', identity: idOf('lending', 'advisor'), skills: [skill('advise')] });
+const scorerCard = AgentCard.fromPartial({ name: SCORER, version: '1.0.0', purpose: 'Scores customers', owner: 'team', identity: idOf('lending', 'scorer'), skills: [skill('score'), skill('slow-score')] });
+const advisorCard = AgentCard.fromPartial({ name: ADVISOR, version: '1.0.0', purpose: 'Advises', owner: 'team', identity: idOf('lending', 'advisor'), skills: [skill('advise'), skill('advise-slowly')] });
 const toolStep = { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } };
-const scorerPlaybooks: Record<string, Playbook> = { score: { steps: [{ id: 'fetch', description: 'read', target: toolStep, arguments: { customer: '${input.customer}' } }] } };
+const scorerPlaybooks: Record<string, Playbook> = {
+  score: { steps: [{ id: 'fetch', description: 'read', target: toolStep, arguments: { customer: '${input.customer}' } }] },
+  'slow-score': { steps: [{ id: 'wait', description: 'wait', target: { $case: 'tool', tool: { service: TOOLS, tool: 'wait' } }, arguments: {} }] },
+};
 const advisorPlaybooks: Record<string, Playbook> = {
   advise: { steps: [{ id: 'score', description: 'ask the scorer', target: { $case: 'agent', agent: { agent: SCORER, skillId: 'score' } }, arguments: { customer: '${input.customer}' } }] },
+  'advise-slowly': { steps: [{ id: 'score', description: 'ask the scorer', target: { $case: 'agent', agent: { agent: SCORER, skillId: 'slow-score' } }, arguments: { customer: '${input.customer}' } }] },
 };
 
 describe('agent steps: a sub-task on another agent, for the original caller', () => {
@@ -84,7 +99,7 @@ describe('agent steps: a sub-task on another agent, for the original caller', ()
     });
     const advisorId = 'spiffe://{trust_domain}/ns/lending/sa/advisor';
     const scorer = await serve(SCORER, 'lending', 'scorer', [
-      { methods: ['agentmesh.v1.AgentService/SendTask', 'agentmesh.v1.AgentService/SubscribeTask', 'agentmesh.v1.AgentService/GetTask'], callers: [advisorId], scopes: ['task.write'] },
+      { methods: ['agentmesh.v1.AgentService/SendTask', 'agentmesh.v1.AgentService/SubscribeTask', 'agentmesh.v1.AgentService/GetTask', 'agentmesh.v1.AgentService/CancelTask'], callers: [advisorId], scopes: ['task.write'] },
     ], (s) => s.add(AgentServiceService, agentService(scorerCard, scorerRuntime, scorerStore)));
 
     // The advisor calls the scorer for its caller: the token is exchanged per call.
@@ -135,5 +150,20 @@ describe('agent steps: a sub-task on another agent, for the original caller', ()
     const shallow = await advisor.explainTask({ taskId: task!.id, maxDepth: 1 });
     expect(shallow.explanation!.children).toEqual([]);
     await expect(advisor.explainTask({ taskId: task!.id, maxDepth: 99 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+  });
+
+  test('canceling the task cancels the child task on the collaborating agent', async () => {
+    const { task } = await advisor.sendTask({ requestId: 'collab-slow', skillId: 'advise-slowly', message: requestMessage({ customer: 'C-8' }, undefined), configuration: { blocking: false, historyLength: 0 } });
+    const childOf = async () => (await scorerStore.tasks.list({})).find((t) => (t.data as { requestId?: string }).requestId === `${task!.id}:score:1`);
+    for (let i = 0; i < 100 && (await childOf())?.state !== TaskState.TASK_STATE_WORKING; i++) await new Promise((r) => setTimeout(r, 20));
+    const { task: canceled } = await advisor.cancelTask({ taskId: task!.id, reason: 'no longer needed' });
+    expect(canceled?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    let child = await childOf();
+    for (let i = 0; i < 100 && child?.state !== TaskState.TASK_STATE_CANCELED; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      child = await childOf();
+    }
+    expect(child?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    release();
   });
 });

@@ -4,7 +4,7 @@ import { AgentServiceService, type StreamTaskResponse } from '../../gen/agentmes
 import { Message, Role, Task, TaskState } from '../../gen/agentmesh/v1/task.js';
 import { StepState } from '../../gen/agentmesh/v1/plan.js';
 import type { MeshClient } from '../client/client.js';
-import { isMeshError } from '../server/errors.js';
+import { Code, isMeshError } from '../server/errors.js';
 import { CliError, type MeshConnection } from './connection.js';
 
 type AgentClient = MeshClient<typeof AgentServiceService>;
@@ -159,7 +159,7 @@ export async function findTask(conn: MeshConnection, taskId: string, agent?: str
       const { task } = await client.getTask({ taskId, historyLength: 0 });
       return { agent: name, client, task: task! };
     } catch (err) {
-      if (!isMeshError(err) || err.code !== 5) throw err;
+      if (!isMeshError(err) || err.code !== Code.NOT_FOUND) throw err;
     }
   }
   throw new CliError(`task ${taskId} not found on ${candidates.join(', ')} (tasks are visible to the user who sent them: --user)`);

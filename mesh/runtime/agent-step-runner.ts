@@ -45,12 +45,20 @@ export class AgentStepRunner {
     const childTask = { agent: target.agent.agent, taskId: task.id };
     call.childTaskCreated(childTask);
     if (!settled(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) {
-      for await (const { event } of client.subscribeTask({ taskId: task.id, afterSequence: 0 }, options())) {
-        const e = event?.event;
-        const state = e?.$case === 'statusUpdate' ? e.statusUpdate.status?.state : e?.$case === 'task' ? e.task.status?.state : undefined;
-        if (state !== undefined && settled(state)) break;
+      try {
+        for await (const { event } of client.subscribeTask({ taskId: task.id, afterSequence: 0 }, options())) {
+          const e = event?.event;
+          const state = e?.$case === 'statusUpdate' ? e.statusUpdate.status?.state : e?.$case === 'task' ? e.task.status?.state : undefined;
+          if (state !== undefined && settled(state)) break;
+        }
+        task = (await client.getTask({ taskId: task.id, historyLength: 0 }, options())).task!;
+      } catch (err) {
+        // Canceled or timed out here: stop the child too, so no work goes on for nobody.
+        if (call.signal.aborted) {
+          await client.cancelTask({ taskId: task.id, reason: `step ${call.step.id} of ${call.taskId} stopped` }, { actFor: authority, deadlineMs: 2_000 }).catch(() => undefined);
+        }
+        throw err;
       }
-      task = (await client.getTask({ taskId: task.id, historyLength: 0 }, options())).task!;
     }
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
     if (state === TaskState.TASK_STATE_COMPLETED) return { output: resultOf(task), childTask, choice };
