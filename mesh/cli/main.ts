@@ -207,6 +207,7 @@ function create(args: string[]): number {
   const files = scaffold(ROOT, kind, name);
   out(`created ${files.join(', ')}`);
   out(`restart the mesh (npm start) to run it${kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''}`);
+  out('for Kubernetes: npm run render:istio (the manifests are rendered from the policies; a test checks they are current)');
   return 0;
 }
 
