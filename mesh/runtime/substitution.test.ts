@@ -21,6 +21,13 @@ describe('parameter substitution', () => {
     expect(log[0]!.value).toBe('[EMAIL]');
   });
 
+  test('a value from a field named for personal data is withheld from the log, whatever it looks like', () => {
+    const people = { input: {}, steps: { customer: { output: { fullName: 'Maria Keller', nationalId: 'DE-84 221 907', country: 'DE' } } } };
+    const { value, log } = substitute('letter', { to: '${steps.customer.output.fullName}', note: 'id ${steps.customer.output.nationalId} in ${steps.customer.output.country}' }, people);
+    expect(value).toEqual({ to: 'Maria Keller', note: 'id DE-84 221 907 in DE' });
+    expect(log.map((l) => l.value)).toEqual(['[REDACTED]', '[REDACTED]', 'DE']);
+  });
+
   test('a reference to nothing fails the step with the template named', () => {
     expect(() => substitute('x', { a: '${steps.missing.output.y}' }, scope)).toThrow(expect.objectContaining({ code: Code.FAILED_PRECONDITION, message: expect.stringContaining('${steps.missing.output.y}') }));
   });

@@ -1,6 +1,6 @@
 import type { Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { Code, MeshError } from '../server/errors.js';
-import { redactDeep } from '../telemetry/pii.js';
+import { isSensitiveKey, redactDeep } from '../telemetry/pii.js';
 
 /** What templates can refer to: the task input and the outputs of earlier steps. */
 export interface SubstitutionScope {
@@ -24,6 +24,12 @@ export function lookup(scope: SubstitutionScope, path: string): unknown {
   return value;
 }
 
+/** A substituted value as logged: redacted, and withheld entirely when it comes from a field named for personal data or secrets. */
+function logged(source: string, found: unknown): unknown {
+  const field = source.replace(/\[\d+\]$/, '').split('.').at(-1) ?? '';
+  return isSensitiveKey(field) ? '[REDACTED]' : redactDeep(found);
+}
+
 const pointer = (path: (string | number)[]) => '/' + path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 /**
@@ -43,14 +49,14 @@ export function substitute(
       const whole = WHOLE.exec(value);
       if (whole) {
         const found = lookup(scope, whole[1]!);
-        log.push({ stepId, path: pointer(path), template: value, source: whole[1]!, value: redactDeep(found) });
+        log.push({ stepId, path: pointer(path), template: value, source: whole[1]!, value: logged(whole[1]!, found) });
         return found;
       }
       if (!value.includes('${')) return value;
       return value.replace(TEMPLATE, (template, source: string) => {
         const found = lookup(scope, source);
         const text = typeof found === 'string' ? found : JSON.stringify(found);
-        log.push({ stepId, path: pointer(path), template, source, value: redactDeep(found) });
+        log.push({ stepId, path: pointer(path), template, source, value: logged(source, found) });
         return text;
       });
     }

@@ -29,8 +29,23 @@ describe('logger', () => {
 
   test('errors keep their type and stack but lose personal data', () => {
     const { log, text } = capture();
-    log.error({ err: new Error('no customer 123-45-6789') }, 'lookup failed');
+    log.error({ err: new RangeError('no customer 123-45-6789') }, 'lookup failed');
     const line = JSON.parse(text());
     expect(line.err.message).toBe('no customer [SSN]');
+    expect(line.err.type).toBe('RangeError');
+    expect(line.err.stack).toContain('logger.test.ts');
+    expect(line.err.stack).not.toContain('123-45-6789');
+  });
+
+  test('bearer tokens are removed wherever they are: free text, any key case, any depth', () => {
+    const { log, text } = capture();
+    const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+    log.warn({ call: { md: { headers: { Authorization: `Bearer ${jwt}` } } }, upstream: { token: 'opaque-123456' } }, `retrying with Bearer ${jwt}`);
+    log.info(`raw header authorization: bearer ${jwt}`);
+    const out = text();
+    expect(out).not.toContain(jwt);
+    expect(out).not.toContain('opaque-123456');
+    expect(out).not.toContain('eyJzdWIiOiJhbGljZSJ9');
+    expect(out.split('\n').filter(Boolean)).toHaveLength(2);
   });
 });

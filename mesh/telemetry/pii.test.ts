@@ -1,4 +1,4 @@
-import { ibanValid, luhnValid, redactPii } from './pii.js';
+import { ibanValid, luhnValid, redactDeep, redactPii } from './pii.js';
 
 describe('PII redaction in free text', () => {
   test.each([
@@ -10,6 +10,10 @@ describe('PII redaction in free text', () => {
     ['iban DE89370400440532013000', 'iban [IBAN]'],
     ['call +44 20 7946 0958 today', 'call [PHONE] today'],
     ['call (212) 555-0123 now', 'call [PHONE] now'],
+    ['NI number QQ 12 34 56 C on file', 'NI number [NATIONAL-ID] on file'],
+    ['NI QQ123456C', 'NI [NATIONAL-ID]'],
+    ['header Authorization: Bearer abc.def-ghi_jkl~123', 'header Authorization: Bearer [REDACTED]'],
+    ['token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln in text', 'token [JWT] in text'],
   ])('%s', (input, expected) => {
     expect(redactPii(input)).toBe(expected);
   });
@@ -20,6 +24,21 @@ describe('PII redaction in free text', () => {
     expect(redactPii('ref GB00WEST12345698765432')).toBe('ref GB00WEST12345698765432');
     expect(redactPii('amount 125000 over 36 months')).toBe('amount 125000 over 36 months');
     expect(redactPii('trace 4bf92f3577b34da6a3ce929d0e0e4736')).toBe('trace 4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  test('fields named for secrets or personal data lose their value at any depth, whatever it looks like', () => {
+    const redacted = redactDeep({
+      md: { headers: { Authorization: 'opaque-credential-1', 'X-Api-Key': 'k-123' } },
+      customer: { fullName: 'Maria Keller', national_id: 'DE-84 221 907', dateOfBirth: '1984-02-11', country: 'DE' },
+      client_secret: 'shh',
+      note: 'fine',
+    });
+    expect(redacted).toEqual({
+      md: { headers: { Authorization: '[REDACTED]', 'X-Api-Key': '[REDACTED]' } },
+      customer: { fullName: '[REDACTED]', national_id: '[REDACTED]', dateOfBirth: '[REDACTED]', country: 'DE' },
+      client_secret: '[REDACTED]',
+      note: 'fine',
+    });
   });
 
   test('checksums', () => {

@@ -7,6 +7,12 @@ const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}/g;
 const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
 const SSN = /\b\d{3}-\d{2}-\d{4}\b/g;
 const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
+// UK National Insurance numbers (two letters, six digits, A-D), spaced or not; any two letters,
+// so the QQ prefix of examples and test data is caught too.
+const NINO = /\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g;
+// Bearer credentials and JWT-shaped strings (header.payload.signature, base64url) in free text.
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 // International (+CC ...) or national formats with separators; 9 to 15 digits in all (E.164).
 const PHONE = /(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|\+\d{9,15}\b/g;
 
@@ -37,25 +43,55 @@ export function ibanValid(text: string): boolean {
   return remainder === 1;
 }
 
-/** Replaces emails, Luhn-valid card numbers, US SSNs, valid IBANs and phone numbers in free text. */
+/** Replaces credentials (bearer tokens, JWTs), emails, Luhn-valid card numbers, US SSNs, UK NI numbers, valid IBANs and phone numbers in free text. */
 export function redactPii(text: string): string {
   if (text.length < 6) return text;
   return text
+    .replace(BEARER, (_m, scheme: string) => `${scheme} [REDACTED]`)
+    .replace(JWT, '[JWT]')
     .replace(EMAIL, '[EMAIL]')
     .replace(IBAN, (m) => (ibanValid(m) ? '[IBAN]' : m))
     .replace(CARD, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? '[CARD]' : m))
     .replace(SSN, '[SSN]')
+    .replace(NINO, '[NATIONAL-ID]')
     .replace(PHONE, (m) => {
       const digits = m.replace(/\D/g, '').length;
       return digits >= 9 && digits <= 15 ? '[PHONE]' : m;
     });
 }
 
-/** Redacts every string inside a JSON-like value (bounded depth), returning a copy. */
+// Fields whose values are secrets or personal data whatever they look like,
+// matched on the key without case, "_" or "-": structured data says what it holds.
+const SECRET_KEYS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setcookie', 'token', 'accesstoken', 'refreshtoken', 'idtoken', 'subjecttoken', 'actortoken', 'clientsecret', 'secret', 'password', 'privatekey', 'apikey', 'xapikey', 'clientassertion']);
+const PERSONAL_KEYS = new Set(['fullname', 'firstname', 'lastname', 'givenname', 'familyname', 'surname', 'middlename', 'dateofbirth', 'birthdate', 'dob', 'nationalid', 'ssn', 'taxid', 'passportnumber', 'streetaddress', 'homeaddress', 'postaladdress', 'street', 'postcode', 'postalcode', 'zipcode']);
+const keyOf = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+
+/** Whether a field of this name holds a secret or personal data, whatever its value looks like. */
+export function isSensitiveKey(key: string): boolean {
+  const k = keyOf(key);
+  return SECRET_KEYS.has(k) || PERSONAL_KEYS.has(k);
+}
+
+/** A copy of an error with personal data removed from its message, stack and fields; prototype (its type) kept. */
+function redactError(error: Error, depth: number): Error {
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  for (const [k, v] of Object.entries(error)) (copy as unknown as Record<string, unknown>)[k] = isSensitiveKey(k) ? '[REDACTED]' : redactDeep(v, depth + 1);
+  const hidden = (value: unknown) => ({ value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(copy, 'message', hidden(redactPii(error.message)));
+  Object.defineProperty(copy, 'stack', hidden(error.stack && redactPii(error.stack)));
+  if (error.cause !== undefined) Object.defineProperty(copy, 'cause', hidden(redactDeep(error.cause, depth + 1)));
+  return copy;
+}
+
+/**
+ * Redacts a JSON-like value (bounded depth), returning a copy: fields named
+ * for secrets or personal data lose their value whatever it is, and every
+ * other string loses the personal data and credentials found in it.
+ */
 export function redactDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactPii(value);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
-  if (value instanceof Error) return { type: value.name, message: redactPii(value.message), stack: value.stack && redactPii(value.stack) };
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, depth + 1)]));
+  if (value instanceof Error) return redactError(value, depth);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redactDeep(v, depth + 1)]));
 }

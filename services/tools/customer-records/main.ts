@@ -9,7 +9,7 @@ process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', imp
 
 interface Customer {
   customerId: string;
-  name: string;
+  fullName: string;
   email: string;
   phone: string;
   nationalId: string;
