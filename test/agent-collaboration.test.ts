@@ -134,7 +134,7 @@ describe('agent steps: a sub-task on another agent, for the original caller', ()
   });
 
   test('the child task runs for the caller; its output is the step output; the refused explanation is a marked gap', async () => {
-    const { task } = await advisor.sendTask({ requestId: 'collab-1', skillId: 'advise', message: requestMessage({ customer: 'C-9' }, undefined), configuration: { blocking: true, historyLength: 0 } });
+    const { task } = await advisor.sendTask({ requestId: 'collab-1', skillId: 'advise', message: requestMessage({ customer: 'C-9' }, undefined), configuration: { blocking: true, historyLength: 0, timeout: undefined } });
     expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     const result = task!.artifacts[0]!.parts[0]!.content;
     expect(result?.$case === 'data' && result.data).toEqual({ customer: 'C-9', income: 5200 });
@@ -153,7 +153,7 @@ describe('agent steps: a sub-task on another agent, for the original caller', ()
   });
 
   test('canceling the task cancels the child task on the collaborating agent', async () => {
-    const { task } = await advisor.sendTask({ requestId: 'collab-slow', skillId: 'advise-slowly', message: requestMessage({ customer: 'C-8' }, undefined), configuration: { blocking: false, historyLength: 0 } });
+    const { task } = await advisor.sendTask({ requestId: 'collab-slow', skillId: 'advise-slowly', message: requestMessage({ customer: 'C-8' }, undefined), configuration: { blocking: false, historyLength: 0, timeout: undefined } });
     const childOf = async () => (await scorerStore.tasks.list({})).find((t) => (t.data as { requestId?: string }).requestId === `${task!.id}:score:1`);
     for (let i = 0; i < 100 && (await childOf())?.state !== TaskState.TASK_STATE_WORKING; i++) await new Promise((r) => setTimeout(r, 20));
     const { task: canceled } = await advisor.cancelTask({ taskId: task!.id, reason: 'no longer needed' });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentServiceService, type StreamTaskResponse } from '../gen/agentmesh/v1/agent_service.js';
@@ -17,6 +17,7 @@ import { securityInterceptor } from '../mesh/security/security-interceptor.js';
 import { TokenVerifier } from '../mesh/security/token-verifier.js';
 import { Code, createServer, MeshError, type MeshServer } from '../mesh/server/index.js';
 import { loadStateConfig, openStore, type Store } from '../mesh/state/index.js';
+import { AuditLog, verifyAuditFile, type AuditRecord } from '../mesh/telemetry/audit.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { TRUST_DOMAIN } from './helpers/pki.js';
 import { createSecureFixture, idOf, type SecureFixture } from './helpers/secure-mesh.js';
@@ -27,6 +28,9 @@ let posted = 0;
 let flakyCalls = 0;
 let brokenCalls = 0;
 let slowRelease: () => void = () => undefined;
+let refusedCalls = 0;
+// Calls of the "hold" tool whose signal aborted (the caller canceled, or its deadline passed).
+const heldAborted: string[] = [];
 
 const tools: ToolSpec[] = [
   {
@@ -72,6 +76,28 @@ const tools: ToolSpec[] = [
       ctx.call.signal.addEventListener('abort', () => reject(ctx.call.signal.reason));
     }),
   },
+  {
+    name: 'refuse',
+    description: 'Refuses every request as malformed',
+    argumentsSchema: { type: 'object' },
+    idempotent: true,
+    handler: async () => {
+      refusedCalls++;
+      throw new MeshError(Code.INVALID_ARGUMENT, 'account: not a ledger account');
+    },
+  },
+  {
+    name: 'hold',
+    description: 'Holds the call until it is aborted',
+    argumentsSchema: { type: 'object', properties: { label: { type: 'string' } } },
+    idempotent: true,
+    handler: (args, ctx) => new Promise((_resolve, reject) => {
+      ctx.call.signal.addEventListener('abort', () => {
+        heldAborted.push(String(args.label));
+        reject(ctx.call.signal.reason);
+      });
+    }),
+  },
 ];
 
 const card = AgentCard.fromPartial({
@@ -86,8 +112,13 @@ const card = AgentCard.fromPartial({
     { id: 'flaky', description: 'Calls the flaky tool', inputSchema: { type: 'object' } },
     { id: 'broken', description: 'Calls the broken tool', inputSchema: { type: 'object' } },
     { id: 'picky', description: 'Wants a high income', inputSchema: { type: 'object', required: ['customer'] } },
+    { id: 'refuse', description: 'Calls the refusing tool', inputSchema: { type: 'object' } },
+    { id: 'hold-then-book', description: 'Holds, then books', inputSchema: { type: 'object', properties: { label: { type: 'string' } } } },
+    { id: 'unplannable', description: 'Its playbook names a tool nobody offers', inputSchema: { type: 'object' } },
   ],
 });
+
+const ledger = (tool: string) => ({ $case: 'tool' as const, tool: { service: TOOLS, tool } });
 
 const playbooks = {
   advise: {
@@ -109,6 +140,14 @@ const playbooks = {
   wait: { steps: [{ id: 'slow', description: 'waits', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'slow' } }, arguments: {} }] },
   flaky: { steps: [{ id: 'try', description: 'retried', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'flaky' } }, arguments: {}, retry: { maxAttempts: 3, initialBackoff: { seconds: 0, nanos: 20e6 } } }] },
   broken: { steps: [{ id: 'try', description: 'fails', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'broken' } }, arguments: {}, retry: { maxAttempts: 5, initialBackoff: { seconds: 0, nanos: 10e6 }, maxBackoff: { seconds: 0, nanos: 20e6 } } }] },
+  refuse: { steps: [{ id: 'try', description: 'refused', target: ledger('refuse'), arguments: {} }] },
+  'hold-then-book': {
+    steps: [
+      { id: 'hold', description: 'held until canceled or out of time', target: ledger('hold'), arguments: { label: '${input.label}' } },
+      { id: 'book', description: 'never reached', target: ledger('post-entry'), arguments: { amount: 1 }, dependsOn: ['hold'] },
+    ],
+  },
+  unplannable: { steps: [{ id: 'x', description: 'no such tool', target: ledger('teleport'), arguments: {} }] },
   picky: {
     steps: [{ id: 'fetch', description: 'read', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } }, arguments: { customer: '${input.customer}' }, acceptance: { cel: ['output.income > 9000.0'] } }],
   },
@@ -123,6 +162,7 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
   let agentServer: MeshServer;
   let client: MeshClient<typeof AgentServiceService>;
   let stranger: MeshClient<typeof AgentServiceService>;
+  let audit: AuditLog;
 
   beforeAll(async () => {
     fx = await createSecureFixture([
@@ -156,6 +196,7 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
       inventory: async () => inventoryFromCards([], [toolCard]),
       log,
       maxInputBytes: 4_096,
+      audit: (audit = new AuditLog(join(dir, 'audit.jsonl'))),
     });
     agentServer = createServer({ logger: log })
       .use(securityInterceptor({ transport: agentTransport, verifier: verifier(AGENT), policy: parsePolicy({ service: AGENT, rules: [{ methods: ['agentmesh.v1.AgentService/*'], callers: ['spiffe://{trust_domain}/ns/demo/sa/*'], scopes: ['task.write'] }] }, TRUST_DOMAIN), log }))
@@ -177,12 +218,22 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     await toolServer.shutdown({ graceMs: 500 });
     await agentStore.close();
     await toolStore.close();
+    await audit.close();
     rmSync(dir, { recursive: true, force: true });
     await fx.close();
   });
 
-  const send = (requestId: string, input: Record<string, unknown>, skillId = 'advise', blocking = true) =>
-    client.sendTask({ requestId, skillId, message: { messageId: requestId, contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'data', data: input }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, configuration: { blocking, historyLength: 0 } });
+  const dataMessage = (id: string, input: unknown) => ({ messageId: id, contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'data' as const, data: input }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] });
+  const send = (requestId: string, input: Record<string, unknown>, skillId = 'advise', blocking = true, timeoutMs?: number) =>
+    client.sendTask({
+      requestId,
+      skillId,
+      message: dataMessage(requestId, input),
+      configuration: { blocking, historyLength: 0, timeout: timeoutMs === undefined ? undefined : { seconds: Math.floor(timeoutMs / 1000), nanos: (timeoutMs % 1000) * 1e6 } },
+    });
+  const auditOf = (taskId: string) => (readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord)).filter((r) => r.task_id === taskId);
+  const statusText = (task: { status?: { message?: { parts: { content?: { $case: string; text?: string } }[] } } } | undefined) =>
+    task?.status?.message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ') ?? '';
 
   test('a small loan completes without a person, and the explanation shows plan, substitutions and execution', async () => {
     const { task } = await send('r-small', { customer: 'C-1', amount: 5000 });
@@ -261,6 +312,93 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
     expect(explanation!.execution[0]).toMatchObject({ state: StepState.STEP_STATE_FAILED, reason: 'acceptance criterion not met: output.income > 9000.0' });
     expect(explanation!.execution[0]!.attempts).toHaveLength(1);
+  });
+
+  test('StreamTask sends the task first, then its events in order, and ends when it completes', async () => {
+    const events: StreamTaskResponse[] = [];
+    for await (const e of client.streamTask({ requestId: 'r-stream', skillId: 'advise', message: dataMessage('r-stream', { customer: 'C-5', amount: 20 }) }, { deadlineMs: 15_000 })) events.push(e);
+    const first = events[0]!.event!;
+    expect(first.event?.$case).toBe('task');
+    const taskId = first.event?.$case === 'task' ? first.event.task.id : '';
+    expect(taskId).not.toBe('');
+    expect(events.every((e) => e.event!.taskId === taskId)).toBe(true);
+    const rest = events.slice(1).map((e) => e.event!);
+    expect(rest.map((e) => e.sequence)).toEqual([...rest.map((e) => e.sequence)].sort((a, b) => a - b));
+    const kinds = rest.map((e) => (e.event?.$case === 'statusUpdate' ? TaskState[e.event.statusUpdate.status!.state] : e.event?.$case));
+    expect(kinds[0]).toBe('TASK_STATE_SUBMITTED');
+    expect(kinds.indexOf('planCreated')).toBeLessThan(kinds.indexOf('stepStarted'));
+    expect(kinds.lastIndexOf('stepFinished')).toBeLessThan(kinds.indexOf('artifactUpdate'));
+    expect(kinds.at(-1)).toBe('TASK_STATE_COMPLETED');
+  });
+
+  test.each([
+    ['no request_id', { requestId: '' }, 'request_id: required'],
+    ['no parts', { message: { ...dataMessage('m', {}), parts: [] } }, 'message.parts: at least one part'],
+    ['a data part that is a list', { message: dataMessage('m', [1, 2]) }, 'the data part must be a JSON object'],
+    ['a data part that is a number', { message: dataMessage('m', 7) }, 'the data part must be a JSON object'],
+  ])('a request with %s is INVALID_ARGUMENT and leaves no task behind', async (_n, change, message) => {
+    const before = (await agentStore.tasks.list({})).length;
+    const request = { requestId: `malformed-${message.length}`, skillId: 'advise', message: dataMessage('m', { customer: 'C', amount: 1 }), configuration: undefined, ...change };
+    await expect(client.sendTask(request)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) });
+    expect((await agentStore.tasks.list({})).length).toBe(before);
+  });
+
+  test('cancel mid-plan aborts the running tool call and the later steps never run', async () => {
+    const before = posted;
+    const { task } = await send('r-cancel-plan', { label: 'cancel' }, 'hold-then-book', false);
+    for (let i = 0; i < 200 && (await agentStore.steps.list(task!.id)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const { task: canceled } = await client.cancelTask({ taskId: task!.id, reason: 'customer withdrew' });
+    expect(canceled?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    expect(statusText(canceled)).toBe('customer withdrew');
+    for (let i = 0; i < 100 && !heldAborted.includes('cancel'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(heldAborted).toContain('cancel');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(posted).toBe(before);
+    expect((await agentStore.steps.list(task!.id)).map((t) => t.stepId)).not.toContain('book');
+  });
+
+  test("a task that runs out of its time fails with DEADLINE_EXCEEDED, and the tool's call is cut at that deadline", async () => {
+    const started = Date.now();
+    const { task } = await send('r-timeout', { label: 'timeout' }, 'hold-then-book', true, 700);
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(statusText(task)).toContain("step hold failed: step hold ran out of the task's time");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    for (let i = 0; i < 100 && !heldAborted.includes('timeout'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(heldAborted).toContain('timeout');
+    const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
+    expect(explanation!.execution[0]!.attempts.at(-1)!.code).toBe('DEADLINE_EXCEEDED');
+  });
+
+  test('a playbook that does not validate fails the task with the reasons, kept in the explanation', async () => {
+    const { task } = await send('r-unplannable', {}, 'unplannable');
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(statusText(task)).toMatch(/^planning failed: no valid plan: .*teleport/);
+    const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
+    expect(explanation?.plan).toBeUndefined();
+    expect(explanation?.planning?.attempts[0]!.validationErrors.join(' ')).toContain('teleport');
+  });
+
+  test('plan creation and every state change of a task are in the audit trail, which verifies', async () => {
+    const { task } = await send('r-audited', { customer: 'C-8', amount: 30 });
+    const records = auditOf(task!.id);
+    expect(records.map((r) => [r.kind, r.outcome])).toEqual([
+      ['task_state', 'SUBMITTED'],
+      ['task_state', 'WORKING'],
+      ['plan_created', 'WORKING'],
+      ['task_state', 'COMPLETED'],
+    ]);
+    expect(records.every((r) => r.subject === 'demo/caller' && r.service === AGENT)).toBe(true);
+    expect(records.find((r) => r.kind === 'plan_created')?.reason).toBe('3 steps: fetch, approve, book');
+    expect(verifyAuditFile(join(dir, 'audit.jsonl')).ok).toBe(true);
+  });
+
+  test('refusals of bad requests do not open the circuit: the collaborator is up', async () => {
+    for (let i = 0; i < 7; i++) {
+      const { task } = await send(`r-refuse-${i}`, {}, 'refuse');
+      expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+      expect(statusText(task)).toContain('account: not a ledger account');
+    }
+    expect(refusedCalls).toBe(7);
   });
 
   // Last: it leaves the ledger's circuit open for this agent.

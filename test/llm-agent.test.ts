@@ -27,6 +27,13 @@ const PLAN = {
       llm: { model_alias: 'summarizer', prompt: 'Summarise: ${steps.lookup.output.text}', output_schema: { type: 'object', required: ['summary'], properties: { summary: { type: 'string' } } } },
       depends_on: ['lookup'],
     },
+    {
+      id: 'check',
+      description: 'a second model, side by side, checks the summary',
+      llm: { model_alias: 'checker', prompt: 'Is this a fair summary of the notes on ${input.topic}?' },
+      arguments: { summary: '${steps.summarize.output.summary}' },
+      depends_on: ['summarize'],
+    },
   ],
   result_step_id: 'summarize',
 };
@@ -47,7 +54,9 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       answers: (body) =>
         body.response_format?.json_schema?.name === 'task_plan'
           ? { content: JSON.stringify(PLAN), usage: { prompt_tokens: 900, completion_tokens: 120 } }
-          : { content: '{"summary":"Budget approved."}', usage: { prompt_tokens: 40, completion_tokens: 6 } },
+          : body.model === 'check-model'
+            ? { content: 'Yes, it is fair.', usage: { prompt_tokens: 30, completion_tokens: 5 } }
+            : { content: '{"summary":"Budget approved."}', usage: { prompt_tokens: 40, completion_tokens: 6 } },
     });
     files = await createLocalMeshFiles([client('demo/caller', ['task.read', 'task.write'], [AGENT]), client(AGENT, [], [])]);
     for (const id of ['demo/caller', AGENT]) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
@@ -67,13 +76,13 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
         AGENTMESH_TRACE_FILE: traceFile,
         OPENAI_BASE_URL: double.baseURL,
         OPENAI_API_KEY: double.apiKey,
-        AGENTMESH_MODELS: 'summarizer=small-model',
+        AGENTMESH_MODELS: `summarizer=small-model,checker=check-model@${double.baseURL}`,
       }),
       { tracing: true },
     );
     procs.push(agent);
     const started = await waitForLog(agent, 'service started');
-    expect(await waitForLog(agent, 'agent planner')).toMatchObject({ planner: 'llm (plan-model)', models: ['summarizer'] });
+    expect(await waitForLog(agent, 'agent planner')).toMatchObject({ planner: 'llm (plan-model)', models: ['summarizer', 'checker'] });
 
     const { transport, tokens } = localCaller(files, 'demo/caller', issuer);
     const writer = createClient(AgentServiceService, String(started.address), {
@@ -81,7 +90,7 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       metadataHooks: [tokens.metadataHook(AGENT)],
     });
     try {
-      const { task } = await writer.sendTask({ requestId: 'llm-1', skillId: 'summarize', message: requestMessage({ topic: 'budget' }, 'Summarise the budget notes'), configuration: { blocking: true, historyLength: 0 } });
+      const { task } = await writer.sendTask({ requestId: 'llm-1', skillId: 'summarize', message: requestMessage({ topic: 'budget' }, 'Summarise the budget notes'), configuration: { blocking: true, historyLength: 0, timeout: undefined } });
       expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
       const result = task!.artifacts[0]!.parts[0]!.content;
       expect(result?.$case === 'data' && result.data).toEqual({ summary: 'Budget approved.' });
@@ -100,6 +109,12 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       expect(stepRequest.body.messages.at(-1)!.content).toContain('Summarise: Notes on budget');
       const logged = explanation!.substitutions.find((s) => s.stepId === 'summarize' && s.path === '#prompt')!;
       expect(JSON.stringify(logged.value)).not.toContain('jane.doe@example.com');
+      // The second alias answered the check step; its arguments and its prompt are both in the substitution log.
+      const check = explanation!.execution.find((e) => e.stepId === 'check')!;
+      expect(check).toMatchObject({ output: { text: 'Yes, it is fair.' } });
+      expect(check.attempts[0]).toMatchObject({ model: 'check-model', usage: { promptTokens: 30, completionTokens: 5 } });
+      expect(explanation!.substitutions.filter((s) => s.stepId === 'check').map((s) => [s.path, s.source])).toEqual([['/summary', 'steps.summarize.output.summary'], ['#prompt', 'input.topic']]);
+      expect(double.requests.find((r) => r.body.model === 'check-model')!.body.messages.at(-1)!.content).toBe('Is this a fair summary of the notes on budget?\n\nInput (JSON): {"summary":"Budget approved."}');
 
       const metrics = (await httpRequest(`http://${String(started.admin)}/metrics`)).body.toString();
       expect(metrics).toContain(`agentmesh_llm_tokens_total{model="plan-model",kind="prompt",service="${AGENT}"} 900`);

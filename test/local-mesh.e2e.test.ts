@@ -76,7 +76,9 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(task.artifacts[0]!.parts[0]!.data.decision).toBe('pre-qualified');
 
     const e = await explain(task.id);
-    expect(e.plan?.steps.map((s) => s.id)).toEqual(['fx', 'risk', 'compliance', 'approval', 'decision']);
+    expect(e.plan?.steps.map((s) => s.id)).toEqual(['customer', 'fx', 'risk', 'compliance', 'approval', 'decision']);
+    // The orchestrator's own plan uses both tools and both specialist agents.
+    expect(new Set(e.collaborators.map((c) => c.name.split('#')[0]!.split(' ')[0]))).toEqual(new Set(['banking/customer-records', 'banking/loan-math', 'lending/credit-risk', 'lending/compliance']));
     const children = Object.fromEntries(e.children.map((c) => [c.stepId, c.result?.$case === 'explanation' ? c.result.explanation : undefined]));
     expect(children.risk?.task?.agent).toBe('lending/credit-risk');
     expect(children.compliance?.task?.agent).toBe('lending/compliance');
@@ -96,7 +98,8 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const received = children.risk!.task!.history[0]!.parts.find((p) => p.content?.$case === 'data')?.content;
     expect(received?.$case === 'data' && received.data).toEqual(sent);
     // Personal data never leaves in an explanation, though the tool returned it.
-    expect(JSON.stringify(Explanation.toJSON(e))).not.toContain('maria.keller@example.com');
+    const published = JSON.stringify(Explanation.toJSON(e));
+    for (const personal of ['maria.keller@example.com', 'Maria Keller', 'DE-84 221 907', '+49 30 1234 5678', 'DE89370400440532013000']) expect(published).not.toContain(personal);
 
     const traceId = e.task!.traceId;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -121,7 +124,7 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
   test('a case that needs a person stops with its question; answering resumes it; the metrics show the tasks', async () => {
     const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/waits for a person: Approve a loan of 47058.82 EUR for customer C-1002\?/);
+    expect(r.stdout).toMatch(/waits for a person: Approve a loan of 47058.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/);
     const taskId = /answer with: npx agentmesh answer (\S+) <answer>/.exec(r.stdout)![1]!;
     expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({ code: 1, stderr: expect.stringContaining('must be one of approve, decline') });
     expect(await mesh.cli(['answer', taskId, 'decline'])).toMatchObject({ code: 0 });

@@ -21,6 +21,8 @@ await runAgent({
     version: '0.1.0',
     purpose: 'Greets people (a starting point: replace with what this agent is for).',
     owner: 'team-${ns}',
+    // The model it plans with when OPENAI_API_KEY is set (OPENAI_MODEL overrides); offline it follows its playbook.
+    model: { provider: 'openai', model: 'gpt-4o-mini' },
     skills: [
       {
         id: 'greet',

@@ -20,10 +20,15 @@ export interface CallOptions {
    * caller's token (actForCaller) exchange this one. Never log it.
    */
   actFor?: string;
+  /**
+   * Made in this workload's own name even on a client that acts for callers:
+   * for what belongs to nobody's task, such as reading a collaborator's card.
+   */
+  asSelf?: boolean;
 }
 
 /** Called before every outgoing call to add metadata (tokens, trace context...). */
-export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext; actFor?: string }) => void | Promise<void>;
+export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext; actFor?: string; asSelf?: boolean }) => void | Promise<void>;
 
 /** Options for createClient. */
 export interface MeshClientOptions {
@@ -66,7 +71,7 @@ export function createClient<S extends ServiceDefinition>(
 
   async function prepare(path: string, opts: CallOptions = {}) {
     const metadata = opts.metadata?.clone() ?? new Metadata();
-    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent, actFor: opts.actFor });
+    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent, actFor: opts.actFor, asSelf: opts.asSelf });
     let deadline = Date.now() + (opts.deadlineMs ?? defaultDeadlineMs);
     if (opts.parent?.deadline) deadline = Math.min(deadline, opts.parent.deadline.getTime());
     const signals = [opts.signal, opts.parent?.signal].filter((s): s is AbortSignal => s !== undefined);

@@ -9,6 +9,7 @@ import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../security/principal.js';
 import { Code, isMeshError, MeshError } from '../server/errors.js';
 import { isTerminal, type Store, type TaskRecord } from '../state/index.js';
+import type { AuditLog } from '../telemetry/audit.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { MeshMetrics } from '../telemetry/metrics.js';
 import { meshTracer } from '../telemetry/tracing.js';
@@ -32,7 +33,20 @@ export interface AgentRuntimeOptions {
   maxInputBytes?: number;
   /** Tasks by state, pending tasks, plan steps, conversation depth. */
   metrics?: MeshMetrics;
+  /** Where plan creation and every task state change are recorded. */
+  audit?: AuditLog;
+  /**
+   * The longest one run of a task may take — from its start, or its resumption
+   * after a person answered, until it ends or waits again; a request may ask
+   * for less. No step attempt outlives it.
+   */
+  taskTimeoutMs?: number;
 }
+
+/** Default of AgentRuntimeOptions.taskTimeoutMs. */
+export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
+// A token this close to expiry is not used for an exchange: the exchange and the call need time too.
+const AUTHORITY_MARGIN_MS = 15_000;
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 
@@ -49,7 +63,7 @@ export class AgentRuntime {
   private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
   // The caller's access token per task, for token exchange on agent steps.
   // Memory only: a bearer token never goes to disk.
-  private readonly authority = new Map<string, string>();
+  private readonly authority = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
@@ -60,14 +74,22 @@ export class AgentRuntime {
     return this.o.card.name;
   }
 
-  /** The access token of the caller a task runs for, while this process holds one. */
+  /** The access token of the caller a task runs for, while this process holds one that is not about to expire. */
   authorityFor(taskId: string): string | undefined {
-    return this.authority.get(taskId);
+    const held = this.authority.get(taskId);
+    return held && held.expiresAt - Date.now() > AUTHORITY_MARGIN_MS ? held.token : undefined;
   }
 
-  /** Keeps the latest token the task's own subject presented (every call of theirs renews it). */
+  /**
+   * Keeps the latest token the task's own subject presented (every call of
+   * theirs renews it); a task that waits for that authority (AUTH_REQUIRED)
+   * resumes.
+   */
   remember(task: TaskRecord, caller: Principal): void {
-    if (caller.token && (task.data as unknown as TaskData).subject === caller.subject && !isTerminal(task.state)) this.authority.set(task.id, caller.token);
+    if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state)) return;
+    const exp = caller.claims.exp;
+    this.authority.set(task.id, { token: caller.token, expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000 });
+    if (task.state === TaskState.TASK_STATE_AUTH_REQUIRED) this.start(task.id);
   }
 
   /** Counts tasks by state (and pending ones) from the store, at start. */
@@ -118,6 +140,8 @@ export class AgentRuntime {
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
     const contextId = req.message!.contextId || randomUUID();
+    const requested = req.configuration?.timeout;
+    const timeoutMs = requested && (requested.seconds > 0 || requested.nanos > 0) ? requested.seconds * 1000 + Math.ceil(requested.nanos / 1e6) : undefined;
     const taskData: TaskData = {
       agent: this.name,
       skillId,
@@ -131,6 +155,7 @@ export class AgentRuntime {
       traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
       traceContext,
       ...(caller.actors[0] ? { actor: caller.actors[0] } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
     };
     const { task, created } = await this.o.store.tasks.create({
       id,
@@ -143,6 +168,7 @@ export class AgentRuntime {
     this.remember(task, caller);
     if (created) {
       this.counted(undefined, task.state, 1);
+      await this.audited(task, 'task_state', TaskState.TASK_STATE_SUBMITTED);
       this.start(task.id);
     }
     return task;
@@ -154,7 +180,7 @@ export class AgentRuntime {
     this.running.set(taskId, controller);
     void this.traced(taskId, controller.signal)
       .catch((err: unknown) => {
-        if (!controller.signal.aborted) this.o.log.error({ err, task: taskId }, 'task processing failed');
+        if (!controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
       })
       .finally(() => {
         this.running.delete(taskId);
@@ -185,40 +211,68 @@ export class AgentRuntime {
   }
 
   private async change(rec: TaskRecord, state: TaskState | undefined, events: unknown[], data?: Partial<TaskData>): Promise<TaskRecord> {
+    // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
+    const status = statusOf(events);
     const next = await this.o.store.tasks.update(rec.id, {
       expectedVersion: rec.version,
       principal: this.name,
       state,
-      data: data ? { ...(rec.data as object), ...data } : undefined,
+      data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
       events,
     });
     if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
     this.feed.emit(rec.id);
+    if (state !== undefined && state !== rec.state) await this.audited(next, 'task_state', state, reasonOf(events));
     return next;
   }
 
-  private async event(taskId: string, event: unknown): Promise<void> {
-    await this.o.store.events.append(taskId, event, this.name);
-    this.feed.emit(taskId);
+  /** An audit record about a task, in the name of the subject it runs for and the agent that sent it. */
+  private async audited(rec: TaskRecord, kind: 'task_state' | 'plan_created', state: TaskState, reason?: string, resource?: string): Promise<void> {
+    const d = rec.data as unknown as TaskData;
+    await this.o.audit?.append({
+      kind,
+      service: this.name,
+      subject: d.subject,
+      actors: d.actor ? [d.actor] : undefined,
+      peer: this.o.card.identity || undefined,
+      resource: resource ?? d.skillId,
+      outcome: TaskState[state].replace('TASK_STATE_', ''),
+      reason,
+      task_id: rec.id,
+      trace_id: d.traceId || undefined,
+    });
+  }
+
+  /** Moves a task to WORKING for a new run, with that run's deadline. */
+  private working(rec: TaskRecord, message?: string, data?: Partial<TaskData>): Promise<TaskRecord> {
+    const requested = (rec.data as unknown as TaskData).timeoutMs;
+    const budget = Math.min(this.o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS, requested ?? Infinity);
+    return this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, message)], { ...data, runDeadline: Date.now() + budget });
   }
 
   private async process(taskId: string, signal: AbortSignal): Promise<void> {
     let rec = await this.o.store.tasks.get(taskId);
     const d = rec.data as unknown as TaskData;
-    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state)) {
-      rec = await this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING)]);
-    }
+    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state)) rec = await this.working(rec);
     let plan: TaskPlan;
     const stored = await this.o.store.plans.latest(taskId);
     if (stored) plan = TaskPlan.fromJSON(stored.plan);
     else {
       try {
-        const outcome = await this.o.planner.plan({ taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory() }, signal);
+        const goalHint = this.o.card.skills.find((s) => s.id === d.skillId)?.description;
+        const outcome = await this.o.planner.plan({ taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory(), goalHint }, signal);
         plan = outcome.plan;
-        await this.o.store.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(outcome.record), principal: this.name });
-        await this.o.store.plans.put({ planId: plan.planId, taskId, revision: 1, plan: TaskPlan.toJSON(plan), principal: this.name });
-        await this.event(taskId, { planCreated: PlanCreated.toJSON({ plan }) });
+        // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
+        await this.o.store.atomically(async (tx) => {
+          await tx.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(outcome.record), principal: this.name });
+          await tx.plans.put({ planId: plan.planId, taskId, revision: 1, plan: TaskPlan.toJSON(plan), principal: this.name });
+          await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
+        });
+        this.feed.emit(taskId);
+        await this.audited(rec, 'plan_created', rec.state, `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`, plan.planId);
       } catch (err) {
+        // Canceled while planning: CancelTask writes the outcome.
+        if (signal.aborted) return;
         const record = planningRecordOf(err);
         if (record) await this.o.store.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(record), principal: this.name });
         await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)]);
@@ -232,23 +286,33 @@ export class AgentRuntime {
       signal,
       breakers: this.breakers,
       state: await this.executionState(taskId),
+      deadline: (rec.data as unknown as TaskData).runDeadline,
       hooks: {
-        stepStarted: async (stepId, attempt) => {
-          await this.o.store.steps.record(taskId, { stepId, state: StepState.STEP_STATE_RUNNING, attempt, principal: this.name });
-          await this.event(taskId, { stepStarted: { stepId, attempt } });
+        stepStarted: async (stepId, attempt, idempotencyKey) => {
+          await this.o.store.atomically(async (tx) => {
+            await tx.steps.record(taskId, { stepId, state: StepState.STEP_STATE_RUNNING, attempt, principal: this.name, detail: { idempotencyKey } });
+            await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
+          });
+          this.feed.emit(taskId);
         },
         stepFinished: async (e, choice) => {
-          if (choice) await this.o.store.records.put({ id: `${taskId}:choice:${e.stepId}`, taskId, kind: 'choice', record: CollaboratorChoice.toJSON(choice), principal: this.name });
-          await this.o.store.records.put({ id: `${taskId}:step:${e.stepId}`, taskId, kind: 'step', record: StepExecution.toJSON(e), principal: this.name });
+          // One transaction: after a crash a step is either finished with all its records, or to be resumed.
+          await this.o.store.atomically(async (tx) => {
+            if (choice) await tx.records.put({ id: `${taskId}:choice:${e.stepId}`, taskId, kind: 'choice', record: CollaboratorChoice.toJSON(choice), principal: this.name });
+            await tx.records.put({ id: `${taskId}:step:${e.stepId}`, taskId, kind: 'step', record: StepExecution.toJSON(e), principal: this.name });
+            await tx.steps.record(taskId, { stepId: e.stepId, state: e.state, attempt: e.attempts.length, principal: this.name });
+            await tx.events.append(taskId, { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } }, this.name);
+          });
+          this.feed.emit(taskId);
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
           this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
-          await this.o.store.steps.record(taskId, { stepId: e.stepId, state: e.state, attempt: e.attempts.length, principal: this.name });
-          await this.event(taskId, { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } });
         },
         substituted: async (log) => {
           if (!log.length) return;
+          // Arguments and a prompt of the same step are separate records.
+          const id = `${taskId}:substitution:${log[0]!.stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`;
           await this.o.store.records
-            .put({ id: `${taskId}:substitution:${log[0]!.stepId}`, taskId, kind: 'substitution', record: log.map((s) => Substitution.toJSON(s)), principal: this.name })
+            .put({ id, taskId, kind: 'substitution', record: log.map((s) => Substitution.toJSON(s)), principal: this.name })
             .catch((err: unknown) => {
               // A resumed step substitutes the same values again: the first record stands.
               if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
@@ -264,16 +328,17 @@ export class AgentRuntime {
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
       const inputRequest = { stepId: outcome.step.id, prompt: outcome.prompt, inputSchema: human?.inputSchema, choices: human?.choices ?? [] };
-      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)], {
-        status: { inputRequest },
-      });
+      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)]);
+    } else if (outcome.status === 'auth_required') {
+      const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
+      await this.change(rec, TaskState.TASK_STATE_AUTH_REQUIRED, [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)]);
     } else {
       await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)]);
     }
   }
 
   private async executionState(taskId: string): Promise<ExecutionState> {
-    const state: ExecutionState = { outputs: {}, skipped: [], interrupted: {}, answers: {} };
+    const state: ExecutionState = { outputs: {}, skipped: [], interrupted: {}, interruptedKeys: {}, answers: {} };
     const finished = new Set<string>();
     for (const r of await this.o.store.records.list(taskId)) {
       if (r.kind === 'step') {
@@ -285,7 +350,11 @@ export class AgentRuntime {
       if (r.kind === 'answer') Object.assign(state.answers, r.record as object);
     }
     for (const t of await this.o.store.steps.list(taskId)) {
-      if (t.state === StepState.STEP_STATE_RUNNING && !finished.has(t.stepId)) state.interrupted[t.stepId] = t.attempt;
+      if (t.state === StepState.STEP_STATE_RUNNING && !finished.has(t.stepId)) {
+        state.interrupted[t.stepId] = t.attempt;
+        const key = (t.detail as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;
+        if (typeof key === 'string') state.interruptedKeys![t.stepId] = key;
+      }
     }
     return state;
   }
@@ -359,7 +428,7 @@ export class AgentRuntime {
     compileSchema(waiting.inputSchema).assert(answer, 'answer');
     await this.o.store.records.put({ id: `${taskId}:answer:${stepId}`, taskId, kind: 'answer', record: { [stepId]: answer }, principal: caller.subject });
     const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
-    const next = await this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, `answered by ${caller.subject}`)], { history, status: {} });
+    const next = await this.working(rec, `answered by ${caller.subject}`, { history });
     this.remember(next, caller);
     this.start(taskId);
     return next;
@@ -369,7 +438,25 @@ export class AgentRuntime {
   async resume(): Promise<number> {
     const unfinished = await this.o.store.tasks.list({ states: [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING] });
     for (const t of unfinished) this.start(t.id);
-    if (unfinished.length) this.o.log.info({ tasks: unfinished.length }, 'resuming unfinished tasks');
+    if (unfinished.length) this.o.log.info({ tasks: unfinished.length, task_ids: unfinished.map((t) => t.id) }, 'resuming unfinished tasks');
     return unfinished.length;
   }
+}
+
+type StatusJson = { state?: string; message?: { parts?: { text?: string }[] } };
+
+/** The status of the last status event among `events` (stored JSON), if any. */
+function statusOf(events: unknown[]): StatusJson | undefined {
+  return (events as { statusUpdate?: { status?: StatusJson } }[]).findLast((e) => e.statusUpdate?.status)?.statusUpdate?.status;
+}
+
+/**
+ * Why a task ended (or waits for its caller), for the audit record of the
+ * change; a question for a person is not repeated there, it may quote the
+ * task's data.
+ */
+function reasonOf(events: unknown[]): string | undefined {
+  const status = statusOf(events);
+  if (status?.state === 'TASK_STATE_INPUT_REQUIRED') return undefined;
+  return status?.message?.parts?.map((p) => p.text ?? '').join(' ').trim() || undefined;
 }

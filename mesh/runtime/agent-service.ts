@@ -1,10 +1,10 @@
-import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
+import type { AgentServiceService, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import type { ChildExplanation, Explanation } from '../../gen/agentmesh/v1/explain.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
 import { Code, codeName, MeshError, type CallContext, type ServiceImplementation } from '../server/index.js';
 import type { Principal } from '../security/principal.js';
-import type { Store } from '../state/index.js';
+import type { Store, TaskRecord } from '../state/index.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { explainTask } from './explain.js';
 import { toTask } from './task-codec.js';
@@ -23,6 +23,9 @@ async function ownTask(store: Store, taskId: string, caller: Principal) {
   if (!rec || subject !== caller.subject) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
   return rec;
 }
+
+/** The current task as the first event of a stream (sequence 0). */
+const snapshot = (rec: TaskRecord): StreamTaskResponse => ({ event: { taskId: rec.id, contextId: rec.contextId, sequence: 0, timestamp: new Date(), event: { $case: 'task', task: toTask(rec) } } });
 
 /** Fetches a child task's explanation from its agent with the caller's authority (the incoming call's token, exchanged). */
 export type ExplainChild = (child: TaskRef, maxDepth: number, ctx: CallContext) => Promise<Explanation>;
@@ -53,11 +56,15 @@ export function agentService(card: AgentCard, runtime: AgentRuntime, store: Stor
   return {
     async sendTask(req, ctx) {
       const rec = await runtime.send(req, callerOf(ctx));
+      ctx.taskId = rec.id;
       const settled = req.configuration?.blocking ? await runtime.settled(rec.id, ctx.signal) : rec;
       return { task: toTask(settled, req.configuration?.historyLength ?? 0) };
     },
     async *streamTask(req, ctx) {
       const rec = await runtime.send({ ...req, configuration: undefined }, callerOf(ctx));
+      ctx.taskId = rec.id;
+      // The task as it is first, as SubscribeTask does: a client has its id before any event.
+      yield snapshot(rec);
       yield* runtime.events(rec.id, 0, ctx.signal, true);
     },
     async getTask(req, ctx) {
@@ -68,7 +75,8 @@ export function agentService(card: AgentCard, runtime: AgentRuntime, store: Stor
     async *subscribeTask(req, ctx) {
       const rec = await ownTask(store, req.taskId, callerOf(ctx));
       if (req.afterSequence < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'after_sequence: must not be negative');
-      if (req.afterSequence === 0) yield { event: { taskId: rec.id, contextId: rec.contextId, sequence: 0, timestamp: new Date(), event: { $case: 'task', task: toTask(rec) } } };
+      runtime.remember(rec, callerOf(ctx));
+      if (req.afterSequence === 0) yield snapshot(rec);
       yield* runtime.events(rec.id, req.afterSequence, ctx.signal);
     },
     async cancelTask(req, ctx) {

@@ -3,7 +3,7 @@ import { Message, Role, TaskState, type Task } from '../../gen/agentmesh/v1/task
 import { Code, MeshError } from '../server/errors.js';
 import { isTerminal } from '../state/task-states.js';
 import type { Connect } from './collaborators.js';
-import type { StepCall, StepResult } from './executor.js';
+import { authorityRequired, type StepCall, type StepResult } from './executor.js';
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 const settled = (state: TaskState) => isTerminal(state) || WAITING.has(state);
@@ -33,14 +33,16 @@ export class AgentStepRunner {
     const target = call.step.target;
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
     const authority = this.authorityFor(call.taskId);
-    if (!authority) {
-      // Tokens are never persisted: after a restart, the caller has to send the task again.
-      throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for on ${target.agent.agent} (the agent restarted since the task was sent); send the task again`);
-    }
+    // Tokens are never persisted: after a restart (or a long wait) the task waits for its caller to come back.
+    if (!authority) throw authorityRequired(`no current token of the task's caller to act on ${target.agent.agent} with`);
     const { client, choice } = await this.connect(target.agent.agent);
-    const options = () => ({ signal: call.signal, actFor: authority, deadlineMs: Math.max(1, call.deadline - Date.now()) });
+    const left = () => Math.max(1, call.deadline - Date.now());
+    const options = () => ({ signal: call.signal, actFor: authority, deadlineMs: left() });
     const message = Message.fromPartial({ messageId: call.idempotencyKey, role: Role.ROLE_USER, parts: [{ content: { $case: 'data', data: call.args } }] });
-    const sent = await client.sendTask({ requestId: call.idempotencyKey, skillId: target.agent.skillId, message, configuration: { blocking: false, historyLength: 0 } }, options());
+    // The child task gets what this step has left: deadlines shrink down a chain of agents.
+    const budget = left();
+    const timeout = { seconds: Math.floor(budget / 1000), nanos: (budget % 1000) * 1e6 };
+    const sent = await client.sendTask({ requestId: call.idempotencyKey, skillId: target.agent.skillId, message, configuration: { blocking: false, historyLength: 0, timeout } }, options());
     let task = sent.task!;
     const childTask = { agent: target.agent.agent, taskId: task.id };
     call.childTaskCreated(childTask);

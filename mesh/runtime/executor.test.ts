@@ -1,7 +1,7 @@
 import { StepState, TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { Code, MeshError } from '../server/errors.js';
-import { execute, type ExecutionState, type StepCall, type StepRunner } from './executor.js';
+import { authorityRequired, execute, type ExecutionState, type ExecutorOptions, type StepCall, type StepRunner } from './executor.js';
 import { CircuitBreaker } from './retry.js';
 
 const tool = (id: string, over: Partial<Parameters<typeof TaskPlan.fromPartial>[0]['steps'] extends (infer S)[] | undefined ? S : never> = {}) => ({
@@ -39,8 +39,8 @@ function harness(behaviour: (call: StepCall, n: number) => Promise<unknown>) {
     substituted: async (log: Substitution[]) => void substitutions.push(...log),
   };
   const state = (over: Partial<ExecutionState> = {}): ExecutionState => ({ outputs: {}, skipped: [], interrupted: {}, answers: {}, ...over });
-  const run = (plan: TaskPlan, s = state(), signal = new AbortController().signal, breakers = new Map<string, CircuitBreaker>()) =>
-    execute(plan, { taskId: 't1', input: { amount: 500 }, runner, hooks, signal, breakers, state: s, retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 } });
+  const run = (plan: TaskPlan, s = state(), signal = new AbortController().signal, breakers = new Map<string, CircuitBreaker>(), extra: Partial<ExecutorOptions> = {}) =>
+    execute(plan, { taskId: 't1', input: { amount: 500 }, runner, hooks, signal, breakers, state: s, retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 }, ...extra });
   return { run, calls, finished, substitutions, started, state, get maxActive() { return maxActive; } };
 }
 
@@ -70,6 +70,17 @@ describe('executor', () => {
     expect((await h.run(plan([tool('x')]))).status).toBe('completed');
     expect(h.finished[0]!.attempts.map((a) => a.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'OK']);
     expect(h.started).toEqual(['x#1', 'x#2', 'x#3']);
+  });
+
+  test('a retry after an ambiguous failure reuses the key (the call may have acted); after a reported refusal it takes its own', async () => {
+    const codes = [Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED];
+    const h = harness(async (_c, n) => {
+      if (n <= codes.length) throw new MeshError(codes[n - 1]!, 'not now');
+      return { ok: true };
+    });
+    expect((await h.run(plan([tool('x')]))).status).toBe('completed');
+    expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:x:1', 't1:x:1', 't1:x:3']);
+    expect(h.finished[0]!.attempts.map((a) => [a.attempt, a.idempotencyKey])).toEqual([[1, 't1:x:1'], [2, 't1:x:1'], [3, 't1:x:3']]);
   });
 
   test('a non-retryable failure fails the step at once with the reason', async () => {
@@ -141,5 +152,66 @@ describe('executor', () => {
     await new Promise((r) => setTimeout(r, 50));
     controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
     await expect(running).rejects.toMatchObject({ code: Code.CANCELLED });
+  });
+
+  test('a failed step stops its running siblings, which are recorded as stopped', async () => {
+    const h = harness((call) =>
+      call.step.id === 'bad'
+        ? new Promise((_r, reject) => setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'amount: negative')), 20))
+        : new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+    );
+    const outcome = await h.run(plan([tool('long'), tool('bad'), tool('after', { dependsOn: ['long'] })]));
+    expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad', code: Code.INVALID_ARGUMENT });
+    const long = h.finished.find((f) => f.stepId === 'long')!;
+    expect(long).toMatchObject({ state: StepState.STEP_STATE_FAILED, reason: expect.stringContaining('stopped because step bad failed') });
+    expect(h.calls.map((c) => c.step.id).sort()).toEqual(['bad', 'long']);
+  });
+
+  test('while a person is asked, steps that do not need the answer still run', async () => {
+    const h = harness(async () => ({ ok: true }));
+    const p = plan([
+      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'approve?' } }, dependsOn: [], arguments: {} },
+      tool('side'),
+      tool('book', { dependsOn: ['approve'] }),
+    ]);
+    expect(await h.run(p)).toMatchObject({ status: 'input_required', step: { id: 'approve' } });
+    expect(h.calls.map((c) => c.step.id)).toEqual(['side']);
+  });
+
+  test("a step that needs the caller's authority pauses the run, then is re-sent under the same key", async () => {
+    let authority = false;
+    const h = harness(async (call) => {
+      if (call.step.id === 'ask' && !authority) throw authorityRequired('no current token of the caller');
+      return { ok: call.step.id };
+    });
+    const p = plan([tool('fetch'), tool('ask', { dependsOn: ['fetch'] })]);
+    expect(await h.run(p)).toEqual({ status: 'auth_required', stepId: 'ask', reason: 'no current token of the caller' });
+    expect(h.finished.map((f) => f.stepId)).toEqual(['fetch']);
+    expect(h.started).toEqual(['fetch#1', 'ask#1']);
+    authority = true;
+    const resumed = await h.run(p, h.state({ outputs: { fetch: { ok: 'fetch' } }, interrupted: { ask: 1 } }));
+    expect(resumed).toMatchObject({ status: 'completed', outputs: { ask: { ok: 'ask' } } });
+    expect(h.calls.filter((c) => c.step.id === 'ask').map((c) => c.idempotencyKey)).toEqual(['t1:ask:1', 't1:ask:1']);
+  });
+
+  test("no attempt outlives the run's deadline: calls get it, and a step after it fails without a call", async () => {
+    const h = harness(async () => ({ ok: true }));
+    const deadline = Date.now() + 5_000;
+    await h.run(plan([tool('a', { timeout: { seconds: 60, nanos: 0 } })]), h.state(), undefined, undefined, { deadline });
+    expect(h.calls[0]!.deadline).toBe(deadline);
+    const late = harness(async () => ({ ok: true }));
+    const outcome = await late.run(plan([tool('a')]), late.state(), undefined, undefined, { deadline: Date.now() - 1 });
+    expect(outcome).toMatchObject({ status: 'failed', code: Code.DEADLINE_EXCEEDED, reason: expect.stringContaining("the task's deadline passed") });
+    expect(late.calls).toHaveLength(0);
+  });
+
+  test('refusals of the request do not open the circuit; failures of the collaborator do', async () => {
+    const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
+    const refusing = harness(async () => {
+      throw new MeshError(Code.PERMISSION_DENIED, 'not yours');
+    });
+    for (let i = 0; i < 3; i++) await refusing.run(plan([tool('x')]), refusing.state(), undefined, breakers);
+    expect(refusing.calls).toHaveLength(3);
+    expect(breakers.get('tool:x')!.state).toBe('closed');
   });
 });

@@ -2,10 +2,10 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CollaboratorChoice, StepAttempt, StepExecution, Substitution, TokenUsage } from '../../gen/agentmesh/v1/explain.js';
 import { StepState, type PlanStep, type TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
-import { Code, codeName, MeshError } from '../server/errors.js';
+import { Code, codeName, isMeshError, MeshError } from '../server/errors.js';
 import { meshTracer } from '../telemetry/tracing.js';
 import { evaluateCondition } from './cel.js';
-import { backoffMs, CircuitBreaker, RETRYABLE, sleep, type RetrySettings } from './retry.js';
+import { backoffMs, BREAKER_FAILURES, CircuitBreaker, RETRYABLE, sleep, type RetrySettings } from './retry.js';
 import { compileSchema } from './schema-validator.js';
 import { substitute } from './substitution.js';
 
@@ -45,9 +45,25 @@ export interface StepRunner {
   collaborator(step: PlanStep): string;
 }
 
+const AUTHORITY_REQUIRED = Symbol.for('agentmesh.authority-required');
+
+/**
+ * The error a runner throws when the step must act for the task's caller and
+ * this process holds no valid token of theirs (it restarted, or the token
+ * expired while the task waited): the run pauses (AUTH_REQUIRED) instead of
+ * failing, and the step is re-sent under the same key once the caller is back.
+ */
+export function authorityRequired(message: string): MeshError {
+  return new MeshError(Code.UNAUTHENTICATED, message, { cause: AUTHORITY_REQUIRED });
+}
+
+/** Whether `err` is the pause of authorityRequired. */
+export const isAuthorityRequired = (err: unknown): boolean => isMeshError(err) && err.cause === AUTHORITY_REQUIRED;
+
 /** Where the executor persists every transition before acting on it. */
 export interface ExecutionHooks {
-  stepStarted(stepId: string, attempt: number): Promise<void>;
+  /** `idempotencyKey` is the attempt's key: persisted with the start, a resumed attempt is re-sent under it. */
+  stepStarted(stepId: string, attempt: number, idempotencyKey: string): Promise<void>;
   /** `choice` is the collaborator that produced the step's output, when the runner reported one. */
   stepFinished(execution: StepExecution, choice?: CollaboratorChoice): Promise<void>;
   substituted(log: Substitution[]): Promise<void>;
@@ -59,6 +75,8 @@ export interface ExecutionState {
   skipped: string[];
   /** Steps whose attempt started but never finished (crash): resumed with the same attempt number. */
   interrupted: Record<string, number>;
+  /** The idempotency key each interrupted attempt was sent with, when it is not its own (see keyAfter). */
+  interruptedKeys?: Record<string, string>;
   /** Answers given with ProvideInput, by human step id. */
   answers: Record<string, unknown>;
 }
@@ -67,6 +85,7 @@ export interface ExecutionState {
 export type ExecutionOutcome =
   | { status: 'completed'; outputs: Record<string, unknown> }
   | { status: 'input_required'; step: PlanStep; /** The question with its templates substituted. */ prompt: string }
+  | { status: 'auth_required'; stepId: string; reason: string }
   | { status: 'failed'; stepId: string; code: Code; reason: string };
 
 /** Executor settings. */
@@ -81,6 +100,8 @@ export interface ExecutorOptions {
   retry?: RetrySettings;
   /** Per-attempt timeout when the step sets none. */
   stepTimeoutMs?: number;
+  /** When the run must be over (epoch ms): no attempt outlives it, and outgoing calls take their deadlines from it. */
+  deadline?: number;
   /** Shared across tasks of an agent, one per collaborator. */
   breakers: Map<string, CircuitBreaker>;
   state: ExecutionState;
@@ -93,7 +114,15 @@ function duration(millis: number) {
   return { seconds: Math.floor(millis / 1000), nanos: Math.round((millis % 1000) * 1e6) };
 }
 
-type StepEnd = { ok: true; output: unknown; choice?: CollaboratorChoice } | { ok: false; skipped: true; reason: string } | { ok: false; skipped: false; code: Code; reason: string };
+/** The executor's options inside one run: `stop` aborts when a sibling step failed. */
+type RunOptions = ExecutorOptions & { stop: AbortSignal };
+
+type StepEnd =
+  | { ok: true; output: unknown; choice?: CollaboratorChoice }
+  | { ok: false; skipped: true; reason: string }
+  | { ok: false; skipped: false; code: Code; reason: string }
+  /** Not finished: waits for the caller's authority, and runs again under the same attempt. */
+  | { ok: false; skipped: false; paused: true; reason: string };
 
 /**
  * Runs a plan deterministically: steps as a DAG in plan order, independent
@@ -109,35 +138,52 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
   const finished = new Set<string>([...Object.keys(outputs), ...o.state.skipped]);
   const running = new Map<string, Promise<void>>();
   const parallelism = o.parallelism ?? 4;
+  // A failed step stops its running siblings: their work could not be used.
+  const stopSiblings = new AbortController();
+  const run: RunOptions = { ...o, stop: stopSiblings.signal };
   let failure: ExecutionOutcome | undefined;
+  let paused: ExecutionOutcome | undefined;
   let waiting: PlanStep | undefined;
 
   const ready = () =>
     plan.steps.filter((s) => !finished.has(s.id) && !running.has(s.id) && s.dependsOn.every((d) => finished.has(d)));
+  const done = (step: PlanStep, output: unknown) => {
+    outputs[step.id] = output;
+    finished.add(step.id);
+  };
 
   for (;;) {
     o.signal.throwIfAborted();
-    if (!failure && !waiting) {
+    if (!failure && !paused) {
       for (const step of ready()) {
         if (running.size >= parallelism) break;
         if (step.target?.$case === 'human' && !(step.id in o.state.answers)) {
+          if (step.id === waiting?.id) continue;
           if (!(await conditionHolds(step, o, outputs))) {
-            running.set(step.id, finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() => {
-              outputs[step.id] = null;
-              finished.add(step.id);
-            }));
+            running.set(step.id, finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() => done(step, null)));
             continue;
           }
-          waiting = step;
-          break;
+          // Steps that do not depend on the person's answer go on meanwhile.
+          waiting ??= step;
+          continue;
         }
         running.set(
           step.id,
-          runStep(step, o, outputs).then(async ({ end, attempts }) => {
+          runStep(step, run, outputs).then(async ({ end, attempts }) => {
+            if ('paused' in end) {
+              paused ??= { status: 'auth_required', stepId: step.id, reason: end.reason };
+              running.delete(step.id);
+              return;
+            }
             await finish(step, end, attempts, o);
-            if (end.ok || end.skipped) outputs[step.id] = end.ok ? end.output : null;
-            else failure ??= { status: 'failed', stepId: step.id, code: end.code, reason: end.reason };
-            finished.add(step.id);
+            if (end.ok || end.skipped) done(step, end.ok ? end.output : null);
+            else {
+              if (!failure) {
+                failure = { status: 'failed', stepId: step.id, code: end.code, reason: end.reason };
+                stopSiblings.abort(new MeshError(Code.CANCELLED, `step ${step.id} failed`));
+              }
+              finished.add(step.id);
+            }
           }),
         );
       }
@@ -147,6 +193,7 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
     for (const id of [...running.keys()]) if (finished.has(id)) running.delete(id);
   }
   if (failure) return failure;
+  if (paused) return paused;
   if (waiting) return { status: 'input_required', step: waiting, prompt: await humanPrompt(waiting, o, outputs) };
   return { status: 'completed', outputs };
 }
@@ -196,7 +243,7 @@ function accept(step: PlanStep, output: unknown, o: ExecutorOptions, outputs: Re
   }
 }
 
-async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<string, unknown>): Promise<{ end: StepEnd; attempts: StepAttempt[] }> {
+async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, unknown>): Promise<{ end: StepEnd; attempts: StepAttempt[] }> {
   const attempts: StepAttempt[] = [];
   try {
     if (!(await conditionHolds(step, o, outputs))) return { end: { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, attempts };
@@ -216,13 +263,15 @@ async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<strin
     const name = o.runner.collaborator(step);
     const breaker = o.breakers.get(name) ?? new CircuitBreaker(name);
     o.breakers.set(name, breaker);
-    for (let attempt = o.state.interrupted[step.id] ?? 1; ; attempt++) {
+    const first = o.state.interrupted[step.id] ?? 1;
+    let key = o.state.interruptedKeys?.[step.id] ?? keyOf(o.taskId, step.id, first);
+    for (let attempt = first; ; attempt++) {
       const outcome = await meshTracer().startActiveSpan(
         `step ${step.id}`,
         { attributes: { 'agentmesh.task.id': o.taskId, 'agentmesh.step.id': step.id, 'agentmesh.step.kind': step.target?.$case ?? 'none', 'agentmesh.step.attempt': attempt, 'agentmesh.collaborator': name } },
         async (span) => {
           try {
-            const result = await attemptStep(step, { args, prompt, attempt, retry, breaker }, o, outputs, attempts);
+            const result = await attemptStep(step, { args, prompt, attempt, key, retry, breaker }, o, outputs, attempts);
             const failed = 'end' in result ? (result.end.ok ? undefined : result.end.reason) : attempts.at(-1)?.error;
             if (failed !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: failed });
             return result;
@@ -232,7 +281,8 @@ async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<strin
         },
       );
       if ('end' in outcome) return { end: outcome.end, attempts };
-      await sleep(backoffMs(attempt + 1, retry), o.signal);
+      key = keyAfter(attempts.at(-1)!, o.taskId, step.id, attempt + 1);
+      await sleep(backoffMs(attempt + 1, retry), AbortSignal.any([o.signal, o.stop]));
     }
   } catch (err) {
     o.signal.throwIfAborted();
@@ -243,32 +293,49 @@ async function runStep(step: PlanStep, o: ExecutorOptions, outputs: Record<strin
 
 type AttemptOutcome = { end: StepEnd } | { retry: true };
 
+const keyOf = (taskId: string, stepId: string, attempt: number) => `${taskId}:${stepId}:${attempt}`;
+
+// Failures after which nobody knows whether the collaborator acted (the answer was lost, or it is still at work).
+const AMBIGUOUS = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED']);
+
+/**
+ * The idempotency key of the next attempt: after a failure the collaborator
+ * reported (it did not act, and freed the key), a key of the attempt's own;
+ * after an ambiguous one, the same key again, so that a call that did act is
+ * answered from its stored result instead of acting twice.
+ */
+function keyAfter(previous: StepAttempt, taskId: string, stepId: string, attempt: number): string {
+  return AMBIGUOUS.has(previous.code) ? previous.idempotencyKey : keyOf(taskId, stepId, attempt);
+}
+
 /** One attempt of a step: breaker, persisted start, the call, acceptance; says whether to retry. */
 async function attemptStep(
   step: PlanStep,
-  a: { args: Record<string, unknown>; prompt: string | undefined; attempt: number; retry: RetrySettings; breaker: CircuitBreaker },
-  o: ExecutorOptions,
+  a: { args: Record<string, unknown>; prompt: string | undefined; attempt: number; key: string; retry: RetrySettings; breaker: CircuitBreaker },
+  o: RunOptions,
   outputs: Record<string, unknown>,
   attempts: StepAttempt[],
 ): Promise<AttemptOutcome> {
-  const { args, prompt, attempt, retry, breaker } = a;
+  const { args, prompt, attempt, key, retry, breaker } = a;
   const started = new Date();
   const record: StepAttempt = {
     attempt, startedAt: started, finishedAt: undefined, duration: undefined, code: 'OK', error: '',
-    traceId: trace.getActiveSpan()?.spanContext().traceId ?? '', childTask: undefined, idempotencyKey: `${o.taskId}:${step.id}:${attempt}`, model: '', usage: undefined,
+    traceId: trace.getActiveSpan()?.spanContext().traceId ?? '', childTask: undefined, idempotencyKey: key, model: '', usage: undefined,
   };
   attempts.push(record);
   const close = (code: string, error = '') => Object.assign(record, { finishedAt: new Date(), duration: duration(Date.now() - started.getTime()), code, error });
-  const timeoutMs = ms(step.timeout) ?? o.stepTimeoutMs ?? 30_000;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const stepTimeoutMs = ms(step.timeout) ?? o.stepTimeoutMs ?? 30_000;
+  const timeoutMs = o.deadline === undefined ? stepTimeoutMs : Math.min(stepTimeoutMs, o.deadline - started.getTime());
+  const timeout = AbortSignal.timeout(Math.max(0, timeoutMs));
   let admitted = false;
   let called = false;
   try {
+    if (timeoutMs <= 0) throw new MeshError(Code.DEADLINE_EXCEEDED, `the task's deadline passed before step ${step.id} could start`);
     breaker.admit();
     admitted = true;
-    await o.hooks.stepStarted(step.id, attempt);
+    await o.hooks.stepStarted(step.id, attempt, key);
     const result = await o.runner.run({
-      taskId: o.taskId, step, args, prompt, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, timeout]),
+      taskId: o.taskId, step, args, prompt, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, o.stop, timeout]),
       deadline: started.getTime() + timeoutMs,
       childTaskCreated: (ref) => void (record.childTask = ref),
     });
@@ -280,15 +347,31 @@ async function attemptStep(
     return { end: { ok: true, output: result.output, choice: result.choice ? { stepId: step.id, ...result.choice } : undefined } };
   } catch (err) {
     o.signal.throwIfAborted();
-    const error = timeout.aborted && !called ? new MeshError(Code.DEADLINE_EXCEEDED, `step ${step.id} timed out`) : MeshError.from(err);
+    if (isAuthorityRequired(err)) {
+      // Nothing was called: the attempt stays open (persisted as started) and is re-sent under its key later.
+      if (admitted) breaker.release();
+      attempts.pop();
+      return { end: { ok: false, skipped: false, paused: true, reason: (err as MeshError).message } };
+    }
+    const error = o.stop.aborted && !called
+      ? new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`)
+      : timeout.aborted && !called
+        ? new MeshError(Code.DEADLINE_EXCEEDED, timeoutMs < stepTimeoutMs ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`)
+        : MeshError.from(err);
     if (called) {
       // The call succeeded; its output failed acceptance: not a collaborator failure, not retried.
       return { end: { ok: false, skipped: false, code: error.code, reason: error.message } };
     }
-    if (admitted) breaker.failed();
+    // Only signs of an unhealthy collaborator open its circuit: a refusal of this request (bad input) shows it is up.
+    if (admitted) {
+      if (o.stop.aborted) breaker.release();
+      else if (BREAKER_FAILURES.has(error.code)) breaker.failed();
+      else breaker.succeeded();
+    }
     close(codeName(error.code), error.message);
     // An open circuit fails the step at once: retrying into it would only wait.
-    if (!admitted || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
+    const outOfTime = o.deadline !== undefined && Date.now() >= o.deadline;
+    if (!admitted || o.stop.aborted || outOfTime || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
       return { end: { ok: false, skipped: false, code: error.code, reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})` } };
     }
     return { retry: true };

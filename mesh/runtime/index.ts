@@ -10,7 +10,7 @@ export { inventoryFromCards, itemName, resolveCollaborator } from './inventory.j
 export type { CollaboratorTarget, InventoryItem } from './inventory.js';
 export { LlmPlanner, PLAN_JSON_SCHEMA } from './llm-planner.js';
 export type { LlmPlannerOptions } from './llm-planner.js';
-export { topologicalOrder, validatePlan } from './plan-validation.js';
+export { validatePlan } from './plan-validation.js';
 export type { PlanValidationOptions } from './plan-validation.js';
 export { noValidPlan, planningRecordOf } from './planner.js';
 export type { Planner, PlanningInput, PlanningOutcome } from './planner.js';

@@ -47,6 +47,7 @@ export class LocalToolRunner {
       identity: { spiffeId: this.card.identity, source: 'none' },
       // The agent calls its own tools as itself.
       principal: { peer: { spiffeId: this.card.identity, source: 'none' }, subject: this.card.name, clientId: this.card.name, scopes: [], actors: [], token: '', claims: {} },
+      taskId: call.taskId,
       call: undefined as never,
     };
     const answer = await this.service.invokeTool!(request, ctx);

@@ -1,9 +1,8 @@
 import { PlanStep, TaskPlan, type DeepPartial } from '../../gen/agentmesh/v1/plan.js';
-import { Code } from '../server/errors.js';
 import type { InventoryItem } from './inventory.js';
 import { inventoryFromCards } from './inventory.js';
 import { AgentCard, Lifecycle, ToolCard } from '../../gen/agentmesh/v1/card.js';
-import { topologicalOrder, validatePlan } from './plan-validation.js';
+import { validatePlan } from './plan-validation.js';
 
 const inventory: InventoryItem[] = inventoryFromCards(
   [AgentCard.fromPartial({ name: 'lending/credit-risk', skills: [{ id: 'assess', inputSchema: { type: 'object', required: ['customer'], properties: { customer: { type: 'object' } } } }] })],
@@ -120,17 +119,5 @@ describe('validatePlan', () => {
   test('suspended and retired cards are not in the inventory', () => {
     const items = inventoryFromCards([], [ToolCard.fromPartial({ name: 'a/b', lifecycle: Lifecycle.LIFECYCLE_SUSPENDED, tools: [{ name: 't' }] })]);
     expect(items).toEqual([]);
-  });
-});
-
-describe('topologicalOrder', () => {
-  test('gives levels of steps that may run in parallel, in plan order', () => {
-    const s = (id: string, ...dependsOn: string[]) => ({ id, dependsOn, target: tool('score') });
-    expect(topologicalOrder(plan(s('a'), s('b'), s('c', 'a', 'b'), s('d', 'a'), s('e', 'c', 'd')))).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
-  });
-
-  test('refuses a cycle or an unknown dependency', () => {
-    expect(() => topologicalOrder(plan({ id: 'a', dependsOn: ['b'] }, { id: 'b', dependsOn: ['a'] }))).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
-    expect(() => topologicalOrder(plan({ id: 'a', dependsOn: ['z'] }))).toThrow('step "a" depends on unknown step "z"');
   });
 });

@@ -1,7 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { PlanStep, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { Code, MeshError } from '../server/errors.js';
 import { ACCEPTANCE_VARIABLES, checkCel, RUN_IF_VARIABLES } from './cel.js';
 import { resolveCollaborator, type InventoryItem } from './inventory.js';
 
@@ -183,20 +182,4 @@ export function validatePlan(plan: TaskPlan, inventory: InventoryItem[], options
   }
   if (plan.resultStepId && !deps.has(plan.resultStepId)) errors.push(`result_step_id names no step: "${plan.resultStepId}"`);
   return errors;
-}
-
-/** Steps in levels whose steps may run in parallel (plan order within a level); INVALID_ARGUMENT on an unknown dependency or a cycle. */
-export function topologicalOrder(plan: TaskPlan): string[][] {
-  const remaining = new Map(plan.steps.map((s) => [s.id, new Set(s.dependsOn)]));
-  for (const [id, deps] of remaining) {
-    for (const d of deps) if (!remaining.has(d)) throw new MeshError(Code.INVALID_ARGUMENT, `step "${id}" depends on unknown step "${d}"`);
-  }
-  const levels: string[][] = [];
-  while (remaining.size > 0) {
-    const level = [...remaining].filter(([, deps]) => [...deps].every((d) => !remaining.has(d))).map(([id]) => id);
-    if (level.length === 0) throw new MeshError(Code.INVALID_ARGUMENT, `plan has a dependency cycle among: ${[...remaining.keys()].join(', ')}`);
-    for (const id of level) remaining.delete(id);
-    levels.push(level);
-  }
-  return levels;
 }

@@ -3,6 +3,9 @@ import { Code, MeshError } from '../server/errors.js';
 /** Status codes worth another attempt: the call may succeed later without any change. */
 export const RETRYABLE = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED]);
 
+/** Status codes that say a collaborator is unhealthy (down, overloaded, broken): what opens its circuit. */
+export const BREAKER_FAILURES = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN]);
+
 /** How a step is retried. */
 export interface RetrySettings {
   maxAttempts: number;
@@ -67,6 +70,11 @@ export class CircuitBreaker {
 
   succeeded(): void {
     this.failures = 0;
+    this.trial = false;
+  }
+
+  /** Ends an admitted call that reached no verdict (it was never made): a half-open trial is given back. */
+  release(): void {
     this.trial = false;
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
-import { AgentCard, type DeepPartial, type ToolCard } from '../../gen/agentmesh/v1/card.js';
+import { AgentCard, type DeepPartial } from '../../gen/agentmesh/v1/card.js';
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { endpointsOf } from '../discovery/discovery-client.js';
@@ -9,7 +9,7 @@ import type { CallContext } from '../server/context.js';
 import type { ServiceKit } from '../service/service-kit.js';
 import { runMeshService } from '../service/run-mesh-service.js';
 import { openStore } from '../state/store.js';
-import { AgentRuntime } from './agent-runtime.js';
+import { AgentRuntime, DEFAULT_TASK_TIMEOUT_MS } from './agent-runtime.js';
 import { agentService } from './agent-service.js';
 import { AgentStepRunner } from './agent-step-runner.js';
 import { ChatModel, openAiClient, parseModelAliases } from './chat-model.js';
@@ -21,6 +21,7 @@ import { LocalToolRunner } from './local-tools.js';
 import { toolCardOf, toolService, type ToolSpec } from './tool-service.js';
 import type { Planner } from './planner.js';
 import { PlaybookPlanner, type Playbook } from './playbook-planner.js';
+import { StaticCards } from './static-cards.js';
 import { StepRunners } from './step-runners.js';
 import { ToolStepRunner } from './tool-step-runner.js';
 
@@ -40,6 +41,8 @@ const agentConfigSchema = z.object({
   OPENAI_MODEL: z.string().optional(),
   /** Model aliases for LLM steps: "alias=model[@baseURL],...". */
   AGENTMESH_MODELS: z.string().optional(),
+  /** The longest one run of a task may take, ms (see AgentRuntimeOptions.taskTimeoutMs). */
+  AGENTMESH_TASK_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(DEFAULT_TASK_TIMEOUT_MS),
 });
 
 type AgentConfig = z.infer<typeof agentConfigSchema>;
@@ -52,6 +55,11 @@ export interface AgentDefinition {
   playbooks?: Record<string, Playbook>;
   /** Overrides the planner choice (AGENTMESH_PLANNER / OPENAI_API_KEY) entirely. */
   planner?: Planner;
+  /**
+   * Plans only from the playbooks, whatever AGENTMESH_PLANNER and
+   * OPENAI_API_KEY say: a regulated flow runs pre-approved plans only.
+   */
+  playbooksOnly?: boolean;
   /**
    * Local tools: run in this process (schemas, idempotency and audit as in a
    * tool service); plan steps address them with the agent's own name as service.
@@ -73,7 +81,8 @@ function parseRoutes(spec: string | undefined): { tools: Map<string, string>; ag
 /** The planner: playbooks offline, the LLM with OPENAI_API_KEY (auto), or as forced by AGENTMESH_PLANNER. */
 function choosePlanner(def: AgentDefinition, card: AgentCard, config: AgentConfig, kit: ServiceKit, aliases: string[]): { planner: Planner; kind: string } {
   if (def.planner) return { planner: def.planner, kind: 'custom' };
-  const wantLlm = config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY);
+  if (def.playbooksOnly && config.AGENTMESH_PLANNER === 'llm') kit.log.warn('AGENTMESH_PLANNER=llm ignored: this agent plans from pre-approved playbooks only');
+  const wantLlm = !def.playbooksOnly && (config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY));
   if (!wantLlm) return { planner: new PlaybookPlanner(def.playbooks ?? {}, { llmAliases: aliases }), kind: 'playbook' };
   const model = config.OPENAI_MODEL || card.model?.model;
   if (!model) throw new ConfigError('OPENAI_MODEL', 'is required by the LLM planner when the card names no model');
@@ -124,11 +133,10 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
     const local = localCard
       ? { service: card.name, runner: new LocalToolRunner(localCard, toolService(localCard, def.tools!, { store, metrics: kit.metrics, audit: kit.audit, service: card.name }), kit.log) }
       : undefined;
+    const cards = new StaticCards(kit.log);
     const inventory = async () => {
-      const toolCards: ToolCard[] = [];
-      const agentCards: AgentCard[] = [];
-      for (const service of routes.tools.keys()) toolCards.push((await (await tools.connect(service)).client.listTools({})).card!);
-      for (const agent of routes.agents.keys()) agentCards.push((await (await agents.connect(agent)).client.getAgentCard({})).card!);
+      const toolCards = await cards.of([...routes.tools.keys()], async (service) => (await (await tools.connect(service)).client.listTools({})).card!);
+      const agentCards = await cards.of([...routes.agents.keys()], async (agent) => (await (await agents.connect(agent)).client.getAgentCard({}, { asSelf: true })).card!);
       const found = kit.discovery();
       if (found && card.collaborators) {
         for (const m of await found.resolve(card.collaborators, 100)) {
@@ -146,7 +154,9 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       agent: new AgentStepRunner(agents.connect, (taskId: string): string | undefined => runtime.authorityFor(taskId)),
       llm: new LlmStepRunner(models),
     });
-    const runtime: AgentRuntime = new AgentRuntime({ card, planner, store, runner, inventory, log: kit.log, metrics: kit.metrics });
+    const runtime: AgentRuntime = new AgentRuntime({
+      card, planner, store, runner, inventory, log: kit.log, metrics: kit.metrics, audit: kit.audit, taskTimeoutMs: config.AGENTMESH_TASK_TIMEOUT_MS,
+    });
     const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
       (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })).explanation!;
     await kit.serve(kit.createServer().add(AgentServiceService, agentService(card, runtime, store, explainChild)), { readyNow: false });

@@ -18,6 +18,10 @@ export interface TaskData {
   traceContext?: Record<string, string>;
   /** The agent that sent this task on a user's behalf (the current actor), if any. */
   actor?: string;
+  /** The run budget the request asked for (TaskConfiguration.timeout), ms. */
+  timeoutMs?: number;
+  /** When the current run must be over (epoch ms); set each time the task starts working. */
+  runDeadline?: number;
 }
 
 /** The wire Task for a stored task. */

@@ -21,7 +21,7 @@ export class ToolStepRunner {
         idempotencyKey: call.idempotencyKey,
         context: { taskId: call.taskId, contextId: '', stepId: call.step.id, attempt: call.attempt, agent: this.agent },
       },
-      { signal: call.signal },
+      { signal: call.signal, deadlineMs: Math.max(1, call.deadline - Date.now()) },
     );
     return { output: answer.result, choice };
   }

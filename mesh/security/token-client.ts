@@ -98,7 +98,7 @@ export class TokenClient {
   metadataHook(audience: string, scopes: string[] = [], options: { actForCaller?: boolean } = {}): MetadataHook {
     return async (metadata, call) => {
       let token: string;
-      if (options.actForCaller) {
+      if (options.actForCaller && !call.asSelf) {
         const incoming = call.actFor ?? call.parent?.principal?.token;
         // Falling back to this workload's own token would make it the subject: refuse instead.
         if (!incoming) throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${audience}`);

@@ -42,6 +42,12 @@ export interface CallContext {
   identity: PeerIdentity | undefined;
   /** The verified caller, set by the security interceptor before any handler runs. */
   principal: Principal | undefined;
+  /**
+   * The task this call is about, named in its access log line and audit
+   * record: taken from the request (task_id, context.task_id) and set by
+   * handlers that create one.
+   */
+  taskId: string | undefined;
   /** The underlying grpc-js call, for the security layer (peer certificate). */
   readonly call: ServerSurfaceCall;
 }
@@ -99,6 +105,7 @@ export function createCallContext(
     log: log.child({ rpc: info.path }),
     identity: undefined,
     principal: undefined,
+    taskId: taskIdOf(call.request),
     call,
     abort,
     dispose() {
@@ -106,4 +113,11 @@ export function createCallContext(
       call.removeListener('cancelled', onCancelled);
     },
   };
+}
+
+/** The task id a request names (AgentService's task_id, ToolService's context.task_id), if any. */
+function taskIdOf(request: unknown): string | undefined {
+  const r = request as { taskId?: unknown; context?: { taskId?: unknown } } | undefined;
+  const id = r?.taskId ?? r?.context?.taskId;
+  return typeof id === 'string' && id ? id : undefined;
 }

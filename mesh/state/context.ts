@@ -18,7 +18,19 @@ export class StoreContext {
     readonly db: Kysely<Database>,
     readonly codec: Codec,
     private readonly clock: () => Date = () => new Date(),
+    /** True when `db` is an open transaction: writes join it instead of starting their own. */
+    private readonly inTransaction = false,
   ) {}
+
+  /** Runs fn with a context whose reads and writes all belong to one transaction. */
+  async transaction<T>(fn: (ctx: StoreContext) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    try {
+      return await this.db.transaction().execute((trx) => fn(new StoreContext(trx, this.codec, this.clock, true)));
+    } catch (err) {
+      throw toMeshError(err);
+    }
+  }
 
   /** The time stamped on a change, as the ISO text both backends accept. */
   now(): string {
@@ -37,7 +49,7 @@ export class StoreContext {
   /** Runs fn in one transaction: all of its writes commit together or none does. */
   async write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction().execute(fn);
+      return this.inTransaction ? await fn(this.db) : await this.db.transaction().execute(fn);
     } catch (err) {
       throw toMeshError(err);
     }

@@ -13,7 +13,7 @@ export { sqlitePath } from './sqlite-backend.js';
 export { StepLog } from './steps.js';
 export type { StepTransition, UnfinishedTask } from './steps.js';
 export { openStore, Store } from './store.js';
-export type { StoreOptions } from './store.js';
+export type { StoreOptions, TaskWrites } from './store.js';
 export { TaskEvents } from './task-events.js';
 export type { TaskEventRecord } from './task-events.js';
 export { assertTransition, canTransition, isTerminal, LIVE_STATES, TERMINAL_STATES } from './task-states.js';

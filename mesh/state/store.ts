@@ -26,6 +26,9 @@ export interface StoreOptions {
   log?: Logger;
 }
 
+/** The task record modules, as `atomically` hands them to its function. */
+export type TaskWrites = Pick<Store, 'tasks' | 'events' | 'plans' | 'records' | 'steps'>;
+
 /** A service's durable state: one interface, the same queries on SQLite and PostgreSQL. */
 export class Store {
   /** Conversation state by context_id, versioned, with rollback. */
@@ -45,6 +48,8 @@ export class Store {
   /** The registry's entries, leases and change log (used by the registry service). */
   readonly registry: RegistryRecords;
 
+  private readonly ctx: StoreContext;
+
   /** @internal use openStore, which migrates the schema first. */
   constructor(
     private readonly backend: Backend,
@@ -52,6 +57,7 @@ export class Store {
     readonly schemaVersion: number,
   ) {
     const ctx = new StoreContext(backend.db, backend.codec);
+    this.ctx = ctx;
     this.conversations = new Conversations(ctx);
     this.tasks = new Tasks(ctx);
     this.events = new TaskEvents(ctx);
@@ -60,6 +66,18 @@ export class Store {
     this.steps = new StepLog(ctx, this.tasks);
     this.toolResults = new ToolResults(ctx);
     this.registry = new RegistryRecords(ctx);
+  }
+
+  /**
+   * Runs fn over the task records inside one transaction: all of its writes
+   * commit together or none does (a crash never leaves half of a change).
+   * Keep fn to store calls: waiting on anything else holds the transaction open.
+   */
+  async atomically<T>(fn: (tx: TaskWrites) => Promise<T>): Promise<T> {
+    return this.ctx.transaction((ctx) => {
+      const tasks = new Tasks(ctx);
+      return fn({ tasks, events: new TaskEvents(ctx), plans: new Plans(ctx), records: new ExecutionRecords(ctx), steps: new StepLog(ctx, tasks) });
+    });
   }
 
   /** "sqlite" or "postgres". */

@@ -34,7 +34,7 @@ export function observabilityInterceptor(options: { service: string; metrics: Me
       const principal = ctx.principal;
       const traceId = trace.getActiveSpan()?.spanContext().traceId;
       ctx.log.info(
-        { code: codeName(code), ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject },
+        { code: codeName(code), ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject, task_id: ctx.taskId },
         'call finished',
       );
       // The call completes only once its audit record is durable.
@@ -47,6 +47,7 @@ export function observabilityInterceptor(options: { service: string; metrics: Me
         peer: ctx.identity?.spiffeId ?? ctx.peer,
         outcome: codeName(code),
         reason: code === Code.OK || code === Code.INTERNAL ? undefined : error?.message,
+        task_id: ctx.taskId,
         trace_id: traceId,
       });
     }

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { AgentCard } from "./card.js";
 import { Explanation } from "./explain.js";
@@ -36,6 +37,13 @@ export interface TaskConfiguration {
   blocking: boolean;
   /** Return at most this many history messages (0: all). */
   historyLength: number;
+  /**
+   * The longest one run of the task may take (from its start, or its
+   * resumption after input, until it ends or waits again); unset or longer
+   * than the agent's own limit: the agent's limit. A collaborating agent
+   * passes the time its step has left, so deadlines shrink down a chain.
+   */
+  timeout: Duration | undefined;
 }
 
 export interface SendTaskRequest {
@@ -185,7 +193,7 @@ export interface GetAgentCardResponse {
 }
 
 function createBaseTaskConfiguration(): TaskConfiguration {
-  return { blocking: false, historyLength: 0 };
+  return { blocking: false, historyLength: 0, timeout: undefined };
 }
 
 export const TaskConfiguration: MessageFns<TaskConfiguration> = {
@@ -195,6 +203,9 @@ export const TaskConfiguration: MessageFns<TaskConfiguration> = {
     }
     if (message.historyLength !== 0) {
       writer.uint32(16).uint32(message.historyLength);
+    }
+    if (message.timeout !== undefined) {
+      Duration.encode(message.timeout, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -228,6 +239,14 @@ export const TaskConfiguration: MessageFns<TaskConfiguration> = {
             message.historyLength = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -248,6 +267,7 @@ export const TaskConfiguration: MessageFns<TaskConfiguration> = {
         : isSet(object.history_length)
         ? globalThis.Number(object.history_length)
         : 0,
+      timeout: isSet(object.timeout) ? Duration.fromJSON(object.timeout) : undefined,
     };
   },
 
@@ -259,6 +279,9 @@ export const TaskConfiguration: MessageFns<TaskConfiguration> = {
     if (message.historyLength !== 0) {
       obj.historyLength = Math.round(message.historyLength);
     }
+    if (message.timeout !== undefined) {
+      obj.timeout = Duration.toJSON(message.timeout);
+    }
     return obj;
   },
 
@@ -269,6 +292,9 @@ export const TaskConfiguration: MessageFns<TaskConfiguration> = {
     const message = createBaseTaskConfiguration();
     message.blocking = object.blocking ?? false;
     message.historyLength = object.historyLength ?? 0;
+    message.timeout = (object.timeout !== undefined && object.timeout !== null)
+      ? Duration.fromPartial(object.timeout)
+      : undefined;
     return message;
   },
 };

@@ -6,6 +6,8 @@ import { runAgent } from '../../../mesh/runtime/index.js';
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 
 await runAgent({
+  // A regulated assessment: it runs its pre-approved playbook even when an LLM is configured.
+  playbooksOnly: true,
   card: {
     name: 'lending/compliance',
     version: '1.0.0',

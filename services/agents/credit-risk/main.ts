@@ -8,6 +8,8 @@ process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', imp
 const tool = (tool: string) => ({ $case: 'tool' as const, tool: { service: tool.startsWith('get-') ? 'banking/customer-records' : 'banking/loan-math', tool } });
 
 await runAgent({
+  // A regulated assessment: it runs its pre-approved playbook even when an LLM is configured.
+  playbooksOnly: true,
   card: {
     name: 'lending/credit-risk',
     version: '1.0.0',

@@ -1,6 +1,7 @@
-// lending/loan-orchestrator: pre-qualifies a retail loan by converting the
-// amount, asking the credit-risk and compliance agents in parallel, asking a
-// person when the case is not clear-cut, and applying the decision rules.
+// lending/loan-orchestrator: pre-qualifies a retail loan by reading the
+// customer and converting the amount, asking the credit-risk and compliance
+// agents in parallel, asking a person when the case is not clear-cut, and
+// applying the decision rules.
 // Offline it follows its playbook; with OPENAI_API_KEY set it plans with the LLM.
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/runtime/index.js';
@@ -8,6 +9,7 @@ import { runAgent } from '../../../mesh/runtime/index.js';
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 
 const math = (tool: string) => ({ $case: 'tool' as const, tool: { service: 'banking/loan-math', tool } });
+const records = (tool: string) => ({ $case: 'tool' as const, tool: { service: 'banking/customer-records', tool } });
 const agent = (name: string, skillId: string) => ({ $case: 'agent' as const, agent: { agent: name, skillId } });
 const NEEDS_A_PERSON = "steps.compliance.output.verdict != 'blocked' && (steps.risk.output.band != 'low' || steps.fx.output.amount > 25000.0 || steps.compliance.output.verdict == 'review')";
 
@@ -16,7 +18,7 @@ await runAgent({
     name: 'lending/loan-orchestrator',
     version: '1.0.0',
     purpose: 'Pre-qualify retail loans end to end.',
-    description: 'Converts the requested amount to EUR, gets a credit-risk assessment and a compliance verdict, asks a loan officer when the case is not clear-cut, and decides.',
+    description: 'Reads the customer, converts the requested amount to EUR, gets a credit-risk assessment and a compliance verdict, asks a loan officer when the case is not clear-cut, and decides.',
     owner: 'team-lending',
     policies: [
       { id: 'bank/responsible-lending', description: 'Debt-to-income at most 40 %', authority: 'corporate credit policy' },
@@ -55,20 +57,21 @@ await runAgent({
     'prequalify-loan': {
       goal: 'Pre-qualify ${input.amount} ${input.currency} over ${input.termMonths} months for ${input.customerId}',
       steps: [
+        { id: 'customer', description: 'the customer exists and is known to the bank (an unknown one stops here)', target: records('get-customer'), arguments: { customerId: '${input.customerId}' } },
         { id: 'fx', description: 'the amount in EUR', target: math('convert'), arguments: { amount: '${input.amount}', from: '${input.currency}', to: 'EUR' } },
         {
           id: 'risk',
           description: 'credit risk from the specialist agent',
           target: agent('lending/credit-risk', 'assess-credit-risk'),
           arguments: { customerId: '${input.customerId}', amount: '${steps.fx.output.amount}', termMonths: '${input.termMonths}' },
-          dependsOn: ['fx'],
+          dependsOn: ['customer', 'fx'],
         },
         {
           id: 'compliance',
           description: 'KYC and sanctions verdict from the compliance agent',
           target: agent('lending/compliance', 'check-compliance'),
           arguments: { customerId: '${input.customerId}', amount: '${steps.fx.output.amount}' },
-          dependsOn: ['fx'],
+          dependsOn: ['customer', 'fx'],
         },
         {
           id: 'approval',
@@ -76,7 +79,7 @@ await runAgent({
           target: {
             $case: 'human',
             human: {
-              prompt: 'Approve a loan of ${steps.fx.output.amount} EUR for customer ${input.customerId}? Credit risk: ${steps.risk.output.band} (score ${steps.risk.output.score}); compliance: ${steps.compliance.output.verdict}.',
+              prompt: 'Approve a loan of ${steps.fx.output.amount} EUR for customer ${input.customerId} (${steps.customer.output.country}, ${steps.customer.output.creditHistoryYears} years of credit history)? Credit risk: ${steps.risk.output.band} (score ${steps.risk.output.score}); compliance: ${steps.compliance.output.verdict}.',
               choices: ['approve', 'decline'],
             },
           },
