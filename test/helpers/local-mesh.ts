@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { MeshFile } from '../../mesh/local/launcher.js';
-import { ROOT, startProcess, type ServiceProcess } from './processes.js';
-
-const run = promisify(execFile);
+import { ROOT, runCommand, startProcess, type CommandResult, type ServiceProcess } from './processes.js';
 
 /** A local mesh started the way `npm start` starts it, in its own folder and port block. */
 export interface TestMesh {
@@ -13,7 +9,9 @@ export interface TestMesh {
   home: string;
   file: MeshFile;
   /** Runs the agentmesh CLI (bin) against this mesh; resolves with its output and exit code. */
-  cli(args: string[], options?: { user?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  cli(args: string[], options?: { user?: string }): Promise<CommandResult>;
+  /** Stops the launcher (SIGTERM: every service stops gracefully) unless it has exited; resolves once it has. */
+  stop(): Promise<void>;
 }
 
 /** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
@@ -30,20 +28,17 @@ export async function startTestMesh(home: string, options: { root?: string; env?
     while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
     if (existsSync(meshFile)) {
       const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
-      const cli = async (args: string[], o: { user?: string } = {}) => {
-        try {
-          const { stdout, stderr } = await run(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
-            cwd: root,
-            env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
-            timeout: 120_000,
-          });
-          return { code: 0, stdout, stderr };
-        } catch (err) {
-          const e = err as { code?: number; stdout?: string; stderr?: string };
-          return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-        }
+      const cli = (args: string[], o: { user?: string } = {}) =>
+        runCommand(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
+          cwd: root,
+          env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
+          timeout: 120_000,
+        });
+      const stop = async () => {
+        if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGTERM');
+        await launcher.exited;
       };
-      return { launcher, home, file, cli };
+      return { launcher, home, file, cli, stop };
     }
     launcher.child.kill('SIGKILL');
     // Another program may hold the random block: try another one.
