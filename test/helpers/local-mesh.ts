@@ -14,6 +14,12 @@ export interface TestMesh {
   stop(): Promise<void>;
 }
 
+/** Stops the launcher (SIGTERM: it stops every service gracefully) unless it has exited; resolves once it has. */
+async function stopLauncher(launcher: ServiceProcess): Promise<void> {
+  if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGTERM');
+  await launcher.exited;
+}
+
 /** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
 const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
 
@@ -34,15 +40,13 @@ export async function startTestMesh(home: string, options: { root?: string; env?
           env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
           timeout: 120_000,
         });
-      const stop = async () => {
-        if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGTERM');
-        await launcher.exited;
-      };
-      return { launcher, home, file, cli, stop };
+      return { launcher, home, file, cli, stop: () => stopLauncher(launcher) };
     }
-    launcher.child.kill('SIGKILL');
-    // Another program may hold the random block: try another one.
-    if (attempt >= 3 || !launcher.stderr().includes('is in use')) {
+    await stopLauncher(launcher);
+    // Another program may hold a port of the random block, found at the launcher's check or, as
+    // the block lies in the ephemeral range, taken by some connection just before a service
+    // bound it: try another block.
+    if (attempt >= 3 || !/is in use|EADDRINUSE/.test(launcher.stderr())) {
       throw new Error(`the mesh did not start:\n${launcher.stdout()}\n${launcher.stderr()}`);
     }
   }
