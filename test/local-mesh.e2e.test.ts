@@ -24,10 +24,7 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
   }, 120_000);
 
   afterAll(async () => {
-    if (mesh && mesh.launcher.child.exitCode === null) {
-      mesh.launcher.child.kill('SIGTERM');
-      await mesh.launcher.exited;
-    }
+    await mesh?.stop();
     rmSync(home, { recursive: true, force: true });
   });
 

@@ -1,29 +1,17 @@
 // `agentmesh new agent|tool` in a copy of the project: the scaffolded services start with the
 // mesh, register, and the agent answers its example task with no edits.
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
-import { ROOT } from './helpers/processes.js';
-
-const run = promisify(execFile);
+import { ROOT, runCommand } from './helpers/processes.js';
 
 describe('agentmesh new agent / new tool', () => {
   let copy: string;
   let home: string;
   let mesh: TestMesh | undefined;
 
-  const cli = async (args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [join(copy, 'mesh/cli/bin.mjs'), ...args], { cwd: copy, env: { ...process.env, NODE_OPTIONS: '' } });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = (args: string[]) => runCommand(process.execPath, [join(copy, 'mesh/cli/bin.mjs'), ...args], { cwd: copy, env: { ...process.env, NODE_OPTIONS: '' } });
 
   beforeAll(() => {
     copy = mkdtempSync(join(tmpdir(), 'agentmesh-copy-'));
@@ -37,10 +25,7 @@ describe('agentmesh new agent / new tool', () => {
   });
 
   afterAll(async () => {
-    if (mesh && mesh.launcher.child.exitCode === null) {
-      mesh.launcher.child.kill('SIGTERM');
-      await mesh.launcher.exited;
-    }
+    await mesh?.stop();
     rmSync(copy, { recursive: true, force: true });
   });
 

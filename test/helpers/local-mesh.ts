@@ -1,11 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { MeshFile } from '../../mesh/local/launcher.js';
-import { ROOT, startProcess, type ServiceProcess } from './processes.js';
-
-const run = promisify(execFile);
+import { ROOT, runCommand, startProcess, type CommandResult, type ServiceProcess } from './processes.js';
 
 /** A local mesh started the way `npm start` starts it, in its own folder and port block. */
 export interface TestMesh {
@@ -13,7 +9,15 @@ export interface TestMesh {
   home: string;
   file: MeshFile;
   /** Runs the agentmesh CLI (bin) against this mesh; resolves with its output and exit code. */
-  cli(args: string[], options?: { user?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  cli(args: string[], options?: { user?: string }): Promise<CommandResult>;
+  /** Stops the launcher (SIGTERM: every service stops gracefully) unless it has exited; resolves once it has. */
+  stop(): Promise<void>;
+}
+
+/** Stops the launcher (SIGTERM: it stops every service gracefully) unless it has exited; resolves once it has. */
+async function stopLauncher(launcher: ServiceProcess): Promise<void> {
+  if (launcher.child.exitCode === null && launcher.child.signalCode === null) launcher.child.kill('SIGTERM');
+  await launcher.exited;
 }
 
 /** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
@@ -30,24 +34,19 @@ export async function startTestMesh(home: string, options: { root?: string; env?
     while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
     if (existsSync(meshFile)) {
       const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
-      const cli = async (args: string[], o: { user?: string } = {}) => {
-        try {
-          const { stdout, stderr } = await run(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
-            cwd: root,
-            env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
-            timeout: 120_000,
-          });
-          return { code: 0, stdout, stderr };
-        } catch (err) {
-          const e = err as { code?: number; stdout?: string; stderr?: string };
-          return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-        }
-      };
-      return { launcher, home, file, cli };
+      const cli = (args: string[], o: { user?: string } = {}) =>
+        runCommand(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
+          cwd: root,
+          env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
+          timeout: 120_000,
+        });
+      return { launcher, home, file, cli, stop: () => stopLauncher(launcher) };
     }
-    launcher.child.kill('SIGKILL');
-    // Another program may hold the random block: try another one.
-    if (attempt >= 3 || !launcher.stderr().includes('is in use')) {
+    await stopLauncher(launcher);
+    // Another program may hold a port of the random block, found at the launcher's check or, as
+    // the block lies in the ephemeral range, taken by some connection just before a service
+    // bound it: try another block.
+    if (attempt >= 3 || !/is in use|EADDRINUSE/.test(launcher.stderr())) {
       throw new Error(`the mesh did not start:\n${launcher.stdout()}\n${launcher.stderr()}`);
     }
   }

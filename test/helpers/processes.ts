@@ -1,5 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams, type ExecFileOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -11,6 +12,24 @@ export interface ServiceProcess {
   stderr: () => string;
   /** Resolves with the exit code (or the signal name) once the process has exited. */
   exited: Promise<number | string>;
+}
+
+/** What a finished command printed and its exit code (-1 when it was killed, e.g. at the timeout). */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to its end and resolves with its output and exit code, also when it fails. */
+export async function runCommand(file: string, args: string[], options: ExecFileOptions = {}): Promise<CommandResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { encoding: 'utf8', ...options });
+    return { code: 0, stdout: String(stdout), stderr: String(stderr) };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }
 
 /** Starts `node --import tsx [--import preload] <entry>` with the given environment added to this one. */
