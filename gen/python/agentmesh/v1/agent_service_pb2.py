@@ -15,62 +15,63 @@ from agentmesh.v1 import card_pb2 as agentmesh_dot_v1_dot_card__pb2
 from agentmesh.v1 import explain_pb2 as agentmesh_dot_v1_dot_explain__pb2
 from agentmesh.v1 import plan_pb2 as agentmesh_dot_v1_dot_plan__pb2
 from agentmesh.v1 import task_pb2 as agentmesh_dot_v1_dot_task__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmesh/v1/agent_service.proto\x12\x0c\x61gentmesh.v1\x1a\x17\x61gentmesh/v1/card.proto\x1a\x1a\x61gentmesh/v1/explain.proto\x1a\x17\x61gentmesh/v1/plan.proto\x1a\x17\x61gentmesh/v1/task.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x11TaskConfiguration\x12\x1a\n\x08\x62locking\x18\x01 \x01(\x08R\x08\x62locking\x12%\n\x0ehistory_length\x18\x02 \x01(\rR\rhistoryLength\"\xc3\x01\n\x0fSendTaskRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12/\n\x07message\x18\x02 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12\x19\n\x08skill_id\x18\x03 \x01(\tR\x07skillId\x12\x45\n\rconfiguration\x18\x04 \x01(\x0b\x32\x1f.agentmesh.v1.TaskConfigurationR\rconfiguration\":\n\x10SendTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"~\n\x11StreamTaskRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12/\n\x07message\x18\x02 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12\x19\n\x08skill_id\x18\x03 \x01(\tR\x07skillId\"Z\n\x10TaskStatusUpdate\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32\x18.agentmesh.v1.TaskStatusR\x06status\x12\x14\n\x05\x66inal\x18\x02 \x01(\x08R\x05\x66inal\"H\n\x12TaskArtifactUpdate\x12\x32\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.ArtifactR\x08\x61rtifact\"9\n\x0bPlanCreated\x12*\n\x04plan\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.TaskPlanR\x04plan\"@\n\x0bStepStarted\x12\x17\n\x07step_id\x18\x01 \x01(\tR\x06stepId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\rR\x07\x61ttempt\"n\n\x0cStepFinished\x12\x17\n\x07step_id\x18\x01 \x01(\tR\x06stepId\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x17.agentmesh.v1.StepStateR\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"\xa3\x04\n\tTaskEvent\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1d\n\ncontext_id\x18\x02 \x01(\tR\tcontextId\x12\x1a\n\x08sequence\x18\x03 \x01(\x03R\x08sequence\x12\x38\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12(\n\x04task\x18\x05 \x01(\x0b\x32\x12.agentmesh.v1.TaskH\x00R\x04task\x12\x45\n\rstatus_update\x18\x06 \x01(\x0b\x32\x1e.agentmesh.v1.TaskStatusUpdateH\x00R\x0cstatusUpdate\x12K\n\x0f\x61rtifact_update\x18\x07 \x01(\x0b\x32 .agentmesh.v1.TaskArtifactUpdateH\x00R\x0e\x61rtifactUpdate\x12>\n\x0cplan_created\x18\x08 \x01(\x0b\x32\x19.agentmesh.v1.PlanCreatedH\x00R\x0bplanCreated\x12>\n\x0cstep_started\x18\t \x01(\x0b\x32\x19.agentmesh.v1.StepStartedH\x00R\x0bstepStarted\x12\x41\n\rstep_finished\x18\n \x01(\x0b\x32\x1a.agentmesh.v1.StepFinishedH\x00R\x0cstepFinishedB\x07\n\x05\x65vent\"C\n\x12StreamTaskResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.TaskEventR\x05\x65vent\"P\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12%\n\x0ehistory_length\x18\x02 \x01(\rR\rhistoryLength\"9\n\x0fGetTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"V\n\x14SubscribeTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"F\n\x15SubscribeTaskResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.TaskEventR\x05\x65vent\"D\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"<\n\x12\x43\x61ncelTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"\xa3\x01\n\x13ProvideInputRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x17\n\x07step_id\x18\x02 \x01(\tR\x06stepId\x12/\n\x07message\x18\x03 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12)\n\x10\x65xpected_version\x18\x04 \x01(\x03R\x0f\x65xpectedVersion\">\n\x14ProvideInputResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"J\n\x12\x45xplainTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n\tmax_depth\x18\x02 \x01(\rR\x08maxDepth\"R\n\x13\x45xplainTaskResponse\x12;\n\x0b\x65xplanation\x18\x01 \x01(\x0b\x32\x19.agentmesh.v1.ExplanationR\x0b\x65xplanation\"\x15\n\x13GetAgentCardRequest\"C\n\x14GetAgentCardResponse\x12+\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.AgentCardR\x04\x63\x61rd2\xa3\x05\n\x0c\x41gentService\x12I\n\x08SendTask\x12\x1d.agentmesh.v1.SendTaskRequest\x1a\x1e.agentmesh.v1.SendTaskResponse\x12Q\n\nStreamTask\x12\x1f.agentmesh.v1.StreamTaskRequest\x1a .agentmesh.v1.StreamTaskResponse0\x01\x12\x46\n\x07GetTask\x12\x1c.agentmesh.v1.GetTaskRequest\x1a\x1d.agentmesh.v1.GetTaskResponse\x12Z\n\rSubscribeTask\x12\".agentmesh.v1.SubscribeTaskRequest\x1a#.agentmesh.v1.SubscribeTaskResponse0\x01\x12O\n\nCancelTask\x12\x1f.agentmesh.v1.CancelTaskRequest\x1a .agentmesh.v1.CancelTaskResponse\x12U\n\x0cProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\x12R\n\x0b\x45xplainTask\x12 .agentmesh.v1.ExplainTaskRequest\x1a!.agentmesh.v1.ExplainTaskResponse\x12U\n\x0cGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentmesh/v1/agent_service.proto\x12\x0c\x61gentmesh.v1\x1a\x17\x61gentmesh/v1/card.proto\x1a\x1a\x61gentmesh/v1/explain.proto\x1a\x17\x61gentmesh/v1/plan.proto\x1a\x17\x61gentmesh/v1/task.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n\x11TaskConfiguration\x12\x1a\n\x08\x62locking\x18\x01 \x01(\x08R\x08\x62locking\x12%\n\x0ehistory_length\x18\x02 \x01(\rR\rhistoryLength\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\"\xc3\x01\n\x0fSendTaskRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12/\n\x07message\x18\x02 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12\x19\n\x08skill_id\x18\x03 \x01(\tR\x07skillId\x12\x45\n\rconfiguration\x18\x04 \x01(\x0b\x32\x1f.agentmesh.v1.TaskConfigurationR\rconfiguration\":\n\x10SendTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"~\n\x11StreamTaskRequest\x12\x1d\n\nrequest_id\x18\x01 \x01(\tR\trequestId\x12/\n\x07message\x18\x02 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12\x19\n\x08skill_id\x18\x03 \x01(\tR\x07skillId\"Z\n\x10TaskStatusUpdate\x12\x30\n\x06status\x18\x01 \x01(\x0b\x32\x18.agentmesh.v1.TaskStatusR\x06status\x12\x14\n\x05\x66inal\x18\x02 \x01(\x08R\x05\x66inal\"H\n\x12TaskArtifactUpdate\x12\x32\n\x08\x61rtifact\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.ArtifactR\x08\x61rtifact\"9\n\x0bPlanCreated\x12*\n\x04plan\x18\x01 \x01(\x0b\x32\x16.agentmesh.v1.TaskPlanR\x04plan\"@\n\x0bStepStarted\x12\x17\n\x07step_id\x18\x01 \x01(\tR\x06stepId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\rR\x07\x61ttempt\"n\n\x0cStepFinished\x12\x17\n\x07step_id\x18\x01 \x01(\tR\x06stepId\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x17.agentmesh.v1.StepStateR\x05state\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"\xa3\x04\n\tTaskEvent\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1d\n\ncontext_id\x18\x02 \x01(\tR\tcontextId\x12\x1a\n\x08sequence\x18\x03 \x01(\x03R\x08sequence\x12\x38\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12(\n\x04task\x18\x05 \x01(\x0b\x32\x12.agentmesh.v1.TaskH\x00R\x04task\x12\x45\n\rstatus_update\x18\x06 \x01(\x0b\x32\x1e.agentmesh.v1.TaskStatusUpdateH\x00R\x0cstatusUpdate\x12K\n\x0f\x61rtifact_update\x18\x07 \x01(\x0b\x32 .agentmesh.v1.TaskArtifactUpdateH\x00R\x0e\x61rtifactUpdate\x12>\n\x0cplan_created\x18\x08 \x01(\x0b\x32\x19.agentmesh.v1.PlanCreatedH\x00R\x0bplanCreated\x12>\n\x0cstep_started\x18\t \x01(\x0b\x32\x19.agentmesh.v1.StepStartedH\x00R\x0bstepStarted\x12\x41\n\rstep_finished\x18\n \x01(\x0b\x32\x1a.agentmesh.v1.StepFinishedH\x00R\x0cstepFinishedB\x07\n\x05\x65vent\"C\n\x12StreamTaskResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.TaskEventR\x05\x65vent\"P\n\x0eGetTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12%\n\x0ehistory_length\x18\x02 \x01(\rR\rhistoryLength\"9\n\x0fGetTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"V\n\x14SubscribeTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"F\n\x15SubscribeTaskResponse\x12-\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.TaskEventR\x05\x65vent\"D\n\x11\x43\x61ncelTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\"<\n\x12\x43\x61ncelTaskResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"\xa3\x01\n\x13ProvideInputRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x17\n\x07step_id\x18\x02 \x01(\tR\x06stepId\x12/\n\x07message\x18\x03 \x01(\x0b\x32\x15.agentmesh.v1.MessageR\x07message\x12)\n\x10\x65xpected_version\x18\x04 \x01(\x03R\x0f\x65xpectedVersion\">\n\x14ProvideInputResponse\x12&\n\x04task\x18\x01 \x01(\x0b\x32\x12.agentmesh.v1.TaskR\x04task\"J\n\x12\x45xplainTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1b\n\tmax_depth\x18\x02 \x01(\rR\x08maxDepth\"R\n\x13\x45xplainTaskResponse\x12;\n\x0b\x65xplanation\x18\x01 \x01(\x0b\x32\x19.agentmesh.v1.ExplanationR\x0b\x65xplanation\"\x15\n\x13GetAgentCardRequest\"C\n\x14GetAgentCardResponse\x12+\n\x04\x63\x61rd\x18\x01 \x01(\x0b\x32\x17.agentmesh.v1.AgentCardR\x04\x63\x61rd2\xa3\x05\n\x0c\x41gentService\x12I\n\x08SendTask\x12\x1d.agentmesh.v1.SendTaskRequest\x1a\x1e.agentmesh.v1.SendTaskResponse\x12Q\n\nStreamTask\x12\x1f.agentmesh.v1.StreamTaskRequest\x1a .agentmesh.v1.StreamTaskResponse0\x01\x12\x46\n\x07GetTask\x12\x1c.agentmesh.v1.GetTaskRequest\x1a\x1d.agentmesh.v1.GetTaskResponse\x12Z\n\rSubscribeTask\x12\".agentmesh.v1.SubscribeTaskRequest\x1a#.agentmesh.v1.SubscribeTaskResponse0\x01\x12O\n\nCancelTask\x12\x1f.agentmesh.v1.CancelTaskRequest\x1a .agentmesh.v1.CancelTaskResponse\x12U\n\x0cProvideInput\x12!.agentmesh.v1.ProvideInputRequest\x1a\".agentmesh.v1.ProvideInputResponse\x12R\n\x0b\x45xplainTask\x12 .agentmesh.v1.ExplainTaskRequest\x1a!.agentmesh.v1.ExplainTaskResponse\x12U\n\x0cGetAgentCard\x12!.agentmesh.v1.GetAgentCardRequest\x1a\".agentmesh.v1.GetAgentCardResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmesh.v1.agent_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _TASKCONFIGURATION._serialized_start=186
-  _TASKCONFIGURATION._serialized_end=272
-  _SENDTASKREQUEST._serialized_start=275
-  _SENDTASKREQUEST._serialized_end=470
-  _SENDTASKRESPONSE._serialized_start=472
-  _SENDTASKRESPONSE._serialized_end=530
-  _STREAMTASKREQUEST._serialized_start=532
-  _STREAMTASKREQUEST._serialized_end=658
-  _TASKSTATUSUPDATE._serialized_start=660
-  _TASKSTATUSUPDATE._serialized_end=750
-  _TASKARTIFACTUPDATE._serialized_start=752
-  _TASKARTIFACTUPDATE._serialized_end=824
-  _PLANCREATED._serialized_start=826
-  _PLANCREATED._serialized_end=883
-  _STEPSTARTED._serialized_start=885
-  _STEPSTARTED._serialized_end=949
-  _STEPFINISHED._serialized_start=951
-  _STEPFINISHED._serialized_end=1061
-  _TASKEVENT._serialized_start=1064
-  _TASKEVENT._serialized_end=1611
-  _STREAMTASKRESPONSE._serialized_start=1613
-  _STREAMTASKRESPONSE._serialized_end=1680
-  _GETTASKREQUEST._serialized_start=1682
-  _GETTASKREQUEST._serialized_end=1762
-  _GETTASKRESPONSE._serialized_start=1764
-  _GETTASKRESPONSE._serialized_end=1821
-  _SUBSCRIBETASKREQUEST._serialized_start=1823
-  _SUBSCRIBETASKREQUEST._serialized_end=1909
-  _SUBSCRIBETASKRESPONSE._serialized_start=1911
-  _SUBSCRIBETASKRESPONSE._serialized_end=1981
-  _CANCELTASKREQUEST._serialized_start=1983
-  _CANCELTASKREQUEST._serialized_end=2051
-  _CANCELTASKRESPONSE._serialized_start=2053
-  _CANCELTASKRESPONSE._serialized_end=2113
-  _PROVIDEINPUTREQUEST._serialized_start=2116
-  _PROVIDEINPUTREQUEST._serialized_end=2279
-  _PROVIDEINPUTRESPONSE._serialized_start=2281
-  _PROVIDEINPUTRESPONSE._serialized_end=2343
-  _EXPLAINTASKREQUEST._serialized_start=2345
-  _EXPLAINTASKREQUEST._serialized_end=2419
-  _EXPLAINTASKRESPONSE._serialized_start=2421
-  _EXPLAINTASKRESPONSE._serialized_end=2503
-  _GETAGENTCARDREQUEST._serialized_start=2505
-  _GETAGENTCARDREQUEST._serialized_end=2526
-  _GETAGENTCARDRESPONSE._serialized_start=2528
-  _GETAGENTCARDRESPONSE._serialized_end=2595
-  _AGENTSERVICE._serialized_start=2598
-  _AGENTSERVICE._serialized_end=3273
+  _TASKCONFIGURATION._serialized_start=219
+  _TASKCONFIGURATION._serialized_end=358
+  _SENDTASKREQUEST._serialized_start=361
+  _SENDTASKREQUEST._serialized_end=556
+  _SENDTASKRESPONSE._serialized_start=558
+  _SENDTASKRESPONSE._serialized_end=616
+  _STREAMTASKREQUEST._serialized_start=618
+  _STREAMTASKREQUEST._serialized_end=744
+  _TASKSTATUSUPDATE._serialized_start=746
+  _TASKSTATUSUPDATE._serialized_end=836
+  _TASKARTIFACTUPDATE._serialized_start=838
+  _TASKARTIFACTUPDATE._serialized_end=910
+  _PLANCREATED._serialized_start=912
+  _PLANCREATED._serialized_end=969
+  _STEPSTARTED._serialized_start=971
+  _STEPSTARTED._serialized_end=1035
+  _STEPFINISHED._serialized_start=1037
+  _STEPFINISHED._serialized_end=1147
+  _TASKEVENT._serialized_start=1150
+  _TASKEVENT._serialized_end=1697
+  _STREAMTASKRESPONSE._serialized_start=1699
+  _STREAMTASKRESPONSE._serialized_end=1766
+  _GETTASKREQUEST._serialized_start=1768
+  _GETTASKREQUEST._serialized_end=1848
+  _GETTASKRESPONSE._serialized_start=1850
+  _GETTASKRESPONSE._serialized_end=1907
+  _SUBSCRIBETASKREQUEST._serialized_start=1909
+  _SUBSCRIBETASKREQUEST._serialized_end=1995
+  _SUBSCRIBETASKRESPONSE._serialized_start=1997
+  _SUBSCRIBETASKRESPONSE._serialized_end=2067
+  _CANCELTASKREQUEST._serialized_start=2069
+  _CANCELTASKREQUEST._serialized_end=2137
+  _CANCELTASKRESPONSE._serialized_start=2139
+  _CANCELTASKRESPONSE._serialized_end=2199
+  _PROVIDEINPUTREQUEST._serialized_start=2202
+  _PROVIDEINPUTREQUEST._serialized_end=2365
+  _PROVIDEINPUTRESPONSE._serialized_start=2367
+  _PROVIDEINPUTRESPONSE._serialized_end=2429
+  _EXPLAINTASKREQUEST._serialized_start=2431
+  _EXPLAINTASKREQUEST._serialized_end=2505
+  _EXPLAINTASKRESPONSE._serialized_start=2507
+  _EXPLAINTASKRESPONSE._serialized_end=2589
+  _GETAGENTCARDREQUEST._serialized_start=2591
+  _GETAGENTCARDREQUEST._serialized_end=2612
+  _GETAGENTCARDRESPONSE._serialized_start=2614
+  _GETAGENTCARDRESPONSE._serialized_end=2681
+  _AGENTSERVICE._serialized_start=2684
+  _AGENTSERVICE._serialized_end=3359
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ from agentmesh.v1 import card_pb2 as _card_pb2
 from agentmesh.v1 import explain_pb2 as _explain_pb2
 from agentmesh.v1 import plan_pb2 as _plan_pb2
 from agentmesh.v1 import task_pb2 as _task_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -158,12 +159,14 @@ class TaskArtifactUpdate(_message.Message):
     def __init__(self, artifact: _Optional[_Union[_task_pb2.Artifact, _Mapping]] = ...) -> None: ...
 
 class TaskConfiguration(_message.Message):
-    __slots__ = ["blocking", "history_length"]
+    __slots__ = ["blocking", "history_length", "timeout"]
     BLOCKING_FIELD_NUMBER: _ClassVar[int]
     HISTORY_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     blocking: bool
     history_length: int
-    def __init__(self, blocking: bool = ..., history_length: _Optional[int] = ...) -> None: ...
+    timeout: _duration_pb2.Duration
+    def __init__(self, blocking: bool = ..., history_length: _Optional[int] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
     __slots__ = ["artifact_update", "context_id", "plan_created", "sequence", "status_update", "step_finished", "step_started", "task", "task_id", "timestamp"]
