@@ -18,12 +18,14 @@ grpc_server_handling_seconds_count{grpc_method="GetTask"} 6
 agentmesh_tasks{state="TASK_STATE_COMPLETED",service="lending/x"} 2
 agentmesh_tasks{state="TASK_STATE_INPUT_REQUIRED",service="lending/x"} 1
 agentmesh_pending_tasks{service="lending/x"} 1
+grpc_server_handling_seconds_sum{grpc_type="server_stream",grpc_method="SubscribeTask"} 300
+grpc_server_handling_seconds_count{grpc_type="server_stream",grpc_method="SubscribeTask"} 1
 process_resident_memory_bytes{service="lending/x"} 52428800
 odd line without value
 `;
 
 describe('summarizing a service /metrics for the operations view', () => {
-  test('calls, errors, mean and p95 latency, tasks by state, pending and memory', () => {
+  test('calls, errors, mean and p95 latency of unary calls (not streams), tasks by state, pending and memory', () => {
     expect(summarizeMetrics(TEXT)).toEqual({
       calls: 10,
       errors: 1,

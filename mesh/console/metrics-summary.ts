@@ -11,7 +11,7 @@ export interface MetricsSummary {
   calls: number;
   /** Calls that ended with another code than OK. */
   errors: number;
-  /** Mean handling time in milliseconds (undefined before the first call). */
+  /** Mean handling time of unary calls in milliseconds (streams last as long as they follow something); undefined before the first. */
   meanLatencyMs: number | undefined;
   /** The histogram bucket bound (ms) that 95 % of calls stayed within. */
   p95LatencyMs: number | undefined;
@@ -65,14 +65,16 @@ export function summarizeMetrics(text: string): MetricsSummary {
   const samples = parsePrometheus(text);
   const named = (name: string) => samples.filter((s) => s.name === name);
   const handled = named('grpc_server_handled_total');
-  const count = sum(named('grpc_server_handling_seconds_count'));
+  // Server streams (SubscribeTask, Watch) stay open as long as they follow something: not latency.
+  const unary = (name: string) => named(name).filter((s) => (s.labels.grpc_type ?? 'unary') === 'unary');
+  const count = sum(unary('grpc_server_handling_seconds_count'));
   const pending = named('agentmesh_pending_tasks');
   const memory = named('process_resident_memory_bytes');
   return {
     calls: sum(handled),
     errors: sum(handled.filter((s) => s.labels.grpc_code !== 'OK')),
-    meanLatencyMs: count ? Math.round((sum(named('grpc_server_handling_seconds_sum')) / count) * 10_000) / 10 : undefined,
-    p95LatencyMs: p95(named('grpc_server_handling_seconds_bucket'), count),
+    meanLatencyMs: count ? Math.round((sum(unary('grpc_server_handling_seconds_sum')) / count) * 10_000) / 10 : undefined,
+    p95LatencyMs: p95(unary('grpc_server_handling_seconds_bucket'), count),
     tasksByState: byLabel(named('agentmesh_tasks'), 'state'),
     pendingTasks: pending.length ? sum(pending) : undefined,
     toolInvocations: byLabel(named('agentmesh_tool_invocations_total'), 'outcome'),

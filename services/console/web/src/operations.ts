@@ -17,7 +17,7 @@ const num = (n: number | undefined, unit = '') => (n === undefined ? '-' : `${Ma
 function row(s: ServiceStatusJson): HTMLElement {
   const m = s.metrics;
   const tasks = Object.entries(m?.tasksByState ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k.replace('TASK_STATE_', '').toLowerCase()} ${n}`);
-  const tools = Object.entries(m?.toolInvocations ?? {}).map(([k, n]) => `${k} ${n}`);
+  const tools = Object.entries(m?.toolInvocations ?? {}).map(([k, n]) => `tool calls ${k} ${n}`);
   return h(
     'tr',
     {},
@@ -44,7 +44,7 @@ export function operationsView(main: HTMLElement): void {
             'table',
             { class: 'ops' },
             h('caption', {}, `${services.filter((s) => s.health === 'ready').length} of ${services.length} services ready · audit chains ${services.every((s) => !s.audit || s.audit.ok) ? 'intact' : 'BROKEN'} · checked ${new Date(checkedAt).toLocaleTimeString()}`),
-            h('thead', {}, h('tr', {}, ['Service', 'Health', 'Calls', 'Errors', 'Latency mean / p95', 'Tasks and tools', 'Memory', 'Audit chain'].map((c) => h('th', { scope: 'col' }, c)))),
+            h('thead', {}, h('tr', {}, ['Service', 'Health', 'Calls', 'Errors', 'Unary latency mean / p95', 'Tasks and tools', 'Memory', 'Audit chain'].map((c) => h('th', { scope: 'col' }, c)))),
             h('tbody', {}, services.map(row)),
           ),
         ),

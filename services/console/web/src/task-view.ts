@@ -76,7 +76,7 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     const free = h('textarea', { id: 'answer-text', rows: 3, required: true });
     const form = h(
       'form',
-      { class: 'card answer', 'aria-labelledby': 'question-title' },
+      { class: 'card answer', 'aria-labelledby': 'question-title', novalidate: true },
       h('h2', { id: 'question-title' }, 'A person is needed'),
       h('p', { class: 'question' }, request.prompt ?? ''),
       choices.length
@@ -100,15 +100,18 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     replace(question, form);
   };
 
+  let finished = false;
   const onState = (s: TaskJson['status'], task?: TaskJson) => {
     const name = stateName(s?.state, 'TASK_STATE_');
-    if (name === lastState) return;
+    // The snapshot that opens the stream is where the task stands, not a step of its history.
+    if (!task) line(`task ${name}`);
+    if (name === lastState || finished) return;
     lastState = name;
     replace(state, badge(name));
-    line(`task ${name}`);
     if (name === 'INPUT_REQUIRED') void (task ? Promise.resolve({ task }) : api<{ task: TaskJson }>('GET', base)).then(({ task: t }) => askPerson(t), (err: unknown) => replace(question, errorNotice(err, 'Reading the question')));
     else if (!TERMINAL.has(name)) replace(question);
     if (TERMINAL.has(name)) {
+      finished = true;
       replace(question);
       void api<{ task: TaskJson }>('GET', base).then(({ task: t }) => {
         const data = t.artifacts?.[0]?.parts?.find((p) => p.data !== undefined)?.data;
