@@ -1,11 +1,12 @@
 // The web console in a real browser (Debian's headless Chromium through playwright-core) against the
 // whole local mesh started the way `npm start` starts it: real certificates, tokens and services.
 // One mesh and one browser serve the whole story; each test continues where the previous one left off.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { httpRequest } from '../mesh/security/https-client.js';
+import { TokenClient } from '../mesh/security/token-client.js';
 import { launchChromium, screenshot, spkiPin } from './helpers/browser.js';
 import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
 
@@ -154,7 +155,7 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
   }, 60_000);
 
   test('the API refuses bad requests with a clear 4xx and no stack trace; the session cookie and headers are locked down', async () => {
-    const ca = mesh.file.ca ? (await import('node:fs')).readFileSync(mesh.file.ca, 'utf8') : undefined;
+    const ca = readFileSync(mesh.file.ca, 'utf8');
     const call = (path: string, o: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}) =>
       httpRequest(new URL(path, url).toString(), { ca, ...o }).then((a) => ({ status: a.status, headers: a.headers, body: a.body.toString() }));
     const json = { 'content-type': 'application/json', origin: url.replace(/\/$/, '') };
@@ -185,4 +186,13 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
       expect(a.body).not.toMatch(/at .*\.ts:\d+|Error:/);
     }
   }, 60_000);
+
+  test('the console can do no more than the person: no token of its own, and a person never gets a scope their roles lack', async () => {
+    const secrets = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as Record<string, { client_secret: string }>;
+    const tokens = new TokenClient({ tokenUrl: mesh.file.tokenUrl, clientId: 'agentmesh/console', auth: { method: 'client_secret_basic', secret: secrets['agentmesh/clients/agentmesh/console']!.client_secret }, ca: readFileSync(mesh.file.ca, 'utf8') });
+    await expect(tokens.getToken(ORCHESTRATOR)).rejects.toThrow('unauthorized_client (client may only obtain tokens for people)');
+    await expect(tokens.tokenForUser('ben', ORCHESTRATOR, ['task.write'])).rejects.toThrow('invalid_scope (scope not allowed: task.write)');
+    const ada = JSON.parse(Buffer.from((await tokens.tokenForUser('ada', ORCHESTRATOR)).split('.')[1]!, 'base64url').toString()) as { sub: string; scope: string; act: unknown };
+    expect(ada).toMatchObject({ sub: 'ada', scope: 'registry.read task.read task.write', act: { sub: 'agentmesh/console' } });
+  });
 });

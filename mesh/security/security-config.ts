@@ -88,6 +88,14 @@ async function issuerMetadata(issuer: string, ca: string | undefined): Promise<{
   return JSON.parse(answer.body.toString()) as { jwks_uri?: string; token_endpoint?: string };
 }
 
+/** In mtls mode the certificate, key and CA files must be named. */
+function requireTlsFiles(c: z.infer<typeof clientSecurityConfigSchema>): void {
+  if (c.AGENTMESH_TRANSPORT !== 'mtls') return;
+  for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
+    if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
+  }
+}
+
 /** The settings of a workload that only calls secured services (no policy: it serves no gRPC). */
 export const clientSecurityConfigSchema = securityConfigSchema.omit({ AGENTMESH_POLICY_FILE: true });
 
@@ -109,11 +117,7 @@ export interface ClientSecuritySetup {
  */
 export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ClientSecuritySetup> {
   const c = loadConfig(clientSecurityConfigSchema, env);
-  if (c.AGENTMESH_TRANSPORT === 'mtls') {
-    for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
-      if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
-    }
-  }
+  requireTlsFiles(c);
   const ca = c.AGENTMESH_OAUTH_CA
     ? readFileNamed('AGENTMESH_OAUTH_CA', c.AGENTMESH_OAUTH_CA)
     : c.AGENTMESH_TLS_CA
@@ -155,6 +159,7 @@ export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logge
  */
 export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<SecuritySetup> {
   const c = loadConfig(securityConfigSchema, env);
+  requireTlsFiles(c);
   const policy = (() => {
     try {
       return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
