@@ -48,6 +48,7 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       ['lending/credit-risk', 'agent'],
       ['lending/compliance', 'agent'],
       [ORCHESTRATOR, 'agent'],
+      ['agentmesh/console', 'console'],
     ]);
     for (const s of mesh.file.services) expect(s.spiffeId).toBe(`spiffe://agentmesh.local/ns/${s.name.replace('/', '/sa/')}`);
     expect(readFileSync(mesh.file.ca, 'utf8')).toContain('BEGIN CERTIFICATE');

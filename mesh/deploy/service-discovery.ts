@@ -11,8 +11,8 @@ export interface DeployableService {
   namespace: string;
   /** The Kubernetes name: Deployment, Service and ServiceAccount (its SPIFFE identity's `sa`). */
   account: string;
-  /** grpc: a mesh service with a policy; oauth: the HTTP authorization server (services/auth). */
-  kind: 'grpc' | 'oauth';
+  /** grpc: a mesh service with a policy; oauth: the HTTP authorization server (services/auth); console: the web console, an external client not rendered. */
+  kind: 'grpc' | 'oauth' | 'console';
   /** The policy the service enforces, `{trust_domain}` substituted (grpc only). */
   policy?: ServicePolicy;
 }
@@ -20,6 +20,8 @@ export interface DeployableService {
 /** The authorization server is the one process that speaks HTTP, not gRPC, and has no policy file. */
 const AUTH_PATH = 'auth';
 const AUTH_NAME = 'agentmesh/auth';
+/** The web console serves HTTPS to people and calls the mesh as an external client (render-config externalClients). */
+const CONSOLE_PATH = 'console';
 
 function walk(dir: string, found: (file: string) => void): void {
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -50,6 +52,7 @@ export function discoverServices(servicesDir: string, trustDomain: string): Depl
     const policyFile = join(servicesDir, path, 'policy.json');
     if (!existsSync(policyFile)) {
       if (path === AUTH_PATH) return { path, name: AUTH_NAME, namespace: 'agentmesh', account: 'auth', kind: 'oauth' };
+      if (path === CONSOLE_PATH) return { path, name: 'agentmesh/console', namespace: 'agentmesh', account: 'console', kind: 'console' };
       throw new Error(`services/${path}/main.ts has no policy.json beside it: every mesh service needs one to be deployed`);
     }
     let policy: ServicePolicy;

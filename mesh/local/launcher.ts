@@ -18,6 +18,8 @@ export interface MeshFile {
   issuer: string;
   tokenUrl: string;
   services: { name: string; kind: ServiceKind; address: string; admin: string | undefined; spiffeId: string; log: string; trace: string | undefined }[];
+  /** The web console's URL, when the mesh runs one. */
+  console?: string;
   /** The CLI's own identity: client credentials and its workload certificate. */
   client: { clientId: string; clientSecret: string; cert: string; key: string };
 }
@@ -60,7 +62,7 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-const LEVELS: ServiceKind[] = ['auth', 'registry', 'tool', 'agent'];
+const LEVELS: ServiceKind[] = ['auth', 'registry', 'tool', 'agent', 'console'];
 
 const fileName = (name: string) => name.replace('/', '-');
 
@@ -82,13 +84,16 @@ function serviceEnv(plan: MeshPlan, s: PlannedService, extra: Record<string, str
     AGENTMESH_DATA_DIR: join(plan.home, 'data', fileName(s.name)),
     AGENTMESH_SHUTDOWN_GRACE_MS: '5000',
   };
-  if (s.kind === 'auth') env.AGENTMESH_AUTH_CLIENTS_FILE = join(plan.home, 'clients.json');
-  else {
+  if (s.kind === 'auth') {
+    env.AGENTMESH_AUTH_CLIENTS_FILE = join(plan.home, 'clients.json');
+    env.AGENTMESH_AUTH_USERS_FILE = join(plan.root, 'services', 'auth', 'users.json');
+  } else {
     env.AGENTMESH_ADMIN_PORT = String(s.adminPort);
     env.AGENTMESH_OAUTH_ISSUER = `https://127.0.0.1:${auth.port}`;
     env.AGENTMESH_TRACE_FILE = join(plan.home, 'traces', `${fileName(s.name)}.jsonl`);
   }
   if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = `127.0.0.1:${registry.port}`;
+  if (s.kind === 'console') env.AGENTMESH_CONSOLE_MESH_FILE = join(plan.home, 'mesh.json');
   return env;
 }
 
@@ -160,6 +165,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   }
   const auth = plan.services.find((s) => s.kind === 'auth')!;
   const cli = certPaths(plan, CLI_CLIENT);
+  const web = plan.services.find((s) => s.kind === 'console');
   const file: MeshFile = {
     version: 1,
     startedAt: new Date().toISOString(),
@@ -178,6 +184,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       log: join(plan.home, 'logs', `${fileName(s.name)}.log`),
       trace: s.kind === 'auth' ? undefined : join(plan.home, 'traces', `${fileName(s.name)}.jsonl`),
     })),
+    ...(web ? { console: `https://127.0.0.1:${web.port}/` } : {}),
     client: { clientId: CLI_CLIENT, clientSecret: cliSecret, cert: cli.cert, key: cli.key },
   };
   writePrivate(meshFile, `${JSON.stringify(file, null, 2)}\n`);

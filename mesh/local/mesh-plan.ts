@@ -6,12 +6,12 @@ import { parsePolicy, type ServicePolicy } from '../security/policy.js';
 import { matchesSpiffePattern, spiffeIdOfService } from '../security/spiffe-id.js';
 
 /** What kind of service a process of the local mesh is. */
-export type ServiceKind = 'auth' | 'registry' | 'tool' | 'agent';
+export type ServiceKind = 'auth' | 'registry' | 'tool' | 'agent' | 'console';
 
 const manifestSchema = z.object({
   trustDomain: z.string().min(1).default('agentmesh.local'),
   services: z
-    .array(z.object({ name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/), kind: z.enum(['auth', 'registry', 'tool', 'agent']), entry: z.string().min(1) }))
+    .array(z.object({ name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/), kind: z.enum(['auth', 'registry', 'tool', 'agent', 'console']), entry: z.string().min(1) }))
     .min(1),
 });
 
@@ -38,6 +38,7 @@ export interface ClientRegistration {
   audiences: string[];
   token_exchange?: boolean;
   impersonation?: boolean;
+  client_credentials?: boolean;
 }
 
 /** The whole local mesh, planned. */
@@ -66,6 +67,8 @@ const SCOPES: Record<ServiceKind, string[]> = {
   registry: [],
   tool: ['registry.register', 'registry.read'],
   agent: ['registry.register', 'registry.read', 'tools.invoke', 'task.read', 'task.write'],
+  // Only ever for a signed-in person, and never more than their roles grant (see clientsOf).
+  console: ['registry.read', 'task.read', 'task.write'],
 };
 
 /** Reads services/local-mesh.json and each service's policy.json; assigns ports from the base port. */
@@ -98,7 +101,8 @@ function calleesOf(services: PlannedService[], spiffeId: string): string[] {
 /**
  * OAuth2 clients for every workload and the CLI: audiences derived from the
  * policies (a workload gets tokens only for services that would accept it),
- * token exchange for agents (they act for their callers).
+ * token exchange for agents (they act for their callers), the dev login
+ * (impersonation) and nothing else for the console.
  */
 function clientsOf(services: PlannedService[], trustDomain: string): ClientRegistration[] {
   const secret = (id: string) => ({ method: 'client_secret_basic' as const, secret_path: `agentmesh/clients/${id}` });
@@ -110,6 +114,8 @@ function clientsOf(services: PlannedService[], trustDomain: string): ClientRegis
       scopes: SCOPES[s.kind],
       audiences: calleesOf(services, s.spiffeId).filter((a) => a !== s.name),
       ...(s.kind === 'agent' ? { token_exchange: true } : {}),
+      // The web console acts for people only: dev login, no tokens of its own.
+      ...(s.kind === 'console' ? { impersonation: true, client_credentials: false } : {}),
     }));
   const cliId = spiffeIdOfService(trustDomain, CLI_CLIENT);
   const cli: ClientRegistration = {

@@ -88,33 +88,41 @@ async function issuerMetadata(issuer: string, ca: string | undefined): Promise<{
   return JSON.parse(answer.body.toString()) as { jwks_uri?: string; token_endpoint?: string };
 }
 
+/** In mtls mode the certificate, key and CA files must be named. */
+function requireTlsFiles(c: z.infer<typeof clientSecurityConfigSchema>): void {
+  if (c.AGENTMESH_TRANSPORT !== 'mtls') return;
+  for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
+    if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
+  }
+}
+
+/** The settings of a workload that only calls secured services (no policy: it serves no gRPC). */
+export const clientSecurityConfigSchema = securityConfigSchema.omit({ AGENTMESH_POLICY_FILE: true });
+
+/** What a calling workload needs: its transport (identity), token client, and the issuer's endpoints. */
+export interface ClientSecuritySetup {
+  config: z.infer<typeof clientSecurityConfigSchema>;
+  transport: Transport;
+  tokens: TokenClient;
+  jwksUrl: string;
+  /** PEM of the CA the issuer's TLS certificate chains to. */
+  ca: string | undefined;
+  close(): void;
+}
+
 /**
- * Builds transport, token verifier, token client and policy from the
+ * Builds the transport and token client of a calling workload from the
  * environment and the secrets provider. Fails with a ConfigError naming the
  * variable, or a SecretError naming the secret path.
  */
-export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<SecuritySetup> {
-  const c = loadConfig(securityConfigSchema, env);
-  if (c.AGENTMESH_TRANSPORT === 'mtls') {
-    for (const v of ['AGENTMESH_TLS_CERT', 'AGENTMESH_TLS_KEY', 'AGENTMESH_TLS_CA'] as const) {
-      if (!c[v]) throw new ConfigError(v, 'is required in mtls transport mode');
-    }
-  }
+export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ClientSecuritySetup> {
+  const c = loadConfig(clientSecurityConfigSchema, env);
+  requireTlsFiles(c);
   const ca = c.AGENTMESH_OAUTH_CA
     ? readFileNamed('AGENTMESH_OAUTH_CA', c.AGENTMESH_OAUTH_CA)
     : c.AGENTMESH_TLS_CA
       ? readFileNamed('AGENTMESH_TLS_CA', c.AGENTMESH_TLS_CA)
       : undefined;
-  const policy = (() => {
-    try {
-      return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
-    } catch (err) {
-      throw new ConfigError('AGENTMESH_POLICY_FILE', (err as Error).message);
-    }
-  })();
-  if (policy.service !== c.AGENTMESH_SERVICE) {
-    throw new ConfigError('AGENTMESH_POLICY_FILE', `protects ${policy.service}, not ${c.AGENTMESH_SERVICE}`);
-  }
   const meta = c.AGENTMESH_OAUTH_JWKS_URL && c.AGENTMESH_OAUTH_TOKEN_URL ? {} : await issuerMetadata(c.AGENTMESH_OAUTH_ISSUER, ca);
   const jwksUrl = c.AGENTMESH_OAUTH_JWKS_URL ?? meta.jwks_uri;
   const tokenUrl = c.AGENTMESH_OAUTH_TOKEN_URL ?? meta.token_endpoint;
@@ -140,15 +148,37 @@ export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env
     selfId: spiffeIdOfService(c.AGENTMESH_TRUST_DOMAIN, c.AGENTMESH_SERVICE),
     log,
   });
+  const tokens = new TokenClient({ tokenUrl, clientId: c.AGENTMESH_OAUTH_CLIENT_ID ?? c.AGENTMESH_SERVICE, auth, ca });
+  return { config: c, transport, tokens, jwksUrl, ca, close: () => transport.close() };
+}
+
+/**
+ * Builds the transport, token verifier, token client and policy from the
+ * environment and the secrets provider. Fails with a ConfigError naming the
+ * variable, or a SecretError naming the secret path.
+ */
+export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<SecuritySetup> {
+  const c = loadConfig(securityConfigSchema, env);
+  requireTlsFiles(c);
+  const policy = (() => {
+    try {
+      return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
+    } catch (err) {
+      throw new ConfigError('AGENTMESH_POLICY_FILE', (err as Error).message);
+    }
+  })();
+  if (policy.service !== c.AGENTMESH_SERVICE) {
+    throw new ConfigError('AGENTMESH_POLICY_FILE', `protects ${policy.service}, not ${c.AGENTMESH_SERVICE}`);
+  }
+  const client = await clientSecurityFromEnv(secrets, log, env);
   const verifier = new TokenVerifier({
     issuer: c.AGENTMESH_OAUTH_ISSUER,
     audience: c.AGENTMESH_SERVICE,
-    jwksUrl,
-    ca,
+    jwksUrl: client.jwksUrl,
+    ca: client.ca,
     algorithms: c.AGENTMESH_OAUTH_ALGORITHMS,
     clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
     requiredTyp: c.AGENTMESH_OAUTH_TOKEN_TYPE === 'none' ? '' : c.AGENTMESH_OAUTH_TOKEN_TYPE,
   });
-  const tokens = new TokenClient({ tokenUrl, clientId: c.AGENTMESH_OAUTH_CLIENT_ID ?? c.AGENTMESH_SERVICE, auth, ca });
-  return { config: c, transport, verifier, tokens, policy, close: () => transport.close() };
+  return { config: c, transport: client.transport, verifier, tokens: client.tokens, policy, close: client.close };
 }

@@ -45,14 +45,18 @@ export class TokenClient {
   }
 
   /** A token for calling `audience` with `scopes`, from the cache while it is fresh. */
-  async getToken(audience: string, scopes: string[] = []): Promise<string> {
-    const key = `${audience}\n${[...scopes].sort().join(' ')}`;
+  getToken(audience: string, scopes: string[] = []): Promise<string> {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', audience });
+    if (scopes.length) form.set('scope', scopes.join(' '));
+    return this.cached(`${audience}\n${[...scopes].sort().join(' ')}`, form);
+  }
+
+  /** A fresh token from the cache, else from the endpoint (one request for concurrent callers); a still-valid one when the endpoint hiccups. */
+  private async cached(key: string, form: URLSearchParams): Promise<string> {
     const cached = this.cache.get(key);
     if (cached && Date.now() < cached.refreshAt) return cached.token;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      const form = new URLSearchParams({ grant_type: 'client_credentials', audience });
-      if (scopes.length) form.set('scope', scopes.join(' '));
       pending = this.request(form)
         .then((answer) => {
           this.cache.set(key, answer);
@@ -83,11 +87,11 @@ export class TokenClient {
     return (await this.request(form)).token;
   }
 
-  /** Obtains a token for a named person (dev login; needs the impersonation privilege). */
-  async tokenForUser(user: string, audience: string, scopes: string[] = []): Promise<string> {
+  /** A token for a named person (dev login; needs the impersonation privilege), cached like getToken's. */
+  tokenForUser(user: string, audience: string, scopes: string[] = []): Promise<string> {
     const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, requested_subject: user, audience });
     if (scopes.length) form.set('scope', scopes.join(' '));
-    return (await this.request(form)).token;
+    return this.cached(`user:${user}\n${audience}\n${[...scopes].sort().join(' ')}`, form);
   }
 
   /**

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/config/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
-import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer } from '../../mesh/security/auth-server/index.js';
+import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer, UserDirectory } from '../../mesh/security/auth-server/index.js';
 import { Transport } from '../../mesh/security/transport.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
 import { runService } from '../../mesh/server/index.js';
@@ -21,6 +21,8 @@ const authConfigSchema = z.object({
   AGENTMESH_AUTH_ISSUER: z.url({ error: 'must be a URL' }).optional(),
   /** JSON list of registered clients (no secrets in it: they live in the secrets provider). */
   AGENTMESH_AUTH_CLIENTS_FILE: z.string(),
+  /** People of the dev login and their roles (scopes); unset: a person gets whatever the client may obtain. */
+  AGENTMESH_AUTH_USERS_FILE: z.string().optional(),
   AGENTMESH_AUTH_SIGNING_KEYS_PATH: z.string().default('agentmesh/auth/signing-keys'),
   AGENTMESH_AUTH_TOKEN_TTL_S: z.coerce.number().int().min(30).max(3_600).default(300),
   /** How often the signing-key secret is re-read (rotation through Vault). */
@@ -48,6 +50,13 @@ await runService('agentmesh/auth', async ({ config, log }) => {
       return ClientDirectory.fromFile(c.AGENTMESH_AUTH_CLIENTS_FILE);
     } catch (err) {
       throw new ConfigError('AGENTMESH_AUTH_CLIENTS_FILE', (err as Error).message);
+    }
+  })();
+  const users = (() => {
+    try {
+      return c.AGENTMESH_AUTH_USERS_FILE ? UserDirectory.fromFile(c.AGENTMESH_AUTH_USERS_FILE) : undefined;
+    } catch (err) {
+      throw new ConfigError('AGENTMESH_AUTH_USERS_FILE', (err as Error).message);
     }
   })();
   const reloadKeys = async () => {
@@ -89,6 +98,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     secrets,
     tokenTtlSec: c.AGENTMESH_AUTH_TOKEN_TTL_S,
     isActive,
+    users,
     log,
   });
   issuer = server.issuer;

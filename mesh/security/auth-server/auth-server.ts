@@ -9,6 +9,7 @@ import type { ClientDirectory, OAuthClient } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 import { TokenEndpoint } from './token-endpoint.js';
+import type { UserDirectory } from './users.js';
 
 /** Options for the local authorization server. */
 export interface AuthServerOptions {
@@ -26,6 +27,8 @@ export interface AuthServerOptions {
   secrets: SecretsProvider;
   tokenTtlSec?: number;
   isActive?: (client: OAuthClient) => Promise<boolean>;
+  /** The people of the dev login and their roles; absent: a person gets whatever the client may obtain. */
+  users?: UserDirectory;
   log: Logger;
 }
 
@@ -78,6 +81,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     authenticator,
     tokenTtlSec: options.tokenTtlSec ?? 300,
     isActive: options.isActive,
+    userScopes: options.users ? (user) => options.users!.scopesOf(user) : undefined,
     log: options.log,
   });
 

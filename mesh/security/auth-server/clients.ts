@@ -21,6 +21,8 @@ const clientSchema = z.object({
   token_exchange: z.boolean().default(false),
   /** May obtain tokens for a named user without a subject token (dev login; Keycloak's impersonation). */
   impersonation: z.boolean().default(false),
+  /** May obtain tokens naming itself (client credentials); false for front ends that only act for people (Keycloak's service accounts off). */
+  client_credentials: z.boolean().default(true),
   /** ACTIVE clients get tokens; SUSPENDED, RETIRED and disabled ones do not. */
   lifecycle: z.enum(['ACTIVE', 'SUSPENDED', 'RETIRED']).default('ACTIVE'),
   enabled: z.boolean().default(true),

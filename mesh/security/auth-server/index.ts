@@ -7,3 +7,5 @@ export { SigningKeys } from './signing-keys.js';
 export type { SigningKey } from './signing-keys.js';
 export { registryLifecycleCheck } from './registry-lifecycle.js';
 export type { RegistryLifecycleOptions } from './registry-lifecycle.js';
+export { UserDirectory } from './users.js';
+export type { UsersFile } from './users.js';

@@ -20,6 +20,8 @@ export interface TokenEndpointOptions {
   tokenTtlSec: number;
   /** The verdict of the registry on a client's agent, when it knows it (suspended or retired agents get no tokens). */
   isActive?: (client: OAuthClient) => Promise<boolean>;
+  /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
+  userScopes?: (user: string) => string[];
   log: Logger;
 }
 
@@ -62,6 +64,7 @@ export class TokenEndpoint {
       throw new OAuthError('invalid_target', `client may not obtain tokens for ${audience}`);
     }
     if (grant === 'client_credentials') {
+      if (!client.client_credentials) throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
       const scopes = grantScopes(form.get('scope'), client.scopes);
       return this.issue({ sub: subjectOf(client), client, audience, scopes });
     }
@@ -82,7 +85,8 @@ export class TokenEndpoint {
       // Dev login: a trusted front end (console, CLI) obtains a token for a named person.
       const user = form.get('requested_subject');
       if (!user || !client.impersonation) throw new OAuthError('invalid_request', 'subject_token is required');
-      const scopes = grantScopes(form.get('scope'), client.scopes);
+      const entitled = this.options.userScopes?.(user);
+      const scopes = grantScopes(form.get('scope'), entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes);
       return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
     }
     if (!client.token_exchange) throw new OAuthError('unauthorized_client', 'client may not exchange tokens');

@@ -1,0 +1,24 @@
+import { UserDirectory } from './users.js';
+
+const data = {
+  roles: { 'loan-officer': ['task.read', 'task.write'], auditor: ['task.read'] },
+  users: { ada: ['loan-officer'], ben: ['auditor'], eve: [] },
+  default_roles: ['auditor', 'loan-officer'],
+};
+
+describe('the users file of the dev login', () => {
+  test('a person gets the union of their roles; people not listed get the default roles', () => {
+    const users = UserDirectory.parse(data);
+    expect(users.scopesOf('ada')).toEqual(['task.read', 'task.write']);
+    expect(users.scopesOf('ben')).toEqual(['task.read']);
+    expect(users.scopesOf('eve')).toEqual([]);
+    expect(users.scopesOf('someone')).toEqual(['task.read', 'task.write']);
+    expect(users.scopesOf('constructor')).toEqual(['task.read', 'task.write']);
+  });
+
+  test('an unknown role or a malformed entry is refused with its place', () => {
+    expect(() => UserDirectory.parse({ ...data, users: { ada: ['pilot'] } })).toThrow('ada has the unknown role pilot');
+    expect(() => UserDirectory.parse({ ...data, default_roles: ['pilot'] })).toThrow('(default_roles) has the unknown role pilot');
+    expect(() => UserDirectory.parse({ roles: { x: 'task.read' } })).toThrow('invalid users file at [roles.x]');
+  });
+});

@@ -1,0 +1,13 @@
+// agentmesh/console: the web console (marketplace, task view with the
+// explanation tree, operations) over HTTPS with the mesh CA. It calls the
+// registry and the agents with its own workload identity and each signed-in
+// person's token (dev login), so it can do no more than that person.
+import { fileURLToPath } from 'node:url';
+import { startConsole } from '../../mesh/console/index.js';
+import { secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
+import { runService } from '../../mesh/server/index.js';
+
+await runService('agentmesh/console', async ({ config, log }) => {
+  const secrets = await secretsProviderFromEnv(process.env, { logger: log });
+  return startConsole({ name: 'agentmesh/console', kernel: config, log, secrets, assetsDir: fileURLToPath(new URL('./dist', import.meta.url)) });
+});
