@@ -168,7 +168,7 @@ export class ConsoleApi {
     const agent = await this.o.calls.agent(session.user, params[0]!);
     try {
       const { task } = await agent.client.sendTask(
-        { requestId, skillId, message: requestMessage(input as Record<string, unknown>, text), configuration: { blocking: false, historyLength: 1 } },
+        { requestId, skillId, message: requestMessage(input as Record<string, unknown>, text), configuration: { blocking: false, historyLength: 1, timeout: undefined } },
         await this.o.calls.as(session.user, agent.name),
       );
       await this.record(session.user, 'send_task', 'OK', agent.name, task?.id);
