@@ -81,7 +81,7 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('button', { name: 'Send task' }).click();
     await page.waitForURL(/#\/task\/lending\/loan-orchestrator\//);
     await page.locator('#task-state', { hasText: 'COMPLETED' }).waitFor(WAIT);
-    expect(await text('.progress')).toMatch(/plan: fx → risk → compliance → approval → decision[\s\S]*step risk succeeded[\s\S]*task COMPLETED/);
+    expect(await text('.progress')).toMatch(/plan: customer → fx → risk → compliance → approval → decision[\s\S]*step risk succeeded[\s\S]*task COMPLETED/);
     await page.getByRole('heading', { name: 'Result' }).waitFor();
     expect(await text('pre[aria-label=result]')).toContain('"decision": "pre-qualified"');
     await page.locator('.explanation').first().waitFor(WAIT);
@@ -107,7 +107,7 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('button', { name: /Use example 2/ }).click();
     await page.getByRole('button', { name: 'Send task' }).click();
     await page.getByRole('heading', { name: 'A person is needed' }).waitFor(WAIT);
-    expect(await text('.question')).toMatch(/^Approve a loan of 47058\.82 EUR for customer C-1002\?/);
+    expect(await text('.question')).toMatch(/^Approve a loan of 47058\.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/);
     expect(await text('#task-state')).toBe('INPUT_REQUIRED');
     await screenshot(page, '06-input-required');
     await page.getByRole('button', { name: 'Send answer' }).click();
