@@ -34,6 +34,8 @@ export interface LaunchOptions {
   /** Extra environment for every service (e.g. OPENAI_* for the agents). */
   env?: Record<string, string>;
   onEvent?: (e: SupervisorEvent) => void;
+  /** Aborting it while the mesh starts stops what was started, and launchMesh rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /** A running local mesh. */
@@ -145,6 +147,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     // Dependency order by kind; services of one kind do not need each other to start (agents find
     // collaborators when they plan), so each level starts at once and must be ready before the next.
     for (const level of LEVELS) {
+      options.signal?.throwIfAborted();
       await Promise.all(
         plan.services
           .filter((s) => s.kind === level)
@@ -155,7 +158,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
               env: serviceEnv(plan, s, options.env ?? {}),
               logFile: join(plan.home, 'logs', `${fileName(s.name)}.log`),
               ready: readiness(plan, s, caPem),
-            }),
+            }, undefined, options.signal),
           ),
       );
     }

@@ -30,11 +30,46 @@ if (basePort !== undefined && !Number.isInteger(basePort)) {
 }
 const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k.startsWith('OPENAI_') || k === 'AGENTMESH_MODELS' || k === 'AGENTMESH_PLANNER' || k === 'AGENTMESH_LOG_LEVEL' || k.startsWith('OTEL_'))) as [string, string][]);
 
+// Signals are handled from the first moment: a Ctrl-C while services start stops those already started.
+const starting = new AbortController();
+let mesh: RunningMesh | undefined;
+let stoppingSince = 0;
+async function shutdown(code: number, why?: string): Promise<void> {
+  if (stoppingSince) {
+    // npm forwards the terminal's Ctrl-C to its script, which got it already: one press arrives
+    // twice within moments. Only a second press later means "stop at once".
+    if (Date.now() - stoppingSince < 1_000) return;
+    say('agentmesh: stopping at once');
+    process.exit(1);
+  }
+  stoppingSince = Date.now();
+  if (!mesh) {
+    starting.abort(new Error(why ?? 'stopped while starting'));
+    return;
+  }
+  say(`agentmesh: ${why ? `${why}: ` : ''}stopping the mesh...`);
+  await mesh.stop();
+  say('agentmesh: stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGHUP', () => void shutdown(0, 'the terminal closed'));
+// Run through npm (npm -> sh -> node), a SIGTERM to npm may end the shell and leave this
+// process behind with a new parent: then stop too, rather than keep a mesh nobody can stop.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown(0, 'the parent process is gone');
+}, 500).unref();
+
 say('agentmesh: starting the local mesh');
-let mesh: RunningMesh;
 try {
-  mesh = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent });
+  mesh = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent, signal: starting.signal });
 } catch (err) {
+  if (starting.signal.aborted) {
+    say(`agentmesh: ${(starting.signal.reason as Error).message}: stopped what had started`);
+    process.exit(0);
+  }
   process.stderr.write(`agentmesh: ${(err as Error).message}\n`);
   process.exit(1);
 }
@@ -47,20 +82,6 @@ say('try:  npx agentmesh agents');
 say('      npx agentmesh task lending/loan-orchestrator --example 1');
 say('stop: Ctrl-C');
 
-let stopping = false;
-async function shutdown(code: number): Promise<void> {
-  if (stopping) {
-    say('agentmesh: stopping at once');
-    process.exit(1);
-  }
-  stopping = true;
-  say('agentmesh: stopping the mesh...');
-  await mesh.stop();
-  say('agentmesh: stopped');
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
 void mesh.failed.then((reason) => {
   process.stderr.write(`agentmesh: a service cannot run: ${reason}\n`);
   void shutdown(1);

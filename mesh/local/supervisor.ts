@@ -44,8 +44,8 @@ export function tail(file: string, lines = 15): string {
 }
 
 /**
- * Runs the services of the local mesh as child processes: one at a time in
- * dependency order (each must report ready before the next starts), restarts
+ * Runs the services of the local mesh as child processes, started in the
+ * order the caller asks (each start resolves once the process is ready), restarts
  * a crashed one with exponential backoff, and stops all of them in reverse
  * order on stop() — SIGTERM first (the kernel drains), SIGKILL after the grace.
  */
@@ -60,10 +60,15 @@ export class Supervisor {
 
   private spawn(spec: ProcessSpec, restarts: number): Running {
     const out = openSync(spec.logFile, 'a', 0o600);
+    // Each service in its own process group: a Ctrl-C at the terminal reaches only the launcher,
+    // which stops the services in order (they would otherwise get it too, then its SIGTERM as a
+    // second signal, and exit without draining). The IPC channel tells a service when the
+    // launcher is gone, even after a SIGKILL, so none is left behind (see runService).
     const child = spawn(process.execPath, ['--import', 'tsx', '--import', './mesh/telemetry/preload.ts', spec.entry], {
       cwd: this.root,
       env: { ...process.env, NODE_OPTIONS: '', ...spec.env },
-      stdio: ['ignore', out, out],
+      stdio: ['ignore', out, out, 'ipc'],
+      detached: true,
     });
     closeSync(out);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -91,13 +96,14 @@ export class Supervisor {
     }, delay).unref();
   }
 
-  /** Starts a process and waits until it is ready; rejects (with its last log lines) when it exits first or takes too long. */
-  async start(spec: ProcessSpec, timeoutMs = 60_000): Promise<void> {
+  /** Starts a process and waits until it is ready; rejects (with its last log lines) when it exits first, takes too long or `signal` aborts. */
+  async start(spec: ProcessSpec, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
     const began = Date.now();
     const entry = this.spawn(spec, 0);
     let gone = false;
     void entry.exited.then(() => (gone = true));
     while (Date.now() - began < timeoutMs) {
+      signal?.throwIfAborted();
       if (gone) throw new Error(`${spec.name} exited before it was ready (exit ${entry.child.exitCode ?? entry.child.signalCode}); last lines of ${spec.logFile}:\n${tail(spec.logFile)}`);
       if (await spec.ready().catch(() => false)) {
         this.report({ type: 'ready', name: spec.name, ms: Date.now() - began });

@@ -61,4 +61,16 @@ export async function runService(name: string, start: (env: ServiceEnv) => Promi
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started by a supervisor with an IPC channel (the local mesh's launcher): when the channel
+  // closes the supervisor is gone — also after a SIGKILL, which it cannot catch — so stop too
+  // instead of running on as an orphan. The channel must not keep the process alive by itself.
+  if (process.channel) {
+    process.channel.unref();
+    const orphaned = () => {
+      log.warn('the supervisor is gone: stopping');
+      if (!stopping) stop('SIGTERM');
+    };
+    if (process.connected) process.once('disconnect', orphaned);
+    else orphaned();
+  }
 }

@@ -1,0 +1,51 @@
+// How the launcher ends in the ways people and supervisors end it: a signal while the
+// services are still starting, and the launcher itself killed outright (SIGKILL, which it
+// cannot catch): in both cases no service of the mesh is left running.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alive, pidsOf, startTestMesh } from './helpers/local-mesh.js';
+import { ROOT, startProcess } from './helpers/processes.js';
+
+const gone = async (pids: number[], ms: number) => {
+  for (const end = Date.now() + ms; Date.now() < end && pids.some(alive); ) await new Promise((r) => setTimeout(r, 100));
+  return pids.filter(alive);
+};
+const logPids = (home: string) => (existsSync(join(home, 'logs')) ? ['agentmesh-auth', 'agentmesh-registry', 'banking-customer-records', 'banking-loan-math'].flatMap((f) => (existsSync(join(home, 'logs', `${f}.log`)) ? pidsOf(join(home, 'logs', `${f}.log`)) : [])) : []);
+
+describe('the launcher leaves no process behind', () => {
+  const homes: string[] = [];
+  const home = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentmesh-signals-'));
+    homes.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of homes) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('SIGTERM while the services start stops those already started and exits 0', async () => {
+    const dir = home();
+    const launcher = startProcess(join(ROOT, 'mesh/local/start.ts'), { AGENTMESH_HOME: dir, AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100) });
+    for (const end = Date.now() + 60_000; Date.now() < end && !launcher.stdout().includes('agentmesh/registry ready'); ) await new Promise((r) => setTimeout(r, 50));
+    expect(launcher.stdout()).toContain('agentmesh/registry ready');
+    launcher.child.kill('SIGTERM');
+    expect(await launcher.exited).toBe(0);
+    expect(launcher.stdout()).toContain('stopped what had started');
+    const started = logPids(dir);
+    expect(started.length).toBeGreaterThanOrEqual(2);
+    expect(await gone(started, 10_000)).toEqual([]);
+    expect(existsSync(join(dir, 'mesh.json'))).toBe(false);
+  }, 90_000);
+
+  test('a launcher killed with SIGKILL takes its services with it: each stops on its own, draining', async () => {
+    const dir = home();
+    const mesh = await startTestMesh(dir);
+    const pids = mesh.file.services.flatMap((s) => pidsOf(s.log));
+    expect(pids.length).toBe(mesh.file.services.length);
+    mesh.launcher.child.kill('SIGKILL');
+    await mesh.launcher.exited;
+    expect(await gone(pids, 20_000)).toEqual([]);
+    for (const s of mesh.file.services) expect(readFileSync(s.log, 'utf8')).toContain('the supervisor is gone: stopping');
+  }, 120_000);
+});
