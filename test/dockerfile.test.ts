@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { contextFiles, dockerignoreAt, ignored, parseDockerignore } from './helpers/dockerignore.js';
 import { ROOT } from './helpers/processes.js';
 
 type Instruction = { op: string; args: string; stage: number };
@@ -46,6 +47,29 @@ describe('Dockerfile', () => {
     }
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const path of ['.agentmesh', 'certs/out', 'node_modules', '.git', '.env']) expect(ignored).toContain(path);
+  });
+
+  test('the image gets no test files: what the runtime stage copies from the context, after .dockerignore, has no *.test.ts', () => {
+    const rules = dockerignoreAt(ROOT);
+    const sources = final.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(sources).toEqual(expect.arrayContaining(['mesh', 'services', 'gen']));
+    const files = sources.flatMap((s) => contextFiles(ROOT, s, rules));
+    expect(files.filter((f) => /\.test\.ts$/.test(f))).toEqual([]);
+    // What the services run is still there.
+    expect(files).toEqual(expect.arrayContaining(['mesh/server/server.ts', 'mesh/deploy/egress.ts', 'services/registry/main.ts', 'services/registry/policy.json', 'gen/descriptors.binpb', 'scripts/container-entrypoint.sh']));
+  });
+
+  test("the .dockerignore reading follows Docker's rules", () => {
+    const rules = parseDockerignore('# comment\n**/*.test.ts\nnode_modules\n/certs/out\n*.log\n!keep.log\n');
+    expect(ignored(rules, 'mesh/deploy/egress.test.ts')).toBe(true);
+    expect(ignored(rules, 'top.test.ts')).toBe(true);
+    expect(ignored(rules, 'mesh/deploy/egress.ts')).toBe(false);
+    expect(ignored(rules, 'node_modules/jose/index.js')).toBe(true);
+    expect(ignored(rules, 'certs/out/ca.key')).toBe(true);
+    expect(ignored(rules, 'certs/cli.ts')).toBe(false);
+    expect(ignored(rules, 'debug.log')).toBe(true);
+    expect(ignored(rules, 'keep.log')).toBe(false);
+    expect(ignored(rules, 'logs/debug.log')).toBe(false); // `*` does not cross folders
   });
 
   test('what a service needs at run time is a production dependency: tsx and the telemetry preload it imports', () => {

@@ -1,5 +1,5 @@
 import type { ServicePolicy } from '../security/policy.js';
-import type { Manifest } from './constants.js';
+import { ADMIN_PORT, METRICS_PATH, type Manifest } from './constants.js';
 import { translateCaller } from './istio-principals.js';
 
 /** Health and reflection stay open to every workload of the trust domain, as they are in the services themselves. */
@@ -25,12 +25,20 @@ type IstioRule = Record<string, unknown>;
  * allow-nothing policy). Scopes are not rendered: the service checks them
  * on every call (Istio cannot test one scope inside the space-separated
  * `scope` claim portably across versions).
+ *
+ * A last rule admits `GET /metrics` on the admin port from workloads of
+ * `monitoringNamespace`: a Prometheus with a mesh identity scraping the app
+ * directly (STRICT mTLS refuses one without). Nothing else of the admin port
+ * is reachable through the sidecar: the kubelet's probes and the merged
+ * metrics are fetched by the sidecar agent over loopback, which no
+ * AuthorizationPolicy sees.
  */
 export function authorizationPolicy(
   policy: ServicePolicy,
   target: { account: string; namespace: string; source: string },
   trustDomain: string,
   issuer: string,
+  monitoringNamespace: string,
 ): { manifest: Manifest; notes: PolicyNotes } {
   const notes: PolicyNotes = { narrowed: [] };
   const rules: IstioRule[] = [{ from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] }];
@@ -49,6 +57,7 @@ export function authorizationPolicy(
     if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals: [`${issuer}/*`] } }], to });
     rules.push(...conditional);
   }
+  rules.push({ from: [{ source: { namespaces: [monitoringNamespace] } }], to: [{ operation: { ports: [String(ADMIN_PORT)], methods: ['GET'], paths: [METRICS_PATH] } }] });
   const annotations: Record<string, string> = {
     'agentmesh.dev/rendered-from': target.source,
     'agentmesh.dev/scopes': 'enforced by the service itself on every call',

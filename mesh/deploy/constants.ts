@@ -5,6 +5,10 @@ export type Manifest = { apiVersion: string; kind: string; metadata: { name: str
 export const GRPC_PORT = 50051;
 export const ADMIN_PORT = 9090;
 export const AUTH_PORT = 8080;
+/** The sidecar agent's port: merged Prometheus metrics (/stats/prometheus) and the rewritten kubelet probes (/app-health/...). */
+export const ISTIO_AGENT_PORT = 15020;
+/** Where the admin port serves Prometheus metrics (mesh/telemetry/admin-server.ts). */
+export const METRICS_PATH = '/metrics';
 
 /** Kernel defaults the mesh settings mirror (mesh/config/config.ts). */
 export const DEFAULT_DEADLINE_MS = 10_000;
@@ -21,6 +25,8 @@ export const VERSION_HEADER = 'x-agentmesh-version';
 
 /** Label marking namespaces that hold mesh workloads (NetworkPolicy selects peers by it). */
 export const MESH_LABEL = 'agentmesh.dev/mesh';
+/** Label of the pods that get the LLM endpoint (agents, when render settings name one): NetworkPolicy lets only them reach it. */
+export const LLM_LABEL = 'agentmesh.dev/llm';
 /** Where the projected service-account token for Vault's Kubernetes auth is mounted. */
 export const VAULT_TOKEN_DIR = '/var/run/secrets/vault';
 export const DATA_DIR = '/var/lib/agentmesh';

@@ -11,7 +11,39 @@ export interface GrpcMethod {
   path: string;
   /** Server streams (Watch, SubscribeTask...) outlive any per-call timeout. */
   serverStreaming: boolean;
+  /** Whether repeating the call is harmless (see IDEMPOTENT_METHODS): only those are retried after reaching the service. */
+  idempotent: boolean;
 }
+
+/**
+ * The methods a second attempt cannot do harm with, after the first reached
+ * the service: reads (health and reflection included), and SendTask, StreamTask and InvokeTool, which are
+ * idempotent by their request_id / idempotency key (the wire contract's
+ * comments say so). Everything else — CancelTask, ProvideInput, the
+ * registry's writes, any method added later — is only retried when the
+ * request never reached a service.
+ */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'agentmesh.v1.AgentService/SendTask',
+  'agentmesh.v1.AgentService/StreamTask',
+  'agentmesh.v1.AgentService/GetTask',
+  'agentmesh.v1.AgentService/SubscribeTask',
+  'agentmesh.v1.AgentService/ExplainTask',
+  'agentmesh.v1.AgentService/GetAgentCard',
+  'agentmesh.v1.ToolService/ListTools',
+  'agentmesh.v1.ToolService/InvokeTool',
+  'agentmesh.v1.RegistryService/GetAgent',
+  'agentmesh.v1.RegistryService/ListAgents',
+  'agentmesh.v1.RegistryService/GetToolService',
+  'agentmesh.v1.RegistryService/ListToolServices',
+  'agentmesh.v1.RegistryService/Discover',
+  'agentmesh.v1.RegistryService/Watch',
+  'grpc.health.v1.Health/Check',
+  'grpc.health.v1.Health/List',
+  'grpc.health.v1.Health/Watch',
+  'grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+  'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
+]);
 
 /** Every method of every service in the descriptor set `npm run generate` builds (gen/descriptors.binpb). */
 export function grpcMethods(descriptorSetPath = DESCRIPTOR_SET_PATH): GrpcMethod[] {
@@ -21,7 +53,8 @@ export function grpcMethods(descriptorSetPath = DESCRIPTOR_SET_PATH): GrpcMethod
     for (const service of file.services) {
       for (const method of service.methods) {
         const name = `${service.typeName}/${method.name}`;
-        methods.push({ name, path: `/${name}`, serverStreaming: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming' });
+        const serverStreaming = method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming';
+        methods.push({ name, path: `/${name}`, serverStreaming, idempotent: IDEMPOTENT_METHODS.has(name) });
       }
     }
   }

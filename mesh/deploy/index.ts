@@ -1,7 +1,9 @@
 export { authorizationPolicy, authServerPolicy, istioPath, OPEN_PATHS } from './authorization-policy.js';
 export type { PolicyNotes } from './authorization-policy.js';
 export * from './constants.js';
-export { grpcMethods, methodsMatching } from './grpc-methods.js';
+export { cidrContains, clusterNamespaceOf, configuredEgress, resolveNetwork } from './egress.js';
+export type { EgressRule, Network, NetworkPeer } from './egress.js';
+export { grpcMethods, IDEMPOTENT_METHODS, methodsMatching } from './grpc-methods.js';
 export type { GrpcMethod } from './grpc-methods.js';
 export { istioAdmits, istioMatches, translateCaller } from './istio-principals.js';
 export type { IstioCaller } from './istio-principals.js';
@@ -11,5 +13,5 @@ export { diffRendered, renderIstio, writeRendered } from './render-istio.js';
 export type { RenderedIstio } from './render-istio.js';
 export { discoverServices } from './service-discovery.js';
 export type { DeployableService } from './service-discovery.js';
-export { MESH_RETRY_ATTEMPTS, RETRY_ON } from './traffic.js';
-export { vaultRole } from './workload.js';
+export { MESH_RETRY_ATTEMPTS, RETRY_HTTP, RETRY_IDEMPOTENT, RETRY_UNSENT } from './traffic.js';
+export { isAgent, vaultRole } from './workload.js';

@@ -3,8 +3,8 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IAuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import type { IPeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
-import { MESH_LABEL, SETTINGS_CONFIGMAP, type Manifest } from './constants.js';
-import type { RenderConfig } from './render-config.js';
+import { ISTIO_AGENT_PORT, MESH_LABEL, SETTINGS_CONFIGMAP, type Manifest } from './constants.js';
+import type { EgressRule } from './egress.js';
 
 /** The Namespace, with sidecar injection on and the mesh label NetworkPolicy peers are selected by. */
 export function namespace(name: string): Manifest {
@@ -29,17 +29,19 @@ export function allowNothing(name: string): Manifest {
 const byName = (ns: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } });
 
 /**
- * Default deny in both directions, then only the mesh's own paths: DNS,
+ * Default deny in both directions, then only the paths workloads need: DNS,
  * the sidecar to istiod, workloads to mesh services on their service ports,
- * Vault, and Prometheus to the sidecars' merged metrics.
+ * the configured destinations (Vault, the database, an external issuer, the
+ * LLM, extras; see configuredEgress), and Prometheus to the sidecars' merged
+ * metrics (the app's admin port is opened per workload, see workloadNetworkPolicy).
  */
-export function networkPolicies(name: string, config: RenderConfig, meshPorts: number[]): Manifest[] {
-  const np = (policyName: string, spec: Omit<NonNullable<INetworkPolicy['spec']>, 'podSelector'>): Manifest =>
+export function networkPolicies(name: string, monitoringNamespace: string, meshPorts: number[], egress: EgressRule[]): Manifest[] {
+  const np = (policyName: string, spec: Omit<NonNullable<INetworkPolicy['spec']>, 'podSelector'>, podLabels: Record<string, string> = {}, reason?: string): Manifest =>
     ({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
-      metadata: { name: policyName, namespace: name },
-      spec: { podSelector: {}, ...spec },
+      metadata: { name: policyName, namespace: name, ...(reason ? { annotations: { 'agentmesh.dev/for': reason } } : {}) },
+      spec: { podSelector: Object.keys(podLabels).length ? { matchLabels: podLabels } : {}, ...spec },
     }) satisfies INetworkPolicy;
   return [
     np('default-deny', { policyTypes: ['Ingress', 'Egress'] }),
@@ -55,7 +57,7 @@ export function networkPolicies(name: string, config: RenderConfig, meshPorts: n
       policyTypes: ['Egress'],
       egress: [{ to: [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }], ports: meshPorts.map((port) => ({ protocol: 'TCP', port })) }],
     }),
-    np('allow-vault', { policyTypes: ['Egress'], egress: [{ to: [byName(config.vault.namespace)], ports: [{ protocol: 'TCP', port: config.vault.port }] }] }),
-    np('allow-metrics-scrape', { policyTypes: ['Ingress'], ingress: [{ from: [byName(config.monitoringNamespace)], ports: [{ protocol: 'TCP', port: 15020 }] }] }),
+    ...egress.map((e) => np(`allow-${e.name}`, { policyTypes: ['Egress'], egress: [{ to: e.to, ports: e.ports.map((port) => ({ protocol: 'TCP', port })) }] }, e.podLabels, e.reason)),
+    np('allow-metrics-scrape', { policyTypes: ['Ingress'], ingress: [{ from: [byName(monitoringNamespace)], ports: [{ protocol: 'TCP', port: ISTIO_AGENT_PORT }] }] }),
   ];
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { planMesh } from '../local/mesh-plan.js';
-import { authorizationPolicy, authServerPolicy } from './authorization-policy.js';
+import { authorizationPolicy, authServerPolicy, OPEN_PATHS } from './authorization-policy.js';
 import {
   ADMIN_PORT,
   AUTH_PORT,
@@ -15,13 +15,14 @@ import {
   VAULT_TOKEN_DIR,
   type Manifest,
 } from './constants.js';
+import { configuredEgress } from './egress.js';
 import { grpcMethods, methodsMatching, type GrpcMethod } from './grpc-methods.js';
 import { translateCaller } from './istio-principals.js';
 import { allowNothing, namespace, networkPolicies, peerAuthentication, settings } from './namespace.js';
 import type { RenderConfig } from './render-config.js';
 import { discoverServices, type DeployableService } from './service-discovery.js';
 import { destinationRule, virtualService } from './traffic.js';
-import { deployment, disruptionBudget, kubeService, requestAuthentication, serviceAccount, workloadNetworkPolicy } from './workload.js';
+import { deployment, disruptionBudget, isAgent, kubeService, requestAuthentication, serviceAccount, workloadNetworkPolicy } from './workload.js';
 
 /** The rendered tree: paths relative to istio/base, and what could not be rendered exactly. */
 export interface RenderedIstio {
@@ -52,11 +53,12 @@ function callerNamespaces(s: DeployableService, trustDomain: string): string[] |
   return [...namespaces].sort();
 }
 
-/** The server-streaming methods a policy names: their routes get no timeout. */
-function streamingMethods(s: DeployableService, methods: GrpcMethod[]): GrpcMethod[] {
+/** The methods a service accepts: those its policy names, plus health and reflection, open to the mesh. */
+function servedMethods(s: DeployableService, methods: GrpcMethod[]): GrpcMethod[] {
   const named = new Map<string, GrpcMethod>();
-  for (const rule of s.policy!.rules) for (const p of rule.methods) for (const m of methodsMatching(p, methods)) named.set(m.name, m);
-  return [...named.values()].filter((m) => m.serverStreaming).sort((a, b) => a.name.localeCompare(b.name));
+  const patterns = [...s.policy!.rules.flatMap((r) => r.methods), ...OPEN_PATHS.map((p) => p.slice(1))];
+  for (const p of patterns) for (const m of methodsMatching(p, methods)) named.set(m.name, m);
+  return [...named.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
@@ -105,8 +107,14 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   const files = new Map<string, string>();
   const notes: string[] = [];
   const namespaces = [...new Set(services.map((s) => s.namespace))].sort();
+  for (const e of config.egress) {
+    const unknown = (e.namespaces ?? []).filter((ns) => !namespaces.includes(ns));
+    if (unknown.length) throw new Error(`egress ${e.name}: namespaces ${unknown.join(', ')} hold no service (rendered: ${namespaces.join(', ')})`);
+  }
+  const externalIssuerUrls = localAuth ? undefined : [...new Set([issuer, jwksUri, ...(tokenUrl ? [tokenUrl] : [])])];
   for (const ns of namespaces) {
-    const manifests = [namespace(ns), settings(ns, data), peerAuthentication(ns), allowNothing(ns), ...networkPolicies(ns, config, meshPorts)];
+    const egress = configuredEgress(config, ns, { externalIssuerUrls, llm: services.some((s) => s.namespace === ns && s.kind === 'grpc' && isAgent(s)) });
+    const manifests = [namespace(ns), settings(ns, data), peerAuthentication(ns), allowNothing(ns), ...networkPolicies(ns, config.monitoringNamespace, meshPorts, egress)];
     files.set(`${ns}/namespace.yaml`, yamlDocs('mesh/deploy (namespace defaults)', manifests));
   }
   for (const s of services) {
@@ -132,19 +140,19 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
         metadata: { name: 'auth-clients', namespace: s.namespace },
         data: { 'clients.json': `${JSON.stringify(clients, null, 2)}\n` },
       };
-      const manifests = [...common, virtualService(s.account, s.namespace, [], 'http'), authServerPolicy(s.account, s.namespace, config.trustDomain), workloadNetworkPolicy(s, 'mesh'), clientsMap];
+      const manifests = [...common, virtualService(s.account, s.namespace, [], 'http'), authServerPolicy(s.account, s.namespace, config.trustDomain), workloadNetworkPolicy(s, 'mesh', config.monitoringNamespace), clientsMap];
       files.set(`${s.namespace}/${s.account}.yaml`, yamlDocs(`services/${s.path} (the authorization server)`, manifests));
       continue;
     }
     const source = `services/${s.path}/policy.json`;
-    const { manifest, notes: policyNotes } = authorizationPolicy(s.policy!, { account: s.account, namespace: s.namespace, source }, config.trustDomain, issuer);
+    const { manifest, notes: policyNotes } = authorizationPolicy(s.policy!, { account: s.account, namespace: s.namespace, source }, config.trustDomain, issuer, config.monitoringNamespace);
     notes.push(...policyNotes.narrowed.map((n) => `${source}: ${n}`));
     const manifests = [
       ...common,
-      virtualService(s.account, s.namespace, streamingMethods(s, methods), 'grpc'),
+      virtualService(s.account, s.namespace, servedMethods(s, methods), 'grpc'),
       requestAuthentication(s, issuer, jwksUri),
       manifest,
-      workloadNetworkPolicy(s, callerNamespaces(s, config.trustDomain)),
+      workloadNetworkPolicy(s, callerNamespaces(s, config.trustDomain), config.monitoringNamespace),
     ];
     files.set(`${s.namespace}/${s.account}.yaml`, yamlDocs(source, manifests));
   }

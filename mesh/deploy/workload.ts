@@ -14,7 +14,9 @@ import {
   AUTH_PORT,
   DATA_DIR,
   GRPC_PORT,
+  LLM_LABEL,
   MESH_LABEL,
+  METRICS_PATH,
   serviceHost,
   SETTINGS_CONFIGMAP,
   TERMINATION_GRACE_S,
@@ -27,6 +29,9 @@ import type { DeployableService } from './service-discovery.js';
 
 /** The Vault role of a workload under Vault's Kubernetes auth (bound to its ServiceAccount and namespace). */
 export const vaultRole = (s: Pick<DeployableService, 'namespace' | 'account'>) => `agentmesh-${s.namespace}-${s.account}`;
+
+/** Agents live under services/agents/ (the layout `agentmesh new agent` keeps): they are the ones that plan with an LLM. */
+export const isAgent = (s: Pick<DeployableService, 'path'>) => s.path.startsWith('agents/');
 
 /** The ServiceAccount: the `sa` of the workload's SPIFFE identity. No automounted API token: the app never calls the API server. */
 export function serviceAccount(s: DeployableService): Manifest {
@@ -67,6 +72,7 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
   const version = VERSIONS[0];
   const labels = { app: s.account, version };
   const grpc = s.kind === 'grpc';
+  const llm = grpc && isAgent(s) && config.llm !== undefined;
   const env: IEnvVar[] = [
     { name: 'OTEL_SERVICE_NAME', value: s.name },
     { name: 'VAULT_K8S_ROLE', value: vaultRole(s) },
@@ -77,6 +83,13 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
       { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
       { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } } },
     );
+    if (llm) {
+      env.push(
+        { name: 'OPENAI_BASE_URL', value: config.llm!.baseUrl },
+        // Without the Secret the agent keeps its playbooks (AGENTMESH_PLANNER=auto plans with the LLM only when a key is set).
+        { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: `${s.account}-llm`, key: 'api-key', optional: true } } },
+      );
+    }
   } else {
     env.push(
       { name: 'AGENTMESH_PORT', value: String(AUTH_PORT) },
@@ -133,10 +146,17 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
       selector: { matchLabels: labels },
       template: {
         metadata: {
-          labels: { ...labels, 'sidecar.istio.io/inject': 'true' },
+          labels: { ...labels, 'sidecar.istio.io/inject': 'true', ...(llm ? { [LLM_LABEL]: 'true' } : {}) },
           annotations: {
             // The app starts only once the sidecar is ready (its first calls go through it); the sidecar drains as long as the app does.
             'proxy.istio.io/config': JSON.stringify({ holdApplicationUntilProxyStarts: true, terminationDrainDuration: `${TERMINATION_GRACE_S}s` }),
+            // The kubelet's probes go to the sidecar agent (15020), which calls the admin port on loopback:
+            // plain HTTP probes to the app's port would be refused by STRICT mTLS.
+            'sidecar.istio.io/rewriteAppHTTPProbers': 'true',
+            // With Istio's metrics merging (on by default) the injector moves these into the agent, which
+            // scrapes the app on loopback and serves both on 15020; without it Prometheus scrapes the
+            // admin port itself, over mTLS (see the AuthorizationPolicy's metrics rule).
+            ...(grpc ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ADMIN_PORT), 'prometheus.io/path': METRICS_PATH } : {}),
           },
         },
         spec: {
@@ -191,21 +211,23 @@ export function requestAuthentication(s: DeployableService, issuer: string, jwks
 
 /**
  * Ingress to the workload's service port only from the namespaces its policy
- * admits callers from (any mesh namespace for a namespace wildcard).
+ * admits callers from (any mesh namespace for a namespace wildcard), and to
+ * its admin port only from the monitoring namespace (Prometheus scraping the
+ * app directly; merged metrics go through 15020, see allow-metrics-scrape).
  */
-export function workloadNetworkPolicy(s: DeployableService, callerNamespaces: string[] | 'mesh'): Manifest {
+export function workloadNetworkPolicy(s: DeployableService, callerNamespaces: string[] | 'mesh', monitoringNamespace: string): Manifest {
   const from =
     callerNamespaces === 'mesh'
       ? [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }]
       : callerNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
+  const ingress = from.length ? [{ from, ports: [{ protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }] : [];
+  if (s.kind === 'grpc') {
+    ingress.push({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNamespace } } }], ports: [{ protocol: 'TCP', port: ADMIN_PORT }] });
+  }
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: { name: `${s.account}-ingress`, namespace: s.namespace },
-    spec: {
-      podSelector: { matchLabels: { app: s.account } },
-      policyTypes: ['Ingress'],
-      ingress: from.length ? [{ from, ports: [{ protocol: 'TCP', port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }] : [],
-    },
+    spec: { podSelector: { matchLabels: { app: s.account } }, policyTypes: ['Ingress'], ingress },
   } satisfies INetworkPolicy;
 }

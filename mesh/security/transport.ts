@@ -24,8 +24,13 @@ export interface TransportOptions {
   log?: Logger;
 }
 
-/** Istio's sidecar connects to the app from 127.0.0.6 (inbound passthrough) or loopback. */
-export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '127.0.0.6', '::1'];
+/**
+ * The addresses Istio's sidecar connects to the app from (its inbound
+ * clusters bind 127.0.0.6, or ::6 on IPv6-only pods). Not loopback: any
+ * process of the pod (or of a laptop) connects from 127.0.0.1, and trusting
+ * it would let that process set x-forwarded-client-cert and forge identities.
+ */
+export const DEFAULT_TRUSTED_PROXIES = ['127.0.0.6', '::6'];
 
 /** The SPIFFE URI SANs of a peer certificate. */
 export function spiffeUrisOf(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string[] {
@@ -36,10 +41,11 @@ export function spiffeUrisOf(cert: Pick<PeerCertificate, 'subjectaltname'> | und
     .map((s) => s.slice(4));
 }
 
-/** The host part of a grpc-js peer string ("127.0.0.1:5000", "[::1]:5000"). */
+/** The host part of a grpc-js peer string ("127.0.0.1:5000", "[::1]:5000"); IPv4-mapped IPv6 as plain IPv4 (a server bound to "::"). */
 function peerHost(peer: string): string {
   const m = /^\[(.*)\]:\d+$/.exec(peer) ?? /^(.*):\d+$/.exec(peer);
-  return m ? m[1]! : peer;
+  const host = m ? m[1]! : peer;
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(host) ? host.slice(7) : host;
 }
 
 /**
