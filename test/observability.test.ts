@@ -59,7 +59,7 @@ describe('observability across a chain of three agents', () => {
         AGENTMESH_DATA_DIR: join(files.dir, 'data', name.replace('/', '-')),
         AGENTMESH_TRACE_FILE: join(files.dir, `${name.replace('/', '-')}.traces.jsonl`),
         AGENTMESH_SHUTDOWN_DELAY_MS: '600',
-        HOP_READY_DELAY_MS: name === 'demo/hop-a' ? '1500' : '0',
+        ...(name === 'demo/hop-a' ? { HOP_READY_FILE: join(files.dir, 'hop-a.ready') } : {}),
         ...(next ? { HOP_NEXT_SERVICE: next, HOP_NEXT_ADDRESS: started[next]!.address } : {}),
       });
       const proc = startProcess('test/fixtures/hop-agent.ts', env, { tracing: true });
@@ -90,9 +90,10 @@ describe('observability across a chain of three agents', () => {
   };
 
   test('/readyz is not ready before startup work completes, then ready', async () => {
-    // hop-a delays its readiness by 1.5 s after listening.
+    // hop-a's startup work is done only when the test says so (its ready file).
     const first = await httpGet(`http://${started['demo/hop-a']!.admin}/readyz`);
     expect(first.status).toBe(503);
+    writeFileSync(join(files.dir, 'hop-a.ready'), '');
     const until = Date.now() + 10_000;
     let status = first.status;
     while (status !== 200 && Date.now() < until) {
@@ -124,9 +125,16 @@ describe('observability across a chain of three agents', () => {
     expect(logs).toContain('[EMAIL] [CARD]');
     expect(logs).not.toContain('jane.doe@example.com');
     expect(logs).not.toContain('4111 1111 1111 1111');
+    // The handler logged its metadata and the Authorization header in its message: the token is in neither.
     expect(logs).not.toContain(token);
+    expect(logs).not.toContain(token.split('.')[1]!);
     const hopLine = hops[0]!.stdout().split('\n').find((l) => l.includes('hop demo/hop-a got'));
-    expect(JSON.parse(hopLine!)).toMatchObject({ service: 'demo/hop-a', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(JSON.parse(hopLine!)).toMatchObject({
+      service: 'demo/hop-a',
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      metadata: { authorization: '[REDACTED]' },
+      msg: expect.stringContaining('with Bearer [REDACTED]'),
+    });
   });
 
   test('audit trails verify and record who called what', () => {
