@@ -12,6 +12,7 @@ import { TokenClient } from '../mesh/security/token-client.js';
 import { Transport } from '../mesh/security/transport.js';
 import { readFileSync } from 'node:fs';
 import { Code, createServer } from '../mesh/server/index.js';
+import { verifyAuditFile } from '../mesh/telemetry/audit.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
@@ -141,6 +142,18 @@ describe('services/auth as a process, and a service configured from the environm
     await expect(client.getToken('demo/agent')).rejects.toMatchObject({ code: Code.UNAUTHENTICATED, message: expect.stringContaining('invalid_client') });
     expect(auth.stdout()).not.toContain('guess');
     expect(auth.stdout()).not.toContain('cli-secret-value-123');
+  });
+
+  test('every token issued and every refusal is in the audit trail, which verifies; no secret or token in it', async () => {
+    const file = join(files.dir, 'data', 'agentmesh-auth', 'audit.jsonl');
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: 'token_issued', service: 'agentmesh/auth', subject: 'demo/cli', peer: 'demo/cli', resource: 'demo/agent', outcome: 'OK', reason: 'scopes task.read' }),
+      expect.objectContaining({ kind: 'token_refused', peer: 'demo/cli', resource: 'demo/agent', outcome: 'invalid_client' }),
+    ]));
+    expect(verifyAuditFile(file)).toMatchObject({ ok: true, records: records.length });
+    const text = readFileSync(file, 'utf8');
+    for (const secret of ['guess', 'cli-secret-value-123', 'agent-secret-value-123', 'eyJ']) expect(text).not.toContain(secret);
   });
 });
 

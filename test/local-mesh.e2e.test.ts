@@ -142,6 +142,9 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(value(`agentmesh_plan_steps_total{kind="agent",outcome="succeeded",${svc}}`)).toBeGreaterThanOrEqual(4);
     expect(value(`agentmesh_plan_steps_total{kind="human",outcome="succeeded",${svc}}`)).toBe(1);
     expect(value(`agentmesh_pending_tasks{${svc}}`)).toBe(0);
+    // Conversation depth: messages in a task when it ended (the request, plus the loan officer's answer here).
+    expect(value(`agentmesh_conversation_depth_count{${svc}}`)).toBeGreaterThanOrEqual(2);
+    expect(value(`agentmesh_conversation_depth_bucket{le="2",${svc}}`)).toBeGreaterThanOrEqual(2);
   }, 90_000);
 
   test('a specialist killed with SIGKILL is restarted by the launcher and the mesh recovers', async () => {
@@ -168,6 +171,23 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const records = readFileSync(join(home, 'data', 'lending-credit-risk', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method?: string; subject?: string; actors?: string[] });
     expect(records.find((x) => x.method?.endsWith('AgentService/SendTask'))).toMatchObject({ subject: 'alice', actors: [ORCHESTRATOR, 'agentmesh/cli'] });
     expect(verifyAuditFile(join(home, 'data', 'lending-loan-orchestrator', 'audit.jsonl')).ok).toBe(true);
+    // The authorization server's trail: the tokens it issued, exchanges with their actor chain.
+    expect(r.stdout).toMatch(/ok\s+agentmesh\/auth: \d+ records/);
+    type Record = { kind: string; method?: string; subject?: string; actors?: string[]; resource?: string; outcome: string; task_id?: string; peer?: string };
+    const trail = (service: string) => readFileSync(join(home, 'data', service.replace('/', '-'), 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record);
+    expect(trail('agentmesh/auth')).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: 'token_issued', subject: 'alice', actors: ['agentmesh/cli'], resource: ORCHESTRATOR }),
+      expect.objectContaining({ kind: 'token_issued', subject: 'alice', actors: [ORCHESTRATOR, 'agentmesh/cli'], resource: 'lending/credit-risk' }),
+    ]));
+    // One task followed through the trails: the call that created it, its plan, its states, the tool calls of its steps.
+    const orchestrator = trail(ORCHESTRATOR);
+    const sent = orchestrator.find((x) => /AgentService\/(Send|Stream)Task$/.test(x.method ?? '') && x.outcome === 'OK' && x.task_id)!;
+    const ofTask = orchestrator.filter((x) => x.task_id === sent.task_id).map((x) => `${x.kind} ${x.outcome}`);
+    expect(ofTask).toEqual(expect.arrayContaining(['task_state SUBMITTED', 'call OK', 'task_state WORKING', 'plan_created WORKING']));
+    expect(ofTask.some((k) => /^task_state (COMPLETED|INPUT_REQUIRED)$/.test(k))).toBe(true);
+    expect(trail('banking/customer-records')).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: 'tool_invocation', resource: 'get-customer', task_id: sent.task_id, subject: ORCHESTRATOR, outcome: 'OK' }),
+    ]));
   });
 
   test('the CLI fails in one line with a non-zero code', async () => {

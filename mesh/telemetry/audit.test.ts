@@ -29,6 +29,21 @@ describe('hash-chained audit trail', () => {
     expect(verifyAuditFile(file)).toEqual({ ok: true, records: 6 });
   });
 
+  test('a record torn by a crash (never acknowledged) is dropped on reopening, the repair is recorded, and the chain verifies', async () => {
+    writeFileSync(file, readFileSync(file, 'utf8') + '{"kind":"call","service":"s/t","seq":6,"ti');
+    const log = new AuditLog(file);
+    expect(log.repairedBytes).toBe(42);
+    await log.append({ kind: 'call', service: 's/t', outcome: 'OK' });
+    await log.close();
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 7 });
+    expect(JSON.parse(lines()[5]!)).toMatchObject({ kind: 'audit_recovered', seq: 6, reason: expect.stringContaining('dropped 42 bytes') });
+  });
+
+  test('a complete last line that is not a record is refused rather than chained onto', () => {
+    save([...lines(), 'not a record']);
+    expect(() => new AuditLog(file)).toThrow('its last record (line 6) is not valid JSON');
+  });
+
   test('a modified record is named', () => {
     const l = lines();
     l[2] = l[2]!.replace('"alice"', '"mallory"');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, openSync, readFileSync, write } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, truncateSync, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { redactDeep } from './pii.js';
 
@@ -59,18 +59,40 @@ export class AuditLog {
   private pending: { line: string; done: (err?: Error) => void }[] = [];
   private flushing: Promise<void> | undefined;
 
+  /** Bytes of a record torn by a crash that the constructor dropped (0: none). */
+  readonly repairedBytes: number = 0;
+
   constructor(readonly file: string) {
     if (existsSync(file)) {
-      // Continue the existing chain.
-      const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      // Continue the existing chain. A crash can leave the last write half done: those records
+      // were never acknowledged (a call completes only after its record is flushed), so the torn
+      // bytes go, and a record says so. A complete last line that is not a record is not a crash:
+      // refuse to chain onto it.
+      const text = readFileSync(file, 'utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      if (end < text.length) {
+        truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+        this.repairedBytes = Buffer.byteLength(text.slice(end));
+      }
+      const lines = text.slice(0, end).split('\n').filter(Boolean);
       const last = lines.at(-1);
       if (last) {
-        const record = JSON.parse(last) as AuditRecord;
+        let record: AuditRecord;
+        try {
+          record = JSON.parse(last) as AuditRecord;
+        } catch {
+          throw new Error(`audit trail ${file}: its last record (line ${lines.length}) is not valid JSON; verify it (agentmesh audit verify) before appending`);
+        }
         this.seq = record.seq;
         this.prev = record.hash;
       }
     }
     this.fd = openSync(file, 'a', 0o600);
+    if (this.repairedBytes) {
+      fsyncSync(this.fd);
+      // Its failure shows in the next append, which writes to the same file.
+      this.append({ kind: 'audit_recovered', service: '', outcome: 'OK', reason: `dropped ${this.repairedBytes} bytes of a record torn by a crash (never acknowledged)` }).catch(() => undefined);
+    }
   }
 
   /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */

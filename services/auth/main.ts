@@ -2,6 +2,8 @@
 // exchange over HTTPS with the mesh CA, or plain HTTP to its own sidecar in
 // istio transport mode (Istio's mTLS protects it). In production the
 // enterprise IdP takes its place by configuration (AGENTMESH_OAUTH_ISSUER).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/config/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
@@ -9,6 +11,7 @@ import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer, 
 import { Transport } from '../../mesh/security/transport.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
 import { runService } from '../../mesh/server/index.js';
+import { AuditLog } from '../../mesh/telemetry/audit.js';
 
 const authConfigSchema = z.object({
   /** mtls: HTTPS with the mesh CA; istio: plain HTTP behind the sidecar, which terminates mTLS. */
@@ -30,6 +33,8 @@ const authConfigSchema = z.object({
   /** When set, suspended and retired agents in this registry get no tokens. */
   AGENTMESH_REGISTRY_ADDRESS: z.string().optional(),
   AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
+  /** Where the audit trail (every token issued or refused) is kept. */
+  AGENTMESH_DATA_DIR: z.string().default('.agentmesh/data/agentmesh-auth'),
 });
 
 /** The certificate files, required in mtls mode and unused behind a sidecar. */
@@ -88,6 +93,8 @@ await runService('agentmesh/auth', async ({ config, log }) => {
           log,
         })
       : undefined;
+  mkdirSync(c.AGENTMESH_DATA_DIR, { recursive: true, mode: 0o700 });
+  const audit = new AuditLog(join(c.AGENTMESH_DATA_DIR, 'audit.jsonl'));
   const server = await startAuthServer({
     host: config.AGENTMESH_HOST,
     port: config.AGENTMESH_PORT,
@@ -100,6 +107,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     isActive,
     users,
     log,
+    audit,
   });
   issuer = server.issuer;
   return {
@@ -107,6 +115,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
       clearInterval(refresh);
       unsubscribe?.();
       await server.close();
+      await audit.close();
       tls?.close();
       transport?.close();
       await secrets.close();

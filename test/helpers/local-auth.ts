@@ -70,6 +70,8 @@ export async function createLocalMeshFiles(clients: object[]): Promise<LocalMesh
         AGENTMESH_TLS_CA: join(certs, 'ca.crt'),
         AGENTMESH_SECRETS: 'file',
         AGENTMESH_SECRETS_FILE: files.secretsFile,
+        // Never the checkout's own .agentmesh/: each test's services keep their data in its folder.
+        AGENTMESH_DATA_DIR: join(dir, 'data', service.replace('/', '-')),
         ...extra,
       };
     },

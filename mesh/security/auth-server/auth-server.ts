@@ -10,6 +10,7 @@ import { OAuthError } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 import { TokenEndpoint } from './token-endpoint.js';
 import type { UserDirectory } from './users.js';
+import type { AuditLog } from '../../telemetry/audit.js';
 
 /** Options for the local authorization server. */
 export interface AuthServerOptions {
@@ -30,6 +31,8 @@ export interface AuthServerOptions {
   /** The people of the dev login and their roles; absent: a person gets whatever the client may obtain. */
   users?: UserDirectory;
   log: Logger;
+  /** The audit trail: every token issued and every refused token request. */
+  audit?: AuditLog;
 }
 
 /** A running authorization server. */
@@ -59,6 +62,24 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** The client id a token request names (Basic credentials, client_id, or a client assertion's iss), if any. */
+function claimedClient(form: URLSearchParams, authorization: string | undefined): string | undefined {
+  if (authorization?.startsWith('Basic ')) {
+    const decoded = Buffer.from(authorization.slice(6), 'base64').toString();
+    if (decoded.includes(':')) return decodeURIComponent(decoded.slice(0, decoded.indexOf(':')));
+  }
+  const assertion = form.get('client_assertion')?.split('.')[1];
+  if (assertion) {
+    try {
+      const iss = (JSON.parse(Buffer.from(assertion, 'base64url').toString()) as { iss?: unknown }).iss;
+      if (typeof iss === 'string') return iss;
+    } catch {
+      // not a JWT: no client named
+    }
+  }
+  return form.get('client_id') ?? undefined;
+}
+
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
@@ -83,6 +104,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     isActive: options.isActive,
     userScopes: options.users ? (user) => options.users!.scopesOf(user) : undefined,
     log: options.log,
+    audit: options.audit,
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -104,8 +126,22 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
       return send(res, 400, { error: 'invalid_request', error_description: 'body must be application/x-www-form-urlencoded' });
     }
     const form = new URLSearchParams(await readBody(req));
-    const answer = await endpoint.handle(form, req.headers.authorization);
-    send(res, 200, answer);
+    try {
+      send(res, 200, await endpoint.handle(form, req.headers.authorization));
+    } catch (err) {
+      if (err instanceof OAuthError) {
+        // The client named in the request: not verified when the refusal is about its credentials.
+        await options.audit?.append({
+          kind: 'token_refused',
+          service: 'agentmesh/auth',
+          peer: claimedClient(form, req.headers.authorization),
+          resource: form.get('audience') ?? form.get('resource') ?? undefined,
+          outcome: err.error,
+          reason: err.description,
+        });
+      }
+      throw err;
+    }
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../../telemetry/audit.js';
 import { scopesOf } from '../token-verifier.js';
 import type { ClientAuthenticator } from './client-auth.js';
 import type { OAuthClient } from './clients.js';
@@ -23,6 +24,8 @@ export interface TokenEndpointOptions {
   /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
   userScopes?: (user: string) => string[];
   log: Logger;
+  /** Where every issued token is recorded (who got it, for whom, for which audience); a token is handed out only once its record is durable. */
+  audit?: AuditLog;
 }
 
 /** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
@@ -44,6 +47,13 @@ function grantScopes(requested: string | null, allowed: string[]): string[] {
   const refused = asked.filter((s) => !allowed.includes(s));
   if (refused.length) throw new OAuthError('invalid_scope', `scope not allowed: ${refused.join(' ')}`);
   return asked;
+}
+
+/** The acting chain of an `act` claim, the current actor first. */
+function actorsOf(act: Record<string, unknown> | undefined): string[] | undefined {
+  const actors: string[] = [];
+  for (let a = act; a && typeof a.sub === 'string'; a = a.act as Record<string, unknown> | undefined) actors.push(a.sub);
+  return actors.length ? actors : undefined;
 }
 
 /** The client credentials and token exchange grants of the local authorization server. */
@@ -136,6 +146,16 @@ export class TokenEndpoint {
       { client: t.client.client_id, sub: t.sub, aud: t.audience, scope: t.scopes.join(' '), kid: key.kid, exchange: !!t.act },
       'token issued',
     );
+    await this.options.audit?.append({
+      kind: 'token_issued',
+      service: 'agentmesh/auth',
+      subject: t.sub,
+      actors: actorsOf(t.act),
+      peer: t.client.client_id,
+      resource: t.audience,
+      outcome: 'OK',
+      reason: t.scopes.length ? `scopes ${t.scopes.join(' ')}` : undefined,
+    });
     return {
       access_token: token,
       token_type: 'Bearer',
