@@ -1,13 +1,15 @@
 // The whole local mesh as a new user meets it: the launcher `npm start` runs, the CLI, the
 // demo domain. Slow by nature (seven processes); one mesh serves every step of the story.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Explanation } from '../gen/agentmesh/v1/explain.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { verifyAuditFile } from '../mesh/telemetry/audit.js';
+import { decodeJwt } from 'jose';
 import { alive, pidsOf, startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { ROOT, runCommand } from './helpers/processes.js';
 
 interface Span { service: string; traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: Record<string, unknown> }
 
@@ -121,7 +123,8 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
 
   test('a case that needs a person stops with its question; answering resumes it; the metrics show the tasks', async () => {
     const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input']);
-    expect(r.code).toBe(0);
+    // 3: waits for a person, which a script must tell from success.
+    expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/waits for a person: Approve a loan of 47058.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/);
     const taskId = /answer with: npx agentmesh answer (\S+) <answer>/.exec(r.stdout)![1]!;
     expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({ code: 1, stderr: expect.stringContaining('must be one of approve, decline') });
@@ -201,6 +204,25 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/^agentmesh: lending\/loan-orchestrator: input\/amount: required/);
     expect(invalid.stdout).toBe('');
+    // A task that fails says why: the customer step stops an unknown customer.
+    const unknownCustomer = await mesh.cli(['task', ORCHESTRATOR, '{"customerId":"C-9999","amount":100,"currency":"EUR","termMonths":12}']);
+    expect(unknownCustomer.code).toBe(1);
+    expect(unknownCustomer.stdout).toMatch(/ended FAILED: step customer failed: customer C-9999 not found/);
+  });
+
+  test('token prints an access token for the person, bound to the service named; the examples are listed when the input is missing', async () => {
+    const r = await mesh.cli(['--user', 'ada', 'token', '--audience', ORCHESTRATOR]);
+    expect(r.code).toBe(0);
+    const claims = decodeJwt(r.stdout.trim());
+    expect(claims).toMatchObject({ sub: 'ada', aud: ORCHESTRATOR, iss: mesh.file.issuer });
+    expect(String(claims.scope).split(' ')).toEqual(expect.arrayContaining(['task.read', 'task.write']));
+    const noAudience = await mesh.cli(['token']);
+    expect(noAudience).toMatchObject({ code: 2, stdout: '' });
+    expect(noAudience.stderr).toMatch(/^agentmesh: token needs --audience <service>.*lending\/loan-orchestrator/);
+    const examples = await mesh.cli(['task', ORCHESTRATOR]);
+    expect(examples.code).toBe(2);
+    expect(examples.stdout).toContain('1. Completes on its own: low risk, small amount (skill prequalify-loan)');
+    expect(examples.stdout).toContain(`'{"customerId":"C-1002","amount":40000,"currency":"GBP","termMonths":60}'`);
   });
 
   test('SIGTERM stops every process and exits 0', async () => {
@@ -210,5 +232,14 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(await mesh.launcher.exited).toBe(0);
     expect([...everyPid].filter(alive)).toEqual([]);
     expect(existsSync(join(home, 'mesh.json'))).toBe(false);
+    // A mesh.json left by a launcher killed outright: the CLI says the mesh is not running.
+    const stale = mkdtempSync(join(tmpdir(), 'agentmesh-stale-'));
+    try {
+      writeFileSync(join(stale, 'mesh.json'), JSON.stringify({ ...mesh.file, launcherPid: [...everyPid][0] }));
+      const r = await runCommand(process.execPath, [join(ROOT, 'mesh/cli/bin.mjs'), 'agents'], { env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: stale } });
+      expect(r).toMatchObject({ code: 1, stderr: expect.stringMatching(/^agentmesh: the mesh of .* is not running \(its launcher, pid \d+, is gone\); start it with `npm start`\n$/) });
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+    }
   }, 60_000);
 });

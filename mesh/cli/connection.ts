@@ -28,6 +28,16 @@ export function meshFilePath(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The running mesh as the CLI talks to it: its own certificate, client credentials and user tokens. */
 export class MeshConnection {
   readonly file: MeshFile;
@@ -42,7 +52,15 @@ export class MeshConnection {
   ) {
     const path = meshFilePath(env);
     if (!existsSync(path)) throw new CliError(`no running mesh: ${path} does not exist; start one with \`npm start\``);
-    this.file = JSON.parse(readFileSync(path, 'utf8')) as MeshFile;
+    try {
+      this.file = JSON.parse(readFileSync(path, 'utf8')) as MeshFile;
+    } catch (err) {
+      throw new CliError(`${path} is not a mesh file (${(err as Error).message}); restart the mesh with \`npm start\``);
+    }
+    // A launcher that was killed outright leaves its mesh.json behind.
+    if (typeof this.file.launcherPid === 'number' && !processAlive(this.file.launcherPid)) {
+      throw new CliError(`the mesh of ${dirname(path)} is not running (its launcher, pid ${this.file.launcherPid}, is gone); start it with \`npm start\``);
+    }
     this.home = dirname(path);
     const { cert, key, clientId, clientSecret } = this.file.client;
     this.transport = new Transport({ mode: 'mtls', trustDomain: this.file.trustDomain, tls: { certFile: cert, keyFile: key, caFile: this.file.ca } });

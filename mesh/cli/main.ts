@@ -23,19 +23,22 @@ const USAGE = `usage: agentmesh <command> [options]
   agents [--namespace NS]... [--name NS/NAME]... [--glob PATTERN]... [--regex RE]...
          [--skill ID]... [--tag T]... [--policy ID]... [--text WORDS] [--kind agent|tool] [--json]
                                discover agents and tools with the registry's scoping rules
-  task <agent> [<input-json> | --example N] [--skill ID] [--text T] [--json] [--no-input] [--timeout S]
-                               send a task, follow it live, answer its questions, print the result
+  task <agent> (<input-json> | --example N) [--skill ID] [--text T] [--json] [--no-input] [--timeout S]
+                               send a task, follow it live, answer its questions, print the result;
+                               without an input it lists the agent's examples. Exit code 0 completed,
+                               1 failed, 3 waits for a person (--no-input) or for its caller's authority
   answer <task-id> <answer> [--agent NAME]
                                answer a task that waits for a person
   explain <task-id> [--agent NAME] [--depth N] [--json]
                                what the task planned, did and why, with child tasks
   audit verify [--json]        verify the audit chains of the mesh's services
-  token [--audience NAME] [--scope S]...
-                               print an access token for the current user (for grpcurl)
+  token --audience NAME [--scope S]...
+                               print an access token for the current user to call NAME (for grpcurl)
   new agent <ns/name>          scaffold an agent (npm start picks it up)
   new tool <ns/name>           scaffold a tool service
 
-options for all: --user NAME (default: AGENTMESH_USER or your login), AGENTMESH_HOME to use another mesh folder`;
+options for all (before or after the command): --user NAME (default: AGENTMESH_USER or your login);
+AGENTMESH_HOME to use another mesh folder`;
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
@@ -103,9 +106,15 @@ async function task(args: string[]): Promise<number> {
     let input: Record<string, unknown> = {};
     let skill = values.skill as string | undefined;
     let text = values.text as string | undefined;
-    if (values.example !== undefined) {
+    if (values.example !== undefined || inputText === undefined) {
       const { card } = await conn.client(AgentServiceService, conn.service(agent, 'agent').name, 'user').getAgentCard({});
       const examples = (card?.skills ?? []).filter((s) => !skill || s.id === skill).flatMap((s) => s.examples.map((e) => ({ skill: s.id, e })));
+      if (values.example === undefined) {
+        // No input: show what to paste, on stdout (it is what was asked for), and exit as a usage error.
+        out(`task needs an input: agentmesh task ${agent} '<input-json>' or --example N. ${agent}'s examples:`);
+        examples.forEach((x, i) => out(`  ${i + 1}. ${x.e.title} (skill ${x.skill})\n     --example ${i + 1}   or   '${JSON.stringify(x.e.input ?? {})}'`));
+        return 2;
+      }
       const picked = examples[Number(values.example) - 1];
       if (!picked) throw new CliError(`--example ${values.example}: ${agent} has ${examples.length} example(s): ${examples.map((x, i) => `${i + 1}. ${x.e.title}`).join('; ')}`, 2);
       input = (picked.e.input ?? {}) as Record<string, unknown>;
@@ -189,9 +198,9 @@ async function token(args: string[]): Promise<number> {
   const { values } = parse(args, { audience: { type: 'string' }, scope: { type: 'string', multiple: true } });
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
   try {
-    const agents = conn.file.services.filter((s) => s.kind === 'agent');
-    const audience = (values.audience as string | undefined) ?? agents.at(-1)?.name;
-    if (!audience) throw new CliError('no agent runs in this mesh: pass --audience <service>');
+    // Tokens are bound to one service: there is no good default for which.
+    const audience = values.audience as string | undefined;
+    if (!audience) throw new CliError(`token needs --audience <service>, the service the token is for: one of ${conn.file.services.filter((s) => s.kind !== 'auth').map((s) => s.name).join(', ')}`, 2);
     conn.service(audience);
     out(await conn.userToken(audience, list(values.scope)));
     return 0;
@@ -213,7 +222,12 @@ function create(args: string[]): number {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = { agents, task, answer, explain, audit, token, new: create };
 
-const [command, ...rest] = process.argv.slice(2);
+// Options for every command may also come before it (agentmesh --user ada task ...).
+const argv = process.argv.slice(2);
+const leading: string[] = [];
+while (argv[0]?.startsWith('--user')) leading.push(...argv.splice(0, argv[0].includes('=') ? 1 : 2));
+const [command, ...afterCommand] = argv;
+const rest = [...afterCommand, ...leading];
 if (!command || command === '--help' || command === 'help' || rest.includes('--help')) {
   out(USAGE);
   process.exit(command ? 0 : 2);

@@ -73,10 +73,20 @@ async function follow(events: AsyncIterable<StreamTaskResponse>, progress: Progr
       const state = StepState[e.stepFinished.state].replace('STEP_STATE_', '').toLowerCase();
       progress.line(`  ${e.stepFinished.state === StepState.STEP_STATE_FAILED ? 'x' : '='} ${e.stepFinished.stepId} ${state}${e.stepFinished.reason ? `: ${e.stepFinished.reason}` : ''}`);
     }
-    if (e?.$case === 'statusUpdate') progress.line(`task ${seen.taskId}: ${short(e.statusUpdate.status?.state ?? 0)}`);
+    if (e?.$case === 'statusUpdate') {
+      const state = e.statusUpdate.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
+      // Why it failed, was canceled or waits for its caller; a question is asked below, not here.
+      const why = state === TaskState.TASK_STATE_WORKING || state === TaskState.TASK_STATE_INPUT_REQUIRED ? '' : statusText(e.statusUpdate.status?.message);
+      progress.line(`task ${seen.taskId}: ${short(state)}${why ? `: ${why}` : ''}`);
+    }
     progress.set(`working: ${done} step(s) done${running.size ? `, running ${[...running].join(', ')}` : ''}`);
   }
 }
+
+const statusText = (message: Message | undefined) => message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ').trim() ?? '';
+
+/** The exit code of `agentmesh task`: 0 completed, 1 failed (or canceled, rejected), 3 waits for a person or for its caller's authority. */
+export const EXIT_WAITING = 3;
 
 /** Asks the person at the terminal the task's question; undefined when they give no answer. */
 async function ask(task: Task): Promise<string | undefined> {
@@ -125,21 +135,24 @@ export async function runTask(conn: MeshConnection, agent: string, input: Record
             progress.line(`task ${task.id} waits for a person: ${request?.prompt}${request?.choices.length ? ` (${request.choices.join(' / ')})` : ''}`);
             progress.line(`answer with: npx agentmesh answer ${task.id} <answer>`);
           }
-          return 0;
+          return EXIT_WAITING;
         }
         await client.provideInput({ taskId: task.id, stepId: request!.stepId, message: requestMessage({}, answer), expectedVersion: 0 });
         await follow(client.subscribeTask({ taskId: task.id, afterSequence: seen.sequence }, { deadlineMs: Math.max(1_000, deadline - Date.now()) }), progress, seen);
         continue;
       }
       if (o.json) process.stdout.write(`${JSON.stringify(Task.toJSON(task))}\n`);
-      else if (state === TaskState.TASK_STATE_COMPLETED) {
+      else if (state === TaskState.TASK_STATE_AUTH_REQUIRED) {
+        progress.line(`task ${task.id} waits for its caller's authority: ${statusText(task.status?.message)}`);
+      } else if (state === TaskState.TASK_STATE_COMPLETED) {
         const part = task.artifacts[0]?.parts[0]?.content;
         progress.line(`result: ${JSON.stringify(part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : null, null, 2)}`);
         progress.line(`explain it: npx agentmesh explain ${task.id}`);
       } else {
-        const why = task.status?.message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ');
+        const why = statusText(task.status?.message);
         progress.line(`task ${task.id} ended ${short(state)}${why ? `: ${why}` : ''}`);
       }
+      if (state === TaskState.TASK_STATE_AUTH_REQUIRED) return EXIT_WAITING;
       return state === TaskState.TASK_STATE_COMPLETED ? 0 : 1;
     }
   } catch (err) {
