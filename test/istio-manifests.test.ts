@@ -34,8 +34,10 @@ describe('istio/ is rendered from the services and current', () => {
     expect(diffRendered(rendered, join(ROOT, 'istio', 'base'))).toEqual([]);
   });
 
-  test('every folder under services/ with a main.ts is rendered into its own file, the auth server included', () => {
-    expect(rendered.services.map((s) => s.path).sort()).toEqual(serviceFolders(join(ROOT, 'services')));
+  test('every folder under services/ with a main.ts is rendered into its own file, the auth server included (the console is an external client)', () => {
+    // The web console is what people open on their own machine: it calls the mesh from outside, as the CLI does.
+    expect(config.externalClients).toContain('agentmesh/console');
+    expect(rendered.services.map((s) => s.path).sort()).toEqual(serviceFolders(join(ROOT, 'services')).filter((p) => p !== 'console'));
     expect(rendered.services.map((s) => s.path)).toContain('auth');
     for (const s of rendered.services) expect(rendered.files.has(`${s.namespace}/${s.account}.yaml`)).toBe(true);
   });
