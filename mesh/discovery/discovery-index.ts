@@ -1,4 +1,4 @@
-import { compareMatches, matchCandidate, termWeights, type Candidate, type CompiledScope, type Match } from './scope-match.js';
+import { compareCandidates, matchCandidate, prepared, scoreCandidate, type Candidate, type CompiledScope, type Match } from './scope-match.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -12,15 +12,18 @@ export interface Ranked<T> extends Indexed<T> {
   match: Match;
 }
 
-function add(map: Map<string, Set<string>>, term: string, key: string): void {
+// The inverted indexes hold the entries themselves: a search walks them without a lookup per key.
+type Postings<T> = Map<string, Set<Indexed<T>>>;
+
+function add<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
   let set = map.get(term);
   if (!set) map.set(term, (set = new Set()));
-  set.add(key);
+  set.add(entry);
 }
 
-function remove(map: Map<string, Set<string>>, term: string, key: string): void {
+function remove<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
   const set = map.get(term);
-  set?.delete(key);
+  set?.delete(entry);
   if (set?.size === 0) map.delete(term);
 }
 
@@ -33,12 +36,12 @@ function remove(map: Map<string, Set<string>>, term: string, key: string): void 
  */
 export class DiscoveryIndex<T> {
   private readonly entries = new Map<string, Indexed<T>>();
-  private readonly byName = new Map<string, Set<string>>();
-  private readonly byNamespace = new Map<string, Set<string>>();
-  private readonly bySkill = new Map<string, Set<string>>();
-  private readonly byTag = new Map<string, Set<string>>();
-  private readonly byPolicy = new Map<string, Set<string>>();
-  private readonly byTerm = new Map<string, Set<string>>();
+  private readonly byName: Postings<T> = new Map();
+  private readonly byNamespace: Postings<T> = new Map();
+  private readonly bySkill: Postings<T> = new Map();
+  private readonly byTag: Postings<T> = new Map();
+  private readonly byPolicy: Postings<T> = new Map();
+  private readonly byTerm: Postings<T> = new Map();
   /** Distinct names, sorted, for prefix ranges; rebuilt lazily after changes. */
   private sortedNames: string[] | undefined;
 
@@ -47,22 +50,22 @@ export class DiscoveryIndex<T> {
   }
 
 
-  private index(e: Indexed<T>, op: typeof add): void {
+  private index(e: Indexed<T>, op: typeof add<T>): void {
     const c = e.candidate;
     this.sortedNames = undefined;
-    op(this.byName, c.name, e.key);
-    op(this.byNamespace, c.name.slice(0, c.name.indexOf('/')), e.key);
-    for (const s of c.skills) op(this.bySkill, s.id, e.key);
-    for (const t of new Set(c.skills.flatMap((s) => s.tags.map((x) => x.toLowerCase())))) op(this.byTag, t, e.key);
-    for (const p of c.policies) op(this.byPolicy, p, e.key);
-    for (const t of c.terms?.keys() ?? []) op(this.byTerm, t, e.key);
+    op(this.byName, c.name, e);
+    op(this.byNamespace, c.name.slice(0, c.name.indexOf('/')), e);
+    for (const s of c.skills) op(this.bySkill, s.id, e);
+    for (const t of c.tagSet ?? []) op(this.byTag, t, e);
+    for (const p of c.policies) op(this.byPolicy, p, e);
+    for (const t of c.terms?.keys() ?? []) op(this.byTerm, t, e);
   }
 
   /** Adds or replaces an entry. */
   put(entry: Indexed<T>): void {
     this.delete(entry.key);
-    // Tokenise once here, not on every query.
-    const indexed = { ...entry, candidate: { ...entry.candidate, terms: entry.candidate.terms ?? termWeights(entry.candidate) } };
+    // Tokenise, collect tags and parse the version once here, not on every query.
+    const indexed = { ...entry, candidate: prepared(entry.candidate) };
     this.entries.set(entry.key, indexed);
     this.index(indexed, add);
   }
@@ -79,21 +82,28 @@ export class DiscoveryIndex<T> {
     return this.entries.get(key);
   }
 
-  /** The smallest candidate key set the scope allows, or undefined for "all entries". */
-  private candidates(s: CompiledScope): Iterable<string> | undefined {
-    const sets: Set<string>[] = [];
-    const union = (maps: Map<string, Set<string>>, keys: string[]) => {
-      const out = new Set<string>();
-      for (const k of keys) for (const key of maps.get(k) ?? []) out.add(key);
+  /** The smallest set of entries the scope allows, or undefined for "all entries". */
+  private candidates(s: CompiledScope): Set<Indexed<T>> | undefined {
+    const sets: Set<Indexed<T>>[] = [];
+    const union = (maps: Postings<T>, keys: string[]) => {
+      // One key: its own set, not a copy.
+      if (keys.length === 1) return maps.get(keys[0]!) ?? new Set<Indexed<T>>();
+      const out = new Set<Indexed<T>>();
+      for (const k of keys) for (const e of maps.get(k) ?? []) out.add(e);
       return out;
     };
     // Visibility is a union of its parts; usable as an index when every pattern has a literal prefix.
     const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
     if (hasVisibility && s.patterns.every((p) => p.prefix)) {
-      const out = union(this.byName, s.names);
-      for (const key of union(this.byNamespace, s.namespaces)) out.add(key);
-      for (const p of s.patterns) for (const name of this.namesWithPrefix(p.prefix)) for (const key of this.byName.get(name) ?? []) out.add(key);
-      sets.push(out);
+      const only = !s.patterns.length && (s.names.length === 0) !== (s.namespaces.length === 0);
+      if (only) sets.push(s.names.length ? union(this.byName, s.names) : union(this.byNamespace, s.namespaces));
+      else {
+        const out = new Set<Indexed<T>>();
+        for (const e of union(this.byName, s.names)) out.add(e);
+        for (const e of union(this.byNamespace, s.namespaces)) out.add(e);
+        for (const p of s.patterns) for (const name of this.namesWithPrefix(p.prefix)) for (const e of this.byName.get(name) ?? []) out.add(e);
+        sets.push(out);
+      }
     }
     for (const id of s.skillIds) sets.push(this.bySkill.get(id) ?? new Set());
     for (const t of s.tags) sets.push(this.byTag.get(t) ?? new Set());
@@ -102,6 +112,7 @@ export class DiscoveryIndex<T> {
     if (!sets.length) return undefined;
     return sets.reduce((a, b) => (a.size <= b.size ? a : b));
   }
+
 
   private namesWithPrefix(prefix: string): string[] {
     const names = (this.sortedNames ??= [...this.byName.keys()].sort());
@@ -117,22 +128,30 @@ export class DiscoveryIndex<T> {
     return out;
   }
 
+  /** How many entries a scope's index lookup leaves to be matched one by one (all entries when no criterion narrows them). */
+  candidateCount(scope: CompiledScope): number {
+    return (this.candidates(scope) ?? this.entries).size;
+  }
+
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
-    const keys = this.candidates(scope) ?? this.entries.keys();
-    // Keep only the best `limit` while scanning: no sort of every match.
-    const best: Ranked<T>[] = [];
-    for (const key of keys) {
-      const e = this.entries.get(key)!;
-      const match = matchCandidate(e.candidate, scope);
-      if (!match || !admit(e)) continue;
-      const ranked = { ...e, match };
-      if (best.length === limit && compareMatches(ranked, best[limit - 1]!) >= 0) continue;
+    const entries = this.candidates(scope) ?? this.entries.values();
+    // Keep only the best `limit` while scanning (no sort of every match), by score alone:
+    // the reasons are written for those that are kept.
+    const best: { e: Indexed<T>; score: number }[] = [];
+    const before = (a: { e: Indexed<T>; score: number }, b: { e: Indexed<T>; score: number }) => b.score - a.score || compareCandidates(a.e.candidate, b.e.candidate);
+    for (const e of entries) {
+      const score = scoreCandidate(e.candidate, scope);
+      if (score === undefined) continue;
+      const last = best[limit - 1];
+      if (last && (score < last.score || (score === last.score && compareCandidates(e.candidate, last.e.candidate) >= 0))) continue;
+      if (!admit(e)) continue;
+      const ranked = { e, score };
       let i = best.length;
-      while (i > 0 && compareMatches(ranked, best[i - 1]!) < 0) i--;
+      while (i > 0 && before(ranked, best[i - 1]!) < 0) i--;
       best.splice(i, 0, ranked);
       if (best.length > limit) best.pop();
     }
-    return best;
+    return best.map(({ e }) => ({ ...e, match: matchCandidate(e.candidate, scope)! }));
   }
 }

@@ -1,5 +1,13 @@
 import { Code } from '../server/errors.js';
-import { compileNamePattern, globMatches } from './name-pattern.js';
+import { RE2JS } from 're2js';
+import { compileNamePattern, globMatches, globMatchesByProgramme, requiredLiterals } from './name-pattern.js';
+
+// A small deterministic generator, so a failure can be reproduced.
+function random(seed: number) {
+  let x = seed;
+  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+const pick = <T>(r: () => number, items: readonly T[]) => items[Math.floor(r() * items.length)]!;
 
 describe('name patterns', () => {
   test.each([
@@ -12,6 +20,45 @@ describe('name patterns', () => {
     ['lending/risk', 'lending/risk', true],
   ])('glob %s on %s → %s', (glob, name, expected) => {
     expect(globMatches(glob, name)).toBe(expected);
+  });
+
+  test('the fast glob matchers agree with the general one on thousands of random globs and names', () => {
+    const r = random(7);
+    const piece = () => pick(r, ['a', 'b', 'ab', 'ns1', '-', '*', '*', '?', '**', '/']);
+    const name = () => `${pick(r, ['a', 'ab', 'ns1', 'ns12', 'b-a'])}/${pick(r, ['a', 'ba', 'agent-1', 'ab-ab', 'x/y', ''])}`;
+    for (let i = 0; i < 3_000; i++) {
+      const glob = Array.from({ length: 1 + Math.floor(r() * 5) }, piece).join('');
+      const n = name();
+      expect([glob, n, globMatches(glob, n)]).toEqual([glob, n, globMatchesByProgramme(glob, n)]);
+    }
+  });
+
+  test.each([
+    ['ns1[0-9]/agent-1.*', ['ns1', '/agent-1']],
+    ['payments/(ledger|fx)', ['payments/']],
+    ['ab?cd', ['cd']],
+    ['(ab)*cd{2}', []],
+    ['a|bc', []],
+    ['(?i)payments/.*', []],
+    ['pay\\.ments', []],
+    ['[]x]yz', []],
+  ])('required literals of %s: %j', (regex, literals) => {
+    expect(requiredLiterals(regex)).toEqual(literals);
+  });
+
+  test('the literal pre-test never rejects a name the regular expression matches (random regexes and names)', () => {
+    const r = random(11);
+    const atom = () => pick(r, ['a', 'b', 'ns', '1', '/', '-', '.', '[0-9]', '[ab]', '(a|b)', '(ns|x)', 'agent']);
+    const quant = () => pick(r, ['', '', '', '*', '+', '?', '{1,2}']);
+    for (let i = 0; i < 2_000; i++) {
+      const regex = Array.from({ length: 1 + Math.floor(r() * 6) }, () => atom() + quant()).join('');
+      const m = compileNamePattern({ pattern: { $case: 'regex', regex } }, 'p');
+      const re = RE2JS.compile(`^(?:${regex})$`);
+      for (let k = 0; k < 10; k++) {
+        const n = Array.from({ length: Math.floor(r() * 8) }, () => pick(r, ['a', 'b', 'ns', '1', '2', '/', '-', 'agent', 'x'])).join('');
+        expect([regex, n, m.test(n)]).toEqual([regex, n, re.matches(n)]);
+      }
+    }
   });
 
   test('regular expressions are anchored to the whole name', () => {

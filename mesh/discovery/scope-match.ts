@@ -16,7 +16,20 @@ export interface Candidate {
   labels: Record<string, string>;
   /** Precomputed text weights per term (purpose 3, skills 2, description 1, summed); computed on demand when absent. */
   terms?: Map<string, number>;
+  /** Precomputed lower-case skill tags; computed on demand when absent. */
+  tagSet?: Set<string>;
+  /** The parsed version, for ranking and ranges; parsed on demand when absent. */
+  parsedVersion?: semver.SemVer | null;
+  /** The namespace part of the name; taken on demand when absent. */
+  namespace?: string;
 }
+
+/** A candidate with what matching reads precomputed (what the index stores). */
+export function prepared(c: Candidate): Candidate {
+  return { ...c, terms: c.terms ?? termWeights(c), tagSet: c.tagSet ?? tagsOf(c), parsedVersion: c.parsedVersion ?? semver.parse(c.version), namespace: c.name.slice(0, c.name.indexOf('/')) };
+}
+
+const tagsOf = (c: Candidate) => new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())));
 
 /** The text weight of every term of a candidate: what free-text relevance is computed from. */
 export function termWeights(c: Candidate): Map<string, number> {
@@ -41,6 +54,8 @@ export interface CompiledScope {
   policies: string[];
   labels: [string, string][];
   versionRange: string | undefined;
+  /** versionRange compiled once per call. */
+  range: semver.Range | undefined;
   kinds: Set<'agent' | 'tool'>;
 }
 
@@ -86,6 +101,7 @@ export function compileScope(scope: DiscoveryScope | undefined, field = 'scope')
     policies: bounded(c?.policies ?? [], `${field}.characteristics.policies`),
     labels: Object.entries(c?.labels ?? {}),
     versionRange: range,
+    range: range ? new semver.Range(range) : undefined,
     kinds,
   };
 }
@@ -100,50 +116,96 @@ function visibility(c: Candidate, s: CompiledScope): string | undefined {
   return pattern?.describe;
 }
 
+function visible(c: Candidate, s: CompiledScope): boolean {
+  if (!s.namespaces.length && !s.names.length && !s.patterns.length) return true;
+  if (s.names.includes(c.name) || s.namespaces.includes(c.namespace ?? c.name.slice(0, c.name.indexOf('/')))) return true;
+  for (const p of s.patterns) if (p.test(c.name)) return true;
+  return false;
+}
+
+/** The free-text relevance of a candidate and the terms it has, or undefined when it has none. */
+function textMatch(c: Candidate, s: CompiledScope): { relevance: number; hits: string[] } | undefined {
+  const weights = c.terms ?? termWeights(c);
+  const hits: string[] = [];
+  let relevance = 0;
+  for (const term of s.terms) {
+    const weight = weights.get(term) ?? 0;
+    if (weight) hits.push(term);
+    relevance += weight;
+  }
+  return hits.length ? { relevance, hits } : undefined;
+}
+
 /**
- * Matches one entry against a scope: the visibility scope admits it, and
- * every characteristic holds. The score ranks by free-text relevance
- * (purpose weighs most, then skills, then description) and specificity.
+ * The score of an entry under a scope (higher is better), or undefined when
+ * it does not match: the visibility scope admits it and every characteristic
+ * holds. Ranks by specificity (characteristics asked for) and free-text
+ * relevance (purpose weighs most, then skills, then description). Builds no
+ * reasons: the index scores every candidate, and explains only the best.
  */
-export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefined {
+export function scoreCandidate(c: Candidate, s: CompiledScope): number | undefined {
   if (s.kinds.size && !s.kinds.has(c.kind)) return undefined;
-  const visible = visibility(c, s);
-  if (!visible) return undefined;
-  const reasons = [visible];
-  let score = 0;
-  const skillIds = new Set(c.skills.map((k) => k.id));
-  const missingSkill = s.skillIds.find((id) => !skillIds.has(id));
-  if (missingSkill) return undefined;
-  if (s.skillIds.length) reasons.push(`offers ${c.kind === 'agent' ? 'skill' : 'tool'} ${s.skillIds.join(', ')}`);
-  const tags = new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())));
-  if (s.tags.some((t) => !tags.has(t))) return undefined;
-  if (s.tags.length) reasons.push(`tagged ${s.tags.join(', ')}`);
-  if (s.policies.some((p) => !c.policies.includes(p))) return undefined;
-  if (s.policies.length) reasons.push(`adheres to ${s.policies.join(', ')}`);
-  if (s.labels.some(([k, v]) => c.labels[k] !== v)) return undefined;
-  if (s.labels.length) reasons.push(`labelled ${s.labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  if (s.versionRange) {
-    if (!semver.satisfies(c.version, s.versionRange)) return undefined;
-    reasons.push(`version ${c.version} satisfies ${s.versionRange}`);
+  if (!visible(c, s)) return undefined;
+  let groups = 0;
+  if (s.skillIds.length) {
+    for (const id of s.skillIds) if (!c.skills.some((k) => k.id === id)) return undefined;
+    groups++;
   }
-  score += reasons.length - 1;
+  if (s.tags.length) {
+    const tags = c.tagSet ?? tagsOf(c);
+    for (const t of s.tags) if (!tags.has(t)) return undefined;
+    groups++;
+  }
+  if (s.policies.length) {
+    for (const p of s.policies) if (!c.policies.includes(p)) return undefined;
+    groups++;
+  }
+  if (s.labels.length) {
+    for (const [k, v] of s.labels) if (c.labels[k] !== v) return undefined;
+    groups++;
+  }
+  if (s.range) {
+    const version = c.parsedVersion === undefined ? semver.parse(c.version) : c.parsedVersion;
+    if (!version || !s.range.test(version)) return undefined;
+    groups++;
+  }
+  let score = groups;
   if (s.terms.length) {
+    // As textMatch, without collecting the terms (this runs for every candidate).
     const weights = c.terms ?? termWeights(c);
-    const hits: string[] = [];
     let relevance = 0;
-    for (const term of s.terms) {
-      const weight = weights.get(term) ?? 0;
-      if (weight) hits.push(term);
-      relevance += weight;
-    }
-    if (!hits.length) return undefined;
+    for (const term of s.terms) relevance += weights.get(term) ?? 0;
+    if (!relevance) return undefined;
     score += (relevance / s.terms.length) * 2;
-    reasons.push(`text matches ${hits.length}/${s.terms.length} terms (${hits.slice(0, 5).join(', ')})`);
   }
-  return { score: Math.round(score * 1000) / 1000, reasons };
+  return Math.round(score * 1000) / 1000;
+}
+
+/** Matches one entry against a scope (see scoreCandidate), with the reasons it matched, most important first. */
+export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefined {
+  const score = scoreCandidate(c, s);
+  if (score === undefined) return undefined;
+  const reasons = [visibility(c, s)!];
+  if (s.skillIds.length) reasons.push(`offers ${c.kind === 'agent' ? 'skill' : 'tool'} ${s.skillIds.join(', ')}`);
+  if (s.tags.length) reasons.push(`tagged ${s.tags.join(', ')}`);
+  if (s.policies.length) reasons.push(`adheres to ${s.policies.join(', ')}`);
+  if (s.labels.length) reasons.push(`labelled ${s.labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (s.versionRange) reasons.push(`version ${c.version} satisfies ${s.versionRange}`);
+  const text = s.terms.length ? textMatch(c, s) : undefined;
+  if (text) reasons.push(`text matches ${text.hits.length}/${s.terms.length} terms (${text.hits.slice(0, 5).join(', ')})`);
+  return { score, reasons };
+}
+
+/** Orders candidates of equal score: the higher version first, then the name. */
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  const va = a.parsedVersion === undefined ? semver.parse(a.version) : a.parsedVersion;
+  const vb = b.parsedVersion === undefined ? semver.parse(b.version) : b.parsedVersion;
+  // Most versions have no pre-release part: then the three numbers decide, without semver's general comparison.
+  const byVersion = !va || !vb ? semver.rcompare(a.version, b.version) : va.prerelease.length || vb.prerelease.length ? vb.compare(va) : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
+  return byVersion || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 /** Ranks matches best first; ties go to the higher version, then the name. */
 export function compareMatches(a: { match: Match; candidate: Candidate }, b: { match: Match; candidate: Candidate }): number {
-  return b.match.score - a.match.score || semver.rcompare(a.candidate.version, b.candidate.version) || a.candidate.name.localeCompare(b.candidate.name);
+  return b.match.score - a.match.score || compareCandidates(a.candidate, b.candidate);
 }
