@@ -44,6 +44,7 @@ export class LocalToolRunner {
       timeRemainingMs: () => Math.max(0, call.deadline - Date.now()),
       trailer: new Metadata(),
       log: this.log,
+      bindLog: () => undefined,
       identity: { spiffeId: this.card.identity, source: 'none' },
       // The agent calls its own tools as itself.
       principal: { peer: { spiffeId: this.card.identity, source: 'none' }, subject: this.card.name, clientId: this.card.name, scopes: [], actors: [], token: '', claims: {} },

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Interceptor } from '../server/interceptor.js';
 import { Code, MeshError } from '../server/errors.js';
-import { safeChild } from '../telemetry/logger.js';
+import { redactDeep } from '../telemetry/pii.js';
 import { authorize, type ServicePolicy } from './policy.js';
 import type { Principal } from './principal.js';
 import { actorsOf, scopesOf, TokenError, type TokenFailure, type TokenVerifier } from './token-verifier.js';
@@ -70,7 +70,7 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
     );
     if (!decision.allowed) throw new MeshError(Code.PERMISSION_DENIED, decision.reason);
     ctx.principal = principal;
-    ctx.log = safeChild(ctx.log, { subject: principal.subject, peer: peer.spiffeId });
+    ctx.bindLog(redactDeep({ subject: principal.subject, peer: peer.spiffeId }) as Record<string, unknown>);
     await next();
   };
 }

@@ -19,6 +19,8 @@ export interface TokenVerifierOptions {
   requiredTyp?: string;
   /** Minimum time between JWKS fetches triggered by unknown key ids (default 1000 ms). */
   cooldownMs?: number;
+  /** How many verified tokens are remembered (default 10,000; 0 verifies every time). */
+  cacheSize?: number;
 }
 
 /** Why a token was refused; also a metrics label. */
@@ -80,6 +82,10 @@ function classify(err: unknown): TokenError {
 export class TokenVerifier {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private readonly cooldownMs: number;
+  // A client sends the same token with every call until it renews it: verifying its signature
+  // once is enough. Keyed by the whole compact token, so any other byte is another token; a hit
+  // still checks expiry (an expired entry goes when it is next presented); the cache is bounded.
+  private readonly verified = new Map<string, { payload: JWTPayload; expiresAtMs: number }>();
 
   constructor(readonly options: TokenVerifierOptions) {
     this.cooldownMs = options.cooldownMs ?? 1_000;
@@ -95,6 +101,26 @@ export class TokenVerifier {
 
   /** Verifies a compact JWS; resolves with its claims or rejects with a TokenError. */
   async verify(token: string): Promise<JWTPayload> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (Date.now() <= known.expiresAtMs) return known.payload;
+      this.verified.delete(token);
+      throw new TokenError('expired', 'token expired');
+    }
+    const payload = await this.verifySignature(token);
+    this.remember(token, payload);
+    return payload;
+  }
+
+  private remember(token: string, payload: JWTPayload): void {
+    const size = this.options.cacheSize ?? 10_000;
+    if (size <= 0 || typeof payload.exp !== 'number') return;
+    // Full: the token first seen longest ago goes (it is the likeliest to have been replaced).
+    if (this.verified.size >= size) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { payload: Object.freeze(payload), expiresAtMs: (payload.exp + (this.options.clockToleranceSec ?? 30)) * 1000 });
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
     if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw new TokenError('malformed', 'token malformed');
     try {
       return await this.verifyOnce(token);

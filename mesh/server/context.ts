@@ -36,8 +36,10 @@ export interface CallContext {
   timeRemainingMs(): number;
   /** Trailing metadata sent with the final status. */
   readonly trailer: Metadata;
-  /** A logger bound to this call. */
+  /** A logger bound to this call (made when first used: most calls log once, or not at all). */
   log: Logger;
+  /** Adds fields to every later line of `log` (values must be safe to log: redact them first). */
+  bindLog(bindings: Record<string, unknown>): void;
   /** The caller's workload identity, set by the security interceptor first (also for refused calls). */
   identity: PeerIdentity | undefined;
   /** The verified caller, set by the security interceptor before any handler runs. */
@@ -93,6 +95,8 @@ export function createCallContext(
   };
   call.on('cancelled', onCancelled);
 
+  const bindings: Record<string, unknown> = { rpc: info.path };
+  let callLog: Logger | undefined;
   return {
     ...info,
     request: call.request,
@@ -102,7 +106,16 @@ export function createCallContext(
     deadline,
     timeRemainingMs: () => (deadline ? Math.max(0, deadline.getTime() - Date.now()) : Infinity),
     trailer: new GrpcMetadata(),
-    log: log.child({ rpc: info.path }),
+    get log() {
+      return (callLog ??= log.child(bindings));
+    },
+    set log(replacement: Logger) {
+      callLog = replacement;
+    },
+    bindLog(more) {
+      Object.assign(bindings, more);
+      callLog = undefined;
+    },
     identity: undefined,
     principal: undefined,
     taskId: taskIdOf(call.request),
