@@ -15,14 +15,26 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
+# The JavaScript build (npm run build): TypeScript is compiled once, here, instead of at every
+# start — a microagent reaches SERVING in about half the time, with ~70 MB less memory
+# (npm run bench -- startup). Native modules are not needed to compile.
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
+COPY gen ./gen
+COPY mesh ./mesh
+COPY services ./services
+RUN npm run build
+
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY gen ./gen
-COPY mesh ./mesh
-COPY services ./services
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY scripts/container-entrypoint.sh ./scripts/container-entrypoint.sh
 # A numeric non-root user, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001

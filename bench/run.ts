@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { round, type BenchModule, type Row } from './harness.js';
 
 /** The benchmark modules; add yours here (a default export implementing BenchModule). */
-const MODULES: (() => Promise<{ default: BenchModule }>)[] = [() => import('./state.bench.js'), () => import('./secured-call.bench.js'), () => import('./registry.bench.js'), () => import('./executor.bench.js')];
+const MODULES: (() => Promise<{ default: BenchModule }>)[] = [() => import('./state.bench.js'), () => import('./secured-call.bench.js'), () => import('./registry.bench.js'), () => import('./executor.bench.js'), () => import('./startup.bench.js')];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -1,8 +1,9 @@
 // No Docker engine runs here, so the image recipe is checked like a linter
 // would: stages, production dependencies, user, secrets, and the entrypoint
-// that starts any service of the tree (which does run here).
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// that starts any service of a production build (which does run here).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { contextFiles, dockerignoreAt, ignored, parseDockerignore } from './helpers/dockerignore.js';
 import { ROOT } from './helpers/processes.js';
@@ -49,14 +50,19 @@ describe('Dockerfile', () => {
     for (const path of ['.agentmesh', 'certs/out', 'node_modules', '.git', '.env']) expect(ignored).toContain(path);
   });
 
-  test('the image gets no test files: what the runtime stage copies from the context, after .dockerignore, has no *.test.ts', () => {
+  test('the sources are compiled in a build stage (tests left out); the runtime stage copies the build, not the sources', () => {
     const rules = dockerignoreAt(ROOT);
-    const sources = final.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(expect.arrayContaining(['mesh', 'services', 'gen']));
+    const build = dockerfile.filter((i) => i.stage === last - 1);
+    expect(build.some((i) => i.op === 'RUN' && i.args === 'npm run build')).toBe(true);
+    const sources = build.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(sources).toEqual(expect.arrayContaining(['mesh', 'services', 'gen', 'tsconfig.build.json']));
     const files = sources.flatMap((s) => contextFiles(ROOT, s, rules));
     expect(files.filter((f) => /\.test\.ts$/.test(f))).toEqual([]);
-    // What the services run is still there.
-    expect(files).toEqual(expect.arrayContaining(['mesh/server/server.ts', 'mesh/deploy/egress.ts', 'services/registry/main.ts', 'services/registry/policy.json', 'gen/descriptors.binpb', 'scripts/container-entrypoint.sh']));
+    expect(files).toEqual(expect.arrayContaining(['mesh/server/server.ts', 'services/registry/main.ts', 'services/registry/policy.json', 'gen/descriptors.binpb']));
+    expect(JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')).exclude).toContain('**/*.test.ts');
+    const runtime = final.filter((i) => i.op === 'COPY').map((i) => i.args);
+    expect(runtime).toEqual(expect.arrayContaining(['--from=build /app/dist ./dist', '--from=deps /app/node_modules ./node_modules']));
+    expect(runtime.filter((a) => !a.startsWith('--from')).flatMap((a) => a.split(/\s+/).slice(0, -1))).toEqual(['package.json', 'scripts/container-entrypoint.sh']);
   });
 
   test("the .dockerignore reading follows Docker's rules", () => {
@@ -72,30 +78,55 @@ describe('Dockerfile', () => {
     expect(ignored(rules, 'logs/debug.log')).toBe(false); // `*` does not cross folders
   });
 
-  test('what a service needs at run time is a production dependency: tsx and the telemetry preload it imports', () => {
-    expect(pkg.dependencies.tsx).toBeDefined();
-    expect(pkg.dependencies['@opentelemetry/instrumentation']).toBeDefined();
-    expect(pkg.devDependencies.tsx).toBeUndefined();
+  test('every package the services import at run time is a production dependency (the image has no others)', () => {
+    const imported = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (!['web', 'dist', 'python'].includes(entry.name)) walk(path);
+        } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+          const text = readFileSync(path, 'utf8');
+          for (const m of text.matchAll(/^import (?!type )[^'"]*?from '([^'.][^']*)'|import\('([^'.][^']*)'\)|require\('([^'.][^']*)'\)/gm)) {
+            const spec = (m[1] ?? m[2] ?? m[3])!;
+            if (spec.startsWith('node:')) continue;
+            imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+          }
+        }
+      }
+    };
+    for (const dir of ['mesh', 'services', 'gen']) walk(join(ROOT, dir));
+    expect(imported.size).toBeGreaterThan(10);
+    expect([...imported].filter((p) => !pkg.dependencies[p]).sort()).toEqual([]);
   });
 
-  test('one image for every service: the entrypoint starts services/<arg>/main.ts with tsx and the telemetry preload', () => {
-    expect(final.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["/bin/sh", "/app/scripts/container-entrypoint.sh"]');
-    const script = readFileSync(join(ROOT, 'scripts', 'container-entrypoint.sh'), 'utf8');
-    expect(script).toContain('exec node --import tsx --import ./mesh/telemetry/preload.ts "$main"');
-    const run = (args: string[], env: Record<string, string> = {}) => spawnSync('/bin/sh', ['scripts/container-entrypoint.sh', ...args], { cwd: ROOT, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
-    expect(run([]).status).toBe(64);
-    expect(run(['../../etc']).stderr).toMatch(/invalid service path/);
-    expect(run(['nope']).stderr).toMatch(/services\/nope\/main\.ts does not exist/);
-  });
+  describe('the entrypoint, run against a production build', () => {
+    let dir: string;
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('/bin/sh', ['scripts/container-entrypoint.sh', ...args], { cwd: dir, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 20_000 });
 
-  test('the entrypoint really starts the named service (the auth server, whose bad configuration exits 78 at once)', () => {
-    const r = spawnSync('/bin/sh', ['scripts/container-entrypoint.sh'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH!, AGENTMESH_SERVICE_PATH: 'auth', AGENTMESH_TRANSPORT: 'bogus' },
-      encoding: 'utf8',
-      timeout: 20_000,
+    beforeAll(() => {
+      // The image's /app, laid out here: dist/, node_modules, the entrypoint.
+      dir = mkdtempSync(join(tmpdir(), 'agentmesh-image-'));
+      execFileSync(process.execPath, ['scripts/build.mjs', '--out', join(dir, 'dist')], { cwd: ROOT, stdio: 'ignore' });
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      mkdirSync(join(dir, 'scripts'));
+      copyFileSync(join(ROOT, 'scripts', 'container-entrypoint.sh'), join(dir, 'scripts', 'container-entrypoint.sh'));
+    }, 60_000);
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    test('one image for every service: it starts dist/services/<arg>/main.js with the telemetry preload, refusing bad names', () => {
+      expect(final.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["/bin/sh", "/app/scripts/container-entrypoint.sh"]');
+      expect(readFileSync(join(ROOT, 'scripts', 'container-entrypoint.sh'), 'utf8')).toContain('exec node --import ./dist/mesh/telemetry/preload.js "$main"');
+      expect(run([]).status).toBe(64);
+      expect(run(['../../etc']).stderr).toMatch(/invalid service path/);
+      expect(run(['nope']).stderr).toMatch(/dist\/services\/nope\/main\.js does not exist/);
     });
-    expect(r.status).toBe(78);
-    expect(r.stdout + r.stderr).toMatch(/AGENTMESH_TRANSPORT must be mtls or istio/);
+
+    test('the entrypoint really starts the named service from the build (the auth server, whose bad configuration exits 78 at once)', () => {
+      const r = run([], { AGENTMESH_SERVICE_PATH: 'auth', AGENTMESH_TRANSPORT: 'bogus' });
+      expect(r.status).toBe(78);
+      expect(r.stdout + r.stderr).toMatch(/AGENTMESH_TRANSPORT must be mtls or istio/);
+    });
   });
 });

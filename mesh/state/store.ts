@@ -10,7 +10,6 @@ import { logicalProblems } from './integrity.js';
 import { migrate } from './migrate.js';
 import { Plans } from './plans.js';
 import { RegistryRecords } from './registry-records.js';
-import { openPostgres } from './postgres-backend.js';
 import { openSqlite } from './sqlite-backend.js';
 import { StepLog } from './steps.js';
 import { TaskEvents } from './task-events.js';
@@ -112,7 +111,8 @@ export class Store {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const config = options.config ?? loadStateConfig();
   const url = config.DATABASE_URL;
-  const backend = url === undefined ? openSqlite(options.service, config) : openPostgres(options.service, url, config, options.log);
+  // pg is loaded only by services that use PostgreSQL.
+  const backend = url === undefined ? openSqlite(options.service, config) : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
   try {
     const version = await migrate(backend.db as unknown as Kysely<unknown>, { types: backend.types, schema: backend.schema, log: options.log });
     options.log?.info({ backend: backend.kind, location: backend.location, schemaVersion: version }, 'state store ready');

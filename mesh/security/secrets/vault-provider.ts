@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import vault from 'node-vault';
+import { createRequire } from 'node:module';
+import type vault from 'node-vault';
 import type { Logger } from '../../telemetry/index.js';
 import { SecretError, type SecretsProvider } from './provider.js';
 import { planAfterLogin, planAfterRenewal, retryDelayMs, type NextStep } from './renewal-plan.js';
@@ -59,7 +60,9 @@ export class VaultSecretsProvider implements SecretsProvider {
   }
 
   private newClient(): vault.client {
-    const client = vault({
+    // Loaded when a Vault provider is made: every other service starts ~80 ms sooner without it.
+    const nodeVault = createRequire(import.meta.url)('node-vault') as typeof vault;
+    const client = nodeVault({
       endpoint: this.options.address,
       // node-vault's debug output includes login bodies (secret IDs, JWTs) when DEBUG is set.
       debug: () => undefined,
