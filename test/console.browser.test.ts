@@ -2,6 +2,7 @@
 // whole local mesh started the way `npm start` starts it: real certificates, tokens and services.
 // One mesh and one browser serve the whole story; each test continues where the previous one left off.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -158,6 +159,16 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     const ca = readFileSync(mesh.file.ca, 'utf8');
     const call = (path: string, o: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}) =>
       httpRequest(new URL(path, url).toString(), { ca, ...o }).then((a) => ({ status: a.status, headers: a.headers, body: a.body.toString() }));
+    // A request path exactly as sent, which a URL object would normalise first.
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const target = new URL(url);
+        const req = httpsRequest({ host: target.hostname, port: target.port, path, ca }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString())).on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject).end();
+      });
     const json = { 'content-type': 'application/json', origin: url.replace(/\/$/, '') };
     const login = await call('/api/session', { method: 'POST', headers: json, body: '{"user":"ada"}' });
     expect(login.status).toBe(200);
@@ -179,12 +190,16 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
       ['a task of someone else', call(`${task}/no-such-task`, { headers: { cookie } }), 404, 'not found'],
       ['an unknown API', call('/api/nothing', { headers: { cookie } }), 404, 'no such API'],
       ['a path outside the front end', call('/../../etc/passwd'), 404, 'no such page'],
+      ['a path the decoder refuses', raw('/%E0'), 400, 'not a valid URL path'],
+      ['a path the URL parser refuses', raw('//'), 400, 'not a valid URL path'],
     ];
     for (const [what, answer, status, message] of cases) {
       const a = await answer;
       expect({ what, status: a.status, message: (JSON.parse(a.body) as { message: string }).message }).toEqual({ what, status, message: expect.stringContaining(message) });
       expect(a.body).not.toMatch(/at .*\.ts:\d+|Error:/);
     }
+    // Those requests did not take the console down: the same session still works.
+    expect((await call('/api/discover', { headers: { cookie } })).status).toBe(200);
   }, 60_000);
 
   test('the console can do no more than the person: no token of its own, and a person never gets a scope their roles lack', async () => {
@@ -192,6 +207,10 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     const tokens = new TokenClient({ tokenUrl: mesh.file.tokenUrl, clientId: 'agentmesh/console', auth: { method: 'client_secret_basic', secret: secrets['agentmesh/clients/agentmesh/console']!.client_secret }, ca: readFileSync(mesh.file.ca, 'utf8') });
     await expect(tokens.getToken(ORCHESTRATOR)).rejects.toThrow('unauthorized_client (client may only obtain tokens for people)');
     await expect(tokens.tokenForUser('ben', ORCHESTRATOR, ['task.write'])).rejects.toThrow('invalid_scope (scope not allowed: task.write)');
+    // The dev login names people only: not a workload, not the console itself.
+    for (const name of ['agentmesh/console', 'agentmesh/cli', 'lending/credit-risk']) {
+      await expect(tokens.tokenForUser(name, ORCHESTRATOR)).rejects.toThrow('requested_subject must name a person');
+    }
     const ada = JSON.parse(Buffer.from((await tokens.tokenForUser('ada', ORCHESTRATOR)).split('.')[1]!, 'base64url').toString()) as { sub: string; scope: string; act: unknown };
     expect(ada).toMatchObject({ sub: 'ada', scope: 'registry.read task.read task.write', act: { sub: 'agentmesh/console' } });
   });

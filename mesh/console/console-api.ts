@@ -37,6 +37,9 @@ interface Call {
 
 type Handler = (call: Call) => Promise<unknown>;
 
+/** Live task views one session may hold open at a time. */
+const MAX_STREAMS = 8;
+
 /** The cookie holding the session id; the __Host- prefix pins it to this origin, Secure, Path=/. */
 export const SESSION_COOKIE = '__Host-agentmesh-console';
 const USER = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -61,6 +64,8 @@ function requestMessage(input: Record<string, unknown>, text: string): Message {
  */
 export class ConsoleApi {
   private readonly routes: { method: string; path: RegExp; mutating: boolean; handler: Handler }[] = [];
+  /** Live task views (SSE streams) per session. */
+  private readonly streams = new Map<string, number>();
 
   constructor(private readonly o: ConsoleApiOptions) {
     const route = (method: string, path: string, handler: Handler) => this.routes.push({ method, path: new RegExp(`^/api${path}$`), mutating: method !== 'GET', handler });
@@ -189,10 +194,25 @@ export class ConsoleApi {
   }
 
   private async events({ req, res, session, params }: Call) {
+    // Each open stream holds a call on an agent for up to an hour: a person gets a few at a time.
+    const open = this.streams.get(session.id) ?? 0;
+    if (open >= MAX_STREAMS) throw new HttpError(429, 'RESOURCE_EXHAUSTED', `at most ${MAX_STREAMS} live task views at a time: close one`);
     const agent = await this.o.calls.agent(session.user, params[0]!);
     const after = Number(req.headers['last-event-id'] ?? 0);
     const options = await this.o.calls.as(session.user, agent.name, { deadlineMs: 3_600_000 });
-    await bridgeTaskEvents(req, res, (signal) => agent.client.subscribeTask({ taskId: params[1]!, afterSequence: Number.isSafeInteger(after) && after > 0 ? after : 0 }, { ...options, signal }));
+    this.streams.set(session.id, open + 1);
+    try {
+      await bridgeTaskEvents(
+        req,
+        res,
+        (signal) => agent.client.subscribeTask({ taskId: params[1]!, afterSequence: Number.isSafeInteger(after) && after > 0 ? after : 0 }, { ...options, signal }),
+        () => this.o.sessions.live(session.id),
+      );
+    } finally {
+      const left = (this.streams.get(session.id) ?? 1) - 1;
+      if (left > 0) this.streams.set(session.id, left);
+      else this.streams.delete(session.id);
+    }
   }
 
   private async explain({ session, params, query }: Call) {

@@ -40,6 +40,10 @@ export interface ConsoleStartOptions {
 export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & { url: string }> {
   const env = o.env ?? process.env;
   const c = loadConfig(consoleConfigSchema, env);
+  // The dev login lets whoever reaches the page sign in as anyone: it is for one's own machine.
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(o.kernel.AGENTMESH_HOST)) {
+    throw new ConfigError('AGENTMESH_HOST', 'must be a loopback address: the console signs people in with the local dev login, which trusts whoever reaches it');
+  }
   const security = await clientSecurityFromEnv(o.secrets, o.log, { ...env, AGENTMESH_SERVICE: o.name });
   const { AGENTMESH_TLS_CERT: certFile, AGENTMESH_TLS_KEY: keyFile, AGENTMESH_TLS_CA: caFile } = security.config;
   if (!certFile || !keyFile || !caFile) throw new ConfigError('AGENTMESH_TLS_CERT', 'and AGENTMESH_TLS_KEY, AGENTMESH_TLS_CA are required: the console serves HTTPS only');
@@ -64,13 +68,27 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
   const assets = new StaticFiles(resolve(c.AGENTMESH_CONSOLE_ASSETS_DIR ?? o.assetsDir));
   if (!assets.built) o.log.warn({ dir: assets.dir }, 'the console front end is not built: run `npm run build:console`');
 
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     setSecurityHeaders(res);
     const url = new URL(req.url ?? '/', 'https://console.invalid');
     if (url.pathname.startsWith('/api/')) return void api.handle(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not supported here` });
     if (!assets.built) return sendJson(res, 503, { code: 'UNAVAILABLE', message: 'the console front end is not built: run `npm run build:console`' });
     if (!assets.serve(url.pathname, res)) sendJson(res, 404, { code: 'NOT_FOUND', message: `no such page: ${url.pathname}` });
+  };
+  // A request the URL parser or the path decoder refuses ("//", "%E0") is the client's error: it
+  // must not end the process (and every session with it).
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      route(req, res);
+    } catch (err) {
+      if (err instanceof URIError || err instanceof TypeError) {
+        if (!res.headersSent) sendJson(res, 400, { code: 'INVALID_ARGUMENT', message: 'the request path is not a valid URL path' });
+        return;
+      }
+      o.log.error({ err }, 'console request failed');
+      if (!res.headersSent) sendJson(res, 500, { code: 'INTERNAL', message: 'internal error' });
+    }
   };
   const server = await startHttpsServer({ host: o.kernel.AGENTMESH_HOST, port: o.kernel.AGENTMESH_PORT, tls, handler });
   const metrics = new MeshMetrics(o.name);

@@ -22,4 +22,18 @@ describe('console sessions', () => {
     expect(store.get(undefined)).toBeUndefined();
     expect(store.get('forged')).toBeUndefined();
   });
+
+  test('a live stream checks its session without keeping it alive: it ends when the person is idle, or signs out', () => {
+    let now = 0;
+    const store = new SessionStore({ idleMs: 100, absoluteMs: 1_000 }, () => now);
+    const s = store.create('ada', []);
+    now = 60;
+    expect(store.live(s.id)).toBe(true);
+    now = 120;
+    expect(store.live(s.id)).toBe(false);
+    const t = store.create('ben', []);
+    expect(store.live(t.id)).toBe(true);
+    store.delete(t.id);
+    expect(store.live(t.id)).toBe(false);
+  });
 });

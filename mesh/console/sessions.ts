@@ -58,6 +58,13 @@ export class SessionStore {
     return session;
   }
 
+  /** Whether a session is still live, without counting this as its use (for streams that outlive requests). */
+  live(id: string): boolean {
+    const session = this.sessions.get(id);
+    const at = this.now();
+    return !!session && at - session.seenAt <= this.limits.idleMs && at - session.createdAt <= this.limits.absoluteMs;
+  }
+
   /** Ends a session. */
   delete(id: string): void {
     this.sessions.delete(id);

@@ -15,6 +15,8 @@ export async function bridgeTaskEvents(
   req: IncomingMessage,
   res: ServerResponse,
   subscribe: (signal: AbortSignal) => AsyncIterable<{ event?: TaskEvent }>,
+  /** Checked at every heartbeat: a stream ends when the session that opened it has (signed out, expired). */
+  stillSignedIn: () => boolean = () => true,
 ): Promise<void> {
   const abort = new AbortController();
   const iterator = subscribe(abort.signal)[Symbol.asyncIterator]();
@@ -27,7 +29,11 @@ export async function bridgeTaskEvents(
   }
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
   req.once('close', () => abort.abort());
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
+  const heartbeat = setInterval(() => {
+    if (stillSignedIn()) return void res.write(': keep-alive\n\n');
+    res.write(`event: end\ndata: ${JSON.stringify({ reason: 'the session ended' })}\n\n`);
+    abort.abort();
+  }, HEARTBEAT_MS).unref();
   const send = (event: string, data: unknown, id?: number) => res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   try {
     for (let next = first; !next.done; next = await iterator.next()) {

@@ -15,10 +15,12 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The headers every answer of the console carries. */
+/**
+ * The headers every answer of the console carries. No HSTS: the console runs on the person's
+ * own machine, and HSTS for localhost would force HTTPS on every other local server too.
+ */
 export function setSecurityHeaders(res: ServerResponse): void {
   res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY);
-  res.setHeader('strict-transport-security', 'max-age=31536000');
   res.setHeader('x-content-type-options', 'nosniff');
   res.setHeader('referrer-policy', 'no-referrer');
   res.setHeader('x-frame-options', 'DENY');

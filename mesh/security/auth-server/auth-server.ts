@@ -103,6 +103,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     tokenTtlSec: options.tokenTtlSec ?? 300,
     isActive: options.isActive,
     userScopes: options.users ? (user) => options.users!.scopesOf(user) : undefined,
+    isClientId: (name) => options.clients.get(name) !== undefined,
     log: options.log,
     audit: options.audit,
   });

@@ -9,6 +9,7 @@ import { OAuthError } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const PERSON = /^[A-Za-z0-9._@-]{1,64}$/;
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
@@ -23,6 +24,8 @@ export interface TokenEndpointOptions {
   isActive?: (client: OAuthClient) => Promise<boolean>;
   /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
   userScopes?: (user: string) => string[];
+  /** Whether a name is a registered client's id (the dev login refuses those as a person's name). */
+  isClientId?: (name: string) => boolean;
   log: Logger;
   /** Where every issued token is recorded (who got it, for whom, for which audience); a token is handed out only once its record is durable. */
   audit?: AuditLog;
@@ -95,6 +98,9 @@ export class TokenEndpoint {
       // Dev login: a trusted front end (console, CLI) obtains a token for a named person.
       const user = form.get('requested_subject');
       if (!user || !client.impersonation) throw new OAuthError('invalid_request', 'subject_token is required');
+      // A person's name, never a workload's ("ns/name") or a client's own id: a front end must not
+      // obtain, through the dev login, a token that names a service or itself.
+      if (!PERSON.test(user) || this.options.isClientId?.(user)) throw new OAuthError('invalid_request', 'requested_subject must name a person (letters, digits, . _ @ -), not a workload or client');
       const entitled = this.options.userScopes?.(user);
       const scopes = grantScopes(form.get('scope'), entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes);
       return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
