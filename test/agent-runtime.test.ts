@@ -359,7 +359,7 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
 
   test("a task that runs out of its time fails with DEADLINE_EXCEEDED, and the tool's call is cut at that deadline", async () => {
     const started = Date.now();
-    const { task } = await send('r-timeout', { label: 'timeout' }, 'hold-then-book', true, 700);
+    const { task } = await send('r-timeout', { label: 'timeout' }, 'hold-then-book', true, 2_500);
     expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
     expect(statusText(task)).toContain("step hold failed: step hold ran out of the task's time");
     expect(Date.now() - started).toBeLessThan(10_000);

@@ -42,6 +42,8 @@ describe('name patterns', () => {
     ['(?i)payments/.*', []],
     ['pay\\.ments', []],
     ['[]x]yz', []],
+    ['team/[a-z0-9-]{1,63}', ['team/']],
+    ['ns[0-9]{10}/ab', ['ns', '/ab']],
   ])('required literals of %s: %j', (regex, literals) => {
     expect(requiredLiterals(regex)).toEqual(literals);
   });
@@ -49,7 +51,7 @@ describe('name patterns', () => {
   test('the literal pre-test never rejects a name the regular expression matches (random regexes and names)', () => {
     const r = random(11);
     const atom = () => pick(r, ['a', 'b', 'ns', '1', '/', '-', '.', '[0-9]', '[ab]', '(a|b)', '(ns|x)', 'agent']);
-    const quant = () => pick(r, ['', '', '', '*', '+', '?', '{1,2}']);
+    const quant = () => pick(r, ['', '', '', '*', '+', '?', '{1,2}', '{0,12}', '{10}']);
     for (let i = 0; i < 2_000; i++) {
       const regex = Array.from({ length: 1 + Math.floor(r() * 6) }, () => atom() + quant()).join('');
       const m = compileNamePattern({ pattern: { $case: 'regex', regex } }, 'p');

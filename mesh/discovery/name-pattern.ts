@@ -189,7 +189,10 @@ export function requiredLiterals(regex: string): string[] {
     }
     end();
     if (c === '|') return [];
-    if (c === '[') {
+    // A repetition count ({2}, {1,63}) holds digits that are not text of the name.
+    if (c === '{') {
+      while (i < regex.length && regex[i] !== '}') i++;
+    } else if (c === '[') {
       while (i < regex.length && regex[i] !== ']') i++;
     } else if (c === '(') {
       for (let depth = 1; depth > 0 && ++i < regex.length; ) {

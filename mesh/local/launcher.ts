@@ -162,6 +162,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
           ),
       );
     }
+    options.signal?.throwIfAborted();
   } catch (err) {
     await stop();
     throw err;

@@ -58,13 +58,21 @@ process.on('SIGHUP', () => void shutdown(0, 'the terminal closed'));
 // Run through npm (npm -> sh -> node), a SIGTERM to npm may end the shell and leave this
 // process behind with a new parent: then stop too, rather than keep a mesh nobody can stop.
 const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) void shutdown(0, 'the parent process is gone');
+const orphanWatch = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphanWatch);
+  void shutdown(0, 'the parent process is gone');
 }, 500).unref();
 
 say('agentmesh: starting the local mesh');
 try {
-  mesh = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent, signal: starting.signal });
+  const started = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent, signal: starting.signal });
+  // A signal that came as the last service became ready: stop what started.
+  if (starting.signal.aborted) {
+    await started.stop();
+    throw starting.signal.reason;
+  }
+  mesh = started;
 } catch (err) {
   if (starting.signal.aborted) {
     say(`agentmesh: ${(starting.signal.reason as Error).message}: stopped what had started`);

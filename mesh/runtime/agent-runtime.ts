@@ -64,6 +64,8 @@ export class AgentRuntime {
   // The caller's access token per task, for token exchange on agent steps.
   // Memory only: a bearer token never goes to disk.
   private readonly authority = new Map<string, { token: string; expiresAt: number }>();
+  // Tasks whose caller came back while their run was still finishing: started again when it has.
+  private readonly wake = new Set<string>();
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
@@ -89,7 +91,11 @@ export class AgentRuntime {
     if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state)) return;
     const exp = caller.claims.exp;
     this.authority.set(task.id, { token: caller.token, expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000 });
-    if (task.state === TaskState.TASK_STATE_AUTH_REQUIRED) this.start(task.id);
+    // Only a token the run can use wakes it (else it would pause again at once, at every call).
+    if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return;
+    // The run that paused may still be finishing (its last records): start again once it has.
+    if (this.running.has(task.id)) this.wake.add(task.id);
+    else this.start(task.id);
   }
 
   /** Counts tasks by state (and pending ones) from the store, at start. */
@@ -168,8 +174,9 @@ export class AgentRuntime {
     this.remember(task, caller);
     if (created) {
       this.counted(undefined, task.state, 1);
-      await this.audited(task, 'task_state', TaskState.TASK_STATE_SUBMITTED);
+      // Started first: a failing audit write fails this call, but leaves no task that never runs.
       this.start(task.id);
+      await this.audited(task, 'task_state', TaskState.TASK_STATE_SUBMITTED);
     }
     return task;
   }
@@ -185,6 +192,7 @@ export class AgentRuntime {
       .finally(() => {
         this.running.delete(taskId);
         this.feed.emit(taskId);
+        if (this.wake.delete(taskId)) this.start(taskId);
       });
   }
 
@@ -252,6 +260,8 @@ export class AgentRuntime {
 
   private async process(taskId: string, signal: AbortSignal): Promise<void> {
     let rec = await this.o.store.tasks.get(taskId);
+    // Started from a stale read (a call that woke it as it ended): nothing to do.
+    if (isTerminal(rec.state) || rec.state === TaskState.TASK_STATE_INPUT_REQUIRED) return;
     const d = rec.data as unknown as TaskData;
     if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state)) rec = await this.working(rec);
     let plan: TaskPlan;

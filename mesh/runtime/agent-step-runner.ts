@@ -58,6 +58,7 @@ export class AgentStepRunner {
         // Canceled or timed out here: stop the child too, so no work goes on for nobody.
         if (call.signal.aborted) {
           await client.cancelTask({ taskId: task.id, reason: `step ${call.step.id} of ${call.taskId} stopped` }, { actFor: authority, deadlineMs: 2_000 }).catch(() => undefined);
+          call.childTaskStopped?.();
         }
         throw err;
       }

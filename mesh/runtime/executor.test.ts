@@ -214,4 +214,31 @@ describe('executor', () => {
     expect(refusing.calls).toHaveLength(3);
     expect(breakers.get('tool:x')!.state).toBe('closed');
   });
+
+  test('a retry after the runner stopped what the attempt started (a canceled child task) takes a new key', async () => {
+    const h = harness((call, n) =>
+      n === 1
+        ? new Promise((_r, reject) => call.signal.addEventListener('abort', () => (call.childTaskStopped?.(), reject(call.signal.reason))))
+        : Promise.resolve({ ok: true }),
+    );
+    expect((await h.run(plan([tool('ask', { timeout: { seconds: 0, nanos: 50e6 } })]))).status).toBe('completed');
+    expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:ask:1', 't1:ask:2']);
+  });
+
+  test('a task canceled during a half-open trial gives the trial back: the circuit is not left shut', async () => {
+    const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 1, 0)]]);
+    const down = harness(async () => {
+      throw new MeshError(Code.UNAVAILABLE, 'down');
+    });
+    await down.run(plan([tool('x', { retry: { maxAttempts: 1 } })]), down.state(), undefined, breakers);
+    expect(breakers.get('tool:x')!.state).toBe('half-open');
+    const controller = new AbortController();
+    const hanging = harness((call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))));
+    const running = hanging.run(plan([tool('x')]), hanging.state(), controller.signal, breakers);
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
+    await expect(running).rejects.toMatchObject({ code: Code.CANCELLED });
+    const healthy = harness(async () => ({ ok: true }));
+    expect((await healthy.run(plan([tool('x')]), healthy.state(), undefined, breakers)).status).toBe('completed');
+  });
 });

@@ -24,6 +24,8 @@ export interface StepCall {
   deadline: number;
   /** Called as soon as an agent step's child task exists, so a failed attempt still names it. */
   childTaskCreated(ref: TaskRef): void;
+  /** Called when the runner stopped what the attempt started (canceled the child task): a retry must not take it up again. */
+  childTaskStopped?(): void;
 }
 
 /** What a runner reports of a successful call. */
@@ -295,17 +297,21 @@ type AttemptOutcome = { end: StepEnd } | { retry: true };
 
 const keyOf = (taskId: string, stepId: string, attempt: number) => `${taskId}:${stepId}:${attempt}`;
 
+// Attempts whose runner stopped what they had started (a canceled child task): not ambiguous.
+const stoppedAttempts = new WeakSet<StepAttempt>();
+
 // Failures after which nobody knows whether the collaborator acted (the answer was lost, or it is still at work).
 const AMBIGUOUS = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED']);
 
 /**
  * The idempotency key of the next attempt: after a failure the collaborator
- * reported (it did not act, and freed the key), a key of the attempt's own;
- * after an ambiguous one, the same key again, so that a call that did act is
- * answered from its stored result instead of acting twice.
+ * reported (it did not act, and freed the key), or one whose work the runner
+ * stopped (a canceled child task), a key of the attempt's own; after an
+ * ambiguous one, the same key again, so that a call that did act is answered
+ * from its stored result instead of acting twice.
  */
 function keyAfter(previous: StepAttempt, taskId: string, stepId: string, attempt: number): string {
-  return AMBIGUOUS.has(previous.code) ? previous.idempotencyKey : keyOf(taskId, stepId, attempt);
+  return AMBIGUOUS.has(previous.code) && !stoppedAttempts.has(previous) ? previous.idempotencyKey : keyOf(taskId, stepId, attempt);
 }
 
 /** One attempt of a step: breaker, persisted start, the call, acceptance; says whether to retry. */
@@ -328,16 +334,22 @@ async function attemptStep(
   const timeoutMs = o.deadline === undefined ? stepTimeoutMs : Math.min(stepTimeoutMs, o.deadline - started.getTime());
   const timeout = AbortSignal.timeout(Math.max(0, timeoutMs));
   let admitted = false;
+  let dispatched = false;
   let called = false;
+  let stopped = false;
   try {
     if (timeoutMs <= 0) throw new MeshError(Code.DEADLINE_EXCEEDED, `the task's deadline passed before step ${step.id} could start`);
+    // A sibling failed meanwhile: no call for work nobody can use.
+    if (o.stop.aborted) throw new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`);
     breaker.admit();
     admitted = true;
     await o.hooks.stepStarted(step.id, attempt, key);
+    dispatched = true;
     const result = await o.runner.run({
       taskId: o.taskId, step, args, prompt, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, o.stop, timeout]),
       deadline: started.getTime() + timeoutMs,
       childTaskCreated: (ref) => void (record.childTask = ref),
+      childTaskStopped: () => void (stopped = true),
     });
     called = true;
     breaker.succeeded();
@@ -346,29 +358,37 @@ async function attemptStep(
     accept(step, result.output, o, outputs);
     return { end: { ok: true, output: result.output, choice: result.choice ? { stepId: step.id, ...result.choice } : undefined } };
   } catch (err) {
-    o.signal.throwIfAborted();
+    if (o.signal.aborted) {
+      // Canceled: no verdict on the collaborator, and a half-open trial is given back.
+      if (admitted && !called) breaker.release();
+      o.signal.throwIfAborted();
+    }
     if (isAuthorityRequired(err)) {
       // Nothing was called: the attempt stays open (persisted as started) and is re-sent under its key later.
       if (admitted) breaker.release();
       attempts.pop();
       return { end: { ok: false, skipped: false, paused: true, reason: (err as MeshError).message } };
     }
+    const outOfBudget = timeout.aborted && timeoutMs < stepTimeoutMs;
     const error = o.stop.aborted && !called
       ? new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`)
       : timeout.aborted && !called
-        ? new MeshError(Code.DEADLINE_EXCEEDED, timeoutMs < stepTimeoutMs ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`)
+        ? new MeshError(Code.DEADLINE_EXCEEDED, outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`)
         : MeshError.from(err);
     if (called) {
       // The call succeeded; its output failed acceptance: not a collaborator failure, not retried.
       return { end: { ok: false, skipped: false, code: error.code, reason: error.message } };
     }
-    // Only signs of an unhealthy collaborator open its circuit: a refusal of this request (bad input) shows it is up.
+    // Only the collaborator's own answer says how it is: not our own store failing before the call,
+    // not a sibling's failure, not the task running out of its time. Signs of an unhealthy
+    // collaborator open its circuit; a refusal of this request shows it is up.
     if (admitted) {
-      if (o.stop.aborted) breaker.release();
+      if (!dispatched || o.stop.aborted || outOfBudget) breaker.release();
       else if (BREAKER_FAILURES.has(error.code)) breaker.failed();
       else breaker.succeeded();
     }
     close(codeName(error.code), error.message);
+    if (stopped) stoppedAttempts.add(record);
     // An open circuit fails the step at once: retrying into it would only wait.
     const outOfTime = o.deadline !== undefined && Date.now() >= o.deadline;
     if (!admitted || o.stop.aborted || outOfTime || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {

@@ -39,9 +39,23 @@ describe('hash-chained audit trail', () => {
     expect(JSON.parse(lines()[5]!)).toMatchObject({ kind: 'audit_recovered', seq: 6, reason: expect.stringContaining('dropped 42 bytes') });
   });
 
-  test('a complete last line that is not a record is refused rather than chained onto', () => {
+  test('a complete last line that is not a record is refused rather than chained onto, and the file is left as it was', () => {
     save([...lines(), 'not a record']);
+    writeFileSync(file, readFileSync(file, 'utf8') + '{"torn');
+    const before = readFileSync(file);
     expect(() => new AuditLog(file)).toThrow('its last record (line 6) is not valid JSON');
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  test('the torn bytes are cut exactly also after multi-byte characters', async () => {
+    const log = new AuditLog(file);
+    await log.append({ kind: 'call', service: 's/t', outcome: 'OK', reason: 'Zürich — 東京' });
+    await log.close();
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('{"kind":"call","reason":"Zü')]));
+    const reopened = new AuditLog(file);
+    expect(reopened.repairedBytes).toBe(Buffer.byteLength('{"kind":"call","reason":"Zü'));
+    await reopened.close();
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 7 });
   });
 
   test('a modified record is named', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, truncateSync, write } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, truncateSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { redactDeep } from './pii.js';
 
@@ -60,21 +60,19 @@ export class AuditLog {
   private flushing: Promise<void> | undefined;
 
   /** Bytes of a record torn by a crash that the constructor dropped (0: none). */
-  readonly repairedBytes: number = 0;
+  readonly repairedBytes: number;
 
   constructor(readonly file: string) {
+    let torn = 0;
     if (existsSync(file)) {
       // Continue the existing chain. A crash can leave the last write half done: those records
       // were never acknowledged (a call completes only after its record is flushed), so the torn
       // bytes go, and a record says so. A complete last line that is not a record is not a crash:
-      // refuse to chain onto it.
-      const text = readFileSync(file, 'utf8');
-      const end = text.lastIndexOf('\n') + 1;
-      if (end < text.length) {
-        truncateSync(file, Buffer.byteLength(text.slice(0, end)));
-        this.repairedBytes = Buffer.byteLength(text.slice(end));
-      }
-      const lines = text.slice(0, end).split('\n').filter(Boolean);
+      // refuse to chain onto it (and touch nothing). Bytes, not text: a newline byte never occurs
+      // inside a multi-byte UTF-8 character, so the cut is exact whatever the file holds.
+      const bytes = readFileSync(file);
+      const end = bytes.lastIndexOf(0x0a) + 1;
+      const lines = bytes.subarray(0, end).toString('utf8').split('\n').filter(Boolean);
       const last = lines.at(-1);
       if (last) {
         let record: AuditRecord;
@@ -86,23 +84,34 @@ export class AuditLog {
         this.seq = record.seq;
         this.prev = record.hash;
       }
+      if (end < bytes.length) {
+        truncateSync(file, end);
+        torn = bytes.length - end;
+      }
     }
+    this.repairedBytes = torn;
     this.fd = openSync(file, 'a', 0o600);
-    if (this.repairedBytes) {
+    if (torn) {
+      // Written before anything else, synchronously: if it cannot be written, the service does not start.
+      writeSync(this.fd, this.next({ kind: 'audit_recovered', service: '', outcome: 'OK', reason: `dropped ${torn} bytes of a record torn by a crash (never acknowledged)` }).line);
       fsyncSync(this.fd);
-      // Its failure shows in the next append, which writes to the same file.
-      this.append({ kind: 'audit_recovered', service: '', outcome: 'OK', reason: `dropped ${this.repairedBytes} bytes of a record torn by a crash (never acknowledged)` }).catch(() => undefined);
     }
   }
 
-  /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */
-  append(event: AuditEvent): Promise<AuditRecord> {
+  /** The next record of the chain for an event, and its line. */
+  private next(event: AuditEvent): { record: AuditRecord; line: string } {
     const body = { ...(redactDeep(event) as AuditEvent), seq: this.seq + 1, time: new Date().toISOString(), prev: this.prev };
     const record: AuditRecord = { ...body, hash: hashOf(body) };
     this.seq = record.seq;
     this.prev = record.hash;
+    return { record, line: JSON.stringify(record) + '\n' };
+  }
+
+  /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */
+  append(event: AuditEvent): Promise<AuditRecord> {
+    const { record, line } = this.next(event);
     return new Promise((resolve, reject) => {
-      this.pending.push({ line: JSON.stringify(record) + '\n', done: (err) => (err ? reject(err) : resolve(record)) });
+      this.pending.push({ line, done: (err) => (err ? reject(err) : resolve(record)) });
       this.flushing ??= this.flush();
     });
   }

@@ -13,6 +13,8 @@ describe('PII redaction in free text', () => {
     ['NI number QQ 12 34 56 C on file', 'NI number [NATIONAL-ID] on file'],
     ['NI QQ123456C', 'NI [NATIONAL-ID]'],
     ['header Authorization: Bearer abc.def-ghi_jkl~123', 'header Authorization: Bearer [REDACTED]'],
+    ['auth basic dXNlcjpwYXNzd29yZA== sent', 'auth basic [REDACTED] sent'],
+    ['some basic information about 12 loans', 'some basic information about 12 loans'],
     ['token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln in text', 'token [JWT] in text'],
   ])('%s', (input, expected) => {
     expect(redactPii(input)).toBe(expected);

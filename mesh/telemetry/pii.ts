@@ -11,7 +11,8 @@ const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
 // so the QQ prefix of examples and test data is caught too.
 const NINO = /\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/g;
 // Bearer credentials and JWT-shaped strings (header.payload.signature, base64url) in free text.
-const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+// The credential must hold a digit or a token punctuation mark: "basic information" is prose.
+const BEARER = /\b(Bearer|Basic)\s+(?=[A-Za-z0-9._~+/=-]*[\d._~+/=-])[A-Za-z0-9._~+/=-]{8,}/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const MAYBE_PII = /[\d@]|bearer|basic|eyJ/i;
 // International (+CC ...) or national formats with separators; 9 to 15 digits in all (E.164).
