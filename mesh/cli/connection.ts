@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Metadata } from '@grpc/grpc-js';
 import { createClient, type MeshClient } from '../client/client.js';
 import type { MeshFile } from '../local/launcher.js';
+import { processAlive } from '../local/process-alive.js';
 import { spiffeIdOfService } from '../security/spiffe-id.js';
 import { TokenClient } from '../security/token-client.js';
 import { Transport } from '../security/transport.js';
@@ -25,16 +26,6 @@ export function meshFilePath(env: NodeJS.ProcessEnv = process.env): string {
   for (let dir = resolve('.'); ; dir = dirname(dir)) {
     if (existsSync(join(dir, '.agentmesh', 'mesh.json'))) return join(dir, '.agentmesh', 'mesh.json');
     if (dirname(dir) === dir) return join(resolve('.'), '.agentmesh', 'mesh.json');
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { httpRequest } from '../security/https-client.js';
 import { certPaths, issueCertificates, prepareMeshFiles, writePrivate } from './mesh-files.js';
 import { CLI_CLIENT, planMesh, type MeshPlan, type PlannedService, type ServiceKind } from './mesh-plan.js';
+import { processAlive } from './process-alive.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
 /** What `.agentmesh/mesh.json` holds once everything is ready: how the CLI and other clients reach the mesh. */
@@ -47,15 +48,6 @@ export interface RunningMesh {
   failed: Promise<string>;
   stop(): Promise<void>;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -118,7 +110,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   const meshFile = join(plan.home, 'mesh.json');
   if (existsSync(meshFile)) {
     const previous = JSON.parse(readFileSync(meshFile, 'utf8')) as Partial<MeshFile>;
-    if (previous.launcherPid && previous.launcherPid !== process.pid && isAlive(previous.launcherPid)) {
+    if (previous.launcherPid && previous.launcherPid !== process.pid && processAlive(previous.launcherPid)) {
       throw new Error(`a mesh is already running from this folder (launcher pid ${previous.launcherPid}); stop it first`);
     }
     rmSync(meshFile);

@@ -295,6 +295,8 @@ async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, un
 
 type AttemptOutcome = { end: StepEnd } | { retry: true };
 
+const stoppedBySibling = (o: RunOptions) => new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`);
+
 const keyOf = (taskId: string, stepId: string, attempt: number) => `${taskId}:${stepId}:${attempt}`;
 
 // Attempts whose runner stopped what they had started (a canceled child task): not ambiguous.
@@ -340,7 +342,7 @@ async function attemptStep(
   try {
     if (timeoutMs <= 0) throw new MeshError(Code.DEADLINE_EXCEEDED, `the task's deadline passed before step ${step.id} could start`);
     // A sibling failed meanwhile: no call for work nobody can use.
-    if (o.stop.aborted) throw new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`);
+    if (o.stop.aborted) throw stoppedBySibling(o);
     breaker.admit();
     admitted = true;
     await o.hooks.stepStarted(step.id, attempt, key);
@@ -371,7 +373,7 @@ async function attemptStep(
     }
     const outOfBudget = timeout.aborted && timeoutMs < stepTimeoutMs;
     const error = o.stop.aborted && !called
-      ? new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`)
+      ? stoppedBySibling(o)
       : timeout.aborted && !called
         ? new MeshError(Code.DEADLINE_EXCEEDED, outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`)
         : MeshError.from(err);
