@@ -6,7 +6,7 @@
 export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/mesh', '<rootDir>/services', '<rootDir>/test'],
+  roots: ['<rootDir>/mesh', '<rootDir>/services', '<rootDir>/devtools', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

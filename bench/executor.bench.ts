@@ -5,7 +5,7 @@
 // the same run is calling the no-op runner directly ten times.
 import { performance } from 'node:perf_hooks';
 import { TaskPlan } from '../gen/agentmesh/v1/plan.js';
-import { execute, type StepRunner } from '../mesh/runtime/index.js';
+import { execute, type StepRunner } from '../mesh/index.js';
 import { quantile, type BenchModule, type Row } from './harness.js';
 
 const STEPS = 10;

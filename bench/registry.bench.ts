@@ -10,10 +10,10 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AgentCard, DiscoveryScope } from '../gen/agentmesh/v1/card.js';
-import { compileScope, DiscoveryIndex, validateAgentCard, type Candidate } from '../mesh/discovery/index.js';
-import type { Principal } from '../mesh/security/index.js';
-import { loadStateConfig, openStore } from '../mesh/state/index.js';
-import { createLogger } from '../mesh/telemetry/index.js';
+import { compileScope, DiscoveryIndex, validateAgentCard, type Candidate } from '../mesh/index.js';
+import type { Principal } from '../mesh/index.js';
+import { loadStateConfig, openStore } from '../mesh/index.js';
+import { createLogger } from '../mesh/index.js';
 import { Registry } from '../services/registry/registry.js';
 import { quantile, type BenchModule, type BenchOptions, type Row } from './harness.js';
 

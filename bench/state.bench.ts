@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { loadStateConfig, openStore } from '../mesh/state/index.js';
+import { loadStateConfig, openStore } from '../mesh/index.js';
 import { runLoad, type BenchModule, type BenchOptions, type Row } from './harness.js';
 
 const PG_ADMIN_URL = process.env.AGENTMESH_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentServiceService, type SendTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { createClient, type MeshClient } from '../mesh/client/index.js';
+import { createClient, type MeshClient } from '../mesh/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';

@@ -1,6 +1,6 @@
 import { DiscoveryScope } from '../gen/agentmesh/v1/card.js';
-import { DiscoveryClient, endpointsOf, Registration } from '../mesh/discovery/index.js';
-import { MeshMetrics } from '../mesh/telemetry/index.js';
+import { DiscoveryClient, endpointsOf, Registration } from '../mesh/index.js';
+import { MeshMetrics } from '../mesh/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';

@@ -67,9 +67,9 @@ describe('Dockerfile', () => {
 
   test("the .dockerignore reading follows Docker's rules", () => {
     const rules = parseDockerignore('# comment\n**/*.test.ts\nnode_modules\n/certs/out\n*.log\n!keep.log\n');
-    expect(ignored(rules, 'mesh/deploy/egress.test.ts')).toBe(true);
+    expect(ignored(rules, 'devtools/istio-render/egress.test.ts')).toBe(true);
     expect(ignored(rules, 'top.test.ts')).toBe(true);
-    expect(ignored(rules, 'mesh/deploy/egress.ts')).toBe(false);
+    expect(ignored(rules, 'devtools/istio-render/egress.ts')).toBe(false);
     expect(ignored(rules, 'node_modules/jose/index.js')).toBe(true);
     expect(ignored(rules, 'certs/out/ca.key')).toBe(true);
     expect(ignored(rules, 'certs/cli.ts')).toBe(false);

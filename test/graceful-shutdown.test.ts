@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
-import { Code, MeshError } from '../mesh/server/index.js';
+import { Code, MeshError } from '../mesh/index.js';
 import { healthStatus } from './helpers/grpc-std-clients.js';
 import { startProcess, waitForLog } from './helpers/processes.js';
 import { plaintextClient, startServer } from './helpers/servers.js';

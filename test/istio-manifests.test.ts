@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { kernelConfigSchema } from '../mesh/config/config.js';
-import { ADMIN_PORT, diffRendered, GRPC_PORT, grpcMethods, methodsMatching, OPEN_PATHS, renderIstio, translateCaller } from '../mesh/deploy/index.js';
+import { ADMIN_PORT, diffRendered, GRPC_PORT, grpcMethods, methodsMatching, OPEN_PATHS, renderIstio, translateCaller } from '../devtools/istio-render/index.js';
 import { matchesSpiffePattern, spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { startAdminServer } from '../mesh/telemetry/admin-server.js';
 import { MeshMetrics } from '../mesh/telemetry/metrics.js';

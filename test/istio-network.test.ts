@@ -4,7 +4,7 @@
 // port only from the monitoring namespace, and nothing else — for the
 // committed settings and for settings with everything outside the cluster.
 import { isIP } from 'node:net';
-import { clusterNamespaceOf, LLM_LABEL, renderConfigSchema, renderIstio, type RenderConfig } from '../mesh/deploy/index.js';
+import { clusterNamespaceOf, LLM_LABEL, renderConfigSchema, renderIstio, type RenderConfig } from '../devtools/istio-render/index.js';
 import { builds, config, envOf, namespaceLabels, of, podOf, renderAndBuild, validate } from './helpers/istio-render.js';
 import type { KubeObject } from './helpers/kustomize.js';
 import { canConnect, type Endpoint, type Pod } from './helpers/network-policy.js';

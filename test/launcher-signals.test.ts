@@ -32,7 +32,7 @@ describe('the launcher leaves no process behind', () => {
 
   test('SIGTERM while the services start stops those already started and exits 0', async () => {
     const dir = home();
-    const launcher = startProcess(join(ROOT, 'mesh/local/start.ts'), { AGENTMESH_HOME: dir, AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100) });
+    const launcher = startProcess(join(ROOT, 'devtools/launcher/start.ts'), { AGENTMESH_HOME: dir, AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100) });
     launchers.push(launcher);
     for (const end = Date.now() + 60_000; Date.now() < end && !launcher.stdout().includes('agentmesh/registry ready'); ) await new Promise((r) => setTimeout(r, 50));
     expect(launcher.stdout()).toContain('agentmesh/registry ready');

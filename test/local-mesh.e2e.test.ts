@@ -236,7 +236,7 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const stale = mkdtempSync(join(tmpdir(), 'agentmesh-stale-'));
     try {
       writeFileSync(join(stale, 'mesh.json'), JSON.stringify({ ...mesh.file, launcherPid: [...everyPid][0] }));
-      const r = await runCommand(process.execPath, [join(ROOT, 'mesh/cli/bin.mjs'), 'agents'], { env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: stale } });
+      const r = await runCommand(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'agents'], { env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: stale } });
       expect(r).toMatchObject({ code: 1, stderr: expect.stringMatching(/^agentmesh: the mesh of .* is not running \(its launcher, pid \d+, is gone\); start it with `npm start`\n$/) });
     } finally {
       rmSync(stale, { recursive: true, force: true });

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
-import { createClient } from '../mesh/client/index.js';
+import { createClient } from '../mesh/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { Transport } from '../mesh/security/transport.js';
-import { Code } from '../mesh/server/index.js';
-import { verifyAuditFile } from '../mesh/telemetry/index.js';
+import { Code } from '../mesh/index.js';
+import { verifyAuditFile } from '../mesh/index.js';
 import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 

@@ -6,7 +6,7 @@ import { LlmPlanner } from '../mesh/runtime/llm-planner.js';
 import { validatePlan } from '../mesh/runtime/plan-validation.js';
 import { planningRecordOf, type PlanningInput } from '../mesh/runtime/planner.js';
 import { PlaybookPlanner } from '../mesh/runtime/playbook-planner.js';
-import { Code, MeshError } from '../mesh/server/errors.js';
+import { Code, MeshError } from '../mesh/core/errors.js';
 import { OpenAiDouble } from './helpers/openai-double.js';
 
 const inventory = inventoryFromCards(

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Lifecycle } from '../gen/agentmesh/v1/card.js';
 import { RegistryServiceService } from '../gen/agentmesh/v1/registry_service.js';
-import { createClient } from '../mesh/client/index.js';
+import { createClient } from '../mesh/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';

@@ -1,6 +1,6 @@
 import { ChangeType, type WatchResponse } from '../gen/agentmesh/v1/registry_service.js';
 import { Lifecycle } from '../gen/agentmesh/v1/card.js';
-import { Code } from '../mesh/server/index.js';
+import { Code } from '../mesh/index.js';
 import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
 
@@ -164,7 +164,7 @@ describe('registry over mTLS with tokens', () => {
     await risk.registerAgent({ card, endpoint: endpoint('two', 7202), leaseTtl: undefined });
     const from = reg.registry.revision;
     await risk.deregister({ leaseId: one.leaseId });
-    const [change] = await reg.store.registry.changesAfter(from);
+    const [change] = await reg.registry.records.changesAfter(from);
     expect(change?.change).toBe('UPDATED');
     const entry = change?.entry as { card: { agent: { endpoints: { address: string }[] } } };
     expect(entry.card.agent.endpoints.map((e) => e.address)).toEqual(['127.0.0.1:7202']);

@@ -11,12 +11,12 @@ describe('agentmesh new agent / new tool', () => {
   let home: string;
   let mesh: TestMesh | undefined;
 
-  const cli = (args: string[]) => runCommand(process.execPath, [join(copy, 'mesh/cli/bin.mjs'), ...args], { cwd: copy, env: { ...process.env, NODE_OPTIONS: '' } });
+  const cli = (args: string[]) => runCommand(process.execPath, [join(copy, 'devtools/cli/bin.mjs'), ...args], { cwd: copy, env: { ...process.env, NODE_OPTIONS: '' } });
 
   beforeAll(() => {
     copy = mkdtempSync(join(tmpdir(), 'agentmesh-copy-'));
     home = join(copy, '.agentmesh');
-    for (const part of ['mesh', 'services', 'gen', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+    for (const part of ['mesh', 'services', 'devtools', 'gen', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     // A small mesh: the platform services only, then what the test scaffolds.
     const manifest = JSON.parse(readFileSync(join(copy, 'services/local-mesh.json'), 'utf8')) as { services: { kind: string }[] };

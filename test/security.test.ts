@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, createHmac } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
 import { Task } from '../gen/agentmesh/v1/task.js';
-import { Code, type CallContext } from '../mesh/server/index.js';
-import type { Principal } from '../mesh/security/principal.js';
+import { Code, type CallContext } from '../mesh/index.js';
+import type { Principal } from '../mesh/core/principal.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { createCa } from '../mesh/security/dev-ca.js';
 import { createSecureFixture, idOf, secureClient, startSecureAgent, type SecureFixture } from './helpers/secure-mesh.js';
@@ -78,7 +78,7 @@ describe('zero-trust calls between workloads', () => {
   describe('transport refusals never reach the handler', () => {
     test('no client certificate', async () => {
       const { credentials } = await import('@grpc/grpc-js');
-      const { createClient } = await import('../mesh/client/index.js');
+      const { createClient } = await import('../mesh/index.js');
       const { AgentServiceService } = await import('../gen/agentmesh/v1/agent_service.js');
       const client = createClient(AgentServiceService, agent.address, {
         credentials: credentials.createSsl(Buffer.from(fx.pki.ca.certPem), null, null, { checkServerIdentity: () => undefined }),

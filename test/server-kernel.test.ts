@@ -1,7 +1,7 @@
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { Task, TaskState } from '../gen/agentmesh/v1/task.js';
-import type { MeshClient } from '../mesh/client/index.js';
-import { Code, MeshError, type CallContext } from '../mesh/server/index.js';
+import type { MeshClient } from '../mesh/index.js';
+import { Code, MeshError, type CallContext } from '../mesh/index.js';
 import { decodeFiles, healthStatus, reflect } from './helpers/grpc-std-clients.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { plaintextClient, startServer, type StartedServer } from './helpers/servers.js';
@@ -218,7 +218,7 @@ describe('client metadata hooks', () => {
       }),
     );
     const { credentials } = await import('@grpc/grpc-js');
-    const { createClient } = await import('../mesh/client/index.js');
+    const { createClient } = await import('../mesh/index.js');
     const paths: string[] = [];
     const client = createClient(AgentServiceService, started.address, {
       credentials: credentials.createInsecure(),
@@ -242,14 +242,14 @@ describe('client metadata hooks', () => {
 
 describe('server builder misuse fails at once', () => {
   test('use() after add() throws', async () => {
-    const { createServer } = await import('../mesh/server/index.js');
+    const { createServer } = await import('../mesh/index.js');
     const server = createServer({ logger: captureLogger().log });
     server.add(AgentServiceService, {});
     expect(() => server.use(async (_ctx, next) => next())).toThrow(/before add/);
   });
 
   test('adding the same service twice throws', async () => {
-    const { createServer } = await import('../mesh/server/index.js');
+    const { createServer } = await import('../mesh/index.js');
     const server = createServer({ logger: captureLogger().log });
     server.add(AgentServiceService, {});
     expect(() => server.add(AgentServiceService, {})).toThrow(/already added/);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../mesh/state/index.js';
+import type { Store } from '../mesh/index.js';
 import { startProcess } from './helpers/processes.js';
 import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
 

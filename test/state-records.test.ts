@@ -1,7 +1,7 @@
 import { StepState } from '../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { Code } from '../mesh/server/errors.js';
-import type { Store } from '../mesh/state/index.js';
+import { Code } from '../mesh/core/errors.js';
+import type { Store } from '../mesh/index.js';
 import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
 
 const S = TaskState;

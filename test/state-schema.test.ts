@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { Code } from '../mesh/server/errors.js';
-import { MIGRATION_TABLE, sqlitePath } from '../mesh/state/index.js';
+import { Code } from '../mesh/core/errors.js';
+import { MIGRATION_TABLE, sqlitePath } from '../mesh/index.js';
 import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
 
 const who = 'test';

@@ -1,8 +1,8 @@
 import { decodeJwt } from 'jose';
-import { startAuthServer, type RunningAuthServer } from '../mesh/security/auth-server/index.js';
+import { startAuthServer, type RunningAuthServer } from '../services/auth/server/index.js';
 import { CertificateFiles } from '../mesh/security/cert-files.js';
 import { TokenClient } from '../mesh/security/token-client.js';
-import { Code } from '../mesh/server/index.js';
+import { Code } from '../mesh/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
 

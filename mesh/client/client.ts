@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
-import type { CallContext } from '../server/context.js';
-import { Code, MeshError } from '../server/errors.js';
-import type { RequestOf, ResponseOf, ServiceDefinition } from '../server/service-types.js';
+import type { CallContext } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
+import type { RequestOf, ResponseOf, ServiceDefinition } from '../core/index.js';
 
 /** Per-call options of a mesh client method. */
 export interface CallOptions {
@@ -52,7 +52,9 @@ export type MeshClient<S extends ServiceDefinition> = {
 
 /** Turns a failed call's ServiceError into a MeshError carrying the same code. */
 function fromServiceError(err: ServiceError, path: string): MeshError {
-  return new MeshError(err.code, err.details || Code[err.code] || 'call failed', { cause: err, metadata: err.metadata, remote: path });
+  // grpc-js's Status and our Code share their numbers.
+  const code = err.code as number as Code;
+  return new MeshError(code, err.details || Code[code] || 'call failed', { cause: err, metadata: err.metadata, remote: path });
 }
 
 /** Creates a typed client for `address` ("host:port") following the mesh's conventions. */

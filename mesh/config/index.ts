@@ -1,2 +1,4 @@
 export { ConfigError, kernelConfigSchema, loadConfig, logLevel, millis, port } from './config.js';
 export type { EnvSchema, KernelConfig } from './config.js';
+export type { MeshFile, MeshServiceKind } from './mesh-file.js';
+export { processAlive } from './process-alive.js';

@@ -1,5 +1,5 @@
 import { AgentCard, ToolCard } from '../../gen/agentmesh/v1/card.js';
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { validateAgentCard, validateToolCard } from './card-validation.js';
 
 const card = (over: Partial<Parameters<typeof AgentCard.fromPartial>[0]> = {}) =>

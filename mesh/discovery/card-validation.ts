@@ -1,8 +1,8 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import semver from 'semver';
 import type { AgentCard, Skill, ToolCard, ToolDefinition } from '../../gen/agentmesh/v1/card.js';
-import { Code, MeshError } from '../server/errors.js';
-import { parseSpiffeId } from '../security/spiffe-id.js';
+import { Code, MeshError } from '../core/index.js';
+import { parseSpiffeId } from '../security/index.js';
 
 /** "namespace/name": lower-case DNS labels, so a name is also a valid Kubernetes name pair. */
 export const ENTRY_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -1,10 +1,10 @@
 import type { DiscoveryScope, Endpoint } from '../../gen/agentmesh/v1/card.js';
 import { DiscoveryScope as Scope } from '../../gen/agentmesh/v1/card.js';
 import type { DiscoveryMatch, RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
-import type { MeshClient } from '../client/client.js';
-import { Code, isMeshError, MeshError } from '../server/errors.js';
-import type { Logger } from '../telemetry/logger.js';
-import type { MeshMetrics } from '../telemetry/metrics.js';
+import type { MeshClient } from '../client/index.js';
+import { Code, isMeshError, MeshError } from '../core/index.js';
+import type { Logger } from '../telemetry/index.js';
+import type { MeshMetrics } from '../telemetry/index.js';
 
 /** Codes that mean "the registry cannot answer now", as opposed to "your question is wrong". */
 const UNREACHABLE = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.CANCELLED, Code.INTERNAL, Code.UNKNOWN]);

@@ -1,4 +1,4 @@
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { RE2JS } from 're2js';
 import { compileNamePattern, globMatches, globMatchesByProgramme, requiredLiterals } from './name-pattern.js';
 

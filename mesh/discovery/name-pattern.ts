@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import type { NamePattern } from '../../gen/agentmesh/v1/card.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 
 /** Caller-supplied patterns are bounded so that compiling and matching stay cheap. */
 export const MAX_PATTERN_LENGTH = 256;

@@ -1,9 +1,9 @@
 import type { AgentCard, Endpoint, ToolCard } from '../../gen/agentmesh/v1/card.js';
 import type { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
-import type { MeshClient } from '../client/client.js';
-import { Code, isMeshError } from '../server/errors.js';
-import type { Logger } from '../telemetry/logger.js';
-import type { MeshMetrics } from '../telemetry/metrics.js';
+import type { MeshClient } from '../client/index.js';
+import { Code, isMeshError } from '../core/index.js';
+import type { Logger } from '../telemetry/index.js';
+import type { MeshMetrics } from '../telemetry/index.js';
 
 /** What a service registers. */
 export type RegisteredCard = { kind: 'agent'; card: AgentCard } | { kind: 'tool'; card: ToolCard };

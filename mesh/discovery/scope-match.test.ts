@@ -1,5 +1,5 @@
 import { DiscoveryScope, EntryKind } from '../../gen/agentmesh/v1/card.js';
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { compareMatches, compileScope, matchCandidate, type Candidate } from './scope-match.js';
 
 const agent = (over: Partial<Candidate>): Candidate => ({

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import { EntryKind, type DiscoveryScope } from '../../gen/agentmesh/v1/card.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { compileNamePattern, type NameMatcher } from './name-pattern.js';
 
 /** The facts about an entry that discovery matches on. */

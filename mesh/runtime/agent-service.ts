@@ -2,8 +2,7 @@ import type { AgentServiceService, StreamTaskResponse } from '../../gen/agentmes
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import type { ChildExplanation, Explanation } from '../../gen/agentmesh/v1/explain.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
-import { Code, codeName, MeshError, type CallContext, type ServiceImplementation } from '../server/index.js';
-import type { Principal } from '../security/principal.js';
+import { Code, codeName, MeshError, type CallContext, type Principal, type ServiceImplementation } from '../core/index.js';
 import type { Store, TaskRecord } from '../state/index.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { explainTask } from './explain.js';

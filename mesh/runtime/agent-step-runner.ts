@@ -1,7 +1,7 @@
 import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { Message, Role, TaskState, type Task } from '../../gen/agentmesh/v1/task.js';
-import { Code, MeshError } from '../server/errors.js';
-import { isTerminal } from '../state/task-states.js';
+import { Code, MeshError } from '../core/index.js';
+import { isTerminal } from '../state/index.js';
 import type { Connect } from './collaborators.js';
 import { authorityRequired, type StepCall, type StepResult } from './executor.js';
 

@@ -1,4 +1,4 @@
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { checkCel, evaluateCondition, MAX_CEL_LENGTH } from './cel.js';
 
 describe('evaluateCondition', () => {

@@ -1,5 +1,5 @@
 import { Environment, parse, type ParseResult } from '@marcbachmann/cel-js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 
 /** Longest CEL expression accepted; plans come from models and playbooks, not from programs. */
 export const MAX_CEL_LENGTH = 1000;

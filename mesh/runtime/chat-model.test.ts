@@ -1,4 +1,4 @@
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { parseModelAliases } from './chat-model.js';
 
 describe('model aliases (AGENTMESH_MODELS)', () => {

@@ -3,10 +3,10 @@ import { createRequire } from 'node:module';
 import type OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { TokenUsage } from '../../gen/agentmesh/v1/explain.js';
-import { Code, MeshError } from '../server/errors.js';
-import type { Logger } from '../telemetry/logger.js';
-import type { MeshMetrics } from '../telemetry/metrics.js';
-import { meshTracer } from '../telemetry/tracing.js';
+import { Code, MeshError } from '../core/index.js';
+import type { Logger } from '../telemetry/index.js';
+import type { MeshMetrics } from '../telemetry/index.js';
+import { meshTracer } from '../telemetry/index.js';
 import { throwIfAborted } from './planner.js';
 
 /** What a chat call asks for beyond the messages. */

@@ -1,8 +1,8 @@
 import type { CollaboratorChoice } from '../../gen/agentmesh/v1/explain.js';
-import type { MeshClient } from '../client/client.js';
-import { endpointsOf, type DiscoveryClient } from '../discovery/discovery-client.js';
-import { Code, MeshError } from '../server/errors.js';
-import type { ServiceDefinition } from '../server/service-types.js';
+import type { MeshClient } from '../client/index.js';
+import { endpointsOf, type DiscoveryClient } from '../discovery/index.js';
+import { Code, MeshError } from '../core/index.js';
+import type { ServiceDefinition } from '../core/index.js';
 
 /** Why and where a collaborator is called: the CollaboratorChoice of ExplainTask without its step id. */
 export type Choice = Omit<CollaboratorChoice, 'stepId'>;

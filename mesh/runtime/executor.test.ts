@@ -1,6 +1,6 @@
 import { StepState, TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { authorityRequired, execute, type ExecutionState, type ExecutorOptions, type StepCall, type StepRunner } from './executor.js';
 import { CircuitBreaker } from './retry.js';
 

@@ -1,7 +1,7 @@
 import { CollaboratorChoice, Explanation, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { Store } from '../state/index.js';
-import { redactDeep } from '../telemetry/pii.js';
+import { redactDeep } from '../telemetry/index.js';
 import { toTask } from './task-codec.js';
 
 /** The collaborator a plan step names, for a person reading the explanation. */

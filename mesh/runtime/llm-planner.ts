@@ -3,8 +3,8 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import type { Logger } from 'pino';
 import { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
 import { PlannerKind, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { isMeshError } from '../server/errors.js';
-import type { MeshMetrics } from '../telemetry/metrics.js';
+import { isMeshError } from '../core/index.js';
+import type { MeshMetrics } from '../telemetry/index.js';
 import { ChatModel } from './chat-model.js';
 import type { InventoryItem } from './inventory.js';
 import { validatePlan } from './plan-validation.js';

@@ -1,5 +1,5 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import type { ChatModel } from './chat-model.js';
 import type { StepCall, StepResult } from './executor.js';
 import { compileSchema } from './schema-validator.js';

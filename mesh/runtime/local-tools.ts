@@ -1,10 +1,10 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { ToolCard } from '../../gen/agentmesh/v1/card.js';
 import type { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import type { CallContext } from '../server/context.js';
-import { Code, MeshError } from '../server/errors.js';
-import type { ServiceImplementation } from '../server/service-types.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { CallContext } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
+import type { ServiceImplementation } from '../core/index.js';
+import type { Logger } from '../telemetry/index.js';
 import type { StepCall, StepResult } from './executor.js';
 
 const PATH = '/agentmesh.v1.ToolService/InvokeTool';

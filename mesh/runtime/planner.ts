@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duration } from '../../gen/google/protobuf/duration.js';
 import type { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
 import type { TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { Code, isMeshError, MeshError } from '../server/errors.js';
+import { Code, isMeshError, MeshError } from '../core/index.js';
 import type { InventoryItem } from './inventory.js';
 
 /** What a planner is given for one task. */

@@ -1,6 +1,6 @@
 import { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
 import { PlannerKind, PlanStep, TaskPlan, type DeepPartial } from '../../gen/agentmesh/v1/plan.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { validatePlan, type PlanValidationOptions } from './plan-validation.js';
 import { elapsedSince, newPlanIdentity, noValidPlan, throwIfAborted, type Planner, type PlanningInput, type PlanningOutcome } from './planner.js';
 

@@ -1,5 +1,5 @@
 import { backoffMs, CircuitBreaker } from './retry.js';
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 
 describe('retries and circuit breaking', () => {
   test('backoff grows exponentially within the cap, with jitter between half and all of it', () => {

@@ -1,7 +1,7 @@
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import { spiffeIdOfService } from '../security/spiffe-id.js';
-import { runMeshService } from '../service/run-mesh-service.js';
-import { openStore } from '../state/store.js';
+import { spiffeIdOfService } from '../security/index.js';
+import { runMeshService } from '../service/index.js';
+import { openStore } from '../state/index.js';
 import { toolCardOf, toolService, type ToolServiceInfo, type ToolSpec } from './tool-service.js';
 
 /**

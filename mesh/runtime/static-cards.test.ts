@@ -1,4 +1,4 @@
-import { createLogger } from '../telemetry/logger.js';
+import { createLogger } from '../telemetry/index.js';
 import { StaticCards } from './static-cards.js';
 
 describe('the cards of statically routed collaborators', () => {

@@ -1,4 +1,4 @@
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from '../telemetry/index.js';
 
 // Cards change only with a deployment: fetching them for every task would make
 // each plan wait on every collaborator, and fail when any one of them is down.

@@ -1,5 +1,5 @@
 import type { PlanStep } from '../../gen/agentmesh/v1/plan.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import type { StepCall, StepResult, StepRunner } from './executor.js';
 
 type KindRunner = { run(call: StepCall): Promise<StepResult> };

@@ -1,4 +1,4 @@
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { substitute } from './substitution.js';
 
 const scope = { input: { customer: 'C-1', amount: 25000, email: 'jane@example.com' }, steps: { fetch: { output: { income: 5200, tags: ['a', 'b'] } } } };

@@ -1,6 +1,6 @@
 import type { Substitution } from '../../gen/agentmesh/v1/explain.js';
-import { Code, MeshError } from '../server/errors.js';
-import { isSensitiveKey, redactDeep } from '../telemetry/pii.js';
+import { Code, MeshError } from '../core/index.js';
+import { isSensitiveKey, redactDeep } from '../telemetry/index.js';
 
 /** What templates can refer to: the task input and the outputs of earlier steps. */
 export interface SubstitutionScope {

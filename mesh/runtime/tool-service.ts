@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { ToolCard, type ToolDefinition } from '../../gen/agentmesh/v1/card.js';
 import type { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import { Code, codeName, MeshError } from '../server/errors.js';
-import type { CallContext } from '../server/context.js';
-import type { ServiceImplementation } from '../server/service-types.js';
-import type { Store } from '../state/store.js';
-import type { AuditLog } from '../telemetry/audit.js';
-import type { MeshMetrics } from '../telemetry/metrics.js';
-import { meshTracer } from '../telemetry/tracing.js';
+import { Code, codeName, MeshError } from '../core/index.js';
+import type { CallContext } from '../core/index.js';
+import type { ServiceImplementation } from '../core/index.js';
+import type { Store } from '../state/index.js';
+import type { AuditLog } from '../telemetry/index.js';
+import type { MeshMetrics } from '../telemetry/index.js';
+import { meshTracer } from '../telemetry/index.js';
 import { compileSchema, type SchemaCheck } from './schema-validator.js';
 
 /** What a tool handler receives besides its (validated) arguments. */

@@ -1,5 +1,5 @@
 import type { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import type { Connect } from './collaborators.js';
 import type { StepCall, StepResult } from './executor.js';
 

@@ -5,7 +5,6 @@ export type { CertificateAuthority, PemPair, WorkloadCertOptions } from './dev-c
 export { httpRequest } from './https-client.js';
 export { authorize, loadPolicy, parsePolicy } from './policy.js';
 export type { Decision, PolicyRule, ServicePolicy } from './policy.js';
-export type { IdentitySource, PeerIdentity, Principal } from './principal.js';
 export { bearerToken, securityInterceptor } from './security-interceptor.js';
 export type { SecurityOptions } from './security-interceptor.js';
 export { matchesSpiffePattern, parseSpiffeId, spiffeId, spiffeIdOfService } from './spiffe-id.js';
@@ -17,3 +16,6 @@ export type { TokenFailure, TokenVerifierOptions } from './token-verifier.js';
 export { DEFAULT_TRUSTED_PROXIES, spiffeUrisOf, Transport } from './transport.js';
 export type { TransportMode, TransportOptions } from './transport.js';
 export { parseXfcc, peerUriFromXfcc } from './xfcc.js';
+export { clientSecurityConfigSchema, clientSecurityFromEnv, securityConfigSchema, securityFromEnv } from './security-config.js';
+export type { ClientSecuritySetup, SecurityConfig, SecuritySetup } from './security-config.js';
+export * from './secrets/index.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, loadConfig, millis } from '../config/config.js';
-import type { Logger } from '../telemetry/logger.js';
+import { ConfigError, loadConfig, millis } from '../config/index.js';
+import type { Logger } from '../telemetry/index.js';
 import { CertificateFilesError } from './cert-files.js';
 import { httpRequest } from './https-client.js';
 import { loadPolicy, type ServicePolicy } from './policy.js';

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { Interceptor } from '../server/interceptor.js';
-import { Code, MeshError } from '../server/errors.js';
-import { redactDeep } from '../telemetry/pii.js';
+import type { Interceptor } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
+import { redactDeep } from '../telemetry/index.js';
 import { authorize, type ServicePolicy } from './policy.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../core/index.js';
 import { actorsOf, scopesOf, TokenError, type TokenFailure, type TokenVerifier } from './token-verifier.js';
 import type { Transport } from './transport.js';
 

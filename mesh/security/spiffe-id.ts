@@ -1,4 +1,4 @@
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 
 /** A parsed workload identity, Istio's format: spiffe://<trust-domain>/ns/<namespace>/sa/<service>. */
 export interface SpiffeId {

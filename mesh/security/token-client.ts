@@ -1,7 +1,7 @@
 import { randomUUID, createPrivateKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { MetadataHook } from '../client/client.js';
-import { Code, MeshError } from '../server/errors.js';
+import type { MetadataHook } from '../client/index.js';
+import { Code, MeshError } from '../core/index.js';
 import { httpRequest } from './https-client.js';
 
 /** How this workload authenticates at the token endpoint. */

@@ -1,5 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { DEFAULT_TRUSTED_PROXIES, Transport } from './transport.js';
 
 const SELF = 'spiffe://agentmesh.local/ns/banking/sa/loan-math';

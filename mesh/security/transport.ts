@@ -2,10 +2,10 @@ import { TLSSocket } from 'node:tls';
 import { credentials, experimental, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
-import type { ServerSurfaceCall } from '../server/context.js';
-import { Code, MeshError } from '../server/errors.js';
+import type { ServerSurfaceCall } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
 import { CertificateFiles, type CertificatePaths } from './cert-files.js';
-import type { PeerIdentity } from './principal.js';
+import type { PeerIdentity } from '../core/index.js';
 import { matchesSpiffePattern, parseSpiffeId } from './spiffe-id.js';
 import { peerUriFromXfcc } from './xfcc.js';
 

@@ -4,12 +4,13 @@ import type {
   MethodDefinition,
   ServerErrorResponse,
   ServerWritableStream,
+  status as Status,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { createCallContext, type MethodKind, type OwnedCallContext } from './context.js';
-import { Code, codeName, MeshError } from './errors.js';
-import type { Interceptor } from './interceptor.js';
-import type { ServerStreamHandler, UnaryHandler } from './service-types.js';
+import { createCallContext, type MethodKind, type OwnedCallContext } from '../core/index.js';
+import { Code, codeName, MeshError } from '../core/index.js';
+import type { Interceptor } from '../core/index.js';
+import type { ServerStreamHandler, UnaryHandler } from '../core/index.js';
 
 /** Dependency failures that mean the same to our caller: try again later. */
 const PASS_THROUGH = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.CANCELLED]);
@@ -42,7 +43,8 @@ export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorRespon
   }
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);
-  return Object.assign(new Error(error.message), { code: error.code, details: error.message, metadata });
+  // Code and grpc-js's Status share their numbers.
+  return Object.assign(new Error(error.message), { code: error.code as number as Status, details: error.message, metadata });
 }
 
 function info(env: HandlerEnv, def: MethodDefinition<unknown, unknown>, kind: MethodKind) {

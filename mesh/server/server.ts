@@ -1,12 +1,12 @@
 import { Server, ServerCredentials, type ServerOptions, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { OwnedCallContext } from './context.js';
-import { Code, MeshError } from './errors.js';
+import type { OwnedCallContext } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
 import { adaptServerStream, adaptUnary, type HandlerEnv } from './handlers.js';
-import { composeInterceptors, type Interceptor } from './interceptor.js';
+import { composeInterceptors, type Interceptor } from '../core/index.js';
 import { addReflection } from './reflection.js';
-import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from './service-types.js';
+import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from '../core/index.js';
 
 /** Options for createServer. */
 export interface MeshServerOptions {

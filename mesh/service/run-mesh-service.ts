@@ -1,6 +1,6 @@
-import { secretsProviderFromEnv } from '../security/secrets/config.js';
-import { runService } from '../server/run.js';
-import { shutdownTracing } from '../telemetry/tracing.js';
+import { secretsProviderFromEnv } from '../security/index.js';
+import { runService } from './run-service.js';
+import { shutdownTracing } from '../telemetry/index.js';
 import { ServiceKit } from './service-kit.js';
 
 /**

@@ -1,24 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createClient, type MeshClient } from '../client/client.js';
-import { loadConfig, millis, port, type KernelConfig } from '../config/config.js';
+import { createClient, type MeshClient } from '../client/index.js';
+import { loadConfig, millis, port, type KernelConfig } from '../config/index.js';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
-import { DiscoveryClient } from '../discovery/discovery-client.js';
-import { Registration, type RegisteredCard } from '../discovery/registration.js';
+import { DiscoveryClient } from '../discovery/index.js';
+import { Registration, type RegisteredCard } from '../discovery/index.js';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { SecretsProvider } from '../security/secrets/provider.js';
-import { securityFromEnv, type SecuritySetup } from '../security/security-config.js';
-import { securityInterceptor } from '../security/security-interceptor.js';
-import { spiffeIdOfService } from '../security/spiffe-id.js';
-import { createServer, type MeshServer } from '../server/server.js';
-import type { ServiceDefinition } from '../server/service-types.js';
-import { startAdminServer, type AdminServer } from '../telemetry/admin-server.js';
-import { AuditLog } from '../telemetry/audit.js';
-import type { Logger } from '../telemetry/logger.js';
-import { MeshMetrics } from '../telemetry/metrics.js';
-import { observabilityInterceptor } from '../telemetry/observability-interceptor.js';
+import type { SecretsProvider } from '../security/index.js';
+import { securityFromEnv, type SecuritySetup } from '../security/index.js';
+import { securityInterceptor } from '../security/index.js';
+import { spiffeIdOfService } from '../security/index.js';
+import { createServer, type MeshServer } from '../server/index.js';
+import type { ServiceDefinition } from '../core/index.js';
+import { startAdminServer, type AdminServer } from '../telemetry/index.js';
+import { AuditLog } from '../telemetry/index.js';
+import type { Logger } from '../telemetry/index.js';
+import { MeshMetrics } from '../telemetry/index.js';
+import { observabilityInterceptor } from '../telemetry/index.js';
 
 /** Settings of the service kit beyond the kernel's and the security layer's. */
 export const serviceConfigSchema = z.object({

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { toMeshError } from './db-errors.js';
 import type { Database } from './tables.js';
 
@@ -13,9 +13,9 @@ export interface Codec {
 }
 
 /** What every record module shares: the query builder, the codec and the clock. */
-export class StoreContext {
+export class StoreContext<DB = Database> {
   constructor(
-    readonly db: Kysely<Database>,
+    readonly db: Kysely<DB>,
     readonly codec: Codec,
     private readonly clock: () => Date = () => new Date(),
     /** True when `db` is an open transaction: writes join it instead of starting their own. */
@@ -23,7 +23,7 @@ export class StoreContext {
   ) {}
 
   /** Runs fn with a context whose reads and writes all belong to one transaction. */
-  async transaction<T>(fn: (ctx: StoreContext) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (ctx: StoreContext<DB>) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     try {
       return await this.db.transaction().execute((trx) => fn(new StoreContext(trx, this.codec, this.clock, true)));
@@ -32,13 +32,21 @@ export class StoreContext {
     }
   }
 
+  /**
+   * The same context over a service's own tables (created by its migrations in this
+   * store): the registry keeps its book of record this way.
+   */
+  withTables<T>(): StoreContext<T> {
+    return this as unknown as StoreContext<T>;
+  }
+
   /** The time stamped on a change, as the ISO text both backends accept. */
   now(): string {
     return this.clock().toISOString();
   }
 
   /** Runs reads, turning driver errors into MeshErrors. */
-  async read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  async read<T>(fn: (db: Kysely<DB>) => Promise<T>): Promise<T> {
     try {
       return await fn(this.db);
     } catch (err) {
@@ -47,7 +55,7 @@ export class StoreContext {
   }
 
   /** Runs fn in one transaction: all of its writes commit together or none does. */
-  async write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  async write<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
     try {
       return this.inTransaction ? await fn(this.db) : await this.db.transaction().execute(fn);
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type JsonValue, type StoreContext } from './context.js';
 import type { ConversationVersionsTable, ConversationsTable, Database } from './tables.js';
 

@@ -1,4 +1,4 @@
-import { Code, isMeshError, MeshError } from '../server/errors.js';
+import { Code, isMeshError, MeshError } from '../core/index.js';
 
 // PostgreSQL SQLSTATE classes and codes (Appendix A of the PostgreSQL manual).
 const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);

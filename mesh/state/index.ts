@@ -1,7 +1,9 @@
 export type { BackendKind } from './backend.js';
 export { loadStateConfig, stateConfigSchema } from './config.js';
 export type { StateConfig } from './config.js';
-export type { JsonValue } from './context.js';
+export { encodeJson, StoreContext } from './context.js';
+export type { Codec, JsonValue } from './context.js';
+export type { JsonColumn, NullableJsonColumn, NullableTimeColumn, TimeColumn } from './tables.js';
 export { Conversations } from './conversations.js';
 export type { Conversation, ConversationUpdate, ConversationVersion } from './conversations.js';
 export { ExecutionRecords } from './execution-records.js';
@@ -22,5 +24,3 @@ export type { TaskRecord, TaskVersion } from './task-records.js';
 export type { NewTask, TaskChange } from './tasks.js';
 export { ToolResults } from './tool-results.js';
 export type { IdempotencyOptions, IdempotentResult } from './tool-results.js';
-export { RegistryRecords } from './registry-records.js';
-export type { ChangeToLog, LeaseRecord, RegistryChange, RegistryEntryRecord } from './registry-records.js';

@@ -1,5 +1,5 @@
 import { Migrator, type Kysely } from 'kysely';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { migrations, versionOf, type ColumnTypes } from './migrations.js';
 

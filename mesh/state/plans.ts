@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, type JsonValue, type StoreContext } from './context.js';
 import type { PlansTable } from './tables.js';
 

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { StepState } from '../../gen/agentmesh/v1/plan.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
 import { LIVE_STATES, TERMINAL_STATES } from './task-states.js';
 import type { TaskRecord } from './task-records.js';

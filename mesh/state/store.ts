@@ -9,7 +9,6 @@ import { ExecutionRecords } from './execution-records.js';
 import { logicalProblems } from './integrity.js';
 import { migrate } from './migrate.js';
 import { Plans } from './plans.js';
-import { RegistryRecords } from './registry-records.js';
 import { openSqlite } from './sqlite-backend.js';
 import { StepLog } from './steps.js';
 import { TaskEvents } from './task-events.js';
@@ -44,9 +43,6 @@ export class Store {
   readonly steps: StepLog;
   /** Tool results by idempotency key. */
   readonly toolResults: ToolResults;
-  /** The registry's entries, leases and change log (used by the registry service). */
-  readonly registry: RegistryRecords;
-
   private readonly ctx: StoreContext;
 
   /** @internal use openStore, which migrates the schema first. */
@@ -64,7 +60,6 @@ export class Store {
     this.records = new ExecutionRecords(ctx);
     this.steps = new StepLog(ctx, this.tasks);
     this.toolResults = new ToolResults(ctx);
-    this.registry = new RegistryRecords(ctx);
   }
 
   /**
@@ -77,6 +72,11 @@ export class Store {
       const tasks = new Tasks(ctx);
       return fn({ tasks, events: new TaskEvents(ctx), plans: new Plans(ctx), records: new ExecutionRecords(ctx), steps: new StepLog(ctx, tasks) });
     });
+  }
+
+  /** The query context, for a service's own tables in this store (see StoreContext.withTables). */
+  get context(): StoreContext {
+    return this.ctx;
   }
 
   /** "sqlite" or "postgres". */

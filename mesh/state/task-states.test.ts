@@ -1,5 +1,5 @@
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
-import { Code } from '../server/errors.js';
+import { Code } from '../core/index.js';
 import { assertTransition, canTransition, isTerminal } from './task-states.js';
 
 const S = TaskState;

@@ -1,5 +1,5 @@
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 
 const S = TaskState;
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
 import { insertEvents } from './task-events.js';
 import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo } from './task-states.js';

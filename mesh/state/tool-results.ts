@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Code, MeshError } from '../server/errors.js';
+import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
 
 /** The answer of an idempotent invocation. */

@@ -6,5 +6,5 @@ export { createLogger, safeChild, SECRET_PATHS } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { MeshMetrics } from './metrics.js';
 export { observabilityInterceptor } from './observability-interceptor.js';
-export { ibanValid, luhnValid, redactDeep, redactPii } from './pii.js';
+export { ibanValid, isSensitiveKey, luhnValid, redactDeep, redactPii } from './pii.js';
 export { initTracing, JsonLinesSpanExporter, meshTracer, shutdownTracing } from './tracing.js';

@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
-import type { Interceptor } from '../server/interceptor.js';
-import { Code, codeName, MeshError } from '../server/errors.js';
+import type { Interceptor } from '../core/index.js';
+import { Code, codeName, MeshError } from '../core/index.js';
 import type { AuditLog } from './audit.js';
 import type { MeshMetrics } from './metrics.js';
 

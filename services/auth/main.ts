@@ -5,13 +5,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig, millis } from '../../mesh/config/index.js';
-import { CertificateFiles } from '../../mesh/security/cert-files.js';
-import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer, UserDirectory } from '../../mesh/security/auth-server/index.js';
-import { Transport } from '../../mesh/security/transport.js';
-import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
-import { runService } from '../../mesh/server/index.js';
-import { AuditLog } from '../../mesh/telemetry/audit.js';
+import { ConfigError, loadConfig, millis } from '../../mesh/index.js';
+import { CertificateFiles } from '../../mesh/index.js';
+import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer, UserDirectory } from './server/index.js';
+import { Transport } from '../../mesh/index.js';
+import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/index.js';
+import { runService } from '../../mesh/index.js';
+import { AuditLog } from '../../mesh/index.js';
 
 const authConfigSchema = z.object({
   /** mtls: HTTPS with the mesh CA; istio: plain HTTP behind the sidecar, which terminates mTLS. */

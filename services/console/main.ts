@@ -3,9 +3,9 @@
 // registry and the agents with its own workload identity and each signed-in
 // person's token (dev login), so it can do no more than that person.
 import { fileURLToPath } from 'node:url';
-import { startConsole } from '../../mesh/console/index.js';
-import { secretsProviderFromEnv } from '../../mesh/security/secrets/index.js';
-import { runService } from '../../mesh/server/index.js';
+import { startConsole } from './server/index.js';
+import { secretsProviderFromEnv } from '../../mesh/index.js';
+import { runService } from '../../mesh/index.js';
 
 await runService('agentmesh/console', async ({ config, log }) => {
   const secrets = await secretsProviderFromEnv(process.env, { logger: log });

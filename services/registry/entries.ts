@@ -1,6 +1,6 @@
 import { AgentCard, Lifecycle, ToolCard, type Endpoint, type RegistryEntry } from '../../gen/agentmesh/v1/card.js';
-import type { Candidate } from '../../mesh/discovery/index.js';
-import type { LeaseRecord, RegistryEntryRecord } from '../../mesh/state/index.js';
+import type { Candidate } from '../../mesh/index.js';
+import type { LeaseRecord, RegistryEntryRecord } from './storage/registry-records.js';
 
 /** An entry held in memory: its stored record and its live leases. */
 export interface LiveEntry {

@@ -3,9 +3,9 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
-import { loadConfig, millis } from '../../mesh/config/index.js';
-import { runMeshService } from '../../mesh/service/index.js';
-import { openStore } from '../../mesh/state/index.js';
+import { loadConfig, millis } from '../../mesh/index.js';
+import { runMeshService } from '../../mesh/index.js';
+import { openStore } from '../../mesh/index.js';
 import { Registry } from './registry.js';
 import { registryService } from './registry-service.js';
 

@@ -1,8 +1,8 @@
 import { AgentCard, EntryKind, Lifecycle, ToolCard, type RegistryEntry } from '../../gen/agentmesh/v1/card.js';
 import { RegistryServiceService, type WatchResponse, ChangeType } from '../../gen/agentmesh/v1/registry_service.js';
-import { ENTRY_NAME, validateAgentCard, validateToolCard } from '../../mesh/discovery/index.js';
-import { Code, MeshError, type CallContext, type ServiceImplementation } from '../../mesh/server/index.js';
-import type { Principal } from '../../mesh/security/index.js';
+import { ENTRY_NAME, validateAgentCard, validateToolCard } from '../../mesh/index.js';
+import { Code, MeshError, type CallContext, type ServiceImplementation } from '../../mesh/index.js';
+import type { Principal } from '../../mesh/index.js';
 import { LIFECYCLE_NAMES, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
 import { ADMIN_SCOPE, namespaceOf, type Registry } from './registry.js';
 

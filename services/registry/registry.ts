@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import semver from 'semver';
 import { EventEmitter, on } from 'node:events';
 import { AgentCard, ToolCard, type DiscoveryScope, type Endpoint } from '../../gen/agentmesh/v1/card.js';
-import { compileScope, DiscoveryIndex } from '../../mesh/discovery/index.js';
-import type { Principal } from '../../mesh/security/index.js';
-import { parseSpiffeId } from '../../mesh/security/index.js';
-import { Code, MeshError } from '../../mesh/server/index.js';
-import type { ChangeToLog, RegistryChange, Store } from '../../mesh/state/index.js';
-import type { Logger } from '../../mesh/telemetry/index.js';
+import { compileScope, DiscoveryIndex } from '../../mesh/index.js';
+import type { Principal } from '../../mesh/index.js';
+import { parseSpiffeId } from '../../mesh/index.js';
+import { Code, MeshError } from '../../mesh/index.js';
+import type { Store } from '../../mesh/index.js';
+import { RegistryRecords, type ChangeToLog, type RegistryChange } from './storage/registry-records.js';
+import type { Logger } from '../../mesh/index.js';
 import { discoverable, entryKey, labelsOf, toCandidate, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
 
 /** The namespace of a caller's workload identity. */
@@ -40,17 +41,21 @@ export class Registry {
   private sweeper: NodeJS.Timeout | undefined;
   revision = 0;
 
+  /** The book of record: entries, leases and the change log in the registry's store. */
+  readonly records: RegistryRecords;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly log: Logger,
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
   ) {
+    this.records = new RegistryRecords(store.context);
     this.feed.setMaxListeners(0);
   }
 
   /** Loads the book of record and starts expiring lapsed leases. */
   async start(sweepMs = 1_000): Promise<void> {
-    const { entries, leases, revision } = await this.store.registry.loadAll();
+    const { entries, leases, revision } = await this.records.loadAll();
     this.revision = revision;
     for (const record of entries) this.entries.set(record.key, { record, leases: new Map() });
     for (const lease of leases) {
@@ -111,7 +116,7 @@ export class Registry {
       const changes: ChangeToLog[] = discoverable(preview)
         ? [{ change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED', entryKey: key, entry: toRegistryEntryJson(preview) }]
         : [];
-      const { entry, revisions } = await this.store.registry.register(
+      const { entry, revisions } = await this.records.register(
         { key, kind, name: card.name, version: card.version, card: json, identity: card.identity },
         { leaseId, instanceId: endpoint.instanceId, endpoint: stored, expiresAt, ttlMs: ttl },
         changes,
@@ -141,7 +146,7 @@ export class Registry {
       const entry = this.leaseEntry(leaseId, caller);
       // Renew by the TTL granted at registration (stored with the lease, so also after a restart).
       const expiresAt = new Date(Date.now() + entry.leases.get(leaseId)!.ttlMs);
-      const renewed = await this.store.registry.renew(leaseId, expiresAt);
+      const renewed = await this.records.renew(leaseId, expiresAt);
       entry.leases.set(leaseId, renewed);
       return expiresAt;
     });
@@ -169,7 +174,7 @@ export class Registry {
       // Still discoverable with fewer instances is an update: watchers must drop the dead endpoint.
       changes.push({ change: discoverable(next) ? 'UPDATED' : 'REMOVED', entryKey: before.record.key, entry: toRegistryEntryJson(next) });
     }
-    const revisions = await this.store.registry.endLeases(ended.map(([, id]) => id), changes, principal);
+    const revisions = await this.records.endLeases(ended.map(([, id]) => id), changes, principal);
     for (const [entry, next] of after) {
       entry.leases = next.leases;
       this.reindex(entry);
@@ -207,7 +212,7 @@ export class Registry {
         }
       }
       // Memory follows the store only once the store has the change.
-      const revisions = await this.store.registry.setLifecycle(targets.map((e) => e.record.key), lifecycle, changes, caller.subject);
+      const revisions = await this.records.setLifecycle(targets.map((e) => e.record.key), lifecycle, changes, caller.subject);
       for (const { e } of updated) {
         e.record = { ...e.record, lifecycle, revision: revisions.at(-1) ?? e.record.revision };
         this.reindex(e);
@@ -255,7 +260,7 @@ export class Registry {
     let last = fromRevision > 0 ? fromRevision : this.revision;
     if (fromRevision > 0) {
       for (;;) {
-        const page = await this.store.registry.changesAfter(last, 500);
+        const page = await this.records.changesAfter(last, 500);
         for (const c of page) {
           last = c.revision;
           yield c;

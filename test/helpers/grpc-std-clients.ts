@@ -7,7 +7,7 @@ import {
   type ServerReflectionRequest,
   type ServerReflectionResponse,
 } from '../../gen/grpc/reflection/v1/reflection.js';
-import { createClient } from '../../mesh/client/index.js';
+import { createClient } from '../../mesh/index.js';
 
 /** Asks grpc.health.v1.Health/Check for a service ('' = the whole server); returns the status name. */
 export async function healthStatus(address: string, service = ''): Promise<string> {

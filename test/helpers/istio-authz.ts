@@ -2,7 +2,7 @@
 // with any ALLOW policy selecting a workload (allow-nothing included), a
 // request passes only when some rule of one of them matches it. Only the
 // fields istio/ renders are implemented; anything else throws.
-import { istioMatches } from '../../mesh/deploy/index.js';
+import { istioMatches } from '../../devtools/istio-render/index.js';
 import type { KubeObject } from './kustomize.js';
 
 /** What the sidecar knows about a request: the mTLS peer (identity without spiffe://, namespace), the JWT's iss/sub, and the request. */

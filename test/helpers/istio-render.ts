@@ -11,7 +11,7 @@ import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models
 import { DestinationRule, VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1';
 import { AuthorizationPolicy, RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1';
-import { loadRenderConfig, renderIstio, type RenderConfig, type RenderedIstio } from '../../mesh/deploy/index.js';
+import { loadRenderConfig, renderIstio, type RenderConfig, type RenderedIstio } from '../../devtools/istio-render/index.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 import type { Pod } from './network-policy.js';
 import { ROOT } from './processes.js';

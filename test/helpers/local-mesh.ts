@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MeshFile } from '../../mesh/local/launcher.js';
+import type { MeshFile } from '../../devtools/launcher/launcher.js';
 import { ROOT, runCommand, startProcess, type CommandResult, type ServiceProcess } from './processes.js';
 
 /** A local mesh started the way `npm start` starts it, in its own folder and port block. */
@@ -23,19 +23,19 @@ async function stopLauncher(launcher: ServiceProcess): Promise<void> {
 /** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
 const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
 
-/** Starts mesh/local/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
+/** Starts devtools/launcher/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
 export async function startTestMesh(home: string, options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestMesh> {
   const root = options.root ?? ROOT;
   for (let attempt = 1; ; attempt++) {
     const env = { AGENTMESH_HOME: home, AGENTMESH_BASE_PORT: String(randomBlock()), AGENTMESH_LOG_LEVEL: 'info', ...options.env };
-    const launcher = startProcess(join(root, 'mesh/local/start.ts'), env);
+    const launcher = startProcess(join(root, 'devtools/launcher/start.ts'), env);
     const meshFile = join(home, 'mesh.json');
     const until = Date.now() + (options.timeoutMs ?? 90_000);
     while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
     if (existsSync(meshFile)) {
       const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
       const cli = (args: string[], o: { user?: string } = {}) =>
-        runCommand(process.execPath, [join(root, 'mesh/cli/bin.mjs'), ...args], {
+        runCommand(process.execPath, [join(root, 'devtools/cli/bin.mjs'), ...args], {
           cwd: root,
           env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: o.user ?? 'alice' },
           timeout: 120_000,

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from '../../mesh/telemetry/index.js';
+import { createLogger, type Logger } from '../../mesh/index.js';
 
 /** A logger whose JSON lines are kept in memory, for asserting what was (not) logged. */
 export function captureLogger(service = 'test'): { log: Logger; lines: Record<string, unknown>[]; text: () => string } {

@@ -1,7 +1,7 @@
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
-import { createClient, type MeshClient } from '../../mesh/client/index.js';
-import { ClientDirectory, parseClients, SigningKeys, startAuthServer, type RunningAuthServer } from '../../mesh/security/auth-server/index.js';
+import { createClient, type MeshClient } from '../../mesh/index.js';
+import { ClientDirectory, parseClients, SigningKeys, startAuthServer, type RunningAuthServer } from '../../services/auth/server/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
 import type { CertificatePaths } from '../../mesh/security/cert-files.js';
 import { parsePolicy, type ServicePolicy } from '../../mesh/security/policy.js';
@@ -11,7 +11,7 @@ import { spiffeId } from '../../mesh/security/spiffe-id.js';
 import { TokenClient } from '../../mesh/security/token-client.js';
 import { TokenVerifier } from '../../mesh/security/token-verifier.js';
 import { Transport } from '../../mesh/security/transport.js';
-import { createServer, type MeshServer, type ServiceImplementation } from '../../mesh/server/index.js';
+import { createServer, type MeshServer, type ServiceImplementation } from '../../mesh/index.js';
 import { captureLogger } from './log-capture.js';
 import { createTestPki, TRUST_DOMAIN, type TestPki } from './pki.js';
 

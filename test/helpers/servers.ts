@@ -1,7 +1,7 @@
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
-import { createClient, type MeshClient } from '../../mesh/client/index.js';
-import { createServer, type MeshServer, type ServiceDefinition } from '../../mesh/server/index.js';
-import type { Logger } from '../../mesh/telemetry/index.js';
+import { createClient, type MeshClient } from '../../mesh/index.js';
+import { createServer, type MeshServer, type ServiceDefinition } from '../../mesh/index.js';
+import type { Logger } from '../../mesh/index.js';
 import { captureLogger } from './log-capture.js';
 
 /** A server started on 127.0.0.1:0 for one test. */

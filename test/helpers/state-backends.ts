@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { loadStateConfig, openStore, sqlitePath, type StateConfig, type Store } from '../../mesh/state/index.js';
+import { loadStateConfig, openStore, sqlitePath, type StateConfig, type Store } from '../../mesh/index.js';
 
 /** The server the tests create their databases on (trust auth, as on the dev and CI machines). */
 export const PG_ADMIN_URL = process.env.AGENTMESH_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';

@@ -1,7 +1,7 @@
 // lending/compliance: the KYC, sanctions and PEP checks a loan needs before
 // anyone may pre-qualify it.
 import { fileURLToPath } from 'node:url';
-import { runAgent } from '../../../mesh/runtime/index.js';
+import { runAgent } from '../../../mesh/index.js';
 
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 

@@ -1,7 +1,7 @@
 // lending/credit-risk: assesses a retail loan's credit risk from the
 // customer's history and the affordability of the repayment.
 import { fileURLToPath } from 'node:url';
-import { runAgent } from '../../../mesh/runtime/index.js';
+import { runAgent } from '../../../mesh/index.js';
 
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 

@@ -4,7 +4,7 @@
 // applying the decision rules.
 // Offline it follows its playbook; with OPENAI_API_KEY set it plans with the LLM.
 import { fileURLToPath } from 'node:url';
-import { runAgent } from '../../../mesh/runtime/index.js';
+import { runAgent } from '../../../mesh/index.js';
 
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 

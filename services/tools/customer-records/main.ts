@@ -2,8 +2,8 @@
 // realistic personal data) and KYC / sanctions screening, as tools.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runToolService, type ToolSpec } from '../../../mesh/runtime/index.js';
-import { Code, MeshError } from '../../../mesh/server/index.js';
+import { runToolService, type ToolSpec } from '../../../mesh/index.js';
+import { Code, MeshError } from '../../../mesh/index.js';
 
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 

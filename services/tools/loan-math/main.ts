@@ -1,8 +1,8 @@
 // banking/loan-math: FX conversion, affordability, a credit score and the
 // final pre-qualification decision rules, as deterministic tools.
 import { fileURLToPath } from 'node:url';
-import { runToolService, type ToolSpec } from '../../../mesh/runtime/index.js';
-import { Code, MeshError } from '../../../mesh/server/index.js';
+import { runToolService, type ToolSpec } from '../../../mesh/index.js';
+import { Code, MeshError } from '../../../mesh/index.js';
 
 process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
 

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Metadata } from '@grpc/grpc-js';
+import { createClient, type MeshClient } from '../../mesh/index.js';
+import type { MeshFile } from '../launcher/launcher.js';
+import { processAlive } from '../../mesh/index.js';
+import { spiffeIdOfService } from '../../mesh/index.js';
+import { TokenClient } from '../../mesh/index.js';
+import { Transport } from '../../mesh/index.js';
+import type { ServiceDefinition } from '../../mesh/index.js';
+
+/** A one-line error for the person at the terminal: what failed and what to do. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Where mesh.json is: AGENTMESH_HOME, else .agentmesh/ in this folder or the nearest parent that has one. */
+export function meshFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.AGENTMESH_HOME) return join(env.AGENTMESH_HOME, 'mesh.json');
+  for (let dir = resolve('.'); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.agentmesh', 'mesh.json'))) return join(dir, '.agentmesh', 'mesh.json');
+    if (dirname(dir) === dir) return join(resolve('.'), '.agentmesh', 'mesh.json');
+  }
+}
+
+/** The running mesh as the CLI talks to it: its own certificate, client credentials and user tokens. */
+export class MeshConnection {
+  readonly file: MeshFile;
+  readonly home: string;
+  private readonly transport: Transport;
+  private readonly tokens: TokenClient;
+  private readonly clients: { close(): void }[] = [];
+
+  constructor(
+    readonly user: string,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const path = meshFilePath(env);
+    if (!existsSync(path)) throw new CliError(`no running mesh: ${path} does not exist; start one with \`npm start\``);
+    try {
+      this.file = JSON.parse(readFileSync(path, 'utf8')) as MeshFile;
+    } catch (err) {
+      throw new CliError(`${path} is not a mesh file (${(err as Error).message}); restart the mesh with \`npm start\``);
+    }
+    // A launcher that was killed outright leaves its mesh.json behind.
+    if (typeof this.file.launcherPid === 'number' && !processAlive(this.file.launcherPid)) {
+      throw new CliError(`the mesh of ${dirname(path)} is not running (its launcher, pid ${this.file.launcherPid}, is gone); start it with \`npm start\``);
+    }
+    this.home = dirname(path);
+    const { cert, key, clientId, clientSecret } = this.file.client;
+    this.transport = new Transport({ mode: 'mtls', trustDomain: this.file.trustDomain, tls: { certFile: cert, keyFile: key, caFile: this.file.ca } });
+    this.tokens = new TokenClient({ tokenUrl: this.file.tokenUrl, clientId, auth: { method: 'client_secret_basic', secret: clientSecret }, ca: readFileSync(this.file.ca, 'utf8') });
+  }
+
+  /** The service entry of mesh.json, or a one-line error listing what runs. */
+  service(name: string, kind?: string) {
+    const s = this.file.services.find((x) => x.name === name && (!kind || x.kind === kind));
+    if (!s) {
+      const known = this.file.services.filter((x) => !kind || x.kind === kind).map((x) => x.name);
+      throw new CliError(`${name} is not ${kind ? `an ${kind}` : 'a service'} of this mesh (${known.join(', ')})`);
+    }
+    return s;
+  }
+
+  /** A user token for a service: the local dev login, the person is the subject (impersonation by the CLI's client). */
+  userToken(audience: string, scopes: string[] = []): Promise<string> {
+    return this.tokens.tokenForUser(this.user, audience, scopes);
+  }
+
+  /** A client to a service, calling as the CLI's user (`asUser`) or as the CLI itself. */
+  client<S extends ServiceDefinition>(definition: S, service: string, as: 'user' | 'cli', scopes: string[] = []): MeshClient<S> {
+    const s = this.service(service);
+    const hook = async (metadata: Metadata) => {
+      const token = as === 'user' ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
+      metadata.set('authorization', `Bearer ${token}`);
+    };
+    const client = createClient(definition, s.address, { credentials: this.transport.channelCredentials(spiffeIdOfService(this.file.trustDomain, service)), metadataHooks: [hook] });
+    this.clients.push(client);
+    return client;
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+    this.transport.close();
+  }
+}
+
+/** The person the CLI acts for: --user, AGENTMESH_USER, else the login name. */
+export function currentUser(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const user = flag ?? env.AGENTMESH_USER ?? userInfo().username;
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user)) throw new CliError(`user "${user}": use letters, digits and . _ @ - (at most 64)`);
+  return user;
+}

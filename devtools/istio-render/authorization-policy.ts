@@ -1,0 +1,93 @@
+import type { ServicePolicy } from '../../mesh/index.js';
+import { ADMIN_PORT, METRICS_PATH, type Manifest } from './constants.js';
+import { translateCaller } from './istio-principals.js';
+
+/** Health and reflection stay open to every workload of the trust domain, as they are in the services themselves. */
+export const OPEN_PATHS = ['/grpc.health.v1.Health/*', '/grpc.reflection.v1.ServerReflection/*', '/grpc.reflection.v1alpha.ServerReflection/*'];
+
+/** A policy method pattern as an Istio path: exact, or a prefix for "pkg.Service/*" and "*". */
+export function istioPath(method: string): string {
+  return method === '*' ? '/*' : `/${method}`;
+}
+
+/** What the rendering could not express exactly, for the manifest's annotations and the render log. */
+export interface PolicyNotes {
+  narrowed: string[];
+}
+
+type IstioRule = Record<string, unknown>;
+
+/**
+ * The AuthorizationPolicy of one service, rendered from the policy the
+ * service enforces itself: one ALLOW rule per policy rule and caller form
+ * (see translateCaller), each also requiring a valid token from `issuer`;
+ * everything else is denied (ALLOW semantics, plus the namespace's
+ * allow-nothing policy). Scopes are not rendered: the service checks them
+ * on every call (Istio cannot test one scope inside the space-separated
+ * `scope` claim portably across versions).
+ *
+ * A last rule admits `GET /metrics` on the admin port from workloads of
+ * `monitoringNamespace`: a Prometheus with a mesh identity scraping the app
+ * directly (STRICT mTLS refuses one without). Nothing else of the admin port
+ * is reachable through the sidecar: the kubelet's probes and the merged
+ * metrics are fetched by the sidecar agent over loopback, which no
+ * AuthorizationPolicy sees.
+ */
+export function authorizationPolicy(
+  policy: ServicePolicy,
+  target: { account: string; namespace: string; source: string },
+  trustDomain: string,
+  issuer: string,
+  monitoringNamespace: string,
+): { manifest: Manifest; notes: PolicyNotes } {
+  const notes: PolicyNotes = { narrowed: [] };
+  const rules: IstioRule[] = [{ from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] }];
+  for (const rule of policy.rules) {
+    const to = [{ operation: { paths: [...new Set(rule.methods.map(istioPath))] } }];
+    const plain: string[] = [];
+    const conditional: IstioRule[] = [];
+    for (const caller of rule.callers) {
+      const form = translateCaller(caller, trustDomain);
+      if (form.note) notes.narrowed.push(`rule "${rule.description || rule.methods.join(',')}": ${form.note}`);
+      if (form.principals.length === 0) continue;
+      const source = { principals: form.principals, requestPrincipals: [`${issuer}/*`] };
+      if (form.when) conditional.push({ from: [{ source }], to, when: form.when });
+      else plain.push(...form.principals);
+    }
+    if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals: [`${issuer}/*`] } }], to });
+    rules.push(...conditional);
+  }
+  rules.push({ from: [{ source: { namespaces: [monitoringNamespace] } }], to: [{ operation: { ports: [String(ADMIN_PORT)], methods: ['GET'], paths: [METRICS_PATH] } }] });
+  const annotations: Record<string, string> = {
+    'agentmesh.dev/rendered-from': target.source,
+    'agentmesh.dev/scopes': 'enforced by the service itself on every call',
+  };
+  if (notes.narrowed.length) annotations['agentmesh.dev/narrowed'] = notes.narrowed.join('\n');
+  return {
+    manifest: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: target.account, namespace: target.namespace, annotations },
+      spec: { selector: { matchLabels: { app: target.account } }, action: 'ALLOW', rules },
+    },
+    notes,
+  };
+}
+
+/** The authorization server's endpoints: open to every workload of the trust domain (clients still authenticate to it). */
+export function authServerPolicy(account: string, namespace: string, trustDomain: string): Manifest {
+  const from = [{ source: { principals: [`${trustDomain}/ns/*`] } }];
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: account, namespace, annotations: { 'agentmesh.dev/rendered-from': 'services/auth (OAuth2 endpoints)' } },
+    spec: {
+      selector: { matchLabels: { app: account } },
+      action: 'ALLOW',
+      rules: [
+        { from, to: [{ operation: { methods: ['GET'], paths: ['/.well-known/oauth-authorization-server', '/oauth2/jwks'] } }] },
+        { from, to: [{ operation: { methods: ['POST'], paths: ['/oauth2/token'] } }] },
+      ],
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import type { MeshServiceKind } from '../../mesh/index.js';
+import { parsePolicy, type ServicePolicy } from '../../mesh/index.js';
+import { matchesSpiffePattern, spiffeIdOfService } from '../../mesh/index.js';
+
+/** What kind of service a process of the local mesh is. */
+export type ServiceKind = MeshServiceKind;
+
+const manifestSchema = z.object({
+  trustDomain: z.string().min(1).default('agentmesh.local'),
+  services: z
+    .array(z.object({ name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/), kind: z.enum(['auth', 'registry', 'tool', 'agent', 'console']), entry: z.string().min(1) }))
+    .min(1),
+});
+
+/** The client the CLI (and people at the terminal) use: its own identity, allowed to log people in locally. */
+export const CLI_CLIENT = 'agentmesh/cli';
+
+/** One service of the local mesh, with everything decided before it starts. */
+export interface PlannedService {
+  name: string;
+  kind: ServiceKind;
+  entry: string;
+  port: number;
+  /** Admin HTTP port (/metrics, /livez, /readyz); the auth server has none. */
+  adminPort: number | undefined;
+  spiffeId: string;
+  policy: ServicePolicy | undefined;
+}
+
+/** The OAuth2 client registration of a workload (no secret: that lives in the secrets file). */
+export interface ClientRegistration {
+  client_id: string;
+  auth: { method: 'client_secret_basic'; secret_path: string };
+  scopes: string[];
+  audiences: string[];
+  token_exchange?: boolean;
+  impersonation?: boolean;
+  client_credentials?: boolean;
+}
+
+/** The whole local mesh, planned. */
+export interface MeshPlan {
+  root: string;
+  /** .agentmesh/ in the checkout. */
+  home: string;
+  trustDomain: string;
+  basePort: number;
+  services: PlannedService[];
+  clients: ClientRegistration[];
+}
+
+/**
+ * The default base port for a checkout: derived from its path, so a second
+ * checkout on the same machine gets other ports (20000-29900, steps of 100).
+ */
+export function defaultBasePort(root: string): number {
+  const h = createHash('sha256').update(resolve(root)).digest().readUInt32BE(0);
+  return 20_000 + (h % 100) * 100;
+}
+
+/** Scopes each kind of workload asks for. */
+const SCOPES: Record<ServiceKind, string[]> = {
+  auth: [],
+  registry: [],
+  tool: ['registry.register', 'registry.read'],
+  agent: ['registry.register', 'registry.read', 'tools.invoke', 'task.read', 'task.write'],
+  // Only ever for a signed-in person, and never more than their roles grant (see clientsOf).
+  console: ['registry.read', 'task.read', 'task.write'],
+};
+
+/** Reads services/local-mesh.json and each service's policy.json; assigns ports from the base port. */
+export function planMesh(root: string, options: { basePort?: number; manifest?: string } = {}): MeshPlan {
+  const file = options.manifest ?? join(root, 'services', 'local-mesh.json');
+  const parsed = manifestSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  const { trustDomain, services } = parsed.data;
+  const basePort = options.basePort ?? defaultBasePort(root);
+  if (basePort < 1024 || basePort + 99 > 65_535) throw new Error(`base port ${basePort}: must leave room for 100 ports between 1024 and 65535`);
+  if (services.length > 45) throw new Error('at most 45 services fit the port block of a checkout');
+  const planned: PlannedService[] = services.map((s, i) => {
+    const policyFile = join(root, dirname(s.entry), 'policy.json');
+    return {
+      ...s,
+      port: basePort + i,
+      adminPort: s.kind === 'auth' ? undefined : basePort + 50 + i,
+      spiffeId: spiffeIdOfService(trustDomain, s.name),
+      policy: existsSync(policyFile) ? parsePolicy(JSON.parse(readFileSync(policyFile, 'utf8')), trustDomain) : undefined,
+    };
+  });
+  return { root, home: join(root, '.agentmesh'), trustDomain, basePort, services: planned, clients: clientsOf(planned, trustDomain) };
+}
+
+/** The services whose policy lets `spiffeId` call at least one method: the audiences its tokens may name. */
+function calleesOf(services: PlannedService[], spiffeId: string): string[] {
+  return services.filter((s) => s.policy?.rules.some((r) => r.callers.some((c) => matchesSpiffePattern(c, spiffeId)))).map((s) => s.name);
+}
+
+/**
+ * OAuth2 clients for every workload and the CLI: audiences derived from the
+ * policies (a workload gets tokens only for services that would accept it),
+ * token exchange for agents (they act for their callers), the dev login
+ * (impersonation) and nothing else for the console.
+ */
+function clientsOf(services: PlannedService[], trustDomain: string): ClientRegistration[] {
+  const secret = (id: string) => ({ method: 'client_secret_basic' as const, secret_path: `agentmesh/clients/${id}` });
+  const workloads = services
+    .filter((s) => s.kind !== 'auth')
+    .map((s) => ({
+      client_id: s.name,
+      auth: secret(s.name),
+      scopes: SCOPES[s.kind],
+      audiences: calleesOf(services, s.spiffeId).filter((a) => a !== s.name),
+      ...(s.kind === 'agent' ? { token_exchange: true } : {}),
+      // The web console acts for people only: dev login, no tokens of its own.
+      ...(s.kind === 'console' ? { impersonation: true, client_credentials: false } : {}),
+    }));
+  const cliId = spiffeIdOfService(trustDomain, CLI_CLIENT);
+  const cli: ClientRegistration = {
+    client_id: CLI_CLIENT,
+    auth: secret(CLI_CLIENT),
+    scopes: ['task.read', 'task.write', 'registry.read', 'registry.admin'],
+    audiences: calleesOf(services, cliId),
+    impersonation: true,
+  };
+  return [...workloads, cli];
+}

@@ -1,0 +1,136 @@
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata as GrpcMetadata } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { PeerIdentity, Principal } from './principal.js';
+import { Code, MeshError } from './errors.js';
+
+/** The parts every grpc-js server call has (grpc-js does not export this type). */
+export type ServerSurfaceCall = Omit<ServerUnaryCall<unknown, unknown>, 'request'>;
+
+/** How close to the deadline a cancellation counts as the deadline passing. */
+const DEADLINE_SLACK_MS = 50;
+
+/** Whether a method answers once or streams. */
+export type MethodKind = 'unary' | 'server-stream';
+
+/** Everything a handler and the interceptors know about one incoming call. */
+export interface CallContext {
+  /** Fully qualified service name, e.g. "agentmesh.v1.AgentService". */
+  readonly service: string;
+  /** Method name, e.g. "SendTask". */
+  readonly method: string;
+  /** The gRPC path, "/<service>/<method>". */
+  readonly path: string;
+  readonly kind: MethodKind;
+  /** The decoded request message. */
+  readonly request: unknown;
+  /** Incoming request metadata. */
+  readonly metadata: Metadata;
+  /** The transport peer, e.g. "127.0.0.1:53412". */
+  readonly peer: string;
+  /** Aborted when the caller cancels, the deadline passes or the server is forced down; the reason is a MeshError. */
+  readonly signal: AbortSignal;
+  /** The caller's deadline, if it set one. */
+  readonly deadline: Date | undefined;
+  /** Milliseconds left before the deadline (Infinity when none). */
+  timeRemainingMs(): number;
+  /** Trailing metadata sent with the final status. */
+  readonly trailer: Metadata;
+  /** A logger bound to this call (made when first used: most calls log once, or not at all). */
+  log: Logger;
+  /** Adds fields to every later line of `log` (values must be safe to log: redact them first). */
+  bindLog(bindings: Record<string, unknown>): void;
+  /** The caller's workload identity, set by the security interceptor first (also for refused calls). */
+  identity: PeerIdentity | undefined;
+  /** The verified caller, set by the security interceptor before any handler runs. */
+  principal: Principal | undefined;
+  /**
+   * The task this call is about, named in its access log line and audit
+   * record: taken from the request (task_id, context.task_id) and set by
+   * handlers that create one.
+   */
+  taskId: string | undefined;
+  /** The underlying grpc-js call, for the security layer (peer certificate). */
+  readonly call: ServerSurfaceCall;
+}
+
+/** A CallContext plus the kernel's controls over its lifetime. */
+export interface OwnedCallContext extends CallContext {
+  /** Aborts the call's signal with the given reason (idempotent). */
+  abort(reason: MeshError): void;
+  /** Releases timers and listeners. */
+  dispose(): void;
+}
+
+/** Builds the context for an incoming call and wires cancellation and deadline into its signal. */
+export function createCallContext(
+  call: ServerSurfaceCall & { request?: unknown },
+  info: { service: string; method: string; path: string; kind: MethodKind },
+  log: Logger,
+): OwnedCallContext {
+  const controller = new AbortController();
+  const abort = (reason: MeshError) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  const rawDeadline = call.getDeadline();
+  const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
+  const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
+
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline) {
+    const fire = () => abort(new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded'));
+    const left = deadline.getTime() - Date.now();
+    if (left <= 0) fire();
+    else timer = setTimeout(fire, left);
+  }
+  // grpc-js emits 'cancelled' both for client cancellation and for its own deadline timer; a client
+  // whose own deadline fires also cancels, often a moment before ours. Near the deadline, it is one.
+  const onCancelled = () => {
+    const expired = deadline !== undefined && deadline.getTime() - Date.now() <= DEADLINE_SLACK_MS;
+    abort(
+      expired
+        ? new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded')
+        : new MeshError(Code.CANCELLED, 'call cancelled by the client'),
+    );
+  };
+  call.on('cancelled', onCancelled);
+
+  const bindings: Record<string, unknown> = { rpc: info.path };
+  let callLog: Logger | undefined;
+  return {
+    ...info,
+    request: call.request,
+    metadata: call.metadata,
+    peer: call.getPeer(),
+    signal: controller.signal,
+    deadline,
+    timeRemainingMs: () => (deadline ? Math.max(0, deadline.getTime() - Date.now()) : Infinity),
+    trailer: new GrpcMetadata(),
+    get log() {
+      return (callLog ??= log.child(bindings));
+    },
+    set log(replacement: Logger) {
+      callLog = replacement;
+    },
+    bindLog(more) {
+      Object.assign(bindings, more);
+      callLog = undefined;
+    },
+    identity: undefined,
+    principal: undefined,
+    taskId: taskIdOf(call.request),
+    call,
+    abort,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', onCancelled);
+    },
+  };
+}
+
+/** The task id a request names (AgentService's task_id, ToolService's context.task_id), if any. */
+function taskIdOf(request: unknown): string | undefined {
+  const r = request as { taskId?: unknown; context?: { taskId?: unknown } } | undefined;
+  const id = r?.taskId ?? r?.context?.taskId;
+  return typeof id === 'string' && id ? id : undefined;
+}

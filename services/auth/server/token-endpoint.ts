@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../../../mesh/index.js';
+import { scopesOf } from '../../../mesh/index.js';
+import type { ClientAuthenticator } from './client-auth.js';
+import type { OAuthClient } from './clients.js';
+import { OAuthError } from './oauth-error.js';
+import type { SigningKeys } from './signing-keys.js';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const PERSON = /^[A-Za-z0-9._@-]{1,64}$/;
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+/** What the token endpoint needs. */
+export interface TokenEndpointOptions {
+  issuer: () => string;
+  keys: SigningKeys;
+  authenticator: ClientAuthenticator;
+  /** Access token lifetime in seconds (short by design). */
+  tokenTtlSec: number;
+  /** The verdict of the registry on a client's agent, when it knows it (suspended or retired agents get no tokens). */
+  isActive?: (client: OAuthClient) => Promise<boolean>;
+  /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
+  userScopes?: (user: string) => string[];
+  /** Whether a name is a registered client's id (the dev login refuses those as a person's name). */
+  isClientId?: (name: string) => boolean;
+  log: Logger;
+  /** Where every issued token is recorded (who got it, for whom, for which audience); a token is handed out only once its record is durable. */
+  audit?: AuditLog;
+}
+
+/** A successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  issued_token_type?: string;
+}
+
+function subjectOf(client: OAuthClient): string {
+  return client.subject ?? client.client_id;
+}
+
+function grantScopes(requested: string | null, allowed: string[]): string[] {
+  if (!requested) return allowed;
+  const asked = requested.split(' ').filter(Boolean);
+  const refused = asked.filter((s) => !allowed.includes(s));
+  if (refused.length) throw new OAuthError('invalid_scope', `scope not allowed: ${refused.join(' ')}`);
+  return asked;
+}
+
+/** The acting chain of an `act` claim, the current actor first. */
+function actorsOf(act: Record<string, unknown> | undefined): string[] | undefined {
+  const actors: string[] = [];
+  for (let a = act; a && typeof a.sub === 'string'; a = a.act as Record<string, unknown> | undefined) actors.push(a.sub);
+  return actors.length ? actors : undefined;
+}
+
+/** The client credentials and token exchange grants of the local authorization server. */
+export class TokenEndpoint {
+  constructor(private readonly options: TokenEndpointOptions) {}
+
+  /** Handles one token request; throws OAuthError for refusals. */
+  async handle(form: URLSearchParams, authorization: string | undefined): Promise<TokenResponse> {
+    const grant = form.get('grant_type');
+    if (grant !== 'client_credentials' && grant !== TOKEN_EXCHANGE) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grant ?? '(missing)'} is not supported`);
+    }
+    const client = await this.options.authenticator.authenticate(form, authorization);
+    await this.requireActive(client);
+    const audience = form.get('audience') ?? form.get('resource');
+    if (!audience) throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
+    if (!client.audiences.includes('*') && !client.audiences.includes(audience)) {
+      throw new OAuthError('invalid_target', `client may not obtain tokens for ${audience}`);
+    }
+    if (grant === 'client_credentials') {
+      if (!client.client_credentials) throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
+      const scopes = grantScopes(form.get('scope'), client.scopes);
+      return this.issue({ sub: subjectOf(client), client, audience, scopes });
+    }
+    return this.exchange(form, client, audience);
+  }
+
+  private async requireActive(client: OAuthClient): Promise<void> {
+    if (!client.enabled) throw new OAuthError('invalid_client', 'client is disabled', 401);
+    if (client.lifecycle !== 'ACTIVE') throw new OAuthError('unauthorized_client', `client is ${client.lifecycle.toLowerCase()}`);
+    if (this.options.isActive && !(await this.options.isActive(client))) {
+      throw new OAuthError('unauthorized_client', 'client agent is not active in the registry');
+    }
+  }
+
+  private async exchange(form: URLSearchParams, client: OAuthClient, audience: string): Promise<TokenResponse> {
+    const subjectToken = form.get('subject_token');
+    if (!subjectToken) {
+      // Dev login: a trusted front end (console, CLI) obtains a token for a named person.
+      const user = form.get('requested_subject');
+      if (!user || !client.impersonation) throw new OAuthError('invalid_request', 'subject_token is required');
+      // A person's name, never a workload's ("ns/name") or a client's own id: a front end must not
+      // obtain, through the dev login, a token that names a service or itself.
+      if (!PERSON.test(user) || this.options.isClientId?.(user)) throw new OAuthError('invalid_request', 'requested_subject must name a person (letters, digits, . _ @ -), not a workload or client');
+      const entitled = this.options.userScopes?.(user);
+      const scopes = grantScopes(form.get('scope'), entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes);
+      return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
+    }
+    if (!client.token_exchange) throw new OAuthError('unauthorized_client', 'client may not exchange tokens');
+    const type = form.get('subject_token_type');
+    if (type !== ACCESS_TOKEN_TYPE && type !== JWT_TOKEN_TYPE) {
+      throw new OAuthError('invalid_request', 'subject_token_type must be an access token or JWT');
+    }
+    let subject: JWTPayload;
+    try {
+      ({ payload: subject } = await jwtVerify(subjectToken, createLocalJWKSet(await this.options.keys.jwks()), {
+        issuer: this.options.issuer(),
+        algorithms: ['ES256', 'ES384', 'RS256', 'EdDSA'],
+        typ: 'at+jwt',
+      }));
+    } catch {
+      throw new OAuthError('invalid_grant', 'subject_token is invalid or expired');
+    }
+    // An agent may only act on tokens that were given to it.
+    const aud = Array.isArray(subject.aud) ? subject.aud : [subject.aud];
+    if (!aud.includes(subjectOf(client)) && !aud.includes(client.client_id)) {
+      throw new OAuthError('invalid_grant', 'subject_token was not issued to the exchanging client');
+    }
+    const available = scopesOf(subject).filter((s) => client.scopes.includes(s));
+    const scopes = grantScopes(form.get('scope'), available);
+    const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
+    // Delegation never outlives the token it came from, however often it is exchanged.
+    return this.issue({ sub: String(subject.sub), client, audience, scopes, act, notAfter: subject.exp }, ACCESS_TOKEN_TYPE);
+  }
+
+  private async issue(
+    t: { sub: string; client: OAuthClient; audience: string; scopes: string[]; act?: Record<string, unknown>; notAfter?: number },
+    issuedTokenType?: string,
+  ): Promise<TokenResponse> {
+    const key = this.options.keys.active;
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = Math.max(1, Math.min(this.options.tokenTtlSec, (t.notAfter ?? Infinity) - now));
+    const token = await new SignJWT({ client_id: t.client.client_id, scope: t.scopes.join(' '), ...(t.act ? { act: t.act } : {}) })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.options.issuer())
+      .setSubject(t.sub)
+      .setAudience(t.audience)
+      .setIssuedAt()
+      .setExpirationTime(now + ttl)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+    this.options.log.info(
+      { client: t.client.client_id, sub: t.sub, aud: t.audience, scope: t.scopes.join(' '), kid: key.kid, exchange: !!t.act },
+      'token issued',
+    );
+    await this.options.audit?.append({
+      kind: 'token_issued',
+      service: 'agentmesh/auth',
+      subject: t.sub,
+      actors: actorsOf(t.act),
+      peer: t.client.client_id,
+      resource: t.audience,
+      outcome: 'OK',
+      reason: t.scopes.length ? `scopes ${t.scopes.join(' ')}` : undefined,
+    });
+    return {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: ttl,
+      scope: t.scopes.join(' '),
+      ...(issuedTokenType ? { issued_token_type: issuedTokenType } : {}),
+    };
+  }
+}
