@@ -68,6 +68,8 @@ describe('graceful shutdown', () => {
         async *subscribeTask(_req, ctx) {
           started();
           await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          // A stream that never sends a message: it ends only with the server's abort.
+          yield* [];
           throw ctx.signal.reason;
         },
       }),

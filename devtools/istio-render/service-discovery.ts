@@ -59,7 +59,7 @@ export function discoverServices(servicesDir: string, trustDomain: string): Depl
     try {
       policy = parsePolicy(JSON.parse(readFileSync(policyFile, 'utf8')), trustDomain);
     } catch (err) {
-      throw new Error(`services/${path}/policy.json: ${(err as Error).message}`);
+      throw new Error(`services/${path}/policy.json: ${(err as Error).message}`, { cause: err });
     }
     const [namespace, account] = policy.service.split('/') as [string, string];
     return { path, name: policy.service, namespace, account, kind: 'grpc', policy };

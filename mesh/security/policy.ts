@@ -48,7 +48,7 @@ export function loadPolicy(file: string, trustDomain: string): ServicePolicy {
   try {
     data = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read policy ${file}: ${(err as Error).message}`, { cause: err });
   }
   return parsePolicy(data, trustDomain);
 }

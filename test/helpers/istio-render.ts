@@ -38,7 +38,7 @@ export function validate(o: KubeObject): void {
   try {
     new Model(o as never).validate();
   } catch (err) {
-    throw new Error(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}: ${(err as Error).message}`);
+    throw new Error(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -41,7 +41,6 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
   const logs = h('section', { id: 'logs', 'aria-labelledby': 'logs-title', tabindex: -1 });
   const line = (text: string) => progress.append(h('li', {}, text));
   let lastState = '';
-  let source: EventSource | undefined;
 
   const showLogs = () => {
     replace(logs, h('h2', { id: 'logs-title' }, 'Service logs of this trace'), infoNotice('Reading the services’ logs…'));
@@ -135,7 +134,7 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     logs,
   );
   const es = new EventSource(`${base}/events`);
-  source = es;
+
   es.addEventListener('task', (m) => {
     const ev = JSON.parse((m as MessageEvent<string>).data) as TaskEventJson;
     if (ev.task) onState(ev.task.status, ev.task);
@@ -156,5 +155,5 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
       api<{ task: TaskJson }>('GET', base).catch((err: unknown) => replace(main, h('h1', {}, `Task on ${agent}`), errorNotice(err, 'Opening the task')));
     }
   };
-  return () => source?.close();
+  return () => es.close();
 }
