@@ -1,7 +1,19 @@
 // The architecture as rules (`npm run lint:deps`, part of `npm test`): see docs/architecture.md.
 // mesh/ is layered: a folder may import only folders before it in LAYERS, and only through
 // their index.ts. Services and developer programs use the framework through its public face.
-const LAYERS = ['core', 'config', 'telemetry', 'client', 'security', 'server', 'discovery', 'state', 'service', 'runtime', 'testing'];
+const LAYERS = [
+  'core',
+  'config',
+  'telemetry',
+  'client',
+  'security',
+  'server',
+  'discovery',
+  'state',
+  'service',
+  'runtime',
+  'testing',
+];
 
 const upward = LAYERS.map((layer, i) => ({
   name: `mesh-${layer}-not-upward`,
@@ -30,14 +42,14 @@ module.exports = {
     ...upward,
     {
       name: 'mesh-folders-through-index',
-      comment: "inside mesh/, another folder is imported through its index.ts, never its internals",
+      comment: 'inside mesh/, another folder is imported through its index.ts, never its internals',
       severity: 'error',
       from: { path: '^mesh/([^/]+)/' },
       to: { path: '^mesh/', pathNot: ['^mesh/$1/', '^mesh/[^/]+/index\\.ts$'] },
     },
     {
       name: 'apps-use-the-public-api',
-      comment: "services and developer programs import the framework as users do: mesh/index.ts (or mesh/testing)",
+      comment: 'services and developer programs import the framework as users do: mesh/index.ts (or mesh/testing)',
       severity: 'error',
       from: { path: '^(services|devtools)/' },
       to: { path: '^mesh/', pathNot: ['^mesh/index\\.ts$', '^mesh/testing/index\\.ts$'] },

@@ -9,8 +9,15 @@ import { execute, type StepRunner } from '../mesh/index.js';
 import { quantile, type BenchModule, type Row } from './harness.js';
 
 const STEPS = 10;
-const runner: StepRunner = { collaborator: () => 'tool:noop', run: async (call) => ({ output: { step: call.step.id, n: call.args.n ?? 0 } }) };
-const hooks = { stepStarted: async () => undefined, stepFinished: async () => undefined, substituted: async () => undefined };
+const runner: StepRunner = {
+  collaborator: () => 'tool:noop',
+  run: async (call) => ({ output: { step: call.step.id, n: call.args.n ?? 0 } }),
+};
+const hooks = {
+  stepStarted: async () => undefined,
+  stepFinished: async () => undefined,
+  substituted: async () => undefined,
+};
 
 function plan(parallel: boolean): TaskPlan {
   return TaskPlan.fromPartial({
@@ -32,10 +39,29 @@ async function measure(parallel: boolean, runs: number): Promise<Row> {
   for (let r = 0; r < runs; r++) {
     // Alternate A and B so drift hits both.
     let began = performance.now();
-    await execute(p, { taskId: `t${r}`, input: {}, runner, hooks, signal: new AbortController().signal, breakers: new Map(), state: { outputs: {}, skipped: [], interrupted: {}, answers: {} }, parallelism: STEPS });
+    await execute(p, {
+      taskId: `t${r}`,
+      input: {},
+      runner,
+      hooks,
+      signal: new AbortController().signal,
+      breakers: new Map(),
+      state: { outputs: {}, skipped: [], interrupted: {}, answers: {} },
+      parallelism: STEPS,
+    });
     executorMs.push(performance.now() - began);
     began = performance.now();
-    for (const step of p.steps) await runner.run({ taskId: 't', step, args: {}, attempt: 1, idempotencyKey: 'k', signal: new AbortController().signal, deadline: Date.now() + 1000, childTaskCreated: () => undefined });
+    for (const step of p.steps)
+      await runner.run({
+        taskId: 't',
+        step,
+        args: {},
+        attempt: 1,
+        idempotencyKey: 'k',
+        signal: new AbortController().signal,
+        deadline: Date.now() + 1000,
+        childTaskCreated: () => undefined,
+      });
     baselineMs.push(performance.now() - began);
   }
   executorMs.sort((a, b) => a - b);
@@ -43,8 +69,19 @@ async function measure(parallel: boolean, runs: number): Promise<Row> {
   const overhead = (quantile(executorMs, 0.5) - quantile(baselineMs, 0.5)) / STEPS;
   return {
     benchmark: 'executor: overhead per step',
-    conditions: { steps: STEPS, shape: parallel ? 'parallel (independent)' : 'sequential (chain with substitution)', runs, tools: 'no-op in process', hooks: 'in memory' },
-    metrics: { plan_p50_ms: quantile(executorMs, 0.5), plan_p99_ms: quantile(executorMs, 0.99), baseline_p50_ms: quantile(baselineMs, 0.5), overhead_per_step_ms: overhead },
+    conditions: {
+      steps: STEPS,
+      shape: parallel ? 'parallel (independent)' : 'sequential (chain with substitution)',
+      runs,
+      tools: 'no-op in process',
+      hooks: 'in memory',
+    },
+    metrics: {
+      plan_p50_ms: quantile(executorMs, 0.5),
+      plan_p99_ms: quantile(executorMs, 0.99),
+      baseline_p50_ms: quantile(baselineMs, 0.5),
+      overhead_per_step_ms: overhead,
+    },
   };
 }
 

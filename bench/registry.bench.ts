@@ -18,7 +18,20 @@ import { Registry } from '../services/registry/registry.js';
 import { quantile, type BenchModule, type BenchOptions, type Row } from './harness.js';
 
 const NAMESPACES = 200;
-const WORDS = ['credit', 'risk', 'payments', 'ledger', 'fraud', 'kyc', 'loans', 'pricing', 'claims', 'underwriting', 'fx', 'treasury'];
+const WORDS = [
+  'credit',
+  'risk',
+  'payments',
+  'ledger',
+  'fraud',
+  'kyc',
+  'loans',
+  'pricing',
+  'claims',
+  'underwriting',
+  'fx',
+  'treasury',
+];
 
 function candidate(i: number): Candidate {
   const w = (k: number) => WORDS[(i * 7 + k * 3) % WORDS.length]!;
@@ -48,11 +61,33 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
   const queries: [string, Parameters<typeof DiscoveryScope.fromPartial>[0]][] = [
     ['strict name', { visibility: { names: [`ns${target % NAMESPACES}/agent-${target}`] } }],
     ['namespace', { visibility: { namespaces: ['ns42'] } }],
-    ['pattern: glob over a namespace (ns42/*)', { visibility: { patterns: [{ pattern: { $case: 'glob', glob: 'ns42/*' } }] } }],
-    ['pattern: regex in a namespace (ns42/agent-4[0-9]*)', { visibility: { patterns: [{ pattern: { $case: 'regex', regex: 'ns42/agent-4[0-9]*' } }] } }],
-    ['characteristics', { characteristics: { skillIds: ['skill-42'], policies: ['gdpr'], labels: { tier: 'gold' }, versionConstraint: '^1.0.0' } }],
-    ['stress: glob over 11 namespaces (ns4*/agent-4*)', { visibility: { patterns: [{ pattern: { $case: 'glob', glob: 'ns4*/agent-4*' } }] } }],
-    ['stress: regex over 111 namespaces (ns1[0-9]/agent-1.*)', { visibility: { patterns: [{ pattern: { $case: 'regex', regex: 'ns1[0-9]/agent-1.*' } }] } }],
+    [
+      'pattern: glob over a namespace (ns42/*)',
+      { visibility: { patterns: [{ pattern: { $case: 'glob', glob: 'ns42/*' } }] } },
+    ],
+    [
+      'pattern: regex in a namespace (ns42/agent-4[0-9]*)',
+      { visibility: { patterns: [{ pattern: { $case: 'regex', regex: 'ns42/agent-4[0-9]*' } }] } },
+    ],
+    [
+      'characteristics',
+      {
+        characteristics: {
+          skillIds: ['skill-42'],
+          policies: ['gdpr'],
+          labels: { tier: 'gold' },
+          versionConstraint: '^1.0.0',
+        },
+      },
+    ],
+    [
+      'stress: glob over 11 namespaces (ns4*/agent-4*)',
+      { visibility: { patterns: [{ pattern: { $case: 'glob', glob: 'ns4*/agent-4*' } }] } },
+    ],
+    [
+      'stress: regex over 111 namespaces (ns1[0-9]/agent-1.*)',
+      { visibility: { patterns: [{ pattern: { $case: 'regex', regex: 'ns1[0-9]/agent-1.*' } }] } },
+    ],
     ['stress: free text of common terms, nothing else', { characteristics: { text: 'credit risk underwriting' } }],
   ];
   const runs = options.quick ? 30 : 200;
@@ -61,7 +96,8 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
     const samples: number[] = [];
     // Unmeasured: the first calls run before V8 has optimised the code paths this query takes
     // (a registry runs for months: the steady state is what agents see).
-    for (let r = 0; r < (options.quick ? 20 : 50); r++) index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
+    for (let r = 0; r < (options.quick ? 20 : 50); r++)
+      index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
     for (let r = 0; r < runs; r++) {
       const began = performance.now();
       index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
@@ -94,13 +130,35 @@ async function registrationRow(options: BenchOptions): Promise<Row> {
       const name = `ns${i % NAMESPACES}/agent-${i}`;
       const identity = `spiffe://agentmesh.local/ns/ns${i % NAMESPACES}/sa/agent-${i}`;
       const card = validateAgentCard(
-        AgentCard.fromPartial({ name, version: '1.0.0', purpose: 'bench', owner: 'bench', identity, skills: [{ id: 's', description: 'd', inputSchema: { type: 'object' } }] }),
+        AgentCard.fromPartial({
+          name,
+          version: '1.0.0',
+          purpose: 'bench',
+          owner: 'bench',
+          identity,
+          skills: [{ id: 's', description: 'd', inputSchema: { type: 'object' } }],
+        }),
       );
-      const caller = { peer: { spiffeId: identity, source: 'mtls' }, subject: name, scopes: [], actors: [] } as unknown as Principal;
-      await registry.register('agent', card, { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i' }, 30_000, caller);
+      const caller = {
+        peer: { spiffeId: identity, source: 'mtls' },
+        subject: name,
+        scopes: [],
+        actors: [],
+      } as unknown as Principal;
+      await registry.register(
+        'agent',
+        card,
+        { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i' },
+        30_000,
+        caller,
+      );
     }
     const seconds = (performance.now() - began) / 1000;
-    return { benchmark: 'registry: registrations', conditions: { backend: 'sqlite (synchronous=FULL)', registrations: n, writers: 1 }, metrics: { registrations_per_s: n / seconds } };
+    return {
+      benchmark: 'registry: registrations',
+      conditions: { backend: 'sqlite (synchronous=FULL)', registrations: n, writers: 1 },
+      metrics: { registrations_per_s: n / seconds },
+    };
   } finally {
     registry.stop();
     await store.close();
@@ -111,7 +169,11 @@ async function registrationRow(options: BenchOptions): Promise<Row> {
 const bench: BenchModule = {
   name: 'registry',
   async run(options) {
-    return [await registrationRow(options), ...(await discoverRows(10_000, options)), ...(await discoverRows(100_000, options))];
+    return [
+      await registrationRow(options),
+      ...(await discoverRows(10_000, options)),
+      ...(await discoverRows(100_000, options)),
+    ];
   },
 };
 export default bench;

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { round, type BenchModule, type Row } from './harness.js';
 
 /** The benchmark modules; add yours here (a default export implementing BenchModule). */
-const MODULES: (() => Promise<{ default: BenchModule }>)[] = [() => import('./state.bench.js'), () => import('./secured-call.bench.js'), () => import('./registry.bench.js'), () => import('./executor.bench.js'), () => import('./startup.bench.js')];
+const MODULES: (() => Promise<{ default: BenchModule }>)[] = [
+  () => import('./state.bench.js'),
+  () => import('./secured-call.bench.js'),
+  () => import('./registry.bench.js'),
+  () => import('./executor.bench.js'),
+  () => import('./startup.bench.js'),
+];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -41,12 +47,21 @@ for (const load of MODULES) {
 }
 
 console.log(table(rows));
-const environment = { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: round(totalmem() / 2 ** 30) };
+const environment = {
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  memoryGb: round(totalmem() / 2 ** 30),
+};
 const results = {
   date: new Date().toISOString(),
   quick,
   environment,
-  rows: rows.map((r) => ({ ...r, metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, round(v)])) })),
+  rows: rows.map((r) => ({
+    ...r,
+    metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, round(v)])),
+  })),
 };
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote ${outFile}`);

@@ -10,7 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
-import { AgentServiceClient, AgentServiceService, GetTaskRequest, GetTaskResponse, type StreamTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
+import {
+  AgentServiceClient,
+  AgentServiceService,
+  GetTaskRequest,
+  GetTaskResponse,
+  type StreamTaskRequest,
+} from '../gen/agentmesh/v1/agent_service.js';
 import { Task } from '../gen/agentmesh/v1/task.js';
 import { createClient, type MeshClient } from '../mesh/index.js';
 import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
@@ -48,7 +54,11 @@ interface Caller {
   close(): void;
 }
 
-async function startEcho(variant: Variant, env: Record<string, string>, dir: string): Promise<Proc & { address: string; logFile: string }> {
+async function startEcho(
+  variant: Variant,
+  env: Record<string, string>,
+  dir: string,
+): Promise<Proc & { address: string; logFile: string }> {
   const logFile = join(dir, `echo-${variant}.log`);
   const out = openSync(logFile, 'a');
   const profileDir = process.env.AGENTMESH_BENCH_CPU_PROF_DIR;
@@ -59,13 +69,30 @@ async function startEcho(variant: Variant, env: Record<string, string>, dir: str
     ...(variant.startsWith('full') && variant !== 'full-untraced' ? ['--import', './mesh/telemetry/preload.ts'] : []),
     'bench/fixtures/echo-agent.ts',
   ];
-  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', out, out, 'ipc'] });
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    stdio: ['ignore', out, out, 'ipc'],
+  });
   closeSync(out);
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`echo-agent (${variant}) did not start within 30 s`)), 30_000);
-    child.once('message', (m: { address?: string }) => (clearTimeout(timer), m.address ? resolve(m.address) : reject(new Error('no address'))));
-    void exited.then((code) => (clearTimeout(timer), reject(new Error(`echo-agent (${variant}) exited (${code}): ${readFileSync(logFile, 'utf8').slice(-2000)}`))));
+    child.once(
+      'message',
+      (m: { address?: string }) => (
+        clearTimeout(timer),
+        m.address ? resolve(m.address) : reject(new Error('no address'))
+      ),
+    );
+    void exited.then(
+      (code) => (
+        clearTimeout(timer),
+        reject(new Error(`echo-agent (${variant}) exited (${code}): ${readFileSync(logFile, 'utf8').slice(-2000)}`))
+      ),
+    );
   }).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw err;
@@ -78,13 +105,20 @@ async function stop(proc: Proc): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   proc.child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
-  const late = await Promise.race([proc.exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 15_000)))]);
+  const late = await Promise.race([
+    proc.exited.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 15_000))),
+  ]);
   clearTimeout(timer);
   if (late) proc.child.kill('SIGKILL');
   await proc.exited;
 }
 
-function meshCaller(client: MeshClient<typeof AgentServiceService>, request: GetTaskRequest, stream: StreamTaskRequest): Caller {
+function meshCaller(
+  client: MeshClient<typeof AgentServiceService>,
+  request: GetTaskRequest,
+  stream: StreamTaskRequest,
+): Caller {
   return {
     unary: async () => void (await client.getTask(request)),
     async stream() {
@@ -96,14 +130,23 @@ function meshCaller(client: MeshClient<typeof AgentServiceService>, request: Get
   };
 }
 
-function bareCaller(address: string, tls: { ca: Buffer; key: Buffer; cert: Buffer }, request: GetTaskRequest, stream: StreamTaskRequest): Caller {
+function bareCaller(
+  address: string,
+  tls: { ca: Buffer; key: Buffer; cert: Buffer },
+  request: GetTaskRequest,
+  stream: StreamTaskRequest,
+): Caller {
   const client = new AgentServiceClient(address, credentials.createSsl(tls.ca, tls.key, tls.cert));
   return {
     unary: () => new Promise((resolve, reject) => client.getTask(request, (err) => (err ? reject(err) : resolve()))),
     stream: () =>
       new Promise((resolve, reject) => {
         let n = 0;
-        client.streamTask(stream).on('data', () => n++).on('error', reject).on('end', () => resolve(n));
+        client
+          .streamTask(stream)
+          .on('data', () => n++)
+          .on('error', reject)
+          .on('end', () => resolve(n));
       }),
     close: () => client.close(),
   };
@@ -112,11 +155,16 @@ function bareCaller(address: string, tls: { ca: Buffer; key: Buffer; cert: Buffe
 function summarise(results: LoadResult[], perOp: number): Record<string, number> {
   const ops = results.reduce((n, r) => n + r.ops, 0);
   const seconds = results.reduce((s, r) => s + r.ops / r.opsPerSecond, 0);
-  const median = (pick: (r: LoadResult) => number) => quantile(results.map(pick).sort((a, b) => a - b), 0.5);
+  const median = (pick: (r: LoadResult) => number) =>
+    quantile(
+      results.map(pick).sort((a, b) => a - b),
+      0.5,
+    );
   return { per_s: (ops * perOp) / seconds, p50_ms: median((r) => r.p50Ms), p99_ms: median((r) => r.p99Ms), n: ops };
 }
 
-const lineCount = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+const lineCount = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
 
 const bench: BenchModule = {
   name: 'secured-call',
@@ -130,22 +178,54 @@ const bench: BenchModule = {
     let transport: Transport | undefined;
     try {
       files = await createLocalMeshFiles([
-        { client_id: CLIENT, auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${CLIENT}` }, scopes: SCOPES, audiences: [SERVICE] },
-        { client_id: SERVICE, auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${SERVICE}` }, scopes: [], audiences: [] },
+        {
+          client_id: CLIENT,
+          auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${CLIENT}` },
+          scopes: SCOPES,
+          audiences: [SERVICE],
+        },
+        {
+          client_id: SERVICE,
+          auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${SERVICE}` },
+          scopes: [],
+          audiences: [],
+        },
       ]);
-      for (const id of [CLIENT, SERVICE]) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
+      for (const id of [CLIENT, SERVICE])
+        files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
       files.writeSecrets();
       // Tokens live an hour, so no refresh falls inside a measured round.
-      const auth = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile, AGENTMESH_AUTH_TOKEN_TTL_S: '3600' }));
+      const auth = startProcess(
+        'services/auth/main.ts',
+        files.serviceEnv('agentmesh/auth', {
+          AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile,
+          AGENTMESH_AUTH_TOKEN_TTL_S: '3600',
+        }),
+      );
       procs.push(auth);
       const issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
       const policyFile = join(files.dir, 'echo.policy.json');
       const methods = ['agentmesh.v1.AgentService/GetTask', 'agentmesh.v1.AgentService/StreamTask'];
-      writeFileSync(policyFile, JSON.stringify({ service: SERVICE, rules: [{ methods, callers: ['spiffe://{trust_domain}/ns/bench/sa/client'], scopes: SCOPES }] }));
-      const common = { ...files.serviceEnv(SERVICE, { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: policyFile }), BENCH_STREAM_EVENTS: String(STREAM_EVENTS) };
+      writeFileSync(
+        policyFile,
+        JSON.stringify({
+          service: SERVICE,
+          rules: [{ methods, callers: ['spiffe://{trust_domain}/ns/bench/sa/client'], scopes: SCOPES }],
+        }),
+      );
+      const common = {
+        ...files.serviceEnv(SERVICE, { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: policyFile }),
+        BENCH_STREAM_EVENTS: String(STREAM_EVENTS),
+      };
       const kit = (v: Variant, level: string) => {
         mkdirSync(join(files!.dir, `echo-${v}`), { recursive: true, mode: 0o700 });
-        return { ...common, BENCH_VARIANT: 'full', AGENTMESH_LOG_LEVEL: level, AGENTMESH_DATA_DIR: join(files!.dir, `echo-${v}`), AGENTMESH_TRACE_FILE: join(files!.dir, `echo-${v}.traces.jsonl`) };
+        return {
+          ...common,
+          BENCH_VARIANT: 'full',
+          AGENTMESH_LOG_LEVEL: level,
+          AGENTMESH_DATA_DIR: join(files!.dir, `echo-${v}`),
+          AGENTMESH_TRACE_FILE: join(files!.dir, `echo-${v}.traces.jsonl`),
+        };
       };
       const dataDir = join(files.dir, 'echo-full');
       const traceFile = join(files.dir, 'echo-full.traces.jsonl');
@@ -161,34 +241,73 @@ const bench: BenchModule = {
       for (const v of all) procs.push((servers[v] = await startEcho(v, env[v], files.dir)));
 
       const clientEnv = files.serviceEnv(CLIENT);
-      const tls = { certFile: clientEnv.AGENTMESH_TLS_CERT!, keyFile: clientEnv.AGENTMESH_TLS_KEY!, caFile: clientEnv.AGENTMESH_TLS_CA! };
+      const tls = {
+        certFile: clientEnv.AGENTMESH_TLS_CERT!,
+        keyFile: clientEnv.AGENTMESH_TLS_KEY!,
+        caFile: clientEnv.AGENTMESH_TLS_CA!,
+      };
       transport = new Transport({ mode: 'mtls', trustDomain: TRUST_DOMAIN, tls });
-      const tokens = new TokenClient({ tokenUrl: `${issuer}/oauth2/token`, clientId: CLIENT, auth: { method: 'client_secret_basic', secret: `${CLIENT}-secret-0123456789` }, ca: readFileSync(tls.caFile, 'utf8') });
+      const tokens = new TokenClient({
+        tokenUrl: `${issuer}/oauth2/token`,
+        clientId: CLIENT,
+        auth: { method: 'client_secret_basic', secret: `${CLIENT}-secret-0123456789` },
+        ca: readFileSync(tls.caFile, 'utf8'),
+      });
       await tokens.getToken(SERVICE, SCOPES);
       const request: GetTaskRequest = { taskId: randomUUID(), historyLength: 0 };
-      const stream: StreamTaskRequest = { requestId: randomUUID(), skillId: '', message: requestMessage({}, undefined) };
+      const stream: StreamTaskRequest = {
+        requestId: randomUUID(),
+        skillId: '',
+        message: requestMessage({}, undefined),
+      };
       for (const v of all.filter((x) => x !== 'bare')) {
-        const client = createClient(AgentServiceService, servers[v].address, { credentials: transport.channelCredentials(spiffeIdOfService(TRUST_DOMAIN, SERVICE)), metadataHooks: [tokens.metadataHook(SERVICE, SCOPES)] });
+        const client = createClient(AgentServiceService, servers[v].address, {
+          credentials: transport.channelCredentials(spiffeIdOfService(TRUST_DOMAIN, SERVICE)),
+          metadataHooks: [tokens.metadataHook(SERVICE, SCOPES)],
+        });
         callers[v] = meshCaller(client, request, stream);
       }
-      callers.bare = bareCaller(servers.bare.address, { ca: readFileSync(tls.caFile), key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, request, stream);
-      for (const v of all) if ((await callers[v]!.stream()) !== STREAM_EVENTS) throw new Error(`${v} streamed the wrong number of events`);
+      callers.bare = bareCaller(
+        servers.bare.address,
+        { ca: readFileSync(tls.caFile), key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) },
+        request,
+        stream,
+      );
+      for (const v of all)
+        if ((await callers[v]!.stream()) !== STREAM_EVENTS) throw new Error(`${v} streamed the wrong number of events`);
       const payload = `GetTask ${GetTaskRequest.encode(request).finish().length} B -> ${GetTaskResponse.encode({ task: Task.fromPartial({ id: request.taskId, agent: SERVICE }) }).finish().length} B`;
 
-      const measure = async (kind: 'unary' | 'stream', concurrency: number, variants: readonly Variant[] = VARIANTS): Promise<Row[]> => {
-        const op = (v: Variant) => (kind === 'unary' ? () => callers[v]!.unary() : async () => void (await callers[v]!.stream()));
+      const measure = async (
+        kind: 'unary' | 'stream',
+        concurrency: number,
+        variants: readonly Variant[] = VARIANTS,
+      ): Promise<Row[]> => {
+        const op = (v: Variant) =>
+          kind === 'unary' ? () => callers[v]!.unary() : async () => void (await callers[v]!.stream());
         // Unmeasured: TLS handshakes, JIT on all sides, JWKS fetched by the secured servers. The
         // breakdown's servers have served nothing yet: they warm up as long as a measured round.
         const warm = variants === VARIANTS ? (quick ? 300 : 1_000) : timing.durationMs;
         for (const v of variants) await runLoad(concurrency, op(v), { warmUpMs: 0, durationMs: warm });
-        const results = Object.fromEntries(variants.map((v) => [v, [] as LoadResult[]])) as Record<Variant, LoadResult[]>;
+        const results = Object.fromEntries(variants.map((v) => [v, [] as LoadResult[]])) as Record<
+          Variant,
+          LoadResult[]
+        >;
         for (let round = 0; round < rounds; round++) {
-          for (const v of round % 2 === 0 ? variants : [...variants].reverse()) results[v].push(await runLoad(concurrency, op(v), timing));
+          for (const v of round % 2 === 0 ? variants : [...variants].reverse())
+            results[v].push(await runLoad(concurrency, op(v), timing));
         }
         const perOp = kind === 'unary' ? 1 : STREAM_EVENTS;
         const unit = kind === 'unary' ? 'calls' : 'events';
-        const s = Object.fromEntries(variants.map((v) => [v, summarise(results[v], perOp)])) as Record<Variant, Record<string, number>>;
-        const conditions = { call: kind === 'unary' ? payload : `StreamTask, ${STREAM_EVENTS} events of ${STREAM_EVENTS} per stream`, in_flight: concurrency, rounds, round_s: timing.durationMs / 1000 };
+        const s = Object.fromEntries(variants.map((v) => [v, summarise(results[v], perOp)])) as Record<
+          Variant,
+          Record<string, number>
+        >;
+        const conditions = {
+          call: kind === 'unary' ? payload : `StreamTask, ${STREAM_EVENTS} events of ${STREAM_EVENTS} per stream`,
+          in_flight: concurrency,
+          rounds,
+          round_s: timing.durationMs / 1000,
+        };
         const row = (v: Variant): Row => ({
           benchmark: `secured ${kind}: ${v}`,
           conditions: { ...conditions, stack: STACKS[v] },
@@ -196,33 +315,71 @@ const bench: BenchModule = {
         });
         const pair = (a: Variant, b: Variant) => {
           const ratios = results[a].map((r, i) => r.opsPerSecond / results[b][i]!.opsPerSecond).sort((x, y) => x - y);
-          return { throughput_ratio: s[a]!.per_s! / s[b]!.per_s!, round_ratio_min: ratios[0]!, round_ratio_max: ratios.at(-1)!, added_p50_ms: s[a]!.p50_ms! - s[b]!.p50_ms!, added_p99_ms: s[a]!.p99_ms! - s[b]!.p99_ms! };
+          return {
+            throughput_ratio: s[a]!.per_s! / s[b]!.per_s!,
+            round_ratio_min: ratios[0]!,
+            round_ratio_max: ratios.at(-1)!,
+            added_p50_ms: s[a]!.p50_ms! - s[b]!.p50_ms!,
+            added_p99_ms: s[a]!.p99_ms! - s[b]!.p99_ms!,
+          };
         };
         if (variants !== VARIANTS) {
-          return variants.map((v) => ({ ...row(v), benchmark: `secured ${kind} breakdown: ${v}`, metrics: { ...row(v).metrics, ratio_to_bare: s[v]!.per_s! / s.bare!.per_s!, us_per_call_over_bare: 1e6 / s[v]!.per_s! - 1e6 / s.bare!.per_s! } }));
+          return variants.map((v) => ({
+            ...row(v),
+            benchmark: `secured ${kind} breakdown: ${v}`,
+            metrics: {
+              ...row(v).metrics,
+              ratio_to_bare: s[v]!.per_s! / s.bare!.per_s!,
+              us_per_call_over_bare: 1e6 / s[v]!.per_s! - 1e6 / s.bare!.per_s!,
+            },
+          }));
         }
         return [
           row('full'),
           row('security'),
           row('bare'),
-          { benchmark: `secured ${kind}: ratio full/bare`, conditions: { in_flight: concurrency, target: concurrency === 64 ? 'throughput >= 0.80' : 'added p99 < 1 ms' }, metrics: pair('full', 'bare') },
-          { benchmark: `secured ${kind}: ratio full/security (observability)`, conditions: { in_flight: concurrency }, metrics: pair('full', 'security') },
+          {
+            benchmark: `secured ${kind}: ratio full/bare`,
+            conditions: {
+              in_flight: concurrency,
+              target: concurrency === 64 ? 'throughput >= 0.80' : 'added p99 < 1 ms',
+            },
+            metrics: pair('full', 'bare'),
+          },
+          {
+            benchmark: `secured ${kind}: ratio full/security (observability)`,
+            conditions: { in_flight: concurrency },
+            metrics: pair('full', 'security'),
+          },
         ];
       };
       const rows: Row[] = [];
       for (const concurrency of [1, 64]) rows.push(...(await measure('unary', concurrency)));
       for (const concurrency of [1, 64]) rows.push(...(await measure('stream', concurrency)));
-      rows.push(...(await measure('unary', 64, ['full', 'full-untraced', 'full-quiet', 'full-unaudited', 'security', 'bare'])));
+      rows.push(
+        ...(await measure('unary', 64, ['full', 'full-untraced', 'full-quiet', 'full-unaudited', 'security', 'bare'])),
+      );
 
       // What FULL really produced: stop it gracefully (flushes spans), then count.
       for (const v of all) callers[v]!.close();
       await stop(servers.full);
       const audit = verifyAuditFile(join(dataDir, 'audit.jsonl'));
-      const accessLines = readFileSync(servers.full.logFile, 'utf8').split('\n').filter((l) => l.includes('"call finished"')).length;
+      const accessLines = readFileSync(servers.full.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"call finished"')).length;
       rows.push({
         benchmark: 'secured: full output check',
-        conditions: { traces: 'json-lines file (BatchSpanProcessor)', log: 'file, info', audit: 'fdatasync before each call completes (group commit)' },
-        metrics: { spans_exported: lineCount(traceFile), audit_records: audit.records, audit_chain_ok: audit.ok ? 1 : 0, access_log_lines: accessLines },
+        conditions: {
+          traces: 'json-lines file (BatchSpanProcessor)',
+          log: 'file, info',
+          audit: 'fdatasync before each call completes (group commit)',
+        },
+        metrics: {
+          spans_exported: lineCount(traceFile),
+          audit_records: audit.records,
+          audit_chain_ok: audit.ok ? 1 : 0,
+          access_log_lines: accessLines,
+        },
       });
       return rows;
     } finally {

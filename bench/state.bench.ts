@@ -27,34 +27,59 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
     const versions = new Array<number>(writers).fill(1);
     for (let w = 0; w < writers; w++) {
       await store.tasks.create({ id: `t${w}`, contextId: 'bench', principal });
-      versions[w] = (await store.tasks.update(`t${w}`, { expectedVersion: 1, state: TaskState.TASK_STATE_WORKING, principal })).version;
+      versions[w] = (
+        await store.tasks.update(`t${w}`, { expectedVersion: 1, state: TaskState.TASK_STATE_WORKING, principal })
+      ).version;
     }
     // Each writer moves its own task between WORKING and INPUT_REQUIRED (both legal), so
     // the figures measure the store, not compare-and-set conflicts.
     const transition = async (w: number) => {
       const version = versions[w]!;
       const state = version % 2 === 0 ? TaskState.TASK_STATE_INPUT_REQUIRED : TaskState.TASK_STATE_WORKING;
-      const task = await store.tasks.update(`t${w}`, { expectedVersion: version, state, principal, events: [{ statusUpdate: { state } }] });
+      const task = await store.tasks.update(`t${w}`, {
+        expectedVersion: version,
+        state,
+        principal,
+        events: [{ statusUpdate: { state } }],
+      });
       versions[w] = task.version;
     };
-    const load = await runLoad(writers, transition, options.quick ? { warmUpMs: 200, durationMs: 1_000 } : { warmUpMs: 1_000, durationMs: 5_000 });
+    const load = await runLoad(
+      writers,
+      transition,
+      options.quick ? { warmUpMs: 200, durationMs: 1_000 } : { warmUpMs: 1_000, durationMs: 5_000 },
+    );
     return {
       benchmark: 'state: task transitions',
       conditions: { ...scenario.conditions, writers },
-      metrics: { transitions_per_s: load.opsPerSecond, p50_ms: load.p50Ms, p99_ms: load.p99Ms, max_ms: load.maxMs, n: load.ops },
+      metrics: {
+        transitions_per_s: load.opsPerSecond,
+        p50_ms: load.p50Ms,
+        p99_ms: load.p99Ms,
+        max_ms: load.maxMs,
+        n: load.ops,
+      },
     };
   } finally {
     await store.close();
   }
 }
 
-async function postgresDatabase(): Promise<{ url: string; settings: Record<string, string>; drop: () => Promise<void> }> {
+async function postgresDatabase(): Promise<{
+  url: string;
+  settings: Record<string, string>;
+  drop: () => Promise<void>;
+}> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   const name = `agentmesh_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
   const show = async (setting: string) => String((await admin.query(`SHOW ${setting}`)).rows[0]?.[setting]);
-  const settings = { server: `pg${(await show('server_version')).split(' ')[0]}`, fsync: await show('fsync'), synchronous_commit: await show('synchronous_commit') };
+  const settings = {
+    server: `pg${(await show('server_version')).split(' ')[0]}`,
+    fsync: await show('fsync'),
+    synchronous_commit: await show('synchronous_commit'),
+  };
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   return {
@@ -71,7 +96,9 @@ function ratio(rows: Row[], label: string, a: (r: Row) => boolean, b: (r: Row) =
   const x = rows.find(a)?.metrics.transitions_per_s;
   const y = rows.find(b)?.metrics.transitions_per_s;
   if (x === undefined || y === undefined) return [];
-  return [{ benchmark: 'state: ratio (same run)', conditions: { compare: label }, metrics: { throughput_ratio: x / y } }];
+  return [
+    { benchmark: 'state: ratio (same run)', conditions: { compare: label }, metrics: { throughput_ratio: x / y } },
+  ];
 }
 
 const bench: BenchModule = {
@@ -96,7 +123,12 @@ const bench: BenchModule = {
     try {
       database = await postgresDatabase();
     } catch (err) {
-      rows.push({ benchmark: 'state: task transitions', conditions: { backend: 'postgres' }, metrics: {}, note: `skipped: ${(err as Error).message}` });
+      rows.push({
+        benchmark: 'state: task transitions',
+        conditions: { backend: 'postgres' },
+        metrics: {},
+        note: `skipped: ${(err as Error).message}`,
+      });
     }
     if (database !== undefined) {
       try {
@@ -114,7 +146,9 @@ const bench: BenchModule = {
     }
 
     const is = (backend: string, writers: number, sync?: string) => (r: Row) =>
-      r.conditions.backend === backend && r.conditions.writers === writers && (sync === undefined || r.conditions.synchronous === sync);
+      r.conditions.backend === backend &&
+      r.conditions.writers === writers &&
+      (sync === undefined || r.conditions.synchronous === sync);
     return [
       ...rows,
       ...ratio(rows, 'sqlite FULL: 32 writers / 1 writer', is('sqlite', 32, 'FULL'), is('sqlite', 1, 'FULL')),

@@ -51,7 +51,8 @@ const caCert = join(out, 'ca.crt');
 const caKey = join(out, 'ca.key');
 
 if (command === 'init') {
-  if (existsSync(caCert) && !values.force) fail(`${caCert} exists; pass --force to replace the CA (every issued certificate stops being trusted)`);
+  if (existsSync(caCert) && !values.force)
+    fail(`${caCert} exists; pass --force to replace the CA (every issued certificate stops being trusted)`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const ca = await createCa(values['trust-domain'], positive(values.days, 'days', 30));
   writeFileSync(caCert, ca.certPem);
@@ -70,7 +71,13 @@ if (command === 'init') {
   }
   const ca = await loadCa(readFileSync(caCert, 'utf8'), readFileSync(caKey, 'utf8'));
   const hours = positive(values.hours, 'hours', 12);
-  const pair = await issueWorkloadCert(ca, { spiffeId: id, commonName: service, hours, dnsNames: values.dns, ipAddresses: values.ip });
+  const pair = await issueWorkloadCert(ca, {
+    spiffeId: id,
+    commonName: service,
+    hours,
+    dnsNames: values.dns,
+    ipAddresses: values.ip,
+  });
   const [namespace, name] = service.split('/') as [string, string];
   const dir = join(out, namespace);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -78,5 +85,7 @@ if (command === 'init') {
   writeSecret(join(dir, `${name}.key`), pair.key);
   process.stdout.write(`issued ${id} for ${hours} h: ${join(dir, `${name}.crt`)}\n`);
 } else {
-  fail('usage: npm run certs -- init [--trust-domain TD] [--days N] | issue <namespace>/<service> [--hours N] [--dns NAME] [--ip ADDR]');
+  fail(
+    'usage: npm run certs -- init [--trust-domain TD] [--days N] | issue <namespace>/<service> [--hours N] [--dns NAME] [--ip ADDR]',
+  );
 }

@@ -38,10 +38,13 @@ function problemsOfGen() {
       .map((f) => `stale: gen/${f}`),
   ];
   if (problems.length) {
-    const python = problems.some((p) => p.includes(`${PYTHON_OUT}/`)) ? ` (${PYTHON_OUT} is generated with Debian bookworm's protoc 3.21; this is ${protocVersion()})` : '';
+    const python = problems.some((p) => p.includes(`${PYTHON_OUT}/`))
+      ? ` (${PYTHON_OUT} is generated with Debian bookworm's protoc 3.21; this is ${protocVersion()})`
+      : '';
     return `gen/ does not match proto/ — run \`npm run generate\` and commit gen/${python}:\n  ${problems.join('\n  ')}`;
   }
-  if (missing.length) return `the TypeScript in gen/ is up to date, but ${PYTHON_OUT} cannot be checked: ${missing.join(' and ')} not found (${PYTHON_TOOLS_HINT})`;
+  if (missing.length)
+    return `the TypeScript in gen/ is up to date, but ${PYTHON_OUT} cannot be checked: ${missing.join(' and ')} not found (${PYTHON_TOOLS_HINT})`;
   console.log(`gen/ is up to date (${actual.length} files)`);
   return undefined;
 }

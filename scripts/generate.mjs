@@ -8,9 +8,12 @@ import { generate, missingPythonTools, PYTHON_OUT, PYTHON_TOOLS_HINT } from './g
 const missing = missingPythonTools();
 // Emptied here rather than by buf's `clean`, which would not remove the descriptor set.
 for (const entry of existsSync('gen') ? readdirSync('gen') : []) {
-  if (!(missing.length && join('gen', entry) === PYTHON_OUT)) rmSync(join('gen', entry), { recursive: true, force: true });
+  if (!(missing.length && join('gen', entry) === PYTHON_OUT))
+    rmSync(join('gen', entry), { recursive: true, force: true });
 }
 generate({ python: !missing.length });
 if (missing.length) {
-  console.warn(`${PYTHON_OUT} was not regenerated: ${missing.join(' and ')} not found (${PYTHON_TOOLS_HINT}); CI checks it, so regenerate it before pushing a change to proto/`);
+  console.warn(
+    `${PYTHON_OUT} was not regenerated: ${missing.join(' and ')} not found (${PYTHON_TOOLS_HINT}); CI checks it, so regenerate it before pushing a change to proto/`,
+  );
 }

@@ -7,17 +7,34 @@ import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { createLocalMeshFiles, localCaller, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
-const client = (id: string, scopes: string[], audiences: string[], extra: object = {}) => ({ client_id: id, auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${id}` }, scopes, audiences, ...extra });
+const client = (id: string, scopes: string[], audiences: string[], extra: object = {}) => ({
+  client_id: id,
+  auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${id}` },
+  scopes,
+  audiences,
+  ...extra,
+});
 const spiffe = (name: string) => `spiffe://{trust_domain}/ns/${name.split('/')[0]}/sa/${name.split('/')[1]}`;
-const policy = (service: string, callers: string[], scopes: string[]) => ({ service, rules: [{ methods: ['*'], callers: callers.map(spiffe), scopes }] });
+const policy = (service: string, callers: string[], scopes: string[]) => ({
+  service,
+  rules: [{ methods: ['*'], callers: callers.map(spiffe), scopes }],
+});
 const request = (requestId: string, skillId: string): SendTaskRequest => ({
   requestId,
   skillId,
-  message: { messageId: requestId, contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'data', data: {} }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] },
+  message: {
+    messageId: requestId,
+    contextId: '',
+    taskId: '',
+    role: 1,
+    parts: [{ content: { $case: 'data', data: {} }, metadata: undefined, filename: '', mediaType: '' }],
+    metadata: undefined,
+    referenceTaskIds: [],
+  },
   configuration: { blocking: false, historyLength: 0, timeout: undefined },
 });
 const until = async (check: () => boolean | Promise<boolean>, ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && !(await check()); ) await new Promise((r) => setTimeout(r, 50));
+  for (const end = Date.now() + ms; Date.now() < end && !(await check());) await new Promise((r) => setTimeout(r, 50));
 };
 
 describe('an agent killed with SIGKILL mid-plan finishes the task after a restart', () => {
@@ -41,14 +58,20 @@ describe('an agent killed with SIGKILL mid-plan finishes the task after a restar
   const resumerEnv = () =>
     files.serviceEnv('demo/resumer', {
       AGENTMESH_OAUTH_ISSUER: issuer,
-      AGENTMESH_POLICY_FILE: writePolicy('demo/resumer', policy('demo/resumer', ['demo/caller', 'demo/delegator'], ['task.write'])),
+      AGENTMESH_POLICY_FILE: writePolicy(
+        'demo/resumer',
+        policy('demo/resumer', ['demo/caller', 'demo/delegator'], ['task.write']),
+      ),
       AGENTMESH_DATA_DIR: join(files.dir, 'resumer'),
       AGENTMESH_COLLABORATOR_ADDRESSES: `demo/tools=${toolsAddress}`,
     });
   const connect = (service: string, address: string): MeshClient<typeof AgentServiceService> => {
     const { transport, tokens, close } = localCaller(files, 'demo/caller', issuer);
     callers.push({ close });
-    const c = createClient(AgentServiceService, address, { credentials: transport.channelCredentials(spiffeIdOfService('agentmesh.local', service)), metadataHooks: [tokens.metadataHook(service, ['task.write'])] });
+    const c = createClient(AgentServiceService, address, {
+      credentials: transport.channelCredentials(spiffeIdOfService('agentmesh.local', service)),
+      metadataHooks: [tokens.metadataHook(service, ['task.write'])],
+    });
     callers.push(c);
     return c;
   };
@@ -69,14 +92,24 @@ describe('an agent killed with SIGKILL mid-plan finishes the task after a restar
       client('demo/resumer', ['tools.invoke'], ['demo/tools']),
       client('demo/tools', [], []),
     ]);
-    for (const id of ['demo/caller', 'demo/delegator', 'demo/resumer', 'demo/tools']) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
+    for (const id of ['demo/caller', 'demo/delegator', 'demo/resumer', 'demo/tools'])
+      files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
     files.writeSecrets();
     countFile = join(files.dir, 'count.txt');
-    const auth = start('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }));
+    const auth = start(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }),
+    );
     issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
     const tools = start(
       'test/fixtures/counting-tools.ts',
-      files.serviceEnv('demo/tools', { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: writePolicy('demo/tools', policy('demo/tools', ['demo/resumer'], ['tools.invoke'])), AGENTMESH_DATA_DIR: join(files.dir, 'tools'), COUNT_FILE: countFile, SLOW_MS: '2500' }),
+      files.serviceEnv('demo/tools', {
+        AGENTMESH_OAUTH_ISSUER: issuer,
+        AGENTMESH_POLICY_FILE: writePolicy('demo/tools', policy('demo/tools', ['demo/resumer'], ['tools.invoke'])),
+        AGENTMESH_DATA_DIR: join(files.dir, 'tools'),
+        COUNT_FILE: countFile,
+        SLOW_MS: '2500',
+      }),
     );
     toolsAddress = String((await waitForLog(tools, 'service started')).address);
   });
@@ -134,7 +167,9 @@ describe('an agent killed with SIGKILL mid-plan finishes the task after a restar
     const agent = connect('demo/delegator', secondAddress);
     const waiting = (await agent.getTask({ taskId: task!.id, historyLength: 0 })).task!;
     expect(waiting.status!.state).toBe(TaskState.TASK_STATE_AUTH_REQUIRED);
-    expect(waiting.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('')).toContain('needs a current token of theirs');
+    expect(
+      waiting.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(''),
+    ).toContain('needs a current token of theirs');
     // That call handed over a current token: the task resumes and completes.
     expect(await settle(agent, task!.id, 30_000)).toBe(TaskState.TASK_STATE_COMPLETED);
     // The child ran its steps once each, and the delegator's step followed the same child task under the same key.

@@ -71,10 +71,11 @@ const tools: ToolSpec[] = [
     description: 'Waits until released',
     argumentsSchema: { type: 'object' },
     idempotent: true,
-    handler: (_args, ctx) => new Promise((resolve, reject) => {
-      slowRelease = () => resolve({ done: true });
-      ctx.call.signal.addEventListener('abort', () => reject(ctx.call.signal.reason));
-    }),
+    handler: (_args, ctx) =>
+      new Promise((resolve, reject) => {
+        slowRelease = () => resolve({ done: true });
+        ctx.call.signal.addEventListener('abort', () => reject(ctx.call.signal.reason));
+      }),
   },
   {
     name: 'refuse',
@@ -91,12 +92,13 @@ const tools: ToolSpec[] = [
     description: 'Holds the call until it is aborted',
     argumentsSchema: { type: 'object', properties: { label: { type: 'string' } } },
     idempotent: true,
-    handler: (args, ctx) => new Promise((_resolve, reject) => {
-      ctx.call.signal.addEventListener('abort', () => {
-        heldAborted.push(String(args.label));
-        reject(ctx.call.signal.reason);
-      });
-    }),
+    handler: (args, ctx) =>
+      new Promise((_resolve, reject) => {
+        ctx.call.signal.addEventListener('abort', () => {
+          heldAborted.push(String(args.label));
+          reject(ctx.call.signal.reason);
+        });
+      }),
   },
 ];
 
@@ -107,13 +109,25 @@ const card = AgentCard.fromPartial({
   owner: 'team-lending',
   identity: idOf('lending', 'advisor'),
   skills: [
-    { id: 'advise', description: 'Advise and book a loan', inputSchema: { type: 'object', required: ['customer', 'amount'], properties: { customer: { type: 'string' }, amount: { type: 'number' } } } },
+    {
+      id: 'advise',
+      description: 'Advise and book a loan',
+      inputSchema: {
+        type: 'object',
+        required: ['customer', 'amount'],
+        properties: { customer: { type: 'string' }, amount: { type: 'number' } },
+      },
+    },
     { id: 'wait', description: 'Waits on the slow tool', inputSchema: { type: 'object' } },
     { id: 'flaky', description: 'Calls the flaky tool', inputSchema: { type: 'object' } },
     { id: 'broken', description: 'Calls the broken tool', inputSchema: { type: 'object' } },
     { id: 'picky', description: 'Wants a high income', inputSchema: { type: 'object', required: ['customer'] } },
     { id: 'refuse', description: 'Calls the refusing tool', inputSchema: { type: 'object' } },
-    { id: 'hold-then-book', description: 'Holds, then books', inputSchema: { type: 'object', properties: { label: { type: 'string' } } } },
+    {
+      id: 'hold-then-book',
+      description: 'Holds, then books',
+      inputSchema: { type: 'object', properties: { label: { type: 'string' } } },
+    },
     { id: 'unplannable', description: 'Its playbook names a tool nobody offers', inputSchema: { type: 'object' } },
   ],
 });
@@ -124,8 +138,18 @@ const playbooks = {
   advise: {
     goal: 'Loan for ${input.customer}',
     steps: [
-      { id: 'fetch', description: 'read the customer', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } }, arguments: { customer: '${input.customer}' } },
-      { id: 'approve', description: 'large loans need a person', target: { $case: 'human' as const, human: { prompt: 'Approve this loan?', choices: ['yes', 'no'] } }, runIf: 'input.amount > 10000.0' },
+      {
+        id: 'fetch',
+        description: 'read the customer',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } },
+        arguments: { customer: '${input.customer}' },
+      },
+      {
+        id: 'approve',
+        description: 'large loans need a person',
+        target: { $case: 'human' as const, human: { prompt: 'Approve this loan?', choices: ['yes', 'no'] } },
+        runIf: 'input.amount > 10000.0',
+      },
       {
         id: 'book',
         description: 'book the loan',
@@ -137,19 +161,67 @@ const playbooks = {
     ],
     resultStepId: 'book',
   },
-  wait: { steps: [{ id: 'slow', description: 'waits', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'slow' } }, arguments: {} }] },
-  flaky: { steps: [{ id: 'try', description: 'retried', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'flaky' } }, arguments: {}, retry: { maxAttempts: 3, initialBackoff: { seconds: 0, nanos: 20e6 } } }] },
-  broken: { steps: [{ id: 'try', description: 'fails', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'broken' } }, arguments: {}, retry: { maxAttempts: 5, initialBackoff: { seconds: 0, nanos: 10e6 }, maxBackoff: { seconds: 0, nanos: 20e6 } } }] },
+  wait: {
+    steps: [
+      {
+        id: 'slow',
+        description: 'waits',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'slow' } },
+        arguments: {},
+      },
+    ],
+  },
+  flaky: {
+    steps: [
+      {
+        id: 'try',
+        description: 'retried',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'flaky' } },
+        arguments: {},
+        retry: { maxAttempts: 3, initialBackoff: { seconds: 0, nanos: 20e6 } },
+      },
+    ],
+  },
+  broken: {
+    steps: [
+      {
+        id: 'try',
+        description: 'fails',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'broken' } },
+        arguments: {},
+        retry: { maxAttempts: 5, initialBackoff: { seconds: 0, nanos: 10e6 }, maxBackoff: { seconds: 0, nanos: 20e6 } },
+      },
+    ],
+  },
   refuse: { steps: [{ id: 'try', description: 'refused', target: ledger('refuse'), arguments: {} }] },
   'hold-then-book': {
     steps: [
-      { id: 'hold', description: 'held until canceled or out of time', target: ledger('hold'), arguments: { label: '${input.label}' } },
-      { id: 'book', description: 'never reached', target: ledger('post-entry'), arguments: { amount: 1 }, dependsOn: ['hold'] },
+      {
+        id: 'hold',
+        description: 'held until canceled or out of time',
+        target: ledger('hold'),
+        arguments: { label: '${input.label}' },
+      },
+      {
+        id: 'book',
+        description: 'never reached',
+        target: ledger('post-entry'),
+        arguments: { amount: 1 },
+        dependsOn: ['hold'],
+      },
     ],
   },
   unplannable: { steps: [{ id: 'x', description: 'no such tool', target: ledger('teleport'), arguments: {} }] },
   picky: {
-    steps: [{ id: 'fetch', description: 'read', target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } }, arguments: { customer: '${input.customer}' }, acceptance: { cel: ['output.income > 9000.0'] } }],
+    steps: [
+      {
+        id: 'fetch',
+        description: 'read',
+        target: { $case: 'tool' as const, tool: { service: TOOLS, tool: 'get-customer' } },
+        arguments: { customer: '${input.customer}' },
+        acceptance: { cel: ['output.income > 9000.0'] },
+      },
+    ],
   },
 };
 
@@ -172,13 +244,37 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     ]);
     dir = mkdtempSync(join(tmpdir(), 'agent-'));
     const log = captureLogger('agent-test').log;
-    const verifier = (audience: string) => new TokenVerifier({ issuer: fx.auth.issuer, audience, jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
+    const verifier = (audience: string) =>
+      new TokenVerifier({ issuer: fx.auth.issuer, audience, jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
 
     toolStore = await openStore({ service: TOOLS, config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
-    const toolCard = toolCardOf({ name: TOOLS, version: '1.0.0', purpose: 'Ledger', owner: 'team-ledger' }, tools, idOf('banking', 'ledger'));
+    const toolCard = toolCardOf(
+      { name: TOOLS, version: '1.0.0', purpose: 'Ledger', owner: 'team-ledger' },
+      tools,
+      idOf('banking', 'ledger'),
+    );
     const toolTransport = await fx.transportFor('banking', 'ledger');
     toolServer = createServer({ logger: log })
-      .use(securityInterceptor({ transport: toolTransport, verifier: verifier(TOOLS), policy: parsePolicy({ service: TOOLS, rules: [{ methods: ['*'], callers: ['spiffe://{trust_domain}/ns/lending/sa/advisor'], scopes: ['tools.invoke'] }] }, TRUST_DOMAIN), log }))
+      .use(
+        securityInterceptor({
+          transport: toolTransport,
+          verifier: verifier(TOOLS),
+          policy: parsePolicy(
+            {
+              service: TOOLS,
+              rules: [
+                {
+                  methods: ['*'],
+                  callers: ['spiffe://{trust_domain}/ns/lending/sa/advisor'],
+                  scopes: ['tools.invoke'],
+                },
+              ],
+            },
+            TRUST_DOMAIN,
+          ),
+          log,
+        }),
+      )
       .add(ToolServiceService, toolService(toolCard, tools, { store: toolStore, service: TOOLS }));
     const toolAddress = `127.0.0.1:${await toolServer.listen('127.0.0.1:0', toolTransport.serverCredentials())}`;
 
@@ -192,14 +288,45 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
       card,
       planner: new PlaybookPlanner(playbooks),
       store: agentStore,
-      runner: new StepRunners({ tool: new ToolStepRunner(AGENT, async (name) => ({ client: toolClient, choice: { name, version: '1.0.0', address: toolAddress, reasons: ['the only tool service of this test'], score: 1, alternatives: [] } })) }),
+      runner: new StepRunners({
+        tool: new ToolStepRunner(AGENT, async (name) => ({
+          client: toolClient,
+          choice: {
+            name,
+            version: '1.0.0',
+            address: toolAddress,
+            reasons: ['the only tool service of this test'],
+            score: 1,
+            alternatives: [],
+          },
+        })),
+      }),
       inventory: async () => inventoryFromCards([], [toolCard]),
       log,
       maxInputBytes: 4_096,
       audit: (audit = new AuditLog(join(dir, 'audit.jsonl'))),
     });
     agentServer = createServer({ logger: log })
-      .use(securityInterceptor({ transport: agentTransport, verifier: verifier(AGENT), policy: parsePolicy({ service: AGENT, rules: [{ methods: ['agentmesh.v1.AgentService/*'], callers: ['spiffe://{trust_domain}/ns/demo/sa/*'], scopes: ['task.write'] }] }, TRUST_DOMAIN), log }))
+      .use(
+        securityInterceptor({
+          transport: agentTransport,
+          verifier: verifier(AGENT),
+          policy: parsePolicy(
+            {
+              service: AGENT,
+              rules: [
+                {
+                  methods: ['agentmesh.v1.AgentService/*'],
+                  callers: ['spiffe://{trust_domain}/ns/demo/sa/*'],
+                  scopes: ['task.write'],
+                },
+              ],
+            },
+            TRUST_DOMAIN,
+          ),
+          log,
+        }),
+      )
       .add(AgentServiceService, agentService(card, runtime, agentStore));
     const agentAddress = `127.0.0.1:${await agentServer.listen('127.0.0.1:0', agentTransport.serverCredentials())}`;
     const as = async (who: string) =>
@@ -223,17 +350,44 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     await fx.close();
   });
 
-  const dataMessage = (id: string, input: unknown) => ({ messageId: id, contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'data' as const, data: input }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] });
-  const send = (requestId: string, input: Record<string, unknown>, skillId = 'advise', blocking = true, timeoutMs?: number) =>
+  const dataMessage = (id: string, input: unknown) => ({
+    messageId: id,
+    contextId: '',
+    taskId: '',
+    role: 1,
+    parts: [{ content: { $case: 'data' as const, data: input }, metadata: undefined, filename: '', mediaType: '' }],
+    metadata: undefined,
+    referenceTaskIds: [],
+  });
+  const send = (
+    requestId: string,
+    input: Record<string, unknown>,
+    skillId = 'advise',
+    blocking = true,
+    timeoutMs?: number,
+  ) =>
     client.sendTask({
       requestId,
       skillId,
       message: dataMessage(requestId, input),
-      configuration: { blocking, historyLength: 0, timeout: timeoutMs === undefined ? undefined : { seconds: Math.floor(timeoutMs / 1000), nanos: (timeoutMs % 1000) * 1e6 } },
+      configuration: {
+        blocking,
+        historyLength: 0,
+        timeout:
+          timeoutMs === undefined
+            ? undefined
+            : { seconds: Math.floor(timeoutMs / 1000), nanos: (timeoutMs % 1000) * 1e6 },
+      },
     });
-  const auditOf = (taskId: string) => (readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord)).filter((r) => r.task_id === taskId);
-  const statusText = (task: { status?: { message?: { parts: { content?: { $case: string; text?: string } }[] } } } | undefined) =>
-    task?.status?.message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ') ?? '';
+  const auditOf = (taskId: string) =>
+    readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditRecord)
+      .filter((r) => r.task_id === taskId);
+  const statusText = (
+    task: { status?: { message?: { parts: { content?: { $case: string; text?: string } }[] } } } | undefined,
+  ) => task?.status?.message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ') ?? '';
 
   test('a small loan completes without a person, and the explanation shows plan, substitutions and execution', async () => {
     const { task } = await send('r-small', { customer: 'C-1', amount: 5000 });
@@ -244,9 +398,17 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     expect(explanation?.plan?.steps.map((s) => s.id)).toEqual(['fetch', 'approve', 'book']);
     expect(explanation?.planning?.playbookId).toBe('advise');
     expect(explanation?.execution.map((e) => [e.stepId, e.state])).toEqual(
-      expect.arrayContaining([['fetch', StepState.STEP_STATE_SUCCEEDED], ['approve', StepState.STEP_STATE_SKIPPED], ['book', StepState.STEP_STATE_SUCCEEDED]]),
+      expect.arrayContaining([
+        ['fetch', StepState.STEP_STATE_SUCCEEDED],
+        ['approve', StepState.STEP_STATE_SKIPPED],
+        ['book', StepState.STEP_STATE_SUCCEEDED],
+      ]),
     );
-    expect(explanation?.substitutions).toEqual(expect.arrayContaining([expect.objectContaining({ stepId: 'book', path: '/amount', source: 'input.amount', value: 5000 })]));
+    expect(explanation?.substitutions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stepId: 'book', path: '/amount', source: 'input.amount', value: 5000 }),
+      ]),
+    );
     const book = explanation!.execution.find((e) => e.stepId === 'book')!;
     expect(book.attempts[0]!.idempotencyKey).toBe(`${task!.id}:book:1`);
   });
@@ -254,11 +416,44 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
   test('a large loan stops for approval; the answer resumes it to completion; events arrive in order', async () => {
     const { task } = await send('r-large', { customer: 'C-2', amount: 50000 });
     expect(task?.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
-    expect(task?.status?.inputRequest).toMatchObject({ stepId: 'approve', prompt: 'Approve this loan?', choices: ['yes', 'no'] });
-    await expect(client.provideInput({ taskId: task!.id, stepId: 'approve', message: { messageId: 'a', contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'text', text: 'maybe' }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, expectedVersion: 0 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
-    await client.provideInput({ taskId: task!.id, stepId: 'approve', message: { messageId: 'a', contextId: '', taskId: '', role: 1, parts: [{ content: { $case: 'text', text: 'yes' }, metadata: undefined, filename: '', mediaType: '' }], metadata: undefined, referenceTaskIds: [] }, expectedVersion: 0 });
+    expect(task?.status?.inputRequest).toMatchObject({
+      stepId: 'approve',
+      prompt: 'Approve this loan?',
+      choices: ['yes', 'no'],
+    });
+    await expect(
+      client.provideInput({
+        taskId: task!.id,
+        stepId: 'approve',
+        message: {
+          messageId: 'a',
+          contextId: '',
+          taskId: '',
+          role: 1,
+          parts: [{ content: { $case: 'text', text: 'maybe' }, metadata: undefined, filename: '', mediaType: '' }],
+          metadata: undefined,
+          referenceTaskIds: [],
+        },
+        expectedVersion: 0,
+      }),
+    ).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await client.provideInput({
+      taskId: task!.id,
+      stepId: 'approve',
+      message: {
+        messageId: 'a',
+        contextId: '',
+        taskId: '',
+        role: 1,
+        parts: [{ content: { $case: 'text', text: 'yes' }, metadata: undefined, filename: '', mediaType: '' }],
+        metadata: undefined,
+        referenceTaskIds: [],
+      },
+      expectedVersion: 0,
+    });
     const events: StreamTaskResponse[] = [];
-    for await (const e of client.subscribeTask({ taskId: task!.id, afterSequence: 0 }, { deadlineMs: 15_000 })) events.push(e);
+    for await (const e of client.subscribeTask({ taskId: task!.id, afterSequence: 0 }, { deadlineMs: 15_000 }))
+      events.push(e);
     const sequences = events.slice(1).map((e) => e.event!.sequence);
     expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
     const kinds = events.map((e) => e.event!.event?.$case);
@@ -270,7 +465,10 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
 
   test('the same request_id returns the same task and acts once', async () => {
     const before = posted;
-    const [a, b] = await Promise.all([send('r-dup', { customer: 'C-3', amount: 10 }), send('r-dup', { customer: 'C-3', amount: 10 })]);
+    const [a, b] = await Promise.all([
+      send('r-dup', { customer: 'C-3', amount: 10 }),
+      send('r-dup', { customer: 'C-3', amount: 10 }),
+    ]);
     expect(a.task?.id).toBe(b.task?.id);
     const again = await send('r-dup', { customer: 'C-3', amount: 10 });
     expect(again.task?.id).toBe(a.task?.id);
@@ -283,14 +481,20 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     ['oversize input', { customer: 'x'.repeat(10_000), amount: 1 }, 'advise', Code.RESOURCE_EXHAUSTED, 'byte limit'],
   ])('%s is refused and leaves no task behind', async (_n, input, skill, code, message) => {
     const before = (await agentStore.tasks.list({})).length;
-    await expect(send(`bad-${skill}-${Object.keys(input).length}`, input, skill)).rejects.toMatchObject({ code, message: expect.stringContaining(message) });
+    await expect(send(`bad-${skill}-${Object.keys(input).length}`, input, skill)).rejects.toMatchObject({
+      code,
+      message: expect.stringContaining(message),
+    });
     expect((await agentStore.tasks.list({})).length).toBe(before);
   });
 
   test('cancel stops a running task; another subject cannot see the task', async () => {
     const { task } = await send('r-cancel', {}, 'wait', false);
-    await expect(stranger.getTask({ taskId: task!.id, historyLength: 0 })).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    for (let i = 0; i < 100 && (await agentStore.steps.list(task!.id)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await expect(stranger.getTask({ taskId: task!.id, historyLength: 0 })).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+    });
+    for (let i = 0; i < 100 && (await agentStore.steps.list(task!.id)).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const { task: canceled } = await client.cancelTask({ taskId: task!.id, reason: 'changed my mind' });
     expect(canceled?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
     slowRelease();
@@ -310,13 +514,20 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     const { task } = await send('r-picky', { customer: 'C-7' }, 'picky');
     expect(task?.status?.state).toBe(TaskState.TASK_STATE_FAILED);
     const { explanation } = await client.explainTask({ taskId: task!.id, maxDepth: 0 });
-    expect(explanation!.execution[0]).toMatchObject({ state: StepState.STEP_STATE_FAILED, reason: 'acceptance criterion not met: output.income > 9000.0' });
+    expect(explanation!.execution[0]).toMatchObject({
+      state: StepState.STEP_STATE_FAILED,
+      reason: 'acceptance criterion not met: output.income > 9000.0',
+    });
     expect(explanation!.execution[0]!.attempts).toHaveLength(1);
   });
 
   test('StreamTask sends the task first, then its events in order, and ends when it completes', async () => {
     const events: StreamTaskResponse[] = [];
-    for await (const e of client.streamTask({ requestId: 'r-stream', skillId: 'advise', message: dataMessage('r-stream', { customer: 'C-5', amount: 20 }) }, { deadlineMs: 15_000 })) events.push(e);
+    for await (const e of client.streamTask(
+      { requestId: 'r-stream', skillId: 'advise', message: dataMessage('r-stream', { customer: 'C-5', amount: 20 }) },
+      { deadlineMs: 15_000 },
+    ))
+      events.push(e);
     const first = events[0]!.event!;
     expect(first.event?.$case).toBe('task');
     const taskId = first.event?.$case === 'task' ? first.event.task.id : '';
@@ -324,7 +535,9 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     expect(events.every((e) => e.event!.taskId === taskId)).toBe(true);
     const rest = events.slice(1).map((e) => e.event!);
     expect(rest.map((e) => e.sequence)).toEqual([...rest.map((e) => e.sequence)].sort((a, b) => a - b));
-    const kinds = rest.map((e) => (e.event?.$case === 'statusUpdate' ? TaskState[e.event.statusUpdate.status!.state] : e.event?.$case));
+    const kinds = rest.map((e) =>
+      e.event?.$case === 'statusUpdate' ? TaskState[e.event.statusUpdate.status!.state] : e.event?.$case,
+    );
     expect(kinds[0]).toBe('TASK_STATE_SUBMITTED');
     expect(kinds.indexOf('planCreated')).toBeLessThan(kinds.indexOf('stepStarted'));
     expect(kinds.lastIndexOf('stepFinished')).toBeLessThan(kinds.indexOf('artifactUpdate'));
@@ -338,15 +551,25 @@ describe('an agent built with the runtime: plans, executes, asks a person, expla
     ['a data part that is a number', { message: dataMessage('m', 7) }, 'the data part must be a JSON object'],
   ])('a request with %s is INVALID_ARGUMENT and leaves no task behind', async (_n, change, message) => {
     const before = (await agentStore.tasks.list({})).length;
-    const request = { requestId: `malformed-${message.length}`, skillId: 'advise', message: dataMessage('m', { customer: 'C', amount: 1 }), configuration: undefined, ...change };
-    await expect(client.sendTask(request)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) });
+    const request = {
+      requestId: `malformed-${message.length}`,
+      skillId: 'advise',
+      message: dataMessage('m', { customer: 'C', amount: 1 }),
+      configuration: undefined,
+      ...change,
+    };
+    await expect(client.sendTask(request)).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining(message),
+    });
     expect((await agentStore.tasks.list({})).length).toBe(before);
   });
 
   test('cancel mid-plan aborts the running tool call and the later steps never run', async () => {
     const before = posted;
     const { task } = await send('r-cancel-plan', { label: 'cancel' }, 'hold-then-book', false);
-    for (let i = 0; i < 200 && (await agentStore.steps.list(task!.id)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && (await agentStore.steps.list(task!.id)).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const { task: canceled } = await client.cancelTask({ taskId: task!.id, reason: 'customer withdrew' });
     expect(canceled?.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
     expect(statusText(canceled)).toBe('customer withdrew');

@@ -4,7 +4,14 @@ import { TokenClient } from '../mesh/security/token-client.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
-const CLIENTS = [{ client_id: 'demo/agent', auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/agent' }, scopes: ['task.read'], audiences: ['demo/peer'] }];
+const CLIENTS = [
+  {
+    client_id: 'demo/agent',
+    auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/agent' },
+    scopes: ['task.read'],
+    audiences: ['demo/peer'],
+  },
+];
 
 describe('services/auth in istio transport mode (behind a sidecar that terminates mTLS)', () => {
   let files: LocalMeshFiles;
@@ -33,15 +40,25 @@ describe('services/auth in istio transport mode (behind a sidecar that terminate
 
   test('serves metadata, JWKS and tokens over plain HTTP, with an http:// issuer', async () => {
     expect(issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const meta = JSON.parse((await httpRequest(`${issuer}/.well-known/oauth-authorization-server`)).body.toString()) as Record<string, string>;
+    const meta = JSON.parse(
+      (await httpRequest(`${issuer}/.well-known/oauth-authorization-server`)).body.toString(),
+    ) as Record<string, string>;
     expect(meta.jwks_uri).toBe(`${issuer}/oauth2/jwks`);
-    const tokens = new TokenClient({ tokenUrl: meta.token_endpoint!, clientId: 'demo/agent', auth: { method: 'client_secret_basic', secret: 'agent-secret-value-123' } });
+    const tokens = new TokenClient({
+      tokenUrl: meta.token_endpoint!,
+      clientId: 'demo/agent',
+      auth: { method: 'client_secret_basic', secret: 'agent-secret-value-123' },
+    });
     const claims = decodeJwt(await tokens.getToken('demo/peer', ['task.read']));
     expect(claims).toMatchObject({ iss: issuer, aud: 'demo/peer', sub: 'demo/agent' });
   });
 
   test('mtls mode still refuses to start without its certificate', async () => {
-    const proc = startProcess('services/auth/main.ts', { AGENTMESH_SECRETS: 'file', AGENTMESH_SECRETS_FILE: files.secretsFile, AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile });
+    const proc = startProcess('services/auth/main.ts', {
+      AGENTMESH_SECRETS: 'file',
+      AGENTMESH_SECRETS_FILE: files.secretsFile,
+      AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile,
+    });
     expect(await proc.exited).toBe(78);
     expect(proc.stderr() + proc.stdout()).toMatch(/AGENTMESH_TLS_CERT is required in mtls transport mode/);
   });

@@ -19,8 +19,18 @@ import { startProcess, waitForLog, type ServiceProcess } from './helpers/process
 import { newSigningKeyPem } from './helpers/secure-mesh.js';
 
 const CLIENTS = [
-  { client_id: 'demo/agent', auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/agent' }, scopes: ['task.read'], audiences: ['demo/agent'] },
-  { client_id: 'demo/cli', auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/cli' }, scopes: ['task.read'], audiences: ['demo/agent'] },
+  {
+    client_id: 'demo/agent',
+    auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/agent' },
+    scopes: ['task.read'],
+    audiences: ['demo/agent'],
+  },
+  {
+    client_id: 'demo/cli',
+    auth: { method: 'client_secret_basic', secret_path: 'agentmesh/clients/demo/cli' },
+    scopes: ['task.read'],
+    audiences: ['demo/agent'],
+  },
 ];
 
 describe('services/auth as a process, and a service configured from the environment', () => {
@@ -33,7 +43,10 @@ describe('services/auth as a process, and a service configured from the environm
     files.secrets['agentmesh/clients/demo/agent'] = { client_secret: 'agent-secret-value-123' };
     files.secrets['agentmesh/clients/demo/cli'] = { client_secret: 'cli-secret-value-123' };
     files.writeSecrets();
-    auth = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }));
+    auth = startProcess(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }),
+    );
     issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
   });
 
@@ -51,14 +64,25 @@ describe('services/auth as a process, and a service configured from the environm
     });
     writeFileSync(
       env.AGENTMESH_POLICY_FILE!,
-      JSON.stringify({ service: 'demo/agent', rules: [{ methods: ['agentmesh.v1.AgentService/GetTask'], callers: ['spiffe://{trust_domain}/ns/demo/sa/cli'], scopes: ['task.read'] }] }),
+      JSON.stringify({
+        service: 'demo/agent',
+        rules: [
+          {
+            methods: ['agentmesh.v1.AgentService/GetTask'],
+            callers: ['spiffe://{trust_domain}/ns/demo/sa/cli'],
+            scopes: ['task.read'],
+          },
+        ],
+      }),
     );
     const secrets = new FileSecretsProvider(files.secretsFile);
     await secrets.start();
     const setup = await securityFromEnv(secrets, log, env);
     const server = createServer({ logger: log })
       .use(securityInterceptor({ ...setup, log }))
-      .add(AgentServiceService, { getTask: async (_r, ctx) => ({ task: Task.fromPartial({ id: ctx.principal!.subject }) }) });
+      .add(AgentServiceService, {
+        getTask: async (_r, ctx) => ({ task: Task.fromPartial({ id: ctx.principal!.subject }) }),
+      });
     const port = await server.listen('127.0.0.1:0', setup.transport.serverCredentials());
 
     // The caller: the CLI's own certificate and its own client credentials.
@@ -66,7 +90,11 @@ describe('services/auth as a process, and a service configured from the environm
     const cliTransport = new Transport({
       mode: 'mtls',
       trustDomain: 'agentmesh.local',
-      tls: { certFile: cliEnv.AGENTMESH_TLS_CERT!, keyFile: cliEnv.AGENTMESH_TLS_KEY!, caFile: cliEnv.AGENTMESH_TLS_CA! },
+      tls: {
+        certFile: cliEnv.AGENTMESH_TLS_CERT!,
+        keyFile: cliEnv.AGENTMESH_TLS_KEY!,
+        caFile: cliEnv.AGENTMESH_TLS_CA!,
+      },
     });
     const cliTokens = new TokenClient({
       tokenUrl: `${issuer}/oauth2/token`,
@@ -98,7 +126,11 @@ describe('services/auth as a process, and a service configured from the environm
     const policy = join(files.dir, 'other-policy.json');
     writeFileSync(policy, JSON.stringify({ service: 'demo/other', rules: [] }));
     await expect(
-      securityFromEnv(secrets, captureLogger().log, files.serviceEnv('demo/agent', { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: policy })),
+      securityFromEnv(
+        secrets,
+        captureLogger().log,
+        files.serviceEnv('demo/agent', { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: policy }),
+      ),
     ).rejects.toThrow('AGENTMESH_POLICY_FILE protects demo/other, not demo/agent');
     await secrets.close();
   });
@@ -107,7 +139,11 @@ describe('services/auth as a process, and a service configured from the environm
     const secrets = new FileSecretsProvider(files.secretsFile);
     await secrets.start();
     await expect(
-      securityFromEnv(secrets, captureLogger().log, { AGENTMESH_SERVICE: 'demo/agent', AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: '/nonexistent' }),
+      securityFromEnv(secrets, captureLogger().log, {
+        AGENTMESH_SERVICE: 'demo/agent',
+        AGENTMESH_OAUTH_ISSUER: issuer,
+        AGENTMESH_POLICY_FILE: '/nonexistent',
+      }),
     ).rejects.toThrow('AGENTMESH_TLS_CERT is required in mtls transport mode');
     await secrets.close();
   });
@@ -125,7 +161,11 @@ describe('services/auth as a process, and a service configured from the environm
     const before = await tokenClient().getToken('demo/agent');
     expect(decodeProtectedHeader(before).kid).toBe('k1');
     expect(decodeJwt(before)).toMatchObject({ iss: issuer, sub: 'demo/cli', aud: 'demo/agent', scope: 'task.read' });
-    files.secrets['agentmesh/auth/signing-keys'] = { ...files.secrets['agentmesh/auth/signing-keys'], k2: await newSigningKeyPem(), active: 'k2' };
+    files.secrets['agentmesh/auth/signing-keys'] = {
+      ...files.secrets['agentmesh/auth/signing-keys'],
+      k2: await newSigningKeyPem(),
+      active: 'k2',
+    };
     files.writeSecrets();
     await waitForLog(auth, 'signing key rotated');
     expect(decodeProtectedHeader(await tokenClient().getToken('demo/agent')).kid).toBe('k2');
@@ -139,21 +179,43 @@ describe('services/auth as a process, and a service configured from the environm
       auth: { method: 'client_secret_basic', secret: 'guess' },
       ca: readFileSync(join(files.certs, 'ca.crt'), 'utf8'),
     });
-    await expect(client.getToken('demo/agent')).rejects.toMatchObject({ code: Code.UNAUTHENTICATED, message: expect.stringContaining('invalid_client') });
+    await expect(client.getToken('demo/agent')).rejects.toMatchObject({
+      code: Code.UNAUTHENTICATED,
+      message: expect.stringContaining('invalid_client'),
+    });
     expect(auth.stdout()).not.toContain('guess');
     expect(auth.stdout()).not.toContain('cli-secret-value-123');
   });
 
   test('every token issued and every refusal is in the audit trail, which verifies; no secret or token in it', async () => {
     const file = join(files.dir, 'data', 'agentmesh-auth', 'audit.jsonl');
-    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records).toEqual(expect.arrayContaining([
-      expect.objectContaining({ kind: 'token_issued', service: 'agentmesh/auth', subject: 'demo/cli', peer: 'demo/cli', resource: 'demo/agent', outcome: 'OK', reason: 'scopes task.read' }),
-      expect.objectContaining({ kind: 'token_refused', peer: 'demo/cli', resource: 'demo/agent', outcome: 'invalid_client' }),
-    ]));
+    const records = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'token_issued',
+          service: 'agentmesh/auth',
+          subject: 'demo/cli',
+          peer: 'demo/cli',
+          resource: 'demo/agent',
+          outcome: 'OK',
+          reason: 'scopes task.read',
+        }),
+        expect.objectContaining({
+          kind: 'token_refused',
+          peer: 'demo/cli',
+          resource: 'demo/agent',
+          outcome: 'invalid_client',
+        }),
+      ]),
+    );
     expect(verifyAuditFile(file)).toMatchObject({ ok: true, records: records.length });
     const text = readFileSync(file, 'utf8');
-    for (const secret of ['guess', 'cli-secret-value-123', 'agent-secret-value-123', 'eyJ']) expect(text).not.toContain(secret);
+    for (const secret of ['guess', 'cli-secret-value-123', 'agent-secret-value-123', 'eyJ'])
+      expect(text).not.toContain(secret);
   });
 });
 
@@ -162,7 +224,10 @@ describe('services/auth startup failures', () => {
     const files = await createLocalMeshFiles(CLIENTS);
     files.secrets = { other: { x: 'y' } };
     files.writeSecrets();
-    const proc = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }));
+    const proc = startProcess(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }),
+    );
     try {
       expect(await proc.exited).toBe(78);
       expect(proc.stderr().trim().split('\n')).toHaveLength(1);

@@ -60,7 +60,9 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('heading', { name: '1 match' }).waitFor();
     const results = page.locator('.results .result');
     expect(await results.count()).toBe(1);
-    expect(await results.first().innerText()).toMatch(/lending\/loan-orchestrator @1\.0\.0[\s\S]*Pre-qualify retail loans end to end[\s\S]*Matched: .*prequalify-loan/);
+    expect(await results.first().innerText()).toMatch(
+      /lending\/loan-orchestrator @1\.0\.0[\s\S]*Pre-qualify retail loans end to end[\s\S]*Matched: .*prequalify-loan/,
+    );
     await screenshot(page, '02-marketplace');
     await page.getByRole('link', { name: ORCHESTRATOR }).click();
     await page.getByRole('heading', { name: 'Policies', level: 2 }).waitFor();
@@ -82,19 +84,29 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('button', { name: 'Send task' }).click();
     await page.waitForURL(/#\/task\/lending\/loan-orchestrator\//);
     await page.locator('#task-state', { hasText: 'COMPLETED' }).waitFor(WAIT);
-    expect(await text('.progress')).toMatch(/plan: customer → fx → risk → compliance → approval → decision[\s\S]*step risk succeeded[\s\S]*task COMPLETED/);
+    expect(await text('.progress')).toMatch(
+      /plan: customer → fx → risk → compliance → approval → decision[\s\S]*step risk succeeded[\s\S]*task COMPLETED/,
+    );
     await page.getByRole('heading', { name: 'Result' }).waitFor();
     expect(await text('pre[aria-label=result]')).toContain('"decision": "pre-qualified"');
     await page.locator('.explanation').first().waitFor(WAIT);
-    expect(await text('.plan-graph')).toMatch(/fx\s+SUCCEEDED[\s\S]*risk\s+SUCCEEDED[\s\S]*compliance\s+SUCCEEDED[\s\S]*approval\s+SKIPPED/);
-    const risk = page.locator('.depth-0 > .steps > .step').filter({ has: page.locator('summary strong', { hasText: /^risk$/ }) });
+    expect(await text('.plan-graph')).toMatch(
+      /fx\s+SUCCEEDED[\s\S]*risk\s+SUCCEEDED[\s\S]*compliance\s+SUCCEEDED[\s\S]*approval\s+SKIPPED/,
+    );
+    const risk = page
+      .locator('.depth-0 > .steps > .step')
+      .filter({ has: page.locator('summary strong', { hasText: /^risk$/ }) });
     await risk.locator('summary').first().click();
-    expect(await risk.innerText()).toMatch(/Collaborator: lending\/credit-risk@1\.0\.0 at 127\.0\.0\.1:\d+ — chosen because .*named by the playbook prequalify-loan/);
+    expect(await risk.innerText()).toMatch(
+      /Collaborator: lending\/credit-risk@1\.0\.0 at 127\.0\.0\.1:\d+ — chosen because .*named by the playbook prequalify-loan/,
+    );
     expect(await risk.locator('table.subs').first().innerText()).toMatch(/\/customerId\s+input\.customerId\s+"C-1001"/);
     await risk.locator('.child-task > summary').click();
     const child = risk.locator('.child-task .explanation');
     await child.waitFor();
-    expect(await child.innerText()).toMatch(/on lending\/credit-risk \(assess-credit-risk\) for ada[\s\S]*customer[\s\S]*afford[\s\S]*score/);
+    expect(await child.innerText()).toMatch(
+      /on lending\/credit-risk \(assess-credit-risk\) for ada[\s\S]*customer[\s\S]*afford[\s\S]*score/,
+    );
     await screenshot(page, '04-task-explanation');
     await page.locator('.depth-0 > p.meta button.link').click();
     await page.getByRole('heading', { name: /Service logs of trace [0-9a-f]{32}/ }).waitFor();
@@ -108,7 +120,9 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('button', { name: /Use example 2/ }).click();
     await page.getByRole('button', { name: 'Send task' }).click();
     await page.getByRole('heading', { name: 'A person is needed' }).waitFor(WAIT);
-    expect(await text('.question')).toMatch(/^Approve a loan of 47058\.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/);
+    expect(await text('.question')).toMatch(
+      /^Approve a loan of 47058\.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/,
+    );
     expect(await text('#task-state')).toBe('INPUT_REQUIRED');
     await screenshot(page, '06-input-required');
     await page.getByRole('button', { name: 'Send answer' }).click();
@@ -126,7 +140,9 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.locator('table.ops').waitFor();
     const rows = page.locator('table.ops tbody tr');
     expect(await rows.count()).toBe(mesh.file.services.length);
-    expect(await page.locator('table.ops caption').innerText()).toMatch(new RegExp(`^${mesh.file.services.length} of ${mesh.file.services.length} services ready · audit chains intact`));
+    expect(await page.locator('table.ops caption').innerText()).toMatch(
+      new RegExp(`^${mesh.file.services.length} of ${mesh.file.services.length} services ready · audit chains intact`),
+    );
     const orchestrator = await rows.filter({ hasText: ORCHESTRATOR }).innerText();
     expect(orchestrator).toMatch(/ready/);
     expect(orchestrator).toMatch(/completed 2/);
@@ -146,7 +162,9 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await page.getByRole('button', { name: 'Send task' }).click();
     const alert = page.locator('.skill-form [role=alert]');
     await alert.waitFor();
-    expect(await alert.innerText()).toMatch(/Sending the task to lending\/loan-orchestrator was refused: PERMISSION_DENIED\s+token lacks scope task\.write for agentmesh\.v1\.AgentService\/SendTask/);
+    expect(await alert.innerText()).toMatch(
+      /Sending the task to lending\/loan-orchestrator was refused: PERMISSION_DENIED\s+token lacks scope task\.write for agentmesh\.v1\.AgentService\/SendTask/,
+    );
     expect(await page.getByRole('button', { name: 'Send task' }).isEnabled()).toBe(true);
     expect(page.url()).toMatch(/#\/agent\/lending\/loan-orchestrator$/);
     await screenshot(page, '08-refused');
@@ -158,35 +176,76 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
   test('the API refuses bad requests with a clear 4xx and no stack trace; the session cookie and headers are locked down', async () => {
     const ca = readFileSync(mesh.file.ca, 'utf8');
     const call = (path: string, o: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string } = {}) =>
-      httpRequest(new URL(path, url).toString(), { ca, ...o }).then((a) => ({ status: a.status, headers: a.headers, body: a.body.toString() }));
+      httpRequest(new URL(path, url).toString(), { ca, ...o }).then((a) => ({
+        status: a.status,
+        headers: a.headers,
+        body: a.body.toString(),
+      }));
     // A request path exactly as sent, which a URL object would normalise first.
     const raw = (path: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const target = new URL(url);
         const req = httpsRequest({ host: target.hostname, port: target.port, path, ca }, (res) => {
           let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString())).on('end', () => resolve({ status: res.statusCode!, body }));
+          res
+            .on('data', (d: Buffer) => (body += d.toString()))
+            .on('end', () => resolve({ status: res.statusCode!, body }));
         });
         req.on('error', reject).end();
       });
     const json = { 'content-type': 'application/json', origin: url.replace(/\/$/, '') };
     const login = await call('/api/session', { method: 'POST', headers: json, body: '{"user":"ada"}' });
     expect(login.status).toBe(200);
-    expect(login.headers['set-cookie']).toMatch(/^__Host-agentmesh-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict; Max-Age=\d+$/);
+    expect(login.headers['set-cookie']).toMatch(
+      /^__Host-agentmesh-console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict; Max-Age=\d+$/,
+    );
     expect(login.headers['content-security-policy']).toContain("script-src 'self'");
     expect(login.headers['content-security-policy']).not.toContain('unsafe-inline');
     const cookie = login.headers['set-cookie']!.split(';')[0]!;
     const { csrf } = JSON.parse(login.body) as { csrf: string };
     const task = `/api/agents/${ORCHESTRATOR}/tasks`;
     const cases: [string, Promise<{ status: number; body: string }>, number, string][] = [
-      ['another site signs someone in', call('/api/session', { method: 'POST', headers: { ...json, origin: 'https://evil.example' }, body: '{"user":"ada"}' }), 403, 'cross-site request refused'],
-      ['a bad user name', call('/api/session', { method: 'POST', headers: json, body: '{"user":"<script>"}' }), 400, 'user: letters, digits'],
+      [
+        'another site signs someone in',
+        call('/api/session', {
+          method: 'POST',
+          headers: { ...json, origin: 'https://evil.example' },
+          body: '{"user":"ada"}',
+        }),
+        403,
+        'cross-site request refused',
+      ],
+      [
+        'a bad user name',
+        call('/api/session', { method: 'POST', headers: json, body: '{"user":"<script>"}' }),
+        400,
+        'user: letters, digits',
+      ],
       ['not JSON', call('/api/session', { method: 'POST', headers: json, body: '{user' }), 400, 'not valid JSON'],
       ['no session', call('/api/discover'), 401, 'sign in first'],
       ['no CSRF token', call(task, { method: 'POST', headers: { ...json, cookie }, body: '{}' }), 403, 'CSRF token'],
-      ['input that is not an object', call(task, { method: 'POST', headers: { ...json, cookie, 'x-csrf-token': csrf }, body: '{"input":[1]}' }), 400, 'input: must be a JSON object'],
-      ['input the skill refuses', call(task, { method: 'POST', headers: { ...json, cookie, 'x-csrf-token': csrf }, body: '{"skillId":"prequalify-loan","input":{"customerId":"C-1001"}}' }), 400, 'input/amount: required'],
-      ['an unknown search field', call('/api/discover?colour=red', { headers: { cookie } }), 400, 'unknown search field'],
+      [
+        'input that is not an object',
+        call(task, { method: 'POST', headers: { ...json, cookie, 'x-csrf-token': csrf }, body: '{"input":[1]}' }),
+        400,
+        'input: must be a JSON object',
+      ],
+      [
+        'input the skill refuses',
+        call(task, {
+          method: 'POST',
+          headers: { ...json, cookie, 'x-csrf-token': csrf },
+          body: '{"skillId":"prequalify-loan","input":{"customerId":"C-1001"}}',
+        }),
+        400,
+        'input/amount: required',
+      ],
+      [
+        'an unknown search field',
+        call('/api/discover?colour=red', { headers: { cookie } }),
+        400,
+        'unknown search field',
+      ],
       ['a task of someone else', call(`${task}/no-such-task`, { headers: { cookie } }), 404, 'not found'],
       ['an unknown API', call('/api/nothing', { headers: { cookie } }), 404, 'no such API'],
       ['a path outside the front end', call('/../../etc/passwd'), 404, 'no such page'],
@@ -195,7 +254,11 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     ];
     for (const [what, answer, status, message] of cases) {
       const a = await answer;
-      expect({ what, status: a.status, message: (JSON.parse(a.body) as { message: string }).message }).toEqual({ what, status, message: expect.stringContaining(message) });
+      expect({ what, status: a.status, message: (JSON.parse(a.body) as { message: string }).message }).toEqual({
+        what,
+        status,
+        message: expect.stringContaining(message),
+      });
       expect(a.body).not.toMatch(/at .*\.ts:\d+|Error:/);
     }
     // Those requests did not take the console down: the same session still works.
@@ -203,15 +266,33 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
   }, 60_000);
 
   test('the console can do no more than the person: no token of its own, and a person never gets a scope their roles lack', async () => {
-    const secrets = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as Record<string, { client_secret: string }>;
-    const tokens = new TokenClient({ tokenUrl: mesh.file.tokenUrl, clientId: 'agentmesh/console', auth: { method: 'client_secret_basic', secret: secrets['agentmesh/clients/agentmesh/console']!.client_secret }, ca: readFileSync(mesh.file.ca, 'utf8') });
-    await expect(tokens.getToken(ORCHESTRATOR)).rejects.toThrow('unauthorized_client (client may only obtain tokens for people)');
-    await expect(tokens.tokenForUser('ben', ORCHESTRATOR, ['task.write'])).rejects.toThrow('invalid_scope (scope not allowed: task.write)');
+    const secrets = JSON.parse(readFileSync(join(home, 'secrets.json'), 'utf8')) as Record<
+      string,
+      { client_secret: string }
+    >;
+    const tokens = new TokenClient({
+      tokenUrl: mesh.file.tokenUrl,
+      clientId: 'agentmesh/console',
+      auth: { method: 'client_secret_basic', secret: secrets['agentmesh/clients/agentmesh/console']!.client_secret },
+      ca: readFileSync(mesh.file.ca, 'utf8'),
+    });
+    await expect(tokens.getToken(ORCHESTRATOR)).rejects.toThrow(
+      'unauthorized_client (client may only obtain tokens for people)',
+    );
+    await expect(tokens.tokenForUser('ben', ORCHESTRATOR, ['task.write'])).rejects.toThrow(
+      'invalid_scope (scope not allowed: task.write)',
+    );
     // The dev login names people only: not a workload, not the console itself.
     for (const name of ['agentmesh/console', 'agentmesh/cli', 'lending/credit-risk']) {
       await expect(tokens.tokenForUser(name, ORCHESTRATOR)).rejects.toThrow('requested_subject must name a person');
     }
-    const ada = JSON.parse(Buffer.from((await tokens.tokenForUser('ada', ORCHESTRATOR)).split('.')[1]!, 'base64url').toString()) as { sub: string; scope: string; act: unknown };
-    expect(ada).toMatchObject({ sub: 'ada', scope: 'registry.read task.read task.write', act: { sub: 'agentmesh/console' } });
+    const ada = JSON.parse(
+      Buffer.from((await tokens.tokenForUser('ada', ORCHESTRATOR)).split('.')[1]!, 'base64url').toString(),
+    ) as { sub: string; scope: string; act: unknown };
+    expect(ada).toMatchObject({
+      sub: 'ada',
+      scope: 'registry.read task.read task.write',
+      act: { sub: 'agentmesh/console' },
+    });
   });
 });

@@ -2,7 +2,15 @@ import { DiscoveryScope } from '../gen/agentmesh/v1/card.js';
 import { DiscoveryClient, endpointsOf, Registration } from '../mesh/index.js';
 import { MeshMetrics } from '../mesh/index.js';
 import { captureLogger } from './helpers/log-capture.js';
-import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
+import {
+  agentCard,
+  cleanupDir,
+  endpoint,
+  REGISTRY_CLIENTS,
+  registryClientAs,
+  startRegistry,
+  type RegistryUnderTest,
+} from './helpers/registry-server.js';
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
 
 const RW = ['registry.register', 'registry.read'];
@@ -22,8 +30,17 @@ describe('self-registration', () => {
     const fx = await createSecureFixture(REGISTRY_CLIENTS);
     const reg = await startRegistry(fx);
     const registry = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
-    const registration = new Registration(registry, { kind: 'agent', card: agentCard('lending/credit-risk', { version: '8.0.0' }) }, endpoint('self', 7300), 1_500, captureLogger().log);
-    const scope = DiscoveryScope.fromPartial({ visibility: { names: ['lending/credit-risk'] }, characteristics: { versionConstraint: '8.0.0' } });
+    const registration = new Registration(
+      registry,
+      { kind: 'agent', card: agentCard('lending/credit-risk', { version: '8.0.0' }) },
+      endpoint('self', 7300),
+      1_500,
+      captureLogger().log,
+    );
+    const scope = DiscoveryScope.fromPartial({
+      visibility: { names: ['lending/credit-risk'] },
+      characteristics: { versionConstraint: '8.0.0' },
+    });
     try {
       registration.start();
       await registration.registered;
@@ -63,19 +80,33 @@ describe('discovery client', () => {
     const discovery = new DiscoveryClient(reader, logs.log, metrics);
     discovery.startWatch();
     try {
-      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }), endpoint: endpoint('a', 7101), leaseTtl: undefined });
+      await risk.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }),
+        endpoint: endpoint('a', 7101),
+        leaseTtl: undefined,
+      });
       const first = await discovery.resolve(scope);
       expect(endpointsOf(first[0]!).map((e) => e.address)).toEqual(['127.0.0.1:7101']);
 
       // A second instance of the same version: the watch invalidates the cache and picks rotate.
-      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }), endpoint: endpoint('b', 7102), leaseTtl: undefined });
+      await risk.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }),
+        endpoint: endpoint('b', 7102),
+        leaseTtl: undefined,
+      });
       await eventually(async () => endpointsOf((await discovery.resolve(scope))[0]!).length === 2);
-      const picks = [await discovery.pick(scope), await discovery.pick(scope), await discovery.pick(scope)].map((p) => p.address);
+      const picks = [await discovery.pick(scope), await discovery.pick(scope), await discovery.pick(scope)].map(
+        (p) => p.address,
+      );
       expect(new Set(picks)).toEqual(new Set(['127.0.0.1:7101', '127.0.0.1:7102']));
       expect(picks[0]).not.toBe(picks[1]);
 
       // A higher version registers: discovery follows without waiting for any TTL.
-      await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '2.0.0', ...skill }), endpoint: endpoint('c', 7103), leaseTtl: undefined });
+      await risk.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '2.0.0', ...skill }),
+        endpoint: endpoint('c', 7103),
+        leaseTtl: undefined,
+      });
       await eventually(async () => {
         const [best] = await discovery.resolve(scope);
         return best?.entry?.card?.$case === 'agent' && best.entry.card.agent.version === '2.0.0';

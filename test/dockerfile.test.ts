@@ -25,7 +25,10 @@ function instructions(text: string): Instruction[] {
 const dockerfile = instructions(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const last = Math.max(...dockerfile.map((i) => i.stage));
 const final = dockerfile.filter((i) => i.stage === last);
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 describe('Dockerfile', () => {
   test('multi-stage: dependencies installed without dev packages in a build stage, copied into the runtime stage', () => {
@@ -42,7 +45,8 @@ describe('Dockerfile', () => {
   });
 
   test('bakes in no secrets and copies no local state, keys or certificates', () => {
-    for (const i of dockerfile.filter((x) => ['ENV', 'ARG'].includes(x.op))) expect(i.args).not.toMatch(/secret|token|password|private|_key/i);
+    for (const i of dockerfile.filter((x) => ['ENV', 'ARG'].includes(x.op)))
+      expect(i.args).not.toMatch(/secret|token|password|private|_key/i);
     for (const i of dockerfile.filter((x) => ['COPY', 'ADD'].includes(x.op))) {
       expect(i.args).not.toMatch(/^\.\s|\s\.\s*$|\.agentmesh|certs|\.env|secrets/);
     }
@@ -54,15 +58,29 @@ describe('Dockerfile', () => {
     const rules = dockerignoreAt(ROOT);
     const build = dockerfile.filter((i) => i.stage === last - 1);
     expect(build.some((i) => i.op === 'RUN' && i.args === 'npm run build')).toBe(true);
-    const sources = build.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    const sources = build
+      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     expect(sources).toEqual(expect.arrayContaining(['mesh', 'services', 'gen', 'tsconfig.build.json']));
     const files = sources.flatMap((s) => contextFiles(ROOT, s, rules));
     expect(files.filter((f) => /\.test\.ts$/.test(f))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['mesh/server/server.ts', 'services/registry/main.ts', 'services/registry/policy.json', 'gen/descriptors.binpb']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'mesh/server/server.ts',
+        'services/registry/main.ts',
+        'services/registry/policy.json',
+        'gen/descriptors.binpb',
+      ]),
+    );
     expect(JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')).exclude).toContain('**/*.test.ts');
     const runtime = final.filter((i) => i.op === 'COPY').map((i) => i.args);
-    expect(runtime).toEqual(expect.arrayContaining(['--from=build /app/dist ./dist', '--from=deps /app/node_modules ./node_modules']));
-    expect(runtime.filter((a) => !a.startsWith('--from')).flatMap((a) => a.split(/\s+/).slice(0, -1))).toEqual(['package.json', 'scripts/container-entrypoint.sh']);
+    expect(runtime).toEqual(
+      expect.arrayContaining(['--from=build /app/dist ./dist', '--from=deps /app/node_modules ./node_modules']),
+    );
+    expect(runtime.filter((a) => !a.startsWith('--from')).flatMap((a) => a.split(/\s+/).slice(0, -1))).toEqual([
+      'package.json',
+      'scripts/container-entrypoint.sh',
+    ]);
   });
 
   test("the .dockerignore reading follows Docker's rules", () => {
@@ -87,7 +105,9 @@ describe('Dockerfile', () => {
           if (!['web', 'dist', 'python'].includes(entry.name)) walk(path);
         } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
           const text = readFileSync(path, 'utf8');
-          for (const m of text.matchAll(/^import (?!type )[^'"]*?from '([^'.][^']*)'|import\('([^'.][^']*)'\)|require\('([^'.][^']*)'\)/gm)) {
+          for (const m of text.matchAll(
+            /^import (?!type )[^'"]*?from '([^'.][^']*)'|import\('([^'.][^']*)'\)|require\('([^'.][^']*)'\)/gm,
+          )) {
             const spec = (m[1] ?? m[2] ?? m[3])!;
             if (spec.startsWith('node:')) continue;
             imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
@@ -103,7 +123,12 @@ describe('Dockerfile', () => {
   describe('the entrypoint, run against a production build', () => {
     let dir: string;
     const run = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync('/bin/sh', ['scripts/container-entrypoint.sh', ...args], { cwd: dir, env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8', timeout: 20_000 });
+      spawnSync('/bin/sh', ['scripts/container-entrypoint.sh', ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH!, ...env },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
 
     beforeAll(() => {
       // The image's /app, laid out here: dist/, node_modules, the entrypoint.
@@ -116,8 +141,12 @@ describe('Dockerfile', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     test('one image for every service: it starts dist/services/<arg>/main.js with the telemetry preload, refusing bad names', () => {
-      expect(final.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["/bin/sh", "/app/scripts/container-entrypoint.sh"]');
-      expect(readFileSync(join(ROOT, 'scripts', 'container-entrypoint.sh'), 'utf8')).toContain('exec node --import ./dist/mesh/telemetry/preload.js "$main"');
+      expect(final.find((i) => i.op === 'ENTRYPOINT')?.args).toBe(
+        '["/bin/sh", "/app/scripts/container-entrypoint.sh"]',
+      );
+      expect(readFileSync(join(ROOT, 'scripts', 'container-entrypoint.sh'), 'utf8')).toContain(
+        'exec node --import ./dist/mesh/telemetry/preload.js "$main"',
+      );
       expect(run([]).status).toBe(64);
       expect(run(['../../etc']).stderr).toMatch(/invalid service path/);
       expect(run(['nope']).stderr).toMatch(/dist\/services\/nope\/main\.js does not exist/);

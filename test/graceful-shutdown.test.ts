@@ -47,7 +47,9 @@ describe('graceful shutdown', () => {
     );
     const client = plaintextClient(AgentServiceService, started.address);
     try {
-      const stuck = client.getTask({ taskId: 'stuck', historyLength: 0 }, { deadlineMs: 10_000 }).catch((e: MeshError) => e);
+      const stuck = client
+        .getTask({ taskId: 'stuck', historyLength: 0 }, { deadlineMs: 10_000 })
+        .catch((e: MeshError) => e);
       await sleep(50);
       const began = Date.now();
       await started.server.shutdown({ graceMs: 300 });

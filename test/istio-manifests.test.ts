@@ -7,7 +7,16 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { kernelConfigSchema } from '../mesh/config/config.js';
-import { ADMIN_PORT, diffRendered, GRPC_PORT, grpcMethods, methodsMatching, OPEN_PATHS, renderIstio, translateCaller } from '../devtools/istio-render/index.js';
+import {
+  ADMIN_PORT,
+  diffRendered,
+  GRPC_PORT,
+  grpcMethods,
+  methodsMatching,
+  OPEN_PATHS,
+  renderIstio,
+  translateCaller,
+} from '../devtools/istio-render/index.js';
 import { matchesSpiffePattern, spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { startAdminServer } from '../mesh/telemetry/admin-server.js';
 import { MeshMetrics } from '../mesh/telemetry/metrics.js';
@@ -19,7 +28,11 @@ import { ROOT } from './helpers/processes.js';
 const TD = config.trustDomain;
 const rendered = renderIstio(ROOT, config);
 const base = builds.base;
-const issuer = (ns: string) => envOf(of('Deployment', base).find((d) => d.metadata.namespace === ns)!, base).AGENTMESH_OAUTH_ISSUER!;
+const issuer = (ns: string) =>
+  envOf(
+    of('Deployment', base).find((d) => d.metadata.namespace === ns)!,
+    base,
+  ).AGENTMESH_OAUTH_ISSUER!;
 
 function serviceFolders(dir: string, found: string[] = []): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -37,7 +50,9 @@ describe('istio/ is rendered from the services and current', () => {
   test('every folder under services/ with a main.ts is rendered into its own file, the auth server included (the console is an external client)', () => {
     // The web console is what people open on their own machine: it calls the mesh from outside, as the CLI does.
     expect(config.externalClients).toContain('agentmesh/console');
-    expect(rendered.services.map((s) => s.path).sort()).toEqual(serviceFolders(join(ROOT, 'services')).filter((p) => p !== 'console'));
+    expect(rendered.services.map((s) => s.path).sort()).toEqual(
+      serviceFolders(join(ROOT, 'services')).filter((p) => p !== 'console'),
+    );
     expect(rendered.services.map((s) => s.path)).toContain('auth');
     for (const s of rendered.services) expect(rendered.files.has(`${s.namespace}/${s.account}.yaml`)).toBe(true);
   });
@@ -57,8 +72,13 @@ describe('every manifest validates against the Kubernetes and Istio schemas', ()
   });
 
   test('overlays change what they say: dev debug logs and the dev image, prod two replicas and a pinned image', () => {
-    expect(of<{ data: Record<string, string> }>('ConfigMap', builds.dev).find((c) => c.metadata.name === 'agentmesh-settings')!.data.AGENTMESH_LOG_LEVEL).toBe('debug');
-    for (const d of of('Deployment', builds.dev)) expect(d.spec.template.spec.containers[0].image).toBe('agentmesh:dev');
+    expect(
+      of<{ data: Record<string, string> }>('ConfigMap', builds.dev).find(
+        (c) => c.metadata.name === 'agentmesh-settings',
+      )!.data.AGENTMESH_LOG_LEVEL,
+    ).toBe('debug');
+    for (const d of of('Deployment', builds.dev))
+      expect(d.spec.template.spec.containers[0].image).toBe('agentmesh:dev');
     for (const d of of('Deployment', builds.prod)) {
       expect(d.spec.replicas).toBe(2);
       expect(d.spec.template.spec.containers[0].image).toBe('registry.example.com/agentmesh:0.1.0');
@@ -70,22 +90,53 @@ describe('the manifests agree with the code', () => {
   const methods = grpcMethods();
   const grpcServices = rendered.services.filter((s) => s.kind === 'grpc');
   const open = new Set(OPEN_PATHS.flatMap((p) => methodsMatching(p.slice(1), methods)).map((m) => m.name));
-  const policyOf = (ns: string, name: string) => of('AuthorizationPolicy', base).find((p) => p.metadata.namespace === ns && p.metadata.name === name)!;
-  const workload = (s: { namespace: string; account: string }) => ({ namespace: s.namespace, labels: { app: s.account, version: 'v1' } });
+  const policyOf = (ns: string, name: string) =>
+    of('AuthorizationPolicy', base).find((p) => p.metadata.namespace === ns && p.metadata.name === name)!;
+  const workload = (s: { namespace: string; account: string }) => ({
+    namespace: s.namespace,
+    labels: { app: s.account, version: 'v1' },
+  });
 
   test('Istio admits a caller for a method exactly when the service policy names it (scopes aside) or the method is health/reflection, never more', () => {
-    const identities = of('ServiceAccount', base).map((sa) => `${TD}/ns/${sa.metadata.namespace}/sa/${sa.metadata.name}`);
+    const identities = of('ServiceAccount', base).map(
+      (sa) => `${TD}/ns/${sa.metadata.namespace}/sa/${sa.metadata.name}`,
+    );
     identities.push(`${TD}/ns/elsewhere/sa/stranger`);
     for (const s of grpcServices) {
       for (const m of methods) {
         for (const principal of identities) {
           const id = `spiffe://${principal}`;
-          const local = open.has(m.name) || s.policy!.rules.some((r) => r.methods.some((p) => methodsMatching(p, [m]).length) && r.callers.some((c) => c === '*' || matchesSpiffePattern(c, id)));
-          const request = { principal, namespace: principal.split('/')[2], port: GRPC_PORT, method: 'POST', path: m.path };
-          const istio = istioAllows(base, workload(s), { ...request, requestPrincipal: `${issuer(s.namespace)}/${principal}` });
-          expect({ service: s.name, method: m.name, id, istio }).toEqual({ service: s.name, method: m.name, id, istio: local });
+          const local =
+            open.has(m.name) ||
+            s.policy!.rules.some(
+              (r) =>
+                r.methods.some((p) => methodsMatching(p, [m]).length) &&
+                r.callers.some((c) => c === '*' || matchesSpiffePattern(c, id)),
+            );
+          const request = {
+            principal,
+            namespace: principal.split('/')[2],
+            port: GRPC_PORT,
+            method: 'POST',
+            path: m.path,
+          };
+          const istio = istioAllows(base, workload(s), {
+            ...request,
+            requestPrincipal: `${issuer(s.namespace)}/${principal}`,
+          });
+          expect({ service: s.name, method: m.name, id, istio }).toEqual({
+            service: s.name,
+            method: m.name,
+            id,
+            istio: local,
+          });
           // Without a token only health and reflection pass the sidecar.
-          expect({ service: s.name, method: m.name, id, untokened: istioAllows(base, workload(s), request) }).toEqual({ service: s.name, method: m.name, id, untokened: open.has(m.name) });
+          expect({ service: s.name, method: m.name, id, untokened: istioAllows(base, workload(s), request) }).toEqual({
+            service: s.name,
+            method: m.name,
+            id,
+            untokened: open.has(m.name),
+          });
         }
       }
     }
@@ -93,41 +144,58 @@ describe('the manifests agree with the code', () => {
 
   test('every exact path of a gRPC rule is a real method; every policy pattern names at least one', () => {
     for (const s of grpcServices) {
-      for (const rule of s.policy!.rules) for (const pattern of rule.methods) expect({ pattern, named: methodsMatching(pattern, methods).length > 0 }).toEqual({ pattern, named: true });
+      for (const rule of s.policy!.rules)
+        for (const pattern of rule.methods)
+          expect({ pattern, named: methodsMatching(pattern, methods).length > 0 }).toEqual({ pattern, named: true });
       const grpcRules = policyOf(s.namespace, s.account).spec.rules.filter((r: any) => !r.to[0].operation.ports);
-      for (const p of grpcRules.flatMap((r: any) => r.to[0].operation.paths).filter((x: string) => !x.endsWith('*'))) expect(methods.map((m) => m.path)).toContain(p);
+      for (const p of grpcRules.flatMap((r: any) => r.to[0].operation.paths).filter((x: string) => !x.endsWith('*')))
+        expect(methods.map((m) => m.path)).toContain(p);
     }
   });
 
   test('every ServiceAccount is the SPIFFE identity its service uses, and its Deployment runs as it', () => {
     for (const s of rendered.services) {
-      const sa = of('ServiceAccount', base).find((x) => x.metadata.name === s.account && x.metadata.namespace === s.namespace);
+      const sa = of('ServiceAccount', base).find(
+        (x) => x.metadata.name === s.account && x.metadata.namespace === s.namespace,
+      );
       expect(`spiffe://${TD}/ns/${sa!.metadata.namespace}/sa/${sa!.metadata.name}`).toBe(spiffeIdOfService(TD, s.name));
-      const d = of('Deployment', base).find((x) => x.metadata.namespace === s.namespace && x.spec.selector.matchLabels.app === s.account)!;
+      const d = of('Deployment', base).find(
+        (x) => x.metadata.namespace === s.namespace && x.spec.selector.matchLabels.app === s.account,
+      )!;
       expect(d.spec.template.spec.serviceAccountName).toBe(s.account);
     }
   });
 
   test('every exact principal in an AuthorizationPolicy names a rendered ServiceAccount in its namespace, or a declared external client', () => {
     const external = config.externalClients.map((c) => `${TD}/ns/${c.split('/')[0]}/sa/${c.split('/')[1]}`);
-    const accounts = new Set([...of('ServiceAccount', base).map((sa) => `${TD}/ns/${sa.metadata.namespace}/sa/${sa.metadata.name}`), ...external]);
+    const accounts = new Set([
+      ...of('ServiceAccount', base).map((sa) => `${TD}/ns/${sa.metadata.namespace}/sa/${sa.metadata.name}`),
+      ...external,
+    ]);
     for (const ap of of('AuthorizationPolicy', base)) {
-      for (const r of ap.spec.rules ?? []) for (const p of r.from?.[0]?.source.principals ?? []) if (!p.includes('*')) expect(accounts).toContain(p);
+      for (const r of ap.spec.rules ?? [])
+        for (const p of r.from?.[0]?.source.principals ?? []) if (!p.includes('*')) expect(accounts).toContain(p);
     }
   });
 
   test('Service ports are named for their protocol and exist on the pods they select; probes use named container ports', () => {
     for (const svc of of('Service', base)) {
-      const d = of('Deployment', base).find((x) => x.metadata.namespace === svc.metadata.namespace && x.spec.selector.matchLabels.app === svc.spec.selector.app)!;
+      const d = of('Deployment', base).find(
+        (x) =>
+          x.metadata.namespace === svc.metadata.namespace && x.spec.selector.matchLabels.app === svc.spec.selector.app,
+      )!;
       const container = d.spec.template.spec.containers[0];
       const names = container.ports.map((p: any) => p.name);
       for (const port of svc.spec.ports) {
         expect(names).toContain(port.targetPort);
-        const grpc = rendered.services.find((s) => s.account === svc.metadata.name && s.namespace === svc.metadata.namespace)!.kind === 'grpc';
+        const grpc =
+          rendered.services.find((s) => s.account === svc.metadata.name && s.namespace === svc.metadata.namespace)!
+            .kind === 'grpc';
         if (grpc) expect(port).toMatchObject({ name: expect.stringMatching(/^grpc-/), appProtocol: 'grpc' });
         else expect(port).toMatchObject({ name: expect.stringMatching(/^http-/), appProtocol: 'http' });
       }
-      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(names).toContain(container[probe].httpGet.port);
+      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'])
+        expect(names).toContain(container[probe].httpGet.port);
       if (names.includes('http-admin')) expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     }
   });
@@ -139,7 +207,12 @@ describe('the manifests agree with the code', () => {
       expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
       expect(pod.automountServiceAccountToken).toBe(false);
       for (const c of pod.containers) {
-        expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+        expect(c.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+        });
         expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
         expect(c.resources.limits).toMatchObject({ memory: expect.any(String) });
         expect(c.volumeMounts.map((m: any) => m.mountPath)).toContain('/tmp');
@@ -151,29 +224,38 @@ describe('the manifests agree with the code', () => {
   // Shutdown (mesh/service/service-kit.ts): NOT_SERVING for the delay, drain for the grace, then
   // deregistration and closing stores. Kubernetes kills the pod at the termination grace, so that
   // must cover all of it, and the sidecar must keep carrying traffic as long.
-  test.each(Object.keys(builds))('istio/%s: the termination grace covers the shutdown delay, the drain grace and 2 s for cleanup; the sidecar drains as long', (name) => {
-    const objects = builds[name as keyof typeof builds];
-    for (const d of of('Deployment', objects)) {
-      const env = envOf(d, objects);
-      const delay = Number(env.AGENTMESH_SHUTDOWN_DELAY_MS);
-      const grace = Number(env.AGENTMESH_SHUTDOWN_GRACE_MS);
-      expect(delay).toBeGreaterThan(0);
-      expect(grace).toBeGreaterThan(0);
-      const terminationMs = d.spec.template.spec.terminationGracePeriodSeconds * 1000;
-      const proxy = JSON.parse(d.spec.template.metadata.annotations['proxy.istio.io/config']);
-      const sidecarMs = Number(/^(\d+)s$/.exec(proxy.terminationDrainDuration)![1]) * 1000;
-      const deployment = d.metadata.name;
-      expect({ deployment, podOutlivesShutdown: terminationMs >= delay + grace + 2_000, sidecarOutlivesDrain: sidecarMs >= delay + grace }).toEqual({
-        deployment,
-        podOutlivesShutdown: true,
-        sidecarOutlivesDrain: true,
-      });
-    }
-  });
+  test.each(Object.keys(builds))(
+    'istio/%s: the termination grace covers the shutdown delay, the drain grace and 2 s for cleanup; the sidecar drains as long',
+    (name) => {
+      const objects = builds[name as keyof typeof builds];
+      for (const d of of('Deployment', objects)) {
+        const env = envOf(d, objects);
+        const delay = Number(env.AGENTMESH_SHUTDOWN_DELAY_MS);
+        const grace = Number(env.AGENTMESH_SHUTDOWN_GRACE_MS);
+        expect(delay).toBeGreaterThan(0);
+        expect(grace).toBeGreaterThan(0);
+        const terminationMs = d.spec.template.spec.terminationGracePeriodSeconds * 1000;
+        const proxy = JSON.parse(d.spec.template.metadata.annotations['proxy.istio.io/config']);
+        const sidecarMs = Number(/^(\d+)s$/.exec(proxy.terminationDrainDuration)![1]) * 1000;
+        const deployment = d.metadata.name;
+        expect({
+          deployment,
+          podOutlivesShutdown: terminationMs >= delay + grace + 2_000,
+          sidecarOutlivesDrain: sidecarMs >= delay + grace,
+        }).toEqual({
+          deployment,
+          podOutlivesShutdown: true,
+          sidecarOutlivesDrain: true,
+        });
+      }
+    },
+  );
 
   test('workloads run in istio transport mode with the kernel defaults, Vault through Kubernetes auth, and the issuer RequestAuthentication trusts', () => {
     const kernel = kernelConfigSchema.parse({});
-    for (const cm of of<{ data: Record<string, string> }>('ConfigMap', base).filter((c) => c.metadata.name === 'agentmesh-settings')) {
+    for (const cm of of<{ data: Record<string, string> }>('ConfigMap', base).filter(
+      (c) => c.metadata.name === 'agentmesh-settings',
+    )) {
       expect(cm.data).toMatchObject({
         AGENTMESH_TRANSPORT: 'istio',
         AGENTMESH_TRUST_DOMAIN: TD,
@@ -182,13 +264,23 @@ describe('the manifests agree with the code', () => {
         AGENTMESH_SECRETS: 'vault',
         VAULT_AUTH: 'kubernetes',
       });
-      for (const ra of of('RequestAuthentication', base).filter((r) => r.metadata.namespace === cm.metadata.namespace)) {
-        expect(ra.spec.jwtRules[0]).toMatchObject({ issuer: cm.data.AGENTMESH_OAUTH_ISSUER, jwksUri: cm.data.AGENTMESH_OAUTH_JWKS_URL, forwardOriginalToken: true });
-        expect(ra.spec.jwtRules[0].audiences).toEqual([rendered.services.find((s) => s.account === ra.metadata.name && s.namespace === ra.metadata.namespace)!.name]);
+      for (const ra of of('RequestAuthentication', base).filter(
+        (r) => r.metadata.namespace === cm.metadata.namespace,
+      )) {
+        expect(ra.spec.jwtRules[0]).toMatchObject({
+          issuer: cm.data.AGENTMESH_OAUTH_ISSUER,
+          jwksUri: cm.data.AGENTMESH_OAUTH_JWKS_URL,
+          forwardOriginalToken: true,
+        });
+        expect(ra.spec.jwtRules[0].audiences).toEqual([
+          rendered.services.find((s) => s.account === ra.metadata.name && s.namespace === ra.metadata.namespace)!.name,
+        ]);
       }
     }
     const auth = of('Deployment', base).find((d) => d.metadata.name === 'auth-v1')!;
-    const authIssuer = auth.spec.template.spec.containers[0].env.find((e: any) => e.name === 'AGENTMESH_AUTH_ISSUER').value;
+    const authIssuer = auth.spec.template.spec.containers[0].env.find(
+      (e: any) => e.name === 'AGENTMESH_AUTH_ISSUER',
+    ).value;
     for (const ra of of('RequestAuthentication', base)) expect(ra.spec.jwtRules[0].issuer).toBe(authIssuer);
     for (const d of of('Deployment', base)) {
       const volume = d.spec.template.spec.volumes.find((v: any) => v.name === 'vault-token');
@@ -201,15 +293,27 @@ describe('the manifests agree with the code', () => {
       const name = ns.metadata.name;
       expect((ns.metadata as any).labels['istio-injection']).toBe('enabled');
       expect(of('PeerAuthentication', base).find((p) => p.metadata.namespace === name)!.spec.mtls.mode).toBe('STRICT');
-      expect(of('AuthorizationPolicy', base).find((p) => p.metadata.namespace === name && p.metadata.name === 'allow-nothing')!.spec).toEqual({});
-      expect(of('NetworkPolicy', base).find((p) => p.metadata.namespace === name && p.metadata.name === 'default-deny')!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+      expect(
+        of('AuthorizationPolicy', base).find(
+          (p) => p.metadata.namespace === name && p.metadata.name === 'allow-nothing',
+        )!.spec,
+      ).toEqual({});
+      expect(
+        of('NetworkPolicy', base).find((p) => p.metadata.namespace === name && p.metadata.name === 'default-deny')!
+          .spec,
+      ).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     }
   });
 });
 
 describe('app metrics reach Prometheus', () => {
-  const prometheus = { principal: `${TD}/ns/${config.monitoringNamespace}/sa/prometheus`, namespace: config.monitoringNamespace };
-  const grpcDeployments = of('Deployment', base).filter((d) => d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-admin'));
+  const prometheus = {
+    principal: `${TD}/ns/${config.monitoringNamespace}/sa/prometheus`,
+    namespace: config.monitoringNamespace,
+  };
+  const grpcDeployments = of('Deployment', base).filter((d) =>
+    d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-admin'),
+  );
 
   test('every gRPC workload is annotated for scraping at its admin port and metrics path, with probes rewritten to the sidecar agent', () => {
     expect(grpcDeployments.length).toBe(rendered.services.filter((s) => s.kind === 'grpc').length);
@@ -221,7 +325,11 @@ describe('app metrics reach Prometheus', () => {
         expect(annotations['prometheus.io/scrape']).toBeUndefined(); // the auth server has no metrics port
         continue;
       }
-      expect(annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(admin.containerPort), 'prometheus.io/path': '/metrics' });
+      expect(annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(admin.containerPort),
+        'prometheus.io/path': '/metrics',
+      });
       expect(envOf(d, base).AGENTMESH_ADMIN_PORT).toBe(String(admin.containerPort));
     }
   });
@@ -247,7 +355,8 @@ describe('app metrics reach Prometheus', () => {
     const someCaller = { principal: `${TD}/ns/lending/sa/credit-risk`, namespace: 'lending' };
     for (const d of grpcDeployments) {
       const w = { namespace: d.metadata.namespace!, labels: d.spec.template.metadata.labels };
-      const req = (who: object, method: string, path: string, port = ADMIN_PORT) => istioAllows(base, w, { ...who, port, method, path });
+      const req = (who: object, method: string, path: string, port = ADMIN_PORT) =>
+        istioAllows(base, w, { ...who, port, method, path });
       expect(req(prometheus, 'GET', '/metrics')).toBe(true);
       expect(req(prometheus, 'GET', '/livez')).toBe(false);
       expect(req(prometheus, 'GET', '/readyz')).toBe(false);
@@ -274,42 +383,75 @@ describe('new services are picked up from the tree', () => {
     writeFileSync(join(root, 'services', path, 'main.ts'), '// a service\n');
     if (policy) writeFileSync(join(root, 'services', path, 'policy.json'), JSON.stringify(policy));
   };
-  const find = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name) as KubeObject & Spec;
+  const find = (objects: KubeObject[], kind: string, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name === name) as KubeObject & Spec;
 
   test('a tool service with its policy gets its namespace, workload and AuthorizationPolicy, all valid', () => {
     addService('tools/calculator', {
       service: 'tools/calculator',
       rules: [
-        { description: 'agents of lending call tools', methods: ['agentmesh.v1.ToolService/*'], callers: ['spiffe://{trust_domain}/ns/lending/sa/*'], scopes: ['tool.invoke'] },
-        { description: 'auditors anywhere read', methods: ['agentmesh.v1.ToolService/ListTools'], callers: ['spiffe://{trust_domain}/ns/*/sa/auditor'] },
+        {
+          description: 'agents of lending call tools',
+          methods: ['agentmesh.v1.ToolService/*'],
+          callers: ['spiffe://{trust_domain}/ns/lending/sa/*'],
+          scopes: ['tool.invoke'],
+        },
+        {
+          description: 'auditors anywhere read',
+          methods: ['agentmesh.v1.ToolService/ListTools'],
+          callers: ['spiffe://{trust_domain}/ns/*/sa/auditor'],
+        },
       ],
     });
     const { rendered: out, objects } = renderAndBuild(config, root);
     expect([...out.files.keys()]).toEqual(expect.arrayContaining(['tools/namespace.yaml', 'tools/calculator.yaml']));
     for (const o of objects) validate(o);
     const ap = find(objects, 'AuthorizationPolicy', 'calculator');
-    expect(ap.spec.rules[1]).toMatchObject({ from: [{ source: { principals: [`${TD}/ns/lending/sa/*`] } }], to: [{ operation: { paths: ['/agentmesh.v1.ToolService/*'] } }] });
-    expect(ap.spec.rules[2]).toMatchObject({ from: [{ source: { principals: [`${TD}/ns/*`] } }], when: [{ key: 'source.principal', values: ['*/sa/auditor'] }] });
-    expect(find(objects, 'NetworkPolicy', 'calculator-ingress').spec.ingress[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'agentmesh.dev/mesh': 'true' } } }]);
+    expect(ap.spec.rules[1]).toMatchObject({
+      from: [{ source: { principals: [`${TD}/ns/lending/sa/*`] } }],
+      to: [{ operation: { paths: ['/agentmesh.v1.ToolService/*'] } }],
+    });
+    expect(ap.spec.rules[2]).toMatchObject({
+      from: [{ source: { principals: [`${TD}/ns/*`] } }],
+      when: [{ key: 'source.principal', values: ['*/sa/auditor'] }],
+    });
+    expect(find(objects, 'NetworkPolicy', 'calculator-ingress').spec.ingress[0].from).toEqual([
+      { namespaceSelector: { matchLabels: { 'agentmesh.dev/mesh': 'true' } } },
+    ]);
     const d = find(objects, 'Deployment', 'calculator-v1');
-    expect(d.spec).toMatchObject({ template: { spec: { containers: [{ args: ['tools/calculator'] }], serviceAccountName: 'calculator' } } });
+    expect(d.spec).toMatchObject({
+      template: { spec: { containers: [{ args: ['tools/calculator'] }], serviceAccountName: 'calculator' } },
+    });
     expect(podOf(d, objects).namespaceLabels).toMatchObject({ 'agentmesh.dev/mesh': 'true' });
   });
 
   test('a caller pattern Istio cannot express is narrowed, reported, and never widened', () => {
     addService('agents/lender', {
       service: 'lending/lender',
-      rules: [{ methods: ['agentmesh.v1.AgentService/SendTask'], callers: ['spiffe://other.example/ns/lending/sa/orchestrator', 'spiffe://{trust_domain}/ns/lending/sa/orchestrator'] }],
+      rules: [
+        {
+          methods: ['agentmesh.v1.AgentService/SendTask'],
+          callers: [
+            'spiffe://other.example/ns/lending/sa/orchestrator',
+            'spiffe://{trust_domain}/ns/lending/sa/orchestrator',
+          ],
+        },
+      ],
     });
     const { rendered: out, objects } = renderAndBuild(config, root);
     expect(out.notes.join('\n')).toMatch(/other\.example/);
-    expect(find(objects, 'AuthorizationPolicy', 'lender').spec.rules[1].from[0].source.principals).toEqual([`${TD}/ns/lending/sa/orchestrator`]);
+    expect(find(objects, 'AuthorizationPolicy', 'lender').spec.rules[1].from[0].source.principals).toEqual([
+      `${TD}/ns/lending/sa/orchestrator`,
+    ]);
     expect(translateCaller('spiffe://other.example/ns/lending/sa/orchestrator', TD).principals).toEqual([]);
   });
 
   test('a policy.json without a main.ts is refused with its path named', () => {
     mkdirSync(join(root, 'services', 'tools', 'stray'), { recursive: true });
-    writeFileSync(join(root, 'services', 'tools', 'stray', 'policy.json'), JSON.stringify({ service: 'tools/stray', rules: [] }));
+    writeFileSync(
+      join(root, 'services', 'tools', 'stray', 'policy.json'),
+      JSON.stringify({ service: 'tools/stray', rules: [] }),
+    );
     expect(() => renderIstio(root, config)).toThrow(/services\/tools\/stray\/policy\.json has no main\.ts/);
   });
 

@@ -4,20 +4,37 @@
 // port only from the monitoring namespace, and nothing else — for the
 // committed settings and for settings with everything outside the cluster.
 import { isIP } from 'node:net';
-import { clusterNamespaceOf, LLM_LABEL, renderConfigSchema, renderIstio, type RenderConfig } from '../devtools/istio-render/index.js';
+import {
+  clusterNamespaceOf,
+  LLM_LABEL,
+  renderConfigSchema,
+  renderIstio,
+  type RenderConfig,
+} from '../devtools/istio-render/index.js';
 import { builds, config, envOf, namespaceLabels, of, podOf, renderAndBuild, validate } from './helpers/istio-render.js';
 import type { KubeObject } from './helpers/kustomize.js';
 import { canConnect, type Endpoint, type Pod } from './helpers/network-policy.js';
 import { ROOT } from './helpers/processes.js';
 
 /** Variables naming a place the workload connects to. */
-const DESTINATION_VARS = ['VAULT_ADDR', 'AGENTMESH_OAUTH_ISSUER', 'AGENTMESH_OAUTH_JWKS_URL', 'AGENTMESH_OAUTH_TOKEN_URL', 'AGENTMESH_REGISTRY_ADDRESS', 'OPENAI_BASE_URL'];
+const DESTINATION_VARS = [
+  'VAULT_ADDR',
+  'AGENTMESH_OAUTH_ISSUER',
+  'AGENTMESH_OAUTH_JWKS_URL',
+  'AGENTMESH_OAUTH_TOKEN_URL',
+  'AGENTMESH_REGISTRY_ADDRESS',
+  'OPENAI_BASE_URL',
+];
 /** Variables naming the workload's own address. */
 const OWN_ADDRESS_VARS = ['AGENTMESH_ADVERTISE_ADDRESS', 'AGENTMESH_AUTH_ISSUER'];
 const looksLikeAddress = (v: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^\s/:]+:\d+$/.test(v);
 
 /** Where a URL or host:port leads: a pod (a rendered Service's, mapped to its target port) or an outside address. */
-function destination(value: string, objects: KubeObject[], dns: Record<string, string>): { to: Endpoint; port: number } | string {
+function destination(
+  value: string,
+  objects: KubeObject[],
+  dns: Record<string, string>,
+): { to: Endpoint; port: number } | string {
   const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `grpc://${value}`);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const namespace = clusterNamespaceOf(url.hostname);
@@ -27,12 +44,19 @@ function destination(value: string, objects: KubeObject[], dns: Record<string, s
   }
   const name = url.hostname.split('.')[0]!;
   const svc = of('Service', objects).find((s) => s.metadata.namespace === namespace && s.metadata.name === name);
-  if (!svc) return { to: { pod: { namespace, namespaceLabels: namespaceLabels(namespace, objects), labels: {} } }, port };
-  const target = of('Deployment', objects).find((d) => d.metadata.namespace === namespace && Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+  if (!svc)
+    return { to: { pod: { namespace, namespaceLabels: namespaceLabels(namespace, objects), labels: {} } }, port };
+  const target = of('Deployment', objects).find(
+    (d) =>
+      d.metadata.namespace === namespace &&
+      Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+  );
   if (!target) return `Service ${namespace}/${name} selects no pod`;
   const servicePort = svc.spec.ports.find((p: any) => p.port === port);
   if (!servicePort) return `Service ${namespace}/${name} has no port ${port}`;
-  const containerPort = target.spec.template.spec.containers[0].ports.find((p: any) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort);
+  const containerPort = target.spec.template.spec.containers[0].ports.find(
+    (p: any) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort,
+  );
   return { to: { pod: podOf(target, objects) }, port: containerPort.containerPort };
 }
 
@@ -43,57 +67,94 @@ function destination(value: string, objects: KubeObject[], dns: Record<string, s
  * `<name>-database` Secret, whose URL is not in the manifests: that must be
  * reachable at `database`.
  */
-function unreachable(objects: KubeObject[], dns: Record<string, string>, database: { to: Endpoint; port: number }): string[] {
+function unreachable(
+  objects: KubeObject[],
+  dns: Record<string, string>,
+  database: { to: Endpoint; port: number },
+): string[] {
   const problems: string[] = [];
   for (const d of of('Deployment', objects)) {
     const pod = podOf(d, objects);
     for (const [name, value] of Object.entries(envOf(d, objects))) {
       if (!looksLikeAddress(value) || OWN_ADDRESS_VARS.includes(name)) continue;
       if (!DESTINATION_VARS.includes(name)) {
-        problems.push(`${d.metadata.name}: ${name}=${value} is an address this test does not know; add it to DESTINATION_VARS or OWN_ADDRESS_VARS`);
+        problems.push(
+          `${d.metadata.name}: ${name}=${value} is an address this test does not know; add it to DESTINATION_VARS or OWN_ADDRESS_VARS`,
+        );
         continue;
       }
       const dest = destination(value, objects, dns);
       if (typeof dest === 'string') problems.push(`${d.metadata.name}: ${name}: ${dest}`);
-      else if (!canConnect(objects, pod, dest.to, dest.port)) problems.push(`${d.metadata.name}: ${name}=${value} is blocked`);
+      else if (!canConnect(objects, pod, dest.to, dest.port))
+        problems.push(`${d.metadata.name}: ${name}=${value} is blocked`);
     }
-    if (envOf(d, objects).DATABASE_URL?.startsWith('secret:') && !canConnect(objects, pod, database.to, database.port)) {
+    if (
+      envOf(d, objects).DATABASE_URL?.startsWith('secret:') &&
+      !canConnect(objects, pod, database.to, database.port)
+    ) {
       problems.push(`${d.metadata.name}: the database of its DATABASE_URL Secret is blocked`);
     }
   }
   return problems;
 }
 
-const podIn = (namespace: string, objects: KubeObject[], labels: Record<string, string> = {}): Endpoint => ({ pod: { namespace, namespaceLabels: namespaceLabels(namespace, objects), labels } });
-const databaseAt = (c: RenderConfig, ip?: string) => ({ to: c.database.cidrs ? { ip: ip! } : podIn(c.database.namespace!, []), port: c.database.ports?.[0] ?? 5432 });
+const podIn = (namespace: string, objects: KubeObject[], labels: Record<string, string> = {}): Endpoint => ({
+  pod: { namespace, namespaceLabels: namespaceLabels(namespace, objects), labels },
+});
+const databaseAt = (c: RenderConfig, ip?: string) => ({
+  to: c.database.cidrs ? { ip: ip! } : podIn(c.database.namespace!, []),
+  port: c.database.ports?.[0] ?? 5432,
+});
 
 describe('egress: what the workloads need is reachable, nothing else', () => {
-  test.each(Object.keys(builds))('istio/%s: every destination in the environment and the database are reachable', (name) => {
-    expect(unreachable(builds[name as keyof typeof builds], {}, databaseAt(config))).toEqual([]);
-  });
+  test.each(Object.keys(builds))(
+    'istio/%s: every destination in the environment and the database are reachable',
+    (name) => {
+      expect(unreachable(builds[name as keyof typeof builds], {}, databaseAt(config))).toEqual([]);
+    },
+  );
 
   test('stateful services run more than one replica in prod, so the database egress is needed there', () => {
-    const stateful = of('Deployment', builds.prod).filter((d) => envOf(d, builds.prod).DATABASE_URL?.startsWith('secret:'));
+    const stateful = of('Deployment', builds.prod).filter((d) =>
+      envOf(d, builds.prod).DATABASE_URL?.startsWith('secret:'),
+    );
     expect(stateful.length).toBeGreaterThan(3);
     for (const d of stateful) expect(d.spec.replicas).toBeGreaterThan(1);
   });
 
-  test('the unreachable stays unreachable: the internet, other database ports, non-mesh namespaces, other workloads\' admin ports', () => {
+  test("the unreachable stays unreachable: the internet, other database ports, non-mesh namespaces, other workloads' admin ports", () => {
     const objects = builds.prod;
     const registry = of('Deployment', objects).find((d) => d.metadata.name === 'registry-v1')!;
     for (const d of of('Deployment', objects)) {
       const pod = podOf(d, objects);
       const where = d.metadata.name;
-      expect({ where, internet: canConnect(objects, pod, { ip: '203.0.113.10' }, 443) }).toEqual({ where, internet: false });
-      expect({ where, otherPort: canConnect(objects, pod, databaseAt(config).to, 5433) }).toEqual({ where, otherPort: false });
-      expect({ where, elsewhere: canConnect(objects, pod, podIn('other', objects), 50051) }).toEqual({ where, elsewhere: false });
-      if (d !== registry) expect({ where, admin: canConnect(objects, pod, { pod: podOf(registry, objects) }, 9090) }).toEqual({ where, admin: false });
+      expect({ where, internet: canConnect(objects, pod, { ip: '203.0.113.10' }, 443) }).toEqual({
+        where,
+        internet: false,
+      });
+      expect({ where, otherPort: canConnect(objects, pod, databaseAt(config).to, 5433) }).toEqual({
+        where,
+        otherPort: false,
+      });
+      expect({ where, elsewhere: canConnect(objects, pod, podIn('other', objects), 50051) }).toEqual({
+        where,
+        elsewhere: false,
+      });
+      if (d !== registry)
+        expect({ where, admin: canConnect(objects, pod, { pod: podOf(registry, objects) }, 9090) }).toEqual({
+          where,
+          admin: false,
+        });
     }
   });
 
   test('ingress: the admin port and the merged metrics from the monitoring namespace only; service ports as the policies say', () => {
     const objects = builds.base;
-    const prometheus: Pod = { namespace: config.monitoringNamespace, namespaceLabels: namespaceLabels(config.monitoringNamespace, objects), labels: { app: 'prometheus' } };
+    const prometheus: Pod = {
+      namespace: config.monitoringNamespace,
+      namespaceLabels: namespaceLabels(config.monitoringNamespace, objects),
+      labels: { app: 'prometheus' },
+    };
     const stranger: Pod = { namespace: 'default', namespaceLabels: namespaceLabels('default', objects), labels: {} };
     for (const d of of('Deployment', objects)) {
       const pod = { pod: podOf(d, objects) };
@@ -110,13 +171,35 @@ describe('egress: what the workloads need is reachable, nothing else', () => {
 describe('render settings with everything outside the cluster', () => {
   const settings = renderConfigSchema.parse({
     ...config,
-    oauth: { issuer: 'https://login.example.com/realms/mesh', jwksUri: 'https://login.example.com/realms/mesh/certs', tokenUrl: 'https://login.example.com/realms/mesh/token', tokenType: 'none', cidrs: ['203.0.113.0/24'] },
+    oauth: {
+      issuer: 'https://login.example.com/realms/mesh',
+      jwksUri: 'https://login.example.com/realms/mesh/certs',
+      tokenUrl: 'https://login.example.com/realms/mesh/token',
+      tokenType: 'none',
+      cidrs: ['203.0.113.0/24'],
+    },
     vault: { ...config.vault, address: 'https://vault.example.com:8200', cidrs: ['198.51.100.16/28'] },
     database: { cidrs: ['10.20.0.0/16'], ports: [5432] },
-    llm: { baseUrl: 'https://llm.example.com/v1', cidrs: ['0.0.0.0/0'], except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] },
-    egress: [{ name: 'otel', description: 'the OTLP collector', namespace: 'observability', ports: [4318], namespaces: ['lending'] }],
+    llm: {
+      baseUrl: 'https://llm.example.com/v1',
+      cidrs: ['0.0.0.0/0'],
+      except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+    },
+    egress: [
+      {
+        name: 'otel',
+        description: 'the OTLP collector',
+        namespace: 'observability',
+        ports: [4318],
+        namespaces: ['lending'],
+      },
+    ],
   });
-  const dns = { 'login.example.com': '203.0.113.7', 'vault.example.com': '198.51.100.20', 'llm.example.com': '104.18.32.7' };
+  const dns = {
+    'login.example.com': '203.0.113.7',
+    'vault.example.com': '198.51.100.20',
+    'llm.example.com': '104.18.32.7',
+  };
   const { rendered, objects } = renderAndBuild(settings);
   const deployments = of('Deployment', objects);
   const agents = deployments.filter((d) => d.spec.template.spec.containers[0].args[0].startsWith('agents/'));
@@ -135,7 +218,10 @@ describe('render settings with everything outside the cluster', () => {
     for (const d of deployments) {
       const env = envOf(d, objects);
       const agent = agents.includes(d);
-      expect({ d: d.metadata.name, llm: env.OPENAI_BASE_URL }).toEqual({ d: d.metadata.name, llm: agent ? 'https://llm.example.com/v1' : undefined });
+      expect({ d: d.metadata.name, llm: env.OPENAI_BASE_URL }).toEqual({
+        d: d.metadata.name,
+        llm: agent ? 'https://llm.example.com/v1' : undefined,
+      });
       if (agent) expect(env.OPENAI_API_KEY).toBe(`secret:${d.spec.template.spec.serviceAccountName}-llm/api-key`);
       expect(d.spec.template.metadata.labels[LLM_LABEL]).toBe(agent ? 'true' : undefined);
       expect(canConnect(objects, podOf(d, objects), { ip: dns['llm.example.com'] }, 443)).toBe(agent);
@@ -145,7 +231,10 @@ describe('render settings with everything outside the cluster', () => {
 
   test('an extra destination opens only for the namespaces it names', () => {
     for (const d of deployments) {
-      expect({ d: d.metadata.name, otel: canConnect(objects, podOf(d, objects), podIn('observability', objects), 4318) }).toEqual({ d: d.metadata.name, otel: d.metadata.namespace === 'lending' });
+      expect({
+        d: d.metadata.name,
+        otel: canConnect(objects, podOf(d, objects), podIn('observability', objects), 4318),
+      }).toEqual({ d: d.metadata.name, otel: d.metadata.namespace === 'lending' });
     }
   });
 });
@@ -154,23 +243,39 @@ describe('render settings NetworkPolicy could not honour are refused', () => {
   const withSettings = (over: Record<string, unknown>) => renderConfigSchema.parse({ ...config, ...over });
 
   test('an issuer outside the cluster without its address ranges', () => {
-    const settings = withSettings({ oauth: { issuer: 'https://login.example.com', jwksUri: 'https://login.example.com/jwks' } });
-    expect(() => renderIstio(ROOT, settings)).toThrow(/oauth: login\.example\.com is outside the cluster; set oauth\.cidrs/);
+    const settings = withSettings({
+      oauth: { issuer: 'https://login.example.com', jwksUri: 'https://login.example.com/jwks' },
+    });
+    expect(() => renderIstio(ROOT, settings)).toThrow(
+      /oauth: login\.example\.com is outside the cluster; set oauth\.cidrs/,
+    );
   });
 
   test('a Vault address in one namespace with another namespace configured', () => {
-    expect(() => renderIstio(ROOT, withSettings({ vault: { ...config.vault, namespace: 'secrets' } }))).toThrow(/vault: namespace secrets is not the one/);
+    expect(() => renderIstio(ROOT, withSettings({ vault: { ...config.vault, namespace: 'secrets' } }))).toThrow(
+      /vault: namespace secrets is not the one/,
+    );
   });
 
   test('an extra destination for a namespace without services', () => {
-    expect(() => renderIstio(ROOT, withSettings({ egress: [{ name: 'x', namespace: 'y', ports: [1], namespaces: ['nope'] }] }))).toThrow(/egress x: namespaces nope hold no service/);
+    expect(() =>
+      renderIstio(ROOT, withSettings({ egress: [{ name: 'x', namespace: 'y', ports: [1], namespaces: ['nope'] }] })),
+    ).toThrow(/egress x: namespaces nope hold no service/);
   });
 
   test.each([
     ['both a namespace and cidrs', { database: { namespace: 'db', cidrs: ['10.0.0.0/8'], ports: [5432] } }, /not both/],
-    ['an except outside its cidrs', { database: { cidrs: ['10.0.0.0/8'], except: ['192.168.0.0/16'], ports: [5432] } }, /192\.168\.0\.0\/16 is not inside/],
+    [
+      'an except outside its cidrs',
+      { database: { cidrs: ['10.0.0.0/8'], except: ['192.168.0.0/16'], ports: [5432] } },
+      /192\.168\.0\.0\/16 is not inside/,
+    ],
     ['a malformed cidr', { llm: { baseUrl: 'https://x.example', cidrs: ['10.0.0.0/33'] } }, /must be a CIDR/],
-    ['the old vault.port field', { vault: { address: 'https://vault.vault.svc.cluster.local:8200', port: 8200 } }, /port/],
+    [
+      'the old vault.port field',
+      { vault: { address: 'https://vault.vault.svc.cluster.local:8200', port: 8200 } },
+      /port/,
+    ],
   ])('%s', (_what, over, message) => {
     const result = renderConfigSchema.safeParse({ ...config, ...over });
     expect(result.success).toBe(false);

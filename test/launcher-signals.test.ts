@@ -8,10 +8,11 @@ import { alive, pidsOf, startTestMesh } from './helpers/local-mesh.js';
 import { ROOT, startProcess, type ServiceProcess } from './helpers/processes.js';
 
 const gone = async (pids: number[], ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && pids.some(alive); ) await new Promise((r) => setTimeout(r, 100));
+  for (const end = Date.now() + ms; Date.now() < end && pids.some(alive);) await new Promise((r) => setTimeout(r, 100));
   return pids.filter(alive);
 };
-const logPids = (home: string) => (existsSync(join(home, 'logs')) ? readdirSync(join(home, 'logs')).flatMap((f) => pidsOf(join(home, 'logs', f))) : []);
+const logPids = (home: string) =>
+  existsSync(join(home, 'logs')) ? readdirSync(join(home, 'logs')).flatMap((f) => pidsOf(join(home, 'logs', f))) : [];
 
 describe('the launcher leaves no process behind', () => {
   const homes: string[] = [];
@@ -32,9 +33,13 @@ describe('the launcher leaves no process behind', () => {
 
   test('SIGTERM while the services start stops those already started and exits 0', async () => {
     const dir = home();
-    const launcher = startProcess(join(ROOT, 'devtools/launcher/start.ts'), { AGENTMESH_HOME: dir, AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100) });
+    const launcher = startProcess(join(ROOT, 'devtools/launcher/start.ts'), {
+      AGENTMESH_HOME: dir,
+      AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100),
+    });
     launchers.push(launcher);
-    for (const end = Date.now() + 60_000; Date.now() < end && !launcher.stdout().includes('agentmesh/registry ready'); ) await new Promise((r) => setTimeout(r, 50));
+    for (const end = Date.now() + 60_000; Date.now() < end && !launcher.stdout().includes('agentmesh/registry ready');)
+      await new Promise((r) => setTimeout(r, 50));
     expect(launcher.stdout()).toContain('agentmesh/registry ready');
     launcher.child.kill('SIGTERM');
     expect(await launcher.exited).toBe(0);
@@ -56,6 +61,7 @@ describe('the launcher leaves no process behind', () => {
     mesh.launcher.child.kill('SIGKILL');
     await mesh.launcher.exited;
     expect(await gone(pids, 20_000)).toEqual([]);
-    for (const s of mesh.file.services) expect(readFileSync(s.log, 'utf8')).toContain('the supervisor is gone: stopping');
+    for (const s of mesh.file.services)
+      expect(readFileSync(s.log, 'utf8')).toContain('the supervisor is gone: stopping');
   }, 120_000);
 });

@@ -15,16 +15,30 @@ import { OpenAiDouble } from './helpers/openai-double.js';
 import { startProcess, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
 const AGENT = 'demo/writer';
-const client = (id: string, scopes: string[], audiences: string[]) => ({ client_id: id, auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${id}` }, scopes, audiences });
+const client = (id: string, scopes: string[], audiences: string[]) => ({
+  client_id: id,
+  auth: { method: 'client_secret_basic', secret_path: `agentmesh/clients/${id}` },
+  scopes,
+  audiences,
+});
 
 const PLAN = {
   goal: 'Summarise the notes',
   steps: [
-    { id: 'lookup', description: 'find the notes', tool: { service: AGENT, tool: 'lookup' }, arguments: { topic: '${input.topic}' } },
+    {
+      id: 'lookup',
+      description: 'find the notes',
+      tool: { service: AGENT, tool: 'lookup' },
+      arguments: { topic: '${input.topic}' },
+    },
     {
       id: 'summarize',
       description: 'a short summary by the small model',
-      llm: { model_alias: 'summarizer', prompt: 'Summarise: ${steps.lookup.output.text}', output_schema: { type: 'object', required: ['summary'], properties: { summary: { type: 'string' } } } },
+      llm: {
+        model_alias: 'summarizer',
+        prompt: 'Summarise: ${steps.lookup.output.text}',
+        output_schema: { type: 'object', required: ['summary'], properties: { summary: { type: 'string' } } },
+      },
       depends_on: ['lookup'],
     },
     {
@@ -58,14 +72,33 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
             ? { content: 'Yes, it is fair.', usage: { prompt_tokens: 30, completion_tokens: 5 } }
             : { content: '{"summary":"Budget approved."}', usage: { prompt_tokens: 40, completion_tokens: 6 } },
     });
-    files = await createLocalMeshFiles([client('demo/caller', ['task.read', 'task.write'], [AGENT]), client(AGENT, [], [])]);
-    for (const id of ['demo/caller', AGENT]) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
+    files = await createLocalMeshFiles([
+      client('demo/caller', ['task.read', 'task.write'], [AGENT]),
+      client(AGENT, [], []),
+    ]);
+    for (const id of ['demo/caller', AGENT])
+      files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
     files.writeSecrets();
-    const auth = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }));
+    const auth = startProcess(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }),
+    );
     procs.push(auth);
     const issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
     const policyFile = join(files.dir, 'writer.policy.json');
-    writeFileSync(policyFile, JSON.stringify({ service: AGENT, rules: [{ methods: ['agentmesh.v1.AgentService/*'], callers: ['spiffe://{trust_domain}/ns/demo/sa/caller'], scopes: [] }] }));
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        service: AGENT,
+        rules: [
+          {
+            methods: ['agentmesh.v1.AgentService/*'],
+            callers: ['spiffe://{trust_domain}/ns/demo/sa/caller'],
+            scopes: [],
+          },
+        ],
+      }),
+    );
     const traceFile = join(files.dir, 'writer.jsonl');
     const agent = startProcess(
       'test/fixtures/llm-agent.ts',
@@ -82,7 +115,10 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
     );
     procs.push(agent);
     const started = await waitForLog(agent, 'service started');
-    expect(await waitForLog(agent, 'agent planner')).toMatchObject({ planner: 'llm (plan-model)', models: ['summarizer', 'checker'] });
+    expect(await waitForLog(agent, 'agent planner')).toMatchObject({
+      planner: 'llm (plan-model)',
+      models: ['summarizer', 'checker'],
+    });
 
     const { transport, tokens } = localCaller(files, 'demo/caller', issuer);
     const writer = createClient(AgentServiceService, String(started.address), {
@@ -90,7 +126,12 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       metadataHooks: [tokens.metadataHook(AGENT)],
     });
     try {
-      const { task } = await writer.sendTask({ requestId: 'llm-1', skillId: 'summarize', message: requestMessage({ topic: 'budget' }, 'Summarise the budget notes'), configuration: { blocking: true, historyLength: 0, timeout: undefined } });
+      const { task } = await writer.sendTask({
+        requestId: 'llm-1',
+        skillId: 'summarize',
+        message: requestMessage({ topic: 'budget' }, 'Summarise the budget notes'),
+        configuration: { blocking: true, historyLength: 0, timeout: undefined },
+      });
       expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
       const result = task!.artifacts[0]!.parts[0]!.content;
       expect(result?.$case === 'data' && result.data).toEqual({ summary: 'Budget approved.' });
@@ -103,7 +144,10 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       expect(attempt.prompt).toContain('Finds the notes on a topic');
       expect(attempt.prompt).toContain('summarizer');
       const step = explanation!.execution.find((e) => e.stepId === 'summarize')!;
-      expect(step.attempts[0]).toMatchObject({ model: 'small-model', usage: { promptTokens: 40, completionTokens: 6 } });
+      expect(step.attempts[0]).toMatchObject({
+        model: 'small-model',
+        usage: { promptTokens: 40, completionTokens: 6 },
+      });
       // The step's prompt was substituted (and logged, redacted) before the model saw it.
       const stepRequest = double.requests.find((r) => r.body.model === 'small-model')!;
       expect(stepRequest.body.messages.at(-1)!.content).toContain('Summarise: Notes on budget');
@@ -112,22 +156,42 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
       // The second alias answered the check step; its arguments and its prompt are both in the substitution log.
       const check = explanation!.execution.find((e) => e.stepId === 'check')!;
       expect(check).toMatchObject({ output: { text: 'Yes, it is fair.' } });
-      expect(check.attempts[0]).toMatchObject({ model: 'check-model', usage: { promptTokens: 30, completionTokens: 5 } });
-      expect(explanation!.substitutions.filter((s) => s.stepId === 'check').map((s) => [s.path, s.source])).toEqual([['/summary', 'steps.summarize.output.summary'], ['#prompt', 'input.topic']]);
-      expect(double.requests.find((r) => r.body.model === 'check-model')!.body.messages.at(-1)!.content).toBe('Is this a fair summary of the notes on budget?\n\nInput (JSON): {"summary":"Budget approved."}');
+      expect(check.attempts[0]).toMatchObject({
+        model: 'check-model',
+        usage: { promptTokens: 30, completionTokens: 5 },
+      });
+      expect(explanation!.substitutions.filter((s) => s.stepId === 'check').map((s) => [s.path, s.source])).toEqual([
+        ['/summary', 'steps.summarize.output.summary'],
+        ['#prompt', 'input.topic'],
+      ]);
+      expect(double.requests.find((r) => r.body.model === 'check-model')!.body.messages.at(-1)!.content).toBe(
+        'Is this a fair summary of the notes on budget?\n\nInput (JSON): {"summary":"Budget approved."}',
+      );
 
       const metrics = (await httpRequest(`http://${String(started.admin)}/metrics`)).body.toString();
       expect(metrics).toContain(`agentmesh_llm_tokens_total{model="plan-model",kind="prompt",service="${AGENT}"} 900`);
-      expect(metrics).toContain(`agentmesh_llm_tokens_total{model="small-model",kind="completion",service="${AGENT}"} 6`);
+      expect(metrics).toContain(
+        `agentmesh_llm_tokens_total{model="small-model",kind="completion",service="${AGENT}"} 6`,
+      );
 
       // GenAI spans: one per model call, under the task's trace.
       let spans: { name: string; traceId: string; attributes: Record<string, unknown> }[] = [];
       for (let i = 0; i < 40 && spans.filter((s) => s.name.startsWith('chat ')).length < 2; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        spans = existsSync(traceFile) ? readFileSync(traceFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as (typeof spans)[number]) : [];
+        spans = existsSync(traceFile)
+          ? readFileSync(traceFile, 'utf8')
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l) as (typeof spans)[number])
+          : [];
       }
       const chat = spans.find((s) => s.name === 'chat small-model')!;
-      expect(chat.attributes).toMatchObject({ 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'small-model', 'gen_ai.usage.input_tokens': 40, 'gen_ai.usage.output_tokens': 6 });
+      expect(chat.attributes).toMatchObject({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'small-model',
+        'gen_ai.usage.input_tokens': 40,
+        'gen_ai.usage.output_tokens': 6,
+      });
       expect(chat.traceId).toBe(task!.traceId);
     } finally {
       writer.close();

@@ -13,15 +13,46 @@ const tool = (service: string, name: string) => ({ service, tool: name });
 const PLAN = {
   goal: 'Pre-qualify C-1001 for 5,000 EUR over 36 months',
   steps: [
-    { id: 'customer', description: 'check the customer exists', tool: tool('banking/customer-records', 'get-customer'), arguments: { customerId: '${input.customerId}' } },
-    { id: 'fx', description: 'amount in EUR', tool: tool('banking/loan-math', 'convert'), arguments: { amount: '${input.amount}', from: '${input.currency}', to: 'EUR' } },
-    { id: 'risk', description: 'credit risk', agent: { agent: 'lending/credit-risk', skill_id: 'assess-credit-risk' }, arguments: { customerId: '${input.customerId}', amount: '${steps.fx.output.amount}', termMonths: '${input.termMonths}' }, depends_on: ['customer', 'fx'] },
-    { id: 'compliance', description: 'compliance verdict', agent: { agent: 'lending/compliance', skill_id: 'check-compliance' }, arguments: { customerId: '${input.customerId}', amount: '${steps.fx.output.amount}' }, depends_on: ['customer', 'fx'] },
+    {
+      id: 'customer',
+      description: 'check the customer exists',
+      tool: tool('banking/customer-records', 'get-customer'),
+      arguments: { customerId: '${input.customerId}' },
+    },
+    {
+      id: 'fx',
+      description: 'amount in EUR',
+      tool: tool('banking/loan-math', 'convert'),
+      arguments: { amount: '${input.amount}', from: '${input.currency}', to: 'EUR' },
+    },
+    {
+      id: 'risk',
+      description: 'credit risk',
+      agent: { agent: 'lending/credit-risk', skill_id: 'assess-credit-risk' },
+      arguments: {
+        customerId: '${input.customerId}',
+        amount: '${steps.fx.output.amount}',
+        termMonths: '${input.termMonths}',
+      },
+      depends_on: ['customer', 'fx'],
+    },
+    {
+      id: 'compliance',
+      description: 'compliance verdict',
+      agent: { agent: 'lending/compliance', skill_id: 'check-compliance' },
+      arguments: { customerId: '${input.customerId}', amount: '${steps.fx.output.amount}' },
+      depends_on: ['customer', 'fx'],
+    },
     {
       id: 'decision',
       description: 'decision rules',
       tool: tool('banking/loan-math', 'decide'),
-      arguments: { amountEur: '${steps.fx.output.amount}', riskBand: '${steps.risk.output.band}', complianceVerdict: '${steps.compliance.output.verdict}', approval: null },
+      arguments: {
+        amountEur: '${steps.fx.output.amount}',
+        riskBand: '${steps.risk.output.band}',
+        complianceVerdict: '${steps.compliance.output.verdict}',
+        approval: null,
+      },
       depends_on: ['risk', 'compliance'],
     },
   ],
@@ -34,7 +65,9 @@ describe('the demo mesh with an LLM endpoint', () => {
   let double: OpenAiDouble;
 
   beforeAll(async () => {
-    double = await OpenAiDouble.start({ answers: () => ({ content: JSON.stringify(PLAN), usage: { prompt_tokens: 1500, completion_tokens: 400 } }) });
+    double = await OpenAiDouble.start({
+      answers: () => ({ content: JSON.stringify(PLAN), usage: { prompt_tokens: 1500, completion_tokens: 400 } }),
+    });
     home = mkdtempSync(join(tmpdir(), 'agentmesh-llm-'));
     mesh = await startTestMesh(home, { env: { OPENAI_API_KEY: double.apiKey, OPENAI_BASE_URL: double.baseURL } });
   }, 120_000);
@@ -48,7 +81,11 @@ describe('the demo mesh with an LLM endpoint', () => {
   test('the orchestrator plans with the model over what is in its scope; the specialists run their playbooks', async () => {
     const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '1', '--json']);
     expect(r.stderr).toBe('');
-    const task = JSON.parse(r.stdout) as { id: string; status: { state: string }; artifacts: { parts: { data: { decision: string } }[] }[] };
+    const task = JSON.parse(r.stdout) as {
+      id: string;
+      status: { state: string };
+      artifacts: { parts: { data: { decision: string } }[] }[];
+    };
     expect(task.status.state).toBe('TASK_STATE_COMPLETED');
     expect(task.artifacts[0]!.parts[0]!.data.decision).toBe('pre-qualified');
 
@@ -62,7 +99,8 @@ describe('the demo mesh with an LLM endpoint', () => {
     // Only the orchestrator asked the model, and it was shown the collaborators in its discovery scope.
     expect(double.requests.map((q) => q.body.model)).toEqual(['gpt-4o-mini']);
     const prompt = e.planning.attempts[0]!.prompt;
-    for (const name of ['banking/customer-records', 'banking/loan-math', 'lending/credit-risk', 'lending/compliance']) expect(prompt).toContain(name);
+    for (const name of ['banking/customer-records', 'banking/loan-math', 'lending/credit-risk', 'lending/compliance'])
+      expect(prompt).toContain(name);
     const playbooks = Object.fromEntries(e.children.map((c) => [c.stepId, c.explanation?.planning.playbookId]));
     expect(playbooks).toEqual({ risk: 'assess-credit-risk', compliance: 'check-compliance' });
   }, 60_000);

@@ -11,7 +11,14 @@ import { decodeJwt } from 'jose';
 import { alive, pidsOf, startTestMesh, type TestMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
-interface Span { service: string; traceId: string; spanId: string; parentSpanId?: string; name: string; attributes: Record<string, unknown> }
+interface Span {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: Record<string, unknown>;
+}
 
 const ORCHESTRATOR = 'lending/loan-orchestrator';
 
@@ -33,7 +40,13 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
   const service = (name: string) => mesh.file.services.find((s) => s.name === name)!;
   const spansOf = (name: string): Span[] => {
     const file = service(name).trace!;
-    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Span) : [];
+    return existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Span)
+      : [];
   };
   const explain = async (taskId: string) => {
     const r = await mesh.cli(['explain', taskId, '--json']);
@@ -52,7 +65,8 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       [ORCHESTRATOR, 'agent'],
       ['agentmesh/console', 'console'],
     ]);
-    for (const s of mesh.file.services) expect(s.spiffeId).toBe(`spiffe://agentmesh.local/ns/${s.name.replace('/', '/sa/')}`);
+    for (const s of mesh.file.services)
+      expect(s.spiffeId).toBe(`spiffe://agentmesh.local/ns/${s.name.replace('/', '/sa/')}`);
     expect(readFileSync(mesh.file.ca, 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(mesh.file.client).toMatchObject({ clientId: 'agentmesh/cli', clientSecret: expect.any(String) });
     expect(mesh.launcher.stdout()).toContain('npx agentmesh task lending/loan-orchestrator --example 1');
@@ -71,22 +85,40 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
   test('the demo task completes without a person; its explanation spans the orchestrator, both specialists and both tools under one trace', async () => {
     const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '1', '--json']);
     expect(r.code).toBe(0);
-    const task = JSON.parse(r.stdout) as { id: string; status: { state: string }; artifacts: { parts: { data: { decision: string } }[] }[] };
+    const task = JSON.parse(r.stdout) as {
+      id: string;
+      status: { state: string };
+      artifacts: { parts: { data: { decision: string } }[] }[];
+    };
     expect(task.status.state).toBe('TASK_STATE_COMPLETED');
     expect(task.artifacts[0]!.parts[0]!.data.decision).toBe('pre-qualified');
 
     const e = await explain(task.id);
     expect(e.plan?.steps.map((s) => s.id)).toEqual(['customer', 'fx', 'risk', 'compliance', 'approval', 'decision']);
     // The orchestrator's own plan uses both tools and both specialist agents.
-    expect(new Set(e.collaborators.map((c) => c.name.split('#')[0]!.split(' ')[0]))).toEqual(new Set(['banking/customer-records', 'banking/loan-math', 'lending/credit-risk', 'lending/compliance']));
-    const children = Object.fromEntries(e.children.map((c) => [c.stepId, c.result?.$case === 'explanation' ? c.result.explanation : undefined]));
+    expect(new Set(e.collaborators.map((c) => c.name.split('#')[0]!.split(' ')[0]))).toEqual(
+      new Set(['banking/customer-records', 'banking/loan-math', 'lending/credit-risk', 'lending/compliance']),
+    );
+    const children = Object.fromEntries(
+      e.children.map((c) => [c.stepId, c.result?.$case === 'explanation' ? c.result.explanation : undefined]),
+    );
     expect(children.risk?.task?.agent).toBe('lending/credit-risk');
     expect(children.compliance?.task?.agent).toBe('lending/compliance');
     // Token exchange: the specialists' tasks run for the person, not for the orchestrator.
     expect(children.risk?.task?.subject).toBe('alice');
-    const tools = new Set([...e.collaborators, ...children.risk!.collaborators, ...children.compliance!.collaborators].map((c) => c.name));
-    expect([...tools].sort()).toEqual(['banking/customer-records', 'banking/loan-math', 'lending/compliance', 'lending/credit-risk']);
-    expect(e.collaborators.find((c) => c.stepId === 'risk')).toMatchObject({ address: service('lending/credit-risk').address, reasons: expect.arrayContaining(['named by the playbook prequalify-loan']) });
+    const tools = new Set(
+      [...e.collaborators, ...children.risk!.collaborators, ...children.compliance!.collaborators].map((c) => c.name),
+    );
+    expect([...tools].sort()).toEqual([
+      'banking/customer-records',
+      'banking/loan-math',
+      'lending/compliance',
+      'lending/credit-risk',
+    ]);
+    expect(e.collaborators.find((c) => c.stepId === 'risk')).toMatchObject({
+      address: service('lending/credit-risk').address,
+      reasons: expect.arrayContaining(['named by the playbook prequalify-loan']),
+    });
     // The specialists ran in parallel: each started before the other finished.
     const attemptOf = (id: string) => e.execution.find((x) => x.stepId === id)!.attempts[0]!;
     const risk = attemptOf('risk');
@@ -94,19 +126,35 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(risk.startedAt!.getTime()).toBeLessThan(compliance.finishedAt!.getTime());
     expect(compliance.startedAt!.getTime()).toBeLessThan(risk.finishedAt!.getTime());
     // What the substitution log says was sent is what the specialist received.
-    const sent = Object.fromEntries(e.substitutions.filter((x) => x.stepId === 'risk').map((x) => [x.path.slice(1), x.value]));
+    const sent = Object.fromEntries(
+      e.substitutions.filter((x) => x.stepId === 'risk').map((x) => [x.path.slice(1), x.value]),
+    );
     const received = children.risk!.task!.history[0]!.parts.find((p) => p.content?.$case === 'data')?.content;
     expect(received?.$case === 'data' && received.data).toEqual(sent);
     // Personal data never leaves in an explanation, though the tool returned it.
     const published = JSON.stringify(Explanation.toJSON(e));
-    for (const personal of ['maria.keller@example.com', 'Maria Keller', 'DE-84 221 907', '+49 30 1234 5678', 'DE89370400440532013000']) expect(published).not.toContain(personal);
+    for (const personal of [
+      'maria.keller@example.com',
+      'Maria Keller',
+      'DE-84 221 907',
+      '+49 30 1234 5678',
+      'DE89370400440532013000',
+    ])
+      expect(published).not.toContain(personal);
 
     const traceId = e.task!.traceId;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(children.risk?.task?.traceId).toBe(traceId);
     // Spans are exported in batches: wait until every hop has written its part of the trace.
-    const hops = [ORCHESTRATOR, 'lending/credit-risk', 'lending/compliance', 'banking/customer-records', 'banking/loan-math'];
-    for (let i = 0; i < 50 && hops.some((h) => !spansOf(h).some((s) => s.traceId === traceId)); i++) await new Promise((r) => setTimeout(r, 200));
+    const hops = [
+      ORCHESTRATOR,
+      'lending/credit-risk',
+      'lending/compliance',
+      'banking/customer-records',
+      'banking/loan-math',
+    ];
+    for (let i = 0; i < 50 && hops.some((h) => !spansOf(h).some((s) => s.traceId === traceId)); i++)
+      await new Promise((r) => setTimeout(r, 200));
     const spans = hops.flatMap((h) => spansOf(h).filter((s) => s.traceId === traceId));
     for (const h of hops) expect(spans.filter((s) => s.service === h).length).toBeGreaterThan(0);
     const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -115,9 +163,13 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const riskStep = spans.find((s) => s.service === ORCHESTRATOR && s.name === 'step risk')!;
     expect(riskStep.parentSpanId).toBe(taskSpan.spanId);
     // The specialist's SendTask server span hangs under the orchestrator's step (through its client span).
-    const childServer = spans.find((s) => s.service === 'lending/credit-risk' && s.name.endsWith('AgentService/SendTask'))!;
+    const childServer = spans.find(
+      (s) => s.service === 'lending/credit-risk' && s.name.endsWith('AgentService/SendTask'),
+    )!;
     expect(byId.get(byId.get(childServer.parentSpanId!)!.parentSpanId!)?.spanId).toBe(riskStep.spanId);
-    const toolServer = spans.find((s) => s.service === 'banking/customer-records' && s.name.endsWith('ToolService/InvokeTool'));
+    const toolServer = spans.find(
+      (s) => s.service === 'banking/customer-records' && s.name.endsWith('ToolService/InvokeTool'),
+    );
     expect(toolServer).toBeDefined();
   }, 90_000);
 
@@ -125,21 +177,33 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input']);
     // 3: waits for a person, which a script must tell from success.
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/waits for a person: Approve a loan of 47058.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/);
+    expect(r.stdout).toMatch(
+      /waits for a person: Approve a loan of 47058.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/,
+    );
     const taskId = /answer with: npx agentmesh answer (\S+) <answer>/.exec(r.stdout)![1]!;
-    expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({ code: 1, stderr: expect.stringContaining('must be one of approve, decline') });
+    expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('must be one of approve, decline'),
+    });
     expect(await mesh.cli(['answer', taskId, 'decline'])).toMatchObject({ code: 0 });
     let e = await explain(taskId);
     for (let i = 0; i < 50 && e.task?.status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
       await new Promise((res) => setTimeout(res, 200));
       e = await explain(taskId);
     }
-    expect(e.execution.find((x) => x.stepId === 'decision')?.output).toMatchObject({ decision: 'declined', reasons: expect.arrayContaining(['declined by the reviewer']) });
+    expect(e.execution.find((x) => x.stepId === 'decision')?.output).toMatchObject({
+      decision: 'declined',
+      reasons: expect.arrayContaining(['declined by the reviewer']),
+    });
     // Another person cannot see it.
-    expect(await mesh.cli(['explain', taskId], { user: 'mallory' })).toMatchObject({ code: 1, stderr: expect.stringContaining('not found') });
+    expect(await mesh.cli(['explain', taskId], { user: 'mallory' })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('not found'),
+    });
 
     const metrics = (await httpRequest(`http://${service(ORCHESTRATOR).admin}/metrics`)).body.toString();
-    const value = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    const value = (name: string) =>
+      Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
     const svc = `service="${ORCHESTRATOR}"`;
     expect(value(`agentmesh_tasks{state="TASK_STATE_COMPLETED",${svc}}`)).toBeGreaterThanOrEqual(2);
     expect(value(`agentmesh_plan_steps_total{kind="agent",outcome="succeeded",${svc}}`)).toBeGreaterThanOrEqual(4);
@@ -154,12 +218,16 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const log = service('lending/credit-risk').log;
     const [pid] = pidsOf(log);
     process.kill(pid!, 'SIGKILL');
-    for (let i = 0; i < 100 && !mesh.launcher.stdout().includes('restarting lending/credit-risk'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && !mesh.launcher.stdout().includes('restarting lending/credit-risk'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(mesh.launcher.stdout()).toContain('lending/credit-risk exited (SIGKILL); restarting in');
     let ready = false;
     for (let i = 0; i < 150 && !ready; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      ready = await httpRequest(`http://${service('lending/credit-risk').admin}/readyz`, { timeoutMs: 500 }).then((a) => a.status === 200, () => false);
+      ready = await httpRequest(`http://${service('lending/credit-risk').admin}/readyz`, { timeoutMs: 500 }).then(
+        (a) => a.status === 200,
+        () => false,
+      );
     }
     expect(ready).toBe(true);
     expect(pidsOf(log)[0]).not.toBe(pid);
@@ -171,26 +239,69 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const r = await mesh.cli(['audit', 'verify']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ok\s+lending\/credit-risk: \d+ records/);
-    const records = readFileSync(join(home, 'data', 'lending-credit-risk', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method?: string; subject?: string; actors?: string[] });
-    expect(records.find((x) => x.method?.endsWith('AgentService/SendTask'))).toMatchObject({ subject: 'alice', actors: [ORCHESTRATOR, 'agentmesh/cli'] });
+    const records = readFileSync(join(home, 'data', 'lending-credit-risk', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { method?: string; subject?: string; actors?: string[] });
+    expect(records.find((x) => x.method?.endsWith('AgentService/SendTask'))).toMatchObject({
+      subject: 'alice',
+      actors: [ORCHESTRATOR, 'agentmesh/cli'],
+    });
     expect(verifyAuditFile(join(home, 'data', 'lending-loan-orchestrator', 'audit.jsonl')).ok).toBe(true);
     // The authorization server's trail: the tokens it issued, exchanges with their actor chain.
     expect(r.stdout).toMatch(/ok\s+agentmesh\/auth: \d+ records/);
-    type Record = { kind: string; method?: string; subject?: string; actors?: string[]; resource?: string; outcome: string; task_id?: string; peer?: string };
-    const trail = (service: string) => readFileSync(join(home, 'data', service.replace('/', '-'), 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record);
-    expect(trail('agentmesh/auth')).toEqual(expect.arrayContaining([
-      expect.objectContaining({ kind: 'token_issued', subject: 'alice', actors: ['agentmesh/cli'], resource: ORCHESTRATOR }),
-      expect.objectContaining({ kind: 'token_issued', subject: 'alice', actors: [ORCHESTRATOR, 'agentmesh/cli'], resource: 'lending/credit-risk' }),
-    ]));
+    type Record = {
+      kind: string;
+      method?: string;
+      subject?: string;
+      actors?: string[];
+      resource?: string;
+      outcome: string;
+      task_id?: string;
+      peer?: string;
+    };
+    const trail = (service: string) =>
+      readFileSync(join(home, 'data', service.replace('/', '-'), 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record);
+    expect(trail('agentmesh/auth')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'token_issued',
+          subject: 'alice',
+          actors: ['agentmesh/cli'],
+          resource: ORCHESTRATOR,
+        }),
+        expect.objectContaining({
+          kind: 'token_issued',
+          subject: 'alice',
+          actors: [ORCHESTRATOR, 'agentmesh/cli'],
+          resource: 'lending/credit-risk',
+        }),
+      ]),
+    );
     // One task followed through the trails: the call that created it, its plan, its states, the tool calls of its steps.
     const orchestrator = trail(ORCHESTRATOR);
-    const sent = orchestrator.find((x) => /AgentService\/(Send|Stream)Task$/.test(x.method ?? '') && x.outcome === 'OK' && x.task_id)!;
+    const sent = orchestrator.find(
+      (x) => /AgentService\/(Send|Stream)Task$/.test(x.method ?? '') && x.outcome === 'OK' && x.task_id,
+    )!;
     const ofTask = orchestrator.filter((x) => x.task_id === sent.task_id).map((x) => `${x.kind} ${x.outcome}`);
-    expect(ofTask).toEqual(expect.arrayContaining(['task_state SUBMITTED', 'call OK', 'task_state WORKING', 'plan_created WORKING']));
+    expect(ofTask).toEqual(
+      expect.arrayContaining(['task_state SUBMITTED', 'call OK', 'task_state WORKING', 'plan_created WORKING']),
+    );
     expect(ofTask.some((k) => /^task_state (COMPLETED|INPUT_REQUIRED)$/.test(k))).toBe(true);
-    expect(trail('banking/customer-records')).toEqual(expect.arrayContaining([
-      expect.objectContaining({ kind: 'tool_invocation', resource: 'get-customer', task_id: sent.task_id, subject: ORCHESTRATOR, outcome: 'OK' }),
-    ]));
+    expect(trail('banking/customer-records')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'tool_invocation',
+          resource: 'get-customer',
+          task_id: sent.task_id,
+          subject: ORCHESTRATOR,
+          outcome: 'OK',
+        }),
+      ]),
+    );
   });
 
   test('the CLI fails in one line with a non-zero code', async () => {
@@ -205,7 +316,11 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(invalid.stderr).toMatch(/^agentmesh: lending\/loan-orchestrator: input\/amount: required/);
     expect(invalid.stdout).toBe('');
     // A task that fails says why: the customer step stops an unknown customer.
-    const unknownCustomer = await mesh.cli(['task', ORCHESTRATOR, '{"customerId":"C-9999","amount":100,"currency":"EUR","termMonths":12}']);
+    const unknownCustomer = await mesh.cli([
+      'task',
+      ORCHESTRATOR,
+      '{"customerId":"C-9999","amount":100,"currency":"EUR","termMonths":12}',
+    ]);
     expect(unknownCustomer.code).toBe(1);
     expect(unknownCustomer.stdout).toMatch(/ended FAILED: step customer failed: customer C-9999 not found/);
   });
@@ -236,8 +351,15 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const stale = mkdtempSync(join(tmpdir(), 'agentmesh-stale-'));
     try {
       writeFileSync(join(stale, 'mesh.json'), JSON.stringify({ ...mesh.file, launcherPid: [...everyPid][0] }));
-      const r = await runCommand(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'agents'], { env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: stale } });
-      expect(r).toMatchObject({ code: 1, stderr: expect.stringMatching(/^agentmesh: the mesh of .* is not running \(its launcher, pid \d+, is gone\); start it with `npm start`\n$/) });
+      const r = await runCommand(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'agents'], {
+        env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: stale },
+      });
+      expect(r).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(
+          /^agentmesh: the mesh of .* is not running \(its launcher, pid \d+, is gone\); start it with `npm start`\n$/,
+        ),
+      });
     } finally {
       rmSync(stale, { recursive: true, force: true });
     }

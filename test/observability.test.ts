@@ -18,7 +18,14 @@ const client = (id: string, audiences: string[]) => ({
   audiences,
 });
 
-interface Span { service: string; traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number }
+interface Span {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+}
 
 async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
@@ -41,17 +48,37 @@ describe('observability across a chain of three agents', () => {
       client('demo/hop-b', ['demo/hop-c']),
       client('demo/hop-c', []),
     ]);
-    for (const id of ['demo/cli', ...HOPS]) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
+    for (const id of ['demo/cli', ...HOPS])
+      files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
     files.writeSecrets();
-    auth = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }));
+    auth = startProcess(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile }),
+    );
     const issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
     // Start from the last hop so each knows the address of the next.
-    const callers: Record<string, string> = { 'demo/hop-a': 'demo/cli', 'demo/hop-b': 'demo/hop-a', 'demo/hop-c': 'demo/hop-b' };
+    const callers: Record<string, string> = {
+      'demo/hop-a': 'demo/cli',
+      'demo/hop-b': 'demo/hop-a',
+      'demo/hop-c': 'demo/hop-b',
+    };
     for (let i = HOPS.length - 1; i >= 0; i--) {
       const name = HOPS[i]!;
       const policy = join(files.dir, `${name.replace('/', '-')}.policy.json`);
       const [ns, sa] = callers[name]!.split('/');
-      writeFileSync(policy, JSON.stringify({ service: name, rules: [{ methods: ['agentmesh.v1.AgentService/GetTask'], callers: [`spiffe://{trust_domain}/ns/${ns}/sa/${sa}`], scopes: ['task.read'] }] }));
+      writeFileSync(
+        policy,
+        JSON.stringify({
+          service: name,
+          rules: [
+            {
+              methods: ['agentmesh.v1.AgentService/GetTask'],
+              callers: [`spiffe://{trust_domain}/ns/${ns}/sa/${sa}`],
+              scopes: ['task.read'],
+            },
+          ],
+        }),
+      );
       const next = HOPS[i + 1];
       const env = files.serviceEnv(name, {
         AGENTMESH_OAUTH_ISSUER: issuer,
@@ -112,10 +139,14 @@ describe('observability across a chain of three agents', () => {
 
     const metrics = (await httpGet(`http://${started['demo/hop-a']!.admin}/metrics`)).body;
     for (const line of metrics.split('\n').filter(Boolean)) {
-      expect(line).toMatch(/^(# (HELP|TYPE) \w+ .*|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|\+Inf|-Inf))$/);
+      expect(line).toMatch(
+        /^(# (HELP|TYPE) \w+ .*|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|\+Inf|-Inf))$/,
+      );
     }
     expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetTask"[^}]*grpc_code="OK"[^}]*\} 1/);
-    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="GetTask"[^}]*grpc_code="UNAUTHENTICATED"[^}]*\} 1/);
+    expect(metrics).toMatch(
+      /grpc_server_handled_total\{[^}]*grpc_method="GetTask"[^}]*grpc_code="UNAUTHENTICATED"[^}]*\} 1/,
+    );
     expect(metrics).toMatch(/agentmesh_token_verification_failures_total\{[^}]*reason="missing"[^}]*\} 1/);
     expect(metrics).toMatch(/grpc_server_handling_seconds_bucket\{/);
     expect(metrics).toMatch(/nodejs_eventloop_lag_seconds/);
@@ -128,7 +159,10 @@ describe('observability across a chain of three agents', () => {
     // The handler logged its metadata and the Authorization header in its message: the token is in neither.
     expect(logs).not.toContain(token);
     expect(logs).not.toContain(token.split('.')[1]!);
-    const hopLine = hops[0]!.stdout().split('\n').find((l) => l.includes('hop demo/hop-a got'));
+    const hopLine = hops[0]!
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('hop demo/hop-a got'));
     expect(JSON.parse(hopLine!)).toMatchObject({
       service: 'demo/hop-a',
       trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
@@ -140,9 +174,22 @@ describe('observability across a chain of three agents', () => {
   test('audit trails verify and record who called what', () => {
     const file = join(files.dir, 'data', 'demo-hop-a', 'audit.jsonl');
     expect(verifyAuditFile(file)).toEqual({ ok: true, records: 2 });
-    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(records[0]).toMatchObject({ kind: 'call', subject: 'demo/cli', peer: spiffeIdOfService('agentmesh.local', 'demo/cli'), outcome: 'OK', method: 'agentmesh.v1.AgentService/GetTask' });
-    expect(records[1]).toMatchObject({ kind: 'auth_failure', outcome: 'UNAUTHENTICATED', peer: spiffeIdOfService('agentmesh.local', 'demo/cli') });
+    const records = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records[0]).toMatchObject({
+      kind: 'call',
+      subject: 'demo/cli',
+      peer: spiffeIdOfService('agentmesh.local', 'demo/cli'),
+      outcome: 'OK',
+      method: 'agentmesh.v1.AgentService/GetTask',
+    });
+    expect(records[1]).toMatchObject({
+      kind: 'auth_failure',
+      outcome: 'UNAUTHENTICATED',
+      peer: spiffeIdOfService('agentmesh.local', 'demo/cli'),
+    });
     expect(JSON.stringify(records)).not.toContain('jane.doe');
     expect(verifyAuditFile(join(files.dir, 'data', 'demo-hop-c', 'audit.jsonl')).ok).toBe(true);
   });
@@ -156,7 +203,12 @@ describe('observability across a chain of three agents', () => {
 
     const spans: Span[] = HOPS.flatMap((name) => {
       const file = join(files.dir, `${name.replace('/', '-')}.traces.jsonl`);
-      return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Span) : [];
+      return existsSync(file)
+        ? readFileSync(file, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as Span)
+        : [];
     });
     const serverA = spans.find((s) => s.service === 'demo/hop-a' && s.kind === 1 && s.name.endsWith('GetTask'));
     expect(serverA).toBeDefined();

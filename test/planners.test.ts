@@ -10,21 +10,61 @@ import { Code, MeshError } from '../mesh/core/errors.js';
 import { OpenAiDouble } from './helpers/openai-double.js';
 
 const inventory = inventoryFromCards(
-  [AgentCard.fromPartial({ name: 'lending/credit-risk', skills: [{ id: 'assess', description: 'Assesses credit risk', inputSchema: { type: 'object', required: ['customer'] } }] })],
-  [ToolCard.fromPartial({
-    name: 'banking/customers',
-    tools: [{ name: 'get-customer', description: 'Reads a customer record', argumentsSchema: { type: 'object', required: ['customer_id'], properties: { customer_id: { type: 'string' } } } }],
-  })],
+  [
+    AgentCard.fromPartial({
+      name: 'lending/credit-risk',
+      skills: [
+        { id: 'assess', description: 'Assesses credit risk', inputSchema: { type: 'object', required: ['customer'] } },
+      ],
+    }),
+  ],
+  [
+    ToolCard.fromPartial({
+      name: 'banking/customers',
+      tools: [
+        {
+          name: 'get-customer',
+          description: 'Reads a customer record',
+          argumentsSchema: {
+            type: 'object',
+            required: ['customer_id'],
+            properties: { customer_id: { type: 'string' } },
+          },
+        },
+      ],
+    }),
+  ],
 );
-const request: PlanningInput = { taskId: 'task-1', skillId: 'loan-check', text: 'Check whether customer C42 can get a loan', input: { customer_id: 'C42' }, inventory };
+const request: PlanningInput = {
+  taskId: 'task-1',
+  skillId: 'loan-check',
+  text: 'Check whether customer C42 can get a loan',
+  input: { customer_id: 'C42' },
+  inventory,
+};
 
-const fetch = { id: 'fetch', tool: { service: 'banking/customers', tool: 'get-customer' }, arguments: { customer_id: '${input.customer_id}' } };
-const assess = { id: 'assess', depends_on: ['fetch'], agent: { agent: 'lending/credit-risk', skill_id: 'assess' }, arguments: { customer: '${steps.fetch.output}' } };
-const answer = (...steps: object[]) => JSON.stringify({ goal: 'Decide on the loan', steps, result_step_id: steps.length > 1 ? 'assess' : undefined });
+const fetch = {
+  id: 'fetch',
+  tool: { service: 'banking/customers', tool: 'get-customer' },
+  arguments: { customer_id: '${input.customer_id}' },
+};
+const assess = {
+  id: 'assess',
+  depends_on: ['fetch'],
+  agent: { agent: 'lending/credit-risk', skill_id: 'assess' },
+  arguments: { customer: '${steps.fetch.output}' },
+};
+const answer = (...steps: object[]) =>
+  JSON.stringify({ goal: 'Decide on the loan', steps, result_step_id: steps.length > 1 ? 'assess' : undefined });
 const validPlan = answer(fetch, assess);
 
 const rejection = (planner: { plan(i: PlanningInput): Promise<unknown> }, input = request) =>
-  planner.plan(input).then(() => { throw new Error('expected a refusal'); }, (err: MeshError) => err);
+  planner.plan(input).then(
+    () => {
+      throw new Error('expected a refusal');
+    },
+    (err: MeshError) => err,
+  );
 
 describe('PlaybookPlanner', () => {
   const playbooks = {
@@ -32,20 +72,38 @@ describe('PlaybookPlanner', () => {
       id: 'loan-check-v1',
       goal: 'Loan check for ${input.customer_id}',
       steps: [
-        { id: 'fetch', target: { $case: 'tool' as const, tool: { service: 'banking/customers', tool: 'get-customer' } }, arguments: { customer_id: '${input.customer_id}' } },
-        { id: 'assess', dependsOn: ['fetch'], target: { $case: 'agent' as const, agent: { agent: 'lending/credit-risk', skillId: 'assess' } }, arguments: { customer: '${steps.fetch.output}' } },
+        {
+          id: 'fetch',
+          target: { $case: 'tool' as const, tool: { service: 'banking/customers', tool: 'get-customer' } },
+          arguments: { customer_id: '${input.customer_id}' },
+        },
+        {
+          id: 'assess',
+          dependsOn: ['fetch'],
+          target: { $case: 'agent' as const, agent: { agent: 'lending/credit-risk', skillId: 'assess' } },
+          arguments: { customer: '${steps.fetch.output}' },
+        },
       ],
     },
   };
 
   test('gives the skill playbook as a plan, templates left for the executor, with a record', async () => {
     const { plan, record } = await new PlaybookPlanner(playbooks).plan(request);
-    expect(plan).toMatchObject({ taskId: 'task-1', revision: 1, planner: PlannerKind.PLANNER_KIND_PLAYBOOK, playbookId: 'loan-check-v1', goal: 'Loan check for C42' });
+    expect(plan).toMatchObject({
+      taskId: 'task-1',
+      revision: 1,
+      planner: PlannerKind.PLANNER_KIND_PLAYBOOK,
+      playbookId: 'loan-check-v1',
+      goal: 'Loan check for C42',
+    });
     expect(plan.steps.map((s) => s.id)).toEqual(['fetch', 'assess']);
     expect(plan.steps[0]!.arguments).toEqual({ customer_id: '${input.customer_id}' });
     expect(record).toMatchObject({ planner: PlannerKind.PLANNER_KIND_PLAYBOOK, playbookId: 'loan-check-v1' });
     expect(record.attempts).toHaveLength(1);
-    expect(JSON.parse(record.attempts[0]!.rawOutput)).toMatchObject({ planId: plan.planId, steps: [{ id: 'fetch' }, { id: 'assess' }] });
+    expect(JSON.parse(record.attempts[0]!.rawOutput)).toMatchObject({
+      planId: plan.planId,
+      steps: [{ id: 'fetch' }, { id: 'assess' }],
+    });
   });
 
   test('an unknown skill is INVALID_ARGUMENT', async () => {
@@ -54,9 +112,14 @@ describe('PlaybookPlanner', () => {
   });
 
   test('a collaborator out of scope is FAILED_PRECONDITION naming it, with the record attached', async () => {
-    const err = await rejection(new PlaybookPlanner(playbooks), { ...request, inventory: inventory.filter((i) => i.kind === 'tool') });
+    const err = await rejection(new PlaybookPlanner(playbooks), {
+      ...request,
+      inventory: inventory.filter((i) => i.kind === 'tool'),
+    });
     expect(err.code).toBe(Code.FAILED_PRECONDITION);
-    expect(err.message).toBe('no valid plan: playbook "loan-check-v1": step "assess": skill "assess" of agent "lending/credit-risk" is not in the inventory');
+    expect(err.message).toBe(
+      'no valid plan: playbook "loan-check-v1": step "assess": skill "assess" of agent "lending/credit-risk" is not in the inventory',
+    );
     expect(planningRecordOf(err)?.attempts[0]?.validationErrors).toHaveLength(1);
   });
 });
@@ -64,21 +127,56 @@ describe('PlaybookPlanner', () => {
 describe('LlmPlanner against the OpenAI double', () => {
   let double: OpenAiDouble;
   const planner = (options: { maxAttempts?: number; apiKey?: string } = {}) =>
-    new LlmPlanner({ client: new OpenAI({ baseURL: double.baseURL, apiKey: options.apiKey ?? double.apiKey, maxRetries: 0 }), model: 'planner-model', maxAttempts: options.maxAttempts });
+    new LlmPlanner({
+      client: new OpenAI({ baseURL: double.baseURL, apiKey: options.apiKey ?? double.apiKey, maxRetries: 0 }),
+      model: 'planner-model',
+      maxAttempts: options.maxAttempts,
+    });
   afterEach(async () => double.close());
 
   test('a valid plan is accepted on the first attempt, usage and prompt recorded', async () => {
-    double = await OpenAiDouble.start({ answers: [{ content: validPlan, usage: { prompt_tokens: 812, completion_tokens: 96 } }] });
+    double = await OpenAiDouble.start({
+      answers: [{ content: validPlan, usage: { prompt_tokens: 812, completion_tokens: 96 } }],
+    });
     const { plan, record } = await planner().plan(request);
-    expect(plan).toMatchObject({ taskId: 'task-1', planner: PlannerKind.PLANNER_KIND_LLM, model: 'planner-model', goal: 'Decide on the loan', resultStepId: 'assess' });
-    expect(plan.steps[1]).toMatchObject({ id: 'assess', dependsOn: ['fetch'], target: { $case: 'agent', agent: { agent: 'lending/credit-risk', skillId: 'assess' } } });
+    expect(plan).toMatchObject({
+      taskId: 'task-1',
+      planner: PlannerKind.PLANNER_KIND_LLM,
+      model: 'planner-model',
+      goal: 'Decide on the loan',
+      resultStepId: 'assess',
+    });
+    expect(plan.steps[1]).toMatchObject({
+      id: 'assess',
+      dependsOn: ['fetch'],
+      target: { $case: 'agent', agent: { agent: 'lending/credit-risk', skillId: 'assess' } },
+    });
     expect(record).toMatchObject({ planner: PlannerKind.PLANNER_KIND_LLM, model: 'planner-model' });
-    expect(record.attempts).toEqual([expect.objectContaining({ attempt: 1, rawOutput: validPlan, validationErrors: [], usage: { promptTokens: 812, completionTokens: 96 } })]);
+    expect(record.attempts).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        rawOutput: validPlan,
+        validationErrors: [],
+        usage: { promptTokens: 812, completionTokens: 96 },
+      }),
+    ]);
     expect(JSON.parse(record.attempts[0]!.prompt)).toEqual(double.requests[0]!.body.messages);
     const sent = double.requests[0]!.body;
-    expect(sent.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'task_plan', strict: false } });
+    expect(sent.response_format).toMatchObject({
+      type: 'json_schema',
+      json_schema: { name: 'task_plan', strict: false },
+    });
     const prompt = sent.messages.map((m) => m.content).join('\n');
-    for (const name of ['banking/customers', 'get-customer', 'lending/credit-risk', 'assess', 'Reads a customer record', request.text, '"customer_id":"C42"']) expect(prompt).toContain(name);
+    for (const name of [
+      'banking/customers',
+      'get-customer',
+      'lending/credit-risk',
+      'assess',
+      'Reads a customer record',
+      request.text,
+      '"customer_id":"C42"',
+    ])
+      expect(prompt).toContain(name);
   });
 
   test('unparsable JSON is re-asked with the error, and both attempts are recorded', async () => {
@@ -88,15 +186,24 @@ describe('LlmPlanner against the OpenAI double', () => {
     expect(record.attempts.map((a) => a.attempt)).toEqual([1, 2]);
     expect(record.attempts[0]!.validationErrors[0]).toMatch(/^the answer is not JSON: /);
     const retry = double.requests[1]!.body.messages;
-    expect(retry.slice(-2)).toEqual([{ role: 'assistant', content: 'Here is your plan: {steps: [' }, expect.objectContaining({ role: 'user' })]);
+    expect(retry.slice(-2)).toEqual([
+      { role: 'assistant', content: 'Here is your plan: {steps: [' },
+      expect.objectContaining({ role: 'user' }),
+    ]);
     expect(retry.at(-1)!.content).toContain('the answer is not JSON');
   });
 
   test('an unknown tool is re-asked with the inventory error', async () => {
-    double = await OpenAiDouble.start({ answers: [answer({ ...fetch, tool: { service: 'banking/customers', tool: 'delete-customer' } }), validPlan] });
+    double = await OpenAiDouble.start({
+      answers: [answer({ ...fetch, tool: { service: 'banking/customers', tool: 'delete-customer' } }), validPlan],
+    });
     const { record } = await planner().plan(request);
-    expect(record.attempts[0]!.validationErrors).toEqual(['step "fetch": tool "delete-customer" of "banking/customers" is not in the inventory (that service offers: get-customer)']);
-    expect(double.requests[1]!.body.messages.at(-1)!.content).toContain('"delete-customer" of "banking/customers" is not in the inventory');
+    expect(record.attempts[0]!.validationErrors).toEqual([
+      'step "fetch": tool "delete-customer" of "banking/customers" is not in the inventory (that service offers: get-customer)',
+    ]);
+    expect(double.requests[1]!.body.messages.at(-1)!.content).toContain(
+      '"delete-customer" of "banking/customers" is not in the inventory',
+    );
     expect(record.attempts[1]!.validationErrors).toEqual([]);
   });
 
@@ -104,7 +211,10 @@ describe('LlmPlanner against the OpenAI double', () => {
     const cyclic = answer({ ...fetch, depends_on: ['assess'] }, assess);
     double = await OpenAiDouble.start({ answers: [cyclic, cyclic, cyclic, validPlan] });
     const err = await rejection(planner());
-    expect(err).toMatchObject({ code: Code.FAILED_PRECONDITION, message: 'no valid plan: dependency cycle: fetch → assess → fetch' });
+    expect(err).toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      message: 'no valid plan: dependency cycle: fetch → assess → fetch',
+    });
     const record = planningRecordOf(err)!;
     expect(record.attempts).toHaveLength(3);
     for (const a of record.attempts) expect(a.validationErrors).toEqual(['dependency cycle: fetch → assess → fetch']);
@@ -116,7 +226,10 @@ describe('LlmPlanner against the OpenAI double', () => {
     const p = planner();
     const { record } = await p.plan(request);
     expect(record.attempts).toHaveLength(1);
-    expect(double.requests.map((r) => [r.body.response_format?.type, r.status])).toEqual([['json_schema', 400], ['json_object', 200]]);
+    expect(double.requests.map((r) => [r.body.response_format?.type, r.status])).toEqual([
+      ['json_schema', 400],
+      ['json_object', 200],
+    ]);
     await p.plan(request);
     expect(double.requests.at(-1)!.body.response_format?.type).toBe('json_object');
     expect(double.requests).toHaveLength(3);
@@ -130,13 +243,19 @@ describe('LlmPlanner against the OpenAI double', () => {
   });
 
   test('two targets in one step are refused rather than silently dropped', async () => {
-    double = await OpenAiDouble.start({ answers: [answer({ ...fetch, agent: { agent: 'lending/credit-risk', skill_id: 'assess' } }), validPlan] });
+    double = await OpenAiDouble.start({
+      answers: [answer({ ...fetch, agent: { agent: 'lending/credit-risk', skill_id: 'assess' } }), validPlan],
+    });
     const { record } = await planner().plan(request);
-    expect(record.attempts[0]!.validationErrors).toEqual(['step "fetch": has 2 targets (tool, agent); give exactly one']);
+    expect(record.attempts[0]!.validationErrors).toEqual([
+      'step "fetch": has 2 targets (tool, agent); give exactly one',
+    ]);
   });
 
   test("retry and timeout sent by the model are dropped: they are the agent's policy", async () => {
-    double = await OpenAiDouble.start({ answers: [answer({ ...fetch, retry: { max_attempts: 100 }, timeout: '3600s' })] });
+    double = await OpenAiDouble.start({
+      answers: [answer({ ...fetch, retry: { max_attempts: 100 }, timeout: '3600s' })],
+    });
     const { plan } = await planner().plan(request);
     expect(plan.steps[0]).toMatchObject({ retry: undefined, timeout: undefined });
   });
@@ -154,7 +273,10 @@ describe('LlmPlanner against the OpenAI double', () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(new MeshError(Code.CANCELLED, 'call cancelled')), 100);
-    await expect(planner().plan(request, controller.signal)).rejects.toMatchObject({ code: Code.CANCELLED, message: 'call cancelled' });
+    await expect(planner().plan(request, controller.signal)).rejects.toMatchObject({
+      code: Code.CANCELLED,
+      message: 'call cancelled',
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(double.requests).toHaveLength(1);
   });
@@ -170,7 +292,10 @@ const real = {
 test(`LlmPlanner against ${real.baseURL ? 'the real endpoint in AGENTMESH_TEST_OPENAI_BASE_URL' : 'the OpenAI double'} gives a valid plan or a recorded refusal`, async () => {
   const double = real.baseURL ? undefined : await OpenAiDouble.start({ answers: [{ content: validPlan }] });
   try {
-    const client = new OpenAI({ baseURL: real.baseURL ?? double!.baseURL, apiKey: real.baseURL ? real.apiKey : double!.apiKey });
+    const client = new OpenAI({
+      baseURL: real.baseURL ?? double!.baseURL,
+      apiKey: real.baseURL ? real.apiKey : double!.apiKey,
+    });
     const planner = new LlmPlanner({ client, model: real.model });
     const outcome = await planner.plan(request).catch((err: MeshError) => err);
     const record = outcome instanceof Error ? planningRecordOf(outcome) : outcome.record;

@@ -37,15 +37,26 @@ describe('a service registers itself on start and leaves discovery on stop', () 
       client('demo/reader', ['registry.read'], ['agentmesh/registry']),
       client('agentmesh/admin', ['registry.read', 'registry.admin'], ['agentmesh/registry']),
     ]);
-    for (const id of ['agentmesh/registry', 'demo/agent', 'demo/reader', 'agentmesh/admin']) files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
+    for (const id of ['agentmesh/registry', 'demo/agent', 'demo/reader', 'agentmesh/admin'])
+      files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
     files.writeSecrets();
     registryAddress = `127.0.0.1:${await freePort()}`;
-    const auth = startProcess('services/auth/main.ts', files.serviceEnv('agentmesh/auth', { AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile, AGENTMESH_REGISTRY_ADDRESS: registryAddress }));
+    const auth = startProcess(
+      'services/auth/main.ts',
+      files.serviceEnv('agentmesh/auth', {
+        AGENTMESH_AUTH_CLIENTS_FILE: files.clientsFile,
+        AGENTMESH_REGISTRY_ADDRESS: registryAddress,
+      }),
+    );
     procs.push(auth);
     issuer = String((await waitForLog(auth, 'authorization server listening')).issuer);
     const registry = startProcess(
       'services/registry/main.ts',
-      files.serviceEnv('agentmesh/registry', { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_PORT: registryAddress.split(':')[1]!, AGENTMESH_DATA_DIR: join(files.dir, 'registry') }),
+      files.serviceEnv('agentmesh/registry', {
+        AGENTMESH_OAUTH_ISSUER: issuer,
+        AGENTMESH_PORT: registryAddress.split(':')[1]!,
+        AGENTMESH_DATA_DIR: join(files.dir, 'registry'),
+      }),
     );
     procs.push(registry);
     await waitForLog(registry, 'service started');
@@ -71,7 +82,13 @@ describe('a service registers itself on start and leaves discovery on stop', () 
     writeFileSync(policy, JSON.stringify({ service: 'demo/agent', rules: [] }));
     const agent = startProcess(
       'test/fixtures/hop-agent.ts',
-      files.serviceEnv('demo/agent', { AGENTMESH_OAUTH_ISSUER: issuer, AGENTMESH_POLICY_FILE: policy, AGENTMESH_REGISTRY_ADDRESS: registryAddress, AGENTMESH_DATA_DIR: join(files.dir, 'agent'), HOP_REGISTER: '1' }),
+      files.serviceEnv('demo/agent', {
+        AGENTMESH_OAUTH_ISSUER: issuer,
+        AGENTMESH_POLICY_FILE: policy,
+        AGENTMESH_REGISTRY_ADDRESS: registryAddress,
+        AGENTMESH_DATA_DIR: join(files.dir, 'agent'),
+        HOP_REGISTER: '1',
+      }),
     );
     procs.push(agent);
     const started = await waitForLog(agent, 'service started');
@@ -83,13 +100,25 @@ describe('a service registers itself on start and leaves discovery on stop', () 
       const card = found.matches[0]?.entry?.card;
       expect(card?.$case === 'agent' && card.agent.endpoints.map((e) => e.address)).toEqual([started.address]);
 
-      await admin.registry.setLifecycle({ name: 'demo/agent', version: '', lifecycle: Lifecycle.LIFECYCLE_SUSPENDED, reason: 'test suspension' });
+      await admin.registry.setLifecycle({
+        name: 'demo/agent',
+        version: '',
+        lifecycle: Lifecycle.LIFECYCLE_SUSPENDED,
+        reason: 'test suspension',
+      });
       expect((await reader.registry.discover({ scope: byName as never, maxResults: 1 })).matches).toEqual([]);
       await new Promise((r) => setTimeout(r, 2_200)); // the auth server reuses a verdict for 2 s
       const suspendedTokens = new TokenClient({ ...as('demo/agent', []).tokens.options });
-      await expect(suspendedTokens.getToken('agentmesh/registry', ['registry.read'])).rejects.toMatchObject({ message: expect.stringContaining('not active in the registry') });
+      await expect(suspendedTokens.getToken('agentmesh/registry', ['registry.read'])).rejects.toMatchObject({
+        message: expect.stringContaining('not active in the registry'),
+      });
 
-      await admin.registry.setLifecycle({ name: 'demo/agent', version: '', lifecycle: Lifecycle.LIFECYCLE_ACTIVE, reason: 'back' });
+      await admin.registry.setLifecycle({
+        name: 'demo/agent',
+        version: '',
+        lifecycle: Lifecycle.LIFECYCLE_ACTIVE,
+        reason: 'back',
+      });
       expect((await reader.registry.discover({ scope: byName as never, maxResults: 1 })).matches).toHaveLength(1);
 
       agent.child.kill('SIGTERM');

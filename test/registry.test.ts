@@ -1,7 +1,15 @@
 import { ChangeType, type WatchResponse } from '../gen/agentmesh/v1/registry_service.js';
 import { Lifecycle } from '../gen/agentmesh/v1/card.js';
 import { Code } from '../mesh/index.js';
-import { agentCard, cleanupDir, endpoint, REGISTRY_CLIENTS, registryClientAs, startRegistry, type RegistryUnderTest } from './helpers/registry-server.js';
+import {
+  agentCard,
+  cleanupDir,
+  endpoint,
+  REGISTRY_CLIENTS,
+  registryClientAs,
+  startRegistry,
+  type RegistryUnderTest,
+} from './helpers/registry-server.js';
 import { createSecureFixture, type SecureFixture } from './helpers/secure-mesh.js';
 
 const READ = ['registry.read'];
@@ -24,9 +32,19 @@ describe('registry over mTLS with tokens', () => {
   test('register, discover, heartbeat, deregister', async () => {
     const agent = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
     const reader = await registryClientAs(fx, reg.address, 'lending/orchestrator', READ);
-    const lease = await agent.registerAgent({ card: agentCard('lending/credit-risk'), endpoint: endpoint('i1'), leaseTtl: { seconds: 10, nanos: 0 } });
+    const lease = await agent.registerAgent({
+      card: agentCard('lending/credit-risk'),
+      endpoint: endpoint('i1'),
+      leaseTtl: { seconds: 10, nanos: 0 },
+    });
     expect(lease.leaseTtl).toEqual({ seconds: 10, nanos: 0 });
-    const found = await reader.discover({ scope: { visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] }, characteristics: undefined }, maxResults: 0 });
+    const found = await reader.discover({
+      scope: {
+        visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] },
+        characteristics: undefined,
+      },
+      maxResults: 0,
+    });
     expect(found.matches).toHaveLength(1);
     const card = found.matches[0]!.entry!.card;
     expect(card?.$case === 'agent' && card.agent.endpoints.map((e) => e.address)).toEqual(['127.0.0.1:7000']);
@@ -34,9 +52,21 @@ describe('registry over mTLS with tokens', () => {
     const renewed = await agent.heartbeat({ leaseId: lease.leaseId });
     expect(renewed.expiresAt!.getTime()).toBeGreaterThanOrEqual(lease.expiresAt!.getTime());
     await agent.deregister({ leaseId: lease.leaseId });
-    expect((await reader.discover({ scope: { visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] }, characteristics: undefined }, maxResults: 5 })).matches).toEqual([]);
+    expect(
+      (
+        await reader.discover({
+          scope: {
+            visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] },
+            characteristics: undefined,
+          },
+          maxResults: 5,
+        })
+      ).matches,
+    ).toEqual([]);
     // History stays: the card is still known.
-    expect((await reader.getAgent({ name: 'lending/credit-risk', version: '' })).card?.name).toBe('lending/credit-risk');
+    expect((await reader.getAgent({ name: 'lending/credit-risk', version: '' })).card?.name).toBe(
+      'lending/credit-risk',
+    );
     await expect(agent.heartbeat({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.NOT_FOUND });
     agent.close();
     reader.close();
@@ -44,7 +74,11 @@ describe('registry over mTLS with tokens', () => {
 
   test('a lapsed lease leaves discovery', async () => {
     const agent = await registryClientAs(fx, reg.address, 'payments/ledger', RW);
-    const lease = await agent.registerAgent({ card: agentCard('payments/ledger'), endpoint: endpoint('p1'), leaseTtl: { seconds: 2, nanos: 0 } });
+    const lease = await agent.registerAgent({
+      card: agentCard('payments/ledger'),
+      endpoint: endpoint('p1'),
+      leaseTtl: { seconds: 2, nanos: 0 },
+    });
     const scope = { visibility: { namespaces: ['payments'], names: [], patterns: [] }, characteristics: undefined };
     expect((await agent.discover({ scope, maxResults: 5 })).matches).toHaveLength(1);
     // Wait (bounded) for the sweeper to end the lease once it has lapsed.
@@ -63,20 +97,87 @@ describe('registry over mTLS with tokens', () => {
     const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
     const orch = await registryClientAs(fx, reg.address, 'lending/orchestrator', RW);
     await risk.registerAgent({
-      card: agentCard('lending/credit-risk', { version: '2.1.0', purpose: 'Assess credit risk of retail loan applicants', policies: [{ id: 'gdpr', description: '', authority: 'EU' }], skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'score applicants', tags: ['credit'] }] }),
+      card: agentCard('lending/credit-risk', {
+        version: '2.1.0',
+        purpose: 'Assess credit risk of retail loan applicants',
+        policies: [{ id: 'gdpr', description: '', authority: 'EU' }],
+        skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'score applicants', tags: ['credit'] }],
+      }),
       endpoint: endpoint('r2', 7002),
       leaseTtl: undefined,
     });
-    await orch.registerAgent({ card: agentCard('lending/orchestrator', { purpose: 'Orchestrate loan pre-qualification, including credit risk checks' }), endpoint: endpoint('o1', 7003), leaseTtl: undefined });
+    await orch.registerAgent({
+      card: agentCard('lending/orchestrator', {
+        purpose: 'Orchestrate loan pre-qualification, including credit risk checks',
+      }),
+      endpoint: endpoint('o1', 7003),
+      leaseTtl: undefined,
+    });
     const d = (scope: object, maxResults = 5) => orch.discover({ scope: scope as never, maxResults });
-    const names = async (scope: object) => (await d(scope)).matches.map((m) => (m.entry!.card as { agent: { name: string } }).agent.name);
+    const names = async (scope: object) =>
+      (await d(scope)).matches.map((m) => (m.entry!.card as { agent: { name: string } }).agent.name);
 
-    expect(await names({ visibility: { namespaces: ['lending'], names: [], patterns: [] } })).toEqual(expect.arrayContaining(['lending/credit-risk', 'lending/orchestrator']));
-    expect(await names({ visibility: { namespaces: [], names: [], patterns: [{ pattern: { $case: 'glob', glob: '*/credit-*' } }] } })).toEqual(['lending/credit-risk']);
-    expect(await names({ characteristics: { text: 'credit risk', skillIds: [], tags: [], policies: [], labels: {}, versionConstraint: '', kinds: [] } })).toEqual(['lending/credit-risk', 'lending/orchestrator']);
-    expect(await names({ characteristics: { text: '', skillIds: [], tags: [], policies: ['gdpr'], labels: {}, versionConstraint: '^2.0.0', kinds: [] } })).toEqual(['lending/credit-risk']);
-    expect(await names({ characteristics: { text: '', skillIds: [], tags: [], policies: [], labels: {}, versionConstraint: '^3.0.0', kinds: [] } })).toEqual([]);
-    const best = await d({ characteristics: { text: 'credit risk', skillIds: ['assess-credit-risk'], tags: [], policies: [], labels: {}, versionConstraint: '', kinds: [] } }, 0);
+    expect(await names({ visibility: { namespaces: ['lending'], names: [], patterns: [] } })).toEqual(
+      expect.arrayContaining(['lending/credit-risk', 'lending/orchestrator']),
+    );
+    expect(
+      await names({
+        visibility: { namespaces: [], names: [], patterns: [{ pattern: { $case: 'glob', glob: '*/credit-*' } }] },
+      }),
+    ).toEqual(['lending/credit-risk']);
+    expect(
+      await names({
+        characteristics: {
+          text: 'credit risk',
+          skillIds: [],
+          tags: [],
+          policies: [],
+          labels: {},
+          versionConstraint: '',
+          kinds: [],
+        },
+      }),
+    ).toEqual(['lending/credit-risk', 'lending/orchestrator']);
+    expect(
+      await names({
+        characteristics: {
+          text: '',
+          skillIds: [],
+          tags: [],
+          policies: ['gdpr'],
+          labels: {},
+          versionConstraint: '^2.0.0',
+          kinds: [],
+        },
+      }),
+    ).toEqual(['lending/credit-risk']);
+    expect(
+      await names({
+        characteristics: {
+          text: '',
+          skillIds: [],
+          tags: [],
+          policies: [],
+          labels: {},
+          versionConstraint: '^3.0.0',
+          kinds: [],
+        },
+      }),
+    ).toEqual([]);
+    const best = await d(
+      {
+        characteristics: {
+          text: 'credit risk',
+          skillIds: ['assess-credit-risk'],
+          tags: [],
+          policies: [],
+          labels: {},
+          versionConstraint: '',
+          kinds: [],
+        },
+      },
+      0,
+    );
     expect(best.matches).toHaveLength(1);
     expect(best.matches[0]!.reasons).toEqual(expect.arrayContaining(['offers skill assess-credit-risk']));
     risk.close();
@@ -86,11 +187,23 @@ describe('registry over mTLS with tokens', () => {
   test('ownership: another identity cannot overwrite or deregister a card', async () => {
     const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
     const other = await registryClientAs(fx, reg.address, 'payments/ledger', RW);
-    const lease = await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '3.0.0' }), endpoint: endpoint('own', 7010), leaseTtl: undefined });
-    await expect(other.registerAgent({ card: agentCard('lending/credit-risk', { version: '3.0.0', purpose: 'hijacked' }), endpoint: endpoint('x'), leaseTtl: undefined })).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+    const lease = await risk.registerAgent({
+      card: agentCard('lending/credit-risk', { version: '3.0.0' }),
+      endpoint: endpoint('own', 7010),
+      leaseTtl: undefined,
+    });
+    await expect(
+      other.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '3.0.0', purpose: 'hijacked' }),
+        endpoint: endpoint('x'),
+        leaseTtl: undefined,
+      }),
+    ).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
     await expect(other.deregister({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
     await expect(other.heartbeat({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
-    expect((await risk.getAgent({ name: 'lending/credit-risk', version: '3.0.0' })).card?.purpose).toBe('The credit-risk agent');
+    expect((await risk.getAgent({ name: 'lending/credit-risk', version: '3.0.0' })).card?.purpose).toBe(
+      'The credit-risk agent',
+    );
     risk.close();
     other.close();
   });
@@ -98,15 +211,49 @@ describe('registry over mTLS with tokens', () => {
   test('suspended agents disappear from discovery; only admins change lifecycles', async () => {
     const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
     const admin = await registryClientAs(fx, reg.address, 'agentmesh/admin', ['registry.read', 'registry.admin']);
-    await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '4.0.0' }), endpoint: endpoint('s', 7020), leaseTtl: undefined });
-    const scope = { visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] }, characteristics: { text: '', skillIds: [], tags: [], policies: [], labels: {}, versionConstraint: '4.0.0', kinds: [] } };
+    await risk.registerAgent({
+      card: agentCard('lending/credit-risk', { version: '4.0.0' }),
+      endpoint: endpoint('s', 7020),
+      leaseTtl: undefined,
+    });
+    const scope = {
+      visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] },
+      characteristics: {
+        text: '',
+        skillIds: [],
+        tags: [],
+        policies: [],
+        labels: {},
+        versionConstraint: '4.0.0',
+        kinds: [],
+      },
+    };
     expect((await risk.discover({ scope, maxResults: 1 })).matches).toHaveLength(1);
-    await expect(risk.setLifecycle({ name: 'lending/credit-risk', version: '4.0.0', lifecycle: Lifecycle.LIFECYCLE_SUSPENDED, reason: 'x' })).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
-    const { entry } = await admin.setLifecycle({ name: 'lending/credit-risk', version: '4.0.0', lifecycle: Lifecycle.LIFECYCLE_SUSPENDED, reason: 'incident 42' });
+    await expect(
+      risk.setLifecycle({
+        name: 'lending/credit-risk',
+        version: '4.0.0',
+        lifecycle: Lifecycle.LIFECYCLE_SUSPENDED,
+        reason: 'x',
+      }),
+    ).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+    const { entry } = await admin.setLifecycle({
+      name: 'lending/credit-risk',
+      version: '4.0.0',
+      lifecycle: Lifecycle.LIFECYCLE_SUSPENDED,
+      reason: 'incident 42',
+    });
     expect(entry?.card?.$case === 'agent' && entry.card.agent.lifecycle).toBe(Lifecycle.LIFECYCLE_SUSPENDED);
     expect((await risk.discover({ scope, maxResults: 1 })).matches).toHaveLength(0);
-    expect((await admin.getAgent({ name: 'lending/credit-risk', version: '4.0.0' })).card?.lifecycle).toBe(Lifecycle.LIFECYCLE_SUSPENDED);
-    await admin.setLifecycle({ name: 'lending/credit-risk', version: '4.0.0', lifecycle: Lifecycle.LIFECYCLE_ACTIVE, reason: 'resolved' });
+    expect((await admin.getAgent({ name: 'lending/credit-risk', version: '4.0.0' })).card?.lifecycle).toBe(
+      Lifecycle.LIFECYCLE_SUSPENDED,
+    );
+    await admin.setLifecycle({
+      name: 'lending/credit-risk',
+      version: '4.0.0',
+      lifecycle: Lifecycle.LIFECYCLE_ACTIVE,
+      reason: 'resolved',
+    });
     expect((await risk.discover({ scope, maxResults: 1 })).matches).toHaveLength(1);
     risk.close();
     admin.close();
@@ -122,20 +269,46 @@ describe('registry over mTLS with tokens', () => {
     expect(from).toBeGreaterThan(0);
     const done = (async () => {
       try {
-        for await (const change of watcher.watch({ fromRevision: from, kinds: [] }, { signal: controller.signal, deadlineMs: Infinity })) seen.push(change);
+        for await (const change of watcher.watch(
+          { fromRevision: from, kinds: [] },
+          { signal: controller.signal, deadlineMs: Infinity },
+        ))
+          seen.push(change);
       } catch {
         // cancelled at the end of the test
       }
     })();
-    await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
-    await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0', purpose: 'Ledger v9, updated' }), endpoint: endpoint('w', 7030), leaseTtl: undefined });
-    await ledger.deregister({ leaseId: (await ledger.registerAgent({ card: agentCard('payments/ledger', { version: '9.0.0' }), endpoint: endpoint('w', 7030), leaseTtl: undefined })).leaseId });
+    await ledger.registerAgent({
+      card: agentCard('payments/ledger', { version: '9.0.0' }),
+      endpoint: endpoint('w', 7030),
+      leaseTtl: undefined,
+    });
+    await ledger.registerAgent({
+      card: agentCard('payments/ledger', { version: '9.0.0', purpose: 'Ledger v9, updated' }),
+      endpoint: endpoint('w', 7030),
+      leaseTtl: undefined,
+    });
+    await ledger.deregister({
+      leaseId: (
+        await ledger.registerAgent({
+          card: agentCard('payments/ledger', { version: '9.0.0' }),
+          endpoint: endpoint('w', 7030),
+          leaseTtl: undefined,
+        })
+      ).leaseId,
+    });
     const expected = reg.registry.revision - from;
-    for (const until = Date.now() + 10_000; seen.length < expected && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    for (const until = Date.now() + 10_000; seen.length < expected && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 50));
     controller.abort();
     await done;
     const mine = seen.filter((c) => c.entry?.card?.$case === 'agent' && c.entry.card.agent.version === '9.0.0');
-    expect(mine.map((c) => c.change)).toEqual([ChangeType.CHANGE_TYPE_ADDED, ChangeType.CHANGE_TYPE_UPDATED, ChangeType.CHANGE_TYPE_UPDATED, ChangeType.CHANGE_TYPE_REMOVED]);
+    expect(mine.map((c) => c.change)).toEqual([
+      ChangeType.CHANGE_TYPE_ADDED,
+      ChangeType.CHANGE_TYPE_UPDATED,
+      ChangeType.CHANGE_TYPE_UPDATED,
+      ChangeType.CHANGE_TYPE_REMOVED,
+    ]);
     const revisions = seen.map((c) => c.revision);
     expect([...revisions].sort((a, b) => a - b)).toEqual(revisions);
     // Resume from the first of those revisions: the rest replays from the store.
@@ -143,13 +316,18 @@ describe('registry over mTLS with tokens', () => {
     const resume = new AbortController();
     const replaying = (async () => {
       try {
-        for await (const c of watcher.watch({ fromRevision: mine[0]!.revision, kinds: [] }, { signal: resume.signal, deadlineMs: Infinity })) replay.push(c);
+        for await (const c of watcher.watch(
+          { fromRevision: mine[0]!.revision, kinds: [] },
+          { signal: resume.signal, deadlineMs: Infinity },
+        ))
+          replay.push(c);
       } catch {
         // cancelled
       }
     })();
     const wanted = revisions.filter((r) => r > mine[0]!.revision).length;
-    for (const until = Date.now() + 10_000; replay.length < wanted && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    for (const until = Date.now() + 10_000; replay.length < wanted && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 50));
     resume.abort();
     await replaying;
     expect(replay.map((c) => c.revision)).toEqual(revisions.filter((r) => r > mine[0]!.revision));
@@ -159,7 +337,18 @@ describe('registry over mTLS with tokens', () => {
 
   test('a schema with $id registers again; ending one of two instances is an UPDATED change without its endpoint', async () => {
     const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
-    const card = agentCard('lending/credit-risk', { version: '7.0.0', skills: [{ id: 's', name: 's', description: 'd', tags: [], inputSchema: { $id: 'urn:agentmesh:test:input', type: 'object' } }] });
+    const card = agentCard('lending/credit-risk', {
+      version: '7.0.0',
+      skills: [
+        {
+          id: 's',
+          name: 's',
+          description: 'd',
+          tags: [],
+          inputSchema: { $id: 'urn:agentmesh:test:input', type: 'object' },
+        },
+      ],
+    });
     const one = await risk.registerAgent({ card, endpoint: endpoint('one', 7201), leaseTtl: undefined });
     await risk.registerAgent({ card, endpoint: endpoint('two', 7202), leaseTtl: undefined });
     const from = reg.registry.revision;
@@ -174,11 +363,21 @@ describe('registry over mTLS with tokens', () => {
   test.each([
     ['malformed name', { name: 'Lending/Credit Risk' }, 'card.name'],
     ['bad semver', { version: 'v1' }, 'card.version'],
-    ['invalid JSON Schema', { skills: [{ id: 's', name: 's', description: 'd', tags: [], inputSchema: { type: 12 } }] }, 'card.skills[0].input_schema'],
+    [
+      'invalid JSON Schema',
+      { skills: [{ id: 's', name: 's', description: 'd', tags: [], inputSchema: { type: 12 } }] },
+      'card.skills[0].input_schema',
+    ],
   ])('bad input: %s is INVALID_ARGUMENT and changes nothing', async (_n, over, field) => {
     const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
     const before = reg.registry.revision;
-    await expect(risk.registerAgent({ card: agentCard('lending/credit-risk', over as never), endpoint: endpoint('bad'), leaseTtl: undefined })).rejects.toMatchObject({
+    await expect(
+      risk.registerAgent({
+        card: agentCard('lending/credit-risk', over as never),
+        endpoint: endpoint('bad'),
+        leaseTtl: undefined,
+      }),
+    ).rejects.toMatchObject({
       code: Code.INVALID_ARGUMENT,
       message: expect.stringContaining(field),
     });
@@ -188,11 +387,17 @@ describe('registry over mTLS with tokens', () => {
 
   test('a catastrophic regex against long names is answered promptly; over-long patterns are refused', async () => {
     const orch = await registryClientAs(fx, reg.address, 'lending/orchestrator', READ);
-    const regex = (r: string) => ({ visibility: { namespaces: [], names: [], patterns: [{ pattern: { $case: 'regex', regex: r } }] } });
+    const regex = (r: string) => ({
+      visibility: { namespaces: [], names: [], patterns: [{ pattern: { $case: 'regex', regex: r } }] },
+    });
     const answer = await orch.discover({ scope: regex('(a+)+$') as never, maxResults: 5 }, { deadlineMs: 2_000 });
     expect(answer.matches).toEqual([]);
-    await expect(orch.discover({ scope: regex('a'.repeat(300)) as never, maxResults: 5 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
-    await expect(orch.discover({ scope: regex('(a)\\1') as never, maxResults: 5 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
+    await expect(orch.discover({ scope: regex('a'.repeat(300)) as never, maxResults: 5 })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+    });
+    await expect(orch.discover({ scope: regex('(a)\\1') as never, maxResults: 5 })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+    });
     orch.close();
   });
 });
@@ -202,12 +407,22 @@ describe('registry durability', () => {
     const fx = await createSecureFixture(REGISTRY_CLIENTS);
     const first = await startRegistry(fx);
     const risk = await registryClientAs(fx, first.address, 'lending/credit-risk', RW);
-    const lease = await risk.registerAgent({ card: agentCard('lending/credit-risk', { version: '5.0.0' }), endpoint: endpoint('d', 7040), leaseTtl: { seconds: 120, nanos: 0 } });
+    const lease = await risk.registerAgent({
+      card: agentCard('lending/credit-risk', { version: '5.0.0' }),
+      endpoint: endpoint('d', 7040),
+      leaseTtl: { seconds: 120, nanos: 0 },
+    });
     risk.close();
     await first.stop();
     const second = await startRegistry(fx, first.dataDir);
     const reader = await registryClientAs(fx, second.address, 'lending/orchestrator', READ);
-    const found = await reader.discover({ scope: { visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] }, characteristics: undefined }, maxResults: 1 });
+    const found = await reader.discover({
+      scope: {
+        visibility: { names: ['lending/credit-risk'], namespaces: [], patterns: [] },
+        characteristics: undefined,
+      },
+      maxResults: 1,
+    });
     expect(found.matches).toHaveLength(1);
     // The lease keeps the TTL it was granted (120 s, not the 30 s default) across the restart.
     const again = await registryClientAs(fx, second.address, 'lending/credit-risk', RW);
@@ -215,7 +430,11 @@ describe('registry durability', () => {
     expect(renewed.expiresAt!.getTime() - Date.now()).toBeGreaterThan(100_000);
     // A revision the registry never reached is refused rather than silently skipping changes.
     const watching = (async () => {
-      for await (const c of reader.watch({ fromRevision: second.registry.revision + 1_000, kinds: [] }, { deadlineMs: 5_000 })) void c;
+      for await (const c of reader.watch(
+        { fromRevision: second.registry.revision + 1_000, kinds: [] },
+        { deadlineMs: 5_000 },
+      ))
+        void c;
     })();
     await expect(watching).rejects.toMatchObject({ code: Code.OUT_OF_RANGE });
     again.close();

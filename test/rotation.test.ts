@@ -2,13 +2,28 @@ import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { decodeProtectedHeader } from 'jose';
 import { Task } from '../gen/agentmesh/v1/task.js';
-import { createSecureFixture, idOf, newSigningKeyPem, secureClient, startSecureAgent, type SecureFixture } from './helpers/secure-mesh.js';
+import {
+  createSecureFixture,
+  idOf,
+  newSigningKeyPem,
+  secureClient,
+  startSecureAgent,
+  type SecureFixture,
+} from './helpers/secure-mesh.js';
 
 /** The serial number of the certificate a TLS server presents to a new connection. */
 function servedSerial(port: number, files: { certFile: string; keyFile: string; caFile: string }): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(
-      { host: '127.0.0.1', port, ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile), ALPNProtocols: ['h2'], checkServerIdentity: () => undefined },
+      {
+        host: '127.0.0.1',
+        port,
+        ca: readFileSync(files.caFile),
+        cert: readFileSync(files.certFile),
+        key: readFileSync(files.keyFile),
+        ALPNProtocols: ['h2'],
+        checkServerIdentity: () => undefined,
+      },
       () => {
         resolve(socket.getPeerCertificate().serialNumber);
         socket.end();
@@ -46,16 +61,24 @@ describe('rotation under traffic', () => {
   test('certificates of server and client rotate without a failed call', async () => {
     const serverFiles = await fx.pki.issue('test', 'agent', { name: 'rotating-agent' });
     const clientFiles = await fx.pki.issue('test', 'caller', { name: 'rotating-caller' });
-    const agent = await startSecureAgent(fx, 'test/agent', { getTask: async ({ taskId }) => ({ task: Task.fromPartial({ id: taskId }) }) }, undefined, {
-      files: serverFiles,
-    });
+    const agent = await startSecureAgent(
+      fx,
+      'test/agent',
+      { getTask: async ({ taskId }) => ({ task: Task.fromPartial({ id: taskId }) }) },
+      undefined,
+      {
+        files: serverFiles,
+      },
+    );
     const port = Number(agent.address.split(':')[1]);
     const clientTransport = await fx.transportFor('test', 'caller', clientFiles);
     const tokens = fx.tokenClient('test/caller');
     const before = await servedSerial(port, clientFiles);
     try {
       const load = traffic(1_500, async () => {
-        const client = secureClient(clientTransport, agent.address, idOf('test', 'agent'), () => tokens.getToken('test/agent', ['task.read']));
+        const client = secureClient(clientTransport, agent.address, idOf('test', 'agent'), () =>
+          tokens.getToken('test/agent', ['task.read']),
+        );
         try {
           return await client.getTask({ taskId: 'r', historyLength: 0 });
         } finally {
@@ -77,7 +100,9 @@ describe('rotation under traffic', () => {
   });
 
   test('the signing key rotates without a failed call; tokens signed with the old key still verify', async () => {
-    const agent = await startSecureAgent(fx, 'test/agent', { getTask: async ({ taskId }) => ({ task: Task.fromPartial({ id: taskId }) }) });
+    const agent = await startSecureAgent(fx, 'test/agent', {
+      getTask: async ({ taskId }) => ({ task: Task.fromPartial({ id: taskId }) }),
+    });
     const transport = await fx.transportFor('test', 'caller');
     const oldToken = await fx.tokenClient('test/caller').getToken('test/agent', ['task.read']);
     const kids = new Set<string>();

@@ -21,7 +21,12 @@ import { join } from 'node:path';
 import vault from 'node-vault';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import {
-  FileSecretsProvider, readRequired, SecretError, secretsProviderFromEnv, VaultSecretsProvider, type VaultAuth,
+  FileSecretsProvider,
+  readRequired,
+  SecretError,
+  secretsProviderFromEnv,
+  VaultSecretsProvider,
+  type VaultAuth,
 } from '../mesh/security/secrets/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { VaultDouble } from './helpers/vault-double.js';
@@ -51,7 +56,12 @@ interface Target {
 
 function connect(address: string, token: string, extra: Partial<Target> = {}): Target {
   const agents: [http.Agent, https.Agent] = [new http.Agent(), new https.Agent({ ca: extra.caCert })];
-  const admin = vault({ endpoint: address, token, namespace: extra.namespace, requestOptions: { httpAgent: agents[0], httpsAgent: agents[1] } });
+  const admin = vault({
+    endpoint: address,
+    token,
+    namespace: extra.namespace,
+    requestOptions: { httpAgent: agents[0], httpsAgent: agents[1] },
+  });
   return { address, kvMount: 'secret', admin, agents, ...extra };
 }
 
@@ -70,18 +80,24 @@ async function seed(t: Target): Promise<void> {
   await kv('versioned', fixtures.v2);
   const policy = `path "${t.kvMount}/data/${prefix}/*" { capabilities = ["read"] }\npath "${t.kvMount}/data/${prefix}/forbidden/*" { capabilities = ["deny"] }`;
   await t.admin.write(`sys/policies/acl/${policyName}`, { policy });
-  if (t.double) await t.admin.write('sys/policies/acl/agentmesh-test-reader', { policy: `path "${t.kvMount}/data/agentmesh-test/*" { capabilities = ["read"] }` });
+  if (t.double)
+    await t.admin.write('sys/policies/acl/agentmesh-test-reader', {
+      policy: `path "${t.kvMount}/data/agentmesh-test/*" { capabilities = ["read"] }`,
+    });
 }
 
 async function unseed(t: Target): Promise<void> {
-  for (const path of ['app', 'forbidden/key', 'versioned']) await t.admin.delete(`${t.kvMount}/metadata/${prefix}/${path}`).catch(() => undefined);
+  for (const path of ['app', 'forbidden/key', 'versioned'])
+    await t.admin.delete(`${t.kvMount}/metadata/${prefix}/${path}`).catch(() => undefined);
   await t.admin.delete(`sys/policies/acl/${policyName}`).catch(() => undefined);
   t.agents.forEach((agent) => agent.destroy());
 }
 
 /** A token limited to the test policy, with the given TTL. */
 async function token(t: Target, ttl: string): Promise<string> {
-  const response = (await t.admin.write('auth/token/create', { policies: [policyName], ttl, renewable: true })) as { auth: { client_token: string } };
+  const response = (await t.admin.write('auth/token/create', { policies: [policyName], ttl, renewable: true })) as {
+    auth: { client_token: string };
+  };
   return remember(response.auth.client_token);
 }
 
@@ -94,7 +110,14 @@ let dir: string;
 const opened: { close(): Promise<void> }[] = [];
 
 function provider(t: Target, auth: VaultAuth): VaultSecretsProvider {
-  const p = new VaultSecretsProvider({ address: t.address, kvMount: t.kvMount, namespace: t.namespace, caCert: t.caCert, auth, logger: captured.log });
+  const p = new VaultSecretsProvider({
+    address: t.address,
+    kvMount: t.kvMount,
+    namespace: t.namespace,
+    caCert: t.caCert,
+    auth,
+    logger: captured.log,
+  });
   opened.push(p);
   return p;
 }
@@ -116,18 +139,40 @@ beforeAll(async () => {
   await seed(doubleTarget);
   if (realVault) {
     const caCert = env.VAULT_CACERT ? await readFile(env.VAULT_CACERT, 'utf8') : undefined;
-    main = connect(env.VAULT_ADDR!, remember(env.VAULT_TOKEN!), { kvMount: env.VAULT_KV_MOUNT ?? 'secret', namespace: env.VAULT_NAMESPACE, caCert });
+    main = connect(env.VAULT_ADDR!, remember(env.VAULT_TOKEN!), {
+      kvMount: env.VAULT_KV_MOUNT ?? 'secret',
+      namespace: env.VAULT_NAMESPACE,
+      caCert,
+    });
     await seed(main);
   } else {
     main = doubleTarget;
   }
   const mountOf = (name: string) => (env[name] ? { mount: env[name] } : {});
-  approle = realVault && env.VAULT_TEST_APPROLE_ROLE_ID && env.VAULT_TEST_APPROLE_SECRET_ID
-    ? { target: main, auth: { method: 'approle', roleId: env.VAULT_TEST_APPROLE_ROLE_ID, secretId: remember(env.VAULT_TEST_APPROLE_SECRET_ID), ...mountOf('VAULT_TEST_APPROLE_MOUNT') } }
-    : { target: doubleTarget, auth: { method: 'approle', roleId: 'agentmesh-role-id', secretId } };
-  kubernetes = realVault && env.VAULT_TEST_K8S_ROLE && env.VAULT_TEST_K8S_JWT_PATH
-    ? { target: main, auth: { method: 'kubernetes', role: env.VAULT_TEST_K8S_ROLE, jwtPath: env.VAULT_TEST_K8S_JWT_PATH, ...mountOf('VAULT_TEST_K8S_MOUNT') } }
-    : { target: doubleTarget, auth: { method: 'kubernetes', role: 'agentmesh', jwtPath } };
+  approle =
+    realVault && env.VAULT_TEST_APPROLE_ROLE_ID && env.VAULT_TEST_APPROLE_SECRET_ID
+      ? {
+          target: main,
+          auth: {
+            method: 'approle',
+            roleId: env.VAULT_TEST_APPROLE_ROLE_ID,
+            secretId: remember(env.VAULT_TEST_APPROLE_SECRET_ID),
+            ...mountOf('VAULT_TEST_APPROLE_MOUNT'),
+          },
+        }
+      : { target: doubleTarget, auth: { method: 'approle', roleId: 'agentmesh-role-id', secretId } };
+  kubernetes =
+    realVault && env.VAULT_TEST_K8S_ROLE && env.VAULT_TEST_K8S_JWT_PATH
+      ? {
+          target: main,
+          auth: {
+            method: 'kubernetes',
+            role: env.VAULT_TEST_K8S_ROLE,
+            jwtPath: env.VAULT_TEST_K8S_JWT_PATH,
+            ...mountOf('VAULT_TEST_K8S_MOUNT'),
+          },
+        }
+      : { target: doubleTarget, auth: { method: 'kubernetes', role: 'agentmesh', jwtPath } };
   if (kubernetes.target === main && realVault) remember((await readFile(env.VAULT_TEST_K8S_JWT_PATH!, 'utf8')).trim());
 });
 
@@ -148,7 +193,9 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
     await p.start();
     await expect(p.read(`${prefix}/app`)).resolves.toEqual(fixtures.app);
     await expect(readRequired(p, `${prefix}/app`, ['username', 'password'])).resolves.toEqual(fixtures.app);
-    await expect(readRequired(p, `${prefix}/app`, ['username', 'api_key'])).rejects.toThrow(`secret ${prefix}/app: missing or empty field api_key`);
+    await expect(readRequired(p, `${prefix}/app`, ['username', 'api_key'])).rejects.toThrow(
+      `secret ${prefix}/app: missing or empty field api_key`,
+    );
   });
 
   test('reads the latest KV v2 version, or the version asked for', async () => {
@@ -169,12 +216,16 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
   test('a path the token may not read is refused as permission denied', async () => {
     const p = provider(main, { method: 'token', token: await token(main, '1h') });
     await p.start();
-    await expect(p.read(`${prefix}/forbidden/key`)).rejects.toThrow(`secret ${prefix}/forbidden/key: permission denied`);
+    await expect(p.read(`${prefix}/forbidden/key`)).rejects.toThrow(
+      `secret ${prefix}/forbidden/key: permission denied`,
+    );
   });
 
   test('a wrong token fails startup with a clear message that does not contain it', async () => {
     const wrong = remember(`hvs.${randomBytes(18).toString('base64url')}`);
-    const error = (await provider(main, { method: 'token', token: wrong }).start().catch((e: unknown) => e)) as Error;
+    const error = (await provider(main, { method: 'token', token: wrong })
+      .start()
+      .catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(SecretError);
     expect(error.message).toBe('secret auth/token/lookup-self: token login to Vault failed: permission denied');
   });
@@ -184,7 +235,9 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
     await p.start();
     await expect(p.read(`${prefix}/app`)).resolves.toEqual(fixtures.app);
     const wrong = remember(randomBytes(16).toString('hex'));
-    const error = (await provider(approle.target, { ...approle.auth, secretId: wrong } as VaultAuth).start().catch((e: unknown) => e)) as Error;
+    const error = (await provider(approle.target, { ...approle.auth, secretId: wrong } as VaultAuth)
+      .start()
+      .catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/^secret auth\/\S+\/login: approle login to Vault failed: Vault answered 400/);
     expect(error.message).not.toContain(wrong);
   });
@@ -195,7 +248,12 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
     await expect(p.read(`${prefix}/app`)).resolves.toEqual(fixtures.app);
     const wrongJwt = remember(`eyJ.${randomBytes(24).toString('base64url')}.sig`);
     await writeFile(join(dir, 'wrong-token'), wrongJwt, { mode: 0o600 });
-    const error = (await provider(kubernetes.target, { ...kubernetes.auth, jwtPath: join(dir, 'wrong-token') } as VaultAuth).start().catch((e: unknown) => e)) as Error;
+    const error = (await provider(kubernetes.target, {
+      ...kubernetes.auth,
+      jwtPath: join(dir, 'wrong-token'),
+    } as VaultAuth)
+      .start()
+      .catch((e: unknown) => e)) as Error;
     expect(error.message).toMatch(/kubernetes login to Vault failed/);
     expect(error.message).not.toContain(wrongJwt);
     const missing = provider(kubernetes.target, { ...kubernetes.auth, jwtPath: join(dir, 'absent') } as VaultAuth);
@@ -208,7 +266,9 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
     const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await new Promise((resolve) => server.close(resolve));
     const p = provider({ ...main, address, caCert: undefined }, { method: 'token', token: 'hvs.unused-token' });
-    await expect(p.start()).rejects.toThrow(`token login to Vault failed: Vault unreachable at ${address} (ECONNREFUSED)`);
+    await expect(p.start()).rejects.toThrow(
+      `token login to Vault failed: Vault unreachable at ${address} (ECONNREFUSED)`,
+    );
   });
 
   test('renews the token before it expires, so reads work after more than one TTL', async () => {
@@ -247,8 +307,12 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
 
   test('secretsProviderFromEnv starts a Vault provider from the environment', async () => {
     const p = await secretsProviderFromEnv({
-      AGENTMESH_SECRETS: 'vault', VAULT_ADDR: main.address, VAULT_TOKEN: await token(main, '1h'), VAULT_KV_MOUNT: main.kvMount,
-      VAULT_NAMESPACE: main.namespace, VAULT_CACERT: realVault ? env.VAULT_CACERT : undefined,
+      AGENTMESH_SECRETS: 'vault',
+      VAULT_ADDR: main.address,
+      VAULT_TOKEN: await token(main, '1h'),
+      VAULT_KV_MOUNT: main.kvMount,
+      VAULT_NAMESPACE: main.namespace,
+      VAULT_CACERT: realVault ? env.VAULT_CACERT : undefined,
     });
     opened.push(p);
     expect(p.kind).toBe('vault');
@@ -265,13 +329,20 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
 describe('VaultSecretsProvider over TLS', () => {
   test('trusts Vault through caCert, and says so clearly when the CA is not given', async () => {
     const ca = await createCa('agentmesh.test');
-    const tls = await issueWorkloadCert(ca, { spiffeId: 'spiffe://agentmesh.test/ns/default/sa/vault', commonName: 'vault' });
+    const tls = await issueWorkloadCert(ca, {
+      spiffeId: 'spiffe://agentmesh.test/ns/default/sa/vault',
+      commonName: 'vault',
+    });
     const tlsDouble = await VaultDouble.start({ tls });
     try {
       const auth: VaultAuth = { method: 'token', token: tlsDouble.rootToken };
-      await expect(provider({ ...doubleTarget, address: tlsDouble.address, caCert: ca.certPem }, auth).start()).resolves.toBeUndefined();
+      await expect(
+        provider({ ...doubleTarget, address: tlsDouble.address, caCert: ca.certPem }, auth).start(),
+      ).resolves.toBeUndefined();
       const untrusted = provider({ ...doubleTarget, address: tlsDouble.address, caCert: undefined }, auth);
-      await expect(untrusted.start()).rejects.toThrow(`Vault unreachable at ${tlsDouble.address}: TLS certificate not trusted`);
+      await expect(untrusted.start()).rejects.toThrow(
+        `Vault unreachable at ${tlsDouble.address}: TLS certificate not trusted`,
+      );
     } finally {
       await Promise.all(opened.splice(0).map((p) => p.close()));
       await tlsDouble.stop();
@@ -283,11 +354,31 @@ describe('secretsProviderFromEnv configuration errors', () => {
   test.each([
     [{ AGENTMESH_SECRETS: 'consul' }, 'invalid configuration: AGENTMESH_SECRETS must be file or vault'],
     [{ AGENTMESH_SECRETS: 'vault' }, 'invalid configuration: VAULT_ADDR is required'],
-    [{ AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'vault:8200' }, 'invalid configuration: VAULT_ADDR must be an http:// or https:// URL'],
-    [{ AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1' }, 'invalid configuration: VAULT_TOKEN is required'],
-    [{ AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1', VAULT_AUTH: 'approle', VAULT_ROLE_ID: 'r' }, 'invalid configuration: VAULT_SECRET_ID is required'],
-    [{ AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1', VAULT_AUTH: 'kubernetes' }, 'invalid configuration: VAULT_K8S_ROLE is required'],
-    [{ AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1', VAULT_TOKEN: 't', VAULT_CACERT: '/nonexistent/ca.pem' }, 'invalid configuration: VAULT_CACERT names a file that cannot be read'],
+    [
+      { AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'vault:8200' },
+      'invalid configuration: VAULT_ADDR must be an http:// or https:// URL',
+    ],
+    [
+      { AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1' },
+      'invalid configuration: VAULT_TOKEN is required',
+    ],
+    [
+      { AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1', VAULT_AUTH: 'approle', VAULT_ROLE_ID: 'r' },
+      'invalid configuration: VAULT_SECRET_ID is required',
+    ],
+    [
+      { AGENTMESH_SECRETS: 'vault', VAULT_ADDR: 'http://127.0.0.1:1', VAULT_AUTH: 'kubernetes' },
+      'invalid configuration: VAULT_K8S_ROLE is required',
+    ],
+    [
+      {
+        AGENTMESH_SECRETS: 'vault',
+        VAULT_ADDR: 'http://127.0.0.1:1',
+        VAULT_TOKEN: 't',
+        VAULT_CACERT: '/nonexistent/ca.pem',
+      },
+      'invalid configuration: VAULT_CACERT names a file that cannot be read',
+    ],
   ])('%j → %s', async (variables, message) => {
     await expect(secretsProviderFromEnv(variables)).rejects.toThrow(message);
   });

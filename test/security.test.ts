@@ -6,7 +6,13 @@ import { Code, type CallContext } from '../mesh/index.js';
 import type { Principal } from '../mesh/core/principal.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { createCa } from '../mesh/security/dev-ca.js';
-import { createSecureFixture, idOf, secureClient, startSecureAgent, type SecureFixture } from './helpers/secure-mesh.js';
+import {
+  createSecureFixture,
+  idOf,
+  secureClient,
+  startSecureAgent,
+  type SecureFixture,
+} from './helpers/secure-mesh.js';
 
 type Agent = Awaited<ReturnType<typeof startSecureAgent>>;
 
@@ -40,7 +46,11 @@ describe('zero-trust calls between workloads', () => {
   });
 
   /** Calls GetTask as ns/sa with a token source; returns the outcome. */
-  async function callAs(transportOf: Promise<import('../mesh/security/transport.js').Transport>, token: () => Promise<string | undefined>, metadata?: Metadata) {
+  async function callAs(
+    transportOf: Promise<import('../mesh/security/transport.js').Transport>,
+    token: () => Promise<string | undefined>,
+    metadata?: Metadata,
+  ) {
     const client = secureClient(await transportOf, agent.address, agentId, token);
     try {
       return await client.getTask({ taskId: 't1', historyLength: 0 }, { metadata });
@@ -81,7 +91,9 @@ describe('zero-trust calls between workloads', () => {
       const { createClient } = await import('../mesh/index.js');
       const { AgentServiceService } = await import('../gen/agentmesh/v1/agent_service.js');
       const client = createClient(AgentServiceService, agent.address, {
-        credentials: credentials.createSsl(Buffer.from(fx.pki.ca.certPem), null, null, { checkServerIdentity: () => undefined }),
+        credentials: credentials.createSsl(Buffer.from(fx.pki.ca.certPem), null, null, {
+          checkServerIdentity: () => undefined,
+        }),
         defaultDeadlineMs: 3_000,
       });
       await expect(client.getTask({ taskId: 't', historyLength: 0 })).rejects.toMatchObject({ code: Code.UNAVAILABLE });
@@ -94,13 +106,21 @@ describe('zero-trust calls between workloads', () => {
       const files = await fx.pki.issue('test', 'caller', { ca: otherCa, name: 'foreign' });
       // The foreign client trusts the real CA for the server, but presents a foreign certificate.
       files.caFile = fx.pki.caFile;
-      await expect(callAs(fx.transportFor('test', 'caller', files), callerToken)).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+      await expect(callAs(fx.transportFor('test', 'caller', files), callerToken)).rejects.toMatchObject({
+        code: Code.UNAVAILABLE,
+      });
       expect(seen).toHaveLength(0);
     });
 
     test('an expired certificate', async () => {
-      const files = await fx.pki.issue('test', 'caller', { name: 'expired', notBefore: new Date(Date.now() - 3 * 3_600_000), hours: 1 });
-      await expect(callAs(fx.transportFor('test', 'caller', files), callerToken)).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+      const files = await fx.pki.issue('test', 'caller', {
+        name: 'expired',
+        notBefore: new Date(Date.now() - 3 * 3_600_000),
+        hours: 1,
+      });
+      await expect(callAs(fx.transportFor('test', 'caller', files), callerToken)).rejects.toMatchObject({
+        code: Code.UNAVAILABLE,
+      });
       expect(seen).toHaveLength(0);
     });
 
@@ -114,7 +134,12 @@ describe('zero-trust calls between workloads', () => {
     });
 
     test('a server presenting the wrong SPIFFE ID is refused by the client', async () => {
-      const client = secureClient(await fx.transportFor('test', 'caller'), agent.address, idOf('test', 'somebody-else'), callerToken);
+      const client = secureClient(
+        await fx.transportFor('test', 'caller'),
+        agent.address,
+        idOf('test', 'somebody-else'),
+        callerToken,
+      );
       await expect(client.getTask({ taskId: 't', historyLength: 0 })).rejects.toMatchObject({ code: Code.UNAVAILABLE });
       client.close();
       expect(seen).toHaveLength(0);
@@ -123,7 +148,9 @@ describe('zero-trust calls between workloads', () => {
     test('x-forwarded-client-cert is ignored in mtls mode', async () => {
       const claim = new Metadata();
       claim.set('x-forwarded-client-cert', `By=${agentId};URI=${idOf('test', 'caller')}`);
-      await expect(callAs(fx.transportFor('other', 'intruder'), callerToken, claim)).rejects.toMatchObject({ code: Code.PERMISSION_DENIED });
+      await expect(callAs(fx.transportFor('other', 'intruder'), callerToken, claim)).rejects.toMatchObject({
+        code: Code.PERMISSION_DENIED,
+      });
       const disguise = new Metadata();
       disguise.set('x-forwarded-client-cert', `By=${agentId};URI=${idOf('other', 'intruder')}`);
       await callAs(fx.transportFor('test', 'caller'), callerToken, disguise);
@@ -151,7 +178,11 @@ describe('zero-trust calls between workloads', () => {
     const cases: [string, () => Promise<string | undefined>, string][] = [
       ['missing', async () => undefined, 'missing bearer access token'],
       ['not a JWT', async () => 'not-a-jwt', 'token malformed'],
-      ['alg none', async () => `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims())}.`, 'token algorithm not allowed'],
+      [
+        'alg none',
+        async () => `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims())}.`,
+        'token algorithm not allowed',
+      ],
       [
         'HS256 signed with the public key',
         async () => {
@@ -169,11 +200,19 @@ describe('zero-trust calls between workloads', () => {
         },
         'token signature invalid',
       ],
-      ['unknown kid', async () => sign(claims(), await (await import('./helpers/secure-mesh.js')).newSigningKeyPem(), 'nobody'), 'token signed by an unknown key'],
+      [
+        'unknown kid',
+        async () => sign(claims(), await (await import('./helpers/secure-mesh.js')).newSigningKeyPem(), 'nobody'),
+        'token signed by an unknown key',
+      ],
       ['expired', async () => sign(claims({ iat: now() - 600, exp: now() - 120 })), 'token expired'],
       ['nbf in the future', async () => sign(claims({ nbf: now() + 600 })), 'token not yet valid'],
       ['wrong issuer', async () => sign(claims({ iss: 'https://evil.example' })), 'token issuer not trusted'],
-      ['wrong audience', async () => fx.tokenClient('test/caller').getToken('test/agent2', ['task.read']), 'token not issued for this service'],
+      [
+        'wrong audience',
+        async () => fx.tokenClient('test/caller').getToken('test/agent2', ['task.read']),
+        'token not issued for this service',
+      ],
     ];
 
     test.each(cases)('%s', async (_name, token, message) => {
@@ -184,7 +223,9 @@ describe('zero-trust calls between workloads', () => {
 
     test('missing scope: PERMISSION_DENIED naming it', async () => {
       const client = secureClient(await fx.transportFor('test', 'caller'), agent.address, agentId, callerToken);
-      const err = await client.sendTask({ requestId: 'r1', message: undefined, skillId: '', configuration: undefined }).catch((e: unknown) => e);
+      const err = await client
+        .sendTask({ requestId: 'r1', message: undefined, skillId: '', configuration: undefined })
+        .catch((e: unknown) => e);
       client.close();
       expect(err).toMatchObject({ code: Code.PERMISSION_DENIED, message: expect.stringContaining('task.write') });
       expect(seen).toHaveLength(0);
@@ -228,8 +269,11 @@ describe('zero-trust calls between workloads', () => {
         {
           async getTask(req, ctx) {
             middleExp = Number(ctx.principal!.claims.exp);
-            const client = secureClient(await fx.transportFor('test', 'agent'), downstream.address, idOf('test', 'agent2'), () =>
-              agentTokens.exchange(ctx.principal!.token, 'test/agent2', ['task.read']),
+            const client = secureClient(
+              await fx.transportFor('test', 'agent'),
+              downstream.address,
+              idOf('test', 'agent2'),
+              () => agentTokens.exchange(ctx.principal!.token, 'test/agent2', ['task.read']),
             );
             try {
               return await client.getTask(req, { parent: ctx });
@@ -246,7 +290,11 @@ describe('zero-trust calls between workloads', () => {
         await client.getTask({ taskId: 'chain', historyLength: 0 });
         client.close();
         expect(downstreamSeen).toHaveLength(1);
-        expect(downstreamSeen[0]).toMatchObject({ subject: 'alice', actors: ['test/agent', 'test/console'], clientId: 'test/agent' });
+        expect(downstreamSeen[0]).toMatchObject({
+          subject: 'alice',
+          actors: ['test/agent', 'test/console'],
+          clientId: 'test/agent',
+        });
         expect(downstreamSeen[0]!.claims.act).toEqual({ sub: 'test/agent', act: { sub: 'test/console' } });
         // Delegation never outlives the user's token it was exchanged from.
         expect(Number(downstreamSeen[0]!.claims.exp)).toBeLessThanOrEqual(middleExp);

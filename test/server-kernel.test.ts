@@ -22,44 +22,52 @@ describe('server kernel', () => {
   let client: MeshClient<typeof AgentServiceService>;
 
   beforeAll(async () => {
-    started = await startServer((server) =>
-      server
-        .use(async (ctx, next) => {
-          order.push(`outer:before:${ctx.method}`);
-          await next();
-          order.push('outer:after');
-        })
-        .use(async (ctx, next) => {
-          order.push('inner:before');
-          if (ctx.metadata.get('x-deny').length) throw new MeshError(Code.PERMISSION_DENIED, 'denied by test interceptor');
-          await next();
-          order.push('inner:after');
-        })
-        .add(AgentServiceService, {
-          async getTask({ taskId }, ctx) {
-            order.push('handler');
-            if (taskId === 'boom') throw new Error('db password is hunter2');
-            if (taskId === 'missing') throw new MeshError(Code.NOT_FOUND, 'task missing not found');
-            if (taskId === 'relay') await client.getAgentCard({}, { parent: ctx });
-            if (taskId === 'hang') {
-              lastAbort = aborted(ctx);
-              reached?.();
-              await lastAbort;
-              throw ctx.signal.reason;
-            }
-            return { task: Task.fromPartial({ id: taskId, agent: 'test/agent', status: { state: TaskState.TASK_STATE_WORKING } }) };
-          },
-          async *subscribeTask({ taskId }, ctx) {
-            for (let sequence = 1; sequence <= 3; sequence++) {
-              yield { event: { taskId, contextId: 'c1', sequence, timestamp: undefined, event: undefined } };
-            }
-            if (taskId === 'fail-after-3') throw new MeshError(Code.ABORTED, 'stream broke after 3');
-            if (taskId === 'forever') {
-              lastAbort = aborted(ctx);
-              await lastAbort;
-            }
-          },
-        }),
+    started = await startServer(
+      (server) =>
+        server
+          .use(async (ctx, next) => {
+            order.push(`outer:before:${ctx.method}`);
+            await next();
+            order.push('outer:after');
+          })
+          .use(async (ctx, next) => {
+            order.push('inner:before');
+            if (ctx.metadata.get('x-deny').length)
+              throw new MeshError(Code.PERMISSION_DENIED, 'denied by test interceptor');
+            await next();
+            order.push('inner:after');
+          })
+          .add(AgentServiceService, {
+            async getTask({ taskId }, ctx) {
+              order.push('handler');
+              if (taskId === 'boom') throw new Error('db password is hunter2');
+              if (taskId === 'missing') throw new MeshError(Code.NOT_FOUND, 'task missing not found');
+              if (taskId === 'relay') await client.getAgentCard({}, { parent: ctx });
+              if (taskId === 'hang') {
+                lastAbort = aborted(ctx);
+                reached?.();
+                await lastAbort;
+                throw ctx.signal.reason;
+              }
+              return {
+                task: Task.fromPartial({
+                  id: taskId,
+                  agent: 'test/agent',
+                  status: { state: TaskState.TASK_STATE_WORKING },
+                }),
+              };
+            },
+            async *subscribeTask({ taskId }, ctx) {
+              for (let sequence = 1; sequence <= 3; sequence++) {
+                yield { event: { taskId, contextId: 'c1', sequence, timestamp: undefined, event: undefined } };
+              }
+              if (taskId === 'fail-after-3') throw new MeshError(Code.ABORTED, 'stream broke after 3');
+              if (taskId === 'forever') {
+                lastAbort = aborted(ctx);
+                await lastAbort;
+              }
+            },
+          }),
       logs.log,
     );
     client = plaintextClient(AgentServiceService, started.address);
@@ -82,7 +90,8 @@ describe('server kernel', () => {
   test('reflection lists the services, as grpcurl list does', async () => {
     const answer = await reflect(started.address, { $case: 'listServices', listServices: '*' });
     expect(answer?.$case).toBe('listServicesResponse');
-    const names = answer?.$case === 'listServicesResponse' ? answer.listServicesResponse.service.map((s) => s.name).sort() : [];
+    const names =
+      answer?.$case === 'listServicesResponse' ? answer.listServicesResponse.service.map((s) => s.name).sort() : [];
     expect(names).toEqual(['agentmesh.v1.AgentService', 'grpc.health.v1.Health']);
   });
 
@@ -104,7 +113,10 @@ describe('server kernel', () => {
       const dep = decodeFiles(await reflect(started.address, { $case: 'fileByFilename', fileByFilename: name }));
       expect(dep[0]?.name).toBe(name);
     }
-    const unknown = await reflect(started.address, { $case: 'fileContainingSymbol', fileContainingSymbol: 'no.such.Thing' });
+    const unknown = await reflect(started.address, {
+      $case: 'fileContainingSymbol',
+      fileContainingSymbol: 'no.such.Thing',
+    });
     expect(unknown?.$case).toBe('errorResponse');
   });
 
@@ -201,7 +213,9 @@ describe('server kernel', () => {
     // The parent has 150 ms left; the child asks for 5 s but must be cut at the parent's deadline.
     const parent = { deadline: new Date(Date.now() + 150), signal: new AbortController().signal } as CallContext;
     const began = Date.now();
-    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { parent, deadlineMs: 5_000 })).rejects.toMatchObject({
+    await expect(
+      client.getTask({ taskId: 'hang', historyLength: 0 }, { parent, deadlineMs: 5_000 }),
+    ).rejects.toMatchObject({
       code: Code.DEADLINE_EXCEEDED,
     });
     expect(Date.now() - began).toBeLessThan(4_000);

@@ -12,7 +12,9 @@ async function settle<T>(promises: Promise<T>[]): Promise<{ values: T[]; codes: 
   const results = await Promise.allSettled(promises);
   return {
     values: results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
-    codes: results.flatMap((r) => (r.status === 'rejected' ? [isMeshError(r.reason) ? r.reason.code : 'not a MeshError'] : [])),
+    codes: results.flatMap((r) =>
+      r.status === 'rejected' ? [isMeshError(r.reason) ? r.reason.code : 'not a MeshError'] : [],
+    ),
   };
 }
 
@@ -34,7 +36,9 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
   test('many writers with the same expected version: exactly one wins, the others get ABORTED', async () => {
     await store.tasks.create({ id: 't-race', contextId: 'c', principal: who });
     const { values, codes } = await settle(
-      Array.from({ length: WRITERS }, (_, i) => store.tasks.update('t-race', { expectedVersion: 1, principal: `w${i}`, data: { winner: i } })),
+      Array.from({ length: WRITERS }, (_, i) =>
+        store.tasks.update('t-race', { expectedVersion: 1, principal: `w${i}`, data: { winner: i } }),
+      ),
     );
     expect(values).toHaveLength(1);
     expect(codes).toEqual(Array(WRITERS - 1).fill(Code.ABORTED));
@@ -51,7 +55,11 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
         const current = await store.conversations.get('ctx-counter');
         const count = (current.state as { count: number }).count;
         try {
-          await store.conversations.update('ctx-counter', { expectedVersion: current.version, state: { count: count + 1 }, principal: `w${writer}` });
+          await store.conversations.update('ctx-counter', {
+            expectedVersion: current.version,
+            state: { count: count + 1 },
+            principal: `w${writer}`,
+          });
           return;
         } catch (err) {
           if (!isMeshError(err) || err.code !== Code.ABORTED) throw err;
@@ -63,7 +71,9 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
     const final = await store.conversations.get('ctx-counter');
     expect(final).toMatchObject({ version: WRITERS + 1, state: { count: WRITERS } });
     const history = await store.conversations.history('ctx-counter');
-    expect(history.map((h) => (h.state as { count: number }).count)).toEqual(Array.from({ length: WRITERS + 1 }, (_, i) => i));
+    expect(history.map((h) => (h.state as { count: number }).count)).toEqual(
+      Array.from({ length: WRITERS + 1 }, (_, i) => i),
+    );
     expect(new Set(history.slice(1).map((h) => h.principal)).size).toBe(WRITERS);
     expect(aborted).toBeGreaterThan(0); // the race really happened
   });
@@ -72,7 +82,9 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
     await store.tasks.create({ id: 't-cancel', contextId: 'c', principal: who });
     const targets = [TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED];
     const { values, codes } = await settle(
-      Array.from({ length: 30 }, (_, i) => store.tasks.update('t-cancel', { expectedVersion: 1, state: targets[i % 3]!, principal: who })),
+      Array.from({ length: 30 }, (_, i) =>
+        store.tasks.update('t-cancel', { expectedVersion: 1, state: targets[i % 3]!, principal: who }),
+      ),
     );
     expect(values).toHaveLength(1);
     expect(codes.every((c) => c === Code.ABORTED)).toBe(true);
@@ -81,15 +93,24 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
 
   test('concurrent duplicates of a request id create exactly one task; all get it', async () => {
     const { values, codes } = await settle(
-      Array.from({ length: 20 }, (_, i) => store.tasks.create({ id: `t-dup-${i}`, contextId: 'c', principal: 'client-a', requestId: 'req-1' })),
+      Array.from({ length: 20 }, (_, i) =>
+        store.tasks.create({ id: `t-dup-${i}`, contextId: 'c', principal: 'client-a', requestId: 'req-1' }),
+      ),
     );
     expect(codes).toEqual([]);
     expect(values.filter((v) => v.created)).toHaveLength(1);
     expect(new Set(values.map((v) => v.task.id)).size).toBe(1);
-    expect(await store.tasks.list({ contextId: 'c' })).toEqual(expect.arrayContaining([expect.objectContaining({ id: values[0]!.task.id })]));
+    expect(await store.tasks.list({ contextId: 'c' })).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: values[0]!.task.id })]),
+    );
     expect((await store.tasks.list()).filter((t) => t.id.startsWith('t-dup-'))).toHaveLength(1);
     // The key is the caller's: another client's request with the same id is a new task.
-    const other = await store.tasks.create({ id: 't-other-client', contextId: 'c', principal: 'client-b', requestId: 'req-1' });
+    const other = await store.tasks.create({
+      id: 't-other-client',
+      contextId: 'c',
+      principal: 'client-b',
+      requestId: 'req-1',
+    });
     expect(other.created).toBe(true);
   });
 
@@ -100,30 +121,53 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
       await new Promise((r) => setTimeout(r, 50));
       return { charged: 100, call: calls };
     };
-    const { values, codes } = await settle(Array.from({ length: 20 }, () => store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f1' }, action)));
+    const { values, codes } = await settle(
+      Array.from({ length: 20 }, () =>
+        store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f1' }, action),
+      ),
+    );
     expect(codes).toEqual([]);
     expect(calls).toBe(1);
     expect(values.filter((v) => !v.replayed)).toHaveLength(1);
     expect(values.map((v) => v.result)).toEqual(Array(20).fill({ charged: 100, call: 1 }));
     // Later repeats replay too, and a repeat with other arguments is refused.
-    expect(await store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f1' }, action)).toEqual({ result: { charged: 100, call: 1 }, replayed: true });
-    await expect(store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f2' }, action)).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
+    expect(await store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f1' }, action)).toEqual({
+      result: { charged: 100, call: 1 },
+      replayed: true,
+    });
+    await expect(
+      store.toolResults.run('pay/order-7', { principal: who, fingerprint: 'f2' }, action),
+    ).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
     expect(calls).toBe(1);
   });
 
   test('a failed tool invocation frees its key; a crashed holder is taken over after its lease', async () => {
-    await expect(store.toolResults.run('k-fail', { principal: who }, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await store.toolResults.run('k-fail', { principal: who }, async () => 'second try')).toEqual({ result: 'second try', replayed: false });
+    await expect(
+      store.toolResults.run('k-fail', { principal: who }, async () => Promise.reject(new Error('boom'))),
+    ).rejects.toThrow('boom');
+    expect(await store.toolResults.run('k-fail', { principal: who }, async () => 'second try')).toEqual({
+      result: 'second try',
+      replayed: false,
+    });
 
     await fx.sql(
       'demo/concurrency',
       `INSERT INTO tool_results (key, status, owner, principal, lease_until, created_at) VALUES ('k-crashed', 'pending', 'dead-process', 'x', '2000-01-01T00:00:00.000Z', '2000-01-01T00:00:00.000Z')`,
     );
-    expect(await store.toolResults.run('k-crashed', { principal: who }, async () => 'recovered')).toEqual({ result: 'recovered', replayed: false });
+    expect(await store.toolResults.run('k-crashed', { principal: who }, async () => 'recovered')).toEqual({
+      result: 'recovered',
+      replayed: false,
+    });
     // A live holder is waited for, then ABORTED (retryable) when it takes too long.
-    const slow = store.toolResults.run('k-slow', { principal: who }, () => new Promise((r) => setTimeout(() => r('slow'), 400)));
+    const slow = store.toolResults.run(
+      'k-slow',
+      { principal: who },
+      () => new Promise((r) => setTimeout(() => r('slow'), 400)),
+    );
     await new Promise((r) => setTimeout(r, 50));
-    await expect(store.toolResults.run('k-slow', { principal: who, waitMs: 100 }, async () => 'dup')).rejects.toMatchObject({ code: Code.ABORTED });
+    await expect(
+      store.toolResults.run('k-slow', { principal: who, waitMs: 100 }, async () => 'dup'),
+    ).rejects.toMatchObject({ code: Code.ABORTED });
     expect((await slow).result).toBe('slow');
   });
 
@@ -132,7 +176,9 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
     await store.tasks.update('t-seq', { expectedVersion: 1, state: TaskState.TASK_STATE_WORKING, principal: who });
     const events = await Promise.all(Array.from({ length: 30 }, (_, i) => store.events.append('t-seq', { n: i }, who)));
     const steps = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => store.steps.record('t-seq', { stepId: `s${i}`, state: StepState.STEP_STATE_RUNNING, principal: who })),
+      Array.from({ length: 30 }, (_, i) =>
+        store.steps.record('t-seq', { stepId: `s${i}`, state: StepState.STEP_STATE_RUNNING, principal: who }),
+      ),
     );
     expect(events.map((e) => e.sequence).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(steps.map((s) => s.sequence).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));

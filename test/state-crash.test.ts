@@ -40,10 +40,15 @@ describe.each(BACKENDS)('state after kill -9 on %s', (_kind, makeFixture) => {
   test('a writer killed mid-burst loses no acknowledged write and corrupts nothing', async () => {
     const child = startProcess('test/fixtures/state-writer.ts', fx.env);
     try {
-      const acks = () => child.stdout().split('\n').filter((l) => l.startsWith('ack '));
+      const acks = () =>
+        child
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('ack '));
       const until = Date.now() + 20_000;
       while (acks().length < ACKS_BEFORE_KILL) {
-        if (child.child.exitCode !== null || Date.now() > until) throw new Error(`writer stopped early:\n${child.stderr()}`);
+        if (child.child.exitCode !== null || Date.now() > until)
+          throw new Error(`writer stopped early:\n${child.stderr()}`);
         await sleep(10);
       }
       child.child.kill('SIGKILL');
@@ -60,7 +65,9 @@ describe.each(BACKENDS)('state after kill -9 on %s', (_kind, makeFixture) => {
 
     const store = await fx.open('crash/writer');
     try {
-      const problems = (await Promise.all(acknowledged.map((line) => missing(store, line)))).filter((p) => p !== undefined);
+      const problems = (await Promise.all(acknowledged.map((line) => missing(store, line)))).filter(
+        (p) => p !== undefined,
+      );
       expect(problems).toEqual([]);
       expect(await store.checkIntegrity()).toEqual([]);
       // The killed writer's in-flight tasks are found for resuming.

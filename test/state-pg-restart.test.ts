@@ -44,13 +44,15 @@ describe('PostgreSQL restarted under load', () => {
 
     await restartPostgres();
     restarted = true;
-    for (const until = Date.now() + 15_000; acknowledgedAfterRestart < 50 && Date.now() < until; ) await sleep(20);
+    for (const until = Date.now() + 15_000; acknowledgedAfterRestart < 50 && Date.now() < until;) await sleep(20);
     stop = true;
     await Promise.all(load);
 
     expect(acknowledgedAfterRestart).toBeGreaterThanOrEqual(50);
     // Writes cut off by the restart fail with a status callers know to retry, nothing else.
-    expect(failures.map((e) => (isMeshError(e) ? Code[e.code] : String(e))).filter((c) => c !== 'UNAVAILABLE')).toEqual([]);
+    expect(failures.map((e) => (isMeshError(e) ? Code[e.code] : String(e))).filter((c) => c !== 'UNAVAILABLE')).toEqual(
+      [],
+    );
     const lost = [];
     for (const id of acknowledged) {
       const task = await store.tasks.find(id);

@@ -14,7 +14,8 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     await fx?.cleanup();
   });
 
-  const migrationNames = async (service: string) => (await fx.sql(service, `SELECT name FROM ${MIGRATION_TABLE} ORDER BY name`)).map((r) => r.name);
+  const migrationNames = async (service: string) =>
+    (await fx.sql(service, `SELECT name FROM ${MIGRATION_TABLE} ORDER BY name`)).map((r) => r.name);
 
   test('migrates an empty database on open, and re-running changes nothing', async () => {
     const first = await fx.open('schema/fresh');
@@ -49,11 +50,16 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     const store = await fx.open('schema/newer');
     await store.conversations.create('ctx', { state: { kept: true }, principal: who });
     await store.close();
-    await fx.sql('schema/newer', `INSERT INTO ${MIGRATION_TABLE} (name, timestamp) VALUES ('0003_from_the_future', '2030-01-01T00:00:00.000Z')`);
+    await fx.sql(
+      'schema/newer',
+      `INSERT INTO ${MIGRATION_TABLE} (name, timestamp) VALUES ('0003_from_the_future', '2030-01-01T00:00:00.000Z')`,
+    );
 
     const refusal = fx.open('schema/newer');
     await expect(refusal).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
-    await expect(refusal).rejects.toThrow(/schema version 3 is newer than this code knows \(version 2; unknown migrations: 0003_from_the_future\)/);
+    await expect(refusal).rejects.toThrow(
+      /schema version 3 is newer than this code knows \(version 2; unknown migrations: 0003_from_the_future\)/,
+    );
 
     await fx.sql('schema/newer', `DELETE FROM ${MIGRATION_TABLE} WHERE name = '0003_from_the_future'`);
     const reopened = await fx.open('schema/newer');

@@ -15,7 +15,16 @@ describe('token client', () => {
     fx = await createSecureFixture();
     tls = new CertificateFiles(await fx.pki.issue('agentmesh', 'auth', { name: 'auth-short' }), 1_000);
     // Same clients and keys, 2-second tokens: refresh becomes observable.
-    shortLived = await startAuthServer({ host: '127.0.0.1', port: 0, tls, clients: fx.clients, keys: fx.keys, secrets: fx.secrets, tokenTtlSec: 2, log: captureLogger().log });
+    shortLived = await startAuthServer({
+      host: '127.0.0.1',
+      port: 0,
+      tls,
+      clients: fx.clients,
+      keys: fx.keys,
+      secrets: fx.secrets,
+      tokenTtlSec: 2,
+      log: captureLogger().log,
+    });
   });
 
   afterAll(async () => {
@@ -25,11 +34,19 @@ describe('token client', () => {
   });
 
   const client = (tokenUrl: string) =>
-    new TokenClient({ tokenUrl, clientId: 'test/caller', auth: { method: 'client_secret_basic', secret: 'caller-secret-0123456789' }, ca: fx.pki.ca.certPem });
+    new TokenClient({
+      tokenUrl,
+      clientId: 'test/caller',
+      auth: { method: 'client_secret_basic', secret: 'caller-secret-0123456789' },
+      ca: fx.pki.ca.certPem,
+    });
 
   test('caches per audience and scope, and concurrent callers share one request', async () => {
     const tokens = client(fx.auth.tokenUrl);
-    const [a, b] = await Promise.all([tokens.getToken('test/agent', ['task.read']), tokens.getToken('test/agent', ['task.read'])]);
+    const [a, b] = await Promise.all([
+      tokens.getToken('test/agent', ['task.read']),
+      tokens.getToken('test/agent', ['task.read']),
+    ]);
     expect(a).toBe(b);
     expect(await tokens.getToken('test/agent', ['task.read'])).toBe(a);
     const other = await tokens.getToken('test/agent2', ['task.read']);
@@ -53,10 +70,14 @@ describe('token client', () => {
   });
 
   test('an audience the client may not call is refused with invalid_target', async () => {
-    await expect(client(fx.auth.tokenUrl).getToken('payments/ledger')).rejects.toMatchObject({ message: expect.stringContaining('invalid_target') });
+    await expect(client(fx.auth.tokenUrl).getToken('payments/ledger')).rejects.toMatchObject({
+      message: expect.stringContaining('invalid_target'),
+    });
   });
 
   test('an unreachable token endpoint is UNAVAILABLE', async () => {
-    await expect(client('https://127.0.0.1:9/oauth2/token').getToken('test/agent')).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+    await expect(client('https://127.0.0.1:9/oauth2/token').getToken('test/agent')).rejects.toMatchObject({
+      code: Code.UNAVAILABLE,
+    });
   });
 });

@@ -21,7 +21,13 @@ describe('verified tokens are remembered, within their lifetime only', () => {
 
   beforeAll(async () => {
     fx = await createSecureFixture();
-    verifier = new TokenVerifier({ issuer: fx.auth.issuer, audience: 'test/agent', jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem, clockToleranceSec: 0 });
+    verifier = new TokenVerifier({
+      issuer: fx.auth.issuer,
+      audience: 'test/agent',
+      jwksUrl: fx.auth.jwksUrl,
+      ca: fx.pki.ca.certPem,
+      clockToleranceSec: 0,
+    });
   });
   afterAll(() => fx.close());
 
@@ -45,7 +51,13 @@ describe('verified tokens are remembered, within their lifetime only', () => {
   });
 
   test('the cache is bounded: with room for one, the other token is verified again, still accepted', async () => {
-    const small = new TokenVerifier({ issuer: fx.auth.issuer, audience: 'test/agent', jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem, cacheSize: 1 });
+    const small = new TokenVerifier({
+      issuer: fx.auth.issuer,
+      audience: 'test/agent',
+      jwksUrl: fx.auth.jwksUrl,
+      ca: fx.pki.ca.certPem,
+      cacheSize: 1,
+    });
     const [a, b] = [await sign(now() + 300), await sign(now() + 301)];
     for (const t of [a, b, a, b]) expect((await small.verify(t)).sub).toBe('test/caller');
   });

@@ -21,7 +21,15 @@ const tools: ToolSpec[] = [
   {
     name: 'post-entry',
     description: 'Posts a ledger entry (not idempotent by nature)',
-    argumentsSchema: { type: 'object', required: ['account', 'amount'], properties: { account: { type: 'string', pattern: '^[A-Z]{2}[0-9]{4}$' }, amount: { type: 'number', exclusiveMinimum: 0 } }, additionalProperties: false },
+    argumentsSchema: {
+      type: 'object',
+      required: ['account', 'amount'],
+      properties: {
+        account: { type: 'string', pattern: '^[A-Z]{2}[0-9]{4}$' },
+        amount: { type: 'number', exclusiveMinimum: 0 },
+      },
+      additionalProperties: false,
+    },
     resultSchema: { type: 'object', required: ['entry'], properties: { entry: { type: 'integer' } } },
     async handler(args) {
       await new Promise((r) => setTimeout(r, 50));
@@ -48,14 +56,37 @@ describe('tool services built with mesh/', () => {
   const metrics = new MeshMetrics(SERVICE);
 
   beforeAll(async () => {
-    fx = await createSecureFixture([{ client_id: 'lending/orchestrator', scopes: ['tools.invoke'], audiences: [SERVICE] }]);
+    fx = await createSecureFixture([
+      { client_id: 'lending/orchestrator', scopes: ['tools.invoke'], audiences: [SERVICE] },
+    ]);
     dir = mkdtempSync(join(tmpdir(), 'tools-'));
     store = await openStore({ service: SERVICE, config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
     const log = captureLogger(SERVICE).log;
     const transport = await fx.transportFor('banking', 'ledger');
-    const verifier = new TokenVerifier({ issuer: fx.auth.issuer, audience: SERVICE, jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
-    const policy = parsePolicy({ service: SERVICE, rules: [{ methods: ['agentmesh.v1.ToolService/*'], callers: ['spiffe://{trust_domain}/ns/lending/sa/*'], scopes: ['tools.invoke'] }] }, TRUST_DOMAIN);
-    const card = toolCardOf({ name: SERVICE, version: '1.0.0', purpose: 'Ledger postings', owner: 'team-ledger' }, tools, idOf('banking', 'ledger'));
+    const verifier = new TokenVerifier({
+      issuer: fx.auth.issuer,
+      audience: SERVICE,
+      jwksUrl: fx.auth.jwksUrl,
+      ca: fx.pki.ca.certPem,
+    });
+    const policy = parsePolicy(
+      {
+        service: SERVICE,
+        rules: [
+          {
+            methods: ['agentmesh.v1.ToolService/*'],
+            callers: ['spiffe://{trust_domain}/ns/lending/sa/*'],
+            scopes: ['tools.invoke'],
+          },
+        ],
+      },
+      TRUST_DOMAIN,
+    );
+    const card = toolCardOf(
+      { name: SERVICE, version: '1.0.0', purpose: 'Ledger postings', owner: 'team-ledger' },
+      tools,
+      idOf('banking', 'ledger'),
+    );
     server = createServer({ logger: log })
       .use(securityInterceptor({ transport, verifier, policy, log }))
       .add(ToolServiceService, toolService(card, tools, { store, metrics, service: SERVICE }));
@@ -75,7 +106,8 @@ describe('tool services built with mesh/', () => {
     await fx.close();
   });
 
-  const invoke = (args: Record<string, unknown>, key = '', tool = 'post-entry') => client.invokeTool({ tool, arguments: args, idempotencyKey: key, context: undefined });
+  const invoke = (args: Record<string, unknown>, key = '', tool = 'post-entry') =>
+    client.invokeTool({ tool, arguments: args, idempotencyKey: key, context: undefined });
 
   test('ListTools returns the card with the schemas', async () => {
     const { card } = await client.listTools({});
@@ -90,18 +122,26 @@ describe('tool services built with mesh/', () => {
     [{ account: 'GB1234', amount: 5, extra: 1 }, 'arguments/extra: not allowed'],
   ])('arguments %j are refused before the handler: %s', async (args, message) => {
     const before = applied;
-    await expect(invoke(args, 'k-bad')).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) });
+    await expect(invoke(args, 'k-bad')).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining(message),
+    });
     expect(applied).toBe(before);
   });
 
   test('a non-idempotent tool needs an idempotency key; an unknown tool is NOT_FOUND', async () => {
-    await expect(invoke({ account: 'GB1234', amount: 5 })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('idempotency_key') });
+    await expect(invoke({ account: 'GB1234', amount: 5 })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining('idempotency_key'),
+    });
     await expect(invoke({}, 'k', 'no-such-tool')).rejects.toMatchObject({ code: Code.NOT_FOUND });
   });
 
   test('a repeated key, even concurrently, acts once and returns the stored result', async () => {
     const before = applied;
-    const answers = await Promise.all([1, 2, 3, 4].map(() => invoke({ account: 'GB1234', amount: 10 }, 'task-1/step-a/1')));
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(() => invoke({ account: 'GB1234', amount: 10 }, 'task-1/step-a/1')),
+    );
     expect(applied).toBe(before + 1);
     expect(new Set(answers.map((a) => JSON.stringify(a.result)))).toHaveProperty('size', 1);
     expect(answers.filter((a) => !a.replayed)).toHaveLength(1);
@@ -112,11 +152,17 @@ describe('tool services built with mesh/', () => {
 
   test('the same key with different arguments is refused', async () => {
     await invoke({ account: 'GB1234', amount: 1 }, 'task-2/step-a/1');
-    await expect(invoke({ account: 'GB1234', amount: 2 }, 'task-2/step-a/1')).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringContaining('was used with other arguments') });
+    await expect(invoke({ account: 'GB1234', amount: 2 }, 'task-2/step-a/1')).rejects.toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      message: expect.stringContaining('was used with other arguments'),
+    });
   });
 
   test('a result that breaks the tool schema is INTERNAL, and outcomes are counted', async () => {
-    await expect(invoke({}, '', 'broken')).rejects.toMatchObject({ code: Code.INTERNAL, message: expect.stringContaining('result/ok: required') });
+    await expect(invoke({}, '', 'broken')).rejects.toMatchObject({
+      code: Code.INTERNAL,
+      message: expect.stringContaining('result/ok: required'),
+    });
     const text = await metrics.text();
     expect(text).toMatch(/agentmesh_tool_invocations_total\{[^}]*tool="broken"[^}]*outcome="INTERNAL"[^}]*\} 1/);
     expect(text).toMatch(/agentmesh_tool_invocations_total\{[^}]*tool="post-entry"[^}]*outcome="OK"/);

@@ -50,12 +50,23 @@ export class MeshConnection {
     }
     // A launcher that was killed outright leaves its mesh.json behind.
     if (typeof this.file.launcherPid === 'number' && !processAlive(this.file.launcherPid)) {
-      throw new CliError(`the mesh of ${dirname(path)} is not running (its launcher, pid ${this.file.launcherPid}, is gone); start it with \`npm start\``);
+      throw new CliError(
+        `the mesh of ${dirname(path)} is not running (its launcher, pid ${this.file.launcherPid}, is gone); start it with \`npm start\``,
+      );
     }
     this.home = dirname(path);
     const { cert, key, clientId, clientSecret } = this.file.client;
-    this.transport = new Transport({ mode: 'mtls', trustDomain: this.file.trustDomain, tls: { certFile: cert, keyFile: key, caFile: this.file.ca } });
-    this.tokens = new TokenClient({ tokenUrl: this.file.tokenUrl, clientId, auth: { method: 'client_secret_basic', secret: clientSecret }, ca: readFileSync(this.file.ca, 'utf8') });
+    this.transport = new Transport({
+      mode: 'mtls',
+      trustDomain: this.file.trustDomain,
+      tls: { certFile: cert, keyFile: key, caFile: this.file.ca },
+    });
+    this.tokens = new TokenClient({
+      tokenUrl: this.file.tokenUrl,
+      clientId,
+      auth: { method: 'client_secret_basic', secret: clientSecret },
+      ca: readFileSync(this.file.ca, 'utf8'),
+    });
   }
 
   /** The service entry of mesh.json, or a one-line error listing what runs. */
@@ -74,13 +85,21 @@ export class MeshConnection {
   }
 
   /** A client to a service, calling as the CLI's user (`asUser`) or as the CLI itself. */
-  client<S extends ServiceDefinition>(definition: S, service: string, as: 'user' | 'cli', scopes: string[] = []): MeshClient<S> {
+  client<S extends ServiceDefinition>(
+    definition: S,
+    service: string,
+    as: 'user' | 'cli',
+    scopes: string[] = [],
+  ): MeshClient<S> {
     const s = this.service(service);
     const hook = async (metadata: Metadata) => {
       const token = as === 'user' ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
       metadata.set('authorization', `Bearer ${token}`);
     };
-    const client = createClient(definition, s.address, { credentials: this.transport.channelCredentials(spiffeIdOfService(this.file.trustDomain, service)), metadataHooks: [hook] });
+    const client = createClient(definition, s.address, {
+      credentials: this.transport.channelCredentials(spiffeIdOfService(this.file.trustDomain, service)),
+      metadataHooks: [hook],
+    });
     this.clients.push(client);
     return client;
   }
@@ -94,6 +113,7 @@ export class MeshConnection {
 /** The person the CLI acts for: --user, AGENTMESH_USER, else the login name. */
 export function currentUser(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const user = flag ?? env.AGENTMESH_USER ?? userInfo().username;
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user)) throw new CliError(`user "${user}": use letters, digits and . _ @ - (at most 64)`);
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(user))
+    throw new CliError(`user "${user}": use letters, digits and . _ @ - (at most 64)`);
   return user;
 }

@@ -3,7 +3,8 @@ import { StepState, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 
 const stateName = (s: StepState) => StepState[s].replace('STEP_STATE_', '');
-const ms = (d: { seconds: number; nanos: number } | undefined) => (d ? `${Math.round(d.seconds * 1000 + d.nanos / 1e6)} ms` : '');
+const ms = (d: { seconds: number; nanos: number } | undefined) =>
+  d ? `${Math.round(d.seconds * 1000 + d.nanos / 1e6)} ms` : '';
 const json = (v: unknown) => {
   const text = JSON.stringify(v) ?? 'null';
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
@@ -22,34 +23,56 @@ function targetOf(step: PlanStep): string {
 export function renderExplanation(e: Explanation, indent = ''): string[] {
   const out: string[] = [];
   const task = e.task;
-  out.push(`${indent}task ${task?.id} on ${task?.agent} (${task?.skillId}): ${TaskState[task?.status?.state ?? 0]?.replace('TASK_STATE_', '')}  subject ${task?.subject}  trace ${task?.traceId || '-'}`);
+  out.push(
+    `${indent}task ${task?.id} on ${task?.agent} (${task?.skillId}): ${TaskState[task?.status?.state ?? 0]?.replace('TASK_STATE_', '')}  subject ${task?.subject}  trace ${task?.traceId || '-'}`,
+  );
   if (e.plan) out.push(`${indent}  goal: ${e.plan.goal || '-'}`);
   const planning = e.planning;
   if (planning) {
     const how = planning.playbookId ? `playbook ${planning.playbookId}` : `model ${planning.model}`;
-    const usage = planning.attempts.reduce((n, a) => n + (a.usage?.promptTokens ?? 0) + (a.usage?.completionTokens ?? 0), 0);
+    const usage = planning.attempts.reduce(
+      (n, a) => n + (a.usage?.promptTokens ?? 0) + (a.usage?.completionTokens ?? 0),
+      0,
+    );
     out.push(`${indent}  planned by ${how}: ${planning.attempts.length} attempt(s)${usage ? `, ${usage} tokens` : ''}`);
-    for (const a of planning.attempts.filter((x) => x.validationErrors.length)) out.push(`${indent}    attempt ${a.attempt} refused: ${a.validationErrors.join('; ')}`);
+    for (const a of planning.attempts.filter((x) => x.validationErrors.length))
+      out.push(`${indent}    attempt ${a.attempt} refused: ${a.validationErrors.join('; ')}`);
   }
   const executions = new Map<string, StepExecution>(e.execution.map((x) => [x.stepId, x]));
   for (const step of e.plan?.steps ?? []) {
     const ex = executions.get(step.id);
     const attempts = ex?.attempts ?? [];
     const time = attempts.length ? `, ${ms(attempts.at(-1)?.duration)}` : '';
-    out.push(`${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`);
+    out.push(
+      `${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`,
+    );
     if (step.description) out.push(`${indent}      why: ${step.description}`);
     if (step.dependsOn.length) out.push(`${indent}      after: ${step.dependsOn.join(', ')}`);
     const choice = e.collaborators.find((c) => c.stepId === step.id);
-    if (choice && choice.address) out.push(`${indent}      collaborator: ${choice.name}${choice.version ? `@${choice.version}` : ''} at ${choice.address}: ${choice.reasons.join('; ')}${choice.alternatives.length ? ` (alternatives: ${choice.alternatives.join(', ')})` : ''}`);
-    for (const s of e.substitutions.filter((x) => x.stepId === step.id)) out.push(`${indent}      ${s.path} <- ${s.source} = ${json(s.value)}`);
-    for (const a of attempts.filter((x) => x.code !== 'OK')) out.push(`${indent}      attempt ${a.attempt}: ${a.code} ${a.error}`);
+    if (choice && choice.address)
+      out.push(
+        `${indent}      collaborator: ${choice.name}${choice.version ? `@${choice.version}` : ''} at ${choice.address}: ${choice.reasons.join('; ')}${choice.alternatives.length ? ` (alternatives: ${choice.alternatives.join(', ')})` : ''}`,
+      );
+    for (const s of e.substitutions.filter((x) => x.stepId === step.id))
+      out.push(`${indent}      ${s.path} <- ${s.source} = ${json(s.value)}`);
+    for (const a of attempts.filter((x) => x.code !== 'OK'))
+      out.push(`${indent}      attempt ${a.attempt}: ${a.code} ${a.error}`);
     const model = attempts.find((a) => a.model);
-    if (model) out.push(`${indent}      model ${model.model}: ${model.usage?.promptTokens ?? 0} prompt + ${model.usage?.completionTokens ?? 0} completion tokens`);
-    if (ex?.reason) out.push(`${indent}      ${ex.state === StepState.STEP_STATE_SUCCEEDED ? 'note' : 'reason'}: ${ex.reason}`);
-    if (ex?.state === StepState.STEP_STATE_SUCCEEDED && ex.output !== undefined) out.push(`${indent}      output: ${json(ex.output)}`);
+    if (model)
+      out.push(
+        `${indent}      model ${model.model}: ${model.usage?.promptTokens ?? 0} prompt + ${model.usage?.completionTokens ?? 0} completion tokens`,
+      );
+    if (ex?.reason)
+      out.push(`${indent}      ${ex.state === StepState.STEP_STATE_SUCCEEDED ? 'note' : 'reason'}: ${ex.reason}`);
+    if (ex?.state === StepState.STEP_STATE_SUCCEEDED && ex.output !== undefined)
+      out.push(`${indent}      output: ${json(ex.output)}`);
     const child = e.children.find((c) => c.stepId === step.id);
-    if (child?.result?.$case === 'explanation') out.push(...renderExplanation(child.result.explanation, `${indent}      `));
-    else if (child?.result?.$case === 'gap') out.push(`${indent}      child task ${child.task?.taskId} on ${child.task?.agent}: NOT AVAILABLE (${child.result.gap.code}: ${child.result.gap.reason})`);
+    if (child?.result?.$case === 'explanation')
+      out.push(...renderExplanation(child.result.explanation, `${indent}      `));
+    else if (child?.result?.$case === 'gap')
+      out.push(
+        `${indent}      child task ${child.task?.taskId} on ${child.task?.agent}: NOT AVAILABLE (${child.result.gap.code}: ${child.result.gap.reason})`,
+      );
   }
   return out;
 }

@@ -42,9 +42,17 @@ AGENTMESH_HOME to use another mesh folder`;
 
 type Values = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): { values: Values; positionals: string[] } {
+function parse(
+  args: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Values; positionals: string[] } {
   try {
-    return parseArgs({ args, allowPositionals: true, strict: true, options: { ...options, user: { type: 'string' }, help: { type: 'boolean' } } }) as { values: Values; positionals: string[] };
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: { ...options, user: { type: 'string' }, help: { type: 'boolean' } },
+    }) as { values: Values; positionals: string[] };
   } catch (err) {
     throw new CliError(`${(err as Error).message.split('\n')[0]} (see agentmesh --help)`, 2);
   }
@@ -54,19 +62,41 @@ const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
 
 async function agents(args: string[]): Promise<number> {
   const { values } = parse(args, {
-    namespace: { type: 'string', multiple: true }, name: { type: 'string', multiple: true }, glob: { type: 'string', multiple: true }, regex: { type: 'string', multiple: true },
-    skill: { type: 'string', multiple: true }, tag: { type: 'string', multiple: true }, policy: { type: 'string', multiple: true }, text: { type: 'string' }, kind: { type: 'string' }, json: { type: 'boolean' },
+    namespace: { type: 'string', multiple: true },
+    name: { type: 'string', multiple: true },
+    glob: { type: 'string', multiple: true },
+    regex: { type: 'string', multiple: true },
+    skill: { type: 'string', multiple: true },
+    tag: { type: 'string', multiple: true },
+    policy: { type: 'string', multiple: true },
+    text: { type: 'string' },
+    kind: { type: 'string' },
+    json: { type: 'boolean' },
   });
-  if (values.kind && values.kind !== 'agent' && values.kind !== 'tool') throw new CliError('--kind is agent or tool', 2);
+  if (values.kind && values.kind !== 'agent' && values.kind !== 'tool')
+    throw new CliError('--kind is agent or tool', 2);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
   try {
-    const registry = conn.client(RegistryServiceService, conn.file.services.find((s) => s.kind === 'registry')!.name, 'cli', ['registry.read']);
-    const patterns = [...list(values.glob).map((glob) => ({ pattern: { $case: 'glob' as const, glob } })), ...list(values.regex).map((regex) => ({ pattern: { $case: 'regex' as const, regex } }))];
+    const registry = conn.client(
+      RegistryServiceService,
+      conn.file.services.find((s) => s.kind === 'registry')!.name,
+      'cli',
+      ['registry.read'],
+    );
+    const patterns = [
+      ...list(values.glob).map((glob) => ({ pattern: { $case: 'glob' as const, glob } })),
+      ...list(values.regex).map((regex) => ({ pattern: { $case: 'regex' as const, regex } })),
+    ];
     const { matches } = await registry.discover({
       scope: {
         visibility: { namespaces: list(values.namespace), names: list(values.name), patterns },
         characteristics: {
-          text: (values.text as string | undefined) ?? '', skillIds: list(values.skill), tags: list(values.tag), policies: list(values.policy), labels: {}, versionConstraint: '',
+          text: (values.text as string | undefined) ?? '',
+          skillIds: list(values.skill),
+          tags: list(values.tag),
+          policies: list(values.policy),
+          labels: {},
+          versionConstraint: '',
           kinds: values.kind ? [values.kind === 'agent' ? EntryKind.ENTRY_KIND_AGENT : EntryKind.ENTRY_KIND_TOOL] : [],
         },
       },
@@ -84,9 +114,13 @@ async function agents(args: string[]): Promise<number> {
       const card = m.entry!.card!;
       const c = card.$case === 'agent' ? card.agent : card.tool;
       const skills = card.$case === 'agent' ? card.agent.skills.map((s) => s.id) : card.tool.tools.map((t) => t.name);
-      out(`${c.name}@${c.version}  ${card.$case}  ${Lifecycle[c.lifecycle].replace('LIFECYCLE_', '')}  ${c.endpoints.length} instance(s)  owner ${c.owner}`);
+      out(
+        `${c.name}@${c.version}  ${card.$case}  ${Lifecycle[c.lifecycle].replace('LIFECYCLE_', '')}  ${c.endpoints.length} instance(s)  owner ${c.owner}`,
+      );
       out(`    ${c.purpose}`);
-      out(`    ${card.$case === 'agent' ? 'skills' : 'tools'}: ${skills.join(', ')}${c.policies.length ? `   policies: ${c.policies.map((p) => p.id).join(', ')}` : ''}`);
+      out(
+        `    ${card.$case === 'agent' ? 'skills' : 'tools'}: ${skills.join(', ')}${c.policies.length ? `   policies: ${c.policies.map((p) => p.id).join(', ')}` : ''}`,
+      );
       out(`    matched: ${m.reasons.join('; ')}`);
     }
     return 0;
@@ -96,9 +130,20 @@ async function agents(args: string[]): Promise<number> {
 }
 
 async function task(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { example: { type: 'string' }, skill: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean' }, 'no-input': { type: 'boolean' }, timeout: { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    example: { type: 'string' },
+    skill: { type: 'string' },
+    text: { type: 'string' },
+    json: { type: 'boolean' },
+    'no-input': { type: 'boolean' },
+    timeout: { type: 'string' },
+  });
   const [agent, inputText] = positionals;
-  if (!agent) throw new CliError('task needs an agent: agentmesh task <namespace/name> <input-json> (agentmesh agents lists them)', 2);
+  if (!agent)
+    throw new CliError(
+      'task needs an agent: agentmesh task <namespace/name> <input-json> (agentmesh agents lists them)',
+      2,
+    );
   const timeoutS = Number(values.timeout ?? 600);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new CliError('--timeout is a number of seconds', 2);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
@@ -107,16 +152,28 @@ async function task(args: string[]): Promise<number> {
     let skill = values.skill as string | undefined;
     let text = values.text as string | undefined;
     if (values.example !== undefined || inputText === undefined) {
-      const { card } = await conn.client(AgentServiceService, conn.service(agent, 'agent').name, 'user').getAgentCard({});
-      const examples = (card?.skills ?? []).filter((s) => !skill || s.id === skill).flatMap((s) => s.examples.map((e) => ({ skill: s.id, e })));
+      const { card } = await conn
+        .client(AgentServiceService, conn.service(agent, 'agent').name, 'user')
+        .getAgentCard({});
+      const examples = (card?.skills ?? [])
+        .filter((s) => !skill || s.id === skill)
+        .flatMap((s) => s.examples.map((e) => ({ skill: s.id, e })));
       if (values.example === undefined) {
         // No input: show what to paste, on stdout (it is what was asked for), and exit as a usage error.
         out(`task needs an input: agentmesh task ${agent} '<input-json>' or --example N. ${agent}'s examples:`);
-        examples.forEach((x, i) => out(`  ${i + 1}. ${x.e.title} (skill ${x.skill})\n     --example ${i + 1}   or   '${JSON.stringify(x.e.input ?? {})}'`));
+        examples.forEach((x, i) =>
+          out(
+            `  ${i + 1}. ${x.e.title} (skill ${x.skill})\n     --example ${i + 1}   or   '${JSON.stringify(x.e.input ?? {})}'`,
+          ),
+        );
         return 2;
       }
       const picked = examples[Number(values.example) - 1];
-      if (!picked) throw new CliError(`--example ${values.example}: ${agent} has ${examples.length} example(s): ${examples.map((x, i) => `${i + 1}. ${x.e.title}`).join('; ')}`, 2);
+      if (!picked)
+        throw new CliError(
+          `--example ${values.example}: ${agent} has ${examples.length} example(s): ${examples.map((x, i) => `${i + 1}. ${x.e.title}`).join('; ')}`,
+          2,
+        );
       input = (picked.e.input ?? {}) as Record<string, unknown>;
       skill = picked.skill;
       text ??= picked.e.text || undefined;
@@ -127,10 +184,17 @@ async function task(args: string[]): Promise<number> {
       } catch (err) {
         throw new CliError(`the input is not JSON: ${(err as Error).message} (quote it: '{"customerId":"C-1001"}')`, 2);
       }
-      if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new CliError('the input must be a JSON object', 2);
+      if (input === null || typeof input !== 'object' || Array.isArray(input))
+        throw new CliError('the input must be a JSON object', 2);
     }
     const noInput = Boolean(values['no-input']) || !process.stdin.isTTY;
-    return await runTask(conn, agent, input, { skill, text, json: Boolean(values.json), noInput, timeoutMs: timeoutS * 1000 });
+    return await runTask(conn, agent, input, {
+      skill,
+      text,
+      json: Boolean(values.json),
+      noInput,
+      timeoutMs: timeoutS * 1000,
+    });
   } finally {
     conn.close();
   }
@@ -139,7 +203,8 @@ async function task(args: string[]): Promise<number> {
 async function answer(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { agent: { type: 'string' } });
   const [taskId, reply] = positionals;
-  if (!taskId || reply === undefined) throw new CliError('answer needs a task id and the answer: agentmesh answer <task-id> <answer>', 2);
+  if (!taskId || reply === undefined)
+    throw new CliError('answer needs a task id and the answer: agentmesh answer <task-id> <answer>', 2);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
   try {
     const { client, task } = await findTask(conn, taskId, values.agent as string | undefined);
@@ -151,8 +216,12 @@ async function answer(args: string[]): Promise<number> {
     } catch {
       // Plain text answers (a choice) stay text.
     }
-    const message = typeof data === 'object' && data !== null ? requestMessage(data as Record<string, unknown>, undefined) : requestMessage({}, reply);
-    if (typeof data !== 'object' || data === null) message.parts = message.parts.filter((p) => p.content?.$case === 'text');
+    const message =
+      typeof data === 'object' && data !== null
+        ? requestMessage(data as Record<string, unknown>, undefined)
+        : requestMessage({}, reply);
+    if (typeof data !== 'object' || data === null)
+      message.parts = message.parts.filter((p) => p.content?.$case === 'text');
     await client.provideInput({ taskId, stepId, message, expectedVersion: 0 });
     out(`answered ${stepId} of task ${taskId}; follow it with: npx agentmesh explain ${taskId}`);
     return 0;
@@ -162,7 +231,11 @@ async function answer(args: string[]): Promise<number> {
 }
 
 async function explain(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { agent: { type: 'string' }, depth: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, {
+    agent: { type: 'string' },
+    depth: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const [taskId] = positionals;
   if (!taskId) throw new CliError('explain needs a task id: agentmesh explain <task-id>', 2);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
@@ -184,10 +257,18 @@ function audit(args: string[]): number {
   try {
     const results = conn.file.services.map((s) => {
       const file = join(conn.home, 'data', s.name.replace('/', '-'), 'audit.jsonl');
-      return { service: s.name, file, ...(existsSync(file) ? verifyAuditFile(file) : { ok: true, records: 0, absent: true }) };
+      return {
+        service: s.name,
+        file,
+        ...(existsSync(file) ? verifyAuditFile(file) : { ok: true, records: 0, absent: true }),
+      };
     });
     if (values.json) out(JSON.stringify(results));
-    else for (const r of results) out(`${r.ok ? 'ok    ' : 'BROKEN'}  ${r.service}: ${'absent' in r ? 'no audit trail' : `${r.records} records`}${'firstBad' in r && r.firstBad ? `; first bad record at line ${r.firstBad.line}: ${r.firstBad.problem}` : ''}`);
+    else
+      for (const r of results)
+        out(
+          `${r.ok ? 'ok    ' : 'BROKEN'}  ${r.service}: ${'absent' in r ? 'no audit trail' : `${r.records} records`}${'firstBad' in r && r.firstBad ? `; first bad record at line ${r.firstBad.line}: ${r.firstBad.problem}` : ''}`,
+        );
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {
     conn.close();
@@ -200,7 +281,14 @@ async function token(args: string[]): Promise<number> {
   try {
     // Tokens are bound to one service: there is no good default for which.
     const audience = values.audience as string | undefined;
-    if (!audience) throw new CliError(`token needs --audience <service>, the service the token is for: one of ${conn.file.services.filter((s) => s.kind !== 'auth').map((s) => s.name).join(', ')}`, 2);
+    if (!audience)
+      throw new CliError(
+        `token needs --audience <service>, the service the token is for: one of ${conn.file.services
+          .filter((s) => s.kind !== 'auth')
+          .map((s) => s.name)
+          .join(', ')}`,
+        2,
+      );
     conn.service(audience);
     out(await conn.userToken(audience, list(values.scope)));
     return 0;
@@ -212,15 +300,28 @@ async function token(args: string[]): Promise<number> {
 function create(args: string[]): number {
   const { positionals } = parse(args, {});
   const [kind, name] = positionals;
-  if ((kind !== 'agent' && kind !== 'tool') || !name) throw new CliError('usage: agentmesh new agent <ns/name> | agentmesh new tool <ns/name>', 2);
+  if ((kind !== 'agent' && kind !== 'tool') || !name)
+    throw new CliError('usage: agentmesh new agent <ns/name> | agentmesh new tool <ns/name>', 2);
   const files = scaffold(ROOT, kind, name);
   out(`created ${files.join(', ')}`);
-  out(`restart the mesh (npm start) to run it${kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''}`);
-  out('for Kubernetes: npm run render:istio (the manifests are rendered from the policies; a test checks they are current)');
+  out(
+    `restart the mesh (npm start) to run it${kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''}`,
+  );
+  out(
+    'for Kubernetes: npm run render:istio (the manifests are rendered from the policies; a test checks they are current)',
+  );
   return 0;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = { agents, task, answer, explain, audit, token, new: create };
+const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
+  agents,
+  task,
+  answer,
+  explain,
+  audit,
+  token,
+  new: create,
+};
 
 // Options for every command may also come before it (agentmesh --user ada task ...).
 const argv = process.argv.slice(2);
@@ -241,7 +342,12 @@ try {
   process.exitCode = await run(rest);
 } catch (err) {
   // One line, never a stack trace: what failed and, where we know it, what to do.
-  const message = err instanceof CliError ? err.message : isMeshError(err) ? `${err.message}` : `${(err as Error).message ?? String(err)}`.split('\n')[0];
+  const message =
+    err instanceof CliError
+      ? err.message
+      : isMeshError(err)
+        ? `${err.message}`
+        : `${(err as Error).message ?? String(err)}`.split('\n')[0];
   process.stderr.write(`agentmesh: ${message}\n`);
   process.exitCode = err instanceof CliError ? err.exitCode : 1;
 }

@@ -87,26 +87,63 @@ function policyOf(kind: 'agent' | 'tool', service: string): object {
   if (kind === 'tool') {
     return {
       service,
-      rules: [{ description: `agents of the ${ns} namespace call these tools`, methods: ['agentmesh.v1.ToolService/ListTools', 'agentmesh.v1.ToolService/InvokeTool'], callers: [`spiffe://{trust_domain}/ns/${ns}/sa/*`], scopes: ['tools.invoke'] }],
+      rules: [
+        {
+          description: `agents of the ${ns} namespace call these tools`,
+          methods: ['agentmesh.v1.ToolService/ListTools', 'agentmesh.v1.ToolService/InvokeTool'],
+          callers: [`spiffe://{trust_domain}/ns/${ns}/sa/*`],
+          scopes: ['tools.invoke'],
+        },
+      ],
     };
   }
   const callers = ['spiffe://{trust_domain}/ns/agentmesh/sa/cli', 'spiffe://{trust_domain}/ns/agentmesh/sa/console'];
   return {
     service,
     rules: [
-      { description: 'send, steer and answer tasks', methods: ['agentmesh.v1.AgentService/SendTask', 'agentmesh.v1.AgentService/StreamTask', 'agentmesh.v1.AgentService/CancelTask', 'agentmesh.v1.AgentService/ProvideInput'], callers, scopes: ['task.write'] },
-      { description: 'follow and explain tasks', methods: ['agentmesh.v1.AgentService/GetTask', 'agentmesh.v1.AgentService/SubscribeTask', 'agentmesh.v1.AgentService/ExplainTask'], callers, scopes: ['task.read'] },
-      { description: 'any workload of the mesh may read the card', methods: ['agentmesh.v1.AgentService/GetAgentCard'], callers: ['spiffe://{trust_domain}/ns/*/sa/*'], scopes: [] },
+      {
+        description: 'send, steer and answer tasks',
+        methods: [
+          'agentmesh.v1.AgentService/SendTask',
+          'agentmesh.v1.AgentService/StreamTask',
+          'agentmesh.v1.AgentService/CancelTask',
+          'agentmesh.v1.AgentService/ProvideInput',
+        ],
+        callers,
+        scopes: ['task.write'],
+      },
+      {
+        description: 'follow and explain tasks',
+        methods: [
+          'agentmesh.v1.AgentService/GetTask',
+          'agentmesh.v1.AgentService/SubscribeTask',
+          'agentmesh.v1.AgentService/ExplainTask',
+        ],
+        callers,
+        scopes: ['task.read'],
+      },
+      {
+        description: 'any workload of the mesh may read the card',
+        methods: ['agentmesh.v1.AgentService/GetAgentCard'],
+        callers: ['spiffe://{trust_domain}/ns/*/sa/*'],
+        scopes: [],
+      },
     ],
   };
 }
 
 /** `agentmesh new agent|tool ns/name`: writes services/<kind>s/<name>/{main.ts,policy.json} and adds it to services/local-mesh.json. */
 export function scaffold(root: string, kind: 'agent' | 'tool', service: string): string[] {
-  if (!NAME.test(service)) throw new CliError(`"${service}": a service name is namespace/name, lower-case letters, digits and dashes (e.g. lending/fraud-check)`);
+  if (!NAME.test(service))
+    throw new CliError(
+      `"${service}": a service name is namespace/name, lower-case letters, digits and dashes (e.g. lending/fraud-check)`,
+    );
   const manifestFile = join(root, 'services', 'local-mesh.json');
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { services: { name: string; kind: string; entry: string }[] };
-  if (manifest.services.some((s) => s.name === service)) throw new CliError(`${service} already exists in services/local-mesh.json`);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
+    services: { name: string; kind: string; entry: string }[];
+  };
+  if (manifest.services.some((s) => s.name === service))
+    throw new CliError(`${service} already exists in services/local-mesh.json`);
   const dir = join(root, 'services', `${kind}s`, service.split('/')[1]!);
   if (existsSync(dir)) throw new CliError(`${relative(root, dir)} already exists; pick another name`);
   mkdirSync(dir, { recursive: true });

@@ -54,7 +54,11 @@ class Progress {
 }
 
 /** Follows a task's events, printing steps as they start and finish; returns the last sequence seen. */
-async function follow(events: AsyncIterable<StreamTaskResponse>, progress: Progress, seen: { taskId: string; sequence: number }): Promise<void> {
+async function follow(
+  events: AsyncIterable<StreamTaskResponse>,
+  progress: Progress,
+  seen: { taskId: string; sequence: number },
+): Promise<void> {
   const running = new Set<string>();
   let done = 0;
   for await (const { event } of events) {
@@ -62,28 +66,40 @@ async function follow(events: AsyncIterable<StreamTaskResponse>, progress: Progr
     seen.taskId ||= event.taskId;
     seen.sequence = Math.max(seen.sequence, event.sequence);
     const e = event.event;
-    if (e?.$case === 'planCreated') progress.line(`plan ${e.planCreated.plan?.planId}: ${e.planCreated.plan?.steps.map((s) => s.id).join(' -> ')}`);
+    if (e?.$case === 'planCreated')
+      progress.line(`plan ${e.planCreated.plan?.planId}: ${e.planCreated.plan?.steps.map((s) => s.id).join(' -> ')}`);
     if (e?.$case === 'stepStarted') {
       running.add(e.stepStarted.stepId);
-      progress.line(`  > ${e.stepStarted.stepId} started${e.stepStarted.attempt > 1 ? ` (attempt ${e.stepStarted.attempt})` : ''}`);
+      progress.line(
+        `  > ${e.stepStarted.stepId} started${e.stepStarted.attempt > 1 ? ` (attempt ${e.stepStarted.attempt})` : ''}`,
+      );
     }
     if (e?.$case === 'stepFinished') {
       running.delete(e.stepFinished.stepId);
       done++;
       const state = StepState[e.stepFinished.state].replace('STEP_STATE_', '').toLowerCase();
-      progress.line(`  ${e.stepFinished.state === StepState.STEP_STATE_FAILED ? 'x' : '='} ${e.stepFinished.stepId} ${state}${e.stepFinished.reason ? `: ${e.stepFinished.reason}` : ''}`);
+      progress.line(
+        `  ${e.stepFinished.state === StepState.STEP_STATE_FAILED ? 'x' : '='} ${e.stepFinished.stepId} ${state}${e.stepFinished.reason ? `: ${e.stepFinished.reason}` : ''}`,
+      );
     }
     if (e?.$case === 'statusUpdate') {
       const state = e.statusUpdate.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
       // Why it failed, was canceled or waits for its caller; a question is asked below, not here.
-      const why = state === TaskState.TASK_STATE_WORKING || state === TaskState.TASK_STATE_INPUT_REQUIRED ? '' : statusText(e.statusUpdate.status?.message);
+      const why =
+        state === TaskState.TASK_STATE_WORKING || state === TaskState.TASK_STATE_INPUT_REQUIRED
+          ? ''
+          : statusText(e.statusUpdate.status?.message);
       progress.line(`task ${seen.taskId}: ${short(state)}${why ? `: ${why}` : ''}`);
     }
     progress.set(`working: ${done} step(s) done${running.size ? `, running ${[...running].join(', ')}` : ''}`);
   }
 }
 
-const statusText = (message: Message | undefined) => message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ').trim() ?? '';
+const statusText = (message: Message | undefined) =>
+  message?.parts
+    .map((p) => (p.content?.$case === 'text' ? p.content.text : ''))
+    .join(' ')
+    .trim() ?? '';
 
 /** The exit code of `agentmesh task`: 0 completed, 1 failed (or canceled, rejected), 3 waits for a person or for its caller's authority. */
 export const EXIT_WAITING = 3;
@@ -110,19 +126,34 @@ export function requestMessage(input: Record<string, unknown>, text: string | un
   return Message.fromPartial({
     messageId: randomUUID(),
     role: Role.ROLE_USER,
-    parts: [...(text ? [{ content: { $case: 'text' as const, text } }] : []), { content: { $case: 'data' as const, data: input } }],
+    parts: [
+      ...(text ? [{ content: { $case: 'text' as const, text } }] : []),
+      { content: { $case: 'data' as const, data: input } },
+    ],
   });
 }
 
 /** `agentmesh task`: sends a task, shows it live, asks for input when needed, prints the result. Returns the exit code. */
-export async function runTask(conn: MeshConnection, agent: string, input: Record<string, unknown>, o: TaskOptions): Promise<number> {
+export async function runTask(
+  conn: MeshConnection,
+  agent: string,
+  input: Record<string, unknown>,
+  o: TaskOptions,
+): Promise<number> {
   conn.service(agent, 'agent');
   const client: AgentClient = conn.client(AgentServiceService, agent, 'user');
   const progress = new Progress(o.json);
   const seen = { taskId: '', sequence: 0 };
   const deadline = Date.now() + o.timeoutMs;
   try {
-    await follow(client.streamTask({ requestId: randomUUID(), skillId: o.skill ?? '', message: requestMessage(input, o.text) }, { deadlineMs: o.timeoutMs }), progress, seen);
+    await follow(
+      client.streamTask(
+        { requestId: randomUUID(), skillId: o.skill ?? '', message: requestMessage(input, o.text) },
+        { deadlineMs: o.timeoutMs },
+      ),
+      progress,
+      seen,
+    );
     for (;;) {
       const task = (await client.getTask({ taskId: seen.taskId, historyLength: 0 })).task!;
       const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
@@ -132,13 +163,27 @@ export async function runTask(conn: MeshConnection, agent: string, input: Record
         if (answer === undefined) {
           if (o.json) process.stdout.write(`${JSON.stringify(Task.toJSON(task))}\n`);
           else {
-            progress.line(`task ${task.id} waits for a person: ${request?.prompt}${request?.choices.length ? ` (${request.choices.join(' / ')})` : ''}`);
+            progress.line(
+              `task ${task.id} waits for a person: ${request?.prompt}${request?.choices.length ? ` (${request.choices.join(' / ')})` : ''}`,
+            );
             progress.line(`answer with: npx agentmesh answer ${task.id} <answer>`);
           }
           return EXIT_WAITING;
         }
-        await client.provideInput({ taskId: task.id, stepId: request!.stepId, message: requestMessage({}, answer), expectedVersion: 0 });
-        await follow(client.subscribeTask({ taskId: task.id, afterSequence: seen.sequence }, { deadlineMs: Math.max(1_000, deadline - Date.now()) }), progress, seen);
+        await client.provideInput({
+          taskId: task.id,
+          stepId: request!.stepId,
+          message: requestMessage({}, answer),
+          expectedVersion: 0,
+        });
+        await follow(
+          client.subscribeTask(
+            { taskId: task.id, afterSequence: seen.sequence },
+            { deadlineMs: Math.max(1_000, deadline - Date.now()) },
+          ),
+          progress,
+          seen,
+        );
         continue;
       }
       if (o.json) process.stdout.write(`${JSON.stringify(Task.toJSON(task))}\n`);
@@ -146,7 +191,9 @@ export async function runTask(conn: MeshConnection, agent: string, input: Record
         progress.line(`task ${task.id} waits for its caller's authority: ${statusText(task.status?.message)}`);
       } else if (state === TaskState.TASK_STATE_COMPLETED) {
         const part = task.artifacts[0]?.parts[0]?.content;
-        progress.line(`result: ${JSON.stringify(part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : null, null, 2)}`);
+        progress.line(
+          `result: ${JSON.stringify(part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : null, null, 2)}`,
+        );
         progress.line(`explain it: npx agentmesh explain ${task.id}`);
       } else {
         const why = statusText(task.status?.message);
@@ -164,8 +211,14 @@ export async function runTask(conn: MeshConnection, agent: string, input: Record
 }
 
 /** Finds which agent of the mesh holds a task (task ids are per agent): the agent and its client. */
-export async function findTask(conn: MeshConnection, taskId: string, agent?: string): Promise<{ agent: string; client: AgentClient; task: Task }> {
-  const candidates = agent ? [conn.service(agent, 'agent').name] : conn.file.services.filter((s) => s.kind === 'agent').map((s) => s.name);
+export async function findTask(
+  conn: MeshConnection,
+  taskId: string,
+  agent?: string,
+): Promise<{ agent: string; client: AgentClient; task: Task }> {
+  const candidates = agent
+    ? [conn.service(agent, 'agent').name]
+    : conn.file.services.filter((s) => s.kind === 'agent').map((s) => s.name);
   for (const name of candidates) {
     const client = conn.client(AgentServiceService, name, 'user');
     try {
@@ -175,5 +228,7 @@ export async function findTask(conn: MeshConnection, taskId: string, agent?: str
       if (!isMeshError(err) || err.code !== Code.NOT_FOUND) throw err;
     }
   }
-  throw new CliError(`task ${taskId} not found on ${candidates.join(', ')} (tasks are visible to the user who sent them: --user)`);
+  throw new CliError(
+    `task ${taskId} not found on ${candidates.join(', ')} (tasks are visible to the user who sent them: --user)`,
+  );
 }

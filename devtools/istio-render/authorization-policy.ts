@@ -3,7 +3,11 @@ import { ADMIN_PORT, METRICS_PATH, type Manifest } from './constants.js';
 import { translateCaller } from './istio-principals.js';
 
 /** Health and reflection stay open to every workload of the trust domain, as they are in the services themselves. */
-export const OPEN_PATHS = ['/grpc.health.v1.Health/*', '/grpc.reflection.v1.ServerReflection/*', '/grpc.reflection.v1alpha.ServerReflection/*'];
+export const OPEN_PATHS = [
+  '/grpc.health.v1.Health/*',
+  '/grpc.reflection.v1.ServerReflection/*',
+  '/grpc.reflection.v1alpha.ServerReflection/*',
+];
 
 /** A policy method pattern as an Istio path: exact, or a prefix for "pkg.Service/*" and "*". */
 export function istioPath(method: string): string {
@@ -41,7 +45,9 @@ export function authorizationPolicy(
   monitoringNamespace: string,
 ): { manifest: Manifest; notes: PolicyNotes } {
   const notes: PolicyNotes = { narrowed: [] };
-  const rules: IstioRule[] = [{ from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] }];
+  const rules: IstioRule[] = [
+    { from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] },
+  ];
   for (const rule of policy.rules) {
     const to = [{ operation: { paths: [...new Set(rule.methods.map(istioPath))] } }];
     const plain: string[] = [];
@@ -54,10 +60,14 @@ export function authorizationPolicy(
       if (form.when) conditional.push({ from: [{ source }], to, when: form.when });
       else plain.push(...form.principals);
     }
-    if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals: [`${issuer}/*`] } }], to });
+    if (plain.length)
+      rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals: [`${issuer}/*`] } }], to });
     rules.push(...conditional);
   }
-  rules.push({ from: [{ source: { namespaces: [monitoringNamespace] } }], to: [{ operation: { ports: [String(ADMIN_PORT)], methods: ['GET'], paths: [METRICS_PATH] } }] });
+  rules.push({
+    from: [{ source: { namespaces: [monitoringNamespace] } }],
+    to: [{ operation: { ports: [String(ADMIN_PORT)], methods: ['GET'], paths: [METRICS_PATH] } }],
+  });
   const annotations: Record<string, string> = {
     'agentmesh.dev/rendered-from': target.source,
     'agentmesh.dev/scopes': 'enforced by the service itself on every call',
@@ -80,12 +90,19 @@ export function authServerPolicy(account: string, namespace: string, trustDomain
   return {
     apiVersion: 'security.istio.io/v1',
     kind: 'AuthorizationPolicy',
-    metadata: { name: account, namespace, annotations: { 'agentmesh.dev/rendered-from': 'services/auth (OAuth2 endpoints)' } },
+    metadata: {
+      name: account,
+      namespace,
+      annotations: { 'agentmesh.dev/rendered-from': 'services/auth (OAuth2 endpoints)' },
+    },
     spec: {
       selector: { matchLabels: { app: account } },
       action: 'ALLOW',
       rules: [
-        { from, to: [{ operation: { methods: ['GET'], paths: ['/.well-known/oauth-authorization-server', '/oauth2/jwks'] } }] },
+        {
+          from,
+          to: [{ operation: { methods: ['GET'], paths: ['/.well-known/oauth-authorization-server', '/oauth2/jwks'] } }],
+        },
         { from, to: [{ operation: { methods: ['POST'], paths: ['/oauth2/token'] } }] },
       ],
     },

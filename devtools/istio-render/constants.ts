@@ -1,5 +1,9 @@
 /** A Kubernetes object as rendered: plain data, serialised to YAML. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } & Record<string, unknown> } & Record<string, unknown>;
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string } & Record<string, unknown>;
+} & Record<string, unknown>;
 
 /** Ports every workload uses in the cluster (the same in every pod, so NetworkPolicy can name them). */
 export const GRPC_PORT = 50051;

@@ -25,7 +25,9 @@ export function cidrContains(outer: string, inner: string): boolean {
   return block.check(i.address, i.family);
 }
 
-const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32');
+const cidr = z
+  .string()
+  .refine((s) => parseCidr(s) !== undefined, 'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32');
 
 /**
  * Where a NetworkPolicy egress rule lets workloads connect: the pods of an
@@ -43,20 +45,34 @@ export const networkFields = {
 };
 
 /** A destination as configured (see networkFields). */
-export type Network = { namespace?: string; podLabels?: Record<string, string>; cidrs?: string[]; except?: string[]; ports?: number[] };
+export type Network = {
+  namespace?: string;
+  podLabels?: Record<string, string>;
+  cidrs?: string[];
+  except?: string[];
+  ports?: number[];
+};
 
 /** Refuses destinations NetworkPolicy cannot express, at load time. */
 export function checkNetwork(n: Network, ctx: z.RefinementCtx): void {
-  if (n.cidrs && (n.namespace || n.podLabels)) ctx.addIssue({ code: 'custom', message: 'give either namespace/podLabels (in the cluster) or cidrs (outside it), not both' });
+  if (n.cidrs && (n.namespace || n.podLabels))
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give either namespace/podLabels (in the cluster) or cidrs (outside it), not both',
+    });
   if (n.except && !n.cidrs) ctx.addIssue({ code: 'custom', path: ['except'], message: 'except only narrows cidrs' });
   for (const e of n.except ?? []) {
-    if (n.cidrs && !n.cidrs.some((c) => cidrContains(c, e))) ctx.addIssue({ code: 'custom', path: ['except'], message: `${e} is not inside any of cidrs` });
+    if (n.cidrs && !n.cidrs.some((c) => cidrContains(c, e)))
+      ctx.addIssue({ code: 'custom', path: ['except'], message: `${e} is not inside any of cidrs` });
   }
 }
 
 /** A peer of a NetworkPolicy rule (the subset rendered here). */
 export type NetworkPeer =
-  | { namespaceSelector: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> } }
+  | {
+      namespaceSelector: { matchLabels: Record<string, string> };
+      podSelector?: { matchLabels: Record<string, string> };
+    }
   | { ipBlock: { cidr: string; except?: string[] } };
 
 /** Where an egress rule goes and why (for the rendered policy's annotation). */
@@ -85,22 +101,38 @@ const defaultPort = (u: URL) => (u.port ? Number(u.port) : u.protocol === 'https
  * NetworkPolicy cannot follow DNS. Throws naming `what` when the
  * configuration cannot allow what the URLs need.
  */
-export function resolveNetwork(what: string, n: Network, urls: string[], fallbackPorts: number[] = []): { to: NetworkPeer[]; ports: number[] } {
+export function resolveNetwork(
+  what: string,
+  n: Network,
+  urls: string[],
+  fallbackPorts: number[] = [],
+): { to: NetworkPeer[]; ports: number[] } {
   const parsed = urls.map((u) => new URL(u));
-  const ports = n.ports ?? [...new Set([...parsed.map(defaultPort), ...(parsed.length ? [] : fallbackPorts)])].sort((a, b) => a - b);
+  const ports =
+    n.ports ??
+    [...new Set([...parsed.map(defaultPort), ...(parsed.length ? [] : fallbackPorts)])].sort((a, b) => a - b);
   if (!ports.length) throw new Error(`${what}: ports are required`);
   const hosts = [...new Set(parsed.map((u) => u.hostname.replace(/^\[(.*)\]$/, '$1')))];
   const namespaces = new Set(hosts.map(clusterNamespaceOf).filter((ns): ns is string => !!ns));
   if (n.cidrs) {
-    if (namespaces.size) throw new Error(`${what}: ${hosts.join(', ')} is a Kubernetes Service; give its namespace instead of cidrs`);
-    return { to: n.cidrs.map((c) => ({ ipBlock: { cidr: c, ...(n.except?.length ? { except: n.except } : {}) } })), ports };
+    if (namespaces.size)
+      throw new Error(`${what}: ${hosts.join(', ')} is a Kubernetes Service; give its namespace instead of cidrs`);
+    return {
+      to: n.cidrs.map((c) => ({ ipBlock: { cidr: c, ...(n.except?.length ? { except: n.except } : {}) } })),
+      ports,
+    };
   }
   const ips = hosts.filter((h) => isIP(h));
   const external = hosts.filter((h) => !isIP(h) && !clusterNamespaceOf(h));
-  if (external.length) throw new Error(`${what}: ${external.join(', ')} is outside the cluster; set ${what}.cidrs to the address ranges it resolves to (NetworkPolicy cannot name hosts)`);
+  if (external.length)
+    throw new Error(
+      `${what}: ${external.join(', ')} is outside the cluster; set ${what}.cidrs to the address ranges it resolves to (NetworkPolicy cannot name hosts)`,
+    );
   const namespace = n.namespace ?? (namespaces.size === 1 ? [...namespaces][0] : undefined);
-  if (n.namespace && namespaces.size && !namespaces.has(n.namespace)) throw new Error(`${what}: namespace ${n.namespace} is not the one ${hosts.join(', ')} lives in`);
-  if (namespaces.size > 1) throw new Error(`${what}: ${hosts.join(', ')} span several namespaces; give one destination per namespace`);
+  if (n.namespace && namespaces.size && !namespaces.has(n.namespace))
+    throw new Error(`${what}: namespace ${n.namespace} is not the one ${hosts.join(', ')} lives in`);
+  if (namespaces.size > 1)
+    throw new Error(`${what}: ${hosts.join(', ')} span several namespaces; give one destination per namespace`);
   const to: NetworkPeer[] = ips.map((ip) => ({ ipBlock: { cidr: `${ip}/${isIP(ip) === 4 ? 32 : 128}` } }));
   if (namespace) {
     to.push({
@@ -128,13 +160,36 @@ export interface EgressNeeds {
  */
 export function configuredEgress(config: RenderConfig, namespace: string, needs: EgressNeeds): EgressRule[] {
   const rules: EgressRule[] = [];
-  const add = (name: string, reason: string, podLabels: Record<string, string>, target: { to: NetworkPeer[]; ports: number[] }) => rules.push({ name, reason, podLabels, ...target });
+  const add = (
+    name: string,
+    reason: string,
+    podLabels: Record<string, string>,
+    target: { to: NetworkPeer[]; ports: number[] },
+  ) => rules.push({ name, reason, podLabels, ...target });
   add('vault', `VAULT_ADDR ${config.vault.address}`, {}, resolveNetwork('vault', config.vault, [config.vault.address]));
-  add('database', 'DATABASE_URL from the <name>-database Secrets (PostgreSQL, shared by the replicas of a stateful service)', {}, resolveNetwork('database', config.database, [], [5432]));
-  if (needs.externalIssuerUrls) add('oauth', `the issuer: ${needs.externalIssuerUrls.join(' ')}`, {}, resolveNetwork('oauth', config.oauth, needs.externalIssuerUrls));
-  if (config.llm && needs.llm) add('llm', `OPENAI_BASE_URL ${config.llm.baseUrl}`, { [LLM_LABEL]: 'true' }, resolveNetwork('llm', config.llm, [config.llm.baseUrl]));
+  add(
+    'database',
+    'DATABASE_URL from the <name>-database Secrets (PostgreSQL, shared by the replicas of a stateful service)',
+    {},
+    resolveNetwork('database', config.database, [], [5432]),
+  );
+  if (needs.externalIssuerUrls)
+    add(
+      'oauth',
+      `the issuer: ${needs.externalIssuerUrls.join(' ')}`,
+      {},
+      resolveNetwork('oauth', config.oauth, needs.externalIssuerUrls),
+    );
+  if (config.llm && needs.llm)
+    add(
+      'llm',
+      `OPENAI_BASE_URL ${config.llm.baseUrl}`,
+      { [LLM_LABEL]: 'true' },
+      resolveNetwork('llm', config.llm, [config.llm.baseUrl]),
+    );
   for (const e of config.egress) {
-    if (!e.namespaces || e.namespaces.includes(namespace)) add(`egress-${e.name}`, e.description || e.name, {}, resolveNetwork(`egress.${e.name}`, e, []));
+    if (!e.namespaces || e.namespaces.includes(namespace))
+      add(`egress-${e.name}`, e.description || e.name, {}, resolveNetwork(`egress.${e.name}`, e, []));
   }
   return rules;
 }

@@ -35,8 +35,13 @@ describe('translating policy callers into Istio principals', () => {
   const tds = ['agentmesh.local', 'other.domain', '*'];
   const nss = ['lending', 'payments', '*', 'agent-*'];
   const sas = ['orchestrator', 'credit-risk', '*'];
-  const identities = ['lending', 'payments', 'x'].flatMap((ns) => ['orchestrator', 'credit-risk', 'sa'].map((sa) => `spiffe://${TD}/ns/${ns}/sa/${sa}`));
-  const patterns = ['*', ...tds.flatMap((td) => nss.flatMap((ns) => sas.map((sa) => `spiffe://${td}/ns/${ns}/sa/${sa}`)))];
+  const identities = ['lending', 'payments', 'x'].flatMap((ns) =>
+    ['orchestrator', 'credit-risk', 'sa'].map((sa) => `spiffe://${TD}/ns/${ns}/sa/${sa}`),
+  );
+  const patterns = [
+    '*',
+    ...tds.flatMap((td) => nss.flatMap((ns) => sas.map((sa) => `spiffe://${td}/ns/${ns}/sa/${sa}`))),
+  ];
 
   test.each(patterns)('%s: Istio admits exactly the identities the service admits, or fewer', (pattern) => {
     const form = translateCaller(pattern, TD);

@@ -43,11 +43,16 @@ export function translateCaller(pattern: string, trustDomain: string): IstioCall
   const none = (note: string): IstioCaller => ({ principals: [], exact: false, note });
   if (pattern === '*') return { principals: [`${trustDomain}/ns/*`], exact: true };
   const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(pattern);
-  if (!m) return none(`${pattern} is not of the form spiffe://<trust-domain>/ns/<namespace>/sa/<account>: it matches no workload`);
+  if (!m)
+    return none(
+      `${pattern} is not of the form spiffe://<trust-domain>/ns/<namespace>/sa/<account>: it matches no workload`,
+    );
   const [, td, ns, sa] = m as unknown as [string, string, string, string];
-  if (td !== '*' && td !== trustDomain) return none(`${pattern} names trust domain ${td}; services accept only ${trustDomain}`);
+  if (td !== '*' && td !== trustDomain)
+    return none(`${pattern} names trust domain ${td}; services accept only ${trustDomain}`);
   for (const segment of [ns, sa]) {
-    if (segment !== '*' && !SEGMENT.test(segment)) return none(`${pattern}: segment "${segment}" can never be a namespace or account name`);
+    if (segment !== '*' && !SEGMENT.test(segment))
+      return none(`${pattern}: segment "${segment}" can never be a namespace or account name`);
   }
   if (ns !== '*' && sa !== '*') {
     const id = `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
@@ -56,7 +61,11 @@ export function translateCaller(pattern: string, trustDomain: string): IstioCall
   }
   if (ns !== '*') return { principals: [`${trustDomain}/ns/${ns}/sa/*`], exact: true };
   if (sa === '*') return { principals: [`${trustDomain}/ns/*`], exact: true };
-  return { principals: [`${trustDomain}/ns/*`], when: [{ key: 'source.principal', values: [`*/sa/${sa}`] }], exact: true };
+  return {
+    principals: [`${trustDomain}/ns/*`],
+    when: [{ key: 'source.principal', values: [`*/sa/${sa}`] }],
+    exact: true,
+  };
 }
 
 /**

@@ -11,7 +11,9 @@ for (const note of rendered.notes) console.warn(`narrowed: ${note}`);
 if (process.argv.includes('--check')) {
   const problems = diffRendered(rendered, base);
   if (problems.length) {
-    console.error(`istio/base does not match the services — run \`npm run render:istio\` and commit istio/:\n  ${problems.join('\n  ')}`);
+    console.error(
+      `istio/base does not match the services — run \`npm run render:istio\` and commit istio/:\n  ${problems.join('\n  ')}`,
+    );
     process.exit(1);
   }
   console.log(`istio/base is up to date (${rendered.services.length} services)`);

@@ -5,7 +5,10 @@ import { checkNetwork, networkFields } from './egress.js';
 /** Settings of the Istio rendering that are not in the services' own files (istio/render-config.json). */
 export const renderConfigSchema = z.strictObject({
   /** Istio's trust domain (meshConfig.trustDomain) = the services' AGENTMESH_TRUST_DOMAIN. */
-  trustDomain: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$/).default('agentmesh.local'),
+  trustDomain: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$/)
+    .default('agentmesh.local'),
   /** The one image every service runs (overlays pin the tag with kustomize `images`). */
   image: z.string().min(1).default('agentmesh'),
   /** The issuer services and RequestAuthentication trust; defaults to the in-cluster services/auth. */
@@ -35,7 +38,12 @@ export const renderConfigSchema = z.strictObject({
       ...networkFields,
     })
     .superRefine(checkNetwork)
-    .default({ address: 'https://vault.vault.svc.cluster.local:8200', kvMount: 'secret', authMount: 'kubernetes', tokenAudience: 'vault' }),
+    .default({
+      address: 'https://vault.vault.svc.cluster.local:8200',
+      kvMount: 'secret',
+      authMount: 'kubernetes',
+      tokenAudience: 'vault',
+    }),
   /**
    * Where the PostgreSQL of the `<name>-database` Secrets runs (the URL is a
    * secret, so NetworkPolicy cannot be derived from it): needed as soon as a
@@ -76,7 +84,9 @@ export const renderConfigSchema = z.strictObject({
    * and console run elsewhere (a workstation through a gateway, another cluster)
    * under these service names. Listed so a typo in a policy is still caught.
    */
-  externalClients: z.array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/)).default(['agentmesh/cli', 'agentmesh/console']),
+  externalClients: z
+    .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/))
+    .default(['agentmesh/cli', 'agentmesh/console']),
   /** Namespace whose Prometheus may scrape metrics: the sidecars' merged ones (15020) and the app's admin port (GET /metrics, with a mesh identity). */
   monitoringNamespace: z.string().default('monitoring'),
 });

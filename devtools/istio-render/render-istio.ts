@@ -22,7 +22,15 @@ import { allowNothing, namespace, networkPolicies, peerAuthentication, settings 
 import type { RenderConfig } from './render-config.js';
 import { discoverServices, type DeployableService } from './service-discovery.js';
 import { destinationRule, virtualService } from './traffic.js';
-import { deployment, disruptionBudget, isAgent, kubeService, requestAuthentication, serviceAccount, workloadNetworkPolicy } from './workload.js';
+import {
+  deployment,
+  disruptionBudget,
+  isAgent,
+  kubeService,
+  requestAuthentication,
+  serviceAccount,
+  workloadNetworkPolicy,
+} from './workload.js';
 
 /** The rendered tree: paths relative to istio/base, and what could not be rendered exactly. */
 export interface RenderedIstio {
@@ -35,7 +43,9 @@ const HEADER = (source: string) =>
   `# Rendered by \`npm run render:istio\` from ${source}.\n# Do not edit: change the source and render again (a test fails while they differ).\n`;
 
 function yamlDocs(source: string, manifests: Manifest[]): string {
-  return HEADER(source) + manifests.map((m) => stringify(m, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return (
+    HEADER(source) + manifests.map((m) => stringify(m, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n')
+  );
 }
 
 /** The namespaces a policy admits callers from, or 'mesh' when a namespace wildcard admits any. */
@@ -71,7 +81,9 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   const methods = grpcMethods(join(root, 'gen', 'descriptors.binpb'));
   const localAuth = config.oauth.issuer ? undefined : all.find((s) => s.kind === 'oauth');
   const services = all.filter((s) => s.kind === 'grpc' || s === localAuth);
-  const issuer = config.oauth.issuer ?? (localAuth ? `http://${serviceHost(localAuth.account, localAuth.namespace)}:${AUTH_PORT}` : undefined);
+  const issuer =
+    config.oauth.issuer ??
+    (localAuth ? `http://${serviceHost(localAuth.account, localAuth.namespace)}:${AUTH_PORT}` : undefined);
   if (!issuer) throw new Error('no issuer: set oauth.issuer in the render settings, or keep services/auth');
   const jwksUri = config.oauth.jwksUri ?? (localAuth ? `${issuer}/oauth2/jwks` : undefined);
   if (!jwksUri) throw new Error('oauth.jwksUri is required with an external issuer (Istio fetches the keys from it)');
@@ -94,7 +106,9 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
     AGENTMESH_OAUTH_JWKS_URL: jwksUri,
     ...(tokenUrl ? { AGENTMESH_OAUTH_TOKEN_URL: tokenUrl } : {}),
     ...(config.oauth.tokenType ? { AGENTMESH_OAUTH_TOKEN_TYPE: config.oauth.tokenType } : {}),
-    ...(registry ? { AGENTMESH_REGISTRY_ADDRESS: `${serviceHost(registry.account, registry.namespace)}:${GRPC_PORT}` } : {}),
+    ...(registry
+      ? { AGENTMESH_REGISTRY_ADDRESS: `${serviceHost(registry.account, registry.namespace)}:${GRPC_PORT}` }
+      : {}),
     AGENTMESH_SECRETS: 'vault',
     VAULT_ADDR: config.vault.address,
     ...(config.vault.address.startsWith('https:') ? { VAULT_CACERT: '/etc/agentmesh/vault-ca/ca.crt' } : {}),
@@ -109,16 +123,34 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   const namespaces = [...new Set(services.map((s) => s.namespace))].sort();
   for (const e of config.egress) {
     const unknown = (e.namespaces ?? []).filter((ns) => !namespaces.includes(ns));
-    if (unknown.length) throw new Error(`egress ${e.name}: namespaces ${unknown.join(', ')} hold no service (rendered: ${namespaces.join(', ')})`);
+    if (unknown.length)
+      throw new Error(
+        `egress ${e.name}: namespaces ${unknown.join(', ')} hold no service (rendered: ${namespaces.join(', ')})`,
+      );
   }
   const externalIssuerUrls = localAuth ? undefined : [...new Set([issuer, jwksUri, ...(tokenUrl ? [tokenUrl] : [])])];
   for (const ns of namespaces) {
-    const egress = configuredEgress(config, ns, { externalIssuerUrls, llm: services.some((s) => s.namespace === ns && s.kind === 'grpc' && isAgent(s)) });
-    const manifests = [namespace(ns), settings(ns, data), peerAuthentication(ns), allowNothing(ns), ...networkPolicies(ns, config.monitoringNamespace, meshPorts, egress)];
+    const egress = configuredEgress(config, ns, {
+      externalIssuerUrls,
+      llm: services.some((s) => s.namespace === ns && s.kind === 'grpc' && isAgent(s)),
+    });
+    const manifests = [
+      namespace(ns),
+      settings(ns, data),
+      peerAuthentication(ns),
+      allowNothing(ns),
+      ...networkPolicies(ns, config.monitoringNamespace, meshPorts, egress),
+    ];
     files.set(`${ns}/namespace.yaml`, yamlDocs('devtools/istio-render (namespace defaults)', manifests));
   }
   for (const s of services) {
-    const common = [serviceAccount(s), kubeService(s), deployment(s, config, issuer), disruptionBudget(s), destinationRule(s.account, s.namespace)];
+    const common = [
+      serviceAccount(s),
+      kubeService(s),
+      deployment(s, config, issuer),
+      disruptionBudget(s),
+      destinationRule(s.account, s.namespace),
+    ];
     if (s.kind === 'oauth') {
       // The same registrations the local mesh uses: scopes by kind, audiences derived from the
       // policies (a workload gets tokens only for services that accept it), token exchange for agents.
@@ -140,12 +172,27 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
         metadata: { name: 'auth-clients', namespace: s.namespace },
         data: { 'clients.json': `${JSON.stringify(clients, null, 2)}\n` },
       };
-      const manifests = [...common, virtualService(s.account, s.namespace, [], 'http'), authServerPolicy(s.account, s.namespace, config.trustDomain), workloadNetworkPolicy(s, 'mesh', config.monitoringNamespace), clientsMap];
-      files.set(`${s.namespace}/${s.account}.yaml`, yamlDocs(`services/${s.path} (the authorization server)`, manifests));
+      const manifests = [
+        ...common,
+        virtualService(s.account, s.namespace, [], 'http'),
+        authServerPolicy(s.account, s.namespace, config.trustDomain),
+        workloadNetworkPolicy(s, 'mesh', config.monitoringNamespace),
+        clientsMap,
+      ];
+      files.set(
+        `${s.namespace}/${s.account}.yaml`,
+        yamlDocs(`services/${s.path} (the authorization server)`, manifests),
+      );
       continue;
     }
     const source = `services/${s.path}/policy.json`;
-    const { manifest, notes: policyNotes } = authorizationPolicy(s.policy!, { account: s.account, namespace: s.namespace, source }, config.trustDomain, issuer, config.monitoringNamespace);
+    const { manifest, notes: policyNotes } = authorizationPolicy(
+      s.policy!,
+      { account: s.account, namespace: s.namespace, source },
+      config.trustDomain,
+      issuer,
+      config.monitoringNamespace,
+    );
     notes.push(...policyNotes.narrowed.map((n) => `${source}: ${n}`));
     const manifests = [
       ...common,
@@ -156,10 +203,20 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
     ];
     files.set(`${s.namespace}/${s.account}.yaml`, yamlDocs(source, manifests));
   }
-  const resources = [...files.keys()].sort((a, b) => (a.endsWith('namespace.yaml') === b.endsWith('namespace.yaml') ? a.localeCompare(b) : a.endsWith('namespace.yaml') ? -1 : 1));
+  const resources = [...files.keys()].sort((a, b) =>
+    a.endsWith('namespace.yaml') === b.endsWith('namespace.yaml')
+      ? a.localeCompare(b)
+      : a.endsWith('namespace.yaml')
+        ? -1
+        : 1,
+  );
   files.set(
     'kustomization.yaml',
-    HEADER('the services found under services/') + stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources }, { lineWidth: 0, aliasDuplicateObjects: false }),
+    HEADER('the services found under services/') +
+      stringify(
+        { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources },
+        { lineWidth: 0, aliasDuplicateObjects: false },
+      ),
   );
   return { files, services, notes };
 }

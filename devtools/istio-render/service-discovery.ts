@@ -41,7 +41,11 @@ function walk(dir: string, found: (file: string) => void): void {
 export function discoverServices(servicesDir: string, trustDomain: string): DeployableService[] {
   const mains: string[] = [];
   const policies: string[] = [];
-  const folderOf = (file: string, leaf: string) => relative(servicesDir, file).slice(0, -leaf.length - 1).split(sep).join('/');
+  const folderOf = (file: string, leaf: string) =>
+    relative(servicesDir, file)
+      .slice(0, -leaf.length - 1)
+      .split(sep)
+      .join('/');
   walk(servicesDir, (file) => {
     if (file.endsWith(`${sep}main.ts`)) mains.push(folderOf(file, 'main.ts'));
     if (file.endsWith(`${sep}policy.json`)) policies.push(folderOf(file, 'policy.json'));
@@ -52,8 +56,11 @@ export function discoverServices(servicesDir: string, trustDomain: string): Depl
     const policyFile = join(servicesDir, path, 'policy.json');
     if (!existsSync(policyFile)) {
       if (path === AUTH_PATH) return { path, name: AUTH_NAME, namespace: 'agentmesh', account: 'auth', kind: 'oauth' };
-      if (path === CONSOLE_PATH) return { path, name: 'agentmesh/console', namespace: 'agentmesh', account: 'console', kind: 'console' };
-      throw new Error(`services/${path}/main.ts has no policy.json beside it: every mesh service needs one to be deployed`);
+      if (path === CONSOLE_PATH)
+        return { path, name: 'agentmesh/console', namespace: 'agentmesh', account: 'console', kind: 'console' };
+      throw new Error(
+        `services/${path}/main.ts has no policy.json beside it: every mesh service needs one to be deployed`,
+      );
     }
     let policy: ServicePolicy;
     try {

@@ -57,9 +57,19 @@ function grpcGroups(served: readonly GrpcMethod[]): RouteGroup[] {
   const unary = `${DEFAULT_DEADLINE_MS / 1000}s`;
   const paths = (pick: (m: GrpcMethod) => boolean) => served.filter(pick).map((m) => m.path);
   return [
-    { kind: 'stream-idempotent', paths: paths((m) => m.serverStreaming && m.idempotent), timeout: '0s', retryOn: RETRY_IDEMPOTENT },
+    {
+      kind: 'stream-idempotent',
+      paths: paths((m) => m.serverStreaming && m.idempotent),
+      timeout: '0s',
+      retryOn: RETRY_IDEMPOTENT,
+    },
     { kind: 'stream', paths: paths((m) => m.serverStreaming && !m.idempotent), timeout: '0s', retryOn: RETRY_UNSENT },
-    { kind: 'unary-idempotent', paths: paths((m) => !m.serverStreaming && m.idempotent), timeout: unary, retryOn: RETRY_IDEMPOTENT },
+    {
+      kind: 'unary-idempotent',
+      paths: paths((m) => !m.serverStreaming && m.idempotent),
+      timeout: unary,
+      retryOn: RETRY_IDEMPOTENT,
+    },
     { kind: 'unary', timeout: unary, retryOn: RETRY_UNSENT },
   ].filter((g) => g.paths === undefined || g.paths.length > 0);
 }
@@ -70,9 +80,17 @@ function grpcGroups(served: readonly GrpcMethod[]): RouteGroup[] {
  * by weight (v1 100, v2 0 until a canary overlay shifts every `*-weighted`
  * route alike). Clients' own grpc-timeout still applies.
  */
-export function virtualService(account: string, namespace: string, served: readonly GrpcMethod[], appProtocol: 'grpc' | 'http'): Manifest {
+export function virtualService(
+  account: string,
+  namespace: string,
+  served: readonly GrpcMethod[],
+  appProtocol: 'grpc' | 'http',
+): Manifest {
   const host = serviceHost(account, namespace);
-  const groups: RouteGroup[] = appProtocol === 'grpc' ? grpcGroups(served) : [{ kind: 'http', timeout: `${DEFAULT_DEADLINE_MS / 1000}s`, retryOn: RETRY_HTTP }];
+  const groups: RouteGroup[] =
+    appProtocol === 'grpc'
+      ? grpcGroups(served)
+      : [{ kind: 'http', timeout: `${DEFAULT_DEADLINE_MS / 1000}s`, retryOn: RETRY_HTTP }];
   const routesFor = ({ kind, paths, timeout, retryOn }: RouteGroup) => {
     const base: Match[] = paths ? paths.map((p) => ({ uri: { exact: p } })) : [{}];
     const retries = { attempts: MESH_RETRY_ATTEMPTS, retryOn: retryOn.join(',') };
@@ -92,5 +110,10 @@ export function virtualService(account: string, namespace: string, served: reado
     };
     return [...pinned, split];
   };
-  return { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', metadata: { name: account, namespace }, spec: { hosts: [host], http: groups.flatMap(routesFor) } } satisfies IVirtualService;
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: { name: account, namespace },
+    spec: { hosts: [host], http: groups.flatMap(routesFor) },
+  } satisfies IVirtualService;
 }

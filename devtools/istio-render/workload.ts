@@ -28,7 +28,8 @@ import type { RenderConfig } from './render-config.js';
 import type { DeployableService } from './service-discovery.js';
 
 /** The Vault role of a workload under Vault's Kubernetes auth (bound to its ServiceAccount and namespace). */
-export const vaultRole = (s: Pick<DeployableService, 'namespace' | 'account'>) => `agentmesh-${s.namespace}-${s.account}`;
+export const vaultRole = (s: Pick<DeployableService, 'namespace' | 'account'>) =>
+  `agentmesh-${s.namespace}-${s.account}`;
 
 /** Agents live under services/agents/ (the layout `agentmesh new agent` keeps): they are the ones that plan with an LLM. */
 export const isAgent = (s: Pick<DeployableService, 'path'>) => s.path.startsWith('agents/');
@@ -38,7 +39,12 @@ export function serviceAccount(s: DeployableService): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'ServiceAccount',
-    metadata: { name: s.account, namespace: s.namespace, labels: { app: s.account }, annotations: { 'agentmesh.dev/service': s.name } },
+    metadata: {
+      name: s.account,
+      namespace: s.namespace,
+      labels: { app: s.account },
+      annotations: { 'agentmesh.dev/service': s.name },
+    },
     automountServiceAccountToken: false,
   } satisfies IServiceAccount;
 }
@@ -48,7 +54,13 @@ export function kubeService(s: DeployableService): Manifest {
   const port =
     s.kind === 'grpc'
       ? { name: 'grpc-api', port: GRPC_PORT, targetPort: 'grpc-api', appProtocol: 'grpc', protocol: 'TCP' as const }
-      : { name: 'http-oauth', port: AUTH_PORT, targetPort: 'http-oauth', appProtocol: 'http', protocol: 'TCP' as const };
+      : {
+          name: 'http-oauth',
+          port: AUTH_PORT,
+          targetPort: 'http-oauth',
+          appProtocol: 'http',
+          protocol: 'TCP' as const,
+        };
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -58,7 +70,13 @@ export function kubeService(s: DeployableService): Manifest {
 }
 
 /** Restricted pod security: non-root, read-only root filesystem, no capabilities, the runtime's seccomp profile. */
-const podSecurity = { runAsNonRoot: true, runAsUser: APP_UID, runAsGroup: APP_UID, fsGroup: APP_UID, seccompProfile: { type: 'RuntimeDefault' as const } };
+const podSecurity = {
+  runAsNonRoot: true,
+  runAsUser: APP_UID,
+  runAsGroup: APP_UID,
+  fsGroup: APP_UID,
+  seccompProfile: { type: 'RuntimeDefault' as const },
+};
 const containerSecurity = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
@@ -81,13 +99,19 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     env.push(
       { name: 'AGENTMESH_POLICY_FILE', value: `${APP_DIR}/services/${s.path}/policy.json` },
       { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
-      { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } } },
+      {
+        name: 'DATABASE_URL',
+        valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } },
+      },
     );
     if (llm) {
       env.push(
         { name: 'OPENAI_BASE_URL', value: config.llm!.baseUrl },
         // Without the Secret the agent keeps its playbooks (AGENTMESH_PLANNER=auto plans with the LLM only when a key is set).
-        { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: `${s.account}-llm`, key: 'api-key', optional: true } } },
+        {
+          name: 'OPENAI_API_KEY',
+          valueFrom: { secretKeyRef: { name: `${s.account}-llm`, key: 'api-key', optional: true } },
+        },
       );
     }
   } else {
@@ -132,7 +156,11 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
     {
       name: 'vault-token',
-      projected: { sources: [{ serviceAccountToken: { path: 'token', audience: config.vault.tokenAudience, expirationSeconds: 3600 } }] },
+      projected: {
+        sources: [
+          { serviceAccountToken: { path: 'token', audience: config.vault.tokenAudience, expirationSeconds: 3600 } },
+        ],
+      },
     },
     { name: 'vault-ca', configMap: { name: 'vault-ca', optional: true } },
     ...(grpc ? [] : [{ name: 'auth-clients', configMap: { name: 'auth-clients' } }]),
@@ -149,14 +177,23 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
           labels: { ...labels, 'sidecar.istio.io/inject': 'true', ...(llm ? { [LLM_LABEL]: 'true' } : {}) },
           annotations: {
             // The app starts only once the sidecar is ready (its first calls go through it); the sidecar drains as long as the app does.
-            'proxy.istio.io/config': JSON.stringify({ holdApplicationUntilProxyStarts: true, terminationDrainDuration: `${TERMINATION_GRACE_S}s` }),
+            'proxy.istio.io/config': JSON.stringify({
+              holdApplicationUntilProxyStarts: true,
+              terminationDrainDuration: `${TERMINATION_GRACE_S}s`,
+            }),
             // The kubelet's probes go to the sidecar agent (15020), which calls the admin port on loopback:
             // plain HTTP probes to the app's port would be refused by STRICT mTLS.
             'sidecar.istio.io/rewriteAppHTTPProbers': 'true',
             // With Istio's metrics merging (on by default) the injector moves these into the agent, which
             // scrapes the app on loopback and serves both on 15020; without it Prometheus scrapes the
             // admin port itself, over mTLS (see the AuthorizationPolicy's metrics rule).
-            ...(grpc ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ADMIN_PORT), 'prometheus.io/path': METRICS_PATH } : {}),
+            ...(grpc
+              ? {
+                  'prometheus.io/scrape': 'true',
+                  'prometheus.io/port': String(ADMIN_PORT),
+                  'prometheus.io/path': METRICS_PATH,
+                }
+              : {}),
           },
         },
         spec: {
@@ -215,14 +252,23 @@ export function requestAuthentication(s: DeployableService, issuer: string, jwks
  * its admin port only from the monitoring namespace (Prometheus scraping the
  * app directly; merged metrics go through 15020, see allow-metrics-scrape).
  */
-export function workloadNetworkPolicy(s: DeployableService, callerNamespaces: string[] | 'mesh', monitoringNamespace: string): Manifest {
+export function workloadNetworkPolicy(
+  s: DeployableService,
+  callerNamespaces: string[] | 'mesh',
+  monitoringNamespace: string,
+): Manifest {
   const from =
     callerNamespaces === 'mesh'
       ? [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }]
       : callerNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
-  const ingress = from.length ? [{ from, ports: [{ protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }] : [];
+  const ingress = from.length
+    ? [{ from, ports: [{ protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }]
+    : [];
   if (s.kind === 'grpc') {
-    ingress.push({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNamespace } } }], ports: [{ protocol: 'TCP', port: ADMIN_PORT }] });
+    ingress.push({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNamespace } } }],
+      ports: [{ protocol: 'TCP', port: ADMIN_PORT }],
+    });
   }
   return {
     apiVersion: 'networking.k8s.io/v1',

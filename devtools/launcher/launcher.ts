@@ -76,7 +76,13 @@ function serviceEnv(plan: MeshPlan, s: PlannedService, extra: Record<string, str
 
 function readiness(plan: MeshPlan, s: PlannedService, ca: string): () => Promise<boolean> {
   if (s.kind === 'auth') {
-    return async () => (await httpRequest(`https://127.0.0.1:${s.port}/.well-known/oauth-authorization-server`, { ca, timeoutMs: 1_000 })).status === 200;
+    return async () =>
+      (
+        await httpRequest(`https://127.0.0.1:${s.port}/.well-known/oauth-authorization-server`, {
+          ca,
+          timeoutMs: 1_000,
+        })
+      ).status === 200;
   }
   return async () => (await httpRequest(`http://127.0.0.1:${s.adminPort}/readyz`, { timeoutMs: 1_000 })).status === 200;
 }
@@ -94,13 +100,18 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   if (existsSync(meshFile)) {
     const previous = JSON.parse(readFileSync(meshFile, 'utf8')) as Partial<MeshFile>;
     if (previous.launcherPid && previous.launcherPid !== process.pid && processAlive(previous.launcherPid)) {
-      throw new Error(`a mesh is already running from this folder (launcher pid ${previous.launcherPid}); stop it first`);
+      throw new Error(
+        `a mesh is already running from this folder (launcher pid ${previous.launcherPid}); stop it first`,
+      );
     }
     rmSync(meshFile);
   }
   const ports = plan.services.flatMap((s) => [s.port, ...(s.adminPort ? [s.adminPort] : [])]);
   for (const port of ports) {
-    if (!(await portFree(port))) throw new Error(`port ${port} is in use: another program (or checkout) holds the block ${plan.basePort}-${plan.basePort + 99}; set AGENTMESH_BASE_PORT to another multiple of 100`);
+    if (!(await portFree(port)))
+      throw new Error(
+        `port ${port} is in use: another program (or checkout) holds the block ${plan.basePort}-${plan.basePort + 99}; set AGENTMESH_BASE_PORT to another multiple of 100`,
+      );
   }
   const { ca, cliSecret } = await prepareMeshFiles(plan);
   const caFile = join(plan.home, 'certs', 'ca.crt');
@@ -127,13 +138,17 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
         plan.services
           .filter((s) => s.kind === level)
           .map((s) =>
-            supervisor.start({
-              name: s.name,
-              entry: s.entry,
-              env: serviceEnv(plan, s, options.env ?? {}),
-              logFile: join(plan.home, 'logs', `${fileName(s.name)}.log`),
-              ready: readiness(plan, s, caPem),
-            }, undefined, options.signal),
+            supervisor.start(
+              {
+                name: s.name,
+                entry: s.entry,
+                env: serviceEnv(plan, s, options.env ?? {}),
+                logFile: join(plan.home, 'logs', `${fileName(s.name)}.log`),
+                ready: readiness(plan, s, caPem),
+              },
+              undefined,
+              options.signal,
+            ),
           ),
       );
     }

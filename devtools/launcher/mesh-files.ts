@@ -27,9 +27,15 @@ async function ensureCa(plan: MeshPlan): Promise<{ ca: CertificateAuthority; cre
   const certFile = join(dir, 'ca.crt');
   const keyFile = join(dir, 'ca.key');
   const domainFile = join(dir, 'trust-domain');
-  if (existsSync(certFile) && existsSync(keyFile) && existsSync(domainFile) && readFileSync(domainFile, 'utf8').trim() === plan.trustDomain) {
+  if (
+    existsSync(certFile) &&
+    existsSync(keyFile) &&
+    existsSync(domainFile) &&
+    readFileSync(domainFile, 'utf8').trim() === plan.trustDomain
+  ) {
     const pem = readFileSync(certFile, 'utf8');
-    if (new Date(new X509Certificate(pem).validTo).getTime() > Date.now() + 24 * 3_600_000) return { ca: await loadCa(pem, readFileSync(keyFile, 'utf8')), created: false };
+    if (new Date(new X509Certificate(pem).validTo).getTime() > Date.now() + 24 * 3_600_000)
+      return { ca: await loadCa(pem, readFileSync(keyFile, 'utf8')), created: false };
   }
   const ca = await createCa(plan.trustDomain, 30);
   writeFileSync(certFile, ca.certPem);
@@ -43,7 +49,11 @@ export async function issueCertificates(plan: MeshPlan, ca: CertificateAuthority
   for (const name of [...plan.services.map((s) => s.name), CLI_CLIENT]) {
     const { cert, key } = certPaths(plan, name);
     mkdirSync(join(cert, '..'), { recursive: true, mode: 0o700 });
-    const pair = await issueWorkloadCert(ca, { spiffeId: spiffeIdOfService(plan.trustDomain, name), commonName: name, hours: 24 });
+    const pair = await issueWorkloadCert(ca, {
+      spiffeId: spiffeIdOfService(plan.trustDomain, name),
+      commonName: name,
+      hours: 24,
+    });
     // Key first: a service re-reading the pair never sees a new certificate with the old key for long.
     writePrivate(key, pair.key);
     writeFileSync(`${cert}.tmp`, pair.cert);
@@ -54,15 +64,22 @@ export async function issueCertificates(plan: MeshPlan, ca: CertificateAuthority
 /** The secrets file of the local mesh (what Vault holds in production): a signing key and a secret per client, kept across runs. */
 async function ensureSecrets(plan: MeshPlan): Promise<Record<string, Record<string, string>>> {
   const file = join(plan.home, 'secrets.json');
-  const secrets = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>) : {};
-  secrets['agentmesh/auth/signing-keys'] ??= { k1: await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey) };
-  for (const c of plan.clients) secrets[c.auth.secret_path] ??= { client_secret: randomBytes(24).toString('base64url') };
+  const secrets = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>)
+    : {};
+  secrets['agentmesh/auth/signing-keys'] ??= {
+    k1: await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey),
+  };
+  for (const c of plan.clients)
+    secrets[c.auth.secret_path] ??= { client_secret: randomBytes(24).toString('base64url') };
   writePrivate(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
 }
 
 /** Everything the processes read: CA and certificates, secrets, client registrations. */
-export async function prepareMeshFiles(plan: MeshPlan): Promise<{ ca: CertificateAuthority; caCreated: boolean; cliSecret: string }> {
+export async function prepareMeshFiles(
+  plan: MeshPlan,
+): Promise<{ ca: CertificateAuthority; caCreated: boolean; cliSecret: string }> {
   mkdirSync(plan.home, { recursive: true, mode: 0o700 });
   for (const sub of ['logs', 'data', 'traces']) mkdirSync(join(plan.home, sub), { recursive: true, mode: 0o700 });
   const { ca, created } = await ensureCa(plan);

@@ -12,7 +12,13 @@ export type ServiceKind = MeshServiceKind;
 const manifestSchema = z.object({
   trustDomain: z.string().min(1).default('agentmesh.local'),
   services: z
-    .array(z.object({ name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/), kind: z.enum(['auth', 'registry', 'tool', 'agent', 'console']), entry: z.string().min(1) }))
+    .array(
+      z.object({
+        name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/),
+        kind: z.enum(['auth', 'registry', 'tool', 'agent', 'console']),
+        entry: z.string().min(1),
+      }),
+    )
     .min(1),
 });
 
@@ -76,10 +82,12 @@ const SCOPES: Record<ServiceKind, string[]> = {
 export function planMesh(root: string, options: { basePort?: number; manifest?: string } = {}): MeshPlan {
   const file = options.manifest ?? join(root, 'services', 'local-mesh.json');
   const parsed = manifestSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+  if (!parsed.success)
+    throw new Error(`${file}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
   const { trustDomain, services } = parsed.data;
   const basePort = options.basePort ?? defaultBasePort(root);
-  if (basePort < 1024 || basePort + 99 > 65_535) throw new Error(`base port ${basePort}: must leave room for 100 ports between 1024 and 65535`);
+  if (basePort < 1024 || basePort + 99 > 65_535)
+    throw new Error(`base port ${basePort}: must leave room for 100 ports between 1024 and 65535`);
   if (services.length > 45) throw new Error('at most 45 services fit the port block of a checkout');
   const planned: PlannedService[] = services.map((s, i) => {
     const policyFile = join(root, dirname(s.entry), 'policy.json');
@@ -88,15 +96,26 @@ export function planMesh(root: string, options: { basePort?: number; manifest?: 
       port: basePort + i,
       adminPort: s.kind === 'auth' ? undefined : basePort + 50 + i,
       spiffeId: spiffeIdOfService(trustDomain, s.name),
-      policy: existsSync(policyFile) ? parsePolicy(JSON.parse(readFileSync(policyFile, 'utf8')), trustDomain) : undefined,
+      policy: existsSync(policyFile)
+        ? parsePolicy(JSON.parse(readFileSync(policyFile, 'utf8')), trustDomain)
+        : undefined,
     };
   });
-  return { root, home: join(root, '.agentmesh'), trustDomain, basePort, services: planned, clients: clientsOf(planned, trustDomain) };
+  return {
+    root,
+    home: join(root, '.agentmesh'),
+    trustDomain,
+    basePort,
+    services: planned,
+    clients: clientsOf(planned, trustDomain),
+  };
 }
 
 /** The services whose policy lets `spiffeId` call at least one method: the audiences its tokens may name. */
 function calleesOf(services: PlannedService[], spiffeId: string): string[] {
-  return services.filter((s) => s.policy?.rules.some((r) => r.callers.some((c) => matchesSpiffePattern(c, spiffeId)))).map((s) => s.name);
+  return services
+    .filter((s) => s.policy?.rules.some((r) => r.callers.some((c) => matchesSpiffePattern(c, spiffeId))))
+    .map((s) => s.name);
 }
 
 /**

@@ -9,9 +9,17 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 function onEvent(e: SupervisorEvent): void {
-  if (e.type === 'started') say(e.attempt > 1 ? `  restarting ${e.name} (attempt ${e.attempt}, pid ${e.pid})` : `  starting ${e.name} (pid ${e.pid})`);
+  if (e.type === 'started')
+    say(
+      e.attempt > 1
+        ? `  restarting ${e.name} (attempt ${e.attempt}, pid ${e.pid})`
+        : `  starting ${e.name} (pid ${e.pid})`,
+    );
   if (e.type === 'ready') say(`  ${e.name} ready in ${e.ms} ms`);
-  if (e.type === 'exited') say(`  ${e.name} exited (${e.signal ?? `code ${e.code}`})${e.restartInMs !== undefined ? `; restarting in ${e.restartInMs} ms` : ''}`);
+  if (e.type === 'exited')
+    say(
+      `  ${e.name} exited (${e.signal ?? `code ${e.code}`})${e.restartInMs !== undefined ? `; restarting in ${e.restartInMs} ms` : ''}`,
+    );
   if (e.type === 'gave-up') say(`  ${e.name}: not restarted: ${e.reason}`);
 }
 
@@ -28,7 +36,17 @@ if (basePort !== undefined && !Number.isInteger(basePort)) {
   process.stderr.write(`agentmesh: AGENTMESH_BASE_PORT must be a port number\n`);
   process.exit(2);
 }
-const passThrough = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (k.startsWith('OPENAI_') || k === 'AGENTMESH_MODELS' || k === 'AGENTMESH_PLANNER' || k === 'AGENTMESH_LOG_LEVEL' || k.startsWith('OTEL_'))) as [string, string][]);
+const passThrough = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k, v]) =>
+      v !== undefined &&
+      (k.startsWith('OPENAI_') ||
+        k === 'AGENTMESH_MODELS' ||
+        k === 'AGENTMESH_PLANNER' ||
+        k === 'AGENTMESH_LOG_LEVEL' ||
+        k.startsWith('OTEL_')),
+  ) as [string, string][],
+);
 
 // Signals are handled from the first moment: a Ctrl-C while services start stops those already started.
 const starting = new AbortController();
@@ -66,7 +84,14 @@ const orphanWatch = setInterval(() => {
 
 say('agentmesh: starting the local mesh');
 try {
-  const started = await launchMesh({ root, home: process.env.AGENTMESH_HOME, basePort, env: passThrough, onEvent, signal: starting.signal });
+  const started = await launchMesh({
+    root,
+    home: process.env.AGENTMESH_HOME,
+    basePort,
+    env: passThrough,
+    onEvent,
+    signal: starting.signal,
+  });
   // A signal that came as the last service became ready: stop what started.
   if (starting.signal.aborted) {
     await started.stop();

@@ -84,7 +84,11 @@ export class Supervisor {
     if (code === CONFIG_ERROR) {
       this.running.delete(entry.spec.name);
       this.report({ type: 'exited', name: entry.spec.name, code, signal, restartInMs: undefined });
-      this.report({ type: 'gave-up', name: entry.spec.name, reason: `configuration error (exit 78): ${tail(entry.spec.logFile, 3)}` });
+      this.report({
+        type: 'gave-up',
+        name: entry.spec.name,
+        reason: `configuration error (exit 78): ${tail(entry.spec.logFile, 3)}`,
+      });
       return;
     }
     // A process that ran a minute before crashing starts the backoff over.
@@ -104,14 +108,19 @@ export class Supervisor {
     void entry.exited.then(() => (gone = true));
     while (Date.now() - began < timeoutMs) {
       signal?.throwIfAborted();
-      if (gone) throw new Error(`${spec.name} exited before it was ready (exit ${entry.child.exitCode ?? entry.child.signalCode}); last lines of ${spec.logFile}:\n${tail(spec.logFile)}`);
+      if (gone)
+        throw new Error(
+          `${spec.name} exited before it was ready (exit ${entry.child.exitCode ?? entry.child.signalCode}); last lines of ${spec.logFile}:\n${tail(spec.logFile)}`,
+        );
       if (await spec.ready().catch(() => false)) {
         this.report({ type: 'ready', name: spec.name, ms: Date.now() - began });
         return;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${spec.name} was not ready within ${timeoutMs} ms; last lines of ${spec.logFile}:\n${tail(spec.logFile)}`);
+    throw new Error(
+      `${spec.name} was not ready within ${timeoutMs} ms; last lines of ${spec.logFile}:\n${tail(spec.logFile)}`,
+    );
   }
 
   /** The pid of a running service (for tests and status). */

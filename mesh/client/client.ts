@@ -28,7 +28,10 @@ export interface CallOptions {
 }
 
 /** Called before every outgoing call to add metadata (tokens, trace context...). */
-export type MetadataHook = (metadata: Metadata, call: { path: string; parent?: CallContext; actFor?: string; asSelf?: boolean }) => void | Promise<void>;
+export type MetadataHook = (
+  metadata: Metadata,
+  call: { path: string; parent?: CallContext; actFor?: string; asSelf?: boolean },
+) => void | Promise<void>;
 
 /** Options for createClient. */
 export interface MeshClientOptions {
@@ -54,7 +57,11 @@ export type MeshClient<S extends ServiceDefinition> = {
 function fromServiceError(err: ServiceError, path: string): MeshError {
   // grpc-js's Status and our Code share their numbers.
   const code = err.code as number as Code;
-  return new MeshError(code, err.details || Code[code] || 'call failed', { cause: err, metadata: err.metadata, remote: path });
+  return new MeshError(code, err.details || Code[code] || 'call failed', {
+    cause: err,
+    metadata: err.metadata,
+    remote: path,
+  });
 }
 
 /** Creates a typed client for `address` ("host:port") following the mesh's conventions. */
@@ -66,14 +73,17 @@ export function createClient<S extends ServiceDefinition>(
   // TLS SNI carries host names only (Node warns, DEP0123, for an IP). Workload identity is checked
   // on the SPIFFE ID, never on the host name, so the name sent for an IP address does not matter.
   const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
-  const channelOptions = isIP(host) ? { 'grpc.ssl_target_name_override': 'localhost', ...options.channelOptions } : options.channelOptions;
+  const channelOptions = isIP(host)
+    ? { 'grpc.ssl_target_name_override': 'localhost', ...options.channelOptions }
+    : options.channelOptions;
   const grpcClient = new Client(address, options.credentials, channelOptions);
   const defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
   const hooks = options.metadataHooks ?? [];
 
   async function prepare(path: string, opts: CallOptions = {}) {
     const metadata = opts.metadata?.clone() ?? new Metadata();
-    for (const hook of hooks) await hook(metadata, { path, parent: opts.parent, actFor: opts.actFor, asSelf: opts.asSelf });
+    for (const hook of hooks)
+      await hook(metadata, { path, parent: opts.parent, actFor: opts.actFor, asSelf: opts.asSelf });
     let deadline = Date.now() + (opts.deadlineMs ?? defaultDeadlineMs);
     if (opts.parent?.deadline) deadline = Math.min(deadline, opts.parent.deadline.getTime());
     const signals = [opts.signal, opts.parent?.signal].filter((s): s is AbortSignal => s !== undefined);

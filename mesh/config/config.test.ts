@@ -13,10 +13,15 @@ describe('loadConfig', () => {
     [{ AGENTMESH_PORT: 'x' }, 'AGENTMESH_PORT must be a port number'],
     [{ AGENTMESH_PORT: '70000' }, 'AGENTMESH_PORT must be between 0 and 65535'],
     [{ AGENTMESH_PORT: '1.5' }, 'AGENTMESH_PORT must be an integer'],
-    [{ AGENTMESH_LOG_LEVEL: 'loud' }, 'AGENTMESH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [
+      { AGENTMESH_LOG_LEVEL: 'loud' },
+      'AGENTMESH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    ],
     [{ AGENTMESH_SHUTDOWN_GRACE_MS: '-1' }, 'AGENTMESH_SHUTDOWN_GRACE_MS must not be negative'],
   ])('%j is refused naming the variable', (env, message) => {
-    expect(() => loadConfig(kernelConfigSchema, env)).toThrow(new ConfigError(message.split(' ')[0]!, message.split(' ').slice(1).join(' ')));
+    expect(() => loadConfig(kernelConfigSchema, env)).toThrow(
+      new ConfigError(message.split(' ')[0]!, message.split(' ').slice(1).join(' ')),
+    );
   });
 
   test('a required variable that is missing or empty is named as required, and its value is never echoed', () => {

@@ -21,7 +21,9 @@ export type EnvSchema = z.ZodObject<Record<string, z.ZodType>>;
  */
 export function loadConfig<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   // Empty strings count as unset, as shells make it easy to export VAR= by accident.
-  const input = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const input = Object.fromEntries(
+    Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
@@ -40,7 +42,10 @@ export const port = () =>
 
 /** A positive duration in milliseconds from an env variable. */
 export const millis = () =>
-  z.coerce.number({ error: 'must be a number of milliseconds' }).int('must be an integer').min(0, 'must not be negative');
+  z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be an integer')
+    .min(0, 'must not be negative');
 
 /** A log level pino understands. */
 export const logLevel = () =>

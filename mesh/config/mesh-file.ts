@@ -12,10 +12,17 @@ export interface MeshFile {
   ca: string;
   issuer: string;
   tokenUrl: string;
-  services: { name: string; kind: MeshServiceKind; address: string; admin: string | undefined; spiffeId: string; log: string; trace: string | undefined }[];
+  services: {
+    name: string;
+    kind: MeshServiceKind;
+    address: string;
+    admin: string | undefined;
+    spiffeId: string;
+    log: string;
+    trace: string | undefined;
+  }[];
   /** The web console's URL, when the mesh runs one. */
   console?: string;
   /** The CLI's own identity: client credentials and its workload certificate. */
   client: { clientId: string; clientSecret: string; cert: string; key: string };
 }
-

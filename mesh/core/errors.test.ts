@@ -16,7 +16,11 @@ describe('MeshError.from', () => {
   });
 
   test('keeps the code of a grpc-js status error (a downstream call)', () => {
-    const serviceError = Object.assign(new Error('5 NOT_FOUND: gone'), { code: Code.NOT_FOUND, details: 'gone', metadata: new Metadata() });
+    const serviceError = Object.assign(new Error('5 NOT_FOUND: gone'), {
+      code: Code.NOT_FOUND,
+      details: 'gone',
+      metadata: new Metadata(),
+    });
     expect(MeshError.from(serviceError)).toMatchObject({ code: Code.NOT_FOUND, message: 'gone' });
   });
 

@@ -9,7 +9,13 @@ const card = (over: Partial<Parameters<typeof AgentCard.fromPartial>[0]> = {}) =
     purpose: 'Assess credit risk',
     owner: 'team-risk',
     identity: 'spiffe://agentmesh.local/ns/lending/sa/credit-risk',
-    skills: [{ id: 'assess', description: 'Assess', inputSchema: { type: 'object', properties: { income: { type: 'number' } } } }],
+    skills: [
+      {
+        id: 'assess',
+        description: 'Assess',
+        inputSchema: { type: 'object', properties: { income: { type: 'number' } } },
+      },
+    ],
     ...over,
   });
 
@@ -27,10 +33,23 @@ describe('card validation', () => {
     [{ identity: 'https://x' }, 'card.identity'],
     [{ owner: '' }, 'card.owner'],
     [{ skills: [] }, 'card.skills'],
-    [{ skills: [{ id: 'a', description: 'x' }, { id: 'a', description: 'y' }] }, 'card.skills[1]: duplicate id a'],
-    [{ skills: [{ id: 'a', description: 'x', inputSchema: { type: 'nonsense' } }] }, 'card.skills[0].input_schema: not a valid JSON Schema'],
+    [
+      {
+        skills: [
+          { id: 'a', description: 'x' },
+          { id: 'a', description: 'y' },
+        ],
+      },
+      'card.skills[1]: duplicate id a',
+    ],
+    [
+      { skills: [{ id: 'a', description: 'x', inputSchema: { type: 'nonsense' } }] },
+      'card.skills[0].input_schema: not a valid JSON Schema',
+    ],
   ])('%j is INVALID_ARGUMENT naming %s', (over, field) => {
-    expect(() => validateAgentCard(card(over))).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(field) }));
+    expect(() => validateAgentCard(card(over))).toThrow(
+      expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(field) }),
+    );
   });
 
   test('tool cards need tools with valid schemas', () => {
@@ -40,7 +59,9 @@ describe('card validation', () => {
       purpose: 'Customer records',
       owner: 'team-data',
       identity: 'spiffe://agentmesh.local/ns/banking/sa/customer-records',
-      tools: [{ name: 'get-customer', description: 'Fetch a customer', argumentsSchema: { type: 'object', required: 'id' } }],
+      tools: [
+        { name: 'get-customer', description: 'Fetch a customer', argumentsSchema: { type: 'object', required: 'id' } },
+      ],
     });
     expect(() => validateToolCard(tool)).toThrow('card.tools[0].arguments_schema');
   });

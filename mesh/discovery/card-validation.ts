@@ -27,16 +27,23 @@ export function checkSchema(schema: Record<string, unknown> | undefined, field: 
   }
 }
 
-function checkCommon(card: { name: string; version: string; purpose: string; identity: string; owner: string }, kind: string): void {
+function checkCommon(
+  card: { name: string; version: string; purpose: string; identity: string; owner: string },
+  kind: string,
+): void {
   if (!card.name) throw invalid('card.name', 'required');
-  if (!ENTRY_NAME.test(card.name)) throw invalid('card.name', `must be namespace/name in lower case (got ${JSON.stringify(card.name.slice(0, 80))})`);
+  if (!ENTRY_NAME.test(card.name))
+    throw invalid('card.name', `must be namespace/name in lower case (got ${JSON.stringify(card.name.slice(0, 80))})`);
   if (!card.version) throw invalid('card.version', 'required');
-  if (!semver.valid(card.version)) throw invalid('card.version', `not a semantic version (got ${JSON.stringify(card.version.slice(0, 40))})`);
+  if (!semver.valid(card.version))
+    throw invalid('card.version', `not a semantic version (got ${JSON.stringify(card.version.slice(0, 40))})`);
   if (!card.purpose.trim()) throw invalid('card.purpose', `required: one sentence saying what the ${kind} is for`);
   if (!card.identity) throw invalid('card.identity', 'required: the workload SPIFFE ID');
   const id = parseSpiffeId(card.identity);
-  if (!id) throw invalid('card.identity', 'not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service>');
-  if (`${id.namespace}/${id.serviceAccount}` !== card.name) throw invalid('card.identity', `names ${id.namespace}/${id.serviceAccount}, not ${card.name}`);
+  if (!id)
+    throw invalid('card.identity', 'not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service>');
+  if (`${id.namespace}/${id.serviceAccount}` !== card.name)
+    throw invalid('card.identity', `names ${id.namespace}/${id.serviceAccount}, not ${card.name}`);
   if (!card.owner.trim()) throw invalid('card.owner', 'required: the accountable team or person');
 }
 
@@ -44,7 +51,8 @@ function checkUnique<T>(items: T[], key: (t: T) => string, field: string, patter
   const seen = new Set<string>();
   items.forEach((item, i) => {
     const k = key(item);
-    if (!pattern.test(k)) throw invalid(`${field}[${i}]`, `id ${JSON.stringify(k.slice(0, 64))} must be lower-case letters, digits, . _ -`);
+    if (!pattern.test(k))
+      throw invalid(`${field}[${i}]`, `id ${JSON.stringify(k.slice(0, 64))} must be lower-case letters, digits, . _ -`);
     if (seen.has(k)) throw invalid(`${field}[${i}]`, `duplicate id ${k}`);
     seen.add(k);
   });

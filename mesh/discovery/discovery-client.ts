@@ -46,7 +46,10 @@ export class DiscoveryClient {
       let backoff = 250;
       while (!this.watching.signal.aborted) {
         try {
-          for await (const change of this.registry.watch({ fromRevision: 0, kinds: [] }, { signal: this.watching.signal, deadlineMs: Infinity })) {
+          for await (const change of this.registry.watch(
+            { fromRevision: 0, kinds: [] },
+            { signal: this.watching.signal, deadlineMs: Infinity },
+          )) {
             this.watchUp = true;
             backoff = 250;
             this.generation++;

@@ -17,10 +17,16 @@ const scope = (s: Parameters<typeof DiscoveryScope.fromPartial>[0]) => compileSc
 
 describe('discovery index', () => {
   const index = new DiscoveryIndex<string>();
-  for (let i = 0; i < 2_000; i++) index.put({ key: `agent:ns${i % 20}/a${i}@1.0.0`, candidate: candidate(`ns${i % 20}/a${i}`), value: `v${i}` });
+  for (let i = 0; i < 2_000; i++)
+    index.put({ key: `agent:ns${i % 20}/a${i}@1.0.0`, candidate: candidate(`ns${i % 20}/a${i}`), value: `v${i}` });
   index.put({
     key: 'agent:lending/credit-risk@2.0.0',
-    candidate: candidate('lending/credit-risk', { version: '2.0.0', purpose: 'Assess credit risk', policies: ['gdpr'], skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'credit score', tags: ['credit'] }] }),
+    candidate: candidate('lending/credit-risk', {
+      version: '2.0.0',
+      purpose: 'Assess credit risk',
+      policies: ['gdpr'],
+      skills: [{ id: 'assess-credit-risk', name: 'Assess', description: 'credit score', tags: ['credit'] }],
+    }),
     value: 'the one',
   });
 

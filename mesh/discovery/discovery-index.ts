@@ -1,4 +1,12 @@
-import { compareCandidates, matchCandidate, prepared, scoreCandidate, type Candidate, type CompiledScope, type Match } from './scope-match.js';
+import {
+  compareCandidates,
+  matchCandidate,
+  prepared,
+  scoreCandidate,
+  type Candidate,
+  type CompiledScope,
+  type Match,
+} from './scope-match.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -48,7 +56,6 @@ export class DiscoveryIndex<T> {
   get size(): number {
     return this.entries.size;
   }
-
 
   private index(e: Indexed<T>, op: typeof add<T>): void {
     const c = e.candidate;
@@ -101,7 +108,8 @@ export class DiscoveryIndex<T> {
         const out = new Set<Indexed<T>>();
         for (const e of union(this.byName, s.names)) out.add(e);
         for (const e of union(this.byNamespace, s.namespaces)) out.add(e);
-        for (const p of s.patterns) for (const name of this.namesWithPrefix(p.prefix)) for (const e of this.byName.get(name) ?? []) out.add(e);
+        for (const p of s.patterns)
+          for (const name of this.namesWithPrefix(p.prefix)) for (const e of this.byName.get(name) ?? []) out.add(e);
         sets.push(out);
       }
     }
@@ -112,7 +120,6 @@ export class DiscoveryIndex<T> {
     if (!sets.length) return undefined;
     return sets.reduce((a, b) => (a.size <= b.size ? a : b));
   }
-
 
   private namesWithPrefix(prefix: string): string[] {
     const names = (this.sortedNames ??= [...this.byName.keys()].sort());
@@ -139,12 +146,17 @@ export class DiscoveryIndex<T> {
     // Keep only the best `limit` while scanning (no sort of every match), by score alone:
     // the reasons are written for those that are kept.
     const best: { e: Indexed<T>; score: number }[] = [];
-    const before = (a: { e: Indexed<T>; score: number }, b: { e: Indexed<T>; score: number }) => b.score - a.score || compareCandidates(a.e.candidate, b.e.candidate);
+    const before = (a: { e: Indexed<T>; score: number }, b: { e: Indexed<T>; score: number }) =>
+      b.score - a.score || compareCandidates(a.e.candidate, b.e.candidate);
     for (const e of entries) {
       const score = scoreCandidate(e.candidate, scope);
       if (score === undefined) continue;
       const last = best[limit - 1];
-      if (last && (score < last.score || (score === last.score && compareCandidates(e.candidate, last.e.candidate) >= 0))) continue;
+      if (
+        last &&
+        (score < last.score || (score === last.score && compareCandidates(e.candidate, last.e.candidate) >= 0))
+      )
+        continue;
       if (!admit(e)) continue;
       const ranked = { e, score };
       let i = best.length;

@@ -5,7 +5,7 @@ import { compileNamePattern, globMatches, globMatchesByProgramme, requiredLitera
 // A small deterministic generator, so a failure can be reproduced.
 function random(seed: number) {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 const pick = <T>(r: () => number, items: readonly T[]) => items[Math.floor(r() * items.length)]!;
 
@@ -25,7 +25,8 @@ describe('name patterns', () => {
   test('the fast glob matchers agree with the general one on thousands of random globs and names', () => {
     const r = random(7);
     const piece = () => pick(r, ['a', 'b', 'ab', 'ns1', '-', '*', '*', '?', '**', '/']);
-    const name = () => `${pick(r, ['a', 'ab', 'ns1', 'ns12', 'b-a'])}/${pick(r, ['a', 'ba', 'agent-1', 'ab-ab', 'x/y', ''])}`;
+    const name = () =>
+      `${pick(r, ['a', 'ab', 'ns1', 'ns12', 'b-a'])}/${pick(r, ['a', 'ba', 'agent-1', 'ab-ab', 'x/y', ''])}`;
     for (let i = 0; i < 3_000; i++) {
       const glob = Array.from({ length: 1 + Math.floor(r() * 5) }, piece).join('');
       const n = name();
@@ -57,14 +58,19 @@ describe('name patterns', () => {
       const m = compileNamePattern({ pattern: { $case: 'regex', regex } }, 'p');
       const re = RE2JS.compile(`^(?:${regex})$`);
       for (let k = 0; k < 10; k++) {
-        const n = Array.from({ length: Math.floor(r() * 8) }, () => pick(r, ['a', 'b', 'ns', '1', '2', '/', '-', 'agent', 'x'])).join('');
+        const n = Array.from({ length: Math.floor(r() * 8) }, () =>
+          pick(r, ['a', 'b', 'ns', '1', '2', '/', '-', 'agent', 'x']),
+        ).join('');
         expect([regex, n, m.test(n)]).toEqual([regex, n, re.matches(n)]);
       }
     }
   });
 
   test('regular expressions are anchored to the whole name', () => {
-    const m = compileNamePattern({ pattern: { $case: 'regex', regex: 'payments/(ledger|fx)' } }, 'scope.visibility.patterns[0]');
+    const m = compileNamePattern(
+      { pattern: { $case: 'regex', regex: 'payments/(ledger|fx)' } },
+      'scope.visibility.patterns[0]',
+    );
     expect(m.test('payments/fx')).toBe(true);
     expect(m.test('payments/fx-old')).toBe(false);
   });
@@ -82,6 +88,8 @@ describe('name patterns', () => {
     [{ pattern: { $case: 'glob' as const, glob: 'x'.repeat(300) } }, 'longer than 256'],
     [{ pattern: undefined }, 'needs glob or regex'],
   ])('%j is INVALID_ARGUMENT', (pattern, message) => {
-    expect(() => compileNamePattern(pattern, 'scope.visibility.patterns[0]')).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) }));
+    expect(() => compileNamePattern(pattern, 'scope.visibility.patterns[0]')).toThrow(
+      expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) }),
+    );
   });
 });

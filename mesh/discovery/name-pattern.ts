@@ -76,7 +76,8 @@ function dynamicMatcher(glob: string, prefix: string): (name: string) => boolean
           if (reachable[j] || (j > 0 && next[j - 1] && (any || name[j - 1] !== '/'))) next[j] = 1;
         }
       } else {
-        for (let j = 1; j <= n; j++) next[j] = reachable[j - 1]! && (c === '?' ? name[j - 1] !== '/' : name[j - 1] === c) ? 1 : 0;
+        for (let j = 1; j <= n; j++)
+          next[j] = reachable[j - 1]! && (c === '?' ? name[j - 1] !== '/' : name[j - 1] === c) ? 1 : 0;
       }
       [reachable, next] = [next, reachable];
     }
@@ -106,7 +107,7 @@ export function globMatcher(glob: string): (name: string) => boolean {
     for (let k = 0; k < segments.length; k++) {
       const slash = name.indexOf('/', from);
       const last = k === segments.length - 1;
-      if (last !== (slash < 0)) return false;
+      if (last !== slash < 0) return false;
       const to = last ? name.length : slash;
       if (!segmentMatches(segments[k]!, name, from, to)) return false;
       from = to + 1;
@@ -136,15 +137,22 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
   const text = p.$case === 'glob' ? p.glob : p.regex;
   if (text.length === 0) throw new MeshError(Code.INVALID_ARGUMENT, `${field}.${p.$case}: empty pattern`);
   if (text.length > MAX_PATTERN_LENGTH) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `${field}.${p.$case}: pattern longer than ${MAX_PATTERN_LENGTH} characters`);
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `${field}.${p.$case}: pattern longer than ${MAX_PATTERN_LENGTH} characters`,
+    );
   }
-  if (p.$case === 'glob') return { test: globMatcher(text), describe: `name matches glob ${text}`, prefix: globPrefix(text) };
+  if (p.$case === 'glob')
+    return { test: globMatcher(text), describe: `name matches glob ${text}`, prefix: globPrefix(text) };
   let re = compiled.get(text);
   if (!re) {
     try {
       re = RE2JS.compile(`^(?:${text})$`);
     } catch (err) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `${field}.regex: invalid regular expression (${(err as Error).message})`);
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `${field}.regex: invalid regular expression (${(err as Error).message})`,
+      );
     }
     // Agents ask with the same scope again and again: compiling costs more than matching a namespace.
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
@@ -157,7 +165,9 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
   const prefix = /[?*+{|]/.test(text[literal.length] ?? '') ? literal.slice(0, -1) : literal;
   return {
     // Most names lack a piece of text every match must contain: a substring test rejects them before the RE2 program runs.
-    test: literals.length ? (name) => literals.every((l) => name.includes(l)) && regex.matches(name) : (name) => regex.matches(name),
+    test: literals.length
+      ? (name) => literals.every((l) => name.includes(l)) && regex.matches(name)
+      : (name) => regex.matches(name),
     describe: `name matches regex ${text}`,
     prefix: text.includes('|') ? '' : prefix,
   };
@@ -195,7 +205,7 @@ export function requiredLiterals(regex: string): string[] {
     } else if (c === '[') {
       while (i < regex.length && regex[i] !== ']') i++;
     } else if (c === '(') {
-      for (let depth = 1; depth > 0 && ++i < regex.length; ) {
+      for (let depth = 1; depth > 0 && ++i < regex.length;) {
         if (regex[i] === '(') depth++;
         else if (regex[i] === ')') depth--;
         // A class inside may hold a parenthesis: the group's end is then not found by counting.

@@ -71,8 +71,13 @@ export class Registration {
         return;
       }
       // A refusal (bad card, not the owner) will not go away by retrying: say so loudly, keep trying slowly.
-      const refused = isMeshError(err) && [Code.INVALID_ARGUMENT, Code.PERMISSION_DENIED, Code.FAILED_PRECONDITION].includes(err.code);
-      this.log[refused ? 'error' : 'warn']({ err: (err as Error).message }, refused ? 'registration refused' : 'registration or renewal failed; retrying');
+      const refused =
+        isMeshError(err) &&
+        [Code.INVALID_ARGUMENT, Code.PERMISSION_DENIED, Code.FAILED_PRECONDITION].includes(err.code);
+      this.log[refused ? 'error' : 'warn'](
+        { err: (err as Error).message },
+        refused ? 'registration refused' : 'registration or renewal failed; retrying',
+      );
       this.schedule(Math.min(Math.max(lastDelay * 2, 250), this.ttlMs / 3));
     }
   }

@@ -26,7 +26,13 @@ export interface Candidate {
 
 /** A candidate with what matching reads precomputed (what the index stores). */
 export function prepared(c: Candidate): Candidate {
-  return { ...c, terms: c.terms ?? termWeights(c), tagSet: c.tagSet ?? tagsOf(c), parsedVersion: c.parsedVersion ?? semver.parse(c.version), namespace: c.name.slice(0, c.name.indexOf('/')) };
+  return {
+    ...c,
+    terms: c.terms ?? termWeights(c),
+    tagSet: c.tagSet ?? tagsOf(c),
+    parsedVersion: c.parsedVersion ?? semver.parse(c.version),
+    namespace: c.name.slice(0, c.name.indexOf('/')),
+  };
 }
 
 const tagsOf = (c: Candidate) => new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())));
@@ -81,10 +87,14 @@ export function compileScope(scope: DiscoveryScope | undefined, field = 'scope')
   const v = scope?.visibility;
   const c = scope?.characteristics;
   const text = c?.text ?? '';
-  if (text.length > MAX_TEXT) throw new MeshError(Code.INVALID_ARGUMENT, `${field}.characteristics.text: longer than ${MAX_TEXT} characters`);
+  if (text.length > MAX_TEXT)
+    throw new MeshError(Code.INVALID_ARGUMENT, `${field}.characteristics.text: longer than ${MAX_TEXT} characters`);
   const range = c?.versionConstraint?.trim() || undefined;
   if (range && !semver.validRange(range)) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `${field}.characteristics.version_constraint: not a semver range (${range.slice(0, 40)})`);
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `${field}.characteristics.version_constraint: not a semver range (${range.slice(0, 40)})`,
+    );
   }
   const kinds = new Set<'agent' | 'tool'>();
   for (const k of c?.kinds ?? []) {
@@ -94,7 +104,9 @@ export function compileScope(scope: DiscoveryScope | undefined, field = 'scope')
   return {
     namespaces: bounded(v?.namespaces ?? [], `${field}.visibility.namespaces`),
     names: bounded(v?.names ?? [], `${field}.visibility.names`),
-    patterns: bounded(v?.patterns ?? [], `${field}.visibility.patterns`).map((p, i) => compileNamePattern(p, `${field}.visibility.patterns[${i}]`)),
+    patterns: bounded(v?.patterns ?? [], `${field}.visibility.patterns`).map((p, i) =>
+      compileNamePattern(p, `${field}.visibility.patterns[${i}]`),
+    ),
     terms: [...new Set(words(text))].slice(0, MAX_TERMS),
     skillIds: bounded(c?.skillIds ?? [], `${field}.characteristics.skill_ids`),
     tags: bounded(c?.tags ?? [], `${field}.characteristics.tags`).map((t) => t.toLowerCase()),
@@ -118,7 +130,8 @@ function visibility(c: Candidate, s: CompiledScope): string | undefined {
 
 function visible(c: Candidate, s: CompiledScope): boolean {
   if (!s.namespaces.length && !s.names.length && !s.patterns.length) return true;
-  if (s.names.includes(c.name) || s.namespaces.includes(c.namespace ?? c.name.slice(0, c.name.indexOf('/')))) return true;
+  if (s.names.includes(c.name) || s.namespaces.includes(c.namespace ?? c.name.slice(0, c.name.indexOf('/'))))
+    return true;
   for (const p of s.patterns) if (p.test(c.name)) return true;
   return false;
 }
@@ -192,7 +205,8 @@ export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefine
   if (s.labels.length) reasons.push(`labelled ${s.labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (s.versionRange) reasons.push(`version ${c.version} satisfies ${s.versionRange}`);
   const text = s.terms.length ? textMatch(c, s) : undefined;
-  if (text) reasons.push(`text matches ${text.hits.length}/${s.terms.length} terms (${text.hits.slice(0, 5).join(', ')})`);
+  if (text)
+    reasons.push(`text matches ${text.hits.length}/${s.terms.length} terms (${text.hits.slice(0, 5).join(', ')})`);
   return { score, reasons };
 }
 
@@ -201,11 +215,19 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
   const va = a.parsedVersion === undefined ? semver.parse(a.version) : a.parsedVersion;
   const vb = b.parsedVersion === undefined ? semver.parse(b.version) : b.parsedVersion;
   // Most versions have no pre-release part: then the three numbers decide, without semver's general comparison.
-  const byVersion = !va || !vb ? semver.rcompare(a.version, b.version) : va.prerelease.length || vb.prerelease.length ? vb.compare(va) : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
+  const byVersion =
+    !va || !vb
+      ? semver.rcompare(a.version, b.version)
+      : va.prerelease.length || vb.prerelease.length
+        ? vb.compare(va)
+        : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
   return byVersion || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 /** Ranks matches best first; ties go to the higher version, then the name. */
-export function compareMatches(a: { match: Match; candidate: Candidate }, b: { match: Match; candidate: Candidate }): number {
+export function compareMatches(
+  a: { match: Match; candidate: Candidate },
+  b: { match: Match; candidate: Candidate },
+): number {
   return b.match.score - a.match.score || compareCandidates(a.candidate, b.candidate);
 }

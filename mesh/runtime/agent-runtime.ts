@@ -88,9 +88,13 @@ export class AgentRuntime {
    * resumes.
    */
   remember(task: TaskRecord, caller: Principal): void {
-    if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state)) return;
+    if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state))
+      return;
     const exp = caller.claims.exp;
-    this.authority.set(task.id, { token: caller.token, expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000 });
+    this.authority.set(task.id, {
+      token: caller.token,
+      expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000,
+    });
     // Only a token the run can use wakes it (else it would pause again at once, at every call).
     if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return;
     // The run that paused may still be finishing (its last records): start again once it has.
@@ -125,15 +129,24 @@ export class AgentRuntime {
 
   /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
   async send(req: SendTaskRequest, caller: Principal): Promise<TaskRecord> {
-    if (!req.requestId) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: required (a unique id per request makes retries safe)');
+    if (!req.requestId)
+      throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: required (a unique id per request makes retries safe)');
     if (req.requestId.length > 128) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: at most 128 characters');
     const skillId = req.skillId || (this.o.card.skills.length === 1 ? this.o.card.skills[0]!.id : '');
     const check = this.skills.get(skillId);
-    if (!check) throw new MeshError(Code.INVALID_ARGUMENT, `skill_id: ${req.skillId ? `unknown skill ${req.skillId}` : 'required: this agent has several skills'}`);
+    if (!check)
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `skill_id: ${req.skillId ? `unknown skill ${req.skillId}` : 'required: this agent has several skills'}`,
+      );
     const parts = req.message?.parts ?? [];
     if (!parts.length) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: at least one part is required');
     const size = Buffer.byteLength(JSON.stringify(Message.toJSON(req.message!)));
-    if (size > (this.o.maxInputBytes ?? 256 * 1024)) throw new MeshError(Code.RESOURCE_EXHAUSTED, `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`);
+    if (size > (this.o.maxInputBytes ?? 256 * 1024))
+      throw new MeshError(
+        Code.RESOURCE_EXHAUSTED,
+        `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`,
+      );
     const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
     const data = parts.find((p) => p.content?.$case === 'data')?.content;
     const value: unknown = data?.$case === 'data' ? data.data : {};
@@ -147,7 +160,10 @@ export class AgentRuntime {
     propagation.inject(context.active(), traceContext);
     const contextId = req.message!.contextId || randomUUID();
     const requested = req.configuration?.timeout;
-    const timeoutMs = requested && (requested.seconds > 0 || requested.nanos > 0) ? requested.seconds * 1000 + Math.ceil(requested.nanos / 1e6) : undefined;
+    const timeoutMs =
+      requested && (requested.seconds > 0 || requested.nanos > 0)
+        ? requested.seconds * 1000 + Math.ceil(requested.nanos / 1e6)
+        : undefined;
     const taskData: TaskData = {
       agent: this.name,
       skillId,
@@ -207,7 +223,8 @@ export class AgentRuntime {
         await this.process(taskId, signal);
         const state = (await this.o.store.tasks.get(taskId)).state;
         span.setAttribute('agentmesh.task.state', TaskState[state]);
-        if (state === TaskState.TASK_STATE_FAILED) span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
+        if (state === TaskState.TASK_STATE_FAILED)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
         if (isTerminal(state)) this.authority.delete(taskId);
       } catch (err) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
@@ -218,7 +235,12 @@ export class AgentRuntime {
     });
   }
 
-  private async change(rec: TaskRecord, state: TaskState | undefined, events: unknown[], data?: Partial<TaskData>): Promise<TaskRecord> {
+  private async change(
+    rec: TaskRecord,
+    state: TaskState | undefined,
+    events: unknown[],
+    data?: Partial<TaskData>,
+  ): Promise<TaskRecord> {
     // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
     const status = statusOf(events);
     const next = await this.o.store.tasks.update(rec.id, {
@@ -235,7 +257,13 @@ export class AgentRuntime {
   }
 
   /** An audit record about a task, in the name of the subject it runs for and the agent that sent it. */
-  private async audited(rec: TaskRecord, kind: 'task_state' | 'plan_created', state: TaskState, reason?: string, resource?: string): Promise<void> {
+  private async audited(
+    rec: TaskRecord,
+    kind: 'task_state' | 'plan_created',
+    state: TaskState,
+    reason?: string,
+    resource?: string,
+  ): Promise<void> {
     const d = rec.data as unknown as TaskData;
     await this.o.audit?.append({
       kind,
@@ -255,7 +283,10 @@ export class AgentRuntime {
   private working(rec: TaskRecord, message?: string, data?: Partial<TaskData>): Promise<TaskRecord> {
     const requested = (rec.data as unknown as TaskData).timeoutMs;
     const budget = Math.min(this.o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS, requested ?? Infinity);
-    return this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, message)], { ...data, runDeadline: Date.now() + budget });
+    return this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, message)], {
+      ...data,
+      runDeadline: Date.now() + budget,
+    });
   }
 
   private async process(taskId: string, signal: AbortSignal): Promise<void> {
@@ -270,22 +301,52 @@ export class AgentRuntime {
     else {
       try {
         const goalHint = this.o.card.skills.find((s) => s.id === d.skillId)?.description;
-        const outcome = await this.o.planner.plan({ taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory(), goalHint }, signal);
+        const outcome = await this.o.planner.plan(
+          { taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory(), goalHint },
+          signal,
+        );
         plan = outcome.plan;
         // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
         await this.o.store.atomically(async (tx) => {
-          await tx.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(outcome.record), principal: this.name });
-          await tx.plans.put({ planId: plan.planId, taskId, revision: 1, plan: TaskPlan.toJSON(plan), principal: this.name });
+          await tx.records.put({
+            id: `${taskId}:planning`,
+            taskId,
+            kind: 'planning',
+            record: PlanningRecord.toJSON(outcome.record),
+            principal: this.name,
+          });
+          await tx.plans.put({
+            planId: plan.planId,
+            taskId,
+            revision: 1,
+            plan: TaskPlan.toJSON(plan),
+            principal: this.name,
+          });
           await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
         });
         this.feed.emit(taskId);
-        await this.audited(rec, 'plan_created', rec.state, `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`, plan.planId);
+        await this.audited(
+          rec,
+          'plan_created',
+          rec.state,
+          `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`,
+          plan.planId,
+        );
       } catch (err) {
         // Canceled while planning: CancelTask writes the outcome.
         if (signal.aborted) return;
         const record = planningRecordOf(err);
-        if (record) await this.o.store.records.put({ id: `${taskId}:planning`, taskId, kind: 'planning', record: PlanningRecord.toJSON(record), principal: this.name });
-        await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)]);
+        if (record)
+          await this.o.store.records.put({
+            id: `${taskId}:planning`,
+            taskId,
+            kind: 'planning',
+            record: PlanningRecord.toJSON(record),
+            principal: this.name,
+          });
+        await this.change(rec, TaskState.TASK_STATE_FAILED, [
+          statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`),
+        ]);
         return;
       }
     }
@@ -300,7 +361,13 @@ export class AgentRuntime {
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
           await this.o.store.atomically(async (tx) => {
-            await tx.steps.record(taskId, { stepId, state: StepState.STEP_STATE_RUNNING, attempt, principal: this.name, detail: { idempotencyKey } });
+            await tx.steps.record(taskId, {
+              stepId,
+              state: StepState.STEP_STATE_RUNNING,
+              attempt,
+              principal: this.name,
+              detail: { idempotencyKey },
+            });
             await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
           });
           this.feed.emit(taskId);
@@ -308,10 +375,32 @@ export class AgentRuntime {
         stepFinished: async (e, choice) => {
           // One transaction: after a crash a step is either finished with all its records, or to be resumed.
           await this.o.store.atomically(async (tx) => {
-            if (choice) await tx.records.put({ id: `${taskId}:choice:${e.stepId}`, taskId, kind: 'choice', record: CollaboratorChoice.toJSON(choice), principal: this.name });
-            await tx.records.put({ id: `${taskId}:step:${e.stepId}`, taskId, kind: 'step', record: StepExecution.toJSON(e), principal: this.name });
-            await tx.steps.record(taskId, { stepId: e.stepId, state: e.state, attempt: e.attempts.length, principal: this.name });
-            await tx.events.append(taskId, { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } }, this.name);
+            if (choice)
+              await tx.records.put({
+                id: `${taskId}:choice:${e.stepId}`,
+                taskId,
+                kind: 'choice',
+                record: CollaboratorChoice.toJSON(choice),
+                principal: this.name,
+              });
+            await tx.records.put({
+              id: `${taskId}:step:${e.stepId}`,
+              taskId,
+              kind: 'step',
+              record: StepExecution.toJSON(e),
+              principal: this.name,
+            });
+            await tx.steps.record(taskId, {
+              stepId: e.stepId,
+              state: e.state,
+              attempt: e.attempts.length,
+              principal: this.name,
+            });
+            await tx.events.append(
+              taskId,
+              { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } },
+              this.name,
+            );
           });
           this.feed.emit(taskId);
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
@@ -322,7 +411,13 @@ export class AgentRuntime {
           // Arguments and a prompt of the same step are separate records.
           const id = `${taskId}:substitution:${log[0]!.stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`;
           await this.o.store.records
-            .put({ id, taskId, kind: 'substitution', record: log.map((s) => Substitution.toJSON(s)), principal: this.name })
+            .put({
+              id,
+              taskId,
+              kind: 'substitution',
+              record: log.map((s) => Substitution.toJSON(s)),
+              principal: this.name,
+            })
             .catch((err: unknown) => {
               // A resumed step substitutes the same values again: the first record stands.
               if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
@@ -334,16 +429,32 @@ export class AgentRuntime {
     if (outcome.status === 'completed') {
       const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
       const artifact = { artifactId: 'result', name: 'result', parts: [{ data: outcome.outputs[resultStep] ?? null }] };
-      await this.change(rec, TaskState.TASK_STATE_COMPLETED, [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')], { artifacts: [artifact] });
+      await this.change(
+        rec,
+        TaskState.TASK_STATE_COMPLETED,
+        [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')],
+        { artifacts: [artifact] },
+      );
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
-      const inputRequest = { stepId: outcome.step.id, prompt: outcome.prompt, inputSchema: human?.inputSchema, choices: human?.choices ?? [] };
-      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)]);
+      const inputRequest = {
+        stepId: outcome.step.id,
+        prompt: outcome.prompt,
+        inputSchema: human?.inputSchema,
+        choices: human?.choices ?? [],
+      };
+      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [
+        statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest),
+      ]);
     } else if (outcome.status === 'auth_required') {
       const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
-      await this.change(rec, TaskState.TASK_STATE_AUTH_REQUIRED, [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)]);
+      await this.change(rec, TaskState.TASK_STATE_AUTH_REQUIRED, [
+        statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why),
+      ]);
     } else {
-      await this.change(rec, TaskState.TASK_STATE_FAILED, [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)]);
+      await this.change(rec, TaskState.TASK_STATE_FAILED, [
+        statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`),
+      ]);
     }
   }
 
@@ -384,7 +495,12 @@ export class AgentRuntime {
   }
 
   /** The task's events after `afterSequence`, then live ones, until it is terminal (or waits for input, when `untilInput`). */
-  async *events(taskId: string, afterSequence: number, signal: AbortSignal, untilInput = false): AsyncGenerator<StreamTaskResponse> {
+  async *events(
+    taskId: string,
+    afterSequence: number,
+    signal: AbortSignal,
+    untilInput = false,
+  ): AsyncGenerator<StreamTaskResponse> {
     const changes = on(this.feed, taskId, { signal });
     let last = afterSequence;
     try {
@@ -406,7 +522,8 @@ export class AgentRuntime {
   /** Cancels a task that is not terminal: outstanding steps are stopped. */
   async cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
     const rec = await this.o.store.tasks.get(taskId);
-    if (isTerminal(rec.state)) throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
+    if (isTerminal(rec.state))
+      throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
     const controller = this.running.get(taskId);
     controller?.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
     // The run may be writing its last transition right now: retry the compare-and-set a few times.
@@ -414,7 +531,9 @@ export class AgentRuntime {
       const latest = await this.o.store.tasks.get(taskId);
       if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
       try {
-        return await this.change(latest, TaskState.TASK_STATE_CANCELED, [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)]);
+        return await this.change(latest, TaskState.TASK_STATE_CANCELED, [
+          statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`),
+        ]);
       } catch (err) {
         if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 5) throw err;
       }
@@ -422,21 +541,39 @@ export class AgentRuntime {
   }
 
   /** Answers a task waiting for input and resumes it. */
-  async provideInput(taskId: string, stepId: string, message: Message | undefined, expectedVersion: number, caller: Principal): Promise<TaskRecord> {
+  async provideInput(
+    taskId: string,
+    stepId: string,
+    message: Message | undefined,
+    expectedVersion: number,
+    caller: Principal,
+  ): Promise<TaskRecord> {
     const rec = await this.o.store.tasks.get(taskId);
-    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED) throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is not waiting for input`);
-    if (expectedVersion && expectedVersion !== rec.version) throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
-    const request = (rec.data as unknown as TaskData).status as { inputRequest?: { stepId: string; choices?: string[]; inputSchema?: Record<string, unknown> } };
+    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
+      throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is not waiting for input`);
+    if (expectedVersion && expectedVersion !== rec.version)
+      throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
+    const request = (rec.data as unknown as TaskData).status as {
+      inputRequest?: { stepId: string; choices?: string[]; inputSchema?: Record<string, unknown> };
+    };
     const waiting = request.inputRequest;
-    if (!waiting || waiting.stepId !== stepId) throw new MeshError(Code.INVALID_ARGUMENT, `step_id: the task waits for ${waiting?.stepId ?? 'nothing'}`);
+    if (!waiting || waiting.stepId !== stepId)
+      throw new MeshError(Code.INVALID_ARGUMENT, `step_id: the task waits for ${waiting?.stepId ?? 'nothing'}`);
     const part = message?.parts.find((p) => p.content?.$case === 'data' || p.content?.$case === 'text')?.content;
     const answer = part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : undefined;
-    if (answer === undefined) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: an answer (text or data) is required');
+    if (answer === undefined)
+      throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: an answer (text or data) is required');
     if (waiting.choices?.length && !waiting.choices.includes(String(answer))) {
       throw new MeshError(Code.INVALID_ARGUMENT, `message: the answer must be one of ${waiting.choices.join(', ')}`);
     }
     compileSchema(waiting.inputSchema).assert(answer, 'answer');
-    await this.o.store.records.put({ id: `${taskId}:answer:${stepId}`, taskId, kind: 'answer', record: { [stepId]: answer }, principal: caller.subject });
+    await this.o.store.records.put({
+      id: `${taskId}:answer:${stepId}`,
+      taskId,
+      kind: 'answer',
+      record: { [stepId]: answer },
+      principal: caller.subject,
+    });
     const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
     const next = await this.working(rec, `answered by ${caller.subject}`, { history });
     this.remember(next, caller);
@@ -446,9 +583,12 @@ export class AgentRuntime {
 
   /** Picks up tasks that were working when the process stopped (crash or restart). */
   async resume(): Promise<number> {
-    const unfinished = await this.o.store.tasks.list({ states: [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING] });
+    const unfinished = await this.o.store.tasks.list({
+      states: [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING],
+    });
     for (const t of unfinished) this.start(t.id);
-    if (unfinished.length) this.o.log.info({ tasks: unfinished.length, task_ids: unfinished.map((t) => t.id) }, 'resuming unfinished tasks');
+    if (unfinished.length)
+      this.o.log.info({ tasks: unfinished.length, task_ids: unfinished.map((t) => t.id) }, 'resuming unfinished tasks');
     return unfinished.length;
   }
 }
@@ -457,7 +597,8 @@ type StatusJson = { state?: string; message?: { parts?: { text?: string }[] } };
 
 /** The status of the last status event among `events` (stored JSON), if any. */
 function statusOf(events: unknown[]): StatusJson | undefined {
-  return (events as { statusUpdate?: { status?: StatusJson } }[]).findLast((e) => e.statusUpdate?.status)?.statusUpdate?.status;
+  return (events as { statusUpdate?: { status?: StatusJson } }[]).findLast((e) => e.statusUpdate?.status)?.statusUpdate
+    ?.status;
 }
 
 /**
@@ -468,5 +609,10 @@ function statusOf(events: unknown[]): StatusJson | undefined {
 function reasonOf(events: unknown[]): string | undefined {
   const status = statusOf(events);
   if (status?.state === 'TASK_STATE_INPUT_REQUIRED') return undefined;
-  return status?.message?.parts?.map((p) => p.text ?? '').join(' ').trim() || undefined;
+  return (
+    status?.message?.parts
+      ?.map((p) => p.text ?? '')
+      .join(' ')
+      .trim() || undefined
+  );
 }

@@ -2,7 +2,14 @@ import type { AgentServiceService, StreamTaskResponse } from '../../gen/agentmes
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import type { ChildExplanation, Explanation } from '../../gen/agentmesh/v1/explain.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
-import { Code, codeName, MeshError, type CallContext, type Principal, type ServiceImplementation } from '../core/index.js';
+import {
+  Code,
+  codeName,
+  MeshError,
+  type CallContext,
+  type Principal,
+  type ServiceImplementation,
+} from '../core/index.js';
 import type { Store, TaskRecord } from '../state/index.js';
 import type { AgentRuntime } from './agent-runtime.js';
 import { explainTask } from './explain.js';
@@ -24,7 +31,15 @@ async function ownTask(store: Store, taskId: string, caller: Principal) {
 }
 
 /** The current task as the first event of a stream (sequence 0). */
-const snapshot = (rec: TaskRecord): StreamTaskResponse => ({ event: { taskId: rec.id, contextId: rec.contextId, sequence: 0, timestamp: new Date(), event: { $case: 'task', task: toTask(rec) } } });
+const snapshot = (rec: TaskRecord): StreamTaskResponse => ({
+  event: {
+    taskId: rec.id,
+    contextId: rec.contextId,
+    sequence: 0,
+    timestamp: new Date(),
+    event: { $case: 'task', task: toTask(rec) },
+  },
+});
 
 /** Fetches a child task's explanation from its agent with the caller's authority (the incoming call's token, exchanged). */
 export type ExplainChild = (child: TaskRef, maxDepth: number, ctx: CallContext) => Promise<Explanation>;
@@ -33,7 +48,12 @@ const DEFAULT_DEPTH = 4;
 const MAX_DEPTH = 16;
 
 /** The explanations of the child tasks an explanation's steps created; a collaborator that refuses yields a marked gap. */
-async function childrenOf(explanation: Explanation, depth: number, ctx: CallContext, explainChild: ExplainChild): Promise<ChildExplanation[]> {
+async function childrenOf(
+  explanation: Explanation,
+  depth: number,
+  ctx: CallContext,
+  explainChild: ExplainChild,
+): Promise<ChildExplanation[]> {
   const refs = explanation.execution.flatMap((e) => {
     const ref = e.attempts.findLast((a) => a.childTask)?.childTask;
     return ref ? [{ stepId: e.stepId, ref }] : [];
@@ -41,7 +61,11 @@ async function childrenOf(explanation: Explanation, depth: number, ctx: CallCont
   return Promise.all(
     refs.map(async ({ stepId, ref }): Promise<ChildExplanation> => {
       try {
-        return { stepId, task: ref, result: { $case: 'explanation', explanation: await explainChild(ref, depth - 1, ctx) } };
+        return {
+          stepId,
+          task: ref,
+          result: { $case: 'explanation', explanation: await explainChild(ref, depth - 1, ctx) },
+        };
       } catch (err) {
         const e = MeshError.from(err);
         return { stepId, task: ref, result: { $case: 'gap', gap: { code: codeName(e.code), reason: e.message } } };
@@ -51,7 +75,12 @@ async function childrenOf(explanation: Explanation, depth: number, ctx: CallCont
 }
 
 /** AgentService over an agent runtime; `explainChild` makes ExplainTask recursive. */
-export function agentService(card: AgentCard, runtime: AgentRuntime, store: Store, explainChild?: ExplainChild): ServiceImplementation<typeof AgentServiceService> {
+export function agentService(
+  card: AgentCard,
+  runtime: AgentRuntime,
+  store: Store,
+  explainChild?: ExplainChild,
+): ServiceImplementation<typeof AgentServiceService> {
   return {
     async sendTask(req, ctx) {
       const rec = await runtime.send(req, callerOf(ctx));
@@ -84,7 +113,11 @@ export function agentService(card: AgentCard, runtime: AgentRuntime, store: Stor
     },
     async provideInput(req, ctx) {
       await ownTask(store, req.taskId, callerOf(ctx));
-      return { task: toTask(await runtime.provideInput(req.taskId, req.stepId, req.message, req.expectedVersion, callerOf(ctx))) };
+      return {
+        task: toTask(
+          await runtime.provideInput(req.taskId, req.stepId, req.message, req.expectedVersion, callerOf(ctx)),
+        ),
+      };
     },
     async explainTask(req, ctx) {
       await ownTask(store, req.taskId, callerOf(ctx));

@@ -12,7 +12,11 @@ const settled = (state: TaskState) => isTerminal(state) || WAITING.has(state);
 function resultOf(task: Task): unknown {
   const artifact = task.artifacts.find((a) => a.name === 'result') ?? task.artifacts[0];
   const part = artifact?.parts.find((p) => p.content?.$case === 'data') ?? artifact?.parts[0];
-  return part?.content?.$case === 'data' ? part.content.data : part?.content?.$case === 'text' ? part.content.text : null;
+  return part?.content?.$case === 'data'
+    ? part.content.data
+    : part?.content?.$case === 'text'
+      ? part.content.text
+      : null;
 }
 
 /**
@@ -34,15 +38,28 @@ export class AgentStepRunner {
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
     const authority = this.authorityFor(call.taskId);
     // Tokens are never persisted: after a restart (or a long wait) the task waits for its caller to come back.
-    if (!authority) throw authorityRequired(`no current token of the task's caller to act on ${target.agent.agent} with`);
+    if (!authority)
+      throw authorityRequired(`no current token of the task's caller to act on ${target.agent.agent} with`);
     const { client, choice } = await this.connect(target.agent.agent);
     const left = () => Math.max(1, call.deadline - Date.now());
     const options = () => ({ signal: call.signal, actFor: authority, deadlineMs: left() });
-    const message = Message.fromPartial({ messageId: call.idempotencyKey, role: Role.ROLE_USER, parts: [{ content: { $case: 'data', data: call.args } }] });
+    const message = Message.fromPartial({
+      messageId: call.idempotencyKey,
+      role: Role.ROLE_USER,
+      parts: [{ content: { $case: 'data', data: call.args } }],
+    });
     // The child task gets what this step has left: deadlines shrink down a chain of agents.
     const budget = left();
     const timeout = { seconds: Math.floor(budget / 1000), nanos: (budget % 1000) * 1e6 };
-    const sent = await client.sendTask({ requestId: call.idempotencyKey, skillId: target.agent.skillId, message, configuration: { blocking: false, historyLength: 0, timeout } }, options());
+    const sent = await client.sendTask(
+      {
+        requestId: call.idempotencyKey,
+        skillId: target.agent.skillId,
+        message,
+        configuration: { blocking: false, historyLength: 0, timeout },
+      },
+      options(),
+    );
     let task = sent.task!;
     const childTask = { agent: target.agent.agent, taskId: task.id };
     call.childTaskCreated(childTask);
@@ -50,14 +67,24 @@ export class AgentStepRunner {
       try {
         for await (const { event } of client.subscribeTask({ taskId: task.id, afterSequence: 0 }, options())) {
           const e = event?.event;
-          const state = e?.$case === 'statusUpdate' ? e.statusUpdate.status?.state : e?.$case === 'task' ? e.task.status?.state : undefined;
+          const state =
+            e?.$case === 'statusUpdate'
+              ? e.statusUpdate.status?.state
+              : e?.$case === 'task'
+                ? e.task.status?.state
+                : undefined;
           if (state !== undefined && settled(state)) break;
         }
         task = (await client.getTask({ taskId: task.id, historyLength: 0 }, options())).task!;
       } catch (err) {
         // Canceled or timed out here: stop the child too, so no work goes on for nobody.
         if (call.signal.aborted) {
-          await client.cancelTask({ taskId: task.id, reason: `step ${call.step.id} of ${call.taskId} stopped` }, { actFor: authority, deadlineMs: 2_000 }).catch(() => undefined);
+          await client
+            .cancelTask(
+              { taskId: task.id, reason: `step ${call.step.id} of ${call.taskId} stopped` },
+              { actFor: authority, deadlineMs: 2_000 },
+            )
+            .catch(() => undefined);
           call.childTaskStopped?.();
         }
         throw err;
@@ -65,8 +92,14 @@ export class AgentStepRunner {
     }
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
     if (state === TaskState.TASK_STATE_COMPLETED) return { output: resultOf(task), childTask, choice };
-    const why = task.status?.message?.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ').trim();
+    const why = task.status?.message?.parts
+      .map((p) => (p.content?.$case === 'text' ? p.content.text : ''))
+      .join(' ')
+      .trim();
     const verb = WAITING.has(state) ? 'waits for input (not supported inside a plan)' : `ended ${TaskState[state]}`;
-    throw new MeshError(Code.FAILED_PRECONDITION, `${target.agent.agent} task ${task.id} ${verb}${why ? `: ${why}` : ''}`);
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `${target.agent.agent} task ${task.id} ${verb}${why ? `: ${why}` : ''}`,
+    );
   }
 }

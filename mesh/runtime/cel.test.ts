@@ -5,31 +5,44 @@ describe('evaluateCondition', () => {
   test('evaluates over the given variables, JSON numbers included', () => {
     const vars = { input: { amount: 1500, country: 'DE' }, steps: { score: { output: { value: 0.7, flags: ['a'] } } } };
     expect(evaluateCondition('input.amount > 1000 && input.country == "DE"', vars)).toBe(true);
-    expect(evaluateCondition('steps.score.output.value >= 0.8 || size(steps.score.output.flags) > 1', vars)).toBe(false);
+    expect(evaluateCondition('steps.score.output.value >= 0.8 || size(steps.score.output.flags) > 1', vars)).toBe(
+      false,
+    );
     expect(evaluateCondition('input.amount == 1500', vars)).toBe(true);
   });
 
   test('an expression that does not parse is INVALID_ARGUMENT naming it and the reason', () => {
     expect(() => evaluateCondition('input.amount >', { input: {} })).toThrow(
-      expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: 'CEL expression "input.amount >" does not parse: Unexpected token: EOF' }),
+      expect.objectContaining({
+        code: Code.INVALID_ARGUMENT,
+        message: 'CEL expression "input.amount >" does not parse: Unexpected token: EOF',
+      }),
     );
   });
 
   test('a result that is not a bool is FAILED_PRECONDITION', () => {
     expect(() => evaluateCondition('input.amount + 1.0', { input: { amount: 1 } })).toThrow(
-      expect.objectContaining({ code: Code.FAILED_PRECONDITION, message: 'CEL expression "input.amount + 1.0" yields number, not bool' }),
+      expect.objectContaining({
+        code: Code.FAILED_PRECONDITION,
+        message: 'CEL expression "input.amount + 1.0" yields number, not bool',
+      }),
     );
     expect(() => evaluateCondition('output', { output: 'yes' })).toThrow('yields string, not bool');
   });
 
   test('JSON numbers are CEL doubles, as in google.protobuf.Struct: arithmetic with an int literal fails', () => {
-    expect(() => evaluateCondition('input.amount + 1 > 2.0', { input: { amount: 2 } })).toThrow('no such overload: dyn<double> + int');
+    expect(() => evaluateCondition('input.amount + 1 > 2.0', { input: { amount: 2 } })).toThrow(
+      'no such overload: dyn<double> + int',
+    );
     expect(evaluateCondition('input.amount + 1.0 > 2.0', { input: { amount: 2 } })).toBe(true);
   });
 
   test('a failed evaluation (missing key) is FAILED_PRECONDITION with the reason', () => {
     expect(() => evaluateCondition('input.missing > 1', { input: {} })).toThrow(
-      expect.objectContaining({ code: Code.FAILED_PRECONDITION, message: 'CEL expression "input.missing > 1" failed: No such key: missing' }),
+      expect.objectContaining({
+        code: Code.FAILED_PRECONDITION,
+        message: 'CEL expression "input.missing > 1" failed: No such key: missing',
+      }),
     );
   });
 
@@ -39,7 +52,9 @@ describe('evaluateCondition', () => {
 
   test('expressions are bounded in length', () => {
     const long = `input.a == "${'x'.repeat(MAX_CEL_LENGTH)}"`;
-    expect(() => evaluateCondition(long, { input: { a: 'x' } })).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
+    expect(() => evaluateCondition(long, { input: { a: 'x' } })).toThrow(
+      expect.objectContaining({ code: Code.INVALID_ARGUMENT }),
+    );
   });
 });
 

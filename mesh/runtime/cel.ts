@@ -63,7 +63,11 @@ function compile(expr: string): ParseResult {
     try {
       program = parse(expr);
     } catch (err) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `CEL expression ${JSON.stringify(expr)} does not parse: ${reasonOf(err)}`, { cause: err });
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `CEL expression ${JSON.stringify(expr)} does not parse: ${reasonOf(err)}`,
+        { cause: err },
+      );
     }
     if (compiled.size >= MAX_CACHED) compiled.delete(compiled.keys().next().value!);
     compiled.set(expr, program);
@@ -86,10 +90,13 @@ export function evaluateCondition(expr: string, vars: Record<string, unknown>): 
   try {
     result = program(context);
   } catch (err) {
-    throw new MeshError(Code.FAILED_PRECONDITION, `CEL expression ${JSON.stringify(expr)} failed: ${reasonOf(err)}`, { cause: err });
+    throw new MeshError(Code.FAILED_PRECONDITION, `CEL expression ${JSON.stringify(expr)} failed: ${reasonOf(err)}`, {
+      cause: err,
+    });
   }
   if (typeof result !== 'boolean') {
-    const type = result === null ? 'null' : typeof result === 'bigint' ? 'int' : Array.isArray(result) ? 'list' : typeof result;
+    const type =
+      result === null ? 'null' : typeof result === 'bigint' ? 'int' : Array.isArray(result) ? 'list' : typeof result;
     throw new MeshError(Code.FAILED_PRECONDITION, `CEL expression ${JSON.stringify(expr)} yields ${type}, not bool`);
   }
   return result;

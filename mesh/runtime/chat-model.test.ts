@@ -16,6 +16,8 @@ describe('model aliases (AGENTMESH_MODELS)', () => {
     ['small=gpt 4', 'expected alias=model'],
     ['small=a,small=b', 'defined twice'],
   ])('%s is refused: %s', (spec, message) => {
-    expect(() => parseModelAliases(spec)).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) }));
+    expect(() => parseModelAliases(spec)).toThrow(
+      expect.objectContaining({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining(message) }),
+    );
   });
 });

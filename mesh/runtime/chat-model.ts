@@ -53,11 +53,22 @@ export class ChatModel {
   async complete(messages: ChatCompletionMessageParam[], request: ChatRequest = {}): Promise<ChatAnswer> {
     return meshTracer().startActiveSpan(
       `chat ${this.model}`,
-      { kind: SpanKind.CLIENT, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.system': 'openai', 'gen_ai.request.model': this.model } },
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.system': 'openai',
+          'gen_ai.request.model': this.model,
+        },
+      },
       async (span) => {
         try {
           const completion = await this.ask(messages, request);
-          const usage = { promptTokens: completion.usage?.prompt_tokens ?? 0, completionTokens: completion.usage?.completion_tokens ?? 0 };
+          const usage = {
+            promptTokens: completion.usage?.prompt_tokens ?? 0,
+            completionTokens: completion.usage?.completion_tokens ?? 0,
+          };
           span.setAttributes({
             'gen_ai.response.model': completion.model ?? this.model,
             'gen_ai.usage.input_tokens': usage.promptTokens,
@@ -80,7 +91,10 @@ export class ChatModel {
   private async ask(messages: ChatCompletionMessageParam[], request: ChatRequest): Promise<ChatCompletion> {
     const { signal } = request;
     const send = (response_format?: OpenAI.ChatCompletionCreateParams['response_format']) =>
-      this.client.chat.completions.create({ model: this.model, messages, ...(response_format ? { response_format } : {}) }, { signal });
+      this.client.chat.completions.create(
+        { model: this.model, messages, ...(response_format ? { response_format } : {}) },
+        { signal },
+      );
     try {
       if (request.jsonSchema && !this.jsonSchemaRefused) {
         try {
@@ -88,7 +102,10 @@ export class ChatModel {
         } catch (err) {
           if ((err as { status?: unknown }).status !== 400) throw err;
           this.jsonSchemaRefused = true;
-          this.observe.log?.warn({ err: (err as Error).message, model: this.model }, 'LLM endpoint refused json_schema output; using json_object');
+          this.observe.log?.warn(
+            { err: (err as Error).message, model: this.model },
+            'LLM endpoint refused json_schema output; using json_object',
+          );
         }
       }
       return await send(request.jsonSchema || request.json ? { type: 'json_object' } : undefined);
@@ -111,10 +128,15 @@ export interface EndpointSettings {
  */
 export function parseModelAliases(spec: string | undefined): Map<string, { model: string; baseURL?: string }> {
   const aliases = new Map<string, { model: string; baseURL?: string }>();
-  for (const entry of (spec ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (spec ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const match = /^([a-z0-9][a-z0-9_-]*)=([^@\s]+)(?:@(\S+))?$/i.exec(entry);
-    if (!match) throw new MeshError(Code.INVALID_ARGUMENT, `model alias "${entry}": expected alias=model or alias=model@baseURL`);
-    if (aliases.has(match[1]!)) throw new MeshError(Code.INVALID_ARGUMENT, `model alias "${match[1]}" is defined twice`);
+    if (!match)
+      throw new MeshError(Code.INVALID_ARGUMENT, `model alias "${entry}": expected alias=model or alias=model@baseURL`);
+    if (aliases.has(match[1]!))
+      throw new MeshError(Code.INVALID_ARGUMENT, `model alias "${match[1]}" is defined twice`);
     aliases.set(match[1]!, { model: match[2]!, ...(match[3] ? { baseURL: match[3] } : {}) });
   }
   return aliases;

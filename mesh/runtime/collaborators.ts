@@ -18,7 +18,13 @@ export interface CollaboratorRoutes {
   discovery: () => DiscoveryClient | undefined;
 }
 
-const nameOf = (m: { entry?: { card?: { $case: 'agent'; agent: { name: string; version: string } } | { $case: 'tool'; tool: { name: string; version: string } } } }) => {
+const nameOf = (m: {
+  entry?: {
+    card?:
+      | { $case: 'agent'; agent: { name: string; version: string } }
+      | { $case: 'tool'; tool: { name: string; version: string } };
+  };
+}) => {
   const card = m.entry?.card;
   return card?.$case === 'agent' ? card.agent : card?.$case === 'tool' ? card.tool : undefined;
 };
@@ -26,9 +32,21 @@ const nameOf = (m: { entry?: { card?: { $case: 'agent'; agent: { name: string; v
 /** Finds the instance to call for a name and records why: the static route, or the registry's best match with its reasons and the runners-up. */
 export async function chooseCollaborator(routes: CollaboratorRoutes, name: string): Promise<Choice> {
   const fixed = routes.static.get(name);
-  if (fixed) return { name, version: '', address: fixed, reasons: ['static route (AGENTMESH_COLLABORATOR_ADDRESSES)'], score: 0, alternatives: [] };
+  if (fixed)
+    return {
+      name,
+      version: '',
+      address: fixed,
+      reasons: ['static route (AGENTMESH_COLLABORATOR_ADDRESSES)'],
+      score: 0,
+      alternatives: [],
+    };
   const discovery = routes.discovery();
-  if (!discovery) throw new MeshError(Code.FAILED_PRECONDITION, `no route to ${name}: set AGENTMESH_REGISTRY_ADDRESS or AGENTMESH_COLLABORATOR_ADDRESSES`);
+  if (!discovery)
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `no route to ${name}: set AGENTMESH_REGISTRY_ADDRESS or AGENTMESH_COLLABORATOR_ADDRESSES`,
+    );
   const scope = { visibility: { names: [name], namespaces: [], patterns: [] }, characteristics: undefined };
   const { match, address } = await discovery.pick(scope);
   const ranked = await discovery.resolve(scope, 5);
@@ -36,7 +54,14 @@ export async function chooseCollaborator(routes: CollaboratorRoutes, name: strin
   const alternatives = ranked
     .filter((m) => label(m) !== label(match) && endpointsOf(m).length > 0)
     .map((m) => `${label(m)} (score ${m.score.toFixed(2)})`);
-  return { name, version: nameOf(match)?.version ?? '', address, reasons: match.reasons, score: match.score, alternatives };
+  return {
+    name,
+    version: nameOf(match)?.version ?? '',
+    address,
+    reasons: match.reasons,
+    score: match.score,
+    alternatives,
+  };
 }
 
 /**

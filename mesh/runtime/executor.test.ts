@@ -1,10 +1,20 @@
 import { StepState, TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { Code, MeshError } from '../core/index.js';
-import { authorityRequired, execute, type ExecutionState, type ExecutorOptions, type StepCall, type StepRunner } from './executor.js';
+import {
+  authorityRequired,
+  execute,
+  type ExecutionState,
+  type ExecutorOptions,
+  type StepCall,
+  type StepRunner,
+} from './executor.js';
 import { CircuitBreaker } from './retry.js';
 
-const tool = (id: string, over: Partial<Parameters<typeof TaskPlan.fromPartial>[0]['steps'] extends (infer S)[] | undefined ? S : never> = {}) => ({
+const tool = (
+  id: string,
+  over: Partial<Parameters<typeof TaskPlan.fromPartial>[0]['steps'] extends (infer S)[] | undefined ? S : never> = {},
+) => ({
   id,
   description: id,
   target: { $case: 'tool' as const, tool: { service: 'bank/tools', tool: id } },
@@ -38,10 +48,42 @@ function harness(behaviour: (call: StepCall, n: number) => Promise<unknown>) {
     stepFinished: async (e: StepExecution) => void finished.push(e),
     substituted: async (log: Substitution[]) => void substitutions.push(...log),
   };
-  const state = (over: Partial<ExecutionState> = {}): ExecutionState => ({ outputs: {}, skipped: [], interrupted: {}, answers: {}, ...over });
-  const run = (plan: TaskPlan, s = state(), signal = new AbortController().signal, breakers = new Map<string, CircuitBreaker>(), extra: Partial<ExecutorOptions> = {}) =>
-    execute(plan, { taskId: 't1', input: { amount: 500 }, runner, hooks, signal, breakers, state: s, retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 }, ...extra });
-  return { run, calls, finished, substitutions, started, state, get maxActive() { return maxActive; } };
+  const state = (over: Partial<ExecutionState> = {}): ExecutionState => ({
+    outputs: {},
+    skipped: [],
+    interrupted: {},
+    answers: {},
+    ...over,
+  });
+  const run = (
+    plan: TaskPlan,
+    s = state(),
+    signal = new AbortController().signal,
+    breakers = new Map<string, CircuitBreaker>(),
+    extra: Partial<ExecutorOptions> = {},
+  ) =>
+    execute(plan, {
+      taskId: 't1',
+      input: { amount: 500 },
+      runner,
+      hooks,
+      signal,
+      breakers,
+      state: s,
+      retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
+      ...extra,
+    });
+  return {
+    run,
+    calls,
+    finished,
+    substitutions,
+    started,
+    state,
+    get maxActive() {
+      return maxActive;
+    },
+  };
 }
 
 const plan = (steps: object[]) => TaskPlan.fromPartial({ planId: 'p', taskId: 't1', steps: steps as never });
@@ -50,15 +92,27 @@ describe('executor', () => {
   test('independent steps run concurrently; dependants get earlier outputs substituted', async () => {
     const h = harness(async (call) => {
       await new Promise((r) => setTimeout(r, 30));
-      return call.step.id === 'sum' ? { total: (call.args.a as number) + (call.args.b as number) } : { value: call.step.id === 'a' ? 2 : 3 };
+      return call.step.id === 'sum'
+        ? { total: (call.args.a as number) + (call.args.b as number) }
+        : { value: call.step.id === 'a' ? 2 : 3 };
     });
     const outcome = await h.run(
-      plan([tool('a'), tool('b'), tool('sum', { dependsOn: ['a', 'b'], arguments: { a: '${steps.a.output.value}', b: '${steps.b.output.value}' } })]),
+      plan([
+        tool('a'),
+        tool('b'),
+        tool('sum', {
+          dependsOn: ['a', 'b'],
+          arguments: { a: '${steps.a.output.value}', b: '${steps.b.output.value}' },
+        }),
+      ]),
     );
     expect(outcome).toEqual({ status: 'completed', outputs: { a: { value: 2 }, b: { value: 3 }, sum: { total: 5 } } });
     expect(h.maxActive).toBe(2);
     expect(h.calls.find((c) => c.step.id === 'sum')?.args).toEqual({ a: 2, b: 3 });
-    expect(h.substitutions.map((s) => [s.path, s.value])).toEqual([['/a', 2], ['/b', 3]]);
+    expect(h.substitutions.map((s) => [s.path, s.value])).toEqual([
+      ['/a', 2],
+      ['/b', 3],
+    ]);
     expect(h.calls.map((c) => c.idempotencyKey)).toContain('t1:sum:1');
   });
 
@@ -80,14 +134,22 @@ describe('executor', () => {
     });
     expect((await h.run(plan([tool('x')]))).status).toBe('completed');
     expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:x:1', 't1:x:1', 't1:x:3']);
-    expect(h.finished[0]!.attempts.map((a) => [a.attempt, a.idempotencyKey])).toEqual([[1, 't1:x:1'], [2, 't1:x:1'], [3, 't1:x:3']]);
+    expect(h.finished[0]!.attempts.map((a) => [a.attempt, a.idempotencyKey])).toEqual([
+      [1, 't1:x:1'],
+      [2, 't1:x:1'],
+      [3, 't1:x:3'],
+    ]);
   });
 
   test('a non-retryable failure fails the step at once with the reason', async () => {
     const h = harness(async () => {
       throw new MeshError(Code.INVALID_ARGUMENT, 'arguments/amount: required');
     });
-    expect(await h.run(plan([tool('x'), tool('y', { dependsOn: ['x'] })]))).toMatchObject({ status: 'failed', stepId: 'x', code: Code.INVALID_ARGUMENT });
+    expect(await h.run(plan([tool('x'), tool('y', { dependsOn: ['x'] })]))).toMatchObject({
+      status: 'failed',
+      stepId: 'x',
+      code: Code.INVALID_ARGUMENT,
+    });
     expect(h.calls).toHaveLength(1);
   });
 
@@ -99,14 +161,28 @@ describe('executor', () => {
     await h.run(plan([tool('x', { retry: { maxAttempts: 2 } })]), h.state(), undefined, breakers);
     const before = h.calls.length;
     const outcome = await h.run(plan([tool('x')]), h.state(), undefined, breakers);
-    expect(outcome).toMatchObject({ status: 'failed', code: Code.UNAVAILABLE, reason: expect.stringContaining('circuit open') });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      code: Code.UNAVAILABLE,
+      reason: expect.stringContaining('circuit open'),
+    });
     expect(h.calls.length).toBe(before);
   });
 
   test('an output failing acceptance fails the step without retrying', async () => {
     const h = harness(async () => ({ score: 1200 }));
-    const outcome = await h.run(plan([tool('x', { acceptance: { outputSchema: { type: 'object', required: ['score'] }, cel: ['output.score <= 999'] } })]));
-    expect(outcome).toMatchObject({ status: 'failed', code: Code.FAILED_PRECONDITION, reason: 'acceptance criterion not met: output.score <= 999' });
+    const outcome = await h.run(
+      plan([
+        tool('x', {
+          acceptance: { outputSchema: { type: 'object', required: ['score'] }, cel: ['output.score <= 999'] },
+        }),
+      ]),
+    );
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      code: Code.FAILED_PRECONDITION,
+      reason: 'acceptance criterion not met: output.score <= 999',
+    });
     expect(h.calls).toHaveLength(1);
   });
 
@@ -114,7 +190,13 @@ describe('executor', () => {
     const h = harness(async () => ({ ok: true }));
     const p = plan([
       tool('small', { runIf: 'input.amount < 100' }),
-      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'approve?', choices: ['yes', 'no'] } }, dependsOn: [], arguments: {} },
+      {
+        id: 'approve',
+        description: 'approval',
+        target: { $case: 'human', human: { prompt: 'approve?', choices: ['yes', 'no'] } },
+        dependsOn: [],
+        arguments: {},
+      },
       tool('book', { dependsOn: ['approve'] }),
     ]);
     const first = await h.run(p);
@@ -129,25 +211,60 @@ describe('executor', () => {
     const h = harness(async (call) => ({ got: call.args.approval, asked: call.prompt }));
     const p = plan([
       tool('check'),
-      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } }, runIf: 'input.amount > 1000.0', dependsOn: ['check'], arguments: {} },
-      { id: 'decide', description: 'decide', target: { $case: 'llm', llm: { modelAlias: 'small', prompt: 'Decide on ${input.amount}' } }, arguments: { approval: '${steps.approve.output}' }, dependsOn: ['approve'] },
+      {
+        id: 'approve',
+        description: 'approval',
+        target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } },
+        runIf: 'input.amount > 1000.0',
+        dependsOn: ['check'],
+        arguments: {},
+      },
+      {
+        id: 'decide',
+        description: 'decide',
+        target: { $case: 'llm', llm: { modelAlias: 'small', prompt: 'Decide on ${input.amount}' } },
+        arguments: { approval: '${steps.approve.output}' },
+        dependsOn: ['approve'],
+      },
     ]);
-    expect(await h.run(p)).toMatchObject({ status: 'completed', outputs: { approve: null, decide: { got: null, asked: 'Decide on 500' } } });
-    expect(h.substitutions).toEqual(expect.arrayContaining([expect.objectContaining({ stepId: 'decide', path: '#prompt', source: 'input.amount', value: 500 })]));
+    expect(await h.run(p)).toMatchObject({
+      status: 'completed',
+      outputs: { approve: null, decide: { got: null, asked: 'Decide on 500' } },
+    });
+    expect(h.substitutions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stepId: 'decide', path: '#prompt', source: 'input.amount', value: 500 }),
+      ]),
+    );
     const big = harness(async () => ({}));
-    const paused = await big.run(plan([{ id: 'approve', description: 'a', target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } }, dependsOn: [], arguments: {} }]));
+    const paused = await big.run(
+      plan([
+        {
+          id: 'approve',
+          description: 'a',
+          target: { $case: 'human', human: { prompt: 'Approve ${input.amount}?' } },
+          dependsOn: [],
+          arguments: {},
+        },
+      ]),
+    );
     expect(paused).toMatchObject({ status: 'input_required', prompt: 'Approve 500?' });
   });
 
   test('resuming re-sends an interrupted attempt with the same idempotency key and skips finished steps', async () => {
     const h = harness(async () => ({ ok: true }));
-    await h.run(plan([tool('a'), tool('b', { dependsOn: ['a'] })]), h.state({ outputs: { a: { ok: true } }, interrupted: { b: 2 } }));
+    await h.run(
+      plan([tool('a'), tool('b', { dependsOn: ['a'] })]),
+      h.state({ outputs: { a: { ok: true } }, interrupted: { b: 2 } }),
+    );
     expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:b:2']);
   });
 
   test('cancellation stops outstanding steps', async () => {
     const controller = new AbortController();
-    const h = harness((call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))));
+    const h = harness(
+      (call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+    );
     const running = h.run(plan([tool('slow')]), h.state(), controller.signal);
     await new Promise((r) => setTimeout(r, 50));
     controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
@@ -157,20 +274,31 @@ describe('executor', () => {
   test('a failed step stops its running siblings, which are recorded as stopped', async () => {
     const h = harness((call) =>
       call.step.id === 'bad'
-        ? new Promise((_r, reject) => setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'amount: negative')), 20))
+        ? new Promise((_r, reject) =>
+            setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'amount: negative')), 20),
+          )
         : new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
     );
     const outcome = await h.run(plan([tool('long'), tool('bad'), tool('after', { dependsOn: ['long'] })]));
     expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad', code: Code.INVALID_ARGUMENT });
     const long = h.finished.find((f) => f.stepId === 'long')!;
-    expect(long).toMatchObject({ state: StepState.STEP_STATE_FAILED, reason: expect.stringContaining('stopped because step bad failed') });
+    expect(long).toMatchObject({
+      state: StepState.STEP_STATE_FAILED,
+      reason: expect.stringContaining('stopped because step bad failed'),
+    });
     expect(h.calls.map((c) => c.step.id).sort()).toEqual(['bad', 'long']);
   });
 
   test('while a person is asked, steps that do not need the answer still run', async () => {
     const h = harness(async () => ({ ok: true }));
     const p = plan([
-      { id: 'approve', description: 'approval', target: { $case: 'human', human: { prompt: 'approve?' } }, dependsOn: [], arguments: {} },
+      {
+        id: 'approve',
+        description: 'approval',
+        target: { $case: 'human', human: { prompt: 'approve?' } },
+        dependsOn: [],
+        arguments: {},
+      },
       tool('side'),
       tool('book', { dependsOn: ['approve'] }),
     ]);
@@ -185,7 +313,11 @@ describe('executor', () => {
       return { ok: call.step.id };
     });
     const p = plan([tool('fetch'), tool('ask', { dependsOn: ['fetch'] })]);
-    expect(await h.run(p)).toEqual({ status: 'auth_required', stepId: 'ask', reason: 'no current token of the caller' });
+    expect(await h.run(p)).toEqual({
+      status: 'auth_required',
+      stepId: 'ask',
+      reason: 'no current token of the caller',
+    });
     expect(h.finished.map((f) => f.stepId)).toEqual(['fetch']);
     expect(h.started).toEqual(['fetch#1', 'ask#1']);
     authority = true;
@@ -197,11 +329,17 @@ describe('executor', () => {
   test("no attempt outlives the run's deadline: calls get it, and a step after it fails without a call", async () => {
     const h = harness(async () => ({ ok: true }));
     const deadline = Date.now() + 5_000;
-    await h.run(plan([tool('a', { timeout: { seconds: 60, nanos: 0 } })]), h.state(), undefined, undefined, { deadline });
+    await h.run(plan([tool('a', { timeout: { seconds: 60, nanos: 0 } })]), h.state(), undefined, undefined, {
+      deadline,
+    });
     expect(h.calls[0]!.deadline).toBe(deadline);
     const late = harness(async () => ({ ok: true }));
     const outcome = await late.run(plan([tool('a')]), late.state(), undefined, undefined, { deadline: Date.now() - 1 });
-    expect(outcome).toMatchObject({ status: 'failed', code: Code.DEADLINE_EXCEEDED, reason: expect.stringContaining("the task's deadline passed") });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      code: Code.DEADLINE_EXCEEDED,
+      reason: expect.stringContaining("the task's deadline passed"),
+    });
     expect(late.calls).toHaveLength(0);
   });
 
@@ -218,7 +356,9 @@ describe('executor', () => {
   test('a retry after the runner stopped what the attempt started (a canceled child task) takes a new key', async () => {
     const h = harness((call, n) =>
       n === 1
-        ? new Promise((_r, reject) => call.signal.addEventListener('abort', () => (call.childTaskStopped?.(), reject(call.signal.reason))))
+        ? new Promise((_r, reject) =>
+            call.signal.addEventListener('abort', () => (call.childTaskStopped?.(), reject(call.signal.reason))),
+          )
         : Promise.resolve({ ok: true }),
     );
     expect((await h.run(plan([tool('ask', { timeout: { seconds: 0, nanos: 50e6 } })]))).status).toBe('completed');
@@ -233,7 +373,9 @@ describe('executor', () => {
     await down.run(plan([tool('x', { retry: { maxAttempts: 1 } })]), down.state(), undefined, breakers);
     expect(breakers.get('tool:x')!.state).toBe('half-open');
     const controller = new AbortController();
-    const hanging = harness((call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))));
+    const hanging = harness(
+      (call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+    );
     const running = hanging.run(plan([tool('x')]), hanging.state(), controller.signal, breakers);
     await new Promise((r) => setTimeout(r, 20));
     controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));

@@ -1,5 +1,11 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { CollaboratorChoice, StepAttempt, StepExecution, Substitution, TokenUsage } from '../../gen/agentmesh/v1/explain.js';
+import type {
+  CollaboratorChoice,
+  StepAttempt,
+  StepExecution,
+  Substitution,
+  TokenUsage,
+} from '../../gen/agentmesh/v1/explain.js';
 import { StepState, type PlanStep, type TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
 import { Code, codeName, isMeshError, MeshError } from '../core/index.js';
@@ -136,7 +142,10 @@ type StepEnd =
  */
 export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<ExecutionOutcome> {
   // A skipped step's output is null, so later steps can refer to an optional step (${steps.approve.output} → null).
-  const outputs: Record<string, unknown> = { ...Object.fromEntries(o.state.skipped.map((id) => [id, null])), ...o.state.outputs };
+  const outputs: Record<string, unknown> = {
+    ...Object.fromEntries(o.state.skipped.map((id) => [id, null])),
+    ...o.state.outputs,
+  };
   const finished = new Set<string>([...Object.keys(outputs), ...o.state.skipped]);
   const running = new Map<string, Promise<void>>();
   const parallelism = o.parallelism ?? 4;
@@ -162,7 +171,12 @@ export async function execute(plan: TaskPlan, o: ExecutorOptions): Promise<Execu
         if (step.target?.$case === 'human' && !(step.id in o.state.answers)) {
           if (step.id === waiting?.id) continue;
           if (!(await conditionHolds(step, o, outputs))) {
-            running.set(step.id, finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() => done(step, null)));
+            running.set(
+              step.id,
+              finish(step, { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, [], o).then(() =>
+                done(step, null),
+              ),
+            );
             continue;
           }
           // Steps that do not depend on the person's answer go on meanwhile.
@@ -213,7 +227,12 @@ const scopeOf = (o: ExecutorOptions, outputs: Record<string, unknown>) => ({
 });
 
 /** A prompt (LLM or human step) with its templates substituted; logged with the path "#prompt" (not an argument). */
-async function substitutePrompt(step: PlanStep, prompt: string, o: ExecutorOptions, outputs: Record<string, unknown>): Promise<string> {
+async function substitutePrompt(
+  step: PlanStep,
+  prompt: string,
+  o: ExecutorOptions,
+  outputs: Record<string, unknown>,
+): Promise<string> {
   if (!prompt.includes('${')) return prompt;
   const { value, log } = substitute(step.id, { prompt }, scopeOf(o, outputs));
   await o.hooks.substituted(log.map((entry) => ({ ...entry, path: '#prompt' })));
@@ -226,13 +245,20 @@ async function humanPrompt(step: PlanStep, o: ExecutorOptions, outputs: Record<s
 }
 
 async function finish(step: PlanStep, end: StepEnd, attempts: StepAttempt[], o: ExecutorOptions): Promise<void> {
-  await o.hooks.stepFinished({
-    stepId: step.id,
-    state: end.ok ? StepState.STEP_STATE_SUCCEEDED : end.skipped ? StepState.STEP_STATE_SKIPPED : StepState.STEP_STATE_FAILED,
-    attempts,
-    output: end.ok ? end.output : undefined,
-    reason: end.ok ? '' : end.reason,
-  }, end.ok ? end.choice : undefined);
+  await o.hooks.stepFinished(
+    {
+      stepId: step.id,
+      state: end.ok
+        ? StepState.STEP_STATE_SUCCEEDED
+        : end.skipped
+          ? StepState.STEP_STATE_SKIPPED
+          : StepState.STEP_STATE_FAILED,
+      attempts,
+      output: end.ok ? end.output : undefined,
+      reason: end.ok ? '' : end.reason,
+    },
+    end.ok ? end.choice : undefined,
+  );
 }
 
 function accept(step: PlanStep, output: unknown, o: ExecutorOptions, outputs: Record<string, unknown>): void {
@@ -245,10 +271,15 @@ function accept(step: PlanStep, output: unknown, o: ExecutorOptions, outputs: Re
   }
 }
 
-async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, unknown>): Promise<{ end: StepEnd; attempts: StepAttempt[] }> {
+async function runStep(
+  step: PlanStep,
+  o: RunOptions,
+  outputs: Record<string, unknown>,
+): Promise<{ end: StepEnd; attempts: StepAttempt[] }> {
   const attempts: StepAttempt[] = [];
   try {
-    if (!(await conditionHolds(step, o, outputs))) return { end: { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, attempts };
+    if (!(await conditionHolds(step, o, outputs)))
+      return { end: { ok: false, skipped: true, reason: `run_if false: ${step.runIf}` }, attempts };
     if (step.target?.$case === 'human') {
       const answer = o.state.answers[step.id];
       accept(step, answer, o, outputs);
@@ -256,7 +287,8 @@ async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, un
     }
     const { value: args, log } = substitute(step.id, step.arguments, scopeOf(o, outputs));
     await o.hooks.substituted(log);
-    const prompt = step.target?.$case === 'llm' ? await substitutePrompt(step, step.target.llm.prompt, o, outputs) : undefined;
+    const prompt =
+      step.target?.$case === 'llm' ? await substitutePrompt(step, step.target.llm.prompt, o, outputs) : undefined;
     const retry = {
       maxAttempts: step.retry?.maxAttempts || o.retry?.maxAttempts || DEFAULT_RETRY.maxAttempts,
       initialBackoffMs: ms(step.retry?.initialBackoff) ?? o.retry?.initialBackoffMs ?? DEFAULT_RETRY.initialBackoffMs,
@@ -270,10 +302,24 @@ async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, un
     for (let attempt = first; ; attempt++) {
       const outcome = await meshTracer().startActiveSpan(
         `step ${step.id}`,
-        { attributes: { 'agentmesh.task.id': o.taskId, 'agentmesh.step.id': step.id, 'agentmesh.step.kind': step.target?.$case ?? 'none', 'agentmesh.step.attempt': attempt, 'agentmesh.collaborator': name } },
+        {
+          attributes: {
+            'agentmesh.task.id': o.taskId,
+            'agentmesh.step.id': step.id,
+            'agentmesh.step.kind': step.target?.$case ?? 'none',
+            'agentmesh.step.attempt': attempt,
+            'agentmesh.collaborator': name,
+          },
+        },
         async (span) => {
           try {
-            const result = await attemptStep(step, { args, prompt, attempt, key, retry, breaker }, o, outputs, attempts);
+            const result = await attemptStep(
+              step,
+              { args, prompt, attempt, key, retry, breaker },
+              o,
+              outputs,
+              attempts,
+            );
             const failed = 'end' in result ? (result.end.ok ? undefined : result.end.reason) : attempts.at(-1)?.error;
             if (failed !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: failed });
             return result;
@@ -295,7 +341,8 @@ async function runStep(step: PlanStep, o: RunOptions, outputs: Record<string, un
 
 type AttemptOutcome = { end: StepEnd } | { retry: true };
 
-const stoppedBySibling = (o: RunOptions) => new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`);
+const stoppedBySibling = (o: RunOptions) =>
+  new MeshError(Code.CANCELLED, `stopped because ${MeshError.from(o.stop.reason).message}`);
 
 const keyOf = (taskId: string, stepId: string, attempt: number) => `${taskId}:${stepId}:${attempt}`;
 
@@ -313,13 +360,22 @@ const AMBIGUOUS = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED']);
  * from its stored result instead of acting twice.
  */
 function keyAfter(previous: StepAttempt, taskId: string, stepId: string, attempt: number): string {
-  return AMBIGUOUS.has(previous.code) && !stoppedAttempts.has(previous) ? previous.idempotencyKey : keyOf(taskId, stepId, attempt);
+  return AMBIGUOUS.has(previous.code) && !stoppedAttempts.has(previous)
+    ? previous.idempotencyKey
+    : keyOf(taskId, stepId, attempt);
 }
 
 /** One attempt of a step: breaker, persisted start, the call, acceptance; says whether to retry. */
 async function attemptStep(
   step: PlanStep,
-  a: { args: Record<string, unknown>; prompt: string | undefined; attempt: number; key: string; retry: RetrySettings; breaker: CircuitBreaker },
+  a: {
+    args: Record<string, unknown>;
+    prompt: string | undefined;
+    attempt: number;
+    key: string;
+    retry: RetrySettings;
+    breaker: CircuitBreaker;
+  },
   o: RunOptions,
   outputs: Record<string, unknown>,
   attempts: StepAttempt[],
@@ -327,11 +383,21 @@ async function attemptStep(
   const { args, prompt, attempt, key, retry, breaker } = a;
   const started = new Date();
   const record: StepAttempt = {
-    attempt, startedAt: started, finishedAt: undefined, duration: undefined, code: 'OK', error: '',
-    traceId: trace.getActiveSpan()?.spanContext().traceId ?? '', childTask: undefined, idempotencyKey: key, model: '', usage: undefined,
+    attempt,
+    startedAt: started,
+    finishedAt: undefined,
+    duration: undefined,
+    code: 'OK',
+    error: '',
+    traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
+    childTask: undefined,
+    idempotencyKey: key,
+    model: '',
+    usage: undefined,
   };
   attempts.push(record);
-  const close = (code: string, error = '') => Object.assign(record, { finishedAt: new Date(), duration: duration(Date.now() - started.getTime()), code, error });
+  const close = (code: string, error = '') =>
+    Object.assign(record, { finishedAt: new Date(), duration: duration(Date.now() - started.getTime()), code, error });
   const stepTimeoutMs = ms(step.timeout) ?? o.stepTimeoutMs ?? 30_000;
   const timeoutMs = o.deadline === undefined ? stepTimeoutMs : Math.min(stepTimeoutMs, o.deadline - started.getTime());
   const timeout = AbortSignal.timeout(Math.max(0, timeoutMs));
@@ -340,7 +406,8 @@ async function attemptStep(
   let called = false;
   let stopped = false;
   try {
-    if (timeoutMs <= 0) throw new MeshError(Code.DEADLINE_EXCEEDED, `the task's deadline passed before step ${step.id} could start`);
+    if (timeoutMs <= 0)
+      throw new MeshError(Code.DEADLINE_EXCEEDED, `the task's deadline passed before step ${step.id} could start`);
     // A sibling failed meanwhile: no call for work nobody can use.
     if (o.stop.aborted) throw stoppedBySibling(o);
     breaker.admit();
@@ -348,17 +415,33 @@ async function attemptStep(
     await o.hooks.stepStarted(step.id, attempt, key);
     dispatched = true;
     const result = await o.runner.run({
-      taskId: o.taskId, step, args, prompt, attempt, idempotencyKey: record.idempotencyKey, signal: AbortSignal.any([o.signal, o.stop, timeout]),
+      taskId: o.taskId,
+      step,
+      args,
+      prompt,
+      attempt,
+      idempotencyKey: record.idempotencyKey,
+      signal: AbortSignal.any([o.signal, o.stop, timeout]),
       deadline: started.getTime() + timeoutMs,
       childTaskCreated: (ref) => void (record.childTask = ref),
       childTaskStopped: () => void (stopped = true),
     });
     called = true;
     breaker.succeeded();
-    Object.assign(record, { childTask: result.childTask ?? record.childTask, model: result.model ?? '', usage: result.usage });
+    Object.assign(record, {
+      childTask: result.childTask ?? record.childTask,
+      model: result.model ?? '',
+      usage: result.usage,
+    });
     close('OK');
     accept(step, result.output, o, outputs);
-    return { end: { ok: true, output: result.output, choice: result.choice ? { stepId: step.id, ...result.choice } : undefined } };
+    return {
+      end: {
+        ok: true,
+        output: result.output,
+        choice: result.choice ? { stepId: step.id, ...result.choice } : undefined,
+      },
+    };
   } catch (err) {
     if (o.signal.aborted) {
       // Canceled: no verdict on the collaborator, and a half-open trial is given back.
@@ -372,11 +455,15 @@ async function attemptStep(
       return { end: { ok: false, skipped: false, paused: true, reason: (err as MeshError).message } };
     }
     const outOfBudget = timeout.aborted && timeoutMs < stepTimeoutMs;
-    const error = o.stop.aborted && !called
-      ? stoppedBySibling(o)
-      : timeout.aborted && !called
-        ? new MeshError(Code.DEADLINE_EXCEEDED, outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`)
-        : MeshError.from(err);
+    const error =
+      o.stop.aborted && !called
+        ? stoppedBySibling(o)
+        : timeout.aborted && !called
+          ? new MeshError(
+              Code.DEADLINE_EXCEEDED,
+              outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`,
+            )
+          : MeshError.from(err);
     if (called) {
       // The call succeeded; its output failed acceptance: not a collaborator failure, not retried.
       return { end: { ok: false, skipped: false, code: error.code, reason: error.message } };
@@ -394,7 +481,14 @@ async function attemptStep(
     // An open circuit fails the step at once: retrying into it would only wait.
     const outOfTime = o.deadline !== undefined && Date.now() >= o.deadline;
     if (!admitted || o.stop.aborted || outOfTime || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
-      return { end: { ok: false, skipped: false, code: error.code, reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})` } };
+      return {
+        end: {
+          ok: false,
+          skipped: false,
+          code: error.code,
+          reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})`,
+        },
+      };
     }
     return { retry: true };
   }

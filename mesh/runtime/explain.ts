@@ -1,4 +1,10 @@
-import { CollaboratorChoice, Explanation, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import {
+  CollaboratorChoice,
+  Explanation,
+  PlanningRecord,
+  StepExecution,
+  Substitution,
+} from '../../gen/agentmesh/v1/explain.js';
 import { TaskPlan, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import type { Store } from '../state/index.js';
 import { redactDeep } from '../telemetry/index.js';
@@ -26,16 +32,32 @@ export async function explainTask(store: Store, taskId: string): Promise<Explana
   const records = await store.records.list(taskId);
   const planning = records.find((r) => r.kind === 'planning');
   // Outputs are stored as they were (a resumed task needs them); what leaves in an explanation is redacted.
-  const execution = records.filter((r) => r.kind === 'step').map((r) => StepExecution.fromJSON(r.record)).map((e) => ({ ...e, output: redactDeep(e.output) }));
-  const substitutions = records.filter((r) => r.kind === 'substitution').flatMap((r) => (r.record as unknown[]).map((s) => Substitution.fromJSON(s)));
-  const chosen = new Map(records.filter((r) => r.kind === 'choice').map((r) => { const c = CollaboratorChoice.fromJSON(r.record); return [c.stepId, c]; }));
+  const execution = records
+    .filter((r) => r.kind === 'step')
+    .map((r) => StepExecution.fromJSON(r.record))
+    .map((e) => ({ ...e, output: redactDeep(e.output) }));
+  const substitutions = records
+    .filter((r) => r.kind === 'substitution')
+    .flatMap((r) => (r.record as unknown[]).map((s) => Substitution.fromJSON(s)));
+  const chosen = new Map(
+    records
+      .filter((r) => r.kind === 'choice')
+      .map((r) => {
+        const c = CollaboratorChoice.fromJSON(r.record);
+        return [c.stepId, c];
+      }),
+  );
   const planned = `named by the ${plan?.playbookId ? `playbook ${plan.playbookId}` : plan?.model ? `plan of model ${plan.model}` : 'plan'}`;
   const collaborators: CollaboratorChoice[] = (plan?.steps ?? []).flatMap((step) => {
     const name = collaboratorOf(step);
     if (!name) return [];
     const found = chosen.get(step.id);
     // The plan decided which collaborator; discovery (or a static route) decided which instance.
-    return [found ? { ...found, reasons: [planned, ...found.reasons] } : { stepId: step.id, name, version: '', address: '', reasons: [planned], score: 0, alternatives: [] }];
+    return [
+      found
+        ? { ...found, reasons: [planned, ...found.reasons] }
+        : { stepId: step.id, name, version: '', address: '', reasons: [planned], score: 0, alternatives: [] },
+    ];
   });
   return Explanation.fromPartial({
     task,

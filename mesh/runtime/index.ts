@@ -5,7 +5,15 @@ export { toolCardOf, toolService } from './tool-service.js';
 export type { ToolContext, ToolServiceDeps, ToolServiceInfo, ToolSpec } from './tool-service.js';
 export { ACCEPTANCE_VARIABLES, checkCel, evaluateCondition, MAX_CEL_LENGTH, RUN_IF_VARIABLES } from './cel.js';
 export { execute } from './executor.js';
-export type { ExecutionHooks, ExecutionOutcome, ExecutionState, ExecutorOptions, StepCall, StepResult, StepRunner } from './executor.js';
+export type {
+  ExecutionHooks,
+  ExecutionOutcome,
+  ExecutionState,
+  ExecutorOptions,
+  StepCall,
+  StepResult,
+  StepRunner,
+} from './executor.js';
 export { inventoryFromCards, itemName, resolveCollaborator } from './inventory.js';
 export type { CollaboratorTarget, InventoryItem } from './inventory.js';
 export { LlmPlanner, PLAN_JSON_SCHEMA } from './llm-planner.js';

@@ -8,7 +8,15 @@ import type { MeshMetrics } from '../telemetry/index.js';
 import { ChatModel } from './chat-model.js';
 import type { InventoryItem } from './inventory.js';
 import { validatePlan } from './plan-validation.js';
-import { elapsedSince, newPlanIdentity, noValidPlan, throwIfAborted, type Planner, type PlanningInput, type PlanningOutcome } from './planner.js';
+import {
+  elapsedSince,
+  newPlanIdentity,
+  noValidPlan,
+  throwIfAborted,
+  type Planner,
+  type PlanningInput,
+  type PlanningOutcome,
+} from './planner.js';
 import { compileSchema } from './schema-validator.js';
 
 const obj = { type: 'object' } as const;
@@ -32,8 +40,16 @@ export const PLAN_JSON_SCHEMA = {
           description: { type: 'string', description: 'Why this step is part of the plan.' },
           tool: { type: 'object', required: ['service', 'tool'], properties: { service: str, tool: str } },
           agent: { type: 'object', required: ['agent', 'skill_id'], properties: { agent: str, skill_id: str } },
-          llm: { type: 'object', required: ['model_alias', 'prompt'], properties: { model_alias: str, system_prompt: str, prompt: str, output_schema: obj } },
-          human: { type: 'object', required: ['prompt'], properties: { prompt: str, input_schema: obj, choices: { type: 'array', items: str } } },
+          llm: {
+            type: 'object',
+            required: ['model_alias', 'prompt'],
+            properties: { model_alias: str, system_prompt: str, prompt: str, output_schema: obj },
+          },
+          human: {
+            type: 'object',
+            required: ['prompt'],
+            properties: { prompt: str, input_schema: obj, choices: { type: 'array', items: str } },
+          },
           arguments: { type: 'object', description: 'Arguments for the tool or agent skill, matching its schema.' },
           depends_on: { type: 'array', items: str },
           run_if: { type: 'string', description: 'CEL over input and steps; the step is skipped when false.' },
@@ -41,7 +57,7 @@ export const PLAN_JSON_SCHEMA = {
         },
       },
     },
-    result_step_id: { type: 'string', description: "The step whose output answers the request (default: the last)." },
+    result_step_id: { type: 'string', description: 'The step whose output answers the request (default: the last).' },
   },
 } as const;
 
@@ -65,8 +81,17 @@ export interface LlmPlannerOptions {
 const catalogue = (inventory: InventoryItem[]) =>
   inventory.map((i) =>
     i.kind === 'tool'
-      ? { tool: { service: i.service, tool: i.tool.name }, description: i.tool.description, arguments_schema: i.tool.argumentsSchema ?? {} }
-      : { agent: { agent: i.agent, skill_id: i.skill.id }, name: i.skill.name, description: i.skill.description, arguments_schema: i.skill.inputSchema ?? {} },
+      ? {
+          tool: { service: i.service, tool: i.tool.name },
+          description: i.tool.description,
+          arguments_schema: i.tool.argumentsSchema ?? {},
+        }
+      : {
+          agent: { agent: i.agent, skill_id: i.skill.id },
+          name: i.skill.name,
+          description: i.skill.description,
+          arguments_schema: i.skill.inputSchema ?? {},
+        },
   );
 
 function systemPrompt(inventory: InventoryItem[], aliases: string[]): string {
@@ -79,7 +104,7 @@ function systemPrompt(inventory: InventoryItem[], aliases: string[]): string {
     '- A string may be exactly "${input.<path>}" (from the task input) or "${steps.<id>.output.<path>}" (from an earlier step\'s output), or contain them in text. A step using ${steps.<id>...} must depend on <id>, directly or through other steps.',
     '- depends_on lists step ids and must not form a cycle; steps that do not depend on each other run in parallel.',
     '- run_if (optional): a CEL expression over `input` and `steps`, e.g. steps.check.output.approved == true.',
-    '- acceptance.cel (optional): CEL expressions over `input`, `output` and `steps` that the step\'s output must satisfy.',
+    "- acceptance.cel (optional): CEL expressions over `input`, `output` and `steps` that the step's output must satisfy.",
     `LLM model aliases: ${aliases.length > 0 ? aliases.join(', ') : 'none (do not use llm steps)'}.`,
     `JSON Schema of the plan:\n${JSON.stringify(PLAN_JSON_SCHEMA)}`,
     `Collaborators:\n${JSON.stringify(catalogue(inventory), null, 1)}`,
@@ -108,7 +133,9 @@ function parseAnswer(raw: string): { json?: Record<string, unknown>; errors: str
   const steps = (json as { steps: Record<string, unknown>[] }).steps;
   const errors = steps.flatMap((s, i) => {
     const present = TARGETS.filter((t) => s[t] !== undefined && s[t] !== null);
-    return present.length > 1 ? [`step "${String(s.id ?? i)}": has ${present.length} targets (${present.join(', ')}); give exactly one`] : [];
+    return present.length > 1
+      ? [`step "${String(s.id ?? i)}": has ${present.length} targets (${present.join(', ')}); give exactly one`]
+      : [];
   });
   return { json: json as Record<string, unknown>, errors };
 }
@@ -141,28 +168,47 @@ export class LlmPlanner implements Planner {
       const started = performance.now();
       const startedAt = new Date();
       const prompt = JSON.stringify(messages);
-      const { completion, usage } = await this.chat.complete(messages, { jsonSchema: { name: 'task_plan', schema: PLAN_JSON_SCHEMA as unknown as Record<string, unknown> }, signal });
+      const { completion, usage } = await this.chat.complete(messages, {
+        jsonSchema: { name: 'task_plan', schema: PLAN_JSON_SCHEMA as unknown as Record<string, unknown> },
+        signal,
+      });
       const choice = completion.choices[0];
       const raw = choice?.message.content ?? '';
       const parsed = parseAnswer(raw);
       errors = parsed.errors;
       if (choice?.message.refusal) errors = [`the model refused: ${choice.message.refusal}`];
-      else if (choice?.finish_reason === 'length') errors = ['the answer was cut off (finish_reason "length"); give a shorter plan', ...errors];
+      else if (choice?.finish_reason === 'length')
+        errors = ['the answer was cut off (finish_reason "length"); give a shorter plan', ...errors];
       let plan: TaskPlan | undefined;
       if (parsed.json && errors.length === 0) {
-        plan = { ...TaskPlan.fromJSON(parsed.json), ...newPlanIdentity(input.taskId), planner: PlannerKind.PLANNER_KIND_LLM, model, playbookId: '' };
+        plan = {
+          ...TaskPlan.fromJSON(parsed.json),
+          ...newPlanIdentity(input.taskId),
+          planner: PlannerKind.PLANNER_KIND_LLM,
+          model,
+          playbookId: '',
+        };
         // Retries and timeouts are the agent's policy, not the model's: not in the schema, dropped if sent anyway.
         plan.steps = plan.steps.map((s) => ({ ...s, retry: undefined, timeout: undefined }));
         errors = validatePlan(plan, input.inventory, { llmAliases });
       }
       record.attempts.push({
-        attempt, prompt, rawOutput: raw, validationErrors: errors, startedAt, duration: elapsedSince(started), usage,
+        attempt,
+        prompt,
+        rawOutput: raw,
+        validationErrors: errors,
+        startedAt,
+        duration: elapsedSince(started),
+        usage,
       });
       if (plan && errors.length === 0) return { plan, record };
       this.options.log?.warn({ taskId: input.taskId, attempt, errors }, 'planner answer refused');
       messages.push(
         { role: 'assistant', content: raw },
-        { role: 'user', content: `That plan is not valid:\n- ${errors.join('\n- ')}\nAnswer with the corrected plan, as JSON only.` },
+        {
+          role: 'user',
+          content: `That plan is not valid:\n- ${errors.join('\n- ')}\nAnswer with the corrected plan, as JSON only.`,
+        },
       );
     }
     throw noValidPlan(errors, record);

@@ -29,7 +29,13 @@ export class LocalToolRunner {
       tool: target.tool.tool,
       arguments: call.args,
       idempotencyKey: call.idempotencyKey,
-      context: { taskId: call.taskId, contextId: '', stepId: call.step.id, attempt: call.attempt, agent: this.card.name },
+      context: {
+        taskId: call.taskId,
+        contextId: '',
+        stepId: call.step.id,
+        attempt: call.attempt,
+        agent: this.card.name,
+      },
     };
     const ctx: CallContext = {
       service: 'agentmesh.v1.ToolService',
@@ -47,12 +53,27 @@ export class LocalToolRunner {
       bindLog: () => undefined,
       identity: { spiffeId: this.card.identity, source: 'none' },
       // The agent calls its own tools as itself.
-      principal: { peer: { spiffeId: this.card.identity, source: 'none' }, subject: this.card.name, clientId: this.card.name, scopes: [], actors: [], token: '', claims: {} },
+      principal: {
+        peer: { spiffeId: this.card.identity, source: 'none' },
+        subject: this.card.name,
+        clientId: this.card.name,
+        scopes: [],
+        actors: [],
+        token: '',
+        claims: {},
+      },
       taskId: call.taskId,
       call: undefined as never,
     };
     const answer = await this.service.invokeTool!(request, ctx);
-    const choice = { name: this.card.name, version: this.card.version, address: 'in-process', reasons: ['a local tool of this agent'], score: 0, alternatives: [] };
+    const choice = {
+      name: this.card.name,
+      version: this.card.version,
+      address: 'in-process',
+      reasons: ['a local tool of this agent'],
+      score: 0,
+      alternatives: [],
+    };
     return { output: answer.result, choice };
   }
 }

@@ -22,7 +22,9 @@ const CEL_STEP_REF = /\bsteps(?:\.([A-Za-z0-9_]+)|\[\s*["']([^"']+)["']\s*\])/g;
 // A validator of its own rather than compileSchema: template wildcards need every
 // error (allErrors) to drop those at template paths, and schemas come from
 // discovered cards, so compiled validators are cached by content and bounded.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => void;
 const ajv = new Ajv2020({ strict: false, allErrors: true, addUsedSchema: false });
 addFormats(ajv);
 const validators = new Map<string, ValidateFunction>();
@@ -44,21 +46,30 @@ function validatorFor(schema: Record<string, unknown>): ValidateFunction | strin
 }
 
 const describeError = (e: ErrorObject): string =>
-  e.keyword === 'required' ? `arguments${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}: required`
-  : e.keyword === 'additionalProperties' ? `arguments${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}: not allowed`
-  : `arguments${e.instancePath}: ${e.message ?? 'invalid'}`;
+  e.keyword === 'required'
+    ? `arguments${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}: required`
+    : e.keyword === 'additionalProperties'
+      ? `arguments${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}: not allowed`
+      : `arguments${e.instancePath}: ${e.message ?? 'invalid'}`;
 
-const pointer = (path: (string | number)[]) => path.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
+const pointer = (path: (string | number)[]) =>
+  path.map((p) => '/' + String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('');
 
 /** Arguments errors against `schema`, ignoring values that are exactly one template (resolved only at run time). */
-function argumentErrors(args: Record<string, unknown>, schema: Record<string, unknown>, templatePaths: string[]): string[] {
+function argumentErrors(
+  args: Record<string, unknown>,
+  schema: Record<string, unknown>,
+  templatePaths: string[],
+): string[] {
   const validate = validatorFor(schema);
   if (typeof validate === 'string') return [`the target's schema ${validate}`];
   if (validate(args)) return [];
   const underTemplate = (p: string) => templatePaths.some((t) => p === t || p.startsWith(t + '/'));
   // A combinator failing above a template may fail only because of it; lenient here, the callee validates again.
   const aboveTemplate = (p: string) => templatePaths.some((t) => t.startsWith(p + '/'));
-  const errors = (validate.errors ?? []).filter((e) => !underTemplate(e.instancePath) && !(COMBINATORS.has(e.keyword) && aboveTemplate(e.instancePath)));
+  const errors = (validate.errors ?? []).filter(
+    (e) => !underTemplate(e.instancePath) && !(COMBINATORS.has(e.keyword) && aboveTemplate(e.instancePath)),
+  );
   return [...new Set(errors.map(describeError))];
 }
 
@@ -66,14 +77,20 @@ function argumentErrors(args: Record<string, unknown>, schema: Record<string, un
 function strings(value: unknown, path: (string | number)[] = []): { path: string | undefined; text: string }[] {
   if (typeof value === 'string') return [{ path: pointer(path), text: value }];
   if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, [...path, i]));
-  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => strings(v, [...path, k]));
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => strings(v, [...path, k]));
   return [];
 }
 
 /** Reports malformed templates and passes step references on; returns the pointers of whole-value templates in the arguments. */
-function checkTemplates(step: PlanStep, at: (msg: string) => void, mustPrecede: (ref: string, id: string) => void): string[] {
+function checkTemplates(
+  step: PlanStep,
+  at: (msg: string) => void,
+  mustPrecede: (ref: string, id: string) => void,
+): string[] {
   const t = step.target;
-  const prompts = t?.$case === 'llm' ? [t.llm.systemPrompt, t.llm.prompt] : t?.$case === 'human' ? [t.human.prompt] : [];
+  const prompts =
+    t?.$case === 'llm' ? [t.llm.systemPrompt, t.llm.prompt] : t?.$case === 'human' ? [t.human.prompt] : [];
   const texts = [...strings(step.arguments ?? {}), ...prompts.map((text) => ({ path: undefined, text }))];
   const templatePaths: string[] = [];
   for (const { path, text } of texts) {
@@ -120,7 +137,11 @@ function ancestorsOf(id: string, deps: Map<string, string[]>): Set<string> {
   return seen;
 }
 
-function targetErrors(step: PlanStep, inventory: InventoryItem[], aliases: string[]): { errors: string[]; schema?: Record<string, unknown> } {
+function targetErrors(
+  step: PlanStep,
+  inventory: InventoryItem[],
+  aliases: string[],
+): { errors: string[]; schema?: Record<string, unknown> } {
   const t = step.target;
   switch (t?.$case) {
     case undefined:
@@ -131,7 +152,9 @@ function targetErrors(step: PlanStep, inventory: InventoryItem[], aliases: strin
       return 'error' in found ? { errors: [found.error] } : { errors: [], schema: found.schema };
     }
     case 'llm': {
-      const errors = aliases.includes(t.llm.modelAlias) ? [] : [`llm model alias "${t.llm.modelAlias}" is not configured (configured: ${aliases.join(', ') || 'none'})`];
+      const errors = aliases.includes(t.llm.modelAlias)
+        ? []
+        : [`llm model alias "${t.llm.modelAlias}" is not configured (configured: ${aliases.join(', ') || 'none'})`];
       if (!t.llm.prompt) errors.push('llm step has no prompt');
       return { errors };
     }
@@ -141,7 +164,11 @@ function targetErrors(step: PlanStep, inventory: InventoryItem[], aliases: strin
 }
 
 /** Everything wrong with a plan, as sentences a person (or a model re-asked) can act on; empty when valid. */
-export function validatePlan(plan: TaskPlan, inventory: InventoryItem[], options: PlanValidationOptions = {}): string[] {
+export function validatePlan(
+  plan: TaskPlan,
+  inventory: InventoryItem[],
+  options: PlanValidationOptions = {},
+): string[] {
   const errors: string[] = [];
   if (plan.steps.length === 0) errors.push('the plan has no steps');
   const deps = new Map<string, string[]>();
@@ -159,7 +186,8 @@ export function validatePlan(plan: TaskPlan, inventory: InventoryItem[], options
     const ancestors = ancestorsOf(step.id, deps);
     const mustPrecede = (ref: string, id: string) => {
       if (!deps.has(id)) at(`${ref} refers to unknown step "${id}"`);
-      else if (!ancestors.has(id)) at(`${ref} refers to step "${id}", which is not among its dependencies (add it to depends_on)`);
+      else if (!ancestors.has(id))
+        at(`${ref} refers to step "${id}", which is not among its dependencies (add it to depends_on)`);
     };
     const templatePaths = checkTemplates(step, at, mustPrecede);
     if (target.schema) argumentErrors(step.arguments ?? {}, target.schema, templatePaths).forEach(at);
@@ -174,12 +202,17 @@ export function validatePlan(plan: TaskPlan, inventory: InventoryItem[], options
     }
     const t = step.target;
     // Schemas the executor will compile later: a broken one should fail the plan, not the step.
-    const schemas = { 'acceptance.output_schema': step.acceptance?.outputSchema, 'llm.output_schema': t?.$case === 'llm' ? t.llm.outputSchema : undefined, 'human.input_schema': t?.$case === 'human' ? t.human.inputSchema : undefined };
+    const schemas = {
+      'acceptance.output_schema': step.acceptance?.outputSchema,
+      'llm.output_schema': t?.$case === 'llm' ? t.llm.outputSchema : undefined,
+      'human.input_schema': t?.$case === 'human' ? t.human.inputSchema : undefined,
+    };
     for (const [what, schema] of Object.entries(schemas)) {
       const v = schema && Object.keys(schema).length > 0 ? validatorFor(schema) : undefined;
       if (typeof v === 'string') at(`${what} ${v}`);
     }
   }
-  if (plan.resultStepId && !deps.has(plan.resultStepId)) errors.push(`result_step_id names no step: "${plan.resultStepId}"`);
+  if (plan.resultStepId && !deps.has(plan.resultStepId))
+    errors.push(`result_step_id names no step: "${plan.resultStepId}"`);
   return errors;
 }

@@ -54,7 +54,9 @@ export function noValidPlan(reasons: string[], record: PlanningRecord): MeshErro
 export function planningRecordOf(err: unknown): PlanningRecord | undefined {
   if (!isMeshError(err) || err.code !== Code.FAILED_PRECONDITION) return undefined;
   const cause = err.cause as Partial<PlanningRecord> | undefined;
-  return cause && typeof cause.planner === 'number' && Array.isArray(cause.attempts) ? (cause as PlanningRecord) : undefined;
+  return cause && typeof cause.planner === 'number' && Array.isArray(cause.attempts)
+    ? (cause as PlanningRecord)
+    : undefined;
 }
 
 /** The fields every new plan gets: a fresh id, the task, revision 1 and the creation time. */
@@ -71,5 +73,7 @@ export function elapsedSince(startMs: number): Duration {
 /** Throws the signal's reason as a MeshError (CANCELLED unless the reason already is one). */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
-  throw isMeshError(signal.reason) ? signal.reason : new MeshError(Code.CANCELLED, 'planning cancelled', { cause: signal.reason });
+  throw isMeshError(signal.reason)
+    ? signal.reason
+    : new MeshError(Code.CANCELLED, 'planning cancelled', { cause: signal.reason });
 }

@@ -2,7 +2,15 @@ import { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
 import { PlannerKind, PlanStep, TaskPlan, type DeepPartial } from '../../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../core/index.js';
 import { validatePlan, type PlanValidationOptions } from './plan-validation.js';
-import { elapsedSince, newPlanIdentity, noValidPlan, throwIfAborted, type Planner, type PlanningInput, type PlanningOutcome } from './planner.js';
+import {
+  elapsedSince,
+  newPlanIdentity,
+  noValidPlan,
+  throwIfAborted,
+  type Planner,
+  type PlanningInput,
+  type PlanningOutcome,
+} from './planner.js';
 
 /**
  * A fixed, pre-approved plan for one skill. Step arguments and prompts keep
@@ -65,15 +73,21 @@ export class PlaybookPlanner implements Planner {
     const record = PlanningRecord.fromPartial({
       planner: PlannerKind.PLANNER_KIND_PLAYBOOK,
       playbookId,
-      attempts: [{
-        attempt: 1,
-        rawOutput: JSON.stringify(TaskPlan.toJSON(plan)),
-        validationErrors: errors,
-        startedAt,
-        duration: elapsedSince(started),
-      }],
+      attempts: [
+        {
+          attempt: 1,
+          rawOutput: JSON.stringify(TaskPlan.toJSON(plan)),
+          validationErrors: errors,
+          startedAt,
+          duration: elapsedSince(started),
+        },
+      ],
     });
-    if (errors.length > 0) throw noValidPlan(errors.map((e) => `playbook "${playbookId}": ${e}`), record);
+    if (errors.length > 0)
+      throw noValidPlan(
+        errors.map((e) => `playbook "${playbookId}": ${e}`),
+        record,
+      );
     return { plan, record };
   }
 }

@@ -4,7 +4,13 @@ import { Code, MeshError } from '../core/index.js';
 export const RETRYABLE = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED]);
 
 /** Status codes that say a collaborator is unhealthy (down, overloaded, broken): what opens its circuit. */
-export const BREAKER_FAILURES = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN]);
+export const BREAKER_FAILURES = new Set([
+  Code.UNAVAILABLE,
+  Code.DEADLINE_EXCEEDED,
+  Code.RESOURCE_EXHAUSTED,
+  Code.INTERNAL,
+  Code.UNKNOWN,
+]);
 
 /** How a step is retried. */
 export interface RetrySettings {

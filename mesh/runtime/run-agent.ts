@@ -79,15 +79,27 @@ function parseRoutes(spec: string | undefined): { tools: Map<string, string>; ag
 }
 
 /** The planner: playbooks offline, the LLM with OPENAI_API_KEY (auto), or as forced by AGENTMESH_PLANNER. */
-function choosePlanner(def: AgentDefinition, card: AgentCard, config: AgentConfig, kit: ServiceKit, aliases: string[]): { planner: Planner; kind: string } {
+function choosePlanner(
+  def: AgentDefinition,
+  card: AgentCard,
+  config: AgentConfig,
+  kit: ServiceKit,
+  aliases: string[],
+): { planner: Planner; kind: string } {
   if (def.planner) return { planner: def.planner, kind: 'custom' };
-  if (def.playbooksOnly && config.AGENTMESH_PLANNER === 'llm') kit.log.warn('AGENTMESH_PLANNER=llm ignored: this agent plans from pre-approved playbooks only');
-  const wantLlm = !def.playbooksOnly && (config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY));
+  if (def.playbooksOnly && config.AGENTMESH_PLANNER === 'llm')
+    kit.log.warn('AGENTMESH_PLANNER=llm ignored: this agent plans from pre-approved playbooks only');
+  const wantLlm =
+    !def.playbooksOnly &&
+    (config.AGENTMESH_PLANNER === 'llm' || (config.AGENTMESH_PLANNER === 'auto' && !!config.OPENAI_API_KEY));
   if (!wantLlm) return { planner: new PlaybookPlanner(def.playbooks ?? {}, { llmAliases: aliases }), kind: 'playbook' };
   const model = config.OPENAI_MODEL || card.model?.model;
   if (!model) throw new ConfigError('OPENAI_MODEL', 'is required by the LLM planner when the card names no model');
   const client = openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL });
-  return { planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }), kind: `llm (${model})` };
+  return {
+    planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }),
+    kind: `llm (${model})`,
+  };
 }
 
 /**
@@ -102,15 +114,20 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
     const routes = parseRoutes(config.AGENTMESH_COLLABORATOR_ADDRESSES);
     const store = await openStore({ service: kit.name, log: kit.log });
     kit.onShutdown(() => store.close());
-    const card = AgentCard.fromPartial({ ...def.card, identity: spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, def.card.name) });
+    const card = AgentCard.fromPartial({
+      ...def.card,
+      identity: spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, def.card.name),
+    });
 
     const discovery = () => kit.discovery();
-    const tools = new ClientPool<typeof ToolServiceService>({ static: routes.tools, discovery } satisfies CollaboratorRoutes, (service, address) =>
-      kit.client(ToolServiceService, { service, address, scopes: ['tools.invoke'] }),
+    const tools = new ClientPool<typeof ToolServiceService>(
+      { static: routes.tools, discovery } satisfies CollaboratorRoutes,
+      (service, address) => kit.client(ToolServiceService, { service, address, scopes: ['tools.invoke'] }),
     );
     // Agents are called for the task's caller: their tokens come from token exchange (all the scopes the caller delegated).
-    const agents = new ClientPool<typeof AgentServiceService>({ static: routes.agents, discovery }, (service, address) =>
-      kit.client(AgentServiceService, { service, address, actForCaller: true }),
+    const agents = new ClientPool<typeof AgentServiceService>(
+      { static: routes.agents, discovery },
+      (service, address) => kit.client(AgentServiceService, { service, address, actForCaller: true }),
     );
     kit.onShutdown(() => {
       tools.close();
@@ -125,24 +142,56 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       }
     })();
     const models = new Map(
-      [...aliases].map(([alias, a]) => [alias, new ChatModel(openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: a.baseURL ?? config.OPENAI_BASE_URL }), a.model, kit)]),
+      [...aliases].map(([alias, a]) => [
+        alias,
+        new ChatModel(
+          openAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: a.baseURL ?? config.OPENAI_BASE_URL }),
+          a.model,
+          kit,
+        ),
+      ]),
     );
     const { planner, kind } = choosePlanner(def, card, config, kit, [...aliases.keys()]);
 
-    const localCard = def.tools?.length ? toolCardOf({ name: card.name, version: card.version, purpose: `local tools of ${card.name}`, owner: card.owner }, def.tools, card.identity) : undefined;
+    const localCard = def.tools?.length
+      ? toolCardOf(
+          { name: card.name, version: card.version, purpose: `local tools of ${card.name}`, owner: card.owner },
+          def.tools,
+          card.identity,
+        )
+      : undefined;
     const local = localCard
-      ? { service: card.name, runner: new LocalToolRunner(localCard, toolService(localCard, def.tools!, { store, metrics: kit.metrics, audit: kit.audit, service: card.name }), kit.log) }
+      ? {
+          service: card.name,
+          runner: new LocalToolRunner(
+            localCard,
+            toolService(localCard, def.tools!, { store, metrics: kit.metrics, audit: kit.audit, service: card.name }),
+            kit.log,
+          ),
+        }
       : undefined;
     const cards = new StaticCards(kit.log);
     const inventory = async () => {
-      const toolCards = await cards.of([...routes.tools.keys()], async (service) => (await (await tools.connect(service)).client.listTools({})).card!);
-      const agentCards = await cards.of([...routes.agents.keys()], async (agent) => (await (await agents.connect(agent)).client.getAgentCard({}, { asSelf: true })).card!);
+      const toolCards = await cards.of(
+        [...routes.tools.keys()],
+        async (service) => (await (await tools.connect(service)).client.listTools({})).card!,
+      );
+      const agentCards = await cards.of(
+        [...routes.agents.keys()],
+        async (agent) => (await (await agents.connect(agent)).client.getAgentCard({}, { asSelf: true })).card!,
+      );
       const found = kit.discovery();
       if (found && card.collaborators) {
         for (const m of await found.resolve(card.collaborators, 100)) {
           if (!endpointsOf(m).length) continue;
-          if (m.entry?.card?.$case === 'tool' && !routes.tools.has(m.entry.card.tool.name)) toolCards.push(m.entry.card.tool);
-          if (m.entry?.card?.$case === 'agent' && m.entry.card.agent.name !== card.name && !routes.agents.has(m.entry.card.agent.name)) agentCards.push(m.entry.card.agent);
+          if (m.entry?.card?.$case === 'tool' && !routes.tools.has(m.entry.card.tool.name))
+            toolCards.push(m.entry.card.tool);
+          if (
+            m.entry?.card?.$case === 'agent' &&
+            m.entry.card.agent.name !== card.name &&
+            !routes.agents.has(m.entry.card.agent.name)
+          )
+            agentCards.push(m.entry.card.agent);
         }
       }
       return inventoryFromCards(agentCards, localCard ? [localCard, ...toolCards] : toolCards);
@@ -155,11 +204,22 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       llm: new LlmStepRunner(models),
     });
     const runtime: AgentRuntime = new AgentRuntime({
-      card, planner, store, runner, inventory, log: kit.log, metrics: kit.metrics, audit: kit.audit, taskTimeoutMs: config.AGENTMESH_TASK_TIMEOUT_MS,
+      card,
+      planner,
+      store,
+      runner,
+      inventory,
+      log: kit.log,
+      metrics: kit.metrics,
+      audit: kit.audit,
+      taskTimeoutMs: config.AGENTMESH_TASK_TIMEOUT_MS,
     });
     const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
-      (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })).explanation!;
-    await kit.serve(kit.createServer().add(AgentServiceService, agentService(card, runtime, store, explainChild)), { readyNow: false });
+      (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
+        .explanation!;
+    await kit.serve(kit.createServer().add(AgentServiceService, agentService(card, runtime, store, explainChild)), {
+      readyNow: false,
+    });
     kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
     kit.register({ kind: 'agent', card });
     await runtime.countTasks();

@@ -14,7 +14,12 @@ export async function runToolService(info: ToolServiceInfo, tools: ToolSpec[]): 
     const store = await openStore({ service: kit.name, log: kit.log });
     kit.onShutdown(() => store.close());
     const card = toolCardOf(info, tools, spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, info.name));
-    const server = kit.createServer().add(ToolServiceService, toolService(card, tools, { store, metrics: kit.metrics, audit: kit.audit, service: kit.name }));
+    const server = kit
+      .createServer()
+      .add(
+        ToolServiceService,
+        toolService(card, tools, { store, metrics: kit.metrics, audit: kit.audit, service: kit.name }),
+      );
     await kit.serve(server, { readyNow: false });
     kit.register({ kind: 'tool', card });
   });

@@ -3,7 +3,9 @@ import addFormatsModule from 'ajv-formats';
 import { Code, MeshError } from '../core/index.js';
 
 // ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => void;
 
 const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: false });
 addFormats(ajv);
@@ -16,8 +18,10 @@ export interface SchemaCheck {
 
 function describe(error: ErrorObject, root: string): string {
   const path = `${root}${error.instancePath}`;
-  if (error.keyword === 'required') return `${path}/${(error.params as { missingProperty: string }).missingProperty}: required`;
-  if (error.keyword === 'additionalProperties') return `${path}/${(error.params as { additionalProperty: string }).additionalProperty}: not allowed`;
+  if (error.keyword === 'required')
+    return `${path}/${(error.params as { missingProperty: string }).missingProperty}: required`;
+  if (error.keyword === 'additionalProperties')
+    return `${path}/${(error.params as { additionalProperty: string }).additionalProperty}: not allowed`;
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 

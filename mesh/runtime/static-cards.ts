@@ -26,7 +26,12 @@ export class StaticCards {
           this.known.set(name, { card, at: Date.now() });
           return card;
         } catch (err) {
-          this.log.warn({ collaborator: name, err: (err as Error).message }, held ? 'collaborator card not refreshed: using the last one' : 'collaborator unreachable: left out of the inventory');
+          this.log.warn(
+            { collaborator: name, err: (err as Error).message },
+            held
+              ? 'collaborator card not refreshed: using the last one'
+              : 'collaborator unreachable: left out of the inventory',
+          );
           return held?.card as C | undefined;
         }
       }),

@@ -28,9 +28,16 @@ export class StepRunners implements StepRunner {
   run(call: StepCall): Promise<StepResult> {
     const target = call.step.target;
     const kind = target?.$case;
-    const local = target?.$case === 'tool' && this.kinds.local?.service === target.tool.service ? this.kinds.local.runner : undefined;
+    const local =
+      target?.$case === 'tool' && this.kinds.local?.service === target.tool.service
+        ? this.kinds.local.runner
+        : undefined;
     const runner = local ?? (kind === 'tool' || kind === 'agent' || kind === 'llm' ? this.kinds[kind] : undefined);
-    if (!runner) throw new MeshError(Code.UNIMPLEMENTED, `step ${call.step.id}: this agent is not set up for ${kind ?? 'untargeted'} steps`);
+    if (!runner)
+      throw new MeshError(
+        Code.UNIMPLEMENTED,
+        `step ${call.step.id}: this agent is not set up for ${kind ?? 'untargeted'} steps`,
+      );
     return runner.run(call);
   }
 }

@@ -26,11 +26,16 @@ export function lookup(scope: SubstitutionScope, path: string): unknown {
 
 /** A substituted value as logged: redacted, and withheld entirely when it comes from a field named for personal data or secrets. */
 function logged(source: string, found: unknown): unknown {
-  const field = source.replace(/\[\d+\]$/, '').split('.').at(-1) ?? '';
+  const field =
+    source
+      .replace(/\[\d+\]$/, '')
+      .split('.')
+      .at(-1) ?? '';
   return isSensitiveKey(field) ? '[REDACTED]' : redactDeep(found);
 }
 
-const pointer = (path: (string | number)[]) => '/' + path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+const pointer = (path: (string | number)[]) =>
+  '/' + path.map((p) => String(p).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 /**
  * Replaces templates in a step's arguments: a string that is exactly one

@@ -60,6 +60,12 @@ export function statusEvent(state: TaskState, message?: string, inputRequest?: u
 
 /** The wire TaskEvent for a stored event. */
 export function toEvent(record: TaskEventRecord, contextId: string): StreamTaskResponse {
-  const event = TaskEvent.fromJSON({ ...(record.event as object), taskId: record.taskId, contextId, sequence: record.sequence, timestamp: record.at.toISOString() });
+  const event = TaskEvent.fromJSON({
+    ...(record.event as object),
+    taskId: record.taskId,
+    contextId,
+    sequence: record.sequence,
+    timestamp: record.at.toISOString(),
+  });
   return { event };
 }

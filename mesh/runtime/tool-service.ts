@@ -71,7 +71,11 @@ export function toolCardOf(info: ToolServiceInfo, tools: ToolSpec[], identity: s
   return ToolCard.fromPartial({
     ...info,
     description: info.description ?? '',
-    policies: (info.policies ?? []).map((p) => ({ id: p.id, description: p.description ?? '', authority: p.authority ?? '' })),
+    policies: (info.policies ?? []).map((p) => ({
+      id: p.id,
+      description: p.description ?? '',
+      authority: p.authority ?? '',
+    })),
     tools: tools.map(definitionOf),
     identity,
   });
@@ -84,11 +88,19 @@ export function toolCardOf(info: ToolServiceInfo, tools: ToolSpec[], identity: s
  * acting twice (concurrent duplicates wait for the first); every invocation
  * is counted, traced and audited.
  */
-export function toolService(card: ToolCard, tools: ToolSpec[], deps: ToolServiceDeps): ServiceImplementation<typeof ToolServiceService> {
+export function toolService(
+  card: ToolCard,
+  tools: ToolSpec[],
+  deps: ToolServiceDeps,
+): ServiceImplementation<typeof ToolServiceService> {
   const byName = new Map<string, { spec: ToolSpec; args: SchemaCheck; result: SchemaCheck }>();
   for (const spec of tools) {
     if (byName.has(spec.name)) throw new Error(`tool ${spec.name} is defined twice`);
-    byName.set(spec.name, { spec, args: compileSchema(spec.argumentsSchema), result: compileSchema(spec.resultSchema) });
+    byName.set(spec.name, {
+      spec,
+      args: compileSchema(spec.argumentsSchema),
+      result: compileSchema(spec.resultSchema),
+    });
   }
   return {
     async listTools() {
@@ -100,7 +112,10 @@ export function toolService(card: ToolCard, tools: ToolSpec[], deps: ToolService
       const args = req.arguments ?? {};
       tool.args.assert(args, 'arguments');
       if (!tool.spec.idempotent && !req.idempotencyKey) {
-        throw new MeshError(Code.INVALID_ARGUMENT, `idempotency_key: required for ${req.tool}, which is not idempotent`);
+        throw new MeshError(
+          Code.INVALID_ARGUMENT,
+          `idempotency_key: required for ${req.tool}, which is not idempotent`,
+        );
       }
       const ctx: ToolContext = {
         call,
@@ -110,7 +125,11 @@ export function toolService(card: ToolCard, tools: ToolSpec[], deps: ToolService
         attempt: req.context?.attempt ?? 0,
       };
       return meshTracer().startActiveSpan(`tool ${req.tool}`, async (span) => {
-        span.setAttributes({ 'agentmesh.tool': req.tool, 'agentmesh.task_id': ctx.taskId, 'agentmesh.step_id': ctx.stepId });
+        span.setAttributes({
+          'agentmesh.tool': req.tool,
+          'agentmesh.task_id': ctx.taskId,
+          'agentmesh.step_id': ctx.stepId,
+        });
         let outcome = 'OK';
         try {
           const run = async () => {
@@ -121,9 +140,15 @@ export function toolService(card: ToolCard, tools: ToolSpec[], deps: ToolService
           };
           if (!req.idempotencyKey) return { result: await run(), replayed: false, completedAt: new Date() };
           // The same key with different arguments is a caller bug, caught by the fingerprint.
-          const fingerprint = createHash('sha256').update(JSON.stringify([req.tool, args])).digest('hex');
+          const fingerprint = createHash('sha256')
+            .update(JSON.stringify([req.tool, args]))
+            .digest('hex');
           const principal = call.principal?.subject ?? 'unknown';
-          const { result, replayed } = await deps.store.toolResults.run(`${card.name}:${req.idempotencyKey}`, { principal, fingerprint, signal: call.signal }, run);
+          const { result, replayed } = await deps.store.toolResults.run(
+            `${card.name}:${req.idempotencyKey}`,
+            { principal, fingerprint, signal: call.signal },
+            run,
+          );
           span.setAttribute('agentmesh.replayed', replayed);
           return { result, replayed, completedAt: new Date() };
         } catch (err) {

@@ -97,7 +97,9 @@ export class CertificateFiles implements CertificateProvider {
   refresh(): void {
     let next: Loaded;
     try {
-      const stamp = [this.paths.certFile, this.paths.keyFile, this.paths.caFile].map((f) => statSync(f).mtimeMs).join(':');
+      const stamp = [this.paths.certFile, this.paths.keyFile, this.paths.caFile]
+        .map((f) => statSync(f).mtimeMs)
+        .join(':');
       if (stamp === this.current.stamp) return;
       next = load(this.paths);
     } catch (err) {
@@ -123,7 +125,9 @@ export class CertificateFiles implements CertificateProvider {
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
     setImmediate(
-      () => this.identityListeners.has(listener) && listener({ certificate: this.current.certificate, privateKey: this.current.privateKey }),
+      () =>
+        this.identityListeners.has(listener) &&
+        listener({ certificate: this.current.certificate, privateKey: this.current.privateKey }),
     );
   }
 

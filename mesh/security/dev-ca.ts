@@ -51,7 +51,10 @@ function serial(): string {
 
 async function keyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
 /** Creates a new self-signed CA for a trust domain, valid for `days`. */
@@ -71,7 +74,12 @@ export async function createCa(trustDomain: string, days = 30): Promise<Certific
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert, privateKey: keys.privateKey, certPem: cert.toString('pem') + '\n', keyPem: await keyPem(keys.privateKey) };
+  return {
+    cert,
+    privateKey: keys.privateKey,
+    certPem: cert.toString('pem') + '\n',
+    keyPem: await keyPem(keys.privateKey),
+  };
 }
 
 /** Loads a CA from its PEM certificate and PKCS#8 PEM key. */

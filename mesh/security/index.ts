@@ -16,6 +16,11 @@ export type { TokenFailure, TokenVerifierOptions } from './token-verifier.js';
 export { DEFAULT_TRUSTED_PROXIES, spiffeUrisOf, Transport } from './transport.js';
 export type { TransportMode, TransportOptions } from './transport.js';
 export { parseXfcc, peerUriFromXfcc } from './xfcc.js';
-export { clientSecurityConfigSchema, clientSecurityFromEnv, securityConfigSchema, securityFromEnv } from './security-config.js';
+export {
+  clientSecurityConfigSchema,
+  clientSecurityFromEnv,
+  securityConfigSchema,
+  securityFromEnv,
+} from './security-config.js';
 export type { ClientSecuritySetup, SecurityConfig, SecuritySetup } from './security-config.js';
 export * from './secrets/index.js';

@@ -5,7 +5,11 @@ const policy = parsePolicy(
   {
     service: 'lending/credit-risk',
     rules: [
-      { methods: ['agentmesh.v1.AgentService/*'], callers: ['spiffe://{trust_domain}/ns/lending/sa/*'], scopes: ['task.write'] },
+      {
+        methods: ['agentmesh.v1.AgentService/*'],
+        callers: ['spiffe://{trust_domain}/ns/lending/sa/*'],
+        scopes: ['task.write'],
+      },
       { methods: ['agentmesh.v1.AgentService/GetAgentCard'], callers: ['*'], scopes: [] },
     ],
   },
@@ -14,7 +18,12 @@ const policy = parsePolicy(
 
 describe('authorization policy', () => {
   test('allows a matching caller with the scopes', () => {
-    expect(authorize(policy, '/agentmesh.v1.AgentService/SendTask', { spiffeId: 'spiffe://td/ns/lending/sa/orchestrator', scopes: ['task.write'] }).allowed).toBe(true);
+    expect(
+      authorize(policy, '/agentmesh.v1.AgentService/SendTask', {
+        spiffeId: 'spiffe://td/ns/lending/sa/orchestrator',
+        scopes: ['task.write'],
+      }).allowed,
+    ).toBe(true);
   });
 
   test.each([
@@ -30,12 +39,16 @@ describe('authorization policy', () => {
   });
 
   test('"*" callers admit anyone holding a valid token', () => {
-    expect(authorize(policy, '/agentmesh.v1.AgentService/GetAgentCard', { spiffeId: undefined, scopes: [] }).allowed).toBe(true);
+    expect(
+      authorize(policy, '/agentmesh.v1.AgentService/GetAgentCard', { spiffeId: undefined, scopes: [] }).allowed,
+    ).toBe(true);
   });
 
   test('invalid policy data is refused naming the place', () => {
     expect(() => parsePolicy({ service: 'x', rules: [] }, 'td')).toThrow('invalid policy at service');
-    expect(() => parsePolicy({ service: 'a/b', rules: [{ methods: ['Send Task'], callers: ['*'] }] }, 'td')).toThrow('rules.0.methods.0');
+    expect(() => parsePolicy({ service: 'a/b', rules: [{ methods: ['Send Task'], callers: ['*'] }] }, 'td')).toThrow(
+      'rules.0.methods.0',
+    );
   });
 
   test('SPIFFE patterns match whole segments only', () => {

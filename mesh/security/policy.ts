@@ -6,7 +6,11 @@ const ruleSchema = z.object({
   /** Why the rule exists, for people and for rendered manifests. */
   description: z.string().default(''),
   /** "package.Service/Method", "package.Service/*" or "*". */
-  methods: z.array(z.string().regex(/^(\*|[A-Za-z0-9_.]+\/(\*|[A-Za-z0-9_]+))$/, 'must be pkg.Service/Method, pkg.Service/* or *')).min(1),
+  methods: z
+    .array(
+      z.string().regex(/^(\*|[A-Za-z0-9_.]+\/(\*|[A-Za-z0-9_]+))$/, 'must be pkg.Service/Method, pkg.Service/* or *'),
+    )
+    .min(1),
   /** SPIFFE ID patterns of allowed callers; `{trust_domain}` is replaced; "*" = any caller (the token is still required). */
   callers: z.array(z.string().min(1)).min(1),
   /** Scopes the token must carry, all of them. */
@@ -76,7 +80,11 @@ export function authorize(
   const byCaller = rules.filter((r) =>
     r.callers.some((c) => c === '*' || (caller.spiffeId !== undefined && matchesSpiffePattern(c, caller.spiffeId))),
   );
-  if (byCaller.length === 0) return { allowed: false, reason: `caller ${caller.spiffeId ?? '(no workload identity)'} is not allowed to call ${method}` };
+  if (byCaller.length === 0)
+    return {
+      allowed: false,
+      reason: `caller ${caller.spiffeId ?? '(no workload identity)'} is not allowed to call ${method}`,
+    };
   const rule = byCaller.find((r) => r.scopes.every((s) => granted.has(s)));
   if (!rule) {
     const missing = byCaller[0]!.scopes.filter((s) => !granted.has(s));

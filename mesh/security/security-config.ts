@@ -14,14 +14,21 @@ import { DEFAULT_TRUSTED_PROXIES, Transport } from './transport.js';
 const csv = (fallback: string[]) =>
   z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .default(fallback);
 
 /** The security settings every secured service reads. */
 export const securityConfigSchema = z.object({
   /** This service's name, "namespace/name": its token audience and its OAuth2 client id by default. */
   AGENTMESH_SERVICE: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be namespace/name'),
-  AGENTMESH_TRANSPORT: z.enum(['mtls', 'istio', 'insecure'], { error: 'must be mtls, istio or insecure' }).default('mtls'),
+  AGENTMESH_TRANSPORT: z
+    .enum(['mtls', 'istio', 'insecure'], { error: 'must be mtls, istio or insecure' })
+    .default('mtls'),
   AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
   AGENTMESH_TLS_CERT: z.string().optional(),
   AGENTMESH_TLS_KEY: z.string().optional(),
@@ -80,11 +87,17 @@ function newTransport(options: ConstructorParameters<typeof Transport>[0]): Tran
 }
 
 /** RFC 8414 metadata of the issuer, for the endpoints not configured explicitly. */
-async function issuerMetadata(issuer: string, ca: string | undefined): Promise<{ jwks_uri?: string; token_endpoint?: string }> {
-  const answer = await httpRequest(`${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`, { ca }).catch((err: Error) => {
-    throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `is unreachable (${err.message})`);
-  });
-  if (answer.status !== 200) throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `has no RFC 8414 metadata (HTTP ${answer.status})`);
+async function issuerMetadata(
+  issuer: string,
+  ca: string | undefined,
+): Promise<{ jwks_uri?: string; token_endpoint?: string }> {
+  const answer = await httpRequest(`${issuer.replace(/\/$/, '')}/.well-known/oauth-authorization-server`, { ca }).catch(
+    (err: Error) => {
+      throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `is unreachable (${err.message})`);
+    },
+  );
+  if (answer.status !== 200)
+    throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `has no RFC 8414 metadata (HTTP ${answer.status})`);
   return JSON.parse(answer.body.toString()) as { jwks_uri?: string; token_endpoint?: string };
 }
 
@@ -115,7 +128,11 @@ export interface ClientSecuritySetup {
  * environment and the secrets provider. Fails with a ConfigError naming the
  * variable, or a SecretError naming the secret path.
  */
-export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ClientSecuritySetup> {
+export async function clientSecurityFromEnv(
+  secrets: SecretsProvider,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ClientSecuritySetup> {
   const c = loadConfig(clientSecurityConfigSchema, env);
   requireTlsFiles(c);
   const ca = c.AGENTMESH_OAUTH_CA
@@ -123,11 +140,13 @@ export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logge
     : c.AGENTMESH_TLS_CA
       ? readFileNamed('AGENTMESH_TLS_CA', c.AGENTMESH_TLS_CA)
       : undefined;
-  const meta = c.AGENTMESH_OAUTH_JWKS_URL && c.AGENTMESH_OAUTH_TOKEN_URL ? {} : await issuerMetadata(c.AGENTMESH_OAUTH_ISSUER, ca);
+  const meta =
+    c.AGENTMESH_OAUTH_JWKS_URL && c.AGENTMESH_OAUTH_TOKEN_URL ? {} : await issuerMetadata(c.AGENTMESH_OAUTH_ISSUER, ca);
   const jwksUrl = c.AGENTMESH_OAUTH_JWKS_URL ?? meta.jwks_uri;
   const tokenUrl = c.AGENTMESH_OAUTH_TOKEN_URL ?? meta.token_endpoint;
   if (!jwksUrl) throw new ConfigError('AGENTMESH_OAUTH_JWKS_URL', 'is required (the issuer metadata has no jwks_uri)');
-  if (!tokenUrl) throw new ConfigError('AGENTMESH_OAUTH_TOKEN_URL', 'is required (the issuer metadata has no token_endpoint)');
+  if (!tokenUrl)
+    throw new ConfigError('AGENTMESH_OAUTH_TOKEN_URL', 'is required (the issuer metadata has no token_endpoint)');
 
   const secretPath = c.AGENTMESH_OAUTH_CLIENT_SECRET_PATH ?? `agentmesh/clients/${c.AGENTMESH_SERVICE}`;
   const secret = await secrets.read(secretPath);
@@ -135,14 +154,21 @@ export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logge
   const value = secret[field];
   if (!value) throw new ConfigError('AGENTMESH_OAUTH_CLIENT_SECRET_PATH', `secret ${secretPath} has no field ${field}`);
   const auth: ClientAuthMethod =
-    c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? { method: 'client_secret_basic', secret: value } : { method: 'private_key_jwt', privateKeyPem: value };
+    c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic'
+      ? { method: 'client_secret_basic', secret: value }
+      : { method: 'private_key_jwt', privateKeyPem: value };
 
   const transport = newTransport({
     mode: c.AGENTMESH_TRANSPORT,
     trustDomain: c.AGENTMESH_TRUST_DOMAIN,
     tls:
       c.AGENTMESH_TRANSPORT === 'mtls'
-        ? { certFile: c.AGENTMESH_TLS_CERT!, keyFile: c.AGENTMESH_TLS_KEY!, caFile: c.AGENTMESH_TLS_CA!, refreshMs: c.AGENTMESH_TLS_REFRESH_MS }
+        ? {
+            certFile: c.AGENTMESH_TLS_CERT!,
+            keyFile: c.AGENTMESH_TLS_KEY!,
+            caFile: c.AGENTMESH_TLS_CA!,
+            refreshMs: c.AGENTMESH_TLS_REFRESH_MS,
+          }
         : undefined,
     trustedProxies: c.AGENTMESH_ISTIO_TRUSTED_PROXIES,
     selfId: spiffeIdOfService(c.AGENTMESH_TRUST_DOMAIN, c.AGENTMESH_SERVICE),
@@ -157,7 +183,11 @@ export async function clientSecurityFromEnv(secrets: SecretsProvider, log: Logge
  * environment and the secrets provider. Fails with a ConfigError naming the
  * variable, or a SecretError naming the secret path.
  */
-export async function securityFromEnv(secrets: SecretsProvider, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<SecuritySetup> {
+export async function securityFromEnv(
+  secrets: SecretsProvider,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SecuritySetup> {
   const c = loadConfig(securityConfigSchema, env);
   requireTlsFiles(c);
   const policy = (() => {

@@ -34,7 +34,8 @@ export function parseSpiffeId(uri: string): SpiffeId | undefined {
  */
 export function spiffeIdOfService(trustDomain: string, serviceName: string): string {
   const [namespace, name, ...rest] = serviceName.split('/');
-  if (!namespace || !name || rest.length) throw new MeshError(Code.INVALID_ARGUMENT, `service name must be namespace/name: ${serviceName}`);
+  if (!namespace || !name || rest.length)
+    throw new MeshError(Code.INVALID_ARGUMENT, `service name must be namespace/name: ${serviceName}`);
   return spiffeId(trustDomain, namespace, name);
 }
 

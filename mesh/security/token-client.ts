@@ -105,7 +105,8 @@ export class TokenClient {
       if (options.actForCaller && !call.asSelf) {
         const incoming = call.actFor ?? call.parent?.principal?.token;
         // Falling back to this workload's own token would make it the subject: refuse instead.
-        if (!incoming) throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${audience}`);
+        if (!incoming)
+          throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${audience}`);
         token = await this.exchange(incoming, audience, scopes);
       } else {
         token = await this.getToken(audience, scopes);
@@ -115,7 +116,10 @@ export class TokenClient {
   }
 
   private async request(form: URLSearchParams): Promise<Cached> {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
     const { auth, clientId, tokenUrl } = this.options;
     if (auth.method === 'client_secret_basic') {
       headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`;
@@ -138,7 +142,10 @@ export class TokenClient {
     try {
       answer = await httpRequest(tokenUrl, { method: 'POST', headers, body: form.toString(), ca: this.options.ca });
     } catch (err) {
-      throw new MeshError(Code.UNAVAILABLE, `token endpoint unreachable: ${(err as Error).message}`, { cause: err, remote: tokenUrl });
+      throw new MeshError(Code.UNAVAILABLE, `token endpoint unreachable: ${(err as Error).message}`, {
+        cause: err,
+        remote: tokenUrl,
+      });
     }
     let body: Record<string, unknown> = {};
     try {
@@ -148,9 +155,13 @@ export class TokenClient {
     }
     if (answer.status !== 200 || typeof body.access_token !== 'string') {
       const code = answer.status >= 500 ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
-      throw new MeshError(code, `token request refused: ${String(body.error ?? answer.status)}${body.error_description ? ` (${String(body.error_description)})` : ''}`, {
-        remote: tokenUrl,
-      });
+      throw new MeshError(
+        code,
+        `token request refused: ${String(body.error ?? answer.status)}${body.error_description ? ` (${String(body.error_description)})` : ''}`,
+        {
+          remote: tokenUrl,
+        },
+      );
     }
     const lifetimeMs = Number(body.expires_in ?? 300) * 1000;
     const skew = Math.min(this.options.refreshSkewMs ?? 30_000, lifetimeMs / 2);

@@ -63,9 +63,12 @@ function classify(err: unknown): TokenError {
     const [reason, message] = byClaim[err.claim] ?? ['invalid_claims', `token claim ${err.claim} invalid`];
     return new TokenError(reason, message, { cause: err });
   }
-  if (err instanceof errors.JOSEAlgNotAllowed) return new TokenError('algorithm_not_allowed', 'token algorithm not allowed', { cause: err });
-  if (err instanceof errors.JWKSNoMatchingKey) return new TokenError('unknown_key', 'token signed by an unknown key', { cause: err });
-  if (err instanceof errors.JWSSignatureVerificationFailed) return new TokenError('bad_signature', 'token signature invalid', { cause: err });
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return new TokenError('algorithm_not_allowed', 'token algorithm not allowed', { cause: err });
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return new TokenError('unknown_key', 'token signed by an unknown key', { cause: err });
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return new TokenError('bad_signature', 'token signature invalid', { cause: err });
   // Anything that is not a JOSE verdict on the token came from fetching the keys.
   if (!(err instanceof errors.JOSEError) || err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
     return new TokenError('jwks_unavailable', 'token keys unavailable', { cause: err });
@@ -117,7 +120,10 @@ export class TokenVerifier {
     if (size <= 0 || typeof payload.exp !== 'number') return;
     // Full: the token first seen longest ago goes (it is the likeliest to have been replaced).
     if (this.verified.size >= size) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { payload: Object.freeze(payload), expiresAtMs: (payload.exp + (this.options.clockToleranceSec ?? 30)) * 1000 });
+    this.verified.set(token, {
+      payload: Object.freeze(payload),
+      expiresAtMs: (payload.exp + (this.options.clockToleranceSec ?? 30)) * 1000,
+    });
   }
 
   private async verifySignature(token: string): Promise<JWTPayload> {

@@ -20,7 +20,12 @@ describe('istio mode: whose x-forwarded-client-cert is believed', () => {
     expect(transport.peerIdentity(callFrom('127.0.0.6:41000'))).toEqual({ spiffeId: CALLER, source: 'xfcc' });
     expect(transport.peerIdentity(callFrom('[::6]:41000'))).toEqual({ spiffeId: CALLER, source: 'xfcc' });
     for (const peer of ['127.0.0.1:41000', '[::1]:41000', '10.0.0.7:41000']) {
-      expect(() => transport.peerIdentity(callFrom(peer))).toThrow(expect.objectContaining({ code: Code.UNAUTHENTICATED, message: expect.stringContaining('not the local sidecar') }));
+      expect(() => transport.peerIdentity(callFrom(peer))).toThrow(
+        expect.objectContaining({
+          code: Code.UNAUTHENTICATED,
+          message: expect.stringContaining('not the local sidecar'),
+        }),
+      );
     }
   });
 
@@ -30,7 +35,9 @@ describe('istio mode: whose x-forwarded-client-cert is believed', () => {
   });
 
   test('the last element must be the sidecar of this workload', () => {
-    expect(() => transport.peerIdentity(callFrom('127.0.0.6:1', `By=spiffe://agentmesh.local/ns/x/sa/other;URI=${CALLER}`))).toThrow(/carries no workload SPIFFE ID/);
+    expect(() =>
+      transport.peerIdentity(callFrom('127.0.0.6:1', `By=spiffe://agentmesh.local/ns/x/sa/other;URI=${CALLER}`)),
+    ).toThrow(/carries no workload SPIFFE ID/);
     const forgedFirst = `By=${SELF};URI=spiffe://agentmesh.local/ns/lending/sa/loan-orchestrator,By=${SELF};Hash=00;URI=${CALLER}`;
     expect(transport.peerIdentity(callFrom('127.0.0.6:1', forgedFirst)).spiffeId).toBe(CALLER);
   });

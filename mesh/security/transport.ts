@@ -79,7 +79,8 @@ export class Transport {
 
   constructor(readonly options: TransportOptions) {
     if (options.mode === 'mtls') {
-      if (!options.tls) throw new MeshError(Code.FAILED_PRECONDITION, 'mtls transport needs certificate, key and CA files');
+      if (!options.tls)
+        throw new MeshError(Code.FAILED_PRECONDITION, 'mtls transport needs certificate, key and CA files');
       this.files = new CertificateFiles(options.tls, options.tls.refreshMs ?? 5_000, options.log);
     }
     this.trustedProxies = new Set(options.trustedProxies ?? DEFAULT_TRUSTED_PROXIES);
@@ -123,17 +124,30 @@ export class Transport {
         const known = socket && this.peers.get(socket);
         if (known) return known;
         const ids = spiffeUrisOf(call.getAuthContext().sslPeerCertificate);
-        const identity: PeerIdentity = { spiffeId: this.ownTrustDomain(ids.length === 1 ? ids[0] : undefined, 'client certificate'), source: 'mtls' };
+        const identity: PeerIdentity = {
+          spiffeId: this.ownTrustDomain(ids.length === 1 ? ids[0] : undefined, 'client certificate'),
+          source: 'mtls',
+        };
         if (socket) this.peers.set(socket, identity);
         return identity;
       }
       case 'istio': {
         const header = call.metadata.get('x-forwarded-client-cert');
-        if (header.length !== 1) throw new MeshError(Code.UNAUTHENTICATED, 'no x-forwarded-client-cert from the sidecar');
+        if (header.length !== 1)
+          throw new MeshError(Code.UNAUTHENTICATED, 'no x-forwarded-client-cert from the sidecar');
         if (!this.trustedProxies.has(peerHost(call.getPeer()))) {
-          throw new MeshError(Code.UNAUTHENTICATED, 'x-forwarded-client-cert from a peer that is not the local sidecar');
+          throw new MeshError(
+            Code.UNAUTHENTICATED,
+            'x-forwarded-client-cert from a peer that is not the local sidecar',
+          );
         }
-        return { spiffeId: this.ownTrustDomain(peerUriFromXfcc(String(header[0]), this.options.selfId), 'x-forwarded-client-cert'), source: 'xfcc' };
+        return {
+          spiffeId: this.ownTrustDomain(
+            peerUriFromXfcc(String(header[0]), this.options.selfId),
+            'x-forwarded-client-cert',
+          ),
+          source: 'xfcc',
+        };
       }
       case 'insecure':
         return { spiffeId: undefined, source: 'none' };

@@ -9,7 +9,8 @@ describe('x-forwarded-client-cert parsing', () => {
   });
 
   test('the immediate peer is the last element (appended by the local sidecar)', () => {
-    const header = 'By=spiffe://td/ns/a/sa/b;URI=spiffe://td/ns/first/sa/hop,By=spiffe://td/ns/c/sa/d;URI=spiffe://td/ns/last/sa/hop';
+    const header =
+      'By=spiffe://td/ns/a/sa/b;URI=spiffe://td/ns/first/sa/hop,By=spiffe://td/ns/c/sa/d;URI=spiffe://td/ns/last/sa/hop';
     expect(peerUriFromXfcc(header)).toBe('spiffe://td/ns/last/sa/hop');
   });
 

@@ -44,7 +44,11 @@ export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorRespon
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);
   // Code and grpc-js's Status share their numbers.
-  return Object.assign(new Error(error.message), { code: error.code as number as Status, details: error.message, metadata });
+  return Object.assign(new Error(error.message), {
+    code: error.code as number as Status,
+    details: error.message,
+    metadata,
+  });
 }
 
 function info(env: HandlerEnv, def: MethodDefinition<unknown, unknown>, kind: MethodKind) {
@@ -104,7 +108,11 @@ export function adaptServerStream(
 }
 
 /** Writes one message, waiting for the socket to drain when its buffer is full. */
-async function write(call: ServerWritableStream<unknown, unknown>, message: unknown, signal: AbortSignal): Promise<void> {
+async function write(
+  call: ServerWritableStream<unknown, unknown>,
+  message: unknown,
+  signal: AbortSignal,
+): Promise<void> {
   if (call.write(message)) return;
   await new Promise<void>((resolve, reject) => {
     const done = () => {

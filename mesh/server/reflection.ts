@@ -39,7 +39,10 @@ function withDependencies(file: DescFile): Buffer[] {
 function fileOfSymbol(reg: FileRegistry, symbol: string): DescFile | undefined {
   for (let name = symbol; name.includes('.'); name = name.slice(0, name.lastIndexOf('.'))) {
     const desc = reg.get(name);
-    if (desc) return desc.kind === 'service' || desc.kind === 'message' || desc.kind === 'enum' || desc.kind === 'extension' ? desc.file : undefined;
+    if (desc)
+      return desc.kind === 'service' || desc.kind === 'message' || desc.kind === 'enum' || desc.kind === 'extension'
+        ? desc.file
+        : undefined;
   }
   return undefined;
 }
@@ -52,7 +55,10 @@ function answer(request: ServerReflectionRequest, services: string[]): ServerRef
   });
   const files = (file: DescFile | undefined, what: string) =>
     file
-      ? { $case: 'fileDescriptorResponse' as const, fileDescriptorResponse: { fileDescriptorProto: withDependencies(file) } }
+      ? {
+          $case: 'fileDescriptorResponse' as const,
+          fileDescriptorResponse: { fileDescriptorProto: withDependencies(file) },
+        }
       : notFound(what);
   const req = request.messageRequest;
   switch (req?.$case) {
@@ -65,14 +71,23 @@ function answer(request: ServerReflectionRequest, services: string[]): ServerRef
     case 'fileContainingExtension':
     case 'allExtensionNumbersOfType': {
       // The contract declares no extensions.
-      const type = req.$case === 'allExtensionNumbersOfType' ? req.allExtensionNumbersOfType : req.fileContainingExtension.containingType;
+      const type =
+        req.$case === 'allExtensionNumbersOfType'
+          ? req.allExtensionNumbersOfType
+          : req.fileContainingExtension.containingType;
       if (req.$case === 'allExtensionNumbersOfType' && reg.getMessage(type)) {
-        return { $case: 'allExtensionNumbersResponse', allExtensionNumbersResponse: { baseTypeName: type, extensionNumber: [] } };
+        return {
+          $case: 'allExtensionNumbersResponse',
+          allExtensionNumbersResponse: { baseTypeName: type, extensionNumber: [] },
+        };
       }
       return notFound(`extension of ${type}`);
     }
     default:
-      return { $case: 'errorResponse', errorResponse: { errorCode: status.UNIMPLEMENTED, errorMessage: 'unknown request' } };
+      return {
+        $case: 'errorResponse',
+        errorResponse: { errorCode: status.UNIMPLEMENTED, errorMessage: 'unknown request' },
+      };
   }
 }
 

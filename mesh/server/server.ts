@@ -151,7 +151,8 @@ export class MeshServer {
     // Server streams (Watch, SubscribeTask) may never end by themselves: end them now with UNAVAILABLE,
     // which tells clients to reconnect elsewhere, instead of holding shutdown for the whole grace period.
     for (const ctx of this.inFlight) {
-      if (ctx.kind === 'server-stream') ctx.abort(new MeshError(Code.UNAVAILABLE, 'server is shutting down: reconnect'));
+      if (ctx.kind === 'server-stream')
+        ctx.abort(new MeshError(Code.UNAVAILABLE, 'server is shutting down: reconnect'));
     }
     const timedOut = sleep(graceMs).then(() => false);
     const clean = await Promise.race([drained, timedOut]);

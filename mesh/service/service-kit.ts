@@ -35,7 +35,10 @@ export const serviceConfigSchema = z.object({
    * host:port registered for callers instead of the bound address (behind
    * Kubernetes and Istio: the Service's name, so calls are routed by the mesh).
    */
-  AGENTMESH_ADVERTISE_ADDRESS: z.string().regex(/^\S+:\d+$/, 'must be host:port').optional(),
+  AGENTMESH_ADVERTISE_ADDRESS: z
+    .string()
+    .regex(/^\S+:\d+$/, 'must be host:port')
+    .optional(),
 });
 
 /** Options for another service this one calls. */
@@ -79,7 +82,13 @@ export class ServiceKit {
   }
 
   /** Builds the kit from the environment (ConfigError / SecretError name what is wrong). */
-  static async fromEnv(name: string, kernel: KernelConfig, log: Logger, secrets: SecretsProvider, env: NodeJS.ProcessEnv = process.env): Promise<ServiceKit> {
+  static async fromEnv(
+    name: string,
+    kernel: KernelConfig,
+    log: Logger,
+    secrets: SecretsProvider,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<ServiceKit> {
     const config = { ...kernel, ...loadConfig(serviceConfigSchema, env) };
     const security = await securityFromEnv(secrets, log, { ...env, AGENTMESH_SERVICE: name });
     return new ServiceKit(name, config, log, security, secrets);
@@ -103,8 +112,14 @@ export class ServiceKit {
   }
 
   /** Listens with the transport's credentials, starts the admin port, and reports SERVING once `ready()` is called (or at once). */
-  async serve(server: MeshServer, options: { readyNow?: boolean } = {}): Promise<{ address: string; adminAddress: string }> {
-    const port = await server.listen(`${this.config.AGENTMESH_HOST}:${this.config.AGENTMESH_PORT}`, this.security.transport.serverCredentials());
+  async serve(
+    server: MeshServer,
+    options: { readyNow?: boolean } = {},
+  ): Promise<{ address: string; adminAddress: string }> {
+    const port = await server.listen(
+      `${this.config.AGENTMESH_HOST}:${this.config.AGENTMESH_PORT}`,
+      this.security.transport.serverCredentials(),
+    );
     this.admin = await startAdminServer({
       host: this.config.AGENTMESH_ADMIN_HOST,
       port: this.config.AGENTMESH_ADMIN_PORT,
@@ -121,7 +136,11 @@ export class ServiceKit {
   private registryClient() {
     const address = this.config.AGENTMESH_REGISTRY_ADDRESS;
     if (!address) return undefined;
-    return this.client(RegistryServiceService, { service: 'agentmesh/registry', address, scopes: ['registry.register', 'registry.read'] });
+    return this.client(RegistryServiceService, {
+      service: 'agentmesh/registry',
+      address,
+      scopes: ['registry.register', 'registry.read'],
+    });
   }
 
   /**
@@ -140,7 +159,14 @@ export class ServiceKit {
       address: this.config.AGENTMESH_ADVERTISE_ADDRESS ?? this.addresses.address,
       instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     };
-    this.registration = new Registration(registry, what, endpoint, this.config.AGENTMESH_REGISTRY_LEASE_MS, this.log, this.metrics);
+    this.registration = new Registration(
+      registry,
+      what,
+      endpoint,
+      this.config.AGENTMESH_REGISTRY_LEASE_MS,
+      this.log,
+      this.metrics,
+    );
     this.registration.start();
     void this.registration.registered.then(() => this.ready());
     this.onShutdown(() => registry.close());
@@ -185,7 +211,10 @@ export class ServiceKit {
   async shutdown(): Promise<void> {
     // Leave discovery first, so no new caller picks this instance while it drains.
     await this.registration?.stop();
-    await this.server?.shutdown({ delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS, graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS });
+    await this.server?.shutdown({
+      delayMs: this.config.AGENTMESH_SHUTDOWN_DELAY_MS,
+      graceMs: this.config.AGENTMESH_SHUTDOWN_GRACE_MS,
+    });
     for (const cleanup of this.cleanups) await cleanup();
     await this.admin?.close();
     await this.audit.close();

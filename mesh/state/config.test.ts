@@ -8,18 +8,28 @@ describe('state configuration', () => {
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.AGENTMESH_SQLITE_SYNCHRONOUS).toBe('FULL');
     expect(config.AGENTMESH_DB_POOL_MAX).toBe(10);
-    expect(sqlitePath('lending/credit-risk', { ...config, AGENTMESH_DATA_DIR: '/data' })).toBe('/data/lending/credit-risk/state.db');
+    expect(sqlitePath('lending/credit-risk', { ...config, AGENTMESH_DATA_DIR: '/data' })).toBe(
+      '/data/lending/credit-risk/state.db',
+    );
   });
 
   test('reads PostgreSQL and pool settings', () => {
-    const config = loadStateConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/x', AGENTMESH_DB_POOL_MAX: '32', AGENTMESH_DB_STATEMENT_TIMEOUT_MS: '2500' });
+    const config = loadStateConfig({
+      DATABASE_URL: 'postgresql://u:p@db:5432/x',
+      AGENTMESH_DB_POOL_MAX: '32',
+      AGENTMESH_DB_STATEMENT_TIMEOUT_MS: '2500',
+    });
     expect(config).toMatchObject({ AGENTMESH_DB_POOL_MAX: 32, AGENTMESH_DB_STATEMENT_TIMEOUT_MS: 2500 });
   });
 
   test.each([
     [{ DATABASE_URL: 'mysql://root:hunter2@db/x' }, 'DATABASE_URL', 'must be a postgres:// or postgresql:// URL'],
     [{ AGENTMESH_DB_POOL_MAX: '0' }, 'AGENTMESH_DB_POOL_MAX', 'must be between 1 and 1000'],
-    [{ AGENTMESH_DB_STATEMENT_TIMEOUT_MS: 'soon' }, 'AGENTMESH_DB_STATEMENT_TIMEOUT_MS', 'must be a number of milliseconds'],
+    [
+      { AGENTMESH_DB_STATEMENT_TIMEOUT_MS: 'soon' },
+      'AGENTMESH_DB_STATEMENT_TIMEOUT_MS',
+      'must be a number of milliseconds',
+    ],
     [{ AGENTMESH_SQLITE_SYNCHRONOUS: 'OFF' }, 'AGENTMESH_SQLITE_SYNCHRONOUS', 'must be FULL or NORMAL'],
     [{ AGENTMESH_DB_SCHEMA: 'a"; drop' }, 'AGENTMESH_DB_SCHEMA', 'must be 1-63 letters, digits, _, - or /'],
   ])('%j is refused naming the variable, never its value', (env, variable, problem) => {

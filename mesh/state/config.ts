@@ -36,9 +36,7 @@ export const stateConfigSchema = z.object({
    * FULL syncs the WAL on every commit, so an acknowledged write survives power loss;
    * NORMAL survives process crashes (kill -9) but may lose the last commits on power loss.
    */
-  AGENTMESH_SQLITE_SYNCHRONOUS: z
-    .enum(['FULL', 'NORMAL'], { error: 'must be FULL or NORMAL' })
-    .default('FULL'),
+  AGENTMESH_SQLITE_SYNCHRONOUS: z.enum(['FULL', 'NORMAL'], { error: 'must be FULL or NORMAL' }).default('FULL'),
   /** How long a writer waits for another process's lock on the SQLite file. */
   AGENTMESH_SQLITE_BUSY_TIMEOUT_MS: millis().default(5_000),
 });

@@ -39,7 +39,10 @@ export class Conversations {
   constructor(private readonly ctx: StoreContext) {}
 
   /** Starts a conversation at version 1; ALREADY_EXISTS when the context id is taken. */
-  async create(contextId: string, input: { state: unknown; principal: string; reason?: string }): Promise<Conversation> {
+  async create(
+    contextId: string,
+    input: { state: unknown; principal: string; reason?: string },
+  ): Promise<Conversation> {
     requireText(contextId, 'context id');
     requireText(input.principal, 'principal');
     const state = encodeJson(input.state, 'conversation state');
@@ -47,7 +50,15 @@ export class Conversations {
     return this.ctx.write(async (trx) => {
       const inserted = await trx
         .insertInto('conversations')
-        .values({ context_id: contextId, version: 1, state, created_at: at, created_by: input.principal, updated_at: at, updated_by: input.principal })
+        .values({
+          context_id: contextId,
+          version: 1,
+          state,
+          created_at: at,
+          created_by: input.principal,
+          updated_at: at,
+          updated_by: input.principal,
+        })
         .onConflict((oc) => oc.doNothing())
         .returningAll()
         .executeTakeFirst();
@@ -90,7 +101,12 @@ export class Conversations {
   /** Every version, oldest first. */
   async history(contextId: string): Promise<ConversationVersion[]> {
     const rows = await this.ctx.read((db) =>
-      db.selectFrom('conversation_versions').selectAll().where('context_id', '=', contextId).orderBy('version').execute(),
+      db
+        .selectFrom('conversation_versions')
+        .selectAll()
+        .where('context_id', '=', contextId)
+        .orderBy('version')
+        .execute(),
     );
     return rows.map((r) => this.toVersion(r));
   }
@@ -98,13 +114,22 @@ export class Conversations {
   /** One version; NOT_FOUND when it does not exist. */
   async version(contextId: string, version: number): Promise<ConversationVersion> {
     const row = await this.ctx.read((db) =>
-      db.selectFrom('conversation_versions').selectAll().where('context_id', '=', contextId).where('version', '=', version).executeTakeFirst(),
+      db
+        .selectFrom('conversation_versions')
+        .selectAll()
+        .where('context_id', '=', contextId)
+        .where('version', '=', version)
+        .executeTakeFirst(),
     );
     if (row === undefined) throw new MeshError(Code.NOT_FOUND, `conversation ${contextId} has no version ${version}`);
     return this.toVersion(row);
   }
 
-  private async put(contextId: string, change: ConversationUpdate, restoredFrom: number | undefined): Promise<Conversation> {
+  private async put(
+    contextId: string,
+    change: ConversationUpdate,
+    restoredFrom: number | undefined,
+  ): Promise<Conversation> {
     requireText(change.principal, 'principal');
     const expected = requireVersion(change.expectedVersion, 'expectedVersion');
     const state = encodeJson(change.state, 'conversation state');
@@ -140,7 +165,15 @@ export class Conversations {
   ): Promise<void> {
     await trx
       .insertInto('conversation_versions')
-      .values({ context_id: contextId, version, state, reason: reason ?? null, restored_from: restoredFrom ?? null, principal, at })
+      .values({
+        context_id: contextId,
+        version,
+        state,
+        reason: reason ?? null,
+        restored_from: restoredFrom ?? null,
+        principal,
+        at,
+      })
       .execute();
   }
 

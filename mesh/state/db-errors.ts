@@ -5,7 +5,8 @@ const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08
 const PG_RETRY = new Set(['40001', '40P01']);
 const NODE_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND']);
 // pg reports a dropped or unobtainable connection with messages, not codes.
-const PG_LOST = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i;
+const PG_LOST =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i;
 
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;

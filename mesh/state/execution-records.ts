@@ -51,7 +51,9 @@ export class ExecutionRecords {
 
   /** The record; NOT_FOUND when there is none. */
   async get(id: string): Promise<ExecutionRecord> {
-    const row = await this.ctx.read((db) => db.selectFrom('execution_records').selectAll().where('id', '=', id).executeTakeFirst());
+    const row = await this.ctx.read((db) =>
+      db.selectFrom('execution_records').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
     if (row === undefined) throw new MeshError(Code.NOT_FOUND, `execution record ${id} not found`);
     return this.toRecord(row);
   }
@@ -68,6 +70,13 @@ export class ExecutionRecords {
 
   private toRecord(r: Selectable<ExecutionRecordsTable>): ExecutionRecord {
     const { json, time } = this.ctx.codec;
-    return { id: r.id, taskId: r.task_id, kind: r.kind, record: json(r.record), principal: r.principal, at: time(r.at) };
+    return {
+      id: r.id,
+      taskId: r.task_id,
+      kind: r.kind,
+      record: json(r.record),
+      principal: r.principal,
+      at: time(r.at),
+    };
   }
 }

@@ -12,15 +12,37 @@ export async function logicalProblems(db: Kysely<Database>): Promise<string[]> {
 
   const tasks = await db
     .selectFrom('tasks as t')
-    .leftJoin('task_versions as last', (j) => j.onRef('last.task_id', '=', 't.id').onRef('last.version', '=', 't.version'))
+    .leftJoin('task_versions as last', (j) =>
+      j.onRef('last.task_id', '=', 't.id').onRef('last.version', '=', 't.version'),
+    )
     .select((eb) => [
       't.id',
       eb('last.state', '=', eb.ref('t.state')).as('state_matches'),
-      eb.selectFrom('task_versions as v').select((s) => s.fn.countAll<number>().as('n')).whereRef('v.task_id', '=', 't.id').as('versions'),
-      eb.selectFrom('task_events as e').select((s) => s.fn.countAll<number>().as('n')).whereRef('e.task_id', '=', 't.id').as('events'),
-      eb.selectFrom('task_events as e').select((s) => s.fn.max('e.sequence').as('m')).whereRef('e.task_id', '=', 't.id').as('last_event'),
-      eb.selectFrom('step_transitions as st').select((s) => s.fn.countAll<number>().as('n')).whereRef('st.task_id', '=', 't.id').as('steps'),
-      eb.selectFrom('step_transitions as st').select((s) => s.fn.max('st.sequence').as('m')).whereRef('st.task_id', '=', 't.id').as('last_step'),
+      eb
+        .selectFrom('task_versions as v')
+        .select((s) => s.fn.countAll<number>().as('n'))
+        .whereRef('v.task_id', '=', 't.id')
+        .as('versions'),
+      eb
+        .selectFrom('task_events as e')
+        .select((s) => s.fn.countAll<number>().as('n'))
+        .whereRef('e.task_id', '=', 't.id')
+        .as('events'),
+      eb
+        .selectFrom('task_events as e')
+        .select((s) => s.fn.max('e.sequence').as('m'))
+        .whereRef('e.task_id', '=', 't.id')
+        .as('last_event'),
+      eb
+        .selectFrom('step_transitions as st')
+        .select((s) => s.fn.countAll<number>().as('n'))
+        .whereRef('st.task_id', '=', 't.id')
+        .as('steps'),
+      eb
+        .selectFrom('step_transitions as st')
+        .select((s) => s.fn.max('st.sequence').as('m'))
+        .whereRef('st.task_id', '=', 't.id')
+        .as('last_step'),
       't.version',
       't.event_seq',
       't.step_seq',
@@ -28,9 +50,12 @@ export async function logicalProblems(db: Kysely<Database>): Promise<string[]> {
     .execute();
   for (const t of tasks) {
     // pg returns count(*) as a string (bigint) and SQLite as a number; compare as numbers.
-    if (Number(t.versions) !== t.version || !t.state_matches) problems.push(`task ${t.id}: history does not end at version ${t.version}`);
-    if (Number(t.events) !== t.event_seq || Number(t.last_event ?? 0) !== t.event_seq) problems.push(`task ${t.id}: event log has gaps`);
-    if (Number(t.steps) !== t.step_seq || Number(t.last_step ?? 0) !== t.step_seq) problems.push(`task ${t.id}: step log has gaps`);
+    if (Number(t.versions) !== t.version || !t.state_matches)
+      problems.push(`task ${t.id}: history does not end at version ${t.version}`);
+    if (Number(t.events) !== t.event_seq || Number(t.last_event ?? 0) !== t.event_seq)
+      problems.push(`task ${t.id}: event log has gaps`);
+    if (Number(t.steps) !== t.step_seq || Number(t.last_step ?? 0) !== t.step_seq)
+      problems.push(`task ${t.id}: step log has gaps`);
   }
 
   const conversations = await db

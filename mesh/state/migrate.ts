@@ -18,7 +18,9 @@ export interface MigrateOptions {
 async function appliedMigrations(db: Kysely<unknown>, schema: string | undefined): Promise<string[]> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   if (!tables.some((t) => t.name === MIGRATION_TABLE && (schema === undefined || t.schema === schema))) return [];
-  const scoped = (schema === undefined ? db : db.withSchema(schema)) as unknown as Kysely<Record<string, { name: string }>>;
+  const scoped = (schema === undefined ? db : db.withSchema(schema)) as unknown as Kysely<
+    Record<string, { name: string }>
+  >;
   const rows = await scoped.selectFrom(MIGRATION_TABLE).select('name').execute();
   return rows.map((r) => r.name);
 }

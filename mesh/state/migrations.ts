@@ -163,7 +163,12 @@ function registry(types: ColumnTypes): Migration {
         .addColumn('updated_at', time, (c) => c.notNull())
         .addColumn('updated_by', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('registry_entries_name_idx').ifNotExists().on('registry_entries').column('name').execute();
+      await db.schema
+        .createIndex('registry_entries_name_idx')
+        .ifNotExists()
+        .on('registry_entries')
+        .column('name')
+        .execute();
       await db.schema
         .createTable('registry_leases')
         .ifNotExists()

@@ -42,20 +42,32 @@ export class Plans {
     const row = await this.ctx.write((trx) =>
       trx
         .insertInto('plans')
-        .values({ plan_id: input.planId, task_id: input.taskId, revision: input.revision, plan, principal: input.principal, at })
+        .values({
+          plan_id: input.planId,
+          task_id: input.taskId,
+          revision: input.revision,
+          plan,
+          principal: input.principal,
+          at,
+        })
         .onConflict((oc) => oc.doNothing())
         .returningAll()
         .executeTakeFirst(),
     );
     if (row === undefined) {
-      throw new MeshError(Code.ALREADY_EXISTS, `plan ${input.planId} (task ${input.taskId} revision ${input.revision}) already exists`);
+      throw new MeshError(
+        Code.ALREADY_EXISTS,
+        `plan ${input.planId} (task ${input.taskId} revision ${input.revision}) already exists`,
+      );
     }
     return this.toPlan(row);
   }
 
   /** The plan; NOT_FOUND when there is none. */
   async get(planId: string): Promise<PlanRecord> {
-    const row = await this.ctx.read((db) => db.selectFrom('plans').selectAll().where('plan_id', '=', planId).executeTakeFirst());
+    const row = await this.ctx.read((db) =>
+      db.selectFrom('plans').selectAll().where('plan_id', '=', planId).executeTakeFirst(),
+    );
     if (row === undefined) throw new MeshError(Code.NOT_FOUND, `plan ${planId} not found`);
     return this.toPlan(row);
   }
@@ -63,19 +75,34 @@ export class Plans {
   /** The plan in force for a task (its highest revision), or undefined. */
   async latest(taskId: string): Promise<PlanRecord | undefined> {
     const row = await this.ctx.read((db) =>
-      db.selectFrom('plans').selectAll().where('task_id', '=', taskId).orderBy('revision', 'desc').limit(1).executeTakeFirst(),
+      db
+        .selectFrom('plans')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .orderBy('revision', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
     );
     return row === undefined ? undefined : this.toPlan(row);
   }
 
   /** Every plan of a task, by revision. */
   async list(taskId: string): Promise<PlanRecord[]> {
-    const rows = await this.ctx.read((db) => db.selectFrom('plans').selectAll().where('task_id', '=', taskId).orderBy('revision').execute());
+    const rows = await this.ctx.read((db) =>
+      db.selectFrom('plans').selectAll().where('task_id', '=', taskId).orderBy('revision').execute(),
+    );
     return rows.map((r) => this.toPlan(r));
   }
 
   private toPlan(r: Selectable<PlansTable>): PlanRecord {
     const { json, time } = this.ctx.codec;
-    return { planId: r.plan_id, taskId: r.task_id, revision: r.revision, plan: json(r.plan), principal: r.principal, at: time(r.at) };
+    return {
+      planId: r.plan_id,
+      taskId: r.task_id,
+      revision: r.revision,
+      plan: json(r.plan),
+      principal: r.principal,
+      at: time(r.at),
+    };
   }
 }

@@ -69,7 +69,16 @@ export class StepLog {
       }
       return trx
         .insertInto('step_transitions')
-        .values({ task_id: taskId, sequence: bumped.step_seq, step_id: input.stepId, state: input.state, attempt, detail, principal: input.principal, at })
+        .values({
+          task_id: taskId,
+          sequence: bumped.step_seq,
+          step_id: input.stepId,
+          state: input.state,
+          attempt,
+          detail,
+          principal: input.principal,
+          at,
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
     });
@@ -78,7 +87,9 @@ export class StepLog {
 
   /** Every transition of a task, in the order they were recorded. */
   async list(taskId: string): Promise<StepTransition[]> {
-    const rows = await this.ctx.read((db) => db.selectFrom('step_transitions').selectAll().where('task_id', '=', taskId).orderBy('sequence').execute());
+    const rows = await this.ctx.read((db) =>
+      db.selectFrom('step_transitions').selectAll().where('task_id', '=', taskId).orderBy('sequence').execute(),
+    );
     return rows.map((r) => this.toTransition(r));
   }
 

@@ -70,7 +70,13 @@ export class Store {
   async atomically<T>(fn: (tx: TaskWrites) => Promise<T>): Promise<T> {
     return this.ctx.transaction((ctx) => {
       const tasks = new Tasks(ctx);
-      return fn({ tasks, events: new TaskEvents(ctx), plans: new Plans(ctx), records: new ExecutionRecords(ctx), steps: new StepLog(ctx, tasks) });
+      return fn({
+        tasks,
+        events: new TaskEvents(ctx),
+        plans: new Plans(ctx),
+        records: new ExecutionRecords(ctx),
+        steps: new StepLog(ctx, tasks),
+      });
     });
   }
 
@@ -112,10 +118,20 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const config = options.config ?? loadStateConfig();
   const url = config.DATABASE_URL;
   // pg is loaded only by services that use PostgreSQL.
-  const backend = url === undefined ? openSqlite(options.service, config) : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
+  const backend =
+    url === undefined
+      ? openSqlite(options.service, config)
+      : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
   try {
-    const version = await migrate(backend.db as unknown as Kysely<unknown>, { types: backend.types, schema: backend.schema, log: options.log });
-    options.log?.info({ backend: backend.kind, location: backend.location, schemaVersion: version }, 'state store ready');
+    const version = await migrate(backend.db as unknown as Kysely<unknown>, {
+      types: backend.types,
+      schema: backend.schema,
+      log: options.log,
+    });
+    options.log?.info(
+      { backend: backend.kind, location: backend.location, schemaVersion: version },
+      'state store ready',
+    );
     return new Store(backend, version);
   } catch (err) {
     await backend.db.destroy().catch(() => undefined);

@@ -72,6 +72,12 @@ export class TaskEvents {
   }
 
   private toRecord(r: Selectable<TaskEventsTable>): TaskEventRecord {
-    return { taskId: r.task_id, sequence: r.sequence, event: this.ctx.codec.json(r.event), principal: r.principal, at: this.ctx.codec.time(r.at) };
+    return {
+      taskId: r.task_id,
+      sequence: r.sequence,
+      event: this.ctx.codec.json(r.event),
+      principal: r.principal,
+      at: this.ctx.codec.time(r.at),
+    };
   }
 }

@@ -39,7 +39,15 @@ export async function keepTaskVersion(trx: Kysely<Database>, id: string, reason:
     .expression((eb) =>
       eb
         .selectFrom('tasks')
-        .select((s) => ['id', 'version', 'state', 'data', s.cast<string | null>(s.val(reason ?? null), 'text').as('reason'), 'updated_by', 'updated_at'])
+        .select((s) => [
+          'id',
+          'version',
+          'state',
+          'data',
+          s.cast<string | null>(s.val(reason ?? null), 'text').as('reason'),
+          'updated_by',
+          'updated_at',
+        ])
         .where('id', '=', id),
     )
     .execute();

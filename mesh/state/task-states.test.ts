@@ -39,7 +39,10 @@ describe('task state machine', () => {
 
   test('the error names the task and both states', () => {
     expect(() => assertTransition('t1', S.TASK_STATE_COMPLETED, S.TASK_STATE_WORKING)).toThrow(
-      expect.objectContaining({ code: Code.FAILED_PRECONDITION, message: 'task t1 cannot go from COMPLETED to WORKING' }),
+      expect.objectContaining({
+        code: Code.FAILED_PRECONDITION,
+        message: 'task t1 cannot go from COMPLETED to WORKING',
+      }),
     );
   });
 });

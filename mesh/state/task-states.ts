@@ -4,21 +4,49 @@ import { Code, MeshError } from '../core/index.js';
 const S = TaskState;
 
 /** States a task never leaves (A2A terminal states). */
-export const TERMINAL_STATES: readonly TaskState[] = [S.TASK_STATE_COMPLETED, S.TASK_STATE_FAILED, S.TASK_STATE_CANCELED, S.TASK_STATE_REJECTED];
+export const TERMINAL_STATES: readonly TaskState[] = [
+  S.TASK_STATE_COMPLETED,
+  S.TASK_STATE_FAILED,
+  S.TASK_STATE_CANCELED,
+  S.TASK_STATE_REJECTED,
+];
 
 /** States of a task that is still running or waiting (SUBMITTED, WORKING, INPUT_REQUIRED, AUTH_REQUIRED). */
-export const LIVE_STATES: readonly TaskState[] = [S.TASK_STATE_SUBMITTED, S.TASK_STATE_WORKING, S.TASK_STATE_INPUT_REQUIRED, S.TASK_STATE_AUTH_REQUIRED];
+export const LIVE_STATES: readonly TaskState[] = [
+  S.TASK_STATE_SUBMITTED,
+  S.TASK_STATE_WORKING,
+  S.TASK_STATE_INPUT_REQUIRED,
+  S.TASK_STATE_AUTH_REQUIRED,
+];
 
 // The A2A task lifecycle. Cancelling and failing are possible from every live state;
 // REJECTED only before work starts or when authorization is refused.
 const LEGAL: ReadonlyMap<TaskState, readonly TaskState[]> = new Map([
-  [S.TASK_STATE_SUBMITTED, [S.TASK_STATE_WORKING, S.TASK_STATE_AUTH_REQUIRED, S.TASK_STATE_REJECTED, S.TASK_STATE_CANCELED, S.TASK_STATE_FAILED]],
+  [
+    S.TASK_STATE_SUBMITTED,
+    [
+      S.TASK_STATE_WORKING,
+      S.TASK_STATE_AUTH_REQUIRED,
+      S.TASK_STATE_REJECTED,
+      S.TASK_STATE_CANCELED,
+      S.TASK_STATE_FAILED,
+    ],
+  ],
   [
     S.TASK_STATE_WORKING,
-    [S.TASK_STATE_INPUT_REQUIRED, S.TASK_STATE_AUTH_REQUIRED, S.TASK_STATE_COMPLETED, S.TASK_STATE_FAILED, S.TASK_STATE_CANCELED],
+    [
+      S.TASK_STATE_INPUT_REQUIRED,
+      S.TASK_STATE_AUTH_REQUIRED,
+      S.TASK_STATE_COMPLETED,
+      S.TASK_STATE_FAILED,
+      S.TASK_STATE_CANCELED,
+    ],
   ],
   [S.TASK_STATE_INPUT_REQUIRED, [S.TASK_STATE_WORKING, S.TASK_STATE_CANCELED, S.TASK_STATE_FAILED]],
-  [S.TASK_STATE_AUTH_REQUIRED, [S.TASK_STATE_WORKING, S.TASK_STATE_REJECTED, S.TASK_STATE_CANCELED, S.TASK_STATE_FAILED]],
+  [
+    S.TASK_STATE_AUTH_REQUIRED,
+    [S.TASK_STATE_WORKING, S.TASK_STATE_REJECTED, S.TASK_STATE_CANCELED, S.TASK_STATE_FAILED],
+  ],
 ]);
 
 /** True for COMPLETED, FAILED, CANCELED and REJECTED. */
@@ -45,6 +73,9 @@ export function stateName(state: TaskState): string {
 /** Throws FAILED_PRECONDITION naming both states when the transition is not in the A2A lifecycle. */
 export function assertTransition(taskId: string, from: TaskState, to: TaskState): void {
   if (!canTransition(from, to)) {
-    throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} cannot go from ${stateName(from)} to ${stateName(to)}`);
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `task ${taskId} cannot go from ${stateName(from)} to ${stateName(to)}`,
+    );
   }
 }

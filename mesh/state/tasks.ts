@@ -54,7 +54,8 @@ export class Tasks {
           .onConflict((oc) => oc.doNothing())
           .returning('task_id')
           .executeTakeFirst();
-        if (claimed === undefined) return { task: await this.existingForRequest(trx, principal, input.requestId), created: false };
+        if (claimed === undefined)
+          return { task: await this.existingForRequest(trx, principal, input.requestId), created: false };
       }
       const row = await trx
         .insertInto('tasks')
@@ -131,12 +132,20 @@ export class Tasks {
     });
   }
 
-  private async whyNot(trx: Kysely<Database>, id: string, expected: number, to: TaskState | undefined): Promise<MeshError> {
+  private async whyNot(
+    trx: Kysely<Database>,
+    id: string,
+    expected: number,
+    to: TaskState | undefined,
+  ): Promise<MeshError> {
     const current = await trx.selectFrom('tasks').select(['state', 'version']).where('id', '=', id).executeTakeFirst();
     if (current === undefined) return new MeshError(Code.NOT_FOUND, `task ${id} not found`);
     if (current.version !== expected) return staleVersion(`task ${id}`, expected, current.version);
     if (to === undefined && isTerminal(current.state)) {
-      return new MeshError(Code.FAILED_PRECONDITION, `task ${id} is ${stateName(current.state)} and can no longer change`);
+      return new MeshError(
+        Code.FAILED_PRECONDITION,
+        `task ${id} is ${stateName(current.state)} and can no longer change`,
+      );
     }
     try {
       assertTransition(id, current.state, to ?? current.state);
@@ -148,16 +157,21 @@ export class Tasks {
 
   /** Every version of the task, oldest first. */
   async history(id: string): Promise<TaskVersion[]> {
-    const rows = await this.ctx.read((db) => db.selectFrom('task_versions').selectAll().where('task_id', '=', id).orderBy('version').execute());
+    const rows = await this.ctx.read((db) =>
+      db.selectFrom('task_versions').selectAll().where('task_id', '=', id).orderBy('version').execute(),
+    );
     return rows.map((r) => toTaskVersion(this.ctx.codec, r));
   }
 
   /** Tasks of a conversation and/or in given states, oldest first. */
-  async list(filter: { contextId?: string; states?: readonly TaskState[]; limit?: number } = {}): Promise<TaskRecord[]> {
+  async list(
+    filter: { contextId?: string; states?: readonly TaskState[]; limit?: number } = {},
+  ): Promise<TaskRecord[]> {
     const rows = await this.ctx.read((db) => {
       let q = db.selectFrom('tasks').selectAll().orderBy('created_at').orderBy('id');
       if (filter.contextId !== undefined) q = q.where('context_id', '=', filter.contextId);
-      if (filter.states !== undefined) q = filter.states.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', filter.states);
+      if (filter.states !== undefined)
+        q = filter.states.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', filter.states);
       if (filter.limit !== undefined) q = q.limit(filter.limit);
       return q.execute();
     });
@@ -172,7 +186,10 @@ export class Tasks {
       .where('task_requests.principal', '=', principal)
       .where('task_requests.request_id', '=', requestId)
       .executeTakeFirst();
-    if (row === undefined) throw new MeshError(Code.INTERNAL, 'internal error', { cause: new Error(`request ${requestId} maps to no task`) });
+    if (row === undefined)
+      throw new MeshError(Code.INTERNAL, 'internal error', {
+        cause: new Error(`request ${requestId} maps to no task`),
+      });
     return toTask(this.ctx.codec, row);
   }
 }

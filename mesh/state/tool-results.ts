@@ -58,31 +58,52 @@ export class ToolResults {
           .executeTakeFirst(),
       );
       if (inserted !== undefined) return this.act(key, owner, leaseMs, action);
-      const row = await this.ctx.read((db) => db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst());
+      const row = await this.ctx.read((db) =>
+        db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst(),
+      );
       if (row === undefined) continue; // the holder failed and freed the key: claim again
       if (options.fingerprint !== undefined && row.fingerprint !== null && row.fingerprint !== options.fingerprint) {
         throw new MeshError(Code.FAILED_PRECONDITION, `idempotency key ${key} was used with other arguments`);
       }
       if (row.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
-      if (this.ctx.codec.time(row.lease_until).getTime() < now.getTime() && (await this.takeOver(key, row.owner, owner, leaseMs))) {
+      if (
+        this.ctx.codec.time(row.lease_until).getTime() < now.getTime() &&
+        (await this.takeOver(key, row.owner, owner, leaseMs))
+      ) {
         return this.act(key, owner, leaseMs, action);
       }
-      if (Date.now() + poll > waitUntil) throw new MeshError(Code.ABORTED, `tool invocation ${key} is still in progress: retry later`);
+      if (Date.now() + poll > waitUntil)
+        throw new MeshError(Code.ABORTED, `tool invocation ${key} is still in progress: retry later`);
       await sleep(poll);
     }
   }
 
   // The holder keeps renewing its lease while acting, so only a crashed holder's key is taken over.
-  private async act(key: string, owner: string, leaseMs: number, action: () => Promise<unknown>): Promise<IdempotentResult> {
-    const renew = setInterval(() => {
-      void this.extend(key, owner, leaseMs).catch(() => undefined);
-    }, Math.max(leaseMs / 3, 10));
+  private async act(
+    key: string,
+    owner: string,
+    leaseMs: number,
+    action: () => Promise<unknown>,
+  ): Promise<IdempotentResult> {
+    const renew = setInterval(
+      () => {
+        void this.extend(key, owner, leaseMs).catch(() => undefined);
+      },
+      Math.max(leaseMs / 3, 10),
+    );
     renew.unref();
     let result: string;
     try {
       result = encodeJson(await action(), 'tool result');
     } catch (err) {
-      await this.ctx.write((trx) => trx.deleteFrom('tool_results').where('key', '=', key).where('owner', '=', owner).where('status', '=', 'pending').execute());
+      await this.ctx.write((trx) =>
+        trx
+          .deleteFrom('tool_results')
+          .where('key', '=', key)
+          .where('owner', '=', owner)
+          .where('status', '=', 'pending')
+          .execute(),
+      );
       throw err;
     } finally {
       clearInterval(renew);
@@ -99,7 +120,9 @@ export class ToolResults {
     );
     if (done !== undefined) return { result: JSON.parse(result) as JsonValue, replayed: false };
     // Our lease lapsed and another caller took over; the first completion is the answer for all.
-    const row = await this.ctx.read((db) => db.selectFrom('tool_results').select(['status', 'result']).where('key', '=', key).executeTakeFirst());
+    const row = await this.ctx.read((db) =>
+      db.selectFrom('tool_results').select(['status', 'result']).where('key', '=', key).executeTakeFirst(),
+    );
     if (row?.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
     throw new MeshError(Code.ABORTED, `tool invocation ${key} lost its claim: retry`);
   }

@@ -21,7 +21,12 @@ export interface AdminServer {
  * loopback by default: in Kubernetes the probes and scrapes come through the
  * pod's own network namespace.
  */
-export async function startAdminServer(options: { host: string; port: number; metrics: MeshMetrics; readiness: Readiness }): Promise<AdminServer> {
+export async function startAdminServer(options: {
+  host: string;
+  port: number;
+  metrics: MeshMetrics;
+  readiness: Readiness;
+}): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {

@@ -12,9 +12,18 @@ describe('hash-chained audit trail', () => {
     file = join(dir, 'audit.jsonl');
     const log = new AuditLog(file);
     // Appended without waiting in between: they share flushes, and the order is still the call order.
-    await Promise.all([1, 2, 3, 4, 5].map((i) => log.append({ kind: 'call', service: 's/t', method: `m${i}`, outcome: 'OK', subject: 'alice' })));
+    await Promise.all(
+      [1, 2, 3, 4, 5].map((i) =>
+        log.append({ kind: 'call', service: 's/t', method: `m${i}`, outcome: 'OK', subject: 'alice' }),
+      ),
+    );
     await log.close();
-    expect(readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).method)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).method),
+    ).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
   });
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +45,11 @@ describe('hash-chained audit trail', () => {
     await log.append({ kind: 'call', service: 's/t', outcome: 'OK' });
     await log.close();
     expect(verifyAuditFile(file)).toEqual({ ok: true, records: 7 });
-    expect(JSON.parse(lines()[5]!)).toMatchObject({ kind: 'audit_recovered', seq: 6, reason: expect.stringContaining('dropped 42 bytes') });
+    expect(JSON.parse(lines()[5]!)).toMatchObject({
+      kind: 'audit_recovered',
+      seq: 6,
+      reason: expect.stringContaining('dropped 42 bytes'),
+    });
   });
 
   test('a complete last line that is not a record is refused rather than chained onto, and the file is left as it was', () => {
@@ -69,7 +82,11 @@ describe('hash-chained audit trail', () => {
     const l = lines();
     l.splice(1, 1);
     save(l);
-    expect(verifyAuditFile(file).firstBad).toMatchObject({ line: 2, seq: 3, problem: expect.stringContaining('chain broken') });
+    expect(verifyAuditFile(file).firstBad).toMatchObject({
+      line: 2,
+      seq: 3,
+      problem: expect.stringContaining('chain broken'),
+    });
   });
 
   test('swapped records are named', () => {

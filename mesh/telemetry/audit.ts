@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, truncateSync, write, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  truncateSync,
+  write,
+  writeSync,
+} from 'node:fs';
 import { promisify } from 'node:util';
 import { redactDeep } from './pii.js';
 
@@ -79,7 +89,9 @@ export class AuditLog {
         try {
           record = JSON.parse(last) as AuditRecord;
         } catch {
-          throw new Error(`audit trail ${file}: its last record (line ${lines.length}) is not valid JSON; verify it (agentmesh audit verify) before appending`);
+          throw new Error(
+            `audit trail ${file}: its last record (line ${lines.length}) is not valid JSON; verify it (agentmesh audit verify) before appending`,
+          );
         }
         this.seq = record.seq;
         this.prev = record.hash;
@@ -93,14 +105,27 @@ export class AuditLog {
     this.fd = openSync(file, 'a', 0o600);
     if (torn) {
       // Written before anything else, synchronously: if it cannot be written, the service does not start.
-      writeSync(this.fd, this.next({ kind: 'audit_recovered', service: '', outcome: 'OK', reason: `dropped ${torn} bytes of a record torn by a crash (never acknowledged)` }).line);
+      writeSync(
+        this.fd,
+        this.next({
+          kind: 'audit_recovered',
+          service: '',
+          outcome: 'OK',
+          reason: `dropped ${torn} bytes of a record torn by a crash (never acknowledged)`,
+        }).line,
+      );
       fsyncSync(this.fd);
     }
   }
 
   /** The next record of the chain for an event, and its line. */
   private next(event: AuditEvent): { record: AuditRecord; line: string } {
-    const body = { ...(redactDeep(event) as AuditEvent), seq: this.seq + 1, time: new Date().toISOString(), prev: this.prev };
+    const body = {
+      ...(redactDeep(event) as AuditEvent),
+      seq: this.seq + 1,
+      time: new Date().toISOString(),
+      prev: this.prev,
+    };
     const record: AuditRecord = { ...body, hash: hashOf(body) };
     this.seq = record.seq;
     this.prev = record.hash;
@@ -121,7 +146,8 @@ export class AuditLog {
       const batch = this.pending.splice(0);
       try {
         const data = Buffer.from(batch.map((b) => b.line).join(''));
-        for (let offset = 0; offset < data.length; ) offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
+        for (let offset = 0; offset < data.length;)
+          offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
         await fdatasyncAsync(this.fd);
         for (const b of batch) b.done();
       } catch (err) {
@@ -156,7 +182,11 @@ export function verifyAuditFile(file: string): AuditVerification {
   let prev = '';
   let expectedSeq = 1;
   for (let i = 0; i < lines.length; i++) {
-    const bad = (problem: string, seq?: number): AuditVerification => ({ ok: false, records: lines.length, firstBad: { line: i + 1, seq, problem } });
+    const bad = (problem: string, seq?: number): AuditVerification => ({
+      ok: false,
+      records: lines.length,
+      firstBad: { line: i + 1, seq, problem },
+    });
     let record: AuditRecord;
     try {
       record = JSON.parse(lines[i]!) as AuditRecord;

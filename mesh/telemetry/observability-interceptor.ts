@@ -15,20 +15,33 @@ const REFUSALS: Partial<Record<Code, string>> = {
  * handled by code, latency), one access log line, and an audit record for
  * every call, including authentication and authorization refusals.
  */
-export function observabilityInterceptor(options: { service: string; metrics: MeshMetrics; audit?: AuditLog }): Interceptor {
+export function observabilityInterceptor(options: {
+  service: string;
+  metrics: MeshMetrics;
+  audit?: AuditLog;
+}): Interceptor {
   const { metrics, audit } = options;
   // The metric children of each method (and code), made once: labelling a metric per call costs a label-set hash.
-  type Children = { started: { inc(): void }; latency: { observe(seconds: number): void }; handled: (code: string) => { inc(): void } };
+  type Children = {
+    started: { inc(): void };
+    latency: { observe(seconds: number): void };
+    handled: (code: string) => { inc(): void };
+  };
   const perMethod = new Map<string, Children>();
   const children = (ctx: { path: string; kind: string; service: string; method: string }): Children => {
     let c = perMethod.get(ctx.path);
     if (!c) {
-      const labels = { grpc_type: ctx.kind === 'unary' ? 'unary' : 'server_stream', grpc_service: ctx.service, grpc_method: ctx.method };
+      const labels = {
+        grpc_type: ctx.kind === 'unary' ? 'unary' : 'server_stream',
+        grpc_service: ctx.service,
+        grpc_method: ctx.method,
+      };
       const byCode = new Map<string, { inc(): void }>();
       c = {
         started: metrics.grpcStarted.labels(labels),
         latency: metrics.grpcLatency.labels(labels),
-        handled: (code) => byCode.get(code) ?? byCode.set(code, metrics.grpcHandled.labels({ ...labels, grpc_code: code })).get(code)!,
+        handled: (code) =>
+          byCode.get(code) ?? byCode.set(code, metrics.grpcHandled.labels({ ...labels, grpc_code: code })).get(code)!,
       };
       perMethod.set(ctx.path, c);
     }
@@ -52,7 +65,12 @@ export function observabilityInterceptor(options: { service: string; metrics: Me
       const principal = ctx.principal;
       const traceId = trace.getActiveSpan()?.spanContext().traceId;
       ctx.log.info(
-        { code: codeName(code), ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject, task_id: ctx.taskId },
+        {
+          code: codeName(code),
+          ms: Math.round(seconds * 1000 * 100) / 100,
+          subject: principal?.subject,
+          task_id: ctx.taskId,
+        },
         'call finished',
       );
       // The call completes only once its audit record is durable.

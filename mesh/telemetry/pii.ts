@@ -66,8 +66,48 @@ export function redactPii(text: string): string {
 
 // Fields whose values are secrets or personal data whatever they look like,
 // matched on the key without case, "_" or "-": structured data says what it holds.
-const SECRET_KEYS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setcookie', 'token', 'accesstoken', 'refreshtoken', 'idtoken', 'subjecttoken', 'actortoken', 'clientsecret', 'secret', 'password', 'privatekey', 'apikey', 'xapikey', 'clientassertion']);
-const PERSONAL_KEYS = new Set(['fullname', 'firstname', 'lastname', 'givenname', 'familyname', 'surname', 'middlename', 'dateofbirth', 'birthdate', 'dob', 'nationalid', 'ssn', 'taxid', 'passportnumber', 'streetaddress', 'homeaddress', 'postaladdress', 'street', 'postcode', 'postalcode', 'zipcode']);
+const SECRET_KEYS = new Set([
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'subjecttoken',
+  'actortoken',
+  'clientsecret',
+  'secret',
+  'password',
+  'privatekey',
+  'apikey',
+  'xapikey',
+  'clientassertion',
+]);
+const PERSONAL_KEYS = new Set([
+  'fullname',
+  'firstname',
+  'lastname',
+  'givenname',
+  'familyname',
+  'surname',
+  'middlename',
+  'dateofbirth',
+  'birthdate',
+  'dob',
+  'nationalid',
+  'ssn',
+  'taxid',
+  'passportnumber',
+  'streetaddress',
+  'homeaddress',
+  'postaladdress',
+  'street',
+  'postcode',
+  'postalcode',
+  'zipcode',
+]);
 const keyOf = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
 
 /** Whether a field of this name holds a secret or personal data, whatever its value looks like. */
@@ -79,7 +119,8 @@ export function isSensitiveKey(key: string): boolean {
 /** A copy of an error with personal data removed from its message, stack and fields; prototype (its type) kept. */
 function redactError(error: Error, depth: number): Error {
   const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
-  for (const [k, v] of Object.entries(error)) (copy as unknown as Record<string, unknown>)[k] = isSensitiveKey(k) ? '[REDACTED]' : redactDeep(v, depth + 1);
+  for (const [k, v] of Object.entries(error))
+    (copy as unknown as Record<string, unknown>)[k] = isSensitiveKey(k) ? '[REDACTED]' : redactDeep(v, depth + 1);
   const hidden = (value: unknown) => ({ value, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(copy, 'message', hidden(redactPii(error.message)));
   Object.defineProperty(copy, 'stack', hidden(error.stack && redactPii(error.stack)));
@@ -97,5 +138,10 @@ export function redactDeep(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   if (value instanceof Error) return redactError(value, depth);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redactDeep(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redactDeep(v, depth + 1),
+    ]),
+  );
 }

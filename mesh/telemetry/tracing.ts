@@ -5,7 +5,12 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /** Writes finished spans as JSON lines, so traces can be read without a collector. */
@@ -53,11 +58,17 @@ export function initTracing(options: { service: string; file?: string; env?: Nod
   const processors: SpanProcessor[] = [];
   if (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
     // Loaded only when configured: the exporter and its HTTP stack cost ~90 ms at every start.
-    const { OTLPTraceExporter } = createRequire(import.meta.url)('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+    const { OTLPTraceExporter } = createRequire(import.meta.url)(
+      '@opentelemetry/exporter-trace-otlp-http',
+    ) as typeof import('@opentelemetry/exporter-trace-otlp-http');
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   }
-  if (options.file) processors.push(new BatchSpanProcessor(new JsonLinesSpanExporter(options.file), { scheduledDelayMillis: 200 }));
-  provider = new NodeTracerProvider({ resource: resourceFromAttributes({ 'service.name': options.service }), spanProcessors: processors });
+  if (options.file)
+    processors.push(new BatchSpanProcessor(new JsonLinesSpanExporter(options.file), { scheduledDelayMillis: 200 }));
+  provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': options.service }),
+    spanProcessors: processors,
+  });
   provider.register();
   registerInstrumentations({ instrumentations: [new GrpcInstrumentation()], tracerProvider: provider });
 }

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/index.js';
 import { CertificateFiles } from '../../mesh/index.js';
-import { ClientDirectory, registryLifecycleCheck, SigningKeys, startAuthServer, UserDirectory } from './server/index.js';
+import {
+  ClientDirectory,
+  registryLifecycleCheck,
+  SigningKeys,
+  startAuthServer,
+  UserDirectory,
+} from './server/index.js';
 import { Transport } from '../../mesh/index.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/index.js';
 import { runService } from '../../mesh/index.js';

@@ -9,5 +9,11 @@ import { runService } from '../../mesh/index.js';
 
 await runService('agentmesh/console', async ({ config, log }) => {
   const secrets = await secretsProviderFromEnv(process.env, { logger: log });
-  return startConsole({ name: 'agentmesh/console', kernel: config, log, secrets, assetsDir: fileURLToPath(new URL('./dist', import.meta.url)) });
+  return startConsole({
+    name: 'agentmesh/console',
+    kernel: config,
+    log,
+    secrets,
+    assetsDir: fileURLToPath(new URL('./dist', import.meta.url)),
+  });
 });

@@ -27,7 +27,11 @@ const LIFECYCLE_VALUES: Record<string, Lifecycle> = {
 export const VISIBILITY_LABEL = 'agentmesh.io/visibility';
 
 /** Whether a caller (by SPIFFE namespace) may see an entry with these labels. */
-export function visibleTo(name: string, labels: Record<string, string> | undefined, callerNamespace: string | undefined): boolean {
+export function visibleTo(
+  name: string,
+  labels: Record<string, string> | undefined,
+  callerNamespace: string | undefined,
+): boolean {
   return labels?.[VISIBILITY_LABEL] !== 'namespace' || name.startsWith(`${callerNamespace}/`);
 }
 

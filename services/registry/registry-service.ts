@@ -10,7 +10,8 @@ const principalOf = (ctx: CallContext): Principal => {
   if (!ctx.principal) throw new MeshError(Code.UNAUTHENTICATED, 'no verified caller');
   return ctx.principal;
 };
-const ms = (d: { seconds: number; nanos: number } | undefined) => (d ? d.seconds * 1000 + Math.floor(d.nanos / 1e6) : undefined);
+const ms = (d: { seconds: number; nanos: number } | undefined) =>
+  d ? d.seconds * 1000 + Math.floor(d.nanos / 1e6) : undefined;
 const duration = (millis: number) => ({ seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1e6 });
 const MAX_PAGE = 1_000;
 
@@ -18,17 +19,26 @@ function checkName(name: string, field = 'name'): void {
   if (!ENTRY_NAME.test(name)) throw new MeshError(Code.INVALID_ARGUMENT, `${field}: must be namespace/name`);
 }
 
-function page(entries: LiveEntry[], req: { namespace: string; pageSize: number; pageToken: string; includeInactive: boolean }, caller: Principal) {
-  if (req.includeInactive && !caller.scopes.includes(ADMIN_SCOPE)) throw new MeshError(Code.PERMISSION_DENIED, `include_inactive needs scope ${ADMIN_SCOPE}`);
+function page(
+  entries: LiveEntry[],
+  req: { namespace: string; pageSize: number; pageToken: string; includeInactive: boolean },
+  caller: Principal,
+) {
+  if (req.includeInactive && !caller.scopes.includes(ADMIN_SCOPE))
+    throw new MeshError(Code.PERMISSION_DENIED, `include_inactive needs scope ${ADMIN_SCOPE}`);
   if (req.pageSize > MAX_PAGE) throw new MeshError(Code.INVALID_ARGUMENT, `page_size: at most ${MAX_PAGE}`);
   const size = req.pageSize || 100;
   let after = '';
   if (req.pageToken) {
     after = Buffer.from(req.pageToken, 'base64url').toString();
-    if (!after.includes(':')) throw new MeshError(Code.INVALID_ARGUMENT, 'page_token: not a token from a previous page');
+    if (!after.includes(':'))
+      throw new MeshError(Code.INVALID_ARGUMENT, 'page_token: not a token from a previous page');
   }
   const visible = entries.filter(
-    (e) => (!req.namespace || e.record.name.startsWith(`${req.namespace}/`)) && (req.includeInactive || e.record.lifecycle === 'ACTIVE') && e.record.key > after,
+    (e) =>
+      (!req.namespace || e.record.name.startsWith(`${req.namespace}/`)) &&
+      (req.includeInactive || e.record.lifecycle === 'ACTIVE') &&
+      e.record.key > after,
   );
   const items = visible.slice(0, size);
   const next = visible.length > size ? Buffer.from(items.at(-1)!.record.key).toString('base64url') : '';
@@ -63,15 +73,27 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
     async getAgent(req, ctx) {
       checkName(req.name);
       const versions = registry.versions('agent', req.name, principalOf(ctx));
-      const chosen = req.version ? versions.find((v) => v.record.version === req.version) : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
-      if (!chosen) throw new MeshError(Code.NOT_FOUND, `agent ${req.name}${req.version ? `@${req.version}` : ''} is not registered`);
+      const chosen = req.version
+        ? versions.find((v) => v.record.version === req.version)
+        : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
+      if (!chosen)
+        throw new MeshError(
+          Code.NOT_FOUND,
+          `agent ${req.name}${req.version ? `@${req.version}` : ''} is not registered`,
+        );
       return { card: agentOf(toRegistryEntry(chosen)), versions: versions.map((v) => v.record.version) };
     },
     async getToolService(req, ctx) {
       checkName(req.name);
       const versions = registry.versions('tool', req.name, principalOf(ctx));
-      const chosen = req.version ? versions.find((v) => v.record.version === req.version) : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
-      if (!chosen) throw new MeshError(Code.NOT_FOUND, `tool service ${req.name}${req.version ? `@${req.version}` : ''} is not registered`);
+      const chosen = req.version
+        ? versions.find((v) => v.record.version === req.version)
+        : (versions.find((v) => v.record.lifecycle === 'ACTIVE') ?? versions[0]);
+      if (!chosen)
+        throw new MeshError(
+          Code.NOT_FOUND,
+          `tool service ${req.name}${req.version ? `@${req.version}` : ''} is not registered`,
+        );
       return { card: toolOf(toRegistryEntry(chosen)), versions: versions.map((v) => v.record.version) };
     },
     async listAgents(req, ctx) {
@@ -89,18 +111,40 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
     },
     async *watch(req, ctx): AsyncIterable<WatchResponse> {
       if (req.fromRevision < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'from_revision: must not be negative');
-      const kinds = new Set(req.kinds.map((k) => (k === EntryKind.ENTRY_KIND_AGENT ? 'agent' : k === EntryKind.ENTRY_KIND_TOOL ? 'tool' : '')));
+      const kinds = new Set(
+        req.kinds.map((k) =>
+          k === EntryKind.ENTRY_KIND_AGENT ? 'agent' : k === EntryKind.ENTRY_KIND_TOOL ? 'tool' : '',
+        ),
+      );
       const callerNs = namespaceOf(principalOf(ctx));
       for await (const c of registry.watch(req.fromRevision, ctx.signal)) {
         const kind = c.entryKey.slice(0, c.entryKey.indexOf(':'));
         if (kinds.size && !kinds.has(kind as 'agent' | 'tool')) continue;
-        const card = (c.entry as { card: { agent?: { name: string; labels?: Record<string, string> }; tool?: { name: string; labels?: Record<string, string> } } }).card;
+        const card = (
+          c.entry as {
+            card: {
+              agent?: { name: string; labels?: Record<string, string> };
+              tool?: { name: string; labels?: Record<string, string> };
+            };
+          }
+        ).card;
         const named = card.agent ?? card.tool;
         if (named && !visibleTo(named.name, named.labels, callerNs)) continue;
-        const change = { ADDED: ChangeType.CHANGE_TYPE_ADDED, UPDATED: ChangeType.CHANGE_TYPE_UPDATED, REMOVED: ChangeType.CHANGE_TYPE_REMOVED }[c.change];
-        const raw = c.entry as { card: { agent?: unknown; tool?: unknown }; revision: number; registeredAt?: string; updatedAt?: string };
+        const change = {
+          ADDED: ChangeType.CHANGE_TYPE_ADDED,
+          UPDATED: ChangeType.CHANGE_TYPE_UPDATED,
+          REMOVED: ChangeType.CHANGE_TYPE_REMOVED,
+        }[c.change];
+        const raw = c.entry as {
+          card: { agent?: unknown; tool?: unknown };
+          revision: number;
+          registeredAt?: string;
+          updatedAt?: string;
+        };
         const entry: RegistryEntry = {
-          card: raw.card.agent ? { $case: 'agent', agent: AgentCard.fromJSON(raw.card.agent) } : { $case: 'tool', tool: ToolCard.fromJSON(raw.card.tool) },
+          card: raw.card.agent
+            ? { $case: 'agent', agent: AgentCard.fromJSON(raw.card.agent) }
+            : { $case: 'tool', tool: ToolCard.fromJSON(raw.card.tool) },
           revision: c.revision,
           registeredAt: raw.registeredAt ? new Date(raw.registeredAt) : undefined,
           updatedAt: c.at,
@@ -111,8 +155,10 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
     async setLifecycle(req, ctx) {
       checkName(req.name);
       const lifecycle = LIFECYCLE_NAMES[req.lifecycle];
-      if (!lifecycle || req.lifecycle === Lifecycle.LIFECYCLE_UNSPECIFIED) throw new MeshError(Code.INVALID_ARGUMENT, 'lifecycle: must be ACTIVE, SUSPENDED or RETIRED');
-      if (!req.reason.trim()) throw new MeshError(Code.INVALID_ARGUMENT, 'reason: required (it goes to the audit trail)');
+      if (!lifecycle || req.lifecycle === Lifecycle.LIFECYCLE_UNSPECIFIED)
+        throw new MeshError(Code.INVALID_ARGUMENT, 'lifecycle: must be ACTIVE, SUSPENDED or RETIRED');
+      if (!req.reason.trim())
+        throw new MeshError(Code.INVALID_ARGUMENT, 'reason: required (it goes to the audit trail)');
       const [first] = await registry.setLifecycle(req.name, req.version, lifecycle, req.reason, principalOf(ctx));
       return { entry: toRegistryEntry(first!) };
     },

@@ -9,7 +9,15 @@ import { Code, MeshError } from '../../mesh/index.js';
 import type { Store } from '../../mesh/index.js';
 import { RegistryRecords, type ChangeToLog, type RegistryChange } from './storage/registry-records.js';
 import type { Logger } from '../../mesh/index.js';
-import { discoverable, entryKey, labelsOf, toCandidate, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
+import {
+  discoverable,
+  entryKey,
+  labelsOf,
+  toCandidate,
+  toRegistryEntry,
+  visibleTo,
+  type LiveEntry,
+} from './entries.js';
 
 /** The namespace of a caller's workload identity. */
 export function namespaceOf(caller: Principal): string | undefined {
@@ -87,34 +95,76 @@ export class Registry {
     revisions.forEach((revision, i) => {
       this.revision = revision;
       const c = changes[i]!;
-      this.feed.emit('change', { revision, change: c.change, entryKey: c.entryKey, entry: c.entry, at: new Date() } as RegistryChange);
+      this.feed.emit('change', {
+        revision,
+        change: c.change,
+        entryKey: c.entryKey,
+        entry: c.entry,
+        at: new Date(),
+      } as RegistryChange);
     });
   }
 
   /** Registers (or updates) a card and one instance of it; only its own workload may. */
-  register(kind: 'agent' | 'tool', card: AgentCard | ToolCard, endpoint: Endpoint | undefined, ttlMs: number | undefined, caller: Principal) {
+  register(
+    kind: 'agent' | 'tool',
+    card: AgentCard | ToolCard,
+    endpoint: Endpoint | undefined,
+    ttlMs: number | undefined,
+    caller: Principal,
+  ) {
     return this.serial(async () => {
       assertOwner(card.name, card.identity, caller);
       if (!endpoint?.address) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.address: required');
       if (!endpoint.instanceId) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.instance_id: required');
       const key = entryKey(kind, card.name, card.version);
       const existing = this.entries.get(key);
-      if (existing && existing.record.identity !== card.identity) throw new MeshError(Code.PERMISSION_DENIED, `${card.name} belongs to another identity`);
-      if (existing && existing.record.lifecycle === 'RETIRED') throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
+      if (existing && existing.record.identity !== card.identity)
+        throw new MeshError(Code.PERMISSION_DENIED, `${card.name} belongs to another identity`);
+      if (existing && existing.record.lifecycle === 'RETIRED')
+        throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
       const ttl = Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, ttlMs || this.leases.defaultTtlMs));
       const expiresAt = new Date(Date.now() + ttl);
       const leaseId = randomUUID();
       const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
-      const stored = { address: endpoint.address, adminAddress: endpoint.adminAddress, instanceId: endpoint.instanceId };
+      const stored = {
+        address: endpoint.address,
+        adminAddress: endpoint.adminAddress,
+        instanceId: endpoint.instanceId,
+      };
       // The same instance registering again replaces its previous lease.
       const leases = new Map(existing?.leases ?? []);
       for (const [id, l] of leases) if (l.instanceId === endpoint.instanceId) leases.delete(id);
-      leases.set(leaseId, { leaseId, entryKey: key, instanceId: endpoint.instanceId, endpoint: stored, expiresAt, ttlMs: ttl });
+      leases.set(leaseId, {
+        leaseId,
+        entryKey: key,
+        instanceId: endpoint.instanceId,
+        endpoint: stored,
+        expiresAt,
+        ttlMs: ttl,
+      });
       const now = new Date();
-      const base = existing?.record ?? { key, kind, name: card.name, version: card.version, identity: card.identity, lifecycle: 'ACTIVE', revision: 0, registeredAt: now, updatedAt: now, card: json };
+      const base = existing?.record ?? {
+        key,
+        kind,
+        name: card.name,
+        version: card.version,
+        identity: card.identity,
+        lifecycle: 'ACTIVE',
+        revision: 0,
+        registeredAt: now,
+        updatedAt: now,
+        card: json,
+      };
       const preview: LiveEntry = { record: { ...base, card: json as never }, leases };
       const changes: ChangeToLog[] = discoverable(preview)
-        ? [{ change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED', entryKey: key, entry: toRegistryEntryJson(preview) }]
+        ? [
+            {
+              change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED',
+              entryKey: key,
+              entry: toRegistryEntryJson(preview),
+            },
+          ]
         : [];
       const { entry, revisions } = await this.records.register(
         { key, kind, name: card.name, version: card.version, card: json, identity: card.identity },
@@ -135,7 +185,8 @@ export class Registry {
   private leaseEntry(leaseId: string, caller: Principal): LiveEntry {
     const key = this.leaseOwner.get(leaseId);
     const entry = key ? this.entries.get(key) : undefined;
-    if (!entry) throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
+    if (!entry)
+      throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
     assertOwner(entry.record.name, entry.record.identity, caller);
     return entry;
   }
@@ -172,9 +223,17 @@ export class Registry {
     for (const [before, next] of after) {
       if (!discoverable(before)) continue;
       // Still discoverable with fewer instances is an update: watchers must drop the dead endpoint.
-      changes.push({ change: discoverable(next) ? 'UPDATED' : 'REMOVED', entryKey: before.record.key, entry: toRegistryEntryJson(next) });
+      changes.push({
+        change: discoverable(next) ? 'UPDATED' : 'REMOVED',
+        entryKey: before.record.key,
+        entry: toRegistryEntryJson(next),
+      });
     }
-    const revisions = await this.records.endLeases(ended.map(([, id]) => id), changes, principal);
+    const revisions = await this.records.endLeases(
+      ended.map(([, id]) => id),
+      changes,
+      principal,
+    );
     for (const [entry, next] of after) {
       entry.leases = next.leases;
       this.reindex(entry);
@@ -190,7 +249,8 @@ export class Registry {
     return this.serial(async () => {
       const now = Date.now();
       const lapsed: [LiveEntry, string][] = [];
-      for (const e of this.entries.values()) for (const [id, l] of e.leases) if (l.expiresAt.getTime() <= now) lapsed.push([e, id]);
+      for (const e of this.entries.values())
+        for (const [id, l] of e.leases) if (l.expiresAt.getTime() <= now) lapsed.push([e, id]);
       if (lapsed.length) {
         this.log.info({ leases: lapsed.map(([e, id]) => `${e.record.key}/${id}`) }, 'leases lapsed');
         await this.endLeases(lapsed, 'registry');
@@ -201,18 +261,31 @@ export class Registry {
   /** Suspends, retires or reactivates every version (or one) of a name. */
   setLifecycle(name: string, version: string, lifecycle: string, reason: string, caller: Principal) {
     return this.serial(async () => {
-      if (!caller.scopes.includes(ADMIN_SCOPE)) throw new MeshError(Code.PERMISSION_DENIED, `changing a lifecycle needs scope ${ADMIN_SCOPE}`);
-      const targets = [...this.entries.values()].filter((e) => e.record.name === name && (!version || e.record.version === version));
-      if (!targets.length) throw new MeshError(Code.NOT_FOUND, `${name}${version ? `@${version}` : ''} is not registered`);
+      if (!caller.scopes.includes(ADMIN_SCOPE))
+        throw new MeshError(Code.PERMISSION_DENIED, `changing a lifecycle needs scope ${ADMIN_SCOPE}`);
+      const targets = [...this.entries.values()].filter(
+        (e) => e.record.name === name && (!version || e.record.version === version),
+      );
+      if (!targets.length)
+        throw new MeshError(Code.NOT_FOUND, `${name}${version ? `@${version}` : ''} is not registered`);
       const changes: ChangeToLog[] = [];
       const updated = targets.map((e) => ({ e, after: { ...e, record: { ...e.record, lifecycle } } }));
       for (const { e, after } of updated) {
         if (discoverable(e) !== discoverable(after)) {
-          changes.push({ change: discoverable(after) ? 'ADDED' : 'REMOVED', entryKey: e.record.key, entry: toRegistryEntryJson(after) });
+          changes.push({
+            change: discoverable(after) ? 'ADDED' : 'REMOVED',
+            entryKey: e.record.key,
+            entry: toRegistryEntryJson(after),
+          });
         }
       }
       // Memory follows the store only once the store has the change.
-      const revisions = await this.records.setLifecycle(targets.map((e) => e.record.key), lifecycle, changes, caller.subject);
+      const revisions = await this.records.setLifecycle(
+        targets.map((e) => e.record.key),
+        lifecycle,
+        changes,
+        caller.subject,
+      );
       for (const { e } of updated) {
         e.record = { ...e.record, lifecycle, revision: revisions.at(-1) ?? e.record.revision };
         this.reindex(e);
@@ -228,7 +301,9 @@ export class Registry {
     const ns = namespaceOf(caller);
     const admin = caller.scopes.includes(ADMIN_SCOPE);
     return [...this.entries.values()]
-      .filter((e) => e.record.kind === kind && e.record.name === name && (admin || visibleTo(e.record.name, labelsOf(e), ns)))
+      .filter(
+        (e) => e.record.kind === kind && e.record.name === name && (admin || visibleTo(e.record.name, labelsOf(e), ns)),
+      )
       .sort((a, b) => compareVersionsDesc(a.record.version, b.record.version));
   }
 
@@ -247,14 +322,21 @@ export class Registry {
     const callerNs = namespaceOf(caller);
     return this.index
       .search(compiled, limit, (e) => visibleTo(e.candidate.name, labelsOf(this.entries.get(e.value)!), callerNs))
-      .map((r) => ({ entry: toRegistryEntry(this.entries.get(r.value)!), score: r.match.score, reasons: r.match.reasons }));
+      .map((r) => ({
+        entry: toRegistryEntry(this.entries.get(r.value)!),
+        score: r.match.score,
+        reasons: r.match.reasons,
+      }));
   }
 
   /** Changes after `fromRevision` (0: from now), then live ones, until the signal aborts. */
   async *watch(fromRevision: number, signal: AbortSignal): AsyncGenerator<RegistryChange> {
     // A revision this registry never reached (a client of a registry restored from an older backup) would silently skip changes.
     if (fromRevision > this.revision) {
-      throw new MeshError(Code.OUT_OF_RANGE, `from_revision ${fromRevision} is beyond the registry's revision ${this.revision}: watch from 0 and re-read`);
+      throw new MeshError(
+        Code.OUT_OF_RANGE,
+        `from_revision ${fromRevision} is beyond the registry's revision ${this.revision}: watch from 0 and re-read`,
+      );
     }
     const live = on(this.feed, 'change', { signal });
     let last = fromRevision > 0 ? fromRevision : this.revision;
@@ -283,15 +365,28 @@ export class Registry {
 
 function toRegistryEntryJson(e: LiveEntry): unknown {
   const entry = toRegistryEntry(e);
-  return { ...entry, card: entry.card?.$case === 'agent' ? { agent: AgentCard.toJSON(entry.card.agent) } : { tool: ToolCard.toJSON((entry.card as { tool: ToolCard }).tool) } };
+  return {
+    ...entry,
+    card:
+      entry.card?.$case === 'agent'
+        ? { agent: AgentCard.toJSON(entry.card.agent) }
+        : { tool: ToolCard.toJSON((entry.card as { tool: ToolCard }).tool) },
+  };
 }
 
 /** Only the workload named by the card may change it: its SPIFFE ID and its token subject. */
 function assertOwner(name: string, identity: string, caller: Principal): void {
   if (caller.peer.spiffeId !== identity) {
-    throw new MeshError(Code.PERMISSION_DENIED, `only ${identity} may change ${name} (caller is ${caller.peer.spiffeId ?? 'without workload identity'})`);
+    throw new MeshError(
+      Code.PERMISSION_DENIED,
+      `only ${identity} may change ${name} (caller is ${caller.peer.spiffeId ?? 'without workload identity'})`,
+    );
   }
-  if (caller.subject !== name) throw new MeshError(Code.PERMISSION_DENIED, `only the token subject ${name} may change ${name} (subject is ${caller.subject})`);
+  if (caller.subject !== name)
+    throw new MeshError(
+      Code.PERMISSION_DENIED,
+      `only the token subject ${name} may change ${name} (subject is ${caller.subject})`,
+    );
 }
 
 function compareVersionsDesc(a: string, b: string): number {

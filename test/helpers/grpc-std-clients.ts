@@ -11,7 +11,10 @@ import { createClient } from '../../mesh/index.js';
 
 /** Asks grpc.health.v1.Health/Check for a service ('' = the whole server); returns the status name. */
 export async function healthStatus(address: string, service = ''): Promise<string> {
-  const client = createClient(HealthService, address, { credentials: credentials.createInsecure(), defaultDeadlineMs: 2_000 });
+  const client = createClient(HealthService, address, {
+    credentials: credentials.createInsecure(),
+    defaultDeadlineMs: 2_000,
+  });
   try {
     const { status } = await client.check({ service });
     return HealthCheckResponse_ServingStatus[status];

@@ -11,7 +11,12 @@ import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models
 import { DestinationRule, VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1beta1';
 import { AuthorizationPolicy, RequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1';
-import { loadRenderConfig, renderIstio, type RenderConfig, type RenderedIstio } from '../../devtools/istio-render/index.js';
+import {
+  loadRenderConfig,
+  renderIstio,
+  type RenderConfig,
+  type RenderedIstio,
+} from '../../devtools/istio-render/index.js';
 import { kustomizeBuild, type KubeObject } from './kustomize.js';
 import type { Pod } from './network-policy.js';
 import { ROOT } from './processes.js';
@@ -56,10 +61,14 @@ export const builds = {
 export type Spec = { spec: any };
 
 /** The objects of one kind. */
-export const of = <T = Spec>(kind: string, objects: KubeObject[]) => objects.filter((o) => o.kind === kind) as unknown as (KubeObject & T)[];
+export const of = <T = Spec>(kind: string, objects: KubeObject[]) =>
+  objects.filter((o) => o.kind === kind) as unknown as (KubeObject & T)[];
 
 /** Renders the tree at `root` with `settings` and builds the result as kustomize would. */
-export function renderAndBuild(settings: RenderConfig, root = ROOT): { rendered: RenderedIstio; objects: KubeObject[] } {
+export function renderAndBuild(
+  settings: RenderConfig,
+  root = ROOT,
+): { rendered: RenderedIstio; objects: KubeObject[] } {
   const rendered = renderIstio(root, settings);
   const dir = mkdtempSync(join(tmpdir(), 'agentmesh-istio-'));
   try {
@@ -75,7 +84,8 @@ export function renderAndBuild(settings: RenderConfig, root = ROOT): { rendered:
 
 /** A namespace's labels as the API server sets them (kubernetes.io/metadata.name) plus those rendered. */
 export function namespaceLabels(namespace: string, objects: KubeObject[]): Record<string, string> {
-  const rendered = objects.find((o) => o.kind === 'Namespace' && o.metadata.name === namespace)?.metadata as { labels?: Record<string, string> } | undefined;
+  const rendered = objects.find((o) => o.kind === 'Namespace' && o.metadata.name === namespace)?.metadata as
+    { labels?: Record<string, string> } | undefined;
   return { ...rendered?.labels, 'kubernetes.io/metadata.name': namespace };
 }
 
@@ -90,9 +100,12 @@ export function envOf(d: KubeObject & Spec, objects: KubeObject[]): Record<strin
   const container = d.spec.template.spec.containers[0];
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
-    const cm = of<{ data: Record<string, string> }>('ConfigMap', objects).find((c) => c.metadata.namespace === d.metadata.namespace && c.metadata.name === from.configMapRef.name);
+    const cm = of<{ data: Record<string, string> }>('ConfigMap', objects).find(
+      (c) => c.metadata.namespace === d.metadata.namespace && c.metadata.name === from.configMapRef.name,
+    );
     Object.assign(env, cm?.data);
   }
-  for (const e of container.env ?? []) env[e.name] = e.valueFrom ? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.value;
+  for (const e of container.env ?? [])
+    env[e.name] = e.valueFrom ? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.value;
   return env;
 }

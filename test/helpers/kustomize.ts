@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 
 /** A parsed Kubernetes object. */
-export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<string, unknown>;
+export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<
+  string,
+  unknown
+>;
 
 const KNOWN = new Set(['apiVersion', 'kind', 'resources', 'images', 'patches']);
 
@@ -27,7 +30,10 @@ type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
 function applyJsonPatch(target: Record<string, unknown>, ops: Op[], where: string): void {
   for (const { op, path, value } of ops) {
-    const keys = path.split('/').slice(1).map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const keys = path
+      .split('/')
+      .slice(1)
+      .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
     const last = keys.pop()!;
     let node: unknown = target;
     for (const k of keys) {
@@ -51,8 +57,10 @@ function applyJsonPatch(target: Record<string, unknown>, ops: Op[], where: strin
 
 function mergeMaps(target: Record<string, unknown>, patch: Record<string, unknown>, where: string): void {
   for (const [k, v] of Object.entries(patch)) {
-    if (Array.isArray(v)) throw new Error(`${where}: strategic-merge lists are not supported by the test build; use an RFC 6902 patch`);
-    if (v && typeof v === 'object' && target[k] && typeof target[k] === 'object') mergeMaps(target[k] as Record<string, unknown>, v as Record<string, unknown>, where);
+    if (Array.isArray(v))
+      throw new Error(`${where}: strategic-merge lists are not supported by the test build; use an RFC 6902 patch`);
+    if (v && typeof v === 'object' && target[k] && typeof target[k] === 'object')
+      mergeMaps(target[k] as Record<string, unknown>, v as Record<string, unknown>, where);
     else if (v === null) delete target[k];
     else target[k] = v;
   }
@@ -62,21 +70,25 @@ function mergeMaps(target: Record<string, unknown>, patch: Record<string, unknow
 export function kustomizeBuild(dir: string): KubeObject[] {
   const file = join(dir, 'kustomization.yaml');
   const k = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  for (const key of Object.keys(k)) if (!KNOWN.has(key)) throw new Error(`${file}: field ${key} is not supported by the test build`);
+  for (const key of Object.keys(k))
+    if (!KNOWN.has(key)) throw new Error(`${file}: field ${key} is not supported by the test build`);
   const objects: KubeObject[] = [];
   for (const r of (k.resources as string[] | undefined) ?? []) {
     const path = join(dir, r);
     if (!existsSync(path)) throw new Error(`${file}: resource ${r} does not exist`);
     objects.push(...(statSync(path).isDirectory() ? kustomizeBuild(path) : readManifests(path)));
   }
-  for (const p of (k.patches as { path?: string; patch?: string; target?: { kind?: string; name?: string } }[] | undefined) ?? []) {
+  for (const p of (k.patches as
+    { path?: string; patch?: string; target?: { kind?: string; name?: string } }[] | undefined) ?? []) {
     const text = p.path ? readFileSync(join(dir, p.path), 'utf8') : p.patch;
     if (!text) throw new Error(`${file}: a patch needs path or patch`);
     const body = parse(text) as unknown;
     const smp = Array.isArray(body) ? undefined : (body as KubeObject);
     const target = p.target ?? (smp ? { kind: smp.kind, name: smp.metadata?.name } : undefined);
     if (!target?.kind) throw new Error(`${file}: an RFC 6902 patch needs a target kind`);
-    const hits = objects.filter((o) => o.kind === target.kind && (!target.name || new RegExp(`^(?:${target.name})$`).test(o.metadata.name)));
+    const hits = objects.filter(
+      (o) => o.kind === target.kind && (!target.name || new RegExp(`^(?:${target.name})$`).test(o.metadata.name)),
+    );
     if (!hits.length) throw new Error(`${file}: patch target ${target.kind}/${target.name ?? '*'} matches nothing`);
     for (const o of hits) {
       if (smp) {
@@ -86,9 +98,12 @@ export function kustomizeBuild(dir: string): KubeObject[] {
       } else applyJsonPatch(o, body as Op[], `${file} on ${o.kind}/${o.metadata.name}`);
     }
   }
-  for (const img of (k.images as { name: string; newName?: string; newTag?: string; digest?: string }[] | undefined) ?? []) {
+  for (const img of (k.images as { name: string; newName?: string; newTag?: string; digest?: string }[] | undefined) ??
+    []) {
     for (const o of objects) {
-      const containers = (o.spec as { template?: { spec?: { containers?: { image: string }[] } } } | undefined)?.template?.spec?.containers ?? [];
+      const containers =
+        (o.spec as { template?: { spec?: { containers?: { image: string }[] } } } | undefined)?.template?.spec
+          ?.containers ?? [];
       for (const c of containers) {
         const name = c.image.replace(/[@:][^/]*$/, '');
         if (name !== img.name) continue;

@@ -25,7 +25,11 @@ export interface LocalMeshFiles {
 }
 
 /** A workload of the local mesh calling from the test process: its own certificate and client credentials (secret `<id>-secret-0123456789`). */
-export function localCaller(files: LocalMeshFiles, id: string, issuer: string): { transport: Transport; tokens: TokenClient; close(): void } {
+export function localCaller(
+  files: LocalMeshFiles,
+  id: string,
+  issuer: string,
+): { transport: Transport; tokens: TokenClient; close(): void } {
   const env = files.serviceEnv(id);
   const transport = new Transport({
     mode: 'mtls',
@@ -41,7 +45,11 @@ export function localCaller(files: LocalMeshFiles, id: string, issuer: string): 
   return { transport, tokens, close: () => transport.close() };
 }
 
-const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', 'certs/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
+const cli = (args: string[]) =>
+  execFileSync(process.execPath, ['--import', 'tsx', 'certs/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
 
 /** Creates the files with the real certs CLI, a signing key and client secrets. */
 export async function createLocalMeshFiles(clients: object[]): Promise<LocalMeshFiles> {

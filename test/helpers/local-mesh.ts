@@ -24,14 +24,23 @@ async function stopLauncher(launcher: ServiceProcess): Promise<void> {
 const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
 
 /** Starts devtools/launcher/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
-export async function startTestMesh(home: string, options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<TestMesh> {
+export async function startTestMesh(
+  home: string,
+  options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<TestMesh> {
   const root = options.root ?? ROOT;
   for (let attempt = 1; ; attempt++) {
-    const env = { AGENTMESH_HOME: home, AGENTMESH_BASE_PORT: String(randomBlock()), AGENTMESH_LOG_LEVEL: 'info', ...options.env };
+    const env = {
+      AGENTMESH_HOME: home,
+      AGENTMESH_BASE_PORT: String(randomBlock()),
+      AGENTMESH_LOG_LEVEL: 'info',
+      ...options.env,
+    };
     const launcher = startProcess(join(root, 'devtools/launcher/start.ts'), env);
     const meshFile = join(home, 'mesh.json');
     const until = Date.now() + (options.timeoutMs ?? 90_000);
-    while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+    while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 200));
     if (existsSync(meshFile)) {
       const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
       const cli = (args: string[], o: { user?: string } = {}) =>

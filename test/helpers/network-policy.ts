@@ -36,9 +36,16 @@ function inCidr(ip: string, cidr: string): boolean {
 }
 
 function peerMatches(peer: Peer, other: Endpoint, policyNamespace: string): boolean {
-  if (peer.ipBlock) return 'ip' in other && inCidr(other.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((e) => inCidr(other.ip, e));
+  if (peer.ipBlock)
+    return (
+      'ip' in other &&
+      inCidr(other.ip, peer.ipBlock.cidr) &&
+      !(peer.ipBlock.except ?? []).some((e) => inCidr(other.ip, e))
+    );
   if ('ip' in other) return false;
-  const namespaceOk = peer.namespaceSelector ? selects(peer.namespaceSelector, other.pod.namespaceLabels) : other.pod.namespace === policyNamespace;
+  const namespaceOk = peer.namespaceSelector
+    ? selects(peer.namespaceSelector, other.pod.namespaceLabels)
+    : other.pod.namespace === policyNamespace;
   return namespaceOk && (!peer.podSelector || selects(peer.podSelector, other.pod.labels));
 }
 
@@ -52,7 +59,14 @@ function portMatches(rule: Rule, port: number, protocol: string): boolean {
 }
 
 /** Whether `pod`'s policies let the connection in `direction` with `other` on `port` pass. */
-export function policyAllows(objects: KubeObject[], direction: 'Ingress' | 'Egress', pod: Pod, other: Endpoint, port: number, protocol = 'TCP'): boolean {
+export function policyAllows(
+  objects: KubeObject[],
+  direction: 'Ingress' | 'Egress',
+  pod: Pod,
+  other: Endpoint,
+  port: number,
+  protocol = 'TCP',
+): boolean {
   const applicable = objects
     .filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === pod.namespace)
     .map((o) => o.spec as Spec)

@@ -15,7 +15,8 @@ export interface ChatRequest {
 }
 
 /** A scripted answer: the assistant's content, optionally with usage or finish reason. */
-export type ScriptedAnswer = string | { content: string; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number } };
+export type ScriptedAnswer =
+  string | { content: string; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number } };
 
 /** Options for OpenAiDouble.start. */
 export interface OpenAiDoubleOptions {
@@ -30,7 +31,13 @@ export interface OpenAiDoubleOptions {
 }
 
 type Reply = { status: number; body: unknown };
-const error = (status: number, message: string, type: string, code: string | null, param: string | null = null): Reply => ({
+const error = (
+  status: number,
+  message: string,
+  type: string,
+  code: string | null,
+  param: string | null = null,
+): Reply => ({
   status,
   body: { error: { message, type, param, code } },
 });
@@ -122,7 +129,13 @@ export class OpenAiDouble {
       return error(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     }
     if (this.options.rejectJsonSchema && body.response_format?.type === 'json_schema') {
-      return error(400, "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.", 'invalid_request_error', null, 'response_format');
+      return error(
+        400,
+        "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+        'invalid_request_error',
+        null,
+        'response_format',
+      );
     }
     const scripted = typeof this.options.answers === 'function' ? this.options.answers(body) : this.queue.shift();
     if (scripted === undefined) return error(500, 'openai double: no scripted answer left', 'server_error', null);
@@ -136,8 +149,19 @@ export class OpenAiDouble {
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model: body.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: answer.content, refusal: null }, logprobs: null, finish_reason: answer.finishReason ?? 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: answer.content, refusal: null },
+            logprobs: null,
+            finish_reason: answer.finishReason ?? 'stop',
+          },
+        ],
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       },
     };
   }

@@ -1,7 +1,12 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCa, issueWorkloadCert, type CertificateAuthority, type WorkloadCertOptions } from '../../mesh/security/dev-ca.js';
+import {
+  createCa,
+  issueWorkloadCert,
+  type CertificateAuthority,
+  type WorkloadCertOptions,
+} from '../../mesh/security/dev-ca.js';
 import { spiffeId } from '../../mesh/security/spiffe-id.js';
 import type { CertificatePaths } from '../../mesh/security/cert-files.js';
 
@@ -13,7 +18,11 @@ export interface TestPki {
   ca: CertificateAuthority;
   caFile: string;
   /** Issues a certificate for ns/sa into files; returns their paths (CA = this PKI's CA unless `ca` given). */
-  issue(namespace: string, sa: string, options?: Partial<WorkloadCertOptions> & { ca?: CertificateAuthority; name?: string }): Promise<CertificatePaths>;
+  issue(
+    namespace: string,
+    sa: string,
+    options?: Partial<WorkloadCertOptions> & { ca?: CertificateAuthority; name?: string },
+  ): Promise<CertificatePaths>;
   /** Re-issues into existing paths, atomically per file (as a rotation would). */
   rotate(paths: CertificatePaths, namespace: string, sa: string): Promise<void>;
   cleanup(): void;
@@ -50,7 +59,10 @@ export async function createTestPki(): Promise<TestPki> {
       return { certFile: `${base}.crt`, keyFile: `${base}.key`, caFile: ownCaFile };
     },
     async rotate(paths, namespace, sa) {
-      const pair = await issueWorkloadCert(ca, { spiffeId: spiffeId(TRUST_DOMAIN, namespace, sa), commonName: `${namespace}/${sa}` });
+      const pair = await issueWorkloadCert(ca, {
+        spiffeId: spiffeId(TRUST_DOMAIN, namespace, sa),
+        commonName: `${namespace}/${sa}`,
+      });
       write(paths.keyFile, pair.key);
       write(paths.certFile, pair.cert);
     },

@@ -33,7 +33,11 @@ export async function runCommand(file: string, args: string[], options: ExecFile
 }
 
 /** Starts `node --import tsx [--import preload] <entry>` with the given environment added to this one. */
-export function startProcess(entry: string, env: Record<string, string> = {}, options: { tracing?: boolean } = {}): ServiceProcess {
+export function startProcess(
+  entry: string,
+  env: Record<string, string> = {},
+  options: { tracing?: boolean } = {},
+): ServiceProcess {
   const preload = options.tracing ? ['--import', './mesh/telemetry/preload.ts'] : [];
   const child = spawn(process.execPath, ['--import', 'tsx', ...preload, entry], {
     cwd: ROOT,
@@ -43,12 +47,18 @@ export function startProcess(entry: string, env: Record<string, string> = {}, op
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
 /** Waits for a JSON log line with the given msg on stdout and returns it. */
-export async function waitForLog(proc: ServiceProcess, msg: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+export async function waitForLog(
+  proc: ServiceProcess,
+  msg: string,
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     for (const line of proc.stdout().split('\n')) {

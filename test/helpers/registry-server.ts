@@ -21,8 +21,16 @@ export const REGISTRY_POLICY = fileURLToPath(new URL('../../services/registry/po
 
 /** Clients registering with and reading from the registry in tests. */
 export const REGISTRY_CLIENTS = [
-  { client_id: 'lending/credit-risk', scopes: ['registry.register', 'registry.read'], audiences: ['agentmesh/registry'] },
-  { client_id: 'lending/orchestrator', scopes: ['registry.register', 'registry.read'], audiences: ['agentmesh/registry'] },
+  {
+    client_id: 'lending/credit-risk',
+    scopes: ['registry.register', 'registry.read'],
+    audiences: ['agentmesh/registry'],
+  },
+  {
+    client_id: 'lending/orchestrator',
+    scopes: ['registry.register', 'registry.read'],
+    audiences: ['agentmesh/registry'],
+  },
   { client_id: 'payments/ledger', scopes: ['registry.register', 'registry.read'], audiences: ['agentmesh/registry'] },
   { client_id: 'agentmesh/admin', scopes: ['registry.read', 'registry.admin'], audiences: ['agentmesh/registry'] },
 ];
@@ -37,13 +45,30 @@ export interface RegistryUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(fx: SecureFixture, dataDir = mkdtempSync(join(tmpdir(), 'registry-')), options: { port?: number; minTtlMs?: number } = {}): Promise<RegistryUnderTest> {
+export async function startRegistry(
+  fx: SecureFixture,
+  dataDir = mkdtempSync(join(tmpdir(), 'registry-')),
+  options: { port?: number; minTtlMs?: number } = {},
+): Promise<RegistryUnderTest> {
   const log = captureLogger('agentmesh/registry').log;
-  const store = await openStore({ service: 'agentmesh/registry', config: loadStateConfig({ AGENTMESH_DATA_DIR: dataDir }), log });
-  const registry = new Registry(store, log, { defaultTtlMs: 30_000, minTtlMs: options.minTtlMs ?? 500, maxTtlMs: 300_000 });
+  const store = await openStore({
+    service: 'agentmesh/registry',
+    config: loadStateConfig({ AGENTMESH_DATA_DIR: dataDir }),
+    log,
+  });
+  const registry = new Registry(store, log, {
+    defaultTtlMs: 30_000,
+    minTtlMs: options.minTtlMs ?? 500,
+    maxTtlMs: 300_000,
+  });
   await registry.start(100);
   const transport = await fx.transportFor('agentmesh', 'registry');
-  const verifier = new TokenVerifier({ issuer: fx.auth.issuer, audience: 'agentmesh/registry', jwksUrl: fx.auth.jwksUrl, ca: fx.pki.ca.certPem });
+  const verifier = new TokenVerifier({
+    issuer: fx.auth.issuer,
+    audience: 'agentmesh/registry',
+    jwksUrl: fx.auth.jwksUrl,
+    ca: fx.pki.ca.certPem,
+  });
   const server = createServer({ logger: log })
     .use(securityInterceptor({ transport, verifier, policy: loadPolicy(REGISTRY_POLICY, TRUST_DOMAIN), log }))
     .add(RegistryServiceService, registryService(registry));
@@ -63,7 +88,12 @@ export async function startRegistry(fx: SecureFixture, dataDir = mkdtempSync(joi
 }
 
 /** A registry client acting as workload ns/sa with its own certificate and token. */
-export async function registryClientAs(fx: SecureFixture, address: string, workload: string, scopes: string[]): Promise<MeshClient<typeof RegistryServiceService>> {
+export async function registryClientAs(
+  fx: SecureFixture,
+  address: string,
+  workload: string,
+  scopes: string[],
+): Promise<MeshClient<typeof RegistryServiceService>> {
   const [ns, sa] = workload.split('/') as [string, string];
   const transport = await fx.transportFor(ns, sa);
   const tokens = fx.tokenClient(workload);
@@ -89,6 +119,10 @@ export function agentCard(name: string, over: Partial<Parameters<typeof AgentCar
   });
 }
 
-export const endpoint = (instance: string, port = 7000): Endpoint => ({ address: `127.0.0.1:${port}`, adminAddress: '', instanceId: instance });
+export const endpoint = (instance: string, port = 7000): Endpoint => ({
+  address: `127.0.0.1:${port}`,
+  adminAddress: '',
+  instanceId: instance,
+});
 
 export const cleanupDir = (dir: string) => rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,13 @@
 import { exportPKCS8, exportSPKI, generateKeyPair } from 'jose';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { createClient, type MeshClient } from '../../mesh/index.js';
-import { ClientDirectory, parseClients, SigningKeys, startAuthServer, type RunningAuthServer } from '../../services/auth/server/index.js';
+import {
+  ClientDirectory,
+  parseClients,
+  SigningKeys,
+  startAuthServer,
+  type RunningAuthServer,
+} from '../../services/auth/server/index.js';
 import { CertificateFiles } from '../../mesh/security/cert-files.js';
 import type { CertificatePaths } from '../../mesh/security/cert-files.js';
 import { parsePolicy, type ServicePolicy } from '../../mesh/security/policy.js';
@@ -37,9 +43,24 @@ export async function newSigningKeyPem(): Promise<string> {
 export const AGENT_POLICY = {
   service: 'test/agent',
   rules: [
-    { description: 'read tasks', methods: ['agentmesh.v1.AgentService/GetTask'], callers: ['spiffe://{trust_domain}/ns/test/sa/*'], scopes: ['task.read'] },
-    { description: 'send tasks', methods: ['agentmesh.v1.AgentService/SendTask'], callers: ['spiffe://{trust_domain}/ns/test/sa/*'], scopes: ['task.write'] },
-    { description: 'anyone may read the card', methods: ['agentmesh.v1.AgentService/GetAgentCard'], callers: ['*'], scopes: [] },
+    {
+      description: 'read tasks',
+      methods: ['agentmesh.v1.AgentService/GetTask'],
+      callers: ['spiffe://{trust_domain}/ns/test/sa/*'],
+      scopes: ['task.read'],
+    },
+    {
+      description: 'send tasks',
+      methods: ['agentmesh.v1.AgentService/SendTask'],
+      callers: ['spiffe://{trust_domain}/ns/test/sa/*'],
+      scopes: ['task.write'],
+    },
+    {
+      description: 'anyone may read the card',
+      methods: ['agentmesh.v1.AgentService/GetAgentCard'],
+      callers: ['*'],
+      scopes: [],
+    },
   ],
 };
 
@@ -60,7 +81,9 @@ export interface SecureFixture {
 }
 
 /** Creates the fixture; `extraClients` are registered with client_secret_basic and the secret `<id>-secret-0123456789`. */
-export async function createSecureFixture(extraClients: { client_id: string; scopes: string[]; audiences: string[]; token_exchange?: boolean }[] = []): Promise<SecureFixture> {
+export async function createSecureFixture(
+  extraClients: { client_id: string; scopes: string[]; audiences: string[]; token_exchange?: boolean }[] = [],
+): Promise<SecureFixture> {
   const pki = await createTestPki();
   const signingKeyPem = await newSigningKeyPem();
   const keyed = await generateKeyPair('ES256', { extractable: true });
@@ -86,7 +109,10 @@ export async function createSecureFixture(extraClients: { client_id: string; sco
       secretClient('test/agent2', { token_exchange: true }),
       secretClient('test/console', { impersonation: true }),
       secretClient('test/suspended', { lifecycle: 'SUSPENDED' }),
-      ...extraClients.map((c) => ({ ...c, auth: { method: 'client_secret_basic', secret_path: `clients/${c.client_id}` } })),
+      ...extraClients.map((c) => ({
+        ...c,
+        auth: { method: 'client_secret_basic', secret_path: `clients/${c.client_id}` },
+      })),
       {
         client_id: 'test/keyed',
         auth: { method: 'private_key_jwt', public_key_pem: await exportSPKI(keyed.publicKey), alg: 'ES256' },
@@ -95,10 +121,19 @@ export async function createSecureFixture(extraClients: { client_id: string; sco
       },
     ]),
   );
-  for (const c of extraClients) secrets.data[`clients/${c.client_id}`] = { client_secret: `${c.client_id}-secret-0123456789` };
+  for (const c of extraClients)
+    secrets.data[`clients/${c.client_id}`] = { client_secret: `${c.client_id}-secret-0123456789` };
   const keys = new SigningKeys(await secrets.read('agentmesh/auth/signing-keys'));
   const authTls = new CertificateFiles(await pki.issue('agentmesh', 'auth'), 200);
-  const auth = await startAuthServer({ host: '127.0.0.1', port: 0, tls: authTls, clients, keys, secrets, log: captureLogger('auth').log });
+  const auth = await startAuthServer({
+    host: '127.0.0.1',
+    port: 0,
+    tls: authTls,
+    clients,
+    keys,
+    secrets,
+    log: captureLogger('auth').log,
+  });
   const transports: Transport[] = [];
   return {
     pki,
@@ -112,7 +147,12 @@ export async function createSecureFixture(extraClients: { client_id: string; sco
       const entry = clients.get(clientId);
       if (entry?.auth.method !== 'client_secret_basic') throw new Error(`${clientId} is not a secret client`);
       const secret = secrets.data[entry.auth.secret_path]!.client_secret!;
-      return new TokenClient({ tokenUrl: auth.tokenUrl, clientId, auth: { method: 'client_secret_basic', secret }, ca: pki.ca.certPem });
+      return new TokenClient({
+        tokenUrl: auth.tokenUrl,
+        clientId,
+        auth: { method: 'client_secret_basic', secret },
+        ca: pki.ca.certPem,
+      });
     },
     async transportFor(namespace, sa, files) {
       const tls = { ...(files ?? (await pki.issue(namespace, sa))), refreshMs: 100 };

@@ -45,7 +45,14 @@ export interface SidecarProxy {
   close(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
 const XFCC = 'x-forwarded-client-cert';
 
 /** The element Envoy appends for a verified client certificate, with Istio's set_current_client_cert_details (Subject, URI, DNS). */
@@ -75,19 +82,30 @@ function forwardable(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Outgoi
 /** Starts the proxy on 127.0.0.1, port 0. */
 export async function startSidecarProxy(options: SidecarProxyOptions): Promise<SidecarProxy> {
   const forwarding = options.forwarding ?? 'append-forward';
-  const [host, port] = [options.upstream.slice(0, options.upstream.lastIndexOf(':')), Number(options.upstream.slice(options.upstream.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    options.upstream.slice(0, options.upstream.lastIndexOf(':')),
+    Number(options.upstream.slice(options.upstream.lastIndexOf(':') + 1)),
+  ];
   const forwarded: string[] = [];
   const sessions = new Set<ServerHttp2Session>();
   let upstream: ClientHttp2Session | undefined;
   const upstreamSession = () => {
     if (!upstream || upstream.closed || upstream.destroyed) {
-      upstream = connectHttp2(`http://${options.upstream}`, { createConnection: () => connectTcp({ host, port, localAddress: options.sourceAddress ?? '127.0.0.6' }) });
+      upstream = connectHttp2(`http://${options.upstream}`, {
+        createConnection: () => connectTcp({ host, port, localAddress: options.sourceAddress ?? '127.0.0.6' }),
+      });
       upstream.on('error', () => undefined); // each stream reports its own failure
     }
     return upstream;
   };
 
-  const server = createSecureServer({ cert: options.cert, key: options.key, ca: options.ca, requestCert: true, rejectUnauthorized: true });
+  const server = createSecureServer({
+    cert: options.cert,
+    key: options.key,
+    ca: options.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
   server.on('session', (s) => {
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
@@ -96,7 +114,8 @@ export async function startSidecarProxy(options: SidecarProxyOptions): Promise<S
     const socket = stream.session!.socket as TLSSocket;
     const element = xfccElement(options.cert, socket.getPeerCertificate().raw);
     const sent = headers[XFCC];
-    const xfcc = forwarding === 'append-forward' && sent ? `${Array.isArray(sent) ? sent.join(',') : sent},${element}` : element;
+    const xfcc =
+      forwarding === 'append-forward' && sent ? `${Array.isArray(sent) ? sent.join(',') : sent},${element}` : element;
     forwarded.push(xfcc);
     const request = upstreamSession().request({ ...forwardable(headers), ':scheme': 'http', [XFCC]: xfcc });
     let trailers: OutgoingHttpHeaders = {};
@@ -122,11 +141,21 @@ export async function startSidecarProxy(options: SidecarProxyOptions): Promise<S
     request.on('error', () => {
       if (stream.destroyed) return;
       // What Envoy answers when the service cannot be reached: UNAVAILABLE.
-      if (!responded) stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'upstream connect error' }, { endStream: true });
+      if (!responded)
+        stream.respond(
+          {
+            ':status': 200,
+            'content-type': 'application/grpc',
+            'grpc-status': '14',
+            'grpc-message': 'upstream connect error',
+          },
+          { endStream: true },
+        );
       else stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     });
     request.on('close', () => {
-      if (request.rstCode && request.rstCode !== constants.NGHTTP2_NO_ERROR && !stream.destroyed) stream.close(request.rstCode);
+      if (request.rstCode && request.rstCode !== constants.NGHTTP2_NO_ERROR && !stream.destroyed)
+        stream.close(request.rstCode);
     });
     stream.on('close', () => {
       if (!request.closed) request.close(stream.rstCode || constants.NGHTTP2_CANCEL);

@@ -24,7 +24,12 @@ export interface BackendFixture {
   cleanup(): Promise<void>;
 }
 
-function fixture(kind: BackendFixture['kind'], env: Record<string, string>, sql: BackendFixture['sql'], cleanup: () => Promise<void>): BackendFixture {
+function fixture(
+  kind: BackendFixture['kind'],
+  env: Record<string, string>,
+  sql: BackendFixture['sql'],
+  cleanup: () => Promise<void>,
+): BackendFixture {
   const config = (extra: Record<string, string> = {}) => loadStateConfig({ ...env, ...extra });
   return { kind, env, config, open: (service, extra) => openStore({ service, config: config(extra) }), sql, cleanup };
 }
@@ -109,7 +114,9 @@ async function holdLock(mode: 'shared' | 'exclusive'): Promise<pg.Client> {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query(mode === 'shared' ? 'SELECT pg_advisory_lock_shared($1)' : 'SELECT pg_advisory_lock($1)', [RESTART_LOCK]);
+      await client.query(mode === 'shared' ? 'SELECT pg_advisory_lock_shared($1)' : 'SELECT pg_advisory_lock($1)', [
+        RESTART_LOCK,
+      ]);
       return client;
     } catch (err) {
       await client.end().catch(() => undefined);
@@ -131,7 +138,7 @@ export async function restartPostgres(): Promise<void> {
     await lock.end().catch(() => undefined);
   }
   const host = new URL(PG_ADMIN_URL);
-  for (const until = Date.now() + 30_000; ; ) {
+  for (const until = Date.now() + 30_000; ;) {
     try {
       await run('pg_isready', ['-h', host.hostname, '-p', host.port || '5432', '-q']);
       return;

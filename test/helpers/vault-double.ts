@@ -51,13 +51,28 @@ type Rule = { path: string; capabilities: string[] };
 const denied: Reply = { status: 403, body: { errors: ['permission denied'] } };
 const fail = (status: number, ...errors: string[]): Reply => ({ status, body: { errors } });
 const secondsOf = (v: unknown, fallback: number): number =>
-  typeof v === 'number' ? v : typeof v === 'string' && /^\d+[smh]?$/.test(v) ? parseInt(v, 10) * ({ m: 60, h: 3600 }[v.slice(-1)] ?? 1) : fallback;
+  typeof v === 'number'
+    ? v
+    : typeof v === 'string' && /^\d+[smh]?$/.test(v)
+      ? parseInt(v, 10) * ({ m: 60, h: 3600 }[v.slice(-1)] ?? 1)
+      : fallback;
 
 /** Vault's response envelope; every field a real response carries. */
 function envelope(fields: Record<string, unknown>): Reply {
   return {
     status: 200,
-    body: { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null, mount_type: '', ...fields },
+    body: {
+      request_id: randomUUID(),
+      lease_id: '',
+      renewable: false,
+      lease_duration: 0,
+      data: null,
+      wrap_info: null,
+      warnings: null,
+      auth: null,
+      mount_type: '',
+      ...fields,
+    },
   };
 }
 
@@ -83,7 +98,10 @@ export class VaultDouble {
     private readonly options: VaultDoubleOptions,
     readonly address = '',
   ) {
-    this.issue({ policies: ['root'], ttl: 0, maxTtl: 0, renewable: false, path: 'auth/token/root', meta: {} }, this.rootToken);
+    this.issue(
+      { policies: ['root'], ttl: 0, maxTtl: 0, renewable: false, path: 'auth/token/root', meta: {} },
+      this.rootToken,
+    );
   }
 
   /** Starts the double on 127.0.0.1 with a free port. */
@@ -103,7 +121,17 @@ export class VaultDouble {
     await closed;
   }
 
-  private issue(spec: { policies: string[]; ttl: number; maxTtl: number; renewable: boolean; path: string; meta: Record<string, string> }, id?: string): Token {
+  private issue(
+    spec: {
+      policies: string[];
+      ttl: number;
+      maxTtl: number;
+      renewable: boolean;
+      path: string;
+      meta: Record<string, string>;
+    },
+    id?: string,
+  ): Token {
     const now = Date.now();
     const token: Token = {
       id: id ?? `hvs.${randomBytes(18).toString('base64url')}`,
@@ -124,8 +152,18 @@ export class VaultDouble {
   private authBlock(token: Token, leaseSeconds: number): Record<string, unknown> {
     const policies = token.policies.includes('root') ? ['root'] : ['default', ...token.policies];
     return {
-      client_token: token.id, accessor: token.accessor, policies, token_policies: policies, metadata: token.meta,
-      lease_duration: leaseSeconds, renewable: token.renewable, entity_id: '', token_type: 'service', orphan: true, mfa_requirement: null, num_uses: 0,
+      client_token: token.id,
+      accessor: token.accessor,
+      policies,
+      token_policies: policies,
+      metadata: token.meta,
+      lease_duration: leaseSeconds,
+      renewable: token.renewable,
+      entity_id: '',
+      token_type: 'service',
+      orphan: true,
+      mfa_requirement: null,
+      num_uses: 0,
     };
   }
 
@@ -138,7 +176,9 @@ export class VaultDouble {
   private allowed(token: Token, path: string, capability: string): boolean {
     if (token.policies.includes('root')) return true;
     const rules = token.policies.flatMap((name) => this.policies.get(name) ?? []);
-    const matching = rules.filter((r) => (r.path.endsWith('*') ? path.startsWith(r.path.slice(0, -1)) : path === r.path));
+    const matching = rules.filter((r) =>
+      r.path.endsWith('*') ? path.startsWith(r.path.slice(0, -1)) : path === r.path,
+    );
     const longest = Math.max(-1, ...matching.map((r) => r.path.length));
     const caps = matching.filter((r) => r.path.length === longest).flatMap((r) => r.capabilities);
     return !caps.includes('deny') && caps.includes(capability);
@@ -164,15 +204,18 @@ export class VaultDouble {
     const path = decodeURIComponent(url.pathname.replace(/^\/v1\//, ''));
     const method = req.method ?? 'GET';
     const { approle, kubernetes } = this.options;
-    if (method === 'POST' && approle && path === `auth/${approle.mount ?? 'approle'}/login`) return this.approleLogin(approle, body);
-    if (method === 'POST' && kubernetes && path === `auth/${kubernetes.mount ?? 'kubernetes'}/login`) return this.kubernetesLogin(kubernetes, body);
+    if (method === 'POST' && approle && path === `auth/${approle.mount ?? 'approle'}/login`)
+      return this.approleLogin(approle, body);
+    if (method === 'POST' && kubernetes && path === `auth/${kubernetes.mount ?? 'kubernetes'}/login`)
+      return this.kubernetesLogin(kubernetes, body);
     const token = this.caller(req);
     if (!token) return denied;
     // Vault's default policy lets every token look itself up and renew itself.
     if (method === 'GET' && path === 'auth/token/lookup-self') return this.lookupSelf(token);
     if (method === 'POST' && path === 'auth/token/renew-self') return this.renewSelf(token);
     const capability = { GET: 'read', POST: 'update', PUT: 'update', DELETE: 'delete' }[method] ?? 'none';
-    if (!this.allowed(token, path, capability) && !(capability === 'update' && this.allowed(token, path, 'create'))) return denied;
+    if (!this.allowed(token, path, capability) && !(capability === 'update' && this.allowed(token, path, 'create')))
+      return denied;
     if (method === 'POST' && path === 'auth/token/create') return this.createToken(body);
     const policy = /^sys\/policies\/acl\/(.+)$/.exec(path)?.[1];
     if (policy && (method === 'POST' || method === 'PUT')) return this.putPolicy(policy, body);
@@ -207,7 +250,10 @@ export class VaultDouble {
     if (body.role !== role.role) return fail(400, `invalid role name "${String(body.role)}"`);
     if (body.jwt !== role.jwt) return denied;
     return this.login(role.policies, `auth/${role.mount ?? 'kubernetes'}/login`, {
-      role: role.role, service_account_name: 'agentmesh', service_account_namespace: 'default', service_account_uid: randomUUID(),
+      role: role.role,
+      service_account_name: 'agentmesh',
+      service_account_namespace: 'default',
+      service_account_uid: randomUUID(),
     });
   }
 
@@ -215,10 +261,23 @@ export class VaultDouble {
     const ttl = token.expiresAt ? Math.floor((token.expiresAt - Date.now()) / 1000) : 0;
     return envelope({
       data: {
-        accessor: token.accessor, creation_time: Math.floor(token.issuedAt / 1000), creation_ttl: token.ttl, display_name: 'token', entity_id: '',
-        expire_time: token.expiresAt ? new Date(token.expiresAt).toISOString() : null, explicit_max_ttl: 0, id: token.id,
-        issue_time: new Date(token.issuedAt).toISOString(), meta: token.meta, num_uses: 0, orphan: true, path: token.path,
-        policies: token.policies.includes('root') ? ['root'] : ['default', ...token.policies], renewable: token.renewable, ttl, type: 'service',
+        accessor: token.accessor,
+        creation_time: Math.floor(token.issuedAt / 1000),
+        creation_ttl: token.ttl,
+        display_name: 'token',
+        entity_id: '',
+        expire_time: token.expiresAt ? new Date(token.expiresAt).toISOString() : null,
+        explicit_max_ttl: 0,
+        id: token.id,
+        issue_time: new Date(token.issuedAt).toISOString(),
+        meta: token.meta,
+        num_uses: 0,
+        orphan: true,
+        path: token.path,
+        policies: token.policies.includes('root') ? ['root'] : ['default', ...token.policies],
+        renewable: token.renewable,
+        ttl,
+        type: 'service',
       },
     });
   }
@@ -227,18 +286,27 @@ export class VaultDouble {
   private renewSelf(token: Token): Reply {
     if (!token.renewable || !token.ttl) return fail(400, 'lease is not renewable');
     const now = Date.now();
-    token.expiresAt = token.maxExpiresAt ? Math.min(now + token.ttl * 1000, token.maxExpiresAt) : now + token.ttl * 1000;
+    token.expiresAt = token.maxExpiresAt
+      ? Math.min(now + token.ttl * 1000, token.maxExpiresAt)
+      : now + token.ttl * 1000;
     const lease = Math.floor((token.expiresAt - now) / 1000);
     this.renewCount += 1;
-    const warnings = lease < token.ttl ? [`TTL of "${token.ttl}s" exceeded the effective max_ttl of "${lease}s"; TTL value is capped accordingly`] : null;
+    const warnings =
+      lease < token.ttl
+        ? [`TTL of "${token.ttl}s" exceeded the effective max_ttl of "${lease}s"; TTL value is capped accordingly`]
+        : null;
     return envelope({ auth: this.authBlock(token, lease), warnings });
   }
 
   private createToken(body: Record<string, unknown>): Reply {
     const ttl = secondsOf(body.ttl, 768 * 3600);
     const token = this.issue({
-      policies: Array.isArray(body.policies) ? body.policies.map(String) : ['default'], ttl, maxTtl: secondsOf(body.explicit_max_ttl, 0),
-      renewable: body.renewable !== false, path: 'auth/token/create', meta: (body.meta as Record<string, string>) ?? {},
+      policies: Array.isArray(body.policies) ? body.policies.map(String) : ['default'],
+      ttl,
+      maxTtl: secondsOf(body.explicit_max_ttl, 0),
+      renewable: body.renewable !== false,
+      path: 'auth/token/create',
+      meta: (body.meta as Record<string, string>) ?? {},
     });
     return envelope({ auth: this.authBlock(token, ttl) });
   }
@@ -247,7 +315,9 @@ export class VaultDouble {
     const text = String(body.policy ?? '');
     const rules = [...text.matchAll(/path\s+"([^"]+)"\s*\{([^}]*)\}/g)].map(([, path, inner]) => ({
       path: path!,
-      capabilities: [...(/capabilities\s*=\s*\[([^\]]*)\]/.exec(inner!)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map((m) => m[1]!),
+      capabilities: [...(/capabilities\s*=\s*\[([^\]]*)\]/.exec(inner!)?.[1] ?? '').matchAll(/"([^"]+)"/g)].map(
+        (m) => m[1]!,
+      ),
     }));
     if (rules.length === 0) return fail(400, 'failed to parse policy');
     this.policies.set(name, rules);
@@ -255,7 +325,13 @@ export class VaultDouble {
   }
 
   private metadata(versions: { created_time: string }[], version: number) {
-    return { created_time: versions[version - 1]!.created_time, custom_metadata: null, deletion_time: '', destroyed: false, version };
+    return {
+      created_time: versions[version - 1]!.created_time,
+      custom_metadata: null,
+      deletion_time: '',
+      destroyed: false,
+      version,
+    };
   }
 
   private kvRead(path: string, version: number): Reply {

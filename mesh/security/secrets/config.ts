@@ -21,7 +21,9 @@ export const vaultConfigSchema = z.object({
   /** Path of a PEM file with the CA that signed Vault's certificate. */
   VAULT_CACERT: z.string().optional(),
   VAULT_KV_MOUNT: z.string().default('secret'),
-  VAULT_AUTH: z.enum(['token', 'approle', 'kubernetes'], { error: 'must be token, approle or kubernetes' }).default('token'),
+  VAULT_AUTH: z
+    .enum(['token', 'approle', 'kubernetes'], { error: 'must be token, approle or kubernetes' })
+    .default('token'),
   /** Where the AppRole or Kubernetes auth method is mounted, when not at its default path. */
   VAULT_AUTH_MOUNT: z.string().optional(),
 });
@@ -33,7 +35,11 @@ const authSchemas = {
   kubernetes: z.object({ VAULT_K8S_ROLE: z.string(), VAULT_K8S_JWT_PATH: z.string().optional() }),
 };
 
-function vaultAuthFromEnv(method: keyof typeof authSchemas, mount: string | undefined, env: NodeJS.ProcessEnv): VaultAuth {
+function vaultAuthFromEnv(
+  method: keyof typeof authSchemas,
+  mount: string | undefined,
+  env: NodeJS.ProcessEnv,
+): VaultAuth {
   const at = mount ? { mount } : {};
   switch (method) {
     case 'token':
@@ -44,7 +50,12 @@ function vaultAuthFromEnv(method: keyof typeof authSchemas, mount: string | unde
     }
     case 'kubernetes': {
       const c = loadConfig(authSchemas.kubernetes, env);
-      return { method, role: c.VAULT_K8S_ROLE, ...(c.VAULT_K8S_JWT_PATH ? { jwtPath: c.VAULT_K8S_JWT_PATH } : {}), ...at };
+      return {
+        method,
+        role: c.VAULT_K8S_ROLE,
+        ...(c.VAULT_K8S_JWT_PATH ? { jwtPath: c.VAULT_K8S_JWT_PATH } : {}),
+        ...at,
+      };
     }
   }
 }

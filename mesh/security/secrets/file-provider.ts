@@ -109,7 +109,10 @@ export class FileSecretsProvider implements SecretsProvider {
     } catch (error) {
       // Mid-write or mis-edited files keep the last good secrets serving.
       const problem = error instanceof SecretError ? error.problem : 'cannot be read';
-      this.options.logger?.warn({ file: this.file, problem }, 'secrets file change ignored; keeping the previous secrets');
+      this.options.logger?.warn(
+        { file: this.file, problem },
+        'secrets file change ignored; keeping the previous secrets',
+      );
       return;
     }
     const previous = this.secrets ?? {};

@@ -10,5 +10,7 @@ test.each([[null], ['text'], [['x']], [42]])('refuses %j as a secret, naming the
 });
 
 test('names the field that is not a string, never its value', () => {
-  expect(() => toSecretFields('a/b', { port: 8200, nested: { v: 'x' } })).toThrow('secret a/b: field "port" is not a string');
+  expect(() => toSecretFields('a/b', { port: 8200, nested: { v: 'x' } })).toThrow(
+    'secret a/b: field "port" is not a string',
+  );
 });

@@ -18,7 +18,14 @@ function vaultMessages(error: VaultResponseError): string[] {
   const errors = (error.response.body as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return [];
   // Vault wraps multierrors as "1 error occurred:\n\t* permission denied\n\n".
-  return errors.filter((e): e is string => typeof e === 'string').map((e) => e.replace(/^\d+ errors? occurred:\s*/, '').replace(/\s*\*\s*/g, ' ').trim());
+  return errors
+    .filter((e): e is string => typeof e === 'string')
+    .map((e) =>
+      e
+        .replace(/^\d+ errors? occurred:\s*/, '')
+        .replace(/\s*\*\s*/g, ' ')
+        .trim(),
+    );
 }
 
 const TLS_CODE = /CERT|SSL|TLS|SIGNATURE|ISSUER/;
@@ -36,7 +43,11 @@ export function withoutSecrets(text: string, secrets: readonly string[]): string
  */
 export function describeVaultFailure(error: unknown, address: string, secrets: readonly string[] = []): string {
   if (!isResponseError(error)) {
-    const { code, isAxiosError, message } = (error ?? {}) as { code?: unknown; isAxiosError?: unknown; message?: unknown };
+    const { code, isAxiosError, message } = (error ?? {}) as {
+      code?: unknown;
+      isAxiosError?: unknown;
+      message?: unknown;
+    };
     if (typeof code === 'string' && TLS_CODE.test(code)) {
       return `Vault unreachable at ${address}: TLS certificate not trusted (${code}); check the CA certificate`;
     }
@@ -50,7 +61,9 @@ export function describeVaultFailure(error: unknown, address: string, secrets: r
   if (status === 403) return 'permission denied';
   if (status === 404) {
     // KV v2 answers 404 with the version's metadata when that version was deleted or destroyed.
-    const metadata = (error.response.body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | null)?.data?.metadata;
+    const metadata = (
+      error.response.body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | null
+    )?.data?.metadata;
     return metadata?.destroyed === true || metadata?.deletion_time ? 'not found (deleted)' : 'not found';
   }
   return `Vault answered ${status}${details ? `: ${details}` : ''}`;

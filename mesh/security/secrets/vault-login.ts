@@ -76,8 +76,14 @@ export async function logIn(clients: VaultClients, auth: VaultAuth, address: str
       case 'token': {
         secrets.push(auth.token);
         clients.main.token = auth.token;
-        const { data } = (await clients.main.tokenLookupSelf()) as { data: { ttl: number; creation_ttl?: number; renewable?: boolean } };
-        return { ttlSeconds: data.ttl, fullTtlSeconds: data.creation_ttl ?? data.ttl, renewable: data.renewable === true };
+        const { data } = (await clients.main.tokenLookupSelf()) as {
+          data: { ttl: number; creation_ttl?: number; renewable?: boolean };
+        };
+        return {
+          ttlSeconds: data.ttl,
+          fullTtlSeconds: data.creation_ttl ?? data.ttl,
+          renewable: data.renewable === true,
+        };
       }
       case 'approle': {
         secrets.push(auth.secretId);
@@ -94,6 +100,9 @@ export async function logIn(clients: VaultClients, auth: VaultAuth, address: str
     }
   } catch (error) {
     if (error instanceof SecretError) throw error;
-    throw new SecretError(where, `${auth.method} login to Vault failed: ${describeVaultFailure(error, address, secrets)}`);
+    throw new SecretError(
+      where,
+      `${auth.method} login to Vault failed: ${describeVaultFailure(error, address, secrets)}`,
+    );
   }
 }

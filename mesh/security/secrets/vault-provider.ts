@@ -54,7 +54,10 @@ export class VaultSecretsProvider implements SecretsProvider {
   constructor(private readonly options: VaultSecretsOptions) {
     this.kvMount = (options.kvMount ?? 'secret').replace(/^\/+|\/+$/g, '');
     // Own agents, so close() can drop keep-alive sockets and TLS trusts only what we were given.
-    this.agents = { httpAgent: new http.Agent({ keepAlive: true }), httpsAgent: new https.Agent({ keepAlive: true, ca: options.caCert }) };
+    this.agents = {
+      httpAgent: new http.Agent({ keepAlive: true }),
+      httpsAgent: new https.Agent({ keepAlive: true, ca: options.caCert }),
+    };
     this.client = this.newClient();
     this.anonymous = this.newClient();
   }
@@ -88,7 +91,10 @@ export class VaultSecretsProvider implements SecretsProvider {
   async start(): Promise<void> {
     const login = await this.logIn();
     this.fullTtlSeconds = login.fullTtlSeconds;
-    this.log?.info({ address: this.options.address, method: this.options.auth.method, ttlSeconds: login.ttlSeconds }, 'vault login');
+    this.log?.info(
+      { address: this.options.address, method: this.options.auth.method, ttlSeconds: login.ttlSeconds },
+      'vault login',
+    );
     this.schedule(planAfterLogin(login, this.canLogin));
   }
 
@@ -133,17 +139,28 @@ export class VaultSecretsProvider implements SecretsProvider {
   private async attempt(action: 'renew' | 'login'): Promise<void> {
     try {
       if (action === 'renew') {
-        const { auth } = (await this.client.tokenRenewSelf()) as { auth: { lease_duration: number; renewable: boolean } };
+        const { auth } = (await this.client.tokenRenewSelf()) as {
+          auth: { lease_duration: number; renewable: boolean };
+        };
         if (this.closed) return;
         this.failures = 0;
         this.log?.info({ ttlSeconds: auth.lease_duration }, 'vault token renewed');
-        this.schedule(planAfterRenewal({ ttlSeconds: auth.lease_duration, renewable: auth.renewable }, this.fullTtlSeconds, this.canLogin));
+        this.schedule(
+          planAfterRenewal(
+            { ttlSeconds: auth.lease_duration, renewable: auth.renewable },
+            this.fullTtlSeconds,
+            this.canLogin,
+          ),
+        );
       } else {
         const login = await this.logIn();
         if (this.closed) return;
         this.failures = 0;
         this.fullTtlSeconds = login.fullTtlSeconds;
-        this.log?.info({ method: this.options.auth.method, ttlSeconds: login.ttlSeconds }, 'vault token replaced by a new login');
+        this.log?.info(
+          { method: this.options.auth.method, ttlSeconds: login.ttlSeconds },
+          'vault token replaced by a new login',
+        );
         this.schedule(planAfterLogin(login, this.canLogin));
       }
     } catch (error) {

@@ -14,9 +14,14 @@ await runAgent({
     purpose: 'Check a loan applicant against KYC, sanctions and PEP policies.',
     description: 'Screens the customer and answers clear, review (a person must look) or blocked, with the reasons.',
     owner: 'team-compliance',
-    policies: [{ id: 'bank/kyc-2024', description: 'KYC and sanctions screening standard', authority: 'corporate compliance' }],
+    policies: [
+      { id: 'bank/kyc-2024', description: 'KYC and sanctions screening standard', authority: 'corporate compliance' },
+    ],
     labels: { domain: 'retail-banking' },
-    collaborators: { visibility: { names: ['banking/customer-records'] }, characteristics: { policies: ['bank/kyc-2024'] } },
+    collaborators: {
+      visibility: { names: ['banking/customer-records'] },
+      characteristics: { policies: ['bank/kyc-2024'] },
+    },
     skills: [
       {
         id: 'check-compliance',
@@ -27,7 +32,10 @@ await runAgent({
           type: 'object',
           required: ['customerId'],
           additionalProperties: false,
-          properties: { customerId: { type: 'string', pattern: '^C-[0-9]{4}$' }, amount: { type: 'number', minimum: 0 } },
+          properties: {
+            customerId: { type: 'string', pattern: '^C-[0-9]{4}$' },
+            amount: { type: 'number', minimum: 0 },
+          },
         },
         outputSchema: { type: 'object', required: ['verdict', 'reasons'] },
         examples: [

@@ -120,11 +120,15 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
         token_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
       });
     }
-    if (req.method === 'GET' && path === jwksPath) return send(res, 200, await options.keys.jwks(), { 'cache-control': 'max-age=60' });
+    if (req.method === 'GET' && path === jwksPath)
+      return send(res, 200, await options.keys.jwks(), { 'cache-control': 'max-age=60' });
     if (path !== tokenPath) return send(res, 404, { error: 'not_found' });
     if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request', error_description: 'use POST' });
     if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-      return send(res, 400, { error: 'invalid_request', error_description: 'body must be application/x-www-form-urlencoded' });
+      return send(res, 400, {
+        error: 'invalid_request',
+        error_description: 'body must be application/x-www-form-urlencoded',
+      });
     }
     const form = new URLSearchParams(await readBody(req));
     try {
@@ -149,7 +153,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     handle(req, res).catch((err: unknown) => {
       if (err instanceof OAuthError) {
         options.log.warn({ error: err.error, description: err.description }, 'token request refused');
-        const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Basic realm="agentmesh"' } : {};
+        const headers: Record<string, string> =
+          err.status === 401 ? { 'www-authenticate': 'Basic realm="agentmesh"' } : {};
         return send(res, err.status, { error: err.error, error_description: err.description }, headers);
       }
       options.log.error({ err }, 'token endpoint failed');
@@ -157,10 +162,16 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     });
   };
   const tls = options.tls;
-  const server: Server = tls ? createHttpsServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, onRequest) : createHttpServer(onRequest);
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, onRequest)
+    : createHttpServer(onRequest);
   // Serve a rotated certificate to new connections without a restart.
   tls?.addIdentityCertificateListener((update) => {
-    if (update) (server as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: update.certificate, key: update.privateKey });
+    if (update)
+      (server as ReturnType<typeof createHttpsServer>).setSecureContext({
+        cert: update.certificate,
+        key: update.privateKey,
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

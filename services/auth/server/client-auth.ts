@@ -40,7 +40,8 @@ export class ClientAuthenticator {
   ) {}
 
   async authenticate(form: URLSearchParams, authorization: string | undefined): Promise<OAuthClient> {
-    if (form.get('client_assertion_type') === ASSERTION_TYPE) return this.byAssertion(form.get('client_assertion') ?? '');
+    if (form.get('client_assertion_type') === ASSERTION_TYPE)
+      return this.byAssertion(form.get('client_assertion') ?? '');
     let id: string | null = form.get('client_id');
     let secret: string | null = form.get('client_secret');
     if (authorization?.startsWith('Basic ')) {
@@ -89,7 +90,8 @@ export class ClientAuthenticator {
         clockTolerance: ASSERTION_CLOCK_TOLERANCE_S,
       });
       // Short-lived assertions only: bounds the replay cache.
-      if (payload.exp! > Date.now() / 1000 + 600) throw new OAuthError('invalid_client', 'client assertion lives too long', 401);
+      if (payload.exp! > Date.now() / 1000 + 600)
+        throw new OAuthError('invalid_client', 'client assertion lives too long', 401);
       // Remember the jti for as long as the assertion verifies: until exp plus the clock tolerance.
       if (!this.seen.remember(`${client.client_id}:${payload.jti}`, payload.exp! + ASSERTION_CLOCK_TOLERANCE_S)) {
         throw new OAuthError('invalid_client', 'client assertion replayed', 401);

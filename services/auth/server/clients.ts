@@ -11,7 +11,11 @@ const clientSchema = z.object({
     /** Secret read from the secrets provider at `secret_path`, field `client_secret`. */
     z.object({ method: z.literal('client_secret_basic'), secret_path: z.string().min(1) }),
     /** RFC 7523 assertion signed with the client's private key; its public key (PEM, SPKI) is registered here. */
-    z.object({ method: z.literal('private_key_jwt'), public_key_pem: z.string().min(1), alg: z.string().default('ES256') }),
+    z.object({
+      method: z.literal('private_key_jwt'),
+      public_key_pem: z.string().min(1),
+      alg: z.string().default('ES256'),
+    }),
   ]),
   /** Scopes the client may obtain. */
   scopes: z.array(z.string()).default([]),

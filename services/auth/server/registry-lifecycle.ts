@@ -70,7 +70,8 @@ export function registryLifecycleCheck(o: RegistryLifecycleOptions): (client: OA
     try {
       // Agents and tool services both have lifecycles; a name the registry does not know is not a workload.
       const lifecycle =
-        (await lookup(() => registry.getAgent({ name, version: '' }))) ?? (await lookup(() => registry.getToolService({ name, version: '' })));
+        (await lookup(() => registry.getAgent({ name, version: '' }))) ??
+        (await lookup(() => registry.getToolService({ name, version: '' })));
       const active = lifecycle === undefined || lifecycle === Lifecycle.LIFECYCLE_ACTIVE;
       verdicts.set(name, { active, at: Date.now() });
       return active;
@@ -80,7 +81,10 @@ export function registryLifecycleCheck(o: RegistryLifecycleOptions): (client: OA
         o.log.error({ client: name, err: err.message }, 'registry refused the lifecycle check: refusing tokens');
         return false;
       }
-      o.log.warn({ client: name, err: (err as Error).message }, 'registry unreachable: lifecycle check uses the last verdict');
+      o.log.warn(
+        { client: name, err: (err as Error).message },
+        'registry unreachable: lifecycle check uses the last verdict',
+      );
       return cached?.active ?? true;
     }
   };

@@ -11,7 +11,11 @@ export interface SigningKey {
 function algOf(key: KeyObject): string {
   switch (key.asymmetricKeyType) {
     case 'ec':
-      return ({ prime256v1: 'ES256', secp384r1: 'ES384' } as Record<string, string>)[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 'unsupported';
+      return (
+        ({ prime256v1: 'ES256', secp384r1: 'ES384' } as Record<string, string>)[
+          key.asymmetricKeyDetails?.namedCurve ?? ''
+        ] ?? 'unsupported'
+      );
     case 'rsa':
       return 'RS256';
     case 'ed25519':
@@ -67,7 +71,12 @@ export class SigningKeys {
   async jwks(): Promise<{ keys: JWK[] }> {
     return {
       keys: await Promise.all(
-        this.keys.map(async (k) => ({ ...(await exportJWK(createPublicKey(k.privateKey))), kid: k.kid, alg: k.alg, use: 'sig' })),
+        this.keys.map(async (k) => ({
+          ...(await exportJWK(createPublicKey(k.privateKey))),
+          kid: k.kid,
+          alg: k.alg,
+          use: 'sig',
+        })),
       ),
     };
   }

@@ -55,7 +55,8 @@ function grantScopes(requested: string | null, allowed: string[]): string[] {
 /** The acting chain of an `act` claim, the current actor first. */
 function actorsOf(act: Record<string, unknown> | undefined): string[] | undefined {
   const actors: string[] = [];
-  for (let a = act; a && typeof a.sub === 'string'; a = a.act as Record<string, unknown> | undefined) actors.push(a.sub);
+  for (let a = act; a && typeof a.sub === 'string'; a = a.act as Record<string, unknown> | undefined)
+    actors.push(a.sub);
   return actors.length ? actors : undefined;
 }
 
@@ -72,12 +73,14 @@ export class TokenEndpoint {
     const client = await this.options.authenticator.authenticate(form, authorization);
     await this.requireActive(client);
     const audience = form.get('audience') ?? form.get('resource');
-    if (!audience) throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
+    if (!audience)
+      throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
     if (!client.audiences.includes('*') && !client.audiences.includes(audience)) {
       throw new OAuthError('invalid_target', `client may not obtain tokens for ${audience}`);
     }
     if (grant === 'client_credentials') {
-      if (!client.client_credentials) throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
+      if (!client.client_credentials)
+        throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
       const scopes = grantScopes(form.get('scope'), client.scopes);
       return this.issue({ sub: subjectOf(client), client, audience, scopes });
     }
@@ -86,7 +89,8 @@ export class TokenEndpoint {
 
   private async requireActive(client: OAuthClient): Promise<void> {
     if (!client.enabled) throw new OAuthError('invalid_client', 'client is disabled', 401);
-    if (client.lifecycle !== 'ACTIVE') throw new OAuthError('unauthorized_client', `client is ${client.lifecycle.toLowerCase()}`);
+    if (client.lifecycle !== 'ACTIVE')
+      throw new OAuthError('unauthorized_client', `client is ${client.lifecycle.toLowerCase()}`);
     if (this.options.isActive && !(await this.options.isActive(client))) {
       throw new OAuthError('unauthorized_client', 'client agent is not active in the registry');
     }
@@ -100,9 +104,16 @@ export class TokenEndpoint {
       if (!user || !client.impersonation) throw new OAuthError('invalid_request', 'subject_token is required');
       // A person's name, never a workload's ("ns/name") or a client's own id: a front end must not
       // obtain, through the dev login, a token that names a service or itself.
-      if (!PERSON.test(user) || this.options.isClientId?.(user)) throw new OAuthError('invalid_request', 'requested_subject must name a person (letters, digits, . _ @ -), not a workload or client');
+      if (!PERSON.test(user) || this.options.isClientId?.(user))
+        throw new OAuthError(
+          'invalid_request',
+          'requested_subject must name a person (letters, digits, . _ @ -), not a workload or client',
+        );
       const entitled = this.options.userScopes?.(user);
-      const scopes = grantScopes(form.get('scope'), entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes);
+      const scopes = grantScopes(
+        form.get('scope'),
+        entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes,
+      );
       return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
     }
     if (!client.token_exchange) throw new OAuthError('unauthorized_client', 'client may not exchange tokens');
@@ -129,17 +140,31 @@ export class TokenEndpoint {
     const scopes = grantScopes(form.get('scope'), available);
     const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
     // Delegation never outlives the token it came from, however often it is exchanged.
-    return this.issue({ sub: String(subject.sub), client, audience, scopes, act, notAfter: subject.exp }, ACCESS_TOKEN_TYPE);
+    return this.issue(
+      { sub: String(subject.sub), client, audience, scopes, act, notAfter: subject.exp },
+      ACCESS_TOKEN_TYPE,
+    );
   }
 
   private async issue(
-    t: { sub: string; client: OAuthClient; audience: string; scopes: string[]; act?: Record<string, unknown>; notAfter?: number },
+    t: {
+      sub: string;
+      client: OAuthClient;
+      audience: string;
+      scopes: string[];
+      act?: Record<string, unknown>;
+      notAfter?: number;
+    },
     issuedTokenType?: string,
   ): Promise<TokenResponse> {
     const key = this.options.keys.active;
     const now = Math.floor(Date.now() / 1000);
     const ttl = Math.max(1, Math.min(this.options.tokenTtlSec, (t.notAfter ?? Infinity) - now));
-    const token = await new SignJWT({ client_id: t.client.client_id, scope: t.scopes.join(' '), ...(t.act ? { act: t.act } : {}) })
+    const token = await new SignJWT({
+      client_id: t.client.client_id,
+      scope: t.scopes.join(' '),
+      ...(t.act ? { act: t.act } : {}),
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.options.issuer())
       .setSubject(t.sub)
@@ -149,7 +174,14 @@ export class TokenEndpoint {
       .setJti(randomUUID())
       .sign(key.privateKey);
     this.options.log.info(
-      { client: t.client.client_id, sub: t.sub, aud: t.audience, scope: t.scopes.join(' '), kid: key.kid, exchange: !!t.act },
+      {
+        client: t.client.client_id,
+        sub: t.sub,
+        aud: t.audience,
+        scope: t.scopes.join(' '),
+        kid: key.kid,
+        exchange: !!t.act,
+      },
       'token issued',
     );
     await this.options.audit?.append({

@@ -18,7 +18,9 @@ describe('the users file of the dev login', () => {
 
   test('an unknown role or a malformed entry is refused with its place', () => {
     expect(() => UserDirectory.parse({ ...data, users: { ada: ['pilot'] } })).toThrow('ada has the unknown role pilot');
-    expect(() => UserDirectory.parse({ ...data, default_roles: ['pilot'] })).toThrow('(default_roles) has the unknown role pilot');
+    expect(() => UserDirectory.parse({ ...data, default_roles: ['pilot'] })).toThrow(
+      '(default_roles) has the unknown role pilot',
+    );
     expect(() => UserDirectory.parse({ roles: { x: 'task.read' } })).toThrow('invalid users file at [roles.x]');
   });
 });

@@ -30,7 +30,10 @@ export class UserDirectory {
       throw new Error(`invalid users file at [${issue.path.join('.')}]: ${issue.message}`);
     }
     const known = new Set(Object.keys(result.data.roles));
-    for (const [user, roles] of [...Object.entries(result.data.users), ['(default_roles)', result.data.default_roles] as const]) {
+    for (const [user, roles] of [
+      ...Object.entries(result.data.users),
+      ['(default_roles)', result.data.default_roles] as const,
+    ]) {
       const unknown = roles.find((r) => !known.has(r));
       if (unknown) throw new Error(`invalid users file: ${user} has the unknown role ${unknown}`);
     }

@@ -51,7 +51,10 @@ function requestMessage(input: Record<string, unknown>, text: string): Message {
   return Message.fromPartial({
     messageId: randomUUID(),
     role: Role.ROLE_USER,
-    parts: [...(text ? [{ content: { $case: 'text' as const, text } }] : []), { content: { $case: 'data' as const, data: input } }],
+    parts: [
+      ...(text ? [{ content: { $case: 'text' as const, text } }] : []),
+      { content: { $case: 'data' as const, data: input } },
+    ],
   });
 }
 
@@ -68,7 +71,8 @@ export class ConsoleApi {
   private readonly streams = new Map<string, number>();
 
   constructor(private readonly o: ConsoleApiOptions) {
-    const route = (method: string, path: string, handler: Handler) => this.routes.push({ method, path: new RegExp(`^/api${path}$`), mutating: method !== 'GET', handler });
+    const route = (method: string, path: string, handler: Handler) =>
+      this.routes.push({ method, path: new RegExp(`^/api${path}$`), mutating: method !== 'GET', handler });
     route('GET', '/discover', (c) => this.discover(c));
     route('GET', `/agents/${NAME}`, (c) => this.agentCard(c));
     route('GET', `/tools/${NAME}`, (c) => this.toolCard(c));
@@ -89,7 +93,9 @@ export class ConsoleApi {
       const route = this.routes.find((r) => r.method === req.method && r.path.test(url.pathname));
       if (!route) {
         const known = this.routes.some((r) => r.path.test(url.pathname));
-        throw known ? new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`) : new HttpError(404, 'NOT_FOUND', `no such API: ${url.pathname}`);
+        throw known
+          ? new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`)
+          : new HttpError(404, 'NOT_FOUND', `no such API: ${url.pathname}`);
       }
       session = this.o.sessions.get(cookieOf(req, SESSION_COOKIE));
       if (!session) throw new HttpError(401, 'UNAUTHENTICATED', 'sign in first');
@@ -103,7 +109,11 @@ export class ConsoleApi {
     } catch (err) {
       const e = httpErrorOf(err);
       if (e.status >= 500) this.o.log.error({ err, path: url.pathname, user: session?.user }, 'console request failed');
-      else this.o.log.info({ path: url.pathname, status: e.status, code: e.code, user: session?.user }, 'console request refused');
+      else
+        this.o.log.info(
+          { path: url.pathname, status: e.status, code: e.code, user: session?.user },
+          'console request refused',
+        );
       if (res.headersSent) res.end();
       else sendJson(res, e.status, { code: e.code, message: e.message });
     }
@@ -127,53 +137,88 @@ export class ConsoleApi {
     }
     if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`);
     const user = stringField(await readJson(req), 'user', { max: 64 }).trim();
-    if (!USER.test(user)) throw new HttpError(400, 'INVALID_ARGUMENT', 'user: letters, digits and . _ @ - (at most 64)');
+    if (!USER.test(user))
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'user: letters, digits and . _ @ - (at most 64)');
     let scopes: string[];
     try {
       scopes = await this.o.calls.scopesOf(user);
     } catch (err) {
       await this.record(user, 'sign_in', 'UNAUTHENTICATED');
       const e = httpErrorOf(err);
-      throw e.status === 401 ? new HttpError(403, 'PERMISSION_DENIED', `the authorization server refused to sign in ${user}: ${e.message}`) : e;
+      throw e.status === 401
+        ? new HttpError(403, 'PERMISSION_DENIED', `the authorization server refused to sign in ${user}: ${e.message}`)
+        : e;
     }
     if (current) this.o.sessions.delete(current.id);
     const session = this.o.sessions.create(user, scopes);
     await this.record(user, 'sign_in', 'OK');
-    sendJson(res, 200, view(session), { 'set-cookie': sessionCookie(SESSION_COOKIE, session.id, this.o.sessionMaxAgeSec) });
+    sendJson(res, 200, view(session), {
+      'set-cookie': sessionCookie(SESSION_COOKIE, session.id, this.o.sessionMaxAgeSec),
+    });
   }
 
-  private async record(subject: string, what: string, outcome: string, resource?: string, taskId?: string): Promise<void> {
-    await this.o.audit.append({ kind: 'console', service: 'agentmesh/console', subject, method: what, outcome, resource, task_id: taskId });
+  private async record(
+    subject: string,
+    what: string,
+    outcome: string,
+    resource?: string,
+    taskId?: string,
+  ): Promise<void> {
+    await this.o.audit.append({
+      kind: 'console',
+      service: 'agentmesh/console',
+      subject,
+      method: what,
+      outcome,
+      resource,
+      task_id: taskId,
+    });
   }
 
   private async discover({ session, query }: Call) {
     const scope = scopeFromQuery(query);
     const max = Math.min(100, Math.max(1, Number(query.get('max') ?? 50) || 50));
-    const { matches } = await this.o.calls.registry().discover({ scope, maxResults: max }, await this.o.calls.as(session.user, this.o.calls.registryName));
+    const { matches } = await this.o.calls
+      .registry()
+      .discover({ scope, maxResults: max }, await this.o.calls.as(session.user, this.o.calls.registryName));
     return { matches: matches.map((m) => DiscoveryMatch.toJSON(m)) };
   }
 
   private async agentCard({ session, params }: Call) {
-    const { card, versions } = await this.o.calls.registry().getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session.user, this.o.calls.registryName));
+    const { card, versions } = await this.o.calls
+      .registry()
+      .getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session.user, this.o.calls.registryName));
     return { card: AgentCard.toJSON(card!), versions };
   }
 
   private async toolCard({ session, params }: Call) {
-    const { card, versions } = await this.o.calls.registry().getToolService({ name: params[0]!, version: '' }, await this.o.calls.as(session.user, this.o.calls.registryName));
+    const { card, versions } = await this.o.calls
+      .registry()
+      .getToolService(
+        { name: params[0]!, version: '' },
+        await this.o.calls.as(session.user, this.o.calls.registryName),
+      );
     return { card: ToolCard.toJSON(card!), versions };
   }
 
   private async sendTask({ req, session, params }: Call) {
     const body = await readJson(req);
     const input = body.input ?? {};
-    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new HttpError(400, 'INVALID_ARGUMENT', 'input: must be a JSON object');
+    if (input === null || typeof input !== 'object' || Array.isArray(input))
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'input: must be a JSON object');
     const skillId = stringField(body, 'skillId', { optional: true, max: 128 });
     const text = stringField(body, 'text', { optional: true, max: 4_000 });
-    const requestId = stringField(body, 'requestId', { optional: true, pattern: /^[A-Za-z0-9-]{8,64}$/ }) || randomUUID();
+    const requestId =
+      stringField(body, 'requestId', { optional: true, pattern: /^[A-Za-z0-9-]{8,64}$/ }) || randomUUID();
     const agent = await this.o.calls.agent(session.user, params[0]!);
     try {
       const { task } = await agent.client.sendTask(
-        { requestId, skillId, message: requestMessage(input as Record<string, unknown>, text), configuration: { blocking: false, historyLength: 1, timeout: undefined } },
+        {
+          requestId,
+          skillId,
+          message: requestMessage(input as Record<string, unknown>, text),
+          configuration: { blocking: false, historyLength: 1, timeout: undefined },
+        },
         await this.o.calls.as(session.user, agent.name),
       );
       await this.record(session.user, 'send_task', 'OK', agent.name, task?.id);
@@ -196,7 +241,8 @@ export class ConsoleApi {
   private async events({ req, res, session, params }: Call) {
     // Each open stream holds a call on an agent for up to an hour: a person gets a few at a time.
     const open = this.streams.get(session.id) ?? 0;
-    if (open >= MAX_STREAMS) throw new HttpError(429, 'RESOURCE_EXHAUSTED', `at most ${MAX_STREAMS} live task views at a time: close one`);
+    if (open >= MAX_STREAMS)
+      throw new HttpError(429, 'RESOURCE_EXHAUSTED', `at most ${MAX_STREAMS} live task views at a time: close one`);
     const agent = await this.o.calls.agent(session.user, params[0]!);
     const after = Number(req.headers['last-event-id'] ?? 0);
     const options = await this.o.calls.as(session.user, agent.name, { deadlineMs: 3_600_000 });
@@ -205,7 +251,11 @@ export class ConsoleApi {
       await bridgeTaskEvents(
         req,
         res,
-        (signal) => agent.client.subscribeTask({ taskId: params[1]!, afterSequence: Number.isSafeInteger(after) && after > 0 ? after : 0 }, { ...options, signal }),
+        (signal) =>
+          agent.client.subscribeTask(
+            { taskId: params[1]!, afterSequence: Number.isSafeInteger(after) && after > 0 ? after : 0 },
+            { ...options, signal },
+          ),
         () => this.o.sessions.live(session.id),
       );
     } finally {
@@ -217,9 +267,13 @@ export class ConsoleApi {
 
   private async explain({ session, params, query }: Call) {
     const depth = Number(query.get('depth') ?? 4);
-    if (!Number.isInteger(depth) || depth < 1 || depth > 8) throw new HttpError(400, 'INVALID_ARGUMENT', 'depth: a whole number from 1 to 8');
+    if (!Number.isInteger(depth) || depth < 1 || depth > 8)
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'depth: a whole number from 1 to 8');
     const agent = await this.o.calls.agent(session.user, params[0]!);
-    const { explanation } = await agent.client.explainTask({ taskId: params[1]!, maxDepth: depth }, await this.o.calls.as(session.user, agent.name));
+    const { explanation } = await agent.client.explainTask(
+      { taskId: params[1]!, maxDepth: depth },
+      await this.o.calls.as(session.user, agent.name),
+    );
     return { explanation: Explanation.toJSON(explanation!) };
   }
 
@@ -228,7 +282,13 @@ export class ConsoleApi {
     const { traceId } = await this.task(session.user, params[0]!, params[1]!);
     const found = readMeshFile(this.o.meshFile);
     if (!found) throw new HttpError(503, 'UNAVAILABLE', 'the mesh file is not there yet: the mesh is still starting');
-    return { traceId, lines: linesOfTrace(found.mesh.services.map((s) => ({ service: s.name, file: s.log })), traceId) };
+    return {
+      traceId,
+      lines: linesOfTrace(
+        found.mesh.services.map((s) => ({ service: s.name, file: s.log })),
+        traceId,
+      ),
+    };
   }
 
   private async provideInput({ req, session, params }: Call) {
@@ -236,12 +296,21 @@ export class ConsoleApi {
     const stepId = stringField(body, 'stepId', { max: 64 });
     const answer = body.answer;
     let message: Message;
-    if (typeof answer === 'string') message = Message.fromPartial({ messageId: randomUUID(), role: Role.ROLE_USER, parts: [{ content: { $case: 'text', text: answer } }] });
-    else if (answer !== null && typeof answer === 'object' && !Array.isArray(answer)) message = requestMessage(answer as Record<string, unknown>, '');
+    if (typeof answer === 'string')
+      message = Message.fromPartial({
+        messageId: randomUUID(),
+        role: Role.ROLE_USER,
+        parts: [{ content: { $case: 'text', text: answer } }],
+      });
+    else if (answer !== null && typeof answer === 'object' && !Array.isArray(answer))
+      message = requestMessage(answer as Record<string, unknown>, '');
     else throw new HttpError(400, 'INVALID_ARGUMENT', 'answer: a text or a JSON object');
     const agent = await this.o.calls.agent(session.user, params[0]!);
     try {
-      const { task } = await agent.client.provideInput({ taskId: params[1]!, stepId, message, expectedVersion: 0 }, await this.o.calls.as(session.user, agent.name));
+      const { task } = await agent.client.provideInput(
+        { taskId: params[1]!, stepId, message, expectedVersion: 0 },
+        await this.o.calls.as(session.user, agent.name),
+      );
       await this.record(session.user, 'provide_input', 'OK', agent.name, params[1]);
       return { task: Task.toJSON(task!) };
     } catch (err) {

@@ -5,7 +5,10 @@ import { millis, port } from '../../../mesh/index.js';
 export const consoleConfigSchema = z.object({
   /** host:port of the registry: marketplace search, cards, and where agents run. */
   AGENTMESH_REGISTRY_ADDRESS: z.string().regex(/^\S+:\d+$/, 'must be host:port'),
-  AGENTMESH_REGISTRY_NAME: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be namespace/name').default('agentmesh/registry'),
+  AGENTMESH_REGISTRY_NAME: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be namespace/name')
+    .default('agentmesh/registry'),
   /** The local mesh's mesh.json: the operations view and service logs read it (unset: those views say so). */
   AGENTMESH_CONSOLE_MESH_FILE: z.string().optional(),
   /** The built front end (default: services/console/dist, set by the console's main). */

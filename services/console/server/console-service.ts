@@ -42,11 +42,18 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
   const c = loadConfig(consoleConfigSchema, env);
   // The dev login lets whoever reaches the page sign in as anyone: it is for one's own machine.
   if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(o.kernel.AGENTMESH_HOST)) {
-    throw new ConfigError('AGENTMESH_HOST', 'must be a loopback address: the console signs people in with the local dev login, which trusts whoever reaches it');
+    throw new ConfigError(
+      'AGENTMESH_HOST',
+      'must be a loopback address: the console signs people in with the local dev login, which trusts whoever reaches it',
+    );
   }
   const security = await clientSecurityFromEnv(o.secrets, o.log, { ...env, AGENTMESH_SERVICE: o.name });
   const { AGENTMESH_TLS_CERT: certFile, AGENTMESH_TLS_KEY: keyFile, AGENTMESH_TLS_CA: caFile } = security.config;
-  if (!certFile || !keyFile || !caFile) throw new ConfigError('AGENTMESH_TLS_CERT', 'and AGENTMESH_TLS_KEY, AGENTMESH_TLS_CA are required: the console serves HTTPS only');
+  if (!certFile || !keyFile || !caFile)
+    throw new ConfigError(
+      'AGENTMESH_TLS_CERT',
+      'and AGENTMESH_TLS_KEY, AGENTMESH_TLS_CA are required: the console serves HTTPS only',
+    );
   const tls = new CertificateFiles({ certFile, keyFile, caFile }, security.config.AGENTMESH_TLS_REFRESH_MS, o.log);
   mkdirSync(c.AGENTMESH_DATA_DIR, { recursive: true, mode: 0o700 });
   const audit = new AuditLog(join(c.AGENTMESH_DATA_DIR, 'audit.jsonl'));
@@ -59,7 +66,10 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
   });
   const api = new ConsoleApi({
     calls,
-    sessions: new SessionStore({ idleMs: c.AGENTMESH_CONSOLE_SESSION_IDLE_MS, absoluteMs: c.AGENTMESH_CONSOLE_SESSION_MAX_MS }),
+    sessions: new SessionStore({
+      idleMs: c.AGENTMESH_CONSOLE_SESSION_IDLE_MS,
+      absoluteMs: c.AGENTMESH_CONSOLE_SESSION_MAX_MS,
+    }),
     sessionMaxAgeSec: Math.floor(c.AGENTMESH_CONSOLE_SESSION_MAX_MS / 1000),
     audit,
     log: o.log,
@@ -72,9 +82,15 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
     setSecurityHeaders(res);
     const url = new URL(req.url ?? '/', 'https://console.invalid');
     if (url.pathname.startsWith('/api/')) return void api.handle(req, res, url);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not supported here` });
-    if (!assets.built) return sendJson(res, 503, { code: 'UNAVAILABLE', message: 'the console front end is not built: run `npm run build:console`' });
-    if (!assets.serve(url.pathname, res)) sendJson(res, 404, { code: 'NOT_FOUND', message: `no such page: ${url.pathname}` });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not supported here` });
+    if (!assets.built)
+      return sendJson(res, 503, {
+        code: 'UNAVAILABLE',
+        message: 'the console front end is not built: run `npm run build:console`',
+      });
+    if (!assets.serve(url.pathname, res))
+      sendJson(res, 404, { code: 'NOT_FOUND', message: `no such page: ${url.pathname}` });
   };
   // A request the URL parser or the path decoder refuses ("//", "%E0") is the client's error: it
   // must not end the process (and every session with it).
@@ -83,7 +99,8 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
       route(req, res);
     } catch (err) {
       if (err instanceof URIError || err instanceof TypeError) {
-        if (!res.headersSent) sendJson(res, 400, { code: 'INVALID_ARGUMENT', message: 'the request path is not a valid URL path' });
+        if (!res.headersSent)
+          sendJson(res, 400, { code: 'INVALID_ARGUMENT', message: 'the request path is not a valid URL path' });
         return;
       }
       o.log.error({ err }, 'console request failed');
@@ -93,7 +110,12 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
   const server = await startHttpsServer({ host: o.kernel.AGENTMESH_HOST, port: o.kernel.AGENTMESH_PORT, tls, handler });
   const metrics = new MeshMetrics(o.name);
   let serving = true;
-  const admin = await startAdminServer({ host: c.AGENTMESH_ADMIN_HOST, port: c.AGENTMESH_ADMIN_PORT, metrics, readiness: { ready: () => serving } });
+  const admin = await startAdminServer({
+    host: c.AGENTMESH_ADMIN_HOST,
+    port: c.AGENTMESH_ADMIN_PORT,
+    metrics,
+    readiness: { ready: () => serving },
+  });
   const url = `https://${o.kernel.AGENTMESH_HOST}:${server.port}/`;
   o.log.info({ url, admin: admin.address }, 'console started');
   return {

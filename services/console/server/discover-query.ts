@@ -19,7 +19,8 @@ const listOf = (q: URLSearchParams, key: string) =>
  */
 export function scopeFromQuery(q: URLSearchParams): DiscoveryScope {
   for (const key of q.keys()) {
-    if (![...LISTS, 'text', 'kind', 'max'].includes(key)) throw new HttpError(400, 'INVALID_ARGUMENT', `unknown search field "${key}"`);
+    if (![...LISTS, 'text', 'kind', 'max'].includes(key))
+      throw new HttpError(400, 'INVALID_ARGUMENT', `unknown search field "${key}"`);
   }
   const kind = q.get('kind') ?? '';
   if (!['', 'agent', 'tool'].includes(kind)) throw new HttpError(400, 'INVALID_ARGUMENT', 'kind: agent or tool');
@@ -28,7 +29,10 @@ export function scopeFromQuery(q: URLSearchParams): DiscoveryScope {
     visibility: {
       namespaces: namespaces!,
       names: names!,
-      patterns: [...globs!.map((glob) => ({ pattern: { $case: 'glob' as const, glob } })), ...regexes!.map((regex) => ({ pattern: { $case: 'regex' as const, regex } }))],
+      patterns: [
+        ...globs!.map((glob) => ({ pattern: { $case: 'glob' as const, glob } })),
+        ...regexes!.map((regex) => ({ pattern: { $case: 'regex' as const, regex } })),
+      ],
     },
     characteristics: {
       text: (q.get('text') ?? '').trim(),

@@ -37,6 +37,11 @@ export function httpErrorOf(err: unknown): HttpError {
   if (isMeshError(err) && err.code !== Code.INTERNAL && err.code !== Code.UNKNOWN) {
     return new HttpError(STATUS[err.code] ?? 502, codeName(err.code), err.message);
   }
-  if (isMeshError(err) && err.remote) return new HttpError(502, codeName(err.code), `${err.remote.split('/')[1] ?? 'the service'} failed: internal error`);
+  if (isMeshError(err) && err.remote)
+    return new HttpError(
+      502,
+      codeName(err.code),
+      `${err.remote.split('/')[1] ?? 'the service'} failed: internal error`,
+    );
   return new HttpError(500, 'INTERNAL', 'internal error');
 }

@@ -22,7 +22,10 @@ export async function startHttpsServer(options: {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
 }): Promise<HttpsServer> {
   const { tls } = options;
-  const server: Server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem, minVersion: 'TLSv1.2' }, options.handler);
+  const server: Server = createServer(
+    { cert: tls.certificatePem, key: tls.privateKeyPem, minVersion: 'TLSv1.2' },
+    options.handler,
+  );
   tls.addIdentityCertificateListener((update) => {
     if (update) server.setSecureContext({ cert: update.certificate, key: update.privateKey, minVersion: 'TLSv1.2' });
   });

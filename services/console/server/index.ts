@@ -21,4 +21,12 @@ export { linesOfTrace } from './trace-logs.js';
 export type { LogLine } from './trace-logs.js';
 export { UserCalls } from './user-calls.js';
 export type { AgentHandle, UserCallsOptions } from './user-calls.js';
-export { checkCsrfToken, checkSameOrigin, CONTENT_SECURITY_POLICY, cookieOf, sameSecret, sessionCookie, setSecurityHeaders } from './web-security.js';
+export {
+  checkCsrfToken,
+  checkSameOrigin,
+  CONTENT_SECURITY_POLICY,
+  cookieOf,
+  sameSecret,
+  sessionCookie,
+  setSecurityHeaders,
+} from './web-security.js';

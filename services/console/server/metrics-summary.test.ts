@@ -39,12 +39,20 @@ describe('summarizing a service /metrics for the operations view', () => {
   });
 
   test('a service without calls has no latency; when more than 5 % are slower than every bound, p95 is unknown', () => {
-    expect(summarizeMetrics('process_resident_memory_bytes 1\n')).toMatchObject({ calls: 0, meanLatencyMs: undefined, p95LatencyMs: undefined, pendingTasks: undefined });
-    const slow = 'grpc_server_handling_seconds_bucket{le="1"} 90\ngrpc_server_handling_seconds_bucket{le="+Inf"} 100\ngrpc_server_handling_seconds_count 100\ngrpc_server_handling_seconds_sum 200\n';
+    expect(summarizeMetrics('process_resident_memory_bytes 1\n')).toMatchObject({
+      calls: 0,
+      meanLatencyMs: undefined,
+      p95LatencyMs: undefined,
+      pendingTasks: undefined,
+    });
+    const slow =
+      'grpc_server_handling_seconds_bucket{le="1"} 90\ngrpc_server_handling_seconds_bucket{le="+Inf"} 100\ngrpc_server_handling_seconds_count 100\ngrpc_server_handling_seconds_sum 200\n';
     expect(summarizeMetrics(slow).p95LatencyMs).toBeUndefined();
   });
 
   test('label values keep escaped quotes', () => {
-    expect(parsePrometheus('x{a="say \\"hi\\"",b="c"} 2')).toEqual([{ name: 'x', labels: { a: 'say "hi"', b: 'c' }, value: 2 }]);
+    expect(parsePrometheus('x{a="say \\"hi\\"",b="c"} 2')).toEqual([
+      { name: 'x', labels: { a: 'say "hi"', b: 'c' }, value: 2 },
+    ]);
   });
 });

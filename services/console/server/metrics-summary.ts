@@ -35,7 +35,8 @@ export function parsePrometheus(text: string): Sample[] {
     const m = LINE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[2] ?? '').matchAll(LABEL))
+      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     const value = Number(m[3]);
     if (!Number.isNaN(value)) samples.push({ name: m[1]!, labels, value });
   }
@@ -73,7 +74,9 @@ export function summarizeMetrics(text: string): MetricsSummary {
   return {
     calls: sum(handled),
     errors: sum(handled.filter((s) => s.labels.grpc_code !== 'OK')),
-    meanLatencyMs: count ? Math.round((sum(unary('grpc_server_handling_seconds_sum')) / count) * 10_000) / 10 : undefined,
+    meanLatencyMs: count
+      ? Math.round((sum(unary('grpc_server_handling_seconds_sum')) / count) * 10_000) / 10
+      : undefined,
     p95LatencyMs: p95(unary('grpc_server_handling_seconds_bucket'), count),
     tasksByState: byLabel(named('agentmesh_tasks'), 'state'),
     pendingTasks: pending.length ? sum(pending) : undefined,

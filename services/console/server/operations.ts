@@ -41,8 +41,13 @@ function auditOf(file: string): AuditVerification | undefined {
 }
 
 async function healthOf(s: MeshFile['services'][number], mesh: MeshFile, ca: string): Promise<ServiceStatus['health']> {
-  const probe = (url: string) => httpRequest(url, { ca, timeoutMs: PROBE_TIMEOUT_MS }).then((a) => a.status, () => 0);
-  if (!s.admin) return (await probe(`${mesh.issuer}/.well-known/oauth-authorization-server`)) === 200 ? 'ready' : 'down';
+  const probe = (url: string) =>
+    httpRequest(url, { ca, timeoutMs: PROBE_TIMEOUT_MS }).then(
+      (a) => a.status,
+      () => 0,
+    );
+  if (!s.admin)
+    return (await probe(`${mesh.issuer}/.well-known/oauth-authorization-server`)) === 200 ? 'ready' : 'down';
   const ready = await probe(`http://${s.admin}/readyz`);
   if (ready === 200) return 'ready';
   return (await probe(`http://${s.admin}/livez`)) === 200 ? 'not-ready' : 'down';

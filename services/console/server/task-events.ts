@@ -27,14 +27,19 @@ export async function bridgeTaskEvents(
     abort.abort();
     throw err;
   }
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+  });
   req.once('close', () => abort.abort());
   const heartbeat = setInterval(() => {
     if (stillSignedIn()) return void res.write(': keep-alive\n\n');
     res.write(`event: end\ndata: ${JSON.stringify({ reason: 'the session ended' })}\n\n`);
     abort.abort();
   }, HEARTBEAT_MS).unref();
-  const send = (event: string, data: unknown, id?: number) => res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const send = (event: string, data: unknown, id?: number) =>
+    res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   try {
     for (let next = first; !next.done; next = await iterator.next()) {
       const event = next.value.event;

@@ -12,7 +12,19 @@ export interface LogLine {
 
 /** Only the newest part of a log is searched: enough for recent tasks, bounded for big files. */
 const TAIL_BYTES = 8 * 1024 * 1024;
-const SHOWN_FIELDS = ['rpc', 'method', 'subject', 'task_id', 'taskId', 'step', 'stepId', 'code', 'ms', 'reason', 'tool'];
+const SHOWN_FIELDS = [
+  'rpc',
+  'method',
+  'subject',
+  'task_id',
+  'taskId',
+  'step',
+  'stepId',
+  'code',
+  'ms',
+  'reason',
+  'tool',
+];
 
 function tailOf(file: string): string {
   const size = statSync(file).size;
@@ -45,8 +57,16 @@ export function linesOfTrace(logs: { service: string; file: string }[], traceId:
         continue;
       }
       if (record.trace_id !== traceId) continue;
-      const fields = Object.fromEntries(SHOWN_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, String(record[f])]));
-      lines.push({ service, time: String(record.time ?? ''), level: String(record.level ?? ''), msg: String(record.msg ?? ''), fields });
+      const fields = Object.fromEntries(
+        SHOWN_FIELDS.filter((f) => record[f] !== undefined).map((f) => [f, String(record[f])]),
+      );
+      lines.push({
+        service,
+        time: String(record.time ?? ''),
+        level: String(record.level ?? ''),
+        msg: String(record.msg ?? ''),
+        fields,
+      });
     }
   }
   return lines.sort((a, b) => a.time.localeCompare(b.time)).slice(-limit);

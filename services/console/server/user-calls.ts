@@ -82,7 +82,10 @@ export class UserCalls {
     let client = this.clients.get(key) as MeshClient<S> | undefined;
     if (!client) {
       // The callee must prove the service's own SPIFFE ID, whatever address the registry gave.
-      client = createClient(definition, address, { credentials: this.o.transport.channelCredentials(spiffeIdOfService(this.o.trustDomain, service)), defaultDeadlineMs: this.o.deadlineMs });
+      client = createClient(definition, address, {
+        credentials: this.o.transport.channelCredentials(spiffeIdOfService(this.o.trustDomain, service)),
+        defaultDeadlineMs: this.o.deadlineMs,
+      });
       this.clients.set(key, client);
     }
     return client;

@@ -64,11 +64,13 @@ function originOf(url: string | undefined): string | undefined {
  */
 export function checkSameOrigin(req: IncomingMessage): void {
   const origin = req.headers.origin ?? originOf(req.headers.referer);
-  if (!origin || origin !== `https://${req.headers.host}`) throw new HttpError(403, 'CSRF', 'cross-site request refused: send it from the console page');
+  if (!origin || origin !== `https://${req.headers.host}`)
+    throw new HttpError(403, 'CSRF', 'cross-site request refused: send it from the console page');
 }
 
 /** Checks the x-csrf-token header against the session's token. */
 export function checkCsrfToken(req: IncomingMessage, expected: string): void {
   const sent = req.headers['x-csrf-token'];
-  if (typeof sent !== 'string' || !sameSecret(sent, expected)) throw new HttpError(403, 'CSRF', 'missing or wrong CSRF token: reload the page');
+  if (typeof sent !== 'string' || !sameSecret(sent, expected))
+    throw new HttpError(403, 'CSRF', 'missing or wrong CSRF token: reload the page');
 }

@@ -56,14 +56,24 @@ export class RegistryRecords {
   }
 
   private async log(trx: Kysely<Database>, changes: ChangeToLog[], principal: string, at: string): Promise<number[]> {
-    const last = await trx.selectFrom('registry_changes').select((eb) => eb.fn.max('revision').as('max')).executeTakeFirst();
+    const last = await trx
+      .selectFrom('registry_changes')
+      .select((eb) => eb.fn.max('revision').as('max'))
+      .executeTakeFirst();
     let revision = Number(last?.max ?? 0);
     const out: number[] = [];
     for (const c of changes) {
       revision++;
       await trx
         .insertInto('registry_changes')
-        .values({ revision, change: c.change, entry_key: c.entryKey, entry: encodeJson(c.entry, 'registry entry'), principal, at })
+        .values({
+          revision,
+          change: c.change,
+          entry_key: c.entryKey,
+          entry: encodeJson(c.entry, 'registry entry'),
+          principal,
+          at,
+        })
         .execute();
       out.push(revision);
     }
@@ -79,20 +89,40 @@ export class RegistryRecords {
   ): Promise<{ entry: RegistryEntryRecord; revisions: number[] }> {
     const at = this.ctx.now();
     return this.ctx.write(async (trx) => {
-      const existingRow = await trx.selectFrom('registry_entries').selectAll().where('key', '=', entry.key).executeTakeFirst();
+      const existingRow = await trx
+        .selectFrom('registry_entries')
+        .selectAll()
+        .where('key', '=', entry.key)
+        .executeTakeFirst();
       const existing = existingRow && this.toEntry(existingRow);
       const revisions = await this.log(trx, changes, principal, at);
       const revision = revisions.at(-1) ?? existing?.revision ?? 0;
       const card = encodeJson(entry.card, 'card');
       if (existing) {
-        await trx.updateTable('registry_entries').set({ card, revision, updated_at: at, updated_by: principal }).where('key', '=', entry.key).execute();
+        await trx
+          .updateTable('registry_entries')
+          .set({ card, revision, updated_at: at, updated_by: principal })
+          .where('key', '=', entry.key)
+          .execute();
       } else {
         await trx
           .insertInto('registry_entries')
-          .values({ ...entry, card, lifecycle: 'ACTIVE', revision, registered_at: at, updated_at: at, updated_by: principal })
+          .values({
+            ...entry,
+            card,
+            lifecycle: 'ACTIVE',
+            revision,
+            registered_at: at,
+            updated_at: at,
+            updated_by: principal,
+          })
           .execute();
       }
-      await trx.deleteFrom('registry_leases').where('entry_key', '=', entry.key).where('instance_id', '=', lease.instanceId).execute();
+      await trx
+        .deleteFrom('registry_leases')
+        .where('entry_key', '=', entry.key)
+        .where('instance_id', '=', lease.instanceId)
+        .execute();
       await trx
         .insertInto('registry_leases')
         .values({
@@ -105,7 +135,11 @@ export class RegistryRecords {
           registered_at: at,
         })
         .execute();
-      const row = await trx.selectFrom('registry_entries').selectAll().where('key', '=', entry.key).executeTakeFirstOrThrow();
+      const row = await trx
+        .selectFrom('registry_entries')
+        .selectAll()
+        .where('key', '=', entry.key)
+        .executeTakeFirstOrThrow();
       return { entry: this.toEntry(row), revisions };
     });
   }
@@ -113,9 +147,15 @@ export class RegistryRecords {
   /** Extends a lease; NOT_FOUND when it has ended. */
   async renew(leaseId: string, expiresAt: Date): Promise<LeaseRecord> {
     const row = await this.ctx.write((trx) =>
-      trx.updateTable('registry_leases').set({ expires_at: expiresAt.toISOString() }).where('lease_id', '=', leaseId).returningAll().executeTakeFirst(),
+      trx
+        .updateTable('registry_leases')
+        .set({ expires_at: expiresAt.toISOString() })
+        .where('lease_id', '=', leaseId)
+        .returningAll()
+        .executeTakeFirst(),
     );
-    if (!row) throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
+    if (!row)
+      throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
     return this.toLease(row);
   }
 
@@ -148,7 +188,10 @@ export class RegistryRecords {
     return this.ctx.read(async (db) => {
       const entries = (await db.selectFrom('registry_entries').selectAll().execute()).map((r) => this.toEntry(r));
       const leases = (await db.selectFrom('registry_leases').selectAll().execute()).map((r) => this.toLease(r));
-      const last = await db.selectFrom('registry_changes').select((eb) => eb.fn.max('revision').as('max')).executeTakeFirst();
+      const last = await db
+        .selectFrom('registry_changes')
+        .select((eb) => eb.fn.max('revision').as('max'))
+        .executeTakeFirst();
       return { entries, leases, revision: Number(last?.max ?? 0) };
     });
   }
@@ -156,7 +199,13 @@ export class RegistryRecords {
   /** Changes after a revision, oldest first. */
   async changesAfter(revision: number, limit = 1_000): Promise<RegistryChange[]> {
     const rows = await this.ctx.read((db) =>
-      db.selectFrom('registry_changes').selectAll().where('revision', '>', revision).orderBy('revision').limit(limit).execute(),
+      db
+        .selectFrom('registry_changes')
+        .selectAll()
+        .where('revision', '>', revision)
+        .orderBy('revision')
+        .limit(limit)
+        .execute(),
     );
     return rows.map((r) => ({
       revision: r.revision,

@@ -24,14 +24,24 @@ const tools: ToolSpec[] = [
   {
     name: 'convert',
     description: 'Converts an amount between currencies at the reference rate of the day.',
-    argumentsSchema: { type: 'object', required: ['amount', 'from', 'to'], additionalProperties: false, properties: { amount: money, from: currency, to: currency } },
+    argumentsSchema: {
+      type: 'object',
+      required: ['amount', 'from', 'to'],
+      additionalProperties: false,
+      properties: { amount: money, from: currency, to: currency },
+    },
     resultSchema: { type: 'object', required: ['amount', 'currency', 'rate'] },
     tags: ['fx'],
     idempotent: true,
     examples: [{ title: '40,000 GBP in EUR', input: { amount: 40000, from: 'GBP', to: 'EUR' } }],
     handler: async (args) => {
       const rate = PER_EUR[String(args.to)]! / PER_EUR[String(args.from)]!;
-      return { amount: round2(Number(args.amount) * rate), currency: args.to, rate: Math.round(rate * 1e6) / 1e6, asOf: RATES_AS_OF };
+      return {
+        amount: round2(Number(args.amount) * rate),
+        currency: args.to,
+        rate: Math.round(rate * 1e6) / 1e6,
+        asOf: RATES_AS_OF,
+      };
     },
   },
   {
@@ -41,18 +51,33 @@ const tools: ToolSpec[] = [
       type: 'object',
       required: ['monthlyIncome', 'monthlyDebts', 'amount', 'termMonths'],
       additionalProperties: false,
-      properties: { monthlyIncome: money, monthlyDebts: money, amount: money, termMonths: { type: 'integer', minimum: 6, maximum: 360 } },
+      properties: {
+        monthlyIncome: money,
+        monthlyDebts: money,
+        amount: money,
+        termMonths: { type: 'integer', minimum: 6, maximum: 360 },
+      },
     },
     resultSchema: { type: 'object', required: ['monthlyPayment', 'debtToIncome', 'affordable'] },
     tags: ['affordability', 'credit'],
     idempotent: true,
-    examples: [{ title: '5,000 over 36 months', input: { monthlyIncome: 5200, monthlyDebts: 400, amount: 5000, termMonths: 36 } }],
+    examples: [
+      {
+        title: '5,000 over 36 months',
+        input: { monthlyIncome: 5200, monthlyDebts: 400, amount: 5000, termMonths: 36 },
+      },
+    ],
     handler: async (args) => {
       const income = Number(args.monthlyIncome);
       if (income <= 0) throw new MeshError(Code.INVALID_ARGUMENT, 'monthlyIncome: must be positive');
       const payment = monthlyPayment(Number(args.amount), Number(args.termMonths), ANNUAL_RATE_PCT);
       const dti = (Number(args.monthlyDebts) + payment) / income;
-      return { monthlyPayment: round2(payment), debtToIncome: round2(dti), affordable: dti <= 0.4, annualRatePct: ANNUAL_RATE_PCT };
+      return {
+        monthlyPayment: round2(payment),
+        debtToIncome: round2(dti),
+        affordable: dti <= 0.4,
+        annualRatePct: ANNUAL_RATE_PCT,
+      };
     },
   },
   {
@@ -62,12 +87,23 @@ const tools: ToolSpec[] = [
       type: 'object',
       required: ['creditHistoryYears', 'missedPayments', 'debtToIncome'],
       additionalProperties: false,
-      properties: { creditHistoryYears: { type: 'number', minimum: 0 }, missedPayments: { type: 'integer', minimum: 0 }, debtToIncome: { type: 'number', minimum: 0 }, monthlyPayment: money },
+      properties: {
+        creditHistoryYears: { type: 'number', minimum: 0 },
+        missedPayments: { type: 'integer', minimum: 0 },
+        debtToIncome: { type: 'number', minimum: 0 },
+        monthlyPayment: money,
+      },
     },
-    resultSchema: { type: 'object', required: ['score', 'band', 'reasons'], properties: { band: { enum: ['low', 'medium', 'high'] } } },
+    resultSchema: {
+      type: 'object',
+      required: ['score', 'band', 'reasons'],
+      properties: { band: { enum: ['low', 'medium', 'high'] } },
+    },
     tags: ['credit', 'risk'],
     idempotent: true,
-    examples: [{ title: 'A long, clean history', input: { creditHistoryYears: 12, missedPayments: 0, debtToIncome: 0.11 } }],
+    examples: [
+      { title: 'A long, clean history', input: { creditHistoryYears: 12, missedPayments: 0, debtToIncome: 0.11 } },
+    ],
     handler: async (args) => {
       const years = Number(args.creditHistoryYears);
       const missed = Number(args.missedPayments);
@@ -79,29 +115,52 @@ const tools: ToolSpec[] = [
       if (dti > 0.35) reasons.push(`high debt-to-income (${dti})`);
       score = Math.max(0, Math.min(1000, Math.round(score)));
       const band = score >= 700 ? 'low' : score >= 550 ? 'medium' : 'high';
-      return { score, band, reasons, debtToIncome: dti, ...(args.monthlyPayment !== undefined ? { monthlyPayment: args.monthlyPayment } : {}) };
+      return {
+        score,
+        band,
+        reasons,
+        debtToIncome: dti,
+        ...(args.monthlyPayment !== undefined ? { monthlyPayment: args.monthlyPayment } : {}),
+      };
     },
   },
   {
     name: 'decide',
-    description: 'The pre-qualification decision from risk band, compliance verdict and, where one was needed, a person\'s approval.',
+    description:
+      "The pre-qualification decision from risk band, compliance verdict and, where one was needed, a person's approval.",
     argumentsSchema: {
       type: 'object',
       required: ['amountEur', 'riskBand', 'complianceVerdict'],
       additionalProperties: false,
-      properties: { amountEur: money, riskBand: { enum: ['low', 'medium', 'high'] }, complianceVerdict: { enum: ['clear', 'review', 'blocked'] }, approval: { enum: ['approve', 'decline', null] } },
+      properties: {
+        amountEur: money,
+        riskBand: { enum: ['low', 'medium', 'high'] },
+        complianceVerdict: { enum: ['clear', 'review', 'blocked'] },
+        approval: { enum: ['approve', 'decline', null] },
+      },
     },
-    resultSchema: { type: 'object', required: ['decision', 'reasons'], properties: { decision: { enum: ['pre-qualified', 'declined'] } } },
+    resultSchema: {
+      type: 'object',
+      required: ['decision', 'reasons'],
+      properties: { decision: { enum: ['pre-qualified', 'declined'] } },
+    },
     tags: ['decision'],
     idempotent: true,
-    examples: [{ title: 'A clear, low-risk case', input: { amountEur: 5000, riskBand: 'low', complianceVerdict: 'clear' } }],
+    examples: [
+      { title: 'A clear, low-risk case', input: { amountEur: 5000, riskBand: 'low', complianceVerdict: 'clear' } },
+    ],
     handler: async (args) => {
       const reasons: string[] = [];
       if (args.complianceVerdict === 'blocked') reasons.push('compliance blocked the customer');
       if (args.approval === 'decline') reasons.push('declined by the reviewer');
       if (args.riskBand === 'high' && args.approval !== 'approve') reasons.push('high credit risk without approval');
       const decision = reasons.length ? 'declined' : 'pre-qualified';
-      if (!reasons.length) reasons.push(args.approval === 'approve' ? 'approved by the reviewer' : 'low risk, compliance clear, within the automatic limit');
+      if (!reasons.length)
+        reasons.push(
+          args.approval === 'approve'
+            ? 'approved by the reviewer'
+            : 'low risk, compliance clear, within the automatic limit',
+        );
       return { decision, reasons, amountEur: args.amountEur };
     },
   },
@@ -113,7 +172,13 @@ await runToolService(
     version: '1.0.0',
     purpose: 'FX conversion, affordability, credit scoring and decision rules for retail loans.',
     owner: 'team-lending-platform',
-    policies: [{ id: 'bank/responsible-lending', description: 'Debt-to-income at most 40 %', authority: 'corporate credit policy' }],
+    policies: [
+      {
+        id: 'bank/responsible-lending',
+        description: 'Debt-to-income at most 40 %',
+        authority: 'corporate credit policy',
+      },
+    ],
     labels: { domain: 'retail-banking' },
   },
   tools,

@@ -33,7 +33,12 @@ export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, bo
   if (method !== 'GET') headers['x-csrf-token'] = csrf;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
   } catch {
     throw new ApiError(0, 'UNAVAILABLE', 'the console cannot be reached');
   }

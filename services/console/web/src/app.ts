@@ -23,7 +23,18 @@ function showWho(): void {
       route();
     });
   });
-  replace(who, h('span', {}, 'Signed in as ', h('strong', { id: 'signed-in-user' }, session.user), h('span', { class: 'scopes' }, ` · scopes: ${session.scopes.join(' ') || 'none'}`)), ' ', signOut);
+  replace(
+    who,
+    h(
+      'span',
+      {},
+      'Signed in as ',
+      h('strong', { id: 'signed-in-user' }, session.user),
+      h('span', { class: 'scopes' }, ` · scopes: ${session.scopes.join(' ') || 'none'}`),
+    ),
+    ' ',
+    signOut,
+  );
 }
 
 /** Shows the page the hash names; the sign-in form first when nobody is signed in. */
@@ -50,13 +61,15 @@ function route(): void {
 }
 
 window.addEventListener('hashchange', route);
-api<SessionInfo>('GET', '/api/session').then(
-  (s) => {
-    session = s;
-    useSession(s);
-  },
-  () => undefined,
-).finally(route);
+api<SessionInfo>('GET', '/api/session')
+  .then(
+    (s) => {
+      session = s;
+      useSession(s);
+    },
+    () => undefined,
+  )
+  .finally(route);
 // The skip link moves focus without touching the hash (the router owns it).
 document.querySelector('.skip')?.addEventListener('click', (ev) => {
   ev.preventDefault();

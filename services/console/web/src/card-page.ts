@@ -15,7 +15,14 @@ function facts(card: CardJson, versions: string[]): HTMLElement {
     row('Owner', card.owner),
     row('Identity', card.identity ?? '-'),
     card.model?.model ? row('Model', `${card.model.provider ?? ''} ${card.model.model}`) : [],
-    Object.keys(card.labels ?? {}).length ? row('Labels', Object.entries(card.labels!).map(([k, v]) => `${k}=${v}`).join(', ')) : [],
+    Object.keys(card.labels ?? {}).length
+      ? row(
+          'Labels',
+          Object.entries(card.labels!)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', '),
+        )
+      : [],
   );
 }
 
@@ -26,13 +33,37 @@ function instances(card: CardJson): HTMLElement {
     'table',
     {},
     h('caption', {}, `${endpoints.length} live instance(s)`),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Instance'), h('th', { scope: 'col' }, 'gRPC address'), h('th', { scope: 'col' }, 'Admin address'))),
-    h('tbody', {}, endpoints.map((e) => h('tr', {}, h('td', {}, e.instanceId ?? '-'), h('td', {}, e.address), h('td', {}, e.adminAddress ?? '-')))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Instance'),
+        h('th', { scope: 'col' }, 'gRPC address'),
+        h('th', { scope: 'col' }, 'Admin address'),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      endpoints.map((e) =>
+        h('tr', {}, h('td', {}, e.instanceId ?? '-'), h('td', {}, e.address), h('td', {}, e.adminAddress ?? '-')),
+      ),
+    ),
   );
 }
 
 function schemas(input: unknown, output: unknown, inputLabel: string, outputLabel: string): HTMLElement {
-  return h('details', { class: 'schemas' }, h('summary', {}, `${inputLabel} and ${outputLabel.toLowerCase()}`), h('h5', {}, inputLabel), jsonBlock(input ?? {}, inputLabel), h('h5', {}, outputLabel), jsonBlock(output ?? {}, outputLabel));
+  return h(
+    'details',
+    { class: 'schemas' },
+    h('summary', {}, `${inputLabel} and ${outputLabel.toLowerCase()}`),
+    h('h5', {}, inputLabel),
+    jsonBlock(input ?? {}, inputLabel),
+    h('h5', {}, outputLabel),
+    jsonBlock(output ?? {}, outputLabel),
+  );
 }
 
 /** An agent's or tool service's page: its card, policies, skills (or tools) with schemas and examples, instances; for agents a form per skill that sends a task. */
@@ -48,14 +79,40 @@ export function cardPage(main: HTMLElement, kind: 'agent' | 'tool', name: string
           h('p', {}, s.description ?? ''),
           (s.tags ?? []).length ? h('p', { class: 'meta' }, `Tags: ${s.tags!.join(', ')}`) : null,
           schemas(s.inputSchema, s.outputSchema, 'Input schema', 'Output schema'),
-          (s.examples ?? []).length ? h('details', {}, h('summary', {}, `${s.examples!.length} example(s)`), h('ol', {}, s.examples!.map((e) => h('li', {}, h('strong', {}, e.title ?? ''), e.text ? ` — ${e.text}` : '', jsonBlock(e.input ?? {}))))) : null,
+          (s.examples ?? []).length
+            ? h(
+                'details',
+                {},
+                h('summary', {}, `${s.examples!.length} example(s)`),
+                h(
+                  'ol',
+                  {},
+                  s.examples!.map((e) =>
+                    h('li', {}, h('strong', {}, e.title ?? ''), e.text ? ` — ${e.text}` : '', jsonBlock(e.input ?? {})),
+                  ),
+                ),
+              )
+            : null,
           h('h4', {}, 'Send a task'),
-          session.scopes.includes('task.write') ? null : h('p', { class: 'hint' }, `You (${session.user}) have no task.write scope: the agent will refuse a task from you.`),
+          session.scopes.includes('task.write')
+            ? null
+            : h(
+                'p',
+                { class: 'hint' },
+                `You (${session.user}) have no task.write scope: the agent will refuse a task from you.`,
+              ),
           skillForm(name, s, (task) => (location.hash = `#/task/${name}/${task.id}`)),
         ),
       );
       const tools = (card.tools ?? []).map((t) =>
-        h('section', { class: 'card skill' }, h('h3', {}, h('code', {}, t.name)), h('p', {}, t.description ?? ''), h('p', { class: 'meta' }, t.idempotent ? 'idempotent' : 'not idempotent: needs an idempotency key'), schemas(t.argumentsSchema, t.resultSchema, 'Arguments schema', 'Result schema')),
+        h(
+          'section',
+          { class: 'card skill' },
+          h('h3', {}, h('code', {}, t.name)),
+          h('p', {}, t.description ?? ''),
+          h('p', { class: 'meta' }, t.idempotent ? 'idempotent' : 'not idempotent: needs an idempotency key'),
+          schemas(t.argumentsSchema, t.resultSchema, 'Arguments schema', 'Result schema'),
+        ),
       );
       replace(
         main,
@@ -65,12 +122,22 @@ export function cardPage(main: HTMLElement, kind: 'agent' | 'tool', name: string
         card.description ? h('p', {}, card.description) : null,
         facts(card, versions),
         h('h2', {}, 'Policies'),
-        (card.policies ?? []).length ? h('ul', {}, card.policies!.map((p) => h('li', {}, h('code', {}, p.id), ` — ${p.description ?? ''}`, p.authority ? ` (${p.authority})` : ''))) : h('p', {}, 'No declared policies.'),
+        (card.policies ?? []).length
+          ? h(
+              'ul',
+              {},
+              card.policies!.map((p) =>
+                h('li', {}, h('code', {}, p.id), ` — ${p.description ?? ''}`, p.authority ? ` (${p.authority})` : ''),
+              ),
+            )
+          : h('p', {}, 'No declared policies.'),
         h('h2', {}, 'Live instances'),
         instances(card),
         h('h2', {}, kind === 'agent' ? 'Skills' : 'Tools'),
         kind === 'agent' ? skills : tools,
-        kind === 'tool' ? h('p', { class: 'hint' }, 'Tools are called by agents inside their plans; people engage the agents.') : null,
+        kind === 'tool'
+          ? h('p', { class: 'hint' }, 'Tools are called by agents inside their plans; people engage the agents.')
+          : null,
       );
     },
     (err: unknown) => replace(main, h('h1', {}, name), errorNotice(err, `Reading the card of ${name}`)),

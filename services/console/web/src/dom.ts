@@ -5,7 +5,11 @@ type Child = Node | string | number | false | null | undefined | Child[];
 type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
 
 /** Creates an element with attributes (on* as listeners; false/undefined left out) and children. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === false) continue;

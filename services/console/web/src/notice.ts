@@ -14,7 +14,13 @@ export function errorNotice(err: unknown, doing: string): HTMLElement {
           : e.code === 'NOT_FOUND'
             ? 'It does not exist, or it is not visible to you.'
             : '';
-  return h('div', { class: `notice notice-error code-${e.code}`, role: 'alert' }, h('p', { class: 'notice-title' }, `${doing} was refused: ${e.code}`), h('p', {}, e.message), hint && h('p', { class: 'hint' }, hint));
+  return h(
+    'div',
+    { class: `notice notice-error code-${e.code}`, role: 'alert' },
+    h('p', { class: 'notice-title' }, `${doing} was refused: ${e.code}`),
+    h('p', {}, e.message),
+    hint && h('p', { class: 'hint' }, hint),
+  );
 }
 
 /** A neutral, polite status line. */

@@ -8,7 +8,16 @@ interface ServiceStatusJson {
   address: string;
   admin?: string;
   health: 'ready' | 'not-ready' | 'down';
-  metrics?: { calls: number; errors: number; meanLatencyMs?: number; p95LatencyMs?: number; tasksByState: Record<string, number>; pendingTasks?: number; toolInvocations: Record<string, number>; residentBytes?: number };
+  metrics?: {
+    calls: number;
+    errors: number;
+    meanLatencyMs?: number;
+    p95LatencyMs?: number;
+    tasksByState: Record<string, number>;
+    pendingTasks?: number;
+    toolInvocations: Record<string, number>;
+    residentBytes?: number;
+  };
   audit?: { ok: boolean; records: number; firstBad?: { line: number; problem: string } };
 }
 
@@ -16,7 +25,9 @@ const num = (n: number | undefined, unit = '') => (n === undefined ? '-' : `${Ma
 
 function row(s: ServiceStatusJson): HTMLElement {
   const m = s.metrics;
-  const tasks = Object.entries(m?.tasksByState ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k.replace('TASK_STATE_', '').toLowerCase()} ${n}`);
+  const tasks = Object.entries(m?.tasksByState ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k.replace('TASK_STATE_', '').toLowerCase()} ${n}`);
   const tools = Object.entries(m?.toolInvocations ?? {}).map(([k, n]) => `tool calls ${k} ${n}`);
   return h(
     'tr',
@@ -25,10 +36,24 @@ function row(s: ServiceStatusJson): HTMLElement {
     h('td', {}, badge(s.health)),
     h('td', { class: 'n' }, m ? m.calls : '-'),
     h('td', { class: 'n' }, m ? m.errors : '-'),
-    h('td', { class: 'n' }, m ? `${num(m.meanLatencyMs, ' ms')} / ${m.p95LatencyMs !== undefined ? `≤ ${num(m.p95LatencyMs, ' ms')}` : '-'}` : '-'),
+    h(
+      'td',
+      { class: 'n' },
+      m
+        ? `${num(m.meanLatencyMs, ' ms')} / ${m.p95LatencyMs !== undefined ? `≤ ${num(m.p95LatencyMs, ' ms')}` : '-'}`
+        : '-',
+    ),
     h('td', {}, [...tasks, ...(m?.pendingTasks ? [`pending ${m.pendingTasks}`] : []), ...tools].join(', ') || '-'),
     h('td', { class: 'n' }, m?.residentBytes ? `${Math.round(m.residentBytes / 1_048_576)} MiB` : '-'),
-    h('td', {}, s.audit ? (s.audit.ok ? [badge('intact', 'ok'), ` ${s.audit.records} records`] : [badge('BROKEN', 'broken'), ` at line ${s.audit.firstBad?.line}: ${s.audit.firstBad?.problem}`]) : 'none kept'),
+    h(
+      'td',
+      {},
+      s.audit
+        ? s.audit.ok
+          ? [badge('intact', 'ok'), ` ${s.audit.records} records`]
+          : [badge('BROKEN', 'broken'), ` at line ${s.audit.firstBad?.line}: ${s.audit.firstBad?.problem}`]
+        : 'none kept',
+    ),
   );
 }
 
@@ -43,13 +68,44 @@ export function operationsView(main: HTMLElement): void {
           h(
             'table',
             { class: 'ops' },
-            h('caption', {}, `${services.filter((s) => s.health === 'ready').length} of ${services.length} services ready · audit chains ${services.every((s) => !s.audit || s.audit.ok) ? 'intact' : 'BROKEN'} · checked ${new Date(checkedAt).toLocaleTimeString()}`),
-            h('thead', {}, h('tr', {}, ['Service', 'Health', 'Calls', 'Errors', 'Unary latency mean / p95', 'Tasks and tools', 'Memory', 'Audit chain'].map((c) => h('th', { scope: 'col' }, c)))),
+            h(
+              'caption',
+              {},
+              `${services.filter((s) => s.health === 'ready').length} of ${services.length} services ready · audit chains ${services.every((s) => !s.audit || s.audit.ok) ? 'intact' : 'BROKEN'} · checked ${new Date(checkedAt).toLocaleTimeString()}`,
+            ),
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                [
+                  'Service',
+                  'Health',
+                  'Calls',
+                  'Errors',
+                  'Unary latency mean / p95',
+                  'Tasks and tools',
+                  'Memory',
+                  'Audit chain',
+                ].map((c) => h('th', { scope: 'col' }, c)),
+              ),
+            ),
             h('tbody', {}, services.map(row)),
           ),
         ),
       (err: unknown) => replace(table, errorNotice(err, 'Reading the mesh status')),
     );
-  replace(main, h('h1', {}, 'Operations'), h('p', {}, 'Health from each service’s /readyz and /livez, numbers from its /metrics, and the verification of its hash-chained audit trail.'), h('button', { type: 'button', onclick: () => void load() }, 'Refresh'), table);
+  replace(
+    main,
+    h('h1', {}, 'Operations'),
+    h(
+      'p',
+      {},
+      'Health from each service’s /readyz and /livez, numbers from its /metrics, and the verification of its hash-chained audit trail.',
+    ),
+    h('button', { type: 'button', onclick: () => void load() }, 'Refresh'),
+    table,
+  );
   void load();
 }

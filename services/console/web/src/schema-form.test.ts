@@ -36,11 +36,20 @@ describe('a form generated from a skill input schema', () => {
     const values = valuesOf(fields, example);
     expect(values).toEqual({ customerId: 'C-1001', amount: '5000', currency: 'EUR', termMonths: '36' });
     expect(inputOf(fields, values)).toEqual({ input: { ...example, urgent: false }, errors: {} });
-    expect(inputOf(fields, { ...values, notes: '["call first"]', urgent: true }).input).toMatchObject({ notes: ['call first'], urgent: true });
+    expect(inputOf(fields, { ...values, notes: '["call first"]', urgent: true }).input).toMatchObject({
+      notes: ['call first'],
+      urgent: true,
+    });
   });
 
   test('problems are named per field before anything is sent', () => {
-    const { errors } = inputOf(fields, { customerId: 'X-1', amount: '0', currency: 'YEN', termMonths: '12.5', notes: '[oops' });
+    const { errors } = inputOf(fields, {
+      customerId: 'X-1',
+      amount: '0',
+      currency: 'YEN',
+      termMonths: '12.5',
+      notes: '[oops',
+    });
     expect(errors).toEqual({
       customerId: 'must match ^C-[0-9]{4}$',
       amount: 'must be more than 0',

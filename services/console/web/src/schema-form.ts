@@ -32,7 +32,14 @@ interface FieldBase {
 /** One input of a generated form. */
 export type Field =
   | (FieldBase & { kind: 'text'; pattern?: string; minLength?: number; maxLength?: number })
-  | (FieldBase & { kind: 'number'; integer: boolean; min?: number; max?: number; exclusiveMin?: number; exclusiveMax?: number })
+  | (FieldBase & {
+      kind: 'number';
+      integer: boolean;
+      min?: number;
+      max?: number;
+      exclusiveMin?: number;
+      exclusiveMax?: number;
+    })
   | (FieldBase & { kind: 'boolean' })
   | (FieldBase & { kind: 'choice'; options: string[] })
   /** Objects, arrays and anything else: typed as JSON. */
@@ -41,20 +48,42 @@ export type Field =
 /** What a person typed, by field name (checkboxes give booleans). */
 export type FormValues = Record<string, string | boolean>;
 
-const words = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').replace(/^./, (c) => c.toUpperCase());
+const words = (name: string) =>
+  name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .replace(/^./, (c) => c.toUpperCase());
 const typeOf = (s: JsonSchema) => (Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type);
 
 /** The form fields of an object schema, in property order; a schema that is not an object gives one JSON field. */
 export function fieldsOf(schema: JsonSchema | undefined): Field[] {
-  if (!schema || typeOf(schema) !== 'object' || !schema.properties) return schema && Object.keys(schema).length ? [{ kind: 'json', name: '', label: 'Input (JSON)', required: true, description: schema.description ?? '' }] : [];
+  if (!schema || typeOf(schema) !== 'object' || !schema.properties)
+    return schema && Object.keys(schema).length
+      ? [{ kind: 'json', name: '', label: 'Input (JSON)', required: true, description: schema.description ?? '' }]
+      : [];
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties).map(([name, p]): Field => {
-    const base = { name, label: p.title ?? words(name), required: required.has(name), description: p.description ?? '' };
-    if (p.enum && p.enum.every((v) => typeof v === 'string')) return { ...base, kind: 'choice', options: p.enum as string[] };
+    const base = {
+      name,
+      label: p.title ?? words(name),
+      required: required.has(name),
+      description: p.description ?? '',
+    };
+    if (p.enum && p.enum.every((v) => typeof v === 'string'))
+      return { ...base, kind: 'choice', options: p.enum as string[] };
     const type = typeOf(p);
-    if (type === 'string') return { ...base, kind: 'text', pattern: p.pattern, minLength: p.minLength, maxLength: p.maxLength };
+    if (type === 'string')
+      return { ...base, kind: 'text', pattern: p.pattern, minLength: p.minLength, maxLength: p.maxLength };
     if (type === 'number' || type === 'integer') {
-      return { ...base, kind: 'number', integer: type === 'integer', min: p.minimum, max: p.maximum, exclusiveMin: p.exclusiveMinimum, exclusiveMax: p.exclusiveMaximum };
+      return {
+        ...base,
+        kind: 'number',
+        integer: type === 'integer',
+        min: p.minimum,
+        max: p.maximum,
+        exclusiveMin: p.exclusiveMinimum,
+        exclusiveMax: p.exclusiveMaximum,
+      };
     }
     if (type === 'boolean') return { ...base, kind: 'boolean' };
     return { ...base, kind: 'json' };
@@ -82,7 +111,10 @@ function numberProblem(f: Extract<Field, { kind: 'number' }>, n: number): string
 }
 
 /** The task input from the filled form, or the problems by field name (empty optional fields are left out). */
-export function inputOf(fields: Field[], values: FormValues): { input: Record<string, unknown>; errors: Record<string, string> } {
+export function inputOf(
+  fields: Field[],
+  values: FormValues,
+): { input: Record<string, unknown>; errors: Record<string, string> } {
   const input: Record<string, unknown> = {};
   const errors: Record<string, string> = {};
   for (const f of fields) {
@@ -111,8 +143,10 @@ export function inputOf(fields: Field[], values: FormValues): { input: Record<st
       } catch {
         errors[f.name] = 'is not valid JSON';
       }
-    } else if (f.kind === 'choice' && !f.options.includes(text)) errors[f.name] = `must be one of ${f.options.join(', ')}`;
-    else if (f.kind === 'text' && f.pattern && !new RegExp(f.pattern, 'u').test(text)) errors[f.name] = `must match ${f.pattern}`;
+    } else if (f.kind === 'choice' && !f.options.includes(text))
+      errors[f.name] = `must be one of ${f.options.join(', ')}`;
+    else if (f.kind === 'text' && f.pattern && !new RegExp(f.pattern, 'u').test(text))
+      errors[f.name] = `must match ${f.pattern}`;
     else input[f.name] = text;
   }
   return { input, errors };

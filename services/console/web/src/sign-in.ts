@@ -4,16 +4,31 @@ import { errorNotice } from './notice.js';
 
 /** The dev sign-in form: a user name the local authorization server maps to a subject with that person's roles. */
 export function signInView(main: HTMLElement, done: (s: SessionInfo) => void): void {
-  const input = h('input', { id: 'user', name: 'user', autocomplete: 'username', required: true, pattern: '[A-Za-z0-9._@-]{1,64}', 'aria-describedby': 'user-hint' });
+  const input = h('input', {
+    id: 'user',
+    name: 'user',
+    autocomplete: 'username',
+    required: true,
+    pattern: '[A-Za-z0-9._@-]{1,64}',
+    'aria-describedby': 'user-hint',
+  });
   const status = h('div', { 'aria-live': 'assertive' });
   const form = h(
     'form',
     { class: 'card narrow', 'aria-labelledby': 'sign-in-title' },
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
-    h('p', {}, 'Local dev login: the authorization server issues tokens naming you as the subject, with the scopes of your roles. Every call the console makes is made for you.'),
+    h(
+      'p',
+      {},
+      'Local dev login: the authorization server issues tokens naming you as the subject, with the scopes of your roles. Every call the console makes is made for you.',
+    ),
     h('label', { for: 'user' }, 'User name'),
     input,
-    h('p', { id: 'user-hint', class: 'hint' }, 'Demo people: ada (loan officer: may send tasks), ben (auditor: may only read). Anyone else gets the default roles.'),
+    h(
+      'p',
+      { id: 'user-hint', class: 'hint' },
+      'Demo people: ada (loan officer: may send tasks), ben (auditor: may only read). Anyone else gets the default roles.',
+    ),
     h('button', { type: 'submit' }, 'Sign in'),
     status,
   );

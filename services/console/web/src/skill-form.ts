@@ -5,18 +5,42 @@ import { fieldsOf, inputOf, valuesOf, type Field, type FormValues } from './sche
 import type { SkillJson, TaskJson } from './types.js';
 
 function control(f: Field, id: string, described: string): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement {
-  const common = { id, name: f.name || 'input', required: f.required && f.kind !== 'boolean', 'aria-describedby': described };
+  const common = {
+    id,
+    name: f.name || 'input',
+    required: f.required && f.kind !== 'boolean',
+    'aria-describedby': described,
+  };
   switch (f.kind) {
     case 'choice':
-      return h('select', common, h('option', { value: '' }, f.required ? '(choose)' : '(none)'), f.options.map((o) => h('option', { value: o }, o)));
+      return h(
+        'select',
+        common,
+        h('option', { value: '' }, f.required ? '(choose)' : '(none)'),
+        f.options.map((o) => h('option', { value: o }, o)),
+      );
     case 'number':
-      return h('input', { ...common, type: 'number', step: f.integer ? 1 : 'any', min: f.min ?? f.exclusiveMin, max: f.max ?? f.exclusiveMax, inputmode: f.integer ? 'numeric' : 'decimal' });
+      return h('input', {
+        ...common,
+        type: 'number',
+        step: f.integer ? 1 : 'any',
+        min: f.min ?? f.exclusiveMin,
+        max: f.max ?? f.exclusiveMax,
+        inputmode: f.integer ? 'numeric' : 'decimal',
+      });
     case 'boolean':
       return h('input', { ...common, type: 'checkbox' });
     case 'json':
       return h('textarea', { ...common, rows: 4, spellcheck: 'false' });
     default:
-      return h('input', { ...common, type: 'text', pattern: f.pattern, minlength: f.minLength, maxlength: f.maxLength, autocomplete: 'off' });
+      return h('input', {
+        ...common,
+        type: 'text',
+        pattern: f.pattern,
+        minlength: f.minLength,
+        maxlength: f.maxLength,
+        autocomplete: 'off',
+      });
   }
 }
 
@@ -29,9 +53,26 @@ export function skillForm(agent: string, skill: SkillJson, onSent: (task: TaskJs
     const errorId = `${id}-error`;
     const el = control(f, id, `${id}-hint ${errorId}`);
     const error = h('span', { id: errorId, class: 'field-error' });
-    const hint = [f.description, f.kind === 'text' && f.pattern ? `format ${f.pattern}` : '', f.kind === 'number' && f.integer ? 'whole number' : ''].filter(Boolean).join(' · ');
-    const label = h('label', { for: id }, f.label || 'Input (JSON)', f.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : '');
-    const wrap = h('div', { class: `field field-${f.kind}` }, f.kind === 'boolean' ? [el, label] : [label, el], h('span', { id: `${id}-hint`, class: 'hint' }, hint), error);
+    const hint = [
+      f.description,
+      f.kind === 'text' && f.pattern ? `format ${f.pattern}` : '',
+      f.kind === 'number' && f.integer ? 'whole number' : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    const label = h(
+      'label',
+      { for: id },
+      f.label || 'Input (JSON)',
+      f.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : '',
+    );
+    const wrap = h(
+      'div',
+      { class: `field field-${f.kind}` },
+      f.kind === 'boolean' ? [el, label] : [label, el],
+      h('span', { id: `${id}-hint`, class: 'hint' }, hint),
+      error,
+    );
     return { f, el, error, wrap };
   });
   const text = h('input', { id: `${prefix}-text`, name: 'text', type: 'text', autocomplete: 'off' });
@@ -44,11 +85,19 @@ export function skillForm(agent: string, skill: SkillJson, onSent: (task: TaskJs
     }
   };
   const examples = (skill.examples ?? []).map((e, i) =>
-    h('button', { type: 'button', class: 'secondary', onclick: () => {
-      fill(valuesOf(fields, e.input ?? {}));
-      text.value = e.text ?? '';
-      controls[0]?.el.focus();
-    } }, `Use example ${i + 1}: ${e.title ?? ''}`),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => {
+          fill(valuesOf(fields, e.input ?? {}));
+          text.value = e.text ?? '';
+          controls[0]?.el.focus();
+        },
+      },
+      `Use example ${i + 1}: ${e.title ?? ''}`,
+    ),
   );
   const send = h('button', { type: 'submit' }, 'Send task');
   const form = h(
@@ -63,7 +112,8 @@ export function skillForm(agent: string, skill: SkillJson, onSent: (task: TaskJs
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const values: FormValues = {};
-    for (const c of controls) values[c.f.name] = c.el instanceof HTMLInputElement && c.el.type === 'checkbox' ? c.el.checked : c.el.value;
+    for (const c of controls)
+      values[c.f.name] = c.el instanceof HTMLInputElement && c.el.type === 'checkbox' ? c.el.checked : c.el.value;
     const { input, errors } = inputOf(fields, values);
     for (const c of controls) {
       c.error.textContent = errors[c.f.name] ? `${c.f.label || 'Input'} ${errors[c.f.name]}` : '';
@@ -76,7 +126,12 @@ export function skillForm(agent: string, skill: SkillJson, onSent: (task: TaskJs
     }
     send.disabled = true;
     replace(status, 'Sending…');
-    api<{ task: TaskJson }>('POST', `${agentPath(agent)}/tasks`, { skillId: skill.id, input, text: text.value.trim(), requestId: crypto.randomUUID() }).then(
+    api<{ task: TaskJson }>('POST', `${agentPath(agent)}/tasks`, {
+      skillId: skill.id,
+      input,
+      text: text.value.trim(),
+      requestId: crypto.randomUUID(),
+    }).then(
       ({ task }) => onSent(task),
       (err: unknown) => {
         send.disabled = false;

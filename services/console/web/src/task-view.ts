@@ -23,7 +23,11 @@ interface LogLineJson {
   fields: Record<string, string>;
 }
 
-const textOf = (parts: { text?: string }[] | undefined) => (parts ?? []).map((p) => p.text ?? '').filter(Boolean).join(' ');
+const textOf = (parts: { text?: string }[] | undefined) =>
+  (parts ?? [])
+    .map((p) => p.text ?? '')
+    .filter(Boolean)
+    .join(' ');
 
 /**
  * A task, live: its state and steps as they happen (server-sent events
@@ -43,7 +47,11 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
   let lastState = '';
 
   const showLogs = () => {
-    replace(logs, h('h2', { id: 'logs-title' }, 'Service logs of this trace'), infoNotice('Reading the services’ logs…'));
+    replace(
+      logs,
+      h('h2', { id: 'logs-title' }, 'Service logs of this trace'),
+      infoNotice('Reading the services’ logs…'),
+    );
     logs.focus();
     api<{ traceId: string; lines: LogLineJson[] }>('GET', `${base}/logs`).then(
       ({ traceId, lines }) =>
@@ -51,19 +59,83 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
           logs,
           h('h2', { id: 'logs-title' }, `Service logs of trace ${traceId}`),
           lines.length
-            ? h('table', { class: 'logs' }, h('caption', {}, `${lines.length} line(s) from ${new Set(lines.map((l) => l.service)).size} service(s)`), h('thead', {}, h('tr', {}, ['Time', 'Service', 'Level', 'Message', 'Details'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, lines.map((l) => h('tr', { class: `level-${l.level}` }, h('td', {}, l.time.slice(11, 23)), h('td', {}, l.service), h('td', {}, l.level), h('td', {}, l.msg), h('td', {}, Object.entries(l.fields).map(([k, v]) => `${k}=${v}`).join(' '))))))
+            ? h(
+                'table',
+                { class: 'logs' },
+                h(
+                  'caption',
+                  {},
+                  `${lines.length} line(s) from ${new Set(lines.map((l) => l.service)).size} service(s)`,
+                ),
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ['Time', 'Service', 'Level', 'Message', 'Details'].map((c) => h('th', { scope: 'col' }, c)),
+                  ),
+                ),
+                h(
+                  'tbody',
+                  {},
+                  lines.map((l) =>
+                    h(
+                      'tr',
+                      { class: `level-${l.level}` },
+                      h('td', {}, l.time.slice(11, 23)),
+                      h('td', {}, l.service),
+                      h('td', {}, l.level),
+                      h('td', {}, l.msg),
+                      h(
+                        'td',
+                        {},
+                        Object.entries(l.fields)
+                          .map(([k, v]) => `${k}=${v}`)
+                          .join(' '),
+                      ),
+                    ),
+                  ),
+                ),
+              )
             : h('p', {}, 'No log lines carry this trace id (yet).'),
         ),
-      (err: unknown) => replace(logs, h('h2', { id: 'logs-title' }, 'Service logs'), errorNotice(err, 'Reading the logs')),
+      (err: unknown) =>
+        replace(logs, h('h2', { id: 'logs-title' }, 'Service logs'), errorNotice(err, 'Reading the logs')),
     );
   };
-  const traceLink = (traceId: string) => h('button', { type: 'button', class: 'link', onclick: showLogs, title: 'show the service logs of this trace' }, h('code', {}, traceId));
+  const traceLink = (traceId: string) =>
+    h(
+      'button',
+      { type: 'button', class: 'link', onclick: showLogs, title: 'show the service logs of this trace' },
+      h('code', {}, traceId),
+    );
 
   const explain = () => {
-    replace(explanation, h('h2', { id: 'explanation-title' }, 'Explanation'), infoNotice('Asking the agent to explain…'));
+    replace(
+      explanation,
+      h('h2', { id: 'explanation-title' }, 'Explanation'),
+      infoNotice('Asking the agent to explain…'),
+    );
     api<{ explanation: ExplanationJson }>('GET', `${base}/explanation?depth=4`).then(
-      ({ explanation: e }) => replace(explanation, h('h2', { id: 'explanation-title' }, 'Explanation'), h('p', { class: 'hint' }, 'Expand a step for its collaborator, parameters, attempts and output; expand a child task for what the collaborating agent did.'), explanationTree(e, traceLink), h('button', { type: 'button', class: 'secondary', onclick: explain }, 'Refresh the explanation')),
-      (err: unknown) => replace(explanation, h('h2', { id: 'explanation-title' }, 'Explanation'), errorNotice(err, 'Explaining the task')),
+      ({ explanation: e }) =>
+        replace(
+          explanation,
+          h('h2', { id: 'explanation-title' }, 'Explanation'),
+          h(
+            'p',
+            { class: 'hint' },
+            'Expand a step for its collaborator, parameters, attempts and output; expand a child task for what the collaborating agent did.',
+          ),
+          explanationTree(e, traceLink),
+          h('button', { type: 'button', class: 'secondary', onclick: explain }, 'Refresh the explanation'),
+        ),
+      (err: unknown) =>
+        replace(
+          explanation,
+          h('h2', { id: 'explanation-title' }, 'Explanation'),
+          errorNotice(err, 'Explaining the task'),
+        ),
     );
   };
 
@@ -79,7 +151,19 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
       h('h2', { id: 'question-title' }, 'A person is needed'),
       h('p', { class: 'question' }, request.prompt ?? ''),
       choices.length
-        ? h('fieldset', {}, h('legend', {}, 'Your answer'), choices.map((c, i) => h('div', { class: 'choice' }, h('input', { type: 'radio', name: 'answer', id: `answer-${i}`, value: c, required: true }), h('label', { for: `answer-${i}` }, c))))
+        ? h(
+            'fieldset',
+            {},
+            h('legend', {}, 'Your answer'),
+            choices.map((c, i) =>
+              h(
+                'div',
+                { class: 'choice' },
+                h('input', { type: 'radio', name: 'answer', id: `answer-${i}`, value: c, required: true }),
+                h('label', { for: `answer-${i}` }, c),
+              ),
+            ),
+          )
         : [h('label', { for: 'answer-text' }, 'Your answer'), free],
       h('button', { type: 'submit' }, 'Send answer'),
       status,
@@ -107,7 +191,11 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     if (name === lastState || finished) return;
     lastState = name;
     replace(state, badge(name));
-    if (name === 'INPUT_REQUIRED') void (task ? Promise.resolve({ task }) : api<{ task: TaskJson }>('GET', base)).then(({ task: t }) => askPerson(t), (err: unknown) => replace(question, errorNotice(err, 'Reading the question')));
+    if (name === 'INPUT_REQUIRED')
+      void (task ? Promise.resolve({ task }) : api<{ task: TaskJson }>('GET', base)).then(
+        ({ task: t }) => askPerson(t),
+        (err: unknown) => replace(question, errorNotice(err, 'Reading the question')),
+      );
     else if (!TERMINAL.has(name)) replace(question);
     if (TERMINAL.has(name)) {
       finished = true;
@@ -115,7 +203,12 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
       void api<{ task: TaskJson }>('GET', base).then(({ task: t }) => {
         const data = t.artifacts?.[0]?.parts?.find((p) => p.data !== undefined)?.data;
         const why = textOf(t.status?.message?.parts);
-        replace(outcome, h('h2', {}, name === 'COMPLETED' ? 'Result' : 'Outcome'), why ? h('p', {}, why) : null, data !== undefined ? jsonBlock(data, 'result') : null);
+        replace(
+          outcome,
+          h('h2', {}, name === 'COMPLETED' ? 'Result' : 'Outcome'),
+          why ? h('p', {}, why) : null,
+          data !== undefined ? jsonBlock(data, 'result') : null,
+        );
       });
       explain();
     }
@@ -123,7 +216,14 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
 
   replace(
     main,
-    h('p', { class: 'crumbs' }, h('a', { href: '#/' }, 'Marketplace'), ' › ', h('a', { href: `#/agent/${agent}` }, agent), ' › task'),
+    h(
+      'p',
+      { class: 'crumbs' },
+      h('a', { href: '#/' }, 'Marketplace'),
+      ' › ',
+      h('a', { href: `#/agent/${agent}` }, agent),
+      ' › task',
+    ),
     h('h1', {}, `Task on ${agent}`),
     h('p', { class: 'meta' }, 'Task ', h('code', {}, taskId), ' — state: ', state),
     question,
@@ -139,8 +239,14 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     const ev = JSON.parse((m as MessageEvent<string>).data) as TaskEventJson;
     if (ev.task) onState(ev.task.status, ev.task);
     if (ev.planCreated) line(`plan: ${(ev.planCreated.plan?.steps ?? []).map((s) => s.id).join(' → ')}`);
-    if (ev.stepStarted) line(`step ${ev.stepStarted.stepId} started${(ev.stepStarted.attempt ?? 1) > 1 ? ` (attempt ${ev.stepStarted.attempt})` : ''}`);
-    if (ev.stepFinished) line(`step ${ev.stepFinished.stepId} ${stateName(ev.stepFinished.state, 'STEP_STATE_').toLowerCase()}${ev.stepFinished.reason ? `: ${ev.stepFinished.reason}` : ''}`);
+    if (ev.stepStarted)
+      line(
+        `step ${ev.stepStarted.stepId} started${(ev.stepStarted.attempt ?? 1) > 1 ? ` (attempt ${ev.stepStarted.attempt})` : ''}`,
+      );
+    if (ev.stepFinished)
+      line(
+        `step ${ev.stepFinished.stepId} ${stateName(ev.stepFinished.state, 'STEP_STATE_').toLowerCase()}${ev.stepFinished.reason ? `: ${ev.stepFinished.reason}` : ''}`,
+      );
     if (ev.statusUpdate) onState(ev.statusUpdate.status);
   });
   es.addEventListener('end', () => es.close());
@@ -152,7 +258,9 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
   es.onerror = () => {
     // A refused subscription (not found, not allowed) is an HTTP error: show why, do not retry blindly.
     if (es.readyState === EventSource.CLOSED && !lastState) {
-      api<{ task: TaskJson }>('GET', base).catch((err: unknown) => replace(main, h('h1', {}, `Task on ${agent}`), errorNotice(err, 'Opening the task')));
+      api<{ task: TaskJson }>('GET', base).catch((err: unknown) =>
+        replace(main, h('h1', {}, `Task on ${agent}`), errorNotice(err, 'Opening the task')),
+      );
     }
   };
   return () => es.close();

@@ -95,9 +95,27 @@ export interface AttemptJson {
 export interface ExplanationJson {
   task?: TaskJson;
   plan?: { planId?: string; goal?: string; planner?: string; playbookId?: string; model?: string; steps?: StepJson[] };
-  planning?: { planner?: string; playbookId?: string; model?: string; attempts?: { attempt?: number; validationErrors?: string[] }[] };
-  collaborators?: { stepId: string; name: string; version?: string; address?: string; reasons?: string[]; score?: number; alternatives?: string[] }[];
+  planning?: {
+    planner?: string;
+    playbookId?: string;
+    model?: string;
+    attempts?: { attempt?: number; validationErrors?: string[] }[];
+  };
+  collaborators?: {
+    stepId: string;
+    name: string;
+    version?: string;
+    address?: string;
+    reasons?: string[];
+    score?: number;
+    alternatives?: string[];
+  }[];
   substitutions?: { stepId: string; path: string; template?: string; source?: string; value?: unknown }[];
   execution?: { stepId: string; state?: string; attempts?: AttemptJson[]; output?: unknown; reason?: string }[];
-  children?: { stepId: string; task?: { agent: string; taskId: string }; explanation?: ExplanationJson; gap?: { code: string; reason: string } }[];
+  children?: {
+    stepId: string;
+    task?: { agent: string; taskId: string };
+    explanation?: ExplanationJson;
+    gap?: { code: string; reason: string };
+  }[];
 }
