@@ -12,7 +12,7 @@ import { isMeshError } from '../../mesh/index.js';
 import { verifyAuditFile } from '../../mesh/index.js';
 import { CliError, currentUser, MeshConnection } from './connection.js';
 import { renderExplanation } from './explain-view.js';
-import { scaffold } from './scaffold.js';
+import { checkoutDependency, scaffold, scaffoldStandalone } from './scaffold.js';
 import { findTask, requestMessage, runTask } from './task-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,8 +34,12 @@ const USAGE = `usage: agentmesh <command> [options]
   audit verify [--json]        verify the audit chains of the mesh's services
   token --audience NAME [--scope S]...
                                print an access token for the current user to call NAME (for grpcurl)
-  new agent <ns/name>          scaffold an agent (npm start picks it up)
-  new tool <ns/name>           scaffold a tool service
+  new agent <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold an agent: in this repository (npm start picks it up), or with
+                               --dir a standalone project in FOLDER that depends on the framework
+                               (SPEC: npm version, tarball or file: path; default this checkout)
+  new tool <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold a tool service, the same way
 
 options for all (before or after the command): --user NAME (default: AGENTMESH_USER or your login);
 AGENTMESH_HOME to use another mesh folder`;
@@ -297,18 +301,31 @@ async function token(args: string[]): Promise<number> {
   }
 }
 
-function create(args: string[]): number {
-  const { positionals } = parse(args, {});
+async function create(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { dir: { type: 'string' }, framework: { type: 'string' } });
   const [kind, name] = positionals;
   if ((kind !== 'agent' && kind !== 'tool') || !name)
-    throw new CliError('usage: agentmesh new agent <ns/name> | agentmesh new tool <ns/name>', 2);
-  const files = scaffold(ROOT, kind, name);
-  out(`created ${files.join(', ')}`);
+    throw new CliError(
+      'usage: agentmesh new agent <ns/name> [--dir FOLDER] | agentmesh new tool <ns/name> [--dir FOLDER]',
+      2,
+    );
+  const dir = values.dir as string | undefined;
+  if (values.framework && !dir) throw new CliError('--framework goes with --dir (a standalone project)', 2);
+  if (dir) {
+    const framework = (values.framework as string | undefined) ?? checkoutDependency(ROOT);
+    const { files } = await scaffoldStandalone(ROOT, kind, name, dir, framework);
+    out(`created ${dir}: ${files.join(', ')}`);
+    out(`next: cd ${dir} && npm install && npm test`);
+    out(
+      `run it in the local mesh (npm start in ${ROOT}): AGENTMESH_HOME=${join(ROOT, '.agentmesh')} npm start` +
+        (kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''),
+    );
+    return 0;
+  }
+  const { files, renderedIstio } = await scaffold(ROOT, kind, name);
+  out(`created ${files.join(', ')}${renderedIstio ? ', istio/base (re-rendered from the policies)' : ''}`);
   out(
     `restart the mesh (npm start) to run it${kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''}`,
-  );
-  out(
-    'for Kubernetes: npm run render:istio (the manifests are rendered from the policies; a test checks they are current)',
   );
   return 0;
 }
