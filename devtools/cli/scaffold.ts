@@ -20,12 +20,13 @@ function checkName(service: string): void {
 }
 
 /** Formats generated TypeScript as the repository does (prettier, its .prettierrc), so `npm run lint` passes. */
-async function formatted(root: string, source: string): Promise<string> {
+async function formatted(root: string, source: string, parser = 'typescript'): Promise<string> {
   const options = (await resolveConfig(join(root, 'package.json'))) ?? {};
-  return format(source, { ...options, parser: 'typescript' });
+  return format(source, { ...options, parser });
 }
 
-const policyText = (kind: Kind, service: string) => `${JSON.stringify(policyOf(kind, service), null, 2)}\n`;
+const policyText = (root: string, kind: Kind, service: string) =>
+  formatted(root, JSON.stringify(policyOf(kind, service)), 'json');
 
 /** The result of a scaffold: files written (relative to where they were asked for) and what was rendered. */
 export interface Scaffolded {
@@ -54,7 +55,7 @@ export async function scaffold(root: string, kind: Kind, service: string): Promi
   const main = join(dir, 'main.ts');
   const policy = join(dir, 'policy.json');
   writeFileSync(main, await formatted(root, source));
-  writeFileSync(policy, policyText(kind, service));
+  writeFileSync(policy, await policyText(root, kind, service));
   writeFileSync(manifestFile, addManifestEntry(manifestText, { name: service, kind, entry: relative(root, main) }));
   const renderConfig = join(root, 'istio', 'render-config.json');
   const renderedIstio = existsSync(renderConfig);
@@ -88,7 +89,7 @@ export async function scaffoldStandalone(
     'package.json': project.packageJson(service, framework),
     'tsconfig.json': project.TSCONFIG,
     'main.ts': await formatted(root, source),
-    'policy.json': policyText(kind, service),
+    'policy.json': await policyText(root, kind, service),
     Dockerfile: project.DOCKERFILE,
     '.dockerignore': project.DOCKERIGNORE,
     '.gitignore': project.GITIGNORE,
