@@ -2,7 +2,7 @@
 // writes the project, npm installs the tarball into it, the project's own test passes, and the
 // agent joins a running local mesh (AGENTMESH_HOME) and answers `agentmesh task` through its tool.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshFile } from '../mesh/index.js';
@@ -53,8 +53,23 @@ describe('a standalone agent built on the packed framework', () => {
       { env: { ...process.env, NODE_OPTIONS: '' } },
     );
     if (created.code !== 0) throw new Error(`new agent --dir failed:\n${created.stderr}`);
-    const installed = await npm(['install', '--no-audit', '--no-fund'], project);
+    // Install scripts off: better-sqlite3 would compile for minutes; its addon, built for this very
+    // version and node by our own install, is copied in instead (the rest needs no install step).
+    const installed = await npm(
+      ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'],
+      project,
+    );
     if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stderr}`);
+    const version = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string })
+        .version;
+    if (version(project) === version(ROOT)) {
+      const addon = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node';
+      mkdirSync(join(project, addon, '..'), { recursive: true });
+      cpSync(join(ROOT, addon), join(project, addon));
+    } else if ((await npm(['rebuild', 'better-sqlite3'], project)).code !== 0) {
+      throw new Error('npm rebuild better-sqlite3 failed');
+    }
 
     // The platform services only: the agent comes from outside the checkout.
     const manifest = join(copy, 'services/local-mesh.json');
