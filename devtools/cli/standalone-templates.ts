@@ -45,33 +45,39 @@ export const TSCONFIG = `${JSON.stringify(
 /** The agent's own test: a test mesh from agentmesh/testing, the agent started from main.ts, its example sent. */
 export function agentTest(service: string): string {
   return `// Runs ${service} in a test mesh (authorization server, registry, real mTLS and tokens) and
-// sends it its example: the playbook calls the classify tool and the task completes.
+// sends it its example: the playbook calls the classify tool and the task completes with its answer.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { AgentServiceService, SendTaskRequest, TaskState } from 'agentmesh';
 import { startTestMesh, type TestMesh } from 'agentmesh/testing';
 
 const SERVICE = '${service}';
+const COMPLETED = 3; // TaskState.TASK_STATE_COMPLETED
 let mesh: TestMesh;
 
 before(async () => {
-  mesh = await startTestMesh();
+  mesh = await startTestMesh({ agents: [SERVICE] });
   await mesh.startAgent(fileURLToPath(new URL('../main.ts', import.meta.url)), { name: SERVICE });
 });
 after(() => mesh.stop());
 
 test('an outage report goes to the technical queue, urgently', async () => {
-  const agent = mesh.client(AgentServiceService, SERVICE);
-  const { task } = await agent.sendTask(
-    SendTaskRequest.fromPartial({
-      requestId: 'triage-1',
-      skillId: 'triage',
-      message: { parts: [{ content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } } }] },
-      configuration: { blocking: true },
-    }),
-  );
-  assert.equal(task?.status?.state, TaskState.TASK_STATE_COMPLETED, JSON.stringify(task?.status));
+  const { task } = await mesh.agent(SERVICE).sendTask({
+    requestId: randomUUID(),
+    skillId: 'triage',
+    message: {
+      messageId: randomUUID(),
+      contextId: '',
+      taskId: '',
+      role: 1, // Role.ROLE_USER
+      parts: [{ content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } } }],
+      metadata: undefined,
+      referenceTaskIds: [],
+    },
+    configuration: { blocking: true, historyLength: 0, timeout: undefined },
+  });
+  assert.equal(task?.status?.state, COMPLETED, JSON.stringify(task?.status));
   assert.deepEqual(task?.artifacts[0]?.parts[0]?.content, { $case: 'data', data: { queue: 'technical', urgency: 'high' } });
 });
 `;
