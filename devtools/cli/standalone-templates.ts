@@ -13,7 +13,7 @@ export function packageJson(service: string, framework: string): string {
       engines: { node: '>=20' },
       scripts: {
         start: 'node --import tsx main.ts',
-        test: 'node --import tsx --test --test-concurrency=1 "test/**/*.test.ts"',
+        test: 'node --import tsx --test test/agent.test.ts',
         typecheck: 'tsc --noEmit',
       },
       dependencies: { agentmesh: framework },
