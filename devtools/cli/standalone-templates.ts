@@ -71,7 +71,14 @@ test('an outage report goes to the technical queue, urgently', async () => {
       contextId: '',
       taskId: '',
       role: 1, // Role.ROLE_USER
-      parts: [{ content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } } }],
+      parts: [
+        {
+          content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } },
+          metadata: undefined,
+          filename: '',
+          mediaType: '',
+        },
+      ],
       metadata: undefined,
       referenceTaskIds: [],
     },
