@@ -315,7 +315,7 @@ async function create(args: string[]): Promise<number> {
     const framework = (values.framework as string | undefined) ?? checkoutDependency(ROOT);
     const { files } = await scaffoldStandalone(ROOT, kind, name, dir, framework);
     out(`created ${dir}: ${files.join(', ')}`);
-    out(`next: cd ${dir} && npm install && npm test`);
+    out(`next: cd ${dir} && npm install && ${kind === 'agent' ? 'npm test' : 'npm run typecheck'}`);
     out(
       `run it in the local mesh (npm start in ${ROOT}): AGENTMESH_HOME=${join(ROOT, '.agentmesh')} npm start` +
         (kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''),

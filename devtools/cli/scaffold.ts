@@ -82,11 +82,11 @@ export async function scaffoldStandalone(
   const dir = resolve(folder);
   if (existsSync(dir) && readdirSync(dir).length > 0)
     throw new CliError(`${folder} is not empty; pick a new or empty folder`);
-  mkdirSync(join(dir, 'test'), { recursive: true });
+  mkdirSync(join(dir, kind === 'agent' ? 'test' : '.'), { recursive: true });
   const target = { framework: 'agentmesh', standalone: true };
   const source = kind === 'agent' ? agentSource(service, target) : toolSource(service, target);
   const files: Record<string, string> = {
-    'package.json': project.packageJson(service, framework),
+    'package.json': project.packageJson(service, kind, framework),
     'tsconfig.json': project.TSCONFIG,
     'main.ts': await formatted(root, source),
     'policy.json': await policyText(root, kind, service),

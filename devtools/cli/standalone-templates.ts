@@ -2,7 +2,7 @@
 // its own package depending on the packed framework, a test with agentmesh/testing, an image.
 
 /** package.json: the framework is its only dependency (tsx runs main.ts; it comes with the framework). */
-export function packageJson(service: string, framework: string): string {
+export function packageJson(service: string, kind: 'agent' | 'tool', framework: string): string {
   const name = service.replace('/', '-');
   return `${JSON.stringify(
     {
@@ -13,7 +13,7 @@ export function packageJson(service: string, framework: string): string {
       engines: { node: '>=20' },
       scripts: {
         start: 'node --import tsx main.ts',
-        test: 'node --import tsx --test test/agent.test.ts',
+        ...(kind === 'agent' ? { test: 'node --import tsx --test test/agent.test.ts' } : {}),
         typecheck: 'tsc --noEmit',
       },
       dependencies: { agentmesh: framework },
@@ -36,7 +36,7 @@ export const TSCONFIG = `${JSON.stringify(
       skipLibCheck: true,
       noEmit: true,
     },
-    include: ['*.ts', 'test'],
+    include: ['*.ts', 'test/**/*.ts'],
   },
   null,
   2,
@@ -116,8 +116,7 @@ An agentmesh ${kind} in its own repository (scaffolded by \`agentmesh new ${kind
 ## Develop
 
     npm install
-    npm test                     # a test mesh: real mTLS, tokens and registry, in one process tree
-    npm run typecheck
+${kind === 'agent' ? '    npm test                     # a test mesh: real mTLS, tokens and registry\n' : ''}    npm run typecheck
 
 ## Run it in a local mesh
 
