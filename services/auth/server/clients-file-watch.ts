@@ -1,17 +1,28 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from '../../../mesh/index.js';
 import { parseClients, type ClientDirectory } from './clients.js';
 
 /**
- * Re-reads the clients file whenever it changes, so a client registered while
- * the server runs (a standalone agent joining the local mesh, see
- * docs/standalone-agents.md) gets tokens without a restart. A file that does
- * not parse is refused as a whole and the current list stays in force.
- * Returns the function that stops watching.
+ * Re-reads the clients file whenever its modification time changes, so a
+ * client registered while the server runs (a standalone agent joining the
+ * local mesh, see docs/standalone-agents.md) gets tokens without a restart.
+ * A file that does not parse is refused as a whole and the current list stays
+ * in force. The time is taken before this returns, so no change made after
+ * the call is missed. Returns the function that stops watching.
  */
 export function watchClientsFile(file: string, clients: ClientDirectory, log: Logger, intervalMs = 250): () => void {
-  const onChange = (now: { mtimeMs: number }, before: { mtimeMs: number }) => {
-    if (now.mtimeMs === before.mtimeMs) return;
+  const mtime = () => {
+    try {
+      return statSync(file).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  };
+  let seen = mtime();
+  const check = () => {
+    const now = mtime();
+    if (now === seen) return;
+    seen = now;
     try {
       const list = parseClients(JSON.parse(readFileSync(file, 'utf8')));
       clients.replace(list);
@@ -20,7 +31,7 @@ export function watchClientsFile(file: string, clients: ClientDirectory, log: Lo
       log.error({ err: (err as Error).message }, 'clients file not reloaded; keeping the current list');
     }
   };
-  // Not persistent: watching alone must not keep the process alive.
-  watchFile(file, { persistent: false, interval: intervalMs }, onChange);
-  return () => unwatchFile(file, onChange);
+  // Unreferenced: watching alone must not keep the process alive.
+  const timer = setInterval(check, intervalMs).unref();
+  return () => clearInterval(timer);
 }
