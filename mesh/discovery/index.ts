@@ -1,3 +1,5 @@
+// Finding collaborators: card validation, bounded-time name patterns, scope matching and ranking,
+// the discovery client with its Watch-fed cache, and registration with the registry (leases).
 export { checkSchema, ENTRY_NAME, validateAgentCard, validateToolCard } from './card-validation.js';
 export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
 export type { NameMatcher } from './name-pattern.js';

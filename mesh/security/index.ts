@@ -1,3 +1,5 @@
+// Zero-trust security: SPIFFE identities, the dev CA and certificate files, mTLS / Istio transports,
+// OAuth2 token verification and client credentials, caller policies, and secrets.
 export { CertificateFiles, CertificateFilesError } from './cert-files.js';
 export type { CertificatePaths } from './cert-files.js';
 export { createCa, issueWorkloadCert, loadCa } from './dev-ca.js';
