@@ -6,4 +6,4 @@ export type { ServiceEnv, Stoppable } from './run-service.js';
 export { serviceConfigSchema, ServiceKit } from './service-kit.js';
 export type { Callee } from './service-kit.js';
 export { compileServiceOptions, parseOptions } from './service-options.js';
-export type { CompiledServiceOptions, ServiceOptions } from './service-options.js';
+export type { CompiledServiceOptions, PolicyDocument, ServiceOptions } from './service-options.js';

@@ -3,6 +3,14 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import type { Interceptor } from '../core/index.js';
 import { loadPolicy, parsePolicy, securityConfigSchema, type ServicePolicy } from '../security/index.js';
 
+/** A caller policy as written in code (a ServicePolicy, with each rule's description and scopes optional). */
+export interface PolicyDocument {
+  /** The service it protects, "namespace/name". */
+  service: string;
+  /** Allow rules; everything else is denied. Caller patterns may use {trust_domain}. */
+  rules: { description?: string; methods: string[]; callers: string[]; scopes?: string[] }[];
+}
+
 /**
  * Configuration of a service process given in code (runMeshService, runAgent,
  * runToolService). Each option overrides the environment variable named in its
@@ -14,7 +22,7 @@ export interface ServiceOptions {
    * (AGENTMESH_POLICY_FILE). Without either, agents and tool services use their
    * built-in default; other services must name one.
    */
-  policy?: ServicePolicy | string;
+  policy?: PolicyDocument | string;
   /**
    * Server interceptors of every method, first = outermost. They run inside the
    * kit's chain — after observability and security, just before the handler — so
