@@ -1,5 +1,4 @@
-// Configuration parsed once at startup: env schemas, the ConfigError naming the bad variable, the
-// kernel settings every service reads, and the local mesh's mesh.json description.
+// Configuration parsed once at startup: env schemas, ConfigError naming the variable, kernel settings, mesh.json.
 export { ConfigError, kernelConfigSchema, loadConfig, logLevel, millis, port } from './config.js';
 export type { EnvSchema, KernelConfig } from './config.js';
 export type { MeshFile, MeshServiceKind } from './mesh-file.js';

@@ -1,5 +1,4 @@
-// Running agents and tool services: runAgent / runToolService and their options, planners
-// (playbook, LLM), the deterministic executor, step runners, explanations and the agent runtime.
+// Running agents and tool services: runAgent, runToolService, their options, planners, executor and step runners.
 export { compileToolServiceOptions, runToolService } from './run-tool-service.js';
 export type { CompiledToolServiceOptions, ToolServiceOptions } from './run-tool-service.js';
 export { compileSchema } from './schema-validator.js';

@@ -1,5 +1,4 @@
-// The service kit: a secured, observable service process (configuration, security and telemetry
-// chain, admin port, registration, graceful shutdown) for agents, tool services and the registry.
+// The service kit: a secured, observable service process, its options in code, and graceful shutdown.
 export { runMeshService } from './run-mesh-service.js';
 export { configOrExit, EXIT_CONFIG, runService } from './run-service.js';
 export type { ServiceEnv, Stoppable } from './run-service.js';

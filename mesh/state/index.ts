@@ -1,5 +1,4 @@
-// Durable state per service: the Store over SQLite or PostgreSQL (one query path, migrations), with
-// versioned tasks, conversations and plans, step logs, execution records and idempotent tool results.
+// Durable state per service: the Store over SQLite or PostgreSQL, versioned tasks, plans, records and results.
 export type { BackendKind } from './backend.js';
 export { loadStateConfig, stateConfigSchema } from './config.js';
 export type { StateConfig } from './config.js';

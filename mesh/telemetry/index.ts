@@ -1,5 +1,4 @@
-// Observability: pino logs with PII redaction, Prometheus metrics and the admin port, the
-// hash-chained audit trail, OpenTelemetry tracing and the server-side observability interceptor.
+// Observability: redacting pino logs, Prometheus metrics and admin port, audit trail, tracing, the interceptor.
 export { startAdminServer } from './admin-server.js';
 export type { AdminServer, Readiness } from './admin-server.js';
 export { AuditLog, verifyAuditFile } from './audit.js';
