@@ -35,8 +35,8 @@ export interface AgentDefinition extends AgentOptions {
   /** Pre-approved plans per skill id: the offline default and the regulated-flow planner. */
   playbooks?: Record<string, Playbook>;
   /**
-   * Plans only from the playbooks, whatever AGENTMESH_PLANNER and
-   * OPENAI_API_KEY say: a regulated flow runs pre-approved plans only.
+   * Plans only from the playbooks, whatever the planner choice (option or
+   * AGENTMESH_PLANNER) and the API key say: a regulated flow runs pre-approved plans only.
    */
   playbooksOnly?: boolean;
   /**
@@ -61,7 +61,11 @@ function choosePlanner(
   const wantLlm = !def.playbooksOnly && (choice === 'llm' || (choice === 'auto' && !!options.openai.apiKey));
   if (!wantLlm) return { planner: new PlaybookPlanner(def.playbooks ?? {}, { llmAliases: aliases }), kind: 'playbook' };
   const model = options.openai.model || card.model?.model;
-  if (!model) throw new ConfigError('OPENAI_MODEL', 'is required by the LLM planner when the card names no model');
+  if (!model)
+    throw new ConfigError(
+      'OPENAI_MODEL',
+      'is required (or option openai.model) when the LLM plans and the card names no model',
+    );
   const client = openAiClient(options.openai);
   return {
     planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }),
