@@ -11,11 +11,10 @@ function agentSource(service: string): string {
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 const SERVICE = '${service}';
 
 await runAgent({
+  policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
   card: {
     name: SERVICE,
     version: '0.1.0',
@@ -63,8 +62,6 @@ function toolSource(service: string): string {
 import { fileURLToPath } from 'node:url';
 import { runToolService } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 await runToolService(
   { name: '${service}', version: '0.1.0', purpose: 'Counts words (a starting point: replace with what this service is for).', owner: 'team-${ns}' },
   [
@@ -78,6 +75,7 @@ await runToolService(
       handler: async (args) => ({ words: String(args.text).split(/\\s+/).filter(Boolean).length }),
     },
   ],
+  { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
 );
 `;
 }

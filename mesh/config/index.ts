@@ -1,3 +1,4 @@
+// Configuration parsed once at startup: env schemas, ConfigError naming the variable, kernel settings, mesh.json.
 export { ConfigError, kernelConfigSchema, loadConfig, logLevel, millis, port } from './config.js';
 export type { EnvSchema, KernelConfig } from './config.js';
 export type { MeshFile, MeshServiceKind } from './mesh-file.js';
