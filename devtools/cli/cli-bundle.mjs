@@ -43,7 +43,8 @@ export function freshEntry(cache = cacheDir()) {
   try {
     const dir = join(cache, readFileSync(join(cache, 'current'), 'utf8').trim());
     const manifest = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
-    return manifest.inputs.every(unchanged) ? join(dir, 'main.mjs') : undefined;
+    const entry = join(dir, 'main.mjs');
+    return existsSync(entry) && manifest.inputs.every(unchanged) ? entry : undefined;
   } catch {
     return undefined;
   }
