@@ -104,11 +104,10 @@ export async function buildCli(cache = cacheDir()) {
     });
     const manifest = `${JSON.stringify({ inputs: [...inputs.values()].sort((a, b) => a.path.localeCompare(b.path)) })}\n`;
     writeFileSync(join(tmp, 'inputs.json'), manifest);
-    // Named by what it was built from: two CLIs building at once end with the same result.
-    const id = sha256(manifest).slice(0, 16);
+    // A folder of its own per build, never reused: a CLI running an older bundle keeps its chunks.
+    const id = `${sha256(manifest).slice(0, 12)}-${randomBytes(4).toString('hex')}`;
     const dir = join(cache, id);
-    if (existsSync(dir)) rmSync(tmp, { recursive: true, force: true });
-    else renameSync(tmp, dir);
+    renameSync(tmp, dir);
     writeFileSync(join(cache, `current.${process.pid}`), id);
     renameSync(join(cache, `current.${process.pid}`), join(cache, 'current'));
     removeReplaced(cache, id);
