@@ -9,7 +9,7 @@ interface Manifest {
   inputs: { path: string; mtimeMs: number; size: number; sha256: string }[];
 }
 
-describe('the agentmesh command and its bundle', () => {
+describe('the agentmesh command: its bundle and its help', () => {
   let cache: string;
   const agentmesh = (args: string[]) =>
     runCommand(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), ...args], {
@@ -57,5 +57,30 @@ describe('the agentmesh command and its bundle', () => {
     expect(run.stderr).not.toContain(MARK);
     expect(current()).not.toBe(stale);
     expect(existsSync(join(current(), 'main.mjs'))).toBe(true);
+  });
+
+  test("<command> --help prints that command's own usage, for every command", async () => {
+    const overall = (await agentmesh(['--help'])).stdout;
+    for (const command of ['agents', 'tools', 'task', 'answer', 'explain', 'audit', 'token', 'new']) {
+      for (const args of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+        ['--user', 'ada', command, '--help'],
+      ]) {
+        const r = await agentmesh(args);
+        expect({ args, code: r.code, first: r.stdout.split('\n')[0] }).toEqual({
+          args,
+          code: 0,
+          first: expect.stringMatching(new RegExp(`^usage: agentmesh ${command} `)),
+        });
+        expect(r.stdout).toContain('--user NAME');
+        expect(r.stdout).not.toBe(overall);
+      }
+    }
+    expect(await agentmesh(['help', 'nothing'])).toMatchObject({
+      code: 2,
+      stderr: 'agentmesh: unknown command "nothing" (see agentmesh --help)\n',
+    });
   });
 });
