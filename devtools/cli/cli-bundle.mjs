@@ -16,12 +16,15 @@ const SETTINGS = ['tsconfig.json', 'devtools/cli/cli-bundle.mjs'];
 // A bundle is removed this long after another one replaced it (a CLI still running it has loaded its chunks by then).
 const KEEP_REPLACED_MS = 3_600_000;
 
-/** Where bundles are kept: AGENTMESH_CLI_CACHE (inside the checkout, so the bundle finds node_modules), else node_modules/.cache. */
-export function cacheDir(env = process.env) {
-  return env.AGENTMESH_CLI_CACHE ?? join(ROOT, 'node_modules', '.cache', 'agentmesh-cli');
-}
-
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Where bundles are kept: AGENTMESH_CLI_CACHE (inside the checkout, so the bundle finds node_modules),
+ * else node_modules/.cache, in a folder per checkout: copies of the project may share one node_modules.
+ */
+export function cacheDir(env = process.env) {
+  return env.AGENTMESH_CLI_CACHE ?? join(ROOT, 'node_modules', '.cache', 'agentmesh-cli', sha256(ROOT).slice(0, 12));
+}
 
 /** What a source file was when it was read: mtime and size let the check skip hashing unchanged files. */
 function fingerprint(path) {
@@ -44,7 +47,8 @@ export function freshEntry(cache = cacheDir()) {
     const dir = join(cache, readFileSync(join(cache, 'current'), 'utf8').trim());
     const manifest = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
     const entry = join(dir, 'main.mjs');
-    return existsSync(entry) && manifest.inputs.every(unchanged) ? entry : undefined;
+    // A bundle of another checkout has that checkout's paths in it (import.meta.url), even if the sources are alike.
+    return manifest.root === ROOT && existsSync(entry) && manifest.inputs.every(unchanged) ? entry : undefined;
   } catch {
     return undefined;
   }
@@ -102,7 +106,7 @@ export async function buildCli(cache = cacheDir()) {
       plugins: [sources(inputs)],
       logLevel: 'silent',
     });
-    const manifest = `${JSON.stringify({ inputs: [...inputs.values()].sort((a, b) => a.path.localeCompare(b.path)) })}\n`;
+    const manifest = `${JSON.stringify({ root: ROOT, inputs: [...inputs.values()].sort((a, b) => a.path.localeCompare(b.path)) })}\n`;
     writeFileSync(join(tmp, 'inputs.json'), manifest);
     // A folder of its own per build, never reused: a CLI running an older bundle keeps its chunks.
     const id = `${sha256(manifest).slice(0, 12)}-${randomBytes(4).toString('hex')}`;
