@@ -115,6 +115,7 @@ export async function buildCli(cache = cacheDir()) {
     writeFileSync(join(cache, `current.${process.pid}`), id);
     renameSync(join(cache, `current.${process.pid}`), join(cache, 'current'));
     removeReplaced(cache, id);
+    if (!process.env.AGENTMESH_CLI_CACHE) removeOrphans(dirname(cache));
     return join(dir, 'main.mjs');
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -127,6 +128,20 @@ function removeReplaced(cache, current) {
     const path = join(cache, name);
     if (name === current || name === 'current' || name.startsWith('current.')) continue;
     if (Date.now() - statSync(path).mtimeMs > KEEP_REPLACED_MS) rmSync(path, { recursive: true, force: true });
+  }
+}
+
+/** Removes the bundles of checkouts that are gone (temporary copies of the project sharing this node_modules). */
+function removeOrphans(parent) {
+  for (const name of readdirSync(parent)) {
+    try {
+      const dir = join(parent, name);
+      const current = join(dir, readFileSync(join(dir, 'current'), 'utf8').trim());
+      const { root } = JSON.parse(readFileSync(join(current, 'inputs.json'), 'utf8'));
+      if (!existsSync(root)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Not a finished build of a checkout: left alone.
+    }
   }
 }
 
