@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
-import { Message, Role, Task, TaskState } from '../../gen/agentmesh/v1/task.js';
+import { Task, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { MeshClient } from '../../mesh/index.js';
 import { Code, isMeshError } from '../../mesh/index.js';
 import { CliError } from './cli-error.js';
 import type { MeshConnection } from './connection.js';
+import { answerMessage, requestMessage } from './task-messages.js';
+export { requestMessage };
 import { follow, Progress, short, statusText } from './task-progress.js';
 
 type AgentClient = MeshClient<typeof AgentServiceService>;
@@ -38,32 +40,6 @@ async function ask(task: Task): Promise<string | undefined> {
   } finally {
     rl.close();
   }
-}
-
-/** The request message: the input object as a data part, plus the text when given. */
-export function requestMessage(input: Record<string, unknown>, text: string | undefined): Message {
-  return Message.fromPartial({
-    messageId: randomUUID(),
-    role: Role.ROLE_USER,
-    parts: [
-      ...(text ? [{ content: { $case: 'text' as const, text } }] : []),
-      { content: { $case: 'data' as const, data: input } },
-    ],
-  });
-}
-
-/** An answer as typed: a JSON object is data, anything else (a choice) is text. */
-export function answerMessage(reply: string): Message {
-  let data: unknown;
-  try {
-    data = JSON.parse(reply);
-  } catch {
-    data = undefined;
-  }
-  if (typeof data === 'object' && data !== null) return requestMessage(data as Record<string, unknown>, undefined);
-  const message = requestMessage({}, reply);
-  message.parts = message.parts.filter((p) => p.content?.$case === 'text');
-  return message;
 }
 
 /** Follows a task from where `seen` is to its end (asking for input on the way), prints the outcome once; returns the exit code. */
