@@ -37,7 +37,13 @@ const walk = (dir, keep) => {
 walk('services', (p) => p.endsWith('.json'));
 assets.push(join('gen', 'descriptors.binpb'));
 // The container build copies no devtools/: the CLI is built only where its sources are.
-if (existsSync(join('devtools', 'cli', 'bin.mjs'))) assets.push(join('devtools', 'cli', 'bin.mjs'));
+// In the package the CLI runs from its compiled JavaScript (the checkout's bin.mjs bundles from source).
+if (existsSync(join('devtools', 'cli', 'main.ts'))) {
+  mkdirSync(join(out, 'devtools', 'cli'), { recursive: true });
+  writeFileSync(join(out, 'devtools', 'cli', 'bin.mjs'), "#!/usr/bin/env node\nawait import('./main.js');\n", {
+    mode: 0o755,
+  });
+}
 for (const file of assets) {
   const target = join(out, relative('.', file));
   mkdirSync(dirname(target), { recursive: true });
