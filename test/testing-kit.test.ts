@@ -23,7 +23,8 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
   let math: StubToolService;
 
   beforeAll(async () => {
-    mesh = await startTestMesh();
+    // The stub services are named up front; the agent is not, so its start restarts the authorization server.
+    mesh = await startTestMesh({ tools: ['banking/customer-records', 'banking/loan-math'] });
     records = await mesh.stubTools('banking/customer-records', [
       tool('get-customer', async () => ({
         monthlyIncomeEur: 4000,

@@ -15,8 +15,10 @@ export interface ChildServiceSpec {
   cwd?: string;
 }
 
-// Enough output to show why a service did not come up, bounded for long test runs.
+// Enough output to show why a service did not come up, and log lines a test may still ask
+// for after startup, bounded for long test runs.
 const KEEP_CHARS = 32_768;
+const KEEP_RECORDS = 5_000;
 
 /** This process's environment without the mesh and model settings, which would point a test's services elsewhere. */
 function inherited(): Record<string, string | undefined> {
@@ -36,6 +38,7 @@ export class ChildService {
   private partial = '';
   private readonly log: WriteStream;
   private readonly listeners = new Set<(record: Record<string, unknown>) => void>();
+  private readonly records: Record<string, unknown>[] = [];
 
   constructor(readonly spec: ChildServiceSpec) {
     const { file, nodeArgs } = nodeEntry(spec.entry, { tracing: spec.tracing });
@@ -69,6 +72,8 @@ export class ChildService {
       } catch {
         continue;
       }
+      this.records.push(record);
+      if (this.records.length > KEEP_RECORDS) this.records.shift();
       for (const listener of this.listeners) listener(record);
     }
   }
@@ -83,8 +88,10 @@ export class ChildService {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves with the first JSON log line with this `msg`; rejects (with the output) if the process exits first. */
+  /** Resolves with the first JSON log line with this `msg`, logged already or to come; rejects (with the output) if the process exits first. */
   waitForLog(msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const seen = this.records.find((r) => r.msg === msg);
+    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const done = () => {
         this.listeners.delete(listener);

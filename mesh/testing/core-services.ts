@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { ChildService } from './child-service.js';
 import type { MeshHome } from './mesh-home.js';
 import { serviceEntry } from './service-entry.js';
@@ -23,15 +23,21 @@ export async function serviceEnv(home: MeshHome, service: string): Promise<Recor
   };
 }
 
-/** A free loopback port, for the one address two services need before either runs (auth asks the registry). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** Distinct free loopback ports (all held until each is known), for addresses services need before they run. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer().once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /** The running authorization server: its process, issuer and port. */
@@ -69,7 +75,11 @@ export async function startAuth(
   return { process: child, issuer: String(listening.issuer), port: Number(listening.port) };
 }
 
-/** Starts the registry (services/registry) on `port`; resolves once it serves. */
+/**
+ * Starts the registry (services/registry) on `port`; resolves once it serves.
+ * Its token endpoints are given rather than read from the issuer's metadata,
+ * so it can start while the authorization server does.
+ */
 export async function startRegistry(
   home: MeshHome,
   port: number,
@@ -84,6 +94,8 @@ export async function startRegistry(
       ...(await serviceEnv(home, name)),
       AGENTMESH_PORT: String(port),
       AGENTMESH_OAUTH_ISSUER: issuer,
+      AGENTMESH_OAUTH_JWKS_URL: `${issuer}/oauth2/jwks`,
+      AGENTMESH_OAUTH_TOKEN_URL: `${issuer}/oauth2/token`,
       ...extra,
     },
     logFile: home.logFile(name),

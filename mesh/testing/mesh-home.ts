@@ -19,6 +19,21 @@ export interface TestClient {
   impersonation?: boolean;
 }
 
+/** The client of an agent: registers, discovers, calls tools and agents, and acts for its callers. */
+export const agentClient = (name: string): Omit<TestClient, 'auth'> => ({
+  client_id: name,
+  scopes: ['registry.register', 'registry.read', 'tools.invoke', 'task.read', 'task.write'],
+  audiences: ['*'],
+  token_exchange: true,
+});
+
+/** The client of a tool service: it only registers itself. */
+export const toolClient = (name: string): Omit<TestClient, 'auth'> => ({
+  client_id: name,
+  scopes: ['registry.register', 'registry.read'],
+  audiences: ['agentmesh/registry'],
+});
+
 /** A workload's files: its certificate and key, and the CA. */
 export interface WorkloadFiles {
   cert: string;

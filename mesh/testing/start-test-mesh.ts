@@ -1,5 +1,5 @@
-import { freePort, startAuth, startRegistry } from './core-services.js';
-import { MeshHome } from './mesh-home.js';
+import { freePorts, startAuth, startRegistry } from './core-services.js';
+import { agentClient, MeshHome, toolClient } from './mesh-home.js';
 import { TestMesh, type TestMeshOptions } from './test-mesh.js';
 
 /**
@@ -12,17 +12,20 @@ export async function startTestMesh(options: TestMeshOptions = {}): Promise<Test
   const home = await MeshHome.create(options.trustDomain ?? 'agentmesh.test');
   const env = options.env ?? {};
   // The authorization server asks the registry whether agents are suspended, and the registry
-  // checks tokens from the authorization server: the registry's port is chosen first.
+  // checks tokens from the authorization server: both ports are chosen first, both start at once.
   home.addClient({ client_id: 'agentmesh/registry', scopes: [], audiences: [] });
-  const registryAddress = `127.0.0.1:${await freePort()}`;
-  let auth: Awaited<ReturnType<typeof startAuth>> | undefined;
-  try {
-    auth = await startAuth(home, 0, registryAddress, env);
-    const registry = await startRegistry(home, Number(registryAddress.split(':')[1]), auth.issuer, env);
-    return new TestMesh(home, auth, registry.process, registry.address, options);
-  } catch (err) {
-    await auth?.process.stop();
-    home.remove();
-    throw err;
-  }
+  for (const name of options.agents ?? []) home.addClient(agentClient(name));
+  for (const name of options.tools ?? []) home.addClient(toolClient(name));
+  const [authPort, registryPort] = (await freePorts(2)) as [number, number];
+  const starting = [
+    startAuth(home, authPort, `127.0.0.1:${registryPort}`, env),
+    startRegistry(home, registryPort, `https://127.0.0.1:${authPort}`, env),
+  ] as const;
+  const [auth, registry] = await Promise.allSettled(starting);
+  if (auth.status === 'fulfilled' && registry.status === 'fulfilled')
+    return new TestMesh(home, auth.value, registry.value.process, registry.value.address, options);
+  if (auth.status === 'fulfilled') await auth.value.process.stop();
+  if (registry.status === 'fulfilled') await registry.value.process.stop();
+  home.remove();
+  throw auth.status === 'rejected' ? auth.reason : (registry as PromiseRejectedResult).reason;
 }

@@ -1,4 +1,4 @@
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
@@ -9,6 +9,9 @@ import { FileSecretsProvider, spiffeIdOfService } from '../security/index.js';
 import { ServiceKit } from '../service/index.js';
 import { loadStateConfig, openStore } from '../state/index.js';
 import { createLogger } from '../telemetry/index.js';
+
+// The registry's refusal, if any, is in the last lines of the service's log.
+const logTail = (file: string) => readFileSync(file, 'utf8').trimEnd().split('\n').slice(-5).join('\n');
 
 /** One call a stub tool received, recorded before its handler ran. */
 export interface ToolCall {
@@ -52,6 +55,7 @@ export interface StubToolsSetup {
  * in this process, registers it, and resolves once the registry has it.
  */
 export async function startStubTools(setup: StubToolsSetup): Promise<StubToolService> {
+  if (!setup.tools.length) throw new Error(`stubTools(${setup.name}): give at least one tool`);
   const calls: ToolCall[] = [];
   const recorded: ToolSpec[] = setup.tools.map((spec) => ({
     ...spec,
@@ -126,7 +130,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
       registration.registered,
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`${setup.name} was not registered within 30 s; see ${setup.logFile}`)),
+          () => reject(new Error(`${setup.name} was not registered within 30 s:\n${logTail(setup.logFile)}`)),
           30_000,
         );
       }),
