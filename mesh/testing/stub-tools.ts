@@ -31,6 +31,8 @@ export interface ToolCall {
 export interface StubToolService {
   name: string;
   address: string;
+  /** host:port of its admin HTTP server (/metrics, /readyz). */
+  admin: string;
   /** Every call, in order of arrival. */
   calls: ToolCall[];
   /** The calls of one tool. */
@@ -146,6 +148,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
   return {
     name: setup.name,
     address,
+    admin: adminAddress,
     calls,
     callsOf: (tool) => calls.filter((c) => c.tool === tool),
     async stop() {

@@ -150,7 +150,7 @@ export class TestMesh {
       policyFile: this.mesh.policyFile(service),
     });
     this.stubs.push(stub);
-    this.remember({ name: service, kind: 'tool', address: stub.address, admin: undefined });
+    this.remember({ name: service, kind: 'tool', address: stub.address, admin: stub.admin });
     return stub;
   }
 
