@@ -37,6 +37,8 @@ export interface StubToolService {
   calls: ToolCall[];
   /** The calls of one tool. */
   callsOf(tool: string): ToolCall[];
+  /** Resolves once `tool` has been called `count` times (its handler is running or done), with those calls. */
+  waitForCalls(tool: string, count?: number): Promise<ToolCall[]>;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,8 @@ export interface StubToolsSetup {
 export async function startStubTools(setup: StubToolsSetup): Promise<StubToolService> {
   if (!setup.tools.length) throw new Error(`stubTools(${setup.name}): give at least one tool`);
   const calls: ToolCall[] = [];
+  const waiters = new Set<() => void>();
+  const callsOf = (tool: string) => calls.filter((c) => c.tool === tool);
   const recorded: ToolSpec[] = setup.tools.map((spec) => ({
     ...spec,
     handler: (args, ctx) => {
@@ -72,6 +76,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
         subject: principal?.subject,
         actors: principal?.actors ?? [],
       });
+      for (const wake of waiters) wake();
       return spec.handler(args, ctx);
     },
   }));
@@ -150,7 +155,17 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
     address,
     admin: adminAddress,
     calls,
-    callsOf: (tool) => calls.filter((c) => c.tool === tool),
+    callsOf,
+    waitForCalls: (tool, count = 1) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (callsOf(tool).length < count) return;
+          waiters.delete(check);
+          resolve(callsOf(tool).slice(0, count));
+        };
+        waiters.add(check);
+        check();
+      }),
     async stop() {
       await registration.stop();
       registry.close();

@@ -129,7 +129,8 @@ export class TestMesh {
   /** Runs an agent's entry file (its main.ts / main.js calling runAgent) in this mesh; resolves once it is registered. */
   async startAgent(entry: string, options: StartAgentOptions = {}): Promise<RunningAgent> {
     const name = agentName(entry, options);
-    if (this.agents.has(name)) throw new Error(`${name} already runs in this test mesh`);
+    // A stopped or killed agent may start again: same name, same data (how tests of resumption work).
+    if (this.agents.get(name)?.process.running) throw new Error(`${name} already runs in this test mesh`);
     await this.ensureClient(agentClient(name));
     if (options.model) this.models.add(options.model);
     const agent = await startAgentProcess(this.mesh, entry, name, await this.workloadEnv(name), options);
