@@ -7,6 +7,7 @@ import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { requestMessage } from '../devtools/cli/task-command.js';
 import { Code, processAlive, type MeshFile, type ToolSpec } from '../mesh/index.js';
 import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
+import { ROOT, runCommand } from './helpers/processes.js';
 
 const AGENT = 'lending/credit-risk';
 const tool = (name: string, handler: ToolSpec['handler']): ToolSpec => ({
@@ -84,7 +85,20 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
     expect(records.calls).toHaveLength(before);
   });
 
-  test('home holds a mesh.json that names every service and the caller, as the launcher writes it', () => {
+  test('a client acting for a named person: the task is theirs, and another person does not find it', async () => {
+    const { task } = await mesh.agent(AGENT, { user: 'alice' }).sendTask({
+      requestId: 'kit-3',
+      skillId: 'assess-credit-risk',
+      message: requestMessage({ customerId: 'C-1001', amount: 9000, termMonths: 48 }, undefined),
+      configuration: { blocking: true, historyLength: 0, timeout: undefined },
+    });
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const read = { taskId: task!.id, historyLength: 0 };
+    expect((await mesh.agent(AGENT, { user: 'alice' }).getTask(read)).task?.id).toBe(task!.id);
+    await expect(mesh.agent(AGENT, { user: 'bob' }).getTask(read)).rejects.toMatchObject({ code: Code.NOT_FOUND });
+  });
+
+  test('home holds a mesh.json that names every service and the caller, as the launcher writes it', async () => {
     const file = JSON.parse(readFileSync(join(mesh.home, 'mesh.json'), 'utf8')) as MeshFile;
     expect(file.services.map((s) => [s.name, s.kind])).toEqual([
       ['agentmesh/auth', 'auth'],
@@ -95,6 +109,13 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
     ]);
     expect(file).toMatchObject({ issuer: mesh.issuer, client: { clientId: 'agentmesh/cli' } });
     expect(readFileSync(file.ca, 'utf8')).toContain('BEGIN CERTIFICATE');
+    // The CLI finds the test mesh through AGENTMESH_HOME and lists its agent from the registry.
+    const listed = await runCommand(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'agents'], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: mesh.home, AGENTMESH_USER: 'alice' },
+      timeout: 60_000,
+    });
+    expect(listed).toMatchObject({ code: 0, stdout: expect.stringContaining(AGENT) });
   });
 
   test('stop() ends every process it started and removes its folder', async () => {
