@@ -1,7 +1,8 @@
 // agentmesh/testing: what a team needs to test its agents against a real, secured mesh.
 export { startTestMesh } from './start-test-mesh.js';
 export { TestMesh } from './test-mesh.js';
-export type { TestClientOptions, TestMeshOptions } from './test-mesh.js';
+export type { TestMeshOptions } from './test-mesh.js';
+export type { TestClientOptions } from './test-client.js';
 export type { RunningAgent, StartAgentOptions } from './agent-process.js';
 export type { StubToolService, ToolCall } from './stub-tools.js';
 export { TEST_CALLER } from './mesh-home.js';

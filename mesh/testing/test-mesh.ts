@@ -1,6 +1,6 @@
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
-import { createClient, type MeshClient } from '../client/index.js';
+import type { MeshClient } from '../client/index.js';
 import type { MeshFile } from '../config/index.js';
 import type { ServiceDefinition } from '../core/index.js';
 import type { ToolSpec } from '../runtime/index.js';
@@ -11,6 +11,7 @@ import type { ChildService } from './child-service.js';
 import { agentClient, toolClient, type MeshHome } from './mesh-home.js';
 import type { ScriptedModel } from './scripted-model.js';
 import { startStubTools, type StubToolService } from './stub-tools.js';
+import { testClient, type TestCaller, type TestClientOptions } from './test-client.js';
 
 /** Options of startTestMesh. */
 export interface TestMeshOptions {
@@ -27,20 +28,6 @@ export interface TestMeshOptions {
   tools?: string[];
 }
 
-/** How a test client calls a service. */
-export interface TestClientOptions {
-  /** Scopes asked for (default: all the test caller may get). */
-  scopes?: string[];
-  /** Call for this person (token exchange naming them as subject) instead of as the test caller. */
-  user?: string;
-  /** Send no token at all (to see the service refuse: UNAUTHENTICATED). */
-  withoutToken?: boolean;
-  /** Default: the address the mesh knows for the service. */
-  address?: string;
-  /** Default deadline of each call (default 10 s). */
-  deadlineMs?: number;
-}
-
 type Known = MeshFile['services'][number];
 
 /**
@@ -54,7 +41,7 @@ export class TestMesh {
   private readonly stubs: StubToolService[] = [];
   private readonly models = new Set<ScriptedModel>();
   private readonly clients: { close(): void }[] = [];
-  private readonly caller: { transport: Transport; tokens: TokenClient };
+  private readonly caller: TestCaller;
   private stopped: Promise<void> | undefined;
 
   /** Use startTestMesh(); this wires what it started. */
@@ -68,6 +55,7 @@ export class TestMesh {
   ) {
     const { cert, key, secret } = mesh.caller;
     this.caller = {
+      trustDomain: mesh.trustDomain,
       transport: new Transport({
         mode: 'mtls',
         trustDomain: mesh.trustDomain,
@@ -159,20 +147,7 @@ export class TestMesh {
   client<S extends ServiceDefinition>(definition: S, service: string, options: TestClientOptions = {}): MeshClient<S> {
     const address = options.address ?? this.known.get(service)?.address;
     if (!address) throw new Error(`${service} does not run in this test mesh; pass options.address`);
-    const { tokens, transport } = this.caller;
-    const scopes = options.scopes ?? [];
-    const client = createClient(definition, address, {
-      credentials: transport.channelCredentials(spiffeIdOfService(this.trustDomain, service)),
-      defaultDeadlineMs: options.deadlineMs ?? 10_000,
-      metadataHooks: options.withoutToken
-        ? []
-        : options.user
-          ? [
-              async (md) =>
-                md.set('authorization', `Bearer ${await tokens.tokenForUser(options.user!, service, scopes)}`),
-            ]
-          : [tokens.metadataHook(service, scopes)],
-    });
+    const client = testClient(this.caller, definition, service, address, options);
     this.clients.push(client);
     return client;
   }
@@ -207,13 +182,19 @@ export class TestMesh {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       for (const c of this.clients) c.close();
-      for (const agent of this.agents.values()) await agent.process.stop();
-      for (const stub of this.stubs) await stub.stop();
-      await this.registryProcess.stop();
-      await this.auth.process.stop();
-      for (const model of this.models) await model.close();
+      // Every piece is stopped even when one fails; the first failure is reported after.
+      const failures: unknown[] = [];
+      const steps = [
+        ...[...this.agents.values()].map((a) => () => a.process.stop()),
+        ...this.stubs.map((s) => () => s.stop()),
+        () => this.registryProcess.stop(),
+        () => this.auth.process.stop(),
+        ...[...this.models].map((m) => () => m.close()),
+      ];
+      for (const step of steps) await step().catch((err: unknown) => failures.push(err));
       this.caller.transport.close();
       this.mesh.remove();
+      if (failures.length) throw failures[0];
     })();
     return this.stopped;
   }
