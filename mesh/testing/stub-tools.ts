@@ -95,7 +95,8 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
     }),
   );
   const env: Record<string, string> = { ...setup.env, AGENTMESH_POLICY_FILE: setup.policyFile };
-  const log = createLogger({ service: setup.name, destination: createWriteStream(setup.logFile, { flags: 'a' }) });
+  const logStream = createWriteStream(setup.logFile, { flags: 'a', mode: 0o600 });
+  const log = createLogger({ service: setup.name, destination: logStream });
   const secrets = new FileSecretsProvider(env.AGENTMESH_SECRETS_FILE!);
   await secrets.start();
   const kit = await ServiceKit.fromEnv(setup.name, loadConfig(kernelConfigSchema, env), log, secrets, env);
@@ -146,6 +147,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
     await registration.stop();
     registry.close();
     await kit.shutdown();
+    logStream.end();
     throw err;
   } finally {
     clearTimeout(timer);
@@ -170,6 +172,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
       await registration.stop();
       registry.close();
       await kit.shutdown();
+      await new Promise((resolve) => logStream.end(resolve));
     },
   };
 }
