@@ -9,6 +9,17 @@ import { TestMesh, type TestMeshOptions } from './test-mesh.js';
  * Call stop() in afterAll: it ends every process it started and removes the folder.
  */
 export async function startTestMesh(options: TestMeshOptions = {}): Promise<TestMesh> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      // A port found free may be taken by another program before a service binds it: choose again.
+      if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOnce(options: TestMeshOptions): Promise<TestMesh> {
   const home = await MeshHome.create(options.trustDomain ?? 'agentmesh.test');
   const env = options.env ?? {};
   // The authorization server asks the registry whether agents are suspended, and the registry
