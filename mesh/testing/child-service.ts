@@ -20,6 +20,13 @@ export interface ChildServiceSpec {
 const KEEP_CHARS = 32_768;
 const KEEP_RECORDS = 5_000;
 
+// Services still running when the test process exits without stop() (an uncaught error, a
+// process.exit): killed on the way out, as their orphan path is not enough when nobody reads their output.
+const live = new Set<ChildService>();
+process.once('exit', () => {
+  for (const service of live) service.child.kill('SIGKILL');
+});
+
 /** This process's environment without the mesh and model settings, which would point a test's services elsewhere. */
 function inherited(): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AGENTMESH_|OPENAI_)/.test(k)));
@@ -50,8 +57,10 @@ export class ChildService {
     });
     this.child.stdout!.on('data', (d: Buffer) => this.take(d.toString(), true));
     this.child.stderr!.on('data', (d: Buffer) => this.take(d.toString(), false));
+    live.add(this);
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
+        live.delete(this);
         this.log.end();
         resolve(code ?? signal ?? -1);
       }),
