@@ -1,13 +1,13 @@
 // The testing kit users get (agentmesh/testing): a real secured mesh in a few lines, one of the
 // repository's demo agents run unmodified against stub tools, typed clients with real tokens,
 // and nothing left behind by stop().
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { requestMessage } from '../devtools/cli/task-command.js';
 import { Code, processAlive, type MeshFile, type ToolSpec } from '../mesh/index.js';
 import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
-import { ROOT, runCommand } from './helpers/processes.js';
+import { ROOT, runCommand, startProcess } from './helpers/processes.js';
 
 const AGENT = 'lending/credit-risk';
 const tool = (name: string, handler: ToolSpec['handler']): ToolSpec => ({
@@ -126,4 +126,17 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
     expect(pids.filter(processAlive)).toEqual([]);
     expect(existsSync(mesh.home)).toBe(false);
   });
+});
+
+describe('agentmesh/testing when the test process is killed', () => {
+  test('its services notice (IPC channel closed) and stop by themselves', async () => {
+    const parent = startProcess('test/fixtures/test-mesh-then-sigkill.ts');
+    expect(await parent.exited).toBe('SIGKILL');
+    const { pids, home } = JSON.parse(parent.stdout()) as { pids: number[]; home: string };
+    expect(pids).toHaveLength(2);
+    // Not our children: their exit cannot be awaited, only observed.
+    for (let i = 0; i < 400 && pids.some(processAlive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(processAlive)).toEqual([]);
+    rmSync(home, { recursive: true, force: true });
+  }, 60_000);
 });

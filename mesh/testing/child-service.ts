@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { nodeEntry } from './service-entry.js';
 
 /** How to start one service process of a test mesh. */
@@ -33,9 +34,11 @@ function inherited(): Record<string, string | undefined> {
 }
 
 /**
- * A service process run by a test mesh: output kept (the tail) and logged to
- * a file, JSON log lines offered to waiters as they arrive, an IPC channel so
- * the service exits by itself if the test process dies (see runService).
+ * A service process run by a test mesh. Its output goes to its log file, as
+ * under the launcher (a pipe nobody drains any more would block an orphan's
+ * logging, and with it its shutdown); the file is followed, so JSON log lines
+ * reach waiters as they are written. An IPC channel lets the service exit by
+ * itself if the test process dies (see runService).
  */
 export class ChildService {
   readonly child: ChildProcess;
@@ -43,34 +46,49 @@ export class ChildService {
   readonly exited: Promise<number | string>;
   private output = '';
   private partial = '';
-  private readonly log: WriteStream;
+  private offset: number;
+  private following = true;
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly reader: number;
+  private readonly watcher: FSWatcher;
   private readonly listeners = new Set<(record: Record<string, unknown>) => void>();
   private readonly records: Record<string, unknown>[] = [];
 
   constructor(readonly spec: ChildServiceSpec) {
     const { file, nodeArgs } = nodeEntry(spec.entry, { tracing: spec.tracing });
-    this.log = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 });
+    const out = openSync(spec.logFile, 'a', 0o600);
+    // Only what this process writes: a restarted service appends to the same file.
+    this.offset = fstatSync(out).size;
+    this.reader = openSync(spec.logFile, 'r');
     this.child = spawn(process.execPath, [...nodeArgs, file], {
       cwd: spec.cwd ?? process.cwd(),
       env: { ...inherited(), NODE_OPTIONS: '', ...spec.env },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', out, out, 'ipc'],
     });
-    this.child.stdout!.on('data', (d: Buffer) => this.take(d.toString(), true));
-    this.child.stderr!.on('data', (d: Buffer) => this.take(d.toString(), false));
+    closeSync(out);
+    this.watcher = watch(spec.logFile, () => this.follow());
     live.add(this);
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
         live.delete(this);
-        this.log.end();
+        this.follow();
+        this.following = false;
+        this.watcher.close();
+        closeSync(this.reader);
         resolve(code ?? signal ?? -1);
       }),
     );
   }
 
-  private take(text: string, structured: boolean): void {
-    this.log.write(text);
+  /** Reads what the process wrote since the last call. */
+  private follow(): void {
+    if (!this.following) return;
+    const size = fstatSync(this.reader).size;
+    if (size <= this.offset) return;
+    const chunk = Buffer.alloc(size - this.offset);
+    this.offset += readSync(this.reader, chunk, 0, chunk.length, this.offset);
+    const text = this.decoder.write(chunk);
     this.output = (this.output + text).slice(-KEEP_CHARS);
-    if (!structured) return;
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop()!;
     for (const line of lines) {
