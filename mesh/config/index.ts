@@ -3,3 +3,4 @@ export { ConfigError, kernelConfigSchema, loadConfig, logLevel, millis, port } f
 export type { EnvSchema, KernelConfig } from './config.js';
 export type { MeshFile, MeshServiceKind } from './mesh-file.js';
 export { processAlive } from './process-alive.js';
+export { writePrivateFile } from './private-file.js';
