@@ -6,7 +6,7 @@ import { kernelConfigSchema, loadConfig } from '../config/index.js';
 import { Registration } from '../discovery/index.js';
 import { toolCardOf, toolService, type ToolSpec } from '../runtime/index.js';
 import { FileSecretsProvider, spiffeIdOfService } from '../security/index.js';
-import { ServiceKit } from '../service/index.js';
+import { compileServiceOptions, ServiceKit } from '../service/index.js';
 import { loadStateConfig, openStore } from '../state/index.js';
 import { createLogger } from '../telemetry/index.js';
 
@@ -94,12 +94,13 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
       ],
     }),
   );
-  const env: Record<string, string> = { ...setup.env, AGENTMESH_POLICY_FILE: setup.policyFile };
+  const env: Record<string, string> = { ...setup.env };
   const logStream = createWriteStream(setup.logFile, { flags: 'a', mode: 0o600 });
   const log = createLogger({ service: setup.name, destination: logStream });
   const secrets = new FileSecretsProvider(env.AGENTMESH_SECRETS_FILE!);
   await secrets.start();
-  const kit = await ServiceKit.fromEnv(setup.name, loadConfig(kernelConfigSchema, env), log, secrets, env);
+  const options = compileServiceOptions(setup.name, { policy: setup.policyFile }, env);
+  const kit = await ServiceKit.fromEnv(setup.name, loadConfig(kernelConfigSchema, env), log, secrets, options);
   const store = await openStore({
     service: setup.name,
     config: loadStateConfig({ AGENTMESH_DATA_DIR: setup.dataDir }),
