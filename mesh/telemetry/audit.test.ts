@@ -118,4 +118,11 @@ describe('hash-chained audit trail', () => {
     expect(JSON.parse(lines().at(-1)!)).toMatchObject({ ...ids, reason: 'call [PHONE]' });
     expect(verifyAuditFile(file).ok).toBe(true);
   });
+
+  test('a task id in any other form (a caller chose it) is redacted like all text', async () => {
+    const log = new AuditLog(file);
+    await log.append({ kind: 'call', service: 's/t', outcome: 'NOT_FOUND', task_id: 'jane@example.com' });
+    await log.close();
+    expect(JSON.parse(lines().at(-1)!)).toMatchObject({ task_id: '[EMAIL]' });
+  });
 });
