@@ -1,6 +1,6 @@
 # One image for every agentmesh service; the service is chosen at run time:
 #   docker run agentmesh registry            (argument: a folder under services/)
-#   docker run -e AGENTMESH_SERVICE_PATH=tools/calculator agentmesh
+#   docker run -e AGENTMESH_SERVICE_PATH=tools/loan-math agentmesh
 # No secrets are baked in: they come from Vault (or a mounted file) at startup.
 
 ARG NODE_VERSION=20

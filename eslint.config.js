@@ -2,6 +2,7 @@
 // that catch real defects in async gRPC code (a promise nobody awaits, a promise passed where
 // a callback is expected). Formatting is prettier's job, not ESLint's.
 import js from '@eslint/js';
+import jsdoc from 'eslint-plugin-jsdoc';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -27,6 +28,28 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
+    },
+  },
+  {
+    // The framework's public face: every exported declaration of mesh/ carries a doc comment
+    // (what a user reads in the editor and in the rendered .d.ts). Tests are not public.
+    files: ['mesh/**/*.ts'],
+    ignores: ['mesh/**/*.test.ts'],
+    plugins: { jsdoc },
+    rules: {
+      'jsdoc/require-jsdoc': [
+        'error',
+        {
+          publicOnly: { esm: true },
+          require: { FunctionDeclaration: true, ClassDeclaration: true },
+          contexts: [
+            'TSInterfaceDeclaration',
+            'TSTypeAliasDeclaration',
+            'TSEnumDeclaration',
+            'ExportNamedDeclaration > VariableDeclaration',
+          ],
+        },
       ],
     },
   },

@@ -1,10 +1,12 @@
-// `npm run build [-- --out DIR] [-- --project TSCONFIG]`: compiles the framework and the services to JavaScript
-// (tsconfig.build.json) and copies what they read beside their code at run time — policies,
-// seed data, the users file, the descriptor set for server reflection — so that
+// `npm run build [-- --out DIR] [-- --project TSCONFIG]`: compiles the framework, the services and the
+// CLI to JavaScript with .d.ts declarations (tsconfig.build.json) and copies what they read beside
+// their code at run time — policies, seed data, the users file, the descriptor set for server
+// reflection, the CLI's launcher script — so that
 // `node --import ./dist/mesh/telemetry/preload.js dist/services/<path>/main.js` runs a service
-// without compiling TypeScript at start (what the container image does).
+// without compiling TypeScript at start (what the container image does), and `npm pack` ships the
+// framework as the `agentmesh` package (its exports point into dist/mesh).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -34,6 +36,14 @@ const walk = (dir, keep) => {
 };
 walk('services', (p) => p.endsWith('.json'));
 assets.push(join('gen', 'descriptors.binpb'));
+// The container build copies no devtools/: the CLI is built only where its sources are.
+// In the package the CLI runs from its compiled JavaScript (the checkout's bin.mjs bundles from source).
+if (existsSync(join('devtools', 'cli', 'main.ts'))) {
+  mkdirSync(join(out, 'devtools', 'cli'), { recursive: true });
+  writeFileSync(join(out, 'devtools', 'cli', 'bin.mjs'), "#!/usr/bin/env node\nawait import('./main.js');\n", {
+    mode: 0o755,
+  });
+}
 for (const file of assets) {
   const target = join(out, relative('.', file));
   mkdirSync(dirname(target), { recursive: true });

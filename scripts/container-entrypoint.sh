@@ -1,6 +1,6 @@
 #!/bin/sh
 # Starts one service of the image: the first argument (or AGENTMESH_SERVICE_PATH)
-# names its folder under services/, e.g. "registry" or "tools/calculator"; it runs
+# names its folder under services/, e.g. "registry" or "tools/loan-math"; it runs
 # from the production build in dist/ (npm run build), with the telemetry preload.
 set -eu
 service="${1:-${AGENTMESH_SERVICE_PATH:-}}"

@@ -1,6 +1,6 @@
 // The rendered VirtualServices and DestinationRules against the wire
 // contract: which calls the sidecars retry, route timeouts, canary subsets,
-// pinning and weights, and the README's canary example.
+// pinning and weights, and the canary example of docs/deployment.md.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -157,9 +157,9 @@ describe('timeouts and canary routing', () => {
     }
   });
 
-  test("the README's canary patch shifts every weighted route of the registry and nothing else", () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Canary releases'), readme.indexOf('### Rotating secrets'));
+  test("docs/deployment.md's canary patch shifts every weighted route of the registry and nothing else", () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'deployment.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## Canary releases'), doc.indexOf('## Rotating secrets'));
     const [, indent, block] = /( *)```yaml\n([\s\S]*?)\n *```/.exec(section)!;
     const patch = block!
       .split('\n')

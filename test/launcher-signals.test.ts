@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { alive, pidsOf, startTestMesh } from './helpers/local-mesh.js';
 import { ROOT, startProcess, type ServiceProcess } from './helpers/processes.js';
 
-const gone = async (pids: number[], ms: number) => {
-  for (const end = Date.now() + ms; Date.now() < end && pids.some(alive);) await new Promise((r) => setTimeout(r, 100));
-  return pids.filter(alive);
+// Other processes are watched by polling, until what is awaited is so, however long the machine
+// takes: each test's own timeout is the bound.
+const gone = async (pids: number[]) => {
+  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 100));
 };
 const logPids = (home: string) =>
   existsSync(join(home, 'logs')) ? readdirSync(join(home, 'logs')).flatMap((f) => pidsOf(join(home, 'logs', f))) : [];
@@ -38,7 +39,7 @@ describe('the launcher leaves no process behind', () => {
       AGENTMESH_BASE_PORT: String(40_000 + Math.floor(Math.random() * 200) * 100),
     });
     launchers.push(launcher);
-    for (const end = Date.now() + 60_000; Date.now() < end && !launcher.stdout().includes('agentmesh/registry ready');)
+    while (!launcher.stdout().includes('agentmesh/registry ready') && launcher.child.exitCode === null)
       await new Promise((r) => setTimeout(r, 50));
     expect(launcher.stdout()).toContain('agentmesh/registry ready');
     launcher.child.kill('SIGTERM');
@@ -46,9 +47,9 @@ describe('the launcher leaves no process behind', () => {
     expect(launcher.stdout()).toContain('stopped what had started');
     const started = logPids(dir);
     expect(started.length).toBeGreaterThanOrEqual(2);
-    expect(await gone(started, 10_000)).toEqual([]);
+    await gone(started);
     expect(existsSync(join(dir, 'mesh.json'))).toBe(false);
-  }, 90_000);
+  }, 180_000);
 
   test('a launcher killed with SIGKILL takes its services with it: each stops on its own, draining', async () => {
     const dir = home();
@@ -60,8 +61,8 @@ describe('the launcher leaves no process behind', () => {
     expect(pids.every(alive)).toBe(true);
     mesh.launcher.child.kill('SIGKILL');
     await mesh.launcher.exited;
-    expect(await gone(pids, 20_000)).toEqual([]);
+    await gone(pids);
     for (const s of mesh.file.services)
       expect(readFileSync(s.log, 'utf8')).toContain('the supervisor is gone: stopping');
-  }, 120_000);
+  }, 240_000);
 });

@@ -1,5 +1,6 @@
 // The whole local mesh as a new user meets it: the launcher `npm start` runs, the CLI, the
 // demo domain. Slow by nature (seven processes); one mesh serves every step of the story.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,12 +186,16 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       code: 1,
       stderr: expect.stringContaining('must be one of approve, decline'),
     });
-    expect(await mesh.cli(['answer', taskId, 'decline'])).toMatchObject({ code: 0 });
-    let e = await explain(taskId);
-    for (let i = 0; i < 50 && e.task?.status?.state !== TaskState.TASK_STATE_COMPLETED; i++) {
-      await new Promise((res) => setTimeout(res, 200));
-      e = await explain(taskId);
-    }
+    // The answer is followed to the task's end: the steps after it, then the result, as `task` prints them.
+    const answered = await mesh.cli(['answer', taskId, 'decline']);
+    expect(answered).toMatchObject({ code: 0, stderr: '' });
+    expect(answered.stdout).toContain(`answered approval of task ${taskId}`);
+    expect(answered.stdout).toMatch(
+      /> decision started\n {2}= decision succeeded\nresult: \{\n {2}"decision": "declined"/,
+    );
+    expect(answered.stdout).toContain(`explain it: npx agentmesh explain ${taskId}`);
+    const e = await explain(taskId);
+    expect(e.task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     expect(e.execution.find((x) => x.stepId === 'decision')?.output).toMatchObject({
       decision: 'declined',
       reasons: expect.arrayContaining(['declined by the reviewer']),
@@ -313,7 +318,10 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('the input is not JSON') });
     const invalid = await mesh.cli(['task', ORCHESTRATOR, '{"customerId":"C-1001"}', '--json']);
     expect(invalid.code).toBe(1);
-    expect(invalid.stderr).toMatch(/^agentmesh: lending\/loan-orchestrator: input\/amount: required/);
+    // Every problem of the input at once, not one per try.
+    expect(invalid.stderr).toBe(
+      'agentmesh: lending/loan-orchestrator: input/amount: required; input/currency: required; input/termMonths: required\n',
+    );
     expect(invalid.stdout).toBe('');
     // A task that fails says why: the customer step stops an unknown customer.
     const unknownCustomer = await mesh.cli([
@@ -322,7 +330,12 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       '{"customerId":"C-9999","amount":100,"currency":"EUR","termMonths":12}',
     ]);
     expect(unknownCustomer.code).toBe(1);
-    expect(unknownCustomer.stdout).toMatch(/ended FAILED: step customer failed: customer C-9999 not found/);
+    // The failure is said once, and a failure that is not retried speaks of no attempts.
+    const failure = 'step customer failed: customer C-9999 not found';
+    expect(unknownCustomer.stdout).toMatch(new RegExp(`ended FAILED: ${failure}\n$`));
+    expect(unknownCustomer.stdout.split(failure)).toHaveLength(2);
+    expect(unknownCustomer.stdout).toContain('  x customer failed: customer C-9999 not found\n');
+    expect(unknownCustomer.stdout).not.toMatch(/attempt/);
   });
 
   test('token prints an access token for the person, bound to the service named; the examples are listed when the input is missing', async () => {
@@ -338,6 +351,50 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(examples.code).toBe(2);
     expect(examples.stdout).toContain('1. Completes on its own: low risk, small amount (skill prequalify-loan)');
     expect(examples.stdout).toContain(`'{"customerId":"C-1002","amount":40000,"currency":"GBP","termMonths":60}'`);
+  });
+
+  test("tools shows a tool service's tools with their argument and result fields; a tool service is not taken for an agent", async () => {
+    const tools = await mesh.cli(['tools', 'banking/loan-math']);
+    expect(tools.code).toBe(0);
+    expect(tools.stdout).toContain('banking/loan-math@1.0.0  tool service  ACTIVE');
+    expect(tools.stdout).toMatch(/\nconvert {2}\(idempotent\)[^]*arguments:\n {6}amount: number, minimum 0\n/);
+    expect(tools.stdout).toMatch(/ {4}result:\n {6}amount: any\n {6}currency: any\n {6}rate: any\n/);
+    const json = await mesh.cli(['tools', 'banking/loan-math', '--tool', 'risk-score', '--json']);
+    const card = JSON.parse(json.stdout) as { tools: { name: string; resultSchema: { required: string[] } }[] };
+    expect(card.tools.map((t) => t.name)).toEqual(['risk-score']);
+    expect(card.tools[0]!.resultSchema.required).toEqual(['score', 'band', 'reasons']);
+    expect(await mesh.cli(['task', 'banking/loan-math', '{}'])).toMatchObject({
+      code: 1,
+      stderr:
+        'agentmesh: banking/loan-math is a tool service, not an agent: agents call its tools from their plans; ' +
+        'its tools and their arguments: agentmesh tools banking/loan-math\n',
+    });
+  });
+
+  test('a token for a service whose policy does not admit the caller is refused, naming that policy', async () => {
+    const r = await mesh.cli(['token', '--audience', 'banking/loan-math']);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toContain(
+      'client agentmesh/cli may not obtain tokens for banking/loan-math: services/tools/loan-math/policy.json ' +
+        'does not list it among the callers of banking/loan-math; add "spiffe://{trust_domain}/ns/agentmesh/sa/cli"',
+    );
+  });
+
+  test('output piped into a program that stops reading ends the command quietly', async () => {
+    const sent = await mesh.cli(['task', ORCHESTRATOR, '--example', '1', '--json']);
+    const taskId = (JSON.parse(sent.stdout) as { id: string }).id;
+    for (const args of [['explain', taskId, '--depth', '4'], ['tools', 'banking/loan-math'], ['agents']]) {
+      // The reader is gone before the first line is written, as with `| head -0`.
+      const child = spawn(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home, AGENTMESH_USER: 'alice' },
+      });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
   });
 
   test('SIGTERM stops every process and exits 0', async () => {

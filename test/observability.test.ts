@@ -85,7 +85,8 @@ describe('observability across a chain of three agents', () => {
         AGENTMESH_POLICY_FILE: policy,
         AGENTMESH_DATA_DIR: join(files.dir, 'data', name.replace('/', '-')),
         AGENTMESH_TRACE_FILE: join(files.dir, `${name.replace('/', '-')}.traces.jsonl`),
-        AGENTMESH_SHUTDOWN_DELAY_MS: '600',
+        // The window in which a draining hop still answers /readyz (503): wide enough for a loaded machine.
+        AGENTMESH_SHUTDOWN_DELAY_MS: '3000',
         ...(name === 'demo/hop-a' ? { HOP_READY_FILE: join(files.dir, 'hop-a.ready') } : {}),
         ...(next ? { HOP_NEXT_SERVICE: next, HOP_NEXT_ADDRESS: started[next]!.address } : {}),
       });
@@ -96,7 +97,7 @@ describe('observability across a chain of three agents', () => {
     }
     ({ transport: cliTransport, tokens: cliTokens } = localCaller(files, 'demo/cli', issuer));
     token = await cliTokens.getToken('demo/hop-a', ['task.read']);
-  });
+  }, 180_000);
 
   afterAll(async () => {
     cliTransport?.close();
@@ -110,7 +111,7 @@ describe('observability across a chain of three agents', () => {
       metadataHooks: withToken ? [async (md) => md.set('authorization', `Bearer ${token}`)] : [],
     });
     try {
-      return await c.getTask({ taskId, historyLength: 0 });
+      return await c.getTask({ taskId, historyLength: 0 }, { deadlineMs: 60_000 });
     } finally {
       c.close();
     }
@@ -121,13 +122,12 @@ describe('observability across a chain of three agents', () => {
     const first = await httpGet(`http://${started['demo/hop-a']!.admin}/readyz`);
     expect(first.status).toBe(503);
     writeFileSync(join(files.dir, 'hop-a.ready'), '');
-    const until = Date.now() + 10_000;
+    // Polled until it turns ready, however long the machine takes (the test's timeout is the bound).
     let status = first.status;
-    while (status !== 200 && Date.now() < until) {
+    while (status !== 200) {
       await new Promise((r) => setTimeout(r, 100));
       status = (await httpGet(`http://${started['demo/hop-a']!.admin}/readyz`)).status;
     }
-    expect(status).toBe(200);
     expect((await httpGet(`http://${started['demo/hop-a']!.admin}/livez`)).status).toBe(200);
   });
 
@@ -169,7 +169,7 @@ describe('observability across a chain of three agents', () => {
       metadata: { authorization: '[REDACTED]' },
       msg: expect.stringContaining('with Bearer [REDACTED]'),
     });
-  });
+  }, 90_000);
 
   test('audit trails verify and record who called what', () => {
     const file = join(files.dir, 'data', 'demo-hop-a', 'audit.jsonl');
@@ -221,5 +221,5 @@ describe('observability across a chain of three agents', () => {
     expect(client('demo/hop-b').parentSpanId).toBe(server('demo/hop-b').spanId);
     expect(server('demo/hop-c').parentSpanId).toBe(client('demo/hop-b').spanId);
     expect(new Set(trace.map((s) => s.service))).toEqual(new Set(HOPS));
-  });
+  }, 90_000);
 });

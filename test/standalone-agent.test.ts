@@ -2,7 +2,7 @@
 // writes the project, npm installs the tarball into it, the project's own test passes, and the
 // agent joins a running local mesh (AGENTMESH_HOME) and answers `agentmesh task` through its tool.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshFile } from '../mesh/index.js';
@@ -35,16 +35,24 @@ describe('a standalone agent built on the packed framework', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'agentmesh-standalone-'));
-    // A copy of the checkout: npm pack builds dist/ there (prepack), and its small mesh runs from it.
-    const copy = join(work, 'checkout');
-    for (const part of ['mesh', 'services', 'devtools', 'gen', 'scripts', '.prettierrc.json', 'package.json'])
-      cpSync(join(ROOT, part), join(copy, part), { recursive: true });
-    for (const config of readdirSync(ROOT).filter((f) => /^tsconfig.*\.json$/.test(f)))
-      cpSync(join(ROOT, config), join(copy, config));
-    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-    const packed = await npm(['pack', '--pack-destination', work], copy);
+    // The package as `npm pack` makes it (its prepack is this build), as test/framework-package.test.ts does.
+    const pkg = join(work, 'pkg');
+    mkdirSync(pkg);
+    for (const part of ['package.json', 'README.md', 'proto'])
+      cpSync(join(ROOT, part), join(pkg, part), { recursive: true });
+    const built = await runCommand(process.execPath, ['scripts/build.mjs', '--out', join(pkg, 'dist')], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    if (built.code !== 0) throw new Error(`the build failed:\n${built.stderr}`);
+    const packed = await npm(['pack', '--ignore-scripts', '--pack-destination', work], pkg);
     if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
     const tarball = join(work, packed.stdout.trim().split('\n').pop()!);
+    // A copy of the checkout runs the small local mesh the agent joins.
+    const copy = join(work, 'checkout');
+    for (const part of ['mesh', 'services', 'devtools', 'gen', 'package.json', 'tsconfig.json'])
+      cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
 
     project = join(work, 'triage');
     const created = await runCommand(

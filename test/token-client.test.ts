@@ -1,5 +1,10 @@
 import { decodeJwt } from 'jose';
-import { startAuthServer, type RunningAuthServer } from '../services/auth/server/index.js';
+import {
+  ClientDirectory,
+  parseClients,
+  startAuthServer,
+  type RunningAuthServer,
+} from '../services/auth/server/index.js';
 import { CertificateFiles } from '../mesh/security/cert-files.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { Code } from '../mesh/index.js';
@@ -73,6 +78,58 @@ describe('token client', () => {
     await expect(client(fx.auth.tokenUrl).getToken('payments/ledger')).rejects.toMatchObject({
       message: expect.stringContaining('invalid_target'),
     });
+  });
+
+  test("a caller the collaborator's policy does not name is pointed at that policy", async () => {
+    // As the local mesh registers workloads: audiences from the policies, each with its policy file.
+    const registration = (client_id: string, extra: Record<string, unknown>) => ({
+      client_id,
+      auth: { method: 'client_secret_basic', secret_path: 'clients/test-caller' },
+      scopes: ['task.read'],
+      ...extra,
+    });
+    const tls = new CertificateFiles(await fx.pki.issue('agentmesh', 'auth', { name: 'auth-policies' }), 1_000);
+    const auth = await startAuthServer({
+      host: '127.0.0.1',
+      port: 0,
+      tls,
+      clients: new ClientDirectory(
+        parseClients([
+          registration('lending/orchestrator', { audiences: ['banking/records'] }),
+          registration('lending/compliance', { audiences: [], policy_file: 'services/agents/compliance/policy.json' }),
+          registration('banking/records', { audiences: [] }),
+        ]),
+      ),
+      keys: fx.keys,
+      secrets: fx.secrets,
+      log: captureLogger().log,
+    });
+    try {
+      const orchestrator = new TokenClient({
+        tokenUrl: auth.tokenUrl,
+        clientId: 'lending/orchestrator',
+        auth: { method: 'client_secret_basic', secret: 'caller-secret-0123456789' },
+        ca: fx.pki.ca.certPem,
+      });
+      await expect(orchestrator.getToken('lending/compliance')).rejects.toMatchObject({
+        code: Code.UNAUTHENTICATED,
+        message:
+          'token request refused: invalid_target (client lending/orchestrator may not obtain tokens for lending/compliance: ' +
+          'services/agents/compliance/policy.json does not list it among the callers of lending/compliance; ' +
+          'add "spiffe://{trust_domain}/ns/lending/sa/orchestrator" to a rule\'s callers there, restart the mesh (npm start) ' +
+          'and re-render (npm run render:istio))',
+      });
+      // A registration without a policy file (an IdP's client list, say): the refusal still says what is missing.
+      await expect(orchestrator.getToken('payments/ledger')).rejects.toMatchObject({
+        message: expect.stringContaining(
+          'client lending/orchestrator may not obtain tokens for payments/ledger (not among its registered audiences)',
+        ),
+      });
+      expect(await orchestrator.getToken('banking/records')).toEqual(expect.any(String));
+    } finally {
+      await auth.close();
+      tls.close();
+    }
   });
 
   test('an unreachable token endpoint is UNAVAILABLE', async () => {

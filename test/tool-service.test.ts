@@ -1,18 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ToolServiceService } from '../gen/agentmesh/v1/tool_service.js';
-import { createClient, type MeshClient } from '../mesh/index.js';
-import { toolCardOf, toolService, type ToolSpec } from '../mesh/index.js';
-import { parsePolicy } from '../mesh/security/policy.js';
-import { securityInterceptor } from '../mesh/security/security-interceptor.js';
-import { TokenVerifier } from '../mesh/security/token-verifier.js';
-import { Code, createServer, type MeshServer } from '../mesh/index.js';
-import { loadStateConfig, openStore, type Store } from '../mesh/index.js';
-import { MeshMetrics } from '../mesh/index.js';
-import { captureLogger } from './helpers/log-capture.js';
-import { TRUST_DOMAIN } from './helpers/pki.js';
-import { createSecureFixture, idOf, type SecureFixture } from './helpers/secure-mesh.js';
+import { Code, httpRequest, type MeshClient, type ToolSpec } from '../mesh/index.js';
+import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
 
 const SERVICE = 'banking/ledger';
 let applied = 0;
@@ -48,63 +36,18 @@ const tools: ToolSpec[] = [
 ];
 
 describe('tool services built with mesh/', () => {
-  let fx: SecureFixture;
-  let store: Store;
-  let server: MeshServer;
+  let mesh: TestMesh;
+  let ledger: StubToolService;
   let client: MeshClient<typeof ToolServiceService>;
-  let dir: string;
-  const metrics = new MeshMetrics(SERVICE);
 
   beforeAll(async () => {
-    fx = await createSecureFixture([
-      { client_id: 'lending/orchestrator', scopes: ['tools.invoke'], audiences: [SERVICE] },
-    ]);
-    dir = mkdtempSync(join(tmpdir(), 'tools-'));
-    store = await openStore({ service: SERVICE, config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
-    const log = captureLogger(SERVICE).log;
-    const transport = await fx.transportFor('banking', 'ledger');
-    const verifier = new TokenVerifier({
-      issuer: fx.auth.issuer,
-      audience: SERVICE,
-      jwksUrl: fx.auth.jwksUrl,
-      ca: fx.pki.ca.certPem,
-    });
-    const policy = parsePolicy(
-      {
-        service: SERVICE,
-        rules: [
-          {
-            methods: ['agentmesh.v1.ToolService/*'],
-            callers: ['spiffe://{trust_domain}/ns/lending/sa/*'],
-            scopes: ['tools.invoke'],
-          },
-        ],
-      },
-      TRUST_DOMAIN,
-    );
-    const card = toolCardOf(
-      { name: SERVICE, version: '1.0.0', purpose: 'Ledger postings', owner: 'team-ledger' },
-      tools,
-      idOf('banking', 'ledger'),
-    );
-    server = createServer({ logger: log })
-      .use(securityInterceptor({ transport, verifier, policy, log }))
-      .add(ToolServiceService, toolService(card, tools, { store, metrics, service: SERVICE }));
-    const port = await server.listen('127.0.0.1:0', transport.serverCredentials());
-    const caller = await fx.transportFor('lending', 'orchestrator');
-    client = createClient(ToolServiceService, `127.0.0.1:${port}`, {
-      credentials: caller.channelCredentials(idOf('banking', 'ledger')),
-      metadataHooks: [fx.tokenClient('lending/orchestrator').metadataHook(SERVICE, ['tools.invoke'])],
-    });
-  });
+    // The kit serves the tools with the framework's tool service, behind mTLS, tokens and a policy.
+    mesh = await startTestMesh({ tools: [SERVICE] });
+    ledger = await mesh.stubTools(SERVICE, tools);
+    client = mesh.client(ToolServiceService, SERVICE, { scopes: ['tools.invoke'] });
+  }, 60_000);
 
-  afterAll(async () => {
-    client.close();
-    await server.shutdown({ graceMs: 200 });
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-    await fx.close();
-  });
+  afterAll(() => mesh?.stop());
 
   const invoke = (args: Record<string, unknown>, key = '', tool = 'post-entry') =>
     client.invokeTool({ tool, arguments: args, idempotencyKey: key, context: undefined });
@@ -163,7 +106,7 @@ describe('tool services built with mesh/', () => {
       code: Code.INTERNAL,
       message: expect.stringContaining('result/ok: required'),
     });
-    const text = await metrics.text();
+    const text = (await httpRequest(`http://${ledger.admin}/metrics`)).body.toString();
     expect(text).toMatch(/agentmesh_tool_invocations_total\{[^}]*tool="broken"[^}]*outcome="INTERNAL"[^}]*\} 1/);
     expect(text).toMatch(/agentmesh_tool_invocations_total\{[^}]*tool="post-entry"[^}]*outcome="OK"/);
   });

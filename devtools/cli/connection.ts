@@ -9,16 +9,9 @@ import { spiffeIdOfService } from '../../mesh/index.js';
 import { TokenClient } from '../../mesh/index.js';
 import { Transport } from '../../mesh/index.js';
 import type { ServiceDefinition } from '../../mesh/index.js';
+import { CliError } from './cli-error.js';
 
-/** A one-line error for the person at the terminal: what failed and what to do. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError };
 
 /** Where mesh.json is: AGENTMESH_HOME, else .agentmesh/ in this folder or the nearest parent that has one. */
 export function meshFilePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -69,14 +62,20 @@ export class MeshConnection {
     });
   }
 
-  /** The service entry of mesh.json, or a one-line error listing what runs. */
-  service(name: string, kind?: string) {
-    const s = this.file.services.find((x) => x.name === name && (!kind || x.kind === kind));
-    if (!s) {
-      const known = this.file.services.filter((x) => !kind || x.kind === kind).map((x) => x.name);
-      throw new CliError(`${name} is not ${kind ? `an ${kind}` : 'a service'} of this mesh (${known.join(', ')})`);
-    }
-    return s;
+  /** The service entry of mesh.json, or a one-line error saying what it is instead, or listing what runs. */
+  service(name: string, kind?: 'agent' | 'tool') {
+    const s = this.file.services.find((x) => x.name === name);
+    if (s && (!kind || s.kind === kind)) return s;
+    if (s && kind) throw new CliError(wrongKind(name, s.kind, kind));
+    const known = this.file.services.filter((x) => !kind || x.kind === kind).map((x) => x.name);
+    throw new CliError(`${name} is not ${kind ? KIND[kind] : 'a service'} of this mesh (${known.join(', ')})`);
+  }
+
+  /** The registry's service name. */
+  registryName(): string {
+    const registry = this.file.services.find((s) => s.kind === 'registry');
+    if (!registry) throw new CliError('this mesh has no registry (mesh.json names none); restart it with `npm start`');
+    return registry.name;
   }
 
   /** A user token for a service: the local dev login, the person is the subject (impersonation by the CLI's client). */
@@ -108,6 +107,23 @@ export class MeshConnection {
     for (const c of this.clients) c.close();
     this.transport.close();
   }
+}
+
+const KIND: Record<string, string> = {
+  agent: 'an agent',
+  tool: 'a tool service',
+  registry: 'the registry',
+  auth: 'the authorization server',
+  console: 'the web console',
+};
+
+/** Why a service of one kind cannot be used as another, and what to do with it instead. */
+function wrongKind(name: string, is: string, wanted: 'agent' | 'tool'): string {
+  if (is === 'tool')
+    return `${name} is a tool service, not an agent: agents call its tools from their plans; its tools and their arguments: agentmesh tools ${name}`;
+  if (is === 'agent')
+    return `${name} is an agent, not a tool service: send it a task with agentmesh task ${name} (without an input it lists its examples)`;
+  return `${name} is ${KIND[is] ?? `a ${is} service`} of this mesh, not ${KIND[wanted]}`;
 }
 
 /** The person the CLI acts for: --user, AGENTMESH_USER, else the login name. */

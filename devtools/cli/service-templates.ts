@@ -13,7 +13,7 @@ export function agentSource(service: string, target: TemplateTarget): string {
   const [ns] = service.split('/');
   const join = target.standalone
     ? `// Local development only: with AGENTMESH_HOME naming a running local mesh, joins it (see README.md).
-await joinLocalMesh(SERVICE);
+await joinLocalMesh(SERVICE, { policyFile: POLICY });
 `
     : '';
   return `// ${service}: scaffolded by \`agentmesh new agent\`. Replace the card, the tool and the playbook with yours;
@@ -22,10 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { ${target.standalone ? 'joinLocalMesh, ' : ''}runAgent } from '${target.framework}';
 
 const SERVICE = '${service}';
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
+const POLICY = fileURLToPath(new URL('./policy.json', import.meta.url));
 const CLASSIFY = { $case: 'tool', tool: { service: SERVICE, tool: 'classify' } } as const;
 ${join}
 await runAgent({
+  policy: POLICY,
   card: {
     name: SERVICE,
     version: '0.1.0',
@@ -66,7 +67,7 @@ export function toolSource(service: string, target: TemplateTarget): string {
   const join = target.standalone
     ? `
 // Local development only: with AGENTMESH_HOME naming a running local mesh, joins it (see README.md).
-await joinLocalMesh(SERVICE, { kind: 'tool' });
+await joinLocalMesh(SERVICE, { kind: 'tool', policyFile: POLICY });
 `
     : '';
   return `// ${service}: scaffolded by \`agentmesh new tool\`. Replace the example tool with yours;
@@ -75,7 +76,7 @@ import { fileURLToPath } from 'node:url';
 import { ${target.standalone ? 'joinLocalMesh, ' : ''}runToolService } from '${target.framework}';
 
 const SERVICE = '${service}';
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
+const POLICY = fileURLToPath(new URL('./policy.json', import.meta.url));
 ${join}
 await runToolService({ name: SERVICE, version: '0.1.0', purpose: 'Counts words.', owner: 'team-${ns}' }, [
   {
@@ -87,7 +88,7 @@ await runToolService({ name: SERVICE, version: '0.1.0', purpose: 'Counts words.'
     examples: [{ title: 'Three words', input: { text: 'one two three' } }],
     handler: async (args) => ({ words: String(args.text).split(/\\s+/).filter(Boolean).length }),
   },
-]);
+], { policy: POLICY });
 `;
 }
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { httpRequest, processAlive, type MeshFile } from '../../mesh/index.js';
-import { certPaths, issueCertificates, prepareMeshFiles, writePrivate } from './mesh-files.js';
+import { httpRequest, processAlive, writePrivateFile, type MeshFile } from '../../mesh/index.js';
+import { certPaths, issueCertificates, prepareMeshFiles } from './mesh-files.js';
 import { CLI_CLIENT, planMesh, type MeshPlan, type PlannedService, type ServiceKind } from './mesh-plan.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
@@ -181,6 +181,6 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     ...(web ? { console: `https://127.0.0.1:${web.port}/` } : {}),
     client: { clientId: CLI_CLIENT, clientSecret: cliSecret, cert: cli.cert, key: cli.key },
   };
-  writePrivate(meshFile, `${JSON.stringify(file, null, 2)}\n`);
+  writePrivateFile(meshFile, `${JSON.stringify(file, null, 2)}\n`);
   return { plan, file, supervisor, failed, stop };
 }

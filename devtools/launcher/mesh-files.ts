@@ -1,17 +1,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportPKCS8, generateKeyPair } from 'jose';
-import { createCa, issueWorkloadCert, loadCa, type CertificateAuthority } from '../../mesh/index.js';
+import { createCa, issueWorkloadCert, loadCa, writePrivateFile, type CertificateAuthority } from '../../mesh/index.js';
 import { spiffeIdOfService } from '../../mesh/index.js';
 import { CLI_CLIENT, type MeshPlan } from './mesh-plan.js';
-
-/** Writes a file readable by this user only, atomically. */
-export function writePrivate(file: string, content: string): void {
-  writeFileSync(`${file}.tmp`, content, { mode: 0o600 });
-  chmodSync(`${file}.tmp`, 0o600);
-  renameSync(`${file}.tmp`, file);
-}
 
 /** Where a workload's certificate and key live under .agentmesh/certs. */
 export function certPaths(plan: MeshPlan, service: string): { cert: string; key: string; ca: string } {
@@ -39,7 +32,7 @@ async function ensureCa(plan: MeshPlan): Promise<{ ca: CertificateAuthority; cre
   }
   const ca = await createCa(plan.trustDomain, 30);
   writeFileSync(certFile, ca.certPem);
-  writePrivate(keyFile, ca.keyPem);
+  writePrivateFile(keyFile, ca.keyPem);
   writeFileSync(domainFile, `${plan.trustDomain}\n`);
   return { ca, created: true };
 }
@@ -55,7 +48,7 @@ export async function issueCertificates(plan: MeshPlan, ca: CertificateAuthority
       hours: 24,
     });
     // Key first: a service re-reading the pair never sees a new certificate with the old key for long.
-    writePrivate(key, pair.key);
+    writePrivateFile(key, pair.key);
     writeFileSync(`${cert}.tmp`, pair.cert);
     renameSync(`${cert}.tmp`, cert);
   }
@@ -72,7 +65,7 @@ async function ensureSecrets(plan: MeshPlan): Promise<Record<string, Record<stri
   };
   for (const c of plan.clients)
     secrets[c.auth.secret_path] ??= { client_secret: randomBytes(24).toString('base64url') };
-  writePrivate(file, `${JSON.stringify(secrets, null, 2)}\n`);
+  writePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;
 }
 

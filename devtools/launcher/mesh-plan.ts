@@ -43,6 +43,8 @@ export interface ClientRegistration {
   auth: { method: 'client_secret_basic'; secret_path: string };
   scopes: string[];
   audiences: string[];
+  /** The service's policy.json (relative to the checkout): named when a caller is refused a token for it. */
+  policy_file?: string;
   token_exchange?: boolean;
   impersonation?: boolean;
   client_credentials?: boolean;
@@ -133,6 +135,7 @@ function clientsOf(services: PlannedService[], trustDomain: string): ClientRegis
       auth: secret(s.name),
       scopes: SCOPES[s.kind],
       audiences: calleesOf(services, s.spiffeId).filter((a) => a !== s.name),
+      ...(s.policy ? { policy_file: join(dirname(s.entry), 'policy.json') } : {}),
       ...(s.kind === 'agent' ? { token_exchange: true } : {}),
       // The web console acts for people only: dev login, no tokens of its own.
       ...(s.kind === 'console' ? { impersonation: true, client_credentials: false } : {}),

@@ -1,3 +1,4 @@
+// Finding collaborators: card validation, name patterns, scope ranking, the discovery client and registration.
 export { checkSchema, ENTRY_NAME, validateAgentCard, validateToolCard } from './card-validation.js';
 export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
 export type { NameMatcher } from './name-pattern.js';

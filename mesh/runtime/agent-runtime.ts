@@ -9,10 +9,10 @@ import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
 import { isTerminal, type Store, type TaskRecord } from '../state/index.js';
-import type { AuditLog } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
+import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { execute, type ExecutionState, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
@@ -33,8 +33,8 @@ export interface AgentRuntimeOptions {
   maxInputBytes?: number;
   /** Tasks by state, pending tasks, plan steps, conversation depth. */
   metrics?: MeshMetrics;
-  /** Where plan creation and every task state change are recorded. */
-  audit?: AuditLog;
+  /** Where plan creation and every task state change are recorded; a state is stored only once its record is durable. */
+  audit?: AuditSink;
   /**
    * The longest one run of a task may take — from its start, or its resumption
    * after a person answered, until it ends or waits again; a request may ask
@@ -66,9 +66,16 @@ export class AgentRuntime {
   private readonly authority = new Map<string, { token: string; expiresAt: number }>();
   // Tasks whose caller came back while their run was still finishing: started again when it has.
   private readonly wake = new Set<string>();
+  private readonly transitions: AuditedTransitions;
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
+    this.transitions = new AuditedTransitions({
+      store: o.store,
+      audit: o.audit,
+      service: o.card.name,
+      peer: o.card.identity || undefined,
+    });
     this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
   }
 
@@ -190,9 +197,16 @@ export class AgentRuntime {
     this.remember(task, caller);
     if (created) {
       this.counted(undefined, task.state, 1);
+      // Queued before the run starts, so its first change (WORKING) is recorded after this one.
+      const submitted = this.transitions.inTurn(task.id, () =>
+        this.transitions.record(task, 'task_state', TaskState.TASK_STATE_SUBMITTED),
+      );
       // Started first: a failing audit write fails this call, but leaves no task that never runs.
       this.start(task.id);
-      await this.audited(task, 'task_state', TaskState.TASK_STATE_SUBMITTED);
+      await submitted;
+    } else {
+      // A retry racing the call that created the task: answered once that call's record is durable.
+      await this.transitions.inTurn(task.id, async () => undefined);
     }
     return task;
   }
@@ -243,40 +257,16 @@ export class AgentRuntime {
   ): Promise<TaskRecord> {
     // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
     const status = statusOf(events);
-    const next = await this.o.store.tasks.update(rec.id, {
-      expectedVersion: rec.version,
-      principal: this.name,
+    // Audited, then stored, then announced: no caller sees a state whose record could still be lost.
+    const next = await this.transitions.apply(rec, {
       state,
-      data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
       events,
+      data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
+      reason: reasonOf(events),
     });
     if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
     this.feed.emit(rec.id);
-    if (state !== undefined && state !== rec.state) await this.audited(next, 'task_state', state, reasonOf(events));
     return next;
-  }
-
-  /** An audit record about a task, in the name of the subject it runs for and the agent that sent it. */
-  private async audited(
-    rec: TaskRecord,
-    kind: 'task_state' | 'plan_created',
-    state: TaskState,
-    reason?: string,
-    resource?: string,
-  ): Promise<void> {
-    const d = rec.data as unknown as TaskData;
-    await this.o.audit?.append({
-      kind,
-      service: this.name,
-      subject: d.subject,
-      actors: d.actor ? [d.actor] : undefined,
-      peer: this.o.card.identity || undefined,
-      resource: resource ?? d.skillId,
-      outcome: TaskState[state].replace('TASK_STATE_', ''),
-      reason,
-      task_id: rec.id,
-      trace_id: d.traceId || undefined,
-    });
   }
 
   /** Moves a task to WORKING for a new run, with that run's deadline. */
@@ -324,14 +314,14 @@ export class AgentRuntime {
           });
           await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
         });
-        this.feed.emit(taskId);
-        await this.audited(
+        await this.transitions.record(
           rec,
           'plan_created',
           rec.state,
           `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`,
           plan.planId,
         );
+        this.feed.emit(taskId);
       } catch (err) {
         // Canceled while planning: CancelTask writes the outcome.
         if (signal.aborted) return;
@@ -489,6 +479,16 @@ export class AgentRuntime {
         if (isTerminal(rec.state) || (WAITING.has(rec.state) && !this.running.has(taskId))) return rec;
         await changes.next();
       }
+    } finally {
+      await changes.return?.();
+    }
+  }
+
+  /** Resolves once no run of the task is in progress in this process (a canceled run may still be unwinding). */
+  async idle(taskId: string): Promise<void> {
+    const changes = on(this.feed, taskId);
+    try {
+      while (this.running.has(taskId)) await changes.next();
     } finally {
       await changes.return?.();
     }

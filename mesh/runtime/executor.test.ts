@@ -141,7 +141,7 @@ describe('executor', () => {
     ]);
   });
 
-  test('a non-retryable failure fails the step at once with the reason', async () => {
+  test('a non-retryable failure fails the step at once with the reason, and no talk of attempts', async () => {
     const h = harness(async () => {
       throw new MeshError(Code.INVALID_ARGUMENT, 'arguments/amount: required');
     });
@@ -149,8 +149,18 @@ describe('executor', () => {
       status: 'failed',
       stepId: 'x',
       code: Code.INVALID_ARGUMENT,
+      reason: 'arguments/amount: required',
     });
     expect(h.calls).toHaveLength(1);
+    expect(h.finished[0]).toMatchObject({ reason: 'arguments/amount: required' });
+  });
+
+  test('a step that fails after retries says how many attempts it took', async () => {
+    const h = harness(async () => {
+      throw new MeshError(Code.UNAVAILABLE, 'down');
+    });
+    expect(await h.run(plan([tool('x')]))).toMatchObject({ status: 'failed', reason: 'down (after 3 attempts)' });
+    expect(h.calls).toHaveLength(3);
   });
 
   test('the circuit opens after repeated failures and later steps to the same collaborator fail fast', async () => {

@@ -486,7 +486,8 @@ async function attemptStep(
           ok: false,
           skipped: false,
           code: error.code,
-          reason: `${error.message} (attempt ${attempt} of ${retry.maxAttempts})`,
+          // Attempts are named only when there were several: a failure that was not retried is just the failure.
+          reason: attempt > 1 ? `${error.message} (after ${attempt} attempts)` : error.message,
         },
       };
     }

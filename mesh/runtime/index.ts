@@ -1,4 +1,6 @@
-export { runToolService } from './run-tool-service.js';
+// Running agents and tool services: runAgent, runToolService, their options, planners, executor and step runners.
+export { compileToolServiceOptions, runToolService } from './run-tool-service.js';
+export type { CompiledToolServiceOptions, ToolServiceOptions } from './run-tool-service.js';
 export { compileSchema } from './schema-validator.js';
 export type { SchemaCheck } from './schema-validator.js';
 export { toolCardOf, toolService } from './tool-service.js';
@@ -43,3 +45,6 @@ export { chooseCollaborator, ClientPool } from './collaborators.js';
 export type { Choice, CollaboratorRoutes, Connect } from './collaborators.js';
 export { runAgent } from './run-agent.js';
 export type { AgentDefinition } from './run-agent.js';
+export { compileAgentOptions } from './agent-options.js';
+export type { AgentOptions, CollaboratorAddresses, CompiledAgentOptions, ModelAlias } from './agent-options.js';
+export { defaultAgentPolicy, defaultToolPolicy } from './default-policy.js';

@@ -1,26 +1,77 @@
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { spiffeIdOfService } from '../security/index.js';
-import { runMeshService } from '../service/index.js';
-import { openStore } from '../state/index.js';
+import {
+  compileServiceOptions,
+  configOrExit,
+  runMeshService,
+  type CompiledServiceOptions,
+  type ServiceOptions,
+} from '../service/index.js';
+import { openStore, type StateConfig, type Store } from '../state/index.js';
+import { defaultToolPolicy } from './default-policy.js';
+import { compileStoreOption } from './store-option.js';
 import { toolCardOf, toolService, type ToolServiceInfo, type ToolSpec } from './tool-service.js';
+
+/** A tool service's configuration in code; each option overrides the environment variable named in its comment. */
+export interface ToolServiceOptions extends ServiceOptions {
+  /**
+   * The store of idempotent results: an opened Store (closed at shutdown), or
+   * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
+   */
+  store?: Store | Partial<StateConfig>;
+}
+
+/** ToolServiceOptions merged with the environment and validated, once, at startup. */
+export interface CompiledToolServiceOptions {
+  service: CompiledServiceOptions;
+  /** An opened store to use, or the settings to open one with. */
+  store: { opened: Store } | { config: StateConfig };
+}
+
+/**
+ * Compiles a tool service's options once, at startup: validated, overriding
+ * their environment variables, the caller policy falling back to the built-in
+ * tool service default.
+ */
+export function compileToolServiceOptions(
+  name: string,
+  options: ToolServiceOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): CompiledToolServiceOptions {
+  const service = compileServiceOptions(name, options, env, defaultToolPolicy);
+  return { service, store: compileStoreOption(options.store, service.env) };
+}
 
 /**
  * Runs a tool service process: the kit (security, telemetry, admin port),
  * its own store for idempotent results, ToolService for `tools`, and
- * registration with the registry when one is configured.
+ * registration with the registry when one is configured. `options` are
+ * compiled first; an invalid one stops the process with a message naming it.
  */
-export async function runToolService(info: ToolServiceInfo, tools: ToolSpec[]): Promise<void> {
-  await runMeshService(info.name, async (kit) => {
-    const store = await openStore({ service: kit.name, log: kit.log });
-    kit.onShutdown(() => store.close());
-    const card = toolCardOf(info, tools, spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, info.name));
-    const server = kit
-      .createServer()
-      .add(
-        ToolServiceService,
-        toolService(card, tools, { store, metrics: kit.metrics, audit: kit.audit, service: kit.name }),
-      );
-    await kit.serve(server, { readyNow: false });
-    kit.register({ kind: 'tool', card });
-  });
+export async function runToolService(
+  info: ToolServiceInfo,
+  tools: ToolSpec[],
+  options: ToolServiceOptions = {},
+): Promise<void> {
+  const compiled = configOrExit(info.name, () => compileToolServiceOptions(info.name, options));
+  await runMeshService(
+    info.name,
+    async (kit) => {
+      const store =
+        'opened' in compiled.store
+          ? compiled.store.opened
+          : await openStore({ service: kit.name, log: kit.log, config: compiled.store.config });
+      kit.onShutdown(() => store.close());
+      const card = toolCardOf(info, tools, spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, info.name));
+      const server = kit
+        .createServer()
+        .add(
+          ToolServiceService,
+          toolService(card, tools, { store, metrics: kit.metrics, audit: kit.audit, service: kit.name }),
+        );
+      await kit.serve(server, { readyNow: false });
+      kit.register({ kind: 'tool', card });
+    },
+    compiled.service,
+  );
 }

@@ -7,12 +7,13 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
   ajv: Ajv2020,
 ) => void;
 
-const ajv = new Ajv2020({ strict: false, allErrors: false, useDefaults: false });
+// allErrors: a caller learns every problem of its input at once, not one per round trip.
+const ajv = new Ajv2020({ strict: false, allErrors: true, useDefaults: false });
 addFormats(ajv);
 
 /** A compiled JSON Schema check that names the failing path. */
 export interface SchemaCheck {
-  /** Throws `code` (INVALID_ARGUMENT by default) naming the first failing path under `root`. */
+  /** Throws `code` (INVALID_ARGUMENT by default) naming every failing path under `root`. */
   assert(value: unknown, root: string, code?: Code): void;
 }
 
@@ -25,6 +26,15 @@ function describe(error: ErrorObject, root: string): string {
   return `${path}: ${error.message ?? 'invalid'}`;
 }
 
+// Enough to fix an input in one go, short enough for one line; repeats (anyOf branches) said once.
+const MAX_PROBLEMS = 10;
+
+function describeAll(errors: ErrorObject[], root: string): string {
+  const problems = [...new Set(errors.map((e) => describe(e, root)))];
+  const shown = problems.slice(0, MAX_PROBLEMS).join('; ');
+  return problems.length > MAX_PROBLEMS ? `${shown}; and ${problems.length - MAX_PROBLEMS} more` : shown;
+}
+
 /** Compiles a JSON Schema (empty: anything goes). */
 export function compileSchema(schema: Record<string, unknown> | undefined): SchemaCheck {
   if (!schema || Object.keys(schema).length === 0) return { assert: () => undefined };
@@ -33,7 +43,7 @@ export function compileSchema(schema: Record<string, unknown> | undefined): Sche
   ajv.removeSchema(schema);
   return {
     assert(value, root, code = Code.INVALID_ARGUMENT) {
-      if (!validate(value)) throw new MeshError(code, describe(validate.errors![0]!, root));
+      if (!validate(value)) throw new MeshError(code, describeAll(validate.errors!, root));
     },
   };
 }

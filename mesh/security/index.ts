@@ -1,3 +1,4 @@
+// Zero-trust security: SPIFFE ids, certificates, mTLS / Istio transports, OAuth2 tokens, caller policies, secrets.
 export { CertificateFiles, CertificateFilesError } from './cert-files.js';
 export type { CertificatePaths } from './cert-files.js';
 export { createCa, issueWorkloadCert, loadCa } from './dev-ca.js';

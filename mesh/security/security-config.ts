@@ -51,8 +51,8 @@ export const securityConfigSchema = z.object({
   AGENTMESH_OAUTH_CLIENT_AUTH: z.enum(['client_secret_basic', 'private_key_jwt']).default('client_secret_basic'),
   /** Secret path holding `client_secret` (or `private_key` for private_key_jwt). */
   AGENTMESH_OAUTH_CLIENT_SECRET_PATH: z.string().optional(),
-  /** The authorization policy file (JSON) of this service. */
-  AGENTMESH_POLICY_FILE: z.string(),
+  /** The authorization policy file (JSON) of this service; required unless the policy is given in code. */
+  AGENTMESH_POLICY_FILE: z.string().optional(),
 });
 
 /** Parsed security settings. */
@@ -178,25 +178,31 @@ export async function clientSecurityFromEnv(
   return { config: c, transport, tokens, jwksUrl, ca, close: () => transport.close() };
 }
 
+/** The policy of AGENTMESH_POLICY_FILE, which is then required. */
+function policyFromEnv(c: SecurityConfig): ServicePolicy {
+  if (!c.AGENTMESH_POLICY_FILE) throw new ConfigError('AGENTMESH_POLICY_FILE', 'is required');
+  try {
+    return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
+  } catch (err) {
+    throw new ConfigError('AGENTMESH_POLICY_FILE', (err as Error).message);
+  }
+}
+
 /**
  * Builds the transport, token verifier, token client and policy from the
- * environment and the secrets provider. Fails with a ConfigError naming the
+ * environment and the secrets provider; a policy resolved by the caller (given
+ * in code) replaces AGENTMESH_POLICY_FILE. Fails with a ConfigError naming the
  * variable, or a SecretError naming the secret path.
  */
 export async function securityFromEnv(
   secrets: SecretsProvider,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
+  resolvedPolicy?: ServicePolicy,
 ): Promise<SecuritySetup> {
   const c = loadConfig(securityConfigSchema, env);
   requireTlsFiles(c);
-  const policy = (() => {
-    try {
-      return loadPolicy(c.AGENTMESH_POLICY_FILE, c.AGENTMESH_TRUST_DOMAIN);
-    } catch (err) {
-      throw new ConfigError('AGENTMESH_POLICY_FILE', (err as Error).message);
-    }
-  })();
+  const policy = resolvedPolicy ?? policyFromEnv(c);
   if (policy.service !== c.AGENTMESH_SERVICE) {
     throw new ConfigError('AGENTMESH_POLICY_FILE', `protects ${policy.service}, not ${c.AGENTMESH_SERVICE}`);
   }

@@ -17,20 +17,28 @@ export interface ServiceEnv {
   log: Logger;
 }
 
-/**
- * Runs a service process: parses configuration (exiting with a one-line
- * message naming the bad variable), starts the server, and on SIGTERM or
- * SIGINT shuts it down gracefully and exits 0. A second signal exits at once.
- */
-export async function runService(name: string, start: (env: ServiceEnv) => Promise<Stoppable>): Promise<void> {
-  let config: KernelConfig;
+/** Runs a configuration step; a ConfigError stops the process with a one-line message naming the option or variable. */
+export function configOrExit<T>(name: string, compile: () => T): T {
   try {
-    config = loadConfig(kernelConfigSchema);
+    return compile();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${name}: ${err.message}\n`);
     process.exit(EXIT_CONFIG);
   }
+}
+
+/**
+ * Runs a service process: parses configuration from `env` (exiting with a
+ * one-line message naming the bad variable), starts the server, and on SIGTERM
+ * or SIGINT shuts it down gracefully and exits 0. A second signal exits at once.
+ */
+export async function runService(
+  name: string,
+  start: (env: ServiceEnv) => Promise<Stoppable>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const config: KernelConfig = configOrExit(name, () => loadConfig(kernelConfigSchema, env));
   const log = createLogger({ service: name, level: config.AGENTMESH_LOG_LEVEL });
   let server: Stoppable;
   try {

@@ -13,12 +13,13 @@ import { securityFromEnv, type SecuritySetup } from '../security/index.js';
 import { securityInterceptor } from '../security/index.js';
 import { spiffeIdOfService } from '../security/index.js';
 import { createServer, type MeshServer } from '../server/index.js';
-import type { ServiceDefinition } from '../core/index.js';
+import type { Interceptor, ServiceDefinition } from '../core/index.js';
 import { startAdminServer, type AdminServer } from '../telemetry/index.js';
 import { AuditLog } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { MeshMetrics } from '../telemetry/index.js';
 import { observabilityInterceptor } from '../telemetry/index.js';
+import type { CompiledServiceOptions } from './service-options.js';
 
 /** Settings of the service kit beyond the kernel's and the security layer's. */
 export const serviceConfigSchema = z.object({
@@ -74,6 +75,7 @@ export class ServiceKit {
     readonly log: Logger,
     readonly security: SecuritySetup,
     readonly secrets: SecretsProvider,
+    private readonly interceptors: readonly Interceptor[] = [],
   ) {
     this.metrics = new MeshMetrics(name);
     this.dataDir = config.AGENTMESH_DATA_DIR ?? join('.agentmesh', 'data', name.replace('/', '-'));
@@ -81,20 +83,24 @@ export class ServiceKit {
     this.audit = new AuditLog(join(this.dataDir, 'audit.jsonl'));
   }
 
-  /** Builds the kit from the environment (ConfigError / SecretError name what is wrong). */
+  /** Builds the kit from compiled options: their environment, policy and interceptors (ConfigError / SecretError name what is wrong). */
   static async fromEnv(
     name: string,
     kernel: KernelConfig,
     log: Logger,
     secrets: SecretsProvider,
-    env: NodeJS.ProcessEnv = process.env,
+    options: CompiledServiceOptions,
   ): Promise<ServiceKit> {
-    const config = { ...kernel, ...loadConfig(serviceConfigSchema, env) };
-    const security = await securityFromEnv(secrets, log, { ...env, AGENTMESH_SERVICE: name });
-    return new ServiceKit(name, config, log, security, secrets);
+    const config = { ...kernel, ...loadConfig(serviceConfigSchema, options.env) };
+    const security = await securityFromEnv(secrets, log, { ...options.env, AGENTMESH_SERVICE: name }, options.policy);
+    return new ServiceKit(name, config, log, security, secrets, options.interceptors);
   }
 
-  /** A server with the standard chain: observability (outermost), then security. Add services, then serve(). */
+  /**
+   * A server with the standard chain: observability (outermost), then security,
+   * then the service's own interceptors (ServiceOptions.interceptors, in order),
+   * then the handler. Add services, then serve().
+   */
   createServer(): MeshServer {
     const { transport, verifier, policy } = this.security;
     this.server = createServer({ logger: this.log, serveOnListen: false })
@@ -108,6 +114,7 @@ export class ServiceKit {
           onTokenFailure: (reason) => this.metrics.tokenFailures.inc({ reason }),
         }),
       );
+    for (const interceptor of this.interceptors) this.server.use(interceptor);
     return this.server;
   }
 

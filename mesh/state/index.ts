@@ -1,3 +1,4 @@
+// Durable state per service: the Store over SQLite or PostgreSQL, versioned tasks, plans, records and results.
 export type { BackendKind } from './backend.js';
 export { loadStateConfig, stateConfigSchema } from './config.js';
 export type { StateConfig } from './config.js';

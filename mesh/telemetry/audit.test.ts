@@ -103,4 +103,26 @@ describe('hash-chained audit trail', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('jane@example.com');
     expect(verifyAuditFile(file).ok).toBe(true);
   });
+
+  test('task and trace ids are kept as they are, even where their digits look like a phone number', async () => {
+    const log = new AuditLog(file);
+    const ids = { task_id: 'e94a6b63-5559-4760-b081-c8db7e55a8c9', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' };
+    await log.append({
+      kind: 'task_state',
+      service: 's/t',
+      outcome: 'COMPLETED',
+      ...ids,
+      reason: 'call 020-7946-0018',
+    });
+    await log.close();
+    expect(JSON.parse(lines().at(-1)!)).toMatchObject({ ...ids, reason: 'call [PHONE]' });
+    expect(verifyAuditFile(file).ok).toBe(true);
+  });
+
+  test('a task id in any other form (a caller chose it) is redacted like all text', async () => {
+    const log = new AuditLog(file);
+    await log.append({ kind: 'call', service: 's/t', outcome: 'NOT_FOUND', task_id: 'jane@example.com' });
+    await log.close();
+    expect(JSON.parse(lines().at(-1)!)).toMatchObject({ task_id: '[EMAIL]' });
+  });
 });

@@ -52,6 +52,9 @@ function hashOf(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(record.prev).update('\n').update(canonical(record)).digest('hex');
 }
 
+// A UUID or a W3C trace id: the forms of the ids the mesh mints.
+const MINTED_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
+
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -120,8 +123,15 @@ export class AuditLog {
 
   /** The next record of the chain for an event, and its line. */
   private next(event: AuditEvent): { record: AuditRecord; line: string } {
+    // Ids the mesh mints (task UUIDs, hex trace ids) hold no personal data, and the redactor would
+    // read some as phone numbers ("…63-5559-4760…"): redacted, a record would lose its task. Any
+    // other value may come from a caller (GetTask's task_id) and is redacted like all text.
+    const minted = Object.fromEntries(
+      (['task_id', 'trace_id'] as const).flatMap((k) => (MINTED_ID.test(event[k] ?? '') ? [[k, event[k]]] : [])),
+    );
     const body = {
       ...(redactDeep(event) as AuditEvent),
+      ...minted,
       seq: this.seq + 1,
       time: new Date().toISOString(),
       prev: this.prev,

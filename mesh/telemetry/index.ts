@@ -1,3 +1,4 @@
+// Observability: redacting pino logs, Prometheus metrics and admin port, audit trail, tracing, the interceptor.
 export { startAdminServer } from './admin-server.js';
 export type { AdminServer, Readiness } from './admin-server.js';
 export { AuditLog, verifyAuditFile } from './audit.js';

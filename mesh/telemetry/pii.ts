@@ -4,7 +4,8 @@
 
 const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}/g;
 // 13–19 digits, optionally grouped by single spaces or dashes.
-const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
+// Not inside an id: a UUID's first three groups are 16 digits often enough to pass Luhn.
+const CARD = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g;
 const SSN = /\b\d{3}-\d{2}-\d{4}\b/g;
 const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
 // UK National Insurance numbers (two letters, six digits, A-D), spaced or not; any two letters,
@@ -16,7 +17,9 @@ const BEARER = /\b(Bearer|Basic)\s+(?=[A-Za-z0-9._~+/=-]*[\d._~+/=-])[A-Za-z0-9.
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const MAYBE_PII = /[\d@]|bearer|basic|eyJ/i;
 // International (+CC ...) or national formats with separators; 9 to 15 digits in all (E.164).
-const PHONE = /(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|\+\d{9,15}\b/g;
+// A phone number starts a word: digits that continue a word or an id (a UUID's groups) are not one.
+const PHONE =
+  /(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|(?<![\w-])\+\d{9,15}\b/g;
 
 /** True when the digits pass the Luhn checksum (payment card numbers do). */
 export function luhnValid(digits: string): boolean {

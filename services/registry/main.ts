@@ -16,20 +16,22 @@ const leaseConfigSchema = z.object({
   AGENTMESH_REGISTRY_SWEEP_MS: millis().default(1_000),
 });
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
-await runMeshService('agentmesh/registry', async (kit) => {
-  const c = loadConfig(leaseConfigSchema);
-  const store = await openStore({ service: kit.name, log: kit.log });
-  const registry = new Registry(store, kit.log, {
-    defaultTtlMs: c.AGENTMESH_REGISTRY_LEASE_DEFAULT_MS,
-    minTtlMs: c.AGENTMESH_REGISTRY_LEASE_MIN_MS,
-    maxTtlMs: c.AGENTMESH_REGISTRY_LEASE_MAX_MS,
-  });
-  await registry.start(c.AGENTMESH_REGISTRY_SWEEP_MS);
-  kit.onShutdown(async () => {
-    registry.stop();
-    await store.close();
-  });
-  await kit.serve(kit.createServer().add(RegistryServiceService, registryService(registry)));
-});
+await runMeshService(
+  'agentmesh/registry',
+  async (kit) => {
+    const c = loadConfig(leaseConfigSchema);
+    const store = await openStore({ service: kit.name, log: kit.log });
+    const registry = new Registry(store, kit.log, {
+      defaultTtlMs: c.AGENTMESH_REGISTRY_LEASE_DEFAULT_MS,
+      minTtlMs: c.AGENTMESH_REGISTRY_LEASE_MIN_MS,
+      maxTtlMs: c.AGENTMESH_REGISTRY_LEASE_MAX_MS,
+    });
+    await registry.start(c.AGENTMESH_REGISTRY_SWEEP_MS);
+    kit.onShutdown(async () => {
+      registry.stop();
+      await store.close();
+    });
+    await kit.serve(kit.createServer().add(RegistryServiceService, registryService(registry)));
+  },
+  { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
+);

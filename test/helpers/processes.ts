@@ -57,7 +57,8 @@ export function startProcess(
 export async function waitForLog(
   proc: ServiceProcess,
   msg: string,
-  timeoutMs = 20_000,
+  // A bound for a process that will never log it, not a speed expectation: loaded machines start slowly.
+  timeoutMs = 60_000,
 ): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {

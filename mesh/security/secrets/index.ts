@@ -1,4 +1,4 @@
-/** Secrets for services: a provider interface, a file provider for the laptop mesh, Vault everywhere else. */
+// Secrets for services: a provider interface, a file provider for the laptop mesh, Vault everywhere else.
 export { secretsConfigSchema, secretsProviderFromEnv, vaultConfigSchema } from './config.js';
 export type { SecretsFromEnvOptions } from './config.js';
 export { FileSecretsProvider } from './file-provider.js';

@@ -3,9 +3,8 @@
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 await runAgent({
+  policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
   // A regulated assessment: it runs its pre-approved playbook even when an LLM is configured.
   playbooksOnly: true,
   card: {

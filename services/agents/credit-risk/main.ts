@@ -3,14 +3,13 @@
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 const tool = (tool: string) => ({
   $case: 'tool' as const,
   tool: { service: tool.startsWith('get-') ? 'banking/customer-records' : 'banking/loan-math', tool },
 });
 
 await runAgent({
+  policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
   // A regulated assessment: it runs its pre-approved playbook even when an LLM is configured.
   playbooksOnly: true,
   card: {

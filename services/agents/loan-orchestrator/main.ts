@@ -6,8 +6,6 @@
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 const math = (tool: string) => ({ $case: 'tool' as const, tool: { service: 'banking/loan-math', tool } });
 const records = (tool: string) => ({ $case: 'tool' as const, tool: { service: 'banking/customer-records', tool } });
 const agent = (name: string, skillId: string) => ({ $case: 'agent' as const, agent: { agent: name, skillId } });
@@ -15,6 +13,7 @@ const NEEDS_A_PERSON =
   "steps.compliance.output.verdict != 'blocked' && (steps.risk.output.band != 'low' || steps.fx.output.amount > 25000.0 || steps.compliance.output.verdict == 'review')";
 
 await runAgent({
+  policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
   card: {
     name: 'lending/loan-orchestrator',
     version: '1.0.0',

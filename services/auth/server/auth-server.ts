@@ -104,6 +104,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     isActive: options.isActive,
     userScopes: options.users ? (user) => options.users!.scopesOf(user) : undefined,
     isClientId: (name) => options.clients.get(name) !== undefined,
+    policyFileOf: (audience) => options.clients.get(audience)?.policy_file,
     log: options.log,
     audit: options.audit,
   });

@@ -21,6 +21,11 @@ const clientSchema = z.object({
   scopes: z.array(z.string()).default([]),
   /** Audiences (service names) it may obtain tokens for; "*" for any. */
   audiences: z.array(z.string()).default([]),
+  /**
+   * For a workload: the file that says who may call it (its policy.json, from which the local mesh
+   * derives its callers' audiences). A client refused a token for this workload is pointed to it.
+   */
+  policy_file: z.string().optional(),
   /** May exchange tokens addressed to itself (RFC 8693) to act for their subject. */
   token_exchange: z.boolean().default(false),
   /** May obtain tokens for a named user without a subject token (dev login; Keycloak's impersonation). */

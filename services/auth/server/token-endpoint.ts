@@ -24,6 +24,8 @@ export interface TokenEndpointOptions {
   isActive?: (client: OAuthClient) => Promise<boolean>;
   /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
   userScopes?: (user: string) => string[];
+  /** The file that says who may call a workload (its client registration's policy_file), named when a caller is refused. */
+  policyFileOf?: (audience: string) => string | undefined;
   /** Whether a name is a registered client's id (the dev login refuses those as a person's name). */
   isClientId?: (name: string) => boolean;
   log: Logger;
@@ -75,9 +77,8 @@ export class TokenEndpoint {
     const audience = form.get('audience') ?? form.get('resource');
     if (!audience)
       throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
-    if (!client.audiences.includes('*') && !client.audiences.includes(audience)) {
-      throw new OAuthError('invalid_target', `client may not obtain tokens for ${audience}`);
-    }
+    if (!client.audiences.includes('*') && !client.audiences.includes(audience))
+      throw new OAuthError('invalid_target', this.notAnAudience(client, audience));
     if (grant === 'client_credentials') {
       if (!client.client_credentials)
         throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
@@ -85,6 +86,17 @@ export class TokenEndpoint {
       return this.issue({ sub: subjectOf(client), client, audience, scopes });
     }
     return this.exchange(form, client, audience);
+  }
+
+  /** Why a client gets no token for an audience, pointing at the policy that must allow it when one is known. */
+  private notAnAudience(client: OAuthClient, audience: string): string {
+    const refused = `client ${client.client_id} may not obtain tokens for ${audience}`;
+    const policy = this.options.policyFileOf?.(audience);
+    if (!policy) return `${refused} (not among its registered audiences)`;
+    // Workload names are "namespace/name"; their SPIFFE IDs are written this way in policy files.
+    const [ns, name] = client.client_id.split('/');
+    const caller = name ? `"spiffe://{trust_domain}/ns/${ns}/sa/${name}"` : client.client_id;
+    return `${refused}: ${policy} does not list it among the callers of ${audience}; add ${caller} to a rule's callers there, restart the mesh (npm start) and re-render (npm run render:istio)`;
   }
 
   private async requireActive(client: OAuthClient): Promise<void> {

@@ -25,10 +25,10 @@ odd line without value
 `;
 
 describe('summarizing a service /metrics for the operations view', () => {
-  test('calls, errors, mean and p95 latency of unary calls (not streams), tasks by state, pending and memory', () => {
+  test('calls, server faults, mean and p95 latency of unary calls (not streams), tasks by state, pending and memory', () => {
     expect(summarizeMetrics(TEXT)).toEqual({
       calls: 10,
-      errors: 1,
+      faults: 0,
       meanLatencyMs: 51,
       p95LatencyMs: 10,
       tasksByState: { TASK_STATE_COMPLETED: 2, TASK_STATE_INPUT_REQUIRED: 1 },
@@ -48,6 +48,30 @@ describe('summarizing a service /metrics for the operations view', () => {
     const slow =
       'grpc_server_handling_seconds_bucket{le="1"} 90\ngrpc_server_handling_seconds_bucket{le="+Inf"} 100\ngrpc_server_handling_seconds_count 100\ngrpc_server_handling_seconds_sum 200\n';
     expect(summarizeMetrics(slow).p95LatencyMs).toBeUndefined();
+  });
+
+  test('server faults count the calls the service failed, not the lookups and refusals it answered', () => {
+    const handled = (code: string, n: number) =>
+      `grpc_server_handled_total{grpc_type="unary",grpc_method="GetAgent",grpc_code="${code}"} ${n}\n`;
+    const text = [
+      ['OK', 100],
+      ['NOT_FOUND', 44],
+      ['INVALID_ARGUMENT', 3],
+      ['PERMISSION_DENIED', 2],
+      ['UNAUTHENTICATED', 1],
+      ['ABORTED', 1],
+      ['CANCELLED', 1],
+      ['RESOURCE_EXHAUSTED', 1],
+      ['INTERNAL', 2],
+      ['UNKNOWN', 1],
+      ['UNAVAILABLE', 3],
+      ['DEADLINE_EXCEEDED', 1],
+      ['DATA_LOSS', 1],
+      ['UNIMPLEMENTED', 1],
+    ]
+      .map(([code, n]) => handled(code as string, n as number))
+      .join('');
+    expect(summarizeMetrics(text)).toMatchObject({ calls: 162, faults: 9 });
   });
 
   test('label values keep escaped quotes', () => {

@@ -9,8 +9,8 @@ export interface Sample {
 export interface MetricsSummary {
   /** gRPC calls handled. */
   calls: number;
-  /** Calls that ended with another code than OK. */
-  errors: number;
+  /** Calls the server failed (see SERVER_FAULTS); answered refusals and lookups are not faults. */
+  faults: number;
   /** Mean handling time of unary calls in milliseconds (streams last as long as they follow something); undefined before the first. */
   meanLatencyMs: number | undefined;
   /** The histogram bucket bound (ms) that 95 % of calls stayed within. */
@@ -24,6 +24,21 @@ export interface MetricsSummary {
   /** Resident memory in bytes. */
   residentBytes: number | undefined;
 }
+
+/**
+ * The codes that mean the server failed the call: those google.rpc.Code maps to HTTP 5xx. The
+ * others are answers — NOT_FOUND to a lookup, INVALID_ARGUMENT, PERMISSION_DENIED, a CAS that
+ * lost (ABORTED), a limit (RESOURCE_EXHAUSTED), a caller that gave up (CANCELLED) — and a
+ * healthy service gives them all day.
+ */
+export const SERVER_FAULTS: ReadonlySet<string> = new Set([
+  'UNKNOWN',
+  'INTERNAL',
+  'UNIMPLEMENTED',
+  'UNAVAILABLE',
+  'DEADLINE_EXCEEDED',
+  'DATA_LOSS',
+]);
 
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
@@ -61,7 +76,7 @@ function p95(buckets: Sample[], count: number): number | undefined {
   return bound === undefined || bound === Infinity ? undefined : bound * 1000;
 }
 
-/** Summarises a service's /metrics: calls, errors, latency, tasks by state, tool outcomes, memory. */
+/** Summarises a service's /metrics: calls, server faults, latency, tasks by state, tool outcomes, memory. */
 export function summarizeMetrics(text: string): MetricsSummary {
   const samples = parsePrometheus(text);
   const named = (name: string) => samples.filter((s) => s.name === name);
@@ -73,7 +88,7 @@ export function summarizeMetrics(text: string): MetricsSummary {
   const memory = named('process_resident_memory_bytes');
   return {
     calls: sum(handled),
-    errors: sum(handled.filter((s) => s.labels.grpc_code !== 'OK')),
+    faults: sum(handled.filter((s) => SERVER_FAULTS.has(s.labels.grpc_code ?? ''))),
     meanLatencyMs: count
       ? Math.round((sum(unary('grpc_server_handling_seconds_sum')) / count) * 10_000) / 10
       : undefined,

@@ -5,8 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { runToolService, type ToolSpec } from '../../../mesh/index.js';
 import { Code, MeshError } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 interface Customer {
   customerId: string;
   fullName: string;
@@ -113,4 +111,5 @@ await runToolService(
     labels: { domain: 'retail-banking', data: 'pii' },
   },
   tools,
+  { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
 );

@@ -4,8 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { runToolService, type ToolSpec } from '../../../mesh/index.js';
 import { Code, MeshError } from '../../../mesh/index.js';
 
-process.env.AGENTMESH_POLICY_FILE ??= fileURLToPath(new URL('./policy.json', import.meta.url));
-
 // Reference rates per EUR (fixed for the example; a real service reads a market data feed).
 const PER_EUR: Record<string, number> = { EUR: 1, USD: 1.08, GBP: 0.85, CHF: 0.95 };
 const RATES_AS_OF = '2026-11-23';
@@ -182,4 +180,5 @@ await runToolService(
     labels: { domain: 'retail-banking' },
   },
   tools,
+  { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
 );

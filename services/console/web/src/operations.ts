@@ -10,7 +10,7 @@ interface ServiceStatusJson {
   health: 'ready' | 'not-ready' | 'down';
   metrics?: {
     calls: number;
-    errors: number;
+    faults: number;
     meanLatencyMs?: number;
     p95LatencyMs?: number;
     tasksByState: Record<string, number>;
@@ -35,7 +35,7 @@ function row(s: ServiceStatusJson): HTMLElement {
     h('th', { scope: 'row' }, s.name, h('div', { class: 'meta' }, `${s.kind} · ${s.address}`)),
     h('td', {}, badge(s.health)),
     h('td', { class: 'n' }, m ? m.calls : '-'),
-    h('td', { class: 'n' }, m ? m.errors : '-'),
+    h('td', { class: 'n' }, m ? m.faults : '-'),
     h(
       'td',
       { class: 'n' },
@@ -57,7 +57,7 @@ function row(s: ServiceStatusJson): HTMLElement {
   );
 }
 
-/** Operations: each service's health, calls, errors, latency, tasks by state (from its /metrics) and its audit chain. */
+/** Operations: each service's health, calls, server faults, latency, tasks by state (from its /metrics) and its audit chain. */
 export function operationsView(main: HTMLElement): void {
   const table = h('div', { 'aria-live': 'polite' }, infoNotice('Asking every service…'));
   const load = () =>
@@ -80,15 +80,18 @@ export function operationsView(main: HTMLElement): void {
                 'tr',
                 {},
                 [
-                  'Service',
-                  'Health',
-                  'Calls',
-                  'Errors',
-                  'Unary latency mean / p95',
-                  'Tasks and tools',
-                  'Memory',
-                  'Audit chain',
-                ].map((c) => h('th', { scope: 'col' }, c)),
+                  ['Service'],
+                  ['Health'],
+                  ['Calls'],
+                  [
+                    'Server faults',
+                    'Calls the service failed: INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE, DEADLINE_EXCEEDED, UNIMPLEMENTED. Answered refusals (NOT_FOUND, PERMISSION_DENIED, INVALID_ARGUMENT…) are not faults.',
+                  ],
+                  ['Unary latency mean / p95'],
+                  ['Tasks and tools'],
+                  ['Memory'],
+                  ['Audit chain'],
+                ].map(([c, why]) => h('th', { scope: 'col', title: why }, c!)),
               ),
             ),
             h('tbody', {}, services.map(row)),

@@ -9,7 +9,8 @@ export function signInView(main: HTMLElement, done: (s: SessionInfo) => void): v
     name: 'user',
     autocomplete: 'username',
     required: true,
-    pattern: '[A-Za-z0-9._@-]{1,64}',
+    // Browsers compile `pattern` with the `v` flag, where a bare "-" in a class is a syntax error.
+    pattern: '[A-Za-z0-9._@\\-]{1,64}',
     'aria-describedby': 'user-hint',
   });
   const status = h('div', { 'aria-live': 'assertive' });

@@ -33,10 +33,11 @@ function control(f: Field, id: string, described: string): HTMLInputElement | HT
     case 'json':
       return h('textarea', { ...common, rows: 4, spellcheck: 'false' });
     default:
+      // No `pattern` attribute: the browser anchors it and compiles it with the `v` flag, a JSON Schema
+      // pattern is unanchored and may not compile so; inputOf checks it with the schema's meaning.
       return h('input', {
         ...common,
         type: 'text',
-        pattern: f.pattern,
         minlength: f.minLength,
         maxlength: f.maxLength,
         autocomplete: 'off',

@@ -1,0 +1,96 @@
+// What `agentmesh --help` and `agentmesh <command> --help` print. Kept apart from the commands so
+// that help loads none of them.
+
+const ALL_OPTIONS = `options for every command (before or after it): --user NAME (default: AGENTMESH_USER or your login);
+AGENTMESH_HOME to use another mesh folder`;
+
+/** Each command's own usage: what `agentmesh <command> --help` prints. */
+export const COMMAND_USAGE: Record<string, string> = {
+  agents: `usage: agentmesh agents [--namespace NS]... [--name NS/NAME]... [--glob PATTERN]... [--regex RE]...
+                       [--skill ID]... [--tag T]... [--policy ID]... [--text WORDS] [--kind agent|tool] [--json]
+
+discover agents and tool services with the registry's scoping rules, best match first, with the reasons
+  --namespace NS     only these namespaces (repeatable)
+  --name NS/NAME     only these names (repeatable)
+  --glob PATTERN     names matching a glob, e.g. 'lending/*' (repeatable)
+  --regex RE         names matching a regular expression (RE2 syntax, repeatable)
+  --skill ID, --tag T, --policy ID
+                     agents with this skill, tag or policy (repeatable)
+  --text WORDS       purpose and description mention these words
+  --kind agent|tool  only agents or only tool services
+  --json             the registry's answer as JSON`,
+  tools: `usage: agentmesh tools <ns/name> [--tool NAME] [--json]
+
+a tool service's tools with the JSON Schemas of their arguments and results (from the registry's card)
+  --tool NAME  only this tool
+  --json       the tool card as JSON`,
+  task: `usage: agentmesh task <agent> (<input-json> | --example N) [--skill ID] [--text T] [--json] [--no-input] [--timeout S]
+
+send a task, follow it live, answer its questions, print the result; without an input it lists the
+agent's examples. Exit code 0 completed, 1 failed, 3 waits for a person (--no-input) or for its
+caller's authority
+  --example N   send the agent's example N (as listed without an input)
+  --skill ID    the skill to use (default: the agent's first)
+  --text T      a text part sent with the input
+  --json        print only the finished task, as JSON
+  --no-input    do not ask when the task needs a person (implied when stdin is not a terminal)
+  --timeout S   give up following after S seconds (default 600)`,
+  answer: `usage: agentmesh answer <task-id> <answer> [--agent NAME] [--json] [--no-input] [--timeout S]
+
+answer a task that waits for a person (a choice as text, or a JSON object), then follow the task and
+print its result as \`agentmesh task\` does (same exit codes)
+  --agent NAME  the agent holding the task (default: every agent is asked)
+  --json, --no-input, --timeout S
+                as for \`agentmesh task\``,
+  explain: `usage: agentmesh explain <task-id> [--agent NAME] [--depth N] [--json]
+
+what the task planned, did and why: plan, collaborators and why they were chosen, substitutions,
+attempts, child tasks on other agents
+  --agent NAME  the agent holding the task (default: every agent is asked)
+  --depth N     how many levels of child tasks (default: the agent's, 4)
+  --json        the explanation as JSON`,
+  audit: `usage: agentmesh audit verify [--json]
+
+verify the hash chains of the audit trails of the mesh's services (exit code 1 when one is broken)`,
+  token: `usage: agentmesh token --audience NAME [--scope S]...
+
+print an access token for the current user to call the service NAME (for grpcurl)`,
+  new: `usage: agentmesh new agent <ns/name> [--dir FOLDER [--framework SPEC]]
+       agentmesh new tool <ns/name> [--dir FOLDER [--framework SPEC]]
+
+scaffold an agent or a tool service: in this repository (npm start picks it up; istio/base is
+re-rendered), or with --dir a standalone project in FOLDER that depends on the framework
+  --dir FOLDER        a new or empty folder for the project (see docs/standalone-agents.md)
+  --framework SPEC    where the project gets agentmesh: an npm version, a tarball (npm pack) or a
+                      file: path (default: this checkout)`,
+};
+
+/** The global usage: every command in a line or two. */
+export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <command> --help for one command)
+
+  agents [--namespace NS]... [--name NS/NAME]... [--glob PATTERN]... [--regex RE]...
+         [--skill ID]... [--tag T]... [--policy ID]... [--text WORDS] [--kind agent|tool] [--json]
+                               discover agents and tools with the registry's scoping rules
+  tools <ns/name> [--tool NAME] [--json]
+                               a tool service's tools with their argument and result schemas
+  task <agent> (<input-json> | --example N) [--skill ID] [--text T] [--json] [--no-input] [--timeout S]
+                               send a task, follow it live, answer its questions, print the result;
+                               without an input it lists the agent's examples. Exit code 0 completed,
+                               1 failed, 3 waits for a person (--no-input) or for its caller's authority
+  answer <task-id> <answer> [--agent NAME]
+                               answer a task that waits for a person, then follow it to its result
+  explain <task-id> [--agent NAME] [--depth N] [--json]
+                               what the task planned, did and why, with child tasks
+  audit verify [--json]        verify the audit chains of the mesh's services
+  token --audience NAME [--scope S]...
+                               print an access token for the current user to call NAME (for grpcurl)
+  new agent <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold an agent: here (npm start picks it up) or, with --dir, a
+                               standalone project on the framework
+  new tool <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold a tool service, the same way
+
+${ALL_OPTIONS}`;
+
+/** A command's usage with the options every command takes. */
+export const usageOf = (command: string): string => `${COMMAND_USAGE[command]}\n\n${ALL_OPTIONS}`;

@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { ConfigError, loadConfig } from '../config/index.js';
+import {
+  compileServiceOptions,
+  parseOptions,
+  type CompiledServiceOptions,
+  type ServiceOptions,
+} from '../service/index.js';
+import type { StateConfig, Store } from '../state/index.js';
+import { DEFAULT_TASK_TIMEOUT_MS } from './agent-runtime.js';
+import { parseModelAliases } from './chat-model.js';
+import { defaultAgentPolicy } from './default-policy.js';
+import { compileStoreOption } from './store-option.js';
+import type { Planner } from './planner.js';
+
+const ROUTE = /^(agent:|tool:)?[a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+$/;
+const SERVICE_NAME = /^[a-z0-9-]+\/[a-z0-9-]+$/;
+const ADDRESS = /^[^,=\s]+:\d+$/;
+const TIMEOUT = { min: 1_000, max: 86_400_000 };
+
+/** The environment variables an agent reads beyond the service kit's; each has an AgentOptions counterpart. */
+const agentEnvSchema = z.object({
+  /** Static routes for small deployments: "[agent:|tool:]ns/name=host:port,..." (tool when no kind); otherwise collaborators are discovered. */
+  AGENTMESH_COLLABORATOR_ADDRESSES: z
+    .string()
+    .refine((v) => v.split(',').every((r) => ROUTE.test(r)), 'must be [agent:|tool:]ns/name=host:port,...')
+    .optional(),
+  /** auto (default): the LLM planner when OPENAI_API_KEY is set, else playbooks; or force one. */
+  AGENTMESH_PLANNER: z.enum(['auto', 'playbook', 'llm']).default('auto'),
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  /** The planning model (default: the card's model). */
+  OPENAI_MODEL: z.string().optional(),
+  /** Model aliases for LLM steps: "alias=model[@baseURL],...". */
+  AGENTMESH_MODELS: z.string().optional(),
+  /** The longest one run of a task may take, ms (see AgentRuntimeOptions.taskTimeoutMs). */
+  AGENTMESH_TASK_TIMEOUT_MS: z.coerce.number().int().min(TIMEOUT.min).max(TIMEOUT.max).default(DEFAULT_TASK_TIMEOUT_MS),
+});
+
+/** A model alias for LLM steps: the model name, and the endpoint when not OPENAI_BASE_URL. */
+export interface ModelAlias {
+  model: string;
+  baseURL?: string;
+}
+
+/** Static collaborator routes, "namespace/name" → "host:port", instead of discovery. */
+export interface CollaboratorAddresses {
+  tools?: Record<string, string>;
+  agents?: Record<string, string>;
+}
+
+/** An agent's configuration in code; each option overrides the environment variable named in its comment. */
+export interface AgentOptions extends ServiceOptions {
+  /** A Planner object, or the choice among the built-in ones (AGENTMESH_PLANNER): auto, playbook or llm. */
+  planner?: Planner | 'auto' | 'playbook' | 'llm';
+  /** The OpenAI-compatible endpoint of the LLM planner and LLM steps (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL). */
+  openai?: { apiKey?: string; baseURL?: string; model?: string };
+  /** Model aliases for LLM steps (AGENTMESH_MODELS): alias → model name or { model, baseURL }. */
+  models?: Record<string, string | ModelAlias>;
+  /** Static routes to collaborators (AGENTMESH_COLLABORATOR_ADDRESSES); the rest are discovered. */
+  collaborators?: CollaboratorAddresses;
+  /** The longest one run of a task may take, ms (AGENTMESH_TASK_TIMEOUT_MS, default 300000). */
+  taskTimeoutMs?: number;
+  /**
+   * The agent's store: an opened Store (the agent closes it at shutdown), or
+   * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
+   */
+  store?: Store | Partial<StateConfig>;
+}
+
+/** AgentOptions merged with the environment and validated, once, at startup. */
+export interface CompiledAgentOptions {
+  service: CompiledServiceOptions;
+  /** A Planner given in code, or the built-in choice. */
+  planner: Planner | 'auto' | 'playbook' | 'llm';
+  openai: { apiKey?: string; baseURL?: string; model?: string };
+  models: Map<string, ModelAlias>;
+  routes: { tools: Map<string, string>; agents: Map<string, string> };
+  taskTimeoutMs: number;
+  /** An opened store to use, or the settings to open one with. */
+  store: { opened: Store } | { config: StateConfig };
+}
+
+const routesSchema = z.record(
+  z.string().regex(SERVICE_NAME, 'must be namespace/name'),
+  z.string().regex(ADDRESS, 'must be host:port'),
+);
+
+const agentOptionsSchema = z.object({
+  planner: z
+    .union(
+      [
+        z.enum(['auto', 'playbook', 'llm']),
+        z.custom<Planner>((v) => typeof (v as Planner | null)?.plan === 'function'),
+      ],
+      { error: 'must be auto, playbook, llm or a Planner' },
+    )
+    .optional(),
+  openai: z
+    .object({ apiKey: z.string().min(1).optional(), baseURL: z.url().optional(), model: z.string().min(1).optional() })
+    .optional(),
+  models: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'alias must be letters, digits, _ or -'),
+      z.union([z.string().min(1), z.object({ model: z.string().min(1), baseURL: z.url().optional() })]),
+    )
+    .optional(),
+  collaborators: z.object({ tools: routesSchema.optional(), agents: routesSchema.optional() }).optional(),
+  taskTimeoutMs: z.number().int().min(TIMEOUT.min).max(TIMEOUT.max).optional(),
+});
+
+/** Routes of AGENTMESH_COLLABORATOR_ADDRESSES, by kind. */
+function parseRoutes(spec: string | undefined): CompiledAgentOptions['routes'] {
+  const tools = new Map<string, string>();
+  const agents = new Map<string, string>();
+  for (const route of (spec ?? '').split(',').filter(Boolean)) {
+    const [kindName, address] = route.split('=') as [string, string];
+    const [kind, name] = kindName.includes(':') ? (kindName.split(':') as [string, string]) : ['tool', kindName];
+    (kind === 'agent' ? agents : tools).set(name, address);
+  }
+  return { tools, agents };
+}
+
+/**
+ * Compiles an agent's options once, at startup: code options are validated (a
+ * ConfigError names the option), override their environment variables (a bad
+ * variable is named too), and the caller policy falls back to the built-in
+ * agent default. The result is all the agent reads.
+ */
+export function compileAgentOptions(
+  name: string,
+  options: AgentOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): CompiledAgentOptions {
+  const o = parseOptions(agentOptionsSchema, options);
+  const service = compileServiceOptions(name, options, env, defaultAgentPolicy);
+  const e = loadConfig(agentEnvSchema, service.env);
+  const models = o.models
+    ? new Map(Object.entries(o.models).map(([alias, m]) => [alias, typeof m === 'string' ? { model: m } : m]))
+    : (() => {
+        try {
+          return parseModelAliases(e.AGENTMESH_MODELS);
+        } catch (err) {
+          throw new ConfigError('AGENTMESH_MODELS', (err as Error).message);
+        }
+      })();
+  const routes = o.collaborators
+    ? {
+        tools: new Map(Object.entries(o.collaborators.tools ?? {})),
+        agents: new Map(Object.entries(o.collaborators.agents ?? {})),
+      }
+    : parseRoutes(e.AGENTMESH_COLLABORATOR_ADDRESSES);
+  return {
+    service,
+    planner: options.planner ?? e.AGENTMESH_PLANNER,
+    openai: {
+      apiKey: o.openai?.apiKey ?? e.OPENAI_API_KEY,
+      baseURL: o.openai?.baseURL ?? e.OPENAI_BASE_URL,
+      model: o.openai?.model ?? e.OPENAI_MODEL,
+    },
+    models,
+    routes,
+    taskTimeoutMs: o.taskTimeoutMs ?? e.AGENTMESH_TASK_TIMEOUT_MS,
+    store: compileStoreOption(options.store, service.env),
+  };
+}
