@@ -1,8 +1,10 @@
 // `agentmesh new agent|tool` in a copy of the project: the scaffolded services start with the
-// mesh, register, and the agent answers its example task with no edits.
+// mesh, register, and the agent answers its example task (its playbook calls its tool) with no
+// edits; the manifest keeps its formatting and istio/ stays current without another command.
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { diffRendered, loadRenderConfig, renderIstio } from '../devtools/istio-render/index.js';
 import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
@@ -10,6 +12,7 @@ describe('agentmesh new agent / new tool', () => {
   let copy: string;
   let home: string;
   let mesh: TestMesh | undefined;
+  let manifestBefore: string;
 
   const cli = (args: string[]) =>
     runCommand(process.execPath, [join(copy, 'devtools/cli/bin.mjs'), ...args], {
@@ -20,15 +23,27 @@ describe('agentmesh new agent / new tool', () => {
   beforeAll(() => {
     copy = mkdtempSync(join(tmpdir(), 'agentmesh-copy-'));
     home = join(copy, '.agentmesh');
-    for (const part of ['mesh', 'services', 'devtools', 'gen', 'package.json', 'tsconfig.json'])
+    for (const part of [
+      'mesh',
+      'services',
+      'devtools',
+      'gen',
+      'istio',
+      'package.json',
+      'tsconfig.json',
+      '.prettierrc.json',
+    ])
       cpSync(join(ROOT, part), join(copy, part), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-    // A small mesh: the platform services only, then what the test scaffolds.
-    const manifest = JSON.parse(readFileSync(join(copy, 'services/local-mesh.json'), 'utf8')) as {
-      services: { kind: string }[];
-    };
-    manifest.services = manifest.services.filter((s) => s.kind === 'auth' || s.kind === 'registry');
-    writeFileSync(join(copy, 'services/local-mesh.json'), JSON.stringify(manifest));
+    // A small mesh: the platform services only, then what the test scaffolds. The file keeps the
+    // repository's layout (one service per line), which the scaffold must preserve.
+    const lines = readFileSync(join(copy, 'services/local-mesh.json'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.includes('"name"') || /"kind": "(auth|registry)"/.test(l));
+    const last = lines.findLastIndex((l) => l.includes('"name"'));
+    lines[last] = lines[last]!.replace(/,$/, '');
+    manifestBefore = lines.join('\n');
+    writeFileSync(join(copy, 'services/local-mesh.json'), manifestBefore);
   });
 
   afterAll(async () => {
@@ -49,31 +64,47 @@ describe('agentmesh new agent / new tool', () => {
       code: 2,
       stderr: expect.stringContaining('usage: agentmesh new agent'),
     });
+    expect(await cli(['new', 'agent', 'demo/x', '--framework', '1.0.0'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--framework goes with --dir'),
+    });
   });
 
-  test('the scaffolded agent and tool start with the mesh; the agent answers its example', async () => {
-    expect(await cli(['new', 'agent', 'demo/greeter'])).toMatchObject({
+  test('the scaffolded agent and tool start with the mesh; the agent answers its example through its tool', async () => {
+    expect(await cli(['new', 'agent', 'demo/triage'])).toMatchObject({
       code: 0,
-      stdout: expect.stringContaining('services/agents/greeter/main.ts'),
+      stdout: expect.stringContaining('services/agents/triage/main.ts'),
     });
     expect(await cli(['new', 'tool', 'demo/words'])).toMatchObject({ code: 0 });
-    expect(existsSync(join(copy, 'services/agents/greeter/policy.json'))).toBe(true);
-    const manifest = JSON.parse(readFileSync(join(copy, 'services/local-mesh.json'), 'utf8')) as {
-      services: { name: string }[];
-    };
-    expect(manifest.services.map((s) => s.name)).toEqual([
-      'agentmesh/auth',
-      'agentmesh/registry',
-      'demo/words',
-      'demo/greeter',
+    expect(existsSync(join(copy, 'services/agents/triage/policy.json'))).toBe(true);
+
+    // One line added per service, everything else of the file as it was.
+    const manifest = readFileSync(join(copy, 'services/local-mesh.json'), 'utf8');
+    const added = manifest.split('\n').filter((l) => !manifestBefore.split('\n').includes(l));
+    expect(added).toEqual([
+      '    { "name": "agentmesh/registry", "kind": "registry", "entry": "services/registry/main.ts" },',
+      '    { "name": "demo/words", "kind": "tool", "entry": "services/tools/words/main.ts" },',
+      '    { "name": "demo/triage", "kind": "agent", "entry": "services/agents/triage/main.ts" }',
     ]);
+    expect(manifest).toContain('"$comment"');
+    // What npm run lint checks: the generated code and the manifest are formatted.
+    const prettier = await runCommand(
+      join(copy, 'node_modules/.bin/prettier'),
+      ['--check', 'services/local-mesh.json', 'services/agents/triage', 'services/tools/words'],
+      { cwd: copy },
+    );
+    expect(prettier).toMatchObject({ code: 0 });
+    // The Istio manifests were re-rendered: istio-manifests.test.ts stays green with no other command.
+    const rendered = renderIstio(copy, loadRenderConfig(join(copy, 'istio/render-config.json')));
+    expect(rendered.services.map((s) => s.name)).toEqual(expect.arrayContaining(['demo/triage', 'demo/words']));
+    expect(diffRendered(rendered, join(copy, 'istio/base'))).toEqual([]);
 
     mesh = await startTestMesh(home, { root: copy });
-    const task = await mesh.cli(['task', 'demo/greeter', '--example', '1', '--json']);
+    const task = await mesh.cli(['task', 'demo/triage', '--example', '1', '--json']);
     expect(task.code).toBe(0);
     expect(JSON.parse(task.stdout)).toMatchObject({
       status: { state: 'TASK_STATE_COMPLETED' },
-      artifacts: [{ parts: [{ data: { greeting: 'Hello, Ada!' } }] }],
+      artifacts: [{ parts: [{ data: { queue: 'technical', urgency: 'high' } }] }],
     });
     const tools = await mesh.cli(['agents', '--kind', 'tool']);
     expect(tools.stdout).toContain('demo/words@0.1.0');

@@ -1,30 +1,10 @@
 // The agentmesh CLI: talks to the running local mesh (.agentmesh/mesh.json) with its own
 // client identity (certificate + client credentials) and tokens for the person using it.
 // Each command's module is loaded only when it runs, so that a command starts quickly.
-import { fileURLToPath } from 'node:url';
 import { isMeshError } from '../../mesh/index.js';
-import { out, parse } from './args.js';
+import { out } from './args.js';
 import { CliError } from './cli-error.js';
-import { scaffold } from './scaffold.js';
 import { COMMAND_USAGE, USAGE, usageOf } from './usage.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function create(args: string[]): number {
-  const { positionals } = parse('new', args, {});
-  const [kind, name] = positionals;
-  if ((kind !== 'agent' && kind !== 'tool') || !name)
-    throw new CliError('usage: agentmesh new agent <ns/name> | agentmesh new tool <ns/name>', 2);
-  const files = scaffold(ROOT, kind, name);
-  out(`created ${files.join(', ')}`);
-  out(
-    `restart the mesh (npm start) to run it${kind === 'agent' ? `; then: npx agentmesh task ${name} --example 1` : ''}`,
-  );
-  out(
-    'for Kubernetes: npm run render:istio (the manifests are rendered from the policies; a test checks they are current)',
-  );
-  return 0;
-}
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
   agents: async (args) => (await import('./agents-command.js')).agents(args),
@@ -34,7 +14,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
   explain: async (args) => (await import('./explain-command.js')).explain(args),
   audit: async (args) => (await import('./audit-command.js')).audit(args),
   token: async (args) => (await import('./token-command.js')).token(args),
-  new: create,
+  new: async (args) => (await import('./new-command.js')).create(args),
 };
 
 // Output piped into a program that stops reading early (`| head`): stop quietly, as other tools do.

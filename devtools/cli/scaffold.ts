@@ -1,159 +1,109 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { format, resolveConfig } from 'prettier';
+import { loadRenderConfig, renderIstio, writeRendered } from '../istio-render/index.js';
 import { CliError } from './connection.js';
+import { addManifestEntry } from './manifest-entry.js';
+import { agentSource, policyOf, toolSource } from './service-templates.js';
+import * as project from './standalone-templates.js';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-function agentSource(service: string): string {
-  const [ns] = service.split('/');
-  return `// ${service}: scaffolded by \`agentmesh new agent\`. Edit the card, the playbook and the
-// local tool; \`npm start\` runs it with security, telemetry, state and registration on.
-import { fileURLToPath } from 'node:url';
-import { runAgent } from '../../../mesh/index.js';
+type Kind = 'agent' | 'tool';
 
-const SERVICE = '${service}';
-
-await runAgent({
-  policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
-  card: {
-    name: SERVICE,
-    version: '0.1.0',
-    purpose: 'Greets people (a starting point: replace with what this agent is for).',
-    owner: 'team-${ns}',
-    // The model it plans with when OPENAI_API_KEY is set (OPENAI_MODEL overrides); offline it follows its playbook.
-    model: { provider: 'openai', model: 'gpt-4o-mini' },
-    skills: [
-      {
-        id: 'greet',
-        name: 'Greet',
-        description: 'Greets a person by name.',
-        tags: ['example'],
-        inputSchema: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 100 } } },
-        outputSchema: { type: 'object', required: ['greeting'] },
-        examples: [{ title: 'Greet Ada', text: 'Say hello to Ada', input: { name: 'Ada' } }],
-      },
-    ],
-  },
-  // Local tools run inside this process; plan steps call them with the agent's own name as service.
-  tools: [
-    {
-      name: 'greet',
-      description: 'Makes a greeting.',
-      argumentsSchema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
-      resultSchema: { type: 'object', required: ['greeting'], properties: { greeting: { type: 'string' } } },
-      idempotent: true,
-      handler: async (args) => ({ greeting: \`Hello, \${String(args.name)}!\` }),
-    },
-  ],
-  playbooks: {
-    greet: {
-      goal: 'Greet \${input.name}',
-      steps: [{ id: 'greet', description: 'make the greeting', target: { $case: 'tool', tool: { service: SERVICE, tool: 'greet' } }, arguments: { name: '\${input.name}' } }],
-    },
-  },
-});
-`;
-}
-
-function toolSource(service: string): string {
-  const [ns] = service.split('/');
-  return `// ${service}: scaffolded by \`agentmesh new tool\`. Replace the example tool with yours;
-// arguments and results are checked against the schemas before and after the handler.
-import { fileURLToPath } from 'node:url';
-import { runToolService } from '../../../mesh/index.js';
-
-await runToolService(
-  { name: '${service}', version: '0.1.0', purpose: 'Counts words (a starting point: replace with what this service is for).', owner: 'team-${ns}' },
-  [
-    {
-      name: 'count-words',
-      description: 'Counts the words of a text.',
-      argumentsSchema: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string', maxLength: 100000 } } },
-      resultSchema: { type: 'object', required: ['words'], properties: { words: { type: 'integer' } } },
-      idempotent: true,
-      examples: [{ title: 'Three words', input: { text: 'one two three' } }],
-      handler: async (args) => ({ words: String(args.text).split(/\\s+/).filter(Boolean).length }),
-    },
-  ],
-  { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
-);
-`;
-}
-
-function policyOf(kind: 'agent' | 'tool', service: string): object {
-  const [ns] = service.split('/');
-  if (kind === 'tool') {
-    return {
-      service,
-      rules: [
-        {
-          description: `agents of the ${ns} namespace call these tools`,
-          methods: ['agentmesh.v1.ToolService/ListTools', 'agentmesh.v1.ToolService/InvokeTool'],
-          callers: [`spiffe://{trust_domain}/ns/${ns}/sa/*`],
-          scopes: ['tools.invoke'],
-        },
-      ],
-    };
-  }
-  const callers = ['spiffe://{trust_domain}/ns/agentmesh/sa/cli', 'spiffe://{trust_domain}/ns/agentmesh/sa/console'];
-  return {
-    service,
-    rules: [
-      {
-        description: 'send, steer and answer tasks',
-        methods: [
-          'agentmesh.v1.AgentService/SendTask',
-          'agentmesh.v1.AgentService/StreamTask',
-          'agentmesh.v1.AgentService/CancelTask',
-          'agentmesh.v1.AgentService/ProvideInput',
-        ],
-        callers,
-        scopes: ['task.write'],
-      },
-      {
-        description: 'follow and explain tasks',
-        methods: [
-          'agentmesh.v1.AgentService/GetTask',
-          'agentmesh.v1.AgentService/SubscribeTask',
-          'agentmesh.v1.AgentService/ExplainTask',
-        ],
-        callers,
-        scopes: ['task.read'],
-      },
-      {
-        description: 'any workload of the mesh may read the card',
-        methods: ['agentmesh.v1.AgentService/GetAgentCard'],
-        callers: ['spiffe://{trust_domain}/ns/*/sa/*'],
-        scopes: [],
-      },
-    ],
-  };
-}
-
-/** `agentmesh new agent|tool ns/name`: writes services/<kind>s/<name>/{main.ts,policy.json} and adds it to services/local-mesh.json. */
-export function scaffold(root: string, kind: 'agent' | 'tool', service: string): string[] {
+function checkName(service: string): void {
   if (!NAME.test(service))
     throw new CliError(
       `"${service}": a service name is namespace/name, lower-case letters, digits and dashes (e.g. lending/fraud-check)`,
     );
+}
+
+/** Formats generated TypeScript as the repository does (prettier, its .prettierrc), so `npm run lint` passes. */
+async function formatted(root: string, source: string, parser = 'typescript'): Promise<string> {
+  const options = (await resolveConfig(join(root, 'package.json'))) ?? {};
+  return format(source, { ...options, parser });
+}
+
+const policyText = (root: string, kind: Kind, service: string) =>
+  formatted(root, JSON.stringify(policyOf(kind, service)), 'json');
+
+/** The result of a scaffold: files written (relative to where they were asked for) and what was rendered. */
+export interface Scaffolded {
+  files: string[];
+  /** Whether istio/base was re-rendered (in-repo scaffolds of a checkout with istio/). */
+  renderedIstio: boolean;
+}
+
+/**
+ * `agentmesh new agent|tool ns/name`: writes services/<kind>s/<name>/{main.ts,policy.json}, adds
+ * it to services/local-mesh.json (one line, the file's formatting kept) and re-renders istio/base
+ * from the policies, so the manifests stay current.
+ */
+export async function scaffold(root: string, kind: Kind, service: string): Promise<Scaffolded> {
+  checkName(service);
   const manifestFile = join(root, 'services', 'local-mesh.json');
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {
-    services: { name: string; kind: string; entry: string }[];
-  };
+  const manifestText = readFileSync(manifestFile, 'utf8');
+  const manifest = JSON.parse(manifestText) as { services: { name: string }[] };
   if (manifest.services.some((s) => s.name === service))
     throw new CliError(`${service} already exists in services/local-mesh.json`);
   const dir = join(root, 'services', `${kind}s`, service.split('/')[1]!);
   if (existsSync(dir)) throw new CliError(`${relative(root, dir)} already exists; pick another name`);
+  const target = { framework: '../../../mesh/index.js', standalone: false };
+  const source = kind === 'agent' ? agentSource(service, target) : toolSource(service, target);
   mkdirSync(dir, { recursive: true });
   const main = join(dir, 'main.ts');
   const policy = join(dir, 'policy.json');
-  writeFileSync(main, kind === 'agent' ? agentSource(service) : toolSource(service));
-  writeFileSync(policy, `${JSON.stringify(policyOf(kind, service), null, 2)}\n`);
-  const entry = { name: service, kind, entry: relative(root, main) };
-  // Tools start before agents; keep the file in that order.
-  const at = kind === 'tool' ? manifest.services.findIndex((s) => s.kind === 'agent') : -1;
-  if (at >= 0) manifest.services.splice(at, 0, entry);
-  else manifest.services.push(entry);
-  writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-  return [relative(root, main), relative(root, policy), 'services/local-mesh.json'];
+  writeFileSync(main, await formatted(root, source));
+  writeFileSync(policy, await policyText(root, kind, service));
+  writeFileSync(manifestFile, addManifestEntry(manifestText, { name: service, kind, entry: relative(root, main) }));
+  const renderConfig = join(root, 'istio', 'render-config.json');
+  const renderedIstio = existsSync(renderConfig);
+  if (renderedIstio) writeRendered(renderIstio(root, loadRenderConfig(renderConfig)), join(root, 'istio', 'base'));
+  return {
+    files: [relative(root, main), relative(root, policy), 'services/local-mesh.json'],
+    renderedIstio,
+  };
+}
+
+/**
+ * `agentmesh new agent|tool ns/name --dir <folder>`: a project of its own in <folder> (new or
+ * empty) that depends on the framework (`framework`: an npm version range, a tarball or a
+ * file: path) — main.ts, policy.json, a test with agentmesh/testing, a Dockerfile, a README.
+ */
+export async function scaffoldStandalone(
+  root: string,
+  kind: Kind,
+  service: string,
+  folder: string,
+  framework: string,
+): Promise<Scaffolded> {
+  checkName(service);
+  const dir = resolve(folder);
+  if (existsSync(dir) && readdirSync(dir).length > 0)
+    throw new CliError(`${folder} is not empty; pick a new or empty folder`);
+  mkdirSync(join(dir, kind === 'agent' ? 'test' : '.'), { recursive: true });
+  const target = { framework: 'agentmesh', standalone: true };
+  const source = kind === 'agent' ? agentSource(service, target) : toolSource(service, target);
+  const files: Record<string, string> = {
+    'package.json': project.packageJson(service, kind, framework),
+    'tsconfig.json': project.TSCONFIG,
+    'main.ts': await formatted(root, source),
+    'policy.json': await policyText(root, kind, service),
+    Dockerfile: project.DOCKERFILE,
+    '.dockerignore': project.DOCKERIGNORE,
+    '.gitignore': project.GITIGNORE,
+    'README.md': project.readme(service, kind),
+    '.prettierrc.json': readFileSync(join(root, '.prettierrc.json'), 'utf8'),
+  };
+  if (kind === 'agent') files['test/agent.test.ts'] = await formatted(root, project.agentTest(service));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return { files: Object.keys(files), renderedIstio: false };
+}
+
+/** The default framework dependency of a standalone project: this checkout, as a file: path. */
+export function checkoutDependency(root: string): string {
+  return pathToFileURL(root)
+    .href.replace(/^file:\/\//, 'file:')
+    .replace(/\/$/, '');
 }

@@ -55,9 +55,14 @@ verify the hash chains of the audit trails of the mesh's services (exit code 1 w
   token: `usage: agentmesh token --audience NAME [--scope S]...
 
 print an access token for the current user to call the service NAME (for grpcurl)`,
-  new: `usage: agentmesh new agent <ns/name> | agentmesh new tool <ns/name>
+  new: `usage: agentmesh new agent <ns/name> [--dir FOLDER [--framework SPEC]]
+       agentmesh new tool <ns/name> [--dir FOLDER [--framework SPEC]]
 
-scaffold an agent or a tool service (npm start picks it up)`,
+scaffold an agent or a tool service: in this repository (npm start picks it up; istio/base is
+re-rendered), or with --dir a standalone project in FOLDER that depends on the framework
+  --dir FOLDER        a new or empty folder for the project (see docs/standalone-agents.md)
+  --framework SPEC    where the project gets agentmesh: an npm version, a tarball (npm pack) or a
+                      file: path (default: this checkout)`,
 };
 
 /** The global usage: every command in a line or two. */
@@ -79,8 +84,11 @@ export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <comman
   audit verify [--json]        verify the audit chains of the mesh's services
   token --audience NAME [--scope S]...
                                print an access token for the current user to call NAME (for grpcurl)
-  new agent <ns/name>          scaffold an agent (npm start picks it up)
-  new tool <ns/name>           scaffold a tool service
+  new agent <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold an agent: here (npm start picks it up) or, with --dir, a
+                               standalone project on the framework
+  new tool <ns/name> [--dir FOLDER [--framework SPEC]]
+                               scaffold a tool service, the same way
 
 ${ALL_OPTIONS}`;
 

@@ -6,3 +6,5 @@ export { serviceConfigSchema, ServiceKit } from './service-kit.js';
 export type { Callee } from './service-kit.js';
 export { compileServiceOptions, parseOptions } from './service-options.js';
 export type { CompiledServiceOptions, PolicyDocument, ServiceOptions } from './service-options.js';
+export { joinLocalMesh } from './local-mesh-join.js';
+export type { JoinOptions, LocalMeshMembership } from './local-mesh-join.js';

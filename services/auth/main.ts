@@ -13,6 +13,7 @@ import {
   SigningKeys,
   startAuthServer,
   UserDirectory,
+  watchClientsFile,
 } from './server/index.js';
 import { Transport } from '../../mesh/index.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/index.js';
@@ -63,6 +64,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
       throw new ConfigError('AGENTMESH_AUTH_CLIENTS_FILE', (err as Error).message);
     }
   })();
+  const stopWatchingClients = watchClientsFile(c.AGENTMESH_AUTH_CLIENTS_FILE, clients, log);
   const users = (() => {
     try {
       return c.AGENTMESH_AUTH_USERS_FILE ? UserDirectory.fromFile(c.AGENTMESH_AUTH_USERS_FILE) : undefined;
@@ -120,6 +122,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     async shutdown() {
       clearInterval(refresh);
       unsubscribe?.();
+      stopWatchingClients();
       await server.close();
       await audit.close();
       tls?.close();

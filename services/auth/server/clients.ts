@@ -72,6 +72,12 @@ export class ClientDirectory {
     return new ClientDirectory(parseClients(JSON.parse(readFileSync(file, 'utf8'))));
   }
 
+  /** Replaces the whole list (the clients file changed): a client left out gets no more tokens. */
+  replace(clients: OAuthClient[]): void {
+    this.clients.clear();
+    for (const c of clients) this.clients.set(c.client_id, c);
+  }
+
   get(clientId: string): OAuthClient | undefined {
     return this.clients.get(clientId);
   }
