@@ -83,6 +83,8 @@ describe('the agentmesh package', () => {
       join(app, 'main.mjs'),
       `import { runAgent, runToolService, compileAgentOptions, defaultAgentPolicy } from 'agentmesh';
 import pkg from 'agentmesh/package.json' with { type: 'json' };
+import { TaskState } from 'agentmesh/v1/task.js';
+import { AgentServiceService } from 'agentmesh/v1/agent_service.js';
 const compiled = compileAgentOptions('team/agent', { taskTimeoutMs: 5000 }, { AGENTMESH_DATA_DIR: 'data' });
 console.log(JSON.stringify({
   runAgent: typeof runAgent,
@@ -91,6 +93,8 @@ console.log(JSON.stringify({
   timeout: compiled.taskTimeoutMs,
   rules: defaultAgentPolicy('team/agent').rules.length,
   name: pkg.name,
+  completed: TaskState[TaskState.TASK_STATE_COMPLETED],
+  sendTask: AgentServiceService.sendTask.path,
 }));
 `,
     );
@@ -103,6 +107,8 @@ console.log(JSON.stringify({
       timeout: 5000,
       rules: 3,
       name: 'agentmesh',
+      completed: 'TASK_STATE_COMPLETED',
+      sendTask: '/agentmesh.v1.AgentService/SendTask',
     });
   });
 
@@ -123,6 +129,8 @@ console.log(JSON.stringify({
     writeFileSync(
       join(app, 'good.ts'),
       `import { runAgent, type AgentDefinition } from 'agentmesh';
+import { TaskState, type Task } from 'agentmesh/v1/task.js';
+export const done = (t: Task): boolean => t.status?.state === TaskState.TASK_STATE_COMPLETED;
 const def: AgentDefinition = { card: { name: 'team/agent', version: '1.0.0', purpose: 'p' }, taskTimeoutMs: 60_000 };
 export const start = () => runAgent(def);
 `,

@@ -51,9 +51,10 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { startTestMesh, type TestMesh } from 'agentmesh/testing';
+import { SendTaskRequest } from 'agentmesh/v1/agent_service.js';
+import { Role, TaskState } from 'agentmesh/v1/task.js';
 
 const SERVICE = '${service}';
-const COMPLETED = 3; // TaskState.TASK_STATE_COMPLETED
 let mesh: TestMesh;
 
 before(async () => {
@@ -63,28 +64,19 @@ before(async () => {
 after(() => mesh.stop());
 
 test('an outage report goes to the technical queue, urgently', async () => {
-  const { task } = await mesh.agent(SERVICE).sendTask({
-    requestId: randomUUID(),
-    skillId: 'triage',
-    message: {
-      messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
-      role: 1, // Role.ROLE_USER
-      parts: [
-        {
-          content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } },
-          metadata: undefined,
-          filename: '',
-          mediaType: '',
-        },
-      ],
-      metadata: undefined,
-      referenceTaskIds: [],
-    },
-    configuration: { blocking: true, historyLength: 0, timeout: undefined },
-  });
-  assert.equal(task?.status?.state, COMPLETED, JSON.stringify(task?.status));
+  const { task } = await mesh.agent(SERVICE).sendTask(
+    SendTaskRequest.fromPartial({
+      requestId: randomUUID(),
+      skillId: 'triage',
+      message: {
+        messageId: randomUUID(),
+        role: Role.ROLE_USER,
+        parts: [{ content: { $case: 'data', data: { text: 'Checkout is down, urgent!' } } }],
+      },
+      configuration: { blocking: true },
+    }),
+  );
+  assert.equal(task?.status?.state, TaskState.TASK_STATE_COMPLETED, JSON.stringify(task?.status));
   assert.deepEqual(task?.artifacts[0]?.parts[0]?.content, { $case: 'data', data: { queue: 'technical', urgency: 'high' } });
 });
 `;
