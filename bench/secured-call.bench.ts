@@ -23,7 +23,7 @@ import { spiffeIdOfService } from '../mesh/security/spiffe-id.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { Transport } from '../mesh/security/transport.js';
 import { verifyAuditFile } from '../mesh/telemetry/audit.js';
-import { requestMessage } from '../devtools/cli/task-command.js';
+import { requestMessage } from '../mesh/index.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from '../test/helpers/local-auth.js';
 import { ROOT, startProcess, waitForLog } from '../test/helpers/processes.js';
 import { quantile, runLoad, type BenchModule, type LoadResult, type Row } from './harness.js';

@@ -10,7 +10,7 @@ import { AgentCard } from '../gen/agentmesh/v1/card.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { ToolServiceService } from '../gen/agentmesh/v1/tool_service.js';
 import { createClient, type MeshClient } from '../mesh/index.js';
-import { requestMessage } from '../devtools/cli/task-command.js';
+import { requestMessage } from '../mesh/index.js';
 import {
   AgentRuntime,
   AgentStepRunner,

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { PlannerKind } from '../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { requestMessage } from '../devtools/cli/task-command.js';
+import { requestMessage } from '../mesh/index.js';
 import { httpRequest } from '../mesh/index.js';
 import { scriptedModel, startTestMesh, type TestMesh } from '../mesh/testing/index.js';
 

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { requestMessage } from '../devtools/cli/task-command.js';
+import { requestMessage } from '../mesh/index.js';
 import { Code, processAlive, type MeshFile, type ToolSpec } from '../mesh/index.js';
 import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
 import { ROOT, runCommand, startProcess } from './helpers/processes.js';

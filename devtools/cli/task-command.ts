@@ -6,8 +6,8 @@ import type { MeshClient } from '../../mesh/index.js';
 import { Code, isMeshError } from '../../mesh/index.js';
 import { CliError } from './cli-error.js';
 import type { MeshConnection } from './connection.js';
-import { answerMessage, requestMessage } from './task-messages.js';
-export { requestMessage };
+import { requestMessage } from '../../mesh/index.js';
+import { answerMessage } from './task-messages.js';
 import { follow, Progress, short, statusText } from './task-progress.js';
 
 type AgentClient = MeshClient<typeof AgentServiceService>;

@@ -1,3 +1,4 @@
 // Typed gRPC clients for mesh services: deadlines, metadata hooks (tokens) and channel credentials.
 export { createClient } from './client.js';
 export type { CallOptions, MeshClient, MeshClientOptions, MetadataHook } from './client.js';
+export { requestMessage } from './request-message.js';

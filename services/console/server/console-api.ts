@@ -4,7 +4,7 @@ import { Explanation } from '../../../gen/agentmesh/v1/explain.js';
 import { AgentCard, ToolCard } from '../../../gen/agentmesh/v1/card.js';
 import { DiscoveryMatch } from '../../../gen/agentmesh/v1/registry_service.js';
 import { Message, Role, Task } from '../../../gen/agentmesh/v1/task.js';
-import type { AuditLog } from '../../../mesh/index.js';
+import { requestMessage, type AuditLog } from '../../../mesh/index.js';
 import type { Logger } from '../../../mesh/index.js';
 import { scopeFromQuery } from './discover-query.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
@@ -45,18 +45,6 @@ export const SESSION_COOKIE = '__Host-agentmesh-console';
 const USER = /^[A-Za-z0-9._@-]{1,64}$/;
 const NAME = '([a-z0-9-]+/[a-z0-9-]+)';
 const TASK = '([A-Za-z0-9_.:-]{1,128})';
-
-/** The request message of a task: optional text and the input as a data part. */
-function requestMessage(input: Record<string, unknown>, text: string): Message {
-  return Message.fromPartial({
-    messageId: randomUUID(),
-    role: Role.ROLE_USER,
-    parts: [
-      ...(text ? [{ content: { $case: 'text' as const, text } }] : []),
-      { content: { $case: 'data' as const, data: input } },
-    ],
-  });
-}
 
 /**
  * The console's JSON API under /api: sign-in (dev login) and sessions,
