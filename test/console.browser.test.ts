@@ -9,7 +9,7 @@ import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { TokenClient } from '../mesh/security/token-client.js';
 import { launchChromium, screenshot, spkiPin } from './helpers/browser.js';
-import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 
 const ORCHESTRATOR = 'lending/loan-orchestrator';
 const WAIT = { timeout: 60_000 };
@@ -24,7 +24,7 @@ const answeredRefusal = (m: ConsoleMessage) =>
 
 describe('the web console in a browser: marketplace, tasks, explanations, operations, refusals', () => {
   let home: string;
-  let mesh: TestMesh;
+  let mesh: LocalMesh;
   let browser: Browser;
   let page: Page;
   let url: string;
@@ -33,7 +33,7 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'agentmesh-console-'));
-    mesh = await startTestMesh(home);
+    mesh = await startLocalMesh(home);
     url = mesh.file.console!;
     browser = await launchChromium([spkiPin(join(home, 'certs', 'agentmesh', 'console.crt'))]);
     page = await browser.newPage({ viewport: { width: 1366, height: 900 } });

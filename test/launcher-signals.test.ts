@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, pidsOf, startTestMesh } from './helpers/local-mesh.js';
+import { alive, pidsOf, startLocalMesh } from './helpers/local-mesh.js';
 import { ROOT, startProcess, type ServiceProcess } from './helpers/processes.js';
 
 // Other processes are watched by polling, until what is awaited is so, however long the machine
@@ -53,7 +53,7 @@ describe('the launcher leaves no process behind', () => {
 
   test('a launcher killed with SIGKILL takes its services with it: each stops on its own, draining', async () => {
     const dir = home();
-    const mesh = await startTestMesh(dir);
+    const mesh = await startLocalMesh(dir);
     launchers.push(mesh.launcher);
     // The running process of each service: the last pid its log names (an earlier start on a
     // port block that was taken may have left others, already gone).

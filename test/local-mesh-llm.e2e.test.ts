@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpenAiDouble } from './helpers/openai-double.js';
-import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 
 const ORCHESTRATOR = 'lending/loan-orchestrator';
 const tool = (service: string, name: string) => ({ service, tool: name });
@@ -61,7 +61,7 @@ const PLAN = {
 
 describe('the demo mesh with an LLM endpoint', () => {
   let home: string;
-  let mesh: TestMesh;
+  let mesh: LocalMesh;
   let double: OpenAiDouble;
 
   beforeAll(async () => {
@@ -69,7 +69,7 @@ describe('the demo mesh with an LLM endpoint', () => {
       answers: () => ({ content: JSON.stringify(PLAN), usage: { prompt_tokens: 1500, completion_tokens: 400 } }),
     });
     home = mkdtempSync(join(tmpdir(), 'agentmesh-llm-'));
-    mesh = await startTestMesh(home, { env: { OPENAI_API_KEY: double.apiKey, OPENAI_BASE_URL: double.baseURL } });
+    mesh = await startLocalMesh(home, { env: { OPENAI_API_KEY: double.apiKey, OPENAI_BASE_URL: double.baseURL } });
   }, 120_000);
 
   afterAll(async () => {

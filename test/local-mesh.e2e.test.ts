@@ -9,7 +9,7 @@ import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { verifyAuditFile } from '../mesh/telemetry/audit.js';
 import { decodeJwt } from 'jose';
-import { alive, pidsOf, startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { alive, pidsOf, startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
 interface Span {
@@ -25,12 +25,12 @@ const ORCHESTRATOR = 'lending/loan-orchestrator';
 
 describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () => {
   let home: string;
-  let mesh: TestMesh;
+  let mesh: LocalMesh;
   const everyPid = new Set<number>();
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'agentmesh-e2e-'));
-    mesh = await startTestMesh(home);
+    mesh = await startLocalMesh(home);
   }, 120_000);
 
   afterAll(async () => {

@@ -5,13 +5,13 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diffRendered, loadRenderConfig, renderIstio } from '../devtools/istio-render/index.js';
-import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
 describe('agentmesh new agent / new tool', () => {
   let copy: string;
   let home: string;
-  let mesh: TestMesh | undefined;
+  let mesh: LocalMesh | undefined;
   let manifestBefore: string;
 
   const cli = (args: string[]) =>
@@ -99,7 +99,7 @@ describe('agentmesh new agent / new tool', () => {
     expect(rendered.services.map((s) => s.name)).toEqual(expect.arrayContaining(['demo/triage', 'demo/words']));
     expect(diffRendered(rendered, join(copy, 'istio/base'))).toEqual([]);
 
-    mesh = await startTestMesh(home, { root: copy });
+    mesh = await startLocalMesh(home, { root: copy });
     const task = await mesh.cli(['task', 'demo/triage', '--example', '1', '--json']);
     expect(task.code).toBe(0);
     expect(JSON.parse(task.stdout)).toMatchObject({

@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshFile } from '../mesh/index.js';
-import { startTestMesh, type TestMesh } from './helpers/local-mesh.js';
+import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand, waitForLog, type ServiceProcess } from './helpers/processes.js';
 
 const SERVICE = 'demo/triage';
@@ -30,7 +30,7 @@ function startAgent(project: string, env: Record<string, string>): ServiceProces
 describe('a standalone agent built on the packed framework', () => {
   let work: string;
   let project: string;
-  let mesh: TestMesh | undefined;
+  let mesh: LocalMesh | undefined;
   let agent: ServiceProcess | undefined;
 
   beforeAll(async () => {
@@ -87,7 +87,7 @@ describe('a standalone agent built on the packed framework', () => {
     const last = lines.findLastIndex((l) => l.includes('"name"'));
     lines[last] = lines[last]!.replace(/,$/, '');
     writeFileSync(manifest, lines.join('\n'));
-    mesh = await startTestMesh(join(work, 'home'), { root: copy });
+    mesh = await startLocalMesh(join(work, 'home'), { root: copy });
   }, 600_000);
 
   afterAll(async () => {

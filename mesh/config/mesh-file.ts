@@ -8,7 +8,7 @@ export interface MeshFile {
   launcherPid: number;
   trustDomain: string;
   basePort: number;
-  /** PEM of the mesh CA (trust it for gRPC and the auth server's HTTPS). */
+  /** Path of the mesh CA's certificate (PEM): trust it for gRPC and the auth server's HTTPS. */
   ca: string;
   issuer: string;
   tokenUrl: string;

@@ -4,7 +4,7 @@ import type { MeshFile } from '../../devtools/launcher/launcher.js';
 import { ROOT, runCommand, startProcess, type CommandResult, type ServiceProcess } from './processes.js';
 
 /** A local mesh started the way `npm start` starts it, in its own folder and port block. */
-export interface TestMesh {
+export interface LocalMesh {
   launcher: ServiceProcess;
   home: string;
   file: MeshFile;
@@ -24,10 +24,10 @@ async function stopLauncher(launcher: ServiceProcess): Promise<void> {
 const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
 
 /** Starts devtools/launcher/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
-export async function startTestMesh(
+export async function startLocalMesh(
   home: string,
   options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<TestMesh> {
+): Promise<LocalMesh> {
   const root = options.root ?? ROOT;
   for (let attempt = 1; ; attempt++) {
     const env = {
