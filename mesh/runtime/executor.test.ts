@@ -353,6 +353,32 @@ describe('executor', () => {
     expect(late.calls).toHaveLength(0);
   });
 
+  test("the call's own deadline firing before the executor's timer is the same deadline: one reason for the user", async () => {
+    // The collaborator's client gives up at the deadline it was handed, synchronously past it, so the
+    // executor's timer cannot have fired yet: the order a loaded machine produces.
+    const h = harness(async (call) => {
+      while (Date.now() < call.deadline!) {
+        /* the call is in flight until its deadline */
+      }
+      throw new MeshError(Code.DEADLINE_EXCEEDED, 'Deadline exceeded after 0.2s,remote_addr=127.0.0.1:1');
+    });
+    const outcome = await h.run(
+      plan([tool('hold', { timeout: { seconds: 60, nanos: 0 } })]),
+      h.state(),
+      undefined,
+      undefined,
+      {
+        deadline: Date.now() + 200,
+      },
+    );
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      code: Code.DEADLINE_EXCEEDED,
+      reason: "step hold ran out of the task's time",
+    });
+    expect(h.calls).toHaveLength(1);
+  });
+
   test('refusals of the request do not open the circuit; failures of the collaborator do', async () => {
     const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
     const refusing = harness(async () => {

@@ -15,6 +15,9 @@ import { backoffMs, BREAKER_FAILURES, CircuitBreaker, RETRYABLE, sleep, type Ret
 import { compileSchema } from './schema-validator.js';
 import { substitute } from './substitution.js';
 
+/** How close to a deadline a DEADLINE_EXCEEDED answer counts as that deadline passing (timers fire a little early). */
+const DEADLINE_SLACK_MS = 50;
+
 /** One attempt of a step, as handed to the runner that calls the collaborator. */
 export interface StepCall {
   taskId: string;
@@ -454,11 +457,18 @@ async function attemptStep(
       attempts.pop();
       return { end: { ok: false, skipped: false, paused: true, reason: (err as MeshError).message } };
     }
-    const outOfBudget = timeout.aborted && timeoutMs < stepTimeoutMs;
+    // The call carries the step's deadline: whether its own timer or ours fires first, it is the same
+    // deadline passing (a loaded machine decides the order), and the user hears the same reason.
+    const deadlinePassed =
+      timeout.aborted ||
+      (dispatched &&
+        MeshError.from(err).code === Code.DEADLINE_EXCEEDED &&
+        Date.now() >= started.getTime() + timeoutMs - DEADLINE_SLACK_MS);
+    const outOfBudget = deadlinePassed && timeoutMs < stepTimeoutMs;
     const error =
       o.stop.aborted && !called
         ? stoppedBySibling(o)
-        : timeout.aborted && !called
+        : deadlinePassed && !called
           ? new MeshError(
               Code.DEADLINE_EXCEEDED,
               outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`,
