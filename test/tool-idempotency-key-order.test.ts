@@ -127,6 +127,15 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
     expect(acted).toBe(before);
   });
 
+  test('an argument JSON cannot carry is INVALID_ARGUMENT naming it, before the tool acts', async () => {
+    const before = acted;
+    await expect(invoke({ ...asWritten, amount: Number.NaN }, 'task-4:pay:1')).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining('arguments/amount: NaN is not a JSON number'),
+    });
+    expect(acted).toBe(before);
+  });
+
   test('a result stored before fingerprints were canonical still replays for the same arguments', async () => {
     // What the previous release stored: a digest of the arguments exactly as it received them.
     const legacy = createHash('sha256')
