@@ -9,6 +9,7 @@ import type { Store } from '../state/index.js';
 import type { AuditLog } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
+import { canonicalJson } from './canonical-json.js';
 import { compileSchema, type SchemaCheck } from './schema-validator.js';
 
 /** What a tool handler receives besides its (validated) arguments. */
@@ -54,6 +55,25 @@ export interface ToolServiceDeps {
   metrics?: MeshMetrics;
   audit?: AuditLog;
   service: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The fingerprint of a call is a digest of its canonical JSON, so arguments read back from a
+ * jsonb plan (keys in another order) are recognised as the same. Rows stored before it was
+ * canonical hold a digest of the arguments as written; those are accepted too, or a step in
+ * flight across the upgrade would be refused when it is re-sent. Accepting both is safe: the
+ * text as written equals the canonical text of a value only when both are the same arguments.
+ */
+function fingerprintsOf(tool: string, args: Record<string, unknown>) {
+  let canonical: string;
+  try {
+    canonical = `[${JSON.stringify(tool)},${canonicalJson(args, 'arguments')}]`;
+  } catch (err) {
+    throw new MeshError(Code.INVALID_ARGUMENT, (err as Error).message);
+  }
+  return { fingerprint: sha256(canonical), legacyFingerprint: sha256(JSON.stringify([tool, args])) };
 }
 
 const definitionOf = (t: ToolSpec): ToolDefinition => ({
@@ -140,13 +160,10 @@ export function toolService(
           };
           if (!req.idempotencyKey) return { result: await run(), replayed: false, completedAt: new Date() };
           // The same key with different arguments is a caller bug, caught by the fingerprint.
-          const fingerprint = createHash('sha256')
-            .update(JSON.stringify([req.tool, args]))
-            .digest('hex');
           const principal = call.principal?.subject ?? 'unknown';
           const { result, replayed } = await deps.store.toolResults.run(
             `${card.name}:${req.idempotencyKey}`,
-            { principal, fingerprint, signal: call.signal },
+            { principal, ...fingerprintsOf(req.tool, args), signal: call.signal },
             run,
           );
           span.setAttribute('agentmesh.replayed', replayed);

@@ -15,6 +15,8 @@ export interface IdempotencyOptions {
   principal: string;
   /** A digest of the arguments: reusing a key with other arguments is FAILED_PRECONDITION. */
   fingerprint?: string;
+  /** Another digest of the same arguments also accepted in a stored row (one written by an earlier release); never stored. */
+  legacyFingerprint?: string;
   /** How long a claim holds without renewal before another caller may take over (a crashed holder). */
   leaseMs?: number;
   /** How long a duplicate waits for the first invocation to finish before ABORTED (retry later). */
@@ -62,7 +64,12 @@ export class ToolResults {
         db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst(),
       );
       if (row === undefined) continue; // the holder failed and freed the key: claim again
-      if (options.fingerprint !== undefined && row.fingerprint !== null && row.fingerprint !== options.fingerprint) {
+      if (
+        options.fingerprint !== undefined &&
+        row.fingerprint !== null &&
+        row.fingerprint !== options.fingerprint &&
+        row.fingerprint !== options.legacyFingerprint
+      ) {
         throw new MeshError(Code.FAILED_PRECONDITION, `idempotency key ${key} was used with other arguments`);
       }
       if (row.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
