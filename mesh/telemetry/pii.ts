@@ -3,9 +3,9 @@
 // (Luhn, IBAN mod 97) keep ordinary numbers from being mistaken for data.
 
 const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}/g;
-// 13–19 digits, optionally grouped by single spaces or dashes.
-// Not inside an id: a UUID's first three groups are 16 digits often enough to pass Luhn.
-const CARD = /(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])/g;
+// 13–19 digits, optionally grouped by single spaces or dashes, not inside a run of letters and digits
+// (a hex id); "_" and "-" separate ("pan_4111…", "card-4111…").
+const CARD = /(?<![A-Za-z0-9])\d(?:[ -]?\d){12,18}(?![A-Za-z0-9])/g;
 const SSN = /\b\d{3}-\d{2}-\d{4}\b/g;
 const IBAN = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g;
 // UK National Insurance numbers (two letters, six digits, A-D), spaced or not; any two letters,
@@ -17,9 +17,10 @@ const BEARER = /\b(Bearer|Basic)\s+(?=[A-Za-z0-9._~+/=-]*[\d._~+/=-])[A-Za-z0-9.
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 const MAYBE_PII = /[\d@]|bearer|basic|eyJ/i;
 // International (+CC ...) or national formats with separators; 9 to 15 digits in all (E.164).
-// A phone number starts a word: digits that continue a word or an id (a UUID's groups) are not one.
-const PHONE =
-  /(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|(?<![\w-])\+\d{9,15}\b/g;
+const PHONE = /(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}\b|\+\d{9,15}\b/g;
+// The ids the mesh mints (task, message and lease ids are UUIDs): their digit groups are neither phone
+// numbers (about 2.5% of UUIDs looked like one) nor cards (their first three groups can pass Luhn).
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 
 /** True when the digits pass the Luhn checksum (payment card numbers do). */
 export function luhnValid(digits: string): boolean {
@@ -53,18 +54,32 @@ export function redactPii(text: string): string {
   // Every pattern below needs a digit, an "@" or a credential scheme: most strings have none,
   // and this one test is what they cost (it runs on every string of every log line).
   if (text.length < 6 || !MAYBE_PII.test(text)) return text;
-  return text
+  const credentialsGone = text
     .replace(BEARER, (_m, scheme: string) => `${scheme} [REDACTED]`)
     .replace(JWT, '[JWT]')
-    .replace(EMAIL, '[EMAIL]')
-    .replace(IBAN, (m) => (ibanValid(m) ? '[IBAN]' : m))
-    .replace(CARD, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? '[CARD]' : m))
-    .replace(SSN, '[SSN]')
-    .replace(NINO, '[NATIONAL-ID]')
-    .replace(PHONE, (m) => {
-      const digits = m.replace(/\D/g, '').length;
-      return digits >= 9 && digits <= 15 ? '[PHONE]' : m;
-    });
+    .replace(EMAIL, '[EMAIL]');
+  return outsideIds(credentialsGone, (part) =>
+    part
+      .replace(IBAN, (m) => (ibanValid(m) ? '[IBAN]' : m))
+      .replace(CARD, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? '[CARD]' : m))
+      .replace(SSN, '[SSN]')
+      .replace(NINO, '[NATIONAL-ID]')
+      .replace(PHONE, (m) => {
+        const digits = m.replace(/\D/g, '').length;
+        return digits >= 9 && digits <= 15 ? '[PHONE]' : m;
+      }),
+  );
+}
+
+/** Applies the digit detectors to the text between UUIDs, leaving the ids themselves as they are. */
+function outsideIds(text: string, redact: (part: string) => string): string {
+  let out = '';
+  let last = 0;
+  for (const id of text.matchAll(UUID)) {
+    out += redact(text.slice(last, id.index)) + id[0];
+    last = id.index + id[0].length;
+  }
+  return out + redact(text.slice(last));
 }
 
 // Fields whose values are secrets or personal data whatever they look like,
