@@ -27,7 +27,9 @@ export async function runMeshService(
     async ({ config, log }) => {
       const secrets = await secretsProviderFromEnv(compiled.env, { logger: log });
       const kit = await ServiceKit.fromEnv(name, config, log, secrets, compiled);
-      kit.log.info({ policy: compiled.policySource }, 'caller policy');
+      // A deployment's policy file replacing the one in code is legitimate, but nobody should miss it.
+      if (compiled.policySource.includes('overrides')) kit.log.warn({ policy: compiled.policySource }, 'caller policy');
+      else kit.log.info({ policy: compiled.policySource }, 'caller policy');
       await start(kit);
       return {
         async shutdown() {

@@ -23,14 +23,24 @@ describe('compileServiceOptions', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a policy in code wins over AGENTMESH_POLICY_FILE, as an object or a file path', () => {
-    const env = { AGENTMESH_POLICY_FILE: envFile };
-    const object = compileServiceOptions('demo/svc', { policy: policy('demo/svc', 'from-code') }, env);
+  test("a policy in code is used as an object or a file path; a deployment's AGENTMESH_POLICY_FILE outranks it", () => {
+    const object = compileServiceOptions('demo/svc', { policy: policy('demo/svc', 'from-code') }, {});
     expect(object.policySource).toBe('option policy');
     expect(callerOf(object)).toBe('spiffe://agentmesh.local/ns/from-code/sa/*');
-    expect(callerOf(compileServiceOptions('demo/svc', { policy: codeFile }, env))).toBe(
+    expect(callerOf(compileServiceOptions('demo/svc', { policy: codeFile }, {}))).toBe(
       'spiffe://agentmesh.local/ns/from-code-file/sa/*',
     );
+    const deployed = compileServiceOptions('demo/svc', { policy: codeFile }, { AGENTMESH_POLICY_FILE: envFile });
+    expect([deployed.policySource, callerOf(deployed)]).toEqual([
+      'AGENTMESH_POLICY_FILE (overrides the policy option)',
+      'spiffe://agentmesh.local/ns/from-env/sa/*',
+    ]);
+  });
+
+  test('an empty AGENTMESH_POLICY_FILE stops startup instead of falling back to the default policy', () => {
+    expect(() =>
+      compileServiceOptions('demo/svc', {}, { AGENTMESH_POLICY_FILE: '' }, (s) => policy(s, 'fallback')),
+    ).toThrow('invalid configuration: AGENTMESH_POLICY_FILE is empty: name a policy file or unset it');
   });
 
   test('without a policy option AGENTMESH_POLICY_FILE is read, then the default, else startup stops', () => {

@@ -78,7 +78,10 @@ export function parseOptions<S extends z.ZodType>(schema: S, options: unknown): 
   throw new ConfigError(`option ${issue.path.join('.') || '(options)'}`, issue.message);
 }
 
-/** Resolves the policy: the code option, else AGENTMESH_POLICY_FILE, else the fallback. */
+/**
+ * Resolves the policy: AGENTMESH_POLICY_FILE when the platform sets it (a deployment's policy
+ * outranks the one compiled into the image), else the code option, else the fallback.
+ */
 function resolvePolicy(
   name: string,
   option: unknown,
@@ -89,15 +92,17 @@ function resolvePolicy(
     securityConfigSchema.pick({ AGENTMESH_TRUST_DOMAIN: true }),
     env,
   );
-  const file = env.AGENTMESH_POLICY_FILE || undefined;
+  const file = env.AGENTMESH_POLICY_FILE;
+  // An empty value is a deployment mistake (an unset Helm value), not a request for the default.
+  if (file === '') throw new ConfigError('AGENTMESH_POLICY_FILE', 'is empty: name a policy file or unset it');
   let source: string;
   let read: () => unknown;
-  if (option !== undefined) {
+  if (file !== undefined) {
+    source = option === undefined ? 'AGENTMESH_POLICY_FILE' : 'AGENTMESH_POLICY_FILE (overrides the policy option)';
+    read = () => loadPolicy(file, trustDomain);
+  } else if (option !== undefined) {
     source = 'option policy';
     read = () => (typeof option === 'string' ? loadPolicy(option, trustDomain) : option);
-  } else if (file) {
-    source = 'AGENTMESH_POLICY_FILE';
-    read = () => loadPolicy(file, trustDomain);
   } else if (fallback) {
     source = 'built-in default';
     read = () => fallback(name);
@@ -117,8 +122,8 @@ function resolvePolicy(
 /**
  * Compiles a service's code options once, at startup: validates them (a
  * ConfigError names the bad option), lets them override their environment
- * variables, and resolves the caller policy (code, then AGENTMESH_POLICY_FILE,
- * then `defaultPolicy` when the kind of service has one).
+ * variables, and resolves the caller policy (AGENTMESH_POLICY_FILE when set, then
+ * the code option, then `defaultPolicy` when the kind of service has one).
  */
 export function compileServiceOptions(
   name: string,
