@@ -47,6 +47,12 @@ describe('istio/ is rendered from the services and current', () => {
     expect(diffRendered(rendered, join(ROOT, 'istio', 'base'))).toEqual([]);
   });
 
+  test("the cluster's client registrations name no repository files (a refusal's policy_file hint is for the laptop mesh)", () => {
+    const auth = [...rendered.files.entries()].find(([path]) => path.endsWith('/auth.yaml'))![1];
+    expect(auth).toContain('"client_id"');
+    expect(auth).not.toContain('policy_file');
+  });
+
   test('every folder under services/ with a main.ts is rendered into its own file, the auth server included (the console is an external client)', () => {
     // The web console is what people open on their own machine: it calls the mesh from outside, as the CLI does.
     expect(config.externalClients).toContain('agentmesh/console');

@@ -154,7 +154,10 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
     if (s.kind === 'oauth') {
       // The same registrations the local mesh uses: scopes by kind, audiences derived from the
       // policies (a workload gets tokens only for services that accept it), token exchange for agents.
-      const planned = new Map(planMesh(root).clients.map((c) => [c.client_id, c]));
+      // Without policy_file: the repository path in a refusal is advice for a laptop, not for callers in a cluster.
+      const planned = new Map(
+        planMesh(root).clients.map(({ policy_file: _laptopOnly, ...c }) => [c.client_id, c] as const),
+      );
       const clients = services
         .filter((c) => c.kind === 'grpc')
         .map(
