@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa } from '../security/index.js';
@@ -75,7 +75,10 @@ describe('joining a running local mesh', () => {
       JSON.stringify({ service: 'demo/triage', rules: [{ methods: ['*'], callers, scopes: ['task.write'] }] }),
     );
   });
-  beforeEach(() => writeFileSync(join(home, 'clients.json'), CLIENTS));
+  beforeEach(() => {
+    writeFileSync(join(home, 'clients.json'), CLIENTS);
+    rmSync(join(home, 'joined'), { recursive: true, force: true });
+  });
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   test('a variable it needs set to something else stops it with one line naming it, and nothing is changed', async () => {
@@ -91,6 +94,16 @@ describe('joining a running local mesh', () => {
     await expect(joinLocalMesh('agentmesh/registry', { env: { AGENTMESH_HOME: home }, policyFile })).rejects.toThrow(
       'cannot join the local mesh: agentmesh/registry is a service the local mesh runs itself',
     );
+  });
+
+  test('a name a running process joined under is refused before any of its files is touched', async () => {
+    const running = [...JSON.parse(CLIENTS), { client_id: 'demo/triage', joined_pid: process.ppid }];
+    writeFileSync(join(home, 'clients.json'), JSON.stringify(running));
+    await expect(joinLocalMesh('demo/triage', { env: { AGENTMESH_HOME: home }, policyFile })).rejects.toThrow(
+      `cannot join the local mesh: demo/triage is joined already by running process ${process.ppid}`,
+    );
+    expect(existsSync(join(home, 'joined'))).toBe(false);
+    expect(JSON.parse(clients())).toEqual(running);
   });
 
   test('when the authorization server does not accept it, its client is taken out again', async () => {

@@ -137,19 +137,12 @@ export async function joinLocalMesh(
   };
   checkNoConflicts(env, wanted);
 
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  const spiffeId = spiffeIdOfService(mesh.trustDomain, service);
-  const ca = await loadCa(readFileSync(mesh.ca, 'utf8'), readFileSync(join(home, 'certs', 'ca.key'), 'utf8'));
-  const pair = await issueWorkloadCert(ca, { spiffeId, commonName: service, hours: 24 });
-  writePrivateFile(join(dir, 'tls.key'), pair.key);
-  writePrivateFile(join(dir, 'tls.crt'), pair.cert);
-  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const privateKeyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  writePrivateFile(secretsFile, `${JSON.stringify({ [secretPath]: { private_key: privateKeyPem } }, null, 2)}\n`);
-
+  // The client registration claims the name (under the lock) before this process writes any file
+  // of joined/<ns>-<name>: a refused joiner never replaces the key of a running one.
   const clientsFile = join(home, 'clients.json');
   const meshFile = join(home, 'mesh.json');
   const kind = options.kind ?? 'agent';
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const publicKeyPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   registerLocalClient(clientsFile, mesh, { service, kind, publicKeyPem, policy, policyFile: resolve(policyFile) });
   const leave = () => {
@@ -162,6 +155,14 @@ export async function joinLocalMesh(
       }
   };
   try {
+    mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+    const spiffeId = spiffeIdOfService(mesh.trustDomain, service);
+    const ca = await loadCa(readFileSync(mesh.ca, 'utf8'), readFileSync(join(home, 'certs', 'ca.key'), 'utf8'));
+    const pair = await issueWorkloadCert(ca, { spiffeId, commonName: service, hours: 24 });
+    writePrivateFile(join(dir, 'tls.key'), pair.key);
+    writePrivateFile(join(dir, 'tls.crt'), pair.cert);
+    const privateKeyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    writePrivateFile(secretsFile, `${JSON.stringify({ [secretPath]: { private_key: privateKeyPem } }, null, 2)}\n`);
     await awaitClientAccepted(
       new TokenClient({
         tokenUrl: mesh.tokenUrl,
