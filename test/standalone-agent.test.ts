@@ -115,7 +115,13 @@ describe('a standalone agent built on the packed framework', () => {
     expect(listed.services.find((s) => s.name === SERVICE)).toMatchObject({
       kind: 'agent',
       spiffeId: 'spiffe://agentmesh.local/ns/demo/sa/triage',
+      pid: agent.child.pid,
     });
+    const clients = () =>
+      (JSON.parse(readFileSync(join(mesh!.home, 'clients.json'), 'utf8')) as { client_id: string }[]).map(
+        (c) => c.client_id,
+      );
+    expect(clients()).toContain(SERVICE);
 
     const task = await mesh!.cli(['task', SERVICE, '--example', '1', '--json']);
     expect({ code: task.code, stderr: task.stderr }).toEqual({ code: 0, stderr: '' });
@@ -128,10 +134,11 @@ describe('a standalone agent built on the packed framework', () => {
     const explained = await mesh!.cli(['explain', result.id, '--agent', SERVICE, '--json']);
     expect(explained.stdout).toContain('"classify"');
 
-    // Stopped, it leaves the mesh file as it found it.
+    // Stopped, it leaves the mesh file and the clients file as it found them.
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
     const after = JSON.parse(readFileSync(join(mesh!.home, 'mesh.json'), 'utf8')) as MeshFile;
     expect(after.services.map((s) => s.name)).not.toContain(SERVICE);
+    expect(clients()).not.toContain(SERVICE);
   }, 120_000);
 });

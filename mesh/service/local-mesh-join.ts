@@ -1,10 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { ConfigError, processAlive, type MeshFile } from '../config/index.js';
+import { join, resolve } from 'node:path';
+import { ConfigError, processAlive, writePrivateFile, type MeshFile } from '../config/index.js';
 import { issueWorkloadCert, loadCa, loadPolicy, spiffeIdOfService, TokenClient } from '../security/index.js';
-import { addToMeshFile, registerLocalClient, removeFromMeshFile, writePrivateFile } from './local-mesh-files.js';
+import { checkNoConflicts, completeEnv, reasonNotToJoin } from './local-mesh-env.js';
+import {
+  addToMeshFile,
+  meshConflict,
+  registerLocalClient,
+  removeFromMeshFile,
+  removeLocalClient,
+} from './local-mesh-files.js';
 
 /** What joinLocalMesh did: where the service will listen and where its files are. */
 export interface LocalMeshMembership {
@@ -26,6 +33,8 @@ export interface JoinOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the authorization server to accept the new client (default 15 s). */
   timeoutMs?: number;
+  /** Where the one line saying why it does not join goes (default: stderr). */
+  log?: (line: string) => void;
 }
 
 function freePort(): Promise<number> {
@@ -71,63 +80,48 @@ async function awaitClientAccepted(tokens: TokenClient, timeoutMs: number): Prom
 
 /**
  * Local development only: when AGENTMESH_HOME names a running local mesh
- * (`npm start` of an agentmesh checkout) and nothing configured this process
- * otherwise (no AGENTMESH_TLS_CERT), makes it a member of that mesh before
- * runAgent / runToolService read their configuration: a workload certificate
- * from the mesh's dev CA, an OAuth2 client with a private-key JWT registered
- * in the mesh's clients.json (the auth server reloads it), the registry and
- * issuer, a free port, and an entry in mesh.json (removed at exit) so
- * `agentmesh task` finds it. Without AGENTMESH_HOME it does nothing and
- * returns undefined: production configuration comes from the environment.
+ * (`npm start` of an agentmesh checkout), makes this process a member of it
+ * before runAgent / runToolService read their configuration: a workload
+ * certificate from the mesh's dev CA, an OAuth2 client with a private-key JWT
+ * registered in the mesh's clients.json (the auth server reloads it), the
+ * registry and issuer, a free port, and an entry in mesh.json so `agentmesh
+ * task` finds it (both removed at exit). Without AGENTMESH_HOME, on a platform
+ * (AGENTMESH_TRANSPORT other than mtls, Kubernetes, NODE_ENV=production) or
+ * when configured already (AGENTMESH_TLS_CERT) it does nothing and returns
+ * undefined. It only completes the environment: a variable it needs that is
+ * set to something else stops it with one line naming the variable.
  */
 export async function joinLocalMesh(
   service: string,
   options: JoinOptions = {},
 ): Promise<LocalMeshMembership | undefined> {
   const env = options.env ?? process.env;
-  if (!env.AGENTMESH_HOME || env.AGENTMESH_TLS_CERT) return undefined;
   const home = env.AGENTMESH_HOME;
+  if (!home) return undefined;
+  const reason = reasonNotToJoin(env);
+  if (reason) {
+    (options.log ?? ((line) => process.stderr.write(`${line}\n`)))(
+      `agentmesh: not joining the local mesh in AGENTMESH_HOME (${home}): ${reason}`,
+    );
+    return undefined;
+  }
   const mesh = readMeshFile(home);
   const policyFile = options.policyFile ?? env.AGENTMESH_POLICY_FILE;
   if (!policyFile) throw new ConfigError('AGENTMESH_POLICY_FILE', 'is required to join a local mesh');
   const policy = loadPolicy(policyFile, mesh.trustDomain);
   const registry = mesh.services.find((s) => s.kind === 'registry');
   if (!registry) throw new ConfigError('AGENTMESH_HOME', 'names a mesh without a registry');
+  const conflict = meshConflict(mesh.services, service);
+  if (conflict) throw new Error(`cannot join the local mesh: ${conflict}`);
 
   const dir = join(home, 'joined', service.replace('/', '-'));
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  const spiffeId = spiffeIdOfService(mesh.trustDomain, service);
-  const ca = await loadCa(readFileSync(mesh.ca, 'utf8'), readFileSync(join(home, 'certs', 'ca.key'), 'utf8'));
-  const pair = await issueWorkloadCert(ca, { spiffeId, commonName: service, hours: 24 });
-  writePrivateFile(join(dir, 'tls.key'), pair.key);
-  writePrivateFile(join(dir, 'tls.crt'), pair.cert);
-  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const privateKeyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const secretPath = `agentmesh/clients/${service}`;
   const secretsFile = join(dir, 'secrets.json');
-  writePrivateFile(secretsFile, `${JSON.stringify({ [secretPath]: { private_key: privateKeyPem } }, null, 2)}\n`);
-  registerLocalClient(join(home, 'clients.json'), mesh, {
-    service,
-    kind: options.kind ?? 'agent',
-    publicKeyPem: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    policy,
-  });
-  await awaitClientAccepted(
-    new TokenClient({
-      tokenUrl: mesh.tokenUrl,
-      clientId: service,
-      auth: { method: 'private_key_jwt', privateKeyPem },
-      ca: readFileSync(mesh.ca, 'utf8'),
-    }),
-    options.timeoutMs ?? 15_000,
-  );
-
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
-  Object.assign(env, {
+  const port = env.AGENTMESH_PORT ?? String(await freePort());
+  const wanted: Record<string, string> = {
     AGENTMESH_SERVICE: service,
     AGENTMESH_HOST: '127.0.0.1',
-    AGENTMESH_PORT: String(port),
+    AGENTMESH_PORT: port,
     AGENTMESH_TLS_CERT: join(dir, 'tls.crt'),
     AGENTMESH_TLS_KEY: join(dir, 'tls.key'),
     AGENTMESH_TLS_CA: mesh.ca,
@@ -139,18 +133,53 @@ export async function joinLocalMesh(
     AGENTMESH_OAUTH_CLIENT_AUTH: 'private_key_jwt',
     AGENTMESH_OAUTH_CLIENT_SECRET_PATH: secretPath,
     AGENTMESH_REGISTRY_ADDRESS: registry.address,
-    AGENTMESH_DATA_DIR: join(dir, 'data'),
-  });
+    AGENTMESH_DATA_DIR: env.AGENTMESH_DATA_DIR ?? join(dir, 'data'),
+  };
+  checkNoConflicts(env, wanted);
+
+  // The client registration claims the name (under the lock) before this process writes any file
+  // of joined/<ns>-<name>: a refused joiner never replaces the key of a running one.
+  const clientsFile = join(home, 'clients.json');
   const meshFile = join(home, 'mesh.json');
-  addToMeshFile(meshFile, {
-    name: service,
-    kind: options.kind ?? 'agent',
-    address,
-    admin: undefined,
-    spiffeId,
-    log: join(dir, 'service.log'),
-    trace: undefined,
-  });
-  process.once('exit', () => removeFromMeshFile(meshFile, service, address));
-  return { service, address, home, dir };
+  const kind = options.kind ?? 'agent';
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicKeyPem = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  registerLocalClient(clientsFile, mesh, { service, kind, publicKeyPem, policy, policyFile: resolve(policyFile) });
+  const leave = () => {
+    // The launcher may be removing the mesh files as this process exits: nothing left to clean then.
+    for (const remove of [() => removeFromMeshFile(meshFile, service), () => removeLocalClient(clientsFile, service)])
+      try {
+        remove();
+      } catch {
+        /* the mesh is gone or stopping */
+      }
+  };
+  try {
+    mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+    const spiffeId = spiffeIdOfService(mesh.trustDomain, service);
+    const ca = await loadCa(readFileSync(mesh.ca, 'utf8'), readFileSync(join(home, 'certs', 'ca.key'), 'utf8'));
+    const pair = await issueWorkloadCert(ca, { spiffeId, commonName: service, hours: 24 });
+    writePrivateFile(join(dir, 'tls.key'), pair.key);
+    writePrivateFile(join(dir, 'tls.crt'), pair.cert);
+    const privateKeyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    writePrivateFile(secretsFile, `${JSON.stringify({ [secretPath]: { private_key: privateKeyPem } }, null, 2)}\n`);
+    await awaitClientAccepted(
+      new TokenClient({
+        tokenUrl: mesh.tokenUrl,
+        clientId: service,
+        auth: { method: 'private_key_jwt', privateKeyPem },
+        ca: readFileSync(mesh.ca, 'utf8'),
+      }),
+      options.timeoutMs ?? 15_000,
+    );
+    const address = `127.0.0.1:${port}`;
+    const log = join(dir, 'service.log');
+    addToMeshFile(meshFile, { name: service, kind, address, admin: undefined, spiffeId, log, trace: undefined });
+    completeEnv(env, wanted);
+    process.once('exit', leave);
+    return { service, address, home, dir };
+  } catch (err) {
+    leave();
+    throw err;
+  }
 }
