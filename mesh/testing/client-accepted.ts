@@ -18,14 +18,14 @@ export async function clientAccepted(
 ): Promise<void> {
   const audience = client.audiences.find((a) => a !== '*') ?? 'agentmesh/registry';
   const deadline = Date.now() + ACCEPT_TIMEOUT_MS;
+  // A refusal is never cached: the same client asks again.
+  const tokens = new TokenClient({
+    tokenUrl,
+    clientId: client.client_id,
+    auth: { method: 'client_secret_basic', secret },
+    ca,
+  });
   for (;;) {
-    // A new token client each time: a refusal is never cached, but nothing else is to be either.
-    const tokens = new TokenClient({
-      tokenUrl,
-      clientId: client.client_id,
-      auth: { method: 'client_secret_basic', secret },
-      ca,
-    });
     try {
       await tokens.getToken(audience);
       return;
