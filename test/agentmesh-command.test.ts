@@ -59,6 +59,19 @@ describe('the agentmesh command: its bundle and its help', () => {
     expect(existsSync(join(current(), 'main.mjs'))).toBe(true);
   });
 
+  test('a bundle that does not load is not fatal: the CLI runs from source, and the next run rebuilds', async () => {
+    expect((await agentmesh(['--help'])).code).toBe(0);
+    const broken = current();
+    // A damaged cache: the bundle's entry no longer parses.
+    writeFileSync(join(broken, 'main.mjs'), `export const = ;\n${readFileSync(join(broken, 'main.mjs'), 'utf8')}`);
+    const run = await agentmesh(['--help']);
+    expect(run).toMatchObject({ code: 0, stdout: expect.stringContaining('usage: agentmesh <command>') });
+    expect(run.stderr).toMatch(/^agentmesh: the CLI bundle did not load \(.+\); running from source\n$/);
+    const next = await agentmesh(['--help']);
+    expect(next).toMatchObject({ code: 0, stderr: '' });
+    expect(current()).not.toBe(broken);
+  });
+
   test("<command> --help prints that command's own usage, for every command", async () => {
     const overall = (await agentmesh(['--help'])).stdout;
     for (const command of ['agents', 'tools', 'task', 'answer', 'explain', 'audit', 'token', 'new']) {

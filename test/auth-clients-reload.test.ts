@@ -1,45 +1,106 @@
 // The authorization server's client list follows its file: a standalone agent joining the local
 // mesh registers itself there and gets tokens without restarting the server.
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientDirectory, parseClients, watchClientsFile } from '../services/auth/server/index.js';
+import { ClientDirectory, loadClientsFile, parseClients, watchClientsFile } from '../services/auth/server/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 
 const client = (id: string) => ({ client_id: id, auth: { method: 'client_secret_basic', secret_path: `p/${id}` } });
+const list = (...ids: string[]) => JSON.stringify(ids.map(client));
+
+// Polls the directory until the condition holds: the watcher's effect is the event waited for.
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((r) => setTimeout(r, 5));
+};
 
 describe('the clients file is reloaded when it changes', () => {
   let dir: string;
+  let file: string;
+  let stamp: Date;
+  let count = 0;
   beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'agentmesh-clients-'))));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    file = join(dir, `clients-${++count}.json`);
+    stamp = new Date(Date.now() - 60_000);
+  });
 
-  test('a client added to the file is known without a restart; a broken file changes nothing', async () => {
-    const file = join(dir, 'clients.json');
-    writeFileSync(file, JSON.stringify([client('agentmesh/cli')]));
+  // Atomic replacement (temp + rename) as writers do it, all with the same modification time.
+  const replace = (content: string) => {
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, content);
+    utimesSync(tmp, stamp, stamp);
+    renameSync(tmp, file);
+  };
+
+  test('a client added is known without a restart; a broken file changes nothing', async () => {
+    writeFileSync(file, list('agentmesh/cli'));
     const clients = new ClientDirectory(parseClients([client('agentmesh/cli')]));
     const capture = captureLogger();
     const stop = watchClientsFile(file, clients, capture.log, 10);
-    let version = 1;
-    const change = (content: string) => {
-      writeFileSync(file, content);
-      // A distinct modification time per version: the watcher compares them.
-      utimesSync(file, new Date(), new Date(Date.now() + version++ * 1_000));
-    };
-    const logged = async (msg: string, count: number) => {
-      while (capture.lines.filter((l) => l.msg === msg).length < count) await new Promise((r) => setTimeout(r, 10));
-    };
     try {
-      change(JSON.stringify([client('agentmesh/cli'), client('demo/triage')]));
-      await logged('clients file reloaded', 1);
-      expect(clients.get('demo/triage')?.client_id).toBe('demo/triage');
+      replace(list('agentmesh/cli', 'demo/triage'));
+      await until(() => clients.get('demo/triage') !== undefined);
 
-      change('[{"client_id": ');
-      await logged('clients file not reloaded; keeping the current list', 1);
+      replace('[{"client_id": ');
+      await until(() => capture.lines.some((l) => l.msg === 'clients file not reloaded; keeping the current list'));
       expect(clients.get('demo/triage')).toBeDefined();
 
-      change(JSON.stringify([client('agentmesh/cli')]));
-      await logged('clients file reloaded', 2);
-      expect(clients.get('demo/triage')).toBeUndefined();
+      replace(list('agentmesh/cli'));
+      await until(() => clients.get('demo/triage') === undefined);
+      expect(clients.get('agentmesh/cli')).toBeDefined();
+    } finally {
+      stop();
+    }
+  });
+
+  test('two replacements of the same size and modification time both take effect', async () => {
+    writeFileSync(file, list('agentmesh/cli'));
+    const capture = captureLogger();
+    const { clients, stop } = loadClientsFile(file, capture.log, 10);
+    try {
+      replace(list('agentmesh/cli', 'demo/aaaaaa'));
+      await until(() => clients.get('demo/aaaaaa') !== undefined);
+      const first = statSync(file);
+      replace(list('agentmesh/cli', 'demo/bbbbbb'));
+      const second = statSync(file);
+      expect([second.mtimeMs, second.size]).toEqual([first.mtimeMs, first.size]);
+      await until(() => clients.get('demo/bbbbbb') !== undefined);
+      expect(clients.get('demo/aaaaaa')).toBeUndefined();
+    } finally {
+      stop();
+    }
+  });
+
+  test('a partial write followed by the final one with the same time takes the final one', async () => {
+    writeFileSync(file, list('agentmesh/cli'));
+    utimesSync(file, stamp, stamp);
+    const capture = captureLogger();
+    const { clients, stop } = loadClientsFile(file, capture.log, 10);
+    try {
+      // In place, as a non-atomic writer would: first half the text, then all of it.
+      const full = list('agentmesh/cli', 'demo/triage');
+      writeFileSync(file, full.slice(0, full.length / 2));
+      utimesSync(file, stamp, stamp);
+      await until(() => capture.lines.some((l) => l.msg === 'clients file not reloaded; keeping the current list'));
+      writeFileSync(file, full);
+      utimesSync(file, stamp, stamp);
+      await until(() => clients.get('demo/triage') !== undefined);
+    } finally {
+      stop();
+    }
+  });
+
+  test('a change made right after the initial read, before any check, is loaded', async () => {
+    writeFileSync(file, list('agentmesh/cli'));
+    utimesSync(file, stamp, stamp);
+    const capture = captureLogger();
+    const { clients, stop } = loadClientsFile(file, capture.log, 10);
+    try {
+      expect(clients.get('agentmesh/cli')).toBeDefined();
+      replace(list('agentmesh/cli', 'demo/early'));
+      await until(() => clients.get('demo/early') !== undefined);
     } finally {
       stop();
     }

@@ -22,10 +22,13 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
   let mesh: TestMesh;
   let records: StubToolService;
   let math: StubToolService;
+  let authPid: number;
 
   beforeAll(async () => {
-    // The stub services are named up front; the agent is not, so its start restarts the authorization server.
+    // The stub services are named up front; the agent is not: its client is added to the running
+    // authorization server's clients file, which it reloads.
     mesh = await startTestMesh({ tools: ['banking/customer-records', 'banking/loan-math'] });
+    authPid = mesh.processes[0]!.child.pid!;
     records = await mesh.stubTools('banking/customer-records', [
       tool('get-customer', async () => ({
         monthlyIncomeEur: 4000,
@@ -116,6 +119,23 @@ describe('agentmesh/testing: a secured mesh for testing an agent', () => {
       timeout: 60_000,
     });
     expect(listed).toMatchObject({ code: 0, stdout: expect.stringContaining(AGENT) });
+  });
+
+  test('a service not named up front joins the running mesh: no restart, and the running agent keeps working', async () => {
+    // The agent was not named up front either; its start did not restart the authorization server.
+    expect(mesh.processes[0]!.child.pid).toBe(authPid);
+    const late = await mesh.stubTools('banking/late-joiner', [tool('ping', async () => ({ pong: true }))]);
+    // stubTools resolved: the new service got a token and registered itself.
+    expect(late.address).toBeTruthy();
+    expect(mesh.processes[0]!.child.pid).toBe(authPid);
+    expect(processAlive(authPid)).toBe(true);
+    const { task } = await mesh.agent(AGENT).sendTask({
+      requestId: 'kit-4',
+      skillId: 'assess-credit-risk',
+      message: requestMessage({ customerId: 'C-1001', amount: 7000, termMonths: 24 }, undefined),
+      configuration: { blocking: true, historyLength: 0, timeout: undefined },
+    });
+    expect(task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
   });
 
   test('stop() ends every process it started and removes its folder', async () => {

@@ -7,24 +7,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cacheDir, DEFAULT_CACHE, ROOT } from './cli-cache-dir.mjs';
 
-/** The checkout this file belongs to. */
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { cacheDir, ROOT };
+
 const ENTRY = 'devtools/cli/main.ts';
 // Inputs esbuild reads besides the modules: a change to them changes the bundle too.
-const SETTINGS = ['tsconfig.json', 'devtools/cli/cli-bundle.mjs'];
+const SETTINGS = ['package.json', 'tsconfig.json', 'devtools/cli/cli-bundle.mjs'];
+// A file whose mtime is this close to the build (or later) is hashed again: an edit in the same
+// timestamp tick as the build's read keeps its mtime and, often, its size.
+const SAME_TICK_MS = 2_000;
 // A bundle is removed this long after another one replaced it (a CLI still running it has loaded its chunks by then).
 const KEEP_REPLACED_MS = 3_600_000;
 
 const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-
-/**
- * Where bundles are kept: AGENTMESH_CLI_CACHE (inside the checkout, so the bundle finds node_modules),
- * else node_modules/.cache, in a folder per checkout: copies of the project may share one node_modules.
- */
-export function cacheDir(env = process.env) {
-  return env.AGENTMESH_CLI_CACHE ?? join(ROOT, 'node_modules', '.cache', 'agentmesh-cli', sha256(ROOT).slice(0, 12));
-}
 
 /** What a source file was when it was read: mtime and size let the check skip hashing unchanged files. */
 function fingerprint(path) {
@@ -33,12 +29,13 @@ function fingerprint(path) {
   return { path, mtimeMs, size, sha256: sha256(readFileSync(join(ROOT, path))) };
 }
 
-function unchanged(input) {
+function unchanged(input, builtAt) {
   const file = join(ROOT, input.path);
   if (!existsSync(file)) return false;
   const { mtimeMs, size } = statSync(file);
-  if (mtimeMs === input.mtimeMs && size === input.size) return true;
-  return size === input.size && sha256(readFileSync(file)) === input.sha256;
+  if (size !== input.size) return false;
+  if (mtimeMs === input.mtimeMs && mtimeMs < builtAt - SAME_TICK_MS) return true;
+  return sha256(readFileSync(file)) === input.sha256;
 }
 
 /** The entry of the current bundle when it was built from the sources as they are now; undefined otherwise. */
@@ -48,7 +45,9 @@ export function freshEntry(cache = cacheDir()) {
     const manifest = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
     const entry = join(dir, 'main.mjs');
     // A bundle of another checkout has that checkout's paths in it (import.meta.url), even if the sources are alike.
-    return manifest.root === ROOT && existsSync(entry) && manifest.inputs.every(unchanged) ? entry : undefined;
+    const { root, builtAt, inputs } = manifest;
+    const fresh = root === ROOT && typeof builtAt === 'number' && existsSync(entry);
+    return fresh && inputs.every((input) => unchanged(input, builtAt)) ? entry : undefined;
   } catch {
     return undefined;
   }
@@ -90,6 +89,8 @@ export async function buildCli(cache = cacheDir()) {
   const { build } = await import('esbuild');
   mkdirSync(cache, { recursive: true });
   const tmp = join(cache, `tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Taken before any source is read: a source changed during the build is then hashed on the next check.
+  const builtAt = Date.now();
   const inputs = new Map(SETTINGS.map((p) => [p, fingerprint(p)]));
   try {
     await build({
@@ -106,7 +107,7 @@ export async function buildCli(cache = cacheDir()) {
       plugins: [sources(inputs)],
       logLevel: 'silent',
     });
-    const manifest = `${JSON.stringify({ root: ROOT, inputs: [...inputs.values()].sort((a, b) => a.path.localeCompare(b.path)) })}\n`;
+    const manifest = `${JSON.stringify({ root: ROOT, builtAt, inputs: [...inputs.values()].sort((a, b) => a.path.localeCompare(b.path)) })}\n`;
     writeFileSync(join(tmp, 'inputs.json'), manifest);
     // A folder of its own per build, never reused: a CLI running an older bundle keeps its chunks.
     const id = `${sha256(manifest).slice(0, 12)}-${randomBytes(4).toString('hex')}`;
@@ -115,7 +116,7 @@ export async function buildCli(cache = cacheDir()) {
     writeFileSync(join(cache, `current.${process.pid}`), id);
     renameSync(join(cache, `current.${process.pid}`), join(cache, 'current'));
     removeReplaced(cache, id);
-    if (!process.env.AGENTMESH_CLI_CACHE) removeOrphans(dirname(cache));
+    if (cache === DEFAULT_CACHE) removeOrphans(dirname(cache));
     return join(dir, 'main.mjs');
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -123,10 +124,24 @@ export async function buildCli(cache = cacheDir()) {
   }
 }
 
+/** Makes a bundle that failed to load no longer current, so that the next run builds another. */
+export function forgetBundle(entry) {
+  const dir = dirname(entry);
+  const pointer = join(dirname(dir), 'current');
+  try {
+    if (readFileSync(pointer, 'utf8').trim() === relative(dirname(dir), dir)) rmSync(pointer);
+  } catch {
+    // Already replaced or removed: nothing to forget.
+  }
+}
+
+// Only what buildCli makes is ever removed from a cache folder (a bundle, an unfinished build).
+const BUILT = /^([0-9a-f]{12}-[0-9a-f]{8}|tmp-\d+-[0-9a-f]{8})$/;
+
 function removeReplaced(cache, current) {
   for (const name of readdirSync(cache)) {
     const path = join(cache, name);
-    if (name === current || name === 'current' || name.startsWith('current.')) continue;
+    if (name === current || !BUILT.test(name)) continue;
     if (Date.now() - statSync(path).mtimeMs > KEEP_REPLACED_MS) rmSync(path, { recursive: true, force: true });
   }
 }

@@ -60,14 +60,25 @@ export class ChildService {
     // Only what this process writes: a restarted service appends to the same file.
     this.offset = fstatSync(out).size;
     this.reader = openSync(spec.logFile, 'r');
-    this.child = spawn(process.execPath, [...nodeArgs, file], {
-      cwd: spec.cwd ?? process.cwd(),
-      env: { ...inherited(), NODE_OPTIONS: '', ...spec.env },
-      stdio: ['ignore', out, out, 'ipc'],
-    });
-    closeSync(out);
-    this.watcher = watch(spec.logFile, () => this.follow());
-    live.add(this);
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, [...nodeArgs, file], {
+        cwd: spec.cwd ?? process.cwd(),
+        env: { ...inherited(), NODE_OPTIONS: '', ...spec.env },
+        stdio: ['ignore', out, out, 'ipc'],
+      });
+      this.child = child;
+      live.add(this);
+      this.watcher = watch(spec.logFile, () => this.follow());
+    } catch (err) {
+      // Nobody holds this object when the constructor throws: the process must not outlive it.
+      live.delete(this);
+      child?.kill('SIGKILL');
+      closeSync(this.reader);
+      throw err;
+    } finally {
+      closeSync(out);
+    }
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
         live.delete(this);

@@ -117,7 +117,8 @@ export class MeshHome {
       this.clients.set(client.client_id, { ...client, auth: { method: 'client_secret_basic', secret_path: path } });
       this.secrets[path] = { client_secret: randomBytes(24).toString('base64url') };
       this.writeSecrets();
-      writeFileSync(this.clientsFile, `${JSON.stringify([...this.clients.values()], null, 2)}\n`);
+      // Atomically (temp + rename): the running authorization server never reads half a file.
+      writePrivateFile(this.clientsFile, `${JSON.stringify([...this.clients.values()], null, 2)}\n`);
     }
     return { secret: this.secrets[path]!.client_secret!, changed: !known };
   }

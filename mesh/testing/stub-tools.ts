@@ -96,43 +96,86 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
   );
   const env: Record<string, string> = { ...setup.env };
   const logStream = createWriteStream(setup.logFile, { flags: 'a', mode: 0o600 });
-  const log = createLogger({ service: setup.name, destination: logStream });
-  const secrets = new FileSecretsProvider(env.AGENTMESH_SECRETS_FILE!);
-  await secrets.start();
-  const options = compileServiceOptions(setup.name, { policy: setup.policyFile }, env);
-  const kit = await ServiceKit.fromEnv(setup.name, loadConfig(kernelConfigSchema, env), log, secrets, options);
-  const store = await openStore({
-    service: setup.name,
-    config: loadStateConfig({ AGENTMESH_DATA_DIR: setup.dataDir }),
-    log,
-  });
-  kit.onShutdown(() => store.close());
-  const card = toolCardOf(
-    { name: setup.name, version: '0.0.0-test', purpose: `stub tools of a test (${setup.name})`, owner: 'test' },
-    setup.tools,
-    spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, setup.name),
-  );
-  const server = kit
-    .createServer()
-    .add(
-      ToolServiceService,
-      toolService(card, recorded, { store, metrics: kit.metrics, audit: kit.audit, service: setup.name }),
+  // What is started so far, undone in reverse when a later step fails: nothing is left running.
+  const undo: (() => unknown)[] = [() => new Promise((resolve) => logStream.end(resolve))];
+  try {
+    const log = createLogger({ service: setup.name, destination: logStream });
+    const secrets = new FileSecretsProvider(env.AGENTMESH_SECRETS_FILE!);
+    await secrets.start();
+    undo.push(() => secrets.close());
+    const options = compileServiceOptions(setup.name, { policy: setup.policyFile }, env);
+    const kit = await ServiceKit.fromEnv(setup.name, loadConfig(kernelConfigSchema, env), log, secrets, options);
+    // The kit's shutdown closes the secrets provider (and the store, once opened).
+    undo.push(() => kit.shutdown());
+    const store = await openStore({
+      service: setup.name,
+      config: loadStateConfig({ AGENTMESH_DATA_DIR: setup.dataDir }),
+      log,
+    });
+    kit.onShutdown(() => store.close());
+    const card = toolCardOf(
+      { name: setup.name, version: '0.0.0-test', purpose: `stub tools of a test (${setup.name})`, owner: 'test' },
+      setup.tools,
+      spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, setup.name),
     );
-  const { address, adminAddress } = await kit.serve(server);
-  const registry = kit.client(RegistryServiceService, {
-    service: 'agentmesh/registry',
-    address: env.AGENTMESH_REGISTRY_ADDRESS!,
-    scopes: ['registry.register', 'registry.read'],
-  });
-  const registration = new Registration(
-    registry,
-    { kind: 'tool', card },
-    { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}` },
-    30_000,
-    log,
-    kit.metrics,
-  );
-  registration.start();
+    const server = kit
+      .createServer()
+      .add(
+        ToolServiceService,
+        toolService(card, recorded, { store, metrics: kit.metrics, audit: kit.audit, service: setup.name }),
+      );
+    const { address, adminAddress } = await kit.serve(server);
+    const registry = kit.client(RegistryServiceService, {
+      service: 'agentmesh/registry',
+      address: env.AGENTMESH_REGISTRY_ADDRESS!,
+      scopes: ['registry.register', 'registry.read'],
+    });
+    undo.push(() => registry.close());
+    const registration = new Registration(
+      registry,
+      { kind: 'tool', card },
+      { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}` },
+      30_000,
+      log,
+      kit.metrics,
+    );
+    registration.start();
+    undo.push(() => registration.stop());
+    await registered(registration, setup);
+    return {
+      name: setup.name,
+      address,
+      admin: adminAddress,
+      calls,
+      callsOf,
+      waitForCalls: (tool, count = 1) =>
+        new Promise((resolve) => {
+          const check = () => {
+            if (callsOf(tool).length < count) return;
+            waiters.delete(check);
+            resolve(callsOf(tool).slice(0, count));
+          };
+          waiters.add(check);
+          check();
+        }),
+      async stop() {
+        await registration.stop();
+        registry.close();
+        await kit.shutdown();
+        await new Promise((resolve) => logStream.end(resolve));
+      },
+    };
+  } catch (err) {
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Resolves once the stub service is registered; rejects with its log's tail after 30 s. */
+async function registered(registration: Registration, setup: StubToolsSetup): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -144,36 +187,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
         );
       }),
     ]);
-  } catch (err) {
-    await registration.stop();
-    registry.close();
-    await kit.shutdown();
-    logStream.end();
-    throw err;
   } finally {
     clearTimeout(timer);
   }
-  return {
-    name: setup.name,
-    address,
-    admin: adminAddress,
-    calls,
-    callsOf,
-    waitForCalls: (tool, count = 1) =>
-      new Promise((resolve) => {
-        const check = () => {
-          if (callsOf(tool).length < count) return;
-          waiters.delete(check);
-          resolve(callsOf(tool).slice(0, count));
-        };
-        waiters.add(check);
-        check();
-      }),
-    async stop() {
-      await registration.stop();
-      registry.close();
-      await kit.shutdown();
-      await new Promise((resolve) => logStream.end(resolve));
-    },
-  };
 }

@@ -6,7 +6,8 @@ import type { ServiceDefinition } from '../core/index.js';
 import type { ToolSpec } from '../runtime/index.js';
 import { spiffeIdOfService, TokenClient, Transport } from '../security/index.js';
 import { agentName, startAgentProcess, type RunningAgent, type StartAgentOptions } from './agent-process.js';
-import { serviceEnv, startAuth, type AuthProcess } from './core-services.js';
+import { clientAccepted } from './client-accepted.js';
+import { serviceEnv, type AuthProcess } from './core-services.js';
 import type { ChildService } from './child-service.js';
 import { agentClient, toolClient, type MeshHome } from './mesh-home.js';
 import type { ScriptedModel } from './scripted-model.js';
@@ -22,7 +23,8 @@ export interface TestMeshOptions {
   /**
    * Names of the agents and stub tool services the test will start. Each
    * needs an OAuth2 client; named here they are registered before the
-   * authorization server starts, instead of restarting it for each (seconds each).
+   * authorization server starts. Others are added to its clients file while it
+   * runs (it reloads the file), which takes a few hundred milliseconds each.
    */
   agents?: string[];
   tools?: string[];
@@ -47,7 +49,7 @@ export class TestMesh {
   /** Use startTestMesh(); this wires what it started. */
   constructor(
     private readonly mesh: MeshHome,
-    private auth: AuthProcess,
+    private readonly auth: AuthProcess,
     private readonly registryProcess: ChildService,
     /** host:port of the registry. */
     readonly registryAddress: string,
@@ -97,11 +99,10 @@ export class TestMesh {
     return this.caller.tokens;
   }
 
-  /** Registers a workload's OAuth2 client; unless known already, the authorization server restarts (same port, same keys) to load it. */
+  /** Registers a workload's OAuth2 client; unless known already, waits until the running authorization server (which follows its clients file) accepts it. */
   private async ensureClient(client: Parameters<MeshHome['addClient']>[0]): Promise<void> {
-    if (!this.mesh.addClient(client).changed) return;
-    await this.auth.process.stop();
-    this.auth = await startAuth(this.mesh, this.auth.port, this.registryAddress, this.options.env ?? {});
+    const { secret, changed } = this.mesh.addClient(client);
+    if (changed) await clientAccepted(this.tokenUrl, this.mesh.caPem, client, secret);
   }
 
   /** Environment of a workload process of this mesh. */

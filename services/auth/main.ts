@@ -8,12 +8,11 @@ import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../../mesh/index.js';
 import { CertificateFiles } from '../../mesh/index.js';
 import {
-  ClientDirectory,
+  loadClientsFile,
   registryLifecycleCheck,
   SigningKeys,
   startAuthServer,
   UserDirectory,
-  watchClientsFile,
 } from './server/index.js';
 import { Transport } from '../../mesh/index.js';
 import { FileSecretsProvider, secretsProviderFromEnv } from '../../mesh/index.js';
@@ -57,14 +56,14 @@ await runService('agentmesh/auth', async ({ config, log }) => {
   const c = loadConfig(authConfigSchema);
   const secrets = await secretsProviderFromEnv(process.env, { logger: log });
   const keys = new SigningKeys(await secrets.read(c.AGENTMESH_AUTH_SIGNING_KEYS_PATH));
-  const clients = (() => {
+  // One read for the list and the watcher's starting point: a write in between is not missed.
+  const { clients, stop: stopWatchingClients } = (() => {
     try {
-      return ClientDirectory.fromFile(c.AGENTMESH_AUTH_CLIENTS_FILE);
+      return loadClientsFile(c.AGENTMESH_AUTH_CLIENTS_FILE, log);
     } catch (err) {
       throw new ConfigError('AGENTMESH_AUTH_CLIENTS_FILE', (err as Error).message);
     }
   })();
-  const stopWatchingClients = watchClientsFile(c.AGENTMESH_AUTH_CLIENTS_FILE, clients, log);
   const users = (() => {
     try {
       return c.AGENTMESH_AUTH_USERS_FILE ? UserDirectory.fromFile(c.AGENTMESH_AUTH_USERS_FILE) : undefined;

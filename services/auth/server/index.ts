@@ -1,7 +1,7 @@
 export { startAuthServer } from './auth-server.js';
 export type { AuthServerOptions, RunningAuthServer } from './auth-server.js';
 export { ClientDirectory, parseClients } from './clients.js';
-export { watchClientsFile } from './clients-file-watch.js';
+export { loadClientsFile, watchClientsFile } from './clients-file-watch.js';
 export type { OAuthClient } from './clients.js';
 export { OAuthError } from './oauth-error.js';
 export { SigningKeys } from './signing-keys.js';
