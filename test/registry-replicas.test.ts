@@ -164,10 +164,15 @@ describe('registry replicas over one PostgreSQL', () => {
       endpoint: endpoint('l-1', 7401),
       leaseTtl: { seconds: 1, nanos: 0 },
     });
-    for (const replica of [a, b, c]) {
-      const reader = await mesh.clientAs('lending/orchestrator', replica);
-      await until(async () => (await addressesOn(reader, 'payments/ledger')).length === 0);
+    const readers = await Promise.all([a, b, c].map((r) => mesh.clientAs('lending/orchestrator', r)));
+    // Alive (renewed) until every replica knows it; then its service stops renewing.
+    for (const reader of readers) {
+      await until(async () => {
+        await ledger.heartbeat({ leaseId: lease.leaseId });
+        return (await addressesOn(reader, 'payments/ledger')).length === 1;
+      });
     }
+    for (const reader of readers) await until(async () => (await addressesOn(reader, 'payments/ledger')).length === 0);
     expect(await changesOf('agent:payments/ledger@1.0.0')).toEqual(['ADDED', 'REMOVED']);
     // The replica that swept it says so; the others found nothing left to sweep.
     const sweptBy = () =>
