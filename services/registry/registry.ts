@@ -118,19 +118,24 @@ export class Registry {
   private async pull(): Promise<void> {
     // Every write up to this position has committed, so what is read next includes it.
     const at = await this.records.position();
-    if (at.seq > this.seq) {
-      const { entries, leases } = await this.records.entriesChangedAfter(this.seq);
-      this.apply(entries, leases);
-      this.seq = at.seq;
-    }
-    // Watchers hear of a change only once memory reflects it (a Discover after a change sees it).
-    while (at.revision > this.revision) {
-      const page = await this.records.changesAfter(this.revision, 500, at.revision);
+    if (at.seq === this.seq && at.revision <= this.revision) return;
+    const changes: RegistryChange[] = [];
+    for (let last = this.revision; last < at.revision;) {
+      const page = await this.records.changesAfter(last, 500, at.revision);
       if (!page.length) break;
-      for (const c of page) {
-        this.revision = c.revision;
-        this.feed.emit('change', c);
-      }
+      changes.push(...page);
+      last = page.at(-1)!.revision;
+    }
+    const { entries, leases } = await this.records.entriesChangedAfter(
+      this.seq,
+      changes.map((c) => c.entryKey),
+    );
+    this.apply(entries, leases);
+    this.seq = at.seq;
+    // Watchers hear of a change only once memory reflects it (a Discover after a change sees it).
+    for (const c of changes) {
+      this.revision = c.revision;
+      this.feed.emit('change', c);
     }
   }
 

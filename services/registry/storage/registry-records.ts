@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import { Code, MeshError } from '../../../mesh/index.js';
 import { encodeJson, type JsonValue, type StoreContext } from '../../../mesh/index.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
@@ -83,6 +83,20 @@ export class RegistryRecords {
   }
 
   /**
+   * Lapsed by the database's clock. A lease without `expires_ms` was granted or renewed by a
+   * registry older than 0004_registry_replicas (running beside this one during an upgrade): its
+   * `expires_at` decides, so it is still swept once its older registry is gone.
+   */
+  lapsed(eb: ExpressionBuilder<Database, 'registry_leases'>) {
+    const now =
+      this.kind === 'postgres' ? sql<string>`clock_timestamp()` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+    return eb.or([
+      eb('expires_ms', '<', this.nowMs()),
+      eb.and([eb('expires_ms', 'is', null), eb('expires_at', '<', now)]),
+    ]);
+  }
+
+  /**
    * Runs fn in one transaction that first locks the counter row: writers on every
    * replica queue there, so revisions are gap-free and committed in their order (a
    * follower reading `revision > last` never skips a row committed later).
@@ -95,7 +109,9 @@ export class RegistryRecords {
         .where('id', '=', 1)
         .returning(['revision', 'seq'])
         .executeTakeFirstOrThrow();
-      const tx = new RegistryWrite(trx, this, counter.revision, counter.seq, this.ctx.now());
+      // An older registry (before the counter) may have logged past it during an upgrade: never reuse its revisions.
+      const revision = Math.max(counter.revision, await this.lastLogged(trx));
+      const tx = new RegistryWrite(trx, this, revision, counter.seq, this.ctx.now());
       const result = await fn(tx);
       if (tx.revision !== counter.revision)
         await trx.updateTable('registry_counter').set({ revision: tx.revision }).where('id', '=', 1).execute();
@@ -103,12 +119,24 @@ export class RegistryRecords {
     });
   }
 
+  private async lastLogged(db: Kysely<Database>): Promise<number> {
+    const row = await db
+      .selectFrom('registry_changes')
+      .select((eb) => eb.fn.max('revision').as('max'))
+      .executeTakeFirst();
+    return Number(row?.max ?? 0);
+  }
+
   /** Where the shared records stand now (one row: cheap enough to poll). */
   async position(): Promise<RegistryPosition> {
-    const row = await this.ctx.read((db) =>
-      db.selectFrom('registry_counter').select(['revision', 'seq']).where('id', '=', 1).executeTakeFirstOrThrow(),
-    );
-    return { revision: Number(row.revision), seq: Number(row.seq) };
+    return this.ctx.read(async (db) => {
+      const row = await db
+        .selectFrom('registry_counter')
+        .select(['revision', 'seq'])
+        .where('id', '=', 1)
+        .executeTakeFirstOrThrow();
+      return { revision: Math.max(Number(row.revision), await this.lastLogged(db)), seq: Number(row.seq) };
+    });
   }
 
   /** Every entry and live lease, and the position they are at least as new as. */
@@ -122,12 +150,25 @@ export class RegistryRecords {
     });
   }
 
-  /** Entries changed by writes after `seq`, each with all of its live leases. */
-  async entriesChangedAfter(seq: number): Promise<EntriesWithLeases> {
+  /**
+   * Entries changed by writes after `seq`, and the entries named by `keys` (those of logged
+   * changes: an older registry during an upgrade logs its changes but stamps no sequence),
+   * each with all of its live leases.
+   */
+  async entriesChangedAfter(seq: number, keys: string[] = []): Promise<EntriesWithLeases> {
     return this.ctx.read(async (db) => {
-      const entries = (await db.selectFrom('registry_entries').selectAll().where('state_seq', '>', seq).execute()).map(
-        (r) => this.toEntry(r),
-      );
+      const rows = await db.selectFrom('registry_entries').selectAll().where('state_seq', '>', seq).execute();
+      const seen = new Set(rows.map((r) => r.key));
+      const named = [...new Set(keys)].filter((k) => !seen.has(k));
+      for (let i = 0; i < named.length; i += CHUNK)
+        rows.push(
+          ...(await db
+            .selectFrom('registry_entries')
+            .selectAll()
+            .where('key', 'in', named.slice(i, i + CHUNK))
+            .execute()),
+        );
+      const entries = rows.map((r) => this.toEntry(r));
       return {
         entries,
         leases: await this.leasesOf(
@@ -197,7 +238,7 @@ export class RegistryRecords {
       db
         .selectFrom('registry_leases')
         .select('lease_id')
-        .where('expires_ms', '<', this.nowMs())
+        .where((eb) => this.lapsed(eb))
         .limit(1)
         .executeTakeFirst(),
     );

@@ -134,7 +134,7 @@ export class RegistryWrite {
   async endLapsedLeases(): Promise<LeaseRecord[]> {
     const rows = await this.trx
       .deleteFrom('registry_leases')
-      .where('expires_ms', '<', this.records.nowMs())
+      .where((eb) => this.records.lapsed(eb))
       .returningAll()
       .execute();
     return rows.map((r) => this.records.toLease(r));
