@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
 import type { JsonValue } from './context.js';
+import { Notices } from './notifications.js';
 import type { Database as Schema } from './tables.js';
 
 /** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
@@ -37,6 +38,9 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     schema: undefined,
     location: file,
     types: { json: 'text', time: 'text' },
+    nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
+    // One process owns the file: notices stay in it.
+    notices: new Notices(file),
     codec: {
       json: (raw) => JSON.parse(raw as string) as JsonValue,
       time: (raw) => new Date(raw as string),
