@@ -22,6 +22,8 @@ export interface Backend {
   codec: Codec;
   /** The database's clock in epoch milliseconds, as an SQL expression: one clock for every replica's leases. */
   nowMs: RawBuilder<number>;
+  /** The database's clock `ms` milliseconds from now, as a value of a time column (see ColumnTypes.time). */
+  timeIn(ms: number): RawBuilder<string>;
   /** Change notices: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite. */
   notices: Notices;
   /** Storage-level checks the database offers (SQLite's integrity_check); problems found. */

@@ -17,8 +17,19 @@ export interface Codec {
 export interface ContextShared {
   /** The database's clock in epoch milliseconds, as SQL (see Backend.nowMs). */
   nowMs: RawBuilder<number>;
+  /** The database's clock `ms` from now, for a time column (see Backend.timeIn). */
+  timeIn(ms: number): RawBuilder<string>;
   notices: Notices;
 }
+
+/**
+ * SQLite's clock: epoch milliseconds, and times as ISO-8601 text with
+ * milliseconds — the format Date.toISOString writes, so stored texts compare as times.
+ */
+export const SQLITE_CLOCK: Pick<ContextShared, 'nowMs' | 'timeIn'> = {
+  nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
+  timeIn: (ms) => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${ms / 1000} seconds`})`,
+};
 
 type Notice = [channel: string, payload: string];
 // The notices each open transaction will deliver in this process once it commits.
@@ -32,10 +43,7 @@ export class StoreContext<DB = Database> {
     private readonly clock: () => Date = () => new Date(),
     /** True when `db` is an open transaction: writes join it instead of starting their own. */
     private readonly inTransaction = false,
-    private readonly shared: ContextShared = {
-      nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
-      notices: new Notices('memory'),
-    },
+    private readonly shared: ContextShared = { ...SQLITE_CLOCK, notices: new Notices('memory') },
   ) {}
 
   /** Runs fn with a context whose reads and writes all belong to one transaction. */
@@ -72,6 +80,15 @@ export class StoreContext<DB = Database> {
    */
   nowMs(): RawBuilder<number> {
     return this.shared.nowMs;
+  }
+
+  /**
+   * The database's clock `ms` milliseconds from now (negative: ago), as a
+   * value of a time column: leases kept in such columns are judged by one
+   * clock, whatever each replica's own says.
+   */
+  timeIn(ms: number): RawBuilder<string> {
+    return this.shared.timeIn(ms);
   }
 
   /**

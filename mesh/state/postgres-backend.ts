@@ -77,6 +77,7 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
     types: { json: 'jsonb', time: 'timestamptz' },
     // clock_timestamp, not now(): now() is the transaction's start, which a long transaction would hold back.
     nowMs: sql<number>`floor(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+    timeIn: (ms) => sql<string>`clock_timestamp() + ${ms} * interval '1 millisecond'`,
     // NOTIFY reaches the whole database: the schema keeps services sharing one apart.
     notices: new Notices(schema, new PostgresNotices(url, config, service, log)),
     codec: {

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
-import type { JsonValue } from './context.js';
+import { SQLITE_CLOCK, type JsonValue } from './context.js';
 import { Notices } from './notifications.js';
 import type { Database as Schema } from './tables.js';
 
@@ -38,7 +38,7 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     schema: undefined,
     location: file,
     types: { json: 'text', time: 'text' },
-    nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
+    ...SQLITE_CLOCK,
     // One process owns the file: notices stay in it.
     notices: new Notices(file),
     codec: {

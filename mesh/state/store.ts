@@ -54,6 +54,7 @@ export class Store {
   ) {
     const ctx = new StoreContext(backend.db, backend.codec, undefined, false, {
       nowMs: backend.nowMs,
+      timeIn: backend.timeIn,
       notices: backend.notices,
     });
     this.ctx = ctx;
