@@ -6,19 +6,6 @@ import type { Store } from '../mesh/index.js';
 import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
 
 const who = 'test';
-// Fake only Date (a skewed wall clock); the database driver's timers stay real.
-const REAL_TIMERS: NonNullable<Parameters<typeof jest.useFakeTimers>[0]>['doNotFake'] = [
-  'hrtime',
-  'nextTick',
-  'performance',
-  'queueMicrotask',
-  'setImmediate',
-  'clearImmediate',
-  'setInterval',
-  'clearInterval',
-  'setTimeout',
-  'clearTimeout',
-];
 const WRITERS = 50;
 
 /** Settles all promises and splits them into values and error codes. */
@@ -198,7 +185,22 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
       return 'first';
     });
     await started;
-    jest.useFakeTimers({ now: Date.now() + 2 * 3_600_000, doNotFake: REAL_TIMERS });
+    // Fake only Date (a skewed wall clock); the database driver's timers stay real.
+    jest.useFakeTimers({
+      now: Date.now() + 2 * 3_600_000,
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
     try {
       await expect(
         other.toolResults.run('k-skew', { principal: who, waitMs: 0 }, async () => 'second'),
