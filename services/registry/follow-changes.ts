@@ -1,13 +1,14 @@
-/** How often a replica looks for other replicas' writes when it has no change notices. */
-export const POLL_MS = 200;
+import type { Store } from '../../mesh/index.js';
+import { REGISTRY_CHANNEL } from './storage/registry-records.js';
 
 /**
- * Calls `catchUp` whenever another replica may have written to the shared records.
- * Each call re-reads everything past the replica's own position, so a missed or
- * repeated wake-up costs one cheap read and loses nothing. Returns the stop function.
+ * Calls `catchUp` whenever a registry write commits, on this replica or another
+ * (the store's change notices: LISTEN/NOTIFY on PostgreSQL), and when notices may
+ * have been lost (a reconnect). Each call re-reads everything past the replica's own
+ * position, so a missed, late or repeated notice costs one cheap read and loses
+ * nothing. Resolves once notices committed from now on will be heard; returns the
+ * stop function.
  */
-export function followChanges(catchUp: () => Promise<void>, pollMs = POLL_MS): () => void {
-  const timer = setInterval(() => void catchUp(), pollMs);
-  timer.unref();
-  return () => clearInterval(timer);
+export function followChanges(store: Store, catchUp: () => Promise<void>): Promise<() => void> {
+  return store.notices.listen(REGISTRY_CHANNEL, () => void catchUp());
 }

@@ -56,6 +56,7 @@ export class Registry {
   private readonly feed = new EventEmitter();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private loaded = false;
   private unfollow: (() => void) | undefined;
   private pulling: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
@@ -68,11 +69,11 @@ export class Registry {
   readonly records: RegistryRecords;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly log: Logger,
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
   ) {
-    this.records = new RegistryRecords(store.context, store.kind);
+    this.records = new RegistryRecords(store.context);
     this.feed.setMaxListeners(0);
   }
 
@@ -82,12 +83,16 @@ export class Registry {
    * replica serve (readiness).
    */
   async start(sweepMs = 1_000): Promise<void> {
+    // Listening first, then loading, then one more catch-up: a write committed at any point
+    // is either in what was loaded or read by that catch-up.
+    this.unfollow = await followChanges(this.store, () => (this.loaded ? this.catchUp() : Promise.resolve()));
     const { entries, leases, revision, seq } = await this.records.loadAll();
     this.apply(entries, leases);
     this.revision = revision;
     this.seq = seq;
-    this.log.info({ entries: entries.length, leases: leases.length, revision }, 'registry loaded');
-    this.unfollow = followChanges(() => this.catchUp());
+    this.loaded = true;
+    await this.catchUp();
+    this.log.info({ entries: entries.length, leases: leases.length, revision: this.revision }, 'registry loaded');
     await this.sweep();
     this.sweeper = setInterval(() => void this.sweep(), sweepMs).unref();
   }
@@ -159,14 +164,17 @@ export class Registry {
     else this.index.delete(e.record.key);
   }
 
-  /** Runs a write on the store, then brings memory up to it (read-your-writes on this replica). */
+  /**
+   * Runs a write on the store, then brings memory up to it (read-your-writes on this
+   * replica). Returns the write's revision: its last change's, or the store's if it logged none.
+   */
   private async write<T>(fn: (tx: RegistryWrite) => Promise<T>): Promise<T & { revision: number }> {
     const { result, revision } = await this.records.write(async (tx) => ({
       result: await fn(tx),
       revision: tx.revision,
     }));
     await this.catchUp();
-    return { ...result, revision: Math.max(revision, this.revision) };
+    return { ...result, revision };
   }
 
   /** Registers (or updates) a card and one instance of it; only its own workload may. */
@@ -249,7 +257,7 @@ export class Registry {
     const found = await this.records.findLease(leaseId);
     if (!found) throw leaseNotFound(leaseId);
     assertOwner(found.entry.name, found.entry.identity, caller);
-    return this.records.renew(leaseId);
+    return this.records.renew(leaseId, found.lease.ttlMs);
   }
 
   /** Ends a lease (graceful shutdown), whichever replica granted it. */

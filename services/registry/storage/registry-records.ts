@@ -56,6 +56,9 @@ export interface EntriesWithLeases {
   leases: LeaseRecord[];
 }
 
+/** The notice channel of registry writes (the payload is the write's sequence number; followers re-read anyway). */
+export const REGISTRY_CHANNEL = 'registry';
+
 // Bound lists in `IN (…)` well below both drivers' parameter limits.
 const CHUNK = 500;
 
@@ -67,19 +70,18 @@ const CHUNK = 500;
 export class RegistryRecords {
   private readonly ctx: StoreContext<Database>;
 
-  constructor(
-    ctx: StoreContext,
-    /** The backend: the database clock is read differently on each. */
-    private readonly kind: 'sqlite' | 'postgres',
-  ) {
+  constructor(ctx: StoreContext) {
     this.ctx = ctx.withTables<Database>();
   }
 
   /** The database's clock in epoch milliseconds: leases expire by it, never by a replica's. */
   nowMs(): RawBuilder<number> {
-    return this.kind === 'postgres'
-      ? sql<number>`(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint`
-      : sql<number>`CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)`;
+    return this.ctx.nowMs();
+  }
+
+  /** The database's clock `ms` from now, as a time column's value. */
+  timeIn(ms: number): RawBuilder<string> {
+    return this.ctx.timeIn(ms);
   }
 
   /**
@@ -88,11 +90,9 @@ export class RegistryRecords {
    * `expires_at` decides, so it is still swept once its older registry is gone.
    */
   lapsed(eb: ExpressionBuilder<Database, 'registry_leases'>) {
-    const now =
-      this.kind === 'postgres' ? sql<string>`clock_timestamp()` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
     return eb.or([
       eb('expires_ms', '<', this.nowMs()),
-      eb.and([eb('expires_ms', 'is', null), eb('expires_at', '<', now)]),
+      eb.and([eb('expires_ms', 'is', null), eb('expires_at', '<', this.timeIn(0))]),
     ]);
   }
 
@@ -115,6 +115,8 @@ export class RegistryRecords {
       const result = await fn(tx);
       if (tx.revision !== counter.revision)
         await trx.updateTable('registry_counter').set({ revision: tx.revision }).where('id', '=', 1).execute();
+      // Heard by every replica once this commits: they re-read past their own position.
+      await this.ctx.notify(REGISTRY_CHANNEL, String(counter.seq), trx);
       return result;
     });
   }
@@ -214,15 +216,15 @@ export class RegistryRecords {
   }
 
   /**
-   * Extends a lease by the TTL granted at registration, in the database's clock; NOT_FOUND
-   * when it has ended. Not logged: expiry is decided by the database, so no replica needs
-   * to hear of a renewal.
+   * Extends a lease by the TTL granted at registration (`ttlMs`, as read with it), in the
+   * database's clock; NOT_FOUND when it has ended. Not logged and not notified: expiry is
+   * decided by the database, so no replica needs to hear of a renewal.
    */
-  async renew(leaseId: string): Promise<Date> {
+  async renew(leaseId: string, ttlMs: number): Promise<Date> {
     const row = await this.ctx.write((trx) =>
       trx
         .updateTable('registry_leases')
-        .set({ expires_ms: sql<number>`${this.nowMs()} + ttl_ms` })
+        .set({ expires_ms: sql<number>`${this.nowMs()} + ttl_ms`, expires_at: this.timeIn(ttlMs) })
         .where('lease_id', '=', leaseId)
         .returning('expires_ms')
         .executeTakeFirst(),

@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, RawBuilder } from 'kysely';
 import type { JsonColumn, TimeColumn } from '../../../mesh/index.js';
 
 // The registry's own tables in its store (created by the store's migrations 0002_registry
@@ -28,8 +28,8 @@ export interface RegistryLeasesTable {
   entry_key: string;
   instance_id: string;
   endpoint: JsonColumn;
-  /** When the lease was granted (its first expiry); renewals move only expires_ms. */
-  expires_at: TimeColumn;
+  /** Expiry as a time (for people and older registries); sweeping uses expires_ms. */
+  expires_at: ColumnType<unknown, string | RawBuilder<string>, string | RawBuilder<string>>;
   /** Expiry in the database's clock (epoch ms; bigint, a string on PostgreSQL); sweeping compares it with that clock. */
   expires_ms: ColumnType<number | string | null, number, number>;
   /** The lease length granted at registration: heartbeats renew by it, also after a registry restart. */

@@ -109,7 +109,7 @@ export class RegistryWrite {
         entry_key: lease.entryKey,
         instance_id: lease.instanceId,
         endpoint: encodeJson(lease.endpoint, 'endpoint'),
-        expires_at: new Date(Date.now() + lease.ttlMs).toISOString(),
+        expires_at: this.records.timeIn(lease.ttlMs),
         expires_ms: sql<number>`${this.records.nowMs()} + ${lease.ttlMs}`,
         ttl_ms: lease.ttlMs,
         registered_at: this.at,
