@@ -157,6 +157,33 @@ describe('registry replicas over one PostgreSQL', () => {
     expect((await fromC.finished).map((x) => x.revision)).toEqual(all);
   });
 
+  test('a replica whose notice connection was cut re-reads what it missed once it is back', async () => {
+    const writer = await mesh.clientAs('payments/ledger', a);
+    const readB = await mesh.clientAs('lending/orchestrator', b);
+    // B is paused while its notice connection is cut and A writes: the notice of that write is lost to B for sure.
+    b.process.child.kill('SIGSTOP');
+    let lease: Awaited<ReturnType<RegistryClient['registerAgent']>>;
+    try {
+      const cut = await fx.sql(
+        'agentmesh/registry',
+        `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name LIKE '%notices'`,
+      );
+      expect(cut.length).toBeGreaterThan(0);
+      lease = await writer.registerAgent({
+        card: agentCard('payments/ledger', { version: '4.0.0' }),
+        endpoint: endpoint('g-1', 7701),
+        leaseTtl: { seconds: 60, nanos: 0 },
+      });
+    } finally {
+      b.process.child.kill('SIGCONT');
+    }
+    await until(async () => (await addressesOn(readB, 'payments/ledger')).includes('127.0.0.1:7701'));
+    // And it follows again afterwards.
+    await (await mesh.clientAs('payments/ledger', c)).deregister({ leaseId: lease.leaseId });
+    await until(async () => (await addressesOn(readB, 'payments/ledger')).length === 0);
+  });
+
   test('a lease nobody renews is swept once, by one replica, and every replica drops it', async () => {
     const ledger = await mesh.clientAs('payments/ledger', a);
     const lease = await ledger.registerAgent({
