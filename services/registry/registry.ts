@@ -98,6 +98,7 @@ export class Registry {
   }
 
   stop(): void {
+    this.loaded = false;
     clearInterval(this.sweeper);
     this.unfollow?.();
   }
@@ -109,7 +110,11 @@ export class Registry {
   catchUp(): Promise<void> {
     if (!this.pulling) {
       this.pulling = this.pull()
-        .catch((err: unknown) => this.log.error({ err }, 'following the registry store failed'))
+        .catch((err: unknown) => {
+          // No notice may come for a while: try again soon rather than stay behind.
+          this.log.error({ err }, 'following the registry store failed; retrying in 1 s');
+          setTimeout(() => void (this.loaded && this.catchUp()), 1_000).unref();
+        })
         .finally(() => (this.pulling = undefined));
       return this.pulling;
     }
