@@ -268,4 +268,19 @@ describe('registry replicas over one PostgreSQL', () => {
       expect(versions.filter((v) => v.startsWith('5.0.'))).toHaveLength(12);
     }
   });
+
+  test('a replica started later serves what the others registered from its first answer', async () => {
+    const ledger = await mesh.clientAs('payments/ledger', a);
+    await ledger.registerAgent({
+      card: agentCard('payments/ledger', { version: '6.0.0' }),
+      endpoint: endpoint('late-1', 7801),
+      leaseTtl: { seconds: 60, nanos: 0 },
+    });
+    const late = await mesh.addReplica();
+    // Ready only once it caught up with the store: no waiting for it here.
+    const reader = await mesh.clientAs('lending/orchestrator', late);
+    expect(await addressesOn(reader, 'payments/ledger')).toContain('127.0.0.1:7801');
+    const top = (await (await mesh.clientAs('lending/orchestrator', a)).discover(byName('payments/ledger'))).revision;
+    expect((await reader.discover(byName('payments/ledger'))).revision).toBeGreaterThanOrEqual(top);
+  });
 });

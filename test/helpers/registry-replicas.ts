@@ -21,6 +21,8 @@ export interface RegistryReplicas {
   replicas: RegistryReplica[];
   /** A RegistryService client of one replica, calling as workload `name` (its certificate, its token). */
   clientAs(name: string, replica: RegistryReplica): Promise<MeshClient<typeof RegistryServiceService>>;
+  /** Starts one more replica; resolves once it serves. */
+  addReplica(): Promise<RegistryReplica>;
   stop(): Promise<void>;
 }
 
@@ -54,7 +56,9 @@ export async function startRegistryReplicas(
     // The authorization server starts beside the registries (it asks the first one about suspended agents).
     auth = startAuth(home, authPort, `127.0.0.1:${registryPorts[0]}`, {});
     auth.catch(() => undefined);
-    for (const [i, port] of registryPorts.entries()) {
+    // Ports of the first replicas were chosen with the authorization server's; later ones bind any free port.
+    const startReplica = async (port = 0) => {
+      const i = replicas.length;
       const logFile = join(home.dir, 'logs', `agentmesh-registry-${i}.log`);
       const child = new ChildService({
         name: `agentmesh/registry#${i}`,
@@ -71,8 +75,11 @@ export async function startRegistryReplicas(
       });
       started.push(child);
       const ready = await child.waitForLog('service started');
-      replicas.push({ process: child, address: String(ready.address), logFile });
-    }
+      const replica = { process: child, address: String(ready.address), logFile };
+      replicas.push(replica);
+      return replica;
+    };
+    for (const port of registryPorts) await startReplica(port);
     await auth;
     const clientAs = async (name: string, replica: RegistryReplica) => {
       const tls = await home.issue(name);
@@ -100,7 +107,7 @@ export async function startRegistryReplicas(
       });
       return client;
     };
-    return { replicas, clientAs, stop };
+    return { replicas, clientAs, addReplica: () => startReplica(), stop };
   } catch (err) {
     await stop();
     throw err;
