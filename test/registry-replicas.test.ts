@@ -283,4 +283,34 @@ describe('registry replicas over one PostgreSQL', () => {
     const top = (await (await mesh.clientAs('lending/orchestrator', a)).discover(byName('payments/ledger'))).revision;
     expect((await reader.discover(byName('payments/ledger'))).revision).toBeGreaterThanOrEqual(top);
   });
+
+  test('rows of an older registry beside these during an upgrade: its lease expires by expires_at, its revisions are not reused', async () => {
+    const fraud = await mesh.clientAs('payments/fraud', a);
+    const lease = await fraud.registerAgent({
+      card: agentCard('payments/fraud', { version: '8.0.0' }),
+      endpoint: endpoint('old-1', 7901),
+      leaseTtl: { seconds: 60, nanos: 0 },
+    });
+    // What a registry before 0004_registry_replicas writes: no expires_ms, and a change logged past the counter.
+    const key = 'agent:payments/fraud@8.0.0';
+    await fx.sql(
+      'agentmesh/registry',
+      `UPDATE registry_leases SET expires_ms = NULL, expires_at = now() - interval '1 second' WHERE lease_id = '${lease.leaseId}'`,
+    );
+    await fx.sql(
+      'agentmesh/registry',
+      `INSERT INTO registry_changes (revision, change, entry_key, entry, principal, at)
+       SELECT MAX(revision) + 1, 'UPDATED', '${key}',
+              (SELECT entry FROM registry_changes WHERE entry_key = '${key}' ORDER BY revision LIMIT 1), 'older', now()
+       FROM registry_changes`,
+    );
+    await until(async () => (await changesOf(key)).includes('REMOVED'));
+    expect(await changesOf(key)).toEqual(['ADDED', 'UPDATED', 'REMOVED']);
+    const reader = await mesh.clientAs('lending/orchestrator', b);
+    await until(async () => (await addressesOn(reader, 'payments/fraud')).every((x) => x !== '127.0.0.1:7901'));
+    const logged = (await fx.sql('agentmesh/registry', 'SELECT revision FROM registry_changes ORDER BY revision')).map(
+      (r) => Number(r.revision),
+    );
+    expect(logged).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
+  });
 });
