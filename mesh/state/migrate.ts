@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { migrations, type ColumnTypes } from './migrations.js';
@@ -71,11 +71,30 @@ async function runsOnNewerSchema(applied: string[], { db, schema, known, codeVer
 }
 
 /**
+ * Runs `work` holding SQLite's write lock (BEGIN IMMEDIATE on the store's one connection), where
+ * Kysely's migrator takes no lock and no transaction: a second process opening the same file
+ * waits (busy timeout) instead of running the same migrations beside it, and a crash mid-way
+ * leaves nothing half-done. PostgreSQL needs none of this (advisory lock, transactional DDL).
+ */
+async function exclusivelyOnSqlite<T>(db: Kysely<unknown>, schema: string | undefined, work: () => Promise<T>) {
+  if (schema !== undefined) return work();
+  await sql`begin immediate`.execute(db);
+  try {
+    const result = await work();
+    await sql`commit`.execute(db);
+    return result;
+  } catch (err) {
+    await sql`rollback`.execute(db).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
  * Brings the schema to the newest version this code knows and returns that version. On a
  * schema that newer code has already migrated it changes nothing: it runs when every newer
  * migration recorded a floor this code meets (expand), and refuses (FAILED_PRECONDITION)
  * after a contract migration that needs newer code. Concurrent migrators are serialized by
- * Kysely's migration lock (an advisory lock on PostgreSQL).
+ * Kysely's migration lock (an advisory lock on PostgreSQL) or SQLite's write lock.
  */
 export async function migrate(
   db: Kysely<unknown>,
@@ -85,34 +104,26 @@ export async function migrate(
   const known = [...floors.keys()];
   const codeVersion = versionOf(known[known.length - 1] ?? '0');
   const judged: Judged = { db, schema, known, codeVersion, log };
-  if (await runsOnNewerSchema(await appliedMigrations(db, schema), judged)) return codeVersion;
-
   const recording: Record<string, Migration> = Object.fromEntries(
     known.map((name) => [name, recordingCompat(name, list[name]!, floors.get(name)!)]),
   );
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => recording },
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: LOCK_TABLE,
-    migrationTableSchema: schema,
-  });
-  const { error, results = [] } = await migrator.migrateToLatest();
-  for (const r of results) {
-    log?.info({ migration: r.migrationName, status: r.status }, 'state migration');
-  }
-  if (error !== undefined) {
-    // Another replica may have migrated while this one waited for the lock: newer code (judged
-    // as at start), or this same release on SQLite, which has no lock between processes (the
-    // loser fails recording a migration the winner recorded: the schema is complete).
-    const applied = await appliedMigrations(db, schema);
-    if (await runsOnNewerSchema(applied, judged)) return codeVersion;
-    if (known.every((name) => applied.includes(name))) {
-      log?.info({ schemaVersion: codeVersion }, 'state migrations were run by another process meanwhile');
-      return codeVersion;
+  return exclusivelyOnSqlite(db, schema, async () => {
+    if (await runsOnNewerSchema(await appliedMigrations(db, schema), judged)) return codeVersion;
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => recording },
+      migrationTableName: MIGRATION_TABLE,
+      migrationLockTableName: LOCK_TABLE,
+      migrationTableSchema: schema,
+    });
+    const { error, results = [] } = await migrator.migrateToLatest();
+    for (const r of results) {
+      log?.info({ migration: r.migrationName, status: r.status }, 'state migration');
     }
+    if (error === undefined) return codeVersion;
+    // Newer code may have migrated while this one waited for the lock: judged as at start.
+    if (await runsOnNewerSchema(await appliedMigrations(db, schema), judged)) return codeVersion;
     const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'setup';
     throw new MeshError(Code.FAILED_PRECONDITION, `state migration ${failed} failed`, { cause: error });
-  }
-  return codeVersion;
+  });
 }
