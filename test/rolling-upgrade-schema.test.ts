@@ -6,7 +6,7 @@ import { createLogger, MIGRATION_TABLE, openStore, type Store } from '../mesh/in
 import { migrate } from '../mesh/state/migrate.js';
 import type { SchemaMigration } from '../mesh/state/schema-compat.js';
 import { startProcess } from './helpers/processes.js';
-import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
+import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 import {
   openBackend,
   productionVersion,
@@ -175,4 +175,74 @@ describe.each(BACKENDS)('rolling upgrade of the state schema on %s', (_kind, mak
     const all = await applied(service);
     expect(all.sort()).toEqual(namesOf('v2'));
   }, 60_000);
+});
+
+describe('rolling upgrade on postgres: a v1 replica starting while v2 migrates', () => {
+  let fx: BackendFixture;
+  beforeAll(async () => {
+    fx = await postgresFixture();
+  });
+  afterAll(async () => {
+    await fx?.cleanup();
+  });
+
+  test('waits for the migration lock, then runs on the expanded schema', async () => {
+    const service = 'upgrade/during';
+    await (await openStore({ service, config: fx.config() })).close();
+
+    // v2's expand migration holds the lock (inside its transaction) until the test opens the gate.
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let started: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (started = resolve));
+    const v2Backend = openBackend(service, fx.config());
+    const v2List = releaseMigrations('v2', v2Backend.types);
+    const expand = v2List[names.expand]!;
+    const v2 = migrate(v2Backend.db as unknown as Kysely<unknown>, {
+      types: v2Backend.types,
+      schema: v2Backend.schema,
+      migrations: {
+        ...v2List,
+        [names.expand]: {
+          kind: 'expand',
+          async up(db) {
+            started();
+            await gate;
+            await expand.up(db);
+          },
+        },
+      },
+    });
+    await inside;
+
+    const { log, lines } = capturedLog();
+    const v1 = openStore({ service, config: fx.config(), log });
+    // v1 is queued behind v2's migration lock (an advisory lock in this database).
+    const waiting = async () =>
+      Number(
+        (
+          await fx.sql(
+            service,
+            `SELECT count(*) AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`,
+          )
+        )[0]!.n,
+      );
+    while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 20));
+    openGate();
+
+    expect(await v2).toBe(N + 1);
+    await v2Backend.db.destroy();
+    const store = await v1;
+    try {
+      expect(store.schemaVersion).toBe(N);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'warn', msg: expect.stringContaining(`schema version ${N + 1} is newer`) }),
+      );
+      await store.tasks.create({ id: 't1', contextId: 'c', principal: who });
+    } finally {
+      await store.close();
+    }
+    expect(await fx.sql(service, `SELECT count(*)::int AS n FROM test_migration_runs`)).toEqual([{ n: 1 }]);
+  });
 });
