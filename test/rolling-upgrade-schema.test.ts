@@ -8,6 +8,7 @@ import type { SchemaMigration } from '../mesh/state/schema-compat.js';
 import { startProcess } from './helpers/processes.js';
 import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 import {
+  closeBackend,
   openBackend,
   productionVersion,
   releaseMigrations,
@@ -58,7 +59,7 @@ describe.each(BACKENDS)('rolling upgrade of the state schema on %s', (_kind, mak
         migrations: replace(releaseMigrations(release, backend.types)),
       });
     } finally {
-      await backend.db.destroy();
+      await closeBackend(backend);
     }
   }
   /** This code, as services open it: v1. */
@@ -232,7 +233,7 @@ describe('rolling upgrade on postgres: a v1 replica starting while v2 migrates',
     openGate();
 
     expect(await v2).toBe(N + 1);
-    await v2Backend.db.destroy();
+    await closeBackend(v2Backend);
     const store = await v1;
     try {
       expect(store.schemaVersion).toBe(N);

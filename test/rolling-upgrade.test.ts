@@ -4,7 +4,7 @@ import { TaskState, type Message } from '../gen/agentmesh/v1/task.js';
 import { migrate } from '../mesh/state/migrate.js';
 import { startTestMesh, type RunningAgent, type TestMesh } from '../mesh/testing/index.js';
 import { postgresFixture, type BackendFixture } from './helpers/state-backends.js';
-import { openBackend, releaseMigrations, testMigrationNames } from './helpers/test-releases.js';
+import { closeBackend, openBackend, releaseMigrations, testMigrationNames } from './helpers/test-releases.js';
 
 const AGENT = 'demo/canary';
 const text = (t: string): Message => ({
@@ -67,7 +67,7 @@ describe('canary: two versions of one agent over one PostgreSQL schema', () => {
         migrations: releaseMigrations('v2', backend.types),
       });
     } finally {
-      await backend.db.destroy();
+      await closeBackend(backend);
     }
     const v2 = await start('v2', '1.1.0');
     expect((await on(v1).getAgentCard({})).card?.version).toBe('1.0.0');

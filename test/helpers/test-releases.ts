@@ -96,3 +96,9 @@ export function openBackend(service: string, config: StateConfig): Backend {
     ? openSqlite(service, config)
     : openPostgres(service, config.DATABASE_URL, config);
 }
+
+/** Closes what openBackend opened. */
+export async function closeBackend(backend: Backend): Promise<void> {
+  await backend.notices.close();
+  await backend.db.destroy();
+}
