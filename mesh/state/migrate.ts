@@ -40,14 +40,17 @@ interface Judged {
 }
 
 /**
- * Judges a schema that migrations unknown to this code have moved on: false when there are
- * none; true when every unknown migration recorded a floor this code meets (expand-only since
- * this code's release: it runs, with a warning); otherwise FAILED_PRECONDITION naming the
+ * Judges a schema that migrations unknown to this code have moved on: undefined when there are
+ * none; its version when every unknown migration recorded a floor this code meets (expand-only
+ * since this code's release: it runs, with a warning); otherwise FAILED_PRECONDITION naming the
  * versions and the floor, since old code on a contracted schema could misread or drop data.
  */
-async function runsOnNewerSchema(applied: string[], { db, schema, known, codeVersion, log }: Judged): Promise<boolean> {
+async function runnableNewerVersion(
+  applied: string[],
+  { db, schema, known, codeVersion, log }: Judged,
+): Promise<number | undefined> {
   const unknown = applied.filter((name) => !known.includes(name)).sort();
-  if (unknown.length === 0) return false;
+  if (unknown.length === 0) return undefined;
   const dbVersion = Math.max(...applied.map(versionOf));
   const recorded = await recordedFloors(db, schema, unknown);
   const unrecorded = unknown.filter((name) => !recorded.has(name));
@@ -59,7 +62,7 @@ async function runsOnNewerSchema(applied: string[], { db, schema, known, codeVer
       { schemaVersion: dbVersion, codeVersion, readableBy: floor, unknownMigrations: unknown },
       `state schema version ${dbVersion} is newer; compatible with this code (version ${codeVersion} ≥ ${floor})`,
     );
-    return true;
+    return dbVersion;
   }
   const why =
     floor === undefined
@@ -90,8 +93,8 @@ async function exclusivelyOnSqlite<T>(db: Kysely<unknown>, schema: string | unde
 }
 
 /**
- * Brings the schema to the newest version this code knows and returns that version. On a
- * schema that newer code has already migrated it changes nothing: it runs when every newer
+ * Brings the schema to the newest version this code knows and returns the version the database
+ * is at. On a schema that newer code has already migrated it changes nothing: it runs when every newer
  * migration recorded a floor this code meets (expand), and refuses (FAILED_PRECONDITION)
  * after a contract migration that needs newer code. Concurrent migrators are serialized by
  * Kysely's migration lock (an advisory lock on PostgreSQL) or SQLite's write lock.
@@ -108,7 +111,8 @@ export async function migrate(
     known.map((name) => [name, recordingCompat(name, list[name]!, floors.get(name)!)]),
   );
   return exclusivelyOnSqlite(db, schema, async () => {
-    if (await runsOnNewerSchema(await appliedMigrations(db, schema), judged)) return codeVersion;
+    const newer = await runnableNewerVersion(await appliedMigrations(db, schema), judged);
+    if (newer !== undefined) return newer;
     const migrator = new Migrator({
       db,
       provider: { getMigrations: async () => recording },
@@ -122,7 +126,8 @@ export async function migrate(
     }
     if (error === undefined) return codeVersion;
     // Newer code may have migrated while this one waited for the lock: judged as at start.
-    if (await runsOnNewerSchema(await appliedMigrations(db, schema), judged)) return codeVersion;
+    const newerMeanwhile = await runnableNewerVersion(await appliedMigrations(db, schema), judged);
+    if (newerMeanwhile !== undefined) return newerMeanwhile;
     const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'setup';
     throw new MeshError(Code.FAILED_PRECONDITION, `state migration ${failed} failed`, { cause: error });
   });
