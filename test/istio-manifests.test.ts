@@ -14,7 +14,9 @@ import {
   grpcMethods,
   methodsMatching,
   OPEN_PATHS,
+  PRESTOP_DRAIN_S,
   renderIstio,
+  STATEFUL_LABEL,
   translateCaller,
 } from '../devtools/istio-render/index.js';
 import { matchesSpiffePattern, spiffeIdOfService } from '../mesh/security/spiffe-id.js';
@@ -22,7 +24,7 @@ import { startAdminServer } from '../mesh/telemetry/admin-server.js';
 import { MeshMetrics } from '../mesh/telemetry/metrics.js';
 import { istioAllows } from './helpers/istio-authz.js';
 import { builds, config, envOf, of, podOf, renderAndBuild, validate, type Spec } from './helpers/istio-render.js';
-import { type KubeObject } from './helpers/kustomize.js';
+import { kustomizeBuild, type KubeObject } from './helpers/kustomize.js';
 import { ROOT } from './helpers/processes.js';
 
 const TD = config.trustDomain;
@@ -231,7 +233,7 @@ describe('the manifests agree with the code', () => {
   // deregistration and closing stores. Kubernetes kills the pod at the termination grace, so that
   // must cover all of it, and the sidecar must keep carrying traffic as long.
   test.each(Object.keys(builds))(
-    'istio/%s: the termination grace covers the shutdown delay, the drain grace and 2 s for cleanup; the sidecar drains as long',
+    'istio/%s: the termination grace covers the preStop wait, the shutdown delay, the drain grace and 2 s for cleanup; the sidecar drains as long',
     (name) => {
       const objects = builds[name as keyof typeof builds];
       for (const d of of('Deployment', objects)) {
@@ -243,11 +245,14 @@ describe('the manifests agree with the code', () => {
         const terminationMs = d.spec.template.spec.terminationGracePeriodSeconds * 1000;
         const proxy = JSON.parse(d.spec.template.metadata.annotations['proxy.istio.io/config']);
         const sidecarMs = Number(/^(\d+)s$/.exec(proxy.terminationDrainDuration)![1]) * 1000;
+        // The preStop wait runs before SIGTERM reaches the app, inside the same termination grace.
+        const preStopMs = d.spec.template.spec.containers[0].lifecycle.preStop.sleep.seconds * 1000;
+        expect(preStopMs).toBeGreaterThan(0);
         const deployment = d.metadata.name;
         expect({
           deployment,
-          podOutlivesShutdown: terminationMs >= delay + grace + 2_000,
-          sidecarOutlivesDrain: sidecarMs >= delay + grace,
+          podOutlivesShutdown: terminationMs >= preStopMs + delay + grace + 2_000,
+          sidecarOutlivesDrain: sidecarMs >= preStopMs + delay + grace,
         }).toEqual({
           deployment,
           podOutlivesShutdown: true,
@@ -370,6 +375,117 @@ describe('app metrics reach Prometheus', () => {
       expect(req(prometheus, 'GET', '/metrics', GRPC_PORT)).toBe(false);
       expect(req(someCaller, 'GET', '/metrics')).toBe(false);
       expect(req({}, 'GET', '/metrics')).toBe(false); // no mesh identity: STRICT mTLS already refused it
+    }
+  });
+});
+
+describe('replicas: what running more than one pod of a workload needs', () => {
+  const overlays = readdirSync(join(ROOT, 'istio', 'overlays'));
+  const build = (name: string) => kustomizeBuild(join(ROOT, 'istio', 'overlays', name));
+  const stateful = (d: KubeObject & Spec) =>
+    (d.metadata as { labels?: Record<string, string> }).labels?.[STATEFUL_LABEL] === 'true';
+  const databaseRef = (d: KubeObject & Spec) =>
+    d.spec.template.spec.containers[0].env.find((e: any) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef;
+
+  /** Stateful Deployments that run several pods without requiring their database Secret: each would keep its own SQLite. */
+  const splitState = (objects: KubeObject[]) =>
+    of('Deployment', objects)
+      .filter((d) => stateful(d) && d.spec.replicas > 1 && databaseRef(d)?.optional !== false)
+      .map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+
+  test('every gRPC workload is marked stateful and reads DATABASE_URL from its own database Secret; optional with one replica', () => {
+    const grpc = rendered.services.filter((s) => s.kind === 'grpc');
+    const marked = of('Deployment', base).filter(stateful);
+    expect(marked.map((d) => d.metadata.name).sort()).toEqual(grpc.map((s) => `${s.account}-v1`).sort());
+    for (const d of marked) {
+      expect(d.spec.replicas).toBe(1);
+      expect(databaseRef(d)).toEqual({
+        name: `${d.spec.selector.matchLabels.app}-database`,
+        key: 'url',
+        optional: true,
+      });
+    }
+  });
+
+  test.each(overlays)(
+    'istio/overlays/%s: no stateful workload runs several pods on per-pod SQLite (its database Secret is required)',
+    (name) => {
+      expect(splitState(build(name))).toEqual([]);
+    },
+  );
+
+  test('prod requires the database Secret of every stateful workload; an overlay that only raises replicas is caught', () => {
+    for (const d of of('Deployment', builds.prod).filter(stateful)) {
+      expect(d.spec.replicas).toBeGreaterThan(1);
+      expect(databaseRef(d)).toMatchObject({ name: expect.stringMatching(/-database$/), key: 'url', optional: false });
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'agentmesh-overlay-'));
+    try {
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        [
+          'resources:',
+          `  - ${relative(dir, join(ROOT, 'istio', 'base'))}`,
+          'patches:',
+          '  - target: { kind: Deployment }',
+          '    patch: |-',
+          '      - { op: replace, path: /spec/replicas, value: 3 }',
+          '',
+        ].join('\n'),
+      );
+      expect(splitState(kustomizeBuild(dir))).toEqual(
+        expect.arrayContaining(['lending/loan-orchestrator-v1', 'agentmesh/registry-v1']),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('prod: pods are ready only when /readyz on the admin port says so (the store and the change-log follower answer)', () => {
+    for (const d of of('Deployment', builds.prod).filter(stateful)) {
+      const c = d.spec.template.spec.containers[0];
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http-admin' });
+      expect(c.ports).toContainEqual(expect.objectContaining({ name: 'http-admin', containerPort: ADMIN_PORT }));
+    }
+  });
+
+  test('prod: every workload has exactly one PodDisruptionBudget that keeps one pod serving and never blocks on unready pods', () => {
+    const budgets = of('PodDisruptionBudget', builds.prod);
+    for (const d of of('Deployment', builds.prod)) {
+      const labels = d.spec.template.metadata.labels;
+      const mine = budgets.filter(
+        (b) =>
+          b.metadata.namespace === d.metadata.namespace &&
+          Object.entries(b.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v),
+      );
+      expect(mine).toHaveLength(1);
+      const spec = mine[0]!.spec;
+      expect(spec.maxUnavailable === 1 || spec.minAvailable === 1).toBe(true);
+      expect(d.spec.replicas - (spec.maxUnavailable ?? d.spec.replicas - spec.minAvailable)).toBeGreaterThanOrEqual(1);
+      expect(spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+    }
+  });
+
+  test('prod: replicas spread over nodes (required) and zones (preferred), counted per rollout revision', () => {
+    for (const d of of('Deployment', builds.prod)) {
+      const labels = d.spec.template.metadata.labels;
+      const spread = d.spec.template.spec.topologySpreadConstraints;
+      const by = (key: string) => spread.find((t: any) => t.topologyKey === key);
+      expect(by('kubernetes.io/hostname')).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
+      expect(by('topology.kubernetes.io/zone')).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' });
+      for (const t of spread) {
+        // The selector must pick this workload's own pods, or the spread counts nothing.
+        for (const [k, v] of Object.entries(t.labelSelector.matchLabels as Record<string, string>))
+          expect(labels[k]).toBe(v);
+        expect(t.matchLabelKeys).toEqual(['pod-template-hash']);
+      }
+    }
+  });
+
+  test('prod: a preStop wait lets endpoint removal reach the callers before the app begins its own drain', () => {
+    for (const d of of('Deployment', builds.prod)) {
+      const c = d.spec.template.spec.containers[0];
+      expect(c.lifecycle.preStop).toEqual({ sleep: { seconds: PRESTOP_DRAIN_S } });
     }
   });
 });

@@ -95,7 +95,8 @@ export class MeshConnection {
       const token = as === 'user' ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
       metadata.set('authorization', `Bearer ${token}`);
     };
-    const client = createClient(definition, s.address, {
+    // Every replica of the service (mesh.json `addresses`), balanced round robin by the client.
+    const client = createClient(definition, (s.addresses ?? [s.address]).join(','), {
       credentials: this.transport.channelCredentials(spiffeIdOfService(this.file.trustDomain, service)),
       metadataHooks: [hook],
     });

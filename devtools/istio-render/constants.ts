@@ -19,8 +19,19 @@ export const DEFAULT_DEADLINE_MS = 10_000;
 export const SHUTDOWN_GRACE_MS = 10_000;
 /** NOT_SERVING time before new calls are refused, so endpoints are withdrawn before the listener closes. */
 export const SHUTDOWN_DELAY_MS = 5_000;
-/** Drain delay + grace + time for deregistration and closing stores. */
-export const TERMINATION_GRACE_S = Math.ceil((SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS) / 1000) + 5;
+/**
+ * The preStop hook's wait before the app gets SIGTERM: the pod is already out of its
+ * Service's endpoints, and this lets that news reach every caller's sidecar, so no new
+ * call is sent to a process that has begun to shut down.
+ */
+export const PRESTOP_DRAIN_S = 5;
+/** preStop wait + drain delay + grace + time for deregistration and closing stores. */
+export const TERMINATION_GRACE_S = PRESTOP_DRAIN_S + Math.ceil((SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS) / 1000) + 5;
+/**
+ * Label of the Deployments that keep state (every gRPC service): an overlay running more
+ * than one replica patches these to require their `<name>-database` Secret (see istio/overlays/prod).
+ */
+export const STATEFUL_LABEL = 'agentmesh.dev/stateful';
 
 /** Version labels with a DestinationRule subset each; v1 is what base deploys, v2 the canary slot. */
 export const VERSIONS = ['v1', 'v2'] as const;

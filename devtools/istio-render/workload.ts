@@ -17,8 +17,10 @@ import {
   LLM_LABEL,
   MESH_LABEL,
   METRICS_PATH,
+  PRESTOP_DRAIN_S,
   serviceHost,
   SETTINGS_CONFIGMAP,
+  STATEFUL_LABEL,
   TERMINATION_GRACE_S,
   VAULT_TOKEN_DIR,
   VERSIONS,
@@ -92,6 +94,16 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
   const grpc = s.kind === 'grpc';
   const llm = grpc && isAgent(s) && config.llm !== undefined;
   const env: IEnvVar[] = [
+    // First, at a fixed place: an overlay with replicas makes the Secret required by index (istio/overlays/prod).
+    // Optional here: one replica may keep SQLite on its own volume; several must share PostgreSQL.
+    ...(grpc
+      ? [
+          {
+            name: 'DATABASE_URL',
+            valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } },
+          },
+        ]
+      : []),
     { name: 'OTEL_SERVICE_NAME', value: s.name },
     { name: 'VAULT_K8S_ROLE', value: vaultRole(s) },
   ];
@@ -99,10 +111,6 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     env.push(
       { name: 'AGENTMESH_POLICY_FILE', value: `${APP_DIR}/services/${s.path}/policy.json` },
       { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
-      {
-        name: 'DATABASE_URL',
-        valueFrom: { secretKeyRef: { name: `${s.account}-database`, key: 'url', optional: true } },
-      },
     );
     if (llm) {
       env.push(
@@ -168,7 +176,11 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: `${s.account}-${version}`, namespace: s.namespace, labels },
+    metadata: {
+      name: `${s.account}-${version}`,
+      namespace: s.namespace,
+      labels: { ...labels, ...(grpc ? { [STATEFUL_LABEL]: 'true' } : {}) },
+    },
     spec: {
       replicas: 1,
       selector: { matchLabels: labels },
@@ -200,6 +212,26 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
           serviceAccountName: s.account,
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: TERMINATION_GRACE_S,
+          // Replicas on different nodes (required: losing one node never takes every replica) and, where
+          // the cluster has zones, spread over them (preferred: a cluster in one zone still schedules).
+          // Counted per rollout revision, so the pods of a rolling update do not block each other.
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              nodeTaintsPolicy: 'Honor',
+              labelSelector: { matchLabels: labels },
+              matchLabelKeys: ['pod-template-hash'],
+            },
+            {
+              maxSkew: 1,
+              topologyKey: 'topology.kubernetes.io/zone',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: labels },
+              matchLabelKeys: ['pod-template-hash'],
+            },
+          ],
           securityContext: podSecurity,
           containers: [
             {
@@ -211,6 +243,9 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
               env,
               ports,
               ...probes,
+              // The app gets SIGTERM only once callers' sidecars have stopped picking this pod (see PRESTOP_DRAIN_S);
+              // its own shutdown (NOT_SERVING, drain) follows, all within terminationGracePeriodSeconds.
+              lifecycle: { preStop: { sleep: { seconds: PRESTOP_DRAIN_S } } },
               resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts,
@@ -223,13 +258,21 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
   } satisfies IDeployment;
 }
 
-/** At most one pod of the service is evicted at a time by voluntary disruptions (node drains). */
+/**
+ * At most one pod of the service is evicted at a time by voluntary disruptions (node drains): with
+ * two replicas one keeps serving; with one, a drain still proceeds. Pods that are not ready may always
+ * be evicted, so a crash-looping replica never blocks a drain.
+ */
 export function disruptionBudget(s: DeployableService): Manifest {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: { name: s.account, namespace: s.namespace },
-    spec: { maxUnavailable: 1, selector: { matchLabels: { app: s.account } } },
+    spec: {
+      maxUnavailable: 1,
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      selector: { matchLabels: { app: s.account } },
+    },
   } satisfies IPodDisruptionBudget;
 }
 

@@ -3,7 +3,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { httpRequest, processAlive, writePrivateFile, type MeshFile } from '../../mesh/index.js';
 import { certPaths, issueCertificates, prepareMeshFiles } from './mesh-files.js';
-import { CLI_CLIENT, planMesh, type MeshPlan, type PlannedService, type ServiceKind } from './mesh-plan.js';
+import {
+  CLI_CLIENT,
+  planMesh,
+  type MeshPlan,
+  type PlannedInstance,
+  type PlannedService,
+  type ServiceKind,
+} from './mesh-plan.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
 export type { MeshFile };
@@ -15,6 +22,10 @@ export interface LaunchOptions {
   home?: string;
   /** Default: derived from the checkout path (AGENTMESH_BASE_PORT). */
   basePort?: number;
+  /** Processes per service name (overrides services/local-mesh.json `replicas`); more than one needs `database`. */
+  replicas?: Record<string, number>;
+  /** PostgreSQL URL for every stateful service (overrides services/local-mesh.json `database`). */
+  database?: string;
   /** Extra environment for every service (e.g. OPENAI_* for the agents). */
   env?: Record<string, string>;
   onEvent?: (e: SupervisorEvent) => void;
@@ -42,8 +53,18 @@ function portFree(port: number): Promise<boolean> {
 const LEVELS: ServiceKind[] = ['auth', 'registry', 'tool', 'agent', 'console'];
 
 const fileName = (name: string) => name.replace('/', '-');
+/** Files of a replica: the first keeps the service's own names (what single-replica readers know), the others add `.<n>`. */
+const instanceFile = (s: PlannedService, i: PlannedInstance) =>
+  i.index === 1 ? fileName(s.name) : `${fileName(s.name)}.${i.index}`;
+/** Kinds that keep state in a store: with a database they share it (one schema per service, every replica in it). */
+const STATEFUL: ServiceKind[] = ['registry', 'tool', 'agent'];
 
-function serviceEnv(plan: MeshPlan, s: PlannedService, extra: Record<string, string>): Record<string, string> {
+function serviceEnv(
+  plan: MeshPlan,
+  s: PlannedService,
+  i: PlannedInstance,
+  extra: Record<string, string>,
+): Record<string, string> {
   const auth = plan.services.find((x) => x.kind === 'auth')!;
   const registry = plan.services.find((x) => x.kind === 'registry');
   const tls = certPaths(plan, s.name);
@@ -51,40 +72,43 @@ function serviceEnv(plan: MeshPlan, s: PlannedService, extra: Record<string, str
     ...extra,
     AGENTMESH_SERVICE: s.name,
     AGENTMESH_HOST: '127.0.0.1',
-    AGENTMESH_PORT: String(s.port),
+    AGENTMESH_PORT: String(i.port),
     AGENTMESH_TLS_CERT: tls.cert,
     AGENTMESH_TLS_KEY: tls.key,
     AGENTMESH_TLS_CA: tls.ca,
     AGENTMESH_TRUST_DOMAIN: plan.trustDomain,
     AGENTMESH_SECRETS: 'file',
     AGENTMESH_SECRETS_FILE: join(plan.home, 'secrets.json'),
-    AGENTMESH_DATA_DIR: join(plan.home, 'data', fileName(s.name)),
+    AGENTMESH_DATA_DIR: join(plan.home, 'data', instanceFile(s, i)),
     AGENTMESH_SHUTDOWN_GRACE_MS: '5000',
   };
   if (s.kind === 'auth') {
     env.AGENTMESH_AUTH_CLIENTS_FILE = join(plan.home, 'clients.json');
     env.AGENTMESH_AUTH_USERS_FILE = join(plan.root, 'services', 'auth', 'users.json');
   } else {
-    env.AGENTMESH_ADMIN_PORT = String(s.adminPort);
+    env.AGENTMESH_ADMIN_PORT = String(i.adminPort);
     env.AGENTMESH_OAUTH_ISSUER = `https://127.0.0.1:${auth.port}`;
-    env.AGENTMESH_TRACE_FILE = join(plan.home, 'traces', `${fileName(s.name)}.jsonl`);
+    env.AGENTMESH_TRACE_FILE = join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`);
   }
-  if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = `127.0.0.1:${registry.port}`;
+  if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = addressesOf(registry).join(',');
+  if (plan.database && STATEFUL.includes(s.kind)) env.DATABASE_URL = plan.database;
   if (s.kind === 'console') env.AGENTMESH_CONSOLE_MESH_FILE = join(plan.home, 'mesh.json');
   return env;
 }
 
-function readiness(plan: MeshPlan, s: PlannedService, ca: string): () => Promise<boolean> {
+const addressesOf = (s: PlannedService) => s.instances.map((i) => `127.0.0.1:${i.port}`);
+
+function readiness(s: PlannedService, i: PlannedInstance, ca: string): () => Promise<boolean> {
   if (s.kind === 'auth') {
     return async () =>
       (
-        await httpRequest(`https://127.0.0.1:${s.port}/.well-known/oauth-authorization-server`, {
+        await httpRequest(`https://127.0.0.1:${i.port}/.well-known/oauth-authorization-server`, {
           ca,
           timeoutMs: 1_000,
         })
       ).status === 200;
   }
-  return async () => (await httpRequest(`http://127.0.0.1:${s.adminPort}/readyz`, { timeoutMs: 1_000 })).status === 200;
+  return async () => (await httpRequest(`http://127.0.0.1:${i.adminPort}/readyz`, { timeoutMs: 1_000 })).status === 200;
 }
 
 /**
@@ -94,7 +118,11 @@ function readiness(plan: MeshPlan, s: PlannedService, ca: string): () => Promise
  * mesh or on ports in use.
  */
 export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
-  const plan = planMesh(options.root, { basePort: options.basePort });
+  const plan = planMesh(options.root, {
+    basePort: options.basePort,
+    replicas: options.replicas,
+    database: options.database,
+  });
   if (options.home) plan.home = options.home;
   const meshFile = join(plan.home, 'mesh.json');
   if (existsSync(meshFile)) {
@@ -106,7 +134,9 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     }
     rmSync(meshFile);
   }
-  const ports = plan.services.flatMap((s) => [s.port, ...(s.adminPort ? [s.adminPort] : [])]);
+  const ports = plan.services.flatMap((s) =>
+    s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : [])]),
+  );
   for (const port of ports) {
     if (!(await portFree(port)))
       throw new Error(
@@ -132,19 +162,22 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   try {
     // Dependency order by kind; services of one kind do not need each other to start (agents find
     // collaborators when they plan), so each level starts at once and must be ready before the next.
-    for (const level of LEVELS) {
+    // Further replicas start once the first is ready: it has created the schema they share.
+    for (const [level, wave] of LEVELS.flatMap((l) => [[l, 'first'] as const, [l, 'more'] as const])) {
       options.signal?.throwIfAborted();
       await Promise.all(
         plan.services
           .filter((s) => s.kind === level)
-          .map((s) =>
+          .flatMap((s) => s.instances.map((i) => ({ s, i })))
+          .filter(({ i }) => (wave === 'first') === (i.index === 1))
+          .map(({ s, i }) =>
             supervisor.start(
               {
-                name: s.name,
+                name: i.label,
                 entry: s.entry,
-                env: serviceEnv(plan, s, options.env ?? {}),
-                logFile: join(plan.home, 'logs', `${fileName(s.name)}.log`),
-                ready: readiness(plan, s, caPem),
+                env: serviceEnv(plan, s, i, options.env ?? {}),
+                logFile: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
+                ready: readiness(s, i, caPem),
               },
               undefined,
               options.signal,
@@ -169,15 +202,25 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     ca: caFile,
     issuer: `https://127.0.0.1:${auth.port}`,
     tokenUrl: `https://127.0.0.1:${auth.port}/oauth2/token`,
-    services: plan.services.map((s) => ({
-      name: s.name,
-      kind: s.kind,
-      address: `127.0.0.1:${s.port}`,
-      admin: s.adminPort ? `127.0.0.1:${s.adminPort}` : undefined,
-      spiffeId: s.spiffeId,
-      log: join(plan.home, 'logs', `${fileName(s.name)}.log`),
-      trace: s.kind === 'auth' ? undefined : join(plan.home, 'traces', `${fileName(s.name)}.jsonl`),
-    })),
+    services: plan.services.map((s) => {
+      const replicas = s.instances.map((i) => ({
+        name: i.label,
+        address: `127.0.0.1:${i.port}`,
+        admin: i.adminPort ? `127.0.0.1:${i.adminPort}` : undefined,
+        log: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
+        trace: s.kind === 'auth' ? undefined : join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`),
+      }));
+      // The first replica's fields stay where readers of one-process meshes look for them.
+      const { name: _label, ...first } = replicas[0]!;
+      return {
+        name: s.name,
+        kind: s.kind,
+        ...first,
+        addresses: replicas.map((r) => r.address),
+        replicas,
+        spiffeId: s.spiffeId,
+      };
+    }),
     ...(web ? { console: `https://127.0.0.1:${web.port}/` } : {}),
     client: { clientId: CLI_CLIENT, clientSecret: cliSecret, cert: cli.cert, key: cli.key },
   };

@@ -17,9 +17,16 @@ const manifestSchema = z.object({
         name: z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/),
         kind: z.enum(['auth', 'registry', 'tool', 'agent', 'console']),
         entry: z.string().min(1),
+        /** Processes of this service (registry, tools, agents); more than one needs `database`. */
+        replicas: z.number().int().min(1).max(9).default(1),
       }),
     )
     .min(1),
+  /** A PostgreSQL URL every stateful service keeps its state in (a schema each); unset: SQLite per process. */
+  database: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
 });
 
 /** The client the CLI (and people at the terminal) use: its own identity, allowed to log people in locally. */
@@ -35,6 +42,18 @@ export interface PlannedService {
   adminPort: number | undefined;
   spiffeId: string;
   policy: ServicePolicy | undefined;
+  /** Its processes, one per replica, the first on `port`/`adminPort`. */
+  instances: PlannedInstance[];
+}
+
+/** One process (replica) of a service: the replicas share name, identity, registration and schema. */
+export interface PlannedInstance {
+  /** The service name, with `#<n>` when the service runs several replicas. */
+  label: string;
+  /** 1-based. */
+  index: number;
+  port: number;
+  adminPort: number | undefined;
 }
 
 /** The OAuth2 client registration of a workload (no secret: that lives in the secrets file). */
@@ -59,6 +78,8 @@ export interface MeshPlan {
   basePort: number;
   services: PlannedService[];
   clients: ClientRegistration[];
+  /** The shared PostgreSQL (services/local-mesh.json `database` or --database); never printed. */
+  database: string | undefined;
 }
 
 /**
@@ -81,22 +102,39 @@ const SCOPES: Record<ServiceKind, string[]> = {
 };
 
 /** Reads services/local-mesh.json and each service's policy.json; assigns ports from the base port. */
-export function planMesh(root: string, options: { basePort?: number; manifest?: string } = {}): MeshPlan {
+export function planMesh(
+  root: string,
+  options: { basePort?: number; manifest?: string; replicas?: Record<string, number>; database?: string } = {},
+): MeshPlan {
   const file = options.manifest ?? join(root, 'services', 'local-mesh.json');
   const parsed = manifestSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success)
     throw new Error(`${file}: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
-  const { trustDomain, services } = parsed.data;
+  const { trustDomain } = parsed.data;
+  const database = options.database ?? parsed.data.database;
+  const services = withReplicas(parsed.data.services, options.replicas ?? {}, database !== undefined);
   const basePort = options.basePort ?? defaultBasePort(root);
   if (basePort < 1024 || basePort + 99 > 65_535)
     throw new Error(`base port ${basePort}: must leave room for 100 ports between 1024 and 65535`);
-  if (services.length > 45) throw new Error('at most 45 services fit the port block of a checkout');
+  const processes = services.reduce((n, s) => n + s.replicas, 0);
+  if (processes > 45)
+    throw new Error('at most 45 processes (services and their replicas) fit the port block of a checkout');
+  // The first replica of each service keeps the port it always had; further replicas take the slots after the services.
+  let nextSlot = services.length;
   const planned: PlannedService[] = services.map((s, i) => {
     const policyFile = join(root, dirname(s.entry), 'policy.json');
+    const slots = [i, ...Array.from({ length: s.replicas - 1 }, () => nextSlot++)];
+    const instances = slots.map((slot, k) => ({
+      label: s.replicas > 1 ? `${s.name}#${k + 1}` : s.name,
+      index: k + 1,
+      port: basePort + slot,
+      adminPort: s.kind === 'auth' ? undefined : basePort + 50 + slot,
+    }));
     return {
       ...s,
-      port: basePort + i,
-      adminPort: s.kind === 'auth' ? undefined : basePort + 50 + i,
+      port: instances[0]!.port,
+      adminPort: instances[0]!.adminPort,
+      instances,
       spiffeId: spiffeIdOfService(trustDomain, s.name),
       policy: existsSync(policyFile)
         ? parsePolicy(JSON.parse(readFileSync(policyFile, 'utf8')), trustDomain)
@@ -110,7 +148,35 @@ export function planMesh(root: string, options: { basePort?: number; manifest?: 
     basePort,
     services: planned,
     clients: clientsOf(planned, trustDomain),
+    database,
   };
+}
+
+/**
+ * Applies --replicas overrides and refuses what cannot work: an unknown name,
+ * replicas of the auth server or console (each is one URL), and more than one
+ * replica without a shared database (SQLite belongs to one process).
+ */
+function withReplicas<S extends { name: string; kind: ServiceKind; replicas: number }>(
+  services: S[],
+  overrides: Record<string, number>,
+  shared: boolean,
+): S[] {
+  for (const name of Object.keys(overrides))
+    if (!services.some((s) => s.name === name))
+      throw new Error(`--replicas ${name}: no such service (${services.map((s) => s.name).join(', ')})`);
+  return services.map((s) => {
+    const replicas = overrides[s.name] ?? s.replicas;
+    if (replicas > 1 && (s.kind === 'auth' || s.kind === 'console'))
+      throw new Error(
+        `${s.name}: the ${s.kind === 'auth' ? 'auth server' : 'console'} runs as one process (its URL is one address)`,
+      );
+    if (replicas > 1 && !shared)
+      throw new Error(
+        `${s.name}: ${replicas} replicas need a shared PostgreSQL (--database postgresql://... or "database" in services/local-mesh.json); SQLite is one replica`,
+      );
+    return { ...s, replicas };
+  });
 }
 
 /** The services whose policy lets `spiffeId` call at least one method: the audiences its tokens may name. */

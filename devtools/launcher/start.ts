@@ -1,7 +1,9 @@
 // `npm start`: brings the whole local mesh up on this machine and keeps it up
 // until Ctrl-C / SIGTERM. AGENTMESH_BASE_PORT picks the port block,
 // AGENTMESH_HOME the state folder (default .agentmesh/); OPENAI_* reach the agents.
+// `npm start -- --database postgresql://... --replicas lending/loan-orchestrator=2` runs replicas.
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { launchMesh, type RunningMesh } from './launcher.js';
 import type { SupervisorEvent } from './supervisor.js';
 
@@ -24,12 +26,38 @@ function onEvent(e: SupervisorEvent): void {
 }
 
 function table(mesh: RunningMesh): string {
-  const rows = mesh.file.services.map((s) => [s.name, s.kind, s.address, s.admin ?? '-', s.spiffeId]);
+  const rows = mesh.file.services.flatMap((s) =>
+    (s.replicas ?? [s]).map((r) => [r.name, s.kind, r.address, r.admin ?? '-', s.spiffeId]),
+  );
   const header = ['service', 'kind', 'gRPC', 'admin', 'SPIFFE ID'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** --replicas <service>=<n> (repeatable) and --database <postgresql URL>; a bad flag stops with one line. */
+function startFlags(): { replicas: Record<string, number>; database: string | undefined } {
+  try {
+    const { values } = parseArgs({
+      options: { replicas: { type: 'string', multiple: true }, database: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    const replicas: Record<string, number> = {};
+    for (const spec of values.replicas ?? []) {
+      const match = /^([a-z0-9-]+\/[a-z0-9-]+)=([1-9])$/.exec(spec);
+      if (!match) throw new Error(`--replicas ${spec}: expected <namespace/name>=<1-9>`);
+      replicas[match[1]!] = Number(match[2]);
+    }
+    if (values.database !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(values.database))
+      throw new Error('--database: expected a postgres:// or postgresql:// URL');
+    return { replicas, database: values.database };
+  } catch (err) {
+    process.stderr.write(`agentmesh: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+const flags = startFlags();
 
 const basePort = process.env.AGENTMESH_BASE_PORT ? Number(process.env.AGENTMESH_BASE_PORT) : undefined;
 if (basePort !== undefined && !Number.isInteger(basePort)) {
@@ -88,6 +116,8 @@ try {
     root,
     home: process.env.AGENTMESH_HOME,
     basePort,
+    replicas: flags.replicas,
+    database: flags.database,
     env: passThrough,
     onEvent,
     signal: starting.signal,

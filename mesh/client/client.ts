@@ -1,8 +1,8 @@
-import { isIP } from 'node:net';
 import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { CallContext } from '../core/index.js';
 import { Code, MeshError } from '../core/index.js';
 import type { RequestOf, ResponseOf, ServiceDefinition } from '../core/index.js';
+import { channelTarget } from './channel-target.js';
 
 /** Per-call options of a mesh client method. */
 export interface CallOptions {
@@ -64,19 +64,17 @@ function fromServiceError(err: ServiceError, path: string): MeshError {
   });
 }
 
-/** Creates a typed client for `address` ("host:port") following the mesh's conventions. */
+/**
+ * Creates a typed client for `address` ("host:port", or "ip1:p1,ip2:p2" for the
+ * replicas of one service, balanced round robin) following the mesh's conventions.
+ */
 export function createClient<S extends ServiceDefinition>(
   definition: S,
   address: string,
   options: MeshClientOptions,
 ): MeshClient<S> {
-  // TLS SNI carries host names only (Node warns, DEP0123, for an IP). Workload identity is checked
-  // on the SPIFFE ID, never on the host name, so the name sent for an IP address does not matter.
-  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
-  const channelOptions = isIP(host)
-    ? { 'grpc.ssl_target_name_override': 'localhost', ...options.channelOptions }
-    : options.channelOptions;
-  const grpcClient = new Client(address, options.credentials, channelOptions);
+  const target = channelTarget(address);
+  const grpcClient = new Client(target.target, options.credentials, { ...target.options, ...options.channelOptions });
   const defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
   const hooks = options.metadataHooks ?? [];
 

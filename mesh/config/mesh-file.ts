@@ -1,6 +1,15 @@
 /** The kinds of service a local mesh runs. */
 export type MeshServiceKind = 'auth' | 'registry' | 'tool' | 'agent' | 'console';
 
+/** One process of a service in the local mesh; replicas share the service's name, identity and state. */
+export interface MeshReplica {
+  name: string;
+  address: string;
+  admin: string | undefined;
+  log: string;
+  trace: string | undefined;
+}
+
 /** What `.agentmesh/mesh.json` holds once everything is ready: how the CLI and other clients reach the mesh. */
 export interface MeshFile {
   version: 1;
@@ -15,11 +24,16 @@ export interface MeshFile {
   services: {
     name: string;
     kind: MeshServiceKind;
+    /** The first replica's gRPC address (what readers of one-process meshes use). */
     address: string;
+    /** Every replica's gRPC address, the first one first: join them with "," for a client balanced over all. */
+    addresses?: string[];
     admin: string | undefined;
     spiffeId: string;
     log: string;
     trace: string | undefined;
+    /** Each replica (one for most services): its label (`<name>#<n>` when several), addresses and files. */
+    replicas?: MeshReplica[];
   }[];
   /** The web console's URL, when the mesh runs one. */
   console?: string;

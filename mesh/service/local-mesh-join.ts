@@ -132,7 +132,7 @@ export async function joinLocalMesh(
     AGENTMESH_OAUTH_ISSUER: mesh.issuer,
     AGENTMESH_OAUTH_CLIENT_AUTH: 'private_key_jwt',
     AGENTMESH_OAUTH_CLIENT_SECRET_PATH: secretPath,
-    AGENTMESH_REGISTRY_ADDRESS: registry.address,
+    AGENTMESH_REGISTRY_ADDRESS: (registry.addresses ?? [registry.address]).join(','),
     AGENTMESH_DATA_DIR: env.AGENTMESH_DATA_DIR ?? join(dir, 'data'),
   };
   checkNoConflicts(env, wanted);

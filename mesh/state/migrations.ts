@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { SchemaMigration } from './schema-compat.js';
 
 /** Column types that differ between the dialects; everything else is shared. */
 export interface ColumnTypes {
@@ -8,8 +9,9 @@ export interface ColumnTypes {
 
 // Kysely's migrator runs SQLite migrations outside a transaction, so every statement
 // uses IF NOT EXISTS: a migration interrupted by a crash completes when re-run.
-function initial(types: ColumnTypes): Migration {
+function initial(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const { json, time } = types;
       await db.schema
@@ -144,8 +146,9 @@ function initial(types: ColumnTypes): Migration {
 
 // The registry's book of record: entries (one per name@version), live instances
 // (leases), and the ordered change log that Watch replays.
-function registry(types: ColumnTypes): Migration {
+function registry(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const { json, time } = types;
       await db.schema
@@ -199,8 +202,9 @@ function registry(types: ColumnTypes): Migration {
 // write locks first, so revisions are assigned by the store in commit order; a per-entry
 // sequence that followers re-read entries by; and lease expiry in the database's own
 // clock (epoch ms), so no replica expires a lease from the time it happens to hold.
-function registryReplicas(types: ColumnTypes): Migration {
+function registryReplicas(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const postgres = types.json === 'jsonb';
       await db.schema
@@ -254,18 +258,14 @@ function registryReplicas(types: ColumnTypes): Migration {
 
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
- * leading number is the schema version. Never edit a released migration: add the next one.
+ * leading number is the schema version. Never edit a released migration: add the next one,
+ * and declare its kind (docs/state.md, "Rolling upgrades"): expand unless it removes or
+ * reshapes something an older release reads.
  */
-export function migrations(types: ColumnTypes): Record<string, Migration> {
+export function migrations(types: ColumnTypes): Record<string, SchemaMigration> {
   return {
     '0001_initial': initial(types),
     '0002_registry': registry(types),
     '0004_registry_replicas': registryReplicas(types),
   };
-}
-
-/** The schema version a migration name stands for ("0003_x" → 3). */
-export function versionOf(name: string): number {
-  const version = Number.parseInt(name, 10);
-  return Number.isFinite(version) ? version : 0;
 }

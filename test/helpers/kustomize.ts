@@ -1,8 +1,9 @@
 // A small kustomize build for the tests: no maintained kustomize runs from npm
 // (the real one is a Go binary, which cannot be installed here), so this
 // implements exactly the subset istio/ uses — resources (files and folders),
-// images, and patches (RFC 6902 lists, or strategic-merge maps without lists)
-// selected by target kind/name — and refuses anything else, so an overlay
+// images, and patches (RFC 6902 lists with add/replace/remove/test, or
+// strategic-merge maps without lists) selected by target kind/name and an
+// equality labelSelector — and refuses anything else, so an overlay
 // that needs more fails here instead of being checked wrongly.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ export function readManifests(file: string): KubeObject[] {
     .filter((o): o is KubeObject => o !== null);
 }
 
-type Op = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
+type Op = { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown };
 
 function applyJsonPatch(target: Record<string, unknown>, ops: Op[], where: string): void {
   for (const { op, path, value } of ops) {
@@ -41,6 +42,12 @@ function applyJsonPatch(target: Record<string, unknown>, ops: Op[], where: strin
       if (node === undefined || node === null) throw new Error(`${where}: path ${path} does not exist`);
     }
     const parent = node as Record<string, unknown> | unknown[];
+    if (op === 'test') {
+      const actual = (parent as Record<string, unknown>)[last];
+      if (JSON.stringify(actual) !== JSON.stringify(value))
+        throw new Error(`${where}: test of ${path} failed: ${JSON.stringify(actual)} is not ${JSON.stringify(value)}`);
+      continue;
+    }
     if (Array.isArray(parent)) {
       const i = last === '-' ? parent.length : Number(last);
       if (op === 'add') parent.splice(i, 0, value);
@@ -79,15 +86,27 @@ export function kustomizeBuild(dir: string): KubeObject[] {
     objects.push(...(statSync(path).isDirectory() ? kustomizeBuild(path) : readManifests(path)));
   }
   for (const p of (k.patches as
-    { path?: string; patch?: string; target?: { kind?: string; name?: string } }[] | undefined) ?? []) {
+    | { path?: string; patch?: string; target?: { kind?: string; name?: string; labelSelector?: string } }[]
+    | undefined) ?? []) {
     const text = p.path ? readFileSync(join(dir, p.path), 'utf8') : p.patch;
     if (!text) throw new Error(`${file}: a patch needs path or patch`);
     const body = parse(text) as unknown;
     const smp = Array.isArray(body) ? undefined : (body as KubeObject);
     const target = p.target ?? (smp ? { kind: smp.kind, name: smp.metadata?.name } : undefined);
     if (!target?.kind) throw new Error(`${file}: an RFC 6902 patch needs a target kind`);
+    const selector = (target as { labelSelector?: string }).labelSelector?.split(',').map((term) => {
+      const [key, value, more] = term.split('=');
+      if (!key || value === undefined || more !== undefined)
+        throw new Error(`${file}: labelSelector ${term}: only key=value terms are supported by the test build`);
+      return [key.trim(), value.trim()] as const;
+    });
+    const labelled = (o: KubeObject) =>
+      (selector ?? []).every(([k, v]) => (o.metadata as { labels?: Record<string, string> }).labels?.[k] === v);
     const hits = objects.filter(
-      (o) => o.kind === target.kind && (!target.name || new RegExp(`^(?:${target.name})$`).test(o.metadata.name)),
+      (o) =>
+        o.kind === target.kind &&
+        (!target.name || new RegExp(`^(?:${target.name})$`).test(o.metadata.name)) &&
+        labelled(o),
     );
     if (!hits.length) throw new Error(`${file}: patch target ${target.kind}/${target.name ?? '*'} matches nothing`);
     for (const o of hits) {

@@ -23,10 +23,10 @@ async function stopLauncher(launcher: ServiceProcess): Promise<void> {
 /** A random port block (multiple of 100) away from the per-checkout defaults of people's meshes. */
 const randomBlock = () => 40_000 + Math.floor(Math.random() * 200) * 100;
 
-/** Starts devtools/launcher/start.ts (what `npm start` runs) with AGENTMESH_HOME=home and waits for mesh.json. */
+/** Starts devtools/launcher/start.ts (what `npm start` runs, `args` its flags) with AGENTMESH_HOME=home and waits for mesh.json. */
 export async function startLocalMesh(
   home: string,
-  options: { root?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { root?: string; env?: Record<string, string>; timeoutMs?: number; args?: string[] } = {},
 ): Promise<LocalMesh> {
   const root = options.root ?? ROOT;
   for (let attempt = 1; ; attempt++) {
@@ -36,7 +36,7 @@ export async function startLocalMesh(
       AGENTMESH_LOG_LEVEL: 'info',
       ...options.env,
     };
-    const launcher = startProcess(join(root, 'devtools/launcher/start.ts'), env);
+    const launcher = startProcess(join(root, 'devtools/launcher/start.ts'), env, { args: options.args });
     const meshFile = join(home, 'mesh.json');
     const until = Date.now() + (options.timeoutMs ?? 90_000);
     while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null)

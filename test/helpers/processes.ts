@@ -36,10 +36,10 @@ export async function runCommand(file: string, args: string[], options: ExecFile
 export function startProcess(
   entry: string,
   env: Record<string, string> = {},
-  options: { tracing?: boolean } = {},
+  options: { tracing?: boolean; args?: string[] } = {},
 ): ServiceProcess {
   const preload = options.tracing ? ['--import', './mesh/telemetry/preload.ts'] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, entry], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, entry, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: '', ...env },
   });
