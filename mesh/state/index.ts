@@ -20,6 +20,8 @@ export type { StoreOptions, TaskWrites } from './store.js';
 export { TaskEvents } from './task-events.js';
 export type { TaskEventRecord } from './task-events.js';
 export { assertTransition, canTransition, isTerminal, LIVE_STATES, TERMINAL_STATES } from './task-states.js';
+export { ACQUIRABLE_STATES, isLeaseLost, leaseLost, LEASED_STATES } from './task-leases.js';
+export type { TaskLease } from './task-leases.js';
 export { Tasks } from './tasks.js';
 export type { TaskRecord, TaskVersion } from './task-records.js';
 export type { NewTask, TaskChange } from './tasks.js';
