@@ -812,6 +812,7 @@ export class AgentRuntime {
     const notices = (this.o.store as unknown as { notices?: NoticeSource }).notices;
     if (notices && !this.unlisten) this.unlisten = await notices.listen('task', (id) => this.noticed(id));
     const taken = await this.takeOver();
+    this.o.log.info({ replica: this.replicaId, tasks: taken }, 'takeover scan at start-up done');
     const next = () => {
       if (this.closed) return;
       const half = this.leaseMs / 2;
