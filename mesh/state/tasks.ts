@@ -104,7 +104,7 @@ export class Tasks {
         .executeTakeFirst();
       if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
       await keepTaskVersion(trx, id, undefined);
-      await insertEvents(trx, id, events.length, events, principal, at);
+      await insertEvents(this.ctx, trx, id, events.length, events, principal, at);
       return { task: toTask(this.ctx.codec, row), created: true };
     });
   }
@@ -168,7 +168,7 @@ export class Tasks {
       const row = await q.returningAll().executeTakeFirst();
       if (row === undefined) throw await this.whyNot(trx, id, expected, change);
       await keepTaskVersion(trx, id, change.reason);
-      await insertEvents(trx, id, row.event_seq, events, principal, at);
+      await insertEvents(this.ctx, trx, id, row.event_seq, events, principal, at);
       return toTask(this.ctx.codec, row);
     });
   }
