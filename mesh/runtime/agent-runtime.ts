@@ -14,6 +14,7 @@ import {
   isTerminal,
   leaseLost,
   LEASED_STATES,
+  TASK_CHANNEL,
   type Store,
   type TaskLease,
   type TaskRecord,
@@ -76,10 +77,6 @@ interface Run {
   checking?: boolean;
 }
 
-/** What the runtime needs of the store's change notices (PostgreSQL LISTEN/NOTIFY; in process on SQLite). */
-interface NoticeSource {
-  listen(channel: string, listener: (payload: string | undefined) => void): Promise<() => void>;
-}
 // A token this close to expiry is not used for an exchange: the exchange and the call need time too.
 const AUTHORITY_MARGIN_MS = 15_000;
 
@@ -340,9 +337,10 @@ export class AgentRuntime {
       this.o.log.warn({ err, replica: this.replicaId, tasks: held.length }, 'task lease renewal failed');
       return;
     }
+    // Gone: canceled (the run is aborted as canceled) or taken by another replica (lost).
     for (const [id, run] of held)
-      if (run.lease && !run.releasing && kept.get(id) !== run.lease.fencing)
-        this.lost(id, run, leaseLost(id, run.lease.fencing));
+      if (run.lease && !run.releasing && kept.get(id) !== run.lease.fencing && !run.checking)
+        void this.checkOwner(id, run);
   }
 
   /** Runs (or resumes) a task under a span in the trace of the request that created it. */
@@ -809,8 +807,7 @@ export class AgentRuntime {
       { replica: this.replicaId, host: hostname(), lease_ms: this.leaseMs },
       'task lease owner id of this replica',
     );
-    const notices = (this.o.store as unknown as { notices?: NoticeSource }).notices;
-    if (notices && !this.unlisten) this.unlisten = await notices.listen('task', (id) => this.noticed(id));
+    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id) => this.noticed(id));
     const taken = await this.takeOver();
     this.o.log.info({ replica: this.replicaId, tasks: taken }, 'takeover scan at start-up done');
     const next = () => {
