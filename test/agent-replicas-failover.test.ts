@@ -82,9 +82,15 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
     const lease = await leaseOf(fx, taskId);
     // Taken over once (token 2) and given up when the task completed.
     expect(lease).toMatchObject({ owner: null, fencing: 2 });
-    const takers = ['r2', 'r3'].filter((n) => replicas[n]!.agent.process.tail().includes(taskId));
-    expect(takers).toHaveLength(1);
-    expect(replicas[takers[0]!]!.agent.process.tail()).toMatch(/took over a task whose lease was free or lapsed/);
+    // One replica logged the takeover, naming the dead owner.
+    const takeovers = ['r2', 'r3'].flatMap((n) =>
+      replicas[n]!.agent.process.tail()
+        .split('\n')
+        .filter((line) => line.includes('took over a task') && line.includes(taskId))
+        .map((line) => ({ by: n, ...(JSON.parse(line) as { previous_owner: string; fencing: number }) })),
+    );
+    expect(takeovers).toHaveLength(1);
+    expect(takeovers[0]).toMatchObject({ previous_owner: r1!.id, fencing: 2 });
     // The re-sent middle step kept its one key; the stored result answered it.
     const { explanation } = await r2!.client.explainTask({ taskId, maxDepth: 0 });
     const middle = explanation!.execution.find((e) => e.stepId === 'middle')!;
