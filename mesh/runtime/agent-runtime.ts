@@ -749,7 +749,9 @@ export class AgentRuntime {
    * canceled or taken by another replica meanwhile.
    */
   private noticed(taskId: string | undefined): void {
-    const ids = taskId ? [taskId] : [...new Set([...this.feed.eventNames().map(String), ...this.running.keys()])];
+    // events.on() listens to 'error' on the feed too: never emit that one.
+    const followed = this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error');
+    const ids = taskId ? [taskId] : [...new Set([...followed, ...this.running.keys()])];
     for (const id of ids) {
       this.feed.emit(id);
       const run = this.running.get(id);
