@@ -58,6 +58,15 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
         : undefined;
     });
 
+  /** A replica's count of task lease events (takeover, lost), from its /metrics. */
+  const leaseEvents = async (r: Replica, event: string) => {
+    const text = await (await fetch(`http://${r.agent.admin}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('agentmesh_task_leases_total{') && l.includes(`event="${event}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
   /** The tool calls of one task, as "tool step key". */
   const actions = (taskId: string) =>
     tools.calls.filter((c) => c.taskId === taskId).map((c) => `${c.tool} ${c.stepId} ${c.idempotencyKey}`);
@@ -91,6 +100,7 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
     );
     expect(takeovers).toHaveLength(1);
     expect(takeovers[0]).toMatchObject({ previous_owner: r1!.id, fencing: 2 });
+    expect(await leaseEvents(replicas[takeovers[0]!.by]!, 'takeover')).toBe(1);
     // The re-sent middle step kept its one key; the stored result answered it.
     const { explanation } = await r2!.client.explainTask({ taskId, maxDepth: 0 });
     const middle = explanation!.execution.find((e) => e.stepId === 'middle')!;
@@ -124,6 +134,7 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
       return tail.includes('lease of task lost') && tail.includes(taskId) ? true : undefined;
     });
     expect(await footprint(fx, taskId)).toEqual(before);
+    expect(await leaseEvents(r2!, 'lost')).toBe(1);
     expect((await r3!.client.getTask({ taskId, historyLength: 0 })).task!.status!.state).toBe(
       TaskState.TASK_STATE_COMPLETED,
     );
