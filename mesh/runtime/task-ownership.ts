@@ -183,7 +183,7 @@ export class TaskOwnership {
   async checkOwner(taskId: string, run: Run): Promise<void> {
     run.checking = true;
     try {
-      const rec = await this.o.store.tasks.find(taskId);
+      const rec = await this.o.store.tasks.holder(taskId);
       const lease = run.lease;
       if (!rec || !lease || run.releasing || run.controller.signal.aborted) return;
       if (rec.state === TaskState.TASK_STATE_CANCELED)

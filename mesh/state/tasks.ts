@@ -195,6 +195,14 @@ export class Tasks {
     return this.ctx.write((trx) => renewTasks(trx, this.ctx.nowMs(), owner, ids, ttlMs));
   }
 
+  /** Who holds the task's lease and under which token, with its state (a light read: no data); undefined when absent. */
+  async holder(id: string): Promise<{ state: TaskState; owner: string | undefined; fencing: number } | undefined> {
+    const row = await this.ctx.read((db) =>
+      db.selectFrom('tasks').select(['state', 'owner', 'fencing']).where('id', '=', id).executeTakeFirst(),
+    );
+    return row && { state: row.state as TaskState, owner: row.owner ?? undefined, fencing: Number(row.fencing) };
+  }
+
   /** SUBMITTED and WORKING tasks whose lease is absent or lapsed: what a replica takes over. */
   async lapsed(limit = 100): Promise<{ id: string; owner: string | undefined }[]> {
     return this.ctx.read((db) => lapsedTasks(db, this.ctx.nowMs(), limit));
