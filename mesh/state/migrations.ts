@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { SchemaMigration } from './schema-compat.js';
 
 /** Column types that differ between the dialects; everything else is shared. */
@@ -7,8 +7,8 @@ export interface ColumnTypes {
   time: 'timestamptz' | 'text';
 }
 
-// Kysely's migrator runs SQLite migrations outside a transaction, so every statement
-// uses IF NOT EXISTS: a migration interrupted by a crash completes when re-run.
+// Every statement is idempotent (IF NOT EXISTS): migrations run in one transaction on both
+// backends now (migrate.ts), but releases before that ran SQLite's outside one.
 function initial(types: ColumnTypes): SchemaMigration {
   return {
     kind: 'expand',
@@ -198,6 +198,40 @@ function registry(types: ColumnTypes): SchemaMigration {
   };
 }
 
+// Task ownership by lease (expand only: nullable or defaulted columns and an index, so a
+// replica of the previous version keeps working on the same schema). The lease's expiry is
+// epoch ms by the database's clock: replicas' clocks never have to agree.
+function taskLeases(types: ColumnTypes): SchemaMigration {
+  return {
+    kind: 'expand',
+    async up(db: Kysely<unknown>) {
+      const columns: [string, string][] = [
+        ['owner', 'text'],
+        ['lease_until', 'bigint'],
+        ['fencing', 'integer NOT NULL DEFAULT 0'],
+      ];
+      if (types.json === 'jsonb') {
+        for (const [name, type] of columns)
+          await sql`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      } else {
+        // SQLite has no ADD COLUMN IF NOT EXISTS: skip what is there (idempotent like the rest).
+        const have = new Set(
+          (await sql<{ name: string }>`PRAGMA table_info(tasks)`.execute(db)).rows.map((r) => r.name),
+        );
+        for (const [name, type] of columns)
+          if (!have.has(name)) await sql`ALTER TABLE tasks ADD COLUMN ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      }
+      // The takeover scan: live tasks whose lease is absent or lapsed.
+      await db.schema
+        .createIndex('tasks_lease_idx')
+        .ifNotExists()
+        .on('tasks')
+        .columns(['state', 'lease_until'])
+        .execute();
+    },
+  };
+}
+
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
  * leading number is the schema version. Never edit a released migration: add the next one,
@@ -205,5 +239,9 @@ function registry(types: ColumnTypes): SchemaMigration {
  * reshapes something an older release reads.
  */
 export function migrations(types: ColumnTypes): Record<string, SchemaMigration> {
-  return { '0001_initial': initial(types), '0002_registry': registry(types) };
+  return {
+    '0001_initial': initial(types),
+    '0002_registry': registry(types),
+    '0003_task_leases': taskLeases(types),
+  };
 }
