@@ -149,7 +149,7 @@ export class TaskOwnership {
       let taken = 0;
       try {
         for (;;) {
-          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH);
+          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH, this.o.leaseMs);
           let won = 0;
           for (const t of lapsed) {
             if (this.o.running.has(t.id) || this.closed) continue;

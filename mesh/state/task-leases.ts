@@ -113,20 +113,33 @@ export async function renewTasks(
   return new Map(rows.map((r) => [r.id, Number(r.fencing)]));
 }
 
-/** Tasks to take over: SUBMITTED or WORKING with no lease or a lapsed one, oldest first. */
+/**
+ * Tasks to take over: SUBMITTED or WORKING with no lease or a lapsed one, oldest first; rows
+ * without an owner come with what tells whether a release before leases may still run them.
+ */
 export async function lapsedTasks(
   db: Kysely<Database>,
   now: Expression<number>,
   limit: number,
-): Promise<{ id: string; owner: string | undefined }[]> {
-  const rows = await db
+): Promise<{ id: string; owner: string | null; data: unknown; updated_at: unknown }[]> {
+  return db
     .selectFrom('tasks')
-    .select(['id', 'owner'])
+    .select(['id', 'owner', 'data', 'updated_at'])
     .where('state', 'in', LEASED_STATES)
     .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .orderBy('created_at')
     .orderBy('id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ id: r.id, owner: r.owner ?? undefined }));
+}
+
+/**
+ * Whether a live task nobody leased may be taken over. Only a replica of a release before
+ * leases writes such a task, and it may be running it right now (a rolling upgrade): wait
+ * until that run's own deadline (a run never outlives it) — or, not yet running, until it
+ * has sat unchanged for `graceMs` — plus `graceMs`. Times are the writers' clocks (ms).
+ */
+export function unownedTaskLapsed(runDeadline: unknown, updatedAt: number, graceMs: number, now: number): boolean {
+  const until = typeof runDeadline === 'number' ? Math.max(runDeadline, updatedAt) : updatedAt;
+  return until + graceMs < now;
 }

@@ -7,6 +7,7 @@ import {
   ACQUIRABLE_STATES,
   fenceTask,
   lapsedTasks,
+  unownedTaskLapsed,
   leaseEnd,
   leaseLost,
   renewTasks,
@@ -204,8 +205,21 @@ export class Tasks {
   }
 
   /** SUBMITTED and WORKING tasks whose lease is absent or lapsed: what a replica takes over. */
-  async lapsed(limit = 100): Promise<{ id: string; owner: string | undefined }[]> {
-    return this.ctx.read((db) => lapsedTasks(db, this.ctx.nowMs(), limit));
+  async lapsed(limit = 100, unownedGraceMs = 0): Promise<{ id: string; owner: string | undefined }[]> {
+    const rows = await this.ctx.read((db) => lapsedTasks(db, this.ctx.nowMs(), limit));
+    const now = Date.now();
+    return rows
+      .filter(
+        (r) =>
+          r.owner !== null ||
+          unownedTaskLapsed(
+            (this.ctx.codec.json(r.data) as { runDeadline?: unknown }).runDeadline,
+            this.ctx.codec.time(r.updated_at).getTime(),
+            unownedGraceMs,
+            now,
+          ),
+      )
+      .map((r) => ({ id: r.id, owner: r.owner ?? undefined }));
   }
 
   private async whyNot(trx: Kysely<Database>, id: string, expected: number, change: TaskChange): Promise<MeshError> {
