@@ -22,7 +22,12 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     expect(first.schemaVersion).toBe(4);
     await first.tasks.create({ id: 't1', contextId: 'c1', principal: who });
     await first.close();
-    expect(await migrationNames('schema/fresh')).toEqual(['0001_initial', '0002_registry', '0004_registry_replicas']);
+    expect(await migrationNames('schema/fresh')).toEqual([
+      '0001_initial',
+      '0002_registry',
+      '0003_task_leases',
+      '0004_registry_replicas',
+    ]);
 
     for (let i = 0; i < 2; i++) {
       const again = await fx.open('schema/fresh');
@@ -30,7 +35,12 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
       expect(await again.tasks.get('t1')).toMatchObject({ id: 't1', version: 1 });
       await again.close();
     }
-    expect(await migrationNames('schema/fresh')).toEqual(['0001_initial', '0002_registry', '0004_registry_replicas']);
+    expect(await migrationNames('schema/fresh')).toEqual([
+      '0001_initial',
+      '0002_registry',
+      '0003_task_leases',
+      '0004_registry_replicas',
+    ]);
   });
 
   test('a migration interrupted half-way completes when run again', async () => {
@@ -46,6 +56,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     expect(await migrationNames('schema/interrupted')).toEqual([
       '0001_initial',
       '0002_registry',
+      '0003_task_leases',
       '0004_registry_replicas',
     ]);
   });

@@ -22,6 +22,8 @@ export { Notices } from './notifications.js';
 export type { NoticeListener, NoticeTransport } from './notifications.js';
 export type { TaskEventRecord } from './task-events.js';
 export { assertTransition, canTransition, isTerminal, LIVE_STATES, TERMINAL_STATES } from './task-states.js';
+export { ACQUIRABLE_STATES, isLeaseLost, leaseLost, LEASED_STATES } from './task-leases.js';
+export type { TaskLease } from './task-leases.js';
 export { Tasks } from './tasks.js';
 export type { TaskRecord, TaskVersion } from './task-records.js';
 export type { NewTask, TaskChange } from './tasks.js';

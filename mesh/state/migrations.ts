@@ -7,8 +7,8 @@ export interface ColumnTypes {
   time: 'timestamptz' | 'text';
 }
 
-// Kysely's migrator runs SQLite migrations outside a transaction, so every statement
-// uses IF NOT EXISTS: a migration interrupted by a crash completes when re-run.
+// Every statement is idempotent (IF NOT EXISTS): migrations run in one transaction on both
+// backends now (migrate.ts), but releases before that ran SQLite's outside one.
 function initial(types: ColumnTypes): SchemaMigration {
   return {
     kind: 'expand',
@@ -198,6 +198,40 @@ function registry(types: ColumnTypes): SchemaMigration {
   };
 }
 
+// Task ownership by lease (expand only: nullable or defaulted columns and an index, so a
+// replica of the previous version keeps working on the same schema). The lease's expiry is
+// epoch ms by the database's clock: replicas' clocks never have to agree.
+function taskLeases(types: ColumnTypes): SchemaMigration {
+  return {
+    kind: 'expand',
+    async up(db: Kysely<unknown>) {
+      const columns: [string, string][] = [
+        ['owner', 'text'],
+        ['lease_until', 'bigint'],
+        ['fencing', 'integer NOT NULL DEFAULT 0'],
+      ];
+      if (types.json === 'jsonb') {
+        for (const [name, type] of columns)
+          await sql`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      } else {
+        // SQLite has no ADD COLUMN IF NOT EXISTS: skip what is there (idempotent like the rest).
+        const have = new Set(
+          (await sql<{ name: string }>`PRAGMA table_info(tasks)`.execute(db)).rows.map((r) => r.name),
+        );
+        for (const [name, type] of columns)
+          if (!have.has(name)) await sql`ALTER TABLE tasks ADD COLUMN ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      }
+      // The takeover scan: live tasks whose lease is absent or lapsed.
+      await db.schema
+        .createIndex('tasks_lease_idx')
+        .ifNotExists()
+        .on('tasks')
+        .columns(['state', 'lease_until'])
+        .execute();
+    },
+  };
+}
+
 // Registry replicas over one database (expand only): a counter row that every registry
 // write locks first, so revisions are assigned by the store in commit order; a per-entry
 // sequence that followers re-read entries by; and lease expiry in the database's own
@@ -217,8 +251,8 @@ function registryReplicas(types: ColumnTypes): SchemaMigration {
       await sql`INSERT INTO registry_counter (id, revision, seq)
         SELECT 1, (SELECT COALESCE(MAX(revision), 0) FROM registry_changes), 0
         WHERE NOT EXISTS (SELECT 1 FROM registry_counter WHERE id = 1)`.execute(db);
-      // PostgreSQL adds a column only if missing itself; SQLite (run outside a transaction,
-      // see above) is asked which columns it has, so a re-run after a crash completes.
+      // Idempotent like the rest (see above): PostgreSQL adds a column only if it is missing,
+      // SQLite is asked which columns it has.
       const has = async (table: string, column: string) =>
         (await db.introspection.getTables()).some((t) => t.name === table && t.columns.some((c) => c.name === column));
       if (postgres) {
@@ -266,6 +300,7 @@ export function migrations(types: ColumnTypes): Record<string, SchemaMigration> 
   return {
     '0001_initial': initial(types),
     '0002_registry': registry(types),
+    '0003_task_leases': taskLeases(types),
     '0004_registry_replicas': registryReplicas(types),
   };
 }
