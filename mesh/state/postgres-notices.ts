@@ -54,7 +54,9 @@ export class PostgresNotices implements NoticeTransport {
       const client = new pg.Client({
         connectionString: this.url,
         connectionTimeoutMillis: this.config.AGENTMESH_DB_CONNECT_TIMEOUT_MS,
+        // A listener on a dead peer hears nothing and cannot tell: probe the idle socket early (the OS default is 2 h).
         keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
         application_name: `${this.name} notices`,
       });
       client.on('error', () => this.lost(client));
