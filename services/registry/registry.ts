@@ -94,7 +94,12 @@ export class Registry {
     await this.catchUp();
     this.log.info({ entries: entries.length, leases: leases.length, revision: this.revision }, 'registry loaded');
     await this.sweep();
-    this.sweeper = setInterval(() => void this.sweep(), sweepMs).unref();
+    // Each tick also catches up: a safety net for changes nobody announced (a registry of an older
+    // release during an upgrade, a pooler that dropped LISTEN), which bounds how stale a replica gets.
+    this.sweeper = setInterval(() => {
+      void this.sweep();
+      if (this.loaded) void this.catchUp();
+    }, sweepMs).unref();
   }
 
   stop(): void {
