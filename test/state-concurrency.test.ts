@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { StepState } from '../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { Code, isMeshError } from '../mesh/core/errors.js';
@@ -169,6 +170,47 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
       store.toolResults.run('k-slow', { principal: who, waitMs: 100 }, async () => 'dup'),
     ).rejects.toMatchObject({ code: Code.ABORTED });
     expect((await slow).result).toBe('slow');
+  });
+
+  test('a live holder is not taken over by a replica whose clock runs two hours ahead', async () => {
+    // Leases are judged by the database's clock: a replica with a skewed clock must not act a second time.
+    const other = await fx.open('demo/concurrency');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let acting!: () => void;
+    const started = new Promise<void>((r) => (acting = r));
+    const first = store.toolResults.run('k-skew', { principal: who, leaseMs: 60_000 }, async () => {
+      acting();
+      await gate;
+      return 'first';
+    });
+    await started;
+    // Fake only Date (a skewed wall clock); the database driver's timers stay real.
+    jest.useFakeTimers({
+      now: Date.now() + 2 * 3_600_000,
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    try {
+      await expect(
+        other.toolResults.run('k-skew', { principal: who, waitMs: 0 }, async () => 'second'),
+      ).rejects.toMatchObject({ code: Code.ABORTED });
+    } finally {
+      jest.useRealTimers();
+      release();
+    }
+    expect(await first).toEqual({ result: 'first', replayed: false });
+    await other.close();
   });
 
   test('concurrent event appends and step records get gapless, unique sequences', async () => {

@@ -7,7 +7,7 @@ import {
   type ServiceOptions,
 } from '../service/index.js';
 import type { StateConfig, Store } from '../state/index.js';
-import { DEFAULT_TASK_TIMEOUT_MS } from './agent-runtime.js';
+import { DEFAULT_TASK_LEASE_MS, DEFAULT_TASK_TIMEOUT_MS } from './agent-runtime.js';
 import { parseModelAliases } from './chat-model.js';
 import { defaultAgentPolicy } from './default-policy.js';
 import { compileStoreOption } from './store-option.js';
@@ -17,6 +17,7 @@ const ROUTE = /^(agent:|tool:)?[a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+$/;
 const SERVICE_NAME = /^[a-z0-9-]+\/[a-z0-9-]+$/;
 const ADDRESS = /^[^,=\s]+:\d+$/;
 const TIMEOUT = { min: 1_000, max: 86_400_000 };
+const LEASE = { min: 300, max: 600_000 };
 
 /** The environment variables an agent reads beyond the service kit's; each has an AgentOptions counterpart. */
 const agentEnvSchema = z.object({
@@ -35,6 +36,8 @@ const agentEnvSchema = z.object({
   AGENTMESH_MODELS: z.string().optional(),
   /** The longest one run of a task may take, ms (see AgentRuntimeOptions.taskTimeoutMs). */
   AGENTMESH_TASK_TIMEOUT_MS: z.coerce.number().int().min(TIMEOUT.min).max(TIMEOUT.max).default(DEFAULT_TASK_TIMEOUT_MS),
+  /** How long a replica's hold on a running task lasts unrenewed, ms (see AgentRuntimeOptions.leaseMs). */
+  AGENTMESH_TASK_LEASE_MS: z.coerce.number().int().min(LEASE.min).max(LEASE.max).default(DEFAULT_TASK_LEASE_MS),
 });
 
 /** A model alias for LLM steps: the model name, and the endpoint when not OPENAI_BASE_URL. */
@@ -61,6 +64,8 @@ export interface AgentOptions extends ServiceOptions {
   collaborators?: CollaboratorAddresses;
   /** The longest one run of a task may take, ms (AGENTMESH_TASK_TIMEOUT_MS, default 300000). */
   taskTimeoutMs?: number;
+  /** How long a replica's hold on a running task lasts unrenewed, ms (AGENTMESH_TASK_LEASE_MS, default 10000). */
+  taskLeaseMs?: number;
   /**
    * The agent's store: an opened Store (the agent closes it at shutdown), or
    * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
@@ -77,6 +82,7 @@ export interface CompiledAgentOptions {
   models: Map<string, ModelAlias>;
   routes: { tools: Map<string, string>; agents: Map<string, string> };
   taskTimeoutMs: number;
+  taskLeaseMs: number;
   /** An opened store to use, or the settings to open one with. */
   store: { opened: Store } | { config: StateConfig };
 }
@@ -107,6 +113,7 @@ const agentOptionsSchema = z.object({
     .optional(),
   collaborators: z.object({ tools: routesSchema.optional(), agents: routesSchema.optional() }).optional(),
   taskTimeoutMs: z.number().int().min(TIMEOUT.min).max(TIMEOUT.max).optional(),
+  taskLeaseMs: z.number().int().min(LEASE.min).max(LEASE.max).optional(),
 });
 
 /** Routes of AGENTMESH_COLLABORATOR_ADDRESSES, by kind. */
@@ -161,6 +168,7 @@ export function compileAgentOptions(
     models,
     routes,
     taskTimeoutMs: o.taskTimeoutMs ?? e.AGENTMESH_TASK_TIMEOUT_MS,
+    taskLeaseMs: o.taskLeaseMs ?? e.AGENTMESH_TASK_LEASE_MS,
     store: compileStoreOption(options.store, service.env),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
+import { hostname } from 'node:os';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
@@ -8,7 +9,16 @@ import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
-import { isTerminal, type Store, type TaskRecord } from '../state/index.js';
+import {
+  isLeaseLost,
+  isTerminal,
+  leaseLost,
+  LEASED_STATES,
+  type Store,
+  type TaskLease,
+  type TaskRecord,
+  type TaskWrites,
+} from '../state/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
@@ -41,10 +51,35 @@ export interface AgentRuntimeOptions {
    * for less. No step attempt outlives it.
    */
   taskTimeoutMs?: number;
+  /**
+   * How long a replica's hold on a task it runs lasts without renewal (by the
+   * database's clock): a task whose replica died or hangs is taken over by
+   * another within about 1.5 times this. Renewed every third of it.
+   */
+  leaseMs?: number;
 }
 
 /** Default of AgentRuntimeOptions.taskTimeoutMs. */
 export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
+/** Default of AgentRuntimeOptions.leaseMs. */
+export const DEFAULT_TASK_LEASE_MS = 10_000;
+// Tasks one takeover query lists; a scan repeats it while it keeps finding some.
+const SCAN_BATCH = 100;
+
+/** One run of a task in this process: how to stop it, and the lease it holds (once taken). */
+interface Run {
+  controller: AbortController;
+  lease?: TaskLease;
+  /** Set while the run writes the change that gives its lease up: a renewal that misses it then is no loss. */
+  releasing?: boolean;
+  /** A check of the task's owner (after a change notice) is under way. */
+  checking?: boolean;
+}
+
+/** What the runtime needs of the store's change notices (PostgreSQL LISTEN/NOTIFY; in process on SQLite). */
+interface NoticeSource {
+  listen(channel: string, listener: (payload: string | undefined) => void): Promise<() => void>;
+}
 // A token this close to expiry is not used for an exchange: the exchange and the call need time too.
 const AUTHORITY_MARGIN_MS = 15_000;
 
@@ -57,19 +92,28 @@ const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STA
  * to the task's append-only log, from which streams are served.
  */
 export class AgentRuntime {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, Run>();
   private readonly feed = new EventEmitter();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
   // The caller's access token per task, for token exchange on agent steps.
   // Memory only: a bearer token never goes to disk.
   private readonly authority = new Map<string, { token: string; expiresAt: number }>();
-  // Tasks whose caller came back while their run was still finishing: started again when it has.
-  private readonly wake = new Set<string>();
+  // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
+  private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
+  /** This runtime's id as the owner of task leases: unique per process, so a restarted process is another owner. */
+  readonly replicaId = randomUUID();
+  private readonly leaseMs: number;
+  private renewal: NodeJS.Timeout | undefined;
+  private scan: NodeJS.Timeout | undefined;
+  private scanning: Promise<number> | undefined;
+  private unlisten: (() => void) | undefined;
+  private closed = false;
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
+    this.leaseMs = o.leaseMs ?? DEFAULT_TASK_LEASE_MS;
     this.transitions = new AuditedTransitions({
       store: o.store,
       audit: o.audit,
@@ -105,7 +149,7 @@ export class AgentRuntime {
     // Only a token the run can use wakes it (else it would pause again at once, at every call).
     if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return;
     // The run that paused may still be finishing (its last records): start again once it has.
-    if (this.running.has(task.id)) this.wake.add(task.id);
+    if (this.running.has(task.id)) this.wake.set(task.id, undefined);
     else this.start(task.id);
   }
 
@@ -193,6 +237,8 @@ export class AgentRuntime {
       requestId: req.requestId,
       data: taskData,
       events: [statusEvent(TaskState.TASK_STATE_SUBMITTED)],
+      // Leased from birth to this replica: no other replica's takeover scan picks it up meanwhile.
+      lease: { owner: this.replicaId, ttlMs: this.leaseMs },
     });
     this.remember(task, caller);
     if (created) {
@@ -202,7 +248,7 @@ export class AgentRuntime {
         this.transitions.record(task, 'task_state', TaskState.TASK_STATE_SUBMITTED),
       );
       // Started first: a failing audit write fails this call, but leaves no task that never runs.
-      this.start(task.id);
+      this.start(task.id, { owner: this.replicaId, fencing: task.fencing, ttlMs: this.leaseMs });
       await submitted;
     } else {
       // A retry racing the call that created the task: answered once that call's record is durable.
@@ -211,30 +257,103 @@ export class AgentRuntime {
     return task;
   }
 
-  private start(taskId: string): void {
-    if (this.running.has(taskId)) return;
-    const controller = new AbortController();
-    this.running.set(taskId, controller);
-    void this.traced(taskId, controller.signal)
+  /**
+   * Runs a task in this process, under `lease` when this replica already took it
+   * (else the run takes it first, or stops when another replica holds it).
+   * A run that fails keeps its lease: it lapses and a takeover scan resumes the task.
+   */
+  private start(taskId: string, lease?: TaskLease): void {
+    if (this.running.has(taskId) || this.closed) return;
+    const run: Run = { controller: new AbortController(), lease };
+    this.running.set(taskId, run);
+    this.renewing();
+    void this.traced(taskId, run)
       .catch((err: unknown) => {
-        if (!controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
+        if (isLeaseLost(err)) this.lost(taskId, run, err);
+        else if (!run.controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
       })
       .finally(() => {
         this.running.delete(taskId);
         this.feed.emit(taskId);
-        if (this.wake.delete(taskId)) this.start(taskId);
+        if (this.wake.has(taskId)) {
+          const next = this.wake.get(taskId);
+          this.wake.delete(taskId);
+          this.start(taskId, next);
+        }
       });
   }
 
+  /** Stops a run that no longer holds its task's lease: it writes nothing more; its steps see the abort. */
+  private lost(taskId: string, run: Run, why: unknown): void {
+    if (run.controller.signal.aborted) return;
+    const fencing = run.lease?.fencing;
+    run.controller.abort(isLeaseLost(why) ? why : leaseLost(taskId, fencing ?? 0));
+    this.o.metrics?.taskLeases.inc({ event: 'lost' });
+    this.o.log.warn(
+      { task_id: taskId, replica: this.replicaId, fencing, reason: (why as Error).message },
+      'lease of task lost: its run stops and writes nothing more',
+    );
+  }
+
+  /** Runs fn (a write of the run); a lost lease stops the run at once. */
+  private async fenced<T>(taskId: string, run: Run, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isLeaseLost(err)) this.lost(taskId, run, err);
+      throw err;
+    }
+  }
+
+  /** The run's lease; a run only writes once it holds one. */
+  private leaseOf(taskId: string, run: Run): TaskLease {
+    if (!run.lease) throw leaseLost(taskId, 0);
+    return run.lease;
+  }
+
+  /** Renews the leases of this replica's runs every third of the lease, while it has any. */
+  private renewing(): void {
+    if (this.renewal || this.closed) return;
+    this.renewal = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.renewal.unref();
+  }
+
+  /** One UPDATE extends every lease this replica holds; a run whose lease is gone is stopped. */
+  private async renew(): Promise<void> {
+    const held = [...this.running].filter(([, r]) => r.lease && !r.releasing);
+    if (!held.length) {
+      if (!this.running.size) {
+        clearInterval(this.renewal);
+        this.renewal = undefined;
+      }
+      return;
+    }
+    let kept: Map<string, number>;
+    try {
+      kept = await this.o.store.tasks.renew(
+        this.replicaId,
+        held.map(([id]) => id),
+        this.leaseMs,
+      );
+    } catch (err) {
+      // Every write is fenced anyway: a lease that lapses meanwhile only costs this replica the task.
+      this.o.log.warn({ err, replica: this.replicaId, tasks: held.length }, 'task lease renewal failed');
+      return;
+    }
+    for (const [id, run] of held)
+      if (run.lease && !run.releasing && kept.get(id) !== run.lease.fencing)
+        this.lost(id, run, leaseLost(id, run.lease.fencing));
+  }
+
   /** Runs (or resumes) a task under a span in the trace of the request that created it. */
-  private async traced(taskId: string, signal: AbortSignal): Promise<void> {
+  private async traced(taskId: string, run: Run): Promise<void> {
     const rec = await this.o.store.tasks.get(taskId);
     const d = rec.data as unknown as TaskData;
     const parent = propagation.extract(ROOT_CONTEXT, d.traceContext ?? {});
     const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
     await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
       try {
-        await this.process(taskId, signal);
+        await this.process(taskId, run);
         const state = (await this.o.store.tasks.get(taskId)).state;
         span.setAttribute('agentmesh.task.state', TaskState[state]);
         if (state === TaskState.TASK_STATE_FAILED)
@@ -249,42 +368,86 @@ export class AgentRuntime {
     });
   }
 
+  /**
+   * Changes a task: a run's change is made only while it holds the lease (and
+   * gives it up when the task ends or waits); a cancel revokes whoever holds
+   * it; an answer takes it for a run of this replica.
+   */
   private async change(
     rec: TaskRecord,
     state: TaskState | undefined,
     events: unknown[],
     data?: Partial<TaskData>,
+    how: { run?: Run; revoke?: boolean; acquire?: boolean; alongside?: (tx: TaskWrites) => Promise<void> } = {},
   ): Promise<TaskRecord> {
     // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
     const status = statusOf(events);
+    const { run } = how;
+    const lease = run ? this.leaseOf(rec.id, run) : undefined;
+    const release = !!run && state !== undefined && (isTerminal(state) || WAITING.has(state));
+    if (run && release) run.releasing = true;
     // Audited, then stored, then announced: no caller sees a state whose record could still be lost.
-    const next = await this.transitions.apply(rec, {
-      state,
-      events,
-      data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
-      reason: reasonOf(events),
-    });
+    let next: TaskRecord;
+    try {
+      next = await this.transitions.apply(rec, {
+        state,
+        events,
+        data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
+        reason: reasonOf(events),
+        lease,
+        release,
+        revoke: how.revoke,
+        acquire: how.acquire ? { owner: this.replicaId, ttlMs: this.leaseMs } : undefined,
+        alongside: how.alongside,
+      });
+    } catch (err) {
+      if (run) {
+        run.releasing = false;
+        if (isLeaseLost(err)) this.lost(rec.id, run, err);
+      }
+      throw err;
+    }
+    if (run && release) run.lease = undefined;
     if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
     this.feed.emit(rec.id);
     return next;
   }
 
   /** Moves a task to WORKING for a new run, with that run's deadline. */
-  private working(rec: TaskRecord, message?: string, data?: Partial<TaskData>): Promise<TaskRecord> {
+  private working(
+    rec: TaskRecord,
+    message?: string,
+    data?: Partial<TaskData>,
+    how: Parameters<AgentRuntime['change']>[4] = {},
+  ): Promise<TaskRecord> {
     const requested = (rec.data as unknown as TaskData).timeoutMs;
     const budget = Math.min(this.o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS, requested ?? Infinity);
-    return this.change(rec, TaskState.TASK_STATE_WORKING, [statusEvent(TaskState.TASK_STATE_WORKING, message)], {
-      ...data,
-      runDeadline: Date.now() + budget,
-    });
+    return this.change(
+      rec,
+      TaskState.TASK_STATE_WORKING,
+      [statusEvent(TaskState.TASK_STATE_WORKING, message)],
+      { ...data, runDeadline: Date.now() + budget },
+      how,
+    );
   }
 
-  private async process(taskId: string, signal: AbortSignal): Promise<void> {
+  private async process(taskId: string, run: Run): Promise<void> {
+    const { signal } = run.controller;
+    if (!run.lease) {
+      // Woken here (the caller's token came back): the run takes the lease first, unless another replica holds it.
+      const got = await this.o.store.tasks.acquire(taskId, this.replicaId, this.leaseMs);
+      if (!got) return;
+      run.lease = { owner: this.replicaId, fencing: got.fencing, ttlMs: this.leaseMs };
+      if (got.previousOwner && got.previousOwner !== this.replicaId) this.tookOver(taskId, got);
+    }
+    const lease = run.lease;
     let rec = await this.o.store.tasks.get(taskId);
-    // Started from a stale read (a call that woke it as it ended): nothing to do.
+    // Started from a stale read (a call that woke it as it ended), or no longer ours: nothing to do.
     if (isTerminal(rec.state) || rec.state === TaskState.TASK_STATE_INPUT_REQUIRED) return;
+    if (rec.owner !== lease.owner || rec.fencing !== lease.fencing) throw leaseLost(taskId, lease.fencing);
     const d = rec.data as unknown as TaskData;
-    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state)) rec = await this.working(rec);
+    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state))
+      rec = await this.working(rec, undefined, undefined, { run });
     let plan: TaskPlan;
     const stored = await this.o.store.plans.latest(taskId);
     if (stored) plan = TaskPlan.fromJSON(stored.plan);
@@ -297,23 +460,26 @@ export class AgentRuntime {
         );
         plan = outcome.plan;
         // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
-        await this.o.store.atomically(async (tx) => {
-          await tx.records.put({
-            id: `${taskId}:planning`,
-            taskId,
-            kind: 'planning',
-            record: PlanningRecord.toJSON(outcome.record),
-            principal: this.name,
-          });
-          await tx.plans.put({
-            planId: plan.planId,
-            taskId,
-            revision: 1,
-            plan: TaskPlan.toJSON(plan),
-            principal: this.name,
-          });
-          await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
-        });
+        await this.fenced(taskId, run, () =>
+          this.o.store.atomically(async (tx) => {
+            await tx.tasks.fence(taskId, lease);
+            await tx.records.put({
+              id: `${taskId}:planning`,
+              taskId,
+              kind: 'planning',
+              record: PlanningRecord.toJSON(outcome.record),
+              principal: this.name,
+            });
+            await tx.plans.put({
+              planId: plan.planId,
+              taskId,
+              revision: 1,
+              plan: TaskPlan.toJSON(plan),
+              principal: this.name,
+            });
+            await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
+          }),
+        );
         await this.transitions.record(
           rec,
           'plan_created',
@@ -323,20 +489,29 @@ export class AgentRuntime {
         );
         this.feed.emit(taskId);
       } catch (err) {
-        // Canceled while planning: CancelTask writes the outcome.
-        if (signal.aborted) return;
+        // Canceled while planning (CancelTask writes the outcome), or the lease is lost: nothing more to write.
+        if (signal.aborted || isLeaseLost(err)) return;
         const record = planningRecordOf(err);
-        if (record)
-          await this.o.store.records.put({
-            id: `${taskId}:planning`,
-            taskId,
-            kind: 'planning',
-            record: PlanningRecord.toJSON(record),
-            principal: this.name,
-          });
-        await this.change(rec, TaskState.TASK_STATE_FAILED, [
-          statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`),
-        ]);
+        // The planning record and the failure in one fenced write: a replica that lost the task writes neither.
+        await this.change(
+          rec,
+          TaskState.TASK_STATE_FAILED,
+          [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)],
+          undefined,
+          {
+            run,
+            alongside: async (tx) => {
+              if (record)
+                await tx.records.put({
+                  id: `${taskId}:planning`,
+                  taskId,
+                  kind: 'planning',
+                  record: PlanningRecord.toJSON(record),
+                  principal: this.name,
+                });
+            },
+          },
+        );
         return;
       }
     }
@@ -350,48 +525,54 @@ export class AgentRuntime {
       deadline: (rec.data as unknown as TaskData).runDeadline,
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
-          await this.o.store.atomically(async (tx) => {
-            await tx.steps.record(taskId, {
-              stepId,
-              state: StepState.STEP_STATE_RUNNING,
-              attempt,
-              principal: this.name,
-              detail: { idempotencyKey },
-            });
-            await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
-          });
+          await this.fenced(taskId, run, () =>
+            this.o.store.atomically(async (tx) => {
+              await tx.tasks.fence(taskId, lease);
+              await tx.steps.record(taskId, {
+                stepId,
+                state: StepState.STEP_STATE_RUNNING,
+                attempt,
+                principal: this.name,
+                detail: { idempotencyKey },
+              });
+              await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
+            }),
+          );
           this.feed.emit(taskId);
         },
         stepFinished: async (e, choice) => {
           // One transaction: after a crash a step is either finished with all its records, or to be resumed.
-          await this.o.store.atomically(async (tx) => {
-            if (choice)
+          await this.fenced(taskId, run, () =>
+            this.o.store.atomically(async (tx) => {
+              await tx.tasks.fence(taskId, lease);
+              if (choice)
+                await tx.records.put({
+                  id: `${taskId}:choice:${e.stepId}`,
+                  taskId,
+                  kind: 'choice',
+                  record: CollaboratorChoice.toJSON(choice),
+                  principal: this.name,
+                });
               await tx.records.put({
-                id: `${taskId}:choice:${e.stepId}`,
+                id: `${taskId}:step:${e.stepId}`,
                 taskId,
-                kind: 'choice',
-                record: CollaboratorChoice.toJSON(choice),
+                kind: 'step',
+                record: StepExecution.toJSON(e),
                 principal: this.name,
               });
-            await tx.records.put({
-              id: `${taskId}:step:${e.stepId}`,
-              taskId,
-              kind: 'step',
-              record: StepExecution.toJSON(e),
-              principal: this.name,
-            });
-            await tx.steps.record(taskId, {
-              stepId: e.stepId,
-              state: e.state,
-              attempt: e.attempts.length,
-              principal: this.name,
-            });
-            await tx.events.append(
-              taskId,
-              { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } },
-              this.name,
-            );
-          });
+              await tx.steps.record(taskId, {
+                stepId: e.stepId,
+                state: e.state,
+                attempt: e.attempts.length,
+                principal: this.name,
+              });
+              await tx.events.append(
+                taskId,
+                { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } },
+                this.name,
+              );
+            }),
+          );
           this.feed.emit(taskId);
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
           this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
@@ -400,18 +581,21 @@ export class AgentRuntime {
           if (!log.length) return;
           // Arguments and a prompt of the same step are separate records.
           const id = `${taskId}:substitution:${log[0]!.stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`;
-          await this.o.store.records
-            .put({
-              id,
-              taskId,
-              kind: 'substitution',
-              record: log.map((s) => Substitution.toJSON(s)),
-              principal: this.name,
-            })
-            .catch((err: unknown) => {
-              // A resumed step substitutes the same values again: the first record stands.
-              if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
-            });
+          await this.fenced(taskId, run, () =>
+            this.o.store.atomically(async (tx) => {
+              await tx.tasks.fence(taskId, lease);
+              await tx.records.put({
+                id,
+                taskId,
+                kind: 'substitution',
+                record: log.map((s) => Substitution.toJSON(s)),
+                principal: this.name,
+              });
+            }),
+          ).catch((err: unknown) => {
+            // A resumed step substitutes the same values again: the first record stands.
+            if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
+          });
         },
       },
     });
@@ -424,6 +608,7 @@ export class AgentRuntime {
         TaskState.TASK_STATE_COMPLETED,
         [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')],
         { artifacts: [artifact] },
+        { run },
       );
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
@@ -433,18 +618,30 @@ export class AgentRuntime {
         inputSchema: human?.inputSchema,
         choices: human?.choices ?? [],
       };
-      await this.change(rec, TaskState.TASK_STATE_INPUT_REQUIRED, [
-        statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest),
-      ]);
+      await this.change(
+        rec,
+        TaskState.TASK_STATE_INPUT_REQUIRED,
+        [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
+        undefined,
+        { run },
+      );
     } else if (outcome.status === 'auth_required') {
       const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
-      await this.change(rec, TaskState.TASK_STATE_AUTH_REQUIRED, [
-        statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why),
-      ]);
+      await this.change(
+        rec,
+        TaskState.TASK_STATE_AUTH_REQUIRED,
+        [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)],
+        undefined,
+        { run },
+      );
     } else {
-      await this.change(rec, TaskState.TASK_STATE_FAILED, [
-        statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`),
-      ]);
+      await this.change(
+        rec,
+        TaskState.TASK_STATE_FAILED,
+        [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)],
+        undefined,
+        { run },
+      );
     }
   }
 
@@ -524,16 +721,20 @@ export class AgentRuntime {
     const rec = await this.o.store.tasks.get(taskId);
     if (isTerminal(rec.state))
       throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
-    const controller = this.running.get(taskId);
-    controller?.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
+    this.running.get(taskId)?.controller.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
     // The run may be writing its last transition right now: retry the compare-and-set a few times.
     for (let attempt = 1; ; attempt++) {
       const latest = await this.o.store.tasks.get(taskId);
       if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
       try {
-        return await this.change(latest, TaskState.TASK_STATE_CANCELED, [
-          statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`),
-        ]);
+        // The lease is revoked in the same write: the run (on whichever replica) can write nothing more.
+        return await this.change(
+          latest,
+          TaskState.TASK_STATE_CANCELED,
+          [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)],
+          undefined,
+          { revoke: true },
+        );
       } catch (err) {
         if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 5) throw err;
       }
@@ -567,29 +768,156 @@ export class AgentRuntime {
       throw new MeshError(Code.INVALID_ARGUMENT, `message: the answer must be one of ${waiting.choices.join(', ')}`);
     }
     compileSchema(waiting.inputSchema).assert(answer, 'answer');
-    await this.o.store.records.put({
-      id: `${taskId}:answer:${stepId}`,
-      taskId,
-      kind: 'answer',
-      record: { [stepId]: answer },
-      principal: caller.subject,
-    });
     const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
-    const next = await this.working(rec, `answered by ${caller.subject}`, { history });
+    // The answer, the move to WORKING and this replica's lease in one write: whichever replica
+    // received the answer runs the task on, at once.
+    const next = await this.working(
+      rec,
+      `answered by ${caller.subject}`,
+      { history },
+      {
+        acquire: true,
+        alongside: async (tx) => {
+          await tx.records.put({
+            id: `${taskId}:answer:${stepId}`,
+            taskId,
+            kind: 'answer',
+            record: { [stepId]: answer },
+            principal: caller.subject,
+          });
+        },
+      },
+    );
     this.remember(next, caller);
-    this.start(taskId);
+    const lease = { owner: this.replicaId, fencing: next.fencing, ttlMs: this.leaseMs };
+    // The run that asked may still be finishing (its lease already given up): started again once it has.
+    if (this.running.has(taskId)) this.wake.set(taskId, lease);
+    else this.start(taskId, lease);
     return next;
   }
 
-  /** Picks up tasks that were working when the process stopped (crash or restart). */
+  /**
+   * Starts following the store: takes over, now and every half lease (with
+   * jitter), the SUBMITTED and WORKING tasks whose lease is absent or lapsed
+   * (a replica that died, hangs or stopped), and listens to change notices so
+   * that calls on this replica hear of changes made by others. At start-up
+   * this resumes only tasks no live replica holds. Returns how many tasks the
+   * first scan took.
+   */
   async resume(): Promise<number> {
-    const unfinished = await this.o.store.tasks.list({
-      states: [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING],
-    });
-    for (const t of unfinished) this.start(t.id);
-    if (unfinished.length)
-      this.o.log.info({ tasks: unfinished.length, task_ids: unfinished.map((t) => t.id) }, 'resuming unfinished tasks');
-    return unfinished.length;
+    this.o.log.info(
+      { replica: this.replicaId, host: hostname(), lease_ms: this.leaseMs },
+      'task lease owner id of this replica',
+    );
+    const notices = (this.o.store as unknown as { notices?: NoticeSource }).notices;
+    if (notices && !this.unlisten) this.unlisten = await notices.listen('task', (id) => this.noticed(id));
+    const taken = await this.takeOver();
+    this.o.log.info({ replica: this.replicaId, tasks: taken }, 'takeover scan at start-up done');
+    const next = () => {
+      if (this.closed) return;
+      const half = this.leaseMs / 2;
+      this.scan = setTimeout(
+        () =>
+          void this.takeOver()
+            .catch((err: unknown) => this.o.log.warn({ err, replica: this.replicaId }, 'task takeover scan failed'))
+            .finally(next),
+        Math.round(half * (0.8 + 0.4 * Math.random())),
+      );
+      this.scan.unref();
+    };
+    next();
+    return taken;
+  }
+
+  /** One takeover scan: every lapsed task that this replica wins (one UPDATE per task decides) is run here. */
+  takeOver(): Promise<number> {
+    this.scanning ??= (async () => {
+      let taken = 0;
+      try {
+        for (;;) {
+          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH);
+          let won = 0;
+          for (const t of lapsed) {
+            if (this.running.has(t.id) || this.closed) continue;
+            const got = await this.o.store.tasks.acquire(t.id, this.replicaId, this.leaseMs, LEASED_STATES);
+            if (!got) continue;
+            won++;
+            this.tookOver(t.id, got);
+            this.start(t.id, { owner: this.replicaId, fencing: got.fencing, ttlMs: this.leaseMs });
+          }
+          taken += won;
+          if (lapsed.length < SCAN_BATCH || won === 0) break;
+        }
+      } finally {
+        this.scanning = undefined;
+      }
+      return taken;
+    })();
+    return this.scanning;
+  }
+
+  private tookOver(taskId: string, got: { fencing: number; previousOwner: string | undefined }): void {
+    this.o.metrics?.taskLeases.inc({ event: 'takeover' });
+    this.o.log.info(
+      { task_id: taskId, previous_owner: got.previousOwner ?? null, replica: this.replicaId, fencing: got.fencing },
+      'resuming unfinished tasks: took over a task whose lease was free or lapsed',
+    );
+  }
+
+  /**
+   * A change notice: wakes this replica's followers of the task (all of them when
+   * notices may have been missed), and stops this replica's run of a task that was
+   * canceled or taken by another replica meanwhile.
+   */
+  private noticed(taskId: string | undefined): void {
+    const ids = taskId ? [taskId] : [...new Set([...this.feed.eventNames().map(String), ...this.running.keys()])];
+    for (const id of ids) {
+      this.feed.emit(id);
+      const run = this.running.get(id);
+      if (run?.lease && !run.checking) void this.checkOwner(id, run);
+    }
+  }
+
+  private async checkOwner(taskId: string, run: Run): Promise<void> {
+    run.checking = true;
+    try {
+      const rec = await this.o.store.tasks.find(taskId);
+      const lease = run.lease;
+      if (!rec || !lease || run.releasing || run.controller.signal.aborted) return;
+      if (rec.state === TaskState.TASK_STATE_CANCELED)
+        run.controller.abort(new MeshError(Code.CANCELLED, `task ${taskId} was canceled`));
+      else if (rec.owner !== lease.owner || rec.fencing !== lease.fencing)
+        this.lost(taskId, run, leaseLost(taskId, lease.fencing));
+    } catch (err) {
+      this.o.log.warn({ err, task_id: taskId }, 'could not check the owner of a task after a change notice');
+    } finally {
+      run.checking = false;
+    }
+  }
+
+  /**
+   * Stops following the store and hands this replica's tasks over: their runs
+   * stop (a step in flight is re-sent by the next owner under its key) and their
+   * leases are made to lapse at once, so another replica takes them without
+   * waiting for the lease to run out.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.scan);
+    clearInterval(this.renewal);
+    this.renewal = undefined;
+    this.unlisten?.();
+    const runs = [...this.running];
+    for (const [, run] of runs)
+      run.controller.abort(new MeshError(Code.UNAVAILABLE, 'the replica running this task is shutting down'));
+    await Promise.all(runs.map(([id]) => this.idle(id)));
+    const held = runs.filter(([, r]) => r.lease && !r.releasing).map(([id]) => id);
+    // A 1 ms lease: lapsed by the time any other replica looks.
+    if (held.length)
+      await this.o.store.tasks.renew(this.replicaId, held, 1).catch((err: unknown) => {
+        this.o.log.warn({ err, tasks: held.length }, 'could not hand tasks over at shutdown; their leases lapse');
+      });
   }
 }
 

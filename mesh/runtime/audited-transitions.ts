@@ -1,6 +1,14 @@
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
-import { assertTransition, type Store, type TaskRecord } from '../state/index.js';
+import {
+  assertTransition,
+  isTerminal,
+  leaseLost,
+  type Store,
+  type TaskLease,
+  type TaskRecord,
+  type TaskWrites,
+} from '../state/index.js';
 import type { AuditLog } from '../telemetry/index.js';
 import type { TaskData } from './task-codec.js';
 
@@ -13,6 +21,16 @@ export interface TaskChangeInput {
   events: unknown[];
   data: Record<string, unknown> | undefined;
   reason?: string;
+  /** The run's lease: the change is audited and stored only while the run holds it. */
+  lease?: TaskLease;
+  /** Takes the task's lease for a run of this replica in the same write. */
+  acquire?: { owner: string; ttlMs: number };
+  /** Gives the lease up in the same write (the run ends or waits). */
+  release?: boolean;
+  /** Takes the lease from its holder (a cancel). */
+  revoke?: boolean;
+  /** More writes in the same transaction as the change (an answer recorded with the move to WORKING). */
+  alongside?: (tx: TaskWrites) => Promise<void>;
 }
 
 const outcomeOf = (state: TaskState): string => TaskState[state].replace('TASK_STATE_', '');
@@ -59,20 +77,35 @@ export class AuditedTransitions {
           Code.ABORTED,
           `task ${rec.id} is at version ${current.version}, not ${rec.version}: re-read and retry`,
         );
+      const { lease } = change;
+      // A run that lost its lease leaves no record of a change it may not make (checked again as it is stored).
+      if (lease && (current.owner !== lease.owner || current.fencing !== lease.fencing || isTerminal(current.state)))
+        throw leaseLost(rec.id, lease.fencing);
       const to = change.state;
       const moves = to !== undefined && to !== current.state;
       if (moves) {
         assertTransition(rec.id, current.state, to);
         await this.record(current, 'task_state', to, change.reason);
       }
+      const write = {
+        expectedVersion: rec.version,
+        principal: this.o.service,
+        state: to,
+        data: change.data,
+        events: change.events,
+        lease,
+        acquire: change.acquire,
+        release: change.release,
+        revoke: change.revoke,
+      };
+      const { alongside } = change;
       try {
-        return await this.o.store.tasks.update(rec.id, {
-          expectedVersion: rec.version,
-          principal: this.o.service,
-          state: to,
-          data: change.data,
-          events: change.events,
-        });
+        return alongside
+          ? await this.o.store.atomically(async (tx) => {
+              await alongside(tx);
+              return tx.tasks.update(rec.id, write);
+            })
+          : await this.o.store.tasks.update(rec.id, write);
       } catch (err) {
         if (!moves) throw err;
         // The trail already says the task moved: a second record says it did not, and why.

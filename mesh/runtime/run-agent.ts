@@ -187,7 +187,9 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         metrics: kit.metrics,
         audit: kit.audit,
         taskTimeoutMs: options.taskTimeoutMs,
+        leaseMs: options.taskLeaseMs,
       });
+      kit.onShutdown(() => runtime.close());
       const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
         (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
           .explanation!;

@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import type { Codec } from './context.js';
 import type { ColumnTypes } from './migrations.js';
+import type { Notices } from './notifications.js';
 import type { Database } from './tables.js';
 
 /** Which database a store runs on. */
@@ -19,6 +20,12 @@ export interface Backend {
   location: string;
   types: ColumnTypes;
   codec: Codec;
+  /** The database's clock in epoch milliseconds, as an SQL expression: one clock for every replica's leases. */
+  nowMs: RawBuilder<number>;
+  /** The database's clock `ms` milliseconds from now, as a value of a time column (see ColumnTypes.time). */
+  timeIn(ms: number): RawBuilder<string>;
+  /** Change notices: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite. */
+  notices: Notices;
   /** Storage-level checks the database offers (SQLite's integrity_check); problems found. */
   physicalCheck(): Promise<string[]>;
 }

@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { toMeshError } from './db-errors.js';
+import { Notices } from './notifications.js';
 import type { Database } from './tables.js';
 
 /** A JSON value as stored and returned by the store. */
@@ -12,7 +13,29 @@ export interface Codec {
   time(raw: unknown): Date;
 }
 
-/** What every record module shares: the query builder, the codec and the clock. */
+/** What a store's contexts share beyond the connection: the database clock and change notices. */
+export interface ContextShared {
+  /** The database's clock in epoch milliseconds, as SQL (see Backend.nowMs). */
+  nowMs: RawBuilder<number>;
+  /** The database's clock `ms` from now, for a time column (see Backend.timeIn). */
+  timeIn(ms: number): RawBuilder<string>;
+  notices: Notices;
+}
+
+/**
+ * SQLite's clock: epoch milliseconds, and times as ISO-8601 text with
+ * milliseconds — the format Date.toISOString writes, so stored texts compare as times.
+ */
+export const SQLITE_CLOCK: Pick<ContextShared, 'nowMs' | 'timeIn'> = {
+  nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
+  timeIn: (ms) => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${ms / 1000} seconds`})`,
+};
+
+type Notice = [channel: string, payload: string];
+// The notices each open transaction will deliver in this process once it commits.
+const pendingNotices = new WeakMap<object, Notice[]>();
+
+/** What every record module shares: the query builder, the codec, the clock and change notices. */
 export class StoreContext<DB = Database> {
   constructor(
     readonly db: Kysely<DB>,
@@ -20,16 +43,69 @@ export class StoreContext<DB = Database> {
     private readonly clock: () => Date = () => new Date(),
     /** True when `db` is an open transaction: writes join it instead of starting their own. */
     private readonly inTransaction = false,
+    private readonly shared: ContextShared = { ...SQLITE_CLOCK, notices: new Notices('memory') },
   ) {}
 
   /** Runs fn with a context whose reads and writes all belong to one transaction. */
   async transaction<T>(fn: (ctx: StoreContext<DB>) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
+    return this.committed((trx) => fn(new StoreContext(trx, this.codec, this.clock, true, this.shared)));
+  }
+
+  // One transaction; its notices are delivered in this process after it commits (never if it rolls back).
+  private async committed<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    const notices: Notice[] = [];
+    let result: T;
     try {
-      return await this.db.transaction().execute((trx) => fn(new StoreContext(trx, this.codec, this.clock, true)));
+      result = await this.db.transaction().execute((trx) => {
+        pendingNotices.set(trx, notices);
+        return fn(trx);
+      });
     } catch (err) {
       throw toMeshError(err);
     }
+    for (const [channel, payload] of notices) this.shared.notices.deliver(channel, payload);
+    return result;
+  }
+
+  /** The store's change notices (listen to a channel; see Notices). */
+  get notices(): Notices {
+    return this.shared.notices;
+  }
+
+  /**
+   * The database's clock in epoch milliseconds, as an SQL expression (a
+   * bigint: compare and compute with it in SQL). Leases use it so that every
+   * replica judges expiry by one clock.
+   */
+  nowMs(): RawBuilder<number> {
+    return this.shared.nowMs;
+  }
+
+  /**
+   * The database's clock `ms` milliseconds from now (negative: ago), as a
+   * value of a time column: leases kept in such columns are judged by one
+   * clock, whatever each replica's own says.
+   */
+  timeIn(ms: number): RawBuilder<string> {
+    return this.shared.timeIn(ms);
+  }
+
+  /**
+   * Tells the channel's listeners — in every process sharing the store — that
+   * `payload` changed, once the write commits. Call it inside a write: pass
+   * its `trx` (a context from `transaction` uses its own). A notice says what
+   * to re-read, never the data itself.
+   */
+  async notify(channel: string, payload: string, trx?: Kysely<DB>): Promise<void> {
+    const db = trx ?? this.db;
+    const { notices } = this.shared;
+    if (notices.transport)
+      await sql`select pg_notify(${notices.wire(channel)}, ${notices.encode(payload)})`.execute(db);
+    const pending = pendingNotices.get(db);
+    if (pending) {
+      if (!pending.some(([c, p]) => c === channel && p === payload)) pending.push([channel, payload]);
+    } else notices.deliver(channel, payload);
   }
 
   /**
@@ -56,8 +132,9 @@ export class StoreContext<DB = Database> {
 
   /** Runs fn in one transaction: all of its writes commit together or none does. */
   async write<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    if (!this.inTransaction) return this.committed(fn);
     try {
-      return this.inTransaction ? await fn(this.db) : await this.db.transaction().execute(fn);
+      return await fn(this.db);
     } catch (err) {
       throw toMeshError(err);
     }

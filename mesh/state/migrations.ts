@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 /** Column types that differ between the dialects; everything else is shared. */
 export interface ColumnTypes {
@@ -195,12 +195,49 @@ function registry(types: ColumnTypes): Migration {
   };
 }
 
+// Task ownership by lease (expand only: nullable or defaulted columns and an index, so a
+// replica of the previous version keeps working on the same schema). The lease's expiry is
+// epoch ms by the database's clock: replicas' clocks never have to agree.
+function taskLeases(types: ColumnTypes): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      const columns: [string, string][] = [
+        ['owner', 'text'],
+        ['lease_until', 'bigint'],
+        ['fencing', 'integer NOT NULL DEFAULT 0'],
+      ];
+      if (types.json === 'jsonb') {
+        for (const [name, type] of columns)
+          await sql`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      } else {
+        // SQLite has no ADD COLUMN IF NOT EXISTS, and this runs outside a transaction: skip what a crashed run added.
+        const have = new Set(
+          (await sql<{ name: string }>`PRAGMA table_info(tasks)`.execute(db)).rows.map((r) => r.name),
+        );
+        for (const [name, type] of columns)
+          if (!have.has(name)) await sql`ALTER TABLE tasks ADD COLUMN ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
+      }
+      // The takeover scan: live tasks whose lease is absent or lapsed.
+      await db.schema
+        .createIndex('tasks_lease_idx')
+        .ifNotExists()
+        .on('tasks')
+        .columns(['state', 'lease_until'])
+        .execute();
+    },
+  };
+}
+
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
  * leading number is the schema version. Never edit a released migration: add the next one.
  */
 export function migrations(types: ColumnTypes): Record<string, Migration> {
-  return { '0001_initial': initial(types), '0002_registry': registry(types) };
+  return {
+    '0001_initial': initial(types),
+    '0002_registry': registry(types),
+    '0003_task_leases': taskLeases(types),
+  };
 }
 
 /** The schema version a migration name stands for ("0003_x" → 3). */

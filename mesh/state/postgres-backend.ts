@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../telemetry/index.js';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
 import type { JsonValue } from './context.js';
 import { isConnectionError } from './db-errors.js';
+import { Notices } from './notifications.js';
+import { PostgresNotices } from './postgres-notices.js';
 import type { Database } from './tables.js';
 
 /** The server and database of a URL without credentials, for logs. */
@@ -73,6 +75,11 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
     schema,
     location: `${redactUrl(url)} schema "${schema}"`,
     types: { json: 'jsonb', time: 'timestamptz' },
+    // clock_timestamp, not now(): now() is the transaction's start, which a long transaction would hold back.
+    nowMs: sql<number>`floor(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+    timeIn: (ms) => sql<string>`clock_timestamp() + ${ms} * interval '1 millisecond'`,
+    // NOTIFY reaches the whole database: the schema keeps services sharing one apart.
+    notices: new Notices(schema, new PostgresNotices(url, config, service, log)),
     codec: {
       // pg already parses jsonb and timestamptz.
       json: (raw) => raw as JsonValue,

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
-import type { JsonValue } from './context.js';
+import { SQLITE_CLOCK, type JsonValue } from './context.js';
+import { Notices } from './notifications.js';
 import type { Database as Schema } from './tables.js';
 
 /** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
@@ -37,6 +38,9 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     schema: undefined,
     location: file,
     types: { json: 'text', time: 'text' },
+    ...SQLITE_CLOCK,
+    // One process owns the file: notices stay in it.
+    notices: new Notices(file),
     codec: {
       json: (raw) => JSON.parse(raw as string) as JsonValue,
       time: (raw) => new Date(raw as string),

@@ -8,6 +8,7 @@ import { toMeshError } from './db-errors.js';
 import { ExecutionRecords } from './execution-records.js';
 import { logicalProblems } from './integrity.js';
 import { migrate } from './migrate.js';
+import type { Notices } from './notifications.js';
 import { Plans } from './plans.js';
 import { openSqlite } from './sqlite-backend.js';
 import { StepLog } from './steps.js';
@@ -51,7 +52,11 @@ export class Store {
     /** The schema version the database is at. */
     readonly schemaVersion: number,
   ) {
-    const ctx = new StoreContext(backend.db, backend.codec);
+    const ctx = new StoreContext(backend.db, backend.codec, undefined, false, {
+      nowMs: backend.nowMs,
+      timeIn: backend.timeIn,
+      notices: backend.notices,
+    });
     this.ctx = ctx;
     this.conversations = new Conversations(ctx);
     this.tasks = new Tasks(ctx);
@@ -80,6 +85,15 @@ export class Store {
     });
   }
 
+  /**
+   * Change notices: listen to a channel to hear of writes committed by this
+   * process or any other sharing the store (task events: channel "task",
+   * payload the task id).
+   */
+  get notices(): Notices {
+    return this.backend.notices;
+  }
+
   /** The query context, for a service's own tables in this store (see StoreContext.withTables). */
   get context(): StoreContext {
     return this.ctx;
@@ -106,6 +120,7 @@ export class Store {
 
   /** Closes the file or the connection pool; pending operations finish first. */
   async close(): Promise<void> {
+    await this.backend.notices.close();
     await this.backend.db.destroy();
   }
 }
@@ -134,6 +149,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     );
     return new Store(backend, version);
   } catch (err) {
+    await backend.notices.close().catch(() => undefined);
     await backend.db.destroy().catch(() => undefined);
     throw toMeshError(err);
   }

@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * A JSON column: jsonb on PostgreSQL, text on SQLite. Written as a JSON string on both;
@@ -45,6 +45,12 @@ export interface TasksTable {
   event_seq: number;
   /** Last step transition sequence handed out. */
   step_seq: number;
+  /** The replica whose run holds the task's lease; NULL while no run holds it. */
+  owner: string | null;
+  /** Epoch ms by the database's clock until which the owner's lease holds (bigint: PostgreSQL returns text). */
+  lease_until: ColumnType<string | number | null, number | null | undefined, number | null>;
+  /** Bumped whenever the lease changes hands (or is revoked): a write by an older holder is refused. */
+  fencing: Generated<number>;
   created_at: TimeColumn;
   created_by: string;
   updated_at: TimeColumn;

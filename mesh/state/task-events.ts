@@ -13,12 +13,17 @@ export interface TaskEventRecord {
   at: Date;
 }
 
+/** The notice channel of task changes; the payload is the task id. */
+export const TASK_CHANNEL = 'task';
+
 /**
- * Writes events whose sequences end at `lastSequence`, inside the caller's transaction. The
- * caller reserved them by bumping the task's event_seq in an UPDATE: the row lock makes
- * concurrent appenders queue instead of colliding on the same sequence.
+ * Writes events whose sequences end at `lastSequence`, inside the caller's transaction, and
+ * tells the task's followers (in every replica) once it commits. The caller reserved the
+ * sequences by bumping the task's event_seq in an UPDATE: the row lock makes concurrent
+ * appenders queue instead of colliding on the same sequence.
  */
 export async function insertEvents(
+  ctx: StoreContext,
   trx: Kysely<Database>,
   taskId: string,
   lastSequence: number,
@@ -26,6 +31,8 @@ export async function insertEvents(
   principal: string,
   at: string,
 ): Promise<number[]> {
+  // Also for a change without events: a state change is news to whoever waits on the task.
+  await ctx.notify(TASK_CHANNEL, taskId, trx);
   if (events.length === 0) return [];
   const first = lastSequence - events.length + 1;
   const rows = events.map((event, i) => ({ task_id: taskId, sequence: first + i, event, principal, at }));
@@ -51,7 +58,7 @@ export class TaskEvents {
         .returning('event_seq')
         .executeTakeFirst();
       if (bumped === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
-      return insertEvents(trx, taskId, bumped.event_seq, [encoded], principal, at);
+      return insertEvents(this.ctx, trx, taskId, bumped.event_seq, [encoded], principal, at);
     });
     return { taskId, sequence: sequence!, event: JSON.parse(encoded) as JsonValue, principal, at: new Date(at) };
   }

@@ -14,6 +14,12 @@ export interface TaskRecord {
   createdBy: string;
   updatedAt: Date;
   updatedBy: string;
+  /** The replica whose run holds the task's lease; undefined while no run does (see TaskLeases). */
+  owner: string | undefined;
+  /** The lease's fencing token: bumped each time the lease changes hands or is revoked. */
+  fencing: number;
+  /** Epoch ms by the database's clock until which the owner's lease holds. */
+  leaseUntil: number | undefined;
 }
 
 /** One kept version of a task. */
@@ -65,6 +71,9 @@ export function toTask({ json, time }: Codec, r: Selectable<TasksTable>): TaskRe
     createdBy: r.created_by,
     updatedAt: time(r.updated_at),
     updatedBy: r.updated_by,
+    owner: r.owner ?? undefined,
+    fencing: Number(r.fencing ?? 0),
+    leaseUntil: r.lease_until === null || r.lease_until === undefined ? undefined : Number(r.lease_until),
   };
 }
 

@@ -1,7 +1,17 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
+import {
+  acquireTask,
+  ACQUIRABLE_STATES,
+  databaseNowMs,
+  fenceTask,
+  lapsedTasks,
+  leaseLost,
+  renewTasks,
+  type TaskLease,
+} from './task-leases.js';
 import { insertEvents } from './task-events.js';
 import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo } from './task-states.js';
 import { keepTaskVersion, toTask, toTaskVersion, type TaskRecord, type TaskVersion } from './task-records.js';
@@ -17,6 +27,8 @@ export interface NewTask {
   requestId?: string;
   /** Events appended in the same transaction (e.g. the initial status update). */
   events?: readonly unknown[];
+  /** The replica that will run it takes its lease (fencing token 1) in the same write. */
+  lease?: { owner: string; ttlMs: number };
 }
 
 /** A compare-and-set change of a task; state changes must follow the A2A lifecycle. */
@@ -29,6 +41,14 @@ export interface TaskChange {
   reason?: string;
   /** Events appended in the same transaction, so the log never disagrees with the task. */
   events?: readonly unknown[];
+  /** Written only while this run holds the task's lease (else ABORTED, leaseLost); the write extends it. */
+  lease?: TaskLease;
+  /** Takes the lease for a run on this replica in the same write (its new token is in the answer's `fencing`). */
+  acquire?: { owner: string; ttlMs: number };
+  /** Gives the lease up in the same write: the run ends, or the task waits for its caller. */
+  release?: boolean;
+  /** Takes the lease from whoever holds it (a cancel): their next write is refused. */
+  revoke?: boolean;
 }
 
 /** Tasks with the A2A state machine, compare-and-set updates and every version kept. */
@@ -71,13 +91,20 @@ export class Tasks {
           created_by: principal,
           updated_at: at,
           updated_by: principal,
+          ...(input.lease
+            ? {
+                owner: input.lease.owner,
+                fencing: 1,
+                lease_until: sql<number>`${databaseNowMs(trx)} + ${Math.round(input.lease.ttlMs)}`,
+              }
+            : {}),
         })
         .onConflict((oc) => oc.doNothing())
         .returningAll()
         .executeTakeFirst();
       if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
       await keepTaskVersion(trx, id, undefined);
-      await insertEvents(trx, id, events.length, events, principal, at);
+      await insertEvents(this.ctx, trx, id, events.length, events, principal, at);
       return { task: toTask(this.ctx.codec, row), created: true };
     });
   }
@@ -110,7 +137,11 @@ export class Tasks {
     // it matches nothing do we read the row, to say why.
     const from = change.state === undefined ? LIVE_STATES : statesLeadingTo(change.state);
     return this.ctx.write(async (trx) => {
-      const row = await trx
+      const now = databaseNowMs(trx);
+      const ttl = change.lease?.ttlMs ?? change.acquire?.ttlMs ?? 0;
+      const extended = sql<number>`${now} + ${Math.max(1, Math.round(ttl))}`;
+      const gone = change.release || change.revoke;
+      let q = trx
         .updateTable('tasks')
         .set((eb) => ({
           version: expected + 1,
@@ -119,27 +150,68 @@ export class Tasks {
           event_seq: eb('event_seq', '+', events.length),
           ...(change.state === undefined ? {} : { state: change.state }),
           ...(data === undefined ? {} : { data }),
+          ...(change.lease && !gone ? { lease_until: extended } : {}),
+          ...(change.acquire && !gone
+            ? { owner: change.acquire.owner, fencing: eb('fencing', '+', 1), lease_until: extended }
+            : {}),
+          ...(gone ? { owner: null, lease_until: null } : {}),
+          ...(change.revoke ? { fencing: eb('fencing', '+', 1) } : {}),
         }))
         .where('id', '=', id)
         .where('version', '=', expected)
-        .where('state', 'in', from)
-        .returningAll()
-        .executeTakeFirst();
-      if (row === undefined) throw await this.whyNot(trx, id, expected, change.state);
+        .where('state', 'in', from);
+      if (change.lease) q = q.where('owner', '=', change.lease.owner).where('fencing', '=', change.lease.fencing);
+      if (change.acquire)
+        q = q.where((eb) =>
+          eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]),
+        );
+      const row = await q.returningAll().executeTakeFirst();
+      if (row === undefined) throw await this.whyNot(trx, id, expected, change);
       await keepTaskVersion(trx, id, change.reason);
-      await insertEvents(trx, id, row.event_seq, events, principal, at);
+      await insertEvents(this.ctx, trx, id, row.event_seq, events, principal, at);
       return toTask(this.ctx.codec, row);
     });
   }
 
-  private async whyNot(
-    trx: Kysely<Database>,
+  /**
+   * Takes the task's lease for `owner` when nobody holds it or its lease lapsed (by the
+   * database's clock) and the task is in `states`: of replicas trying at once, one wins.
+   */
+  async acquire(
     id: string,
-    expected: number,
-    to: TaskState | undefined,
-  ): Promise<MeshError> {
-    const current = await trx.selectFrom('tasks').select(['state', 'version']).where('id', '=', id).executeTakeFirst();
+    owner: string,
+    ttlMs: number,
+    states: readonly TaskState[] = ACQUIRABLE_STATES,
+  ): Promise<{ fencing: number; previousOwner: string | undefined } | undefined> {
+    return this.ctx.write((trx) => acquireTask(trx, id, owner, ttlMs, states));
+  }
+
+  /** Checks that a run still holds the task's lease and extends it (inside `atomically`, with the run's writes). */
+  async fence(id: string, lease: TaskLease): Promise<void> {
+    await this.ctx.write((trx) => fenceTask(trx, id, lease));
+  }
+
+  /** Extends, in one UPDATE, the leases `owner` holds; returns the fencing token of each task still held. */
+  async renew(owner: string, ids: readonly string[], ttlMs: number): Promise<Map<string, number>> {
+    return this.ctx.write((trx) => renewTasks(trx, owner, ids, ttlMs));
+  }
+
+  /** SUBMITTED and WORKING tasks whose lease is absent or lapsed: what a replica takes over. */
+  async lapsed(limit = 100): Promise<{ id: string; owner: string | undefined }[]> {
+    return this.ctx.read((db) => lapsedTasks(db, limit));
+  }
+
+  private async whyNot(trx: Kysely<Database>, id: string, expected: number, change: TaskChange): Promise<MeshError> {
+    const to = change.state;
+    const current = await trx
+      .selectFrom('tasks')
+      .select(['state', 'version', 'owner', 'fencing'])
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (current === undefined) return new MeshError(Code.NOT_FOUND, `task ${id} not found`);
+    const { lease } = change;
+    if (lease && (current.owner !== lease.owner || Number(current.fencing) !== lease.fencing))
+      return leaseLost(id, lease.fencing);
     if (current.version !== expected) return staleVersion(`task ${id}`, expected, current.version);
     if (to === undefined && isTerminal(current.state)) {
       return new MeshError(
@@ -152,6 +224,7 @@ export class Tasks {
     } catch (err) {
       return err as MeshError;
     }
+    if (change.acquire) return new MeshError(Code.ABORTED, `task ${id} is run by another replica: retry later`);
     return staleVersion(`task ${id}`, expected, current.version);
   }
 

@@ -26,7 +26,9 @@ export interface IdempotencyOptions {
 
 /**
  * Tool results by idempotency key. The first caller claims the key and acts; concurrent and
- * later callers with the same key get the stored result instead of acting again.
+ * later callers with the same key get the stored result instead of acting again. Claims are
+ * leases judged by the database's clock, so replicas sharing the store agree on when a holder
+ * has lapsed whatever their own clocks say.
  */
 export class ToolResults {
   constructor(private readonly ctx: StoreContext) {}
@@ -40,7 +42,6 @@ export class ToolResults {
     const owner = randomUUID();
     for (let poll = 10; ; poll = Math.min(poll * 2, 200)) {
       if (options.signal?.aborted) throw new MeshError(Code.CANCELLED, 'cancelled while waiting for a tool result');
-      const now = new Date();
       const inserted = await this.ctx.write((trx) =>
         trx
           .insertInto('tool_results')
@@ -50,9 +51,9 @@ export class ToolResults {
             owner,
             fingerprint: options.fingerprint ?? null,
             result: null,
-            lease_until: new Date(now.getTime() + leaseMs).toISOString(),
+            lease_until: this.ctx.timeIn(leaseMs),
             principal,
-            created_at: now.toISOString(),
+            created_at: this.ctx.now(),
             completed_at: null,
           })
           .onConflict((oc) => oc.doNothing())
@@ -73,12 +74,7 @@ export class ToolResults {
         throw new MeshError(Code.FAILED_PRECONDITION, `idempotency key ${key} was used with other arguments`);
       }
       if (row.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
-      if (
-        this.ctx.codec.time(row.lease_until).getTime() < now.getTime() &&
-        (await this.takeOver(key, row.owner, owner, leaseMs))
-      ) {
-        return this.act(key, owner, leaseMs, action);
-      }
+      if (await this.takeOver(key, row.owner, owner, leaseMs)) return this.act(key, owner, leaseMs, action);
       if (Date.now() + poll > waitUntil)
         throw new MeshError(Code.ABORTED, `tool invocation ${key} is still in progress: retry later`);
       await sleep(poll);
@@ -138,7 +134,7 @@ export class ToolResults {
     await this.ctx.write((trx) =>
       trx
         .updateTable('tool_results')
-        .set({ lease_until: new Date(Date.now() + leaseMs).toISOString() })
+        .set({ lease_until: this.ctx.timeIn(leaseMs) })
         .where('key', '=', key)
         .where('owner', '=', owner)
         .where('status', '=', 'pending')
@@ -146,14 +142,16 @@ export class ToolResults {
     );
   }
 
+  // Only a holder whose lease has lapsed by the database's clock, and only one taker.
   private async takeOver(key: string, from: string, to: string, leaseMs: number): Promise<boolean> {
     const row = await this.ctx.write((trx) =>
       trx
         .updateTable('tool_results')
-        .set({ owner: to, lease_until: new Date(Date.now() + leaseMs).toISOString() })
+        .set({ owner: to, lease_until: this.ctx.timeIn(leaseMs) })
         .where('key', '=', key)
         .where('owner', '=', from)
         .where('status', '=', 'pending')
+        .where('lease_until', '<', this.ctx.timeIn(0))
         .returning('key')
         .executeTakeFirst(),
     );

@@ -60,6 +60,12 @@ export class MeshMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   });
+  readonly taskLeases = new Counter({
+    name: 'agentmesh_task_leases_total',
+    help: 'Task lease events of this replica: takeover (took a task whose lease had lapsed) and lost (a run stopped because another replica or a cancel took its lease).',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
   readonly pendingTasks = new Gauge({
     name: 'agentmesh_pending_tasks',
     help: 'Tasks not yet in a terminal state.',

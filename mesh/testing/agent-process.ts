@@ -20,6 +20,11 @@ export interface StartAgentOptions {
   policy?: { service?: string; rules: object[] };
   /** Load the telemetry preload, so spans go to `traceFile`. */
   tracing?: boolean;
+  /**
+   * Runs one of several replicas of the agent (same name, same store): each
+   * replica is its own process with its own log file, started and stopped on its own.
+   */
+  replica?: string;
 }
 
 /** An agent process of a test mesh, ready (serving and registered). */
@@ -80,7 +85,7 @@ export async function startAgentProcess(
   env: Record<string, string>,
   options: StartAgentOptions,
 ): Promise<RunningAgent> {
-  const logFile = home.logFile(name);
+  const logFile = home.logFile(options.replica ? `${name}-${options.replica}` : name);
   const traceFile = join(home.dir, 'traces', `${name.replace('/', '-')}.jsonl`);
   mkdirSync(dirname(traceFile), { recursive: true });
   if (options.model) await options.model.start();

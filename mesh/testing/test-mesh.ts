@@ -118,12 +118,13 @@ export class TestMesh {
   /** Runs an agent's entry file (its main.ts / main.js calling runAgent) in this mesh; resolves once it is registered. */
   async startAgent(entry: string, options: StartAgentOptions = {}): Promise<RunningAgent> {
     const name = agentName(entry, options);
+    const key = options.replica ? `${name}#${options.replica}` : name;
     // A stopped or killed agent may start again: same name, same data (how tests of resumption work).
-    if (this.agents.get(name)?.process.running) throw new Error(`${name} already runs in this test mesh`);
+    if (this.agents.get(key)?.process.running) throw new Error(`${key} already runs in this test mesh`);
     await this.ensureClient(agentClient(name));
     if (options.model) this.models.add(options.model);
     const agent = await startAgentProcess(this.mesh, entry, name, await this.workloadEnv(name), options);
-    this.agents.set(name, agent);
+    this.agents.set(key, agent);
     this.remember({ name, kind: 'agent', address: agent.address, admin: agent.admin });
     return agent;
   }
