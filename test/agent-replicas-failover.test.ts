@@ -58,6 +58,15 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
         : undefined;
     });
 
+  /** A replica's count of task lease events (takeover, lost), from its /metrics. */
+  const leaseEvents = async (r: Replica, event: string) => {
+    const text = await (await fetch(`http://${r.agent.admin}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('agentmesh_task_leases_total{') && l.includes(`event="${event}"`));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
+
   /** The tool calls of one task, as "tool step key". */
   const actions = (taskId: string) =>
     tools.calls.filter((c) => c.taskId === taskId).map((c) => `${c.tool} ${c.stepId} ${c.idempotencyKey}`);
@@ -82,9 +91,16 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
     const lease = await leaseOf(fx, taskId);
     // Taken over once (token 2) and given up when the task completed.
     expect(lease).toMatchObject({ owner: null, fencing: 2 });
-    const takers = ['r2', 'r3'].filter((n) => replicas[n]!.agent.process.tail().includes(taskId));
-    expect(takers).toHaveLength(1);
-    expect(replicas[takers[0]!]!.agent.process.tail()).toMatch(/took over a task whose lease was free or lapsed/);
+    // One replica logged the takeover, naming the dead owner.
+    const takeovers = ['r2', 'r3'].flatMap((n) =>
+      replicas[n]!.agent.process.tail()
+        .split('\n')
+        .filter((line) => line.includes('took over a task') && line.includes(taskId))
+        .map((line) => ({ by: n, ...(JSON.parse(line) as { previous_owner: string; fencing: number }) })),
+    );
+    expect(takeovers).toHaveLength(1);
+    expect(takeovers[0]).toMatchObject({ previous_owner: r1!.id, fencing: 2 });
+    expect(await leaseEvents(replicas[takeovers[0]!.by]!, 'takeover')).toBe(1);
     // The re-sent middle step kept its one key; the stored result answered it.
     const { explanation } = await r2!.client.explainTask({ taskId, maxDepth: 0 });
     const middle = explanation!.execution.find((e) => e.stepId === 'middle')!;
@@ -118,6 +134,7 @@ describe('replicas of an agent over one PostgreSQL: a task whose owner dies, han
       return tail.includes('lease of task lost') && tail.includes(taskId) ? true : undefined;
     });
     expect(await footprint(fx, taskId)).toEqual(before);
+    expect(await leaseEvents(r2!, 'lost')).toBe(1);
     expect((await r3!.client.getTask({ taskId, historyLength: 0 })).task!.status!.state).toBe(
       TaskState.TASK_STATE_COMPLETED,
     );

@@ -19,6 +19,7 @@ describe('compileAgentOptions', () => {
       {},
       {
         AGENTMESH_TASK_TIMEOUT_MS: '60000',
+        AGENTMESH_TASK_LEASE_MS: '2500',
         AGENTMESH_PLANNER: 'llm',
         OPENAI_API_KEY: 'k',
         OPENAI_MODEL: 'env-model',
@@ -27,7 +28,12 @@ describe('compileAgentOptions', () => {
         AGENTMESH_DATA_DIR: dir,
       },
     );
-    expect(c).toMatchObject({ taskTimeoutMs: 60_000, planner: 'llm', openai: { apiKey: 'k', model: 'env-model' } });
+    expect(c).toMatchObject({
+      taskTimeoutMs: 60_000,
+      taskLeaseMs: 2_500,
+      planner: 'llm',
+      openai: { apiKey: 'k', model: 'env-model' },
+    });
     expect(c.models).toEqual(new Map([['fast', { model: 'small', baseURL: 'http://llm.local/v1' }]]));
     expect(c.routes).toEqual({
       tools: new Map([['demo/tools', '127.0.0.1:7001']]),
@@ -42,6 +48,7 @@ describe('compileAgentOptions', () => {
       NAME,
       {
         taskTimeoutMs: 5_000,
+        taskLeaseMs: 20_000,
         planner,
         openai: { model: 'code-model' },
         models: { fast: 'tiny', deep: { model: 'big', baseURL: 'http://other.local/v1' } },
@@ -50,6 +57,7 @@ describe('compileAgentOptions', () => {
       },
       {
         AGENTMESH_TASK_TIMEOUT_MS: '60000',
+        AGENTMESH_TASK_LEASE_MS: '2500',
         OPENAI_API_KEY: 'k',
         OPENAI_MODEL: 'env-model',
         AGENTMESH_MODELS: 'fast=small',
@@ -59,7 +67,11 @@ describe('compileAgentOptions', () => {
       },
     );
     expect(c.planner).toBe(planner);
-    expect(c).toMatchObject({ taskTimeoutMs: 5_000, openai: { apiKey: 'k', model: 'code-model' } });
+    expect(c).toMatchObject({
+      taskTimeoutMs: 5_000,
+      taskLeaseMs: 20_000,
+      openai: { apiKey: 'k', model: 'code-model' },
+    });
     expect(c.models).toEqual(
       new Map([
         ['fast', { model: 'tiny' }],
@@ -99,6 +111,8 @@ describe('compileAgentOptions', () => {
     ['option store', { store: { DATA_DIR: 'x' } }, {}],
     ['option openai.baseURL', { openai: { baseURL: 'not a url' } }, {}],
     ['AGENTMESH_TASK_TIMEOUT_MS', {}, { AGENTMESH_TASK_TIMEOUT_MS: 'soon' }],
+    ['option taskLeaseMs', { taskLeaseMs: 10 }, {}],
+    ['AGENTMESH_TASK_LEASE_MS', {}, { AGENTMESH_TASK_LEASE_MS: '0' }],
     ['AGENTMESH_COLLABORATOR_ADDRESSES must be', {}, { AGENTMESH_COLLABORATOR_ADDRESSES: 'tools' }],
     ['AGENTMESH_MODELS model alias "x"', {}, { AGENTMESH_MODELS: 'x' }],
   ])('refused, naming the option or variable: %s', (message, options, env) => {

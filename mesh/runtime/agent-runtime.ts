@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
-import { hostname } from 'node:os';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
@@ -13,7 +12,7 @@ import {
   isLeaseLost,
   isTerminal,
   leaseLost,
-  LEASED_STATES,
+  TASK_CHANNEL,
   type Store,
   type TaskLease,
   type TaskRecord,
@@ -23,6 +22,7 @@ import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
+import { TaskOwnership, type Run } from './task-ownership.js';
 import { execute, type ExecutionState, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
@@ -63,28 +63,10 @@ export interface AgentRuntimeOptions {
 export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 /** Default of AgentRuntimeOptions.leaseMs. */
 export const DEFAULT_TASK_LEASE_MS = 10_000;
-// Tasks one takeover query lists; a scan repeats it while it keeps finding some.
-const SCAN_BATCH = 100;
-
-/** One run of a task in this process: how to stop it, and the lease it holds (once taken). */
-interface Run {
-  controller: AbortController;
-  lease?: TaskLease;
-  /** Set while the run writes the change that gives its lease up: a renewal that misses it then is no loss. */
-  releasing?: boolean;
-  /** A check of the task's owner (after a change notice) is under way. */
-  checking?: boolean;
-}
-
-/** What the runtime needs of the store's change notices (PostgreSQL LISTEN/NOTIFY; in process on SQLite). */
-interface NoticeSource {
-  listen(channel: string, listener: (payload: string | undefined) => void): Promise<() => void>;
-}
 // A token this close to expiry is not used for an exchange: the exchange and the call need time too.
 const AUTHORITY_MARGIN_MS = 15_000;
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
-
 /**
  * Runs an agent's tasks: each request becomes a persisted task, a plan
  * (persisted, immutable), and a deterministic execution whose every step
@@ -102,18 +84,22 @@ export class AgentRuntime {
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
-  /** This runtime's id as the owner of task leases: unique per process, so a restarted process is another owner. */
-  readonly replicaId = randomUUID();
+  private readonly ownership: TaskOwnership;
   private readonly leaseMs: number;
-  private renewal: NodeJS.Timeout | undefined;
-  private scan: NodeJS.Timeout | undefined;
-  private scanning: Promise<number> | undefined;
   private unlisten: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly o: AgentRuntimeOptions) {
     this.feed.setMaxListeners(0);
     this.leaseMs = o.leaseMs ?? DEFAULT_TASK_LEASE_MS;
+    this.ownership = new TaskOwnership({
+      store: o.store,
+      log: o.log,
+      metrics: o.metrics,
+      leaseMs: this.leaseMs,
+      running: this.running,
+      start: (taskId, lease) => this.start(taskId, lease),
+    });
     this.transitions = new AuditedTransitions({
       store: o.store,
       audit: o.audit,
@@ -121,6 +107,11 @@ export class AgentRuntime {
       peer: o.card.identity || undefined,
     });
     this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
+  }
+
+  /** This runtime's id as the owner of task leases: unique per process, so a restarted process is another owner. */
+  get replicaId(): string {
+    return this.ownership.replicaId;
   }
 
   private get name(): string {
@@ -248,7 +239,7 @@ export class AgentRuntime {
         this.transitions.record(task, 'task_state', TaskState.TASK_STATE_SUBMITTED),
       );
       // Started first: a failing audit write fails this call, but leaves no task that never runs.
-      this.start(task.id, { owner: this.replicaId, fencing: task.fencing, ttlMs: this.leaseMs });
+      this.start(task.id, this.ownership.lease(task.fencing));
       await submitted;
     } else {
       // A retry racing the call that created the task: answered once that call's record is durable.
@@ -266,10 +257,10 @@ export class AgentRuntime {
     if (this.running.has(taskId) || this.closed) return;
     const run: Run = { controller: new AbortController(), lease };
     this.running.set(taskId, run);
-    this.renewing();
+    this.ownership.renewing();
     void this.traced(taskId, run)
       .catch((err: unknown) => {
-        if (isLeaseLost(err)) this.lost(taskId, run, err);
+        if (isLeaseLost(err)) this.ownership.lost(taskId, run, err);
         else if (!run.controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
       })
       .finally(() => {
@@ -281,68 +272,6 @@ export class AgentRuntime {
           this.start(taskId, next);
         }
       });
-  }
-
-  /** Stops a run that no longer holds its task's lease: it writes nothing more; its steps see the abort. */
-  private lost(taskId: string, run: Run, why: unknown): void {
-    if (run.controller.signal.aborted) return;
-    const fencing = run.lease?.fencing;
-    run.controller.abort(isLeaseLost(why) ? why : leaseLost(taskId, fencing ?? 0));
-    this.o.metrics?.taskLeases.inc({ event: 'lost' });
-    this.o.log.warn(
-      { task_id: taskId, replica: this.replicaId, fencing, reason: (why as Error).message },
-      'lease of task lost: its run stops and writes nothing more',
-    );
-  }
-
-  /** Runs fn (a write of the run); a lost lease stops the run at once. */
-  private async fenced<T>(taskId: string, run: Run, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isLeaseLost(err)) this.lost(taskId, run, err);
-      throw err;
-    }
-  }
-
-  /** The run's lease; a run only writes once it holds one. */
-  private leaseOf(taskId: string, run: Run): TaskLease {
-    if (!run.lease) throw leaseLost(taskId, 0);
-    return run.lease;
-  }
-
-  /** Renews the leases of this replica's runs every third of the lease, while it has any. */
-  private renewing(): void {
-    if (this.renewal || this.closed) return;
-    this.renewal = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
-    this.renewal.unref();
-  }
-
-  /** One UPDATE extends every lease this replica holds; a run whose lease is gone is stopped. */
-  private async renew(): Promise<void> {
-    const held = [...this.running].filter(([, r]) => r.lease && !r.releasing);
-    if (!held.length) {
-      if (!this.running.size) {
-        clearInterval(this.renewal);
-        this.renewal = undefined;
-      }
-      return;
-    }
-    let kept: Map<string, number>;
-    try {
-      kept = await this.o.store.tasks.renew(
-        this.replicaId,
-        held.map(([id]) => id),
-        this.leaseMs,
-      );
-    } catch (err) {
-      // Every write is fenced anyway: a lease that lapses meanwhile only costs this replica the task.
-      this.o.log.warn({ err, replica: this.replicaId, tasks: held.length }, 'task lease renewal failed');
-      return;
-    }
-    for (const [id, run] of held)
-      if (run.lease && !run.releasing && kept.get(id) !== run.lease.fencing)
-        this.lost(id, run, leaseLost(id, run.lease.fencing));
   }
 
   /** Runs (or resumes) a task under a span in the trace of the request that created it. */
@@ -383,7 +312,7 @@ export class AgentRuntime {
     // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
     const status = statusOf(events);
     const { run } = how;
-    const lease = run ? this.leaseOf(rec.id, run) : undefined;
+    const lease = run ? this.ownership.leaseOf(rec.id, run) : undefined;
     const release = !!run && state !== undefined && (isTerminal(state) || WAITING.has(state));
     if (run && release) run.releasing = true;
     // Audited, then stored, then announced: no caller sees a state whose record could still be lost.
@@ -403,7 +332,7 @@ export class AgentRuntime {
     } catch (err) {
       if (run) {
         run.releasing = false;
-        if (isLeaseLost(err)) this.lost(rec.id, run, err);
+        if (isLeaseLost(err)) this.ownership.lost(rec.id, run, err);
       }
       throw err;
     }
@@ -437,8 +366,8 @@ export class AgentRuntime {
       // Woken here (the caller's token came back): the run takes the lease first, unless another replica holds it.
       const got = await this.o.store.tasks.acquire(taskId, this.replicaId, this.leaseMs);
       if (!got) return;
-      run.lease = { owner: this.replicaId, fencing: got.fencing, ttlMs: this.leaseMs };
-      if (got.previousOwner && got.previousOwner !== this.replicaId) this.tookOver(taskId, got);
+      run.lease = this.ownership.lease(got.fencing);
+      if (got.previousOwner && got.previousOwner !== this.replicaId) this.ownership.tookOver(taskId, got);
     }
     const lease = run.lease;
     let rec = await this.o.store.tasks.get(taskId);
@@ -460,7 +389,7 @@ export class AgentRuntime {
         );
         plan = outcome.plan;
         // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
-        await this.fenced(taskId, run, () =>
+        await this.ownership.fenced(taskId, run, () =>
           this.o.store.atomically(async (tx) => {
             await tx.tasks.fence(taskId, lease);
             await tx.records.put({
@@ -525,7 +454,7 @@ export class AgentRuntime {
       deadline: (rec.data as unknown as TaskData).runDeadline,
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
-          await this.fenced(taskId, run, () =>
+          await this.ownership.fenced(taskId, run, () =>
             this.o.store.atomically(async (tx) => {
               await tx.tasks.fence(taskId, lease);
               await tx.steps.record(taskId, {
@@ -542,7 +471,7 @@ export class AgentRuntime {
         },
         stepFinished: async (e, choice) => {
           // One transaction: after a crash a step is either finished with all its records, or to be resumed.
-          await this.fenced(taskId, run, () =>
+          await this.ownership.fenced(taskId, run, () =>
             this.o.store.atomically(async (tx) => {
               await tx.tasks.fence(taskId, lease);
               if (choice)
@@ -581,21 +510,23 @@ export class AgentRuntime {
           if (!log.length) return;
           // Arguments and a prompt of the same step are separate records.
           const id = `${taskId}:substitution:${log[0]!.stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`;
-          await this.fenced(taskId, run, () =>
-            this.o.store.atomically(async (tx) => {
-              await tx.tasks.fence(taskId, lease);
-              await tx.records.put({
-                id,
-                taskId,
-                kind: 'substitution',
-                record: log.map((s) => Substitution.toJSON(s)),
-                principal: this.name,
-              });
-            }),
-          ).catch((err: unknown) => {
-            // A resumed step substitutes the same values again: the first record stands.
-            if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
-          });
+          await this.ownership
+            .fenced(taskId, run, () =>
+              this.o.store.atomically(async (tx) => {
+                await tx.tasks.fence(taskId, lease);
+                await tx.records.put({
+                  id,
+                  taskId,
+                  kind: 'substitution',
+                  record: log.map((s) => Substitution.toJSON(s)),
+                  principal: this.name,
+                });
+              }),
+            )
+            .catch((err: unknown) => {
+              // A resumed step substitutes the same values again: the first record stands.
+              if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
+            });
         },
       },
     });
@@ -789,7 +720,7 @@ export class AgentRuntime {
       },
     );
     this.remember(next, caller);
-    const lease = { owner: this.replicaId, fencing: next.fencing, ttlMs: this.leaseMs };
+    const lease = this.ownership.lease(next.fencing);
     // The run that asked may still be finishing (its lease already given up): started again once it has.
     if (this.running.has(taskId)) this.wake.set(taskId, lease);
     else this.start(taskId, lease);
@@ -797,71 +728,19 @@ export class AgentRuntime {
   }
 
   /**
-   * Starts following the store: takes over, now and every half lease (with
-   * jitter), the SUBMITTED and WORKING tasks whose lease is absent or lapsed
-   * (a replica that died, hangs or stopped), and listens to change notices so
-   * that calls on this replica hear of changes made by others. At start-up
-   * this resumes only tasks no live replica holds. Returns how many tasks the
-   * first scan took.
+   * Starts following the store: takes over, now and every half lease, the
+   * tasks no live replica holds (see TaskOwnership), and listens to change
+   * notices so that calls on this replica hear of changes made by others.
+   * Returns how many tasks the first scan took.
    */
   async resume(): Promise<number> {
-    this.o.log.info(
-      { replica: this.replicaId, host: hostname(), lease_ms: this.leaseMs },
-      'task lease owner id of this replica',
-    );
-    const notices = (this.o.store as unknown as { notices?: NoticeSource }).notices;
-    if (notices && !this.unlisten) this.unlisten = await notices.listen('task', (id) => this.noticed(id));
-    const taken = await this.takeOver();
-    this.o.log.info({ replica: this.replicaId, tasks: taken }, 'takeover scan at start-up done');
-    const next = () => {
-      if (this.closed) return;
-      const half = this.leaseMs / 2;
-      this.scan = setTimeout(
-        () =>
-          void this.takeOver()
-            .catch((err: unknown) => this.o.log.warn({ err, replica: this.replicaId }, 'task takeover scan failed'))
-            .finally(next),
-        Math.round(half * (0.8 + 0.4 * Math.random())),
-      );
-      this.scan.unref();
-    };
-    next();
-    return taken;
+    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id) => this.noticed(id));
+    return this.ownership.follow();
   }
 
-  /** One takeover scan: every lapsed task that this replica wins (one UPDATE per task decides) is run here. */
+  /** One takeover scan (see TaskOwnership.takeOver); resume() runs them on a timer. */
   takeOver(): Promise<number> {
-    this.scanning ??= (async () => {
-      let taken = 0;
-      try {
-        for (;;) {
-          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH);
-          let won = 0;
-          for (const t of lapsed) {
-            if (this.running.has(t.id) || this.closed) continue;
-            const got = await this.o.store.tasks.acquire(t.id, this.replicaId, this.leaseMs, LEASED_STATES);
-            if (!got) continue;
-            won++;
-            this.tookOver(t.id, got);
-            this.start(t.id, { owner: this.replicaId, fencing: got.fencing, ttlMs: this.leaseMs });
-          }
-          taken += won;
-          if (lapsed.length < SCAN_BATCH || won === 0) break;
-        }
-      } finally {
-        this.scanning = undefined;
-      }
-      return taken;
-    })();
-    return this.scanning;
-  }
-
-  private tookOver(taskId: string, got: { fencing: number; previousOwner: string | undefined }): void {
-    this.o.metrics?.taskLeases.inc({ event: 'takeover' });
-    this.o.log.info(
-      { task_id: taskId, previous_owner: got.previousOwner ?? null, replica: this.replicaId, fencing: got.fencing },
-      'resuming unfinished tasks: took over a task whose lease was free or lapsed',
-    );
+    return this.ownership.takeOver();
   }
 
   /**
@@ -870,54 +749,22 @@ export class AgentRuntime {
    * canceled or taken by another replica meanwhile.
    */
   private noticed(taskId: string | undefined): void {
-    const ids = taskId ? [taskId] : [...new Set([...this.feed.eventNames().map(String), ...this.running.keys()])];
+    // events.on() listens to 'error' on the feed too: never emit that one.
+    const followed = this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error');
+    const ids = taskId ? [taskId] : [...new Set([...followed, ...this.running.keys()])];
     for (const id of ids) {
       this.feed.emit(id);
       const run = this.running.get(id);
-      if (run?.lease && !run.checking) void this.checkOwner(id, run);
+      if (run?.lease && !run.checking) void this.ownership.checkOwner(id, run);
     }
   }
 
-  private async checkOwner(taskId: string, run: Run): Promise<void> {
-    run.checking = true;
-    try {
-      const rec = await this.o.store.tasks.find(taskId);
-      const lease = run.lease;
-      if (!rec || !lease || run.releasing || run.controller.signal.aborted) return;
-      if (rec.state === TaskState.TASK_STATE_CANCELED)
-        run.controller.abort(new MeshError(Code.CANCELLED, `task ${taskId} was canceled`));
-      else if (rec.owner !== lease.owner || rec.fencing !== lease.fencing)
-        this.lost(taskId, run, leaseLost(taskId, lease.fencing));
-    } catch (err) {
-      this.o.log.warn({ err, task_id: taskId }, 'could not check the owner of a task after a change notice');
-    } finally {
-      run.checking = false;
-    }
-  }
-
-  /**
-   * Stops following the store and hands this replica's tasks over: their runs
-   * stop (a step in flight is re-sent by the next owner under its key) and their
-   * leases are made to lapse at once, so another replica takes them without
-   * waiting for the lease to run out.
-   */
+  /** Stops following the store and hands this replica's tasks over (see TaskOwnership.close). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.scan);
-    clearInterval(this.renewal);
-    this.renewal = undefined;
     this.unlisten?.();
-    const runs = [...this.running];
-    for (const [, run] of runs)
-      run.controller.abort(new MeshError(Code.UNAVAILABLE, 'the replica running this task is shutting down'));
-    await Promise.all(runs.map(([id]) => this.idle(id)));
-    const held = runs.filter(([, r]) => r.lease && !r.releasing).map(([id]) => id);
-    // A 1 ms lease: lapsed by the time any other replica looks.
-    if (held.length)
-      await this.o.store.tasks.renew(this.replicaId, held, 1).catch((err: unknown) => {
-        this.o.log.warn({ err, tasks: held.length }, 'could not hand tasks over at shutdown; their leases lapse');
-      });
+    await this.ownership.close((id) => this.idle(id));
   }
 }
 

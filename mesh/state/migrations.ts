@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { SchemaMigration } from './schema-compat.js';
 
 /** Column types that differ between the dialects; everything else is shared. */
 export interface ColumnTypes {
@@ -6,10 +7,11 @@ export interface ColumnTypes {
   time: 'timestamptz' | 'text';
 }
 
-// Kysely's migrator runs SQLite migrations outside a transaction, so every statement
-// uses IF NOT EXISTS: a migration interrupted by a crash completes when re-run.
-function initial(types: ColumnTypes): Migration {
+// Every statement is idempotent (IF NOT EXISTS): migrations run in one transaction on both
+// backends now (migrate.ts), but releases before that ran SQLite's outside one.
+function initial(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const { json, time } = types;
       await db.schema
@@ -144,8 +146,9 @@ function initial(types: ColumnTypes): Migration {
 
 // The registry's book of record: entries (one per name@version), live instances
 // (leases), and the ordered change log that Watch replays.
-function registry(types: ColumnTypes): Migration {
+function registry(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const { json, time } = types;
       await db.schema
@@ -198,8 +201,9 @@ function registry(types: ColumnTypes): Migration {
 // Task ownership by lease (expand only: nullable or defaulted columns and an index, so a
 // replica of the previous version keeps working on the same schema). The lease's expiry is
 // epoch ms by the database's clock: replicas' clocks never have to agree.
-function taskLeases(types: ColumnTypes): Migration {
+function taskLeases(types: ColumnTypes): SchemaMigration {
   return {
+    kind: 'expand',
     async up(db: Kysely<unknown>) {
       const columns: [string, string][] = [
         ['owner', 'text'],
@@ -210,7 +214,7 @@ function taskLeases(types: ColumnTypes): Migration {
         for (const [name, type] of columns)
           await sql`ALTER TABLE tasks ADD COLUMN IF NOT EXISTS ${sql.raw(name)} ${sql.raw(type)}`.execute(db);
       } else {
-        // SQLite has no ADD COLUMN IF NOT EXISTS, and this runs outside a transaction: skip what a crashed run added.
+        // SQLite has no ADD COLUMN IF NOT EXISTS: skip what is there (idempotent like the rest).
         const have = new Set(
           (await sql<{ name: string }>`PRAGMA table_info(tasks)`.execute(db)).rows.map((r) => r.name),
         );
@@ -230,18 +234,14 @@ function taskLeases(types: ColumnTypes): Migration {
 
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
- * leading number is the schema version. Never edit a released migration: add the next one.
+ * leading number is the schema version. Never edit a released migration: add the next one,
+ * and declare its kind (docs/state.md, "Rolling upgrades"): expand unless it removes or
+ * reshapes something an older release reads.
  */
-export function migrations(types: ColumnTypes): Record<string, Migration> {
+export function migrations(types: ColumnTypes): Record<string, SchemaMigration> {
   return {
     '0001_initial': initial(types),
     '0002_registry': registry(types),
     '0003_task_leases': taskLeases(types),
   };
-}
-
-/** The schema version a migration name stands for ("0003_x" → 3). */
-export function versionOf(name: string): number {
-  const version = Number.parseInt(name, 10);
-  return Number.isFinite(version) ? version : 0;
 }

@@ -1,4 +1,4 @@
-import { PostgresAdapter, sql, type Expression, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
 import type { Database } from './tables.js';
@@ -35,19 +35,9 @@ export function isLeaseLost(err: unknown): boolean {
   return isMeshError(err) && err.code === Code.ABORTED && LOST.test(err.message);
 }
 
-/**
- * The database's clock in epoch milliseconds: a lease's expiry is compared by one clock only,
- * whatever the replicas' clocks say.
- */
-export function databaseNowMs(db: Kysely<Database>): Expression<number> {
-  return db.getExecutor().adapter instanceof PostgresAdapter
-    ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
-    : sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
-}
-
-/** The expiry of a lease taken or renewed now. */
-function until(db: Kysely<Database>, ttlMs: number): Expression<number> {
-  return sql<number>`${databaseNowMs(db)} + ${Math.max(1, Math.round(ttlMs))}`;
+/** The expiry of a lease taken or renewed now (`now`: the database's clock, StoreContext.nowMs). */
+export function leaseEnd(now: Expression<number>, ttlMs: number): Expression<number> {
+  return sql<number>`${now} + ${Math.max(1, Math.round(ttlMs))}`;
 }
 
 /**
@@ -56,10 +46,15 @@ function until(db: Kysely<Database>, ttlMs: number): Expression<number> {
  * the row until the transaction ends, so a takeover or a cancel waits for this write or
  * wins before it. Throws leaseLost otherwise.
  */
-export async function fenceTask(trx: Kysely<Database>, taskId: string, lease: TaskLease): Promise<void> {
+export async function fenceTask(
+  trx: Kysely<Database>,
+  now: Expression<number>,
+  taskId: string,
+  lease: TaskLease,
+): Promise<void> {
   const row = await trx
     .updateTable('tasks')
-    .set({ lease_until: until(trx, lease.ttlMs) })
+    .set({ lease_until: leaseEnd(now, lease.ttlMs) })
     .where('id', '=', taskId)
     .where('owner', '=', lease.owner)
     .where('fencing', '=', lease.fencing)
@@ -76,6 +71,7 @@ export async function fenceTask(trx: Kysely<Database>, taskId: string, lease: Ta
  */
 export async function acquireTask(
   trx: Kysely<Database>,
+  now: Expression<number>,
   taskId: string,
   owner: string,
   ttlMs: number,
@@ -85,12 +81,10 @@ export async function acquireTask(
   const before = await trx.selectFrom('tasks').select('owner').where('id', '=', taskId).executeTakeFirst();
   const row = await trx
     .updateTable('tasks')
-    .set((eb) => ({ owner, fencing: eb('fencing', '+', 1), lease_until: until(trx, ttlMs) }))
+    .set((eb) => ({ owner, fencing: eb('fencing', '+', 1), lease_until: leaseEnd(now, ttlMs) }))
     .where('id', '=', taskId)
     .where('state', 'in', states)
-    .where((eb) =>
-      eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', databaseNowMs(trx))]),
-    )
+    .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .returning('fencing')
     .executeTakeFirst();
   return row === undefined ? undefined : { fencing: Number(row.fencing), previousOwner: before?.owner ?? undefined };
@@ -102,6 +96,7 @@ export async function acquireTask(
  */
 export async function renewTasks(
   db: Kysely<Database>,
+  now: Expression<number>,
   owner: string,
   taskIds: readonly string[],
   ttlMs: number,
@@ -109,7 +104,7 @@ export async function renewTasks(
   if (taskIds.length === 0) return new Map();
   const rows = await db
     .updateTable('tasks')
-    .set({ lease_until: until(db, ttlMs) })
+    .set({ lease_until: leaseEnd(now, ttlMs) })
     .where('id', 'in', taskIds)
     .where('owner', '=', owner)
     .where('state', 'not in', TERMINAL_STATES)
@@ -118,21 +113,33 @@ export async function renewTasks(
   return new Map(rows.map((r) => [r.id, Number(r.fencing)]));
 }
 
-/** Tasks to take over: SUBMITTED or WORKING with no lease or a lapsed one, oldest first. */
+/**
+ * Tasks to take over: SUBMITTED or WORKING with no lease or a lapsed one, oldest first; rows
+ * without an owner come with what tells whether a release before leases may still run them.
+ */
 export async function lapsedTasks(
   db: Kysely<Database>,
+  now: Expression<number>,
   limit: number,
-): Promise<{ id: string; owner: string | undefined }[]> {
-  const rows = await db
+): Promise<{ id: string; owner: string | null; data: unknown; updated_at: unknown }[]> {
+  return db
     .selectFrom('tasks')
-    .select(['id', 'owner'])
+    .select(['id', 'owner', 'data', 'updated_at'])
     .where('state', 'in', LEASED_STATES)
-    .where((eb) =>
-      eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', databaseNowMs(db))]),
-    )
+    .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
     .orderBy('created_at')
     .orderBy('id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ id: r.id, owner: r.owner ?? undefined }));
+}
+
+/**
+ * Whether a live task nobody leased may be taken over. Only a replica of a release before
+ * leases writes such a task, and it may be running it right now (a rolling upgrade): wait
+ * until that run's own deadline (a run never outlives it) — or, not yet running, until it
+ * has sat unchanged for `graceMs` — plus `graceMs`. Times are the writers' clocks (ms).
+ */
+export function unownedTaskLapsed(runDeadline: unknown, updatedAt: number, graceMs: number, now: number): boolean {
+  const until = typeof runDeadline === 'number' ? Math.max(runDeadline, updatedAt) : updatedAt;
+  return until + graceMs < now;
 }

@@ -1,13 +1,14 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
 import {
   acquireTask,
   ACQUIRABLE_STATES,
-  databaseNowMs,
   fenceTask,
   lapsedTasks,
+  unownedTaskLapsed,
+  leaseEnd,
   leaseLost,
   renewTasks,
   type TaskLease,
@@ -95,7 +96,7 @@ export class Tasks {
             ? {
                 owner: input.lease.owner,
                 fencing: 1,
-                lease_until: sql<number>`${databaseNowMs(trx)} + ${Math.round(input.lease.ttlMs)}`,
+                lease_until: leaseEnd(this.ctx.nowMs(), input.lease.ttlMs),
               }
             : {}),
         })
@@ -137,9 +138,8 @@ export class Tasks {
     // it matches nothing do we read the row, to say why.
     const from = change.state === undefined ? LIVE_STATES : statesLeadingTo(change.state);
     return this.ctx.write(async (trx) => {
-      const now = databaseNowMs(trx);
-      const ttl = change.lease?.ttlMs ?? change.acquire?.ttlMs ?? 0;
-      const extended = sql<number>`${now} + ${Math.max(1, Math.round(ttl))}`;
+      const now = this.ctx.nowMs();
+      const extended = leaseEnd(now, change.lease?.ttlMs ?? change.acquire?.ttlMs ?? 0);
       const gone = change.release || change.revoke;
       let q = trx
         .updateTable('tasks')
@@ -183,22 +183,43 @@ export class Tasks {
     ttlMs: number,
     states: readonly TaskState[] = ACQUIRABLE_STATES,
   ): Promise<{ fencing: number; previousOwner: string | undefined } | undefined> {
-    return this.ctx.write((trx) => acquireTask(trx, id, owner, ttlMs, states));
+    return this.ctx.write((trx) => acquireTask(trx, this.ctx.nowMs(), id, owner, ttlMs, states));
   }
 
   /** Checks that a run still holds the task's lease and extends it (inside `atomically`, with the run's writes). */
   async fence(id: string, lease: TaskLease): Promise<void> {
-    await this.ctx.write((trx) => fenceTask(trx, id, lease));
+    await this.ctx.write((trx) => fenceTask(trx, this.ctx.nowMs(), id, lease));
   }
 
   /** Extends, in one UPDATE, the leases `owner` holds; returns the fencing token of each task still held. */
   async renew(owner: string, ids: readonly string[], ttlMs: number): Promise<Map<string, number>> {
-    return this.ctx.write((trx) => renewTasks(trx, owner, ids, ttlMs));
+    return this.ctx.write((trx) => renewTasks(trx, this.ctx.nowMs(), owner, ids, ttlMs));
+  }
+
+  /** Who holds the task's lease and under which token, with its state (a light read: no data); undefined when absent. */
+  async holder(id: string): Promise<{ state: TaskState; owner: string | undefined; fencing: number } | undefined> {
+    const row = await this.ctx.read((db) =>
+      db.selectFrom('tasks').select(['state', 'owner', 'fencing']).where('id', '=', id).executeTakeFirst(),
+    );
+    return row && { state: row.state as TaskState, owner: row.owner ?? undefined, fencing: Number(row.fencing) };
   }
 
   /** SUBMITTED and WORKING tasks whose lease is absent or lapsed: what a replica takes over. */
-  async lapsed(limit = 100): Promise<{ id: string; owner: string | undefined }[]> {
-    return this.ctx.read((db) => lapsedTasks(db, limit));
+  async lapsed(limit = 100, unownedGraceMs = 0): Promise<{ id: string; owner: string | undefined }[]> {
+    const rows = await this.ctx.read((db) => lapsedTasks(db, this.ctx.nowMs(), limit));
+    const now = Date.now();
+    return rows
+      .filter(
+        (r) =>
+          r.owner !== null ||
+          unownedTaskLapsed(
+            (this.ctx.codec.json(r.data) as { runDeadline?: unknown }).runDeadline,
+            this.ctx.codec.time(r.updated_at).getTime(),
+            unownedGraceMs,
+            now,
+          ),
+      )
+      .map((r) => ({ id: r.id, owner: r.owner ?? undefined }));
   }
 
   private async whyNot(trx: Kysely<Database>, id: string, expected: number, change: TaskChange): Promise<MeshError> {

@@ -3,7 +3,9 @@ import {
   closeSync,
   existsSync,
   fdatasync,
+  fstatSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readFileSync,
   truncateSync,
@@ -64,13 +66,22 @@ const fdatasyncAsync = promisify(fdatasync);
  * so an acknowledged record is never lost in a buffer. Records that arrive
  * while a flush is in progress share the next one (group commit), and the
  * disk wait happens off the event loop. Personal data is redacted.
+ *
+ * A record joins the chain when its write is flushed, not before: a write
+ * that fails (a full disk) is cut from the file and its records leave no
+ * trace in the chain, so the next append links onto the last durable record
+ * and the trail still verifies. Only if the cut itself fails does the log
+ * refuse every later append (the service restarts and repairs on opening).
  */
 export class AuditLog {
   private readonly fd: number;
   private seq = 0;
   private prev = '';
-  private pending: { line: string; done: (err?: Error) => void }[] = [];
+  private pending: { event: AuditEvent; done: (err?: Error, record?: AuditRecord) => void }[] = [];
   private flushing: Promise<void> | undefined;
+  // Bytes of the file that hold durable records: a failed write is cut back to it.
+  private durable = 0;
+  private broken: Error | undefined;
 
   /** Bytes of a record torn by a crash that the constructor dropped (0: none). */
   readonly repairedBytes: number;
@@ -119,6 +130,7 @@ export class AuditLog {
       );
       fsyncSync(this.fd);
     }
+    this.durable = fstatSync(this.fd).size;
   }
 
   /** The next record of the chain for an event, and its line. */
@@ -144,9 +156,9 @@ export class AuditLog {
 
   /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */
   append(event: AuditEvent): Promise<AuditRecord> {
-    const { record, line } = this.next(event);
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.pending.push({ line, done: (err) => (err ? reject(err) : resolve(record)) });
+      this.pending.push({ event, done: (err, record) => (err ? reject(err) : resolve(record!)) });
       this.flushing ??= this.flush();
     });
   }
@@ -154,17 +166,35 @@ export class AuditLog {
   private async flush(): Promise<void> {
     while (this.pending.length) {
       const batch = this.pending.splice(0);
+      const [seq, prev] = [this.seq, this.prev];
+      const records = batch.map((b) => this.next(b.event));
+      const data = Buffer.from(records.map((r) => r.line).join(''));
       try {
-        const data = Buffer.from(batch.map((b) => b.line).join(''));
         for (let offset = 0; offset < data.length;)
           offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
         await fdatasyncAsync(this.fd);
-        for (const b of batch) b.done();
+        this.durable += data.length;
+        batch.forEach((b, i) => b.done(undefined, records[i]!.record));
       } catch (err) {
+        this.undo(seq, prev, err as Error);
         for (const b of batch) b.done(err as Error);
       }
     }
     this.flushing = undefined;
+  }
+
+  // A failed write may have left part of its records in the file: cut them, and the chain goes on from the last durable record.
+  private undo(seq: number, prev: string, cause: Error): void {
+    [this.seq, this.prev] = [seq, prev];
+    try {
+      ftruncateSync(this.fd, this.durable);
+      fsyncSync(this.fd);
+    } catch (err) {
+      this.broken = new Error(
+        `audit trail ${this.file}: a failed write (${cause.message}) could not be cut from the file (${(err as Error).message}); restart the service to repair it`,
+      );
+      for (const b of this.pending.splice(0)) b.done(this.broken);
+    }
   }
 
   /** Waits for pending records, then closes the file. */

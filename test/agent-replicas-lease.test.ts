@@ -1,0 +1,279 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentCard } from '../gen/agentmesh/v1/card.js';
+import { TaskState } from '../gen/agentmesh/v1/task.js';
+import {
+  AgentRuntime,
+  Code,
+  inventoryFromCards,
+  PlaybookPlanner,
+  StepRunners,
+  toolCardOf,
+  toolService,
+  type Principal,
+  type Store,
+  type ToolSpec,
+} from '../mesh/index.js';
+import { LocalToolRunner } from '../mesh/runtime/local-tools.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
+
+const who = 'test';
+const LOST = { code: Code.ABORTED, message: expect.stringMatching(/^lease of task \S+ lost/) };
+
+/** Waits until `check` holds; bounded by the test's timeout. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await sleep(20);
+}
+
+describe.each(BACKENDS)('task leases on %s', (_kind, makeFixture) => {
+  let fx: BackendFixture;
+  let store: Store;
+  beforeAll(async () => {
+    fx = await makeFixture();
+    store = await fx.open('leases/tasks');
+  });
+  afterAll(async () => {
+    await store?.close();
+    await fx?.cleanup();
+  });
+
+  let n = 0;
+  /** A task created leased to `owner` for `ttlMs` (token 1). */
+  const leased = async (owner: string, ttlMs: number) => {
+    const { task } = await store.tasks.create({
+      id: `t${++n}`,
+      contextId: 'c',
+      principal: who,
+      lease: { owner, ttlMs },
+    });
+    return task;
+  };
+  test('a live lease is not taken; a lapsed one is, by one of many contenders, and the old holder can write nothing', async () => {
+    const task = await leased('a', 60_000);
+    expect(task).toMatchObject({ owner: 'a', fencing: 1 });
+    expect(await store.tasks.acquire(task.id, 'b', 60_000)).toBeUndefined();
+    expect(await store.tasks.lapsed()).not.toContainEqual(expect.objectContaining({ id: task.id }));
+
+    const short = await leased('a', 1);
+    await until(async () => (await store.tasks.lapsed()).some((t) => t.id === short.id));
+    const contenders = await Promise.all(
+      ['b', 'c', 'd', 'e', 'f'].map(async (owner) => ({
+        owner,
+        got: await store.tasks.acquire(short.id, owner, 60_000),
+      })),
+    );
+    // One UPDATE matched: one winner, token 2, and it knows whose lease lapsed.
+    const winners = contenders.filter((c) => c.got !== undefined);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]!.got).toEqual({ fencing: 2, previousOwner: 'a' });
+    const winner = winners[0]!.owner;
+    expect((await store.tasks.get(short.id)).owner).toBe(winner);
+
+    // The old holder: its fence, its state change and its renewal are all refused; nothing changes.
+    const before = await store.tasks.get(short.id);
+    await expect(store.tasks.fence(short.id, { owner: 'a', fencing: 1, ttlMs: 60_000 })).rejects.toMatchObject(LOST);
+    await expect(
+      store.tasks.update(short.id, {
+        expectedVersion: before.version,
+        principal: who,
+        state: TaskState.TASK_STATE_WORKING,
+        lease: { owner: 'a', fencing: 1, ttlMs: 60_000 },
+      }),
+    ).rejects.toMatchObject(LOST);
+    expect((await store.tasks.renew('a', [short.id], 60_000)).size).toBe(0);
+    expect(await store.tasks.get(short.id)).toEqual(before);
+    expect(await store.tasks.renew(winner, [short.id], 60_000)).toEqual(new Map([[short.id, 2]]));
+  });
+
+  test('the holder writes under its token and gives the lease up when the task waits or ends; a cancel revokes', async () => {
+    const task = await leased('a', 60_000);
+    const lease = { owner: 'a', fencing: 1, ttlMs: 60_000 };
+    const working = await store.tasks.update(task.id, {
+      expectedVersion: 1,
+      principal: who,
+      state: TaskState.TASK_STATE_WORKING,
+      lease,
+    });
+    expect(working).toMatchObject({ owner: 'a', fencing: 1 });
+    const waiting = await store.tasks.update(task.id, {
+      expectedVersion: 2,
+      principal: who,
+      state: TaskState.TASK_STATE_INPUT_REQUIRED,
+      lease,
+      release: true,
+    });
+    expect(waiting).toMatchObject({ owner: undefined, fencing: 1, leaseUntil: undefined });
+    // A waiting task is nobody's to take over.
+    expect(await store.tasks.lapsed()).not.toContainEqual(expect.objectContaining({ id: task.id }));
+    // An answer on any replica takes it in the same write.
+    const answered = await store.tasks.update(task.id, {
+      expectedVersion: 3,
+      principal: who,
+      state: TaskState.TASK_STATE_WORKING,
+      acquire: { owner: 'b', ttlMs: 60_000 },
+    });
+    expect(answered).toMatchObject({ owner: 'b', fencing: 2 });
+    const canceled = await store.tasks.update(task.id, {
+      expectedVersion: 4,
+      principal: who,
+      state: TaskState.TASK_STATE_CANCELED,
+      revoke: true,
+    });
+    expect(canceled).toMatchObject({ owner: undefined, fencing: 3 });
+    await expect(store.tasks.fence(task.id, { owner: 'b', fencing: 2, ttlMs: 60_000 })).rejects.toMatchObject(LOST);
+  });
+
+  test('tasks without an owner (written before leases) are listed for takeover; finished ones never', async () => {
+    const { task: old } = await store.tasks.create({ id: `t${++n}`, contextId: 'c', principal: who });
+    expect(old).toMatchObject({ owner: undefined, fencing: 0 });
+    // A replica of a release before leases may be running a task it just wrote: left alone for a grace period.
+    expect((await store.tasks.lapsed(100, 60_000)).map((t) => t.id)).not.toContain(old.id);
+    // One running under such a replica, its run deadline ahead: left alone however old its last change.
+    const running = (await store.tasks.create({ id: `t${++n}`, contextId: 'c', principal: who })).task;
+    await store.tasks.update(running.id, {
+      expectedVersion: 1,
+      principal: who,
+      state: TaskState.TASK_STATE_WORKING,
+      data: { runDeadline: Date.now() + 3_600_000 },
+    });
+    await fx.sql(
+      'leases/tasks',
+      `UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id IN ('${old.id}', '${running.id}')`,
+    );
+    expect((await store.tasks.lapsed(100, 60_000)).map((t) => t.id)).toEqual(expect.arrayContaining([old.id]));
+    expect((await store.tasks.lapsed(100, 60_000)).map((t) => t.id)).not.toContain(running.id);
+    const done = await leased('a', 60_000);
+    await store.tasks.update(done.id, {
+      expectedVersion: 1,
+      principal: who,
+      state: TaskState.TASK_STATE_CANCELED,
+      revoke: true,
+    });
+    const ids = (await store.tasks.lapsed()).map((t) => t.id);
+    expect(ids).toContain(old.id);
+    expect(ids).not.toContain(done.id);
+    expect(await store.tasks.acquire(done.id, 'b', 60_000)).toBeUndefined();
+  });
+});
+
+describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixture) => {
+  const AGENT = 'demo/leaser';
+  let fx: BackendFixture;
+  let store: Store;
+  let acted = 0;
+  const runtimes: AgentRuntime[] = [];
+
+  beforeAll(async () => {
+    fx = await makeFixture();
+    store = await fx.open(AGENT);
+  });
+  afterAll(async () => {
+    for (const r of runtimes) await r.close();
+    await store?.close();
+    await fx?.cleanup();
+  });
+
+  const tools: ToolSpec[] = [
+    {
+      name: 'act',
+      description: 'Records one side effect',
+      argumentsSchema: { type: 'object' },
+      handler: async () => ({ acted: ++acted }),
+    },
+  ];
+  const card = AgentCard.fromPartial({
+    name: AGENT,
+    version: '1.0.0',
+    purpose: 'leases',
+    skills: [{ id: 'go', name: 'Go', description: 'acts once', inputSchema: { type: 'object' } }],
+  });
+  const replica = (audit: { append: (e: { kind: string; outcome?: string }) => Promise<void> }) => {
+    const toolCard = toolCardOf({ name: AGENT, version: '1.0.0', purpose: 'local', owner: 't' }, tools, '');
+    const log = captureLogger(AGENT);
+    const runtime = new AgentRuntime({
+      card,
+      planner: new PlaybookPlanner({
+        go: {
+          steps: [
+            {
+              id: 'act',
+              description: 'act',
+              target: { $case: 'tool', tool: { service: AGENT, tool: 'act' } },
+              arguments: {},
+            },
+          ],
+        },
+      }),
+      store,
+      runner: new StepRunners({
+        local: {
+          service: AGENT,
+          runner: new LocalToolRunner(toolCard, toolService(toolCard, tools, { store, service: AGENT }), log.log),
+        },
+      }),
+      inventory: async () => inventoryFromCards([], [toolCard]),
+      log: log.log,
+      audit: audit as never,
+      leaseMs: 300,
+    });
+    runtimes.push(runtime);
+    return { runtime, log };
+  };
+  const caller: Principal = {
+    peer: { spiffeId: undefined, source: 'none' as never },
+    subject: 'user-1',
+    clientId: 'c',
+    scopes: [],
+    actors: [],
+    token: '',
+    claims: {},
+  };
+
+  test('leaves the task owned but not run; its lease lapses and another replica finishes it, acting once', async () => {
+    let refuse = true;
+    const a = replica({
+      append: async (e) => {
+        if (refuse && e.kind === 'task_state' && e.outcome === 'COMPLETED') {
+          refuse = false;
+          throw new Error('audit trail unavailable');
+        }
+      },
+    });
+    const task = await a.runtime.send(
+      {
+        requestId: 'r1',
+        skillId: 'go',
+        message: {
+          messageId: 'm',
+          contextId: '',
+          taskId: '',
+          role: 1,
+          parts: [{ content: { $case: 'data', data: {} }, metadata: undefined, filename: '', mediaType: '' }],
+          metadata: undefined,
+          referenceTaskIds: [],
+        },
+        configuration: undefined,
+      },
+      caller,
+    );
+    await a.runtime.idle(task.id);
+    expect(a.log.text()).toContain('task processing failed');
+    // Still WORKING and still A's: nothing released on failure, and A no longer renews it.
+    expect(await store.tasks.get(task.id)).toMatchObject({
+      state: TaskState.TASK_STATE_WORKING,
+      owner: a.runtime.replicaId,
+    });
+    expect(acted).toBe(1);
+
+    const b = replica({ append: async () => undefined });
+    await until(async () => (await b.runtime.takeOver()) === 1);
+    await b.runtime.idle(task.id);
+    expect(await store.tasks.get(task.id)).toMatchObject({ state: TaskState.TASK_STATE_COMPLETED, owner: undefined });
+    expect(acted).toBe(1);
+    expect(b.log.text()).toContain(`"previous_owner":"${a.runtime.replicaId}"`);
+    // A stale write of A is refused.
+    await expect(
+      store.tasks.fence(task.id, { owner: a.runtime.replicaId, fencing: 1, ttlMs: 300 }),
+    ).rejects.toMatchObject({ code: Code.ABORTED });
+  });
+});
