@@ -56,12 +56,15 @@ async function startMesh(replicas: number): Promise<Mesh> {
     db,
     replicas: service.replicas ?? [],
     async send(client, blocking) {
-      const { task } = await client.sendTask({
-        requestId: randomUUID(),
-        skillId: skill.id,
-        message: requestMessage((example.input ?? {}) as Record<string, unknown>, example.text || undefined),
-        configuration: { blocking, historyLength: 1 },
-      });
+      const { task } = await client.sendTask(
+        {
+          requestId: randomUUID(),
+          skillId: skill.id,
+          message: requestMessage((example.input ?? {}) as Record<string, unknown>, example.text || undefined),
+          configuration: { blocking, historyLength: 1 },
+        },
+        { deadlineMs: 180_000 },
+      );
       if (blocking && task!.status?.state !== TaskState.TASK_STATE_COMPLETED)
         throw new Error(`task ${task!.id} ended ${TaskState[task!.status!.state]}`);
       return task!.id;
@@ -83,15 +86,20 @@ async function throughput(replicas: number, quick: boolean): Promise<Row> {
     const client = mesh.conn.client(AgentServiceService, ORCHESTRATOR, 'user');
     progress(`${replicas} replica(s): demo tasks, 32 in flight`);
     let failed = 0;
+    let why: string | undefined;
     const load = await runLoad(
       32,
       () =>
         mesh.send(client, true).then(
           () => undefined,
-          () => void failed++,
+          (err: unknown) => {
+            failed++;
+            why ??= (err as Error).message;
+          },
         ),
       { durationMs: quick ? 6_000 : 20_000, warmUpMs: quick ? 2_000 : 4_000 },
     );
+    if (why) progress(`${failed} task(s) failed; the first: ${why}`);
     return {
       benchmark: 'scale-out demo task',
       conditions: { replicas, inFlight: 32, store: 'postgres', lease_ms: 10_000 },
@@ -143,18 +151,38 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
   const held = (await ownersOf(mesh, ids)).filter((t) => t.owner === victimId && LIVE.includes(t.state));
   let takenOver = Number.NaN;
   let done = Number.NaN;
-  for (;;) {
-    const rows = await ownersOf(mesh, ids);
-    const now = performance.now() - t0;
-    if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LIVE.includes(t.state))) takenOver = now;
-    if (rows.every((t) => TERMINAL.includes(t.state))) {
-      done = now;
-      const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
-      if (signal === 'SIGSTOP') process.kill(pid, 'SIGCONT');
-      await readyAgain(mesh);
-      return { tasksHeld: held.length, takeoverMs: takenOver, burstDoneMs: done, completed, burst: ids.length };
+  // The caller follows its tasks through a replica that still answers (a frozen one would hang its calls).
+  const survivor = await directClient(mesh, mesh.replicas.find((r) => r !== victim)!.address);
+  let nudged = 0;
+  try {
+    for (;;) {
+      const rows = await ownersOf(mesh, ids);
+      const now = performance.now() - t0;
+      // A task taken over mid agent step waits for its caller's token (kept in memory only, so the
+      // dead replica's went with it): the caller's next call brings one, as a client following its task does.
+      for (const t of rows.filter((r) => r.state === TaskState.TASK_STATE_AUTH_REQUIRED)) {
+        nudged++;
+        await survivor.getTask({ taskId: t.id, historyLength: 0 }).catch(() => undefined);
+      }
+      if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LIVE.includes(t.state))) takenOver = now;
+      if (rows.every((t) => TERMINAL.includes(t.state))) {
+        done = now;
+        const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
+        if (signal === 'SIGSTOP') process.kill(pid, 'SIGCONT');
+        await readyAgain(mesh);
+        return {
+          tasksHeld: held.length,
+          takeoverMs: takenOver,
+          burstDoneMs: done,
+          completed,
+          burst: ids.length,
+          callerCalls: nudged,
+        };
+      }
+      await pause(25);
     }
-    await pause(25);
+  } finally {
+    survivor.close();
   }
 }
 
@@ -169,11 +197,8 @@ async function readyAgain(mesh: Mesh): Promise<void> {
   }
 }
 
-/**
- * A task created on replica 1 (which owns it) and followed on both replicas: each event's
- * arrival minus its timestamp, for events written after both subscriptions were open.
- */
-async function eventDelay(mesh: Mesh, tasks: number): Promise<{ owner: number[]; other: number[] }> {
+/** A client to one replica (not balanced), calling as the mesh's user; close() also closes its transport. */
+async function directClient(mesh: Mesh, address: string) {
   const { cert, key } = mesh.local.file.client;
   const transport = new Transport({
     mode: 'mtls',
@@ -182,13 +207,26 @@ async function eventDelay(mesh: Mesh, tasks: number): Promise<{ owner: number[];
   });
   const service = mesh.local.file.services.find((s) => s.name === ORCHESTRATOR)!;
   const token = await mesh.conn.userToken(ORCHESTRATOR);
-  const [a, b] = service.addresses!.map((address) =>
-    createClient(AgentServiceService, address, {
-      credentials: transport.channelCredentials(service.spiffeId),
-      metadataHooks: [(m) => m.set('authorization', `Bearer ${token}`)],
-      defaultDeadlineMs: 60_000,
-    }),
-  );
+  const client = createClient(AgentServiceService, address, {
+    credentials: transport.channelCredentials(service.spiffeId),
+    metadataHooks: [(m) => m.set('authorization', `Bearer ${token}`)],
+    defaultDeadlineMs: 60_000,
+  });
+  const closeClient = client.close.bind(client);
+  return Object.assign(client, {
+    close() {
+      closeClient();
+      transport.close();
+    },
+  });
+}
+
+/**
+ * A task created on replica 1 (which owns it) and followed on both replicas: each event's
+ * arrival minus its timestamp, for events written after both subscriptions were open.
+ */
+async function eventDelay(mesh: Mesh, tasks: number): Promise<{ owner: number[]; other: number[] }> {
+  const [a, b] = await Promise.all(mesh.replicas.slice(0, 2).map((r) => directClient(mesh, r.address)));
   const delays = { owner: [] as number[], other: [] as number[] };
   const follow = async (client: typeof a, id: string, into: number[]) => {
     let openedAt = Number.NaN;
@@ -207,7 +245,6 @@ async function eventDelay(mesh: Mesh, tasks: number): Promise<{ owner: number[];
   } finally {
     a!.close();
     b!.close();
-    transport.close();
   }
   return delays;
 }
