@@ -276,4 +276,43 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
       store.tasks.fence(task.id, { owner: a.runtime.replicaId, fencing: 1, ttlMs: 300 }),
     ).rejects.toMatchObject({ code: Code.ABORTED });
   });
+
+  test('a task a release before leases left mid-run is taken over once its run deadline passed, with a new budget, and completes', async () => {
+    const before = acted;
+    // As the previous release wrote it: no owner, WORKING, its run's deadline behind it.
+    const { task } = await store.tasks.create({
+      id: 'old-release-task',
+      contextId: 'c-old',
+      principal: 'user-1',
+      requestId: 'r-old',
+      data: {
+        agent: AGENT,
+        skillId: 'go',
+        subject: 'user-1',
+        requestId: 'r-old',
+        text: '',
+        input: {},
+        status: {},
+        artifacts: [],
+        history: [],
+        traceId: '',
+        traceContext: {},
+      },
+    });
+    await store.tasks.update(task.id, {
+      expectedVersion: 1,
+      principal: AGENT,
+      state: TaskState.TASK_STATE_WORKING,
+      data: { ...(task.data as object), runDeadline: Date.now() - 60_000 },
+    });
+    await fx.sql(AGENT, `UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = '${task.id}'`);
+    const b = replica({ append: async () => undefined });
+    await until(async () => (await b.runtime.takeOver()) === 1);
+    await b.runtime.idle(task.id);
+    const done = await store.tasks.get(task.id);
+    expect(done.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(acted).toBe(before + 1);
+    const history = await store.events.list(task.id);
+    expect(JSON.stringify(history)).toContain('resumed: the release that was running it has stopped');
+  });
 });

@@ -19,18 +19,28 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
 
   test('migrates an empty database on open, and re-running changes nothing', async () => {
     const first = await fx.open('schema/fresh');
-    expect(first.schemaVersion).toBe(3);
+    expect(first.schemaVersion).toBe(4);
     await first.tasks.create({ id: 't1', contextId: 'c1', principal: who });
     await first.close();
-    expect(await migrationNames('schema/fresh')).toEqual(['0001_initial', '0002_registry', '0003_task_leases']);
+    expect(await migrationNames('schema/fresh')).toEqual([
+      '0001_initial',
+      '0002_registry',
+      '0003_task_leases',
+      '0004_registry_replicas',
+    ]);
 
     for (let i = 0; i < 2; i++) {
       const again = await fx.open('schema/fresh');
-      expect(again.schemaVersion).toBe(3);
+      expect(again.schemaVersion).toBe(4);
       expect(await again.tasks.get('t1')).toMatchObject({ id: 't1', version: 1 });
       await again.close();
     }
-    expect(await migrationNames('schema/fresh')).toEqual(['0001_initial', '0002_registry', '0003_task_leases']);
+    expect(await migrationNames('schema/fresh')).toEqual([
+      '0001_initial',
+      '0002_registry',
+      '0003_task_leases',
+      '0004_registry_replicas',
+    ]);
   });
 
   test('a migration interrupted half-way completes when run again', async () => {
@@ -43,7 +53,12 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     const { result } = await resumed.toolResults.run('k', { principal: who }, async () => ({ ok: true }));
     expect(result).toEqual({ ok: true });
     await resumed.close();
-    expect(await migrationNames('schema/interrupted')).toEqual(['0001_initial', '0002_registry', '0003_task_leases']);
+    expect(await migrationNames('schema/interrupted')).toEqual([
+      '0001_initial',
+      '0002_registry',
+      '0003_task_leases',
+      '0004_registry_replicas',
+    ]);
   });
 
   test('refuses a schema newer than the code, naming both versions, and touches nothing', async () => {
@@ -58,7 +73,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     const refusal = fx.open('schema/newer');
     await expect(refusal).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
     await expect(refusal).rejects.toThrow(
-      /schema version 9 is newer than this code knows \(version 3; unknown migrations: 0009_from_the_future\)/,
+      /schema version 9 is newer than this code knows \(version 4; unknown migrations: 0009_from_the_future\)/,
     );
 
     await fx.sql('schema/newer', `DELETE FROM ${MIGRATION_TABLE} WHERE name = '0009_from_the_future'`);

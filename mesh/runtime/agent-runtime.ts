@@ -81,6 +81,7 @@ export class AgentRuntime {
   // The caller's access token per task, for token exchange on agent steps.
   // Memory only: a bearer token never goes to disk.
   private readonly authority = new Map<string, { token: string; expiresAt: number }>();
+  private nextAuthoritySweep = 0;
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
@@ -98,7 +99,7 @@ export class AgentRuntime {
       metrics: o.metrics,
       leaseMs: this.leaseMs,
       running: this.running,
-      start: (taskId, lease) => this.start(taskId, lease),
+      start: (taskId, lease, freshBudget) => this.start(taskId, lease, freshBudget),
     });
     this.transitions = new AuditedTransitions({
       store: o.store,
@@ -130,8 +131,10 @@ export class AgentRuntime {
    * resumes.
    */
   remember(task: TaskRecord, caller: Principal): void {
+    if (isTerminal(task.state)) this.authority.delete(task.id);
     if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state))
       return;
+    this.forgetExpiredAuthority();
     const exp = caller.claims.exp;
     this.authority.set(task.id, {
       token: caller.token,
@@ -142,6 +145,15 @@ export class AgentRuntime {
     // The run that paused may still be finishing (its last records): start again once it has.
     if (this.running.has(task.id)) this.wake.set(task.id, undefined);
     else this.start(task.id);
+  }
+
+  // A replica that only answers calls about a task (another one runs it) never sees the run end:
+  // expired tokens go here, so the map holds at most the tokens still valid.
+  private forgetExpiredAuthority(): void {
+    const now = Date.now();
+    if (now < this.nextAuthoritySweep) return;
+    this.nextAuthoritySweep = now + 60_000;
+    for (const [id, held] of this.authority) if (held.expiresAt <= now) this.authority.delete(id);
   }
 
   /** Counts tasks by state (and pending ones) from the store, at start. */
@@ -253,9 +265,9 @@ export class AgentRuntime {
    * (else the run takes it first, or stops when another replica holds it).
    * A run that fails keeps its lease: it lapses and a takeover scan resumes the task.
    */
-  private start(taskId: string, lease?: TaskLease): void {
+  private start(taskId: string, lease?: TaskLease, freshBudget = false): void {
     if (this.running.has(taskId) || this.closed) return;
-    const run: Run = { controller: new AbortController(), lease };
+    const run: Run = { controller: new AbortController(), lease, freshBudget };
     this.running.set(taskId, run);
     this.ownership.renewing();
     void this.traced(taskId, run)
@@ -377,6 +389,8 @@ export class AgentRuntime {
     const d = rec.data as unknown as TaskData;
     if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state))
       rec = await this.working(rec, undefined, undefined, { run });
+    else if (run.freshBudget)
+      rec = await this.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
     let plan: TaskPlan;
     const stored = await this.o.store.plans.latest(taskId);
     if (stored) plan = TaskPlan.fromJSON(stored.plan);

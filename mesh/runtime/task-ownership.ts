@@ -16,6 +16,8 @@ export interface Run {
   releasing?: boolean;
   /** A check of the task's owner (after a renewal miss or a change notice) is under way. */
   checking?: boolean;
+  /** Taken over from a release before leases, whose run's deadline passed: this run starts a new one. */
+  freshBudget?: boolean;
 }
 
 /** What TaskOwnership works with: the runtime's runs and how it starts one. */
@@ -27,7 +29,7 @@ export interface TaskOwnershipOptions {
   /** This process's runs by task id (the runtime's own map, read here). */
   running: Map<string, Run>;
   /** Starts a run of a task this replica has just taken. */
-  start(taskId: string, lease: TaskLease): void;
+  start(taskId: string, lease: TaskLease, freshBudget?: boolean): void;
 }
 
 /**
@@ -43,6 +45,7 @@ export class TaskOwnership {
   private scan: NodeJS.Timeout | undefined;
   private scanning: Promise<number> | undefined;
   private closed = false;
+  private renewingNow = false;
 
   constructor(private readonly o: TaskOwnershipOptions) {}
 
@@ -88,6 +91,17 @@ export class TaskOwnership {
 
   /** One UPDATE extends every lease this replica holds; a run whose lease is gone is stopped. */
   private async renew(): Promise<void> {
+    // One renewal at a time: in a database stall they would pile up, hold the pool and deadlock each other.
+    if (this.renewingNow) return;
+    this.renewingNow = true;
+    try {
+      await this.renewHeld();
+    } finally {
+      this.renewingNow = false;
+    }
+  }
+
+  private async renewHeld(): Promise<void> {
     const held = [...this.o.running].filter(([, r]) => r.lease && !r.releasing);
     if (!held.length) {
       if (!this.o.running.size) {
@@ -149,7 +163,9 @@ export class TaskOwnership {
       let taken = 0;
       try {
         for (;;) {
-          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH, this.o.leaseMs);
+          // One process owns an SQLite file: a task nobody leased there is no other release's run.
+          const grace = this.o.store.kind === 'sqlite' ? 0 : this.o.leaseMs;
+          const lapsed = await this.o.store.tasks.lapsed(SCAN_BATCH, grace);
           let won = 0;
           for (const t of lapsed) {
             if (this.o.running.has(t.id) || this.closed) continue;
@@ -157,7 +173,8 @@ export class TaskOwnership {
             if (!got) continue;
             won++;
             this.tookOver(t.id, got);
-            this.o.start(t.id, this.lease(got.fencing));
+            // Nobody held it: a release before leases ran it, and that run's deadline has passed. A new budget.
+            this.o.start(t.id, this.lease(got.fencing), got.previousOwner === undefined);
           }
           taken += won;
           if (lapsed.length < SCAN_BATCH || won === 0) break;
@@ -209,6 +226,8 @@ export class TaskOwnership {
     clearTimeout(this.scan);
     clearInterval(this.renewal);
     this.renewal = undefined;
+    // A scan in flight may still win a task: wait, so that it is handed over too.
+    await this.scanning?.catch(() => undefined);
     const runs = [...this.o.running];
     for (const [, run] of runs)
       run.controller.abort(new MeshError(Code.UNAVAILABLE, 'the replica running this task is shutting down'));

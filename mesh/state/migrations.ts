@@ -232,6 +232,64 @@ function taskLeases(types: ColumnTypes): SchemaMigration {
   };
 }
 
+// Registry replicas over one database (expand only): a counter row that every registry
+// write locks first, so revisions are assigned by the store in commit order; a per-entry
+// sequence that followers re-read entries by; and lease expiry in the database's own
+// clock (epoch ms), so no replica expires a lease from the time it happens to hold.
+function registryReplicas(types: ColumnTypes): SchemaMigration {
+  return {
+    kind: 'expand',
+    async up(db: Kysely<unknown>) {
+      const postgres = types.json === 'jsonb';
+      await db.schema
+        .createTable('registry_counter')
+        .ifNotExists()
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO registry_counter (id, revision, seq)
+        SELECT 1, (SELECT COALESCE(MAX(revision), 0) FROM registry_changes), 0
+        WHERE NOT EXISTS (SELECT 1 FROM registry_counter WHERE id = 1)`.execute(db);
+      // Idempotent like the rest (see above): PostgreSQL adds a column only if it is missing,
+      // SQLite is asked which columns it has.
+      const has = async (table: string, column: string) =>
+        (await db.introspection.getTables()).some((t) => t.name === table && t.columns.some((c) => c.name === column));
+      if (postgres) {
+        await sql`ALTER TABLE registry_entries ADD COLUMN IF NOT EXISTS state_seq integer NOT NULL DEFAULT 0`.execute(
+          db,
+        );
+        await sql`ALTER TABLE registry_leases ADD COLUMN IF NOT EXISTS expires_ms bigint`.execute(db);
+        await sql`UPDATE registry_leases SET expires_ms = (EXTRACT(EPOCH FROM expires_at) * 1000)::bigint
+          WHERE expires_ms IS NULL`.execute(db);
+      } else {
+        if (!(await has('registry_entries', 'state_seq')))
+          await db.schema
+            .alterTable('registry_entries')
+            .addColumn('state_seq', 'integer', (c) => c.notNull().defaultTo(0))
+            .execute();
+        if (!(await has('registry_leases', 'expires_ms')))
+          await db.schema.alterTable('registry_leases').addColumn('expires_ms', 'bigint').execute();
+        await sql`UPDATE registry_leases
+          SET expires_ms = CAST(ROUND((julianday(expires_at) - 2440587.5) * 86400000) AS INTEGER)
+          WHERE expires_ms IS NULL`.execute(db);
+      }
+      await db.schema
+        .createIndex('registry_entries_state_seq_idx')
+        .ifNotExists()
+        .on('registry_entries')
+        .column('state_seq')
+        .execute();
+      await db.schema
+        .createIndex('registry_leases_expires_idx')
+        .ifNotExists()
+        .on('registry_leases')
+        .column('expires_ms')
+        .execute();
+    },
+  };
+}
+
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
  * leading number is the schema version. Never edit a released migration: add the next one,
@@ -243,5 +301,6 @@ export function migrations(types: ColumnTypes): Record<string, SchemaMigration> 
     '0001_initial': initial(types),
     '0002_registry': registry(types),
     '0003_task_leases': taskLeases(types),
+    '0004_registry_replicas': registryReplicas(types),
   };
 }

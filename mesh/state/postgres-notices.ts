@@ -54,7 +54,9 @@ export class PostgresNotices implements NoticeTransport {
       const client = new pg.Client({
         connectionString: this.url,
         connectionTimeoutMillis: this.config.AGENTMESH_DB_CONNECT_TIMEOUT_MS,
+        // A listener on a dead peer hears nothing and cannot tell: probe the idle socket early (the OS default is 2 h).
         keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
         application_name: `${this.name} notices`,
       });
       client.on('error', () => this.lost(client));
@@ -65,12 +67,14 @@ export class PostgresNotices implements NoticeTransport {
         client.on('notification', (n) => {
           if (n.payload !== undefined) this.onNotice(n.channel, n.payload);
         });
+        // Closed while connecting: nobody would end this connection.
+        if (this.closed) throw new MeshError(Code.UNAVAILABLE, 'state store closed');
         this.client = client;
         return client;
       } catch (err) {
         client.removeAllListeners('end');
         await client.end().catch(() => undefined);
-        if (Date.now() + delay > until)
+        if (this.closed || Date.now() + delay > until)
           throw new MeshError(Code.UNAVAILABLE, 'state store notices unavailable', { cause: err });
         await sleep(delay);
       }

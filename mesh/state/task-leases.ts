@@ -127,6 +127,7 @@ export async function lapsedTasks(
     .select(['id', 'owner', 'data', 'updated_at'])
     .where('state', 'in', LEASED_STATES)
     .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .orderBy(sql`case when owner is null then 1 else 0 end`) // rows of a dead replica first: unowned ones may still be in their grace period
     .orderBy('created_at')
     .orderBy('id')
     .limit(limit)

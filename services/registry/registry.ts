@@ -7,7 +7,15 @@ import type { Principal } from '../../mesh/index.js';
 import { parseSpiffeId } from '../../mesh/index.js';
 import { Code, MeshError } from '../../mesh/index.js';
 import type { Store } from '../../mesh/index.js';
-import { RegistryRecords, type ChangeToLog, type RegistryChange } from './storage/registry-records.js';
+import {
+  RegistryRecords,
+  type ChangeToLog,
+  type LeaseRecord,
+  type RegistryChange,
+  type RegistryEntryRecord,
+} from './storage/registry-records.js';
+import type { RegistryWrite } from './storage/registry-write.js';
+import { followChanges } from './follow-changes.js';
 import type { Logger } from '../../mesh/index.js';
 import {
   discoverable,
@@ -35,25 +43,33 @@ export interface LeasePolicy {
 export const ADMIN_SCOPE = 'registry.admin';
 
 /**
- * The registry's model: entries and leases in memory (rebuilt from the
- * store at start), every change written to the store first, discoverable
- * entries in an inverted index, and an ordered change feed for Watch.
- * Writes are serialised so revisions and feed order agree.
+ * The registry's model, one of possibly several replicas over one store. The store
+ * is the book of record: every write runs in a transaction that serialises writers
+ * across replicas and logs its changes with store-assigned revisions. Each replica
+ * follows the store (entries changed past its position, then the change log) to keep
+ * its in-memory entries, discovery index and Watch feed current; its own writes reach
+ * memory the same way, so nothing is applied twice.
  */
 export class Registry {
   private readonly entries = new Map<string, LiveEntry>();
-  private readonly leaseOwner = new Map<string, string>();
   private readonly index = new DiscoveryIndex<string>();
   private readonly feed = new EventEmitter();
-  private queue: Promise<unknown> = Promise.resolve();
   private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private loaded = false;
+  private unfollow: (() => void) | undefined;
+  private pulling: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  /** The last write this replica's memory reflects. */
+  private seq = 0;
+  /** The last revision this replica's memory and Watch feed reflect. */
   revision = 0;
 
   /** The book of record: entries, leases and the change log in the registry's store. */
   readonly records: RegistryRecords;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly log: Logger,
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
   ) {
@@ -61,29 +77,96 @@ export class Registry {
     this.feed.setMaxListeners(0);
   }
 
-  /** Loads the book of record and starts expiring lapsed leases. */
+  /**
+   * Loads the book of record, then follows other replicas' writes and sweeps lapsed
+   * leases. Resolves once memory has caught up with the store: only then may the
+   * replica serve (readiness).
+   */
   async start(sweepMs = 1_000): Promise<void> {
-    const { entries, leases, revision } = await this.records.loadAll();
+    // Listening first, then loading, then one more catch-up: a write committed at any point
+    // is either in what was loaded or read by that catch-up.
+    this.unfollow = await followChanges(this.store, () => (this.loaded ? this.catchUp() : Promise.resolve()));
+    const { entries, leases, revision, seq } = await this.records.loadAll();
+    this.apply(entries, leases);
     this.revision = revision;
-    for (const record of entries) this.entries.set(record.key, { record, leases: new Map() });
-    for (const lease of leases) {
-      this.entries.get(lease.entryKey)?.leases.set(lease.leaseId, lease);
-      this.leaseOwner.set(lease.leaseId, lease.entryKey);
-    }
-    for (const e of this.entries.values()) this.reindex(e);
-    this.log.info({ entries: entries.length, leases: leases.length, revision }, 'registry loaded');
+    this.seq = seq;
+    this.loaded = true;
+    await this.catchUp();
+    this.log.info({ entries: entries.length, leases: leases.length, revision: this.revision }, 'registry loaded');
     await this.sweep();
-    this.sweeper = setInterval(() => void this.sweep(), sweepMs).unref();
+    // Each tick also catches up: a safety net for changes nobody announced (a registry of an older
+    // release during an upgrade, a pooler that dropped LISTEN), which bounds how stale a replica gets.
+    this.sweeper = setInterval(() => {
+      void this.sweep();
+      if (this.loaded) void this.catchUp();
+    }, sweepMs).unref();
   }
 
   stop(): void {
+    this.loaded = false;
     clearInterval(this.sweeper);
+    this.unfollow?.();
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  /**
+   * Brings memory and the Watch feed up to the store. Calls while a pull runs share one
+   * further pull, which starts after it (so it sees every write committed before the call).
+   */
+  catchUp(): Promise<void> {
+    if (!this.pulling) {
+      this.pulling = this.pull()
+        .catch((err: unknown) => {
+          // No notice may come for a while: try again soon rather than stay behind.
+          this.log.error({ err }, 'following the registry store failed; retrying in 1 s');
+          setTimeout(() => void (this.loaded && this.catchUp()), 1_000).unref();
+        })
+        .finally(() => (this.pulling = undefined));
+      return this.pulling;
+    }
+    this.queued ??= this.pulling.then(() => {
+      this.queued = undefined;
+      return this.catchUp();
+    });
+    return this.queued;
+  }
+
+  private async pull(): Promise<void> {
+    // Every write up to this position has committed, so what is read next includes it.
+    const at = await this.records.position();
+    if (at.seq === this.seq && at.revision <= this.revision) return;
+    const changes: RegistryChange[] = [];
+    for (let last = this.revision; last < at.revision;) {
+      const page = await this.records.changesAfter(last, 500, at.revision);
+      if (!page.length) break;
+      changes.push(...page);
+      last = page.at(-1)!.revision;
+    }
+    const { entries, leases } = await this.records.entriesChangedAfter(
+      this.seq,
+      changes.map((c) => c.entryKey),
+    );
+    this.apply(entries, leases);
+    this.seq = at.seq;
+    // Watchers hear of a change only once memory reflects it (a Discover after a change sees it).
+    for (const c of changes) {
+      this.revision = c.revision;
+      this.feed.emit('change', c);
+    }
+  }
+
+  /** Replaces entries (and all of their leases) in memory with what the store holds. */
+  private apply(entries: RegistryEntryRecord[], leases: LeaseRecord[]): void {
+    const byEntry = new Map<string, Map<string, LeaseRecord>>();
+    for (const l of leases) {
+      const of = byEntry.get(l.entryKey) ?? new Map<string, LeaseRecord>();
+      of.set(l.leaseId, l);
+      byEntry.set(l.entryKey, of);
+    }
+    for (const record of entries) {
+      const live: LiveEntry = { record, leases: byEntry.get(record.key) ?? new Map() };
+      this.entries.set(record.key, live);
+      this.reindex(live);
+    }
   }
 
   private reindex(e: LiveEntry): void {
@@ -91,47 +174,41 @@ export class Registry {
     else this.index.delete(e.record.key);
   }
 
-  private publish(revisions: number[], changes: ChangeToLog[]): void {
-    revisions.forEach((revision, i) => {
-      this.revision = revision;
-      const c = changes[i]!;
-      this.feed.emit('change', {
-        revision,
-        change: c.change,
-        entryKey: c.entryKey,
-        entry: c.entry,
-        at: new Date(),
-      } as RegistryChange);
-    });
+  /**
+   * Runs a write on the store, then brings memory up to it (read-your-writes on this
+   * replica). Returns the write's revision: its last change's, or the store's if it logged none.
+   */
+  private async write<T>(fn: (tx: RegistryWrite) => Promise<T>): Promise<T & { revision: number }> {
+    const { result, revision } = await this.records.write(async (tx) => ({
+      result: await fn(tx),
+      revision: tx.revision,
+    }));
+    await this.catchUp();
+    return { ...result, revision };
   }
 
   /** Registers (or updates) a card and one instance of it; only its own workload may. */
-  register(
+  async register(
     kind: 'agent' | 'tool',
     card: AgentCard | ToolCard,
     endpoint: Endpoint | undefined,
     ttlMs: number | undefined,
     caller: Principal,
   ) {
-    return this.serial(async () => {
-      assertOwner(card.name, card.identity, caller);
-      if (!endpoint?.address) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.address: required');
-      if (!endpoint.instanceId) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.instance_id: required');
-      const key = entryKey(kind, card.name, card.version);
-      const existing = this.entries.get(key);
+    assertOwner(card.name, card.identity, caller);
+    if (!endpoint?.address) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.address: required');
+    if (!endpoint.instanceId) throw new MeshError(Code.INVALID_ARGUMENT, 'endpoint.instance_id: required');
+    const key = entryKey(kind, card.name, card.version);
+    const ttl = Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, ttlMs || this.leases.defaultTtlMs));
+    const leaseId = randomUUID();
+    const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
+    const stored = { address: endpoint.address, adminAddress: endpoint.adminAddress, instanceId: endpoint.instanceId };
+    const { expiresAt, revision } = await this.write(async (tx) => {
+      const [existing] = await tx.entries({ key });
       if (existing && existing.record.identity !== card.identity)
         throw new MeshError(Code.PERMISSION_DENIED, `${card.name} belongs to another identity`);
       if (existing && existing.record.lifecycle === 'RETIRED')
         throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
-      const ttl = Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, ttlMs || this.leases.defaultTtlMs));
-      const expiresAt = new Date(Date.now() + ttl);
-      const leaseId = randomUUID();
-      const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
-      const stored = {
-        address: endpoint.address,
-        adminAddress: endpoint.adminAddress,
-        instanceId: endpoint.instanceId,
-      };
       // The same instance registering again replaces its previous lease.
       const leases = new Map(existing?.leases ?? []);
       for (const [id, l] of leases) if (l.instanceId === endpoint.instanceId) leases.delete(id);
@@ -140,7 +217,7 @@ export class Registry {
         entryKey: key,
         instanceId: endpoint.instanceId,
         endpoint: stored,
-        expiresAt,
+        expiresAt: new Date(),
         ttlMs: ttl,
       });
       const now = new Date();
@@ -166,110 +243,77 @@ export class Registry {
             },
           ]
         : [];
-      const { entry, revisions } = await this.records.register(
+      const revisions = await tx.log(changes, caller.subject);
+      await tx.putEntry(
         { key, kind, name: card.name, version: card.version, card: json, identity: card.identity },
-        { leaseId, instanceId: endpoint.instanceId, endpoint: stored, expiresAt, ttlMs: ttl },
-        changes,
+        existing !== undefined,
+        revisions.at(-1) ?? existing?.record.revision ?? 0,
         caller.subject,
       );
-      for (const id of existing?.leases.keys() ?? []) if (!leases.has(id)) this.leaseOwner.delete(id);
-      const live: LiveEntry = { record: entry, leases };
-      this.entries.set(key, live);
-      this.leaseOwner.set(leaseId, key);
-      this.reindex(live);
-      this.publish(revisions, changes);
-      return { leaseId, expiresAt, ttlMs: ttl, revision: this.revision };
-    });
-  }
-
-  private leaseEntry(leaseId: string, caller: Principal): LiveEntry {
-    const key = this.leaseOwner.get(leaseId);
-    const entry = key ? this.entries.get(key) : undefined;
-    if (!entry)
-      throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
-    assertOwner(entry.record.name, entry.record.identity, caller);
-    return entry;
-  }
-
-  /** Renews a lease. */
-  heartbeat(leaseId: string, caller: Principal) {
-    return this.serial(async () => {
-      const entry = this.leaseEntry(leaseId, caller);
-      // Renew by the TTL granted at registration (stored with the lease, so also after a restart).
-      const expiresAt = new Date(Date.now() + entry.leases.get(leaseId)!.ttlMs);
-      const renewed = await this.records.renew(leaseId, expiresAt);
-      entry.leases.set(leaseId, renewed);
-      return expiresAt;
-    });
-  }
-
-  /** Ends a lease (graceful shutdown). */
-  deregister(leaseId: string, caller: Principal) {
-    return this.serial(async () => {
-      const entry = this.leaseEntry(leaseId, caller);
-      await this.endLeases([[entry, leaseId]], caller.subject);
-    });
-  }
-
-  private async endLeases(ended: [LiveEntry, string][], principal: string): Promise<void> {
-    // Work out the result on copies; memory follows only once the store has it.
-    const after = new Map<LiveEntry, LiveEntry>();
-    for (const [entry, leaseId] of ended) {
-      const next = after.get(entry) ?? { record: entry.record, leases: new Map(entry.leases) };
-      next.leases.delete(leaseId);
-      after.set(entry, next);
-    }
-    const changes: ChangeToLog[] = [];
-    for (const [before, next] of after) {
-      if (!discoverable(before)) continue;
-      // Still discoverable with fewer instances is an update: watchers must drop the dead endpoint.
-      changes.push({
-        change: discoverable(next) ? 'UPDATED' : 'REMOVED',
-        entryKey: before.record.key,
-        entry: toRegistryEntryJson(next),
+      const expiresAt = await tx.grantLease({
+        leaseId,
+        entryKey: key,
+        instanceId: endpoint.instanceId,
+        endpoint: stored,
+        ttlMs: ttl,
       });
-    }
-    const revisions = await this.records.endLeases(
-      ended.map(([, id]) => id),
-      changes,
-      principal,
-    );
-    for (const [entry, next] of after) {
-      entry.leases = next.leases;
-      this.reindex(entry);
-    }
-    for (const [, leaseId] of ended) {
-      this.leaseOwner.delete(leaseId);
-    }
-    this.publish(revisions, changes);
+      return { expiresAt };
+    });
+    return { leaseId, expiresAt, ttlMs: ttl, revision };
   }
 
-  /** Ends every lease that has lapsed: the entry leaves discovery, its history stays. */
-  sweep(): Promise<void> {
-    return this.serial(async () => {
-      const now = Date.now();
-      const lapsed: [LiveEntry, string][] = [];
-      for (const e of this.entries.values())
-        for (const [id, l] of e.leases) if (l.expiresAt.getTime() <= now) lapsed.push([e, id]);
-      if (lapsed.length) {
-        this.log.info({ leases: lapsed.map(([e, id]) => `${e.record.key}/${id}`) }, 'leases lapsed');
-        await this.endLeases(lapsed, 'registry');
-      }
-    }).catch((err: unknown) => this.log.error({ err }, 'lease sweep failed'));
+  /** Renews a lease, whichever replica granted it; the database decides expiry. */
+  async heartbeat(leaseId: string, caller: Principal): Promise<Date> {
+    const found = await this.records.findLease(leaseId);
+    if (!found) throw leaseNotFound(leaseId);
+    assertOwner(found.entry.name, found.entry.identity, caller);
+    return this.records.renew(leaseId, found.lease.ttlMs);
+  }
+
+  /** Ends a lease (graceful shutdown), whichever replica granted it. */
+  async deregister(leaseId: string, caller: Principal): Promise<void> {
+    await this.write(async (tx) => {
+      const found = await tx.leaseWithEntry(leaseId);
+      if (!found) throw leaseNotFound(leaseId);
+      assertOwner(found.entry.name, found.entry.identity, caller);
+      await endLeases(tx, await tx.endLeases([leaseId]), caller.subject);
+      return {};
+    });
+  }
+
+  /**
+   * Ends every lease that has lapsed by the database's clock: the entry leaves
+   * discovery, its history stays. Replicas race harmlessly: writers queue on the
+   * store's counter, and only the one whose delete removed a lease logs its end.
+   */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      if (!(await this.records.anyLapsed())) return;
+      const { lapsed } = await this.write(async (tx) => {
+        const ended = await tx.endLapsedLeases();
+        await endLeases(tx, ended, 'registry');
+        return { lapsed: ended };
+      });
+      if (lapsed.length) this.log.info({ leases: lapsed.map((l) => `${l.entryKey}/${l.leaseId}`) }, 'leases lapsed');
+    } catch (err) {
+      this.log.error({ err }, 'lease sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** Suspends, retires or reactivates every version (or one) of a name. */
-  setLifecycle(name: string, version: string, lifecycle: string, reason: string, caller: Principal) {
-    return this.serial(async () => {
-      if (!caller.scopes.includes(ADMIN_SCOPE))
-        throw new MeshError(Code.PERMISSION_DENIED, `changing a lifecycle needs scope ${ADMIN_SCOPE}`);
-      const targets = [...this.entries.values()].filter(
-        (e) => e.record.name === name && (!version || e.record.version === version),
-      );
-      if (!targets.length)
+  async setLifecycle(name: string, version: string, lifecycle: string, reason: string, caller: Principal) {
+    if (!caller.scopes.includes(ADMIN_SCOPE))
+      throw new MeshError(Code.PERMISSION_DENIED, `changing a lifecycle needs scope ${ADMIN_SCOPE}`);
+    const { targets } = await this.write(async (tx) => {
+      const stored = await tx.entries({ name, version });
+      if (!stored.length)
         throw new MeshError(Code.NOT_FOUND, `${name}${version ? `@${version}` : ''} is not registered`);
       const changes: ChangeToLog[] = [];
-      const updated = targets.map((e) => ({ e, after: { ...e, record: { ...e.record, lifecycle } } }));
+      const updated = stored.map((e) => ({ e, after: { ...e, record: { ...e.record, lifecycle } } }));
       for (const { e, after } of updated) {
         if (discoverable(e) !== discoverable(after)) {
           changes.push({
@@ -279,21 +323,18 @@ export class Registry {
           });
         }
       }
-      // Memory follows the store only once the store has the change.
-      const revisions = await this.records.setLifecycle(
-        targets.map((e) => e.record.key),
+      const revisions = await tx.log(changes, caller.subject);
+      const revision = revisions.at(-1) ?? 0;
+      await tx.setLifecycle(
+        stored.map((e) => e.record.key),
         lifecycle,
-        changes,
+        revision,
         caller.subject,
       );
-      for (const { e } of updated) {
-        e.record = { ...e.record, lifecycle, revision: revisions.at(-1) ?? e.record.revision };
-        this.reindex(e);
-      }
-      this.publish(revisions, changes);
-      this.log.info({ name, version, lifecycle, reason, by: caller.subject }, 'lifecycle changed');
-      return targets;
+      return { targets: updated.map(({ after }): LiveEntry => ({ ...after, record: { ...after.record, revision } })) };
     });
+    this.log.info({ name, version, lifecycle, reason, by: caller.subject }, 'lifecycle changed');
+    return targets;
   }
 
   /** Every version of a name and kind the caller may see, highest first. */
@@ -331,7 +372,9 @@ export class Registry {
 
   /** Changes after `fromRevision` (0: from now), then live ones, until the signal aborts. */
   async *watch(fromRevision: number, signal: AbortSignal): AsyncGenerator<RegistryChange> {
-    // A revision this registry never reached (a client of a registry restored from an older backup) would silently skip changes.
+    // A client may resume from a revision another replica told it of: follow the store first.
+    if (fromRevision > this.revision) await this.catchUp();
+    // A revision the store never reached (a client of a registry restored from an older backup) would silently skip changes.
     if (fromRevision > this.revision) {
       throw new MeshError(
         Code.OUT_OF_RANGE,
@@ -361,6 +404,31 @@ export class Registry {
       if ((err as Error).name !== 'AbortError') throw err;
     }
   }
+}
+
+/** Works out what ending leases changed (an entry losing an instance or its last one) and logs it. */
+async function endLeases(tx: RegistryWrite, ended: LeaseRecord[], principal: string): Promise<void> {
+  const keys = [...new Set(ended.map((l) => l.entryKey))];
+  const changes: ChangeToLog[] = [];
+  for (const key of keys) {
+    const [after] = await tx.entries({ key });
+    if (!after) continue;
+    const before: LiveEntry = { record: after.record, leases: new Map(after.leases) };
+    for (const l of ended) if (l.entryKey === key) before.leases.set(l.leaseId, l);
+    if (!discoverable(before)) continue;
+    // Still discoverable with fewer instances is an update: watchers must drop the dead endpoint.
+    changes.push({
+      change: discoverable(after) ? 'UPDATED' : 'REMOVED',
+      entryKey: key,
+      entry: toRegistryEntryJson(after),
+    });
+  }
+  await tx.log(changes, principal);
+  await tx.touch(keys);
+}
+
+function leaseNotFound(leaseId: string): MeshError {
+  return new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
 }
 
 function toRegistryEntryJson(e: LiveEntry): unknown {

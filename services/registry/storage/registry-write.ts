@@ -1,0 +1,157 @@
+import { sql, type Kysely } from 'kysely';
+import { encodeJson } from '../../../mesh/index.js';
+import type { ChangeToLog, LeaseRecord, RegistryEntryRecord, RegistryRecords } from './registry-records.js';
+import type { RegistryDatabase as Database } from './registry-tables.js';
+
+/** An entry as stored inside a write, with its live leases by id. */
+export interface StoredEntry {
+  record: RegistryEntryRecord;
+  leases: Map<string, LeaseRecord>;
+}
+
+/**
+ * One registry write, inside the transaction that holds the counter row: it reads the
+ * current shared state (no other writer can change it meanwhile), changes it, and logs
+ * the changes with the next revisions. Every entry it changes gets this write's sequence
+ * number, which is how the other replicas find what to re-read.
+ */
+export class RegistryWrite {
+  constructor(
+    private readonly trx: Kysely<Database>,
+    private readonly records: RegistryRecords,
+    /** The last revision logged, including this write's changes so far. */
+    public revision: number,
+    /** This write's sequence number. */
+    readonly seq: number,
+    /** The time stamped on rows this write makes. */
+    readonly at: string,
+  ) {}
+
+  /** Entries with all of their live leases, as stored now. */
+  async entries(filter: { key: string } | { name: string; version?: string }): Promise<StoredEntry[]> {
+    let q = this.trx.selectFrom('registry_entries').selectAll();
+    if ('key' in filter) q = q.where('key', '=', filter.key);
+    else {
+      q = q.where('name', '=', filter.name);
+      if (filter.version) q = q.where('version', '=', filter.version);
+    }
+    const records = (await q.execute()).map((r) => this.records.toEntry(r));
+    const leases = await this.records.leasesOf(
+      this.trx,
+      records.map((r) => r.key),
+    );
+    return records.map((record) => ({
+      record,
+      leases: new Map(leases.filter((l) => l.entryKey === record.key).map((l) => [l.leaseId, l])),
+    }));
+  }
+
+  /** A lease and its entry, as stored now. */
+  leaseWithEntry(leaseId: string) {
+    return this.records.leaseWithEntry(this.trx, leaseId);
+  }
+
+  /** Appends changes with the next revisions; returns them. */
+  async log(changes: ChangeToLog[], principal: string): Promise<number[]> {
+    const revisions = await this.records.log(this.trx, this.revision, changes, principal, this.at);
+    this.revision = revisions.at(-1) ?? this.revision;
+    return revisions;
+  }
+
+  /** Inserts an entry or replaces its card (its lifecycle and identity stay). */
+  async putEntry(
+    entry: { key: string; kind: 'agent' | 'tool'; name: string; version: string; card: unknown; identity: string },
+    exists: boolean,
+    revision: number,
+    principal: string,
+  ): Promise<void> {
+    const card = encodeJson(entry.card, 'card');
+    if (exists) {
+      await this.trx
+        .updateTable('registry_entries')
+        .set({ card, revision, updated_at: this.at, updated_by: principal, state_seq: this.seq })
+        .where('key', '=', entry.key)
+        .execute();
+    } else {
+      await this.trx
+        .insertInto('registry_entries')
+        .values({
+          ...entry,
+          card,
+          lifecycle: 'ACTIVE',
+          revision,
+          registered_at: this.at,
+          updated_at: this.at,
+          updated_by: principal,
+          state_seq: this.seq,
+        })
+        .execute();
+    }
+  }
+
+  /** Grants an instance's lease (replacing that instance's previous one); returns its expiry in the database's clock. */
+  async grantLease(lease: {
+    leaseId: string;
+    entryKey: string;
+    instanceId: string;
+    endpoint: unknown;
+    ttlMs: number;
+  }): Promise<Date> {
+    await this.trx
+      .deleteFrom('registry_leases')
+      .where('entry_key', '=', lease.entryKey)
+      .where('instance_id', '=', lease.instanceId)
+      .execute();
+    const row = await this.trx
+      .insertInto('registry_leases')
+      .values({
+        lease_id: lease.leaseId,
+        entry_key: lease.entryKey,
+        instance_id: lease.instanceId,
+        endpoint: encodeJson(lease.endpoint, 'endpoint'),
+        expires_at: this.records.timeIn(lease.ttlMs),
+        expires_ms: sql<number>`${this.records.nowMs()} + ${lease.ttlMs}`,
+        ttl_ms: lease.ttlMs,
+        registered_at: this.at,
+      })
+      .returning('expires_ms')
+      .executeTakeFirstOrThrow();
+    return new Date(Number(row.expires_ms));
+  }
+
+  /** Ends leases by id; returns those that were still live. */
+  async endLeases(leaseIds: string[]): Promise<LeaseRecord[]> {
+    if (!leaseIds.length) return [];
+    const rows = await this.trx
+      .deleteFrom('registry_leases')
+      .where('lease_id', 'in', leaseIds)
+      .returningAll()
+      .execute();
+    return rows.map((r) => this.records.toLease(r));
+  }
+
+  /** Ends every lease that has lapsed by the database's clock; returns them. */
+  async endLapsedLeases(): Promise<LeaseRecord[]> {
+    const rows = await this.trx
+      .deleteFrom('registry_leases')
+      .where((eb) => this.records.lapsed(eb))
+      .returningAll()
+      .execute();
+    return rows.map((r) => this.records.toLease(r));
+  }
+
+  /** Sets the lifecycle of entries, stamping `revision` on them. */
+  async setLifecycle(keys: string[], lifecycle: string, revision: number, principal: string): Promise<void> {
+    await this.trx
+      .updateTable('registry_entries')
+      .set({ lifecycle, updated_at: this.at, updated_by: principal, revision, state_seq: this.seq })
+      .where('key', 'in', keys)
+      .execute();
+  }
+
+  /** Marks entries as changed by this write (their leases changed), so followers re-read them. */
+  async touch(keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    await this.trx.updateTable('registry_entries').set({ state_seq: this.seq }).where('key', 'in', keys).execute();
+  }
+}
