@@ -15,7 +15,8 @@ import {
 } from '../mesh/index.js';
 import { LocalToolRunner } from '../mesh/runtime/local-tools.js';
 import { captureLogger } from './helpers/log-capture.js';
-import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
+import pg from 'pg';
+import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 
 const who = 'test';
 const LOST = { code: Code.ABORTED, message: expect.stringMatching(/^lease of task \S+ lost/) };
@@ -153,6 +154,47 @@ describe.each(BACKENDS)('task leases on %s', (_kind, makeFixture) => {
     expect(ids).toContain(old.id);
     expect(ids).not.toContain(done.id);
     expect(await store.tasks.acquire(done.id, 'b', 60_000)).toBeUndefined();
+  });
+});
+
+describe('takeover past a replica frozen mid-transaction (PostgreSQL)', () => {
+  let fx: BackendFixture;
+  let store: Store;
+  beforeAll(async () => {
+    fx = await postgresFixture();
+    store = await fx.open('leases/frozen');
+  });
+  afterAll(async () => {
+    await store?.close();
+    await fx?.cleanup();
+  });
+
+  test('a row an open transaction locks is passed over, not waited for; taken once the transaction ends', async () => {
+    const make = async (id: string) =>
+      (await store.tasks.create({ id, contextId: 'c', principal: who, lease: { owner: 'frozen', ttlMs: 1 } })).task;
+    const locked = await make('t-locked');
+    const free = await make('t-free');
+    await until(async () => (await store.tasks.lapsed()).length === 2);
+    // The frozen replica: a transaction that holds the row and never moves on.
+    const frozen = new pg.Client({ connectionString: fx.env.DATABASE_URL, options: '-c search_path="leases/frozen"' });
+    await frozen.connect();
+    try {
+      await frozen.query('BEGIN');
+      await frozen.query(`SELECT id FROM tasks WHERE id = '${locked.id}' FOR UPDATE`);
+      // Waiting here would hang the test: the scan must pass the locked row and take the other.
+      expect(await store.tasks.acquire(locked.id, 'b', 60_000, undefined, { skipLocked: true })).toBeUndefined();
+      expect(await store.tasks.acquire(free.id, 'b', 60_000, undefined, { skipLocked: true })).toMatchObject({
+        fencing: 2,
+        previousOwner: 'frozen',
+      });
+      await frozen.query('ROLLBACK');
+    } finally {
+      await frozen.end();
+    }
+    expect(await store.tasks.acquire(locked.id, 'b', 60_000, undefined, { skipLocked: true })).toMatchObject({
+      fencing: 2,
+      previousOwner: 'frozen',
+    });
   });
 });
 

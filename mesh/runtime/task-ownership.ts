@@ -169,7 +169,11 @@ export class TaskOwnership {
           let won = 0;
           for (const t of lapsed) {
             if (this.o.running.has(t.id) || this.closed) continue;
-            const got = await this.o.store.tasks.acquire(t.id, this.replicaId, this.o.leaseMs, LEASED_STATES);
+            // A row a frozen replica's open transaction locks is passed over (taken on a later scan, once
+            // the database ends that transaction: AGENTMESH_DB_IDLE_IN_TRANSACTION_MS), not waited for.
+            const got = await this.o.store.tasks.acquire(t.id, this.replicaId, this.o.leaseMs, LEASED_STATES, {
+              skipLocked: true,
+            });
             if (!got) continue;
             won++;
             this.tookOver(t.id, got);

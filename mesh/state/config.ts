@@ -26,6 +26,12 @@ export const stateConfigSchema = z.object({
   AGENTMESH_DB_POOL_MAX: count(1, 1000).default(10),
   /** Server-side bound on every statement, so a stuck query cannot hold a connection forever. */
   AGENTMESH_DB_STATEMENT_TIMEOUT_MS: millis().default(10_000),
+  /**
+   * Server-side bound on an open transaction waiting for its client: a replica frozen
+   * mid-transaction (SIGSTOP, a long pause) releases its row locks after this, so the
+   * replicas taking over its tasks are not held up by them.
+   */
+  AGENTMESH_DB_IDLE_IN_TRANSACTION_MS: millis().default(5_000),
   /** Bound on one attempt to open a connection. */
   AGENTMESH_DB_CONNECT_TIMEOUT_MS: millis().default(5_000),
   /** How long to keep retrying connections while the server is down or restarting. */

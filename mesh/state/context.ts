@@ -15,6 +15,8 @@ export interface Codec {
 
 /** What a store's contexts share beyond the connection: the database clock and change notices. */
 export interface ContextShared {
+  /** Which database: some statements (row locks that skip) exist on PostgreSQL only. */
+  kind: 'sqlite' | 'postgres';
   /** The database's clock in epoch milliseconds, as SQL (see Backend.nowMs). */
   nowMs: RawBuilder<number>;
   /** The database's clock `ms` from now, for a time column (see Backend.timeIn). */
@@ -26,7 +28,8 @@ export interface ContextShared {
  * SQLite's clock: epoch milliseconds, and times as ISO-8601 text with
  * milliseconds — the format Date.toISOString writes, so stored texts compare as times.
  */
-export const SQLITE_CLOCK: Pick<ContextShared, 'nowMs' | 'timeIn'> = {
+export const SQLITE_CLOCK: Pick<ContextShared, 'kind' | 'nowMs' | 'timeIn'> = {
+  kind: 'sqlite',
   nowMs: sql<number>`CAST(unixepoch('subsec') * 1000 AS INTEGER)`,
   timeIn: (ms) => sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${ms / 1000} seconds`})`,
 };
@@ -66,6 +69,11 @@ export class StoreContext<DB = Database> {
     }
     for (const [channel, payload] of notices) this.shared.notices.deliver(channel, payload);
     return result;
+  }
+
+  /** Which database the context writes to. */
+  get kind(): 'sqlite' | 'postgres' {
+    return this.shared.kind;
   }
 
   /** The store's change notices (listen to a channel; see Notices). */

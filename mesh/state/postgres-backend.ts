@@ -53,8 +53,8 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
     connectionTimeoutMillis: config.AGENTMESH_DB_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: config.AGENTMESH_DB_IDLE_TIMEOUT_MS,
     statement_timeout: config.AGENTMESH_DB_STATEMENT_TIMEOUT_MS,
-    // A client that dies inside a transaction must not hold its row locks for long.
-    idle_in_transaction_session_timeout: Math.max(config.AGENTMESH_DB_STATEMENT_TIMEOUT_MS, 1_000) * 2,
+    // A client that dies or freezes inside a transaction must not hold its row locks for long.
+    idle_in_transaction_session_timeout: config.AGENTMESH_DB_IDLE_IN_TRANSACTION_MS,
     application_name: service,
     keepAlive: true,
     options: `-c search_path="${schema}"`,

@@ -38,7 +38,8 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     schema: undefined,
     location: file,
     types: { json: 'text', time: 'text' },
-    ...SQLITE_CLOCK,
+    nowMs: SQLITE_CLOCK.nowMs,
+    timeIn: SQLITE_CLOCK.timeIn,
     // One process owns the file: notices stay in it.
     notices: new Notices(file),
     codec: {

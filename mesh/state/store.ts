@@ -53,6 +53,7 @@ export class Store {
     readonly schemaVersion: number,
   ) {
     const ctx = new StoreContext(backend.db, backend.codec, undefined, false, {
+      kind: backend.kind,
       nowMs: backend.nowMs,
       timeIn: backend.timeIn,
       notices: backend.notices,

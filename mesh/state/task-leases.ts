@@ -76,9 +76,15 @@ export async function acquireTask(
   owner: string,
   ttlMs: number,
   states: readonly TaskState[] = LEASED_STATES,
+  skipLocked = false,
 ): Promise<{ fencing: number; previousOwner: string | undefined } | undefined> {
-  // Who held it, for the takeover's log line only: the UPDATE below decides.
-  const before = await trx.selectFrom('tasks').select('owner').where('id', '=', taskId).executeTakeFirst();
+  // Who held it, for the takeover's log line only: the UPDATE below decides. With skipLocked
+  // (PostgreSQL) a row locked by an open transaction — a replica frozen mid-write — is passed
+  // over instead of waited for, so one such row does not hold up the takeover of every other.
+  let query = trx.selectFrom('tasks').select('owner').where('id', '=', taskId);
+  if (skipLocked) query = query.forUpdate().skipLocked();
+  const before = await query.executeTakeFirst();
+  if (skipLocked && before === undefined) return undefined;
   const row = await trx
     .updateTable('tasks')
     .set((eb) => ({ owner, fencing: eb('fencing', '+', 1), lease_until: leaseEnd(now, ttlMs) }))

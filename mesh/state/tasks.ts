@@ -176,14 +176,18 @@ export class Tasks {
   /**
    * Takes the task's lease for `owner` when nobody holds it or its lease lapsed (by the
    * database's clock) and the task is in `states`: of replicas trying at once, one wins.
+   * `skipLocked`: pass over a row an open transaction holds (the takeover scan) instead of waiting.
    */
   async acquire(
     id: string,
     owner: string,
     ttlMs: number,
     states: readonly TaskState[] = ACQUIRABLE_STATES,
+    { skipLocked = false }: { skipLocked?: boolean } = {},
   ): Promise<{ fencing: number; previousOwner: string | undefined } | undefined> {
-    return this.ctx.write((trx) => acquireTask(trx, this.ctx.nowMs(), id, owner, ttlMs, states));
+    // Row locks that skip exist on PostgreSQL only; on SQLite one process writes at a time anyway.
+    const skip = skipLocked && this.ctx.kind === 'postgres';
+    return this.ctx.write((trx) => acquireTask(trx, this.ctx.nowMs(), id, owner, ttlMs, states, skip));
   }
 
   /** Checks that a run still holds the task's lease and extends it (inside `atomically`, with the run's writes). */
