@@ -14,6 +14,7 @@ const MODULES: (() => Promise<{ default: BenchModule }>)[] = [
   () => import('./registry.bench.js'),
   () => import('./executor.bench.js'),
   () => import('./startup.bench.js'),
+  () => import('./scale-out.bench.js'),
 ];
 
 const args = process.argv.slice(2);
