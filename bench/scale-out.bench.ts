@@ -150,7 +150,6 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
   process.kill(pid, signal);
   const held = (await ownersOf(mesh, ids)).filter((t) => t.owner === victimId && LIVE.includes(t.state));
   let takenOver = Number.NaN;
-  let done = Number.NaN;
   // The caller follows its tasks through a replica that still answers (a frozen one would hang its calls).
   const survivor = await directClient(mesh, mesh.replicas.find((r) => r !== victim)!.address);
   let nudged = 0;
@@ -166,14 +165,13 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
       }
       if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LIVE.includes(t.state))) takenOver = now;
       if (rows.every((t) => TERMINAL.includes(t.state))) {
-        done = now;
-        const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
+          const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
         if (signal === 'SIGSTOP') process.kill(pid, 'SIGCONT');
         await readyAgain(mesh);
         return {
           tasksHeld: held.length,
           takeoverMs: takenOver,
-          burstDoneMs: done,
+          burstDoneMs: now,
           completed,
           burst: ids.length,
           callerCalls: nudged,
