@@ -16,6 +16,7 @@ import {
 import { LocalToolRunner } from '../mesh/runtime/local-tools.js';
 import { captureLogger } from './helpers/log-capture.js';
 import pg from 'pg';
+import { request } from './helpers/agent-replicas.js';
 import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 
 const who = 'test';
@@ -281,23 +282,7 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
         }
       },
     });
-    const task = await a.runtime.send(
-      {
-        requestId: 'r1',
-        skillId: 'go',
-        message: {
-          messageId: 'm',
-          contextId: '',
-          taskId: '',
-          role: 1,
-          parts: [{ content: { $case: 'data', data: {} }, metadata: undefined, filename: '', mediaType: '' }],
-          metadata: undefined,
-          referenceTaskIds: [],
-        },
-        configuration: undefined,
-      },
-      caller,
-    );
+    const task = await a.runtime.send(request('go', 'r1'), caller);
     await a.runtime.idle(task.id);
     expect(a.log.text()).toContain('task processing failed');
     // Still WORKING and still A's: nothing released on failure, and A no longer renews it.

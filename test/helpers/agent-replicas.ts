@@ -1,31 +1,18 @@
 // Several replicas of one agent (demo/replicated, test/fixtures/replicated-agent.ts) over one
 // PostgreSQL database, with a stub tool service whose every action is counted.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SendTaskRequest } from '../../gen/agentmesh/v1/agent_service.js';
+import { SendTaskRequest } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
-import type { MeshClient, ToolSpec } from '../../mesh/index.js';
+import { requestMessage, type MeshClient, type ToolSpec } from '../../mesh/index.js';
 import type { RunningAgent, StubToolService, TestMesh } from '../../mesh/testing/index.js';
 import type { BackendFixture } from './state-backends.js';
 
 export const AGENT = 'demo/replicated';
 export const EFFECTS = 'demo/effects';
 
-/** A SendTask request of one of the fixture's skills. */
+/** A SendTask request (an empty data part) of one of the fixture's skills. */
 export function request(skillId: string, requestId: string): SendTaskRequest {
-  return {
-    requestId,
-    skillId,
-    message: {
-      messageId: requestId,
-      contextId: '',
-      taskId: '',
-      role: 1,
-      parts: [{ content: { $case: 'data', data: {} }, metadata: undefined, filename: '', mediaType: '' }],
-      metadata: undefined,
-      referenceTaskIds: [],
-    },
-    configuration: { blocking: false, historyLength: 0, timeout: undefined },
-  };
+  return SendTaskRequest.fromPartial({ requestId, skillId, message: requestMessage({}) });
 }
 
 /**
