@@ -1,5 +1,5 @@
 import { Code } from '../core/index.js';
-import { channelTarget } from './channel-target.js';
+import { balancedAddress, channelTarget } from './channel-target.js';
 
 describe('channelTarget', () => {
   test('one address stays as it is; an IP gets a host name for SNI', () => {
@@ -25,5 +25,13 @@ describe('channelTarget', () => {
     for (const bad of ['a.example:1,b.example:2', '127.0.0.1:1,[::1]:2', ' , '])
       expect(() => channelTarget(bad)).toThrow(expect.objectContaining({ code: Code.INVALID_ARGUMENT }));
     expect(() => channelTarget('a.example:1,b.example:2')).toThrow(/a.example:1,b.example:2/);
+  });
+
+  test('the live instances of a service: every replica when they can be balanced, else the first', () => {
+    expect(balancedAddress(['127.0.0.1:7001', '127.0.0.1:7000'])).toBe('127.0.0.1:7000,127.0.0.1:7001');
+    expect(balancedAddress(['127.0.0.1:7000'])).toBe('127.0.0.1:7000');
+    expect(balancedAddress(['b.example:1', 'a.example:2'])).toBe('b.example:1');
+    expect(balancedAddress(['127.0.0.1:1', '[::1]:2'])).toBe('127.0.0.1:1');
+    expect(balancedAddress([])).toBeUndefined();
   });
 });

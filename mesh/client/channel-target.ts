@@ -48,3 +48,14 @@ export function channelTarget(address: string): ChannelTarget {
     options: { ...options, 'grpc.default_authority': list[0]!, 'grpc.service_config': ROUND_ROBIN },
   };
 }
+
+/**
+ * What to give createClient for the live instances of one service: all of them (balanced round
+ * robin) when they are IP addresses of one family, else the first — a list of host names cannot
+ * be one target (in Kubernetes each service is one name, and the sidecars balance).
+ */
+export function balancedAddress(addresses: readonly string[]): string | undefined {
+  const families = new Set(addresses.map((a) => isIP(hostOf(a))));
+  // Sorted: the same instances make the same target (and so reuse one channel) whatever order they come in.
+  return families.size === 1 && !families.has(0) ? [...addresses].sort().join(',') : addresses[0];
+}

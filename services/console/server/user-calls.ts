@@ -1,7 +1,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import { AgentServiceService } from '../../../gen/agentmesh/v1/agent_service.js';
 import { RegistryServiceService } from '../../../gen/agentmesh/v1/registry_service.js';
-import { createClient, type CallOptions, type MeshClient } from '../../../mesh/index.js';
+import { balancedAddress, createClient, type CallOptions, type MeshClient } from '../../../mesh/index.js';
 import { spiffeIdOfService } from '../../../mesh/index.js';
 import type { TokenClient } from '../../../mesh/index.js';
 import type { Transport } from '../../../mesh/index.js';
@@ -69,7 +69,8 @@ export class UserCalls {
     let known = this.addresses.get(key);
     if (!known || Date.now() - known.at > ADDRESS_TTL_MS) {
       const { card } = await this.registry().getAgent({ name, version: '' }, await this.as(user, this.o.registry.name));
-      const address = card?.endpoints[0]?.address;
+      // Every live replica, balanced by the client.
+      const address = balancedAddress((card?.endpoints ?? []).map((e) => e.address));
       if (!address) throw new MeshError(Code.UNAVAILABLE, `${name} has no live instance`);
       known = { address, at: Date.now() };
       this.addresses.set(key, known);
