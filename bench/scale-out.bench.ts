@@ -165,7 +165,7 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
       }
       if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LIVE.includes(t.state))) takenOver = now;
       if (rows.every((t) => TERMINAL.includes(t.state))) {
-          const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
+        const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
         if (signal === 'SIGSTOP') process.kill(pid, 'SIGCONT');
         await readyAgain(mesh);
         return {
