@@ -304,6 +304,49 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
     ).rejects.toMatchObject({ code: Code.ABORTED });
   });
 
+  test('at start-up a process resumes at once the tasks an earlier process of its SQLite file leased; on PostgreSQL it leaves live leases alone', async () => {
+    const before = acted;
+    const { task } = await store.tasks.create({
+      id: `held-by-a-dead-process-${_kind}`,
+      contextId: 'c-dead',
+      principal: 'user-1',
+      lease: { owner: 'an-earlier-process', ttlMs: 3_600_000 },
+      data: {
+        agent: AGENT,
+        skillId: 'go',
+        subject: 'user-1',
+        requestId: 'r-dead',
+        text: '',
+        input: {},
+        status: {},
+        artifacts: [],
+        history: [],
+        traceId: '',
+        traceContext: {},
+      },
+    });
+    const b = replica({ append: async () => undefined });
+    const resumed = await b.runtime.resume();
+    if (_kind === 'sqlite') {
+      expect(resumed).toBe(1);
+      await b.runtime.idle(task.id);
+      expect((await store.tasks.get(task.id)).state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(acted).toBe(before + 1);
+    } else {
+      // Another replica may be alive and running it: its lease stands.
+      expect(resumed).toBe(0);
+      expect(await store.tasks.get(task.id)).toMatchObject({ owner: 'an-earlier-process' });
+      await store.tasks.update(task.id, {
+        expectedVersion: 1,
+        principal: who,
+        state: TaskState.TASK_STATE_CANCELED,
+        revoke: true,
+      });
+    }
+    // Its takeover scan would otherwise go on and take the next test's task.
+    await b.runtime.close();
+  });
+
   test('a task a release before leases left mid-run is taken over once its run deadline passed, with a new budget, and completes', async () => {
     const before = acted;
     // As the previous release wrote it: no owner, WORKING, its run's deadline behind it.

@@ -139,6 +139,9 @@ export class TaskOwnership {
       { replica: this.replicaId, host: hostname(), lease_ms: this.o.leaseMs },
       'task lease owner id of this replica',
     );
+    // One process owns an SQLite file: leases left by an earlier process of it are void, so a
+    // restart resumes its tasks at once, as it did before leases.
+    if (this.o.store.kind === 'sqlite') await this.o.store.tasks.voidLeases();
     const taken = await this.takeOver();
     this.o.log.info({ replica: this.replicaId, tasks: taken }, 'takeover scan at start-up done');
     const next = () => {

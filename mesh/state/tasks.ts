@@ -5,6 +5,7 @@ import { encodeJson, requireText, requireVersion, staleVersion, type StoreContex
 import {
   acquireTask,
   ACQUIRABLE_STATES,
+  LEASED_STATES,
   fenceTask,
   lapsedTasks,
   unownedTaskLapsed,
@@ -206,6 +207,21 @@ export class Tasks {
       db.selectFrom('tasks').select(['state', 'owner', 'fencing']).where('id', '=', id).executeTakeFirst(),
     );
     return row && { state: row.state as TaskState, owner: row.owner ?? undefined, fencing: Number(row.fencing) };
+  }
+
+  /**
+   * Ends every lease on a live task at once. Only for a store one process owns (SQLite), at
+   * start-up: whatever held those leases was an earlier process, now gone.
+   */
+  async voidLeases(): Promise<void> {
+    await this.ctx.write((trx) =>
+      trx
+        .updateTable('tasks')
+        .set({ lease_until: 0 })
+        .where('owner', 'is not', null)
+        .where('state', 'in', LEASED_STATES)
+        .execute(),
+    );
   }
 
   /** SUBMITTED and WORKING tasks whose lease is absent or lapsed: what a replica takes over. */
