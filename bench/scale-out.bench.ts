@@ -13,15 +13,20 @@ import pg from 'pg';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { MeshConnection } from '../devtools/cli/connection.js';
-import { createClient, requestMessage, Transport, type MeshReplica } from '../mesh/index.js';
+import {
+  createClient,
+  LEASED_STATES,
+  requestMessage,
+  TERMINAL_STATES,
+  Transport,
+  type MeshReplica,
+} from '../mesh/index.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { pidsOf, startLocalMesh, type LocalMesh } from '../test/helpers/local-mesh.js';
 import { postgresFixture, type BackendFixture } from '../test/helpers/state-backends.js';
 import { quantile, round, runLoad, type BenchModule, type Row } from './harness.js';
 
 const ORCHESTRATOR = 'lending/loan-orchestrator';
-const LIVE = [TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING];
-const TERMINAL = [TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED];
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progress = (what: string) => process.stderr.write(`  scale-out: ${what}\n`);
 
@@ -139,7 +144,9 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
   const client = mesh.conn.client(AgentServiceService, ORCHESTRATOR, 'user');
   const ids = await Promise.all(Array.from({ length: 24 }, () => mesh.send(client, false)));
   const byId = replicaIds(mesh);
-  const live = (await ownersOf(mesh, ids)).filter((t) => LIVE.includes(t.state) && t.owner && byId.has(t.owner));
+  const live = (await ownersOf(mesh, ids)).filter(
+    (t) => LEASED_STATES.includes(t.state) && t.owner && byId.has(t.owner),
+  );
   const counts = new Map<string, number>();
   for (const t of live) counts.set(t.owner!, (counts.get(t.owner!) ?? 0) + 1);
   const [victimId] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [];
@@ -148,7 +155,7 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
   const pid = pidsOf(victim.log)[0]!;
   const t0 = performance.now();
   process.kill(pid, signal);
-  const held = (await ownersOf(mesh, ids)).filter((t) => t.owner === victimId && LIVE.includes(t.state));
+  const held = (await ownersOf(mesh, ids)).filter((t) => t.owner === victimId && LEASED_STATES.includes(t.state));
   let takenOver = Number.NaN;
   // The caller follows its tasks through a replica that still answers (a frozen one would hang its calls).
   const survivor = await directClient(mesh, mesh.replicas.find((r) => r !== victim)!.address);
@@ -163,8 +170,9 @@ async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Reco
         nudged++;
         await survivor.getTask({ taskId: t.id, historyLength: 0 }).catch(() => undefined);
       }
-      if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LIVE.includes(t.state))) takenOver = now;
-      if (rows.every((t) => TERMINAL.includes(t.state))) {
+      if (Number.isNaN(takenOver) && !rows.some((t) => t.owner === victimId && LEASED_STATES.includes(t.state)))
+        takenOver = now;
+      if (rows.every((t) => TERMINAL_STATES.includes(t.state))) {
         const completed = rows.filter((t) => t.state === TaskState.TASK_STATE_COMPLETED).length;
         if (signal === 'SIGSTOP') process.kill(pid, 'SIGCONT');
         await readyAgain(mesh);

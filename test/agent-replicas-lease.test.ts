@@ -262,6 +262,20 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
     runtimes.push(runtime);
     return { runtime, log };
   };
+  /** The data of a task of skill go for user-1, as the runtime writes it. */
+  const taskData = (requestId: string) => ({
+    agent: AGENT,
+    skillId: 'go',
+    subject: 'user-1',
+    requestId,
+    text: '',
+    input: {},
+    status: {},
+    artifacts: [],
+    history: [],
+    traceId: '',
+    traceContext: {},
+  });
   const caller: Principal = {
     peer: { spiffeId: undefined, source: 'none' as never },
     subject: 'user-1',
@@ -311,19 +325,7 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
       contextId: 'c-dead',
       principal: 'user-1',
       lease: { owner: 'an-earlier-process', ttlMs: 3_600_000 },
-      data: {
-        agent: AGENT,
-        skillId: 'go',
-        subject: 'user-1',
-        requestId: 'r-dead',
-        text: '',
-        input: {},
-        status: {},
-        artifacts: [],
-        history: [],
-        traceId: '',
-        traceContext: {},
-      },
+      data: taskData('r-dead'),
     });
     const b = replica({ append: async () => undefined });
     const resumed = await b.runtime.resume();
@@ -355,19 +357,7 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
       contextId: 'c-old',
       principal: 'user-1',
       requestId: 'r-old',
-      data: {
-        agent: AGENT,
-        skillId: 'go',
-        subject: 'user-1',
-        requestId: 'r-old',
-        text: '',
-        input: {},
-        status: {},
-        artifacts: [],
-        history: [],
-        traceId: '',
-        traceContext: {},
-      },
+      data: taskData('r-old'),
     });
     await store.tasks.update(task.id, {
       expectedVersion: 1,

@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
 import type { Database } from './tables.js';
@@ -38,6 +38,12 @@ export function isLeaseLost(err: unknown): boolean {
 /** The expiry of a lease taken or renewed now (`now`: the database's clock, StoreContext.nowMs). */
 export function leaseEnd(now: Expression<number>, ttlMs: number): Expression<number> {
   return sql<number>`${now} + ${Math.max(1, Math.round(ttlMs))}`;
+}
+
+/** A task nobody holds: no owner, or a lease that has lapsed by the database's clock (`now`). */
+export function leaseFree(now: Expression<number>) {
+  return (eb: ExpressionBuilder<Database, 'tasks'>) =>
+    eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]);
 }
 
 /**
@@ -90,7 +96,7 @@ export async function acquireTask(
     .set((eb) => ({ owner, fencing: eb('fencing', '+', 1), lease_until: leaseEnd(now, ttlMs) }))
     .where('id', '=', taskId)
     .where('state', 'in', states)
-    .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .where(leaseFree(now))
     .returning('fencing')
     .executeTakeFirst();
   return row === undefined ? undefined : { fencing: Number(row.fencing), previousOwner: before?.owner ?? undefined };
@@ -132,7 +138,7 @@ export async function lapsedTasks(
     .selectFrom('tasks')
     .select(['id', 'owner', 'data', 'updated_at'])
     .where('state', 'in', LEASED_STATES)
-    .where((eb) => eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+    .where(leaseFree(now))
     .orderBy(sql`case when owner is null then 1 else 0 end`) // rows of a dead replica first: unowned ones may still be in their grace period
     .orderBy('created_at')
     .orderBy('id')

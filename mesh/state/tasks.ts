@@ -8,6 +8,7 @@ import {
   LEASED_STATES,
   fenceTask,
   lapsedTasks,
+  leaseFree,
   unownedTaskLapsed,
   leaseEnd,
   leaseLost,
@@ -162,10 +163,7 @@ export class Tasks {
         .where('version', '=', expected)
         .where('state', 'in', from);
       if (change.lease) q = q.where('owner', '=', change.lease.owner).where('fencing', '=', change.lease.fencing);
-      if (change.acquire)
-        q = q.where((eb) =>
-          eb.or([eb('owner', 'is', null), eb('lease_until', 'is', null), eb('lease_until', '<', now)]),
-        );
+      if (change.acquire) q = q.where(leaseFree(now));
       const row = await q.returningAll().executeTakeFirst();
       if (row === undefined) throw await this.whyNot(trx, id, expected, change);
       await keepTaskVersion(trx, id, change.reason);
