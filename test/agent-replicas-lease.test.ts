@@ -281,6 +281,7 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
     subject: 'user-1',
     clientId: 'c',
     scopes: [],
+    roles: [],
     actors: [],
     token: '',
     claims: {},

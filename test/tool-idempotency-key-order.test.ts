@@ -77,6 +77,7 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
           subject: 'banking/agent',
           clientId: 'banking/agent',
           scopes: [],
+          roles: [],
           actors: [],
           token: '',
           claims: {},

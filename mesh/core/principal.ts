@@ -17,6 +17,8 @@ export interface Principal {
   clientId: string | undefined;
   /** Scopes granted by the token. */
   scopes: string[];
+  /** A person's roles and groups from the token (`roles` and `groups` claims): who may answer an approval, who audits. */
+  roles: string[];
   /** The acting agents from the `act` claim, the current actor first. */
   actors: string[];
   /** The raw access token, for token exchange by agents. Never log it. */

@@ -230,7 +230,7 @@ export class AgentRuntime {
       history: [Message.toJSON({ ...req.message!, taskId: id, contextId })],
       traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
       traceContext,
-      ...(caller.actors[0] ? { actor: caller.actors[0] } : {}),
+      ...(caller.actors[0] ? { actor: caller.actors[0], actors: caller.actors } : {}),
       ...(timeoutMs ? { timeoutMs } : {}),
     };
     const { task, created } = await this.o.store.tasks.create({

@@ -127,6 +127,9 @@ export function agentService(
       if (depth > 1 && explainChild) explanation.children = await childrenOf(explanation, depth, ctx, explainChild);
       return { explanation };
     },
+    async listTasks() {
+      throw new MeshError(Code.UNIMPLEMENTED, 'ListTasks: not yet');
+    },
     async getAgentCard() {
       return { card };
     },

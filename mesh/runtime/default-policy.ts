@@ -7,7 +7,7 @@ const MESH_TOOLS = ['spiffe://{trust_domain}/ns/agentmesh/sa/cli', 'spiffe://{tr
  * The caller policy of an agent that names none (no policy option, no
  * AGENTMESH_POLICY_FILE): deny by default, usable in the local mesh. The CLI and
  * the console send, steer, answer (task.write) and follow (task.read) tasks —
- * the agent still shows each subject only its own tasks; any workload of the
+ * the agent's task access policy decides which tasks each person sees (runtime.md); any workload of the
  * trust domain reads the card. Other agents are not allowed in: a team grants
  * its collaborators with a policy of its own.
  */
@@ -32,6 +32,7 @@ export function defaultAgentPolicy(service: string): ServicePolicy {
           'agentmesh.v1.AgentService/GetTask',
           'agentmesh.v1.AgentService/SubscribeTask',
           'agentmesh.v1.AgentService/ExplainTask',
+          'agentmesh.v1.AgentService/ListTasks',
         ],
         callers: MESH_TOOLS,
         scopes: ['task.read'],

@@ -58,6 +58,7 @@ export class LocalToolRunner {
         subject: this.card.name,
         clientId: this.card.name,
         scopes: [],
+        roles: [],
         actors: [],
         token: '',
         claims: {},

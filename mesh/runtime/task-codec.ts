@@ -1,5 +1,5 @@
 import { TaskEvent, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
-import { Artifact, Message, Task, TaskState, TaskStatus } from '../../gen/agentmesh/v1/task.js';
+import { Approval, Artifact, Message, Task, TaskState, TaskStatus } from '../../gen/agentmesh/v1/task.js';
 import { isTerminal, type TaskEventRecord, type TaskRecord } from '../state/index.js';
 
 /** What an agent keeps about a task besides the store's columns. */
@@ -18,6 +18,10 @@ export interface TaskData {
   traceContext?: Record<string, string>;
   /** The agent that sent this task on a user's behalf (the current actor), if any. */
   actor?: string;
+  /** The whole act chain of the request that created the task, the current actor first (segregation of duties). */
+  actors?: string[];
+  /** Every answer given to the task's human steps (wire Approval JSON), oldest first. */
+  approvals?: unknown[];
   /** The run budget the request asked for (TaskConfiguration.timeout), ms. */
   timeoutMs?: number;
   /** When the current run must be over (epoch ms); set each time the task starts working. */
@@ -42,6 +46,7 @@ export function toTask(record: TaskRecord, historyLength = 0): Task {
     traceId: d.traceId,
     requestId: d.requestId,
     subject: d.subject,
+    approvals: (d.approvals ?? []).map((a) => Approval.fromJSON(a)),
   });
 }
 

@@ -163,6 +163,17 @@ export function scopesOf(claims: JWTPayload): string[] {
   return [];
 }
 
+/** A person's roles and groups: the `roles` and `groups` claims, each an array or a space-separated string. */
+export function rolesOf(claims: JWTPayload): string[] {
+  const list = (v: unknown): string[] =>
+    typeof v === 'string'
+      ? v.split(' ').filter(Boolean)
+      : Array.isArray(v)
+        ? v.filter((s): s is string => typeof s === 'string' && s.length > 0)
+        : [];
+  return [...new Set([...list(claims.roles), ...list(claims.groups)])];
+}
+
 /** The acting agents of an `act` claim (RFC 8693), the current actor first. */
 export function actorsOf(claims: JWTPayload): string[] {
   const actors: string[] = [];

@@ -25,7 +25,7 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { AgentCard } from "./card.js";
 import { Explanation } from "./explain.js";
 import { StepState, stepStateFromJSON, stepStateToJSON, TaskPlan } from "./plan.js";
-import { Artifact, Message, Task, TaskStatus } from "./task.js";
+import { Artifact, Message, Task, TaskState, taskStateFromJSON, taskStateToJSON, TaskStatus } from "./task.js";
 
 export const protobufPackage = "agentmesh.v1";
 
@@ -183,6 +183,48 @@ export interface ExplainTaskRequest {
 
 export interface ExplainTaskResponse {
   explanation: Explanation | undefined;
+}
+
+export interface ListTasksRequest {
+  /** Only tasks of this conversation. */
+  contextId: string;
+  /** Only tasks in this state (unspecified: any). */
+  status: TaskState;
+  /** At most this many tasks (0: 50; at most 100). */
+  pageSize: number;
+  /** From a previous response's next_page_token, with the same filters. */
+  pageToken: string;
+  /** Return at most this many history messages per task (0: none). */
+  historyLength: number;
+  /** Only tasks whose status changed after this time. */
+  statusTimestampAfter:
+    | Date
+    | undefined;
+  /** Include each task's artifacts (default: left out). */
+  includeArtifacts: boolean;
+  /** Only tasks waiting for an answer the caller may give now (their inbox). */
+  waitingForMe: boolean;
+  /**
+   * Only tasks run for this subject (a caller who is not an auditor sees
+   * only their own and those waiting for them anyway).
+   */
+  subject: string;
+  /** Only tasks created at or after this time. */
+  createdAfter:
+    | Date
+    | undefined;
+  /** Only tasks created before this time. */
+  createdBefore: Date | undefined;
+}
+
+export interface ListTasksResponse {
+  tasks: Task[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+  /** The page size used. */
+  pageSize: number;
+  /** How many tasks match the filters across all pages. */
+  totalSize: number;
 }
 
 export interface GetAgentCardRequest {
@@ -2206,6 +2248,412 @@ export const ExplainTaskResponse: MessageFns<ExplainTaskResponse> = {
   },
 };
 
+function createBaseListTasksRequest(): ListTasksRequest {
+  return {
+    contextId: "",
+    status: 0,
+    pageSize: 0,
+    pageToken: "",
+    historyLength: 0,
+    statusTimestampAfter: undefined,
+    includeArtifacts: false,
+    waitingForMe: false,
+    subject: "",
+    createdAfter: undefined,
+    createdBefore: undefined,
+  };
+}
+
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(message: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.contextId !== "") {
+      writer.uint32(10).string(message.contextId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    if (message.historyLength !== 0) {
+      writer.uint32(40).uint32(message.historyLength);
+    }
+    if (message.statusTimestampAfter !== undefined) {
+      Timestamp.encode(toTimestamp(message.statusTimestampAfter), writer.uint32(50).fork()).join();
+    }
+    if (message.includeArtifacts !== false) {
+      writer.uint32(56).bool(message.includeArtifacts);
+    }
+    if (message.waitingForMe !== false) {
+      writer.uint32(64).bool(message.waitingForMe);
+    }
+    if (message.subject !== "") {
+      writer.uint32(74).string(message.subject);
+    }
+    if (message.createdAfter !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAfter), writer.uint32(82).fork()).join();
+    }
+    if (message.createdBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdBefore), writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contextId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.historyLength = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.statusTimestampAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.includeArtifacts = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.waitingForMe = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createdAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksRequest {
+    return {
+      contextId: isSet(object.contextId)
+        ? globalThis.String(object.contextId)
+        : isSet(object.context_id)
+        ? globalThis.String(object.context_id)
+        : "",
+      status: isSet(object.status) ? taskStateFromJSON(object.status) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      historyLength: isSet(object.historyLength)
+        ? globalThis.Number(object.historyLength)
+        : isSet(object.history_length)
+        ? globalThis.Number(object.history_length)
+        : 0,
+      statusTimestampAfter: isSet(object.statusTimestampAfter)
+        ? fromJsonTimestamp(object.statusTimestampAfter)
+        : isSet(object.status_timestamp_after)
+        ? fromJsonTimestamp(object.status_timestamp_after)
+        : undefined,
+      includeArtifacts: isSet(object.includeArtifacts)
+        ? globalThis.Boolean(object.includeArtifacts)
+        : isSet(object.include_artifacts)
+        ? globalThis.Boolean(object.include_artifacts)
+        : false,
+      waitingForMe: isSet(object.waitingForMe)
+        ? globalThis.Boolean(object.waitingForMe)
+        : isSet(object.waiting_for_me)
+        ? globalThis.Boolean(object.waiting_for_me)
+        : false,
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      createdAfter: isSet(object.createdAfter)
+        ? fromJsonTimestamp(object.createdAfter)
+        : isSet(object.created_after)
+        ? fromJsonTimestamp(object.created_after)
+        : undefined,
+      createdBefore: isSet(object.createdBefore)
+        ? fromJsonTimestamp(object.createdBefore)
+        : isSet(object.created_before)
+        ? fromJsonTimestamp(object.created_before)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListTasksRequest): unknown {
+    const obj: any = {};
+    if (message.contextId !== "") {
+      obj.contextId = message.contextId;
+    }
+    if (message.status !== 0) {
+      obj.status = taskStateToJSON(message.status);
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.historyLength !== 0) {
+      obj.historyLength = Math.round(message.historyLength);
+    }
+    if (message.statusTimestampAfter !== undefined) {
+      obj.statusTimestampAfter = message.statusTimestampAfter.toISOString();
+    }
+    if (message.includeArtifacts !== false) {
+      obj.includeArtifacts = message.includeArtifacts;
+    }
+    if (message.waitingForMe !== false) {
+      obj.waitingForMe = message.waitingForMe;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.createdAfter !== undefined) {
+      obj.createdAfter = message.createdAfter.toISOString();
+    }
+    if (message.createdBefore !== undefined) {
+      obj.createdBefore = message.createdBefore.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    return ListTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    const message = createBaseListTasksRequest();
+    message.contextId = object.contextId ?? "";
+    message.status = object.status ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.historyLength = object.historyLength ?? 0;
+    message.statusTimestampAfter = object.statusTimestampAfter ?? undefined;
+    message.includeArtifacts = object.includeArtifacts ?? false;
+    message.waitingForMe = object.waitingForMe ?? false;
+    message.subject = object.subject ?? "";
+    message.createdAfter = object.createdAfter ?? undefined;
+    message.createdBefore = object.createdBefore ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasks: [], nextPageToken: "", pageSize: 0, totalSize: 0 };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      Task.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).uint32(message.pageSize);
+    }
+    if (message.totalSize !== 0) {
+      writer.uint32(32).uint32(message.totalSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(Task.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.totalSize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksResponse {
+    return {
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      totalSize: isSet(object.totalSize)
+        ? globalThis.Number(object.totalSize)
+        : isSet(object.total_size)
+        ? globalThis.Number(object.total_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListTasksResponse): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => Task.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.totalSize !== 0) {
+      obj.totalSize = Math.round(message.totalSize);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    return ListTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    const message = createBaseListTasksResponse();
+    message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.totalSize = object.totalSize ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetAgentCardRequest(): GetAgentCardRequest {
   return {};
 }
@@ -2409,6 +2857,20 @@ export const AgentServiceService = {
     responseSerialize: (value: ExplainTaskResponse): Buffer => Buffer.from(ExplainTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExplainTaskResponse => ExplainTaskResponse.decode(value),
   },
+  /**
+   * Lists the tasks the caller may see, newest change first, paged (shaped
+   * like A2A's ListTasks): their own, those waiting for an answer they may
+   * give, and every task for an auditor.
+   */
+  listTasks: {
+    path: "/agentmesh.v1.AgentService/ListTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
   /** Returns this agent's card. */
   getAgentCard: {
     path: "/agentmesh.v1.AgentService/GetAgentCard" as const,
@@ -2443,6 +2905,12 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   provideInput: handleUnaryCall<ProvideInputRequest, ProvideInputResponse>;
   /** Returns the explainability record, recursively through collaborators. */
   explainTask: handleUnaryCall<ExplainTaskRequest, ExplainTaskResponse>;
+  /**
+   * Lists the tasks the caller may see, newest change first, paged (shaped
+   * like A2A's ListTasks): their own, those waiting for an answer they may
+   * give, and every task for an auditor.
+   */
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   /** Returns this agent's card. */
   getAgentCard: handleUnaryCall<GetAgentCardRequest, GetAgentCardResponse>;
 }
@@ -2550,6 +3018,26 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExplainTaskResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the tasks the caller may see, newest change first, paged (shaped
+   * like A2A's ListTasks): their own, those waiting for an answer they may
+   * give, and every task for an auditor.
+   */
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
   ): ClientUnaryCall;
   /** Returns this agent's card. */
   getAgentCard(

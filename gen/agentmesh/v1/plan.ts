@@ -166,6 +166,32 @@ export interface HumanTarget {
     | undefined;
   /** When non-empty, the answer must be one of these. */
   choices: string[];
+  /**
+   * Who may answer. With no approver roles and no approver scopes the step is
+   * a question to the task's own subject. Otherwise it is an approval: only a
+   * person whose token carries one of these roles (its `roles` or `groups`
+   * claim) or one of approver_scopes may answer, and never, unless
+   * allow_self_approval, the task's subject or an identity in its act chain.
+   */
+  approverRoles: string[];
+  /** Scopes that entitle a caller to answer, like approver_roles. */
+  approverScopes: string[];
+  /**
+   * How many distinct people must give the first of `choices` (0: 1). Above 1,
+   * `choices` is required and any other choice settles the step at once: it
+   * takes N people to approve and one to decline.
+   */
+  requiredApprovals: number;
+  /**
+   * Lets the task's subject and its act chain answer their own approval
+   * (default false: segregation of duties).
+   */
+  allowSelfApproval: boolean;
+  /**
+   * How long the step waits for its answers; once it has passed, the task
+   * fails (unset: no limit).
+   */
+  answerWithin: Duration | undefined;
 }
 
 /** What must hold of a step's output for the step to succeed. */
@@ -549,7 +575,16 @@ export const LlmTarget: MessageFns<LlmTarget> = {
 };
 
 function createBaseHumanTarget(): HumanTarget {
-  return { prompt: "", inputSchema: undefined, choices: [] };
+  return {
+    prompt: "",
+    inputSchema: undefined,
+    choices: [],
+    approverRoles: [],
+    approverScopes: [],
+    requiredApprovals: 0,
+    allowSelfApproval: false,
+    answerWithin: undefined,
+  };
 }
 
 export const HumanTarget: MessageFns<HumanTarget> = {
@@ -562,6 +597,21 @@ export const HumanTarget: MessageFns<HumanTarget> = {
     }
     for (const v of message.choices) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.approverRoles) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.approverScopes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.requiredApprovals !== 0) {
+      writer.uint32(48).uint32(message.requiredApprovals);
+    }
+    if (message.allowSelfApproval !== false) {
+      writer.uint32(56).bool(message.allowSelfApproval);
+    }
+    if (message.answerWithin !== undefined) {
+      Duration.encode(message.answerWithin, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -603,6 +653,46 @@ export const HumanTarget: MessageFns<HumanTarget> = {
             message.choices.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.approverRoles.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.approverScopes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.requiredApprovals = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.allowSelfApproval = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.answerWithin = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -624,6 +714,31 @@ export const HumanTarget: MessageFns<HumanTarget> = {
         ? object.input_schema
         : undefined,
       choices: globalThis.Array.isArray(object?.choices) ? object.choices.map((e: any) => globalThis.String(e)) : [],
+      approverRoles: globalThis.Array.isArray(object?.approverRoles)
+        ? object.approverRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.approver_roles)
+        ? object.approver_roles.map((e: any) => globalThis.String(e))
+        : [],
+      approverScopes: globalThis.Array.isArray(object?.approverScopes)
+        ? object.approverScopes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.approver_scopes)
+        ? object.approver_scopes.map((e: any) => globalThis.String(e))
+        : [],
+      requiredApprovals: isSet(object.requiredApprovals)
+        ? globalThis.Number(object.requiredApprovals)
+        : isSet(object.required_approvals)
+        ? globalThis.Number(object.required_approvals)
+        : 0,
+      allowSelfApproval: isSet(object.allowSelfApproval)
+        ? globalThis.Boolean(object.allowSelfApproval)
+        : isSet(object.allow_self_approval)
+        ? globalThis.Boolean(object.allow_self_approval)
+        : false,
+      answerWithin: isSet(object.answerWithin)
+        ? Duration.fromJSON(object.answerWithin)
+        : isSet(object.answer_within)
+        ? Duration.fromJSON(object.answer_within)
+        : undefined,
     };
   },
 
@@ -638,6 +753,21 @@ export const HumanTarget: MessageFns<HumanTarget> = {
     if (message.choices?.length) {
       obj.choices = message.choices;
     }
+    if (message.approverRoles?.length) {
+      obj.approverRoles = message.approverRoles;
+    }
+    if (message.approverScopes?.length) {
+      obj.approverScopes = message.approverScopes;
+    }
+    if (message.requiredApprovals !== 0) {
+      obj.requiredApprovals = Math.round(message.requiredApprovals);
+    }
+    if (message.allowSelfApproval !== false) {
+      obj.allowSelfApproval = message.allowSelfApproval;
+    }
+    if (message.answerWithin !== undefined) {
+      obj.answerWithin = Duration.toJSON(message.answerWithin);
+    }
     return obj;
   },
 
@@ -649,6 +779,13 @@ export const HumanTarget: MessageFns<HumanTarget> = {
     message.prompt = object.prompt ?? "";
     message.inputSchema = object.inputSchema ?? undefined;
     message.choices = object.choices?.map((e) => e) || [];
+    message.approverRoles = object.approverRoles?.map((e) => e) || [];
+    message.approverScopes = object.approverScopes?.map((e) => e) || [];
+    message.requiredApprovals = object.requiredApprovals ?? 0;
+    message.allowSelfApproval = object.allowSelfApproval ?? false;
+    message.answerWithin = (object.answerWithin !== undefined && object.answerWithin !== null)
+      ? Duration.fromPartial(object.answerWithin)
+      : undefined;
     return message;
   },
 };

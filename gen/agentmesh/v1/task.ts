@@ -207,6 +207,40 @@ export interface InputRequest {
     | undefined;
   /** When non-empty, the answer must be one of these values. */
   choices: string[];
+  /**
+   * Who may answer (see HumanTarget): empty roles and scopes mean the task's
+   * own subject answers.
+   */
+  approverRoles: string[];
+  approverScopes: string[];
+  /** Distinct people needed for the first choice (0: 1). */
+  requiredApprovals: number;
+  /** Whether the task's subject and its act chain may answer. */
+  allowSelfApproval: boolean;
+  /** The answers given to this step so far (fewer than required_approvals). */
+  approvals: Approval[];
+  /** After this time the step can no longer be answered and the task fails. */
+  expiresAt: Date | undefined;
+}
+
+/** One person's answer to a human step, as recorded. */
+export interface Approval {
+  /** The plan step answered. */
+  stepId: string;
+  /** Who answered: the answering token's subject. */
+  subject: string;
+  /**
+   * The role or scope that entitled them ("scope:<name>" for a scope); empty
+   * when the task's subject answered its own question.
+   */
+  role: string;
+  /** The answer: the choice, or the data given. */
+  answer: any | undefined;
+  answeredAt:
+    | Date
+    | undefined;
+  /** The front end or agents the answer came through (the token's act chain). */
+  actors: string[];
 }
 
 /** The current state of a task and the message that explains it. */
@@ -270,6 +304,8 @@ export interface Task {
   requestId: string;
   /** The token subject the task runs for (the user, after token exchange). */
   subject: string;
+  /** Every answer given to the task's human steps, oldest first. */
+  approvals: Approval[];
 }
 
 function createBasePart(): Part {
@@ -786,7 +822,18 @@ export const Artifact: MessageFns<Artifact> = {
 };
 
 function createBaseInputRequest(): InputRequest {
-  return { stepId: "", prompt: "", inputSchema: undefined, choices: [] };
+  return {
+    stepId: "",
+    prompt: "",
+    inputSchema: undefined,
+    choices: [],
+    approverRoles: [],
+    approverScopes: [],
+    requiredApprovals: 0,
+    allowSelfApproval: false,
+    approvals: [],
+    expiresAt: undefined,
+  };
 }
 
 export const InputRequest: MessageFns<InputRequest> = {
@@ -802,6 +849,24 @@ export const InputRequest: MessageFns<InputRequest> = {
     }
     for (const v of message.choices) {
       writer.uint32(34).string(v!);
+    }
+    for (const v of message.approverRoles) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.approverScopes) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.requiredApprovals !== 0) {
+      writer.uint32(56).uint32(message.requiredApprovals);
+    }
+    if (message.allowSelfApproval !== false) {
+      writer.uint32(64).bool(message.allowSelfApproval);
+    }
+    for (const v of message.approvals) {
+      Approval.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -851,6 +916,54 @@ export const InputRequest: MessageFns<InputRequest> = {
             message.choices.push(reader.string());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.approverRoles.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.approverScopes.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.requiredApprovals = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.allowSelfApproval = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.approvals.push(Approval.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -877,6 +990,34 @@ export const InputRequest: MessageFns<InputRequest> = {
         ? object.input_schema
         : undefined,
       choices: globalThis.Array.isArray(object?.choices) ? object.choices.map((e: any) => globalThis.String(e)) : [],
+      approverRoles: globalThis.Array.isArray(object?.approverRoles)
+        ? object.approverRoles.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.approver_roles)
+        ? object.approver_roles.map((e: any) => globalThis.String(e))
+        : [],
+      approverScopes: globalThis.Array.isArray(object?.approverScopes)
+        ? object.approverScopes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.approver_scopes)
+        ? object.approver_scopes.map((e: any) => globalThis.String(e))
+        : [],
+      requiredApprovals: isSet(object.requiredApprovals)
+        ? globalThis.Number(object.requiredApprovals)
+        : isSet(object.required_approvals)
+        ? globalThis.Number(object.required_approvals)
+        : 0,
+      allowSelfApproval: isSet(object.allowSelfApproval)
+        ? globalThis.Boolean(object.allowSelfApproval)
+        : isSet(object.allow_self_approval)
+        ? globalThis.Boolean(object.allow_self_approval)
+        : false,
+      approvals: globalThis.Array.isArray(object?.approvals)
+        ? object.approvals.map((e: any) => Approval.fromJSON(e))
+        : [],
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
     };
   },
 
@@ -894,6 +1035,24 @@ export const InputRequest: MessageFns<InputRequest> = {
     if (message.choices?.length) {
       obj.choices = message.choices;
     }
+    if (message.approverRoles?.length) {
+      obj.approverRoles = message.approverRoles;
+    }
+    if (message.approverScopes?.length) {
+      obj.approverScopes = message.approverScopes;
+    }
+    if (message.requiredApprovals !== 0) {
+      obj.requiredApprovals = Math.round(message.requiredApprovals);
+    }
+    if (message.allowSelfApproval !== false) {
+      obj.allowSelfApproval = message.allowSelfApproval;
+    }
+    if (message.approvals?.length) {
+      obj.approvals = message.approvals.map((e) => Approval.toJSON(e));
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
     return obj;
   },
 
@@ -906,6 +1065,169 @@ export const InputRequest: MessageFns<InputRequest> = {
     message.prompt = object.prompt ?? "";
     message.inputSchema = object.inputSchema ?? undefined;
     message.choices = object.choices?.map((e) => e) || [];
+    message.approverRoles = object.approverRoles?.map((e) => e) || [];
+    message.approverScopes = object.approverScopes?.map((e) => e) || [];
+    message.requiredApprovals = object.requiredApprovals ?? 0;
+    message.allowSelfApproval = object.allowSelfApproval ?? false;
+    message.approvals = object.approvals?.map((e) => Approval.fromPartial(e)) || [];
+    message.expiresAt = object.expiresAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseApproval(): Approval {
+  return { stepId: "", subject: "", role: "", answer: undefined, answeredAt: undefined, actors: [] };
+}
+
+export const Approval: MessageFns<Approval> = {
+  encode(message: Approval, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stepId !== "") {
+      writer.uint32(10).string(message.stepId);
+    }
+    if (message.subject !== "") {
+      writer.uint32(18).string(message.subject);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    if (message.answer !== undefined) {
+      Value.encode(Value.wrap(message.answer), writer.uint32(34).fork()).join();
+    }
+    if (message.answeredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.answeredAt), writer.uint32(42).fork()).join();
+    }
+    for (const v of message.actors) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Approval {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApproval();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stepId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.answer = Value.unwrap(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.answeredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.actors.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Approval {
+    return {
+      stepId: isSet(object.stepId)
+        ? globalThis.String(object.stepId)
+        : isSet(object.step_id)
+        ? globalThis.String(object.step_id)
+        : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      answer: isSet(object?.answer) ? object.answer : undefined,
+      answeredAt: isSet(object.answeredAt)
+        ? fromJsonTimestamp(object.answeredAt)
+        : isSet(object.answered_at)
+        ? fromJsonTimestamp(object.answered_at)
+        : undefined,
+      actors: globalThis.Array.isArray(object?.actors) ? object.actors.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Approval): unknown {
+    const obj: any = {};
+    if (message.stepId !== "") {
+      obj.stepId = message.stepId;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.answer !== undefined) {
+      obj.answer = message.answer;
+    }
+    if (message.answeredAt !== undefined) {
+      obj.answeredAt = message.answeredAt.toISOString();
+    }
+    if (message.actors?.length) {
+      obj.actors = message.actors;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Approval>): Approval {
+    return Approval.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Approval>): Approval {
+    const message = createBaseApproval();
+    message.stepId = object.stepId ?? "";
+    message.subject = object.subject ?? "";
+    message.role = object.role ?? "";
+    message.answer = object.answer === undefined ? undefined : object.answer;
+    message.answeredAt = object.answeredAt ?? undefined;
+    message.actors = object.actors?.map((e) => e) || [];
     return message;
   },
 };
@@ -1141,6 +1463,7 @@ function createBaseTask(): Task {
     traceId: "",
     requestId: "",
     subject: "",
+    approvals: [],
   };
 }
 
@@ -1190,6 +1513,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.subject !== "") {
       writer.uint32(122).string(message.subject);
+    }
+    for (const v of message.approvals) {
+      Approval.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1327,6 +1653,14 @@ export const Task: MessageFns<Task> = {
             message.subject = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.approvals.push(Approval.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1382,6 +1716,9 @@ export const Task: MessageFns<Task> = {
         ? globalThis.String(object.request_id)
         : "",
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      approvals: globalThis.Array.isArray(object?.approvals)
+        ? object.approvals.map((e: any) => Approval.fromJSON(e))
+        : [],
     };
   },
 
@@ -1432,6 +1769,9 @@ export const Task: MessageFns<Task> = {
     if (message.subject !== "") {
       obj.subject = message.subject;
     }
+    if (message.approvals?.length) {
+      obj.approvals = message.approvals.map((e) => Approval.toJSON(e));
+    }
     return obj;
   },
 
@@ -1459,6 +1799,7 @@ export const Task: MessageFns<Task> = {
     message.traceId = object.traceId ?? "";
     message.requestId = object.requestId ?? "";
     message.subject = object.subject ?? "";
+    message.approvals = object.approvals?.map((e) => Approval.fromPartial(e)) || [];
     return message;
   },
 };

@@ -103,6 +103,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     tokenTtlSec: options.tokenTtlSec ?? 300,
     isActive: options.isActive,
     userScopes: options.users ? (user) => options.users!.scopesOf(user) : undefined,
+    userRoles: options.users ? (user) => options.users!.rolesOf(user) : undefined,
     isClientId: (name) => options.clients.get(name) !== undefined,
     policyFileOf: (audience) => options.clients.get(audience)?.policy_file,
     log: options.log,

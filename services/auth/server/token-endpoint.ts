@@ -24,6 +24,8 @@ export interface TokenEndpointOptions {
   isActive?: (client: OAuthClient) => Promise<boolean>;
   /** The scopes a person may be given at the dev login (their roles); absent: whatever the client may obtain. */
   userScopes?: (user: string) => string[];
+  /** A person's roles at the dev login, issued in the token's `roles` claim (and kept through token exchange). */
+  userRoles?: (user: string) => string[];
   /** The file that says who may call a workload (its client registration's policy_file), named when a caller is refused. */
   policyFileOf?: (audience: string) => string | undefined;
   /** Whether a name is a registered client's id (the dev login refuses those as a person's name). */
@@ -126,7 +128,11 @@ export class TokenEndpoint {
         form.get('scope'),
         entitled ? client.scopes.filter((s) => entitled.includes(s)) : client.scopes,
       );
-      return this.issue({ sub: user, client, audience, scopes, act: { sub: subjectOf(client) } }, ACCESS_TOKEN_TYPE);
+      const roles = this.options.userRoles?.(user);
+      return this.issue(
+        { sub: user, client, audience, scopes, roles, act: { sub: subjectOf(client) } },
+        ACCESS_TOKEN_TYPE,
+      );
     }
     if (!client.token_exchange) throw new OAuthError('unauthorized_client', 'client may not exchange tokens');
     const type = form.get('subject_token_type');
@@ -151,9 +157,13 @@ export class TokenEndpoint {
     const available = scopesOf(subject).filter((s) => client.scopes.includes(s));
     const scopes = grantScopes(form.get('scope'), available);
     const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
+    // A person's roles travel with the delegation: an auditor stays an auditor down a chain of agents.
+    const roles = Array.isArray(subject.roles)
+      ? subject.roles.filter((r): r is string => typeof r === 'string')
+      : undefined;
     // Delegation never outlives the token it came from, however often it is exchanged.
     return this.issue(
-      { sub: String(subject.sub), client, audience, scopes, act, notAfter: subject.exp },
+      { sub: String(subject.sub), client, audience, scopes, roles, act, notAfter: subject.exp },
       ACCESS_TOKEN_TYPE,
     );
   }
@@ -164,6 +174,7 @@ export class TokenEndpoint {
       client: OAuthClient;
       audience: string;
       scopes: string[];
+      roles?: string[];
       act?: Record<string, unknown>;
       notAfter?: number;
     },
@@ -175,6 +186,7 @@ export class TokenEndpoint {
     const token = await new SignJWT({
       client_id: t.client.client_id,
       scope: t.scopes.join(' '),
+      ...(t.roles ? { roles: t.roles } : {}),
       ...(t.act ? { act: t.act } : {}),
     })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })

@@ -45,9 +45,13 @@ export class UserDirectory {
     return UserDirectory.parse(JSON.parse(readFileSync(file, 'utf8')));
   }
 
+  /** A person's roles (default_roles for people not listed); tokens issued for them carry these in a `roles` claim. */
+  rolesOf(user: string): string[] {
+    return Object.hasOwn(this.data.users, user) ? this.data.users[user]! : this.data.default_roles;
+  }
+
   /** The scopes a person may be given: the union of their roles' scopes. */
   scopesOf(user: string): string[] {
-    const roles = Object.hasOwn(this.data.users, user) ? this.data.users[user]! : this.data.default_roles;
-    return [...new Set(roles.flatMap((r) => this.data.roles[r] ?? []))];
+    return [...new Set(this.rolesOf(user).flatMap((r) => this.data.roles[r] ?? []))];
   }
 }

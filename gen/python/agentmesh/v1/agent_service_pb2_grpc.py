@@ -51,6 +51,11 @@ class AgentServiceStub(object):
                 request_serializer=agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskResponse.FromString,
                 )
+        self.ListTasks = channel.unary_unary(
+                '/agentmesh.v1.AgentService/ListTasks',
+                request_serializer=agentmesh_dot_v1_dot_agent__service__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_agent__service__pb2.ListTasksResponse.FromString,
+                )
         self.GetAgentCard = channel.unary_unary(
                 '/agentmesh.v1.AgentService/GetAgentCard',
                 request_serializer=agentmesh_dot_v1_dot_agent__service__pb2.GetAgentCardRequest.SerializeToString,
@@ -114,6 +119,15 @@ class AgentServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTasks(self, request, context):
+        """Lists the tasks the caller may see, newest change first, paged (shaped
+        like A2A's ListTasks): their own, those waiting for an answer they may
+        give, and every task for an auditor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetAgentCard(self, request, context):
         """Returns this agent's card.
         """
@@ -158,6 +172,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.ExplainTask,
                     request_deserializer=agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=agentmesh_dot_v1_dot_agent__service__pb2.ListTasksRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_agent__service__pb2.ListTasksResponse.SerializeToString,
             ),
             'GetAgentCard': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAgentCard,
@@ -292,6 +311,23 @@ class AgentService(object):
         return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.AgentService/ExplainTask',
             agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskRequest.SerializeToString,
             agentmesh_dot_v1_dot_agent__service__pb2.ExplainTaskResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.AgentService/ListTasks',
+            agentmesh_dot_v1_dot_agent__service__pb2.ListTasksRequest.SerializeToString,
+            agentmesh_dot_v1_dot_agent__service__pb2.ListTasksResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

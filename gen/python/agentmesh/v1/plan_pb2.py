@@ -16,31 +16,31 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61gentmesh/v1/plan.proto\x12\x0c\x61gentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\nToolTarget\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x12\n\x04tool\x18\x02 \x01(\tR\x04tool\">\n\x0b\x41gentTarget\x12\x14\n\x05\x61gent\x18\x01 \x01(\tR\x05\x61gent\x12\x19\n\x08skill_id\x18\x02 \x01(\tR\x07skillId\"\xa7\x01\n\tLlmTarget\x12\x1f\n\x0bmodel_alias\x18\x01 \x01(\tR\nmodelAlias\x12#\n\rsystem_prompt\x18\x02 \x01(\tR\x0csystemPrompt\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12<\n\routput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\"{\n\x0bHumanTarget\x12\x16\n\x06prompt\x18\x01 \x01(\tR\x06prompt\x12:\n\x0cinput_schema\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12\x18\n\x07\x63hoices\x18\x03 \x03(\tR\x07\x63hoices\"d\n\x12\x41\x63\x63\x65ptanceCriteria\x12<\n\routput_schema\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\x12\x10\n\x03\x63\x65l\x18\x02 \x03(\tR\x03\x63\x65l\"\xb0\x01\n\x0bRetryPolicy\x12!\n\x0cmax_attempts\x18\x01 \x01(\rR\x0bmaxAttempts\x12\x42\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0einitialBackoff\x12:\n\x0bmax_backoff\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\nmaxBackoff\"\x9e\x04\n\x08PlanStep\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12.\n\x04tool\x18\x03 \x01(\x0b\x32\x18.agentmesh.v1.ToolTargetH\x00R\x04tool\x12\x31\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x19.agentmesh.v1.AgentTargetH\x00R\x05\x61gent\x12+\n\x03llm\x18\x05 \x01(\x0b\x32\x17.agentmesh.v1.LlmTargetH\x00R\x03llm\x12\x31\n\x05human\x18\x06 \x01(\x0b\x32\x19.agentmesh.v1.HumanTargetH\x00R\x05human\x12\x35\n\targuments\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\targuments\x12\x1d\n\ndepends_on\x18\x08 \x03(\tR\tdependsOn\x12\x15\n\x06run_if\x18\t \x01(\tR\x05runIf\x12@\n\nacceptance\x18\n \x01(\x0b\x32 .agentmesh.v1.AcceptanceCriteriaR\nacceptance\x12/\n\x05retry\x18\x0b \x01(\x0b\x32\x19.agentmesh.v1.RetryPolicyR\x05retry\x12\x33\n\x07timeout\x18\x0c \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeoutB\x08\n\x06target\"\xe7\x02\n\x08TaskPlan\x12\x17\n\x07plan_id\x18\x01 \x01(\tR\x06planId\x12\x17\n\x07task_id\x18\x02 \x01(\tR\x06taskId\x12\x1a\n\x08revision\x18\x03 \x01(\rR\x08revision\x12\x12\n\x04goal\x18\x04 \x01(\tR\x04goal\x12\x33\n\x07planner\x18\x05 \x01(\x0e\x32\x19.agentmesh.v1.PlannerKindR\x07planner\x12\x1f\n\x0bplaybook_id\x18\x06 \x01(\tR\nplaybookId\x12\x14\n\x05model\x18\x07 \x01(\tR\x05model\x12,\n\x05steps\x18\x08 \x03(\x0b\x32\x16.agentmesh.v1.PlanStepR\x05steps\x12$\n\x0eresult_step_id\x18\t \x01(\tR\x0cresultStepId\x12\x39\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt*\\\n\x0bPlannerKind\x12\x1c\n\x18PLANNER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15PLANNER_KIND_PLAYBOOK\x10\x01\x12\x14\n\x10PLANNER_KIND_LLM\x10\x02*\xd7\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x16\n\x12STEP_STATE_RUNNING\x10\x02\x12\x18\n\x14STEP_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x12\x16\n\x12STEP_STATE_SKIPPED\x10\x05\x12\x1c\n\x18STEP_STATE_WAITING_INPUT\x10\x06\x12\x17\n\x13STEP_STATE_CANCELED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61gentmesh/v1/plan.proto\x12\x0c\x61gentmesh.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\":\n\nToolTarget\x12\x18\n\x07service\x18\x01 \x01(\tR\x07service\x12\x12\n\x04tool\x18\x02 \x01(\tR\x04tool\">\n\x0b\x41gentTarget\x12\x14\n\x05\x61gent\x18\x01 \x01(\tR\x05\x61gent\x12\x19\n\x08skill_id\x18\x02 \x01(\tR\x07skillId\"\xa7\x01\n\tLlmTarget\x12\x1f\n\x0bmodel_alias\x18\x01 \x01(\tR\nmodelAlias\x12#\n\rsystem_prompt\x18\x02 \x01(\tR\x0csystemPrompt\x12\x16\n\x06prompt\x18\x03 \x01(\tR\x06prompt\x12<\n\routput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\"\xea\x02\n\x0bHumanTarget\x12\x16\n\x06prompt\x18\x01 \x01(\tR\x06prompt\x12:\n\x0cinput_schema\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x0binputSchema\x12\x18\n\x07\x63hoices\x18\x03 \x03(\tR\x07\x63hoices\x12%\n\x0e\x61pprover_roles\x18\x04 \x03(\tR\rapproverRoles\x12\'\n\x0f\x61pprover_scopes\x18\x05 \x03(\tR\x0e\x61pproverScopes\x12-\n\x12required_approvals\x18\x06 \x01(\rR\x11requiredApprovals\x12.\n\x13\x61llow_self_approval\x18\x07 \x01(\x08R\x11\x61llowSelfApproval\x12>\n\ranswer_within\x18\x08 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0c\x61nswerWithin\"d\n\x12\x41\x63\x63\x65ptanceCriteria\x12<\n\routput_schema\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x0coutputSchema\x12\x10\n\x03\x63\x65l\x18\x02 \x03(\tR\x03\x63\x65l\"\xb0\x01\n\x0bRetryPolicy\x12!\n\x0cmax_attempts\x18\x01 \x01(\rR\x0bmaxAttempts\x12\x42\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0einitialBackoff\x12:\n\x0bmax_backoff\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\nmaxBackoff\"\x9e\x04\n\x08PlanStep\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12.\n\x04tool\x18\x03 \x01(\x0b\x32\x18.agentmesh.v1.ToolTargetH\x00R\x04tool\x12\x31\n\x05\x61gent\x18\x04 \x01(\x0b\x32\x19.agentmesh.v1.AgentTargetH\x00R\x05\x61gent\x12+\n\x03llm\x18\x05 \x01(\x0b\x32\x17.agentmesh.v1.LlmTargetH\x00R\x03llm\x12\x31\n\x05human\x18\x06 \x01(\x0b\x32\x19.agentmesh.v1.HumanTargetH\x00R\x05human\x12\x35\n\targuments\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructR\targuments\x12\x1d\n\ndepends_on\x18\x08 \x03(\tR\tdependsOn\x12\x15\n\x06run_if\x18\t \x01(\tR\x05runIf\x12@\n\nacceptance\x18\n \x01(\x0b\x32 .agentmesh.v1.AcceptanceCriteriaR\nacceptance\x12/\n\x05retry\x18\x0b \x01(\x0b\x32\x19.agentmesh.v1.RetryPolicyR\x05retry\x12\x33\n\x07timeout\x18\x0c \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeoutB\x08\n\x06target\"\xe7\x02\n\x08TaskPlan\x12\x17\n\x07plan_id\x18\x01 \x01(\tR\x06planId\x12\x17\n\x07task_id\x18\x02 \x01(\tR\x06taskId\x12\x1a\n\x08revision\x18\x03 \x01(\rR\x08revision\x12\x12\n\x04goal\x18\x04 \x01(\tR\x04goal\x12\x33\n\x07planner\x18\x05 \x01(\x0e\x32\x19.agentmesh.v1.PlannerKindR\x07planner\x12\x1f\n\x0bplaybook_id\x18\x06 \x01(\tR\nplaybookId\x12\x14\n\x05model\x18\x07 \x01(\tR\x05model\x12,\n\x05steps\x18\x08 \x03(\x0b\x32\x16.agentmesh.v1.PlanStepR\x05steps\x12$\n\x0eresult_step_id\x18\t \x01(\tR\x0cresultStepId\x12\x39\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt*\\\n\x0bPlannerKind\x12\x1c\n\x18PLANNER_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15PLANNER_KIND_PLAYBOOK\x10\x01\x12\x14\n\x10PLANNER_KIND_LLM\x10\x02*\xd7\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x16\n\x12STEP_STATE_RUNNING\x10\x02\x12\x18\n\x14STEP_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x12\x16\n\x12STEP_STATE_SKIPPED\x10\x05\x12\x1c\n\x18STEP_STATE_WAITING_INPUT\x10\x06\x12\x17\n\x13STEP_STATE_CANCELED\x10\x07\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentmesh.v1.plan_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _PLANNERKIND._serialized_start=1743
-  _PLANNERKIND._serialized_end=1835
-  _STEPSTATE._serialized_start=1838
-  _STEPSTATE._serialized_end=2053
+  _PLANNERKIND._serialized_start=1983
+  _PLANNERKIND._serialized_end=2075
+  _STEPSTATE._serialized_start=2078
+  _STEPSTATE._serialized_end=2293
   _TOOLTARGET._serialized_start=136
   _TOOLTARGET._serialized_end=194
   _AGENTTARGET._serialized_start=196
   _AGENTTARGET._serialized_end=258
   _LLMTARGET._serialized_start=261
   _LLMTARGET._serialized_end=428
-  _HUMANTARGET._serialized_start=430
-  _HUMANTARGET._serialized_end=553
-  _ACCEPTANCECRITERIA._serialized_start=555
-  _ACCEPTANCECRITERIA._serialized_end=655
-  _RETRYPOLICY._serialized_start=658
-  _RETRYPOLICY._serialized_end=834
-  _PLANSTEP._serialized_start=837
-  _PLANSTEP._serialized_end=1379
-  _TASKPLAN._serialized_start=1382
-  _TASKPLAN._serialized_end=1741
+  _HUMANTARGET._serialized_start=431
+  _HUMANTARGET._serialized_end=793
+  _ACCEPTANCECRITERIA._serialized_start=795
+  _ACCEPTANCECRITERIA._serialized_end=895
+  _RETRYPOLICY._serialized_start=898
+  _RETRYPOLICY._serialized_end=1074
+  _PLANSTEP._serialized_start=1077
+  _PLANSTEP._serialized_end=1619
+  _TASKPLAN._serialized_start=1622
+  _TASKPLAN._serialized_end=1981
 # @@protoc_insertion_point(module_scope)

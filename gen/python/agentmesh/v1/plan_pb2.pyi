@@ -37,14 +37,24 @@ class AgentTarget(_message.Message):
     def __init__(self, agent: _Optional[str] = ..., skill_id: _Optional[str] = ...) -> None: ...
 
 class HumanTarget(_message.Message):
-    __slots__ = ["choices", "input_schema", "prompt"]
+    __slots__ = ["allow_self_approval", "answer_within", "approver_roles", "approver_scopes", "choices", "input_schema", "prompt", "required_approvals"]
+    ALLOW_SELF_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_WITHIN_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_SCOPES_FIELD_NUMBER: _ClassVar[int]
     CHOICES_FIELD_NUMBER: _ClassVar[int]
     INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    allow_self_approval: bool
+    answer_within: _duration_pb2.Duration
+    approver_roles: _containers.RepeatedScalarFieldContainer[str]
+    approver_scopes: _containers.RepeatedScalarFieldContainer[str]
     choices: _containers.RepeatedScalarFieldContainer[str]
     input_schema: _struct_pb2.Struct
     prompt: str
-    def __init__(self, prompt: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
+    required_approvals: int
+    def __init__(self, prompt: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., choices: _Optional[_Iterable[str]] = ..., approver_roles: _Optional[_Iterable[str]] = ..., approver_scopes: _Optional[_Iterable[str]] = ..., required_approvals: _Optional[int] = ..., allow_self_approval: bool = ..., answer_within: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class LlmTarget(_message.Message):
     __slots__ = ["model_alias", "output_schema", "prompt", "system_prompt"]

@@ -20,6 +20,22 @@ TASK_STATE_SUBMITTED: TaskState
 TASK_STATE_UNSPECIFIED: TaskState
 TASK_STATE_WORKING: TaskState
 
+class Approval(_message.Message):
+    __slots__ = ["actors", "answer", "answered_at", "role", "step_id", "subject"]
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_AT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    actors: _containers.RepeatedScalarFieldContainer[str]
+    answer: _struct_pb2.Value
+    answered_at: _timestamp_pb2.Timestamp
+    role: str
+    step_id: str
+    subject: str
+    def __init__(self, step_id: _Optional[str] = ..., subject: _Optional[str] = ..., role: _Optional[str] = ..., answer: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., answered_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., actors: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Artifact(_message.Message):
     __slots__ = ["artifact_id", "description", "metadata", "name", "parts"]
     ARTIFACT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -35,16 +51,28 @@ class Artifact(_message.Message):
     def __init__(self, artifact_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[Part, _Mapping]]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class InputRequest(_message.Message):
-    __slots__ = ["choices", "input_schema", "prompt", "step_id"]
+    __slots__ = ["allow_self_approval", "approvals", "approver_roles", "approver_scopes", "choices", "expires_at", "input_schema", "prompt", "required_approvals", "step_id"]
+    ALLOW_SELF_APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    APPROVER_SCOPES_FIELD_NUMBER: _ClassVar[int]
     CHOICES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_APPROVALS_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    allow_self_approval: bool
+    approvals: _containers.RepeatedCompositeFieldContainer[Approval]
+    approver_roles: _containers.RepeatedScalarFieldContainer[str]
+    approver_scopes: _containers.RepeatedScalarFieldContainer[str]
     choices: _containers.RepeatedScalarFieldContainer[str]
+    expires_at: _timestamp_pb2.Timestamp
     input_schema: _struct_pb2.Struct
     prompt: str
+    required_approvals: int
     step_id: str
-    def __init__(self, step_id: _Optional[str] = ..., prompt: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, step_id: _Optional[str] = ..., prompt: _Optional[str] = ..., input_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., choices: _Optional[_Iterable[str]] = ..., approver_roles: _Optional[_Iterable[str]] = ..., approver_scopes: _Optional[_Iterable[str]] = ..., required_approvals: _Optional[int] = ..., allow_self_approval: bool = ..., approvals: _Optional[_Iterable[_Union[Approval, _Mapping]]] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ["context_id", "message_id", "metadata", "parts", "reference_task_ids", "role", "task_id"]
@@ -83,8 +111,9 @@ class Part(_message.Message):
     def __init__(self, text: _Optional[str] = ..., raw: _Optional[bytes] = ..., url: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., filename: _Optional[str] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ["agent", "artifacts", "context_id", "created_at", "history", "id", "metadata", "parent", "request_id", "skill_id", "status", "subject", "trace_id", "updated_at", "version"]
+    __slots__ = ["agent", "approvals", "artifacts", "context_id", "created_at", "history", "id", "metadata", "parent", "request_id", "skill_id", "status", "subject", "trace_id", "updated_at", "version"]
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_FIELD_NUMBER: _ClassVar[int]
     ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +129,7 @@ class Task(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     agent: str
+    approvals: _containers.RepeatedCompositeFieldContainer[Approval]
     artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
     context_id: str
     created_at: _timestamp_pb2.Timestamp
@@ -114,7 +144,7 @@ class Task(_message.Message):
     trace_id: str
     updated_at: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., context_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., agent: _Optional[str] = ..., skill_id: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., parent: _Optional[_Union[TaskRef, _Mapping]] = ..., trace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., context_id: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., history: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., agent: _Optional[str] = ..., skill_id: _Optional[str] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., parent: _Optional[_Union[TaskRef, _Mapping]] = ..., trace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., subject: _Optional[str] = ..., approvals: _Optional[_Iterable[_Union[Approval, _Mapping]]] = ...) -> None: ...
 
 class TaskRef(_message.Message):
     __slots__ = ["agent", "task_id"]

@@ -1,0 +1,53 @@
+import type { InputRequest } from '../../gen/agentmesh/v1/task.js';
+import type { Principal } from '../core/index.js';
+
+/** Who may answer a human step: the InputRequest's approver fields (a HumanTarget's, as asked). */
+export type ApproverRule = Pick<
+  InputRequest,
+  'approverRoles' | 'approverScopes' | 'requiredApprovals' | 'allowSelfApproval'
+>;
+
+/** Who a task runs for and through whom: the identities segregation of duties keeps from answering it. */
+export interface TaskParties {
+  subject: string;
+  /** The act chain of the request that created the task, the current actor first. */
+  actors?: string[];
+}
+
+/** Whether the step is an approval (names approvers) rather than a question to the task's own subject. */
+export function isApproval(rule: ApproverRule): boolean {
+  return rule.approverRoles.length > 0 || rule.approverScopes.length > 0;
+}
+
+/** How many distinct people must give the first choice. */
+export function requiredApprovals(rule: ApproverRule): number {
+  return Math.max(1, rule.requiredApprovals);
+}
+
+/**
+ * The role (or "scope:<name>") that entitles `caller` to answer an approval,
+ * or undefined when nothing they hold does. A question (no approvers named)
+ * entitles nobody through a role: only the task's subject answers it.
+ */
+export function entitlement(rule: ApproverRule, caller: Pick<Principal, 'roles' | 'scopes'>): string | undefined {
+  const role = rule.approverRoles.find((r) => caller.roles.includes(r));
+  if (role) return role;
+  const scope = rule.approverScopes.find((s) => caller.scopes.includes(s));
+  return scope ? `scope:${scope}` : undefined;
+}
+
+/**
+ * Why `caller` may not answer this task's approval under segregation of
+ * duties (they are its subject or in its act chain), or undefined.
+ */
+export function selfApproval(
+  rule: ApproverRule,
+  task: TaskParties,
+  caller: Pick<Principal, 'subject'>,
+): string | undefined {
+  if (rule.allowSelfApproval) return undefined;
+  if (caller.subject === task.subject) return `${caller.subject} sent this task and may not approve it (four eyes)`;
+  if (task.actors?.includes(caller.subject))
+    return `${caller.subject} acted in sending this task and may not approve it (four eyes)`;
+  return undefined;
+}
