@@ -562,6 +562,10 @@ export class AgentRuntime {
         prompt: outcome.prompt,
         inputSchema: human?.inputSchema,
         choices: human?.choices ?? [],
+        approverRoles: human?.approverRoles ?? [],
+        approverScopes: human?.approverScopes ?? [],
+        requiredApprovals: human?.requiredApprovals ?? 0,
+        allowSelfApproval: human?.allowSelfApproval ?? false,
       };
       await this.change(
         rec,
