@@ -176,4 +176,10 @@ describe('who sees a task: subject, approver, auditor, everyone else', () => {
     expect(all.totalSize).toBe(3);
     expect(ids((await list('ben', { subject: 'ada' })).tasks)).toEqual(ids([delegated, waiting]));
   });
+
+  test('ListTasks refuses bad paging input through the server: INVALID_ARGUMENT', async () => {
+    const list = (req: Partial<ListTasksRequest>) => as('ada').listTasks(ListTasksRequest.fromPartial(req));
+    await expect(list({ pageSize: 101 })).rejects.toEqual(denied(Code.INVALID_ARGUMENT, /page_size: at most 100/));
+    await expect(list({ pageToken: 'not-a-token' })).rejects.toEqual(denied(Code.INVALID_ARGUMENT, /page_token/));
+  });
 });
