@@ -1,13 +1,14 @@
 // Who sees what (docs/runtime.md, "Who sees a task"): real agent processes (a parent that has a
 // child agent do a step, then waits for a loan approver), the local authorization server issuing
 // person tokens with roles from a users file, and each person calling as themselves.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTasksRequest, ProvideInputRequest, type StreamTaskResponse } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState, type Task } from '../gen/agentmesh/v1/task.js';
 import { Code, requestMessage } from '../mesh/index.js';
-import { startTestMesh, type TestMesh } from '../mesh/testing/index.js';
+import type { AuditRecord } from '../mesh/index.js';
+import { startTestMesh, type RunningAgent, type TestMesh } from '../mesh/testing/index.js';
 
 const PARENT = 'test/access-parent';
 const CHILD = 'test/access-child';
@@ -24,6 +25,7 @@ const AUDITORS = 'auditors read and change nothing';
 
 describe('who sees a task: subject, approver, auditor, everyone else', () => {
   let mesh: TestMesh;
+  let parent: RunningAgent;
   let dir: string;
   /** ada's tasks: one done through the child agent, one waiting for a loan approver after the child's step. */
   let delegated: Task;
@@ -63,7 +65,7 @@ describe('who sees a task: subject, approver, auditor, everyone else', () => {
     writeFileSync(usersFile, JSON.stringify(USERS));
     mesh = await startTestMesh({ env: { AGENTMESH_AUTH_USERS_FILE: usersFile }, agents: [PARENT, CHILD] });
     const child = await mesh.startAgent('test/fixtures/access-child-agent.ts', { name: CHILD });
-    await mesh.startAgent('test/fixtures/access-parent-agent.ts', {
+    parent = await mesh.startAgent('test/fixtures/access-parent-agent.ts', {
       name: PARENT,
       env: { AGENTMESH_COLLABORATOR_ADDRESSES: `agent:${CHILD}=${child.address}` },
     });
@@ -135,6 +137,22 @@ describe('who sees a task: subject, approver, auditor, everyone else', () => {
     expect(after.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
     const everyone = await as('ben').listTasks(ListTasksRequest.fromPartial({ pageSize: 10 }));
     expect(everyone.tasks.filter((t) => t.subject === 'ben')).toEqual([]);
+    // Each refusal is on the agent's audit trail with the task it was about (durable before the call returns).
+    const records = readFileSync(join(parent.dataDir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditRecord);
+    for (const method of ['CancelTask', 'ProvideInput'])
+      expect(records).toContainEqual(
+        expect.objectContaining({
+          kind: 'authz_denied',
+          subject: 'ben',
+          method: `agentmesh.v1.AgentService/${method}`,
+          task_id: waiting.id,
+          outcome: 'PERMISSION_DENIED',
+          reason: AUDITORS,
+        }),
+      );
   });
 
   test('an approver sees the task waiting for their role, this task only in its explanation, and cannot cancel', async () => {
