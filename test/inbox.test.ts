@@ -70,7 +70,7 @@ describe('agentmesh inbox: what waits for me across the agents of the mesh', () 
       'choices: approve / decline',
       'who may answer: role loan-approver; never ada or the agents acting for them (four eyes)',
       'approvals so far: 0 of 1 approval',
-      expect.stringMatching(/^deadline: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59|60) min\)$/),
+      expect.stringMatching(/^deadline: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in \d+ min\)$/),
     ]);
     expect(r.stdout).toContain('evidence (the explanation so far):\n');
     expect(r.stdout).toContain(`  - approval: human approval (role loan-approver)  `);
