@@ -24,7 +24,7 @@ describe('agentmesh inbox: what waits for me across the agents of the mesh', () 
       agents: [A, B],
       env: { AGENTMESH_AUTH_USERS_FILE: join(ROOT, 'services', 'auth', 'users.json') },
     });
-    await Promise.all([A, B].map((name) => mesh.startAgent(join(ROOT, 'test/fixtures/approval-agent.ts'), { name })));
+    await Promise.all([A, B].map((name) => mesh.startAgent(join(ROOT, 'test/fixtures/inbox-agent.ts'), { name })));
   }, 120_000);
 
   afterAll(() => mesh?.stop());
