@@ -24,6 +24,10 @@ function targetOf(step: PlanStep): string {
   return '?';
 }
 
+/** The step the explained task waits on for a person, if it does. */
+const waitsOn = (e: Explanation): string | undefined =>
+  e.task?.status?.state === TaskState.TASK_STATE_INPUT_REQUIRED ? e.task.status.inputRequest?.stepId : undefined;
+
 /** The explanation tree as a person reads it: plan, each step with collaborator and why, substitutions, attempts, child tasks. */
 export function renderExplanation(e: Explanation, indent = ''): string[] {
   const out: string[] = [];
@@ -49,7 +53,7 @@ export function renderExplanation(e: Explanation, indent = ''): string[] {
     const attempts = ex?.attempts ?? [];
     const time = attempts.length ? `, ${ms(attempts.at(-1)?.duration)}` : '';
     out.push(
-      `${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`,
+      `${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : waitsOn(e) === step.id ? 'WAITING' : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`,
     );
     if (step.description) out.push(`${indent}      why: ${step.description}`);
     if (step.dependsOn.length) out.push(`${indent}      after: ${step.dependsOn.join(', ')}`);
@@ -71,13 +75,9 @@ export function renderExplanation(e: Explanation, indent = ''): string[] {
     for (const a of task?.approvals.filter((x) => x.stepId === step.id) ?? [])
       out.push(`${indent}      ${approvalLine(a)}`);
     const waiting = task?.status?.inputRequest;
-    if (
-      waiting?.stepId === step.id &&
-      task?.status?.state === TaskState.TASK_STATE_INPUT_REQUIRED &&
-      isApproval(waiting)
-    )
+    if (waiting && waitsOn(e) === step.id && isApproval(waiting))
       out.push(
-        `${indent}      waits for: ${whoMayAnswer(waiting, task.subject)} (${approvalCount(waiting)}, deadline ${deadlineText(waiting.expiresAt)})`,
+        `${indent}      waits for: ${whoMayAnswer(waiting, task.subject)}; ${approvalCount(waiting)} so far; deadline ${deadlineText(waiting.expiresAt)}`,
       );
     if (ex?.reason)
       out.push(`${indent}      ${ex.state === StepState.STEP_STATE_SUCCEEDED ? 'note' : 'reason'}: ${ex.reason}`);

@@ -4,7 +4,7 @@
 import { ListTasksRequest } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { Task } from '../../gen/agentmesh/v1/task.js';
-import { isMeshError } from '../../mesh/index.js';
+import { Code, isMeshError } from '../../mesh/index.js';
 import { out, parse } from './args.js';
 import { approvalCount, deadlineText, isApproval } from './approval-view.js';
 import { CliError } from './cli-error.js';
@@ -48,8 +48,11 @@ export async function collectInbox(
     if (r.status === 'fulfilled') items.push(...r.value);
     else {
       const err = r.reason as Error;
-      const why = isMeshError(err) || err instanceof CliError ? err.message : String(err.message ?? err);
-      warnings.push(`${cards[i]!.name}: ${why.split('\n')[0]}`);
+      // grpc-js ends an unreachable server's message with an empty "Resolution note:".
+      const why = String(err.message ?? err)
+        .split('\n')[0]!
+        .replace(/\s*Resolution note:\s*$/, '');
+      warnings.push(`${cards[i]!.name}: ${why}${isMeshError(err) ? ` (${Code[err.code]})` : ''}`);
     }
   });
   // Newest status change first, across agents, as each agent orders its own.
