@@ -4,19 +4,13 @@ import type { Task } from '../../gen/agentmesh/v1/task.js';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, isMeshError } from '../../mesh/index.js';
 import { parse } from './args.js';
-import { CliError } from './cli-error.js';
+import { CliError, refusal } from './cli-error.js';
 import { currentUser, MeshConnection } from './connection.js';
 import { AGENT_CALL_MS, agentClient, type AgentClient } from './mesh-agents.js';
 import { timeoutOf } from './send-task.js';
 import { followAnswered } from './task-command.js';
 import { answerMessage } from './task-messages.js';
 import { short } from './task-progress.js';
-
-/** The refusal of a call as one line: the agent, what was refused, the reason and its code. */
-function refusal(agent: string, what: string, err: unknown): unknown {
-  if (!isMeshError(err)) return err;
-  return new CliError(`${agent} refused ${what}: ${err.message.split('\n')[0]} (${Code[err.code]})`);
-}
 
 /** The task as the user may read it; not found (or not visible) is one line. */
 export async function getTaskOf(client: AgentClient, agent: string, taskId: string): Promise<Task> {

@@ -4,7 +4,7 @@ import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { Task, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { MeshClient } from '../../mesh/index.js';
 import { Code, isMeshError } from '../../mesh/index.js';
-import { CliError } from './cli-error.js';
+import { CliError, refusal } from './cli-error.js';
 import type { MeshConnection } from './connection.js';
 import { requestMessage } from '../../mesh/index.js';
 import { approvalCount, approvalLine, deadlineText, isApproval, whoMayAnswer } from './approval-view.js';
@@ -165,12 +165,17 @@ export async function answerTask(
   const stepId = task.status?.inputRequest?.stepId;
   if (task.status?.state !== TaskState.TASK_STATE_INPUT_REQUIRED || !stepId)
     throw new CliError(`task ${task.id} does not wait for input (it is ${short(task.status?.state ?? 0)})`);
-  const { task: after } = await client.provideInput({
-    taskId: task.id,
-    stepId,
-    message: answerMessage(reply),
-    expectedVersion: 0,
-  });
+  let after: Task | undefined;
+  try {
+    ({ task: after } = await client.provideInput({
+      taskId: task.id,
+      stepId,
+      message: answerMessage(reply),
+      expectedVersion: 0,
+    }));
+  } catch (err) {
+    throw refusal(agent, `the answer to step ${stepId} of task ${task.id}`, err);
+  }
   return followAnswered(agent, client, after!, stepId, o);
 }
 
