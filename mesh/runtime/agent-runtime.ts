@@ -585,7 +585,7 @@ export class AgentRuntime {
         rec,
         TaskState.TASK_STATE_INPUT_REQUIRED,
         [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
-        undefined,
+        { askedOf: askedOf(rec, inputRequest) },
         { run },
       );
       this.deadlines.due(waiting);
@@ -816,6 +816,21 @@ export class AgentRuntime {
     return next;
   }
 
+  /**
+   * Audits an answer by a caller who may not see the task (they are told it
+   * does not exist): the record says why it would have been refused.
+   */
+  async refuseUnseen(rec: TaskRecord, stepId: string, message: Message | undefined, caller: Principal): Promise<void> {
+    const d = rec.data as unknown as TaskData;
+    const waiting = (d.status as { inputRequest?: unknown } | undefined)?.inputRequest;
+    const judged =
+      rec.state === TaskState.TASK_STATE_INPUT_REQUIRED
+        ? judgeAnswer({ waiting, stepId, message, task: d, caller, now: new Date() })
+        : undefined;
+    const why = judged && !judged.accepted ? judged.reason : 'the task is not visible to them';
+    await this.auditAnswer(rec, stepId, caller, 'approval_refused', 'NOT_FOUND', `${why} (told it does not exist)`);
+  }
+
   // Audits a refused answer (the state is unchanged) and returns the error to throw.
   private async refused(rec: TaskRecord, stepId: string, caller: Principal, why: RefusedAnswer): Promise<MeshError> {
     await this.auditAnswer(rec, stepId, caller, 'approval_refused', Code[why.code], why.reason);
@@ -925,6 +940,14 @@ function reasonOf(events: unknown[]): string | undefined {
       .join(' ')
       .trim() || undefined
   );
+}
+
+/** The approvers a task has been put to, this request's included (they keep reading the task: TaskData.askedOf). */
+function askedOf(rec: TaskRecord, request: InputRequest): TaskData['askedOf'] {
+  const was = (rec.data as unknown as TaskData).askedOf;
+  const roles = [...new Set([...(was?.roles ?? []), ...request.approverRoles])];
+  const scopes = [...new Set([...(was?.scopes ?? []), ...request.approverScopes])];
+  return roles.length || scopes.length ? { roles, scopes } : undefined;
 }
 
 /** Who answered a step (the latest answers recorded for it), for the loser of a race. */

@@ -29,7 +29,10 @@ export function requiredApprovals(rule: ApproverRule): number {
  * or undefined when nothing they hold does. A question (no approvers named)
  * entitles nobody through a role: only the task's subject answers it.
  */
-export function entitlement(rule: ApproverRule, caller: Pick<Principal, 'roles' | 'scopes'>): string | undefined {
+export function entitlement(
+  rule: Pick<ApproverRule, 'approverRoles' | 'approverScopes'>,
+  caller: Pick<Principal, 'roles' | 'scopes'>,
+): string | undefined {
   const role = rule.approverRoles.find((r) => caller.roles.includes(r));
   if (role) return role;
   const scope = rule.approverScopes.find((s) => caller.scopes.includes(s));

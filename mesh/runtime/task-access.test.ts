@@ -17,7 +17,7 @@ const person = (subject: string, roles: string[] = [], scopes: string[] = []): P
 function task(
   state: TaskState,
   request: DeepPartial<InputRequest> | undefined,
-  extra: { approvals?: object[]; actors?: string[] } = {},
+  extra: { approvals?: object[]; actors?: string[]; askedOf?: { roles: string[]; scopes: string[] } } = {},
 ): TaskRecord {
   const status = TaskStatus.toJSON(
     TaskStatus.fromPartial({ state, inputRequest: request && InputRequest.fromPartial(request) }),
@@ -28,7 +28,13 @@ function task(
     contextId: 'c1',
     state,
     version: 3,
-    data: { subject: 'ada', actors: extra.actors ?? [], status, approvals: extra.approvals ?? [] } as JsonValue,
+    data: {
+      subject: 'ada',
+      actors: extra.actors ?? [],
+      status,
+      approvals: extra.approvals ?? [],
+      ...(extra.askedOf ? { askedOf: extra.askedOf } : {}),
+    } as JsonValue,
     createdAt: at,
     createdBy: 'ada',
     updatedAt: at,
@@ -49,6 +55,13 @@ const approval = {
 const roles = DEFAULT_AUDITOR_ROLES;
 
 describe('taskAccess', () => {
+  test('the holders of a role an approval was put to keep reading the task once it has moved on, others do not', () => {
+    const ended = task(TaskState.TASK_STATE_FAILED, undefined, { askedOf: { roles: ['approver'], scopes: [] } });
+    expect(taskAccess(ended, person('carol', ['approver']), roles)).toBe('read');
+    expect(taskAccess(ended, person('bob', ['clerk']), roles)).toBe('none');
+    expect(taskAccess(task(TaskState.TASK_STATE_FAILED, undefined), person('carol', ['approver']), roles)).toBe('none');
+  });
+
   test('the subject steers its own task', () => {
     expect(taskAccess(task(TaskState.TASK_STATE_WORKING, undefined), person('ada'), roles)).toBe('steer');
   });

@@ -9,7 +9,8 @@ import type { TaskData } from './task-codec.js';
  * - `steer`: the task's subject — reads it (recursively), cancels it, answers its questions;
  * - `audit`: an auditor — reads it and every explanation, recursively, and changes nothing;
  * - `answer`: entitled to answer the approval it waits for — reads this task and may answer;
- * - `read`: answered it earlier — keeps reading this task (not its children);
+ * - `read`: answered it earlier, or holds a role an approval of it was put to (they see how it ended) —
+ *   reads this task (not its children);
  * - `none`: nothing; told the task does not exist.
  */
 export type TaskAccess = 'steer' | 'audit' | 'answer' | 'read' | 'none';
@@ -41,7 +42,8 @@ export function taskAccess(task: TaskRecord, caller: Principal, auditorRoles: re
   const waiting = waitingRequest(task);
   if (waiting && isApproval(waiting) && entitlement(waiting, caller)) return 'answer';
   const answered = (d.approvals ?? []).some((a) => (a as { subject?: unknown }).subject === caller.subject);
-  return answered ? 'read' : 'none';
+  const asked = d.askedOf && entitlement({ approverRoles: d.askedOf.roles, approverScopes: d.askedOf.scopes }, caller);
+  return answered || asked ? 'read' : 'none';
 }
 
 /**

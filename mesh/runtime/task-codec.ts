@@ -20,6 +20,8 @@ export interface TaskData {
   actor?: string;
   /** The whole act chain of the request that created the task, the current actor first (segregation of duties). */
   actors?: string[];
+  /** The approver roles and scopes of every approval the task has waited for: their holders keep reading it. */
+  askedOf?: { roles: string[]; scopes: string[] };
   /** Every answer given to the task's human steps (wire Approval JSON), oldest first. */
   approvals?: unknown[];
   /** The run budget the request asked for (TaskConfiguration.timeout), ms. */
