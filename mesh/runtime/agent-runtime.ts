@@ -18,7 +18,7 @@ import {
   type TaskRecord,
   type TaskWrites,
 } from '../state/index.js';
-import type { Logger } from '../telemetry/index.js';
+import type { AuditEvent, Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
@@ -330,7 +330,13 @@ export class AgentRuntime {
     state: TaskState | undefined,
     events: unknown[],
     data?: Partial<TaskData>,
-    how: { run?: Run; revoke?: boolean; acquire?: boolean; alongside?: (tx: TaskWrites) => Promise<void> } = {},
+    how: {
+      run?: Run;
+      revoke?: boolean;
+      acquire?: boolean;
+      alongside?: (tx: TaskWrites) => Promise<void>;
+      audit?: AuditEvent;
+    } = {},
   ): Promise<TaskRecord> {
     // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
     const status = statusOf(events);
@@ -351,6 +357,7 @@ export class AgentRuntime {
         revoke: how.revoke,
         acquire: how.acquire ? { owner: this.replicaId, ttlMs: this.leaseMs } : undefined,
         alongside: how.alongside,
+        audit: how.audit,
       });
     } catch (err) {
       if (run) {
@@ -775,6 +782,8 @@ export class AgentRuntime {
       metadata: { ...message?.metadata, approval },
     });
     const history = [...(d.history ?? []), said];
+    // The approval is on the record before it counts (a write that then fails gets a second record).
+    const audit = this.answerRecord(rec, stepId, caller, 'approval', 'OK', judged.reason);
     let next: TaskRecord;
     if (!judged.settled) {
       const request = InputRequest.fromJSON((d.status as { inputRequest?: unknown }).inputRequest);
@@ -784,6 +793,7 @@ export class AgentRuntime {
         undefined,
         [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, summary, { ...request, approvals: judged.approvals })],
         { history, approvals },
+        { audit },
       );
     } else {
       // The answer, the move to WORKING and this replica's lease in one write: whichever replica
@@ -794,6 +804,7 @@ export class AgentRuntime {
         { history, approvals },
         {
           acquire: true,
+          audit,
           alongside: async (tx) => {
             await tx.records.put({
               id: `${taskId}:answer:${stepId}`,
@@ -806,7 +817,6 @@ export class AgentRuntime {
         },
       );
     }
-    await this.auditAnswer(next, stepId, caller, 'approval', 'OK', judged.reason);
     this.remember(next, caller);
     if (!judged.settled) return next;
     const lease = this.ownership.lease(next.fencing);
@@ -837,17 +847,21 @@ export class AgentRuntime {
     return new MeshError(why.code, why.message);
   }
 
+  private async auditAnswer(...args: Parameters<AgentRuntime['answerRecord']>): Promise<void> {
+    await this.o.audit?.append(this.answerRecord(...args));
+  }
+
   // An audit record of an answer, in the answerer's name; the reason names a choice at most, never answer data.
-  private async auditAnswer(
+  private answerRecord(
     rec: TaskRecord,
     stepId: string,
     caller: Principal,
     kind: 'approval' | 'approval_refused',
     outcome: string,
     reason: string,
-  ): Promise<void> {
+  ): AuditEvent {
     const d = rec.data as unknown as TaskData;
-    await this.o.audit?.append({
+    return {
       kind,
       service: this.name,
       subject: caller.subject,
@@ -858,7 +872,7 @@ export class AgentRuntime {
       reason,
       task_id: rec.id,
       trace_id: d.traceId || undefined,
-    });
+    };
   }
 
   /** Fails a task whose step's answer deadline passed (compare-and-set: ABORTED when it moved on meanwhile). */

@@ -1,5 +1,5 @@
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
-import { Code, MeshError } from '../core/index.js';
+import { Code, codeName, MeshError } from '../core/index.js';
 import {
   assertTransition,
   isTerminal,
@@ -9,7 +9,7 @@ import {
   type TaskRecord,
   type TaskWrites,
 } from '../state/index.js';
-import type { AuditLog } from '../telemetry/index.js';
+import type { AuditEvent, AuditLog } from '../telemetry/index.js';
 import type { TaskData } from './task-codec.js';
 
 /** Where a runtime's audit records go; append resolves once the record is durable, as AuditLog's does. */
@@ -31,6 +31,8 @@ export interface TaskChangeInput {
   revoke?: boolean;
   /** More writes in the same transaction as the change (an answer recorded with the move to WORKING). */
   alongside?: (tx: TaskWrites) => Promise<void>;
+  /** A record of what the change means besides its state (a person's approval), durable before the change is stored. */
+  audit?: AuditEvent;
 }
 
 const outcomeOf = (state: TaskState): string => TaskState[state].replace('TASK_STATE_', '');
@@ -83,6 +85,7 @@ export class AuditedTransitions {
         throw leaseLost(rec.id, lease.fencing);
       const to = change.state;
       const moves = to !== undefined && to !== current.state;
+      if (change.audit) await this.o.audit?.append(change.audit);
       if (moves) {
         assertTransition(rec.id, current.state, to);
         await this.record(current, 'task_state', to, change.reason);
@@ -107,6 +110,14 @@ export class AuditedTransitions {
             })
           : await this.o.store.tasks.update(rec.id, write);
       } catch (err) {
+        if (change.audit)
+          await this.o.audit
+            ?.append({
+              ...change.audit,
+              outcome: codeName(MeshError.from(err).code),
+              reason: `not stored: ${(err as Error).message}`,
+            })
+            .catch(() => undefined);
         if (!moves) throw err;
         // The trail already says the task moved: a second record says it did not, and why.
         await this.record(
