@@ -22,6 +22,15 @@ describe.each(BACKENDS)('state records on %s', (_kind, makeFixture) => {
     await fx?.cleanup();
   });
 
+  test("now() reads the database's clock (the one deadlines are judged by), in epoch milliseconds", async () => {
+    const first = await store.now();
+    const second = await store.now();
+    expect(Number.isNaN(first.getTime())).toBe(false);
+    // Same machine here: the database's clock and ours agree to well within a minute.
+    expect(Math.abs(first.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(second.getTime()).toBeGreaterThanOrEqual(first.getTime());
+  });
+
   test('a conversation keeps every version with who, when and why', async () => {
     const before = Date.now();
     const v1 = await store.conversations.create('ctx-1', { state: { turns: ['hi'] }, principal: alice });

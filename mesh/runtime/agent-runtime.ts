@@ -576,6 +576,7 @@ export class AgentRuntime {
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
       const within = human?.answerWithin;
+      const now = await this.o.store.now();
       const inputRequest = InputRequest.fromPartial({
         stepId: outcome.step.id,
         prompt: outcome.prompt,
@@ -585,8 +586,8 @@ export class AgentRuntime {
         approverScopes: human?.approverScopes ?? [],
         requiredApprovals: human?.requiredApprovals ?? 0,
         allowSelfApproval: human?.allowSelfApproval ?? false,
-        // The deadline runs from when the task starts waiting: an answer after it fails the task.
-        expiresAt: within ? new Date(Date.now() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
+        // The deadline runs from when the task starts waiting, by the database's clock: an answer after it fails the task.
+        expiresAt: within ? new Date(now.getTime() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
       });
       const waiting = await this.change(
         rec,
@@ -595,7 +596,7 @@ export class AgentRuntime {
         { askedOf: askedOf(rec, inputRequest) },
         { run },
       );
-      this.deadlines.due(waiting);
+      this.deadlines.due(waiting, now);
     } else if (outcome.status === 'auth_required') {
       const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
       await this.change(
@@ -751,7 +752,7 @@ export class AgentRuntime {
         });
       if (attempt === 1 && expectedVersion && expectedVersion !== rec.version)
         throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
-      const judged = judgeAnswer({ waiting, stepId, message, task: d, caller, now: new Date() });
+      const judged = judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() });
       if (!judged.accepted) {
         if (judged.expired) await this.expire(rec).catch(() => undefined);
         throw await this.refused(rec, stepId, caller, judged);
@@ -835,7 +836,7 @@ export class AgentRuntime {
     const waiting = (d.status as { inputRequest?: unknown } | undefined)?.inputRequest;
     const judged =
       rec.state === TaskState.TASK_STATE_INPUT_REQUIRED
-        ? judgeAnswer({ waiting, stepId, message, task: d, caller, now: new Date() })
+        ? judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() })
         : undefined;
     const why = judged && !judged.accepted ? judged.reason : 'the task is not visible to them';
     await this.auditAnswer(rec, stepId, caller, 'approval_refused', 'NOT_FOUND', `${why} (told it does not exist)`);

@@ -53,7 +53,8 @@ export class AnswerDeadlines {
   async sweepOnce(): Promise<number> {
     let failed = 0;
     try {
-      const now = Date.now();
+      // The database's clock: every replica judges a deadline alike.
+      const now = (await this.o.store.now()).getTime();
       for (const rec of await this.o.store.tasks.list({ states: [TaskState.TASK_STATE_INPUT_REQUIRED] })) {
         const at = expiresAt(rec);
         if (!at || at.getTime() > now || this.closed) continue;
@@ -65,21 +66,21 @@ export class AnswerDeadlines {
     return failed;
   }
 
-  /** Arms a timer for the deadline of a task this replica just made wait. */
-  due(rec: TaskRecord): void {
+  /** Arms a timer for the deadline of a task this replica just made wait (`now`: the database's clock). */
+  due(rec: TaskRecord, now: Date): void {
     const at = expiresAt(rec);
     if (!at || this.closed) return;
-    const wait = Math.max(0, at.getTime() - Date.now());
+    // The wait is measured locally; the deadline is judged again by the database's clock when it ends.
+    const wait = Math.max(0, at.getTime() - now.getTime());
     if (wait > LONGEST_TIMER_MS) return;
     clearTimeout(this.timers.get(rec.id));
     const timer = setTimeout(() => {
       this.timers.delete(rec.id);
-      void this.o.store.tasks
-        .get(rec.id)
-        .then((latest) => {
+      void Promise.all([this.o.store.tasks.get(rec.id), this.o.store.now()])
+        .then(([latest, now]) => {
           const deadline = expiresAt(latest);
-          if (deadline && deadline.getTime() <= Date.now()) return this.tryExpire(latest);
-          if (deadline) this.due(latest);
+          if (deadline && deadline.getTime() <= now.getTime()) return this.tryExpire(latest);
+          if (deadline) this.due(latest, now);
           return false;
         })
         .catch((err: unknown) => this.o.log.warn({ err, task_id: rec.id }, 'could not expire an approval'));

@@ -91,7 +91,8 @@ async function waitingPage(
   let total = 0;
   let scanned = 0;
   let cursor: TaskCursor | undefined;
-  const now = new Date();
+  // Deadlines are judged by the database's clock, as the runtime judges them.
+  const now = await store.now();
   for (;;) {
     const batch = await store.tasks.page(query, SCAN_BATCH, cursor);
     for (const rec of batch) {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Logger } from '../telemetry/index.js';
 import type { Backend, BackendKind } from './backend.js';
 import { loadStateConfig, type StateConfig } from './config.js';
@@ -108,6 +108,15 @@ export class Store {
   /** The SQLite file, or the PostgreSQL server, database and schema (no credentials). */
   get location(): string {
     return this.backend.location;
+  }
+
+  /**
+   * The database's clock: replicas that judge deadlines by it agree, whatever
+   * their own clocks say (as leases do).
+   */
+  async now(): Promise<Date> {
+    const row = await this.ctx.read((db) => sql<{ ms: number | string }>`select ${this.ctx.nowMs()} as ms`.execute(db));
+    return new Date(Number(row.rows[0]!.ms));
   }
 
   /** Runs the database's own checks and the store's invariants; returns the problems found (none: healthy). */
