@@ -3,6 +3,7 @@
 // approval and may not approve it; ben the auditor reads it and may not answer; carol (loan-approver) finds it in
 // her Approvals, reads the evidence and approves; the task view shows who approved, with which role and when.
 // One mesh and one browser serve the whole story; each test continues where the previous one left off.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,14 @@ import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 const ORCHESTRATOR = 'lending/loan-orchestrator';
 const WAIT = { timeout: 60_000 };
 const QUESTION = /Approve a loan of 47058\.82 EUR for customer C-1002/;
+
+/** The process listening on a local address (the mesh file names addresses, not processes). */
+function pidListeningOn(address: string): number {
+  const out = execFileSync('ss', ['-ltnpH', `sport = :${address.split(':').pop()}`]).toString();
+  const pid = Number(/pid=(\d+)/.exec(out)?.[1]);
+  if (!pid) throw new Error(`no process listens on ${address}: ${out}`);
+  return pid;
+}
 
 /** A 4xx answer of the API is a refusal the page shows, not a fault of the page (see console.browser.test.ts). */
 const answeredRefusal = (m: ConsoleMessage) =>
@@ -224,4 +233,35 @@ describe('the console’s Approvals view: four eyes, an auditor who reads only, 
     expect((answer.body as { agents: number }).agents).toBeGreaterThan(1);
     expect(answer.bad).toBe(400);
   }, 60_000);
+
+  test('an agent that does not answer is named with its reason; the other agents’ approvals still show, and one declines', async () => {
+    await signInAs('ada');
+    await page.goto(`${url}#/agent/${ORCHESTRATOR}`);
+    await page.getByRole('button', { name: /Use example 2/ }).click();
+    await page.getByRole('button', { name: 'Send task' }).click();
+    await page.getByRole('heading', { name: 'Waiting for an approval' }).waitFor(WAIT);
+    const waiting = decodeURIComponent(page.url().split('/').pop()!);
+    await signInAs('carol');
+    // A hung agent: its socket accepts, it never answers, so the console's call meets its deadline.
+    const compliance = pidListeningOn(mesh.file.services.find((s) => s.name === 'lending/compliance')!.address);
+    process.kill(compliance, 'SIGSTOP');
+    try {
+      await openApprovals();
+    } finally {
+      process.kill(compliance, 'SIGCONT');
+    }
+    expect(await text('.agent-warning')).toMatch(
+      /^lending\/compliance could not be asked: (DEADLINE_EXCEEDED|UNAVAILABLE)\n/,
+    );
+    const row = page.locator('.approvals-list tbody tr').filter({ hasText: waiting });
+    expect(await row.count()).toBe(1);
+    await screenshot(page, 'approvals-06-warning');
+    await row.getByRole('link', { name: waiting }).click();
+    await page.getByRole('button', { name: 'decline', exact: true }).click();
+    await page.locator('.answered').waitFor(WAIT);
+    expect(await text('.answered')).toMatch(/^You declined as carol\. The task is /);
+    await page.getByRole('link', { name: 'Follow the task' }).click();
+    await page.getByRole('heading', { name: 'Answers' }).waitFor(WAIT);
+    expect(await text('.answers')).toMatch(/approval: declined by carol \(loan-approver\) at /);
+  }, 120_000);
 });
