@@ -5,7 +5,7 @@ import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../.
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { CollaboratorChoice, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
 import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
+import { Approval, InputRequest, Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
 import {
@@ -21,6 +21,8 @@ import {
 import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
+import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
+import { judgeAnswer, type AcceptedAnswer, type RefusedAnswer } from './answers.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
 import { execute, type ExecutionState, type StepRunner } from './executor.js';
@@ -57,6 +59,8 @@ export interface AgentRuntimeOptions {
    * another within about 1.5 times this. Renewed every third of it.
    */
   leaseMs?: number;
+  /** How often the store is swept for waiting tasks whose answer deadline passed (they fail), ms. */
+  expirySweepMs?: number;
 }
 
 /** Default of AgentRuntimeOptions.taskTimeoutMs. */
@@ -86,6 +90,7 @@ export class AgentRuntime {
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
   private readonly ownership: TaskOwnership;
+  private readonly deadlines: AnswerDeadlines;
   private readonly leaseMs: number;
   private unlisten: (() => void) | undefined;
   private closed = false;
@@ -108,6 +113,12 @@ export class AgentRuntime {
       peer: o.card.identity || undefined,
     });
     this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
+    this.deadlines = new AnswerDeadlines({
+      store: o.store,
+      log: o.log,
+      sweepMs: o.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
+      expire: (rec) => this.expire(rec),
+    });
   }
 
   /** This runtime's id as the owner of task leases: unique per process, so a restarted process is another owner. */
@@ -557,19 +568,27 @@ export class AgentRuntime {
       );
     } else if (outcome.status === 'input_required') {
       const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
-      const inputRequest = {
+      const within = human?.answerWithin;
+      const inputRequest = InputRequest.fromPartial({
         stepId: outcome.step.id,
         prompt: outcome.prompt,
         inputSchema: human?.inputSchema,
         choices: human?.choices ?? [],
-      };
-      await this.change(
+        approverRoles: human?.approverRoles ?? [],
+        approverScopes: human?.approverScopes ?? [],
+        requiredApprovals: human?.requiredApprovals ?? 0,
+        allowSelfApproval: human?.allowSelfApproval ?? false,
+        // The deadline runs from when the task starts waiting: an answer after it fails the task.
+        expiresAt: within ? new Date(Date.now() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
+      });
+      const waiting = await this.change(
         rec,
         TaskState.TASK_STATE_INPUT_REQUIRED,
         [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
         undefined,
         { run },
       );
+      this.deadlines.due(waiting);
     } else if (outcome.status === 'auth_required') {
       const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
       await this.change(
@@ -686,7 +705,15 @@ export class AgentRuntime {
     }
   }
 
-  /** Answers a task waiting for input and resumes it. */
+  /**
+   * Answers the human step a task waits for: a question by the task's
+   * subject, an approval by entitled people other than the subject and its
+   * act chain (N distinct ones for the first choice, one for any other). An
+   * answer that settles the step resumes the task; one that does not leaves it
+   * waiting with the answer counted. Every answer, accepted or refused, is
+   * audited; a refused one changes nothing (but one past the deadline fails
+   * the task).
+   */
   async provideInput(
     taskId: string,
     stepId: string,
@@ -694,51 +721,143 @@ export class AgentRuntime {
     expectedVersion: number,
     caller: Principal,
   ): Promise<TaskRecord> {
-    const rec = await this.o.store.tasks.get(taskId);
-    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
-      throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is not waiting for input`);
-    if (expectedVersion && expectedVersion !== rec.version)
-      throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
-    const request = (rec.data as unknown as TaskData).status as {
-      inputRequest?: { stepId: string; choices?: string[]; inputSchema?: Record<string, unknown> };
-    };
-    const waiting = request.inputRequest;
-    if (!waiting || waiting.stepId !== stepId)
-      throw new MeshError(Code.INVALID_ARGUMENT, `step_id: the task waits for ${waiting?.stepId ?? 'nothing'}`);
-    const part = message?.parts.find((p) => p.content?.$case === 'data' || p.content?.$case === 'text')?.content;
-    const answer = part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : undefined;
-    if (answer === undefined)
-      throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: an answer (text or data) is required');
-    if (waiting.choices?.length && !waiting.choices.includes(String(answer))) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `message: the answer must be one of ${waiting.choices.join(', ')}`);
+    // Compare-and-set on the task's version: a concurrent answer makes the loser re-read and judge again.
+    for (let attempt = 1; ; attempt++) {
+      const rec = await this.o.store.tasks.get(taskId);
+      const d = rec.data as unknown as TaskData;
+      const waiting = (d.status as { inputRequest?: { stepId?: string } } | undefined)?.inputRequest;
+      if (attempt > 1 && (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED || waiting?.stepId !== stepId)) {
+        const by = answeredBy(d, stepId);
+        throw await this.refused(rec, stepId, caller, {
+          accepted: false,
+          code: Code.FAILED_PRECONDITION,
+          message: `step ${stepId} of task ${taskId} was already answered${by ? ` by ${by}` : ''}`,
+          reason: `already answered${by ? ` by ${by}` : ''}`,
+        });
+      }
+      if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
+        throw await this.refused(rec, stepId, caller, {
+          accepted: false,
+          code: Code.FAILED_PRECONDITION,
+          message: `task ${taskId} is not waiting for input`,
+          reason: 'the task is not waiting for input',
+        });
+      if (attempt === 1 && expectedVersion && expectedVersion !== rec.version)
+        throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
+      const judged = judgeAnswer({ waiting, stepId, message, task: d, caller, now: new Date() });
+      if (!judged.accepted) {
+        if (judged.expired) await this.expire(rec).catch(() => undefined);
+        throw await this.refused(rec, stepId, caller, judged);
+      }
+      try {
+        return await this.accept(rec, stepId, message, caller, judged);
+      } catch (err) {
+        if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 10) throw err;
+      }
     }
-    compileSchema(waiting.inputSchema).assert(answer, 'answer');
-    const history = [...((rec.data as unknown as TaskData).history ?? []), Message.toJSON({ ...message!, taskId })];
-    // The answer, the move to WORKING and this replica's lease in one write: whichever replica
-    // received the answer runs the task on, at once.
-    const next = await this.working(
-      rec,
-      `answered by ${caller.subject}`,
-      { history },
-      {
-        acquire: true,
-        alongside: async (tx) => {
-          await tx.records.put({
-            id: `${taskId}:answer:${stepId}`,
-            taskId,
-            kind: 'answer',
-            record: { [stepId]: answer },
-            principal: caller.subject,
-          });
+  }
+
+  // Writes an accepted answer: counted while the step needs more approvals, else the task resumes.
+  private async accept(
+    rec: TaskRecord,
+    stepId: string,
+    message: Message | undefined,
+    caller: Principal,
+    judged: AcceptedAnswer,
+  ): Promise<TaskRecord> {
+    const taskId = rec.id;
+    const d = rec.data as unknown as TaskData;
+    const approval = Approval.toJSON(judged.approval) as Record<string, unknown>;
+    const approvals = [...(d.approvals ?? []), approval];
+    const said = Message.toJSON({
+      ...(message ?? Message.fromPartial({})),
+      taskId,
+      metadata: { ...message?.metadata, approval },
+    });
+    const history = [...(d.history ?? []), said];
+    let next: TaskRecord;
+    if (!judged.settled) {
+      const request = InputRequest.fromJSON((d.status as { inputRequest?: unknown }).inputRequest);
+      const summary = `${judged.count} of ${judged.needed} approvals: ${caller.subject} chose ${String(judged.answer)}`;
+      next = await this.change(
+        rec,
+        undefined,
+        [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, summary, { ...request, approvals: judged.approvals })],
+        { history, approvals },
+      );
+    } else {
+      // The answer, the move to WORKING and this replica's lease in one write: whichever replica
+      // received the answer runs the task on, at once.
+      next = await this.working(
+        rec,
+        `answered by ${caller.subject}`,
+        { history, approvals },
+        {
+          acquire: true,
+          alongside: async (tx) => {
+            await tx.records.put({
+              id: `${taskId}:answer:${stepId}`,
+              taskId,
+              kind: 'answer',
+              record: { [stepId]: judged.answer },
+              principal: caller.subject,
+            });
+          },
         },
-      },
-    );
+      );
+    }
+    await this.auditAnswer(next, stepId, caller, 'approval', 'OK', judged.reason);
     this.remember(next, caller);
+    if (!judged.settled) return next;
     const lease = this.ownership.lease(next.fencing);
     // The run that asked may still be finishing (its lease already given up): started again once it has.
     if (this.running.has(taskId)) this.wake.set(taskId, lease);
     else this.start(taskId, lease);
     return next;
+  }
+
+  // Audits a refused answer (the state is unchanged) and returns the error to throw.
+  private async refused(rec: TaskRecord, stepId: string, caller: Principal, why: RefusedAnswer): Promise<MeshError> {
+    await this.auditAnswer(rec, stepId, caller, 'approval_refused', Code[why.code], why.reason);
+    return new MeshError(why.code, why.message);
+  }
+
+  // An audit record of an answer, in the answerer's name; the reason names a choice at most, never answer data.
+  private async auditAnswer(
+    rec: TaskRecord,
+    stepId: string,
+    caller: Principal,
+    kind: 'approval' | 'approval_refused',
+    outcome: string,
+    reason: string,
+  ): Promise<void> {
+    const d = rec.data as unknown as TaskData;
+    await this.o.audit?.append({
+      kind,
+      service: this.name,
+      subject: caller.subject,
+      actors: caller.actors.length ? caller.actors : undefined,
+      peer: this.o.card.identity || undefined,
+      resource: stepId,
+      outcome,
+      reason,
+      task_id: rec.id,
+      trace_id: d.traceId || undefined,
+    });
+  }
+
+  /** Fails a task whose step's answer deadline passed (compare-and-set: ABORTED when it moved on meanwhile). */
+  private async expire(rec: TaskRecord): Promise<void> {
+    const request = (rec.data as unknown as TaskData).status as {
+      inputRequest?: { stepId?: string; expiresAt?: string };
+    };
+    const waiting = request.inputRequest;
+    await this.change(rec, TaskState.TASK_STATE_FAILED, [
+      statusEvent(
+        TaskState.TASK_STATE_FAILED,
+        `step ${waiting?.stepId ?? '?'} expired at ${waiting?.expiresAt ?? '?'} without the approvals it needs`,
+      ),
+    ]);
   }
 
   /**
@@ -749,6 +868,7 @@ export class AgentRuntime {
    */
   async resume(): Promise<number> {
     this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id) => this.noticed(id));
+    this.deadlines.follow();
     return this.ownership.follow();
   }
 
@@ -778,6 +898,7 @@ export class AgentRuntime {
     if (this.closed) return;
     this.closed = true;
     this.unlisten?.();
+    this.deadlines.close();
     await this.ownership.close((id) => this.idle(id));
   }
 }
@@ -804,4 +925,13 @@ function reasonOf(events: unknown[]): string | undefined {
       .join(' ')
       .trim() || undefined
   );
+}
+
+/** Who answered a step (the latest answers recorded for it), for the loser of a race. */
+function answeredBy(d: TaskData, stepId: string): string | undefined {
+  const who = (d.approvals ?? [])
+    .map((a) => a as { stepId?: string; subject?: string })
+    .filter((a) => a.stepId === stepId && a.subject)
+    .map((a) => a.subject!);
+  return who.length ? [...new Set(who)].join(', ') : undefined;
 }

@@ -112,7 +112,9 @@ export function agentService(
       return { task: toTask(await runtime.cancel(req.taskId, req.reason, callerOf(ctx))) };
     },
     async provideInput(req, ctx) {
-      await ownTask(store, req.taskId, callerOf(ctx));
+      // Who may answer (the subject a question, the approvers an approval) is the runtime's to decide.
+      if (!req.taskId) throw new MeshError(Code.INVALID_ARGUMENT, 'task_id: required');
+      if (!(await store.tasks.find(req.taskId))) throw new MeshError(Code.NOT_FOUND, `task ${req.taskId} not found`);
       return {
         task: toTask(
           await runtime.provideInput(req.taskId, req.stepId, req.message, req.expectedVersion, callerOf(ctx)),

@@ -170,6 +170,30 @@ describe('validatePlan', () => {
     ]);
   });
 
+  test('an approval must be settleable: N > 1 needs choices, roles and scopes are names, the deadline is positive', () => {
+    const human = (h: Record<string, unknown>) =>
+      plan({ id: 'ok', target: { $case: 'human', human: { prompt: 'Approve?', ...h } } });
+    expect(
+      validatePlan(
+        human({ approverRoles: ['loan-approver'], requiredApprovals: 2, choices: ['approve', 'decline'] }),
+        inventory,
+      ),
+    ).toEqual([]);
+    expect(validatePlan(human({ approverRoles: ['loan-approver'], requiredApprovals: 2 }), inventory)).toEqual([
+      'step "ok": human step: required_approvals 2 needs choices (the first is what 2 people must give)',
+    ]);
+    expect(validatePlan(human({ approverRoles: [' '], approverScopes: [''] }), inventory)).toEqual([
+      'step "ok": human step: approver_roles must be non-empty strings',
+      'step "ok": human step: approver_scopes must be non-empty strings',
+    ]);
+    expect(validatePlan(human({ answerWithin: { seconds: 0, nanos: 0 } }), inventory)).toEqual([
+      'step "ok": human step: answer_within must be positive',
+    ]);
+    expect(validatePlan(human({ answerWithin: { seconds: -5 } }), inventory)).toEqual([
+      'step "ok": human step: answer_within must be positive',
+    ]);
+  });
+
   test('depends_on must name existing steps', () => {
     expect(validatePlan(plan({ ...fetch, dependsOn: ['ghost'] }), inventory)).toEqual([
       'step "fetch": depends_on names no step: "ghost"',

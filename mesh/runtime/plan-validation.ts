@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { PlanStep, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
+import type { HumanTarget, PlanStep, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
 import { ACCEPTANCE_VARIABLES, checkCel, RUN_IF_VARIABLES } from './cel.js';
 import { resolveCollaborator, type InventoryItem } from './inventory.js';
 
@@ -159,8 +159,24 @@ function targetErrors(
       return { errors };
     }
     case 'human':
-      return { errors: t.human.prompt ? [] : ['human step has no prompt'] };
+      return { errors: humanErrors(t.human) };
   }
+}
+
+// An approval that cannot be settled (N approvals of no named choice, a blank role, a deadline already past) is refused up front.
+function humanErrors(h: HumanTarget): string[] {
+  const errors = h.prompt ? [] : ['human step has no prompt'];
+  if (h.requiredApprovals < 0) errors.push('human step: required_approvals must not be negative');
+  if (h.requiredApprovals > 1 && !h.choices.length)
+    errors.push(
+      `human step: required_approvals ${h.requiredApprovals} needs choices (the first is what ${h.requiredApprovals} people must give)`,
+    );
+  if (h.approverRoles.some((r) => !r.trim())) errors.push('human step: approver_roles must be non-empty strings');
+  if (h.approverScopes.some((s) => !s.trim())) errors.push('human step: approver_scopes must be non-empty strings');
+  const w = h.answerWithin;
+  if (w && (w.seconds < 0 || w.nanos < 0 || (w.seconds === 0 && w.nanos === 0)))
+    errors.push('human step: answer_within must be positive');
+  return errors;
 }
 
 /** Everything wrong with a plan, as sentences a person (or a model re-asked) can act on; empty when valid. */
