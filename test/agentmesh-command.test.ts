@@ -74,7 +74,7 @@ describe('the agentmesh command: its bundle and its help', () => {
 
   test("<command> --help prints that command's own usage, for every command", async () => {
     const overall = (await agentmesh(['--help'])).stdout;
-    for (const command of ['agents', 'tools', 'task', 'answer', 'explain', 'audit', 'token', 'new']) {
+    for (const command of ['agents', 'tools', 'task', 'answer', 'inbox', 'explain', 'audit', 'token', 'new']) {
       for (const args of [
         [command, '--help'],
         [command, '-h'],

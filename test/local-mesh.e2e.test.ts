@@ -174,32 +174,71 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(toolServer).toBeDefined();
   }, 90_000);
 
-  test('a case that needs a person stops with its question; answering resumes it; the metrics show the tasks', async () => {
-    const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input']);
+  test('four eyes: ada sends example 2, ada is refused, carol approves from her inbox, ben the auditor explains it; the metrics show the tasks', async () => {
+    const r = await mesh.cli(['task', ORCHESTRATOR, '--example', '2', '--no-input'], { user: 'ada' });
     // 3: waits for a person, which a script must tell from success.
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(
       /waits for a person: Approve a loan of 47058.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/,
     );
-    const taskId = /answer with: npx agentmesh answer (\S+) <answer>/.exec(r.stdout)![1]!;
-    expect(await mesh.cli(['answer', taskId, 'perhaps'])).toMatchObject({
+    expect(r.stdout).toContain(
+      'who may answer: role loan-approver; never ada or the agents acting for them (four eyes)',
+    );
+    expect(r.stdout).toMatch(/approvals so far: 0 of 1 approval; deadline: \S+Z \(in 2[34] h \d+ min\)/);
+    const taskId = new RegExp(`npx agentmesh inbox answer ${ORCHESTRATOR} (\\S+) <answer>`).exec(r.stdout)![1]!;
+
+    // ada may not approve her own loan: one line naming the reason.
+    const own = await mesh.cli(['inbox', 'answer', ORCHESTRATOR, taskId, 'approve'], { user: 'ada' });
+    expect(own).toMatchObject({ code: 1, stdout: '' });
+    expect(own.stderr).toMatch(
+      /^agentmesh: lending\/loan-orchestrator refused the answer .*four eyes.*\(PERMISSION_DENIED\)\n$/,
+    );
+    expect(await mesh.cli(['inbox'], { user: 'ada' })).toMatchObject({ code: 0, stdout: 'nothing waits for ada\n' });
+
+    // carol, a loan approver, finds it in her inbox, reads it and approves.
+    const inbox = await mesh.cli(['inbox'], { user: 'carol' });
+    expect(inbox).toMatchObject({ code: 0, stderr: '' });
+    expect(inbox.stdout).toContain(`${ORCHESTRATOR}  ${taskId}  step approval (approval, 0 of 1 approval)  for ada`);
+    const shown = await mesh.cli(['inbox', 'show', ORCHESTRATOR, taskId], { user: 'carol' });
+    expect(shown).toMatchObject({ code: 0, stderr: '' });
+    expect(shown.stdout).toContain('choices: approve / decline\n');
+    expect(shown.stdout).toContain('evidence (the explanation so far):\n');
+    expect(shown.stdout).toMatch(/ {2}- risk: agent lending\/credit-risk \(assess-credit-risk\) {2}SUCCEEDED/);
+    expect(await mesh.cli(['inbox', 'answer', ORCHESTRATOR, taskId, 'perhaps'], { user: 'carol' })).toMatchObject({
       code: 1,
       stderr: expect.stringContaining('must be one of approve, decline'),
     });
     // The answer is followed to the task's end: the steps after it, then the result, as `task` prints them.
-    const answered = await mesh.cli(['answer', taskId, 'decline']);
+    const answered = await mesh.cli(['inbox', 'answer', ORCHESTRATOR, taskId, 'approve'], { user: 'carol' });
     expect(answered).toMatchObject({ code: 0, stderr: '' });
-    expect(answered.stdout).toContain(`answered approval of task ${taskId}`);
     expect(answered.stdout).toMatch(
-      /> decision started\n {2}= decision succeeded\nresult: \{\n {2}"decision": "declined"/,
+      new RegExp(`^answered approval of task ${taskId}: carol answered approve as loan-approver at \\S+Z`),
+    );
+    expect(answered.stdout).toMatch(
+      /> decision started\n {2}= decision succeeded\nresult: \{\n {2}"decision": "pre-qualified"/,
     );
     expect(answered.stdout).toContain(`explain it: npx agentmesh explain ${taskId}`);
-    const e = await explain(taskId);
+
+    // ben, the auditor, explains it: who approved, with which role, when.
+    const told = await mesh.cli(['explain', taskId], { user: 'ben' });
+    expect(told).toMatchObject({ code: 0, stderr: '' });
+    expect(told.stdout).toContain('- approval: human approval (role loan-approver)  SUCCEEDED');
+    expect(told.stdout).toMatch(/ {6}carol answered approve as loan-approver at \S+Z/);
+    const json = await mesh.cli(['explain', taskId, '--json'], { user: 'ben' });
+    const e = Explanation.fromJSON(JSON.parse(json.stdout));
     expect(e.task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(e.task?.subject).toBe('ada');
+    expect(e.task?.approvals).toEqual([
+      expect.objectContaining({ stepId: 'approval', subject: 'carol', role: 'loan-approver', answer: 'approve' }),
+    ]);
     expect(e.execution.find((x) => x.stepId === 'decision')?.output).toMatchObject({
-      decision: 'declined',
-      reasons: expect.arrayContaining(['declined by the reviewer']),
+      decision: 'pre-qualified',
+      reasons: expect.arrayContaining(['approved by the reviewer']),
     });
+    // The auditor changes nothing: he cannot send.
+    const send = await mesh.cli(['task', ORCHESTRATOR, '--example', '1'], { user: 'ben' });
+    expect(send).toMatchObject({ code: 1, stderr: expect.stringMatching(/^agentmesh: [^\n]+\n$/) });
+    expect(send.stdout).not.toContain('result:');
     // Another person cannot see it.
     expect(await mesh.cli(['explain', taskId], { user: 'mallory' })).toMatchObject({
       code: 1,
@@ -214,7 +253,7 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(value(`agentmesh_plan_steps_total{kind="agent",outcome="succeeded",${svc}}`)).toBeGreaterThanOrEqual(4);
     expect(value(`agentmesh_plan_steps_total{kind="human",outcome="succeeded",${svc}}`)).toBe(1);
     expect(value(`agentmesh_pending_tasks{${svc}}`)).toBe(0);
-    // Conversation depth: messages in a task when it ended (the request, plus the loan officer's answer here).
+    // Conversation depth: messages in a task when it ended (the request, plus the approver's answer here).
     expect(value(`agentmesh_conversation_depth_count{${svc}}`)).toBeGreaterThanOrEqual(2);
     expect(value(`agentmesh_conversation_depth_bucket{le="2",${svc}}`)).toBeGreaterThanOrEqual(2);
   }, 90_000);

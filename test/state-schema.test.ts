@@ -19,7 +19,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
 
   test('migrates an empty database on open, and re-running changes nothing', async () => {
     const first = await fx.open('schema/fresh');
-    expect(first.schemaVersion).toBe(4);
+    expect(first.schemaVersion).toBe(5);
     await first.tasks.create({ id: 't1', contextId: 'c1', principal: who });
     await first.close();
     expect(await migrationNames('schema/fresh')).toEqual([
@@ -27,11 +27,12 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
       '0002_registry',
       '0003_task_leases',
       '0004_registry_replicas',
+      '0005_task_listing',
     ]);
 
     for (let i = 0; i < 2; i++) {
       const again = await fx.open('schema/fresh');
-      expect(again.schemaVersion).toBe(4);
+      expect(again.schemaVersion).toBe(5);
       expect(await again.tasks.get('t1')).toMatchObject({ id: 't1', version: 1 });
       await again.close();
     }
@@ -40,6 +41,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
       '0002_registry',
       '0003_task_leases',
       '0004_registry_replicas',
+      '0005_task_listing',
     ]);
   });
 
@@ -58,6 +60,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
       '0002_registry',
       '0003_task_leases',
       '0004_registry_replicas',
+      '0005_task_listing',
     ]);
   });
 
@@ -73,7 +76,7 @@ describe.each(BACKENDS)('state schema on %s', (_kind, makeFixture) => {
     const refusal = fx.open('schema/newer');
     await expect(refusal).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
     await expect(refusal).rejects.toThrow(
-      /schema version 9 is newer than this code knows \(version 4; unknown migrations: 0009_from_the_future\)/,
+      /schema version 9 is newer than this code knows \(version 5; unknown migrations: 0009_from_the_future\)/,
     );
 
     await fx.sql('schema/newer', `DELETE FROM ${MIGRATION_TABLE} WHERE name = '0009_from_the_future'`);

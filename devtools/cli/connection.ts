@@ -91,12 +91,23 @@ export class MeshConnection {
     scopes: string[] = [],
   ): MeshClient<S> {
     const s = this.service(service);
+    return this.clientAt(definition, service, s.addresses ?? [s.address], as, scopes);
+  }
+
+  /** A client to a service at the addresses given (e.g. a registry card's endpoints), calling as `client` does. */
+  clientAt<S extends ServiceDefinition>(
+    definition: S,
+    service: string,
+    addresses: string[],
+    as: 'user' | 'cli',
+    scopes: string[] = [],
+  ): MeshClient<S> {
     const hook = async (metadata: Metadata) => {
       const token = as === 'user' ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
       metadata.set('authorization', `Bearer ${token}`);
     };
     // Every replica of the service (mesh.json `addresses`), balanced round robin by the client.
-    const client = createClient(definition, (s.addresses ?? [s.address]).join(','), {
+    const client = createClient(definition, addresses.join(','), {
       credentials: this.transport.channelCredentials(spiffeIdOfService(this.file.trustDomain, service)),
       metadataHooks: [hook],
     });

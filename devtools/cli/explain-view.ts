@@ -1,6 +1,7 @@
 import type { Explanation, StepExecution } from '../../gen/agentmesh/v1/explain.js';
 import { StepState, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
+import { approvalCount, approvalLine, deadlineText, isApproval, whoMayAnswer } from './approval-view.js';
 
 const stateName = (s: StepState) => StepState[s].replace('STEP_STATE_', '');
 const ms = (d: { seconds: number; nanos: number } | undefined) =>
@@ -15,9 +16,17 @@ function targetOf(step: PlanStep): string {
   if (t?.$case === 'tool') return `tool ${t.tool.service}#${t.tool.tool}`;
   if (t?.$case === 'agent') return `agent ${t.agent.agent} (${t.agent.skillId})`;
   if (t?.$case === 'llm') return `llm ${t.llm.modelAlias}`;
-  if (t?.$case === 'human') return 'human';
+  if (t?.$case === 'human') {
+    const h = t.human;
+    const who = [...h.approverRoles.map((r) => `role ${r}`), ...h.approverScopes.map((x) => `scope ${x}`)];
+    return who.length ? `human approval (${who.join(' or ')})` : 'human';
+  }
   return '?';
 }
+
+/** The step the explained task waits on for a person, if it does. */
+const waitsOn = (e: Explanation): string | undefined =>
+  e.task?.status?.state === TaskState.TASK_STATE_INPUT_REQUIRED ? e.task.status.inputRequest?.stepId : undefined;
 
 /** The explanation tree as a person reads it: plan, each step with collaborator and why, substitutions, attempts, child tasks. */
 export function renderExplanation(e: Explanation, indent = ''): string[] {
@@ -44,7 +53,7 @@ export function renderExplanation(e: Explanation, indent = ''): string[] {
     const attempts = ex?.attempts ?? [];
     const time = attempts.length ? `, ${ms(attempts.at(-1)?.duration)}` : '';
     out.push(
-      `${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`,
+      `${indent}  - ${step.id}: ${targetOf(step)}  ${ex ? stateName(ex.state) : waitsOn(e) === step.id ? 'WAITING' : 'NOT RUN'}${attempts.length ? ` (${attempts.length} attempt${attempts.length > 1 ? 's' : ''}${time})` : ''}`,
     );
     if (step.description) out.push(`${indent}      why: ${step.description}`);
     if (step.dependsOn.length) out.push(`${indent}      after: ${step.dependsOn.join(', ')}`);
@@ -61,6 +70,14 @@ export function renderExplanation(e: Explanation, indent = ''): string[] {
     if (model)
       out.push(
         `${indent}      model ${model.model}: ${model.usage?.promptTokens ?? 0} prompt + ${model.usage?.completionTokens ?? 0} completion tokens`,
+      );
+    // Who answered a human step, with which role and when: the record a four-eyes control needs.
+    for (const a of task?.approvals.filter((x) => x.stepId === step.id) ?? [])
+      out.push(`${indent}      ${approvalLine(a)}`);
+    const waiting = task?.status?.inputRequest;
+    if (waiting && waitsOn(e) === step.id && isApproval(waiting))
+      out.push(
+        `${indent}      waits for: ${whoMayAnswer(waiting, task.subject)}; ${approvalCount(waiting)} so far; deadline ${deadlineText(waiting.expiresAt)}`,
       );
     if (ex?.reason)
       out.push(`${indent}      ${ex.state === StepState.STEP_STATE_SUCCEEDED ? 'note' : 'reason'}: ${ex.reason}`);

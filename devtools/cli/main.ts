@@ -11,6 +11,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
   tools: async (args) => (await import('./tools-command.js')).tools(args),
   task: async (args) => (await import('./send-task.js')).task(args),
   answer: async (args) => (await import('./answer-task.js')).answer(args),
+  inbox: async (args) => (await import('./inbox-command.js')).inbox(args),
   explain: async (args) => (await import('./explain-command.js')).explain(args),
   audit: async (args) => (await import('./audit-command.js')).audit(args),
   token: async (args) => (await import('./token-command.js')).token(args),

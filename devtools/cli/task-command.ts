@@ -4,9 +4,10 @@ import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { Task, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { MeshClient } from '../../mesh/index.js';
 import { Code, isMeshError } from '../../mesh/index.js';
-import { CliError } from './cli-error.js';
+import { CliError, refusal } from './cli-error.js';
 import type { MeshConnection } from './connection.js';
 import { requestMessage } from '../../mesh/index.js';
+import { approvalCount, approvalLine, deadlineText, isApproval, whoMayAnswer } from './approval-view.js';
 import { answerMessage } from './task-messages.js';
 import { follow, Progress, short, statusText } from './task-progress.js';
 
@@ -44,6 +45,7 @@ async function ask(task: Task): Promise<string | undefined> {
 
 /** Follows a task from where `seen` is to its end (asking for input on the way), prints the outcome once; returns the exit code. */
 async function settle(
+  agent: string,
   client: AgentClient,
   progress: Progress,
   seen: { taskId: string; sequence: number },
@@ -55,14 +57,21 @@ async function settle(
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
     if (state === TaskState.TASK_STATE_INPUT_REQUIRED) {
       const request = task.status?.inputRequest;
-      const answer = o.noInput ? undefined : (progress.done(), await ask(task));
+      // The sender of a task never answers its approval (four eyes): nothing to ask them.
+      const own = request && isApproval(request) && !request.allowSelfApproval;
+      const answer = o.noInput || own ? undefined : (progress.done(), await ask(task));
       if (answer === undefined) {
         if (o.json) process.stdout.write(`${JSON.stringify(Task.toJSON(task))}\n`);
         else {
           progress.line(
             `task ${task.id} waits for a person: ${request?.prompt}${request?.choices.length ? ` (${request.choices.join(' / ')})` : ''}`,
           );
-          progress.line(`answer with: npx agentmesh answer ${task.id} <answer>`);
+          if (request && isApproval(request)) {
+            progress.line(`who may answer: ${whoMayAnswer(request, task.subject)}`);
+            progress.line(`approvals so far: ${approvalCount(request)}; deadline: ${deadlineText(request.expiresAt)}`);
+            progress.line(`an approver finds it in \`npx agentmesh inbox\` and answers with:`);
+            progress.line(`  npx agentmesh inbox answer ${agent} ${task.id} <answer>`);
+          } else progress.line(`answer with: npx agentmesh answer ${task.id} <answer>`);
         }
         return EXIT_WAITING;
       }
@@ -91,10 +100,12 @@ async function settle(
       progress.line(
         `result: ${JSON.stringify(part?.$case === 'data' ? part.data : part?.$case === 'text' ? part.text : null, null, 2)}`,
       );
+      for (const a of task.approvals) progress.line(`${a.stepId}: ${approvalLine(a)}`);
       progress.line(`explain it: npx agentmesh explain ${task.id}`);
     } else {
       const why = statusText(task.status?.message);
       progress.line(`task ${task.id} ended ${short(state)}${why ? `: ${why}` : ''}`);
+      for (const a of task.approvals) progress.line(`${a.stepId}: ${approvalLine(a)}`);
     }
     if (state === TaskState.TASK_STATE_AUTH_REQUIRED) return EXIT_WAITING;
     return state === TaskState.TASK_STATE_COMPLETED ? 0 : 1;
@@ -139,7 +150,7 @@ export async function runTask(
       progress,
       seen,
     );
-    return settle(client, progress, seen, o, deadline);
+    return settle(agent, client, progress, seen, o, deadline);
   });
 }
 
@@ -154,11 +165,49 @@ export async function answerTask(
   const stepId = task.status?.inputRequest?.stepId;
   if (task.status?.state !== TaskState.TASK_STATE_INPUT_REQUIRED || !stepId)
     throw new CliError(`task ${task.id} does not wait for input (it is ${short(task.status?.state ?? 0)})`);
+  let after: Task | undefined;
+  try {
+    ({ task: after } = await client.provideInput({
+      taskId: task.id,
+      stepId,
+      message: answerMessage(reply),
+      expectedVersion: 0,
+    }));
+  } catch (err) {
+    throw refusal(agent, `the answer to step ${stepId} of task ${task.id}`, err);
+  }
+  return followAnswered(agent, client, after!, stepId, o);
+}
+
+/**
+ * After an answer to step `stepId`: when the step still waits (an approval that needs more
+ * people), says how many have approved and returns EXIT_WAITING; else follows the task from that
+ * step to its outcome, as `task` does.
+ */
+export async function followAnswered(
+  agent: string,
+  client: AgentClient,
+  task: Task,
+  stepId: string,
+  o: TaskOptions,
+): Promise<number> {
+  const request = task.status?.inputRequest;
+  if (task.status?.state === TaskState.TASK_STATE_INPUT_REQUIRED && request?.stepId === stepId) {
+    if (o.json) process.stdout.write(`${JSON.stringify(Task.toJSON(task))}\n`);
+    else {
+      const mine = request.approvals.at(-1);
+      process.stdout.write(
+        `answered ${stepId} of task ${task.id}${mine ? `: ${approvalLine(mine)}` : ''}\n` +
+          `the step needs more: ${approvalCount(request)} so far; it waits for another approver\n`,
+      );
+    }
+    return EXIT_WAITING;
+  }
   const seen = { taskId: task.id, sequence: 0 };
   const deadline = Date.now() + o.timeoutMs;
-  await client.provideInput({ taskId: task.id, stepId, message: answerMessage(reply), expectedVersion: 0 });
   return withProgress(agent, o, seen, async (progress) => {
-    progress.line(`answered ${stepId} of task ${task.id}`);
+    const mine = task.approvals.filter((a) => a.stepId === stepId).at(-1);
+    progress.line(`answered ${stepId} of task ${task.id}${mine ? `: ${approvalLine(mine)}` : ''}`);
     // From the start (the task's history is replayed), printing from the answered step on.
     await follow(
       client.subscribeTask({ taskId: task.id, afterSequence: 0 }, { deadlineMs: o.timeoutMs }),
@@ -166,7 +215,7 @@ export async function answerTask(
       seen,
       { after: stepId, untilWaiting: true },
     );
-    return settle(client, progress, seen, o, deadline);
+    return settle(agent, client, progress, seen, o, deadline);
   });
 }
 
@@ -189,6 +238,6 @@ export async function findTask(
     }
   }
   throw new CliError(
-    `task ${taskId} not found on ${candidates.join(', ')} (tasks are visible to the user who sent them: --user)`,
+    `task ${taskId} not found on ${candidates.join(', ')} (a task is visible to the person who sent it, to those who may answer it and to auditors: --user)`,
   );
 }

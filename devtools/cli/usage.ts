@@ -42,6 +42,20 @@ print its result as \`agentmesh task\` does (same exit codes)
   --agent NAME  the agent holding the task (default: every agent is asked)
   --json, --no-input, --timeout S
                 as for \`agentmesh task\``,
+  inbox: `usage: agentmesh inbox [list] [--json]
+       agentmesh inbox show <agent> <task-id> [--json]
+       agentmesh inbox answer <agent> <task-id> <choice|json> [--json] [--timeout S]
+
+the tasks waiting for you (approvals you may give, questions to you) across every agent the
+registry lists; an agent that does not answer is a warning line (exit code 1 when none answers)
+  show          the question, who may answer, approvals so far, the deadline, and the evidence:
+                the task's explanation so far
+  answer        give your answer (a choice as text, or a JSON object); a refusal (four eyes, not an
+                approver, already answered, expired) is one line with the agent's reason. Then the
+                task is followed to its result as \`agentmesh task\` does (exit code 3 while the step
+                needs more approvers)
+  --json        the tasks (list), the task and its explanation (show) or the answered task as JSON
+  --timeout S   answer: give up following after S seconds (default 600)`,
   explain: `usage: agentmesh explain <task-id> [--agent NAME] [--depth N] [--json]
 
 what the task planned, did and why: plan, collaborators and why they were chosen, substitutions,
@@ -79,6 +93,8 @@ export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <comman
                                1 failed, 3 waits for a person (--no-input) or for its caller's authority
   answer <task-id> <answer> [--agent NAME]
                                answer a task that waits for a person, then follow it to its result
+  inbox [list | show <agent> <task-id> | answer <agent> <task-id> <answer>] [--json]
+                               the tasks waiting for you across the mesh: list, read, approve
   explain <task-id> [--agent NAME] [--depth N] [--json]
                                what the task planned, did and why, with child tasks
   audit verify [--json]        verify the audit chains of the mesh's services

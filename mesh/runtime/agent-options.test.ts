@@ -94,8 +94,19 @@ describe('compileAgentOptions', () => {
     }
   });
 
+  test('auditor roles: "auditor" by default, a list from the environment, or the option', () => {
+    expect(compileAgentOptions(NAME, {}, { AGENTMESH_DATA_DIR: dir }).auditorRoles).toEqual(['auditor']);
+    const env = { AGENTMESH_DATA_DIR: dir, AGENTMESH_AUDITOR_ROLES: 'auditor, compliance' };
+    expect(compileAgentOptions(NAME, {}, env).auditorRoles).toEqual(['auditor', 'compliance']);
+    expect(compileAgentOptions(NAME, { auditorRoles: ['internal-audit'] }, env).auditorRoles).toEqual([
+      'internal-audit',
+    ]);
+  });
+
   test.each([
     ['option taskTimeoutMs', { taskTimeoutMs: 10 }, {}],
+    ['option auditorRoles.0 must be a role name', { auditorRoles: ['two words'] }, {}],
+    ['AGENTMESH_AUDITOR_ROLES must be', {}, { AGENTMESH_AUDITOR_ROLES: 'auditor,,x' }],
     ['option planner must be auto, playbook, llm or a Planner', { planner: 'gpt' }, {}],
     ['option models.fast', { models: { fast: {} } }, {}],
     [

@@ -11,6 +11,7 @@ import { DEFAULT_TASK_LEASE_MS, DEFAULT_TASK_TIMEOUT_MS } from './agent-runtime.
 import { parseModelAliases } from './chat-model.js';
 import { defaultAgentPolicy } from './default-policy.js';
 import { compileStoreOption } from './store-option.js';
+import { DEFAULT_AUDITOR_ROLES } from './task-access.js';
 import type { Planner } from './planner.js';
 
 const ROUTE = /^(agent:|tool:)?[a-z0-9-]+\/[a-z0-9-]+=[^,=\s]+$/;
@@ -18,6 +19,7 @@ const SERVICE_NAME = /^[a-z0-9-]+\/[a-z0-9-]+$/;
 const ADDRESS = /^[^,=\s]+:\d+$/;
 const TIMEOUT = { min: 1_000, max: 86_400_000 };
 const LEASE = { min: 300, max: 600_000 };
+const ROLE = /^[^\s,]+$/;
 
 /** The environment variables an agent reads beyond the service kit's; each has an AgentOptions counterpart. */
 const agentEnvSchema = z.object({
@@ -38,6 +40,11 @@ const agentEnvSchema = z.object({
   AGENTMESH_TASK_TIMEOUT_MS: z.coerce.number().int().min(TIMEOUT.min).max(TIMEOUT.max).default(DEFAULT_TASK_TIMEOUT_MS),
   /** How long a replica's hold on a running task lasts unrenewed, ms (see AgentRuntimeOptions.leaseMs). */
   AGENTMESH_TASK_LEASE_MS: z.coerce.number().int().min(LEASE.min).max(LEASE.max).default(DEFAULT_TASK_LEASE_MS),
+  /** Roles (token `roles`/`groups`) whose holders read every task and change none: "role,...". */
+  AGENTMESH_AUDITOR_ROLES: z
+    .string()
+    .refine((v) => v.split(',').every((r) => ROLE.test(r.trim())), 'must be role,role,... (no empty names)')
+    .default(DEFAULT_AUDITOR_ROLES.join(',')),
 });
 
 /** A model alias for LLM steps: the model name, and the endpoint when not OPENAI_BASE_URL. */
@@ -66,6 +73,8 @@ export interface AgentOptions extends ServiceOptions {
   taskTimeoutMs?: number;
   /** How long a replica's hold on a running task lasts unrenewed, ms (AGENTMESH_TASK_LEASE_MS, default 10000). */
   taskLeaseMs?: number;
+  /** Roles whose holders read every task and explanation and change nothing (AGENTMESH_AUDITOR_ROLES, default ["auditor"]). */
+  auditorRoles?: string[];
   /**
    * The agent's store: an opened Store (the agent closes it at shutdown), or
    * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
@@ -83,6 +92,8 @@ export interface CompiledAgentOptions {
   routes: { tools: Map<string, string>; agents: Map<string, string> };
   taskTimeoutMs: number;
   taskLeaseMs: number;
+  /** Roles whose holders audit: read everything, change nothing. */
+  auditorRoles: string[];
   /** An opened store to use, or the settings to open one with. */
   store: { opened: Store } | { config: StateConfig };
 }
@@ -114,6 +125,7 @@ const agentOptionsSchema = z.object({
   collaborators: z.object({ tools: routesSchema.optional(), agents: routesSchema.optional() }).optional(),
   taskTimeoutMs: z.number().int().min(TIMEOUT.min).max(TIMEOUT.max).optional(),
   taskLeaseMs: z.number().int().min(LEASE.min).max(LEASE.max).optional(),
+  auditorRoles: z.array(z.string().regex(ROLE, 'must be a role name (no spaces or commas)')).optional(),
 });
 
 /** Routes of AGENTMESH_COLLABORATOR_ADDRESSES, by kind. */
@@ -169,6 +181,7 @@ export function compileAgentOptions(
     routes,
     taskTimeoutMs: o.taskTimeoutMs ?? e.AGENTMESH_TASK_TIMEOUT_MS,
     taskLeaseMs: o.taskLeaseMs ?? e.AGENTMESH_TASK_LEASE_MS,
+    auditorRoles: o.auditorRoles ?? e.AGENTMESH_AUDITOR_ROLES.split(',').map((r) => r.trim()),
     store: compileStoreOption(options.store, service.env),
   };
 }

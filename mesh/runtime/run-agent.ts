@@ -193,9 +193,14 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
         (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
           .explanation!;
-      await kit.serve(kit.createServer().add(AgentServiceService, agentService(card, runtime, store, explainChild)), {
-        readyNow: false,
-      });
+      await kit.serve(
+        kit
+          .createServer()
+          .add(AgentServiceService, agentService(card, runtime, store, explainChild, options.auditorRoles)),
+        {
+          readyNow: false,
+        },
+      );
       kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
       kit.register({ kind: 'agent', card });
       await runtime.countTasks();

@@ -26,6 +26,6 @@ export { ACQUIRABLE_STATES, isLeaseLost, leaseLost, LEASED_STATES } from './task
 export type { TaskLease } from './task-leases.js';
 export { Tasks } from './tasks.js';
 export type { TaskRecord, TaskVersion } from './task-records.js';
-export type { NewTask, TaskChange } from './tasks.js';
+export type { NewTask, TaskChange, TaskCursor, TaskQuery } from './tasks.js';
 export { ToolResults } from './tool-results.js';
 export type { IdempotencyOptions, IdempotentResult } from './tool-results.js';

@@ -290,6 +290,28 @@ function registryReplicas(types: ColumnTypes): SchemaMigration {
   };
 }
 
+// Task listings (ListTasks; expand only: indexes): newest change first over all tasks, and
+// over one subject's tasks, keyset-paged on (updated_at, id).
+function taskListing(): SchemaMigration {
+  return {
+    kind: 'expand',
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createIndex('tasks_updated_idx')
+        .ifNotExists()
+        .on('tasks')
+        .columns(['updated_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('tasks_subject_updated_idx')
+        .ifNotExists()
+        .on('tasks')
+        .columns(['created_by', 'updated_at', 'id'])
+        .execute();
+    },
+  };
+}
+
 /**
  * The migrations this code knows, by name; names sort in the order they run and their
  * leading number is the schema version. Never edit a released migration: add the next one,
@@ -302,5 +324,6 @@ export function migrations(types: ColumnTypes): Record<string, SchemaMigration> 
     '0002_registry': registry(types),
     '0003_task_leases': taskLeases(types),
     '0004_registry_replicas': registryReplicas(types),
+    '0005_task_listing': taskListing(),
   };
 }

@@ -54,6 +54,26 @@ export interface TaskChange {
   revoke?: boolean;
 }
 
+/** Where a page of tasks starts: after this task in newest-change-first order. */
+export interface TaskCursor {
+  updatedAt: Date;
+  id: string;
+}
+
+/** Filters of a task listing (all optional, combined with AND). */
+export interface TaskQuery {
+  states?: readonly TaskState[];
+  /** The subject the task runs for (tasks.created_by). */
+  subject?: string;
+  contextId?: string;
+  /** Only tasks whose status changed after this time (updated_at). */
+  updatedAfter?: Date;
+  /** Only tasks created at or after this time. */
+  createdAfter?: Date;
+  /** Only tasks created before this time. */
+  createdBefore?: Date;
+}
+
 /** Tasks with the A2A state machine, compare-and-set updates and every version kept. */
 export class Tasks {
   constructor(private readonly ctx: StoreContext) {}
@@ -288,6 +308,46 @@ export class Tasks {
       return q.execute();
     });
     return rows.map((r) => toTask(this.ctx.codec, r));
+  }
+
+  /**
+   * One page of tasks matching `query`, newest status change first (ties by id), starting
+   * after `after`: keyset paging, so a page costs the same however deep it is.
+   */
+  async page(query: TaskQuery, limit: number, after?: TaskCursor): Promise<TaskRecord[]> {
+    const rows = await this.ctx.read((db) => {
+      let q = this.filtered(db, query).selectAll().orderBy('updated_at', 'desc').orderBy('id', 'desc').limit(limit);
+      if (after) {
+        const at = after.updatedAt.toISOString();
+        q = q.where((eb) =>
+          eb.or([eb('updated_at', '<', at), eb.and([eb('updated_at', '=', at), eb('id', '<', after.id)])]),
+        );
+      }
+      return q.execute();
+    });
+    return rows.map((r) => toTask(this.ctx.codec, r));
+  }
+
+  /** How many tasks match `query` (a listing's total size). */
+  async count(query: TaskQuery): Promise<number> {
+    const row = await this.ctx.read((db) =>
+      this.filtered(db, query)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(row.n);
+  }
+
+  private filtered(db: Kysely<Database>, query: TaskQuery) {
+    let q = db.selectFrom('tasks');
+    if (query.states !== undefined)
+      q = query.states.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', query.states);
+    if (query.subject !== undefined) q = q.where('created_by', '=', query.subject);
+    if (query.contextId !== undefined) q = q.where('context_id', '=', query.contextId);
+    if (query.updatedAfter) q = q.where('updated_at', '>', query.updatedAfter.toISOString());
+    if (query.createdAfter) q = q.where('created_at', '>=', query.createdAfter.toISOString());
+    if (query.createdBefore) q = q.where('created_at', '<', query.createdBefore.toISOString());
+    return q;
   }
 
   private async existingForRequest(trx: Kysely<Database>, principal: string, requestId: string): Promise<TaskRecord> {

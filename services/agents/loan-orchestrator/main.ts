@@ -1,7 +1,7 @@
 // lending/loan-orchestrator: pre-qualifies a retail loan by reading the
 // customer and converting the amount, asking the credit-risk and compliance
-// agents in parallel, asking a person when the case is not clear-cut, and
-// applying the decision rules.
+// agents in parallel, asking a loan approver (never the person who asked)
+// when the case is not clear-cut, and applying the decision rules.
 // Offline it follows its playbook; with OPENAI_API_KEY set it plans with the LLM.
 import { fileURLToPath } from 'node:url';
 import { runAgent } from '../../../mesh/index.js';
@@ -111,13 +111,18 @@ await runAgent({
         },
         {
           id: 'approval',
-          description: 'a loan officer decides cases that are not clear-cut (four eyes)',
+          description:
+            'a loan approver other than the person who asked decides cases that are not clear-cut (four eyes)',
           target: {
             $case: 'human',
             human: {
               prompt:
                 'Approve a loan of ${steps.fx.output.amount} EUR for customer ${input.customerId} (${steps.customer.output.country}, ${steps.customer.output.creditHistoryYears} years of credit history)? Credit risk: ${steps.risk.output.band} (score ${steps.risk.output.score}); compliance: ${steps.compliance.output.verdict}.',
               choices: ['approve', 'decline'],
+              // Only a loan approver answers, never the person who asked (segregation of duties).
+              approverRoles: ['loan-approver'],
+              // A case left unanswered for a day fails rather than waiting for ever.
+              answerWithin: { seconds: 24 * 60 * 60 },
             },
           },
           runIf: NEEDS_A_PERSON,

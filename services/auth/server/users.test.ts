@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { UserDirectory } from './users.js';
 
 const data = {
@@ -22,5 +23,14 @@ describe('the users file of the dev login', () => {
       '(default_roles) has the unknown role pilot',
     );
     expect(() => UserDirectory.parse({ roles: { x: 'task.read' } })).toThrow('invalid users file at [roles.x]');
+  });
+
+  test("the demo's people: ada sends loans, carol also approves them, ben audits", () => {
+    const users = UserDirectory.fromFile(fileURLToPath(new URL('../users.json', import.meta.url)));
+    expect(users.rolesOf('ada')).toEqual(['loan-officer']);
+    expect(users.rolesOf('carol')).toEqual(['loan-officer', 'loan-approver']);
+    expect(users.rolesOf('ben')).toEqual(['auditor']);
+    expect(users.scopesOf('carol')).toEqual(expect.arrayContaining(['task.read', 'task.write', 'registry.read']));
+    expect(users.scopesOf('ben')).not.toContain('task.write');
   });
 });
