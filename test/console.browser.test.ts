@@ -133,16 +133,23 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
     await screenshot(page, '05-trace-logs');
   }, 90_000);
 
-  test('a case that needs a loan officer shows the question; answering it in the page resumes the task', async () => {
+  test('a case that needs approval shows the question; the sender may not answer it; an approver answers it in the page and the task resumes', async () => {
     await page.goto(`${url}#/agent/${ORCHESTRATOR}`);
     await page.getByRole('button', { name: /Use example 2/ }).click();
     await page.getByRole('button', { name: 'Send task' }).click();
-    await page.getByRole('heading', { name: 'A person is needed' }).waitFor(WAIT);
+    await page.getByRole('heading', { name: 'Waiting for an approval' }).waitFor(WAIT);
     expect(await text('.question')).toMatch(
       /^Approve a loan of 47058\.82 EUR for customer C-1002 \(GB, 4 years of credit history\)\?/,
     );
     expect(await text('#task-state')).toBe('INPUT_REQUIRED');
+    expect(await text('.not-yours')).toContain('four eyes');
     await screenshot(page, '06-input-required');
+    // Another loan officer who holds the approver role answers it (the Approvals view has its own test).
+    const taskUrl = page.url();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn('carol');
+    await page.goto(taskUrl);
+    await page.getByRole('heading', { name: 'A person is needed' }).waitFor(WAIT);
     await page.getByRole('button', { name: 'Send answer' }).click();
     expect(await text('.answer [role=alert]')).toContain('Choose or write an answer first');
     await page.getByLabel('approve').check();

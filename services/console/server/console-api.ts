@@ -6,6 +6,7 @@ import { DiscoveryMatch } from '../../../gen/agentmesh/v1/registry_service.js';
 import { Message, Role, Task } from '../../../gen/agentmesh/v1/task.js';
 import { requestMessage, type AuditLog } from '../../../mesh/index.js';
 import type { Logger } from '../../../mesh/index.js';
+import { inboxJson, inboxOf } from './approvals.js';
 import { scopeFromQuery } from './discover-query.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
 import { readJson, sendJson, stringField } from './http-io.js';
@@ -49,7 +50,8 @@ const TASK = '([A-Za-z0-9_.:-]{1,128})';
 /**
  * The console's JSON API under /api: sign-in (dev login) and sessions,
  * marketplace search (the registry's Discover), cards, tasks (send, follow
- * as server-sent events, explain, answer), service logs of a task's trace
+ * as server-sent events, explain, answer), the approvals waiting for the
+ * person across every agent, service logs of a task's trace
  * and the operations view. Every mesh call is made for the signed-in person;
  * state-changing requests need the same origin and the session's CSRF token.
  */
@@ -70,6 +72,7 @@ export class ConsoleApi {
     route('GET', `/agents/${NAME}/tasks/${TASK}/explanation`, (c) => this.explain(c));
     route('GET', `/agents/${NAME}/tasks/${TASK}/logs`, (c) => this.logs(c));
     route('POST', `/agents/${NAME}/tasks/${TASK}/input`, (c) => this.provideInput(c));
+    route('GET', '/approvals', (c) => this.approvals(c));
     route('GET', '/operations', () => this.operations());
   }
 
@@ -109,7 +112,7 @@ export class ConsoleApi {
 
   private async sessionRoute(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const current = this.o.sessions.get(cookieOf(req, SESSION_COOKIE));
-    const view = (s: Session) => ({ user: s.user, scopes: s.scopes, csrf: s.csrf });
+    const view = (s: Session) => ({ user: s.user, scopes: s.scopes, roles: s.roles, csrf: s.csrf });
     if (req.method === 'GET') {
       if (!current) throw new HttpError(401, 'UNAUTHENTICATED', 'sign in first');
       return sendJson(res, 200, view(current));
@@ -127,9 +130,9 @@ export class ConsoleApi {
     const user = stringField(await readJson(req), 'user', { max: 64 }).trim();
     if (!USER.test(user))
       throw new HttpError(400, 'INVALID_ARGUMENT', 'user: letters, digits and . _ @ - (at most 64)');
-    let scopes: string[];
+    let grants: { scopes: string[]; roles: string[] };
     try {
-      scopes = await this.o.calls.scopesOf(user);
+      grants = await this.o.calls.grantsOf(user);
     } catch (err) {
       await this.record(user, 'sign_in', 'UNAUTHENTICATED');
       const e = httpErrorOf(err);
@@ -138,7 +141,7 @@ export class ConsoleApi {
         : e;
     }
     if (current) this.o.sessions.delete(current.id);
-    const session = this.o.sessions.create(user, scopes);
+    const session = this.o.sessions.create(user, grants.scopes, grants.roles);
     await this.record(user, 'sign_in', 'OK');
     sendJson(res, 200, view(session), {
       'set-cookie': sessionCookie(SESSION_COOKIE, session.id, this.o.sessionMaxAgeSec),
@@ -305,6 +308,13 @@ export class ConsoleApi {
       await this.record(session.user, 'provide_input', httpErrorOf(err).code, agent.name, params[1]);
       throw err;
     }
+  }
+
+  private async approvals({ session, query }: Call) {
+    const agent = query.get('agent') ?? '';
+    if (agent && !new RegExp(`^${NAME}$`).test(agent))
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'agent: an agent name, namespace/name');
+    return inboxJson(await inboxOf(this.o.calls, session.user, agent || undefined));
   }
 
   private async operations() {

@@ -7,6 +7,8 @@ export interface Session {
   user: string;
   /** The scopes the authorization server grants this person (shown, never trusted: the services decide). */
   scopes: string[];
+  /** The person's roles (the token's `roles` claim; shown, never trusted). */
+  roles: string[];
   /** Echoed in x-csrf-token on state-changing requests. */
   csrf: string;
   createdAt: number;
@@ -37,10 +39,10 @@ export class SessionStore {
   ) {}
 
   /** Starts a session for a person. */
-  create(user: string, scopes: string[]): Session {
+  create(user: string, scopes: string[], roles: string[] = []): Session {
     this.sweep();
     const at = this.now();
-    const session: Session = { id: token(), user, scopes, csrf: token(), createdAt: at, seenAt: at };
+    const session: Session = { id: token(), user, scopes, roles, csrf: token(), createdAt: at, seenAt: at };
     this.sessions.set(session.id, session);
     return session;
   }

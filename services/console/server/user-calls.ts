@@ -46,11 +46,15 @@ export class UserCalls {
     return { deadlineMs: this.o.deadlineMs, ...extra, metadata };
   }
 
-  /** The scopes the authorization server grants a person (for display; the services enforce their own). */
-  async scopesOf(user: string): Promise<string[]> {
+  /** The scopes and roles the authorization server grants a person (for display; the services enforce their own). */
+  async grantsOf(user: string): Promise<{ scopes: string[]; roles: string[] }> {
     const token = await this.o.tokens.tokenForUser(user, this.o.registry.name);
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { scope?: string };
-    return (payload.scope ?? '').split(' ').filter(Boolean);
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      scope?: string;
+      roles?: unknown;
+    };
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    return { scopes: (payload.scope ?? '').split(' ').filter(Boolean), roles };
   }
 
   /** The registry's client. */
@@ -76,6 +80,14 @@ export class UserCalls {
       this.addresses.set(key, known);
     }
     return { name, client: this.client(AgentServiceService, name, known.address) };
+  }
+
+  /** An agent's client at the live instances of a card the registry just listed for this person. */
+  agentOf(user: string, card: { name: string; endpoints: { address: string }[] }): AgentHandle {
+    const address = balancedAddress(card.endpoints.map((e) => e.address));
+    if (!address) throw new MeshError(Code.UNAVAILABLE, `${card.name} has no live instance`);
+    this.addresses.set(`${user}\n${card.name}`, { address, at: Date.now() });
+    return { name: card.name, client: this.client(AgentServiceService, card.name, address) };
   }
 
   private client<S extends ServiceDefinition>(definition: S, service: string, address: string): MeshClient<S> {

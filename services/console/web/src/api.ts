@@ -16,6 +16,8 @@ export class ApiError extends Error {
 export interface SessionInfo {
   user: string;
   scopes: string[];
+  /** The person's roles (shown; the agents decide what they allow). */
+  roles?: string[];
   csrf: string;
 }
 

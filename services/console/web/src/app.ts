@@ -1,5 +1,7 @@
 import './styles.css';
 import { api, useSession, type SessionInfo } from './api.js';
+import { approvalPage } from './approval-page.js';
+import { approvalsView } from './approvals.js';
 import { cardPage } from './card-page.js';
 import { h, replace } from './dom.js';
 import { marketplaceView } from './marketplace.js';
@@ -31,6 +33,7 @@ function showWho(): void {
       'Signed in as ',
       h('strong', { id: 'signed-in-user' }, session.user),
       h('span', { class: 'scopes' }, ` · scopes: ${session.scopes.join(' ') || 'none'}`),
+      h('span', { class: 'scopes', id: 'signed-in-roles' }, ` · roles: ${session.roles?.join(' ') || 'none'}`),
     ),
     ' ',
     signOut,
@@ -53,7 +56,9 @@ function route(): void {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const name = parts.length >= 3 ? `${parts[1]}/${parts[2]}` : '';
   if ((parts[0] === 'agent' || parts[0] === 'tool') && parts.length === 3) cardPage(main, parts[0], name, session);
-  else if (parts[0] === 'task' && parts.length === 4) cleanup = taskView(main, name, parts[3]!);
+  else if (parts[0] === 'task' && parts.length === 4) cleanup = taskView(main, name, parts[3]!, session);
+  else if (parts[0] === 'approvals' && parts.length === 4) approvalPage(main, name, parts[3]!, session);
+  else if (parts[0] === 'approvals') approvalsView(main);
   else if (parts[0] === 'operations') operationsView(main);
   else marketplaceView(main, new URLSearchParams(search));
   document.title = `${main.querySelector('h1')?.textContent ?? 'console'} · agentmesh`;

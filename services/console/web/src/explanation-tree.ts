@@ -1,3 +1,4 @@
+import { answerWords, approvalsList } from './approval-facts.js';
 import { badge, h, jsonBlock, stateName } from './dom.js';
 import { planLevels } from './plan-levels.js';
 import type { AttemptJson, DurationJson, ExplanationJson, StepJson } from './types.js';
@@ -9,7 +10,15 @@ function targetOf(s: StepJson): string {
   if (s.tool) return `tool ${s.tool.service} › ${s.tool.tool}`;
   if (s.agent) return `agent ${s.agent.agent} (${s.agent.skillId})`;
   if (s.llm) return `model ${s.llm.modelAlias}`;
-  if (s.human) return 'a person';
+  if (s.human) {
+    const who = [
+      ...(s.human.approverRoles ?? []).map((r) => `role ${r}`),
+      ...(s.human.approverScopes ?? []).map((x) => `scope ${x}`),
+    ];
+    if (!who.length) return 'a person: the sender';
+    const n = Math.max(1, s.human.requiredApprovals ?? 0);
+    return `approval by ${n > 1 ? `${n} people with ` : 'a person with '}${who.join(' or ')}`;
+  }
   return '?';
 }
 
@@ -113,6 +122,10 @@ export function explanationTree(e: ExplanationJson, traceLink: (traceId: string)
           ` — ${targetOf(s)} `,
           badge(st, st),
           attempts.length ? ` ${attempts.length} attempt(s), ${ms(attempts.at(-1)?.duration)}` : '',
+          (task?.approvals ?? [])
+            .filter((a) => a.stepId === s.id)
+            .map((a) => ` · ${answerWords(a.answer)} by ${a.subject}${a.role ? ` (${a.role})` : ''}`)
+            .join(''),
         ),
         h(
           'div',
@@ -156,6 +169,14 @@ export function explanationTree(e: ExplanationJson, traceLink: (traceId: string)
                     ),
                   ),
                 ),
+              )
+            : null,
+          s.human && task?.approvals?.some((a) => a.stepId === s.id)
+            ? h(
+                'div',
+                { class: 'step-approvals' },
+                h('span', { class: 'k' }, 'Answered: '),
+                approvalsList(task.approvals, s.id),
               )
             : null,
           attempts.length ? attemptsTable(attempts, traceLink) : null,

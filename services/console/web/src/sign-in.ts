@@ -28,7 +28,7 @@ export function signInView(main: HTMLElement, done: (s: SessionInfo) => void): v
     h(
       'p',
       { id: 'user-hint', class: 'hint' },
-      'Demo people: ada (loan officer: may send tasks), ben (auditor: may only read). Anyone else gets the default roles.',
+      'Demo people: ada (loan officer: may send tasks), carol (loan officer and loan approver: approves other people’s loans), ben (auditor: may only read). Anyone else gets the default roles.',
     ),
     h('button', { type: 'submit' }, 'Sign in'),
     status,

@@ -4,7 +4,12 @@ import { errorNotice } from './notice.js';
 import { fieldsOf, inputOf, valuesOf, type Field, type FormValues } from './schema-form.js';
 import type { SkillJson, TaskJson } from './types.js';
 
-function control(f: Field, id: string, described: string): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement {
+/** The input of one generated field (also used for an answer schema). */
+export function control(
+  f: Field,
+  id: string,
+  described: string,
+): HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement {
   const common = {
     id,
     name: f.name || 'input',

@@ -1,4 +1,6 @@
-import { agentPath, api, ApiError } from './api.js';
+import { agentPath, api, ApiError, type SessionInfo } from './api.js';
+import { approvalCount, approvalsList, isApproval, timeOf, whoMayAnswer, whyNotYou } from './approval-facts.js';
+import { approvalHref } from './approvals.js';
 import { badge, h, jsonBlock, replace, stateName } from './dom.js';
 import { explanationTree } from './explanation-tree.js';
 import { errorNotice, infoNotice } from './notice.js';
@@ -32,15 +34,22 @@ const textOf = (parts: { text?: string }[] | undefined) =>
 /**
  * A task, live: its state and steps as they happen (server-sent events
  * bridged from SubscribeTask), the question when it waits for a person (with
- * a form that answers it), the result, the explanation tree and the service
+ * a form that answers it, or why this person may not), who answered with
+ * which role and when, the result, the explanation tree and the service
  * logs of its trace. Returns a cleanup that closes the event stream.
  */
-export function taskView(main: HTMLElement, agent: string, taskId: string): () => void {
+export function taskView(main: HTMLElement, agent: string, taskId: string, session: SessionInfo): () => void {
   const base = `${agentPath(agent)}/tasks/${encodeURIComponent(taskId)}`;
   const state = h('span', { id: 'task-state' }, badge('…'));
   const progress = h('ol', { class: 'progress', 'aria-label': 'Progress' });
   const question = h('section', { 'aria-live': 'assertive' });
   const outcome = h('section', { 'aria-live': 'polite' });
+  const answers = h('section', { class: 'answers', 'aria-labelledby': 'answers-title' });
+  const showAnswers = (task: TaskJson) =>
+    replace(
+      answers,
+      task.approvals?.length ? [h('h2', { id: 'answers-title' }, 'Answers'), approvalsList(task.approvals)] : [],
+    );
   const explanation = h('section', { 'aria-labelledby': 'explanation-title' });
   const logs = h('section', { id: 'logs', 'aria-labelledby': 'logs-title', tabindex: -1 });
   const line = (text: string) => progress.append(h('li', {}, text));
@@ -141,7 +150,35 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
 
   const askPerson = (task: TaskJson) => {
     const request = task.status?.inputRequest;
+    showAnswers(task);
     if (!request) return;
+    const approval = isApproval(request);
+    const facts = approval
+      ? h(
+          'p',
+          { class: 'meta approval-meta' },
+          `Who may answer: ${whoMayAnswer(request, task)} · approvals ${approvalCount(request)} · deadline `,
+          timeOf(request.expiresAt),
+          ' · ',
+          h('a', { href: approvalHref(agent, task.id) }, 'open it in Approvals'),
+        )
+      : null;
+    const whyNot = whyNotYou(request, task, session);
+    if (whyNot) {
+      replace(
+        question,
+        h(
+          'div',
+          { class: 'card answer', 'aria-labelledby': 'question-title' },
+          h('h2', { id: 'question-title' }, approval ? 'Waiting for an approval' : 'Waiting for an answer'),
+          h('p', { class: 'question' }, request.prompt ?? ''),
+          facts,
+          approvalsList(request.approvals),
+          h('p', { class: 'notice notice-info not-yours', role: 'status' }, `You cannot answer this step. ${whyNot}`),
+        ),
+      );
+      return;
+    }
     const status = h('div', { 'aria-live': 'assertive' });
     const choices = request.choices ?? [];
     const free = h('textarea', { id: 'answer-text', rows: 3, required: true });
@@ -150,6 +187,8 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
       { class: 'card answer', 'aria-labelledby': 'question-title', novalidate: true },
       h('h2', { id: 'question-title' }, 'A person is needed'),
       h('p', { class: 'question' }, request.prompt ?? ''),
+      facts,
+      approvalsList(request.approvals),
       choices.length
         ? h(
             'fieldset',
@@ -201,6 +240,7 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
       finished = true;
       replace(question);
       void api<{ task: TaskJson }>('GET', base).then(({ task: t }) => {
+        showAnswers(t);
         const data = t.artifacts?.[0]?.parts?.find((p) => p.data !== undefined)?.data;
         const why = textOf(t.status?.message?.parts);
         replace(
@@ -230,6 +270,7 @@ export function taskView(main: HTMLElement, agent: string, taskId: string): () =
     h('h2', {}, 'Progress'),
     progress,
     outcome,
+    answers,
     explanation,
     logs,
   );

@@ -43,6 +43,31 @@ export interface MatchJson {
   reasons: string[];
 }
 
+/** One person's recorded answer to a human step (Task.approvals, InputRequest.approvals). */
+export interface ApprovalJson {
+  stepId: string;
+  subject: string;
+  /** The role (or "scope:<name>") that entitled them; empty when the sender answered their own question. */
+  role?: string;
+  answer?: unknown;
+  answeredAt?: string;
+  actors?: string[];
+}
+
+/** The question a waiting task asks, and who may answer it. */
+export interface InputRequestJson {
+  stepId: string;
+  prompt?: string;
+  choices?: string[];
+  inputSchema?: JsonSchema;
+  approverRoles?: string[];
+  approverScopes?: string[];
+  requiredApprovals?: number;
+  allowSelfApproval?: boolean;
+  approvals?: ApprovalJson[];
+  expiresAt?: string;
+}
+
 export interface TaskJson {
   id: string;
   agent?: string;
@@ -52,8 +77,10 @@ export interface TaskJson {
   status?: {
     state?: string;
     message?: { parts?: PartJson[] };
-    inputRequest?: { stepId: string; prompt?: string; choices?: string[]; inputSchema?: JsonSchema };
+    timestamp?: string;
+    inputRequest?: InputRequestJson;
   };
+  approvals?: ApprovalJson[];
   artifacts?: { parts?: PartJson[] }[];
   createdAt?: string;
 }
@@ -76,7 +103,13 @@ export interface StepJson {
   tool?: { service: string; tool: string };
   agent?: { agent: string; skillId: string };
   llm?: { modelAlias: string };
-  human?: { prompt?: string; choices?: string[] };
+  human?: {
+    prompt?: string;
+    choices?: string[];
+    approverRoles?: string[];
+    approverScopes?: string[];
+    requiredApprovals?: number;
+  };
 }
 
 export interface AttemptJson {
