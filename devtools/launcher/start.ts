@@ -140,7 +140,10 @@ say('');
 say(table(mesh));
 say('');
 say(`mesh file: ${mesh.plan.home}/mesh.json   logs: ${mesh.plan.home}/logs/   traces: ${mesh.plan.home}/traces/`);
-if (mesh.file.console) say(`console: ${mesh.file.console}  (sign in as ada, a loan officer, or ben, an auditor)`);
+if (mesh.file.console)
+  say(
+    `console: ${mesh.file.console}  (sign in as ada, a loan officer; carol, who also approves loans; or ben, an auditor)`,
+  );
 say('try:  npx agentmesh agents');
 say('      npx agentmesh task lending/loan-orchestrator --example 1');
 say('stop: Ctrl-C');
