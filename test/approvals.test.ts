@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListTasksRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { Message, TaskState, type Task } from '../gen/agentmesh/v1/task.js';
 import { Code } from '../mesh/index.js';
 import type { AuditRecord } from '../mesh/telemetry/audit.js';
@@ -207,4 +208,23 @@ test('an approval not given within its deadline fails the task; a late answer is
     text: expect.stringMatching(/^step approval expired at .* without the approvals it needs$/),
   });
   await refused(task.id, answer('carol', task.id, text('approve')), Code.FAILED_PRECONDITION);
+}, 60_000);
+
+test('a task a workload sent (no person behind it) is approved by a person holding the role', async () => {
+  const { task } = await mesh.agent(AGENT, { deadlineMs: 30_000 }).sendTask({
+    requestId: randomUUID(),
+    skillId: 'one',
+    message: data({}),
+    configuration: { blocking: true, historyLength: 0, timeout: undefined },
+  });
+  expect(task?.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
+  const inbox = await as('carol').listTasks(ListTasksRequest.fromPartial({ waitingForMe: true, pageSize: 100 }));
+  expect(inbox.tasks.map((t) => t.id)).toContain(task!.id);
+  await answer('carol', task!.id, text('approve'));
+  // carol, who answered, keeps reading it: follow it to its end.
+  for await (const _ of as('carol').subscribeTask({ taskId: task!.id, afterSequence: 0 }, { deadlineMs: 60_000 }));
+  const done = await as('carol').getTask({ taskId: task!.id, historyLength: 0 });
+  expect(done.task?.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+  expect(done.task?.approvals).toEqual([expect.objectContaining({ subject: 'carol', role: 'loan-approver' })]);
+  expect(done.task?.subject).not.toBe('carol');
 }, 60_000);
