@@ -24,7 +24,7 @@ const methods = grpcMethods();
 
 // Decided here, from the wire contract's comments, independently of the renderer's own list.
 const REPEATABLE = [
-  ...['SendTask', 'StreamTask', 'GetTask', 'SubscribeTask', 'ExplainTask', 'GetAgentCard'].map(
+  ...['SendTask', 'StreamTask', 'GetTask', 'SubscribeTask', 'ExplainTask', 'ListTasks', 'GetAgentCard'].map(
     (m) => `agentmesh.v1.AgentService/${m}`,
   ),
   ...['ListTools', 'InvokeTool'].map((m) => `agentmesh.v1.ToolService/${m}`),

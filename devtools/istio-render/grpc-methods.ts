@@ -29,6 +29,7 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'agentmesh.v1.AgentService/GetTask',
   'agentmesh.v1.AgentService/SubscribeTask',
   'agentmesh.v1.AgentService/ExplainTask',
+  'agentmesh.v1.AgentService/ListTasks',
   'agentmesh.v1.AgentService/GetAgentCard',
   'agentmesh.v1.ToolService/ListTools',
   'agentmesh.v1.ToolService/InvokeTool',

@@ -19,7 +19,7 @@ export type {
 export { inventoryFromCards, itemName, resolveCollaborator } from './inventory.js';
 export type { CollaboratorTarget, InventoryItem } from './inventory.js';
 export { LlmPlanner, PLAN_JSON_SCHEMA } from './llm-planner.js';
-export type { LlmPlannerOptions } from './llm-planner.js';
+export type { LlmPlannerOptions, ModelApprovals } from './llm-planner.js';
 export { validatePlan } from './plan-validation.js';
 export type { PlanValidationOptions } from './plan-validation.js';
 export { noValidPlan, planningRecordOf } from './planner.js';

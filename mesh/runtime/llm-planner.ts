@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { Logger } from 'pino';
 import { PlanningRecord } from '../../gen/agentmesh/v1/explain.js';
-import { PlannerKind, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
+import { PlannerKind, TaskPlan, type HumanTarget, type PlanStep } from '../../gen/agentmesh/v1/plan.js';
 import { isMeshError } from '../core/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { ChatModel } from './chat-model.js';
@@ -64,8 +64,15 @@ export const PLAN_JSON_SCHEMA = {
 const planShape = compileSchema(PLAN_JSON_SCHEMA as unknown as Record<string, unknown>);
 const TARGETS = ['tool', 'agent', 'llm', 'human'] as const;
 
+/** Who answers the human steps of model-made plans (the agent's rule, never the model's). */
+export type ModelApprovals = Partial<
+  Pick<HumanTarget, 'approverRoles' | 'approverScopes' | 'requiredApprovals' | 'answerWithin'>
+>;
+
 /** Settings of an LlmPlanner. */
 export interface LlmPlannerOptions {
+  /** Who answers the human steps of its plans; unset: they are questions to the task's subject. */
+  approvals?: ModelApprovals;
   /** An OpenAI client for any OpenAI-compatible endpoint (baseURL, apiKey, maxRetries set there). */
   client: OpenAI;
   model: string;
@@ -155,6 +162,24 @@ export class LlmPlanner implements Planner {
   }
 
   /** Plans one task; see Planner for the error contract. */
+  // A human step gets the agent's approvers, whatever the model wrote there.
+  private governed(step: PlanStep): PlanStep['target'] {
+    const t = step.target;
+    if (t?.$case !== 'human') return t;
+    const a = this.options.approvals;
+    return {
+      $case: 'human',
+      human: {
+        ...t.human,
+        approverRoles: a?.approverRoles ?? [],
+        approverScopes: a?.approverScopes ?? [],
+        requiredApprovals: a?.requiredApprovals ?? 0,
+        allowSelfApproval: false,
+        answerWithin: a?.answerWithin,
+      },
+    };
+  }
+
   async plan(input: PlanningInput, signal?: AbortSignal): Promise<PlanningOutcome> {
     const { model, llmAliases = [] } = this.options;
     const messages: ChatCompletionMessageParam[] = [
@@ -188,8 +213,9 @@ export class LlmPlanner implements Planner {
           model,
           playbookId: '',
         };
-        // Retries and timeouts are the agent's policy, not the model's: not in the schema, dropped if sent anyway.
-        plan.steps = plan.steps.map((s) => ({ ...s, retry: undefined, timeout: undefined }));
+        // Retries, timeouts and who approves are the agent's policy, not the model's: not in the schema,
+        // replaced if sent anyway (a request's text must not talk a model into self-approval).
+        plan.steps = plan.steps.map((s) => ({ ...s, retry: undefined, timeout: undefined, target: this.governed(s) }));
         errors = validatePlan(plan, input.inventory, { llmAliases });
       }
       record.attempts.push({

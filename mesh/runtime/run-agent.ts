@@ -15,7 +15,7 @@ import { AgentStepRunner } from './agent-step-runner.js';
 import { ChatModel, openAiClient } from './chat-model.js';
 import { ClientPool, type CollaboratorRoutes } from './collaborators.js';
 import { inventoryFromCards } from './inventory.js';
-import { LlmPlanner } from './llm-planner.js';
+import { LlmPlanner, type ModelApprovals } from './llm-planner.js';
 import { LlmStepRunner } from './llm-step-runner.js';
 import { LocalToolRunner } from './local-tools.js';
 import { toolCardOf, toolService, type ToolSpec } from './tool-service.js';
@@ -39,6 +39,12 @@ export interface AgentDefinition extends AgentOptions {
    * AGENTMESH_PLANNER) and the API key say: a regulated flow runs pre-approved plans only.
    */
   playbooksOnly?: boolean;
+  /**
+   * Who answers the human steps of plans a model makes: the model can neither
+   * name approvers nor relax them (self-approval is never allowed there).
+   * Unset: a model's human steps are questions to the task's own subject.
+   */
+  modelApprovals?: ModelApprovals;
   /**
    * Local tools: run in this process (schemas, idempotency and audit as in a
    * tool service); plan steps address them with the agent's own name as service.
@@ -68,7 +74,14 @@ function choosePlanner(
     );
   const client = openAiClient(options.openai);
   return {
-    planner: new LlmPlanner({ client, model, llmAliases: aliases, log: kit.log, metrics: kit.metrics }),
+    planner: new LlmPlanner({
+      client,
+      model,
+      llmAliases: aliases,
+      log: kit.log,
+      metrics: kit.metrics,
+      approvals: def.modelApprovals,
+    }),
     kind: `llm (${model})`,
   };
 }

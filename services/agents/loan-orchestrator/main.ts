@@ -12,14 +12,18 @@ const agent = (name: string, skillId: string) => ({ $case: 'agent' as const, age
 const NEEDS_A_PERSON =
   "steps.compliance.output.verdict != 'blocked' && (steps.risk.output.band != 'low' || steps.fx.output.amount > 25000.0 || steps.compliance.output.verdict == 'review')";
 
+// Four eyes, whoever plans: the playbook's approval step and any human step a model plans.
+const APPROVERS = { approverRoles: ['loan-approver'], answerWithin: { seconds: 24 * 60 * 60, nanos: 0 } };
+
 await runAgent({
   policy: fileURLToPath(new URL('./policy.json', import.meta.url)),
+  modelApprovals: APPROVERS,
   card: {
     name: 'lending/loan-orchestrator',
     version: '1.0.0',
     purpose: 'Pre-qualify retail loans end to end.',
     description:
-      'Reads the customer, converts the requested amount to EUR, gets a credit-risk assessment and a compliance verdict, asks a loan officer when the case is not clear-cut, and decides.',
+      'Reads the customer, converts the requested amount to EUR, gets a credit-risk assessment and a compliance verdict, asks a loan approver (never the person who asked) when the case is not clear-cut, and decides.',
     owner: 'team-lending',
     policies: [
       {
@@ -119,10 +123,9 @@ await runAgent({
               prompt:
                 'Approve a loan of ${steps.fx.output.amount} EUR for customer ${input.customerId} (${steps.customer.output.country}, ${steps.customer.output.creditHistoryYears} years of credit history)? Credit risk: ${steps.risk.output.band} (score ${steps.risk.output.score}); compliance: ${steps.compliance.output.verdict}.',
               choices: ['approve', 'decline'],
-              // Only a loan approver answers, never the person who asked (segregation of duties).
-              approverRoles: ['loan-approver'],
-              // A case left unanswered for a day fails rather than waiting for ever.
-              answerWithin: { seconds: 24 * 60 * 60 },
+              // Only a loan approver answers, never the person who asked (segregation of duties);
+              // a case left unanswered for a day fails rather than waiting for ever.
+              ...APPROVERS,
             },
           },
           runIf: NEEDS_A_PERSON,

@@ -152,6 +152,12 @@ const tools: ToolSpec[] = [
       if (args.complianceVerdict === 'blocked') reasons.push('compliance blocked the customer');
       if (args.approval === 'decline') reasons.push('declined by the reviewer');
       if (args.riskBand === 'high' && args.approval !== 'approve') reasons.push('high credit risk without approval');
+      // Four eyes, whatever plan called this: a case that is not clear-cut needs a person's answer.
+      const needsPerson =
+        args.complianceVerdict !== 'blocked' &&
+        (args.riskBand !== 'low' || Number(args.amountEur) > 25_000 || args.complianceVerdict === 'review');
+      if (needsPerson && args.approval !== 'approve' && args.approval !== 'decline')
+        reasons.push("needs a loan approver's answer (four eyes) and has none");
       const decision = reasons.length ? 'declined' : 'pre-qualified';
       if (!reasons.length)
         reasons.push(
