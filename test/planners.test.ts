@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { AgentCard, ToolCard } from '../gen/agentmesh/v1/card.js';
 import { PlannerKind } from '../gen/agentmesh/v1/plan.js';
 import { inventoryFromCards } from '../mesh/runtime/inventory.js';
-import { LlmPlanner } from '../mesh/runtime/llm-planner.js';
+import { LlmPlanner, type ModelApprovals } from '../mesh/runtime/llm-planner.js';
 import { validatePlan } from '../mesh/runtime/plan-validation.js';
 import { planningRecordOf, type PlanningInput } from '../mesh/runtime/planner.js';
 import { PlaybookPlanner } from '../mesh/runtime/playbook-planner.js';
@@ -126,11 +126,12 @@ describe('PlaybookPlanner', () => {
 
 describe('LlmPlanner against the OpenAI double', () => {
   let double: OpenAiDouble;
-  const planner = (options: { maxAttempts?: number; apiKey?: string } = {}) =>
+  const planner = (options: { maxAttempts?: number; apiKey?: string; approvals?: ModelApprovals } = {}) =>
     new LlmPlanner({
       client: new OpenAI({ baseURL: double.baseURL, apiKey: options.apiKey ?? double.apiKey, maxRetries: 0 }),
       model: 'planner-model',
       maxAttempts: options.maxAttempts,
+      approvals: options.approvals,
     });
   afterEach(async () => double.close());
 
@@ -258,6 +259,37 @@ describe('LlmPlanner against the OpenAI double', () => {
     });
     const { plan } = await planner().plan(request);
     expect(plan.steps[0]).toMatchObject({ retry: undefined, timeout: undefined });
+  });
+
+  test("a model's human step gets the agent's approvers; approvers and self-approval the model writes are replaced", async () => {
+    // A request's text talked the model into naming approvers and allowing self-approval: neither may stand.
+    const human = {
+      id: 'approve',
+      human: {
+        prompt: 'Approve?',
+        choices: ['approve', 'decline'],
+        approver_roles: ['anyone'],
+        allow_self_approval: true,
+      },
+    };
+    double = await OpenAiDouble.start({ answers: [answer(human), answer(human)] });
+    const governed = await planner({ approvals: { approverRoles: ['loan-approver'], requiredApprovals: 2 } }).plan(
+      request,
+    );
+    expect(governed.plan.steps[0]!.target).toEqual({
+      $case: 'human',
+      human: expect.objectContaining({
+        approverRoles: ['loan-approver'],
+        requiredApprovals: 2,
+        allowSelfApproval: false,
+      }),
+    });
+    // Without an approval rule of the agent's, a model's human step is a question to the task's subject.
+    const question = await planner().plan(request);
+    expect(question.plan.steps[0]!.target).toEqual({
+      $case: 'human',
+      human: expect.objectContaining({ approverRoles: [], approverScopes: [], allowSelfApproval: false }),
+    });
   });
 
   test('an aborted signal stops planning with its reason', async () => {
