@@ -228,3 +228,22 @@ test('a task a workload sent (no person behind it) is approved by a person holdi
   expect(done.task?.approvals).toEqual([expect.objectContaining({ subject: 'carol', role: 'loan-approver' })]);
   expect(done.task?.subject).not.toBe('carol');
 }, 60_000);
+
+test('an approval by scope: a person holding it approves; the workload the task came through, holding it too, is refused', async () => {
+  const task = await send('scoped');
+  const workload = mesh.agent(AGENT, { deadlineMs: 30_000 });
+  await refused(
+    task.id,
+    workload.provideInput({ taskId: task.id, stepId: 'approval', message: text('approve'), expectedVersion: 0 }),
+    Code.NOT_FOUND,
+  );
+  await answer('carol', task.id, text('approve'));
+  const done = await finished(task.id);
+  expect(done.approvals).toEqual([expect.objectContaining({ subject: 'carol', role: 'scope:task.write' })]);
+  expect(auditOf(task.id).map((r) => [r.kind, r.outcome, r.reason])).toEqual([
+    // The test caller is the front end ada's request came through (her act chain): four eyes refuses it first
+    // (that a workload's own token never approves is answers.test.ts's).
+    ['approval_refused', 'NOT_FOUND', expect.stringMatching(/acted in sending this task .*four eyes/)],
+    ['approval', 'OK', 'approve as scope:task.write'],
+  ]);
+}, 60_000);

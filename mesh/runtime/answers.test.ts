@@ -4,7 +4,13 @@ import { judgeAnswer, type AnswerInput } from './answers.js';
 
 const now = new Date('2026-01-01T10:00:00Z');
 const task = { subject: 'ada', actors: ['spiffe://mesh/front'] };
-const person = (subject: string, roles: string[] = []) => ({ subject, roles, scopes: [], actors: [] });
+const person = (subject: string, roles: string[] = []) => ({
+  subject,
+  clientId: 'agentmesh/console' as string | undefined,
+  roles,
+  scopes: [] as string[],
+  actors: ['agentmesh/console'],
+});
 const say = (text: string) => Message.fromPartial({ parts: [{ content: { $case: 'text', text } }] });
 const waiting = (r: Partial<InputRequest>) =>
   InputRequest.toJSON(InputRequest.fromPartial({ stepId: 'approval', ...r }));
@@ -21,6 +27,27 @@ const judge = (i: Partial<AnswerInput>) =>
   });
 
 describe('judgeAnswer', () => {
+  test("approvals come from people: not a workload's own token, not an agent acting for a person", () => {
+    const scoped = waiting({ ...approval, approverRoles: [], approverScopes: ['task.write'] });
+    const workload = { ...person('lending/batch'), clientId: 'lending/batch', actors: [], scopes: ['task.write'] };
+    expect(judge({ waiting: scoped, caller: workload })).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'lending/batch is a workload: approvals come from people',
+    });
+    const throughAgent = {
+      ...person('carol', ['loan-approver']),
+      actors: ['lending/orchestrator', 'agentmesh/console'],
+    };
+    expect(judge({ caller: throughAgent })).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: expect.stringContaining('lending/orchestrator acts for carol here'),
+    });
+    // A person's own token from the identity provider (no act chain) answers.
+    expect(
+      judge({ caller: { ...person('carol', ['loan-approver']), clientId: 'bank-portal', actors: [] } }),
+    ).toMatchObject({ accepted: true });
+  });
+
   test('a question is answered by the task subject only', () => {
     const q = waiting({ prompt: 'Which?' });
     expect(judge({ waiting: q, caller: person('ada') })).toMatchObject({
@@ -72,6 +99,7 @@ describe('judgeAnswer', () => {
         role: 'loan-approver',
         answer: 'approve',
         answeredAt: now,
+        actors: ['agentmesh/console'],
       }),
     );
   });

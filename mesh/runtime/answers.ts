@@ -1,7 +1,7 @@
 import { Approval, InputRequest, type Message } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError } from '../core/index.js';
-import { entitlement, isApproval, requiredApprovals, selfApproval, type TaskParties } from './approvers.js';
+import { entitlement, isApproval, notAPerson, requiredApprovals, selfApproval, type TaskParties } from './approvers.js';
 import { compileSchema } from './schema-validator.js';
 
 /** An answer the runtime refuses: the status to return, and a reason for the audit trail that quotes no answer data. */
@@ -39,7 +39,7 @@ export interface AnswerInput {
   stepId: string;
   message: Message | undefined;
   task: TaskParties;
-  caller: Pick<Principal, 'subject' | 'roles' | 'scopes' | 'actors'>;
+  caller: Pick<Principal, 'subject' | 'clientId' | 'roles' | 'scopes' | 'actors'>;
   now: Date;
 }
 
@@ -79,6 +79,8 @@ export function judgeAnswer(input: AnswerInput): AcceptedAnswer | RefusedAnswer 
     // Four eyes first: the sender is never an approver of their own task, whatever roles they hold.
     const self = selfApproval(request, task, caller);
     if (self) return refuse(Code.PERMISSION_DENIED, self);
+    const machine = notAPerson(caller);
+    if (machine) return refuse(Code.PERMISSION_DENIED, machine);
     const entitled = entitlement(request, caller);
     if (!entitled) {
       const needed = [...request.approverRoles, ...request.approverScopes.map((s) => `scope:${s}`)].join(', ');

@@ -54,3 +54,18 @@ export function selfApproval(
     return `${caller.subject} acted in sending this task and may not approve it (four eyes)`;
   return undefined;
 }
+
+/**
+ * Why `caller` cannot answer an approval as a person, or undefined. An
+ * approval comes from a person directly (their own token, or one a front end
+ * such as the CLI or console obtained for them): never from a workload's own
+ * token (a scope would otherwise let a service approve), nor through an agent
+ * that exchanged a person's token (an agent must not approve for them).
+ */
+export function notAPerson(caller: Pick<Principal, 'subject' | 'clientId' | 'actors'>): string | undefined {
+  if (caller.subject === caller.clientId || caller.subject.startsWith('spiffe://'))
+    return `${caller.subject} is a workload: approvals come from people`;
+  if (caller.actors.length > 1)
+    return `${caller.actors[0]} acts for ${caller.subject} here: approvals come from the person, not through an agent`;
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import { InputRequest, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import type { TaskRecord } from '../state/index.js';
-import { entitlement, isApproval, selfApproval } from './approvers.js';
+import { entitlement, isApproval, notAPerson, selfApproval } from './approvers.js';
 import type { TaskData } from './task-codec.js';
 
 /**
@@ -40,9 +40,12 @@ export function taskAccess(task: TaskRecord, caller: Principal, auditorRoles: re
   const d = task.data as unknown as TaskData;
   if (d.subject === caller.subject) return 'steer';
   const waiting = waitingRequest(task);
-  if (waiting && isApproval(waiting) && entitlement(waiting, caller)) return 'answer';
+  // Approvers are people (never a workload's own token, nor an agent acting for a person): see notAPerson.
+  const person = !notAPerson(caller);
+  if (person && waiting && isApproval(waiting) && entitlement(waiting, caller)) return 'answer';
   const answered = (d.approvals ?? []).some((a) => (a as { subject?: unknown }).subject === caller.subject);
-  const asked = d.askedOf && entitlement({ approverRoles: d.askedOf.roles, approverScopes: d.askedOf.scopes }, caller);
+  const asked =
+    person && d.askedOf && entitlement({ approverRoles: d.askedOf.roles, approverScopes: d.askedOf.scopes }, caller);
   return answered || asked ? 'read' : 'none';
 }
 
@@ -63,7 +66,7 @@ export function waitsFor(
   if (waiting.expiresAt && waiting.expiresAt <= now) return false;
   const d = task.data as unknown as TaskData;
   if (!isApproval(waiting)) return d.subject === caller.subject;
-  if (!entitlement(waiting, caller)) return false;
+  if (!entitlement(waiting, caller) || notAPerson(caller)) return false;
   if (selfApproval(waiting, { subject: d.subject, actors: d.actors }, caller)) return false;
   return !waiting.approvals.some((a) => a.subject === caller.subject);
 }
