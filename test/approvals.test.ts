@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTasksRequest } from '../gen/agentmesh/v1/agent_service.js';
-import { Message, TaskState, type Task } from '../gen/agentmesh/v1/task.js';
+import { Message, TaskState, type Task, type TaskStatus } from '../gen/agentmesh/v1/task.js';
 import { Code } from '../mesh/index.js';
 import type { AuditRecord } from '../mesh/telemetry/audit.js';
 import { startTestMesh, type TestMesh } from '../mesh/testing/index.js';
@@ -128,7 +128,7 @@ test('four eyes: the sender may not approve, nor may a person without the role; 
     ['approval_refused', 'carol', 'nope', 'INVALID_ARGUMENT', 'the task waits for another step'],
     ['approval_refused', 'carol', 'approval', 'INVALID_ARGUMENT', 'not one of approve, decline'],
     ['approval', 'carol', 'approval', 'OK', 'approve as loan-approver'],
-    ['approval_refused', 'dan', 'approval', 'FAILED_PRECONDITION', 'the task is not waiting for input'],
+    ['approval_refused', 'dan', 'approval', 'FAILED_PRECONDITION', 'step approval was already answered by carol'],
   ]);
 }, 60_000);
 
@@ -200,14 +200,30 @@ test('a question is for the task subject only, and the answer must match its sch
 }, 60_000);
 
 test('an approval not given within its deadline fails the task; a late answer is refused', async () => {
-  const task = await send('quick');
-  expect(task.status?.inputRequest?.expiresAt).toBeInstanceOf(Date);
-  const done = await finished(task.id);
+  // Not blocking: on a busy machine the 1 s deadline may pass before a blocking send would return.
+  const { task } = await as('ada').sendTask({
+    requestId: randomUUID(),
+    skillId: 'quick',
+    message: data({}),
+    configuration: { blocking: false, historyLength: 0, timeout: undefined },
+  });
+  // The task's own events: it waited with a deadline, then failed at it.
+  const statuses: TaskStatus[] = [];
+  for await (const { event } of as('ada').subscribeTask({ taskId: task!.id, afterSequence: 0 }, { deadlineMs: 60_000 }))
+    if (event?.event?.$case === 'statusUpdate') statuses.push(event.event.statusUpdate.status!);
+  const waited = statuses.find((st) => st.state === TaskState.TASK_STATE_INPUT_REQUIRED);
+  expect(waited?.inputRequest?.expiresAt).toBeInstanceOf(Date);
+  const done = await read(task!.id);
   expect(done.status?.state).toBe(TaskState.TASK_STATE_FAILED);
   expect(done.status?.message?.parts[0]?.content).toMatchObject({
     text: expect.stringMatching(/^step approval expired at .* without the approvals it needs$/),
   });
-  await refused(task.id, answer('carol', task.id, text('approve')), Code.FAILED_PRECONDITION);
+  await refused(
+    task!.id,
+    answer('carol', task!.id, text('approve')),
+    Code.FAILED_PRECONDITION,
+    /the task is FAILED: step approval expired/,
+  );
 }, 60_000);
 
 test('a task a workload sent (no person behind it) is approved by a person holding the role', async () => {

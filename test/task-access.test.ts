@@ -153,6 +153,16 @@ describe('who sees a task: subject, approver, auditor, everyone else', () => {
           reason: AUDITORS,
         }),
       );
+    // ben's answer is on the record as a refused approval too, like every refused answer.
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        kind: 'approval_refused',
+        subject: 'ben',
+        task_id: waiting.id,
+        outcome: 'PERMISSION_DENIED',
+        reason: AUDITORS,
+      }),
+    );
   });
 
   test('an approver sees the task waiting for their role, this task only in its explanation, and cannot cancel', async () => {

@@ -734,23 +734,11 @@ export class AgentRuntime {
       const rec = await this.o.store.tasks.get(taskId);
       const d = rec.data as unknown as TaskData;
       const waiting = (d.status as { inputRequest?: { stepId?: string } } | undefined)?.inputRequest;
-      if (attempt > 1 && (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED || waiting?.stepId !== stepId)) {
-        const by = answeredBy(d, stepId);
-        throw await this.refused(rec, stepId, caller, {
-          accepted: false,
-          code: Code.FAILED_PRECONDITION,
-          message: `step ${stepId} of task ${taskId} was already answered${by ? ` by ${by}` : ''}`,
-          reason: `already answered${by ? ` by ${by}` : ''}`,
-        });
-      }
-      if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
-        throw await this.refused(rec, stepId, caller, {
-          accepted: false,
-          code: Code.FAILED_PRECONDITION,
-          message: `task ${taskId} is not waiting for input`,
-          reason: 'the task is not waiting for input',
-        });
-      if (attempt === 1 && expectedVersion && expectedVersion !== rec.version)
+      // Moved on (here on a retry: another answer, a cancel or the deadline won the race): say what happened.
+      if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED || (attempt > 1 && waiting?.stepId !== stepId))
+        throw await this.refused(rec, stepId, caller, movedOn(rec, stepId));
+      // A caller's precondition holds on every attempt: a retry never answers a version they did not see.
+      if (expectedVersion && expectedVersion !== rec.version)
         throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
       const judged = judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() });
       if (!judged.accepted) {
@@ -840,6 +828,11 @@ export class AgentRuntime {
         : undefined;
     const why = judged && !judged.accepted ? judged.reason : 'the task is not visible to them';
     await this.auditAnswer(rec, stepId, caller, 'approval_refused', 'NOT_FOUND', `${why} (told it does not exist)`);
+  }
+
+  /** Audits an answer refused before it reached the runtime's rules (an auditor's: they change nothing). */
+  async refuseAnswer(rec: TaskRecord, stepId: string, caller: Principal, code: Code, reason: string): Promise<void> {
+    await this.auditAnswer(rec, stepId, caller, 'approval_refused', Code[code], reason);
   }
 
   // Audits a refused answer (the state is unchanged) and returns the error to throw.
@@ -965,11 +958,30 @@ function askedOf(rec: TaskRecord, request: InputRequest): TaskData['askedOf'] {
   return roles.length || scopes.length ? { roles, scopes } : undefined;
 }
 
-/** Who answered a step (the latest answers recorded for it), for the loser of a race. */
-function answeredBy(d: TaskData, stepId: string): string | undefined {
-  const who = (d.approvals ?? [])
-    .map((a) => a as { stepId?: string; subject?: string })
-    .filter((a) => a.stepId === stepId && a.subject)
-    .map((a) => a.subject!);
-  return who.length ? [...new Set(who)].join(', ') : undefined;
+/** Why a task no longer takes an answer to `stepId`: answered (by whom), or in which state and why. */
+function movedOn(rec: TaskRecord, stepId: string): RefusedAnswer {
+  const d = rec.data as unknown as TaskData;
+  const who = [
+    ...new Set(
+      (d.approvals ?? [])
+        .map((a) => a as { stepId?: string; subject?: string })
+        .filter((a) => a.stepId === stepId && a.subject)
+        .map((a) => a.subject!),
+    ),
+  ].join(', ');
+  const state = TaskState[rec.state].replace('TASK_STATE_', '');
+  // Why it failed or was canceled (a deadline, a person); a question's text is not repeated: it may quote the task's data.
+  const ended = [TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED].includes(rec.state);
+  const status = ended ? reasonOf([{ statusUpdate: { status: d.status } }]) : undefined;
+  const why = ended
+    ? `the task is ${state}${status ? `: ${status}` : ''}`
+    : who
+      ? `step ${stepId} was already answered by ${who}`
+      : `the task is ${state}`;
+  return {
+    accepted: false,
+    code: Code.FAILED_PRECONDITION,
+    message: `task ${rec.id} is not waiting for an answer to ${stepId}: ${why}`,
+    reason: why,
+  };
 }

@@ -165,13 +165,16 @@ export function agentService(
       return { task: toTask(await runtime.cancel(req.taskId, req.reason, callerOf(ctx))) };
     },
     async provideInput(req, ctx) {
-      const { access } = await visible(req.taskId, ctx).catch(async (err: unknown) => {
+      const { rec, access } = await visible(req.taskId, ctx).catch(async (err: unknown) => {
         // An answer to a task the caller may not see is still on the record, with the reason it would get.
         const rec = req.taskId ? await store.tasks.find(req.taskId) : undefined;
         if (rec) await runtime.refuseUnseen(rec, req.stepId, req.message, callerOf(ctx));
         throw err;
       });
-      if (access === 'audit') throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+      if (access === 'audit') {
+        await runtime.refuseAnswer(rec, req.stepId, callerOf(ctx), Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+        throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+      }
       // Whether this caller may give this answer (question or approval, segregation of duties,
       // N approvals, deadline) is the runtime's decision, audited there.
       return {
