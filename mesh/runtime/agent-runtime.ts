@@ -748,7 +748,10 @@ export class AgentRuntime {
       try {
         return await this.accept(rec, stepId, message, caller, judged);
       } catch (err) {
-        if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 10) throw err;
+        // Another answer got there first: its version (ABORTED) or, settling the same step in the same
+        // moment on another replica, its answer record (ALREADY_EXISTS). Judge again against what it wrote.
+        const raced = isMeshError(err) && (err.code === Code.ABORTED || err.code === Code.ALREADY_EXISTS);
+        if (!raced || attempt >= 10) throw err;
       }
     }
   }
