@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../../../mesh/index.js';
-import { scopesOf } from '../../../mesh/index.js';
+import { rolesOf, scopesOf } from '../../../mesh/index.js';
 import type { ClientAuthenticator } from './client-auth.js';
 import type { OAuthClient } from './clients.js';
 import { OAuthError } from './oauth-error.js';
@@ -158,9 +158,9 @@ export class TokenEndpoint {
     const scopes = grantScopes(form.get('scope'), available);
     const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
     // A person's roles travel with the delegation: an auditor stays an auditor down a chain of agents.
-    const roles = Array.isArray(subject.roles)
-      ? subject.roles.filter((r): r is string => typeof r === 'string')
-      : undefined;
+    // (Its `roles` and `groups`, array or space-separated, as the mesh reads them: issued as `roles`.)
+    const held = rolesOf(subject);
+    const roles = held.length ? held : undefined;
     // Delegation never outlives the token it came from, however often it is exchanged.
     return this.issue(
       { sub: String(subject.sub), client, audience, scopes, roles, act, notAfter: subject.exp },
