@@ -27,6 +27,28 @@ const judge = (i: Partial<AnswerInput>) =>
   });
 
 describe('judgeAnswer', () => {
+  test('each level of a multi-level approval is another person: who approved an earlier step may not approve this one', () => {
+    const second = waiting({ ...approval, stepId: 'committee' });
+    const earlier = [{ stepId: 'approval', subject: 'carol', role: 'loan-approver', answer: 'approve' }];
+    expect(judge({ waiting: second, stepId: 'committee', task: { ...task, approvals: earlier } })).toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: 'carol approved step approval of this task: step committee needs another person (four eyes)',
+    });
+    // Answering a question earlier (no role) does not bar anyone; another person approves.
+    const asked = [{ stepId: 'how-much', subject: 'carol', role: '', answer: 5 }];
+    expect(judge({ waiting: second, stepId: 'committee', task: { ...task, approvals: asked } })).toMatchObject({
+      accepted: true,
+    });
+    expect(
+      judge({
+        waiting: second,
+        stepId: 'committee',
+        task: { ...task, approvals: earlier },
+        caller: person('dan', ['loan-approver']),
+      }),
+    ).toMatchObject({ accepted: true });
+  });
+
   test("approvals come from people: not a workload's own token, not an agent acting for a person", () => {
     const scoped = waiting({ ...approval, approverRoles: [], approverScopes: ['task.write'] });
     const workload = { ...person('lending/batch'), clientId: 'lending/batch', actors: [], scopes: ['task.write'] };

@@ -1,7 +1,15 @@
 import { Approval, InputRequest, type Message } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError } from '../core/index.js';
-import { entitlement, isApproval, notAPerson, requiredApprovals, selfApproval, type TaskParties } from './approvers.js';
+import {
+  approvedEarlier,
+  entitlement,
+  isApproval,
+  notAPerson,
+  requiredApprovals,
+  selfApproval,
+  type TaskParties,
+} from './approvers.js';
 import { compileSchema } from './schema-validator.js';
 
 /** An answer the runtime refuses: the status to return, and a reason for the audit trail that quotes no answer data. */
@@ -81,6 +89,8 @@ export function judgeAnswer(input: AnswerInput): AcceptedAnswer | RefusedAnswer 
     if (self) return refuse(Code.PERMISSION_DENIED, self);
     const machine = notAPerson(caller);
     if (machine) return refuse(Code.PERMISSION_DENIED, machine);
+    const again = approvedEarlier(request, stepId, task, caller);
+    if (again) return refuse(Code.PERMISSION_DENIED, again);
     const entitled = entitlement(request, caller);
     if (!entitled) {
       const needed = [...request.approverRoles, ...request.approverScopes.map((s) => `scope:${s}`)].join(', ');

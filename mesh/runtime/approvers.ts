@@ -12,6 +12,8 @@ export interface TaskParties {
   subject: string;
   /** The act chain of the request that created the task, the current actor first. */
   actors?: string[];
+  /** The answers given to the task so far (wire Approval JSON): who approved its earlier steps. */
+  approvals?: unknown[];
 }
 
 /** Whether the step is an approval (names approvers) rather than a question to the task's own subject. */
@@ -68,4 +70,24 @@ export function notAPerson(caller: Pick<Principal, 'subject' | 'clientId' | 'act
   if (caller.actors.length > 1)
     return `${caller.actors[0]} acts for ${caller.subject} here: approvals come from the person, not through an agent`;
   return undefined;
+}
+
+/**
+ * Why `caller` may not approve this step because they approved another
+ * approval step of the same task, or undefined: each level of a multi-level
+ * approval is another person's (unless the step allows self-approval).
+ */
+export function approvedEarlier(
+  rule: ApproverRule,
+  stepId: string,
+  task: TaskParties,
+  caller: Pick<Principal, 'subject'>,
+): string | undefined {
+  if (rule.allowSelfApproval) return undefined;
+  const earlier = (task.approvals ?? [])
+    .map((a) => a as { stepId?: string; subject?: string; role?: string })
+    .find((a) => a.stepId !== stepId && a.subject === caller.subject && a.role);
+  return earlier
+    ? `${caller.subject} approved step ${earlier.stepId} of this task: step ${stepId} needs another person (four eyes)`
+    : undefined;
 }

@@ -1,7 +1,7 @@
 import { InputRequest, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import type { TaskRecord } from '../state/index.js';
-import { entitlement, isApproval, notAPerson, selfApproval } from './approvers.js';
+import { approvedEarlier, entitlement, isApproval, notAPerson, selfApproval } from './approvers.js';
 import type { TaskData } from './task-codec.js';
 
 /**
@@ -68,5 +68,6 @@ export function waitsFor(
   if (!isApproval(waiting)) return d.subject === caller.subject;
   if (!entitlement(waiting, caller) || notAPerson(caller)) return false;
   if (selfApproval(waiting, { subject: d.subject, actors: d.actors }, caller)) return false;
+  if (approvedEarlier(waiting, waiting.stepId, { subject: d.subject, approvals: d.approvals }, caller)) return false;
   return !waiting.approvals.some((a) => a.subject === caller.subject);
 }
