@@ -12,7 +12,15 @@ export { matchesSpiffePattern, parseSpiffeId, spiffeId, spiffeIdOfService } from
 export type { SpiffeId } from './spiffe-id.js';
 export { TokenClient } from './token-client.js';
 export type { ClientAuthMethod, TokenClientOptions } from './token-client.js';
-export { actorsOf, DEFAULT_ALGORITHMS, rolesOf, scopesOf, TokenError, TokenVerifier } from './token-verifier.js';
+export {
+  actorsOf,
+  clientIdOf,
+  DEFAULT_ALGORITHMS,
+  rolesOf,
+  scopesOf,
+  TokenError,
+  TokenVerifier,
+} from './token-verifier.js';
 export type { TokenFailure, TokenVerifierOptions } from './token-verifier.js';
 export { DEFAULT_TRUSTED_PROXIES, spiffeUrisOf, Transport } from './transport.js';
 export type { TransportMode, TransportOptions } from './transport.js';

@@ -4,7 +4,15 @@ import { Code, MeshError } from '../core/index.js';
 import { redactDeep } from '../telemetry/index.js';
 import { authorize, type ServicePolicy } from './policy.js';
 import type { Principal } from '../core/index.js';
-import { actorsOf, rolesOf, scopesOf, TokenError, type TokenFailure, type TokenVerifier } from './token-verifier.js';
+import {
+  actorsOf,
+  clientIdOf,
+  rolesOf,
+  scopesOf,
+  TokenError,
+  type TokenFailure,
+  type TokenVerifier,
+} from './token-verifier.js';
 import type { Transport } from './transport.js';
 
 /** What the security interceptor needs. */
@@ -56,7 +64,7 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
     const principal: Principal = {
       peer,
       subject: String(claims.sub),
-      clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined,
+      clientId: clientIdOf(claims),
       scopes: scopesOf(claims),
       roles: rolesOf(claims),
       actors: actorsOf(claims),

@@ -159,8 +159,16 @@ export class TokenVerifier {
 /** The scopes of a token: RFC 9068 `scope` (space-separated) or `scp` (array, as Entra and Okta issue). */
 export function scopesOf(claims: JWTPayload): string[] {
   if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
+  // `scp`: an array (Okta) or a space-separated string (Entra ID).
+  if (typeof claims.scp === 'string') return claims.scp.split(' ').filter(Boolean);
   if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
   return [];
+}
+
+/** The OAuth client that obtained the token: `client_id` (RFC 9068), else `azp` (OpenID Connect, Keycloak), else `appid` (Entra ID v1). */
+export function clientIdOf(claims: JWTPayload): string | undefined {
+  for (const claim of ['client_id', 'azp', 'appid']) if (typeof claims[claim] === 'string') return claims[claim];
+  return undefined;
 }
 
 /** A person's roles and groups: the `roles` and `groups` claims, each an array or a space-separated string. */
