@@ -41,6 +41,14 @@ export async function startLocalMesh(
     const until = Date.now() + (options.timeoutMs ?? 90_000);
     while (Date.now() < until && !existsSync(meshFile) && launcher.child.exitCode === null)
       await new Promise((r) => setTimeout(r, 200));
+    // mesh.json is written before the launcher prints what runs: wait for its last line too (or its exit).
+    while (
+      Date.now() < until &&
+      existsSync(meshFile) &&
+      !launcher.stdout().includes('stop: Ctrl-C') &&
+      launcher.child.exitCode === null
+    )
+      await new Promise((r) => setTimeout(r, 200));
     if (existsSync(meshFile)) {
       const file = JSON.parse(readFileSync(meshFile, 'utf8')) as MeshFile;
       const cli = (args: string[], o: { user?: string } = {}) =>
