@@ -30,7 +30,7 @@ import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
 import { CircuitBreaker } from './retry.js';
 import { compileSchema } from './schema-validator.js';
-import { statusEvent, toEvent, type TaskData } from './task-codec.js';
+import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
 export interface AgentRuntimeOptions {
@@ -733,7 +733,7 @@ export class AgentRuntime {
     for (let attempt = 1; ; attempt++) {
       const rec = await this.o.store.tasks.get(taskId);
       const d = rec.data as unknown as TaskData;
-      const waiting = (d.status as { inputRequest?: { stepId?: string } } | undefined)?.inputRequest;
+      const waiting = inputRequestJson(rec) as { stepId?: string } | undefined;
       // Moved on (here on a retry: another answer, a cancel or the deadline won the race): say what happened.
       if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED || (attempt > 1 && waiting?.stepId !== stepId))
         throw await this.refused(rec, stepId, caller, movedOn(rec, stepId));
@@ -778,7 +778,7 @@ export class AgentRuntime {
     const audit = this.answerRecord(rec, stepId, caller, 'approval', 'OK', judged.reason);
     let next: TaskRecord;
     if (!judged.settled) {
-      const request = InputRequest.fromJSON((d.status as { inputRequest?: unknown }).inputRequest);
+      const request = InputRequest.fromJSON(inputRequestJson(rec));
       const summary = `${judged.count} of ${judged.needed} approvals: ${caller.subject} chose ${String(judged.answer)}`;
       next = await this.change(
         rec,
@@ -824,7 +824,7 @@ export class AgentRuntime {
    */
   async refuseUnseen(rec: TaskRecord, stepId: string, message: Message | undefined, caller: Principal): Promise<void> {
     const d = rec.data as unknown as TaskData;
-    const waiting = (d.status as { inputRequest?: unknown } | undefined)?.inputRequest;
+    const waiting = inputRequestJson(rec);
     const judged =
       rec.state === TaskState.TASK_STATE_INPUT_REQUIRED
         ? judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() })
@@ -874,14 +874,11 @@ export class AgentRuntime {
 
   /** Fails a task whose step's answer deadline passed (compare-and-set: ABORTED when it moved on meanwhile). */
   private async expire(rec: TaskRecord): Promise<void> {
-    const request = (rec.data as unknown as TaskData).status as {
-      inputRequest?: { stepId?: string; expiresAt?: string };
-    };
-    const waiting = request.inputRequest;
+    const waiting = InputRequest.fromJSON(inputRequestJson(rec));
     await this.change(rec, TaskState.TASK_STATE_FAILED, [
       statusEvent(
         TaskState.TASK_STATE_FAILED,
-        `step ${waiting?.stepId ?? '?'} expired at ${waiting?.expiresAt ?? '?'} without the approvals it needs`,
+        `step ${waiting.stepId} expired at ${waiting.expiresAt?.toISOString() ?? '?'} without the approvals it needs`,
       ),
     ]);
   }

@@ -1,7 +1,7 @@
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Store, TaskRecord } from '../state/index.js';
 import type { Logger } from '../telemetry/index.js';
-import type { TaskData } from './task-codec.js';
+import { waitingRequest } from './task-access.js';
 
 /** Default interval of the sweep for waiting tasks whose answer deadline passed, ms. */
 export const DEFAULT_EXPIRY_SWEEP_MS = 5_000;
@@ -19,10 +19,7 @@ export interface AnswerDeadlinesOptions {
 
 /** When the step a stored task waits for stops taking answers, if it has a deadline. */
 export function expiresAt(rec: TaskRecord): Date | undefined {
-  if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED) return undefined;
-  const at = ((rec.data as unknown as TaskData).status as { inputRequest?: { expiresAt?: string } } | undefined)
-    ?.inputRequest?.expiresAt;
-  return at ? new Date(at) : undefined;
+  return waitingRequest(rec)?.expiresAt;
 }
 
 /**

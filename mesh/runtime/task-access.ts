@@ -2,7 +2,7 @@ import { InputRequest, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import type { TaskRecord } from '../state/index.js';
 import { approvedEarlier, entitlement, isApproval, notAPerson, selfApproval } from './approvers.js';
-import type { TaskData } from './task-codec.js';
+import { inputRequestJson, type TaskData } from './task-codec.js';
 
 /**
  * What a caller may do with a task:
@@ -29,7 +29,7 @@ export function isAuditor(caller: Pick<Principal, 'roles'>, auditorRoles: readon
 /** The input request a task waits for, when it is INPUT_REQUIRED. */
 export function waitingRequest(task: TaskRecord): InputRequest | undefined {
   if (task.state !== TaskState.TASK_STATE_INPUT_REQUIRED) return undefined;
-  const raw = ((task.data as unknown as TaskData).status as { inputRequest?: unknown } | undefined)?.inputRequest;
+  const raw = inputRequestJson(task);
   return raw ? InputRequest.fromJSON(raw) : undefined;
 }
 

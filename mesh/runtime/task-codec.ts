@@ -30,6 +30,11 @@ export interface TaskData {
   runDeadline?: number;
 }
 
+/** What a task's status asks of a person (stored InputRequest JSON), if it asks anything, whatever the state. */
+export function inputRequestJson(record: TaskRecord): unknown {
+  return ((record.data as unknown as TaskData).status as { inputRequest?: unknown } | undefined)?.inputRequest;
+}
+
 /** The wire Task for a stored task. */
 export function toTask(record: TaskRecord, historyLength = 0): Task {
   const d = record.data as unknown as TaskData;
