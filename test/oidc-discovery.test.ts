@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import Provider from 'oidc-provider';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { FileSecretsProvider } from '../mesh/security/secrets/index.js';
-import { clientSecurityFromEnv, metadataUrls } from '../mesh/security/security-config.js';
+import { metadataUrls } from '../mesh/security/issuer-metadata.js';
+import { clientSecurityFromEnv } from '../mesh/security/security-config.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 

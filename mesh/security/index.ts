@@ -12,16 +12,12 @@ export { matchesSpiffePattern, parseSpiffeId, spiffeId, spiffeIdOfService } from
 export type { SpiffeId } from './spiffe-id.js';
 export { TokenClient } from './token-client.js';
 export type { ClientAuthMethod, TokenClientOptions } from './token-client.js';
-export {
-  actorsOf,
-  clientIdOf,
-  DEFAULT_ALGORITHMS,
-  rolesOf,
-  scopesOf,
-  TokenError,
-  TokenVerifier,
-} from './token-verifier.js';
-export type { TokenFailure, TokenVerifierOptions } from './token-verifier.js';
+export { actorsOf, DEFAULT_ALGORITHMS, TokenError, TokenVerifier, TrustedIssuers } from './token-verifier.js';
+export type { TokenCheck, TokenFailure, TokenVerifierOptions } from './token-verifier.js';
+export { mapClaims, PRESET_NAMES, PRESETS } from './claim-mapping.js';
+export type { AudienceRequest, ClaimMapping, IssuerPreset, MappedClaims, PresetName } from './claim-mapping.js';
+export { audienceScheme, audienceSchemeProblem, parseExplicitAudiences } from './audiences.js';
+export type { AudienceOf } from './audiences.js';
 export { DEFAULT_TRUSTED_PROXIES, spiffeUrisOf, Transport } from './transport.js';
 export type { TransportMode, TransportOptions } from './transport.js';
 export { parseXfcc, peerUriFromXfcc } from './xfcc.js';

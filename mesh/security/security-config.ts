@@ -3,11 +3,14 @@ import { z } from 'zod';
 import { ConfigError, loadConfig, millis } from '../config/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { CertificateFilesError } from './cert-files.js';
-import { httpRequest } from './https-client.js';
 import { loadPolicy, type ServicePolicy } from './policy.js';
 import type { SecretsProvider } from './secrets/provider.js';
+import { audienceScheme, audienceSchemeProblem, parseExplicitAudiences } from './audiences.js';
+import { PRESET_NAMES, PRESETS, type AudienceRequest } from './claim-mapping.js';
 import { TokenClient, type ClientAuthMethod } from './token-client.js';
-import { DEFAULT_ALGORITHMS, TokenVerifier } from './token-verifier.js';
+import { DEFAULT_ALGORITHMS, TokenVerifier, TrustedIssuers, type TokenCheck } from './token-verifier.js';
+import { issuerMetadata, tokenType } from './issuer-metadata.js';
+import { trustedIssuersFromFile } from './trust-file.js';
 import { spiffeIdOfService } from './spiffe-id.js';
 import { DEFAULT_TRUSTED_PROXIES, Transport } from './transport.js';
 
@@ -44,13 +47,55 @@ export const securityConfigSchema = z.object({
   /** PEM file of the CA the IdP's TLS certificate chains to (default: AGENTMESH_TLS_CA). */
   AGENTMESH_OAUTH_CA: z.string().optional(),
   AGENTMESH_OAUTH_ALGORITHMS: csv(DEFAULT_ALGORITHMS),
-  /** Required `typ` of access tokens; set empty-equivalent "none" for IdPs that emit "JWT". */
-  AGENTMESH_OAUTH_TOKEN_TYPE: z.string().default('at+jwt'),
+  /** What the issuer is (claim names, token `typ`, how audiences are asked for): agentmesh, rfc9068, entra, okta, keycloak. */
+  AGENTMESH_OAUTH_PRESET: z
+    .enum(PRESET_NAMES, { error: `must be one of ${PRESET_NAMES.join(', ')}` })
+    .default('agentmesh'),
+  /** The audience scheme: service, spiffe, or a template such as https://{name}.{namespace}.bank.example. */
+  AGENTMESH_OAUTH_AUDIENCE: z.string().min(1).default('service'),
+  /** Explicit audiences, `namespace/name=audience` pairs, winning over the scheme (for callers and the service itself). */
+  AGENTMESH_OAUTH_AUDIENCES: z
+    .string()
+    .transform((v, ctx) => {
+      const parsed = parseExplicitAudiences(v);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+      return typeof parsed === 'string' ? {} : parsed;
+    })
+    .default({}),
+  /** More audiences this service accepts (e.g. its Entra application id). */
+  AGENTMESH_OAUTH_EXTRA_AUDIENCES: csv([]),
+  /** How the audience is asked for (default: the preset's): audience, resource, default-scope, none. */
+  AGENTMESH_OAUTH_REQUEST: z
+    .string()
+    .transform((v, ctx) => {
+      const list = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      const bad = list.find((x) => !['audience', 'resource', 'default-scope', 'none'].includes(x));
+      if (bad || !list.length)
+        ctx.addIssue({ code: 'custom', message: 'must list audience, resource, default-scope or none' });
+      return list as AudienceRequest[];
+    })
+    .optional(),
+  /** Required `typ` of access tokens (default: the preset's); "none" for IdPs that emit "JWT". */
+  AGENTMESH_OAUTH_TOKEN_TYPE: z.string().optional(),
+  /** Claim mapping overrides (default: the preset's), comma-separated claim names or dotted paths. */
+  AGENTMESH_OAUTH_SUBJECT_CLAIMS: csv([]),
+  AGENTMESH_OAUTH_SCOPE_CLAIMS: csv([]),
+  AGENTMESH_OAUTH_ROLE_CLAIMS: csv([]),
+  AGENTMESH_OAUTH_CLIENT_ID_CLAIMS: csv([]),
+  /** JSON file of more issuers this service trusts (e.g. the enterprise IdP for people), each with its own settings. */
+  AGENTMESH_OAUTH_TRUST_FILE: z.string().optional(),
   AGENTMESH_OAUTH_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(300).default(30),
   AGENTMESH_OAUTH_CLIENT_ID: z.string().optional(),
-  AGENTMESH_OAUTH_CLIENT_AUTH: z.enum(['client_secret_basic', 'private_key_jwt']).default('client_secret_basic'),
+  AGENTMESH_OAUTH_CLIENT_AUTH: z
+    .enum(['client_secret_basic', 'private_key_jwt', 'federated'])
+    .default('client_secret_basic'),
   /** Secret path holding `client_secret` (or `private_key` for private_key_jwt). */
   AGENTMESH_OAUTH_CLIENT_SECRET_PATH: z.string().optional(),
+  /** For `federated`: the file of the workload's JWT credential (a Kubernetes projected service-account token). */
+  AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE: z.string().optional(),
   /** The authorization policy file (JSON) of this service; required unless the policy is given in code. */
   AGENTMESH_POLICY_FILE: z.string().optional(),
 });
@@ -62,7 +107,8 @@ export type SecurityConfig = z.infer<typeof securityConfigSchema>;
 export interface SecuritySetup {
   config: SecurityConfig;
   transport: Transport;
-  verifier: TokenVerifier;
+  /** The issuer(s) this service trusts: AGENTMESH_OAUTH_ISSUER, plus AGENTMESH_OAUTH_TRUST_FILE's. */
+  verifier: TokenCheck;
   tokens: TokenClient;
   policy: ServicePolicy;
   close(): void;
@@ -86,54 +132,28 @@ function newTransport(options: ConstructorParameters<typeof Transport>[0]): Tran
   }
 }
 
-/**
- * Where an issuer may publish its metadata, in the order tried: RFC 8414
- * (for an issuer with a path, the well-known segment goes before the path;
- * the appended form as well, which many servers use), then OpenID Connect
- * discovery (all that Entra ID publishes).
- */
-export function metadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/\/$/, '');
-  const base = `${url.origin}${path}`;
-  return [
-    ...(path ? [`${url.origin}/.well-known/oauth-authorization-server${path}`] : []),
-    `${base}/.well-known/oauth-authorization-server`,
-    `${base}/.well-known/openid-configuration`,
-  ];
-}
-
-/**
- * The issuer's metadata (RFC 8414 or OpenID Connect discovery, whichever it
- * publishes), for the endpoints not configured explicitly. A document naming
- * another issuer is refused (RFC 8414 §3.3: no mix-up of issuers).
- */
-async function issuerMetadata(
-  issuer: string,
-  ca: string | undefined,
-): Promise<{ jwks_uri?: string; token_endpoint?: string }> {
-  const misses: string[] = [];
-  for (const url of metadataUrls(issuer)) {
-    const answer = await httpRequest(url, { ca }).catch((err: Error) => {
-      throw new ConfigError('AGENTMESH_OAUTH_ISSUER', `is unreachable (${err.message})`);
-    });
-    if (answer.status !== 200) {
-      misses.push(`${new URL(url).pathname}: HTTP ${answer.status}`);
-      continue;
-    }
-    const meta = JSON.parse(answer.body.toString()) as { issuer?: unknown; jwks_uri?: string; token_endpoint?: string };
-    const same = (a: string) => a.replace(/\/$/, '');
-    if (typeof meta.issuer !== 'string' || same(meta.issuer) !== same(issuer))
+/** How this workload authenticates at the token endpoint: a secret or private key from the secrets provider, or a federated credential file. */
+async function clientAuth(
+  c: z.infer<typeof clientSecurityConfigSchema>,
+  secrets: SecretsProvider,
+): Promise<ClientAuthMethod> {
+  if (c.AGENTMESH_OAUTH_CLIENT_AUTH === 'federated') {
+    if (!c.AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE)
       throw new ConfigError(
-        'AGENTMESH_OAUTH_ISSUER',
-        `is ${issuer}, but its metadata at ${url} names the issuer ${String(meta.issuer)}`,
+        'AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE',
+        'is required when AGENTMESH_OAUTH_CLIENT_AUTH=federated',
       );
-    return meta;
+    readFileNamed('AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE', c.AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE);
+    return { method: 'federated', assertionFile: c.AGENTMESH_OAUTH_CLIENT_ASSERTION_FILE };
   }
-  throw new ConfigError(
-    'AGENTMESH_OAUTH_ISSUER',
-    `publishes no metadata (RFC 8414 or OpenID Connect discovery): ${misses.join('; ')}`,
-  );
+  const secretPath = c.AGENTMESH_OAUTH_CLIENT_SECRET_PATH ?? `agentmesh/clients/${c.AGENTMESH_SERVICE}`;
+  const secret = await secrets.read(secretPath);
+  const field = c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? 'client_secret' : 'private_key';
+  const value = secret[field];
+  if (!value) throw new ConfigError('AGENTMESH_OAUTH_CLIENT_SECRET_PATH', `secret ${secretPath} has no field ${field}`);
+  return c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic'
+    ? { method: 'client_secret_basic', secret: value }
+    : { method: 'private_key_jwt', privateKeyPem: value };
 }
 
 /** In mtls mode the certificate, key and CA files must be named. */
@@ -183,15 +203,10 @@ export async function clientSecurityFromEnv(
   if (!tokenUrl)
     throw new ConfigError('AGENTMESH_OAUTH_TOKEN_URL', 'is required (the issuer metadata has no token_endpoint)');
 
-  const secretPath = c.AGENTMESH_OAUTH_CLIENT_SECRET_PATH ?? `agentmesh/clients/${c.AGENTMESH_SERVICE}`;
-  const secret = await secrets.read(secretPath);
-  const field = c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic' ? 'client_secret' : 'private_key';
-  const value = secret[field];
-  if (!value) throw new ConfigError('AGENTMESH_OAUTH_CLIENT_SECRET_PATH', `secret ${secretPath} has no field ${field}`);
-  const auth: ClientAuthMethod =
-    c.AGENTMESH_OAUTH_CLIENT_AUTH === 'client_secret_basic'
-      ? { method: 'client_secret_basic', secret: value }
-      : { method: 'private_key_jwt', privateKeyPem: value };
+  const auth = await clientAuth(c, secrets);
+  const request = c.AGENTMESH_OAUTH_REQUEST ?? PRESETS[c.AGENTMESH_OAUTH_PRESET].request;
+  const problem = audienceSchemeProblem(c.AGENTMESH_OAUTH_AUDIENCE, request.includes('resource'));
+  if (problem) throw new ConfigError('AGENTMESH_OAUTH_AUDIENCE', problem);
 
   const transport = newTransport({
     mode: c.AGENTMESH_TRANSPORT,
@@ -209,7 +224,14 @@ export async function clientSecurityFromEnv(
     selfId: spiffeIdOfService(c.AGENTMESH_TRUST_DOMAIN, c.AGENTMESH_SERVICE),
     log,
   });
-  const tokens = new TokenClient({ tokenUrl, clientId: c.AGENTMESH_OAUTH_CLIENT_ID ?? c.AGENTMESH_SERVICE, auth, ca });
+  const tokens = new TokenClient({
+    tokenUrl,
+    clientId: c.AGENTMESH_OAUTH_CLIENT_ID ?? c.AGENTMESH_SERVICE,
+    auth,
+    ca,
+    audienceOf: audienceScheme(c.AGENTMESH_OAUTH_AUDIENCE, c.AGENTMESH_TRUST_DOMAIN, c.AGENTMESH_OAUTH_AUDIENCES),
+    request,
+  });
   return { config: c, transport, tokens, jwksUrl, ca, close: () => transport.close() };
 }
 
@@ -242,14 +264,32 @@ export async function securityFromEnv(
     throw new ConfigError('AGENTMESH_POLICY_FILE', `protects ${policy.service}, not ${c.AGENTMESH_SERVICE}`);
   }
   const client = await clientSecurityFromEnv(secrets, log, env);
-  const verifier = new TokenVerifier({
+  const preset = PRESETS[c.AGENTMESH_OAUTH_PRESET];
+  const own = (list: string[], fallback: string[]) => (list.length ? list : fallback);
+  const primary = new TokenVerifier({
     issuer: c.AGENTMESH_OAUTH_ISSUER,
-    audience: c.AGENTMESH_SERVICE,
+    audience: [client.tokens.audienceFor(c.AGENTMESH_SERVICE), ...c.AGENTMESH_OAUTH_EXTRA_AUDIENCES],
+    claims: {
+      subject: own(c.AGENTMESH_OAUTH_SUBJECT_CLAIMS, preset.claims.subject),
+      scopes: own(c.AGENTMESH_OAUTH_SCOPE_CLAIMS, preset.claims.scopes),
+      roles: own(c.AGENTMESH_OAUTH_ROLE_CLAIMS, preset.claims.roles),
+      clientId: own(c.AGENTMESH_OAUTH_CLIENT_ID_CLAIMS, preset.claims.clientId),
+    },
     jwksUrl: client.jwksUrl,
     ca: client.ca,
     algorithms: c.AGENTMESH_OAUTH_ALGORITHMS,
     clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
-    requiredTyp: c.AGENTMESH_OAUTH_TOKEN_TYPE === 'none' ? '' : c.AGENTMESH_OAUTH_TOKEN_TYPE,
+    requiredTyp: tokenType(c.AGENTMESH_OAUTH_TOKEN_TYPE ?? preset.tokenType),
   });
+  const others = c.AGENTMESH_OAUTH_TRUST_FILE
+    ? await trustedIssuersFromFile(c.AGENTMESH_OAUTH_TRUST_FILE, {
+        service: c.AGENTMESH_SERVICE,
+        trustDomain: c.AGENTMESH_TRUST_DOMAIN,
+        clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
+        defaultCa: client.ca,
+        primaryIssuer: c.AGENTMESH_OAUTH_ISSUER,
+      })
+    : [];
+  const verifier = others.length ? new TrustedIssuers([primary, ...others]) : primary;
   return { config: c, transport: client.transport, verifier, tokens: client.tokens, policy, close: client.close };
 }

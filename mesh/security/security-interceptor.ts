@@ -4,21 +4,14 @@ import { Code, MeshError } from '../core/index.js';
 import { redactDeep } from '../telemetry/index.js';
 import { authorize, type ServicePolicy } from './policy.js';
 import type { Principal } from '../core/index.js';
-import {
-  actorsOf,
-  clientIdOf,
-  rolesOf,
-  scopesOf,
-  TokenError,
-  type TokenFailure,
-  type TokenVerifier,
-} from './token-verifier.js';
+import { actorsOf, TokenError, type TokenCheck, type TokenFailure } from './token-verifier.js';
 import type { Transport } from './transport.js';
 
 /** What the security interceptor needs. */
 export interface SecurityOptions {
   transport: Transport;
-  verifier: TokenVerifier;
+  /** The issuer(s) this service trusts. */
+  verifier: TokenCheck;
   policy: ServicePolicy;
   log: Logger;
   /** Told about every refused token, by reason (metrics hook). */
@@ -52,8 +45,10 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
       throw new MeshError(Code.UNAUTHENTICATED, 'missing bearer access token');
     }
     let claims;
+    let mapped;
     try {
       claims = await verifier.verify(token);
+      mapped = verifier.principalOf(claims);
     } catch (err) {
       const failure = err instanceof TokenError ? err : new TokenError('malformed', 'token malformed', { cause: err });
       options.onTokenFailure?.(failure.reason);
@@ -63,10 +58,10 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
     }
     const principal: Principal = {
       peer,
-      subject: String(claims.sub),
-      clientId: clientIdOf(claims),
-      scopes: scopesOf(claims),
-      roles: rolesOf(claims),
+      subject: mapped.subject,
+      clientId: mapped.clientId,
+      scopes: mapped.scopes,
+      roles: mapped.roles,
       actors: actorsOf(claims),
       token,
       claims,

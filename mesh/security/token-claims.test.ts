@@ -1,27 +1,62 @@
-import { actorsOf, clientIdOf, rolesOf, scopesOf } from './token-verifier.js';
+import { mapClaims, PRESETS } from './claim-mapping.js';
+import { actorsOf } from './token-verifier.js';
 
-describe('what the mesh reads from a verified token', () => {
-  test('scopes: `scope` (RFC 9068), `scp` as an array (Okta) or a space-separated string (Entra ID)', () => {
-    expect(scopesOf({ scope: 'task.read  task.write' })).toEqual(['task.read', 'task.write']);
-    expect(scopesOf({ scp: ['task.read', 7, 'task.write'] })).toEqual(['task.read', 'task.write']);
-    expect(scopesOf({ scp: 'task.read task.write' })).toEqual(['task.read', 'task.write']);
-    expect(scopesOf({})).toEqual([]);
-  });
-
-  test('the client: client_id, else azp (Keycloak), else appid (Entra ID v1)', () => {
-    expect(clientIdOf({ client_id: 'a', azp: 'b', appid: 'c' })).toBe('a');
-    expect(clientIdOf({ azp: 'b', appid: 'c' })).toBe('b');
-    expect(clientIdOf({ appid: 'c' })).toBe('c');
-    expect(clientIdOf({ client_id: 5 })).toBeUndefined();
-  });
-
-  test("a person's roles: the roles and groups claims, arrays or space-separated, without repeats", () => {
-    expect(rolesOf({ roles: ['loan-approver', 'auditor'], groups: 'auditor staff' })).toEqual([
+describe('what the mesh reads from a verified token, by preset', () => {
+  test('agentmesh (default): `scope` or `scp` (string or array), client_id → azp → appid, roles ∪ groups', () => {
+    const m = PRESETS.agentmesh.claims;
+    expect(mapClaims({ sub: 'a', scope: 'task.read  task.write' }, m).scopes).toEqual(['task.read', 'task.write']);
+    expect(mapClaims({ scp: ['task.read', 7, 'task.write'] }, m).scopes).toEqual(['task.read', 'task.write']);
+    expect(mapClaims({ scp: 'task.read task.write' }, m).scopes).toEqual(['task.read', 'task.write']);
+    expect(mapClaims({}, m).scopes).toEqual([]);
+    expect(mapClaims({ client_id: 'a', azp: 'b', appid: 'c' }, m).clientId).toBe('a');
+    expect(mapClaims({ azp: 'b', appid: 'c' }, m).clientId).toBe('b');
+    expect(mapClaims({ appid: 'c' }, m).clientId).toBe('c');
+    expect(mapClaims({ client_id: 5 }, m).clientId).toBeUndefined();
+    expect(mapClaims({ roles: ['loan-approver', 'auditor'], groups: 'auditor staff' }, m).roles).toEqual([
       'loan-approver',
       'auditor',
       'staff',
     ]);
-    expect(rolesOf({ roles: [1, ''] })).toEqual([]);
+    expect(mapClaims({ roles: [1, ''] }, m).roles).toEqual([]);
+  });
+
+  test('entra: the person is `oid` (sub differs per application), application permissions in `roles` are scopes', () => {
+    const claims = {
+      sub: 'pairwise-per-app',
+      oid: '00000000-0000-0000-0000-0000000000a1',
+      scp: 'task.read task.write',
+      roles: ['loan-approver'],
+      azp: 'client-guid',
+    };
+    expect(mapClaims(claims, PRESETS.entra.claims)).toEqual({
+      subject: '00000000-0000-0000-0000-0000000000a1',
+      scopes: ['task.read', 'task.write', 'loan-approver'],
+      roles: ['loan-approver'],
+      clientId: 'client-guid',
+    });
+    // An application-only token: no scp, its permissions in roles.
+    expect(mapClaims({ sub: 'sp', oid: 'sp', roles: ['registry.read'], appid: 'app' }, PRESETS.entra.claims)).toEqual({
+      subject: 'sp',
+      scopes: ['registry.read'],
+      roles: ['registry.read'],
+      clientId: 'app',
+    });
+  });
+
+  test('okta: `scp` array, the client in `cid`, people in `groups`', () => {
+    expect(
+      mapClaims({ sub: 'ada@bank.example', scp: ['task.read'], cid: '0oa1', groups: ['auditor'] }, PRESETS.okta.claims),
+    ).toEqual({ subject: 'ada@bank.example', scopes: ['task.read'], roles: ['auditor'], clientId: '0oa1' });
+  });
+
+  test('keycloak: realm roles from the nested `realm_access.roles`, the client in `azp`', () => {
+    expect(
+      mapClaims(
+        { sub: 'u-1', scope: 'openid task.read', azp: 'console', realm_access: { roles: ['loan-approver'] } },
+        PRESETS.keycloak.claims,
+      ),
+    ).toEqual({ subject: 'u-1', scopes: ['openid', 'task.read'], roles: ['loan-approver'], clientId: 'console' });
+    expect(mapClaims({ sub: 'u-1', realm_access: 'not-an-object' }, PRESETS.keycloak.claims).roles).toEqual([]);
   });
 
   test('the act chain, the current actor first', () => {

@@ -1,13 +1,23 @@
 import { randomUUID, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { SignJWT } from 'jose';
 import type { MetadataHook } from '../client/index.js';
 import { Code, MeshError } from '../core/index.js';
+import type { AudienceOf } from './audiences.js';
+import type { AudienceRequest } from './claim-mapping.js';
 import { httpRequest } from './https-client.js';
 
 /** How this workload authenticates at the token endpoint. */
 export type ClientAuthMethod =
   | { method: 'client_secret_basic'; secret: string }
-  | { method: 'private_key_jwt'; privateKeyPem: string; alg?: string; kid?: string };
+  | { method: 'private_key_jwt'; privateKeyPem: string; alg?: string; kid?: string }
+  /**
+   * A federated workload credential (RFC 7523 §2.2 client assertion): a JWT
+   * another issuer gave this workload, e.g. the Kubernetes projected
+   * service-account token, read from its file at every request (the kubelet
+   * rotates it), as Entra workload identity federation and Okta accept.
+   */
+  | { method: 'federated'; assertionFile: string };
 
 /** Options for a TokenClient. */
 export interface TokenClientOptions {
@@ -18,6 +28,10 @@ export interface TokenClientOptions {
   ca?: string;
   /** Refresh this long before expiry (default 30 s, at most half the lifetime). */
   refreshSkewMs?: number;
+  /** The audience a service's tokens carry (AGENTMESH_OAUTH_AUDIENCE; default: the service name). */
+  audienceOf?: AudienceOf;
+  /** How the audience is asked for (the preset's: `audience`, RFC 8707 `resource`, `{audience}/.default` scope, or not at all). */
+  request?: AudienceRequest[];
 }
 
 interface Cached {
@@ -44,11 +58,28 @@ export class TokenClient {
     if (options.auth.method === 'private_key_jwt') this.signingKey = createPrivateKey(options.auth.privateKeyPem);
   }
 
-  /** A token for calling `audience` with `scopes`, from the cache while it is fresh. */
-  getToken(audience: string, scopes: string[] = []): Promise<string> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', audience });
-    if (scopes.length) form.set('scope', scopes.join(' '));
-    return this.cached(`${audience}\n${[...scopes].sort().join(' ')}`, form);
+  /** The audience tokens for `service` carry. */
+  audienceFor(service: string): string {
+    return (this.options.audienceOf ?? ((s: string) => s))(service);
+  }
+
+  /** A form asking for a token for `service` with `scopes`, the way the issuer expects the audience named. */
+  private form(fields: Record<string, string>, service: string, scopes: string[]): URLSearchParams {
+    const form = new URLSearchParams(fields);
+    const audience = this.audienceFor(service);
+    const request = this.options.request ?? ['audience'];
+    if (request.includes('audience')) form.set('audience', audience);
+    if (request.includes('resource')) form.set('resource', audience);
+    // Entra ID: one resource's `.default` scope, which cannot be combined with others.
+    if (request.includes('default-scope')) form.set('scope', `${audience.replace(/\/$/, '')}/.default`);
+    else if (scopes.length) form.set('scope', scopes.join(' '));
+    return form;
+  }
+
+  /** A token for calling `service` with `scopes`, from the cache while it is fresh. */
+  getToken(service: string, scopes: string[] = []): Promise<string> {
+    const form = this.form({ grant_type: 'client_credentials' }, service, scopes);
+    return this.cached(`${service}\n${[...scopes].sort().join(' ')}`, form);
   }
 
   /** A fresh token from the cache, else from the endpoint (one request for concurrent callers); a still-valid one when the endpoint hiccups. */
@@ -74,24 +105,25 @@ export class TokenClient {
     }
   }
 
-  /** Exchanges a token addressed to this workload for one addressed to `audience`, acting for its subject. */
-  async exchange(subjectToken: string, audience: string, scopes: string[] = []): Promise<string> {
-    const form = new URLSearchParams({
-      grant_type: TOKEN_EXCHANGE,
-      subject_token: subjectToken,
-      subject_token_type: ACCESS_TOKEN_TYPE,
-      requested_token_type: ACCESS_TOKEN_TYPE,
-      audience,
-    });
-    if (scopes.length) form.set('scope', scopes.join(' '));
+  /** Exchanges a token addressed to this workload for one addressed to `service`, acting for its subject. */
+  async exchange(subjectToken: string, service: string, scopes: string[] = []): Promise<string> {
+    const form = this.form(
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subjectToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        requested_token_type: ACCESS_TOKEN_TYPE,
+      },
+      service,
+      scopes,
+    );
     return (await this.request(form)).token;
   }
 
   /** A token for a named person (dev login; needs the impersonation privilege), cached like getToken's. */
-  tokenForUser(user: string, audience: string, scopes: string[] = []): Promise<string> {
-    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, requested_subject: user, audience });
-    if (scopes.length) form.set('scope', scopes.join(' '));
-    return this.cached(`user:${user}\n${audience}\n${[...scopes].sort().join(' ')}`, form);
+  tokenForUser(user: string, service: string, scopes: string[] = []): Promise<string> {
+    const form = this.form({ grant_type: TOKEN_EXCHANGE, requested_subject: user }, service, scopes);
+    return this.cached(`user:${user}\n${service}\n${[...scopes].sort().join(' ')}`, form);
   }
 
   /**
@@ -99,20 +131,35 @@ export class TokenClient {
    * audience; when the call is made for an incoming one, the caller's token
    * is exchanged so the callee sees the original subject and this agent in `act`.
    */
-  metadataHook(audience: string, scopes: string[] = [], options: { actForCaller?: boolean } = {}): MetadataHook {
+  metadataHook(service: string, scopes: string[] = [], options: { actForCaller?: boolean } = {}): MetadataHook {
     return async (metadata, call) => {
       let token: string;
       if (options.actForCaller && !call.asSelf) {
         const incoming = call.actFor ?? call.parent?.principal?.token;
         // Falling back to this workload's own token would make it the subject: refuse instead.
         if (!incoming)
-          throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${audience}`);
-        token = await this.exchange(incoming, audience, scopes);
+          throw new MeshError(Code.UNAUTHENTICATED, `no caller authority to act for when calling ${service}`);
+        token = await this.exchange(incoming, service, scopes);
       } else {
-        token = await this.getToken(audience, scopes);
+        token = await this.getToken(service, scopes);
       }
       metadata.set('authorization', `Bearer ${token}`);
     };
+  }
+
+  /** The workload's current federated credential, read fresh (the kubelet rotates the file). */
+  private async federatedAssertion(file: string): Promise<string> {
+    try {
+      return (await readFile(file, 'utf8')).trim();
+    } catch (err) {
+      throw new MeshError(
+        Code.UNAUTHENTICATED,
+        `federated credential unreadable (${file}): ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   private async request(form: URLSearchParams): Promise<Cached> {
@@ -123,6 +170,10 @@ export class TokenClient {
     const { auth, clientId, tokenUrl } = this.options;
     if (auth.method === 'client_secret_basic') {
       headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`;
+    } else if (auth.method === 'federated') {
+      form.set('client_id', clientId);
+      form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      form.set('client_assertion', await this.federatedAssertion(auth.assertionFile));
     } else {
       form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
       form.set(

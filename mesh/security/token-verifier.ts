@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import { mapClaims, PRESETS, type ClaimMapping, type MappedClaims } from './claim-mapping.js';
 import { httpRequest } from './https-client.js';
 
 /** Asymmetric algorithms only: no `none`, no HMAC (which a public key could forge). */
@@ -7,8 +8,10 @@ export const DEFAULT_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
 /** Options for a TokenVerifier. */
 export interface TokenVerifierOptions {
   issuer: string;
-  /** This service's name: tokens must be addressed to it. */
-  audience: string;
+  /** The audiences this service accepts (AGENTMESH_OAUTH_AUDIENCE): a token must name one of them. */
+  audience: string | string[];
+  /** Which claims make the principal (default: the agentmesh preset's). */
+  claims?: ClaimMapping;
   jwksUrl: string;
   /** PEM CA to trust when fetching the JWKS over https. */
   ca?: string;
@@ -76,13 +79,21 @@ function classify(err: unknown): TokenError {
   return new TokenError('malformed', 'token malformed', { cause: err });
 }
 
+/** Checks bearer tokens and reads the principal from their claims: one issuer (TokenVerifier) or several (TrustedIssuers). */
+export interface TokenCheck {
+  /** Resolves with the verified claims or rejects with a TokenError. */
+  verify(token: string): Promise<JWTPayload>;
+  /** The principal's parts from claims `verify` returned; a TokenError when the subject claim is missing. */
+  principalOf(claims: JWTPayload): MappedClaims & { subject: string };
+}
+
 /**
  * Verifies bearer access tokens: signature against the issuer's JWKS (cached;
  * refetched, rate-limited, when an unknown key id appears, so signing-key
  * rotation works without restarts), allowed algorithms, iss, aud, exp/nbf
  * with clock tolerance, and the RFC 9068 `typ`.
  */
-export class TokenVerifier {
+export class TokenVerifier implements TokenCheck {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private readonly cooldownMs: number;
   // A client sends the same token with every call until it renews it: verifying its signature
@@ -100,6 +111,20 @@ export class TokenVerifier {
         return new Response(new Uint8Array(answer.body), { status: answer.status, headers: answer.headers });
       },
     });
+  }
+
+  /** The issuer this verifier trusts. */
+  get issuer(): string {
+    return this.options.issuer;
+  }
+
+  /** The principal's parts, read with this issuer's claim mapping. */
+  principalOf(claims: JWTPayload): MappedClaims & { subject: string } {
+    const mapping = this.options.claims ?? PRESETS.agentmesh.claims;
+    const mapped = mapClaims(claims, mapping);
+    if (!mapped.subject)
+      throw new TokenError('invalid_claims', `token has no subject claim (${mapping.subject.join(', ')})`);
+    return { ...mapped, subject: mapped.subject };
   }
 
   /** Verifies a compact JWS; resolves with its claims or rejects with a TokenError. */
@@ -149,37 +174,11 @@ export class TokenVerifier {
       audience: this.options.audience,
       algorithms: this.options.algorithms ?? DEFAULT_ALGORITHMS,
       clockTolerance: this.options.clockToleranceSec ?? 30,
-      requiredClaims: ['exp', 'iat', 'sub'],
+      requiredClaims: ['exp', 'iat'],
       ...(typ ? { typ } : {}),
     });
     return payload;
   }
-}
-
-/** The scopes of a token: RFC 9068 `scope` (space-separated) or `scp` (array, as Entra and Okta issue). */
-export function scopesOf(claims: JWTPayload): string[] {
-  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
-  // `scp`: an array (Okta) or a space-separated string (Entra ID).
-  if (typeof claims.scp === 'string') return claims.scp.split(' ').filter(Boolean);
-  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
-  return [];
-}
-
-/** The OAuth client that obtained the token: `client_id` (RFC 9068), else `azp` (OpenID Connect, Keycloak), else `appid` (Entra ID v1). */
-export function clientIdOf(claims: JWTPayload): string | undefined {
-  for (const claim of ['client_id', 'azp', 'appid']) if (typeof claims[claim] === 'string') return claims[claim];
-  return undefined;
-}
-
-/** A person's roles and groups: the `roles` and `groups` claims, each an array or a space-separated string. */
-export function rolesOf(claims: JWTPayload): string[] {
-  const list = (v: unknown): string[] =>
-    typeof v === 'string'
-      ? v.split(' ').filter(Boolean)
-      : Array.isArray(v)
-        ? v.filter((s): s is string => typeof s === 'string' && s.length > 0)
-        : [];
-  return [...new Set([...list(claims.roles), ...list(claims.groups)])];
 }
 
 /** The acting agents of an `act` claim (RFC 8693), the current actor first. */
@@ -191,4 +190,38 @@ export function actorsOf(claims: JWTPayload): string[] {
     act = act.act as typeof act;
   }
   return actors;
+}
+
+/**
+ * Several issuers trusted side by side (the mesh's own for workloads, the
+ * enterprise IdP for people): a token is checked only against the issuer its
+ * `iss` names, with that issuer's keys, audiences and claim mapping.
+ */
+export class TrustedIssuers implements TokenCheck {
+  private readonly byIssuer = new Map<string, TokenVerifier>();
+  private readonly ofClaims = new WeakMap<JWTPayload, TokenVerifier>();
+
+  constructor(verifiers: TokenVerifier[]) {
+    for (const v of verifiers) this.byIssuer.set(v.issuer, v);
+  }
+
+  async verify(token: string): Promise<JWTPayload> {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch (err) {
+      throw new TokenError('malformed', 'token malformed', { cause: err });
+    }
+    const verifier = typeof iss === 'string' ? this.byIssuer.get(iss) : undefined;
+    if (!verifier) throw new TokenError('wrong_issuer', 'token issuer not trusted');
+    const claims = await verifier.verify(token);
+    this.ofClaims.set(claims, verifier);
+    return claims;
+  }
+
+  principalOf(claims: JWTPayload): MappedClaims & { subject: string } {
+    const verifier = this.ofClaims.get(claims) ?? this.byIssuer.get(String(claims.iss));
+    if (!verifier) throw new TokenError('wrong_issuer', 'token issuer not trusted');
+    return verifier.principalOf(claims);
+  }
 }

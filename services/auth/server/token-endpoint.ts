@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../../../mesh/index.js';
-import { rolesOf, scopesOf } from '../../../mesh/index.js';
+import { mapClaims, PRESETS } from '../../../mesh/index.js';
 import type { ClientAuthenticator } from './client-auth.js';
 import type { OAuthClient } from './clients.js';
 import { OAuthError } from './oauth-error.js';
@@ -154,12 +154,13 @@ export class TokenEndpoint {
     if (!aud.includes(subjectOf(client)) && !aud.includes(client.client_id)) {
       throw new OAuthError('invalid_grant', 'subject_token was not issued to the exchanging client');
     }
-    const available = scopesOf(subject).filter((s) => client.scopes.includes(s));
+    const mapped = mapClaims(subject, PRESETS.agentmesh.claims);
+    const available = mapped.scopes.filter((s) => client.scopes.includes(s));
     const scopes = grantScopes(form.get('scope'), available);
     const act = { sub: subjectOf(client), ...(subject.act ? { act: subject.act } : {}) };
     // A person's roles travel with the delegation: an auditor stays an auditor down a chain of agents.
     // (Its `roles` and `groups`, array or space-separated, as the mesh reads them: issued as `roles`.)
-    const held = rolesOf(subject);
+    const held = mapped.roles;
     const roles = held.length ? held : undefined;
     // Delegation never outlives the token it came from, however often it is exchanged.
     return this.issue(
