@@ -1,4 +1,12 @@
-import { createRemoteJWKSet, customFetch, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+} from 'jose';
 import { mapClaims, PRESETS, type ClaimMapping, type MappedClaims } from './claim-mapping.js';
 import { httpRequest } from './https-client.js';
 
@@ -24,7 +32,21 @@ export interface TokenVerifierOptions {
   cooldownMs?: number;
   /** How many verified tokens are remembered (default 10,000; 0 verifies every time). */
   cacheSize?: number;
+  /** Where each check is configured, named in the log when a token does not fit (default: the AGENTMESH_OAUTH_* variables). */
+  settingOf?: (check: TokenSetting) => string;
 }
+
+/** The configured checks a token can fail. */
+export type TokenSetting = 'issuer' | 'audience' | 'algorithms' | 'tokenType' | 'subject' | 'clockSkew';
+
+const ENV_SETTINGS: Record<TokenSetting, string> = {
+  issuer: 'AGENTMESH_OAUTH_ISSUER',
+  audience: 'AGENTMESH_OAUTH_AUDIENCE',
+  algorithms: 'AGENTMESH_OAUTH_ALGORITHMS',
+  tokenType: 'AGENTMESH_OAUTH_TOKEN_TYPE',
+  subject: 'AGENTMESH_OAUTH_SUBJECT_CLAIMS',
+  clockSkew: 'AGENTMESH_OAUTH_CLOCK_SKEW_S',
+};
 
 /** Why a token was refused; also a metrics label. */
 export type TokenFailure =
@@ -79,6 +101,25 @@ function classify(err: unknown): TokenError {
   return new TokenError('malformed', 'token malformed', { cause: err });
 }
 
+/**
+ * A refusal an operator can act on: `message` (sent to the caller) says what the token has and
+ * what is accepted; the cause (logged, never sent) names the setting that decided it.
+ */
+function refusal(reason: TokenFailure, message: string, note: string, cause?: unknown): TokenError {
+  return new TokenError(reason, message, { cause: new Error(note, { cause }) });
+}
+
+/** What an unverified token says about itself, for refusal messages only (never trusted). */
+function unverified(token: string): { header: Record<string, unknown>; claims: JWTPayload } {
+  try {
+    return { header: decodeProtectedHeader(token) as Record<string, unknown>, claims: decodeJwt(token) };
+  } catch {
+    return { header: {}, claims: {} };
+  }
+}
+
+const list = (v: unknown) => (Array.isArray(v) ? v.map(String).join(', ') : String(v ?? '(none)'));
+
 /** Checks bearer tokens and reads the principal from their claims: one issuer (TokenVerifier) or several (TrustedIssuers). */
 export interface TokenCheck {
   /** Resolves with the verified claims or rejects with a TokenError. */
@@ -123,8 +164,70 @@ export class TokenVerifier implements TokenCheck {
     const mapping = this.options.claims ?? PRESETS.agentmesh.claims;
     const mapped = mapClaims(claims, mapping);
     if (!mapped.subject)
-      throw new TokenError('invalid_claims', `token has no subject claim (${mapping.subject.join(', ')})`);
+      throw refusal(
+        'invalid_claims',
+        `token has no subject claim (${mapping.subject.join(', ')})`,
+        `${this.setting('subject')} names ${mapping.subject.join(', ')}; the token has none of them`,
+      );
     return { ...mapped, subject: mapped.subject };
+  }
+
+  private setting(check: TokenSetting): string {
+    return this.options.settingOf?.(check) ?? ENV_SETTINGS[check];
+  }
+
+  /** A classified refusal, reworded to say what the token has, what is accepted, and (in the log) which setting decides. */
+  private explain(err: TokenError, token: string): TokenError {
+    const { header, claims } = unverified(token);
+    const o = this.options;
+    const jose = err.cause;
+    switch (err.reason) {
+      case 'wrong_issuer':
+        return refusal(
+          err.reason,
+          `token issuer not trusted: ${list(claims.iss)} (trusted: ${o.issuer})`,
+          `${this.setting('issuer')} is ${o.issuer}; the token is from ${list(claims.iss)}`,
+          jose,
+        );
+      case 'wrong_audience': {
+        const accepted = [o.audience].flat().join(', ');
+        return refusal(
+          err.reason,
+          `token not issued for this service: audience ${list(claims.aud)} (accepted: ${accepted})`,
+          `${this.setting('audience')} accepts ${accepted}; the token is for ${list(claims.aud)}`,
+          jose,
+        );
+      }
+      case 'algorithm_not_allowed': {
+        const allowed = (o.algorithms ?? DEFAULT_ALGORITHMS).join(', ');
+        return refusal(
+          err.reason,
+          `token algorithm not allowed: ${list(header.alg)} (allowed: ${allowed})`,
+          `${this.setting('algorithms')} allows ${allowed}; the token is signed with ${list(header.alg)}`,
+          jose,
+        );
+      }
+      case 'wrong_type': {
+        const typ = o.requiredTyp ?? 'at+jwt';
+        return refusal(
+          err.reason,
+          `not an access token (typ): ${list(header.typ)}, expected ${typ}`,
+          `${this.setting('tokenType')} (default: the preset's) requires typ ${typ}; the token's is ${list(header.typ)}`,
+          jose,
+        );
+      }
+      case 'expired': {
+        const at = typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : '(unknown)';
+        return refusal(
+          err.reason,
+          `token expired at ${at}`,
+          `expired at ${at}, beyond ${this.setting('clockSkew')}=${o.clockToleranceSec ?? 30} s of clock skew`,
+          jose,
+        );
+      }
+      default:
+        return err;
+    }
   }
 
   /** Verifies a compact JWS; resolves with its claims or rejects with a TokenError. */
@@ -133,9 +236,11 @@ export class TokenVerifier implements TokenCheck {
     if (known) {
       if (Date.now() <= known.expiresAtMs) return known.payload;
       this.verified.delete(token);
-      throw new TokenError('expired', 'token expired');
+      throw this.explain(new TokenError('expired', 'token expired'), token);
     }
-    const payload = await this.verifySignature(token);
+    const payload = await this.verifySignature(token).catch((err: unknown) => {
+      throw err instanceof TokenError ? this.explain(err, token) : err;
+    });
     this.remember(token, payload);
     return payload;
   }
@@ -153,6 +258,10 @@ export class TokenVerifier implements TokenCheck {
 
   private async verifySignature(token: string): Promise<JWTPayload> {
     if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw new TokenError('malformed', 'token malformed');
+    // Another issuer's token would otherwise fail its signature check against this issuer's keys
+    // ("signature invalid"), hiding the plain reason: it names an issuer this service does not trust.
+    if (unverified(token).claims.iss !== this.options.issuer)
+      throw new TokenError('wrong_issuer', 'token issuer not trusted');
     try {
       return await this.verifyOnce(token);
     } catch (err) {
@@ -213,7 +322,14 @@ export class TrustedIssuers implements TokenCheck {
       throw new TokenError('malformed', 'token malformed', { cause: err });
     }
     const verifier = typeof iss === 'string' ? this.byIssuer.get(iss) : undefined;
-    if (!verifier) throw new TokenError('wrong_issuer', 'token issuer not trusted');
+    if (!verifier) {
+      const trusted = [...this.byIssuer.keys()].join(', ');
+      throw refusal(
+        'wrong_issuer',
+        `token issuer not trusted: ${list(iss)} (trusted: ${trusted})`,
+        `AGENTMESH_OAUTH_ISSUER and AGENTMESH_OAUTH_TRUST_FILE trust ${trusted}; the token is from ${list(iss)}`,
+      );
+    }
     const claims = await verifier.verify(token);
     this.ofClaims.set(claims, verifier);
     return claims;
