@@ -33,6 +33,8 @@ export interface IdpOptions {
   defaultResource?: string;
   /** Publish OpenID Connect discovery only (as Entra ID): the RFC 8414 path answers 404. */
   oidcOnly?: boolean;
+  /** Puts another issuer's identifier in `iss` of access tokens (a rogue provider, for issuer mix-up tests). */
+  issClaim?: string;
 }
 
 /** A running test identity provider. */
@@ -179,6 +181,7 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
       customizers: {
         jwt: (_ctx, _token, jwt) => {
           reshape(shape, jwt as never, options.people, options.appRoles);
+          if (options.issClaim) (jwt as { payload: Record<string, unknown> }).payload.iss = options.issClaim;
         },
       },
     },
