@@ -102,6 +102,14 @@ test('an algorithm the service does not allow (RS256 while AGENTMESH_OAUTH_ALGOR
   }
 });
 
+test('what the caller wrote in the token is echoed on one line', async () => {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const forged = `${b64({ alg: 'RS256\nforged: yes', typ: 'at+jwt' })}.${b64({ iss: trusted.issuer, aud: AUDIENCE })}.c2ln`;
+  const { err } = await refusal(service, forged);
+  expect(err.code).toBe(Code.UNAUTHENTICATED);
+  expect(err.message).toContain('token algorithm not allowed: RS256?forged: yes (allowed: ');
+});
+
 test('an expired token, with no clock skew tolerated', async () => {
   const shortLived = await startIdp({
     tls: { ...mesh.files.issue('agentmesh/idp'), ca: mesh.caFile },

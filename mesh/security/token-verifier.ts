@@ -118,7 +118,11 @@ function unverified(token: string): { header: Record<string, unknown>; claims: J
   }
 }
 
-const list = (v: unknown) => (Array.isArray(v) ? v.map(String).join(', ') : String(v ?? '(none)'));
+/** A claim or header value for a one-line message: the caller wrote it, so no control characters and a bounded length. */
+const list = (v: unknown) =>
+  (Array.isArray(v) ? v.map(String).join(', ') : String(v ?? '(none)'))
+    .replace(/\p{Cc}/gu, '?')
+    .slice(0, 200);
 
 /** Checks bearer tokens and reads the principal from their claims: one issuer (TokenVerifier) or several (TrustedIssuers). */
 export interface TokenCheck {
@@ -260,8 +264,13 @@ export class TokenVerifier implements TokenCheck {
     if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw new TokenError('malformed', 'token malformed');
     // Another issuer's token would otherwise fail its signature check against this issuer's keys
     // ("signature invalid"), hiding the plain reason: it names an issuer this service does not trust.
-    if (unverified(token).claims.iss !== this.options.issuer)
-      throw new TokenError('wrong_issuer', 'token issuer not trusted');
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch (err) {
+      throw new TokenError('malformed', 'token malformed', { cause: err });
+    }
+    if (iss !== this.options.issuer) throw new TokenError('wrong_issuer', 'token issuer not trusted');
     try {
       return await this.verifyOnce(token);
     } catch (err) {
