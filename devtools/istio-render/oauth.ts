@@ -4,8 +4,14 @@
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { z } from 'zod';
-import { audienceScheme, audienceSchemeProblem, parseExplicitAudiences } from '../../mesh/security/audiences.js';
-import { PRESET_NAMES, PRESETS, type AudienceRequest } from '../../mesh/security/claim-mapping.js';
+import {
+  audienceScheme,
+  audienceSchemeProblem,
+  parseExplicitAudiences,
+  PRESET_NAMES,
+  PRESETS,
+  type AudienceRequest,
+} from '../../mesh/index.js';
 import type { Manifest } from './constants.js';
 import { checkNetwork, networkFields, resolveNetwork, type EgressRule } from './egress.js';
 import type { RenderConfig } from './render-config.js';
