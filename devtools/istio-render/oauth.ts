@@ -7,7 +7,6 @@ import { z } from 'zod';
 import {
   audienceScheme,
   audienceSchemeProblem,
-  parseExplicitAudiences,
   PRESET_NAMES,
   PRESETS,
   type AudienceRequest,
@@ -66,7 +65,7 @@ export const oauthFields = {
       z
         .string()
         .min(1)
-        .regex(/^[^,=]+$/, 'must not contain "," or "="'),
+        .regex(/^[^,]+$/, 'must not contain ","'),
     )
     .optional(),
   /** AGENTMESH_OAUTH_EXTRA_AUDIENCES per service: more audiences it accepts (e.g. its Entra application id). */
@@ -215,10 +214,5 @@ export function checkServicesNamed(o: OAuth, rendered: string[]): void {
       throw new Error(
         `oauth.${field}: ${unknown.join(', ')} is not a rendered service (rendered: ${rendered.join(', ')})`,
       );
-  }
-  if (o.audiences) {
-    const joined = oauthSettings(o).AGENTMESH_OAUTH_AUDIENCES ?? '';
-    const parsed = parseExplicitAudiences(joined);
-    if (typeof parsed === 'string') throw new Error(`oauth.audiences ${parsed}`);
   }
 }
