@@ -24,7 +24,8 @@ type IstioRule = Record<string, unknown>;
 /**
  * The AuthorizationPolicy of one service, rendered from the policy the
  * service enforces itself: one ALLOW rule per policy rule and caller form
- * (see translateCaller), each also requiring a valid token from `issuer`;
+ * (see translateCaller), each also requiring a valid token from one of `issuers`
+ * (the primary issuer, then those of the trust file);
  * everything else is denied (ALLOW semantics, plus the namespace's
  * allow-nothing policy). Scopes are not rendered: the service checks them
  * on every call (Istio cannot test one scope inside the space-separated
@@ -41,10 +42,11 @@ export function authorizationPolicy(
   policy: ServicePolicy,
   target: { account: string; namespace: string; source: string },
   trustDomain: string,
-  issuer: string,
+  issuers: string[],
   monitoringNamespace: string,
 ): { manifest: Manifest; notes: PolicyNotes } {
   const notes: PolicyNotes = { narrowed: [] };
+  const requestPrincipals = issuers.map((issuer) => `${issuer}/*`);
   const rules: IstioRule[] = [
     { from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] },
   ];
@@ -56,12 +58,11 @@ export function authorizationPolicy(
       const form = translateCaller(caller, trustDomain);
       if (form.note) notes.narrowed.push(`rule "${rule.description || rule.methods.join(',')}": ${form.note}`);
       if (form.principals.length === 0) continue;
-      const source = { principals: form.principals, requestPrincipals: [`${issuer}/*`] };
+      const source = { principals: form.principals, requestPrincipals };
       if (form.when) conditional.push({ from: [{ source }], to, when: form.when });
       else plain.push(...form.principals);
     }
-    if (plain.length)
-      rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals: [`${issuer}/*`] } }], to });
+    if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals } }], to });
     rules.push(...conditional);
   }
   rules.push({

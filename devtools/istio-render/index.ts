@@ -8,6 +8,7 @@ export type { GrpcMethod } from './grpc-methods.js';
 export { istioAdmits, istioMatches, translateCaller } from './istio-principals.js';
 export type { IstioCaller } from './istio-principals.js';
 export { loadRenderConfig, renderConfigSchema } from './render-config.js';
+export { TRUST_CONFIGMAP, TRUST_DIR, trustedIssuerSchema } from './oauth.js';
 export type { RenderConfig } from './render-config.js';
 export { diffRendered, renderIstio, writeRendered } from './render-istio.js';
 export type { RenderedIstio } from './render-istio.js';

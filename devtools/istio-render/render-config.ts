@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { checkNetwork, networkFields } from './egress.js';
+import { checkOAuth, oauthFields } from './oauth.js';
 
 /** Settings of the Istio rendering that are not in the services' own files (istio/render-config.json). */
 export const renderConfigSchema = z.strictObject({
@@ -21,11 +22,14 @@ export const renderConfigSchema = z.strictObject({
       tokenUrl: z.url().optional(),
       /** Set for IdPs that do not emit `typ: at+jwt` (AGENTMESH_OAUTH_TOKEN_TYPE=none). */
       tokenType: z.string().optional(),
+      /** Preset, audience scheme, explicit and extra audiences, request style, claims, trusted issuers (see oauth.ts). */
+      ...oauthFields,
       /** Where workloads reach an external issuer (its namespace, or cidrs outside the cluster); the ports come from its URLs. */
       ...networkFields,
     })
     .superRefine(checkNetwork)
-    .default({}),
+    .superRefine(checkOAuth)
+    .prefault({}),
   vault: z
     .strictObject({
       address: z.url().default('https://vault.vault.svc.cluster.local:8200'),

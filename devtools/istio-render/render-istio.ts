@@ -19,6 +19,7 @@ import { configuredEgress } from './egress.js';
 import { grpcMethods, methodsMatching, type GrpcMethod } from './grpc-methods.js';
 import { translateCaller } from './istio-principals.js';
 import { allowNothing, namespace, networkPolicies, peerAuthentication, settings } from './namespace.js';
+import { checkServicesNamed, oauthSettings, trustConfigMap, trustedIssuerEgress } from './oauth.js';
 import type { RenderConfig } from './render-config.js';
 import { discoverServices, type DeployableService } from './service-discovery.js';
 import { destinationRule, virtualService } from './traffic.js';
@@ -89,6 +90,13 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   if (!jwksUri) throw new Error('oauth.jwksUri is required with an external issuer (Istio fetches the keys from it)');
   const tokenUrl = config.oauth.tokenUrl ?? (localAuth ? `${issuer}/oauth2/token` : undefined);
   const registry = services.find((s) => s.name === 'agentmesh/registry');
+  checkServicesNamed(
+    config.oauth,
+    services.map((s) => s.name),
+  );
+  const issuers = [issuer, ...config.oauth.trustedIssuers.map((t) => t.issuer)];
+  if (new Set(issuers).size < issuers.length)
+    throw new Error(`oauth.trustedIssuers: ${issuer} is the primary issuer already (each issuer once)`);
 
   const data: Record<string, string> = {
     AGENTMESH_TRANSPORT: 'istio',
@@ -105,7 +113,7 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
     AGENTMESH_OAUTH_ISSUER: issuer,
     AGENTMESH_OAUTH_JWKS_URL: jwksUri,
     ...(tokenUrl ? { AGENTMESH_OAUTH_TOKEN_URL: tokenUrl } : {}),
-    ...(config.oauth.tokenType ? { AGENTMESH_OAUTH_TOKEN_TYPE: config.oauth.tokenType } : {}),
+    ...oauthSettings(config.oauth),
     ...(registry
       ? { AGENTMESH_REGISTRY_ADDRESS: `${serviceHost(registry.account, registry.namespace)}:${GRPC_PORT}` }
       : {}),
@@ -130,13 +138,17 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   }
   const externalIssuerUrls = localAuth ? undefined : [...new Set([issuer, jwksUri, ...(tokenUrl ? [tokenUrl] : [])])];
   for (const ns of namespaces) {
-    const egress = configuredEgress(config, ns, {
-      externalIssuerUrls,
-      llm: services.some((s) => s.namespace === ns && s.kind === 'grpc' && isAgent(s)),
-    });
+    const egress = [
+      ...configuredEgress(config, ns, {
+        externalIssuerUrls,
+        llm: services.some((s) => s.namespace === ns && s.kind === 'grpc' && isAgent(s)),
+      }),
+      ...trustedIssuerEgress(config.oauth),
+    ];
     const manifests = [
       namespace(ns),
       settings(ns, data),
+      ...trustConfigMap(config.oauth, ns),
       peerAuthentication(ns),
       allowNothing(ns),
       ...networkPolicies(ns, config.monitoringNamespace, meshPorts, egress),
@@ -193,14 +205,14 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
       s.policy!,
       { account: s.account, namespace: s.namespace, source },
       config.trustDomain,
-      issuer,
+      issuers,
       config.monitoringNamespace,
     );
     notes.push(...policyNotes.narrowed.map((n) => `${source}: ${n}`));
     const manifests = [
       ...common,
       virtualService(s.account, s.namespace, servedMethods(s, methods), 'grpc'),
-      requestAuthentication(s, issuer, jwksUri),
+      requestAuthentication(s, config, issuer, jwksUri),
       manifest,
       workloadNetworkPolicy(s, callerNamespaces(s, config.trustDomain), config.monitoringNamespace),
     ];

@@ -26,6 +26,7 @@ import {
   VERSIONS,
   type Manifest,
 } from './constants.js';
+import { extraAudiencesEnv, jwtRules, trustVolume } from './oauth.js';
 import type { RenderConfig } from './render-config.js';
 import type { DeployableService } from './service-discovery.js';
 
@@ -111,6 +112,7 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     env.push(
       { name: 'AGENTMESH_POLICY_FILE', value: `${APP_DIR}/services/${s.path}/policy.json` },
       { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
+      ...extraAudiencesEnv(config.oauth, s.name),
     );
     if (llm) {
       env.push(
@@ -152,12 +154,14 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
         { name: 'http-admin', containerPort: ADMIN_PORT, protocol: 'TCP' as const },
       ]
     : [{ name: 'http-oauth', containerPort: AUTH_PORT, protocol: 'TCP' as const }];
+  const trust = trustVolume(config.oauth);
   const volumeMounts = [
     { name: 'tmp', mountPath: '/tmp' },
     { name: 'data', mountPath: DATA_DIR },
     { name: 'vault-token', mountPath: VAULT_TOKEN_DIR, readOnly: true },
     { name: 'vault-ca', mountPath: '/etc/agentmesh/vault-ca', readOnly: true },
     ...(grpc ? [] : [{ name: 'auth-clients', mountPath: '/etc/agentmesh/auth', readOnly: true }]),
+    ...trust.volumeMounts,
   ];
   const volumes = [
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
@@ -172,6 +176,7 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     },
     { name: 'vault-ca', configMap: { name: 'vault-ca', optional: true } },
     ...(grpc ? [] : [{ name: 'auth-clients', configMap: { name: 'auth-clients' } }]),
+    ...trust.volumes,
   ];
   return {
     apiVersion: 'apps/v1',
@@ -276,15 +281,23 @@ export function disruptionBudget(s: DeployableService): Manifest {
   } satisfies IPodDisruptionBudget;
 }
 
-/** Tokens from the issuer, for this service's audience, verified by the sidecar and passed on (the service verifies them again). */
-export function requestAuthentication(s: DeployableService, issuer: string, jwksUri: string): Manifest {
+/**
+ * Tokens from the issuer, or one of the trust file's, for this service's audiences under the
+ * configured scheme, verified by the sidecar and passed on (the service verifies them again).
+ */
+export function requestAuthentication(
+  s: DeployableService,
+  config: RenderConfig,
+  issuer: string,
+  jwksUri: string,
+): Manifest {
   return {
     apiVersion: 'security.istio.io/v1',
     kind: 'RequestAuthentication',
     metadata: { name: s.account, namespace: s.namespace },
     spec: {
       selector: { matchLabels: { app: s.account } },
-      jwtRules: [{ issuer, jwksUri, audiences: [s.name], forwardOriginalToken: true }],
+      jwtRules: jwtRules(config.oauth, config.trustDomain, s.name, issuer, jwksUri),
     },
   } satisfies IRequestAuthentication;
 }
