@@ -11,7 +11,7 @@ import {
   type PlannedService,
   type ServiceKind,
 } from './mesh-plan.js';
-import { writePeopleTrustFile, type PeopleIssuer } from './people-issuer.js';
+import { writeConsolePeopleFile, writePeopleTrustFile, type PeopleIssuer } from './people-issuer.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
 /** mesh.json as the launcher writes it: with the external issuer people log in at, when there is one. */
@@ -156,6 +156,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
   // as subject tokens in token exchange), trusts it through the same trust file.
   const env = { ...options.env };
   if (options.people) env.AGENTMESH_OAUTH_TRUST_FILE = writePeopleTrustFile(plan.home, options.people);
+  const consolePeople = options.people ? writeConsolePeopleFile(plan, options.people) : undefined;
   const caFile = join(plan.home, 'certs', 'ca.crt');
   const caPem = readFileSync(caFile, 'utf8');
   let giveUp: (reason: string) => void = () => undefined;
@@ -187,7 +188,10 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
               {
                 name: i.label,
                 entry: s.entry,
-                env: serviceEnv(plan, s, i, env),
+                env: serviceEnv(plan, s, i, {
+                  ...env,
+                  ...(s.kind === 'console' && consolePeople ? { AGENTMESH_CONSOLE_PEOPLE_FILE: consolePeople } : {}),
+                }),
                 logFile: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
                 ready: readiness(s, i, caPem),
               },

@@ -4,7 +4,14 @@
 // and names the issuer in mesh.json, where the CLI and the console find it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { audienceSchemeProblem, ConfigError, PRESET_NAMES, writePrivateFile } from '../../mesh/index.js';
+import {
+  audienceScheme,
+  audienceSchemeProblem,
+  ConfigError,
+  PRESET_NAMES,
+  writePrivateFile,
+} from '../../mesh/index.js';
+import type { MeshPlan } from './mesh-plan.js';
 
 /** The people issuer as mesh.json records it for the CLI and the console. */
 export interface PeopleIssuer {
@@ -70,5 +77,19 @@ export function writePeopleTrustFile(home: string, people: PeopleIssuer): string
     ...(people.ca ? { ca: people.ca } : {}),
   };
   writePrivateFile(file, `${JSON.stringify({ issuers: [entry] }, null, 2)}\n`);
+  return file;
+}
+
+/**
+ * Writes <home>/console-people.json (AGENTMESH_CONSOLE_PEOPLE_FILE): the people issuer and every audience the
+ * console may ask for a person (the resources of its authorization request), the registry's first.
+ */
+export function writeConsolePeopleFile(plan: MeshPlan, people: PeopleIssuer): string {
+  const audienceOf = audienceScheme(people.audience, plan.trustDomain);
+  const callees = plan.services.filter((s) => s.kind !== 'auth' && s.kind !== 'console');
+  callees.sort((a, b) => Number(b.kind === 'registry') - Number(a.kind === 'registry'));
+  const file = join(plan.home, 'console-people.json');
+  const audiences = [...new Set(callees.map((s) => audienceOf(s.name)))];
+  writePrivateFile(file, `${JSON.stringify({ ...people, audiences }, null, 2)}\n`);
   return file;
 }
