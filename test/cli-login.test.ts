@@ -168,6 +168,21 @@ describe('agentmesh login at an external people issuer (device authorization gra
     expect(Object.keys(tokens)).toEqual(['spiffe://agentmesh.local/ns/agentmesh/sa/registry']);
   }, 60_000);
 
+  test('a token for another service comes by refresh token, for that service’s audience, naming ada', async () => {
+    const r = await cli(['token', '--audience', 'banking/loan-math']);
+    expect(r.code).toBe(0);
+    const claims = JSON.parse(Buffer.from(r.stdout.trim().split('.')[1]!, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({
+      iss: idp.issuer,
+      sub: 'ada',
+      aud: 'spiffe://agentmesh.local/ns/banking/sa/loan-math',
+      roles: ['loan-officer'],
+    });
+  });
+
   test('logout forgets the login; the next call needs a new one', async () => {
     const out = await cli(['logout']);
     expect(out.stdout).toBe(`logged out of ${idp.issuer}\n`);
@@ -175,4 +190,17 @@ describe('agentmesh login at an external people issuer (device authorization gra
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('agentmesh: not logged in: run agentmesh login');
   });
+
+  test('ada logs in again; once the issuer revokes that login the CLI says it expired and forgets it', async () => {
+    expect((await login('ada')).code).toBe(0);
+    const stored = join(home, 'people-login.json');
+    const kept = JSON.parse(readFileSync(stored, 'utf8')) as { refreshToken: string; tokens: object };
+    await (await idp.provider.RefreshToken.find(kept.refreshToken))!.destroy();
+    // The cached access tokens have run out: the next call needs the refresh token.
+    writeFileSync(stored, JSON.stringify({ ...kept, tokens: {} }), { mode: 0o600 });
+    const r = await cli(['agents']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('agentmesh: login expired: run agentmesh login again\n');
+    expect((await cli(['agents'])).stderr).toContain('agentmesh: not logged in');
+  }, 60_000);
 });

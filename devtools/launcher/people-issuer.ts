@@ -2,8 +2,9 @@
 // workloads keep the mesh's own issuer. The launcher writes a trust file every service reads
 // (AGENTMESH_OAUTH_TRUST_FILE, the auth server too: it accepts these tokens as subject tokens)
 // and names the issuer in mesh.json, where the CLI and the console find it.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import {
   audienceScheme,
   audienceSchemeProblem,
@@ -67,15 +68,19 @@ export function peopleIssuerFromEnv(env: NodeJS.ProcessEnv): PeopleIssuer | unde
   return { issuer, clientId, preset, audience, ...(ca ? { ca } : {}), scopes: PEOPLE_SCOPES };
 }
 
-/** Writes <home>/people-trust.json (AGENTMESH_OAUTH_TRUST_FILE format) and returns its path. */
+/**
+ * Writes <home>/people-trust.json (AGENTMESH_OAUTH_TRUST_FILE format) and returns its path. Without
+ * AGENTMESH_PEOPLE_CA the issuer is trusted through the public roots Node ships (written beside it):
+ * a trust file's issuer without `ca` would be checked against the mesh's own CA.
+ */
 export function writePeopleTrustFile(home: string, people: PeopleIssuer): string {
   const file = join(home, 'people-trust.json');
-  const entry = {
-    issuer: people.issuer,
-    preset: people.preset,
-    audience: people.audience,
-    ...(people.ca ? { ca: people.ca } : {}),
-  };
+  let ca = people.ca;
+  if (!ca) {
+    ca = join(home, 'people-ca.pem');
+    writeFileSync(ca, `${rootCertificates.join('\n')}\n`);
+  }
+  const entry = { issuer: people.issuer, preset: people.preset, audience: people.audience, ca };
   writePrivateFile(file, `${JSON.stringify({ issuers: [entry] }, null, 2)}\n`);
   return file;
 }
