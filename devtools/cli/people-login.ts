@@ -4,8 +4,7 @@
 // and is never printed; access tokens are cached beside it until shortly before they expire.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { audienceScheme, httpRequest, writePrivateFile } from '../../mesh/index.js';
-import { issuerMetadata } from '../../mesh/security/issuer-metadata.js';
+import { audienceScheme, httpRequest, issuerMetadata, writePrivateFile } from '../../mesh/index.js';
 import type { MeshFile, PeopleIssuer } from '../launcher/launcher.js';
 import { CliError } from './cli-error.js';
 

@@ -6,8 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
 import { httpRequest, mapClaims, PRESETS, type PresetName } from '../../../mesh/index.js';
-import { audienceScheme, ConfigError } from '../../../mesh/index.js';
-import { issuerMetadata } from '../../../mesh/security/issuer-metadata.js';
+import { audienceScheme, ConfigError, issuerMetadata } from '../../../mesh/index.js';
 import { HttpError } from './http-errors.js';
 
 /** What the launcher writes for the console (AGENTMESH_CONSOLE_PEOPLE_FILE): the people issuer and the audiences to ask for. */
