@@ -151,7 +151,9 @@ say('');
 say(`mesh file: ${mesh.plan.home}/mesh.json   logs: ${mesh.plan.home}/logs/   traces: ${mesh.plan.home}/traces/`);
 if (mesh.file.console)
   say(
-    `console: ${mesh.file.console}  (sign in as ada, a loan officer; carol, who also approves loans; or ben, an auditor)`,
+    mesh.file.people
+      ? `console: ${mesh.file.console}  (people sign in at ${mesh.file.people.issuer})`
+      : `console: ${mesh.file.console}  (sign in as ada, a loan officer; carol, who also approves loans; or ben, an auditor)`,
   );
 if (mesh.file.people) say(`people log in at ${mesh.file.people.issuer}:  npx agentmesh login`);
 say('try:  npx agentmesh agents');
