@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { peopleIssuerFromEnv, writePeopleTrustFile } from '../devtools/launcher/people-issuer.js';
+import { ROOT, runCommand } from './helpers/processes.js';
 
 const ISSUER = 'https://login.example.com/tenant/v2.0';
 
@@ -73,4 +74,27 @@ describe('AGENTMESH_PEOPLE_* settings of npm start', () => {
       rmSync(home, { recursive: true, force: true });
     }
   });
+
+  test('npm start stops at once on a bad setting, with the line naming it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'agentmesh-people-start-'));
+    try {
+      const r = await runCommand(process.execPath, ['--import', 'tsx', join(ROOT, 'devtools/launcher/start.ts')], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          AGENTMESH_HOME: home,
+          AGENTMESH_PEOPLE_ISSUER: 'http://login.example.com',
+          AGENTMESH_PEOPLE_CLIENT_ID: 'cli',
+        },
+        timeout: 60_000,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        'agentmesh: invalid configuration: AGENTMESH_PEOPLE_ISSUER must be an https:// URL (http://login.example.com)\n',
+      );
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
