@@ -10,6 +10,7 @@ import { TokenClient } from '../../mesh/index.js';
 import { Transport } from '../../mesh/index.js';
 import type { ServiceDefinition } from '../../mesh/index.js';
 import { CliError } from './cli-error.js';
+import { PeopleTokens } from './people-login.js';
 
 export { CliError };
 
@@ -28,6 +29,8 @@ export class MeshConnection {
   readonly home: string;
   private readonly transport: Transport;
   private readonly tokens: TokenClient;
+  /** With a people issuer (mesh.json `people`): the logged-in person's tokens, for every call. */
+  private readonly people: PeopleTokens | undefined;
   private readonly clients: { close(): void }[] = [];
 
   constructor(
@@ -60,6 +63,7 @@ export class MeshConnection {
       auth: { method: 'client_secret_basic', secret: clientSecret },
       ca: readFileSync(this.file.ca, 'utf8'),
     });
+    this.people = this.file.people ? new PeopleTokens(this.file, this.home) : undefined;
   }
 
   /** The service entry of mesh.json, or a one-line error saying what it is instead, or listing what runs. */
@@ -78,8 +82,12 @@ export class MeshConnection {
     return registry.name;
   }
 
-  /** A user token for a service: the local dev login, the person is the subject (impersonation by the CLI's client). */
+  /**
+   * A user token for a service: from the people issuer for the person logged in with `agentmesh login`,
+   * else the local dev login (the person is the subject, impersonation by the CLI's client).
+   */
   userToken(audience: string, scopes: string[] = []): Promise<string> {
+    if (this.people) return this.people.accessToken(audience);
     return this.tokens.tokenForUser(this.user, audience, scopes);
   }
 
@@ -102,8 +110,11 @@ export class MeshConnection {
     as: 'user' | 'cli',
     scopes: string[] = [],
   ): MeshClient<S> {
+    // With a people issuer the CLI acts for the logged-in person everywhere: its own client credentials
+    // would let anyone at this terminal read the registry without logging in.
+    const asUser = as === 'user' || this.people !== undefined;
     const hook = async (metadata: Metadata) => {
-      const token = as === 'user' ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
+      const token = asUser ? await this.userToken(service, scopes) : await this.tokens.getToken(service, scopes);
       metadata.set('authorization', `Bearer ${token}`);
     };
     // Every replica of the service (mesh.json `addresses`), balanced round robin by the client.

@@ -15,6 +15,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
   explain: async (args) => (await import('./explain-command.js')).explain(args),
   audit: async (args) => (await import('./audit-command.js')).audit(args),
   token: async (args) => (await import('./token-command.js')).token(args),
+  login: async (args) => (await import('./login-command.js')).login(args),
+  logout: async (args) => (await import('./login-command.js')).logout(args),
   new: async (args) => (await import('./new-command.js')).create(args),
 };
 

@@ -69,6 +69,13 @@ verify the hash chains of the audit trails of the mesh's services (exit code 1 w
   token: `usage: agentmesh token --audience NAME [--scope S]...
 
 print an access token for the current user to call the service NAME (for grpcurl)`,
+  login: `usage: agentmesh login
+
+log in at the mesh's people issuer (npm start with AGENTMESH_PEOPLE_ISSUER): open the address shown,
+enter the code, log in there; later commands act for you. A mesh without one needs no login (dev login)`,
+  logout: `usage: agentmesh logout
+
+forget the login at the mesh's people issuer (its tokens are deleted from the mesh folder)`,
   new: `usage: agentmesh new agent <ns/name> [--dir FOLDER [--framework SPEC]]
        agentmesh new tool <ns/name> [--dir FOLDER [--framework SPEC]]
 
@@ -100,6 +107,7 @@ export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <comman
   audit verify [--json]        verify the audit chains of the mesh's services
   token --audience NAME [--scope S]...
                                print an access token for the current user to call NAME (for grpcurl)
+  login, logout                log in at (out of) the mesh's people issuer, when it has one
   new agent <ns/name> [--dir FOLDER [--framework SPEC]]
                                scaffold an agent: here (npm start picks it up) or, with --dir, a
                                standalone project on the framework

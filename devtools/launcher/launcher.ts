@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { httpRequest, processAlive, writePrivateFile, type MeshFile } from '../../mesh/index.js';
+import { httpRequest, processAlive, writePrivateFile, type MeshFile as BaseMeshFile } from '../../mesh/index.js';
 import { certPaths, issueCertificates, prepareMeshFiles } from './mesh-files.js';
 import {
   CLI_CLIENT,
@@ -11,9 +11,12 @@ import {
   type PlannedService,
   type ServiceKind,
 } from './mesh-plan.js';
+import { writeConsolePeopleFile, writePeopleTrustFile, type PeopleIssuer } from './people-issuer.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
-export type { MeshFile };
+/** mesh.json as the launcher writes it: with the external issuer people log in at, when there is one. */
+export type MeshFile = BaseMeshFile & { people?: PeopleIssuer };
+export type { PeopleIssuer };
 
 /** Options of the launcher. */
 export interface LaunchOptions {
@@ -26,6 +29,10 @@ export interface LaunchOptions {
   replicas?: Record<string, number>;
   /** PostgreSQL URL for every stateful service (overrides services/local-mesh.json `database`). */
   database?: string;
+  /** services/local-mesh.json unless given (tests run a smaller mesh). */
+  manifest?: string;
+  /** An external issuer people log in at (AGENTMESH_PEOPLE_*): every service trusts it besides the mesh's own. */
+  people?: PeopleIssuer;
   /** Extra environment for every service (e.g. OPENAI_* for the agents). */
   env?: Record<string, string>;
   onEvent?: (e: SupervisorEvent) => void;
@@ -122,6 +129,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     basePort: options.basePort,
     replicas: options.replicas,
     database: options.database,
+    manifest: options.manifest,
   });
   if (options.home) plan.home = options.home;
   const meshFile = join(plan.home, 'mesh.json');
@@ -144,6 +152,11 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
       );
   }
   const { ca, cliSecret } = await prepareMeshFiles(plan);
+  // People's tokens come from the external issuer: every service, the auth server included (it takes them
+  // as subject tokens in token exchange), trusts it through the same trust file.
+  const env = { ...options.env };
+  if (options.people) env.AGENTMESH_OAUTH_TRUST_FILE = writePeopleTrustFile(plan.home, options.people);
+  const consolePeople = options.people ? writeConsolePeopleFile(plan, options.people) : undefined;
   const caFile = join(plan.home, 'certs', 'ca.crt');
   const caPem = readFileSync(caFile, 'utf8');
   let giveUp: (reason: string) => void = () => undefined;
@@ -175,7 +188,10 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
               {
                 name: i.label,
                 entry: s.entry,
-                env: serviceEnv(plan, s, i, options.env ?? {}),
+                env: serviceEnv(plan, s, i, {
+                  ...env,
+                  ...(s.kind === 'console' && consolePeople ? { AGENTMESH_CONSOLE_PEOPLE_FILE: consolePeople } : {}),
+                }),
                 logFile: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
                 ready: readiness(s, i, caPem),
               },
@@ -223,6 +239,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     }),
     ...(web ? { console: `https://127.0.0.1:${web.port}/` } : {}),
     client: { clientId: CLI_CLIENT, clientSecret: cliSecret, cert: cli.cert, key: cli.key },
+    ...(options.people ? { people: options.people } : {}),
   };
   writePrivateFile(meshFile, `${JSON.stringify(file, null, 2)}\n`);
   return { plan, file, supervisor, failed, stop };

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchMesh, type RunningMesh } from './launcher.js';
+import { peopleIssuerFromEnv, type PeopleIssuer } from './people-issuer.js';
 import type { SupervisorEvent } from './supervisor.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -64,6 +65,13 @@ if (basePort !== undefined && !Number.isInteger(basePort)) {
   process.stderr.write(`agentmesh: AGENTMESH_BASE_PORT must be a port number\n`);
   process.exit(2);
 }
+let people: PeopleIssuer | undefined;
+try {
+  people = peopleIssuerFromEnv(process.env);
+} catch (err) {
+  process.stderr.write(`agentmesh: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 const passThrough = Object.fromEntries(
   Object.entries(process.env).filter(
     ([k, v]) =>
@@ -118,6 +126,7 @@ try {
     basePort,
     replicas: flags.replicas,
     database: flags.database,
+    people,
     env: passThrough,
     onEvent,
     signal: starting.signal,
@@ -142,8 +151,11 @@ say('');
 say(`mesh file: ${mesh.plan.home}/mesh.json   logs: ${mesh.plan.home}/logs/   traces: ${mesh.plan.home}/traces/`);
 if (mesh.file.console)
   say(
-    `console: ${mesh.file.console}  (sign in as ada, a loan officer; carol, who also approves loans; or ben, an auditor)`,
+    mesh.file.people
+      ? `console: ${mesh.file.console}  (people sign in at ${mesh.file.people.issuer})`
+      : `console: ${mesh.file.console}  (sign in as ada, a loan officer; carol, who also approves loans; or ben, an auditor)`,
   );
+if (mesh.file.people) say(`people log in at ${mesh.file.people.issuer}:  npx agentmesh login`);
 say('try:  npx agentmesh agents');
 say('      npx agentmesh task lending/loan-orchestrator --example 1');
 say('stop: Ctrl-C');

@@ -4,6 +4,7 @@ export type { CertificatePaths } from './cert-files.js';
 export { createCa, issueWorkloadCert, loadCa } from './dev-ca.js';
 export type { CertificateAuthority, PemPair, WorkloadCertOptions } from './dev-ca.js';
 export { httpRequest } from './https-client.js';
+export { issuerMetadata, metadataUrls } from './issuer-metadata.js';
 export { authorize, loadPolicy, parsePolicy } from './policy.js';
 export type { Decision, PolicyRule, ServicePolicy } from './policy.js';
 export { bearerToken, securityInterceptor } from './security-interceptor.js';

@@ -35,6 +35,8 @@ export interface IdpOptions {
   oidcOnly?: boolean;
   /** Puts another issuer's identifier in `iss` of access tokens (a rogue provider, for issuer mix-up tests). */
   issClaim?: string;
+  /** Offer the device authorization grant (RFC 8628) for terminals; see TestIdp.verifyDevice. */
+  deviceFlow?: boolean;
 }
 
 /** A running test identity provider. */
@@ -47,6 +49,11 @@ export interface TestIdp {
     person: string,
     o: { clientId: string; clientSecret?: string; redirectUri: string; resource?: string; scope?: string },
   ): Promise<Record<string, unknown>>;
+  /**
+   * What a person does in a browser for a device login (deviceFlow): enters `userCode` on the provider's
+   * /device page, confirms (or, with `deny`, aborts), and logs in and consents as `person`.
+   */
+  verifyDevice(person: string, userCode: string, o?: { deny?: boolean }): Promise<void>;
   /** A token request at the token endpoint with a client secret (form fields as given). */
   token(clientId: string, secret: string, form: Record<string, string>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -158,6 +165,7 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: options.deviceFlow ?? false },
       introspection: { enabled: false },
       resourceIndicators: {
         enabled: true,
@@ -216,10 +224,8 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
     return { status: answer.status, ...(JSON.parse(answer.body) as Record<string, unknown>) };
   }
 
-  async function login(
-    person: string,
-    o: { clientId: string; clientSecret?: string; redirectUri: string; resource?: string; scope?: string },
-  ) {
+  /** A browser's cookie jar, as far as the provider's pages need one. */
+  function cookieJar() {
     const jar = new Map<string, string>();
     const keep = (a: Answer) => {
       for (const c of a.cookies) {
@@ -230,6 +236,62 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
       return a;
     };
     const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    return { keep, cookie };
+  }
+
+  /** Follows redirects from `at`, answering the login and consent pages as `person`, until `done` or no redirect. */
+  async function interact(
+    person: string,
+    start: Answer,
+    { keep, cookie }: ReturnType<typeof cookieJar>,
+    done: (location: string) => boolean,
+  ) {
+    let at = start;
+    for (let hops = 0; hops < 10 && at.location && !done(at.location); hops++) {
+      const url = new URL(at.location, issuer).toString();
+      at = keep(await send(url, ca, { headers: { cookie: cookie() } }));
+      const prompt = /name="prompt" value="(login|consent)"/.exec(at.status === 200 ? at.body : '')?.[1];
+      if (prompt)
+        at = keep(
+          await send(url, ca, {
+            method: 'POST',
+            headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ prompt, login: person, password: 'any' }).toString(),
+          }),
+        );
+    }
+    return at;
+  }
+
+  async function verifyDevice(person: string, userCode: string, o: { deny?: boolean } = {}) {
+    const jar = cookieJar();
+    const form = async (fields: Record<string, string>) =>
+      jar.keep(
+        await send(`${issuer}/device`, ca, {
+          method: 'POST',
+          headers: { cookie: jar.cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(fields).toString(),
+        }),
+      );
+    const xsrfOf = (a: Answer) => /name="xsrf" value="([^"]+)"/.exec(a.body)?.[1];
+    const page = jar.keep(await send(`${issuer}/device`, ca, { headers: { cookie: jar.cookie() } }));
+    const confirm = await form({ xsrf: xsrfOf(page) ?? '', user_code: userCode });
+    const xsrf = xsrfOf(confirm);
+    if (confirm.status !== 200 || !xsrf)
+      throw new Error(`device code ${userCode} refused: ${confirm.status} ${confirm.body}`);
+    const answer = await form({ xsrf, user_code: userCode, ...(o.deny ? { abort: 'yes' } : { confirm: 'yes' }) });
+    if (o.deny) return;
+    const end = await interact(person, answer, jar, () => false);
+    if (end.status !== 200 || !end.body.includes('Sign-in Success'))
+      throw new Error(`device login did not finish: ${end.status} ${end.body.slice(0, 300)}`);
+  }
+
+  async function login(
+    person: string,
+    o: { clientId: string; clientSecret?: string; redirectUri: string; resource?: string; scope?: string },
+  ) {
+    const jar = cookieJar();
+    const { keep, cookie } = jar;
     const verifier = randomBytes(32).toString('base64url');
     const query = new URLSearchParams({
       client_id: o.clientId,
@@ -243,20 +305,8 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
       prompt: 'consent',
       ...(o.resource ? { resource: o.resource } : {}),
     });
-    let at = keep(await send(`${issuer}/auth?${query}`, ca, { headers: { cookie: cookie() } }));
-    for (let hops = 0; hops < 10 && at.location && !at.location.startsWith(o.redirectUri); hops++) {
-      const url = new URL(at.location, issuer).toString();
-      at = keep(await send(url, ca, { headers: { cookie: cookie() } }));
-      const prompt = /name="prompt" value="(login|consent)"/.exec(at.status === 200 ? at.body : '')?.[1];
-      if (prompt)
-        at = keep(
-          await send(url, ca, {
-            method: 'POST',
-            headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ prompt, login: person, password: 'any' }).toString(),
-          }),
-        );
-    }
+    const first = keep(await send(`${issuer}/auth?${query}`, ca, { headers: { cookie: cookie() } }));
+    const at = await interact(person, first, jar, (location) => location.startsWith(o.redirectUri));
     if (!at.location?.startsWith(o.redirectUri)) throw new Error(`login did not come back: ${at.status} ${at.body}`);
     const code = new URL(at.location).searchParams.get('code');
     if (!code) throw new Error(`login refused: ${at.location}`);
@@ -281,6 +331,7 @@ export async function startIdp(options: IdpOptions): Promise<TestIdp> {
     provider,
     tokenUrl,
     login,
+    verifyDevice,
     token,
     close: () =>
       new Promise<void>((resolve) => {

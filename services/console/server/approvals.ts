@@ -1,7 +1,7 @@
 import { ListTasksRequest } from '../../../gen/agentmesh/v1/agent_service.js';
 import { Task } from '../../../gen/agentmesh/v1/task.js';
 import { httpErrorOf } from './http-errors.js';
-import type { AgentHandle, UserCalls } from './user-calls.js';
+import type { AgentHandle, Caller, UserCalls } from './user-calls.js';
 
 /** A task waiting for the person's answer, and the agent that holds it. */
 export interface WaitingTask {
@@ -30,7 +30,7 @@ const MAX_REGISTRY_PAGES = 10;
 const MAX_TASKS_PER_AGENT = 300;
 
 /** Every agent card the registry lists for this person, page by page. */
-async function listedAgents(calls: UserCalls, user: string) {
+async function listedAgents(calls: UserCalls, user: Caller) {
   const cards = [];
   let pageToken = '';
   for (let page = 0; page < MAX_REGISTRY_PAGES; page++) {
@@ -48,7 +48,7 @@ async function listedAgents(calls: UserCalls, user: string) {
 }
 
 /** One agent's tasks waiting for this person (ListTasks waiting_for_me, asked with their token). */
-async function waitingOn(calls: UserCalls, user: string, agent: AgentHandle): Promise<Inbox> {
+async function waitingOn(calls: UserCalls, user: Caller, agent: AgentHandle): Promise<Inbox> {
   const tasks: WaitingTask[] = [];
   const warnings: AgentWarning[] = [];
   let pageToken = '';
@@ -81,7 +81,7 @@ const time = (d: Date | undefined) => d?.getTime() ?? Number.POSITIVE_INFINITY;
  * too old for ListTasks) becomes a warning beside the others' tasks. The
  * most urgent come first: the nearest deadline, then the longest waiting.
  */
-export async function inboxOf(calls: UserCalls, user: string, onlyAgent?: string): Promise<Inbox> {
+export async function inboxOf(calls: UserCalls, user: Caller, onlyAgent?: string): Promise<Inbox> {
   const handles: (AgentHandle | AgentWarning)[] = onlyAgent
     ? [await calls.agent(user, onlyAgent)]
     : (await listedAgents(calls, user)).map((card) => {

@@ -11,10 +11,11 @@ import { scopeFromQuery } from './discover-query.js';
 import { HttpError, httpErrorOf } from './http-errors.js';
 import { readJson, sendJson, stringField } from './http-io.js';
 import { meshStatus, readMeshFile } from './operations.js';
+import type { PeopleSignIn } from './people-sign-in.js';
 import type { Session, SessionStore } from './sessions.js';
 import { bridgeTaskEvents } from './task-events.js';
 import { linesOfTrace } from './trace-logs.js';
-import type { UserCalls } from './user-calls.js';
+import type { Caller, UserCalls } from './user-calls.js';
 import { checkCsrfToken, checkSameOrigin, cookieOf, sessionCookie } from './web-security.js';
 
 /** What the console's JSON API needs. */
@@ -26,6 +27,8 @@ export interface ConsoleApiOptions {
   log: Logger;
   /** The local mesh's mesh.json (operations view, service logs). */
   meshFile: string | undefined;
+  /** With a people issuer: people sign in there (/auth/sign-in, /auth/callback), not with the dev login. */
+  people?: PeopleSignIn;
 }
 
 interface Call {
@@ -43,6 +46,8 @@ const MAX_STREAMS = 8;
 
 /** The cookie holding the session id; the __Host- prefix pins it to this origin, Secure, Path=/. */
 export const SESSION_COOKIE = '__Host-agentmesh-console';
+/** The state of a sign-in at the people issuer, binding its callback to the browser that started it (Lax: the callback is a cross-site navigation). */
+const SIGN_IN_COOKIE = '__Host-agentmesh-sign-in';
 const USER = /^[A-Za-z0-9._@-]{1,64}$/;
 const NAME = '([a-z0-9-]+/[a-z0-9-]+)';
 const TASK = '([A-Za-z0-9_.:-]{1,128})';
@@ -81,6 +86,8 @@ export class ConsoleApi {
     let session: Session | undefined;
     try {
       if (url.pathname === '/api/session') return await this.sessionRoute(req, res);
+      if (url.pathname === '/api/sign-in' && req.method === 'GET')
+        return sendJson(res, 200, this.o.people ? { issuer: this.o.people.settings.issuer } : { dev: true });
       const route = this.routes.find((r) => r.method === req.method && r.path.test(url.pathname));
       if (!route) {
         const known = this.routes.some((r) => r.path.test(url.pathname));
@@ -127,6 +134,12 @@ export class ConsoleApi {
       return sendJson(res, 200, {}, { 'set-cookie': sessionCookie(SESSION_COOKIE, '', 0) });
     }
     if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`);
+    if (this.o.people)
+      throw new HttpError(
+        403,
+        'PERMISSION_DENIED',
+        `this console signs people in at ${this.o.people.settings.issuer}, not with the dev login`,
+      );
     const user = stringField(await readJson(req), 'user', { max: 64 }).trim();
     if (!USER.test(user))
       throw new HttpError(400, 'INVALID_ARGUMENT', 'user: letters, digits and . _ @ - (at most 64)');
@@ -146,6 +159,46 @@ export class ConsoleApi {
     sendJson(res, 200, view(session), {
       'set-cookie': sessionCookie(SESSION_COOKIE, session.id, this.o.sessionMaxAgeSec),
     });
+  }
+
+  /**
+   * /auth/sign-in sends the browser to the people issuer; /auth/callback is where it comes back:
+   * the code is redeemed here, the session keeps the refresh token, the page gets only the session cookie.
+   */
+  async handleAuth(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const people = this.o.people;
+    try {
+      if (!people) throw new HttpError(404, 'NOT_FOUND', 'this console signs people in with the dev login');
+      if (req.method !== 'GET') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`);
+      if (url.pathname === '/auth/sign-in') {
+        const { location, state } = await people.start();
+        res.writeHead(302, { location, 'set-cookie': signInCookie(state, 600) }).end();
+        return;
+      }
+      if (url.pathname !== '/auth/callback') throw new HttpError(404, 'NOT_FOUND', `no such page: ${url.pathname}`);
+      let signedIn;
+      try {
+        signedIn = await people.finish(url.searchParams, cookieOf(req, SIGN_IN_COOKIE));
+      } catch (err) {
+        await this.record('unknown', 'sign_in', httpErrorOf(err).code);
+        throw err;
+      }
+      const current = this.o.sessions.get(cookieOf(req, SESSION_COOKIE));
+      if (current) this.o.sessions.delete(current.id);
+      const session = this.o.sessions.create(signedIn.user, signedIn.scopes, signedIn.roles, signedIn.grant);
+      await this.record(session.user, 'sign_in', 'OK');
+      res
+        .writeHead(302, {
+          location: '/',
+          'set-cookie': [sessionCookie(SESSION_COOKIE, session.id, this.o.sessionMaxAgeSec), signInCookie('', 0)],
+        })
+        .end();
+    } catch (err) {
+      const e = httpErrorOf(err);
+      if (e.status >= 500) this.o.log.error({ err, path: url.pathname }, 'sign-in failed');
+      else this.o.log.info({ path: url.pathname, status: e.status, code: e.code }, 'sign-in refused');
+      if (!res.headersSent) sendJson(res, e.status, { code: e.code, message: e.message });
+    }
   }
 
   private async record(
@@ -171,24 +224,21 @@ export class ConsoleApi {
     const max = Math.min(100, Math.max(1, Number(query.get('max') ?? 50) || 50));
     const { matches } = await this.o.calls
       .registry()
-      .discover({ scope, maxResults: max }, await this.o.calls.as(session.user, this.o.calls.registryName));
+      .discover({ scope, maxResults: max }, await this.o.calls.as(session, this.o.calls.registryName));
     return { matches: matches.map((m) => DiscoveryMatch.toJSON(m)) };
   }
 
   private async agentCard({ session, params }: Call) {
     const { card, versions } = await this.o.calls
       .registry()
-      .getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session.user, this.o.calls.registryName));
+      .getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session, this.o.calls.registryName));
     return { card: AgentCard.toJSON(card!), versions };
   }
 
   private async toolCard({ session, params }: Call) {
     const { card, versions } = await this.o.calls
       .registry()
-      .getToolService(
-        { name: params[0]!, version: '' },
-        await this.o.calls.as(session.user, this.o.calls.registryName),
-      );
+      .getToolService({ name: params[0]!, version: '' }, await this.o.calls.as(session, this.o.calls.registryName));
     return { card: ToolCard.toJSON(card!), versions };
   }
 
@@ -201,7 +251,7 @@ export class ConsoleApi {
     const text = stringField(body, 'text', { optional: true, max: 4_000 });
     const requestId =
       stringField(body, 'requestId', { optional: true, pattern: /^[A-Za-z0-9-]{8,64}$/ }) || randomUUID();
-    const agent = await this.o.calls.agent(session.user, params[0]!);
+    const agent = await this.o.calls.agent(session, params[0]!);
     try {
       const { task } = await agent.client.sendTask(
         {
@@ -210,7 +260,7 @@ export class ConsoleApi {
           message: requestMessage(input as Record<string, unknown>, text),
           configuration: { blocking: false, historyLength: 1, timeout: undefined },
         },
-        await this.o.calls.as(session.user, agent.name),
+        await this.o.calls.as(session, agent.name),
       );
       await this.record(session.user, 'send_task', 'OK', agent.name, task?.id);
       return { task: Task.toJSON(task!) };
@@ -220,13 +270,13 @@ export class ConsoleApi {
     }
   }
 
-  private async task(user: string, agentName: string, taskId: string): Promise<Task> {
+  private async task(user: Caller, agentName: string, taskId: string): Promise<Task> {
     const agent = await this.o.calls.agent(user, agentName);
     return (await agent.client.getTask({ taskId, historyLength: 0 }, await this.o.calls.as(user, agent.name))).task!;
   }
 
   private async getTask({ session, params }: Call) {
-    return { task: Task.toJSON(await this.task(session.user, params[0]!, params[1]!)) };
+    return { task: Task.toJSON(await this.task(session, params[0]!, params[1]!)) };
   }
 
   private async events({ req, res, session, params }: Call) {
@@ -234,9 +284,9 @@ export class ConsoleApi {
     const open = this.streams.get(session.id) ?? 0;
     if (open >= MAX_STREAMS)
       throw new HttpError(429, 'RESOURCE_EXHAUSTED', `at most ${MAX_STREAMS} live task views at a time: close one`);
-    const agent = await this.o.calls.agent(session.user, params[0]!);
+    const agent = await this.o.calls.agent(session, params[0]!);
     const after = Number(req.headers['last-event-id'] ?? 0);
-    const options = await this.o.calls.as(session.user, agent.name, { deadlineMs: 3_600_000 });
+    const options = await this.o.calls.as(session, agent.name, { deadlineMs: 3_600_000 });
     this.streams.set(session.id, open + 1);
     try {
       await bridgeTaskEvents(
@@ -260,17 +310,17 @@ export class ConsoleApi {
     const depth = Number(query.get('depth') ?? 4);
     if (!Number.isInteger(depth) || depth < 1 || depth > 8)
       throw new HttpError(400, 'INVALID_ARGUMENT', 'depth: a whole number from 1 to 8');
-    const agent = await this.o.calls.agent(session.user, params[0]!);
+    const agent = await this.o.calls.agent(session, params[0]!);
     const { explanation } = await agent.client.explainTask(
       { taskId: params[1]!, maxDepth: depth },
-      await this.o.calls.as(session.user, agent.name),
+      await this.o.calls.as(session, agent.name),
     );
     return { explanation: Explanation.toJSON(explanation!) };
   }
 
   private async logs({ session, params }: Call) {
     // The task must be visible to this person (its agent checks): only then are its trace's log lines shown.
-    const { traceId } = await this.task(session.user, params[0]!, params[1]!);
+    const { traceId } = await this.task(session, params[0]!, params[1]!);
     const found = readMeshFile(this.o.meshFile);
     if (!found) throw new HttpError(503, 'UNAVAILABLE', 'the mesh file is not there yet: the mesh is still starting');
     return {
@@ -296,11 +346,11 @@ export class ConsoleApi {
     else if (answer !== null && typeof answer === 'object' && !Array.isArray(answer))
       message = requestMessage(answer as Record<string, unknown>, '');
     else throw new HttpError(400, 'INVALID_ARGUMENT', 'answer: a text or a JSON object');
-    const agent = await this.o.calls.agent(session.user, params[0]!);
+    const agent = await this.o.calls.agent(session, params[0]!);
     try {
       const { task } = await agent.client.provideInput(
         { taskId: params[1]!, stepId, message, expectedVersion: 0 },
-        await this.o.calls.as(session.user, agent.name),
+        await this.o.calls.as(session, agent.name),
       );
       await this.record(session.user, 'provide_input', 'OK', agent.name, params[1]);
       return { task: Task.toJSON(task!) };
@@ -314,7 +364,7 @@ export class ConsoleApi {
     const agent = query.get('agent') ?? '';
     if (agent && !new RegExp(`^${NAME}$`).test(agent))
       throw new HttpError(400, 'INVALID_ARGUMENT', 'agent: an agent name, namespace/name');
-    return inboxJson(await inboxOf(this.o.calls, session.user, agent || undefined));
+    return inboxJson(await inboxOf(this.o.calls, session, agent || undefined));
   }
 
   private async operations() {
@@ -323,3 +373,6 @@ export class ConsoleApi {
     return { services: await meshStatus(found.mesh, found.home), checkedAt: new Date().toISOString() };
   }
 }
+
+const signInCookie = (value: string, maxAgeSec: number) =>
+  `${SIGN_IN_COOKIE}=${value}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAgeSec}`;

@@ -11,6 +11,8 @@ export const consoleConfigSchema = z.object({
     .default('agentmesh/registry'),
   /** The local mesh's mesh.json: the operations view and service logs read it (unset: those views say so). */
   AGENTMESH_CONSOLE_MESH_FILE: z.string().optional(),
+  /** With a people issuer (written by the launcher): people sign in there; unset: the dev login. */
+  AGENTMESH_CONSOLE_PEOPLE_FILE: z.string().optional(),
   /** The built front end (default: services/console/dist, set by the console's main). */
   AGENTMESH_CONSOLE_ASSETS_DIR: z.string().optional(),
   /** A session unused this long ends. */

@@ -15,6 +15,7 @@ import { ConsoleApi } from './console-api.js';
 import { consoleConfigSchema } from './console-config.js';
 import { sendJson } from './http-io.js';
 import { startHttpsServer } from './https-server.js';
+import { PeopleSignIn, readPeopleSettings } from './people-sign-in.js';
 import { SessionStore } from './sessions.js';
 import { StaticFiles } from './static-files.js';
 import { UserCalls } from './user-calls.js';
@@ -57,7 +58,17 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
   const tls = new CertificateFiles({ certFile, keyFile, caFile }, security.config.AGENTMESH_TLS_REFRESH_MS, o.log);
   mkdirSync(c.AGENTMESH_DATA_DIR, { recursive: true, mode: 0o700 });
   const audit = new AuditLog(join(c.AGENTMESH_DATA_DIR, 'audit.jsonl'));
+  // Known once the server listens: the callback the people issuer sends browsers back to.
+  let callback = '';
+  const people = c.AGENTMESH_CONSOLE_PEOPLE_FILE
+    ? new PeopleSignIn(
+        readPeopleSettings(c.AGENTMESH_CONSOLE_PEOPLE_FILE),
+        security.config.AGENTMESH_TRUST_DOMAIN,
+        () => callback,
+      )
+    : undefined;
   const calls = new UserCalls({
+    people,
     transport: security.transport,
     tokens: security.tokens,
     trustDomain: security.config.AGENTMESH_TRUST_DOMAIN,
@@ -74,6 +85,7 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
     audit,
     log: o.log,
     meshFile: c.AGENTMESH_CONSOLE_MESH_FILE,
+    people,
   });
   const assets = new StaticFiles(resolve(c.AGENTMESH_CONSOLE_ASSETS_DIR ?? o.assetsDir));
   if (!assets.built) o.log.warn({ dir: assets.dir }, 'the console front end is not built: run `npm run build:console`');
@@ -82,6 +94,7 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
     setSecurityHeaders(res);
     const url = new URL(req.url ?? '/', 'https://console.invalid');
     if (url.pathname.startsWith('/api/')) return void api.handle(req, res, url);
+    if (url.pathname.startsWith('/auth/')) return void api.handleAuth(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not supported here` });
     if (!assets.built)
@@ -117,6 +130,7 @@ export async function startConsole(o: ConsoleStartOptions): Promise<Stoppable & 
     readiness: { ready: () => serving },
   });
   const url = `https://${o.kernel.AGENTMESH_HOST}:${server.port}/`;
+  callback = `${url}auth/callback`;
   o.log.info({ url, admin: admin.address }, 'console started');
   return {
     url,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PeopleGrant } from './people-sign-in.js';
 
 /** A signed-in person. */
 export interface Session {
@@ -9,6 +10,8 @@ export interface Session {
   scopes: string[];
   /** The person's roles (the token's `roles` claim; shown, never trusted). */
   roles: string[];
+  /** With a people issuer: the person's login there (refresh token, access tokens); never sent to the page. */
+  people?: PeopleGrant;
   /** Echoed in x-csrf-token on state-changing requests. */
   csrf: string;
   createdAt: number;
@@ -39,10 +42,11 @@ export class SessionStore {
   ) {}
 
   /** Starts a session for a person. */
-  create(user: string, scopes: string[], roles: string[] = []): Session {
+  create(user: string, scopes: string[], roles: string[] = [], people?: PeopleGrant): Session {
     this.sweep();
     const at = this.now();
     const session: Session = { id: token(), user, scopes, roles, csrf: token(), createdAt: at, seenAt: at };
+    if (people) session.people = people;
     this.sessions.set(session.id, session);
     return session;
   }

@@ -7,6 +7,13 @@ import type { TokenClient } from '../../../mesh/index.js';
 import type { Transport } from '../../../mesh/index.js';
 import { Code, MeshError } from '../../../mesh/index.js';
 import type { ServiceDefinition } from '../../../mesh/index.js';
+import type { PeopleGrant, PeopleSignIn } from './people-sign-in.js';
+
+/** Whom a call is made for: a person, and their login at the people issuer when the mesh has one. */
+export interface Caller {
+  user: string;
+  people?: PeopleGrant;
+}
 
 /** How the console reaches the mesh. */
 export interface UserCallsOptions {
@@ -16,6 +23,8 @@ export interface UserCallsOptions {
   registry: { name: string; address: string };
   /** Deadline of unary calls. */
   deadlineMs: number;
+  /** With a people issuer: people's tokens come from there (their sessions' logins), not the dev login. */
+  people?: PeopleSignIn;
 }
 
 /** An agent's client, resolved through the registry for one person. */
@@ -40,10 +49,16 @@ export class UserCalls {
   constructor(private readonly o: UserCallsOptions) {}
 
   /** Call options carrying the person's token for `audience`. */
-  async as(user: string, audience: string, extra: CallOptions = {}): Promise<CallOptions> {
+  async as(who: Caller, audience: string, extra: CallOptions = {}): Promise<CallOptions> {
     const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${await this.o.tokens.tokenForUser(user, audience)}`);
+    metadata.set('authorization', `Bearer ${await this.tokenFor(who, audience)}`);
     return { deadlineMs: this.o.deadlineMs, ...extra, metadata };
+  }
+
+  private tokenFor(who: Caller, audience: string): Promise<string> {
+    if (!this.o.people) return this.o.tokens.tokenForUser(who.user, audience);
+    if (!who.people) throw new MeshError(Code.UNAUTHENTICATED, 'sign in at the people issuer first');
+    return this.o.people.accessToken(who.people, audience);
   }
 
   /** The scopes and roles the authorization server grants a person (for display; the services enforce their own). */
@@ -68,11 +83,11 @@ export class UserCalls {
   }
 
   /** An agent's client, at a live instance the registry names for this person. */
-  async agent(user: string, name: string): Promise<AgentHandle> {
-    const key = `${user}\n${name}`;
+  async agent(who: Caller, name: string): Promise<AgentHandle> {
+    const key = `${who.user}\n${name}`;
     let known = this.addresses.get(key);
     if (!known || Date.now() - known.at > ADDRESS_TTL_MS) {
-      const { card } = await this.registry().getAgent({ name, version: '' }, await this.as(user, this.o.registry.name));
+      const { card } = await this.registry().getAgent({ name, version: '' }, await this.as(who, this.o.registry.name));
       // Every live replica, balanced by the client.
       const address = balancedAddress((card?.endpoints ?? []).map((e) => e.address));
       if (!address) throw new MeshError(Code.UNAVAILABLE, `${name} has no live instance`);
@@ -83,10 +98,10 @@ export class UserCalls {
   }
 
   /** An agent's client at the live instances of a card the registry just listed for this person. */
-  agentOf(user: string, card: { name: string; endpoints: { address: string }[] }): AgentHandle {
+  agentOf(who: Caller, card: { name: string; endpoints: { address: string }[] }): AgentHandle {
     const address = balancedAddress(card.endpoints.map((e) => e.address));
     if (!address) throw new MeshError(Code.UNAVAILABLE, `${card.name} has no live instance`);
-    this.addresses.set(`${user}\n${card.name}`, { address, at: Date.now() });
+    this.addresses.set(`${who.user}\n${card.name}`, { address, at: Date.now() });
     return { name: card.name, client: this.client(AgentServiceService, card.name, address) };
   }
 

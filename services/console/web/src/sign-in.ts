@@ -2,8 +2,35 @@ import { api, useSession, type SessionInfo } from './api.js';
 import { h, replace } from './dom.js';
 import { errorNotice } from './notice.js';
 
-/** The dev sign-in form: a user name the local authorization server maps to a subject with that person's roles. */
+/**
+ * Sign-in: at the mesh's people issuer when it has one (the browser goes there and comes back with a
+ * session), else the dev form.
+ */
 export function signInView(main: HTMLElement, done: (s: SessionInfo) => void): void {
+  api<{ issuer?: string }>('GET', '/api/sign-in').then(
+    (how) => (how.issuer ? issuerSignIn(main, how.issuer) : devSignIn(main, done)),
+    () => devSignIn(main, done),
+  );
+}
+
+/** People sign in at the issuer: a link to the console's /auth/sign-in, which sends the browser there. */
+function issuerSignIn(main: HTMLElement, issuer: string): void {
+  const go = h('a', { class: 'button', href: '/auth/sign-in', role: 'button' }, 'Sign in');
+  replace(
+    main,
+    h(
+      'section',
+      { class: 'card narrow', 'aria-labelledby': 'sign-in-title' },
+      h('h1', { id: 'sign-in-title' }, 'Sign in'),
+      h('p', {}, `People sign in at ${issuer}. Every call the console makes is made for you, with your tokens.`),
+      go,
+    ),
+  );
+  go.focus();
+}
+
+/** The dev sign-in form: a user name the local authorization server maps to a subject with that person's roles. */
+function devSignIn(main: HTMLElement, done: (s: SessionInfo) => void): void {
   const input = h('input', {
     id: 'user',
     name: 'user',
