@@ -84,7 +84,9 @@ test("the primary issuer's workload token: RFC 9068 mapping, SPIFFE audience", a
     subject: 'test/caller',
     clientId: 'test/caller',
     scopes: ['task.read'],
-    roles: ['operator'],
+    // The token carries roles, but a workload's own token (sub = client) has no person roles.
+    roles: [],
+    workload: true,
   });
 });
 

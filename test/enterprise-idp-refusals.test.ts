@@ -145,7 +145,16 @@ describe('an Entra-shaped issuer', () => {
   beforeAll(async () => {
     entra = await startIdp({
       tls: { ...mesh.files.issue('agentmesh/idp'), ca: mesh.caFile },
-      clients: [caller],
+      clients: [
+        caller,
+        {
+          client_id: 'test/app',
+          client_secret: SECRET,
+          grant_types: ['authorization_code', 'refresh_token'],
+          redirect_uris: ['https://127.0.0.1/callback'],
+          response_types: ['code'],
+        },
+      ],
       shape: 'entra',
       oidcOnly: true,
       appRoles: { 'test/caller': ['task.read'] },
@@ -168,6 +177,30 @@ describe('an Entra-shaped issuer', () => {
       expect(err.code).toBe(Code.UNAUTHENTICATED);
       expect(err.message).toContain('not an access token (typ): JWT, expected at+jwt');
       expect(logged?.err?.message).toContain('AGENTMESH_OAUTH_TOKEN_TYPE');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("an ID token naming the service's application as audience is not an access token (no typ to tell them apart)", async () => {
+    const s = await startSecuredService(
+      mesh,
+      entraEnv({ AGENTMESH_OAUTH_PRESET: 'entra', AGENTMESH_OAUTH_EXTRA_AUDIENCES: 'test/app' }),
+    );
+    try {
+      const answer = await entra.login('ada', {
+        clientId: 'test/app',
+        clientSecret: SECRET,
+        redirectUri: 'https://127.0.0.1/callback',
+        resource: 'api://agentmesh-agent',
+        scope: 'openid offline_access task.read',
+      });
+      expect(typeof answer.id_token).toBe('string');
+      const { err } = await refusal(s, String(answer.id_token));
+      expect(err.code).toBe(Code.UNAUTHENTICATED);
+      expect(err.message).toContain('an ID token, not an access token');
+      // The access token of the same sign-in is accepted.
+      await expect(s.getTask(String(answer.access_token))).resolves.toMatchObject({ subject: 'ada' });
     } finally {
       await s.close();
     }

@@ -3,6 +3,7 @@
 import { createLocalMeshFiles } from './helpers/local-auth.js';
 import { MeshEnv, startSecuredService, type SecuredService } from './helpers/idp-service.js';
 import { startIdp, type TestIdp } from './helpers/oidc-idp.js';
+import { notAPerson } from '../mesh/runtime/approvers.js';
 
 const CALLBACK = 'https://app.example/callback';
 /** A client of the IdP that may do both client credentials and log people in. */
@@ -67,7 +68,15 @@ describe('Entra ID shape (preset entra, api://agentmesh-{name})', () => {
       }),
     );
     const principal = await service.getTask(token);
-    expect(principal).toMatchObject({ subject: 'sp-test/caller', clientId: 'test/caller', scopes: ['task.read'] });
+    expect(principal).toMatchObject({
+      subject: 'sp-test/caller',
+      clientId: 'test/caller',
+      scopes: ['task.read'],
+      roles: [],
+      workload: true,
+    });
+    // An application permission is a scope, never a person's role: a workload cannot approve.
+    expect(notAPerson(principal)).toMatch(/is a workload: approvals come from people/);
   });
 
   test('a person: the subject is oid (not the pairwise sub), scopes from scp, roles', async () => {
@@ -80,8 +89,9 @@ describe('Entra ID shape (preset entra, api://agentmesh-{name})', () => {
     });
     const principal = await service.getTask(accessToken(answer));
     expect(principal.claims.sub).not.toBe('ada');
-    expect(principal).toMatchObject({ subject: 'ada', clientId: 'test/caller', roles: ['approver'] });
+    expect(principal).toMatchObject({ subject: 'ada', clientId: 'test/caller', roles: ['approver'], workload: false });
     expect(principal.scopes).toContain('task.read');
+    expect(notAPerson(principal)).toBeUndefined();
   });
 });
 
@@ -158,11 +168,16 @@ describe('Keycloak shape (preset keycloak)', () => {
       scope: 'openid offline_access task.read',
     });
     const principal = await service.getTask(accessToken(answer));
-    expect(principal).toMatchObject({ subject: 'ada', clientId: 'test/caller', roles: ['approver', 'auditor'] });
+    expect(principal).toMatchObject({
+      subject: 'ada',
+      clientId: 'test/caller',
+      roles: ['approver', 'auditor'],
+      workload: false,
+    });
     expect(principal.scopes).toContain('task.read');
   });
 
-  test('a workload token: the realm default role, azp the client', async () => {
+  test('a workload token (its service-account user): a workload, azp the client, no person roles', async () => {
     const token = accessToken(
       await idp.token('test/caller', 'test/caller-secret-0123456789', {
         grant_type: 'client_credentials',
@@ -170,11 +185,11 @@ describe('Keycloak shape (preset keycloak)', () => {
         scope: 'task.read',
       }),
     );
-    expect(await service.getTask(token)).toMatchObject({
-      clientId: 'test/caller',
-      scopes: ['task.read'],
-      roles: ['default-roles-bank'],
-    });
+    const principal = await service.getTask(token);
+    expect(principal).toMatchObject({ clientId: 'test/caller', scopes: ['task.read'], roles: [], workload: true });
+    // Its subject is the service-account user's id, not the client id: only the mapping tells it is no person.
+    expect(principal.subject).not.toBe('test/caller');
+    expect(notAPerson(principal)).toMatch(/is a workload: approvals come from people/);
   });
 });
 

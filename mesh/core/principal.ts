@@ -19,6 +19,8 @@ export interface Principal {
   scopes: string[];
   /** A person's roles and groups from the token (`roles` and `groups` claims): who may answer an approval, who audits. */
   roles: string[];
+  /** The token is a workload's own (client credentials), by the issuer's claim mapping: never a person. */
+  workload?: boolean;
   /** The acting agents from the `act` claim, the current actor first. */
   actors: string[];
   /** The raw access token, for token exchange by agents. Never log it. */

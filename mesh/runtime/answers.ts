@@ -47,7 +47,7 @@ export interface AnswerInput {
   stepId: string;
   message: Message | undefined;
   task: TaskParties;
-  caller: Pick<Principal, 'subject' | 'clientId' | 'roles' | 'scopes' | 'actors'>;
+  caller: Pick<Principal, 'subject' | 'clientId' | 'roles' | 'scopes' | 'actors' | 'workload'>;
   now: Date;
 }
 

@@ -64,8 +64,10 @@ export function selfApproval(
  * token (a scope would otherwise let a service approve), nor through an agent
  * that exchanged a person's token (an agent must not approve for them).
  */
-export function notAPerson(caller: Pick<Principal, 'subject' | 'clientId' | 'actors'>): string | undefined {
-  if (caller.subject === caller.clientId || caller.subject.startsWith('spiffe://'))
+export function notAPerson(
+  caller: Pick<Principal, 'subject' | 'clientId' | 'actors'> & { workload?: boolean },
+): string | undefined {
+  if (caller.workload || caller.subject === caller.clientId || caller.subject.startsWith('spiffe://'))
     return `${caller.subject} is a workload: approvals come from people`;
   if (caller.actors.length > 1)
     return `${caller.actors[0]} acts for ${caller.subject} here: approvals come from the person, not through an agent`;

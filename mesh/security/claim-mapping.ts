@@ -14,6 +14,20 @@ export interface ClaimMapping {
   roles: string[];
   /** The OAuth client that obtained the token: the first of these that is a string. */
   clientId: string[];
+  /**
+   * What marks a workload's own token (client credentials) where its subject is not its client id
+   * (Entra: no `scp`; Keycloak: a service-account user). Any match makes it a workload: it gets no
+   * person roles and never counts as a person (approvals). Subject = client id always counts.
+   */
+  workload?: WorkloadRule[];
+}
+
+/** One sign of a workload token: `claim` absent, equal to `equals`, or starting with `prefix`. */
+export interface WorkloadRule {
+  claim: string;
+  absent?: boolean;
+  equals?: string;
+  prefix?: string;
 }
 
 /** How a token client names the audience it wants a token for. */
@@ -24,6 +38,11 @@ export interface IssuerPreset {
   claims: ClaimMapping;
   tokenType: string;
   request: AudienceRequest[];
+  /**
+   * Where no `typ` tells an access token from an ID token: an access token carries one of these
+   * claims (Entra `azp`/`appid`, Okta `cid`, Keycloak `scope`); empty when `typ` decides.
+   */
+  accessTokenClaims: string[];
 }
 
 /**
@@ -42,12 +61,14 @@ export const PRESETS = {
     },
     tokenType: 'at+jwt',
     request: ['audience'],
+    accessTokenClaims: [],
   },
   /** Any RFC 9068 / RFC 8707 server (oidc-provider, Auth0, Ping...): `resource` requested, `at+jwt` required. */
   rfc9068: {
     claims: { subject: ['sub'], scopes: ['scope'], roles: ['roles', 'groups'], clientId: ['client_id', 'azp'] },
     tokenType: 'at+jwt',
     request: ['resource'],
+    accessTokenClaims: [],
   },
   /**
    * Microsoft Entra ID (v2 tokens): `oid` is the same person in every application (`sub` differs per
@@ -60,15 +81,22 @@ export const PRESETS = {
       scopes: ['scp', 'roles'],
       roles: ['roles', 'groups'],
       clientId: ['azp', 'appid'],
+      // Application-only tokens carry no `scp` (and `idtyp: app` where that optional claim is on).
+      workload: [
+        { claim: 'idtyp', equals: 'app' },
+        { claim: 'scp', absent: true },
+      ],
     },
     tokenType: '',
     request: ['default-scope'],
+    accessTokenClaims: ['azp', 'appid'],
   },
   /** Okta (custom authorization server): scopes in `scp` (an array), the client in `cid`, groups in `groups`; the audience is the server's. */
   okta: {
     claims: { subject: ['sub'], scopes: ['scp'], roles: ['groups'], clientId: ['cid'] },
     tokenType: '',
     request: ['none'],
+    accessTokenClaims: ['cid'],
   },
   /** Keycloak: scopes in `scope`, realm roles in `realm_access.roles`, the client in `azp`; `audience` requested (its token exchange). */
   keycloak: {
@@ -77,9 +105,12 @@ export const PRESETS = {
       scopes: ['scope'],
       roles: ['realm_access.roles', 'groups'],
       clientId: ['azp', 'client_id'],
+      // A client's service account is the user `service-account-<client>`.
+      workload: [{ claim: 'preferred_username', prefix: 'service-account-' }],
     },
     tokenType: '',
     request: ['audience'],
+    accessTokenClaims: ['scope'],
   },
 } satisfies Record<string, IssuerPreset>;
 
@@ -92,7 +123,8 @@ export const PRESET_NAMES = Object.keys(PRESETS) as [PresetName, ...PresetName[]
 function claimAt(claims: JWTPayload, path: string): unknown {
   let value: unknown = claims;
   for (const part of path.split('.')) {
-    if (!value || typeof value !== 'object') return undefined;
+    // Own properties only: a path must never reach a prototype (`__proto__`, `constructor`).
+    if (!value || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
@@ -119,16 +151,31 @@ function firstString(claims: JWTPayload, paths: string[]): string | undefined {
 export interface MappedClaims {
   subject: string | undefined;
   scopes: string[];
+  /** A person's roles; none for a workload's own token. */
   roles: string[];
   clientId: string | undefined;
+  /** The token is a workload's own (client credentials), not a person's. */
+  workload: boolean;
+}
+
+function matches(claims: JWTPayload, rule: WorkloadRule): boolean {
+  const value = claimAt(claims, rule.claim);
+  if (rule.absent) return value === undefined;
+  if (typeof value !== 'string') return false;
+  return rule.equals !== undefined ? value === rule.equals : rule.prefix !== undefined && value.startsWith(rule.prefix);
 }
 
 /** Reads the principal's parts from verified claims. */
 export function mapClaims(claims: JWTPayload, mapping: ClaimMapping): MappedClaims {
+  const subject = firstString(claims, mapping.subject);
+  const clientId = firstString(claims, mapping.clientId);
+  const workload =
+    (subject !== undefined && subject === clientId) || (mapping.workload ?? []).some((r) => matches(claims, r));
   return {
-    subject: firstString(claims, mapping.subject),
+    subject,
     scopes: union(claims, mapping.scopes),
-    roles: union(claims, mapping.roles),
-    clientId: firstString(claims, mapping.clientId),
+    roles: workload ? [] : union(claims, mapping.roles),
+    clientId,
+    workload,
   };
 }

@@ -274,12 +274,14 @@ export async function securityFromEnv(
       scopes: own(c.AGENTMESH_OAUTH_SCOPE_CLAIMS, preset.claims.scopes),
       roles: own(c.AGENTMESH_OAUTH_ROLE_CLAIMS, preset.claims.roles),
       clientId: own(c.AGENTMESH_OAUTH_CLIENT_ID_CLAIMS, preset.claims.clientId),
+      workload: 'workload' in preset.claims ? preset.claims.workload : [],
     },
     jwksUrl: client.jwksUrl,
     ca: client.ca,
     algorithms: c.AGENTMESH_OAUTH_ALGORITHMS,
     clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
     requiredTyp: tokenType(c.AGENTMESH_OAUTH_TOKEN_TYPE ?? preset.tokenType),
+    accessTokenClaims: preset.accessTokenClaims,
   });
   const others = c.AGENTMESH_OAUTH_TRUST_FILE
     ? await trustedIssuersFromFile(c.AGENTMESH_OAUTH_TRUST_FILE, {

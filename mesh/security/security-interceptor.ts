@@ -62,6 +62,7 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
       clientId: mapped.clientId,
       scopes: mapped.scopes,
       roles: mapped.roles,
+      workload: mapped.workload,
       actors: actorsOf(claims),
       token,
       claims,

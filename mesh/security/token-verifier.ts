@@ -28,6 +28,8 @@ export interface TokenVerifierOptions {
   clockToleranceSec?: number;
   /** Required JWT `typ` header (RFC 9068: "at+jwt"); empty string disables the check. */
   requiredTyp?: string;
+  /** Without a required `typ`: an access token carries one of these claims (the preset's), an ID token does not. */
+  accessTokenClaims?: string[];
   /** Minimum time between JWKS fetches triggered by unknown key ids (default 1000 ms). */
   cooldownMs?: number;
   /** How many verified tokens are remembered (default 10,000; 0 verifies every time). */
@@ -120,9 +122,7 @@ function unverified(token: string): { header: Record<string, unknown>; claims: J
 
 /** A claim or header value for a one-line message: the caller wrote it, so no control characters and a bounded length. */
 const list = (v: unknown) =>
-  (Array.isArray(v) ? v.map(String).join(', ') : String(v ?? '(none)'))
-    .replace(/\p{Cc}/gu, '?')
-    .slice(0, 200);
+  (Array.isArray(v) ? v.map(String).join(', ') : String(v ?? '(none)')).replace(/\p{Cc}/gu, '?').slice(0, 200);
 
 /** Checks bearer tokens and reads the principal from their claims: one issuer (TokenVerifier) or several (TrustedIssuers). */
 export interface TokenCheck {
@@ -213,6 +213,13 @@ export class TokenVerifier implements TokenCheck {
       }
       case 'wrong_type': {
         const typ = o.requiredTyp ?? 'at+jwt';
+        if (!typ)
+          return refusal(
+            err.reason,
+            err.message,
+            `no typ is required here (${this.setting('tokenType')}), so ID tokens are told apart by their nonce/at_hash/typ claims`,
+            jose,
+          );
         return refusal(
           err.reason,
           `not an access token (typ): ${list(header.typ)}, expected ${typ}`,
@@ -295,6 +302,17 @@ export class TokenVerifier implements TokenCheck {
       requiredClaims: ['exp', 'iat'],
       ...(typ ? { typ } : {}),
     });
+    // Without a `typ` to tell them apart, an OpenID Connect ID token (it may name this service's
+    // application as audience) must not pass for an access token: it is for the client, not for us.
+    if (!typ) {
+      const marks = this.options.accessTokenClaims ?? [];
+      const idToken = ['nonce', 'at_hash', 'c_hash'].some((c) => payload[c] !== undefined) || payload.typ === 'ID';
+      if (idToken || (marks.length && !marks.some((c) => payload[c] !== undefined)))
+        throw new TokenError(
+          'wrong_type',
+          `an ID token, not an access token${idToken ? '' : ` (it has none of ${marks.join(', ')})`}`,
+        );
+    }
     return payload;
   }
 }

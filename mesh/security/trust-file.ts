@@ -92,6 +92,7 @@ export async function trustedIssuersFromFile(file: string, ctx: TrustContext): P
         algorithms: entry.algorithms,
         clockToleranceSec: ctx.clockToleranceSec,
         requiredTyp: tokenType(entry.tokenType ?? preset.tokenType),
+        accessTokenClaims: preset.accessTokenClaims,
         settingOf: (check) =>
           check === 'clockSkew'
             ? 'AGENTMESH_OAUTH_CLOCK_SKEW_S'

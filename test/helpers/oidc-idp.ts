@@ -125,7 +125,9 @@ function reshape(
     jwt.header = { ...jwt.header, typ: 'JWT' };
     p.typ = 'Bearer';
     p.azp = p.client_id;
-    if (person) p.preferred_username = person;
+    // A client's own token names its service-account user, whose id is not the client id.
+    p.preferred_username = person ?? `service-account-${String(p.client_id)}`;
+    if (!person) p.sub = createHash('sha256').update(String(p.client_id)).digest('hex').slice(0, 32);
     p.realm_access = { roles: roles.length ? roles : ['default-roles-bank'] };
     delete p.client_id;
   } else if (roles.length) {
