@@ -4,7 +4,16 @@
 // and is never printed; access tokens are cached beside it until shortly before they expire.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { audienceScheme, httpRequest, issuerMetadata, writePrivateFile } from '../../mesh/index.js';
+import {
+  audienceFields,
+  audienceScheme,
+  httpRequest,
+  issuerMetadata,
+  PRESETS,
+  writePrivateFile,
+  type AudienceRequest,
+  type PresetName,
+} from '../../mesh/index.js';
 import type { MeshFile, PeopleIssuer } from '../launcher/launcher.js';
 import { CliError } from './cli-error.js';
 
@@ -77,13 +86,21 @@ async function post(url: string, people: PeopleIssuer, form: URLSearchParams): P
 }
 
 const describe = (a: TokenAnswer) =>
-  `${a.error ?? `HTTP ${a.status}`}${a.error_description ? `: ${a.error_description}` : ''}`;
+  printable(`${a.error ?? `HTTP ${a.status}`}${a.error_description ? `: ${a.error_description}` : ''}`);
+
+/** What the issuer wrote, safe for a terminal: no control characters (escape sequences), bounded. */
+export const printable = (text: string) => text.replace(/\p{Cc}/gu, '?').slice(0, 500);
 
 /**
  * The device authorization grant: asks for a user code, shows where to enter it (`show`), then polls
  * the token endpoint at the interval the issuer asks (slower after slow_down) until the person has
  * logged in, refused, or the code expired. Stores the refresh token; returns nothing secret.
  */
+/** How the people issuer expects an audience named (its preset's request style). */
+function requestOf(preset: string): readonly AudienceRequest[] {
+  return (PRESETS[preset as PresetName] ?? PRESETS.rfc9068).request;
+}
+
 export async function deviceLogin(
   file: MeshFile,
   home: string,
@@ -92,11 +109,13 @@ export async function deviceLogin(
   const people = file.people!;
   const { device_authorization_endpoint, token_endpoint } = await endpoints(people);
   const resources = peopleAudiences(file, people);
-  const form = new URLSearchParams({
-    client_id: people.clientId,
-    scope: ['openid', 'offline_access', ...people.scopes].join(' '),
-  });
-  for (const r of resources) form.append('resource', r);
+  const request = requestOf(people.preset);
+  const form = new URLSearchParams([
+    ['client_id', people.clientId],
+    ...audienceFields(request, resources[0], people.scopes, true),
+  ]);
+  // RFC 8707 lets one grant cover every resource; each token still names one.
+  if (request.includes('resource')) for (const r of resources.slice(1)) form.append('resource', r);
   const started = (await post(device_authorization_endpoint, people, form)) as TokenAnswer & {
     device_code?: string;
     user_code?: string;
@@ -107,7 +126,11 @@ export async function deviceLogin(
   };
   if (started.status !== 200 || !started.device_code || !started.user_code || !started.verification_uri)
     throw new CliError(`${people.issuer} refused to start a device login: ${describe(started)}`);
-  show(started.verification_uri, started.user_code, started.verification_uri_complete);
+  show(
+    printable(started.verification_uri),
+    printable(started.user_code),
+    started.verification_uri_complete && printable(started.verification_uri_complete),
+  );
   let interval = (started.interval ?? 5) * 1000;
   const until = Date.now() + (started.expires_in ?? 600) * 1000;
   for (;;) {
@@ -118,7 +141,7 @@ export async function deviceLogin(
       client_id: people.clientId,
     });
     // One resource per token request: the first (the registry's); the others come by refresh token.
-    if (resources[0]) poll.set('resource', resources[0]);
+    if (resources[0] && request.includes('resource')) poll.set('resource', resources[0]);
     const answer = await post(token_endpoint, people, poll);
     if (answer.status === 200 && answer.refresh_token) {
       const stored: StoredLogin = {
@@ -137,12 +160,12 @@ export async function deviceLogin(
         `${people.issuer} gave no refresh token: its client ${people.clientId} needs offline_access and the refresh_token grant`,
       );
     if (answer.error === 'authorization_pending' && Date.now() < until) continue;
-    if (answer.error === 'slow_down') {
+    if (answer.error === 'slow_down' && Date.now() < until) {
       interval += 5_000;
       continue;
     }
     if (answer.error === 'access_denied') throw new CliError('login refused: access denied at the people issuer');
-    if (answer.error === 'expired_token' || answer.error === 'authorization_pending')
+    if (answer.error === 'expired_token' || answer.error === 'authorization_pending' || answer.error === 'slow_down')
       throw new CliError('login expired: the code was not entered in time; run agentmesh login again');
     throw new CliError(`login failed at ${people.issuer}: ${describe(answer)}`);
   }
@@ -179,7 +202,13 @@ export class PeopleTokens {
     const people = this.file.people!;
     const path = loginPath(this.home);
     if (!existsSync(path)) throw new CliError(`not logged in: run agentmesh login (people log in at ${people.issuer})`);
-    const stored = JSON.parse(readFileSync(path, 'utf8')) as StoredLogin;
+    let stored: StoredLogin;
+    try {
+      stored = JSON.parse(readFileSync(path, 'utf8')) as StoredLogin;
+    } catch {
+      // Never the parser's message: it quotes the file, which holds the refresh token.
+      throw new CliError(`${path} is damaged: run agentmesh logout, then agentmesh login`);
+    }
     if (stored.issuer !== people.issuer || stored.clientId !== people.clientId)
       throw new CliError(
         `not logged in at ${people.issuer} (the login kept is for ${stored.issuer}): run agentmesh login`,
@@ -197,12 +226,12 @@ export class PeopleTokens {
     const answer = await post(
       token_endpoint,
       people,
-      new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: stored.refreshToken,
-        client_id: people.clientId,
-        resource: audience,
-      }),
+      new URLSearchParams([
+        ['grant_type', 'refresh_token'],
+        ['refresh_token', stored.refreshToken],
+        ['client_id', people.clientId],
+        ...audienceFields(requestOf(people.preset), audience, []),
+      ]),
     );
     if (answer.error === 'invalid_grant') {
       logout(this.home);

@@ -10,7 +10,9 @@ import {
   audienceSchemeProblem,
   ConfigError,
   PRESET_NAMES,
+  PRESETS,
   writePrivateFile,
+  type PresetName,
 } from '../../mesh/index.js';
 import type { MeshPlan } from './mesh-plan.js';
 
@@ -61,7 +63,8 @@ export function peopleIssuerFromEnv(env: NodeJS.ProcessEnv): PeopleIssuer | unde
   if (!(PRESET_NAMES as readonly string[]).includes(preset))
     throw new ConfigError('AGENTMESH_PEOPLE_PRESET', `is ${preset}: use one of ${PRESET_NAMES.join(', ')}`);
   const audience = env.AGENTMESH_PEOPLE_AUDIENCE || 'spiffe';
-  const problem = audienceSchemeProblem(audience, true);
+  // RFC 8707 resource indicators must be absolute URIs; other request styles name audiences their own way.
+  const problem = audienceSchemeProblem(audience, PRESETS[preset as PresetName].request.includes('resource'));
   if (problem) throw new ConfigError('AGENTMESH_PEOPLE_AUDIENCE', problem);
   const ca = env.AGENTMESH_PEOPLE_CA || undefined;
   if (ca && !existsSync(ca)) throw new ConfigError('AGENTMESH_PEOPLE_CA', `names no file (${ca})`);

@@ -50,7 +50,7 @@ export interface IssuerPreset {
  * in docs/security.md. Nothing here is read from a vendor's library: they are
  * the claim names each provider documents for its access tokens.
  */
-export const PRESETS = {
+const PRESET_TABLE = {
   /** The mesh's own authorization server (the default): RFC 9068 tokens, `audience` requested. */
   agentmesh: {
     claims: {
@@ -115,7 +115,10 @@ export const PRESETS = {
 } satisfies Record<string, IssuerPreset>;
 
 /** The name of a preset. */
-export type PresetName = keyof typeof PRESETS;
+export type PresetName = keyof typeof PRESET_TABLE;
+
+/** The presets by name (docs/security.md "The presets side by side"). */
+export const PRESETS: Record<PresetName, IssuerPreset> = PRESET_TABLE;
 
 /** The preset names, for configuration schemas. */
 export const PRESET_NAMES = Object.keys(PRESETS) as [PresetName, ...PresetName[]];

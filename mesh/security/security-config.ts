@@ -274,7 +274,7 @@ export async function securityFromEnv(
       scopes: own(c.AGENTMESH_OAUTH_SCOPE_CLAIMS, preset.claims.scopes),
       roles: own(c.AGENTMESH_OAUTH_ROLE_CLAIMS, preset.claims.roles),
       clientId: own(c.AGENTMESH_OAUTH_CLIENT_ID_CLAIMS, preset.claims.clientId),
-      workload: 'workload' in preset.claims ? preset.claims.workload : [],
+      workload: preset.claims.workload ?? [],
     },
     jwksUrl: client.jwksUrl,
     ca: client.ca,

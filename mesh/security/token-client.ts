@@ -6,6 +6,7 @@ import { Code, MeshError } from '../core/index.js';
 import type { AudienceOf } from './audiences.js';
 import type { AudienceRequest } from './claim-mapping.js';
 import { httpRequest } from './https-client.js';
+import { audienceFields } from './audience-fields.js';
 
 /** How this workload authenticates at the token endpoint. */
 export type ClientAuthMethod =
@@ -66,13 +67,8 @@ export class TokenClient {
   /** A form asking for a token for `service` with `scopes`, the way the issuer expects the audience named. */
   private form(fields: Record<string, string>, service: string, scopes: string[]): URLSearchParams {
     const form = new URLSearchParams(fields);
-    const audience = this.audienceFor(service);
     const request = this.options.request ?? ['audience'];
-    if (request.includes('audience')) form.set('audience', audience);
-    if (request.includes('resource')) form.set('resource', audience);
-    // Entra ID: one resource's `.default` scope, which cannot be combined with others.
-    if (request.includes('default-scope')) form.set('scope', `${audience.replace(/\/$/, '')}/.default`);
-    else if (scopes.length) form.set('scope', scopes.join(' '));
+    for (const [name, value] of audienceFields(request, this.audienceFor(service), scopes)) form.set(name, value);
     return form;
   }
 

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
-import { httpRequest, mapClaims, PRESETS, type PresetName } from '../../../mesh/index.js';
+import { audienceFields, httpRequest, mapClaims, PRESETS, type PresetName } from '../../../mesh/index.js';
 import { audienceScheme, ConfigError, issuerMetadata } from '../../../mesh/index.js';
 import { HttpError } from './http-errors.js';
 
@@ -53,6 +53,8 @@ interface TokenAnswer {
 
 /** A sign-in not finished within this time is forgotten. */
 const PENDING_MS = 10 * 60_000;
+/** At most this many sign-ins wait for the issuer at once. */
+const MAX_PENDING = 1_000;
 const expiry = (a: TokenAnswer) => Date.now() + Math.max(0, (a.expires_in ?? 300) - 60) * 1000;
 
 /** Reads AGENTMESH_CONSOLE_PEOPLE_FILE. */
@@ -79,6 +81,11 @@ export class PeopleSignIn {
     this.ca = settings.ca ? readFileSync(settings.ca, 'utf8') : undefined;
   }
 
+  /** The people issuer's preset: how its tokens are read and how an audience is asked for. */
+  private preset() {
+    return PRESETS[this.settings.preset as PresetName] ?? PRESETS.rfc9068;
+  }
+
   private endpoints() {
     this.meta ??= issuerMetadata(this.settings.issuer, this.ca, 'AGENTMESH_PEOPLE_ISSUER').catch((err: unknown) => {
       this.meta = undefined;
@@ -93,21 +100,25 @@ export class PeopleSignIn {
     if (!authorization_endpoint)
       throw new HttpError(503, 'UNAVAILABLE', `${this.settings.issuer} names no authorization_endpoint`);
     for (const [k, p] of this.pending) if (Date.now() - p.at > PENDING_MS) this.pending.delete(k);
+    // Anyone may start a sign-in: a bounded number wait, the oldest forgotten first.
+    if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
     const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     this.pending.set(state, { verifier, at: Date.now() });
-    const query = new URLSearchParams({
-      client_id: this.settings.clientId,
-      redirect_uri: this.redirectUri(),
-      response_type: 'code',
-      scope: ['openid', 'offline_access', ...this.settings.scopes].join(' '),
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      state,
+    const request = this.preset().request;
+    const query = new URLSearchParams([
+      ['client_id', this.settings.clientId],
+      ['redirect_uri', this.redirectUri()],
+      ['response_type', 'code'],
+      ...audienceFields(request, this.settings.audiences[0], this.settings.scopes, true),
+      ['code_challenge', createHash('sha256').update(verifier).digest('base64url')],
+      ['code_challenge_method', 'S256'],
+      ['state', state],
       // OpenID Connect Core §11: offline_access (a refresh token) is granted only with prompt=consent.
-      prompt: 'consent',
-    });
-    for (const a of this.settings.audiences) query.append('resource', a);
+      ['prompt', 'consent'],
+    ]);
+    // RFC 8707 lets one grant cover every resource; each token still names one.
+    if (request.includes('resource')) for (const a of this.settings.audiences.slice(1)) query.append('resource', a);
     return { location: `${authorization_endpoint}?${query}`, state };
   }
 
@@ -134,7 +145,7 @@ export class PeopleSignIn {
       redirect_uri: this.redirectUri(),
       code_verifier: pending.verifier,
       client_id: this.settings.clientId,
-      ...(first ? { resource: first } : {}),
+      ...(first && this.preset().request.includes('resource') ? { resource: first } : {}),
     });
     if (answer.status !== 200 || !answer.access_token || !answer.refresh_token)
       throw new HttpError(
@@ -143,8 +154,7 @@ export class PeopleSignIn {
         `${this.settings.issuer} gave no tokens: ${answer.error ?? `HTTP ${answer.status}`}`,
       );
     // Read, not verified: the token came straight from the issuer over TLS, and is shown only; services verify it.
-    const preset = PRESETS[this.settings.preset as PresetName] ?? PRESETS.rfc9068;
-    const mapped = mapClaims(decodeJwt(answer.access_token), preset.claims);
+    const mapped = mapClaims(decodeJwt(answer.access_token), this.preset().claims);
     if (!mapped.subject) throw new HttpError(403, 'PERMISSION_DENIED', 'the issuer’s token names no subject');
     const grant: PeopleGrant = { refreshToken: answer.refresh_token, tokens: new Map(), queue: Promise.resolve() };
     if (first) grant.tokens.set(first, { token: answer.access_token, expiresAt: expiry(answer) });
@@ -166,7 +176,7 @@ export class PeopleSignIn {
       grant_type: 'refresh_token',
       refresh_token: grant.refreshToken,
       client_id: this.settings.clientId,
-      resource: audience,
+      ...Object.fromEntries(audienceFields(this.preset().request, audience, [])),
     });
     if (answer.error === 'invalid_grant')
       throw new HttpError(401, 'UNAUTHENTICATED', 'your sign-in has expired: sign in again');
