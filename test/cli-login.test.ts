@@ -131,6 +131,9 @@ describe('agentmesh login at an external people issuer (device authorization gra
       expect(readFileSync(`/proc/${mesh.supervisor.pid(s.name)}/environ`, 'utf8').split('\0')).toContain(
         `AGENTMESH_OAUTH_TRUST_FILE=${join(home, 'people-trust.json')}`,
       );
+    // No dev login beside the issuer's: a dev-login "ada" would be the issuer's ada.
+    const clients = JSON.parse(readFileSync(join(home, 'clients.json'), 'utf8')) as { impersonation?: boolean }[];
+    expect(clients.filter((c) => c.impersonation)).toEqual([]);
   });
 
   test('without a login the CLI says so in one line', async () => {

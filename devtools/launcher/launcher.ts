@@ -151,6 +151,9 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
         `port ${port} is in use: another program (or checkout) holds the block ${plan.basePort}-${plan.basePort + 99}; set AGENTMESH_BASE_PORT to another multiple of 100`,
       );
   }
+  // People log in at the external issuer: no client may name a person itself (the dev login), or
+  // a dev-login "ada" would be the same subject as the issuer's ada.
+  if (options.people) for (const c of plan.clients) c.impersonation = false;
   const { ca, cliSecret } = await prepareMeshFiles(plan);
   // People's tokens come from the external issuer: every service, the auth server included (it takes them
   // as subject tokens in token exchange), trusts it through the same trust file.
