@@ -168,6 +168,7 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     audienceOf,
     external,
     federatedCa: ca,
+    clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
   });
   issuer = server.issuer;
   return {

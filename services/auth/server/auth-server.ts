@@ -41,6 +41,8 @@ export interface AuthServerOptions {
   external?: ExternalSubjects;
   /** PEM CA for the metadata and keys of federated credentials' issuers (default: the system's CAs). */
   federatedCa?: string;
+  /** Tolerated clock difference for federated credentials' exp/nbf, seconds (default 30). */
+  clockToleranceSec?: number;
 }
 
 /** A running authorization server. */
@@ -106,7 +108,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
   let issuer = options.issuer ?? '';
   const tokenPath = '/oauth2/token';
   const jwksPath = '/oauth2/jwks';
-  const federated = new FederatedCredentials({ tokenUrl: () => issuer + tokenPath, ca: options.federatedCa });
+  const federated = new FederatedCredentials({
+    tokenUrl: () => issuer + tokenPath,
+    ca: options.federatedCa,
+    clockToleranceSec: options.clockToleranceSec,
+  });
   const authenticator = new ClientAuthenticator(
     options.clients,
     options.secrets,
