@@ -5,9 +5,18 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig, millis } from '../../mesh/index.js';
+import { readFileSync } from 'node:fs';
+import {
+  audienceScheme,
+  audienceSchemeProblem,
+  ConfigError,
+  loadConfig,
+  millis,
+  parseExplicitAudiences,
+} from '../../mesh/index.js';
 import { CertificateFiles } from '../../mesh/index.js';
 import {
+  ExternalSubjects,
   loadClientsFile,
   registryLifecycleCheck,
   SigningKeys,
@@ -41,6 +50,15 @@ const authConfigSchema = z.object({
   AGENTMESH_TRUST_DOMAIN: z.string().default('agentmesh.local'),
   /** Where the audit trail (every token issued or refused) is kept. */
   AGENTMESH_DATA_DIR: z.string().default('.agentmesh/data/agentmesh-auth'),
+  /** The audience scheme of issued tokens, as services read it: service, spiffe or a template. */
+  AGENTMESH_OAUTH_AUDIENCE: z.string().min(1).default('service'),
+  /** Explicit `namespace/name=audience` pairs, winning over the scheme. */
+  AGENTMESH_OAUTH_AUDIENCES: z.string().default(''),
+  /** Enterprise identity providers whose people's tokens may be exchanged (on-behalf-of). */
+  AGENTMESH_OAUTH_TRUST_FILE: z.string().optional(),
+  /** PEM CA of the trusted and federated issuers' TLS certificates (default: AGENTMESH_TLS_CA). */
+  AGENTMESH_OAUTH_CA: z.string().optional(),
+  AGENTMESH_OAUTH_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(300).default(30),
 });
 
 /** The certificate files, required in mtls mode and unused behind a sidecar. */
@@ -52,8 +70,40 @@ function tlsPaths(c: z.infer<typeof authConfigSchema>) {
   return { certFile: c.AGENTMESH_TLS_CERT!, keyFile: c.AGENTMESH_TLS_KEY!, caFile: c.AGENTMESH_TLS_CA! };
 }
 
+/** The audience tokens for a service carry, as the services themselves are configured. */
+function audienceOfFromEnv(c: z.infer<typeof authConfigSchema>) {
+  const problem = audienceSchemeProblem(c.AGENTMESH_OAUTH_AUDIENCE, false);
+  if (problem) throw new ConfigError('AGENTMESH_OAUTH_AUDIENCE', problem);
+  const explicit = parseExplicitAudiences(c.AGENTMESH_OAUTH_AUDIENCES);
+  if (typeof explicit === 'string') throw new ConfigError('AGENTMESH_OAUTH_AUDIENCES', explicit);
+  return audienceScheme(c.AGENTMESH_OAUTH_AUDIENCE, c.AGENTMESH_TRUST_DOMAIN, explicit);
+}
+
+/** The CA of other issuers' TLS certificates: AGENTMESH_OAUTH_CA, else the mesh CA (absent behind a sidecar). */
+function issuersCa(c: z.infer<typeof authConfigSchema>): string | undefined {
+  const [variable, file] = c.AGENTMESH_OAUTH_CA
+    ? ['AGENTMESH_OAUTH_CA', c.AGENTMESH_OAUTH_CA]
+    : ['AGENTMESH_TLS_CA', c.AGENTMESH_TLS_CA];
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(variable, `names a file that cannot be read (${file})`);
+  }
+}
+
 await runService('agentmesh/auth', async ({ config, log }) => {
   const c = loadConfig(authConfigSchema);
+  const audienceOf = audienceOfFromEnv(c);
+  const ca = issuersCa(c);
+  const external = c.AGENTMESH_OAUTH_TRUST_FILE
+    ? await ExternalSubjects.load(c.AGENTMESH_OAUTH_TRUST_FILE, {
+        trustDomain: c.AGENTMESH_TRUST_DOMAIN,
+        clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
+        defaultCa: ca,
+        primaryIssuer: c.AGENTMESH_AUTH_ISSUER ?? '',
+      })
+    : undefined;
   const secrets = await secretsProviderFromEnv(process.env, { logger: log });
   const keys = new SigningKeys(await secrets.read(c.AGENTMESH_AUTH_SIGNING_KEYS_PATH));
   // One read for the list and the watcher's starting point: a write in between is not missed.
@@ -115,6 +165,10 @@ await runService('agentmesh/auth', async ({ config, log }) => {
     users,
     log,
     audit,
+    audienceOf,
+    external,
+    federatedCa: ca,
+    clockToleranceSec: c.AGENTMESH_OAUTH_CLOCK_SKEW_S,
   });
   issuer = server.issuer;
   return {

@@ -2,10 +2,12 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { CertificateFiles } from '../../../mesh/index.js';
+import type { AudienceOf, CertificateFiles } from '../../../mesh/index.js';
 import type { SecretsProvider } from '../../../mesh/index.js';
 import { ClientAuthenticator } from './client-auth.js';
 import type { ClientDirectory, OAuthClient } from './clients.js';
+import type { ExternalSubjects } from './external-subjects.js';
+import { FederatedCredentials } from './federated-credentials.js';
 import { OAuthError } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 import { TokenEndpoint } from './token-endpoint.js';
@@ -33,6 +35,14 @@ export interface AuthServerOptions {
   log: Logger;
   /** The audit trail: every token issued and every refused token request. */
   audit?: AuditLog;
+  /** The audience a service's tokens carry (AGENTMESH_OAUTH_AUDIENCE / _AUDIENCES); default: the service name. */
+  audienceOf?: AudienceOf;
+  /** Enterprise identity providers whose people's tokens may be exchanged (AGENTMESH_OAUTH_TRUST_FILE). */
+  external?: ExternalSubjects;
+  /** PEM CA for the metadata and keys of federated credentials' issuers (default: the system's CAs). */
+  federatedCa?: string;
+  /** Tolerated clock difference for federated credentials' exp/nbf, seconds (default 30). */
+  clockToleranceSec?: number;
 }
 
 /** A running authorization server. */
@@ -68,6 +78,9 @@ function claimedClient(form: URLSearchParams, authorization: string | undefined)
     const decoded = Buffer.from(authorization.slice(6), 'base64').toString();
     if (decoded.includes(':')) return decodeURIComponent(decoded.slice(0, decoded.indexOf(':')));
   }
+  // A federated assertion's iss is another issuer: the client_id it comes with names the client.
+  const named = form.get('client_id');
+  if (named) return named;
   const assertion = form.get('client_assertion')?.split('.')[1];
   if (assertion) {
     try {
@@ -77,7 +90,7 @@ function claimedClient(form: URLSearchParams, authorization: string | undefined)
       // not a JWT: no client named
     }
   }
-  return form.get('client_id') ?? undefined;
+  return undefined;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -95,7 +108,17 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
   let issuer = options.issuer ?? '';
   const tokenPath = '/oauth2/token';
   const jwksPath = '/oauth2/jwks';
-  const authenticator = new ClientAuthenticator(options.clients, options.secrets, () => [issuer, issuer + tokenPath]);
+  const federated = new FederatedCredentials({
+    tokenUrl: () => issuer + tokenPath,
+    ca: options.federatedCa,
+    clockToleranceSec: options.clockToleranceSec,
+  });
+  const authenticator = new ClientAuthenticator(
+    options.clients,
+    options.secrets,
+    () => [issuer, issuer + tokenPath],
+    federated,
+  );
   const endpoint = new TokenEndpoint({
     issuer: () => issuer,
     keys: options.keys,
@@ -106,6 +129,9 @@ export async function startAuthServer(options: AuthServerOptions): Promise<Runni
     userRoles: options.users ? (user) => options.users!.rolesOf(user) : undefined,
     isClientId: (name) => options.clients.get(name) !== undefined,
     policyFileOf: (audience) => options.clients.get(audience)?.policy_file,
+    audienceOf: options.audienceOf,
+    clientIds: () => options.clients.ids(),
+    external: options.external,
     log: options.log,
     audit: options.audit,
   });

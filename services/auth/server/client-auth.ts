@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { importSPKI, jwtVerify } from 'jose';
+import { decodeJwt, importSPKI, jwtVerify } from 'jose';
 import type { SecretsProvider } from '../../../mesh/index.js';
 import type { ClientDirectory, OAuthClient } from './clients.js';
+import type { FederatedCredentials } from './federated-credentials.js';
 import { OAuthError } from './oauth-error.js';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -27,7 +28,8 @@ class SeenAssertions {
 /**
  * Authenticates the client of a token request: client_secret_basic (or
  * _post) against the secret in the secrets provider, or private_key_jwt
- * (RFC 7523) against the registered public key, with replay protection.
+ * (RFC 7523) against the registered public key, with replay protection,
+ * or a federated credential from another issuer (RFC 7523 §2.2).
  */
 export class ClientAuthenticator {
   private readonly seen = new SeenAssertions();
@@ -37,11 +39,21 @@ export class ClientAuthenticator {
     private readonly secrets: SecretsProvider,
     /** Accepted `aud` values of client assertions: the token endpoint URL and the issuer. */
     private readonly assertionAudiences: () => string[],
+    /** Checks federated credentials; absent: clients with one cannot authenticate. */
+    private readonly federated?: FederatedCredentials,
   ) {}
 
   async authenticate(form: URLSearchParams, authorization: string | undefined): Promise<OAuthClient> {
-    if (form.get('client_assertion_type') === ASSERTION_TYPE)
-      return this.byAssertion(form.get('client_assertion') ?? '');
+    if (form.get('client_assertion_type') === ASSERTION_TYPE) {
+      const assertion = form.get('client_assertion') ?? '';
+      const federatedClient = this.federatedClient(form.get('client_id'), assertion);
+      if (federatedClient) {
+        if (!this.federated) throw new OAuthError('invalid_client', 'federated credentials are not accepted', 401);
+        await this.federated.verify(assertion, federatedClient);
+        return federatedClient;
+      }
+      return this.byAssertion(assertion);
+    }
     let id: string | null = form.get('client_id');
     let secret: string | null = form.get('client_secret');
     if (authorization?.startsWith('Basic ')) {
@@ -65,6 +77,26 @@ export class ClientAuthenticator {
       throw new OAuthError('invalid_client', 'client authentication failed', 401);
     }
     return client;
+  }
+
+  /**
+   * The federated client an assertion is for: the one `client_id` names (Entra ID's way), else the
+   * one registered for the assertion's issuer and subject. A private-key client names itself in `iss`.
+   */
+  private federatedClient(clientId: string | null, assertion: string): OAuthClient | undefined {
+    let claimed: { iss?: string; sub?: string } = {};
+    try {
+      claimed = decodeJwt(assertion);
+    } catch {
+      // Not a JWT: refused by whichever check comes next.
+    }
+    if (clientId) {
+      const named = this.clients.get(clientId);
+      // A private key assertion names the client itself as its issuer; anything else is the federated one.
+      if (named?.auth.method === 'private_key_jwt' && claimed.iss === clientId) return undefined;
+      return named?.federated ? named : undefined;
+    }
+    return claimed.iss && claimed.sub ? this.clients.federatedAs(claimed.iss, claimed.sub) : undefined;
   }
 
   private async byAssertion(assertion: string): Promise<OAuthClient> {

@@ -1,6 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
+/**
+ * A workload credential from another issuer (RFC 7523 §2.2), as Entra ID's
+ * workload identity federation accepts a Kubernetes projected service-account token.
+ */
+const federatedSchema = z.strictObject({
+  /** The issuer of the assertion (e.g. the cluster's service-account issuer); its keys come from its metadata. */
+  issuer: z.url(),
+  /** The assertion's `sub` (e.g. system:serviceaccount:<namespace>:<name>). */
+  subject: z.string().min(1),
+  /** The assertion's required `aud` (default: this server's token endpoint URL). */
+  audience: z.string().min(1).optional(),
+});
+
 const clientSchema = z.object({
   /** The OAuth2 client id; for workloads, the service name "namespace/name". */
   client_id: z.string().min(1),
@@ -16,7 +29,11 @@ const clientSchema = z.object({
       public_key_pem: z.string().min(1),
       alg: z.string().default('ES256'),
     }),
+    /** Only the federated credential of `federated` (the default when `federated` is given without `auth`). */
+    z.object({ method: z.literal('federated') }),
   ]),
+  /** A credential from another issuer the client may authenticate with (client_assertion). */
+  federated: federatedSchema.optional(),
   /** Scopes the client may obtain. */
   scopes: z.array(z.string()).default([]),
   /** Audiences (service names) it may obtain tokens for; "*" for any. */
@@ -40,15 +57,27 @@ const clientSchema = z.object({
 /** A registered OAuth2 client. */
 export type OAuthClient = z.infer<typeof clientSchema>;
 
+/** A client's federated credential settings. */
+export type FederatedCredential = z.infer<typeof federatedSchema>;
+
+/** `federated` alone stands for `auth: { method: "federated" }`; `auth: federated` needs `federated`. */
+function withFederatedAuth(entry: unknown): unknown {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+  const e = entry as Record<string, unknown>;
+  return e.federated !== undefined && e.auth === undefined ? { ...e, auth: { method: 'federated' } } : e;
+}
+
 /** Parses a client list (JSON array), naming the first bad entry. */
 export function parseClients(data: unknown): OAuthClient[] {
-  const result = z.array(clientSchema).safeParse(data);
+  const result = z.array(z.preprocess(withFederatedAuth, clientSchema)).safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new Error(`invalid client registration at [${issue.path.join('.')}]: ${issue.message}`);
   }
   const ids = new Set<string>();
-  for (const c of result.data) {
+  for (const [i, c] of result.data.entries()) {
+    if (c.auth.method === 'federated' && !c.federated)
+      throw new Error(`invalid client registration at [${i}.federated]: required by auth method federated`);
     if (ids.has(c.client_id)) throw new Error(`client ${c.client_id} is registered twice`);
     ids.add(c.client_id);
   }
@@ -80,6 +109,18 @@ export class ClientDirectory {
 
   get(clientId: string): OAuthClient | undefined {
     return this.clients.get(clientId);
+  }
+
+  /** The client whose federated credential is the one `issuer` gives `subject`, if any. */
+  federatedAs(issuer: string, subject: string): OAuthClient | undefined {
+    for (const c of this.clients.values())
+      if (c.federated?.issuer === issuer && c.federated.subject === subject) return c;
+    return undefined;
+  }
+
+  /** The registered client ids (workloads are registered under their service names). */
+  ids(): string[] {
+    return [...this.clients.keys()];
   }
 
   /** Changes a client's lifecycle (suspend, retire, reactivate). */

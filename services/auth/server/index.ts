@@ -10,3 +10,8 @@ export { registryLifecycleCheck } from './registry-lifecycle.js';
 export type { RegistryLifecycleOptions } from './registry-lifecycle.js';
 export { UserDirectory } from './users.js';
 export type { UsersFile } from './users.js';
+export { ExternalSubjects } from './external-subjects.js';
+export type { ExternalSubject, ExternalTrustContext } from './external-subjects.js';
+export { FederatedCredentials } from './federated-credentials.js';
+export type { FederatedCredentialsOptions } from './federated-credentials.js';
+export type { FederatedCredential } from './clients.js';

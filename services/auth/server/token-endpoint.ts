@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { Logger } from 'pino';
-import type { AuditLog } from '../../../mesh/index.js';
+import type { AudienceOf, AuditLog } from '../../../mesh/index.js';
 import { mapClaims, PRESETS } from '../../../mesh/index.js';
 import type { ClientAuthenticator } from './client-auth.js';
 import type { OAuthClient } from './clients.js';
+import type { ExternalSubjects } from './external-subjects.js';
 import { OAuthError } from './oauth-error.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -30,6 +31,12 @@ export interface TokenEndpointOptions {
   policyFileOf?: (audience: string) => string | undefined;
   /** Whether a name is a registered client's id (the dev login refuses those as a person's name). */
   isClientId?: (name: string) => boolean;
+  /** The audience a service's tokens carry (AGENTMESH_OAUTH_AUDIENCE / _AUDIENCES); default: the service name. */
+  audienceOf?: AudienceOf;
+  /** The registered clients' ids: the services a client registered for any audience ("*") may name by audience. */
+  clientIds?: () => string[];
+  /** Enterprise identity providers whose tokens are accepted as subject tokens (AGENTMESH_OAUTH_TRUST_FILE). */
+  external?: ExternalSubjects;
   log: Logger;
   /** Where every issued token is recorded (who got it, for whom, for which audience); a token is handed out only once its record is durable. */
   audit?: AuditLog;
@@ -64,6 +71,12 @@ function actorsOf(act: Record<string, unknown> | undefined): string[] | undefine
   return actors.length ? actors : undefined;
 }
 
+/** The service a token is for, and the audience it carries under the audience scheme. */
+interface Target {
+  service: string;
+  audience: string;
+}
+
 /** The client credentials and token exchange grants of the local authorization server. */
 export class TokenEndpoint {
   constructor(private readonly options: TokenEndpointOptions) {}
@@ -76,29 +89,51 @@ export class TokenEndpoint {
     }
     const client = await this.options.authenticator.authenticate(form, authorization);
     await this.requireActive(client);
-    const audience = form.get('audience') ?? form.get('resource');
-    if (!audience)
-      throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
-    if (!client.audiences.includes('*') && !client.audiences.includes(audience))
-      throw new OAuthError('invalid_target', this.notAnAudience(client, audience));
+    const target = this.targetOf(form, client);
     if (grant === 'client_credentials') {
       if (!client.client_credentials)
         throw new OAuthError('unauthorized_client', 'client may only obtain tokens for people');
       const scopes = grantScopes(form.get('scope'), client.scopes);
-      return this.issue({ sub: subjectOf(client), client, audience, scopes });
+      return this.issue({ sub: subjectOf(client), client, target, scopes });
     }
-    return this.exchange(form, client, audience);
+    return this.exchange(form, client, target);
+  }
+
+  private audienceOf(service: string): string {
+    return this.options.audienceOf ? this.options.audienceOf(service) : service;
+  }
+
+  /**
+   * The service a request is for and the audience its token carries: `audience` or RFC 8707
+   * `resource` names the service, or its audience under the scheme; clients are registered
+   * for service names.
+   */
+  private targetOf(form: URLSearchParams, client: OAuthClient): Target {
+    const asked = form.get('audience') ?? form.get('resource');
+    if (!asked) throw new OAuthError('invalid_target', 'audience (or resource) is required: name the service to call');
+    const any = client.audiences.includes('*');
+    const candidates = client.audiences.filter((a) => a !== '*');
+    if (any) candidates.push(...(this.options.clientIds?.() ?? []));
+    const service =
+      candidates.find((s) => s === asked) ??
+      candidates.find((s) => this.audienceOf(s) === asked) ??
+      (any && /^[a-z0-9-]+\/[a-z0-9-]+$/.test(asked) ? asked : undefined);
+    if (!service) throw new OAuthError('invalid_target', this.notAnAudience(client, asked));
+    return { service, audience: this.audienceOf(service) };
   }
 
   /** Why a client gets no token for an audience, pointing at the policy that must allow it when one is known. */
   private notAnAudience(client: OAuthClient, audience: string): string {
     const refused = `client ${client.client_id} may not obtain tokens for ${audience}`;
-    const policy = this.options.policyFileOf?.(audience);
+    // Asked by its audience under the scheme: the workload registered with that audience.
+    const service =
+      this.options.clientIds?.().find((s) => s !== audience && this.audienceOf(s) === audience) ?? audience;
+    const policy = this.options.policyFileOf?.(service);
     if (!policy) return `${refused} (not among its registered audiences)`;
     // Workload names are "namespace/name"; their SPIFFE IDs are written this way in policy files.
     const [ns, name] = client.client_id.split('/');
     const caller = name ? `"spiffe://{trust_domain}/ns/${ns}/sa/${name}"` : client.client_id;
-    return `${refused}: ${policy} does not list it among the callers of ${audience}; add ${caller} to a rule's callers there, restart the mesh (npm start) and re-render (npm run render:istio)`;
+    return `${refused}: ${policy} does not list it among the callers of ${service}; add ${caller} to a rule's callers there, restart the mesh (npm start) and re-render (npm run render:istio)`;
   }
 
   private async requireActive(client: OAuthClient): Promise<void> {
@@ -110,7 +145,7 @@ export class TokenEndpoint {
     }
   }
 
-  private async exchange(form: URLSearchParams, client: OAuthClient, audience: string): Promise<TokenResponse> {
+  private async exchange(form: URLSearchParams, client: OAuthClient, target: Target): Promise<TokenResponse> {
     const subjectToken = form.get('subject_token');
     if (!subjectToken) {
       // Dev login: a trusted front end (console, CLI) obtains a token for a named person.
@@ -130,7 +165,7 @@ export class TokenEndpoint {
       );
       const roles = this.options.userRoles?.(user);
       return this.issue(
-        { sub: user, client, audience, scopes, roles, act: { sub: subjectOf(client) } },
+        { sub: user, client, target, scopes, roles, act: { sub: subjectOf(client) } },
         ACCESS_TOKEN_TYPE,
       );
     }
@@ -138,6 +173,20 @@ export class TokenEndpoint {
     const type = form.get('subject_token_type');
     if (type !== ACCESS_TOKEN_TYPE && type !== JWT_TOKEN_TYPE) {
       throw new OAuthError('invalid_request', 'subject_token_type must be an access token or JWT');
+    }
+    let iss: unknown;
+    try {
+      iss = decodeJwt(subjectToken).iss;
+    } catch {
+      throw new OAuthError('invalid_grant', 'subject_token is not a JWT');
+    }
+    if (iss !== this.options.issuer()) {
+      if (typeof iss === 'string' && this.options.external?.trusts(iss))
+        return this.exchangeExternal(form, client, target, subjectToken);
+      throw new OAuthError(
+        'invalid_grant',
+        `subject_token issuer ${String(iss)} is not trusted (neither this server nor an issuer of AGENTMESH_OAUTH_TRUST_FILE)`,
+      );
     }
     let subject: JWTPayload;
     try {
@@ -149,9 +198,10 @@ export class TokenEndpoint {
     } catch {
       throw new OAuthError('invalid_grant', 'subject_token is invalid or expired');
     }
-    // An agent may only act on tokens that were given to it.
+    // An agent may only act on tokens that were given to it (named by its service or its audience under the scheme).
     const aud = Array.isArray(subject.aud) ? subject.aud : [subject.aud];
-    if (!aud.includes(subjectOf(client)) && !aud.includes(client.client_id)) {
+    const own = [subjectOf(client), client.client_id].flatMap((s) => [s, this.audienceOf(s)]);
+    if (!aud.some((a) => a !== undefined && own.includes(a))) {
       throw new OAuthError('invalid_grant', 'subject_token was not issued to the exchanging client');
     }
     const mapped = mapClaims(subject, PRESETS.agentmesh.claims);
@@ -164,7 +214,31 @@ export class TokenEndpoint {
     const roles = held.length ? held : undefined;
     // Delegation never outlives the token it came from, however often it is exchanged.
     return this.issue(
-      { sub: String(subject.sub), client, audience, scopes, roles, act, notAfter: subject.exp },
+      { sub: String(subject.sub), client, target, scopes, roles, act, notAfter: subject.exp },
+      ACCESS_TOKEN_TYPE,
+    );
+  }
+
+  /**
+   * On-behalf-of with an enterprise identity provider: a person's token from a trusted external
+   * issuer, addressed to the exchanging client, becomes a mesh token for the person (its subject,
+   * roles and scopes read with that issuer's claim mapping) with the client as the actor.
+   */
+  private async exchangeExternal(
+    form: URLSearchParams,
+    client: OAuthClient,
+    target: Target,
+    subjectToken: string,
+  ): Promise<TokenResponse> {
+    const { principal, claims } = await this.options.external!.verify(subjectToken, subjectOf(client));
+    // The issuer's clock tolerance may let a just-expired token through: the delegation would outlive it.
+    if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000)
+      throw new OAuthError('invalid_grant', `subject_token from ${String(claims.iss)} has expired`);
+    const available = principal.scopes.filter((s) => client.scopes.includes(s));
+    const scopes = grantScopes(form.get('scope'), available);
+    const roles = principal.roles.length ? principal.roles : undefined;
+    return this.issue(
+      { sub: principal.subject, client, target, scopes, roles, act: { sub: subjectOf(client) }, notAfter: claims.exp },
       ACCESS_TOKEN_TYPE,
     );
   }
@@ -173,7 +247,7 @@ export class TokenEndpoint {
     t: {
       sub: string;
       client: OAuthClient;
-      audience: string;
+      target: Target;
       scopes: string[];
       roles?: string[];
       act?: Record<string, unknown>;
@@ -193,7 +267,7 @@ export class TokenEndpoint {
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(this.options.issuer())
       .setSubject(t.sub)
-      .setAudience(t.audience)
+      .setAudience(t.target.audience)
       .setIssuedAt()
       .setExpirationTime(now + ttl)
       .setJti(randomUUID())
@@ -202,7 +276,7 @@ export class TokenEndpoint {
       {
         client: t.client.client_id,
         sub: t.sub,
-        aud: t.audience,
+        aud: t.target.audience,
         scope: t.scopes.join(' '),
         kid: key.kid,
         exchange: !!t.act,
@@ -215,7 +289,7 @@ export class TokenEndpoint {
       subject: t.sub,
       actors: actorsOf(t.act),
       peer: t.client.client_id,
-      resource: t.audience,
+      resource: t.target.service,
       outcome: 'OK',
       reason: t.scopes.length ? `scopes ${t.scopes.join(' ')}` : undefined,
     });
