@@ -17,6 +17,8 @@ export { actorsOf, DEFAULT_ALGORITHMS, TokenError, TokenVerifier, TrustedIssuers
 export type { TokenCheck, TokenFailure, TokenVerifierOptions } from './token-verifier.js';
 export { mapClaims, PRESET_NAMES, PRESETS } from './claim-mapping.js';
 export type { AudienceRequest, ClaimMapping, IssuerPreset, MappedClaims, PresetName } from './claim-mapping.js';
+export { trustedIssuersFromFile } from './trust-file.js';
+export type { TrustContext } from './trust-file.js';
 export { audienceFields } from './audience-fields.js';
 export { audienceScheme, audienceSchemeProblem, parseExplicitAudiences } from './audiences.js';
 export type { AudienceOf } from './audiences.js';

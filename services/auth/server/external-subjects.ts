@@ -1,6 +1,6 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import { TokenError, TrustedIssuers, type MappedClaims } from '../../../mesh/index.js';
-import { trustedIssuersFromFile, type TrustContext } from '../../../mesh/security/trust-file.js';
+import { trustedIssuersFromFile, type TrustContext } from '../../../mesh/index.js';
 import { OAuthError } from './oauth-error.js';
 
 /** What the external issuers share with the authorization server (the trust file's context, less the service). */

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { TokenError, TokenVerifier } from '../../../mesh/index.js';
-import { issuerMetadata } from '../../../mesh/security/issuer-metadata.js';
+import { issuerMetadata } from '../../../mesh/index.js';
 import type { FederatedCredential, OAuthClient } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 
