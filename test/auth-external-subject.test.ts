@@ -22,6 +22,7 @@ const AGENT = 'lending/agent';
 const LEDGER = 'lending/ledger';
 const PORTAL = 'bank/portal';
 const CALLBACK = 'https://portal.bank.example/callback';
+const BATCH = 'bank/batch';
 /** The loan portal, registered at the IdP: people log in through it. */
 const portal = {
   client_id: PORTAL,
@@ -96,15 +97,43 @@ beforeAll(async () => {
     files.secrets[`agentmesh/clients/${id}`] = { client_secret: `${id}-secret-0123456789` };
   files.writeSecrets();
   const tls = { ...files.issue('agentmesh/idp'), ca: join(files.certs, 'ca.crt') };
-  const people = { ada: { roles: ['loan-approver'] } };
+  // eve holds an app role named like a scope: a role, never a delegated scope.
+  const people = { ada: { roles: ['loan-approver'] }, eve: { roles: ['task.read'] } };
+  // A confidential application of the tenant, with an application permission for the agent's API.
+  const batch = {
+    client_id: BATCH,
+    client_secret: 'batch-secret-0123456789',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+  };
   [idp, untrusted] = await Promise.all([
-    startIdp({ tls, shape: 'entra', oidcOnly: true, clients: [portal], people }),
+    startIdp({
+      tls,
+      shape: 'entra',
+      oidcOnly: true,
+      clients: [portal, batch],
+      people,
+      appRoles: { [BATCH]: ['task.read'] },
+      // The person's token lives shorter than the mesh's (300 s): the delegation must follow it.
+      ttlSec: 120,
+    }),
     startIdp({ tls, shape: 'entra', oidcOnly: true, clients: [portal], people }),
   ]);
   // The enterprise IdP, trusted by the auth server (subject tokens) and by the services (people calling).
   writeFileSync(
     join(files.dir, 'trust.json'),
-    JSON.stringify({ issuers: [{ issuer: idp.issuer, preset: 'entra', audience: 'api://agentmesh-{name}' }] }),
+    JSON.stringify({
+      issuers: [
+        {
+          issuer: idp.issuer,
+          preset: 'entra',
+          audience: 'api://agentmesh-{name}',
+          // The application id every service also accepts (Entra v2): never enough to exchange.
+          extraAudiences: ['api://portal-app-id'],
+        },
+      ],
+    }),
   );
   auth = startProcess(
     'services/auth/main.ts',
@@ -145,14 +174,14 @@ afterAll(async () => {
   files?.cleanup();
 });
 
-/** Ada logs in at `at` through the portal, for `resource`; her access token. */
-async function adaToken(at: TestIdp, resource: string): Promise<string> {
-  const answer = await at.login('ada', {
+/** Ada (or `person`) logs in at `at` through the portal, for `resource`; her access token. */
+async function adaToken(at: TestIdp, resource: string, person = 'ada', scope = 'task.read'): Promise<string> {
+  const answer = await at.login(person, {
     clientId: PORTAL,
     clientSecret: portal.client_secret,
     redirectUri: CALLBACK,
     resource,
-    scope: 'openid offline_access task.read',
+    scope: `openid offline_access ${scope}`,
   });
   if (typeof answer.access_token !== 'string') throw new Error(`no token: ${JSON.stringify(answer)}`);
   return answer.access_token;
@@ -233,4 +262,28 @@ test('refused: a token of an issuer the auth server does not trust; no token rea
   );
   expect(auth.stdout() + auth.stderr()).not.toContain(foreign);
   expect(auth.stdout()).toContain('token request refused');
+});
+
+test('refused: a token addressed to the application id every service accepts (extraAudiences) is no one agent’s', async () => {
+  const forApp = await adaToken(idp, 'api://portal-app-id');
+  await expect(agentTokens().exchange(forApp, LEDGER)).rejects.toThrow(
+    `token request refused: invalid_grant (subject_token from ${idp.issuer} is not addressed to the exchanging client`,
+  );
+});
+
+test('refused: an application’s own token at the IdP (client credentials) is not a person’s', async () => {
+  const appOnly = await idp.token(BATCH, 'batch-secret-0123456789', {
+    grant_type: 'client_credentials',
+    scope: 'api://agentmesh-agent/.default',
+  });
+  await expect(agentTokens().exchange(String(appOnly.access_token), LEDGER)).rejects.toThrow(
+    `token request refused: invalid_grant (subject_token from ${idp.issuer} is a workload's own token, not a person's)`,
+  );
+});
+
+test('a person’s app role named like a scope stays a role: only delegated scopes (scp) become scopes', async () => {
+  const eve = await adaToken(idp, 'api://agentmesh-agent', 'eve', 'task.write');
+  expect(decodeJwt(eve)).toMatchObject({ scp: 'task.write', roles: ['task.read'] });
+  const mesh = decodeJwt(await agentTokens().exchange(eve, LEDGER));
+  expect(mesh).toMatchObject({ sub: 'eve', roles: ['task.read'], scope: '' });
 });

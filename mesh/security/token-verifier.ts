@@ -163,6 +163,11 @@ export class TokenVerifier implements TokenCheck {
     return this.options.issuer;
   }
 
+  /** The claim mapping the principal is read with. */
+  get claims(): ClaimMapping {
+    return this.options.claims ?? PRESETS.agentmesh.claims;
+  }
+
   /** The principal's parts, read with this issuer's claim mapping. */
   principalOf(claims: JWTPayload): MappedClaims & { subject: string } {
     const mapping = this.options.claims ?? PRESETS.agentmesh.claims;
@@ -363,8 +368,17 @@ export class TrustedIssuers implements TokenCheck {
   }
 
   principalOf(claims: JWTPayload): MappedClaims & { subject: string } {
+    return this.verifierOf(claims).principalOf(claims);
+  }
+
+  /** The claim mapping of the issuer that verified `claims`. */
+  claimsOf(claims: JWTPayload): ClaimMapping {
+    return this.verifierOf(claims).claims;
+  }
+
+  private verifierOf(claims: JWTPayload): TokenVerifier {
     const verifier = this.ofClaims.get(claims) ?? this.byIssuer.get(String(claims.iss));
     if (!verifier) throw new TokenError('wrong_issuer', 'token issuer not trusted');
-    return verifier.principalOf(claims);
+    return verifier;
   }
 }

@@ -37,6 +37,8 @@ export interface TrustContext {
   clockToleranceSec: number;
   defaultCa: string | undefined;
   primaryIssuer: string;
+  /** Only the service's audience under each issuer's scheme, without `extraAudiences` (the authorization server's check of subject tokens). */
+  schemeOnly?: boolean;
 }
 
 function parseTrustFile(file: string): z.infer<typeof trustFileSchema> {
@@ -85,7 +87,10 @@ export async function trustedIssuersFromFile(file: string, ctx: TrustContext): P
     verifiers.push(
       new TokenVerifier({
         issuer: entry.issuer,
-        audience: [audienceScheme(entry.audience, ctx.trustDomain)(ctx.service), ...entry.extraAudiences],
+        audience: [
+          audienceScheme(entry.audience, ctx.trustDomain)(ctx.service),
+          ...(ctx.schemeOnly ? [] : entry.extraAudiences),
+        ],
         claims: { ...preset.claims, ...entry.claims },
         jwksUrl,
         ca,

@@ -52,7 +52,12 @@ export class ClientAuthenticator {
         await this.federated.verify(assertion, federatedClient);
         return federatedClient;
       }
-      return this.byAssertion(assertion);
+      const client = await this.byAssertion(assertion);
+      // A client_id beside the assertion must name the client the assertion authenticated (RFC 7521 §4.2).
+      const named = form.get('client_id');
+      if (named && named !== client.client_id)
+        throw new OAuthError('invalid_client', 'client_id is not the client of the assertion', 401);
+      return client;
     }
     let id: string | null = form.get('client_id');
     let secret: string | null = form.get('client_secret');

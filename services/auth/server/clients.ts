@@ -75,9 +75,17 @@ export function parseClients(data: unknown): OAuthClient[] {
     throw new Error(`invalid client registration at [${issue.path.join('.')}]: ${issue.message}`);
   }
   const ids = new Set<string>();
+  const federatedAs = new Map<string, string>();
   for (const [i, c] of result.data.entries()) {
     if (c.auth.method === 'federated' && !c.federated)
       throw new Error(`invalid client registration at [${i}.federated]: required by auth method federated`);
+    // One workload credential, one client: otherwise an assertion without client_id would pick either.
+    const pair = c.federated && `${c.federated.issuer} ${c.federated.subject}`;
+    if (pair && federatedAs.has(pair))
+      throw new Error(
+        `clients ${federatedAs.get(pair)} and ${c.client_id} are federated as the same ${c.federated!.subject} of ${c.federated!.issuer}`,
+      );
+    if (pair) federatedAs.set(pair, c.client_id);
     if (ids.has(c.client_id)) throw new Error(`client ${c.client_id} is registered twice`);
     ids.add(c.client_id);
   }

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { decodeJwt, type JWTPayload } from 'jose';
-import { TokenError, TrustedIssuers, type MappedClaims } from '../../../mesh/index.js';
+import { audienceScheme, mapClaims, TokenError, TrustedIssuers, type MappedClaims } from '../../../mesh/index.js';
 import { trustedIssuersFromFile, type TrustContext } from '../../../mesh/index.js';
 import { OAuthError } from './oauth-error.js';
 
@@ -11,6 +12,8 @@ export interface ExternalSubject {
   issuer: string;
   claims: JWTPayload;
   principal: MappedClaims & { subject: string };
+  /** The scopes the person delegated (the mapping's scope claims that are not role claims: Entra's `scp`, not its `roles`). */
+  delegatedScopes: string[];
 }
 
 /**
@@ -26,18 +29,32 @@ export class ExternalSubjects {
   private constructor(
     private readonly file: string,
     private readonly ctx: ExternalTrustContext,
-    private readonly issuers: Set<string>,
+    /** Each trusted issuer's audience scheme. */
+    private readonly schemes: Map<string, string>,
   ) {}
 
   /** Reads and checks the trust file (a ConfigError naming AGENTMESH_OAUTH_TRUST_FILE when it is wrong). */
   static async load(file: string, ctx: ExternalTrustContext): Promise<ExternalSubjects> {
-    const verifiers = await trustedIssuersFromFile(file, { ...ctx, service: 'agentmesh/auth' });
-    return new ExternalSubjects(file, ctx, new Set(verifiers.map((v) => v.issuer)));
+    await trustedIssuersFromFile(file, { ...ctx, service: 'agentmesh/auth' });
+    // Checked just above: each entry has an issuer, and maybe an audience scheme.
+    const entries = (JSON.parse(readFileSync(file, 'utf8')) as { issuers: { issuer: string; audience?: string }[] })
+      .issuers;
+    return new ExternalSubjects(file, ctx, new Map(entries.map((e) => [e.issuer, e.audience ?? 'service'])));
+  }
+
+  /**
+   * The other registered services whose tokens from `issuer` would carry the same audience as
+   * `service`'s: a subject token for one of them could be exchanged as if it were `service`'s.
+   */
+  sharing(issuer: string, service: string, services: string[]): string[] {
+    const of = audienceScheme(this.schemes.get(issuer) ?? 'service', this.ctx.trustDomain);
+    const own = of(service);
+    return services.filter((s) => s !== service && of(s) === own);
   }
 
   /** Whether tokens of `issuer` are accepted as subject tokens. */
   trusts(issuer: string): boolean {
-    return this.issuers.has(issuer);
+    return this.schemes.has(issuer);
   }
 
   /** Verifies a subject token of a trusted external issuer for the exchanging `service`; invalid_grant with the reason otherwise. */
@@ -46,7 +63,12 @@ export class ExternalSubjects {
     const verifier = await this.verifiersFor(service);
     try {
       const claims = await verifier.verify(token);
-      return { issuer, claims, principal: verifier.principalOf(claims) };
+      const mapping = verifier.claimsOf(claims);
+      const delegated = mapClaims(claims, {
+        ...mapping,
+        scopes: mapping.scopes.filter((c) => !mapping.roles.includes(c)),
+      });
+      return { issuer, claims, principal: verifier.principalOf(claims), delegatedScopes: delegated.scopes };
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       if (err.reason === 'jwks_unavailable')
@@ -62,7 +84,9 @@ export class ExternalSubjects {
   private verifiersFor(service: string): Promise<TrustedIssuers> {
     let pending = this.byService.get(service);
     if (!pending) {
-      pending = trustedIssuersFromFile(this.file, { ...this.ctx, service }).then(
+      // The service's own audience only: an issuer's extraAudiences (an application id every service
+      // accepts) would let any agent exchange a token addressed to another.
+      pending = trustedIssuersFromFile(this.file, { ...this.ctx, service, schemeOnly: true }).then(
         (verifiers) => new TrustedIssuers(verifiers),
         (err: Error) => {
           throw new OAuthError('temporarily_unavailable', `trusted issuers unavailable: ${err.message}`, 503);

@@ -15,6 +15,12 @@ export interface FederatedCredentialsOptions {
 
 const refused = (why: string) => new OAuthError('invalid_client', `federated credential refused: ${why}`, 401);
 
+/** What an unauthenticated caller wrote, for a one-line refusal: no control characters, bounded. */
+const printable = (v: unknown) =>
+  String(v)
+    .replace(/\p{Cc}/gu, '?')
+    .slice(0, 200);
+
 /**
  * Checks RFC 7523 §2.2 client assertions that another issuer gave a client
  * (a Kubernetes projected service-account token, as Entra ID's workload
@@ -42,19 +48,22 @@ export class FederatedCredentials {
       throw refused('client_assertion is not a JWT');
     }
     if (iss !== federated.issuer)
-      throw refused(`issued by ${String(iss)}, but client ${client.client_id} is federated with ${federated.issuer}`);
+      throw refused(
+        `issued by ${printable(iss)}, but client ${client.client_id} is federated with ${federated.issuer}`,
+      );
     const audience = federated.audience ?? this.options.tokenUrl();
     let claims;
     try {
       claims = await (await this.verifierFor(federated, audience)).verify(assertion);
     } catch (err) {
       if (err instanceof OAuthError) throw err;
-      const why = err instanceof TokenError ? err.message : 'issuer keys unavailable';
-      throw refused(why === 'token not issued for this service' ? `its audience is not ${audience}` : why);
+      if (err instanceof TokenError && err.reason === 'wrong_audience')
+        throw refused(`its audience is not ${audience}`);
+      throw refused(err instanceof TokenError ? err.message : 'issuer keys unavailable');
     }
     if (claims.sub !== federated.subject)
       throw refused(
-        `subject ${String(claims.sub)} is not ${federated.subject}, which client ${client.client_id} is federated as`,
+        `subject ${printable(claims.sub)} is not ${federated.subject}, which client ${client.client_id} is federated as`,
       );
   }
 

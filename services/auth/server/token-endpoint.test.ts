@@ -91,3 +91,15 @@ test('token exchange: a subject token addressed to the agent under the scheme is
     act: { sub: 'lending/agent' },
   });
 });
+
+test('an audience scheme that gives two registered services one audience: no token for either (it would serve both)', async () => {
+  // `{name}` without `{namespace}`: lending/ledger and … a second "ledger" would share it; here the portal
+  // and the agent are told apart, but a constant scheme makes every service one audience.
+  const endpoint = await endpointWith('api://agentmesh', ['lending/ledger']);
+  await expect(endpoint.handle(form({ audience: 'lending/ledger' }), basic('lending/agent'))).rejects.toMatchObject({
+    error: 'invalid_target',
+    description: expect.stringMatching(
+      /^the audience api:\/\/agentmesh of lending\/ledger is also that of lending\/agent, bank\/portal: the audience scheme \(AGENTMESH_OAUTH_AUDIENCE\) must give each service its own$/,
+    ),
+  });
+});

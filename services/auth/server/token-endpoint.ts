@@ -119,7 +119,27 @@ export class TokenEndpoint {
       candidates.find((s) => this.audienceOf(s) === asked) ??
       (any && /^[a-z0-9-]+\/[a-z0-9-]+$/.test(asked) ? asked : undefined);
     if (!service) throw new OAuthError('invalid_target', this.notAnAudience(client, asked));
-    return { service, audience: this.audienceOf(service) };
+    const audience = this.audienceOf(service);
+    const sharing = this.sharingAudience(service);
+    if (sharing.length)
+      throw new OAuthError(
+        'invalid_target',
+        `the audience ${audience} of ${service} is also that of ${sharing.join(', ')}: the audience scheme (AGENTMESH_OAUTH_AUDIENCE) must give each service its own`,
+      );
+    return { service, audience };
+  }
+
+  /** The other registered services whose tokens would carry `service`'s audience (a token for one would be accepted by all). */
+  private sharingAudience(service: string): string[] {
+    const audience = this.audienceOf(service);
+    const audienceOf = (s: string) => {
+      try {
+        return this.audienceOf(s);
+      } catch {
+        return undefined; // a client id the scheme cannot map (not namespace/name under spiffe) is no service
+      }
+    };
+    return (this.options.clientIds?.() ?? []).filter((s) => s !== service && audienceOf(s) === audience);
   }
 
   /** Why a client gets no token for an audience, pointing at the policy that must allow it when one is known. */
@@ -201,7 +221,7 @@ export class TokenEndpoint {
     // An agent may only act on tokens that were given to it (named by its service or its audience under the scheme).
     const aud = Array.isArray(subject.aud) ? subject.aud : [subject.aud];
     const own = [subjectOf(client), client.client_id].flatMap((s) => [s, this.audienceOf(s)]);
-    if (!aud.some((a) => a !== undefined && own.includes(a))) {
+    if (!aud.some((a) => a !== undefined && own.includes(a)) || this.sharingAudience(subjectOf(client)).length) {
       throw new OAuthError('invalid_grant', 'subject_token was not issued to the exchanging client');
     }
     const mapped = mapClaims(subject, PRESETS.agentmesh.claims);
@@ -230,11 +250,32 @@ export class TokenEndpoint {
     target: Target,
     subjectToken: string,
   ): Promise<TokenResponse> {
-    const { principal, claims } = await this.options.external!.verify(subjectToken, subjectOf(client));
+    const external = this.options.external!;
+    const { issuer, principal, claims, delegatedScopes } = await external.verify(subjectToken, subjectOf(client));
     // The issuer's clock tolerance may let a just-expired token through: the delegation would outlive it.
     if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000)
-      throw new OAuthError('invalid_grant', `subject_token from ${String(claims.iss)} has expired`);
-    const available = principal.scopes.filter((s) => client.scopes.includes(s));
+      throw new OAuthError('invalid_grant', `subject_token from ${issuer} has expired`);
+    const sharing = external.sharing(issuer, subjectOf(client), this.options.clientIds?.() ?? []);
+    if (sharing.length)
+      throw new OAuthError(
+        'invalid_grant',
+        `subject tokens of ${issuer} for ${subjectOf(client)} carry the audience of ${sharing.join(', ')} too: give each service its own audience in that issuer's scheme (AGENTMESH_OAUTH_TRUST_FILE)`,
+      );
+    // On-behalf-of is for people: a workload's own token at the IdP is not a person's.
+    if (principal.workload)
+      throw new OAuthError('invalid_grant', `subject_token from ${issuer} is a workload's own token, not a person's`);
+    // An IdP-side delegation chain would vanish behind this agent: only a person's own token.
+    if (claims.act !== undefined)
+      throw new OAuthError('invalid_grant', 'subject_token already carries a delegation (act)');
+    // The person's subject must not pass for a workload or a client of this server.
+    if (
+      principal.subject.includes('/') ||
+      principal.subject.startsWith('spiffe:') ||
+      this.options.isClientId?.(principal.subject)
+    )
+      throw new OAuthError('invalid_grant', `subject_token from ${issuer} names a workload or client, not a person`);
+    // Delegated scopes only: a person's app roles (Entra `roles`) are roles, never scopes.
+    const available = delegatedScopes.filter((s) => client.scopes.includes(s));
     const scopes = grantScopes(form.get('scope'), available);
     const roles = principal.roles.length ? principal.roles : undefined;
     return this.issue(
