@@ -293,13 +293,13 @@ describe('registry replicas over one PostgreSQL', () => {
     });
     // What a registry before 0004_registry_replicas writes: no expires_ms, and a change logged past the counter.
     const key = 'agent:payments/fraud@8.0.0';
+    // One statement (one transaction): a replica's sweep must not expire the lease between the two.
     await fx.sql(
       'agentmesh/registry',
-      `UPDATE registry_leases SET expires_ms = NULL, expires_at = now() - interval '1 second' WHERE lease_id = '${lease.leaseId}'`,
-    );
-    await fx.sql(
-      'agentmesh/registry',
-      `INSERT INTO registry_changes (revision, change, entry_key, entry, principal, at)
+      `WITH expired AS (
+         UPDATE registry_leases SET expires_ms = NULL, expires_at = now() - interval '1 second'
+         WHERE lease_id = '${lease.leaseId}' RETURNING lease_id)
+       INSERT INTO registry_changes (revision, change, entry_key, entry, principal, at)
        SELECT MAX(revision) + 1, 'UPDATED', '${key}',
               (SELECT entry FROM registry_changes WHERE entry_key = '${key}' ORDER BY revision LIMIT 1), 'older', now()
        FROM registry_changes`,
