@@ -98,7 +98,9 @@ describe('the console signs people in at an external issuer', () => {
     await page.getByRole('heading', { name: '1 match' }).waitFor();
     expect(await page.locator('.results .result').first().innerText()).toContain('banking/loan-math');
     // The page holds no token: the session cookie is HttpOnly, and its storage is empty.
-    expect(await page.evaluate('document.cookie + JSON.stringify(localStorage)')).toBe('{}');
+    expect(await page.evaluate('document.cookie + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)')).toBe(
+      '{}{}',
+    );
   }, 60_000);
 
   test('the dev login is refused while people sign in at the issuer', async () => {
@@ -117,6 +119,14 @@ describe('the console signs people in at an external issuer', () => {
   test('sign-out ends the session: the sign-in page again', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/session')).status);
+    expect(status).toBe(401);
+  });
+
+  test('a callback this browser did not start (a forged or replayed state) signs no one in', async () => {
+    const answer = await page.goto(`${mesh.file.console!}auth/callback?state=forged-state&code=stolen-code`);
+    expect(answer?.status()).toBe(400);
+    expect(await answer?.text()).toContain('this sign-in is unknown or too old: sign in again');
     const status = await page.evaluate(async () => (await fetch('/api/session')).status);
     expect(status).toBe(401);
   });
