@@ -2,7 +2,6 @@
 // registry, one tool service) that trusts a real OpenID provider (oidc-provider over HTTPS); a person
 // logs in at the terminal with the device authorization grant (RFC 8628) and the CLI then calls the
 // registry with the person's own tokens, one per service (RFC 8707 resource = the service's audience).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { launchMesh, type RunningMesh } from '../devtools/launcher/launcher.js';
 import { peopleIssuerFromEnv } from '../devtools/launcher/people-issuer.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startIdp, type TestIdp } from './helpers/oidc-idp.js';
+import { loginAtTerminal } from './helpers/people-login.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
 const CLIENT = 'agentmesh-people';
@@ -61,27 +61,7 @@ describe('agentmesh login at an external people issuer (device authorization gra
       timeout: 60_000,
     });
 
-  /** Runs `agentmesh login`; `person` enters the code it prints at the provider (or refuses, with `deny`). */
-  async function login(person: string, o: { deny?: boolean } = {}) {
-    const child = spawn(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'login'], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-    const code = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        const m = /enter the code (\S+)/.exec(stdout);
-        if (m) resolve(m[1]!);
-      });
-      void exited.then(() => reject(new Error(`login ended before showing a code: ${stdout}${stderr}`)));
-    });
-    await idp.verifyDevice(person, code, o);
-    return { code: await exited, stdout, stderr };
-  }
+  const login = (person: string, o: { deny?: boolean } = {}) => loginAtTerminal(home, idp, person, o);
 
   beforeAll(async () => {
     files = await createLocalMeshFiles([]);

@@ -4,7 +4,6 @@
 // orchestrator acts for her at its specialists with mesh tokens the authorization server exchanged
 // for her provider token (on-behalf-of); carol, a loan approver at the provider, approves from her
 // inbox; the explanation names both as the provider knows them.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { startIdp, type TestIdp } from './helpers/oidc-idp.js';
-import { ROOT } from './helpers/processes.js';
+import { loginAtTerminal } from './helpers/people-login.js';
 
 const CLIENT = 'agentmesh-people';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -26,25 +25,10 @@ describe('the demo with people logged in at an external OpenID provider', () => 
   let mesh: LocalMesh;
   let taskId: string;
 
-  /** Runs `agentmesh login`; `person` enters the code it prints at the provider. */
+  /** `agentmesh login`: `person` enters the code it prints at the provider. */
   async function login(person: string) {
-    const child = spawn(process.execPath, [join(ROOT, 'devtools/cli/bin.mjs'), 'login'], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', AGENTMESH_HOME: home },
-    });
-    let out = '';
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-    const code = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /enter the code (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      void exited.then(() => reject(new Error(`login ended before showing a code: ${out}`)));
-    });
-    await idp.verifyDevice(person, code);
-    expect({ code: await exited, out }).toMatchObject({ code: 0 });
+    const r = await loginAtTerminal(home, idp, person);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
   }
 
   beforeAll(async () => {
