@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import {
   audienceFields,
   audienceScheme,
-  httpRequest,
   issuerMetadata,
+  postTokenForm,
   PRESETS,
   writePrivateFile,
   type AudienceRequest,
   type PresetName,
+  type TokenAnswer,
 } from '../../mesh/index.js';
 import type { MeshFile, PeopleIssuer } from '../launcher/launcher.js';
 import { CliError } from './cli-error.js';
@@ -32,16 +33,6 @@ interface StoredLogin {
 interface Endpoints {
   token_endpoint?: string;
   device_authorization_endpoint?: string;
-}
-
-/** The token endpoint's answer (an error answer has `error`). */
-interface TokenAnswer {
-  status: number;
-  access_token?: string;
-  refresh_token?: string;
-  expires_in?: number;
-  error?: string;
-  error_description?: string;
 }
 
 const loginPath = (home: string) => join(home, LOGIN_FILE);
@@ -69,21 +60,7 @@ async function endpoints(people: PeopleIssuer): Promise<Required<Endpoints>> {
   return meta as Required<Endpoints>;
 }
 
-async function post(url: string, people: PeopleIssuer, form: URLSearchParams): Promise<TokenAnswer> {
-  const answer = await httpRequest(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form.toString(),
-    ca: caOf(people),
-  });
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(answer.body.toString()) as Record<string, unknown>;
-  } catch {
-    // Not JSON: the status says enough.
-  }
-  return { ...json, status: answer.status };
-}
+const post = (url: string, people: PeopleIssuer, form: URLSearchParams) => postTokenForm(url, form, caOf(people));
 
 const describe = (a: TokenAnswer) =>
   printable(`${a.error ?? `HTTP ${a.status}`}${a.error_description ? `: ${a.error_description}` : ''}`);

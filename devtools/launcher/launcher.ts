@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { httpRequest, processAlive, writePrivateFile, type MeshFile as BaseMeshFile } from '../../mesh/index.js';
+import { httpRequest, processAlive, writePrivateFile, type MeshFile, type PeopleIssuer } from '../../mesh/index.js';
 import { certPaths, issueCertificates, prepareMeshFiles } from './mesh-files.js';
 import {
   CLI_CLIENT,
@@ -11,12 +11,10 @@ import {
   type PlannedService,
   type ServiceKind,
 } from './mesh-plan.js';
-import { writeConsolePeopleFile, writePeopleTrustFile, type PeopleIssuer } from './people-issuer.js';
+import { writeConsolePeopleFile, writePeopleTrustFile } from './people-issuer.js';
 import { Supervisor, type SupervisorEvent } from './supervisor.js';
 
-/** mesh.json as the launcher writes it: with the external issuer people log in at, when there is one. */
-export type MeshFile = BaseMeshFile & { people?: PeopleIssuer };
-export type { PeopleIssuer };
+export type { MeshFile, PeopleIssuer };
 
 /** Options of the launcher. */
 export interface LaunchOptions {

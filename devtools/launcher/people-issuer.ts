@@ -12,24 +12,10 @@ import {
   PRESET_NAMES,
   PRESETS,
   writePrivateFile,
+  type PeopleIssuer,
   type PresetName,
 } from '../../mesh/index.js';
 import type { MeshPlan } from './mesh-plan.js';
-
-/** The people issuer as mesh.json records it for the CLI and the console. */
-export interface PeopleIssuer {
-  issuer: string;
-  /** The public client (no secret) the CLI and the console log people in with. */
-  clientId: string;
-  /** Claim mapping preset of its tokens (mesh/security/claim-mapping.ts). */
-  preset: string;
-  /** Audience scheme of its tokens: what a person's token for a service names (and asks for as `resource`). */
-  audience: string;
-  /** PEM file of the CA of its TLS certificate; unset: the system's CAs. */
-  ca?: string;
-  /** Scopes asked for at login (besides openid offline_access). */
-  scopes: string[];
-}
 
 /** Scopes people use the mesh with (the CLI's and the console's, never workload scopes). */
 const PEOPLE_SCOPES = ['task.read', 'task.write', 'registry.read'];

@@ -4,8 +4,8 @@
 // `npm start -- --database postgresql://... --replicas lending/loan-orchestrator=2` runs replicas.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { launchMesh, type RunningMesh } from './launcher.js';
-import { peopleIssuerFromEnv, type PeopleIssuer } from './people-issuer.js';
+import { launchMesh, type PeopleIssuer, type RunningMesh } from './launcher.js';
+import { peopleIssuerFromEnv } from './people-issuer.js';
 import type { SupervisorEvent } from './supervisor.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -39,4 +39,21 @@ export interface MeshFile {
   console?: string;
   /** The CLI's own identity: client credentials and its workload certificate. */
   client: { clientId: string; clientSecret: string; cert: string; key: string };
+  /** The external issuer people log in at (`npm start` with AGENTMESH_PEOPLE_ISSUER), when there is one. */
+  people?: PeopleIssuer;
+}
+
+/** The people issuer as mesh.json records it for the CLI and the console. */
+export interface PeopleIssuer {
+  issuer: string;
+  /** The public client (no secret) the CLI and the console log people in with. */
+  clientId: string;
+  /** Claim mapping preset of its tokens (mesh/security/claim-mapping.ts). */
+  preset: string;
+  /** Audience scheme of its tokens: what a person's token for a service names. */
+  audience: string;
+  /** PEM file of the CA of its TLS certificate; unset: the system's CAs. */
+  ca?: string;
+  /** Scopes asked for at login (besides openid offline_access). */
+  scopes: string[];
 }

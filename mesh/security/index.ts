@@ -20,6 +20,8 @@ export type { AudienceRequest, ClaimMapping, IssuerPreset, MappedClaims, PresetN
 export { trustedIssuersFromFile } from './trust-file.js';
 export type { TrustContext } from './trust-file.js';
 export { audienceFields } from './audience-fields.js';
+export { postTokenForm } from './token-form.js';
+export type { TokenAnswer } from './token-form.js';
 export { audienceScheme, audienceSchemeProblem, parseExplicitAudiences } from './audiences.js';
 export type { AudienceOf } from './audiences.js';
 export { DEFAULT_TRUSTED_PROXIES, spiffeUrisOf, Transport } from './transport.js';

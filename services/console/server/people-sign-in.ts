@@ -5,18 +5,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
-import { audienceFields, httpRequest, mapClaims, PRESETS, type PresetName } from '../../../mesh/index.js';
+import {
+  audienceFields,
+  mapClaims,
+  postTokenForm,
+  PRESETS,
+  type PeopleIssuer,
+  type PresetName,
+  type TokenAnswer,
+} from '../../../mesh/index.js';
 import { audienceScheme, ConfigError, issuerMetadata } from '../../../mesh/index.js';
 import { HttpError } from './http-errors.js';
 
 /** What the launcher writes for the console (AGENTMESH_CONSOLE_PEOPLE_FILE): the people issuer and the audiences to ask for. */
-export interface PeopleSettings {
-  issuer: string;
-  clientId: string;
-  preset: string;
-  audience: string;
-  ca?: string;
-  scopes: string[];
+export interface PeopleSettings extends PeopleIssuer {
   /** Every audience the console may call for a person (the resources of the authorization request). */
   audiences: string[];
 }
@@ -40,15 +42,6 @@ export interface SignedIn {
 interface Pending {
   verifier: string;
   at: number;
-}
-
-interface TokenAnswer {
-  status: number;
-  access_token?: string;
-  refresh_token?: string;
-  expires_in?: number;
-  error?: string;
-  error_description?: string;
 }
 
 /** A sign-in not finished within this time is forgotten. */
@@ -194,18 +187,6 @@ export class PeopleSignIn {
   private async post(form: Record<string, string>): Promise<TokenAnswer> {
     const { token_endpoint } = await this.endpoints();
     if (!token_endpoint) throw new HttpError(503, 'UNAVAILABLE', `${this.settings.issuer} names no token_endpoint`);
-    const answer = await httpRequest(token_endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams(form).toString(),
-      ca: this.ca,
-    });
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(answer.body.toString()) as Record<string, unknown>;
-    } catch {
-      // Not JSON: the status says enough.
-    }
-    return { ...json, status: answer.status };
+    return postTokenForm(token_endpoint, new URLSearchParams(form), this.ca);
   }
 }
