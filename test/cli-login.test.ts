@@ -9,11 +9,10 @@ import { launchMesh, type RunningMesh } from '../devtools/launcher/launcher.js';
 import { peopleIssuerFromEnv } from '../devtools/launcher/people-issuer.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startIdp, type TestIdp } from './helpers/oidc-idp.js';
-import { loginAtTerminal } from './helpers/people-login.js';
+import { deviceLoginClient, loginAtTerminal } from './helpers/people-login.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
 const CLIENT = 'agentmesh-people';
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** A local mesh of three services from the real launcher, in its own folder and port block. */
 async function smallMesh(home: string, env: NodeJS.ProcessEnv): Promise<RunningMesh> {
@@ -68,15 +67,7 @@ describe('agentmesh login at an external people issuer (device authorization gra
     idp = await startIdp({
       tls: { ...files.issue('agentmesh/idp'), ca: join(files.certs, 'ca.crt') },
       deviceFlow: true,
-      clients: [
-        {
-          client_id: CLIENT,
-          token_endpoint_auth_method: 'none',
-          grant_types: [DEVICE_GRANT, 'refresh_token'],
-          response_types: [],
-          redirect_uris: [],
-        },
-      ],
+      clients: [deviceLoginClient(CLIENT)],
       people: { ada: { roles: ['loan-officer'] } },
     });
     dir = mkdtempSync(join(tmpdir(), 'agentmesh-people-'));

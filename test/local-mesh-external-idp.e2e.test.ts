@@ -12,10 +12,9 @@ import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { createLocalMeshFiles, type LocalMeshFiles } from './helpers/local-auth.js';
 import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { startIdp, type TestIdp } from './helpers/oidc-idp.js';
-import { loginAtTerminal } from './helpers/people-login.js';
+import { deviceLoginClient, loginAtTerminal } from './helpers/people-login.js';
 
 const CLIENT = 'agentmesh-people';
-const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const ORCHESTRATOR = 'lending/loan-orchestrator';
 
 describe('the demo with people logged in at an external OpenID provider', () => {
@@ -36,15 +35,7 @@ describe('the demo with people logged in at an external OpenID provider', () => 
     idp = await startIdp({
       tls: { ...files.issue('agentmesh/idp'), ca: join(files.certs, 'ca.crt') },
       deviceFlow: true,
-      clients: [
-        {
-          client_id: CLIENT,
-          token_endpoint_auth_method: 'none',
-          grant_types: [DEVICE_GRANT, 'refresh_token'],
-          response_types: [],
-          redirect_uris: [],
-        },
-      ],
+      clients: [deviceLoginClient(CLIENT)],
       people: { ada: { roles: ['loan-officer'] }, carol: { roles: ['loan-officer', 'loan-approver'] } },
     });
     home = mkdtempSync(join(tmpdir(), 'agentmesh-e2e-idp-'));

@@ -2,8 +2,18 @@
 // CLI prints a code, the person enters it at the provider (test IdP's device verification page).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import type { ClientMetadata } from 'oidc-provider';
 import type { TestIdp } from './oidc-idp.js';
 import { ROOT } from './processes.js';
+
+/** The public client the CLI logs people in with, as registered at the test IdP: device grant and refresh tokens. */
+export const deviceLoginClient = (clientId: string): ClientMetadata => ({
+  client_id: clientId,
+  token_endpoint_auth_method: 'none',
+  grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  response_types: [],
+  redirect_uris: [],
+});
 
 /** Runs `agentmesh login` for the mesh in `home`; `person` enters its code at `idp` (or refuses, with `deny`). */
 export async function loginAtTerminal(
