@@ -23,7 +23,8 @@ import {
 } from './task-access.js';
 import { toTask } from './task-codec.js';
 
-const callerOf = (ctx: CallContext): Principal => {
+/** The verified caller of a call (the security interceptor set it). */
+export const callerOf = (ctx: CallContext): Principal => {
   if (!ctx.principal) throw new MeshError(Code.UNAUTHENTICATED, 'no verified caller');
   return ctx.principal;
 };
@@ -32,7 +33,7 @@ const callerOf = (ctx: CallContext): Principal => {
  * The task and what the caller may do with it. The same NOT_FOUND for "absent" and "not
  * visible to you": task ids are not to be probed.
  */
-async function visibleTask(
+export async function visibleTask(
   store: Store,
   taskId: string,
   caller: Principal,
@@ -46,7 +47,7 @@ async function visibleTask(
 }
 
 /** Refuses any change by an auditor (segregation of duties), whatever the task. */
-function refuseAuditor(caller: Principal, auditorRoles: readonly string[]): void {
+export function refuseAuditor(caller: Principal, auditorRoles: readonly string[]): void {
   if (isAuditor(caller, auditorRoles)) throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
 }
 

@@ -1,16 +1,20 @@
+import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { AgentCard, type DeepPartial } from '../../gen/agentmesh/v1/card.js';
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { ConfigError } from '../config/index.js';
 import { endpointsOf } from '../discovery/index.js';
 import { spiffeIdOfService } from '../security/index.js';
-import type { CallContext } from '../core/index.js';
+import { Code, MeshError, type CallContext } from '../core/index.js';
 import type { ServiceKit } from '../service/index.js';
 import { configOrExit, runMeshService } from '../service/index.js';
 import { openStore } from '../state/index.js';
 import { AgentRuntime } from './agent-runtime.js';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options.js';
 import { agentService } from './agent-service.js';
+import { extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
+import { a2aService } from './a2a/a2a-service.js';
+import { a2aCardSettings } from './a2a/a2a-settings.js';
 import { AgentStepRunner } from './agent-step-runner.js';
 import { ChatModel, openAiClient } from './chat-model.js';
 import { ClientPool, type CollaboratorRoutes } from './collaborators.js';
@@ -206,14 +210,23 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
         (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
           .explanation!;
-      await kit.serve(
+      // Known once the server listens (its address).
+      const a2a: { settings?: A2aCardSettings } = {};
+      const extendedCard = () => {
+        if (!a2a.settings) throw new MeshError(Code.UNAVAILABLE, 'the agent is starting');
+        return extendedA2aCardOf(card, a2a.settings);
+      };
+      const { address } = await kit.serve(
         kit
           .createServer()
-          .add(AgentServiceService, agentService(card, runtime, store, explainChild, options.auditorRoles)),
+          .add(AgentServiceService, agentService(card, runtime, store, explainChild, options.auditorRoles))
+          // The A2A v1.0 gRPC binding over the same runtime, kernel and policy (docs/a2a.md).
+          .add(A2AService, a2aService({ runtime, store, auditorRoles: options.auditorRoles, extendedCard })),
         {
           readyNow: false,
         },
       );
+      a2a.settings = a2aCardSettings(kit, address);
       kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
       kit.register({ kind: 'agent', card });
       await runtime.countTasks();

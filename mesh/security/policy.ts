@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { withA2aMethods } from './a2a-methods.js';
 import { matchesSpiffePattern } from './spiffe-id.js';
 
 const ruleSchema = z.object({
@@ -34,7 +35,11 @@ export interface Decision {
   reason: string;
 }
 
-/** Parses policy data (JSON-compatible), substituting the trust domain into caller patterns. */
+/**
+ * Parses policy data (JSON-compatible), substituting the trust domain into
+ * caller patterns. A rule naming AgentService methods also grants the A2A
+ * methods they map to (a2a-methods.ts): one policy for both bindings.
+ */
 export function parsePolicy(data: unknown, trustDomain: string): ServicePolicy {
   const result = policySchema.safeParse(data);
   if (!result.success) {
@@ -42,7 +47,10 @@ export function parsePolicy(data: unknown, trustDomain: string): ServicePolicy {
     throw new Error(`invalid policy at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const policy = result.data;
-  for (const rule of policy.rules) rule.callers = rule.callers.map((c) => c.replaceAll('{trust_domain}', trustDomain));
+  for (const rule of policy.rules) {
+    rule.callers = rule.callers.map((c) => c.replaceAll('{trust_domain}', trustDomain));
+    rule.methods = withA2aMethods(rule.methods);
+  }
   return policy;
 }
 
