@@ -12,7 +12,7 @@ import { openStore } from '../state/index.js';
 import { AgentRuntime } from './agent-runtime.js';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options.js';
 import { agentService } from './agent-service.js';
-import { extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
+import { a2aBindingOf, extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
 import { a2aService } from './a2a/a2a-service.js';
 import { a2aCardSettings } from './a2a/a2a-settings.js';
 import { AgentStepRunner } from './agent-step-runner.js';
@@ -228,7 +228,8 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       );
       a2a.settings = a2aCardSettings(kit, address);
       kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
-      kit.register({ kind: 'agent', card });
+      // The registry keeps the A2A card beside the agentmesh card (agentmesh agents, the console).
+      kit.register({ kind: 'agent', card: { ...card, a2a: a2aBindingOf(card, a2a.settings) } });
       await runtime.countTasks();
       await runtime.resume();
     },

@@ -152,6 +152,10 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
         yield { change, entry, revision: c.revision };
       }
     },
+    // In progress (issue 20): the registry side of external A2A agents.
+    async registerExternalAgent() {
+      throw new MeshError(Code.UNIMPLEMENTED, 'RegisterExternalAgent is not available yet');
+    },
     async setLifecycle(req, ctx) {
       checkName(req.name);
       const lifecycle = LIFECYCLE_NAMES[req.lifecycle];

@@ -235,12 +235,40 @@ export interface AgentCard {
   owner: string;
   labels: { [key: string]: string };
   lifecycle: Lifecycle;
-  model: ModelRef | undefined;
+  model:
+    | ModelRef
+    | undefined;
+  /**
+   * How A2A (Agent2Agent v1.0) clients reach the agent: every agentmesh agent
+   * serves the A2A gRPC binding; an external A2A agent is known only by it.
+   */
+  a2a: A2aBinding | undefined;
 }
 
 export interface AgentCard_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** An agent's A2A side: its A2A AgentCard and where that card is served. */
+export interface A2aBinding {
+  /** The A2A AgentCard (lf.a2a.v1.AgentCard) in its JSON form. */
+  card:
+    | { [key: string]: any }
+    | undefined;
+  /** Where the public card is served: https://host:port/.well-known/agent-card.json. */
+  cardUrl: string;
+  /**
+   * True for an agent outside agentmesh, registered by an administrator from
+   * its card: callers reach it through the A2A client, and it has no
+   * AgentService (no ExplainTask, no ProvideInput).
+   */
+  external: boolean;
+  /**
+   * PEM CA bundle the agent's TLS certificates are checked against (external
+   * agents whose certificates are not from the mesh CA; empty: the mesh CA).
+   */
+  caPem: string;
 }
 
 /** One tool offered by a tool service. */
@@ -1478,6 +1506,7 @@ function createBaseAgentCard(): AgentCard {
     labels: {},
     lifecycle: 0,
     model: undefined,
+    a2a: undefined,
   };
 }
 
@@ -1521,6 +1550,9 @@ export const AgentCard: MessageFns<AgentCard> = {
     }
     if (message.model !== undefined) {
       ModelRef.encode(message.model, writer.uint32(106).fork()).join();
+    }
+    if (message.a2a !== undefined) {
+      A2aBinding.encode(message.a2a, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1645,6 +1677,14 @@ export const AgentCard: MessageFns<AgentCard> = {
             message.model = ModelRef.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.a2a = A2aBinding.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1687,6 +1727,7 @@ export const AgentCard: MessageFns<AgentCard> = {
         : {},
       lifecycle: isSet(object.lifecycle) ? lifecycleFromJSON(object.lifecycle) : 0,
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
+      a2a: isSet(object.a2a) ? A2aBinding.fromJSON(object.a2a) : undefined,
     };
   },
 
@@ -1737,6 +1778,9 @@ export const AgentCard: MessageFns<AgentCard> = {
     if (message.model !== undefined) {
       obj.model = ModelRef.toJSON(message.model);
     }
+    if (message.a2a !== undefined) {
+      obj.a2a = A2aBinding.toJSON(message.a2a);
+    }
     return obj;
   },
 
@@ -1770,6 +1814,7 @@ export const AgentCard: MessageFns<AgentCard> = {
     message.model = (object.model !== undefined && object.model !== null)
       ? ModelRef.fromPartial(object.model)
       : undefined;
+    message.a2a = (object.a2a !== undefined && object.a2a !== null) ? A2aBinding.fromPartial(object.a2a) : undefined;
     return message;
   },
 };
@@ -1855,6 +1900,131 @@ export const AgentCard_LabelsEntry: MessageFns<AgentCard_LabelsEntry> = {
     const message = createBaseAgentCard_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseA2aBinding(): A2aBinding {
+  return { card: undefined, cardUrl: "", external: false, caPem: "" };
+}
+
+export const A2aBinding: MessageFns<A2aBinding> = {
+  encode(message: A2aBinding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      Struct.encode(Struct.wrap(message.card), writer.uint32(10).fork()).join();
+    }
+    if (message.cardUrl !== "") {
+      writer.uint32(18).string(message.cardUrl);
+    }
+    if (message.external !== false) {
+      writer.uint32(24).bool(message.external);
+    }
+    if (message.caPem !== "") {
+      writer.uint32(34).string(message.caPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): A2aBinding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseA2aBinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cardUrl = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.external = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): A2aBinding {
+    return {
+      card: isObject(object.card) ? object.card : undefined,
+      cardUrl: isSet(object.cardUrl)
+        ? globalThis.String(object.cardUrl)
+        : isSet(object.card_url)
+        ? globalThis.String(object.card_url)
+        : "",
+      external: isSet(object.external) ? globalThis.Boolean(object.external) : false,
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: A2aBinding): unknown {
+    const obj: any = {};
+    if (message.card !== undefined) {
+      obj.card = message.card;
+    }
+    if (message.cardUrl !== "") {
+      obj.cardUrl = message.cardUrl;
+    }
+    if (message.external !== false) {
+      obj.external = message.external;
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<A2aBinding>): A2aBinding {
+    return A2aBinding.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<A2aBinding>): A2aBinding {
+    const message = createBaseA2aBinding();
+    message.card = object.card ?? undefined;
+    message.cardUrl = object.cardUrl ?? "";
+    message.external = object.external ?? false;
+    message.caPem = object.caPem ?? "";
     return message;
   },
 };

@@ -87,6 +87,19 @@ export function changeTypeToJSON(object: ChangeType): string {
   }
 }
 
+export interface RegisterExternalAgentRequest {
+  /**
+   * The agentmesh card derived from the A2A card: name "namespace/name",
+   * owner, labels and visibility as the administrator chose them, skills
+   * from the A2A card, and a2a with external = true and the A2A card itself.
+   */
+  card: AgentCard | undefined;
+}
+
+export interface RegisterExternalAgentResponse {
+  revision: number;
+}
+
 export interface RegisterAgentRequest {
   card:
     | AgentCard
@@ -242,6 +255,140 @@ export interface SetLifecycleRequest {
 export interface SetLifecycleResponse {
   entry: RegistryEntry | undefined;
 }
+
+function createBaseRegisterExternalAgentRequest(): RegisterExternalAgentRequest {
+  return { card: undefined };
+}
+
+export const RegisterExternalAgentRequest: MessageFns<RegisterExternalAgentRequest> = {
+  encode(message: RegisterExternalAgentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      AgentCard.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterExternalAgentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterExternalAgentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = AgentCard.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterExternalAgentRequest {
+    return { card: isSet(object.card) ? AgentCard.fromJSON(object.card) : undefined };
+  },
+
+  toJSON(message: RegisterExternalAgentRequest): unknown {
+    const obj: any = {};
+    if (message.card !== undefined) {
+      obj.card = AgentCard.toJSON(message.card);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterExternalAgentRequest>): RegisterExternalAgentRequest {
+    return RegisterExternalAgentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterExternalAgentRequest>): RegisterExternalAgentRequest {
+    const message = createBaseRegisterExternalAgentRequest();
+    message.card = (object.card !== undefined && object.card !== null) ? AgentCard.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
+function createBaseRegisterExternalAgentResponse(): RegisterExternalAgentResponse {
+  return { revision: 0 };
+}
+
+export const RegisterExternalAgentResponse: MessageFns<RegisterExternalAgentResponse> = {
+  encode(message: RegisterExternalAgentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== 0) {
+      writer.uint32(8).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterExternalAgentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterExternalAgentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterExternalAgentResponse {
+    return { revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0 };
+  },
+
+  toJSON(message: RegisterExternalAgentResponse): unknown {
+    const obj: any = {};
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterExternalAgentResponse>): RegisterExternalAgentResponse {
+    return RegisterExternalAgentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterExternalAgentResponse>): RegisterExternalAgentResponse {
+    const message = createBaseRegisterExternalAgentResponse();
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
 
 function createBaseRegisterAgentRequest(): RegisterAgentRequest {
   return { card: undefined, endpoint: undefined, leaseTtl: undefined };
@@ -2569,6 +2716,21 @@ export const RegistryServiceService = {
       Buffer.from(SetLifecycleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetLifecycleResponse => SetLifecycleResponse.decode(value),
   },
+  /**
+   * Registers (or updates) an agent outside agentmesh from its A2A card
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalAgent: {
+    path: "/agentmesh.v1.RegistryService/RegisterExternalAgent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterExternalAgentRequest): Buffer =>
+      Buffer.from(RegisterExternalAgentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterExternalAgentRequest => RegisterExternalAgentRequest.decode(value),
+    responseSerialize: (value: RegisterExternalAgentResponse): Buffer =>
+      Buffer.from(RegisterExternalAgentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterExternalAgentResponse => RegisterExternalAgentResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -2597,6 +2759,11 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
   watch: handleServerStreamingCall<WatchRequest, WatchResponse>;
   /** Suspends, retires or reactivates an agent or tool service (admin scope). */
   setLifecycle: handleUnaryCall<SetLifecycleRequest, SetLifecycleResponse>;
+  /**
+   * Registers (or updates) an agent outside agentmesh from its A2A card
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalAgent: handleUnaryCall<RegisterExternalAgentRequest, RegisterExternalAgentResponse>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -2769,6 +2936,25 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetLifecycleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Registers (or updates) an agent outside agentmesh from its A2A card
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalAgent(
+    request: RegisterExternalAgentRequest,
+    callback: (error: ServiceError | null, response: RegisterExternalAgentResponse) => void,
+  ): ClientUnaryCall;
+  registerExternalAgent(
+    request: RegisterExternalAgentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterExternalAgentResponse) => void,
+  ): ClientUnaryCall;
+  registerExternalAgent(
+    request: RegisterExternalAgentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterExternalAgentResponse) => void,
   ): ClientUnaryCall;
 }
 

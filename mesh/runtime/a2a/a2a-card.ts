@@ -1,5 +1,11 @@
 import type { AgentCard as A2aCard, AgentSkill, SecurityRequirement } from '@a2a-js/sdk';
-import { AgentCard as MeshCard, type AgentCard, type SkillExample } from '../../../gen/agentmesh/v1/card.js';
+import { AgentCard as A2aCardJson } from '@a2a-js/sdk';
+import {
+  AgentCard as MeshCard,
+  type A2aBinding,
+  type AgentCard,
+  type SkillExample,
+} from '../../../gen/agentmesh/v1/card.js';
 import { metadataUrls } from '../../security/index.js';
 
 /** The A2A protocol version this agent speaks (its `a2a-version` metadata). */
@@ -115,9 +121,19 @@ export function extendedA2aCardOf(card: AgentCard, s: A2aCardSettings): A2aCard 
           uri: AGENTMESH_CARD_EXTENSION,
           description: 'the agentmesh AgentCard of this agent (agentmesh.v1.AgentCard, JSON)',
           required: false,
-          params: MeshCard.toJSON(card) as Record<string, unknown>,
+          params: MeshCard.toJSON({ ...card, a2a: undefined }) as Record<string, unknown>,
         },
       ],
     },
+  };
+}
+
+/** The A2A binding the registry keeps beside the agentmesh card: the public A2A card (JSON) and where it is served. */
+export function a2aBindingOf(card: AgentCard, s: A2aCardSettings): A2aBinding {
+  return {
+    card: A2aCardJson.toJSON(a2aCardOf(card, s)) as Record<string, unknown>,
+    cardUrl: s.cardOrigin ? `${s.cardOrigin}${AGENT_CARD_PATH}` : '',
+    external: false,
+    caPem: '',
   };
 }

@@ -87,11 +87,18 @@ const toA2aArtifact = (a: Artifact): A2aArtifact => ({
   extensions: [],
 });
 
-/** A status as A2A's (the question a waiting step asks is its message; the step itself is in the task's metadata). */
-const toA2aStatus = (s: TaskStatus | undefined): A2aTaskStatus | undefined =>
+/**
+ * A status as A2A's (the question a waiting step asks is its message; the
+ * step itself is in the task's metadata). A2A requires a message id: a status
+ * message without one gets a stable one from its task and time.
+ */
+const toA2aStatus = (s: TaskStatus | undefined, taskId: string): A2aTaskStatus | undefined =>
   s && {
     state: s.state,
-    message: s.message && toA2aMessage(s.message),
+    message: s.message && {
+      ...toA2aMessage(s.message),
+      messageId: s.message.messageId || `${taskId}/status/${s.timestamp?.getTime() ?? 0}`,
+    },
     timestamp: s.timestamp?.toISOString(),
   };
 
@@ -106,7 +113,7 @@ export function toA2aTask(t: Task, history?: number, artifacts = true): A2aTask 
   return {
     id: t.id,
     contextId: t.contextId,
-    status: toA2aStatus(t.status),
+    status: toA2aStatus(t.status, t.id),
     artifacts: artifacts ? t.artifacts.map(toA2aArtifact) : [],
     history: (history === undefined ? t.history : history === 0 ? [] : t.history.slice(-history)).map(toA2aMessage),
     metadata: {
@@ -138,8 +145,8 @@ export function toA2aEvent(e: StreamTaskResponse): StreamResponse | undefined {
           value: {
             taskId: ev.taskId,
             contextId: ev.contextId,
-            status: toA2aStatus(ev.event.statusUpdate.status),
-            metadata: undefined,
+            status: toA2aStatus(ev.event.statusUpdate.status, ev.taskId),
+            metadata: inputRequestMetadata(ev.event.statusUpdate.status),
           },
         },
       };
@@ -160,4 +167,9 @@ export function toA2aEvent(e: StreamTaskResponse): StreamResponse | undefined {
     default:
       return undefined;
   }
+}
+
+/** A waiting step's input request, for a status update's metadata (what to answer, and who may). */
+function inputRequestMetadata(s: TaskStatus | undefined): Record<string, unknown> | undefined {
+  return s?.inputRequest ? { [AGENTMESH_KEY]: { inputRequest: InputRequest.toJSON(s.inputRequest) } } : undefined;
 }

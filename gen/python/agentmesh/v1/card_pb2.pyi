@@ -15,8 +15,20 @@ LIFECYCLE_RETIRED: Lifecycle
 LIFECYCLE_SUSPENDED: Lifecycle
 LIFECYCLE_UNSPECIFIED: Lifecycle
 
+class A2aBinding(_message.Message):
+    __slots__ = ["ca_pem", "card", "card_url", "external"]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    CARD_URL_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_FIELD_NUMBER: _ClassVar[int]
+    ca_pem: str
+    card: _struct_pb2.Struct
+    card_url: str
+    external: bool
+    def __init__(self, card: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., card_url: _Optional[str] = ..., external: bool = ..., ca_pem: _Optional[str] = ...) -> None: ...
+
 class AgentCard(_message.Message):
-    __slots__ = ["collaborators", "description", "endpoints", "identity", "labels", "lifecycle", "model", "name", "owner", "policies", "purpose", "skills", "version"]
+    __slots__ = ["a2a", "collaborators", "description", "endpoints", "identity", "labels", "lifecycle", "model", "name", "owner", "policies", "purpose", "skills", "version"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +36,7 @@ class AgentCard(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    A2A_FIELD_NUMBER: _ClassVar[int]
     COLLABORATORS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +50,7 @@ class AgentCard(_message.Message):
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    a2a: A2aBinding
     collaborators: DiscoveryScope
     description: str
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
@@ -50,7 +64,7 @@ class AgentCard(_message.Message):
     purpose: str
     skills: _containers.RepeatedCompositeFieldContainer[Skill]
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., purpose: _Optional[str] = ..., description: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., collaborators: _Optional[_Union[DiscoveryScope, _Mapping]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., identity: _Optional[str] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., lifecycle: _Optional[_Union[Lifecycle, str]] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., purpose: _Optional[str] = ..., description: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., skills: _Optional[_Iterable[_Union[Skill, _Mapping]]] = ..., collaborators: _Optional[_Union[DiscoveryScope, _Mapping]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., identity: _Optional[str] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., lifecycle: _Optional[_Union[Lifecycle, str]] = ..., model: _Optional[_Union[ModelRef, _Mapping]] = ..., a2a: _Optional[_Union[A2aBinding, _Mapping]] = ...) -> None: ...
 
 class CharacteristicsScope(_message.Message):
     __slots__ = ["kinds", "labels", "policies", "skill_ids", "tags", "text", "version_constraint"]

@@ -155,6 +155,18 @@ class RegisterAgentResponse(_message.Message):
     revision: int
     def __init__(self, lease_id: _Optional[str] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., lease_ttl: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
 
+class RegisterExternalAgentRequest(_message.Message):
+    __slots__ = ["card"]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.AgentCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.AgentCard, _Mapping]] = ...) -> None: ...
+
+class RegisterExternalAgentResponse(_message.Message):
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+
 class RegisterToolRequest(_message.Message):
     __slots__ = ["card", "endpoint", "lease_ttl"]
     CARD_FIELD_NUMBER: _ClassVar[int]

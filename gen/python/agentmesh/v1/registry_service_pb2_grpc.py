@@ -71,6 +71,11 @@ class RegistryServiceStub(object):
                 request_serializer=agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleResponse.FromString,
                 )
+        self.RegisterExternalAgent = channel.unary_unary(
+                '/agentmesh.v1.RegistryService/RegisterExternalAgent',
+                request_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.FromString,
+                )
 
 
 class RegistryServiceServicer(object):
@@ -156,6 +161,14 @@ class RegistryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterExternalAgent(self, request, context):
+        """Registers (or updates) an agent outside agentmesh from its A2A card
+        (admin scope): no lease, discoverable until retired with SetLifecycle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +226,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.SetLifecycle,
                     request_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleResponse.SerializeToString,
+            ),
+            'RegisterExternalAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterExternalAgent,
+                    request_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -410,5 +428,22 @@ class RegistryService(object):
         return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.RegistryService/SetLifecycle',
             agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleRequest.SerializeToString,
             agentmesh_dot_v1_dot_registry__service__pb2.SetLifecycleResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RegisterExternalAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.RegistryService/RegisterExternalAgent',
+            agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.SerializeToString,
+            agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
