@@ -31,6 +31,14 @@ const REPEATABLE = [
   ...['GetAgent', 'ListAgents', 'GetToolService', 'ListToolServices', 'Discover', 'Watch'].map(
     (m) => `agentmesh.v1.RegistryService/${m}`,
   ),
+  ...[
+    'GetTask',
+    'ListTasks',
+    'SubscribeToTask',
+    'GetExtendedAgentCard',
+    'GetTaskPushNotificationConfig',
+    'ListTaskPushNotificationConfigs',
+  ].map((m) => `lf.a2a.v1.A2AService/${m}`),
   ...['Check', 'List', 'Watch'].map((m) => `grpc.health.v1.Health/${m}`),
   'grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
@@ -38,6 +46,14 @@ const REPEATABLE = [
 const NOT_REPEATABLE = [
   'agentmesh.v1.AgentService/CancelTask',
   'agentmesh.v1.AgentService/ProvideInput',
+  // A message on a task waiting for input answers it: a repeat would be a second answer.
+  ...[
+    'SendMessage',
+    'SendStreamingMessage',
+    'CancelTask',
+    'CreateTaskPushNotificationConfig',
+    'DeleteTaskPushNotificationConfig',
+  ].map((m) => `lf.a2a.v1.A2AService/${m}`),
   ...['RegisterAgent', 'RegisterTool', 'Heartbeat', 'Deregister', 'SetLifecycle'].map(
     (m) => `agentmesh.v1.RegistryService/${m}`,
   ),

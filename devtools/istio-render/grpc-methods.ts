@@ -31,6 +31,13 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'agentmesh.v1.AgentService/ExplainTask',
   'agentmesh.v1.AgentService/ListTasks',
   'agentmesh.v1.AgentService/GetAgentCard',
+  // A2A: the reads. SendMessage is not among them: a message on a waiting task answers it, once.
+  'lf.a2a.v1.A2AService/GetTask',
+  'lf.a2a.v1.A2AService/ListTasks',
+  'lf.a2a.v1.A2AService/SubscribeToTask',
+  'lf.a2a.v1.A2AService/GetExtendedAgentCard',
+  'lf.a2a.v1.A2AService/GetTaskPushNotificationConfig',
+  'lf.a2a.v1.A2AService/ListTaskPushNotificationConfigs',
   'agentmesh.v1.ToolService/ListTools',
   'agentmesh.v1.ToolService/InvokeTool',
   'agentmesh.v1.RegistryService/GetAgent',
