@@ -31,8 +31,10 @@ export interface A2aCardSettings {
   mutualTls: boolean;
 }
 
-const INPUT_MODES = ['text/plain', 'application/json'];
-const OUTPUT_MODES = ['application/json', 'text/plain'];
+/** What an agent accepts: text parts and JSON data parts. */
+export const INPUT_MODES = ['text/plain', 'application/json'];
+/** What an agent answers with: JSON artifacts, text status messages. */
+export const OUTPUT_MODES = ['application/json', 'text/plain'];
 
 /** A skill example as A2A's one string: its text, else its input as JSON. */
 const exampleText = (e: SkillExample) => e.text || JSON.stringify(e.input ?? {});

@@ -1,4 +1,4 @@
-import type { SendMessageRequest, StreamResponse } from '@a2a-js/sdk';
+import type { AgentCard as A2aCard, SendMessageRequest, StreamResponse } from '@a2a-js/sdk';
 import type { A2AService } from '@a2a-js/sdk/server/grpc';
 import { TaskState, type Message } from '../../../gen/agentmesh/v1/task.js';
 import { Code, MeshError, type CallContext, type ServiceImplementation } from '../../core/index.js';
@@ -8,8 +8,7 @@ import { callerOf, refuseAuditor, visibleTask } from '../agent-service.js';
 import { listTasks } from '../list-tasks.js';
 import { AUDITORS_CHANGE_NOTHING } from '../task-access.js';
 import { inputRequestJson, toTask } from '../task-codec.js';
-import { A2A_PROTOCOL_VERSION } from './a2a-card.js';
-import type { AgentCard as A2aCard } from '@a2a-js/sdk';
+import { A2A_PROTOCOL_VERSION, INPUT_MODES, OUTPUT_MODES } from './a2a-card.js';
 import { fromA2aMessage, toA2aEvent, toA2aTask } from './a2a-codec.js';
 import { a2aError, toA2aError } from './a2a-errors.js';
 
@@ -45,8 +44,26 @@ function checkTenant(tenant: string): void {
   if (tenant) throw a2aError('INVALID_PARAMS', `tenant: this agent has no tenant ${JSON.stringify(tenant)}`);
 }
 
-/** A2A history_length: unset means all, 0 none (agentmesh's 0 means all). */
-const historyOf = (n: number | undefined) => n;
+/**
+ * The card's input modes are text and JSON (text and data parts) and its
+ * output modes JSON and text: a file part (raw bytes or a URL, which this
+ * agent would never fetch) or a caller accepting neither output mode is
+ * refused with CONTENT_TYPE_NOT_SUPPORTED rather than silently ignored.
+ */
+function checkContentTypes(req: SendMessageRequest): void {
+  const file = req.message?.parts.find((p) => p.content?.$case === 'raw' || p.content?.$case === 'url');
+  if (file)
+    throw a2aError(
+      'CONTENT_TYPE_NOT_SUPPORTED',
+      `message.parts: ${file.content!.$case} parts are not accepted (input modes: ${INPUT_MODES.join(', ')})`,
+    );
+  const accepted = req.configuration?.acceptedOutputModes ?? [];
+  if (accepted.length && !accepted.some((m) => OUTPUT_MODES.includes(m)))
+    throw a2aError(
+      'CONTENT_TYPE_NOT_SUPPORTED',
+      `configuration.accepted_output_modes: this agent answers in ${OUTPUT_MODES.join(', ')}`,
+    );
+}
 
 /**
  * A2AService (lf.a2a.v1, the A2A v1.0 gRPC binding) over the agent's runtime:
@@ -72,6 +89,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
         'PUSH_NOTIFICATION_NOT_SUPPORTED',
         'push notifications are not supported: stream or poll the task',
       );
+    checkContentTypes(req);
     const message: Message = fromA2aMessage(req.message);
     if (message.taskId) return answer(message, ctx);
     refuseAuditor(callerOf(ctx), auditorRoles);
@@ -90,20 +108,32 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
     return rec;
   }
 
-  /** A message on a task waiting for input answers its step; any other task accepts no message. */
+  /**
+   * A message on a task waiting for input answers its step; any other task
+   * accepts no message. Refused answers are on the record as ProvideInput's
+   * are: one to a task the caller may not see, and one by an auditor.
+   */
   async function answer(message: Message, ctx: CallContext): Promise<TaskRecord> {
-    const { rec, access } = await visible(message.taskId, ctx);
+    const caller = callerOf(ctx);
+    const stepOf = (rec: TaskRecord) => (inputRequestJson(rec) as { stepId?: string } | undefined)?.stepId ?? '';
+    const { rec, access } = await visible(message.taskId, ctx).catch(async (err: unknown) => {
+      const unseen = await store.tasks.find(message.taskId);
+      if (unseen) await runtime.refuseUnseen(unseen, stepOf(unseen), message, caller);
+      throw err;
+    });
     if (message.contextId && message.contextId !== rec.contextId)
       throw a2aError('INVALID_PARAMS', `message.context_id: task ${rec.id} belongs to another context`);
-    if (access === 'audit') throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+    if (access === 'audit') {
+      await runtime.refuseAnswer(rec, stepOf(rec), caller, Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+      throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
+    }
     if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
       throw a2aError(
         'UNSUPPORTED_OPERATION',
         `task ${rec.id} is ${TaskState[rec.state]}: only a task waiting for input accepts a message`,
       );
-    const stepId = (inputRequestJson(rec) as { stepId?: string } | undefined)?.stepId ?? '';
     // Who may answer (the subject for a question, entitled others for an approval) is the runtime's decision, audited there.
-    return runtime.provideInput(rec.id, stepId, message, 0, callerOf(ctx));
+    return runtime.provideInput(rec.id, stepOf(rec), message, 0, caller);
   }
 
   return {
@@ -113,7 +143,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
         const rec = await accept(req, ctx);
         const settled = req.configuration?.returnImmediately ? rec : await runtime.settled(rec.id, ctx.signal);
         return {
-          payload: { $case: 'task', value: toA2aTask(toTask(settled), historyOf(req.configuration?.historyLength)) },
+          payload: { $case: 'task', value: toA2aTask(toTask(settled), req.configuration?.historyLength) },
         };
       } catch (err) {
         throw toA2aError(err);
@@ -140,7 +170,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
       try {
         const { rec } = await visible(req.id, ctx);
         runtime.remember(rec, callerOf(ctx));
-        return toA2aTask(toTask(rec), historyOf(req.historyLength));
+        return toA2aTask(toTask(rec), req.historyLength);
       } catch (err) {
         throw toA2aError(err);
       }
