@@ -1,3 +1,4 @@
+import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { Task, TaskState } from '../gen/agentmesh/v1/task.js';
 import type { MeshClient } from '../mesh/index.js';
@@ -67,7 +68,9 @@ describe('server kernel', () => {
                 await lastAbort;
               }
             },
-          }),
+          })
+          // Served from the A2A SDK's generated code, which carries no descriptors (as every agent serves it).
+          .add(A2AService, {}),
       logs.log,
     );
     client = plaintextClient(AgentServiceService, started.address);
@@ -93,6 +96,28 @@ describe('server kernel', () => {
     const names =
       answer?.$case === 'listServicesResponse' ? answer.listServicesResponse.service.map((s) => s.name).sort() : [];
     expect(names).toEqual(['agentmesh.v1.AgentService', 'grpc.health.v1.Health']);
+  });
+
+  test('reflection lists only services it can describe; one without descriptors is served, unlisted, and logged', async () => {
+    expect(await healthStatus(started.address, 'lf.a2a.v1.A2AService')).toBe('SERVING');
+    const answer = await reflect(started.address, { $case: 'listServices', listServices: '*' });
+    const names =
+      answer?.$case === 'listServicesResponse' ? answer.listServicesResponse.service.map((s) => s.name) : [];
+    expect(names).not.toContain('lf.a2a.v1.A2AService');
+    for (const name of names) {
+      const files = decodeFiles(
+        await reflect(started.address, { $case: 'fileContainingSymbol', fileContainingSymbol: name }),
+      );
+      const [pkg, service] = [name.slice(0, name.lastIndexOf('.')), name.slice(name.lastIndexOf('.') + 1)];
+      expect(files[0]?.package).toBe(pkg);
+      expect(files[0]?.service.map((s) => s.name)).toContain(service);
+    }
+    const undescribable = await reflect(started.address, {
+      $case: 'fileContainingSymbol',
+      fileContainingSymbol: 'lf.a2a.v1.A2AService',
+    });
+    expect(undescribable?.$case).toBe('errorResponse');
+    expect(logs.lines.find((l) => l.msg === 'listening')).toMatchObject({ undescribed: ['lf.a2a.v1.A2AService'] });
   });
 
   test('reflection describes a service and resolves every dependency, as grpcurl describe does', async () => {

@@ -101,13 +101,17 @@ function handler(services: string[]) {
 }
 
 /**
- * Adds gRPC server reflection (v1 and v1alpha, as grpcurl uses) listing the
- * given services. Descriptors come from the buf-built descriptor set, since
- * ts-proto output carries none.
+ * Adds gRPC server reflection (v1 and v1alpha, as grpcurl uses) listing those
+ * of the given services it can describe, and returns the others. Descriptors
+ * come from the buf-built descriptor set, since ts-proto output carries none;
+ * a service served from another package's generated code (the A2A SDK's
+ * A2AService) has none there, and listing it would only make grpcurl fail on it.
  */
-export function addReflection(server: Pick<Server, 'addService'>, services: string[]): void {
-  descriptors();
+export function addReflection(server: Pick<Server, 'addService'>, services: string[]): { undescribed: string[] } {
+  const reg = descriptors();
+  const listed = services.filter((name) => reg.getService(name));
   // v1alpha's messages are wire-identical to v1's; only the service name differs.
-  server.addService(V1, { serverReflectionInfo: handler(services) });
-  server.addService(V1Alpha, { serverReflectionInfo: handler(services) as never });
+  server.addService(V1, { serverReflectionInfo: handler(listed) });
+  server.addService(V1Alpha, { serverReflectionInfo: handler(listed) as never });
+  return { undescribed: services.filter((name) => !listed.includes(name)) };
 }

@@ -93,7 +93,7 @@ export class MeshServer {
    */
   async listen(address: string, credentials: ServerCredentials): Promise<number> {
     if (this.state !== 'new') throw new Error('listen() can be called once');
-    addReflection(this.grpcServer, [...this.services, HEALTH_SERVICE]);
+    const { undescribed } = addReflection(this.grpcServer, [...this.services, HEALTH_SERVICE]);
     const port = await new Promise<number>((resolve, reject) =>
       this.grpcServer.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
@@ -102,7 +102,8 @@ export class MeshServer {
     await new Promise((resolve) => setImmediate(resolve));
     this.state = 'listening';
     if (this.options.serveOnListen !== false) this.setServing(true);
-    this.log.info({ address, port, services: this.services }, 'listening');
+    // Said once so that a service missing from `grpcurl list` is not a mystery.
+    this.log.info({ address, port, services: this.services, ...(undescribed.length && { undescribed }) }, 'listening');
     return port;
   }
 
