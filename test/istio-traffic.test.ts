@@ -54,7 +54,7 @@ const NOT_REPEATABLE = [
     'CreateTaskPushNotificationConfig',
     'DeleteTaskPushNotificationConfig',
   ].map((m) => `lf.a2a.v1.A2AService/${m}`),
-  ...['RegisterAgent', 'RegisterTool', 'Heartbeat', 'Deregister', 'SetLifecycle'].map(
+  ...['RegisterAgent', 'RegisterTool', 'Heartbeat', 'Deregister', 'SetLifecycle', 'RegisterExternalAgent'].map(
     (m) => `agentmesh.v1.RegistryService/${m}`,
   ),
 ];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { DESCRIPTOR_SET_PATH } from '../../mesh/index.js';
 
 /** A gRPC method of the wire contract, as an HTTP/2 path. */
@@ -53,7 +54,11 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
 ]);
 
-/** Every method of every service in the descriptor set `npm run generate` builds (gen/descriptors.binpb). */
+/**
+ * Every method of every service in the descriptor set `npm run generate` builds (gen/descriptors.binpb),
+ * and of the A2A binding every agent serves from the official SDK's generated definition (which carries
+ * no descriptors).
+ */
 export function grpcMethods(descriptorSetPath = DESCRIPTOR_SET_PATH): GrpcMethod[] {
   const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorSetPath)));
   const methods: GrpcMethod[] = [];
@@ -65,6 +70,15 @@ export function grpcMethods(descriptorSetPath = DESCRIPTOR_SET_PATH): GrpcMethod
         methods.push({ name, path: `/${name}`, serverStreaming, idempotent: IDEMPOTENT_METHODS.has(name) });
       }
     }
+  }
+  for (const method of Object.values(A2AService)) {
+    const name = method.path.slice(1);
+    methods.push({
+      name,
+      path: method.path,
+      serverStreaming: method.responseStream,
+      idempotent: IDEMPOTENT_METHODS.has(name),
+    });
   }
   return methods.sort((a, b) => a.name.localeCompare(b.name));
 }
