@@ -46,5 +46,11 @@ export type { Choice, CollaboratorRoutes, Connect } from './collaborators.js';
 export { runAgent } from './run-agent.js';
 export type { AgentDefinition } from './run-agent.js';
 export { compileAgentOptions } from './agent-options.js';
-export type { AgentOptions, CollaboratorAddresses, CompiledAgentOptions, ModelAlias } from './agent-options.js';
+export type {
+  A2aCardOptions,
+  AgentOptions,
+  CollaboratorAddresses,
+  CompiledAgentOptions,
+  ModelAlias,
+} from './agent-options.js';
 export { defaultAgentPolicy, defaultToolPolicy } from './default-policy.js';
