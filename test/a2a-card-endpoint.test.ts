@@ -35,7 +35,8 @@ interface Answer {
 function call(url: string, tls: Tls = {}, method = 'GET'): Promise<Answer> {
   const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, agent: false, ...tls }, (res) => {
+    // SNI carries host names only (Node warns when it would send an IP address).
+    const req = send(url, { method, agent: false, servername: '', ...tls }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
