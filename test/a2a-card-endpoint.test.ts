@@ -6,6 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { AgentCard as A2aCardJson } from '@a2a-js/sdk';
 import { DefaultAgentCardResolver } from '@a2a-js/sdk/client';
@@ -176,6 +177,28 @@ describe('the card server by transport mode', () => {
     );
     await expect(call(url, { ca, ...foreign })).rejects.toThrow();
     expect(logs.text()).toContain('client certificate not of this trust domain');
+  });
+
+  test('mtls: a rotated certificate is served to new connections without a restart', async () => {
+    const own = await pki.issue('demo', 'rotating');
+    const transport = new Transport({ mode: 'mtls', trustDomain: TRUST_DOMAIN, tls: { ...own, refreshMs: 3_600_000 } });
+    const { url } = await start(transport);
+    const member = pem(await pki.issue('demo', 'caller2'));
+    const served = () =>
+      new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(url, { agent: false, servername: '', ca: pki.ca.certPem, ...member }, (res) => {
+          resolve((res.socket as TLSSocket).getPeerCertificate().serialNumber);
+          res.resume();
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const before = await served();
+    await pki.rotate(own, 'demo', 'rotating');
+    // What the periodic refresh does; called here so the test waits for no timer.
+    transport.certificateFiles!.refresh();
+    const after = await served();
+    expect(after).not.toBe(before);
   });
 
   test('istio and insecure: plain HTTP (in istio mode the sidecar terminates mTLS)', async () => {
