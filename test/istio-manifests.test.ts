@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { kernelConfigSchema } from '../mesh/config/config.js';
 import {
+  A2A_CARD_PORT,
   ADMIN_PORT,
   diffRendered,
   GRPC_PORT,
@@ -199,7 +200,9 @@ describe('the manifests agree with the code', () => {
         const grpc =
           rendered.services.find((s) => s.account === svc.metadata.name && s.namespace === svc.metadata.namespace)!
             .kind === 'grpc';
-        if (grpc) expect(port).toMatchObject({ name: expect.stringMatching(/^grpc-/), appProtocol: 'grpc' });
+        // An agent's A2A card port: plain HTTP from the app (the sidecar does mTLS).
+        if (port.name === 'http-a2a-card') expect(port).toMatchObject({ port: A2A_CARD_PORT, appProtocol: 'http' });
+        else if (grpc) expect(port).toMatchObject({ name: expect.stringMatching(/^grpc-/), appProtocol: 'grpc' });
         else expect(port).toMatchObject({ name: expect.stringMatching(/^http-/), appProtocol: 'http' });
       }
       for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'])
@@ -375,6 +378,52 @@ describe('app metrics reach Prometheus', () => {
       expect(req(prometheus, 'GET', '/metrics', GRPC_PORT)).toBe(false);
       expect(req(someCaller, 'GET', '/metrics')).toBe(false);
       expect(req({}, 'GET', '/metrics')).toBe(false); // no mesh identity: STRICT mTLS already refused it
+    }
+  });
+});
+
+describe("agents' public A2A card (/.well-known/agent-card.json)", () => {
+  const agents = of('Deployment', base).filter((d) =>
+    d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-a2a-card'),
+  );
+  const agentServices = rendered.services.filter((s) => s.kind === 'grpc' && s.path.startsWith('agents/'));
+
+  test('every agent, and only agents, serves it on its own named port: container, Service, and the origin the card advertises', () => {
+    expect(agents.map((d) => `${d.metadata.namespace}/${d.spec.template.metadata.labels.app}`).sort()).toEqual(
+      agentServices.map((s) => `${s.namespace}/${s.account}`).sort(),
+    );
+    for (const d of agents) {
+      const app = d.spec.template.metadata.labels.app;
+      const ns = d.metadata.namespace!;
+      const port = d.spec.template.spec.containers[0].ports.find((p: any) => p.name === 'http-a2a-card');
+      expect(port).toMatchObject({ containerPort: A2A_CARD_PORT, protocol: 'TCP' });
+      const env = envOf(d, base);
+      expect(env.AGENTMESH_A2A_CARD_PORT).toBe(String(A2A_CARD_PORT));
+      // http: the app speaks plain HTTP; the caller's sidecar upgrades to mTLS.
+      expect(env.AGENTMESH_A2A_CARD_ORIGIN).toBe(`http://${app}.${ns}.svc.cluster.local:${A2A_CARD_PORT}`);
+      const svc = of('Service', base).find((x) => x.metadata.namespace === ns && x.metadata.name === app)!;
+      expect(svc.spec.ports).toContainEqual(
+        expect.objectContaining({ name: 'http-a2a-card', port: A2A_CARD_PORT, targetPort: 'http-a2a-card' }),
+      );
+    }
+  });
+
+  test('the sidecar lets GET and HEAD of exactly the card path through on that port to any mesh workload, without a token; nothing else', () => {
+    const meshCaller = { principal: `${TD}/ns/banking/sa/loan-math`, namespace: 'banking' };
+    const path = '/.well-known/agent-card.json';
+    for (const d of agents) {
+      const w = { namespace: d.metadata.namespace!, labels: d.spec.template.metadata.labels };
+      const req = (who: object, method: string, p: string, port = A2A_CARD_PORT) =>
+        istioAllows(base, w, { ...who, port, method, path: p });
+      expect(req(meshCaller, 'GET', path)).toBe(true);
+      expect(req(meshCaller, 'HEAD', path)).toBe(true);
+      expect(req(meshCaller, 'POST', path)).toBe(false);
+      expect(req(meshCaller, 'GET', '/.well-known/agent.json')).toBe(false);
+      expect(req(meshCaller, 'GET', `${path}/x`)).toBe(false);
+      expect(req(meshCaller, 'GET', path, GRPC_PORT)).toBe(false);
+      expect(req(meshCaller, 'GET', path, ADMIN_PORT)).toBe(false);
+      expect(req({ principal: 'elsewhere.test/ns/banking/sa/loan-math' }, 'GET', path)).toBe(false);
+      expect(req({}, 'GET', path)).toBe(false); // no mesh identity: STRICT mTLS already refused it
     }
   });
 });

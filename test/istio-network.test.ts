@@ -26,7 +26,7 @@ const DESTINATION_VARS = [
   'OPENAI_BASE_URL',
 ];
 /** Variables naming the workload's own address. */
-const OWN_ADDRESS_VARS = ['AGENTMESH_ADVERTISE_ADDRESS', 'AGENTMESH_AUTH_ISSUER'];
+const OWN_ADDRESS_VARS = ['AGENTMESH_ADVERTISE_ADDRESS', 'AGENTMESH_AUTH_ISSUER', 'AGENTMESH_A2A_CARD_ORIGIN'];
 /** Variables whose URIs are names, not places: token audiences. */
 const NAME_VARS = ['AGENTMESH_OAUTH_AUDIENCE', 'AGENTMESH_OAUTH_AUDIENCES', 'AGENTMESH_OAUTH_EXTRA_AUDIENCES'];
 const looksLikeAddress = (v: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^\s/:]+:\d+$/.test(v);
@@ -166,6 +166,30 @@ describe('egress: what the workloads need is reachable, nothing else', () => {
       expect(canConnect(objects, stranger, pod, 9090)).toBe(false);
       expect(canConnect(objects, stranger, pod, 15020)).toBe(false);
       expect(canConnect(objects, stranger, pod, d.spec.template.spec.containers[0].ports[0].containerPort)).toBe(false);
+    }
+  });
+});
+
+describe("agents' A2A card port", () => {
+  test('admits exactly the pods the gRPC port admits (a mesh caller reaches both), and no stranger', () => {
+    const objects = builds.base;
+    const pods = of('Deployment', objects).map((d) => podOf(d, objects));
+    const stranger: Pod = { namespace: 'default', namespaceLabels: namespaceLabels('default', objects), labels: {} };
+    const agents = of('Deployment', objects).filter((d) =>
+      d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-a2a-card'),
+    );
+    expect(agents.map((d) => d.metadata.name).sort()).toEqual([
+      'compliance-v1',
+      'credit-risk-v1',
+      'loan-orchestrator-v1',
+    ]);
+    for (const d of agents) {
+      const to = { pod: podOf(d, objects) };
+      const where = d.metadata.name;
+      const grpc = pods.map((from) => canConnect(objects, from, to, 50051));
+      expect({ where, card: pods.map((from) => canConnect(objects, from, to, 8081)) }).toEqual({ where, card: grpc });
+      expect({ where, someCaller: grpc.some(Boolean) }).toEqual({ where, someCaller: true });
+      expect(canConnect(objects, stranger, to, 8081)).toBe(false);
     }
   });
 });

@@ -28,11 +28,20 @@ describe('planning replicas of the local mesh', () => {
   test('the shipped file runs one process per service on SQLite, with the ports it always had', () => {
     const plan = planMesh(ROOT, { basePort: 30_000, manifest: manifest() });
     expect(plan.database).toBeUndefined();
+    // Agents' A2A card ports take the spare ports of the block, in order.
+    const cardPorts = [30_045, 30_046, 30_047];
     plan.services.forEach((s, i) => {
       expect(s.instances).toEqual([
-        { label: s.name, index: 1, port: 30_000 + i, adminPort: s.kind === 'auth' ? undefined : 30_050 + i },
+        {
+          label: s.name,
+          index: 1,
+          port: 30_000 + i,
+          adminPort: s.kind === 'auth' ? undefined : 30_050 + i,
+          ...(s.kind === 'agent' ? { cardPort: cardPorts.shift() } : {}),
+        },
       ]);
     });
+    expect(cardPorts).toEqual([]);
   });
 
   test('replicas and database from the file; further replicas take the ports after the services', () => {
@@ -46,10 +55,11 @@ describe('planning replicas of the local mesh', () => {
     expect(plan.database).toBe(DB);
     const n = shipped.services.length;
     const i = shipped.services.findIndex((s) => s.name === ORCHESTRATOR);
+    // The orchestrator is the third agent: card ports 45-47 of the block go to the agents' processes in order.
     expect(plan.services[i]!.instances).toEqual([
-      { label: `${ORCHESTRATOR}#1`, index: 1, port: 30_000 + i, adminPort: 30_050 + i },
-      { label: `${ORCHESTRATOR}#2`, index: 2, port: 30_000 + n, adminPort: 30_050 + n },
-      { label: `${ORCHESTRATOR}#3`, index: 3, port: 30_000 + n + 1, adminPort: 30_050 + n + 1 },
+      { label: `${ORCHESTRATOR}#1`, index: 1, port: 30_000 + i, adminPort: 30_050 + i, cardPort: 30_047 },
+      { label: `${ORCHESTRATOR}#2`, index: 2, port: 30_000 + n, adminPort: 30_050 + n, cardPort: 30_048 },
+      { label: `${ORCHESTRATOR}#3`, index: 3, port: 30_000 + n + 1, adminPort: 30_050 + n + 1, cardPort: 30_049 },
     ]);
     // One client registration for the service, whatever its replicas.
     expect(plan.clients.filter((c) => c.client_id === ORCHESTRATOR)).toHaveLength(1);
@@ -88,5 +98,9 @@ describe('planning replicas of the local mesh', () => {
     );
     const many = Object.fromEntries(shipped.services.slice(1, 7).map((s) => [s.name, 9]));
     expect(() => planMesh(ROOT, { manifest: file, replicas: many, database: DB })).toThrow(/at most 45 processes/);
+    const agents = { 'lending/credit-risk': 9, 'lending/compliance': 2 };
+    expect(() => planMesh(ROOT, { manifest: file, replicas: agents, database: DB })).toThrow(
+      'at most 10 agent processes (each with its A2A card port) fit the port block of a checkout',
+    );
   });
 });

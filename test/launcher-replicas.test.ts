@@ -1,7 +1,8 @@
 // `npm start` with replicas: two processes of the demo orchestrator over one private PostgreSQL
 // database, started by the real launcher. Both serve, mesh.json lists both, the mesh's clients
 // spread calls over both, a task is readable through either, and each replica is supervised on its own.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
@@ -64,6 +65,27 @@ describe('npm start with two replicas of an agent over PostgreSQL', () => {
     expect(mesh.file.services.find((x) => x.name === 'lending/credit-risk')!.addresses).toHaveLength(1);
     expect(mesh.launcher.stdout()).toContain(`${ORCHESTRATOR}#2 ready`);
     expect(mesh.launcher.stdout()).toMatch(new RegExp(`${ORCHESTRATOR}#1 +agent +${s.addresses![0]}`));
+  });
+
+  test("mesh.json records each agent replica's A2A card URL, served over mutual TLS with that replica's gRPC address", async () => {
+    const s = orchestrator();
+    expect(s.a2aCard).toBe(s.replicas![0]!.a2aCard);
+    expect(mesh.file.services.filter((x) => x.a2aCard).map((x) => x.kind)).toEqual(['agent', 'agent', 'agent']);
+    const { cert, key } = mesh.file.client;
+    const tls = { ca: readFileSync(mesh.file.ca), cert: readFileSync(cert), key: readFileSync(key), servername: '' };
+    for (const r of s.replicas!) {
+      expect(r.a2aCard).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/\.well-known\/agent-card\.json$/);
+      const body = await new Promise<string>((resolve, reject) =>
+        httpsGet(r.a2aCard!, { ...tls, agent: false }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode}`))));
+        }).on('error', reject),
+      );
+      const card = JSON.parse(body) as { name: string; supportedInterfaces: { url: string }[] };
+      expect(card.name).toBe(ORCHESTRATOR);
+      expect(card.supportedInterfaces[0]!.url).toBe(r.address);
+    }
   });
 
   test('both replicas run as their own processes over the shared database, each ready', async () => {

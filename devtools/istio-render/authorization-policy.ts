@@ -1,4 +1,4 @@
-import type { ServicePolicy } from '../../mesh/index.js';
+import { AGENT_CARD_PATH, type ServicePolicy } from '../../mesh/index.js';
 import { ADMIN_PORT, METRICS_PATH, type Manifest } from './constants.js';
 import { translateCaller } from './istio-principals.js';
 
@@ -37,6 +37,10 @@ type IstioRule = Record<string, unknown>;
  * is reachable through the sidecar: the kubelet's probes and the merged
  * metrics are fetched by the sidecar agent over loopback, which no
  * AuthorizationPolicy sees.
+ *
+ * With `cardPort` (agents), GET and HEAD of the public A2A card on that port
+ * are open to every workload of the trust domain, without a token: the card
+ * says how to get one (the extended card is a gRPC method, under the policy).
  */
 export function authorizationPolicy(
   policy: ServicePolicy,
@@ -44,6 +48,7 @@ export function authorizationPolicy(
   trustDomain: string,
   issuers: string[],
   monitoringNamespace: string,
+  cardPort?: number,
 ): { manifest: Manifest; notes: PolicyNotes } {
   const notes: PolicyNotes = { narrowed: [] };
   const requestPrincipals = issuers.map((issuer) => `${issuer}/*`);
@@ -65,6 +70,11 @@ export function authorizationPolicy(
     if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals } }], to });
     rules.push(...conditional);
   }
+  if (cardPort !== undefined)
+    rules.push({
+      from: [{ source: { principals: [`${trustDomain}/ns/*`] } }],
+      to: [{ operation: { ports: [String(cardPort)], methods: ['GET', 'HEAD'], paths: [AGENT_CARD_PATH] } }],
+    });
   rules.push({
     from: [{ source: { namespaces: [monitoringNamespace] } }],
     to: [{ operation: { ports: [String(ADMIN_PORT)], methods: ['GET'], paths: [METRICS_PATH] } }],

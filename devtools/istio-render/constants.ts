@@ -9,6 +9,12 @@ export type Manifest = {
 export const GRPC_PORT = 50051;
 export const ADMIN_PORT = 9090;
 export const AUTH_PORT = 8080;
+/**
+ * Agents' public A2A card (/.well-known/agent-card.json, A2A §8.2): plain HTTP
+ * from the app, mTLS by the sidecar, as the gRPC port. Named `http-a2a-card` for Istio's protocol selection.
+ */
+export const A2A_CARD_PORT = 8081;
+export const A2A_CARD_PORT_NAME = 'http-a2a-card';
 /** The sidecar agent's port: merged Prometheus metrics (/stats/prometheus) and the rewritten kubelet probes (/app-health/...). */
 export const ISTIO_AGENT_PORT = 15020;
 /** Where the admin port serves Prometheus metrics (mesh/telemetry/admin-server.ts). */

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { planMesh } from '../launcher/mesh-plan.js';
 import { authorizationPolicy, authServerPolicy, OPEN_PATHS } from './authorization-policy.js';
 import {
+  A2A_CARD_PORT,
   ADMIN_PORT,
   AUTH_PORT,
   DATA_DIR,
@@ -125,7 +126,11 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
     VAULT_AUTH_MOUNT: config.vault.authMount,
     VAULT_K8S_JWT_PATH: `${VAULT_TOKEN_DIR}/token`,
   };
-  const meshPorts = [...new Set(services.map((s) => (s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT)))].sort();
+  const meshPorts = [
+    ...new Set(
+      services.flatMap((s) => [s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT, ...(isAgent(s) ? [A2A_CARD_PORT] : [])]),
+    ),
+  ].sort();
   const files = new Map<string, string>();
   const notes: string[] = [];
   const namespaces = [...new Set(services.map((s) => s.namespace))].sort();
@@ -207,6 +212,7 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
       config.trustDomain,
       issuers,
       config.monitoringNamespace,
+      isAgent(s) ? A2A_CARD_PORT : undefined,
     );
     notes.push(...policyNotes.narrowed.map((n) => `${source}: ${n}`));
     const manifests = [

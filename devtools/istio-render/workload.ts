@@ -8,6 +8,8 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IRequestAuthentication } from '@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication';
 import {
+  A2A_CARD_PORT,
+  A2A_CARD_PORT_NAME,
   ADMIN_PORT,
   APP_DIR,
   APP_UID,
@@ -52,7 +54,16 @@ export function serviceAccount(s: DeployableService): Manifest {
   } satisfies IServiceAccount;
 }
 
-/** The Kubernetes Service: one port, named and typed for Istio's protocol selection. */
+/** An agent's A2A card port on its Service: plain HTTP from the app, mTLS by the sidecars. */
+const cardServicePort = {
+  name: A2A_CARD_PORT_NAME,
+  port: A2A_CARD_PORT,
+  targetPort: A2A_CARD_PORT_NAME,
+  appProtocol: 'http',
+  protocol: 'TCP' as const,
+};
+
+/** The Kubernetes Service: the API port (and an agent's A2A card port), named and typed for Istio's protocol selection. */
 export function kubeService(s: DeployableService): Manifest {
   const port =
     s.kind === 'grpc'
@@ -68,7 +79,7 @@ export function kubeService(s: DeployableService): Manifest {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: s.account, namespace: s.namespace, labels: { app: s.account } },
-    spec: { selector: { app: s.account }, ports: [port] },
+    spec: { selector: { app: s.account }, ports: isAgent(s) ? [port, cardServicePort] : [port] },
   } satisfies IService;
 }
 
@@ -114,6 +125,13 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
       { name: 'AGENTMESH_ADVERTISE_ADDRESS', value: `${serviceHost(s.account, s.namespace)}:${GRPC_PORT}` },
       ...extraAudiencesEnv(config.oauth, s.name),
     );
+    if (isAgent(s)) {
+      // The card names the Service, as the gRPC address does; http: the sidecars do mTLS.
+      env.push(
+        { name: 'AGENTMESH_A2A_CARD_PORT', value: String(A2A_CARD_PORT) },
+        { name: 'AGENTMESH_A2A_CARD_ORIGIN', value: `http://${serviceHost(s.account, s.namespace)}:${A2A_CARD_PORT}` },
+      );
+    }
     if (llm) {
       env.push(
         { name: 'OPENAI_BASE_URL', value: config.llm!.baseUrl },
@@ -152,6 +170,7 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
     ? [
         { name: 'grpc-api', containerPort: GRPC_PORT, protocol: 'TCP' as const },
         { name: 'http-admin', containerPort: ADMIN_PORT, protocol: 'TCP' as const },
+        ...(isAgent(s) ? [{ name: A2A_CARD_PORT_NAME, containerPort: A2A_CARD_PORT, protocol: 'TCP' as const }] : []),
       ]
     : [{ name: 'http-oauth', containerPort: AUTH_PORT, protocol: 'TCP' as const }];
   const trust = trustVolume(config.oauth);
@@ -303,8 +322,8 @@ export function requestAuthentication(
 }
 
 /**
- * Ingress to the workload's service port only from the namespaces its policy
- * admits callers from (any mesh namespace for a namespace wildcard), and to
+ * Ingress to the workload's service port (and an agent's A2A card port) only
+ * from the namespaces its policy admits callers from (any mesh namespace for a namespace wildcard), and to
  * its admin port only from the monitoring namespace (Prometheus scraping the
  * app directly; merged metrics go through 15020, see allow-metrics-scrape).
  */
@@ -318,7 +337,15 @@ export function workloadNetworkPolicy(
       ? [{ namespaceSelector: { matchLabels: { [MESH_LABEL]: 'true' } } }]
       : callerNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
   const ingress = from.length
-    ? [{ from, ports: [{ protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT }] }]
+    ? [
+        {
+          from,
+          ports: [
+            { protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT },
+            ...(isAgent(s) ? [{ protocol: 'TCP' as const, port: A2A_CARD_PORT }] : []),
+          ],
+        },
+      ]
     : [];
   if (s.kind === 'grpc') {
     ingress.push({

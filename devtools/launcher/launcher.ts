@@ -1,7 +1,14 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { httpRequest, processAlive, writePrivateFile, type MeshFile, type PeopleIssuer } from '../../mesh/index.js';
+import {
+  AGENT_CARD_PATH,
+  httpRequest,
+  processAlive,
+  writePrivateFile,
+  type MeshFile,
+  type PeopleIssuer,
+} from '../../mesh/index.js';
 import { certPaths, issueCertificates, prepareMeshFiles } from './mesh-files.js';
 import {
   CLI_CLIENT,
@@ -95,6 +102,7 @@ function serviceEnv(
     env.AGENTMESH_OAUTH_ISSUER = `https://127.0.0.1:${auth.port}`;
     env.AGENTMESH_TRACE_FILE = join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`);
   }
+  if (i.cardPort) env.AGENTMESH_A2A_CARD_PORT = String(i.cardPort);
   if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = addressesOf(registry).join(',');
   if (plan.database && STATEFUL.includes(s.kind)) env.DATABASE_URL = plan.database;
   if (s.kind === 'console') env.AGENTMESH_CONSOLE_MESH_FILE = join(plan.home, 'mesh.json');
@@ -141,7 +149,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     rmSync(meshFile);
   }
   const ports = plan.services.flatMap((s) =>
-    s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : [])]),
+    s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : []), ...(i.cardPort ? [i.cardPort] : [])]),
   );
   for (const port of ports) {
     if (!(await portFree(port)))
@@ -224,6 +232,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
         name: i.label,
         address: `127.0.0.1:${i.port}`,
         admin: i.adminPort ? `127.0.0.1:${i.adminPort}` : undefined,
+        ...(i.cardPort ? { a2aCard: `https://127.0.0.1:${i.cardPort}${AGENT_CARD_PATH}` } : {}),
         log: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
         trace: s.kind === 'auth' ? undefined : join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`),
       }));

@@ -40,6 +40,8 @@ export interface PlannedService {
   port: number;
   /** Admin HTTP port (/metrics, /livez, /readyz); the auth server has none. */
   adminPort: number | undefined;
+  /** Agents: the port of the first replica's public A2A card (HTTPS, /.well-known/agent-card.json). */
+  cardPort?: number;
   spiffeId: string;
   policy: ServicePolicy | undefined;
   /** Its processes, one per replica, the first on `port`/`adminPort`. */
@@ -54,6 +56,8 @@ export interface PlannedInstance {
   index: number;
   port: number;
   adminPort: number | undefined;
+  /** Agents only: the port its public A2A card is served on (HTTPS, /.well-known/agent-card.json). */
+  cardPort?: number;
 }
 
 /** The OAuth2 client registration of a workload (no secret: that lives in the secrets file). */
@@ -91,6 +95,9 @@ export function defaultBasePort(root: string): number {
   return 20_000 + (h % 100) * 100;
 }
 
+/** Offsets in the port block of agents' A2A card ports: the ports gRPC (0-44) and admin (50-94) leave free. */
+const CARD_SLOTS = [45, 46, 47, 48, 49, 95, 96, 97, 98, 99];
+
 /** Scopes each kind of workload asks for. */
 const SCOPES: Record<ServiceKind, string[]> = {
   auth: [],
@@ -119,6 +126,13 @@ export function planMesh(
   const processes = services.reduce((n, s) => n + s.replicas, 0);
   if (processes > 45)
     throw new Error('at most 45 processes (services and their replicas) fit the port block of a checkout');
+  const agentProcesses = services.filter((s) => s.kind === 'agent').reduce((n, s) => n + s.replicas, 0);
+  if (agentProcesses > CARD_SLOTS.length)
+    throw new Error(
+      `at most ${CARD_SLOTS.length} agent processes (each with its A2A card port) fit the port block of a checkout`,
+    );
+  // Agents' card ports take the block's spare ports (after the gRPC and the admin ports), in order.
+  let nextCard = 0;
   // The first replica of each service keeps the port it always had; further replicas take the slots after the services.
   let nextSlot = services.length;
   const planned: PlannedService[] = services.map((s, i) => {
@@ -129,11 +143,13 @@ export function planMesh(
       index: k + 1,
       port: basePort + slot,
       adminPort: s.kind === 'auth' ? undefined : basePort + 50 + slot,
+      ...(s.kind === 'agent' ? { cardPort: basePort + CARD_SLOTS[nextCard++]! } : {}),
     }));
     return {
       ...s,
       port: instances[0]!.port,
       adminPort: instances[0]!.adminPort,
+      ...(s.kind === 'agent' ? { cardPort: instances[0]!.cardPort } : {}),
       instances,
       spiffeId: spiffeIdOfService(trustDomain, s.name),
       policy: existsSync(policyFile)

@@ -8,6 +8,8 @@ export interface MeshReplica {
   admin: string | undefined;
   log: string;
   trace: string | undefined;
+  /** Agents: the full URL of this replica's public A2A AgentCard (HTTPS with mutual TLS, /.well-known/agent-card.json). */
+  a2aCard?: string;
 }
 
 /** What `.agentmesh/mesh.json` holds once everything is ready: how the CLI and other clients reach the mesh. */
@@ -32,6 +34,11 @@ export interface MeshFile {
     spiffeId: string;
     log: string;
     trace: string | undefined;
+    /**
+     * Agents: the full URL of the first replica's public A2A AgentCard (A2A §8.2):
+     * https://127.0.0.1:<port>/.well-known/agent-card.json, mutual TLS with a certificate of the mesh CA.
+     */
+    a2aCard?: string;
     /** Each replica (one for most services): its label (`<name>#<n>` when several), addresses and files. */
     replicas?: MeshReplica[];
   }[];

@@ -103,7 +103,30 @@ describe('compileAgentOptions', () => {
     ]);
   });
 
+  test('the A2A card server: any free port on AGENTMESH_HOST by default, the environment, or the option', () => {
+    expect(compileAgentOptions(NAME, {}, { AGENTMESH_DATA_DIR: dir }).a2aCard).toEqual({ port: 0 });
+    const env = {
+      AGENTMESH_DATA_DIR: dir,
+      AGENTMESH_A2A_CARD_PORT: '8443',
+      AGENTMESH_A2A_CARD_HOST: '0.0.0.0',
+      AGENTMESH_A2A_CARD_ORIGIN: 'https://agent.demo.svc:8443',
+    };
+    expect(compileAgentOptions(NAME, {}, env).a2aCard).toEqual({
+      port: 8443,
+      host: '0.0.0.0',
+      origin: 'https://agent.demo.svc:8443',
+    });
+    expect(compileAgentOptions(NAME, { a2aCard: { port: 9443, origin: 'http://agent:9443' } }, env).a2aCard).toEqual({
+      port: 9443,
+      host: '0.0.0.0',
+      origin: 'http://agent:9443',
+    });
+  });
+
   test.each([
+    ['AGENTMESH_A2A_CARD_PORT', {}, { AGENTMESH_A2A_CARD_PORT: '70000' }],
+    ['AGENTMESH_A2A_CARD_ORIGIN must be an origin', {}, { AGENTMESH_A2A_CARD_ORIGIN: 'https://a/path' }],
+    ['option a2aCard.origin must be an origin', { a2aCard: { origin: 'agent:8443' } }, {}],
     ['option taskTimeoutMs', { taskTimeoutMs: 10 }, {}],
     ['option auditorRoles.0 must be a role name', { auditorRoles: ['two words'] }, {}],
     ['AGENTMESH_AUDITOR_ROLES must be', {}, { AGENTMESH_AUDITOR_ROLES: 'auditor,,x' }],

@@ -20,6 +20,9 @@ const ADDRESS = /^[^,=\s]+:\d+$/;
 const TIMEOUT = { min: 1_000, max: 86_400_000 };
 const LEASE = { min: 300, max: 600_000 };
 const ROLE = /^[^\s,]+$/;
+/** An origin the card is advertised at: scheme, host and port, nothing after. */
+const ORIGIN = /^https?:\/\/[^/?#\s]+$/;
+const ORIGIN_MESSAGE = 'must be an origin, http(s)://host[:port] with no path';
 
 /** The environment variables an agent reads beyond the service kit's; each has an AgentOptions counterpart. */
 const agentEnvSchema = z.object({
@@ -45,6 +48,12 @@ const agentEnvSchema = z.object({
     .string()
     .refine((v) => v.split(',').every((r) => ROLE.test(r.trim())), 'must be role,role,... (no empty names)')
     .default(DEFAULT_AUDITOR_ROLES.join(',')),
+  /** Port of the public A2A card server (/.well-known/agent-card.json); 0: any free port. */
+  AGENTMESH_A2A_CARD_PORT: z.coerce.number().int().min(0).max(65_535).default(0),
+  /** Interface the card server binds (default: AGENTMESH_HOST). */
+  AGENTMESH_A2A_CARD_HOST: z.string().min(1).optional(),
+  /** The origin the card is advertised at (default: the bound host and port). */
+  AGENTMESH_A2A_CARD_ORIGIN: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
 });
 
 /** A model alias for LLM steps: the model name, and the endpoint when not OPENAI_BASE_URL. */
@@ -80,6 +89,20 @@ export interface AgentOptions extends ServiceOptions {
    * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
    */
   store?: Store | Partial<StateConfig>;
+  /**
+   * The public A2A card server: port (AGENTMESH_A2A_CARD_PORT, default 0 = any
+   * free port), interface (AGENTMESH_A2A_CARD_HOST, default AGENTMESH_HOST) and
+   * advertised origin (AGENTMESH_A2A_CARD_ORIGIN, default the bound host:port).
+   */
+  a2aCard?: A2aCardOptions;
+}
+
+/** Where the agent serves its public A2A card (A2A §8.2): code options over AGENTMESH_A2A_CARD_*. */
+export interface A2aCardOptions {
+  port?: number;
+  host?: string;
+  /** http(s)://host[:port], what the card URL registered and advertised starts with. */
+  origin?: string;
 }
 
 /** AgentOptions merged with the environment and validated, once, at startup. */
@@ -96,6 +119,8 @@ export interface CompiledAgentOptions {
   auditorRoles: string[];
   /** An opened store to use, or the settings to open one with. */
   store: { opened: Store } | { config: StateConfig };
+  /** The card server's port and interface (undefined: AGENTMESH_HOST), and its advertised origin (undefined: the bound one). */
+  a2aCard: { port: number; host?: string; origin?: string };
 }
 
 const routesSchema = z.record(
@@ -126,6 +151,13 @@ const agentOptionsSchema = z.object({
   taskTimeoutMs: z.number().int().min(TIMEOUT.min).max(TIMEOUT.max).optional(),
   taskLeaseMs: z.number().int().min(LEASE.min).max(LEASE.max).optional(),
   auditorRoles: z.array(z.string().regex(ROLE, 'must be a role name (no spaces or commas)')).optional(),
+  a2aCard: z
+    .object({
+      port: z.number().int().min(0).max(65_535).optional(),
+      host: z.string().min(1).optional(),
+      origin: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
+    })
+    .optional(),
 });
 
 /** Routes of AGENTMESH_COLLABORATOR_ADDRESSES, by kind. */
@@ -183,5 +215,10 @@ export function compileAgentOptions(
     taskLeaseMs: o.taskLeaseMs ?? e.AGENTMESH_TASK_LEASE_MS,
     auditorRoles: o.auditorRoles ?? e.AGENTMESH_AUDITOR_ROLES.split(',').map((r) => r.trim()),
     store: compileStoreOption(options.store, service.env),
+    a2aCard: {
+      port: o.a2aCard?.port ?? e.AGENTMESH_A2A_CARD_PORT,
+      host: o.a2aCard?.host ?? e.AGENTMESH_A2A_CARD_HOST,
+      origin: o.a2aCard?.origin ?? e.AGENTMESH_A2A_CARD_ORIGIN,
+    },
   };
 }

@@ -45,6 +45,13 @@ export { chooseCollaborator, ClientPool } from './collaborators.js';
 export type { Choice, CollaboratorRoutes, Connect } from './collaborators.js';
 export { runAgent } from './run-agent.js';
 export type { AgentDefinition } from './run-agent.js';
+export { AGENT_CARD_PATH } from './a2a/a2a-card.js';
 export { compileAgentOptions } from './agent-options.js';
-export type { AgentOptions, CollaboratorAddresses, CompiledAgentOptions, ModelAlias } from './agent-options.js';
+export type {
+  A2aCardOptions,
+  AgentOptions,
+  CollaboratorAddresses,
+  CompiledAgentOptions,
+  ModelAlias,
+} from './agent-options.js';
 export { defaultAgentPolicy, defaultToolPolicy } from './default-policy.js';

@@ -1,3 +1,4 @@
+import { AgentCard as A2aCardJson } from '@a2a-js/sdk';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
 import { AgentCard, type DeepPartial } from '../../gen/agentmesh/v1/card.js';
@@ -12,7 +13,8 @@ import { openStore } from '../state/index.js';
 import { AgentRuntime } from './agent-runtime.js';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options.js';
 import { agentService } from './agent-service.js';
-import { a2aBindingOf, extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
+import { a2aBindingOf, a2aCardOf, extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
+import { originOf, startCardServer } from './a2a/card-server.js';
 import { a2aService } from './a2a/a2a-service.js';
 import { a2aCardSettings } from './a2a/a2a-settings.js';
 import { AgentStepRunner } from './agent-step-runner.js';
@@ -211,7 +213,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
           .explanation!;
       // Known once the server listens (its address).
-      const a2a: { settings?: A2aCardSettings } = {};
+      const a2a: { settings?: A2aCardSettings; publicCard?: string } = {};
       const extendedCard = () => {
         if (!a2a.settings) throw new MeshError(Code.UNAVAILABLE, 'the agent is starting');
         return extendedA2aCardOf(card, a2a.settings);
@@ -226,10 +228,22 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           readyNow: false,
         },
       );
-      a2a.settings = a2aCardSettings(kit, address);
+      // The public A2A card on a port of its own (A2A §8.2), HTTPS with mutual TLS as the gRPC port in mtls mode.
+      const cardServer = await startCardServer({
+        host: options.a2aCard.host ?? kit.config.AGENTMESH_HOST,
+        port: options.a2aCard.port,
+        transport: kit.security.transport,
+        body: () => a2a.publicCard,
+        log: kit.log,
+      });
+      kit.onShutdown(() => cardServer.close());
+      a2a.settings = a2aCardSettings(kit, address, options.a2aCard.origin ?? originOf(cardServer));
+      a2a.publicCard = JSON.stringify(A2aCardJson.toJSON(a2aCardOf(card, a2a.settings)));
+      const binding = a2aBindingOf(card, a2a.settings);
+      kit.log.info({ address: `${cardServer.host}:${cardServer.port}`, url: binding.cardUrl }, 'a2a card served');
       kit.log.info({ planner: kind, models: [...aliases.keys()] }, 'agent planner');
       // The registry keeps the A2A card beside the agentmesh card (agentmesh agents, the console).
-      kit.register({ kind: 'agent', card: { ...card, a2a: a2aBindingOf(card, a2a.settings) } });
+      kit.register({ kind: 'agent', card: { ...card, a2a: binding } });
       await runtime.countTasks();
       await runtime.resume();
     },

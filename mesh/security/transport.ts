@@ -93,6 +93,11 @@ export class Transport {
     return this.options.mode;
   }
 
+  /** mtls mode: the workload's certificate files (rotated), for another TLS port of the workload; else undefined. */
+  get certificateFiles(): CertificateFiles | undefined {
+    return this.files;
+  }
+
   /** Server credentials: mtls requires and verifies client certificates against the mesh CA. */
   serverCredentials(): ServerCredentials {
     if (!this.files) return ServerCredentials.createInsecure();
