@@ -31,7 +31,8 @@ export interface A2aCardSettings {
   mutualTls: boolean;
 }
 
-const INPUT_MODES = ['text/plain', 'application/json'];
+/** The media types an agent accepts in message parts (the card's input modes). */
+export const INPUT_MODES = ['text/plain', 'application/json'];
 const OUTPUT_MODES = ['application/json', 'text/plain'];
 
 /** A skill example as A2A's one string: its text, else its input as JSON. */

@@ -8,8 +8,8 @@ import { callerOf, refuseAuditor, visibleTask } from '../agent-service.js';
 import { listTasks } from '../list-tasks.js';
 import { AUDITORS_CHANGE_NOTHING } from '../task-access.js';
 import { inputRequestJson, toTask } from '../task-codec.js';
-import { A2A_PROTOCOL_VERSION } from './a2a-card.js';
-import type { AgentCard as A2aCard } from '@a2a-js/sdk';
+import { A2A_PROTOCOL_VERSION, INPUT_MODES } from './a2a-card.js';
+import type { AgentCard as A2aCard, Message as A2aMessage } from '@a2a-js/sdk';
 import { fromA2aMessage, toA2aEvent, toA2aTask } from './a2a-codec.js';
 import { a2aError, toA2aError } from './a2a-errors.js';
 
@@ -45,6 +45,22 @@ function checkTenant(tenant: string): void {
   if (tenant) throw a2aError('INVALID_PARAMS', `tenant: this agent has no tenant ${JSON.stringify(tenant)}`);
 }
 
+/**
+ * Refuses a part of a media type the card does not list as an input mode
+ * (spec §3.1.1: ContentTypeNotSupportedError); parameters such as charset
+ * aside, and a part without a media type says nothing to refuse.
+ */
+function checkMediaTypes(message: A2aMessage): void {
+  for (const p of message.parts) {
+    const essence = p.mediaType.split(';')[0]!.trim().toLowerCase();
+    if (essence && !INPUT_MODES.includes(essence))
+      throw a2aError(
+        'CONTENT_TYPE_NOT_SUPPORTED',
+        `message.parts: media type ${JSON.stringify(p.mediaType)} is not accepted; this agent accepts ${INPUT_MODES.join(', ')}`,
+      );
+  }
+}
+
 /** A2A history_length: unset means all, 0 none (agentmesh's 0 means all). */
 const historyOf = (n: number | undefined) => n;
 
@@ -67,6 +83,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
   async function accept(req: SendMessageRequest, ctx: CallContext): Promise<TaskRecord> {
     checkTenant(req.tenant);
     if (!req.message) throw a2aError('INVALID_PARAMS', 'message: required');
+    checkMediaTypes(req.message);
     if (req.configuration?.taskPushNotificationConfig)
       throw a2aError(
         'PUSH_NOTIFICATION_NOT_SUPPORTED',
