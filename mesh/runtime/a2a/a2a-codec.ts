@@ -116,7 +116,8 @@ export function toA2aTask(t: Task, history?: number, artifacts = true): A2aTask 
   return {
     id: t.id,
     contextId: t.contextId,
-    status: toA2aStatus(t.status, t),
+    // A task just submitted has no status event yet: its status was recorded when the task was.
+    status: toA2aStatus(t.status && { ...t.status, timestamp: t.status.timestamp ?? t.updatedAt }, t),
     artifacts: artifacts ? t.artifacts.map(toA2aArtifact) : [],
     history: (history === undefined ? t.history : history === 0 ? [] : t.history.slice(-history)).map(toA2aMessage),
     metadata: {
