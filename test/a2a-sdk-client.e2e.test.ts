@@ -33,6 +33,7 @@ import { ClientFactory, DefaultAgentCardResolver, type Client } from '@a2a-js/sd
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import { PushNotificationNotSupportedError } from '@a2a-js/sdk/errors';
 import {
+  GrpcContentTypeNotSupportedError,
   GrpcPushNotificationNotSupportedError,
   GrpcTaskNotCancelableError,
   GrpcTaskNotFoundError,
@@ -354,6 +355,35 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     checkA2aError(late, 'UNSUPPORTED_OPERATION');
   });
 
+  test('a part of a media type the card does not list is ContentTypeNotSupported and starts nothing; return_immediately answers with the submitted task', async () => {
+    const ada = await clientFor('ada');
+    const ex = example(1);
+    const count = async () => (await ada.listTasks(listRequest({ pageSize: 1 }))).totalSize;
+    const before = await count();
+    const pdf: Part = {
+      content: { $case: 'raw', value: Buffer.from('%PDF-1.7') },
+      metadata: undefined,
+      filename: 'payslip.pdf',
+      mediaType: 'application/pdf',
+    };
+    const refused = await refusal(
+      ada.sendMessage(sendRequest(userMessage([...ex.message().parts, pdf]), {}, { skillId: ex.skill })),
+    );
+    expect(refused).toBeInstanceOf(GrpcContentTypeNotSupportedError);
+    checkA2aError(refused, 'CONTENT_TYPE_NOT_SUPPORTED');
+    expect(await count()).toBe(before);
+
+    // return_immediately (TCK CORE-EXECUTION-MODE-002): the task as created, before it runs.
+    const message = ex.message();
+    const submitted = asTask(
+      await ada.sendMessage(sendRequest(message, { returnImmediately: true }, { skillId: ex.skill })),
+    );
+    expect(submitted.status).toMatchObject({ state: TaskState.TASK_STATE_SUBMITTED, timestamp: expect.any(String) });
+    // The same message again, blocking: the same task, followed to its end.
+    const done = asTask(await ada.sendMessage(sendRequest(message, {}, { skillId: ex.skill })));
+    expect(done).toMatchObject({ id: submitted.id, status: { state: TaskState.TASK_STATE_COMPLETED } });
+  });
+
   test('example 2 waits for a loan approver (INPUT_REQUIRED); the requester may not answer it (four eyes); an approver answers with SendMessage(task_id) and it completes', async () => {
     const [ada, carol] = [await clientFor('ada'), await clientFor('carol')];
     const waiting = await sendExample(ada, 2);
@@ -403,6 +433,10 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     expect(kinds[0]).toBe('task');
     const first = events[0]!.payload!.value as Task;
     expect(first.status?.state).toBe(TaskState.TASK_STATE_SUBMITTED);
+    // Every status says when it was recorded, the first one too (ListTasks orders by it).
+    for (const e of events)
+      if (e.payload?.$case === 'task' || e.payload?.$case === 'statusUpdate')
+        expect(e.payload.value.status?.timestamp).toEqual(expect.any(String));
     const states = events.flatMap((e) => (e.payload?.$case === 'statusUpdate' ? [e.payload.value.status!.state] : []));
     // Each state at most once in a row, in lifecycle order.
     const distinct = states.filter((s, i) => s !== states[i - 1]);
