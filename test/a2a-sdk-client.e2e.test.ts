@@ -35,6 +35,7 @@ import { PushNotificationNotSupportedError } from '@a2a-js/sdk/errors';
 import {
   GrpcContentTypeNotSupportedError,
   GrpcPushNotificationNotSupportedError,
+  GrpcRequestMalformedError,
   GrpcTaskNotCancelableError,
   GrpcTaskNotFoundError,
   GrpcUnsupportedOperationError,
@@ -409,6 +410,15 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     expect(unchanged.status).toEqual(waiting.status);
     expect(unchanged.history).toEqual(waiting.history);
 
+    // An answer naming another context is malformed (a message's task and context must match).
+    const astray = await refusal(
+      carol.sendMessage(
+        sendRequest(userMessage([part.text('approve')], { taskId: waiting.id, contextId: randomUUID() })),
+      ),
+    );
+    expect(astray).toBeInstanceOf(GrpcRequestMalformedError);
+    checkA2aError(astray, 'INVALID_PARAMS');
+
     // carol, a loan approver, answers the task's question; the blocking call follows it to its end.
     const answer = userMessage([part.text('approve')], { taskId: waiting.id, contextId: waiting.contextId });
     const done = asTask(await carol.sendMessage(sendRequest(answer)));
@@ -506,19 +516,28 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     const waiting = await sendExample(ada, 2);
     expect(waiting.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
 
-    // Follow it (SubscribeToTask) before cancelling: the current Task first (TCK STREAM-SUB-001).
-    const follow = ada.resubscribeTask({ tenant: '', id: waiting.id })[Symbol.asyncIterator]();
-    const head = await follow.next();
-    expect(head.value?.payload?.$case).toBe('task');
+    // Two followers (SubscribeToTask) before cancelling: each gets the current Task first (TCK STREAM-SUB-001).
+    const followers = [0, 1].map(() => ada.resubscribeTask({ tenant: '', id: waiting.id })[Symbol.asyncIterator]());
+    const heads = await Promise.all(followers.map((f) => f.next()));
+    for (const h of heads) expect(h.value?.payload?.$case).toBe('task');
 
     const canceled = await ada.cancelTask({ tenant: '', id: waiting.id, metadata: { reason: 'withdrawn' } });
     checkTask(canceled);
     expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
-    const rest: StreamResponse[] = [];
-    for (let n = await follow.next(); !n.done; n = await follow.next()) rest.push(n.value);
-    checkTaskStream([head.value!, ...rest], 'SubscribeToTask');
-    const last = rest.at(-1)?.payload;
-    expect(last?.$case === 'statusUpdate' && last.value.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    const streams = await Promise.all(
+      followers.map(async (f, i) => {
+        const events = [heads[i]!.value!];
+        for (let n = await f.next(); !n.done; n = await f.next()) events.push(n.value);
+        return events;
+      }),
+    );
+    for (const events of streams) {
+      checkTaskStream(events, 'SubscribeToTask');
+      const last = events.at(-1)?.payload;
+      expect(last?.$case === 'statusUpdate' && last.value.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    }
+    // Every follower gets the same events in the same order (TCK STREAM-ORDER-002/003).
+    expect(streams[1]).toEqual(streams[0]);
 
     const again = await refusal(ada.cancelTask({ tenant: '', id: waiting.id, metadata: undefined }));
     expect(again).toBeInstanceOf(GrpcTaskNotCancelableError);
@@ -539,6 +558,9 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     expect(refused.message).toMatch(/missing bearer access token/);
     const listed = await refusal(anonymous.listTasks(listRequest()));
     expect(listed.status).toBe(grpcStatus.UNAUTHENTICATED);
+    // The extended card is for authenticated callers only (TCK CARD-EXT-001).
+    const card = await refusal(anonymous.getAgentCard());
+    expect(card.status).toBe(grpcStatus.UNAUTHENTICATED);
 
     const added = audit().slice(before);
     expect(added).toEqual([
@@ -550,6 +572,11 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
       expect.objectContaining({
         kind: 'auth_failure',
         method: 'lf.a2a.v1.A2AService/ListTasks',
+        outcome: 'UNAUTHENTICATED',
+      }),
+      expect.objectContaining({
+        kind: 'auth_failure',
+        method: 'lf.a2a.v1.A2AService/GetExtendedAgentCard',
         outcome: 'UNAUTHENTICATED',
       }),
     ]);

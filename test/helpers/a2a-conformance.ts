@@ -22,6 +22,8 @@ export const A2A_ERROR_STATUS: Record<string, number> = {
   EXTENDED_AGENT_CARD_NOT_CONFIGURED: 9,
   EXTENSION_SUPPORT_REQUIRED: 9,
   VERSION_NOT_SUPPORTED: 9,
+  // Malformed request parameters (JSON-RPC -32602), the reason the official SDK uses.
+  INVALID_PARAMS: 3,
 };
 
 const TERMINAL = new Set([
