@@ -5,8 +5,8 @@
 // stream event it answers is checked against the A2A spec's rules (test/helpers/a2a-conformance.ts).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
 import {
   credentials,
@@ -52,6 +52,7 @@ import {
   isInterruptedState,
   isTerminalState,
 } from './helpers/a2a-conformance.js';
+import { httpsFetch } from './helpers/https-fetch.js';
 import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 
 const ORCHESTRATOR = 'lending/loan-orchestrator';
@@ -160,6 +161,13 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
   const clients: Client[] = [];
 
   const service = () => mesh.file.services.find((s) => s.name === ORCHESTRATOR)!;
+  /** The server must prove the orchestrator's SPIFFE ID, not just hold any certificate of the mesh CA. */
+  const serverIdentity = (_host: string, cert: PeerCertificate) => {
+    const ids = spiffeUrisOf(cert);
+    return ids.length === 1 && ids[0] === service().spiffeId
+      ? undefined
+      : new Error(`server identity ${ids.join(',') || '(none)'} is not ${service().spiffeId}`);
+  };
   const audit = (): AuditRecord[] =>
     readFileSync(join(home, ...AUDIT), 'utf8')
       .trim()
@@ -216,14 +224,8 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     const f = mesh.file;
     address = service().address;
     const ca = readFileSync(f.ca);
-    // The server must prove the orchestrator's SPIFFE ID, not just any certificate of the mesh CA.
     channel = credentials.createSsl(ca, readFileSync(f.client.key), readFileSync(f.client.cert), {
-      checkServerIdentity: (_host, cert) => {
-        const ids = spiffeUrisOf(cert);
-        return ids.length === 1 && ids[0] === service().spiffeId
-          ? undefined
-          : new Error(`server identity ${ids.join(',') || '(none)'} is not ${service().spiffeId}`);
-      },
+      checkServerIdentity: serverIdentity,
     });
     tokens = new TokenClient({
       tokenUrl: f.tokenUrl,
@@ -276,30 +278,9 @@ describe('the official A2A SDK gRPC client calls an agentmesh agent of the local
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/\.well-known\/agent-card\.json$/);
     const ca = readFileSync(mesh.file.ca);
     const [key, cert] = [readFileSync(mesh.file.client.key), readFileSync(mesh.file.client.cert)];
-    // fetch over node:https: the mesh CA and the client certificate of mesh.json.
-    const httpsFetch = ((input: URL | string, init?: RequestInit) =>
-      new Promise<Response>((resolve, reject) => {
-        const req = httpsRequest(
-          String(input),
-          { method: 'GET', ca, key, cert, headers: init?.headers as Record<string, string> },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () =>
-              resolve(
-                new Response(Buffer.concat(chunks), {
-                  status: res.statusCode,
-                  headers: res.headers as Record<string, string>,
-                }),
-              ),
-            );
-            res.on('error', reject);
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      })) as typeof fetch;
-    const card = await new DefaultAgentCardResolver({ fetchImpl: httpsFetch }).resolve(url!, '');
+    // fetch over node:https: the mesh CA, the client certificate of mesh.json, the agent's SPIFFE ID.
+    const fetchImpl = httpsFetch({ ca, key, cert, checkServerIdentity: serverIdentity });
+    const card = await new DefaultAgentCardResolver({ fetchImpl }).resolve(url!, '');
     checkAgentCard(card, 'public card');
     expect(card.name).toBe(ORCHESTRATOR);
     expect(card.supportedInterfaces[0]).toMatchObject({
