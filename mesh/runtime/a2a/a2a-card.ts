@@ -75,7 +75,8 @@ export function a2aCardOf(card: AgentCard, s: A2aCardSettings): A2aCard {
     supportedInterfaces: [
       { url: s.grpcAddress, protocolBinding: 'GRPC', tenant: '', protocolVersion: A2A_PROTOCOL_VERSION },
     ],
-    provider: card.owner ? { organization: card.owner, url: s.cardOrigin ?? '' } : undefined,
+    // A2A requires both fields of a provider: without a URL to name, the owner stays in the agentmesh card.
+    provider: card.owner && s.cardOrigin ? { organization: card.owner, url: s.cardOrigin } : undefined,
     version: card.version,
     capabilities: { streaming: true, pushNotifications: false, extensions: [], extendedAgentCard: true },
     securitySchemes: {

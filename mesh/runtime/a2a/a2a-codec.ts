@@ -90,14 +90,17 @@ const toA2aArtifact = (a: Artifact): A2aArtifact => ({
 /**
  * A status as A2A's (the question a waiting step asks is its message; the
  * step itself is in the task's metadata). A2A requires a message id: a status
- * message without one gets a stable one from its task and time.
+ * message without one gets a stable one from its task and time. It is a
+ * server message of the task, which A2A says carries its context and task ids.
  */
-const toA2aStatus = (s: TaskStatus | undefined, taskId: string): A2aTaskStatus | undefined =>
+const toA2aStatus = (s: TaskStatus | undefined, task: { id: string; contextId: string }): A2aTaskStatus | undefined =>
   s && {
     state: s.state,
     message: s.message && {
       ...toA2aMessage(s.message),
-      messageId: s.message.messageId || `${taskId}/status/${s.timestamp?.getTime() ?? 0}`,
+      messageId: s.message.messageId || `${task.id}/status/${s.timestamp?.getTime() ?? 0}`,
+      contextId: s.message.contextId || task.contextId,
+      taskId: s.message.taskId || task.id,
     },
     timestamp: s.timestamp?.toISOString(),
   };
@@ -113,7 +116,8 @@ export function toA2aTask(t: Task, history?: number, artifacts = true): A2aTask 
   return {
     id: t.id,
     contextId: t.contextId,
-    status: toA2aStatus(t.status, t.id),
+    // A task just submitted has no status event yet: its status was recorded when the task was.
+    status: toA2aStatus(t.status && { ...t.status, timestamp: t.status.timestamp ?? t.updatedAt }, t),
     artifacts: artifacts ? t.artifacts.map(toA2aArtifact) : [],
     history: (history === undefined ? t.history : history === 0 ? [] : t.history.slice(-history)).map(toA2aMessage),
     metadata: {
@@ -145,7 +149,7 @@ export function toA2aEvent(e: StreamTaskResponse): StreamResponse | undefined {
           value: {
             taskId: ev.taskId,
             contextId: ev.contextId,
-            status: toA2aStatus(ev.event.statusUpdate.status, ev.taskId),
+            status: toA2aStatus(ev.event.statusUpdate.status, { id: ev.taskId, contextId: ev.contextId }),
             metadata: inputRequestMetadata(ev.event.statusUpdate.status),
           },
         },

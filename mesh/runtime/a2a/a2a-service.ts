@@ -47,8 +47,10 @@ function checkTenant(tenant: string): void {
 /**
  * The card's input modes are text and JSON (text and data parts) and its
  * output modes JSON and text: a file part (raw bytes or a URL, which this
- * agent would never fetch) or a caller accepting neither output mode is
- * refused with CONTENT_TYPE_NOT_SUPPORTED rather than silently ignored.
+ * agent would never fetch), a part of a media type the card does not list
+ * (spec §3.1.1; parameters such as charset aside, no media type says
+ * nothing), or a caller accepting neither output mode is refused with
+ * CONTENT_TYPE_NOT_SUPPORTED rather than silently ignored.
  */
 function checkContentTypes(req: SendMessageRequest): void {
   const file = req.message?.parts.find((p) => p.content?.$case === 'raw' || p.content?.$case === 'url');
@@ -57,6 +59,14 @@ function checkContentTypes(req: SendMessageRequest): void {
       'CONTENT_TYPE_NOT_SUPPORTED',
       `message.parts: ${file.content!.$case} parts are not accepted (input modes: ${INPUT_MODES.join(', ')})`,
     );
+  for (const p of req.message?.parts ?? []) {
+    const essence = p.mediaType.split(';')[0]!.trim().toLowerCase();
+    if (essence && !INPUT_MODES.includes(essence))
+      throw a2aError(
+        'CONTENT_TYPE_NOT_SUPPORTED',
+        `message.parts: media type ${JSON.stringify(p.mediaType)} is not accepted; this agent accepts ${INPUT_MODES.join(', ')}`,
+      );
+  }
   const accepted = req.configuration?.acceptedOutputModes ?? [];
   if (accepted.length && !accepted.some((m) => OUTPUT_MODES.includes(m)))
     throw a2aError(
