@@ -135,6 +135,14 @@ describe('the web console in a browser: marketplace, tasks, explanations, operat
 
   test('a case that needs approval shows the question; the sender may not answer it; an approver answers it in the page and the task resumes', async () => {
     await page.goto(`${url}#/agent/${ORCHESTRATOR}`);
+    // Its A2A card, as the registry keeps it, is a download to hand to another A2A framework.
+    const a2aLink = page.getByRole('link', { name: 'Download the A2A card (JSON)' });
+    const href = (await a2aLink.getAttribute('href'))!;
+    const a2aCard = await page.evaluate(
+      async (at) => (await fetch(at)).json() as Promise<{ supportedInterfaces: { protocolBinding: string }[] }>,
+      href,
+    );
+    expect(a2aCard.supportedInterfaces.map((i) => i.protocolBinding)).toContain('GRPC');
     await page.getByRole('button', { name: /Use example 2/ }).click();
     await page.getByRole('button', { name: 'Send task' }).click();
     await page.getByRole('heading', { name: 'Waiting for an approval' }).waitFor(WAIT);

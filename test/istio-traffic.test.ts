@@ -39,6 +39,8 @@ const REPEATABLE = [
     'GetTaskPushNotificationConfig',
     'ListTaskPushNotificationConfigs',
   ].map((m) => `lf.a2a.v1.A2AService/${m}`),
+  // An upsert of the whole card (the same card again changes nothing).
+  'agentmesh.v1.RegistryService/RegisterExternalAgent',
   ...['Check', 'List', 'Watch'].map((m) => `grpc.health.v1.Health/${m}`),
   'grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
@@ -54,7 +56,7 @@ const NOT_REPEATABLE = [
     'CreateTaskPushNotificationConfig',
     'DeleteTaskPushNotificationConfig',
   ].map((m) => `lf.a2a.v1.A2AService/${m}`),
-  ...['RegisterAgent', 'RegisterTool', 'Heartbeat', 'Deregister', 'SetLifecycle', 'RegisterExternalAgent'].map(
+  ...['RegisterAgent', 'RegisterTool', 'Heartbeat', 'Deregister', 'SetLifecycle'].map(
     (m) => `agentmesh.v1.RegistryService/${m}`,
   ),
 ];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { RegistryServiceService, WatchResponse } from '../gen/agentmesh/v1/registry_service.js';
 import { ChangeType } from '../gen/agentmesh/v1/registry_service.js';
+import { Lifecycle } from '../gen/agentmesh/v1/card.js';
 import { Code, type MeshClient } from '../mesh/index.js';
 import { agentCard, endpoint } from './helpers/registry-server.js';
 import { startRegistryReplicas, type RegistryReplica, type RegistryReplicas } from './helpers/registry-replicas.js';
@@ -59,6 +60,7 @@ describe('registry replicas over one PostgreSQL', () => {
       3,
       { ...fx.env, AGENTMESH_REGISTRY_LEASE_MIN_MS: '500', AGENTMESH_REGISTRY_SWEEP_MS: '100' },
       WORKLOADS,
+      ['agentmesh/admin'],
     );
     [a, b, c] = mesh.replicas as [RegistryReplica, RegistryReplica, RegistryReplica];
   }, 180_000);
@@ -109,6 +111,36 @@ describe('registry replicas over one PostgreSQL', () => {
     await expect(onA.heartbeat({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.NOT_FOUND });
     await expect(onB.heartbeat({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.NOT_FOUND });
     expect(await changesOf('agent:lending/credit-risk@1.0.0')).toEqual(['ADDED', 'REMOVED']);
+  });
+
+  test('an external A2A agent registered through A is discoverable on B and C, without a lease, until retired through C', async () => {
+    const admin = await mesh.clientAs('agentmesh/admin', a);
+    const retirer = await mesh.clientAs('agentmesh/admin', c);
+    const readB = await mesh.clientAs('lending/orchestrator', b);
+    const readC = await mesh.clientAs('lending/orchestrator', c);
+    const a2a = {
+      name: 'Weather',
+      description: 'Forecasts.',
+      version: '1.0.0',
+      supportedInterfaces: [{ url: 'weather.example:50051', protocolBinding: 'GRPC', protocolVersion: '1.0' }],
+      skills: [{ id: 'forecast', name: 'Forecast', description: 'a forecast', tags: [] }],
+    };
+    await admin.registerExternalAgent({
+      card: agentCard('partners/weather', {
+        identity: '',
+        a2a: { card: a2a, cardUrl: '', external: true, caPem: '' },
+      }),
+    });
+    await until(async () => (await addressesOn(readB, 'partners/weather')).includes('weather.example:50051'));
+    await until(async () => (await addressesOn(readC, 'partners/weather')).includes('weather.example:50051'));
+    await retirer.setLifecycle({
+      name: 'partners/weather',
+      version: '',
+      lifecycle: Lifecycle.LIFECYCLE_RETIRED,
+      reason: 'contract ended',
+    });
+    await until(async () => (await addressesOn(readB, 'partners/weather')).length === 0);
+    expect(await changesOf('agent:partners/weather@1.0.0')).toEqual(['ADDED', 'REMOVED']);
   });
 
   test("Watch on B delivers A's changes in revision order and resumes from a revision after reconnecting", async () => {

@@ -1,12 +1,36 @@
-import { EntryKind, Lifecycle } from '../../gen/agentmesh/v1/card.js';
+import { EntryKind, Lifecycle, type AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { DiscoveryMatch, RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { list, out, parse } from './args.js';
 import { CliError } from './cli-error.js';
 import { currentUser, MeshConnection } from './connection.js';
+import { Code, isMeshError, type MeshClient } from '../../mesh/index.js';
+
+/** Where an agent's A2A card is: its URL, "external" for an agent outside the mesh, or only in the registry. */
+function a2aWhere(agent: AgentCard): string {
+  const a2a = agent.a2a;
+  if (!a2a?.card) return 'none';
+  const where = a2a.cardUrl || `agentmesh agents ${agent.name} --a2a`;
+  return a2a.external ? `external (${where})` : where;
+}
+
+/** `agents NS/NAME --a2a`: the agent's A2A card as the registry keeps it, as JSON on stdout. */
+async function printA2aCard(registry: MeshClient<typeof RegistryServiceService>, name: string): Promise<number> {
+  let card: AgentCard | undefined;
+  try {
+    ({ card } = await registry.getAgent({ name, version: '' }));
+  } catch (err) {
+    if (isMeshError(err) && (err.code === Code.NOT_FOUND || err.code === Code.INVALID_ARGUMENT))
+      throw new CliError(`${name} is not an agent of this mesh (see agentmesh agents)`);
+    throw err;
+  }
+  if (!card?.a2a?.card) throw new CliError(`${name} has no A2A card in the registry`);
+  out(JSON.stringify(card.a2a.card, null, 2));
+  return 0;
+}
 
 /** `agentmesh agents`: discovery with the registry's scoping rules. */
 export async function agents(args: string[]): Promise<number> {
-  const { values } = parse('agents', args, {
+  const { values, positionals } = parse('agents', args, {
     namespace: { type: 'string', multiple: true },
     name: { type: 'string', multiple: true },
     glob: { type: 'string', multiple: true },
@@ -17,19 +41,24 @@ export async function agents(args: string[]): Promise<number> {
     text: { type: 'string' },
     kind: { type: 'string' },
     json: { type: 'boolean' },
+    a2a: { type: 'boolean' },
   });
+  if (positionals.length > 1) throw new CliError('agents takes at most one name (see agentmesh agents --help)', 2);
+  const names = [...positionals, ...list(values.name)];
+  if (values.a2a && names.length !== 1) throw new CliError('--a2a: name one agent (agentmesh agents NS/NAME --a2a)', 2);
   if (values.kind && values.kind !== 'agent' && values.kind !== 'tool')
     throw new CliError('--kind is agent or tool', 2);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
   try {
     const registry = conn.client(RegistryServiceService, conn.registryName(), 'cli', ['registry.read']);
+    if (values.a2a) return await printA2aCard(registry, names[0]!);
     const patterns = [
       ...list(values.glob).map((glob) => ({ pattern: { $case: 'glob' as const, glob } })),
       ...list(values.regex).map((regex) => ({ pattern: { $case: 'regex' as const, regex } })),
     ];
     const { matches } = await registry.discover({
       scope: {
-        visibility: { namespaces: list(values.namespace), names: list(values.name), patterns },
+        visibility: { namespaces: list(values.namespace), names, patterns },
         characteristics: {
           text: (values.text as string | undefined) ?? '',
           skillIds: list(values.skill),
@@ -61,6 +90,7 @@ export async function agents(args: string[]): Promise<number> {
       out(
         `    ${card.$case === 'agent' ? 'skills' : 'tools'}: ${skills.join(', ')}${c.policies.length ? `   policies: ${c.policies.map((p) => p.id).join(', ')}` : ''}`,
       );
+      if (card.$case === 'agent') out(`    a2a card: ${a2aWhere(card.agent)}`);
       out(`    matched: ${m.reasons.join('; ')}`);
     }
     return 0;

@@ -8,6 +8,7 @@ import { COMMAND_USAGE, USAGE, usageOf } from './usage.js';
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number> | number> = {
   agents: async (args) => (await import('./agents-command.js')).agents(args),
+  register: async (args) => (await import('./register-command.js')).register(args),
   tools: async (args) => (await import('./tools-command.js')).tools(args),
   task: async (args) => (await import('./send-task.js')).task(args),
   answer: async (args) => (await import('./answer-task.js')).answer(args),

@@ -8,8 +8,11 @@ AGENTMESH_HOME to use another mesh folder`;
 export const COMMAND_USAGE: Record<string, string> = {
   agents: `usage: agentmesh agents [--namespace NS]... [--name NS/NAME]... [--glob PATTERN]... [--regex RE]...
                        [--skill ID]... [--tag T]... [--policy ID]... [--text WORDS] [--kind agent|tool] [--json]
+       agentmesh agents <ns/name> [--a2a]
 
 discover agents and tool services with the registry's scoping rules, best match first, with the reasons
+and where each agent's A2A card is; with a name, that entry only
+  --a2a              print the agent's A2A card (JSON), to hand to another A2A framework
   --namespace NS     only these namespaces (repeatable)
   --name NS/NAME     only these names (repeatable)
   --glob PATTERN     names matching a glob, e.g. 'lending/*' (repeatable)
@@ -19,6 +22,18 @@ discover agents and tool services with the registry's scoping rules, best match 
   --text WORDS       purpose and description mention these words
   --kind agent|tool  only agents or only tool services
   --json             the registry's answer as JSON`,
+  register: `usage: agentmesh register a2a <card-url> --name NS/NAME --owner OWNER [--label K=V]...
+                         [--visible-to NS[,NS...]] [--ca PEM-FILE] [--json]
+
+register an agent outside the mesh from its A2A card (registry admin): the card is fetched over
+HTTPS, the agent becomes discoverable at its card's GRPC interface until retired
+  --name NS/NAME     the name the mesh knows it by
+  --owner OWNER      the accountable team or person
+  --label K=V        a label of its entry (repeatable)
+  --visible-to NS    only callers of its own namespace see it (default: every namespace)
+  --ca PEM-FILE      CA bundle its HTTPS card and gRPC server certificates are checked against
+                     (besides the system CAs and the mesh CA)
+  --json             name, version, gRPC address and registry revision as JSON`,
   tools: `usage: agentmesh tools <ns/name> [--tool NAME] [--json]
 
 a tool service's tools with the JSON Schemas of their arguments and results (from the registry's card)
@@ -92,6 +107,9 @@ export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <comman
   agents [--namespace NS]... [--name NS/NAME]... [--glob PATTERN]... [--regex RE]...
          [--skill ID]... [--tag T]... [--policy ID]... [--text WORDS] [--kind agent|tool] [--json]
                                discover agents and tools with the registry's scoping rules
+  agents <ns/name> --a2a       print an agent's A2A card (JSON) for another A2A framework
+  register a2a <card-url> --name NS/NAME --owner OWNER [--label K=V]... [--visible-to NS] [--ca FILE]
+                               register an external A2A agent from its card (registry admin)
   tools <ns/name> [--tool NAME] [--json]
                                a tool service's tools with their argument and result schemas
   task <agent> (<input-json> | --example N) [--skill ID] [--text T] [--json] [--no-input] [--timeout S]

@@ -29,12 +29,15 @@ export interface RegistryReplicas {
 /**
  * Starts an authorization server and `count` registry processes sharing `env` (a
  * DATABASE_URL for one PostgreSQL database), one after another so each is known to
- * serve before the next starts. `workloads` get OAuth2 clients that may register.
+ * serve before the next starts. `workloads` get OAuth2 clients that may register, `admins`
+ * ones that may also administer the registry.
  */
 export async function startRegistryReplicas(
   count: number,
   env: Record<string, string>,
   workloads: string[],
+  /** Workloads whose clients also hold the registry's admin scope. */
+  admins: string[] = [],
 ): Promise<RegistryReplicas> {
   const home = await MeshHome.create(TRUST_DOMAIN);
   const started: ChildService[] = [];
@@ -48,7 +51,11 @@ export async function startRegistryReplicas(
   };
   try {
     home.addClient({ client_id: 'agentmesh/registry', scopes: [], audiences: [] });
-    const secrets = new Map(workloads.map((w) => [w, home.addClient(agentClient(w)).secret]));
+    const clientOf = (w: string) => {
+      const c = agentClient(w);
+      return admins.includes(w) ? { ...c, scopes: [...c.scopes, 'registry.admin'] } : c;
+    };
+    const secrets = new Map([...workloads, ...admins].map((w) => [w, home.addClient(clientOf(w)).secret]));
     const ports = await freePorts(count + 1);
     const [authPort, ...registryPorts] = ports as [number, ...number[]];
     const issuer = `https://127.0.0.1:${authPort}`;

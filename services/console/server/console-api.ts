@@ -70,6 +70,7 @@ export class ConsoleApi {
       this.routes.push({ method, path: new RegExp(`^/api${path}$`), mutating: method !== 'GET', handler });
     route('GET', '/discover', (c) => this.discover(c));
     route('GET', `/agents/${NAME}`, (c) => this.agentCard(c));
+    route('GET', `/agents/${NAME}/a2a-card.json`, (c) => this.a2aCard(c));
     route('GET', `/tools/${NAME}`, (c) => this.toolCard(c));
     route('POST', `/agents/${NAME}/tasks`, (c) => this.sendTask(c));
     route('GET', `/agents/${NAME}/tasks/${TASK}`, (c) => this.getTask(c));
@@ -233,6 +234,17 @@ export class ConsoleApi {
       .registry()
       .getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session, this.o.calls.registryName));
     return { card: AgentCard.toJSON(card!), versions };
+  }
+
+  /** The agent's A2A card as the registry keeps it, as a download (to hand to another A2A framework). */
+  private async a2aCard({ res, session, params }: Call) {
+    const { card } = await this.o.calls
+      .registry()
+      .getAgent({ name: params[0]!, version: '' }, await this.o.calls.as(session, this.o.calls.registryName));
+    if (!card?.a2a?.card) throw new HttpError(404, 'NOT_FOUND', `${params[0]} has no A2A card`);
+    sendJson(res, 200, card.a2a.card, {
+      'content-disposition': `attachment; filename="${params[0]!.replace('/', '.')}.a2a-card.json"`,
+    });
   }
 
   private async toolCard({ session, params }: Call) {

@@ -54,6 +54,22 @@ function instances(card: CardJson): HTMLElement {
   );
 }
 
+/** Where to get the agent's A2A card: a download of the registry's copy, its served URL, and whether the agent is external. */
+function a2aSection(card: CardJson): HTMLElement[] {
+  if (!card.a2a?.card) return [];
+  const file = `${card.name.replace('/', '.')}.a2a-card.json`;
+  return [
+    h('h2', {}, 'A2A'),
+    h(
+      'p',
+      { class: 'a2a' },
+      card.a2a.external ? [badge('external A2A agent'), ' '] : null,
+      h('a', { href: `/api/agents/${card.name}/a2a-card.json`, download: file }, 'Download the A2A card (JSON)'),
+      card.a2a.cardUrl ? [' · served at ', h('code', {}, card.a2a.cardUrl)] : null,
+    ),
+  ];
+}
+
 function schemas(input: unknown, output: unknown, inputLabel: string, outputLabel: string): HTMLElement {
   return h(
     'details',
@@ -131,6 +147,7 @@ export function cardPage(main: HTMLElement, kind: 'agent' | 'tool', name: string
               ),
             )
           : h('p', {}, 'No declared policies.'),
+        kind === 'agent' ? a2aSection(card) : null,
         h('h2', {}, 'Live instances'),
         instances(card),
         h('h2', {}, kind === 'agent' ? 'Skills' : 'Tools'),

@@ -35,6 +35,8 @@ export interface CardJson {
   labels?: Record<string, string>;
   lifecycle?: string;
   model?: { provider?: string; model?: string };
+  /** The A2A side: the A2A card (JSON), where it is served, and whether the agent is outside the mesh. */
+  a2a?: { card?: Record<string, unknown>; cardUrl?: string; external?: boolean };
 }
 
 export interface MatchJson {
