@@ -31,6 +31,8 @@ const REPEATABLE = [
   ...['GetAgent', 'ListAgents', 'GetToolService', 'ListToolServices', 'Discover', 'Watch'].map(
     (m) => `agentmesh.v1.RegistryService/${m}`,
   ),
+  // An upsert of the whole card (the same card again changes nothing).
+  'agentmesh.v1.RegistryService/RegisterExternalAgent',
   ...['Check', 'List', 'Watch'].map((m) => `grpc.health.v1.Health/${m}`),
   'grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',

@@ -3,6 +3,7 @@ import semver from 'semver';
 import type { AgentCard, Skill, ToolCard, ToolDefinition } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
 import { parseSpiffeId } from '../security/index.js';
+import { checkExternalBinding } from './external-card.js';
 
 /** "namespace/name": lower-case DNS labels, so a name is also a valid Kubernetes name pair. */
 export const ENTRY_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -30,6 +31,7 @@ export function checkSchema(schema: Record<string, unknown> | undefined, field: 
 function checkCommon(
   card: { name: string; version: string; purpose: string; identity: string; owner: string },
   kind: string,
+  external = false,
 ): void {
   if (!card.name) throw invalid('card.name', 'required');
   if (!ENTRY_NAME.test(card.name))
@@ -38,13 +40,19 @@ function checkCommon(
   if (!semver.valid(card.version))
     throw invalid('card.version', `not a semantic version (got ${JSON.stringify(card.version.slice(0, 40))})`);
   if (!card.purpose.trim()) throw invalid('card.purpose', `required: one sentence saying what the ${kind} is for`);
+  if (external) {
+    if (card.identity) throw invalid('card.identity', 'must be empty: an external agent has no workload identity');
+  } else checkIdentity(card);
+  if (!card.owner.trim()) throw invalid('card.owner', 'required: the accountable team or person');
+}
+
+function checkIdentity(card: { name: string; identity: string }): void {
   if (!card.identity) throw invalid('card.identity', 'required: the workload SPIFFE ID');
   const id = parseSpiffeId(card.identity);
   if (!id)
     throw invalid('card.identity', 'not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service>');
   if (`${id.namespace}/${id.serviceAccount}` !== card.name)
     throw invalid('card.identity', `names ${id.namespace}/${id.serviceAccount}, not ${card.name}`);
-  if (!card.owner.trim()) throw invalid('card.owner', 'required: the accountable team or person');
 }
 
 function checkUnique<T>(items: T[], key: (t: T) => string, field: string, pattern: RegExp): void {
@@ -58,10 +66,17 @@ function checkUnique<T>(items: T[], key: (t: T) => string, field: string, patter
   });
 }
 
-/** Validates an agent card for registration; INVALID_ARGUMENT names the first bad field. */
-export function validateAgentCard(card: AgentCard | undefined): AgentCard {
+/**
+ * Validates an agent card for registration; INVALID_ARGUMENT names the first bad field.
+ * A mesh workload's card names its workload identity and may not claim to be external;
+ * an external A2A agent's (`external`) has no identity and carries a usable A2A card.
+ */
+export function validateAgentCard(card: AgentCard | undefined, { external = false } = {}): AgentCard {
   if (!card) throw invalid('card', 'required');
-  checkCommon(card, 'agent');
+  checkCommon(card, 'agent', external);
+  if (external) checkExternalBinding(card.a2a);
+  else if (card.a2a?.external)
+    throw invalid('card.a2a.external', 'a mesh workload cannot register as an external agent');
   if (card.skills.length === 0) throw invalid('card.skills', 'an agent needs at least one skill');
   checkUnique(card.skills, (s: Skill) => s.id, 'card.skills', ID);
   card.skills.forEach((s, i) => {

@@ -1,5 +1,13 @@
 // Finding collaborators: card validation, name patterns, scope ranking, the discovery client and registration.
 export { checkSchema, ENTRY_NAME, validateAgentCard, validateToolCard } from './card-validation.js';
+export {
+  checkExternalBinding,
+  EXTERNAL_A2A_VERSION,
+  EXTERNAL_INSTANCE_ID,
+  externalEndpointOf,
+  isExternalCardJson,
+  parseExternalA2aCard,
+} from './external-card.js';
 export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
 export type { NameMatcher } from './name-pattern.js';
 export { compareMatches, compileScope, matchCandidate } from './scope-match.js';

@@ -1,5 +1,5 @@
 import { AgentCard, Lifecycle, ToolCard, type Endpoint, type RegistryEntry } from '../../gen/agentmesh/v1/card.js';
-import type { Candidate } from '../../mesh/index.js';
+import { externalEndpointOf, isExternalCardJson, type Candidate } from '../../mesh/index.js';
 import type { LeaseRecord, RegistryEntryRecord } from './storage/registry-records.js';
 
 /** An entry held in memory: its stored record and its live leases. */
@@ -40,14 +40,25 @@ export function labelsOf(e: LiveEntry): Record<string, string> | undefined {
   return (e.record.card as { labels?: Record<string, string> }).labels;
 }
 
-/** True when an entry may be discovered: ACTIVE with at least one live instance. */
+/** True for an external A2A agent's entry: registered by an administrator, without leases. */
+export function isExternal(e: LiveEntry): boolean {
+  return e.record.kind === 'agent' && isExternalCardJson(e.record.card);
+}
+
+/**
+ * True when an entry may be discovered: ACTIVE with at least one live instance. An external
+ * agent has no instances of its own: its one permanent endpoint stands for them until retired.
+ */
 export function discoverable(e: LiveEntry): boolean {
-  return e.record.lifecycle === 'ACTIVE' && e.leases.size > 0;
+  return e.record.lifecycle === 'ACTIVE' && (e.leases.size > 0 || isExternal(e));
 }
 
 /** The entry as the wire shows it: the card with its lifecycle and live endpoints. */
 export function toRegistryEntry(e: LiveEntry): RegistryEntry {
-  const endpoints: Endpoint[] = [...e.leases.values()].map((l) => l.endpoint as unknown as Endpoint);
+  const external = isExternal(e) ? externalEndpointOf(e.record.card) : undefined;
+  const endpoints: Endpoint[] = external
+    ? [external]
+    : [...e.leases.values()].map((l) => l.endpoint as unknown as Endpoint);
   const lifecycle = LIFECYCLE_VALUES[e.record.lifecycle] ?? Lifecycle.LIFECYCLE_UNSPECIFIED;
   const card =
     e.record.kind === 'agent'

@@ -152,9 +152,13 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
         yield { change, entry, revision: c.revision };
       }
     },
-    // In progress (issue 20): the registry side of external A2A agents.
-    async registerExternalAgent() {
-      throw new MeshError(Code.UNIMPLEMENTED, 'RegisterExternalAgent is not available yet');
+    async registerExternalAgent(req, ctx) {
+      const caller = principalOf(ctx);
+      // The admin check first: a caller without the scope learns nothing from validation.
+      if (!caller.scopes.includes(ADMIN_SCOPE))
+        throw new MeshError(Code.PERMISSION_DENIED, `registering an external agent needs scope ${ADMIN_SCOPE}`);
+      const card = validateAgentCard(req.card ? AgentCard.fromPartial(req.card) : undefined, { external: true });
+      return registry.registerExternal({ ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED }, caller);
     },
     async setLifecycle(req, ctx) {
       checkName(req.name);

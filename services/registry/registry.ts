@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import semver from 'semver';
 import { EventEmitter, on } from 'node:events';
 import { AgentCard, ToolCard, type DiscoveryScope, type Endpoint } from '../../gen/agentmesh/v1/card.js';
-import { compileScope, DiscoveryIndex } from '../../mesh/index.js';
+import { compileScope, DiscoveryIndex, externalEndpointOf } from '../../mesh/index.js';
 import type { Principal } from '../../mesh/index.js';
 import { parseSpiffeId } from '../../mesh/index.js';
 import { Code, MeshError } from '../../mesh/index.js';
@@ -204,7 +205,10 @@ export class Registry {
     const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
     const stored = { address: endpoint.address, adminAddress: endpoint.adminAddress, instanceId: endpoint.instanceId };
     const { expiresAt, revision } = await this.write(async (tx) => {
-      const [existing] = await tx.entries({ key });
+      const versions = await tx.entries({ name: card.name });
+      if (versions.some((v) => v.record.identity === ''))
+        throw new MeshError(Code.PERMISSION_DENIED, `${card.name} is an external agent's name`);
+      const existing = versions.find((v) => v.record.key === key);
       if (existing && existing.record.identity !== card.identity)
         throw new MeshError(Code.PERMISSION_DENIED, `${card.name} belongs to another identity`);
       if (existing && existing.record.lifecycle === 'RETIRED')
@@ -260,6 +264,70 @@ export class Registry {
       return { expiresAt };
     });
     return { leaseId, expiresAt, ttlMs: ttl, revision };
+  }
+
+  /**
+   * Registers (or updates) an external A2A agent's card (admin only). It has no lease: the
+   * entry stays discoverable, at the GRPC address its A2A card names, until an administrator
+   * suspends or retires it. Registering the same card again changes nothing (a retried call is harmless).
+   */
+  async registerExternal(card: AgentCard, caller: Principal): Promise<{ revision: number }> {
+    if (!caller.scopes.includes(ADMIN_SCOPE))
+      throw new MeshError(Code.PERMISSION_DENIED, `registering an external agent needs scope ${ADMIN_SCOPE}`);
+    const key = entryKey('agent', card.name, card.version);
+    const json = AgentCard.toJSON(card);
+    const { revision, changed } = await this.write(async (tx) => {
+      // A name belongs either to a mesh workload or to an external agent, in every version.
+      const owned = (await tx.entries({ name: card.name })).find((e) => e.record.identity !== '');
+      if (owned)
+        throw new MeshError(
+          Code.FAILED_PRECONDITION,
+          `${card.name} is the mesh workload ${owned.record.identity}'s: an external agent needs another name`,
+        );
+      const [existing] = await tx.entries({ key });
+      if (existing?.record.lifecycle === 'RETIRED')
+        throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
+      if (existing && isDeepStrictEqual(existing.record.card, json)) return { changed: false };
+      const now = new Date();
+      const record: RegistryEntryRecord = existing
+        ? { ...existing.record, card: json as never }
+        : {
+            key,
+            kind: 'agent',
+            name: card.name,
+            version: card.version,
+            identity: '',
+            lifecycle: 'ACTIVE',
+            revision: 0,
+            registeredAt: now,
+            updatedAt: now,
+            card: json as never,
+          };
+      const after: LiveEntry = { record, leases: new Map() };
+      const changes: ChangeToLog[] = discoverable(after)
+        ? [
+            {
+              change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED',
+              entryKey: key,
+              entry: toRegistryEntryJson(after),
+            },
+          ]
+        : [];
+      const revisions = await tx.log(changes, caller.subject);
+      await tx.putEntry(
+        { key, kind: 'agent', name: card.name, version: card.version, card: json, identity: '' },
+        existing !== undefined,
+        revisions.at(-1) ?? existing?.record.revision ?? 0,
+        caller.subject,
+      );
+      return { changed: true };
+    });
+    if (changed)
+      this.log.info(
+        { name: card.name, version: card.version, address: externalEndpointOf(json)?.address, by: caller.subject },
+        'external agent registered',
+      );
+    return { revision };
   }
 
   /** Renews a lease, whichever replica granted it; the database decides expiry. */
