@@ -257,8 +257,11 @@ const partnerCard = (name: string, tokenUrl: string) => (address: string) => ({
   ],
 });
 
-/** The registry entry an administrator makes from an A2A card: skills from the card, external, with its CA. */
-const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: string, address: string) => {
+/**
+ * The registry entry an administrator makes from an A2A card: skills from the card, external, with
+ * its CA (the registry derives its one endpoint from the card's GRPC interface).
+ */
+const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: string) => {
   const a2a = A2aCardJson.fromJSON(a2aJson);
   return AgentCard.fromPartial({
     name,
@@ -273,7 +276,6 @@ const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: st
       examples: s.examples.map((text) => ({ text })),
       inputSchema: { type: 'object' },
     })),
-    endpoints: [{ address, instanceId: `${name}-a2a` }],
     a2a: { card: a2aJson, cardUrl: '', external: true, caPem },
   });
 };
@@ -303,7 +305,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       [FOREIGN, FOREIGN_TOKEN_URL],
     ] as const) {
       const json = partnerCard(name, tokenUrl)(partner.address) as unknown as Record<string, unknown>;
-      await registry.registerExternalAgent({ card: externalEntry(name, json, partnerCa.certPem, partner.address) });
+      await registry.registerExternalAgent({ card: externalEntry(name, json, partnerCa.certPem) });
     }
     await mesh.startAgent('test/fixtures/a2a-caller-agent.ts', { name: CALLER_AGENT });
   }, 180_000);
