@@ -61,9 +61,12 @@ class PartnerAgent {
   readonly messageIds: string[] = [];
   /** The tasks its executor created, by message id. */
   readonly executed: string[] = [];
+  /** The tasks its executor was asked to cancel. */
+  readonly canceled: string[] = [];
   /** The verified claims of each call's token. */
   readonly claims: JWTPayload[] = [];
   private readonly flaked = new Set<string>();
+  private readonly contexts = new Map<string, string>();
   private server = new Server();
   address = '';
 
@@ -77,6 +80,7 @@ class PartnerAgent {
     execute: async (ctx: RequestContext, bus: ExecutionEventBus) => {
       this.executed.push(ctx.userMessage.messageId);
       const { taskId, contextId } = ctx;
+      this.contexts.set(taskId, contextId);
       const input = ctx.userMessage.parts.find((p) => p.content?.$case === 'data')?.content?.value as {
         amount: number;
       };
@@ -149,7 +153,18 @@ class PartnerAgent {
       }
       bus.finished();
     },
-    cancelTask: async () => undefined,
+    cancelTask: async (taskId: string, bus: ExecutionEventBus) => {
+      this.canceled.push(taskId);
+      bus.publish(
+        AgentEvent.statusUpdate({
+          taskId,
+          contextId: this.contexts.get(taskId) ?? '',
+          status: { state: A2aState.TASK_STATE_CANCELED, message: undefined, timestamp: new Date().toISOString() },
+          metadata: undefined,
+        }),
+      );
+      bus.finished();
+    },
   };
 
   private text(taskId: string, contextId: string, text: string): A2aMessage {
@@ -377,6 +392,10 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       'asks for input (INPUT_REQUIRED), which agentmesh does not bridge across A2A: which currency?',
     );
     expect(partner.calls.at(-1)).toBe('cancelTask');
+    expect(partner.canceled.at(-1)).toBe(
+      (await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 })).explanation!.execution[0]!
+        .attempts[0]!.childTask!.taskId,
+    );
   }, 120_000);
 
   test('an UNAVAILABLE answer is retried with the same message id: one task at the external agent', async () => {

@@ -285,7 +285,7 @@ export class A2aStepRunner {
     reason: string,
     options: () => { serviceParameters: Record<string, string> },
   ): Promise<void> {
-    const signal = AbortSignal.timeout(2_000);
+    const signal = AbortSignal.timeout(5_000);
     await client
       .cancelTask({ tenant: '', id, metadata: { reason } }, { ...options(), signal })
       .then(() => undefined)
