@@ -2,6 +2,7 @@ import type { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.j
 import { Message, Role, TaskState, type Task } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
 import { isTerminal } from '../state/index.js';
+import type { A2aStepRunner, ExternalAgent } from './a2a/a2a-step-runner.js';
 import type { Connect } from './collaborators.js';
 import { authorityRequired, type StepCall, type StepResult } from './executor.js';
 
@@ -19,23 +20,33 @@ function resultOf(task: Task): unknown {
       : null;
 }
 
+/** External A2A agents among the collaborators: which names they are, and the runner that calls them. */
+export interface ExternalAgents {
+  find(name: string): Promise<ExternalAgent | undefined>;
+  runner: Pick<A2aStepRunner, 'run'>;
+}
+
 /**
  * Runs agent steps: a sub-task on the collaborating agent's skill, sent with a
  * token exchanged from the task's caller (so the collaborator sees the user as
  * subject and this agent in `act`), with the step's idempotency key as
  * request_id (a re-sent step finds the same child task), followed until it
- * settles.
+ * settles. A collaborator the registry describes as an external A2A agent is
+ * called through the A2A client instead (a2a/a2a-step-runner.ts).
  */
 export class AgentStepRunner {
   constructor(
     private readonly connect: Connect<typeof AgentServiceService>,
     /** The access token of the caller the task runs for, while this process holds it. */
     private readonly authorityFor: (taskId: string) => string | undefined,
+    private readonly external?: ExternalAgents,
   ) {}
 
   async run(call: StepCall): Promise<StepResult> {
     const target = call.step.target;
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
+    const external = await this.external?.find(target.agent.agent);
+    if (external) return this.external!.runner.run(call, external, this.authorityFor(call.taskId));
     const authority = this.authorityFor(call.taskId);
     // Tokens are never persisted: after a restart (or a long wait) the task waits for its caller to come back.
     if (!authority)

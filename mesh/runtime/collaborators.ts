@@ -1,3 +1,4 @@
+import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import type { CollaboratorChoice } from '../../gen/agentmesh/v1/explain.js';
 import type { MeshClient } from '../client/index.js';
 import { endpointsOf, type DiscoveryClient } from '../discovery/index.js';
@@ -31,9 +32,20 @@ const nameOf = (m: {
 
 /** Finds the instance to call for a name and records why: the static route, or the registry's best match with its reasons and the runners-up. */
 export async function chooseCollaborator(routes: CollaboratorRoutes, name: string): Promise<Choice> {
+  return (await locateCollaborator(routes, name)).choice;
+}
+
+/**
+ * chooseCollaborator, with the registry's card of the chosen agent (none for
+ * a static route): how it is called depends on it (an external A2A agent).
+ */
+export async function locateCollaborator(
+  routes: CollaboratorRoutes,
+  name: string,
+): Promise<{ choice: Choice; card?: AgentCard }> {
   const fixed = routes.static.get(name);
-  if (fixed)
-    return {
+  if (fixed) {
+    const choice: Choice = {
       name,
       version: '',
       address: fixed,
@@ -41,6 +53,8 @@ export async function chooseCollaborator(routes: CollaboratorRoutes, name: strin
       score: 0,
       alternatives: [],
     };
+    return { choice };
+  }
   const discovery = routes.discovery();
   if (!discovery)
     throw new MeshError(
@@ -54,13 +68,17 @@ export async function chooseCollaborator(routes: CollaboratorRoutes, name: strin
   const alternatives = ranked
     .filter((m) => label(m) !== label(match) && endpointsOf(m).length > 0)
     .map((m) => `${label(m)} (score ${m.score.toFixed(2)})`);
+  const card = match.entry?.card;
   return {
-    name,
-    version: nameOf(match)?.version ?? '',
-    address,
-    reasons: match.reasons,
-    score: match.score,
-    alternatives,
+    choice: {
+      name,
+      version: nameOf(match)?.version ?? '',
+      address,
+      reasons: match.reasons,
+      score: match.score,
+      alternatives,
+    },
+    card: card?.$case === 'agent' ? card.agent : undefined,
   };
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { AgentCard as A2aCardJson } from '@a2a-js/sdk';
 import { A2AService } from '@a2a-js/sdk/server/grpc';
 import { AgentServiceService } from '../../gen/agentmesh/v1/agent_service.js';
@@ -16,6 +17,7 @@ import { agentService } from './agent-service.js';
 import { a2aBindingOf, a2aCardOf, extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
 import { originOf, startCardServer } from './a2a/card-server.js';
 import { a2aService } from './a2a/a2a-service.js';
+import { A2aStepRunner, findExternalAgent } from './a2a/a2a-step-runner.js';
 import { a2aCardSettings } from './a2a/a2a-settings.js';
 import { AgentStepRunner } from './agent-step-runner.js';
 import { ChatModel, openAiClient } from './chat-model.js';
@@ -126,9 +128,23 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         { static: routes.agents, discovery },
         (service, address) => kit.client(AgentServiceService, { service, address, actForCaller: true }),
       );
+      // External A2A agents (registered from their A2A card) are called through the official SDK's client.
+      const { tokens, transport } = kit.security;
+      const external = new A2aStepRunner({
+        meshTokenUrl: tokens.options.tokenUrl,
+        exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
+        tls: () => {
+          const files = transport.options.tls;
+          return files
+            ? { ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
+            : undefined;
+        },
+      });
+      const findExternal = (name: string) => findExternalAgent({ static: routes.agents, discovery }, name);
       kit.onShutdown(() => {
         tools.close();
         agents.close();
+        external.close();
       });
 
       const aliases = options.models;
@@ -191,8 +207,10 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const runner: StepRunners = new StepRunners({
         local,
         tool: new ToolStepRunner(card.name, tools.connect),
-        agent: new AgentStepRunner(agents.connect, (taskId: string): string | undefined =>
-          runtime.authorityFor(taskId),
+        agent: new AgentStepRunner(
+          agents.connect,
+          (taskId: string): string | undefined => runtime.authorityFor(taskId),
+          { find: findExternal, runner: external },
         ),
         llm: new LlmStepRunner(models),
       });
@@ -209,9 +227,18 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         leaseMs: options.taskLeaseMs,
       });
       kit.onShutdown(() => runtime.close());
-      const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) =>
-        (await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx }))
-          .explanation!;
+      const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) => {
+        const outside = await findExternal(ref.agent);
+        // Not an error: an external agent has no ExplainTask. The gap says so, and what is known of its task.
+        if (outside)
+          throw new MeshError(
+            Code.UNIMPLEMENTED,
+            `${ref.agent} is an external A2A agent and cannot explain itself; ${await external.describe(outside, ref.taskId, ctx.principal?.token)}`,
+          );
+        return (
+          await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })
+        ).explanation!;
+      };
       // Known once the server listens (its address).
       const a2a: { settings?: A2aCardSettings; publicCard?: string } = {};
       const extendedCard = () => {

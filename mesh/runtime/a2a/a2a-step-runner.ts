@@ -1,0 +1,323 @@
+import { createHash } from 'node:crypto';
+import { credentials } from '@grpc/grpc-js';
+import {
+  AgentCard as A2aCardJson,
+  Role,
+  TaskState,
+  type AgentCard as A2aCard,
+  type Message as A2aMessage,
+  type Part as A2aPart,
+  type Task as A2aTask,
+} from '@a2a-js/sdk';
+import { ClientFactory, type Client } from '@a2a-js/sdk/client';
+import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
+import type { AgentCard } from '../../../gen/agentmesh/v1/card.js';
+import { Code, MeshError } from '../../core/index.js';
+import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
+import { authorityRequired, type StepCall, type StepResult } from '../executor.js';
+import { sleep } from '../retry.js';
+import { a2aAccessFor } from './a2a-access.js';
+
+/** An agent outside agentmesh, registered from its A2A card: how the registry describes it, and why it was chosen. */
+export interface ExternalAgent {
+  /** Its registry name, "namespace/name": the audience of the tokens it is sent. */
+  name: string;
+  card: A2aCard;
+  /** PEM CA its TLS certificate is checked against; empty: the mesh CA. */
+  caPem: string;
+  /** host:port of its GRPC interface (its registry endpoint). */
+  address: string;
+  choice: Choice;
+}
+
+/** What this workload brings to a call: the mesh's token endpoint and token exchange, and its TLS material. */
+export interface A2aCallerOptions {
+  /** The mesh's token endpoint: the only issuer a caller's token is exchanged at. */
+  meshTokenUrl: string;
+  /** Exchanges the caller's token for one addressed to `audience` (this agent in `act`). */
+  exchange(subjectToken: string, audience: string, scopes: string[]): Promise<string>;
+  /** The mesh CA and this workload's certificate and key (PEM), read when called (they rotate); undefined without TLS files. */
+  tls(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
+}
+
+const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
+const TERMINAL = new Set([
+  TaskState.TASK_STATE_COMPLETED,
+  TaskState.TASK_STATE_FAILED,
+  TaskState.TASK_STATE_CANCELED,
+  TaskState.TASK_STATE_REJECTED,
+]);
+const settled = (state: TaskState) => TERMINAL.has(state) || WAITING.has(state);
+
+/** A state's short name, e.g. FAILED. */
+export const stateName = (state: TaskState) => (TaskState[state] ?? String(state)).replace(/^TASK_STATE_/, '');
+
+/** The external agent the registry describes under `name`, or undefined when it is an agentmesh agent (or statically routed). */
+export async function findExternalAgent(routes: CollaboratorRoutes, name: string): Promise<ExternalAgent | undefined> {
+  if (routes.static.has(name) || !routes.discovery()) return undefined;
+  const { choice, card } = await locateCollaborator(routes, name);
+  return card?.a2a?.external ? externalAgentOf(card, choice) : undefined;
+}
+
+/** An external agent from its registry card (the A2A card under `a2a.card`). */
+export function externalAgentOf(card: AgentCard, choice: Choice): ExternalAgent {
+  let a2aCard: A2aCard;
+  try {
+    a2aCard = A2aCardJson.fromJSON(card.a2a!.card ?? {});
+  } catch (err) {
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `external A2A agent ${card.name}: its registered card is unreadable (${(err as Error).message})`,
+    );
+  }
+  return { name: card.name, card: a2aCard, caPem: card.a2a!.caPem, address: choice.address, choice };
+}
+
+/** The output of a message's or artifact's parts: the last data part, else the text. */
+function outputOf(parts: A2aPart[]): unknown {
+  const data = parts.findLast((p) => p.content?.$case === 'data');
+  if (data?.content?.$case === 'data') return data.content.value ?? null;
+  const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.value] : [])).join('');
+  return text || null;
+}
+
+/** The text of a task's status message: why it ended as it did. */
+const reasonOf = (task: A2aTask) =>
+  (task.status?.message?.parts ?? [])
+    .flatMap((p) => (p.content?.$case === 'text' ? [p.content.value] : []))
+    .join(' ')
+    .trim();
+
+/** An SDK error as a MeshError: the gRPC status it carries (A2A errors map to theirs), else UNAVAILABLE (no answer). */
+function meshErrorOf(err: unknown, agent: string): MeshError {
+  if (err instanceof MeshError) return err;
+  const status = (err as { status?: unknown }).status;
+  const message = `${agent}: ${(err as Error).message ?? String(err)}`;
+  return typeof status === 'number' && status in Code
+    ? new MeshError(status as Code, message, { cause: err })
+    : new MeshError(Code.UNAVAILABLE, message, { cause: err });
+}
+
+/**
+ * Runs agent steps on external A2A agents with the official SDK's gRPC
+ * client: TLS checked against the agent's CA (the mesh CA by default), this
+ * workload's certificate when the card asks for mutual TLS, the caller's
+ * token exchanged at the mesh's token endpoint when the card's OAuth2 scheme
+ * names that endpoint (refused, before any call, when it names another
+ * issuer). The message id is the step's idempotency key (task, step and
+ * first attempt: a retry after an ambiguous failure re-sends the same id).
+ * The task is followed to a terminal state; one that waits for input or
+ * authorization fails the step (human steps are not bridged across A2A) and
+ * is canceled there. Deadlines, retries and the circuit breaker are the
+ * executor's, as for any step.
+ */
+export class A2aStepRunner {
+  private readonly clients = new Map<string, { key: string; client: Promise<Client> }>();
+
+  constructor(private readonly options: A2aCallerOptions) {}
+
+  /** A client for the agent: one channel per address and TLS material (a rotated certificate gets a new one). */
+  private clientFor(agent: ExternalAgent, mutualTls: boolean): Promise<Client> {
+    const own = this.options.tls();
+    const ca = agent.caPem ? Buffer.from(agent.caPem) : own?.ca;
+    const cert = mutualTls ? own?.cert : undefined;
+    const key = mutualTls ? own?.key : undefined;
+    if (mutualTls && !cert)
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `cannot call external A2A agent ${agent.name}: its card requires mutual TLS and this workload has no certificate`,
+      );
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([agent.card.supportedInterfaces, ca?.toString(), cert?.toString()]))
+      .digest('hex');
+    const known = this.clients.get(agent.address);
+    if (known?.key === fingerprint) return known.client;
+    if (known) void known.client.then(closeClient, () => undefined);
+    // The host name (or IP) of the interface's url is checked against the certificate, as any TLS client does.
+    const factory = new ClientFactory({
+      transports: [new GrpcTransportFactory({ grpcChannelCredentials: credentials.createSsl(ca, key, cert) })],
+    });
+    const client = factory.createFromAgentCard(agent.card).catch((err: unknown) => {
+      this.clients.delete(agent.address);
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `external A2A agent ${agent.name}: no usable GRPC interface on its card (${(err as Error).message})`,
+      );
+    });
+    this.clients.set(agent.address, { key: fingerprint, client });
+    return client;
+  }
+
+  /** What a call needs: the client and its request options (token when the card asks for one). */
+  private async prepare(agent: ExternalAgent, skillId: string, authority: string | undefined, signal?: AbortSignal) {
+    const access = a2aAccessFor(agent.card, skillId, this.options.meshTokenUrl, agent.name);
+    let token: string | undefined;
+    if (access.token) {
+      // Tokens are never persisted: after a restart the task waits for its caller to come back.
+      if (!authority) throw authorityRequired(`no current token of the task's caller to act on ${agent.name} with`);
+      token = await this.options.exchange(authority, agent.name, access.token.scopes);
+    }
+    const client = await this.clientFor(agent, access.mutualTls);
+    const serviceParameters: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    return { client, options: () => ({ signal, serviceParameters }) };
+  }
+
+  async run(call: StepCall, agent: ExternalAgent, authority: string | undefined): Promise<StepResult> {
+    const target = call.step.target;
+    if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
+    const { skillId } = target.agent;
+    const { client, options } = await this.prepare(agent, skillId, authority, call.signal);
+    const parts: A2aPart[] = [
+      {
+        content: { $case: 'data', value: call.args },
+        metadata: undefined,
+        filename: '',
+        mediaType: 'application/json',
+      },
+    ];
+    if (call.prompt)
+      parts.push({ content: { $case: 'text', value: call.prompt }, metadata: undefined, filename: '', mediaType: '' });
+    const message: A2aMessage = {
+      messageId: call.idempotencyKey,
+      contextId: '',
+      taskId: '',
+      role: Role.ROLE_USER,
+      parts,
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+    let sent;
+    try {
+      sent = await client.sendMessage(
+        {
+          tenant: '',
+          message,
+          configuration: {
+            acceptedOutputModes: ['application/json', 'text/plain'],
+            taskPushNotificationConfig: undefined,
+            historyLength: 0,
+            returnImmediately: false,
+          },
+          // The skill, as agentmesh agents read it (other agents route by the message).
+          metadata: { skillId },
+        },
+        options(),
+      );
+    } catch (err) {
+      throw meshErrorOf(err, agent.name);
+    }
+    // An agent may answer with a message and no task: that message is the result.
+    if (!('status' in sent)) return { output: outputOf(sent.parts), choice: agent.choice };
+    let task: A2aTask = sent;
+    const childTask = { agent: agent.name, taskId: task.id };
+    call.childTaskCreated(childTask);
+    const stateOf = (t: A2aTask) => t.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
+    if (!settled(stateOf(task))) {
+      try {
+        task = await this.follow(client, agent, task, options, call.signal);
+      } catch (err) {
+        // Canceled or timed out here: stop the external task too, so no work goes on for nobody.
+        if (call.signal.aborted) {
+          await this.cancel(client, task.id, `step ${call.step.id} of ${call.taskId} stopped`, options);
+          call.childTaskStopped?.();
+        }
+        throw meshErrorOf(err, agent.name);
+      }
+    }
+    const state = stateOf(task);
+    if (state === TaskState.TASK_STATE_COMPLETED) {
+      const artifact = task.artifacts.at(-1);
+      return {
+        output: artifact ? outputOf(artifact.parts) : outputOf(task.status?.message?.parts ?? []),
+        childTask,
+        choice: agent.choice,
+      };
+    }
+    const why = reasonOf(task);
+    if (WAITING.has(state)) {
+      // Nobody will answer it through agentmesh: the external task is canceled rather than left waiting.
+      await this.cancel(
+        client,
+        task.id,
+        `step ${call.step.id} of ${call.taskId}: input across A2A is not bridged`,
+        options,
+      );
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `external A2A agent ${agent.name} task ${task.id} asks for ${state === TaskState.TASK_STATE_AUTH_REQUIRED ? 'authorization' : 'input'} (${stateName(state)}), which agentmesh does not bridge across A2A${why ? `: ${why}` : ''}`,
+      );
+    }
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `external A2A agent ${agent.name} task ${task.id} ended ${stateName(state)}${why ? `: ${why}` : ''}`,
+    );
+  }
+
+  /** Follows a task until it settles: its stream when the card says it streams, else GetTask with growing pauses. */
+  private async follow(
+    client: Client,
+    agent: ExternalAgent,
+    task: A2aTask,
+    options: () => { signal?: AbortSignal; serviceParameters: Record<string, string> },
+    signal: AbortSignal,
+  ): Promise<A2aTask> {
+    const get = () => client.getTask({ tenant: '', id: task.id, historyLength: 0 }, options());
+    if (agent.card.capabilities?.streaming) {
+      for await (const event of client.resubscribeTask({ tenant: '', id: task.id }, options())) {
+        const p = event.payload;
+        const state =
+          p?.$case === 'statusUpdate' ? p.value.status?.state : p?.$case === 'task' ? p.value.status?.state : undefined;
+        if (state !== undefined && settled(state)) break;
+      }
+      return get();
+    }
+    for (let pause = 200; ; pause = Math.min(pause * 2, 5_000)) {
+      await sleep(pause, signal);
+      const now = await get();
+      if (settled(now.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) return now;
+    }
+  }
+
+  private async cancel(
+    client: Client,
+    id: string,
+    reason: string,
+    options: () => { serviceParameters: Record<string, string> },
+  ): Promise<void> {
+    const signal = AbortSignal.timeout(5_000);
+    await client
+      .cancelTask({ tenant: '', id, metadata: { reason } }, { ...options(), signal })
+      .then(() => undefined)
+      .catch(() => undefined);
+  }
+
+  /**
+   * What is known of an external child task, for an explanation: its state,
+   * read with the explaining caller's authority (exchanged like a step's), or
+   * why it could not be read.
+   */
+  async describe(agent: ExternalAgent, taskId: string, authority: string | undefined): Promise<string> {
+    try {
+      // Read rights are asked as sending ones are: the card names no finer scopes for GetTask.
+      const skillId = agent.card.skills[0]?.id ?? '';
+      const { client, options } = await this.prepare(agent, skillId, authority, AbortSignal.timeout(5_000));
+      const task = await client.getTask({ tenant: '', id: taskId, historyLength: 0 }, options());
+      const why = reasonOf(task);
+      return `its task ${taskId} is ${stateName(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)}${why ? ` (${why})` : ''}`;
+    } catch (err) {
+      return `its task ${taskId}'s state could not be read (${meshErrorOf(err, agent.name).message})`;
+    }
+  }
+
+  /** Closes every channel. */
+  close(): void {
+    for (const { client } of this.clients.values()) void client.then(closeClient, () => undefined);
+    this.clients.clear();
+  }
+}
+
+/** Closes the gRPC channel under an SDK client (the SDK has no close of its own). */
+function closeClient(client: Client): void {
+  (client.transport as unknown as { grpcClient?: { close(): void } }).grpcClient?.close();
+}

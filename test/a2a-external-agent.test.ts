@@ -1,0 +1,429 @@
+// An agentmesh agent uses an agent of another framework as a collaborator over A2A. The partner
+// agent is built here with the official SDK's server (DefaultRequestHandler, an AgentExecutor,
+// InMemoryTaskStore) on a grpc-js server over TLS with a certificate of its own CA; it asks for the
+// mesh's workload certificate (mutual TLS) and verifies bearer tokens against the mesh's JWKS (it
+// trusts the mesh's issuer). An administrator registers it in the registry from its A2A card; the
+// agentmesh agent (a process) finds it through its collaborators scope and its playbooks name it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { AgentCard as A2aCardJson, Role, TaskState as A2aState, type Message as A2aMessage } from '@a2a-js/sdk';
+import {
+  AgentEvent,
+  DefaultRequestHandler,
+  InMemoryTaskStore,
+  type AgentExecutor,
+  type ExecutionEventBus,
+  type RequestContext,
+} from '@a2a-js/sdk/server';
+import { A2AService, grpcService } from '@a2a-js/sdk/server/grpc';
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { SendTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
+import { AgentCard } from '../gen/agentmesh/v1/card.js';
+import { TaskState } from '../gen/agentmesh/v1/task.js';
+import { startTestMesh, TEST_CALLER, type TestMesh } from '../mesh/testing/index.js';
+import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
+import { httpRequest } from '../mesh/security/https-client.js';
+import { issuerMetadata } from '../mesh/security/issuer-metadata.js';
+
+const CALLER_AGENT = 'demo/a2a-caller';
+const FX = 'partners/fx';
+const FOREIGN = 'partners/foreign-fx';
+const FOREIGN_TOKEN_URL = 'https://idp.partner.example/oauth2/token';
+
+const request = (requestId: string, skillId: string, amount = 50): SendTaskRequest => ({
+  requestId,
+  skillId,
+  message: {
+    messageId: requestId,
+    contextId: '',
+    taskId: '',
+    role: 1,
+    parts: [{ content: { $case: 'data', data: { amount } }, metadata: undefined, filename: '', mediaType: '' }],
+    metadata: undefined,
+    referenceTaskIds: [],
+  },
+  configuration: { blocking: true, historyLength: 0, timeout: undefined },
+});
+
+/** The partner agent: what it received, and the SDK server it runs. */
+class PartnerAgent {
+  /** Every call that reached the server (any method), in order. */
+  readonly calls: string[] = [];
+  /** The message ids of SendMessage calls, as they arrived (also those answered UNAVAILABLE). */
+  readonly messageIds: string[] = [];
+  /** The tasks its executor created, by message id. */
+  readonly executed: string[] = [];
+  /** The tasks its executor was asked to cancel. */
+  readonly canceled: string[] = [];
+  /** The verified claims of each call's token. */
+  readonly claims: JWTPayload[] = [];
+  private readonly flaked = new Set<string>();
+  private readonly contexts = new Map<string, string>();
+  private server = new Server();
+  address = '';
+
+  constructor(
+    private readonly mesh: { issuer: string; caPem: string; jwks: JSONWebKeySet },
+    private readonly tls: { cert: string; key: string },
+  ) {}
+
+  /** Completes `convert` with an artifact (the amount doubled), fails `refuse` with a reason. */
+  private readonly executor: AgentExecutor = {
+    execute: async (ctx: RequestContext, bus: ExecutionEventBus) => {
+      this.executed.push(ctx.userMessage.messageId);
+      const { taskId, contextId } = ctx;
+      this.contexts.set(taskId, contextId);
+      const input = ctx.userMessage.parts.find((p) => p.content?.$case === 'data')?.content?.value as {
+        amount: number;
+      };
+      const status = (state: A2aState, text?: string) => ({
+        state,
+        message: text ? this.text(taskId, contextId, text) : undefined,
+        timestamp: new Date().toISOString(),
+      });
+      bus.publish(
+        AgentEvent.task({
+          id: taskId,
+          contextId,
+          status: status(A2aState.TASK_STATE_WORKING),
+          artifacts: [],
+          history: [],
+          metadata: undefined,
+        }),
+      );
+      if (ctx.request.metadata?.skillId === 'ask') {
+        bus.publish(
+          AgentEvent.statusUpdate({
+            taskId,
+            contextId,
+            status: status(A2aState.TASK_STATE_INPUT_REQUIRED, 'which currency?'),
+            metadata: undefined,
+          }),
+        );
+      } else if (ctx.request.metadata?.skillId === 'refuse') {
+        bus.publish(
+          AgentEvent.statusUpdate({
+            taskId,
+            contextId,
+            status: status(A2aState.TASK_STATE_FAILED, 'no rate for XTS today'),
+            metadata: undefined,
+          }),
+        );
+      } else {
+        bus.publish(
+          AgentEvent.artifactUpdate({
+            taskId,
+            contextId,
+            artifact: {
+              artifactId: 'conversion',
+              name: 'conversion',
+              description: '',
+              parts: [
+                {
+                  content: { $case: 'data', value: { amount: input.amount * 2, currency: 'XTS' } },
+                  metadata: undefined,
+                  filename: '',
+                  mediaType: 'application/json',
+                },
+              ],
+              metadata: undefined,
+              extensions: [],
+            },
+            append: false,
+            lastChunk: true,
+            metadata: undefined,
+          }),
+        );
+        bus.publish(
+          AgentEvent.statusUpdate({
+            taskId,
+            contextId,
+            status: status(A2aState.TASK_STATE_COMPLETED),
+            metadata: undefined,
+          }),
+        );
+      }
+      bus.finished();
+    },
+    cancelTask: async (taskId: string, bus: ExecutionEventBus) => {
+      this.canceled.push(taskId);
+      bus.publish(
+        AgentEvent.statusUpdate({
+          taskId,
+          contextId: this.contexts.get(taskId) ?? '',
+          status: { state: A2aState.TASK_STATE_CANCELED, message: undefined, timestamp: new Date().toISOString() },
+          metadata: undefined,
+        }),
+      );
+      bus.finished();
+    },
+  };
+
+  private text(taskId: string, contextId: string, text: string): A2aMessage {
+    return {
+      messageId: `${taskId}-status`,
+      contextId,
+      taskId,
+      role: Role.ROLE_AGENT,
+      parts: [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: '' }],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    };
+  }
+
+  async start(card: (address: string) => Parameters<typeof A2aCardJson.fromJSON>[0]): Promise<void> {
+    const keys = createLocalJWKSet(this.mesh.jwks);
+    const handler = new DefaultRequestHandler(
+      A2aCardJson.fromJSON(card('127.0.0.1:0')),
+      new InMemoryTaskStore(),
+      this.executor,
+    );
+    const impl = grpcService({
+      requestHandler: handler,
+      // It trusts the mesh's issuer: a token for this agent, verified against the mesh's keys.
+      userBuilder: async (call) => {
+        const header = String(call.metadata.get('authorization')[0] ?? '');
+        const { payload } = await jwtVerify(header.replace(/^Bearer /, ''), keys, {
+          issuer: this.mesh.issuer,
+          audience: FX,
+        });
+        this.claims.push(payload);
+        return { isAuthenticated: true, userName: String(payload.sub) };
+      },
+    }) as unknown as UntypedServiceImplementation;
+    // Every call is counted; the first SendMessage of a `flaky` message is answered UNAVAILABLE
+    // before the SDK sees it (as an overloaded front end would), once per message id.
+    const counted: UntypedServiceImplementation = {};
+    for (const [method, fn] of Object.entries(impl)) {
+      counted[method] = (
+        call: ServerUnaryCall<{ message?: A2aMessage }, unknown>,
+        callback: sendUnaryData<unknown>,
+      ) => {
+        this.calls.push(method);
+        if (method === 'sendMessage') {
+          const message = call.request.message!;
+          this.messageIds.push(message.messageId);
+          const data = message.parts.find((p) => p.content?.$case === 'data')?.content?.value as { flaky?: boolean };
+          if (data?.flaky && !this.flaked.has(message.messageId)) {
+            this.flaked.add(message.messageId);
+            callback({ code: status.UNAVAILABLE, details: 'partner overloaded, try again' });
+            return;
+          }
+        }
+        return (fn as (c: unknown, cb: unknown) => unknown)(call, callback);
+      };
+    }
+    this.server.addService(A2AService, counted);
+    // Mutual TLS: its own certificate (its own CA), and the mesh's workload certificates from callers.
+    const credentials = ServerCredentials.createSsl(
+      Buffer.from(this.mesh.caPem),
+      [{ cert_chain: Buffer.from(this.tls.cert), private_key: Buffer.from(this.tls.key) }],
+      true,
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.address = `127.0.0.1:${port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}
+
+/** The A2A card of the partner agent (ProtoJSON), its OAuth2 scheme at `tokenUrl`, plus mutual TLS. */
+const partnerCard = (name: string, tokenUrl: string) => (address: string) => ({
+  name,
+  description: 'Converts amounts to XTS (an agent of another framework)',
+  version: '2.1.0',
+  supportedInterfaces: [{ url: address, protocolBinding: 'GRPC', protocolVersion: '1.0' }],
+  capabilities: { streaming: true, pushNotifications: false },
+  securitySchemes: {
+    oauth2: {
+      oauth2SecurityScheme: {
+        description: 'tokens of the issuer this agent trusts',
+        flows: { clientCredentials: { tokenUrl, scopes: { 'task.write': 'convert amounts' } } },
+      },
+    },
+    mtls: { mtlsSecurityScheme: { description: 'client certificates of the mesh CA' } },
+  },
+  securityRequirements: [{ schemes: { oauth2: { list: ['task.write'] }, mtls: { list: [] } } }],
+  defaultInputModes: ['application/json'],
+  defaultOutputModes: ['application/json'],
+  skills: [
+    {
+      id: 'convert',
+      name: 'Convert',
+      description: 'Converts an amount to XTS',
+      tags: ['fx'],
+      examples: ['{"amount": 50}'],
+    },
+    { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
+    { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
+  ],
+});
+
+/**
+ * The registry entry an administrator makes from an A2A card: skills from the card, external, with
+ * its CA (the registry derives its one endpoint from the card's GRPC interface).
+ */
+const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: string) => {
+  const a2a = A2aCardJson.fromJSON(a2aJson);
+  return AgentCard.fromPartial({
+    name,
+    version: a2a.version,
+    purpose: a2a.description,
+    owner: 'partner-co',
+    skills: a2a.skills.map((s) => ({
+      id: s.id,
+      name: s.name,
+      description: s.description,
+      tags: s.tags,
+      examples: s.examples.map((text) => ({ text })),
+      inputSchema: { type: 'object' },
+    })),
+    a2a: { card: a2aJson, cardUrl: '', external: true, caPem },
+  });
+};
+
+describe('an external A2A agent (the official SDK server) as a collaborator of an agentmesh agent', () => {
+  let mesh: TestMesh;
+  let partner: PartnerAgent;
+
+  beforeAll(async () => {
+    mesh = await startTestMesh({ agents: [CALLER_AGENT] });
+    const caPem = readFileSync(join(mesh.home, 'certs', 'ca.crt'), 'utf8');
+    const { jwks_uri } = await issuerMetadata(mesh.issuer, caPem);
+    const jwks = JSON.parse(
+      (await httpRequest(jwks_uri!, { method: 'GET', ca: caPem })).body.toString(),
+    ) as JSONWebKeySet;
+    // The partner's certificate is from its own CA, not the mesh's: the registry entry carries that CA.
+    const partnerCa = await createCa('partner.example', 1);
+    const pair = await issueWorkloadCert(partnerCa, {
+      spiffeId: 'spiffe://partner.example/ns/partners/sa/fx',
+      commonName: 'fx.partner.example',
+    });
+    partner = new PartnerAgent({ issuer: mesh.issuer, caPem, jwks }, pair);
+    await partner.start(partnerCard(FX, mesh.tokenUrl));
+    const registry = mesh.registry();
+    for (const [name, tokenUrl] of [
+      [FX, mesh.tokenUrl],
+      [FOREIGN, FOREIGN_TOKEN_URL],
+    ] as const) {
+      const json = partnerCard(name, tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      await registry.registerExternalAgent({ card: externalEntry(name, json, partnerCa.certPem) });
+    }
+    await mesh.startAgent('test/fixtures/a2a-caller-agent.ts', { name: CALLER_AGENT });
+  }, 180_000);
+
+  afterAll(async () => {
+    await partner?.stop();
+    await mesh?.stop();
+  });
+
+  // The playbooks' steps are validated against the planner's inventory: every task below that runs
+  // its step shows the external agent's skills are in it.
+  test('registered from its A2A card, the external agent is discovered like any agent, with its skills', async () => {
+    const { matches } = await mesh.registry().discover({
+      scope: { visibility: { names: [FX], namespaces: [], patterns: [] }, characteristics: undefined },
+      maxResults: 1,
+    });
+    const card = matches[0]!.entry!.card!;
+    expect(card.$case === 'agent' && card.agent.a2a?.external).toBe(true);
+    expect(card.$case === 'agent' && card.agent.skills.map((s) => s.id)).toEqual(['convert', 'refuse', 'ask']);
+  });
+
+  test('a step on the external agent completes with its result, with the caller delegated; the explanation shows a gap for it', async () => {
+    const agent = mesh.agent(CALLER_AGENT);
+    const { task } = await agent.sendTask(request('convert-1', 'convert', 50));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const result = task!.artifacts.find((a) => a.name === 'result') ?? task!.artifacts[0];
+    expect(JSON.stringify(result)).toContain('"currency":"XTS"');
+    expect(JSON.stringify(result)).toContain('"amount":100');
+
+    // The partner saw the original caller as subject and this agent as the actor, from the mesh's issuer.
+    const claims = partner.claims.at(-1)!;
+    const callerSub = decodeJwt(await mesh.tokens.getToken(CALLER_AGENT, ['task.write'])).sub;
+    expect(callerSub).toBe(TEST_CALLER);
+    expect(claims.sub).toBe(callerSub);
+    expect((claims.act as { sub: string }).sub).toBe(CALLER_AGENT);
+    expect(claims.aud).toBe(FX);
+
+    const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 2 });
+    const step = explanation!.execution.find((e) => e.stepId === 'partner')!;
+    const ref = step.attempts.at(-1)!.childTask!;
+    expect(ref.agent).toBe(FX);
+    expect(ref.taskId).not.toBe('');
+    expect(step.attempts.at(-1)!.idempotencyKey).toBe(`${task!.id}:partner:1`);
+    expect(partner.messageIds.at(-1)).toBe(`${task!.id}:partner:1`);
+    const child = explanation!.children.find((c) => c.stepId === 'partner')!;
+    expect(child.task).toEqual(ref);
+    expect(child.result?.$case).toBe('gap');
+    const gap = child.result?.$case === 'gap' ? child.result.gap : undefined;
+    expect(gap!.code).toBe('UNIMPLEMENTED');
+    expect(gap!.reason).toContain(`${FX} is an external A2A agent and cannot explain itself`);
+    expect(gap!.reason).toContain(`its task ${ref.taskId} is COMPLETED`);
+    const chosen = explanation!.collaborators.find((c) => c.stepId === 'partner')!;
+    expect(chosen.address).toBe(partner.address);
+  }, 120_000);
+
+  test('the external agent refusing fails the step with its reason', async () => {
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('refuse-1', 'refuse'));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
+    expect(why).toContain(`external A2A agent ${FX}`);
+    expect(why).toContain('ended FAILED: no rate for XTS today');
+  }, 120_000);
+
+  test('an external task asking for input fails the step (not bridged) and is canceled there', async () => {
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('ask-1', 'ask'));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
+    expect(why).toContain(
+      'asks for input (INPUT_REQUIRED), which agentmesh does not bridge across A2A: which currency?',
+    );
+    expect(partner.calls.at(-1)).toBe('cancelTask');
+    expect(partner.canceled.at(-1)).toBe(
+      (await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 })).explanation!.execution[0]!
+        .attempts[0]!.childTask!.taskId,
+    );
+  }, 120_000);
+
+  test('an UNAVAILABLE answer is retried with the same message id: one task at the external agent', async () => {
+    const before = partner.executed.length;
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('flaky-1', 'flaky', 7));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    const id = `${task!.id}:partner:1`;
+    expect(partner.messageIds.filter((m) => m === id)).toEqual([id, id]);
+    expect(partner.executed.slice(before)).toEqual([id]);
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+    const attempts = explanation!.execution.find((e) => e.stepId === 'partner')!.attempts;
+    expect(attempts.map((a) => [a.code, a.idempotencyKey])).toEqual([
+      ['UNAVAILABLE', id],
+      ['OK', id],
+    ]);
+  }, 120_000);
+
+  test('a card asking for a token of another issuer fails the step, naming the token URL; the agent gets no call', async () => {
+    const calls = partner.calls.length;
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('foreign-1', 'foreign'));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
+    expect(why).toContain(`cannot call external A2A agent ${FOREIGN}`);
+    expect(why).toContain(`requires an OAuth2 token from ${FOREIGN_TOKEN_URL}`);
+    expect(why).toContain("the caller's token is never passed to another issuer");
+    expect(partner.calls.length).toBe(calls);
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+    // Not retried: the card would have to change.
+    expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
+  }, 120_000);
+});
