@@ -250,7 +250,16 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           .createServer()
           .add(AgentServiceService, agentService(card, runtime, store, explainChild, options.auditorRoles))
           // The A2A v1.0 gRPC binding over the same runtime, kernel and policy (docs/a2a.md).
-          .add(A2AService, a2aService({ runtime, store, auditorRoles: options.auditorRoles, extendedCard })),
+          .add(
+            A2AService,
+            a2aService({
+              runtime,
+              store,
+              auditorRoles: options.auditorRoles,
+              policy: kit.security.policy,
+              extendedCard,
+            }),
+          ),
         {
           readyNow: false,
         },

@@ -9,7 +9,8 @@ import { listTasks } from '../list-tasks.js';
 import { AUDITORS_CHANGE_NOTHING } from '../task-access.js';
 import { inputRequestJson, toTask } from '../task-codec.js';
 import { A2A_PROTOCOL_VERSION, INPUT_MODES, OUTPUT_MODES } from './a2a-card.js';
-import { fromA2aMessage, toA2aEvent, toA2aTask } from './a2a-codec.js';
+import { AGENTMESH_KEY, fromA2aMessage, toA2aEvent, toA2aTask } from './a2a-codec.js';
+import { authorize, type ServicePolicy } from '../../security/index.js';
 import { a2aError, toA2aError } from './a2a-errors.js';
 
 /** What the A2A binding needs of its agent. */
@@ -17,6 +18,12 @@ export interface A2aServiceDeps {
   runtime: AgentRuntime;
   store: Store;
   auditorRoles: readonly string[];
+  /**
+   * The agent's policy: a message that answers a task is an answer, and must
+   * be allowed as ProvideInput is (the SendTask rule that lets SendMessage
+   * through at the door says nothing about answering).
+   */
+  policy: ServicePolicy;
   /** The extended card (GetExtendedAgentCard). */
   extendedCard: () => A2aCard;
 }
@@ -37,6 +44,14 @@ function checkVersion(ctx: CallContext): void {
       'VERSION_NOT_SUPPORTED',
       `a2a-version ${asked ?? '(absent: 0.3)'} is not supported; this agent speaks ${A2A_PROTOCOL_VERSION}`,
     );
+}
+
+/** The method whose policy rule decides who may answer a task, whichever binding the answer comes by. */
+const PROVIDE_INPUT = '/agentmesh.v1.AgentService/ProvideInput';
+
+/** A2A's history_length: unset (all) or a count, never negative. */
+function checkHistoryLength(n: number | undefined): void {
+  if (n !== undefined && n < 0) throw a2aError('INVALID_PARAMS', 'history_length: must not be negative');
 }
 
 /** A multi-tenant path this agent does not have: the only tenant is the empty one. */
@@ -90,8 +105,12 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
     return visibleTask(store, taskId, callerOf(ctx), auditorRoles);
   };
 
-  /** Starts a task or answers the one the message names; resolves with the task as it is now. */
-  async function accept(req: SendMessageRequest, ctx: CallContext): Promise<TaskRecord> {
+  /**
+   * Starts a task or answers the one the message names. Resolves with the task
+   * as it is now and the sequence of its last event before this message (a
+   * stream continues from there).
+   */
+  async function accept(req: SendMessageRequest, ctx: CallContext): Promise<{ rec: TaskRecord; after: number }> {
     checkTenant(req.tenant);
     if (!req.message) throw a2aError('INVALID_PARAMS', 'message: required');
     if (req.configuration?.taskPushNotificationConfig)
@@ -99,11 +118,12 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
         'PUSH_NOTIFICATION_NOT_SUPPORTED',
         'push notifications are not supported: stream or poll the task',
       );
+    checkHistoryLength(req.configuration?.historyLength);
     checkContentTypes(req);
     const message: Message = fromA2aMessage(req.message);
+    if (!message.messageId) throw a2aError('INVALID_PARAMS', 'message.message_id: required (it makes retries safe)');
     if (message.taskId) return answer(message, ctx);
     refuseAuditor(callerOf(ctx), auditorRoles);
-    if (!message.messageId) throw a2aError('INVALID_PARAMS', 'message.message_id: required (it makes retries safe)');
     const skill = req.metadata?.[SKILL_METADATA_KEY];
     const rec = await runtime.send(
       {
@@ -115,15 +135,19 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
       callerOf(ctx),
     );
     ctx.taskId = rec.id;
-    return rec;
+    return { rec, after: 0 };
   }
 
   /**
-   * A message on a task waiting for input answers its step; any other task
-   * accepts no message. Refused answers are on the record as ProvideInput's
-   * are: one to a task the caller may not see, and one by an auditor.
+   * A message on a task waiting for input answers its step, as ProvideInput
+   * would: allowed only where the policy allows ProvideInput, judged by the
+   * same human-step rules, refusals on the record as ProvideInput's are. The
+   * same message again (a retry: its message_id is already in the task's
+   * history) changes nothing and answers the task as it is. Optional
+   * `metadata.agentmesh.stepId` and `expectedVersion` pin the step and the
+   * version the answer is for, so a late retry never answers a later step.
    */
-  async function answer(message: Message, ctx: CallContext): Promise<TaskRecord> {
+  async function answer(message: Message, ctx: CallContext): Promise<{ rec: TaskRecord; after: number }> {
     const caller = callerOf(ctx);
     const stepOf = (rec: TaskRecord) => (inputRequestJson(rec) as { stepId?: string } | undefined)?.stepId ?? '';
     const { rec, access } = await visible(message.taskId, ctx).catch(async (err: unknown) => {
@@ -131,26 +155,50 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
       if (unseen) await runtime.refuseUnseen(unseen, stepOf(unseen), message, caller);
       throw err;
     });
-    if (message.contextId && message.contextId !== rec.contextId)
-      throw a2aError('INVALID_PARAMS', `message.context_id: task ${rec.id} belongs to another context`);
-    if (access === 'audit') {
-      await runtime.refuseAnswer(rec, stepOf(rec), caller, Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
-      throw new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING);
-    }
-    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED)
-      throw a2aError(
-        'UNSUPPORTED_OPERATION',
-        `task ${rec.id} is ${TaskState[rec.state]}: only a task waiting for input accepts a message`,
+    const refuse = async (code: Code, reason: string, error: MeshError) => {
+      await runtime.refuseAnswer(rec, stepOf(rec), caller, code, reason);
+      return error;
+    };
+    const door = authorize(deps.policy, PROVIDE_INPUT, { spiffeId: ctx.identity?.spiffeId, scopes: caller.scopes });
+    if (!door.allowed)
+      throw await refuse(Code.PERMISSION_DENIED, door.reason, new MeshError(Code.PERMISSION_DENIED, door.reason));
+    if (access === 'audit')
+      throw await refuse(
+        Code.PERMISSION_DENIED,
+        AUDITORS_CHANGE_NOTHING,
+        new MeshError(Code.PERMISSION_DENIED, AUDITORS_CHANGE_NOTHING),
       );
+    const history = (rec.data as { history?: { messageId?: string }[] }).history ?? [];
+    if (history.some((m) => m.messageId === message.messageId)) return { rec, after: await lastSequence(rec.id) };
+    const pinned = (message.metadata?.[AGENTMESH_KEY] ?? {}) as { stepId?: unknown; expectedVersion?: unknown };
+    if (message.contextId && message.contextId !== rec.contextId) {
+      const why = `message.context_id: task ${rec.id} belongs to another context`;
+      throw await refuse(Code.INVALID_ARGUMENT, why, a2aError('INVALID_PARAMS', why));
+    }
+    if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED) {
+      const why = `task ${rec.id} is ${TaskState[rec.state]}: only a task waiting for input accepts a message`;
+      throw await refuse(Code.FAILED_PRECONDITION, why, a2aError('UNSUPPORTED_OPERATION', why));
+    }
+    const after = await lastSequence(rec.id);
     // Who may answer (the subject for a question, entitled others for an approval) is the runtime's decision, audited there.
-    return runtime.provideInput(rec.id, stepOf(rec), message, 0, caller);
+    const next = await runtime.provideInput(
+      rec.id,
+      typeof pinned.stepId === 'string' && pinned.stepId ? pinned.stepId : stepOf(rec),
+      message,
+      typeof pinned.expectedVersion === 'number' ? pinned.expectedVersion : 0,
+      caller,
+    );
+    return { rec: next, after };
   }
+
+  /** The sequence of a task's last event so far (0: none). */
+  const lastSequence = async (taskId: string) => (await store.events.list(taskId, {})).at(-1)?.sequence ?? 0;
 
   return {
     async sendMessage(req, ctx) {
       checkVersion(ctx);
       try {
-        const rec = await accept(req, ctx);
+        const { rec } = await accept(req, ctx);
         const settled = req.configuration?.returnImmediately ? rec : await runtime.settled(rec.id, ctx.signal);
         return {
           payload: { $case: 'task', value: toA2aTask(toTask(settled), req.configuration?.historyLength) },
@@ -161,15 +209,13 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
     },
     async *sendStreamingMessage(req, ctx) {
       checkVersion(ctx);
-      let rec: TaskRecord;
-      let after: number;
+      let accepted: { rec: TaskRecord; after: number };
       try {
-        const before = req.message?.taskId ? await store.events.list(req.message.taskId, {}) : [];
-        rec = await accept(req, ctx);
-        after = before.at(-1)?.sequence ?? 0;
+        accepted = await accept(req, ctx);
       } catch (err) {
         throw toA2aError(err);
       }
+      const { rec, after } = accepted;
       // The task first (spec: a stream starts with the Task), then its events until it ends or waits again.
       yield { payload: { $case: 'task', value: toA2aTask(toTask(rec)) } } satisfies StreamResponse;
       yield* a2aEvents(runtime.events(rec.id, after, ctx.signal, true));
@@ -178,6 +224,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
       checkVersion(ctx);
       checkTenant(req.tenant);
       try {
+        checkHistoryLength(req.historyLength);
         const { rec } = await visible(req.id, ctx);
         runtime.remember(rec, callerOf(ctx));
         return toA2aTask(toTask(rec), req.historyLength);
@@ -254,7 +301,8 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
           `task ${rec.id} is ${TaskState[rec.state]}: there is nothing to follow`,
         );
       runtime.remember(rec, callerOf(ctx));
-      const last = (await store.events.list(rec.id, {})).at(-1)?.sequence ?? 0;
+      // Events after `last` may also be in the snapshot read next: a follower can see one twice, never miss one.
+      const last = await lastSequence(rec.id);
       yield {
         payload: { $case: 'task', value: toA2aTask(toTask(await store.tasks.get(rec.id))) },
       } satisfies StreamResponse;
