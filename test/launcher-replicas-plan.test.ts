@@ -98,9 +98,27 @@ describe('planning replicas of the local mesh', () => {
     );
     const many = Object.fromEntries(shipped.services.slice(1, 7).map((s) => [s.name, 9]));
     expect(() => planMesh(ROOT, { manifest: file, replicas: many, database: DB })).toThrow(/at most 45 processes/);
-    const agents = { 'lending/credit-risk': 9, 'lending/compliance': 2 };
-    expect(() => planMesh(ROOT, { manifest: file, replicas: agents, database: DB })).toThrow(
-      'at most 10 agent processes (each with its A2A card port) fit the port block of a checkout',
+    // Twelve agent processes: card ports beyond the ten spare ones come from the slots no process uses.
+    const twelve = planMesh(ROOT, {
+      manifest: file,
+      replicas: { 'lending/credit-risk': 9, 'lending/compliance': 2 },
+      database: DB,
+    });
+    const ports = twelve.services.flatMap((s) =>
+      s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : []), ...(i.cardPort ? [i.cardPort] : [])]),
+    );
+    expect(twelve.services.flatMap((s) => s.instances.filter((i) => i.cardPort))).toHaveLength(12);
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(ports.every((p) => p >= twelve.basePort && p < twelve.basePort + 100)).toBe(true);
+    // Forty agent processes among 45 leave no unused slot: ten card ports for forty agents.
+    expect(() =>
+      planMesh(ROOT, {
+        manifest: file,
+        replicas: { 'lending/credit-risk': 30, 'lending/compliance': 9 },
+        database: DB,
+      }),
+    ).toThrow(
+      "44 processes, 40 of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)",
     );
   });
 });

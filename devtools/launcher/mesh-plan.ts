@@ -95,8 +95,15 @@ export function defaultBasePort(root: string): number {
   return 20_000 + (h % 100) * 100;
 }
 
-/** Offsets in the port block of agents' A2A card ports: the ports gRPC (0-44) and admin (50-94) leave free. */
-const CARD_SLOTS = [45, 46, 47, 48, 49, 95, 96, 97, 98, 99];
+/**
+ * Offsets in the port block for agents' A2A card ports: the block's spare ports first (gRPC takes 0-44,
+ * admin 50-94), then the gRPC and admin ports of slots no process uses, from the top down — so a
+ * service's gRPC and admin ports stay where they always were.
+ */
+function cardSlots(processes: number): number[] {
+  const unused = Array.from({ length: 45 - processes }, (_, i) => 44 - i).flatMap((k) => [k, 50 + k]);
+  return [45, 46, 47, 48, 49, 95, 96, 97, 98, 99, ...unused];
+}
 
 /** Scopes each kind of workload asks for. */
 const SCOPES: Record<ServiceKind, string[]> = {
@@ -127,9 +134,10 @@ export function planMesh(
   if (processes > 45)
     throw new Error('at most 45 processes (services and their replicas) fit the port block of a checkout');
   const agentProcesses = services.filter((s) => s.kind === 'agent').reduce((n, s) => n + s.replicas, 0);
-  if (agentProcesses > CARD_SLOTS.length)
+  const cardPorts = cardSlots(processes);
+  if (agentProcesses > cardPorts.length)
     throw new Error(
-      `at most ${CARD_SLOTS.length} agent processes (each with its A2A card port) fit the port block of a checkout`,
+      `${processes} processes, ${agentProcesses} of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)`,
     );
   // Agents' card ports take the block's spare ports (after the gRPC and the admin ports), in order.
   let nextCard = 0;
@@ -143,7 +151,7 @@ export function planMesh(
       index: k + 1,
       port: basePort + slot,
       adminPort: s.kind === 'auth' ? undefined : basePort + 50 + slot,
-      ...(s.kind === 'agent' ? { cardPort: basePort + CARD_SLOTS[nextCard++]! } : {}),
+      ...(s.kind === 'agent' ? { cardPort: basePort + cardPorts[nextCard++]! } : {}),
     }));
     return {
       ...s,
