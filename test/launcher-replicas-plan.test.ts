@@ -118,7 +118,7 @@ describe('planning replicas of the local mesh', () => {
         database: DB,
       }),
     ).toThrow(
-      "44 processes, 40 of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)",
+      "45 processes, 40 of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)",
     );
   });
 });
