@@ -17,6 +17,7 @@ import { AGENT_CARD_PATH } from '../mesh/runtime/a2a/a2a-card.js';
 import { originOf, startCardServer, type CardServer } from '../mesh/runtime/a2a/card-server.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { createTestPki, TRUST_DOMAIN, type TestPki } from './helpers/pki.js';
+import { httpsFetch } from './helpers/https-fetch.js';
 import { ROOT } from './helpers/processes.js';
 
 const AGENT = 'demo/card-agent';
@@ -48,16 +49,6 @@ function call(url: string, tls: Tls = {}, method = 'GET'): Promise<Answer> {
     req.end();
   });
 }
-
-/** A fetch for the SDK's resolver: HTTPS with a client certificate (what global fetch cannot present). */
-const fetchWith =
-  (tls: Tls): typeof fetch =>
-  async (input, init) => {
-    const a = await call(String(input), tls, init?.method ?? 'GET');
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(a.headers)) if (typeof v === 'string') headers.set(k, v);
-    return new Response(a.body, { status: a.status, headers });
-  };
 
 describe('an agent serves its public A2A card over HTTPS with mutual TLS', () => {
   let mesh: TestMesh;
@@ -115,7 +106,7 @@ describe('an agent serves its public A2A card over HTTPS with mutual TLS', () =>
   });
 
   test("another framework's discovery: the SDK's DefaultAgentCardResolver reads the same card", async () => {
-    const resolver = new DefaultAgentCardResolver({ fetchImpl: fetchWith(caller) });
+    const resolver = new DefaultAgentCardResolver({ fetchImpl: httpsFetch({ ...caller, servername: '' }) });
     const card = await resolver.resolve(new URL(url).origin);
     expect(card.name).toBe(AGENT);
     expect(card.supportedInterfaces[0]?.url).toBe(grpcAddress);

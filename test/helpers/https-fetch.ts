@@ -6,7 +6,9 @@ import { request, type RequestOptions } from 'node:https';
  * read a card from an agent that asks for a client certificate, which the global
  * fetch cannot present.
  */
-export function httpsFetch(tls: Pick<RequestOptions, 'ca' | 'key' | 'cert' | 'checkServerIdentity'>): typeof fetch {
+export function httpsFetch(
+  tls: Pick<RequestOptions, 'ca' | 'key' | 'cert' | 'checkServerIdentity' | 'servername'>,
+): typeof fetch {
   return ((input: URL | string, init?: RequestInit) =>
     new Promise<Response>((resolve, reject) => {
       const req = request(
