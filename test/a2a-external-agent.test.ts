@@ -27,11 +27,14 @@ import { A2AService, grpcService } from '@a2a-js/sdk/server/grpc';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { SendTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { AgentCard } from '../gen/agentmesh/v1/card.js';
+import { PlanStep } from '../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { startTestMesh, TEST_CALLER, type TestMesh } from '../mesh/testing/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { issuerMetadata } from '../mesh/security/issuer-metadata.js';
+import { A2aStepRunner, type ExternalAgent } from '../mesh/runtime/a2a/a2a-step-runner.js';
+import type { StepCall } from '../mesh/runtime/executor.js';
 
 const CALLER_AGENT = 'demo/a2a-caller';
 const FX = 'partners/fx';
@@ -298,6 +301,45 @@ const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: st
 describe('an external A2A agent (the official SDK server) as a collaborator of an agentmesh agent', () => {
   let mesh: TestMesh;
   let partner: PartnerAgent;
+  let partnerCa: Awaited<ReturnType<typeof createCa>>;
+  let meshPeer: { issuer: string; caPem: string; jwks: JSONWebKeySet };
+  /** Other A2A servers started by a test (stopped at the end). */
+  const others: PartnerAgent[] = [];
+
+  /** The runner as the caller agent builds it: the mesh's token endpoint, the caller agent's certificate. */
+  const directRunner = () =>
+    new A2aStepRunner({
+      meshTokenUrl: mesh.tokenUrl,
+      // The token the partner accepts (audience FX, the mesh's issuer): what an exchange would return.
+      exchange: (_subject, audience, scopes) => mesh.tokens.getToken(audience, scopes),
+      tls: () => {
+        const certs = join(mesh.home, 'certs');
+        return {
+          ca: readFileSync(join(certs, 'ca.crt')),
+          cert: readFileSync(join(certs, 'demo', 'a2a-caller.crt')),
+          key: readFileSync(join(certs, 'demo', 'a2a-caller.key')),
+        };
+      },
+    });
+  /** The external agent as the registry describes it (its endpoint: `address`). */
+  const externalAgent = (json: Record<string, unknown>, address: string, caPem: string): ExternalAgent => ({
+    name: FX,
+    card: A2aCardJson.fromJSON(json),
+    caPem,
+    address,
+    choice: { name: FX, version: '2.1.0', address, reasons: [], score: 0, alternatives: [] },
+  });
+  /** One attempt of an agent step on FX's `skillId`, with a deadline of a minute. */
+  const stepCall = (id: string, skillId = 'convert'): StepCall => ({
+    taskId: `task-${id}`,
+    step: PlanStep.fromPartial({ id: 'partner', target: { $case: 'agent', agent: { agent: FX, skillId } } }),
+    args: { amount: 3 },
+    attempt: 1,
+    idempotencyKey: `task-${id}:partner:1`,
+    signal: AbortSignal.timeout(60_000),
+    deadline: Date.now() + 60_000,
+    childTaskCreated: () => undefined,
+  });
 
   beforeAll(async () => {
     mesh = await startTestMesh({ agents: [CALLER_AGENT] });
@@ -307,12 +349,13 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       (await httpRequest(jwks_uri!, { method: 'GET', ca: caPem })).body.toString(),
     ) as JSONWebKeySet;
     // The partner's certificate is from its own CA, not the mesh's: the registry entry carries that CA.
-    const partnerCa = await createCa('partner.example', 1);
+    partnerCa = await createCa('partner.example', 1);
     const pair = await issueWorkloadCert(partnerCa, {
       spiffeId: 'spiffe://partner.example/ns/partners/sa/fx',
       commonName: 'fx.partner.example',
     });
-    partner = new PartnerAgent({ issuer: mesh.issuer, caPem, jwks }, pair);
+    meshPeer = { issuer: mesh.issuer, caPem, jwks };
+    partner = new PartnerAgent(meshPeer, pair);
     await partner.start(partnerCard(FX, mesh.tokenUrl));
     const registry = mesh.registry();
     for (const [name, tokenUrl] of [
@@ -326,6 +369,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
   }, 180_000);
 
   afterAll(async () => {
+    for (const other of others) await other.stop();
     await partner?.stop();
     await mesh?.stop();
   });
@@ -425,5 +469,32 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     // Not retried: the card would have to change.
     expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
+  }, 120_000);
+  test('a card listing a second GRPC interface: the runner dials only the registered one (the other gets no call, no token)', async () => {
+    // Another server the partner's CA vouches for: were it dialed, it would get the caller's delegated token.
+    const pair = await issueWorkloadCert(partnerCa, {
+      spiffeId: 'spiffe://partner.example/ns/partners/sa/decoy',
+      commonName: 'decoy.partner.example',
+    });
+    const decoy = new PartnerAgent(meshPeer, pair);
+    others.push(decoy);
+    await decoy.start(partnerCard(FX, mesh.tokenUrl));
+    const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+    const interfaces = json.supportedInterfaces as object[];
+    json.supportedInterfaces = [...interfaces, { url: decoy.address, protocolBinding: 'GRPC', protocolVersion: '1.0' }];
+    const runner = directRunner();
+    try {
+      const executed = partner.executed.length;
+      const result = await runner.run(
+        stepCall('two-interfaces'),
+        externalAgent(json, partner.address, partnerCa.certPem),
+        'caller-token',
+      );
+      expect(JSON.stringify(result.output)).toContain('"amount":6');
+      expect(partner.executed.slice(executed)).toEqual(['task-two-interfaces:partner:1']);
+      expect(decoy.calls).toEqual([]);
+    } finally {
+      runner.close();
+    }
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import { ClientFactory, type Client } from '@a2a-js/sdk/client';
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import type { AgentCard } from '../../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../../core/index.js';
+import { EXTERNAL_A2A_VERSION } from '../../discovery/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
 import { authorityRequired, type StepCall, type StepResult } from '../executor.js';
 import { sleep } from '../retry.js';
@@ -130,6 +131,7 @@ export class A2aStepRunner {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([agent.card.supportedInterfaces, ca?.toString(), cert?.toString()]))
       .digest('hex');
+    const card = dialedCard(agent);
     const known = this.clients.get(agent.address);
     if (known?.key === fingerprint) return known.client;
     if (known) void known.client.then(closeClient, () => undefined);
@@ -137,7 +139,7 @@ export class A2aStepRunner {
     const factory = new ClientFactory({
       transports: [new GrpcTransportFactory({ grpcChannelCredentials: credentials.createSsl(ca, key, cert) })],
     });
-    const client = factory.createFromAgentCard(agent.card).catch((err: unknown) => {
+    const client = factory.createFromAgentCard(card).catch((err: unknown) => {
       this.clients.delete(agent.address);
       throw new MeshError(
         Code.FAILED_PRECONDITION,
@@ -315,6 +317,26 @@ export class A2aStepRunner {
     for (const { client } of this.clients.values()) void client.then(closeClient, () => undefined);
     this.clients.clear();
   }
+}
+
+/**
+ * The agent's card with only the interface the registry validated and shows (its endpoint): the
+ * SDK picks among a card's interfaces by its own rule (the last GRPC one), and the caller's
+ * delegated token must go to the address that was checked, never to another listed beside it.
+ */
+function dialedCard(agent: ExternalAgent): A2aCard {
+  const chosen = agent.card.supportedInterfaces.find(
+    (i) =>
+      i.protocolBinding.toUpperCase() === 'GRPC' &&
+      i.protocolVersion === EXTERNAL_A2A_VERSION &&
+      i.url === agent.address,
+  );
+  if (!chosen)
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `external A2A agent ${agent.name}: its card has no GRPC ${EXTERNAL_A2A_VERSION} interface at its registered address ${agent.address}`,
+    );
+  return { ...agent.card, supportedInterfaces: [chosen] };
 }
 
 /** Closes the gRPC channel under an SDK client (the SDK has no close of its own). */
