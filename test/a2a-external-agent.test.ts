@@ -310,6 +310,8 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
   const directRunner = () =>
     new A2aStepRunner({
       meshTokenUrl: mesh.tokenUrl,
+      trustDomain: (JSON.parse(readFileSync(join(mesh.home, 'mesh.json'), 'utf8')) as { trustDomain: string })
+        .trustDomain,
       // The token the partner accepts (audience FX, the mesh's issuer): what an exchange would return.
       exchange: (_subject, audience, scopes) => mesh.tokens.getToken(audience, scopes),
       tls: () => {
@@ -493,6 +495,61 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       expect(JSON.stringify(result.output)).toContain('"amount":6');
       expect(partner.executed.slice(executed)).toEqual(['task-two-interfaces:partner:1']);
       expect(decoy.calls).toEqual([]);
+    } finally {
+      runner.close();
+    }
+  }, 120_000);
+  /** Another A2A server answering as FX with the given certificate (stopped at the end). */
+  const otherServer = async (pair: { cert: string; key: string }) => {
+    const server = new PartnerAgent(meshPeer, pair);
+    others.push(server);
+    await server.start(partnerCard(FX, mesh.tokenUrl));
+    return server;
+  };
+  const meshWorkloadPair = () => ({
+    cert: readFileSync(join(mesh.home, 'certs', 'demo', 'a2a-caller.crt'), 'utf8'),
+    key: readFileSync(join(mesh.home, 'certs', 'demo', 'a2a-caller.key'), 'utf8'),
+  });
+
+  test.each([
+    ['empty ca_pem (the system roots, not the mesh CA)', () => ''],
+    ['ca_pem naming the mesh CA (a mesh workload is not an external agent)', () => meshPeer.caPem],
+  ])(
+    'a server presenting a mesh workload certificate is refused, with %s: it gets no call, no token',
+    async (_, caPem) => {
+      const impostor = await otherServer(meshWorkloadPair());
+      const json = partnerCard(FX, mesh.tokenUrl)(impostor.address) as unknown as Record<string, unknown>;
+      const runner = directRunner();
+      try {
+        const err = await runner
+          .run(stepCall(`impostor-${others.length}`), externalAgent(json, impostor.address, caPem()), 'caller-token')
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect(impostor.calls).toEqual([]);
+        expect(impostor.claims).toEqual([]);
+      } finally {
+        runner.close();
+      }
+    },
+    120_000,
+  );
+
+  test("a server whose certificate is not from the entry's CA bundle is refused", async () => {
+    const otherCa = await createCa('other.example', 1);
+    const impostor = await otherServer(
+      await issueWorkloadCert(otherCa, {
+        spiffeId: 'spiffe://other.example/ns/partners/sa/fx',
+        commonName: 'fx.other.example',
+      }),
+    );
+    const json = partnerCard(FX, mesh.tokenUrl)(impostor.address) as unknown as Record<string, unknown>;
+    const runner = directRunner();
+    try {
+      const err = await runner
+        .run(stepCall('wrong-ca'), externalAgent(json, impostor.address, partnerCa.certPem), 'caller-token')
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(impostor.calls).toEqual([]);
     } finally {
       runner.close();
     }

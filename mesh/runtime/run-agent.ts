@@ -132,6 +132,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const { tokens, transport } = kit.security;
       const external = new A2aStepRunner({
         meshTokenUrl: tokens.options.tokenUrl,
+        trustDomain: transport.options.trustDomain,
         exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
         tls: () => {
           const files = transport.options.tls;

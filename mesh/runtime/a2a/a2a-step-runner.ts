@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials } from '@grpc/grpc-js';
 import {
   AgentCard as A2aCardJson,
@@ -14,6 +15,7 @@ import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import type { AgentCard } from '../../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../../core/index.js';
 import { EXTERNAL_A2A_VERSION } from '../../discovery/index.js';
+import { spiffeUrisOf } from '../../security/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
 import { authorityRequired, type StepCall, type StepResult } from '../executor.js';
 import { sleep } from '../retry.js';
@@ -24,7 +26,7 @@ export interface ExternalAgent {
   /** Its registry name, "namespace/name": the audience of the tokens it is sent. */
   name: string;
   card: A2aCard;
-  /** PEM CA its TLS certificate is checked against; empty: the mesh CA. */
+  /** PEM CA bundle its TLS certificate is checked against, and only it; empty: the system's root CAs (never the mesh CA). */
   caPem: string;
   /** host:port of its GRPC interface (its registry endpoint). */
   address: string;
@@ -37,6 +39,8 @@ export interface A2aCallerOptions {
   meshTokenUrl: string;
   /** Exchanges the caller's token for one addressed to `audience` (this agent in `act`). */
   exchange(subjectToken: string, audience: string, scopes: string[]): Promise<string>;
+  /** The mesh's trust domain: a server presenting a SPIFFE ID of it is a mesh workload, not the external agent. */
+  trustDomain: string;
   /** The mesh CA and this workload's certificate and key (PEM), read when called (they rotate); undefined without TLS files. */
   tls(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
 }
@@ -101,7 +105,8 @@ function meshErrorOf(err: unknown, agent: string): MeshError {
 
 /**
  * Runs agent steps on external A2A agents with the official SDK's gRPC
- * client: TLS checked against the agent's CA (the mesh CA by default), this
+ * client: TLS checked against the agent's CA bundle (the system roots by
+ * default, never the mesh CA; no mesh workload certificate accepted), this
  * workload's certificate when the card asks for mutual TLS, the caller's
  * token exchanged at the mesh's token endpoint when the card's OAuth2 scheme
  * names that endpoint (refused, before any call, when it names another
@@ -120,7 +125,9 @@ export class A2aStepRunner {
   /** A client for the agent: one channel per address and TLS material (a rotated certificate gets a new one). */
   private clientFor(agent: ExternalAgent, mutualTls: boolean): Promise<Client> {
     const own = this.options.tls();
-    const ca = agent.caPem ? Buffer.from(agent.caPem) : own?.ca;
+    // Exactly the entry's CA bundle, else the system roots: never the mesh CA implicitly, whose workload
+    // certificates all name localhost / 127.0.0.1 (any mesh workload could otherwise pose as the agent).
+    const ca = agent.caPem ? Buffer.from(agent.caPem) : undefined;
     const cert = mutualTls ? own?.cert : undefined;
     const key = mutualTls ? own?.key : undefined;
     if (mutualTls && !cert)
@@ -135,9 +142,15 @@ export class A2aStepRunner {
     const known = this.clients.get(agent.address);
     if (known?.key === fingerprint) return known.client;
     if (known) void known.client.then(closeClient, () => undefined);
-    // The host name (or IP) of the interface's url is checked against the certificate, as any TLS client does.
+    const trustDomain = this.options.trustDomain;
     const factory = new ClientFactory({
-      transports: [new GrpcTransportFactory({ grpcChannelCredentials: credentials.createSsl(ca, key, cert) })],
+      transports: [
+        new GrpcTransportFactory({
+          grpcChannelCredentials: credentials.createSsl(ca, key, cert, {
+            checkServerIdentity: (host, peer) => externalServerIdentity(host, peer, trustDomain),
+          }),
+        }),
+      ],
     });
     const client = factory.createFromAgentCard(card).catch((err: unknown) => {
       this.clients.delete(agent.address);
@@ -317,6 +330,21 @@ export class A2aStepRunner {
     for (const { client } of this.clients.values()) void client.then(closeClient, () => undefined);
     this.clients.clear();
   }
+}
+
+/**
+ * An external agent's server certificate: the host name (or IP) of the interface's url, as any TLS
+ * client checks it, and no SPIFFE ID of the mesh's trust domain (a mesh workload is not an external
+ * agent, whatever CA bundle its entry names).
+ */
+export function externalServerIdentity(host: string, cert: PeerCertificate, trustDomain: string): Error | undefined {
+  const wrongHost = checkServerIdentity(host, cert);
+  if (wrongHost) return wrongHost;
+  const prefix = `spiffe://${trustDomain.toLowerCase()}/`;
+  const mesh = spiffeUrisOf(cert).find((uri) => uri.toLowerCase().startsWith(prefix));
+  return mesh
+    ? new Error(`server certificate names mesh workload ${mesh}: a mesh workload is not an external A2A agent`)
+    : undefined;
 }
 
 /**
