@@ -39,6 +39,8 @@ import type { StepCall } from '../mesh/runtime/executor.js';
 const CALLER_AGENT = 'demo/a2a-caller';
 const FX = 'partners/fx';
 const FOREIGN = 'partners/foreign-fx';
+/** Its card's OAuth2 requirement lists no scopes. */
+const UNSCOPED = 'partners/unscoped-fx';
 const FOREIGN_TOKEN_URL = 'https://idp.partner.example/oauth2/token';
 
 const request = (requestId: string, skillId: string, amount = 50): SendTaskRequest => ({
@@ -243,37 +245,39 @@ class PartnerAgent {
   }
 }
 
-/** The A2A card of the partner agent (ProtoJSON), its OAuth2 scheme at `tokenUrl`, plus mutual TLS. */
-const partnerCard = (name: string, tokenUrl: string) => (address: string) => ({
-  name,
-  description: 'Converts amounts to XTS (an agent of another framework)',
-  version: '2.1.0',
-  supportedInterfaces: [{ url: address, protocolBinding: 'GRPC', protocolVersion: '1.0' }],
-  capabilities: { streaming: true, pushNotifications: false },
-  securitySchemes: {
-    oauth2: {
-      oauth2SecurityScheme: {
-        description: 'tokens of the issuer this agent trusts',
-        flows: { clientCredentials: { tokenUrl, scopes: { 'task.write': 'convert amounts' } } },
+/** The A2A card of the partner agent (ProtoJSON), its OAuth2 scheme at `tokenUrl` requiring `scopes`, plus mutual TLS. */
+const partnerCard =
+  (name: string, tokenUrl: string, scopes = ['task.write']) =>
+  (address: string) => ({
+    name,
+    description: 'Converts amounts to XTS (an agent of another framework)',
+    version: '2.1.0',
+    supportedInterfaces: [{ url: address, protocolBinding: 'GRPC', protocolVersion: '1.0' }],
+    capabilities: { streaming: true, pushNotifications: false },
+    securitySchemes: {
+      oauth2: {
+        oauth2SecurityScheme: {
+          description: 'tokens of the issuer this agent trusts',
+          flows: { clientCredentials: { tokenUrl, scopes: { 'task.write': 'convert amounts' } } },
+        },
       },
+      mtls: { mtlsSecurityScheme: { description: 'client certificates of the mesh CA' } },
     },
-    mtls: { mtlsSecurityScheme: { description: 'client certificates of the mesh CA' } },
-  },
-  securityRequirements: [{ schemes: { oauth2: { list: ['task.write'] }, mtls: { list: [] } } }],
-  defaultInputModes: ['application/json'],
-  defaultOutputModes: ['application/json'],
-  skills: [
-    {
-      id: 'convert',
-      name: 'Convert',
-      description: 'Converts an amount to XTS',
-      tags: ['fx'],
-      examples: ['{"amount": 50}'],
-    },
-    { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
-    { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
-  ],
-});
+    securityRequirements: [{ schemes: { oauth2: { list: scopes }, mtls: { list: [] } } }],
+    defaultInputModes: ['application/json'],
+    defaultOutputModes: ['application/json'],
+    skills: [
+      {
+        id: 'convert',
+        name: 'Convert',
+        description: 'Converts an amount to XTS',
+        tags: ['fx'],
+        examples: ['{"amount": 50}'],
+      },
+      { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
+      { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
+    ],
+  });
 
 /**
  * The registry entry an administrator makes from an A2A card: skills from the card, external, with
@@ -360,11 +364,12 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     partner = new PartnerAgent(meshPeer, pair);
     await partner.start(partnerCard(FX, mesh.tokenUrl));
     const registry = mesh.registry();
-    for (const [name, tokenUrl] of [
-      [FX, mesh.tokenUrl],
-      [FOREIGN, FOREIGN_TOKEN_URL],
+    for (const [name, tokenUrl, scopes] of [
+      [FX, mesh.tokenUrl, ['task.write']],
+      [FOREIGN, FOREIGN_TOKEN_URL, ['task.write']],
+      [UNSCOPED, mesh.tokenUrl, []],
     ] as const) {
-      const json = partnerCard(name, tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const json = partnerCard(name, tokenUrl, [...scopes])(partner.address) as unknown as Record<string, unknown>;
       await registry.registerExternalAgent({ card: externalEntry(name, json, partnerCa.certPem) });
     }
     await mesh.startAgent('test/fixtures/a2a-caller-agent.ts', { name: CALLER_AGENT });
@@ -403,6 +408,8 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     expect(claims.sub).toBe(callerSub);
     expect((claims.act as { sub: string }).sub).toBe(CALLER_AGENT);
     expect(claims.aud).toBe(FX);
+    // The scopes its card's requirement lists, and no more of the caller's.
+    expect(claims.scope).toBe('task.write');
 
     const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 2 });
     const step = explanation!.execution.find((e) => e.stepId === 'partner')!;
@@ -553,5 +560,16 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     } finally {
       runner.close();
     }
+  }, 120_000);
+  test('a card whose OAuth2 requirement lists no scopes fails the step before any call, naming the requirement; not retried', async () => {
+    const calls = partner.calls.length;
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('unscoped-1', 'unscoped'));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
+    expect(why).toContain(`cannot call external A2A agent ${UNSCOPED}`);
+    expect(why).toContain("its card's security requirement 0 lists no scopes for OAuth2 scheme oauth2");
+    expect(partner.calls.length).toBe(calls);
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+    expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
   }, 120_000);
 });
