@@ -70,6 +70,17 @@ class PartnerAgent {
   readonly canceled: string[] = [];
   /** The verified claims of each call's token. */
   readonly claims: JWTPayload[] = [];
+  /** Tasks of the `late` and `cut` skills wait (WORKING) until released. */
+  private readonly gates = new Map<string, () => void>();
+  /** Runs before a unary answer is sent (the answer waits for it). */
+  beforeAnswer?: (method: string, answer: unknown) => Promise<void>;
+  /** Runs after a unary answer was sent. */
+  afterAnswer?: (method: string, answer: unknown) => void;
+  /** Ends a SubscribeToTask stream at once, with no event, when it returns true. */
+  cutSubscription?: (taskId: string) => boolean;
+  private handler?: DefaultRequestHandler;
+  /** The call context each task was created in (its owner: the task store is scoped by user). */
+  private readonly taskContexts = new Map<string, RequestContext['context']>();
   private readonly flaked = new Set<string>();
   private readonly contexts = new Map<string, string>();
   private server = new Server();
@@ -104,7 +115,11 @@ class PartnerAgent {
           metadata: undefined,
         }),
       );
-      if (ctx.request.metadata?.skillId === 'ask') {
+      this.taskContexts.set(taskId, ctx.context);
+      const skillId = ctx.request.metadata?.skillId;
+      if (skillId === 'late' || skillId === 'cut')
+        await new Promise<void>((resolve) => this.gates.set(taskId, resolve));
+      if (skillId === 'ask') {
         bus.publish(
           AgentEvent.statusUpdate({
             taskId,
@@ -113,7 +128,7 @@ class PartnerAgent {
             metadata: undefined,
           }),
         );
-      } else if (ctx.request.metadata?.skillId === 'refuse') {
+      } else if (skillId === 'refuse') {
         bus.publish(
           AgentEvent.statusUpdate({
             taskId,
@@ -172,6 +187,20 @@ class PartnerAgent {
     },
   };
 
+  /** Lets a waiting task complete; resolves once the task store says COMPLETED. */
+  async release(taskId: string): Promise<void> {
+    this.gates.get(taskId)!();
+    // Event-driven: the handler saves the events as the executor publishes them; yield until it has.
+    for (;;) {
+      const task = await this.handler!.getTask(
+        { tenant: '', id: taskId, historyLength: 0 },
+        this.taskContexts.get(taskId)!,
+      );
+      if (task.status?.state === A2aState.TASK_STATE_COMPLETED) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   private text(taskId: string, contextId: string, text: string): A2aMessage {
     return {
       messageId: `${taskId}-status`,
@@ -187,11 +216,11 @@ class PartnerAgent {
 
   async start(card: (address: string) => Parameters<typeof A2aCardJson.fromJSON>[0]): Promise<void> {
     const keys = createLocalJWKSet(this.mesh.jwks);
-    const handler = new DefaultRequestHandler(
+    const handler = (this.handler = new DefaultRequestHandler(
       A2aCardJson.fromJSON(card('127.0.0.1:0')),
       new InMemoryTaskStore(),
       this.executor,
-    );
+    ));
     const impl = grpcService({
       requestHandler: handler,
       // It trusts the mesh's issuer: a token for this agent, verified against the mesh's keys.
@@ -224,7 +253,23 @@ class PartnerAgent {
             return;
           }
         }
-        return (fn as (c: unknown, cb: unknown) => unknown)(call, callback);
+        if (method === 'subscribeToTask' && this.cutSubscription?.((call.request as { id: string }).id)) {
+          (call as unknown as { end(): void }).end();
+          return;
+        }
+        if (!callback) return (fn as (c: unknown) => unknown)(call);
+        const answer: sendUnaryData<unknown> = (err, value) => {
+          if (err || !this.beforeAnswer) {
+            callback(err, value);
+            if (!err) this.afterAnswer?.(method, value);
+            return;
+          }
+          void this.beforeAnswer(method, value).then(() => {
+            callback(null, value);
+            this.afterAnswer?.(method, value);
+          });
+        };
+        return (fn as (c: unknown, cb: unknown) => unknown)(call, answer);
       };
     }
     this.server.addService(A2AService, counted);
@@ -276,6 +321,8 @@ const partnerCard =
       },
       { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
       { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
+      { id: 'late', name: 'Late', description: 'Converts, after a while', tags: ['fx'], examples: [] },
+      { id: 'cut', name: 'Cut', description: 'Converts, after a while', tags: ['fx'], examples: [] },
     ],
   });
 
@@ -390,7 +437,13 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     });
     const card = matches[0]!.entry!.card!;
     expect(card.$case === 'agent' && card.agent.a2a?.external).toBe(true);
-    expect(card.$case === 'agent' && card.agent.skills.map((s) => s.id)).toEqual(['convert', 'refuse', 'ask']);
+    expect(card.$case === 'agent' && card.agent.skills.map((s) => s.id)).toEqual([
+      'convert',
+      'refuse',
+      'ask',
+      'late',
+      'cut',
+    ]);
   });
 
   test('a step on the external agent completes with its result, with the caller delegated; the explanation shows a gap for it', async () => {
@@ -571,5 +624,46 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     expect(partner.calls.length).toBe(calls);
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
+  }, 120_000);
+  /** The task id in a SendMessage or GetTask answer. */
+  const taskIdOf = (answer: unknown) =>
+    (answer as { payload?: { value?: { id?: string } }; id?: string }).payload?.value?.id ??
+    (answer as { id?: string }).id ??
+    '';
+
+  test('a task that answers WORKING and completes before SubscribeToTask (refused as terminal): the step completes', async () => {
+    const calls = partner.calls.length;
+    // The task completes once SendMessage has answered WORKING and before that answer is sent on.
+    partner.beforeAnswer = (method, answer) =>
+      method === 'sendMessage' ? partner.release(taskIdOf(answer)) : Promise.resolve();
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('late-1', 'late', 4));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":8');
+      expect(partner.calls.slice(calls)).toEqual(['sendMessage', 'subscribeToTask', 'getTask']);
+    } finally {
+      partner.beforeAnswer = undefined;
+    }
+  }, 120_000);
+
+  test('a subscription that ends before the task settles: GetTask is polled until it does', async () => {
+    const calls = partner.calls.length;
+    let released = false;
+    partner.cutSubscription = () => true;
+    // The task completes only once the first GetTask has answered WORKING.
+    partner.afterAnswer = (method, answer) => {
+      if (method !== 'getTask' || released) return;
+      released = true;
+      void partner.release(taskIdOf(answer));
+    };
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('cut-1', 'cut', 5));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":10');
+      expect(partner.calls.slice(calls, calls + 4)).toEqual(['sendMessage', 'subscribeToTask', 'getTask', 'getTask']);
+    } finally {
+      partner.cutSubscription = undefined;
+      partner.afterAnswer = undefined;
+    }
   }, 120_000);
 });

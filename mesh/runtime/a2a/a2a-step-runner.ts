@@ -212,7 +212,8 @@ export class A2aStepRunner {
             acceptedOutputModes: ['application/json', 'text/plain'],
             taskPushNotificationConfig: undefined,
             historyLength: 0,
-            returnImmediately: false,
+            // The task id comes back at once, so it is recorded before the task is followed.
+            returnImmediately: true,
           },
           // The skill, as agentmesh agents read it (other agents route by the message).
           metadata: { skillId },
@@ -230,7 +231,7 @@ export class A2aStepRunner {
     const stateOf = (t: A2aTask) => t.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
     if (!settled(stateOf(task))) {
       try {
-        task = await this.follow(client, agent, task, options, call.signal);
+        task = await this.follow(client, agent, task.id, options, call.signal);
       } catch (err) {
         // Canceled or timed out here: stop the external task too, so no work goes on for nobody.
         if (call.signal.aborted) {
@@ -269,28 +270,39 @@ export class A2aStepRunner {
     );
   }
 
-  /** Follows a task until it settles: its stream when the card says it streams, else GetTask with growing pauses. */
+  /**
+   * Follows a task until it settles: its stream when the card says it streams, then GetTask, polled
+   * with growing pauses until the task settles. The stream may say nothing of the end: a task that
+   * settled before SubscribeToTask is refused (UNSUPPORTED_OPERATION, as the SDK's server answers for
+   * a terminal task), and a stream may end before a settled state.
+   */
   private async follow(
     client: Client,
     agent: ExternalAgent,
-    task: A2aTask,
+    id: string,
     options: () => { signal?: AbortSignal; serviceParameters: Record<string, string> },
     signal: AbortSignal,
   ): Promise<A2aTask> {
-    const get = () => client.getTask({ tenant: '', id: task.id, historyLength: 0 }, options());
     if (agent.card.capabilities?.streaming) {
-      for await (const event of client.resubscribeTask({ tenant: '', id: task.id }, options())) {
-        const p = event.payload;
-        const state =
-          p?.$case === 'statusUpdate' ? p.value.status?.state : p?.$case === 'task' ? p.value.status?.state : undefined;
-        if (state !== undefined && settled(state)) break;
+      try {
+        for await (const event of client.resubscribeTask({ tenant: '', id }, options())) {
+          const p = event.payload;
+          const state =
+            p?.$case === 'statusUpdate'
+              ? p.value.status?.state
+              : p?.$case === 'task'
+                ? p.value.status?.state
+                : undefined;
+          if (state !== undefined && settled(state)) break;
+        }
+      } catch (err) {
+        if ((err as Error).name !== 'UnsupportedOperationError') throw err;
       }
-      return get();
     }
     for (let pause = 200; ; pause = Math.min(pause * 2, 5_000)) {
-      await sleep(pause, signal);
-      const now = await get();
+      const now = await client.getTask({ tenant: '', id, historyLength: 0 }, options());
       if (settled(now.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) return now;
+      await sleep(pause, signal);
     }
   }
 
