@@ -72,6 +72,10 @@ class PartnerAgent {
   readonly claims: JWTPayload[] = [];
   /** Tasks of the `late` and `cut` skills wait (WORKING) until released. */
   private readonly gates = new Map<string, () => void>();
+  /** The methods whose answer was lost after the handler acted (in order). */
+  readonly lostAnswers: string[] = [];
+  /** The first call for which it returns true has its answer lost (once). */
+  loseAnswer?: (method: string) => boolean;
   /** Runs before a unary answer is sent (the answer waits for it). */
   beforeAnswer?: (method: string, answer: unknown) => Promise<void>;
   /** Runs after a unary answer was sent. */
@@ -234,8 +238,9 @@ class PartnerAgent {
         return { isAuthenticated: true, userName: String(payload.sub) };
       },
     }) as unknown as UntypedServiceImplementation;
-    // Every call is counted; the first SendMessage of a `flaky` message is answered UNAVAILABLE
-    // before the SDK sees it (as an overloaded front end would), once per message id.
+    // Every call is counted. The first SendMessage of a `flaky` message (once per message id), and
+    // the first call `loseAnswer` picks, reach the SDK's handler, which acts; their answer is lost on
+    // the way back (UNAVAILABLE instead), as when a connection drops after the work began.
     const counted: UntypedServiceImplementation = {};
     for (const [method, fn] of Object.entries(impl)) {
       counted[method] = (
@@ -243,15 +248,26 @@ class PartnerAgent {
         callback: sendUnaryData<unknown>,
       ) => {
         this.calls.push(method);
+        let lost = false;
         if (method === 'sendMessage') {
           const message = call.request.message!;
           this.messageIds.push(message.messageId);
           const data = message.parts.find((p) => p.content?.$case === 'data')?.content?.value as { flaky?: boolean };
           if (data?.flaky && !this.flaked.has(message.messageId)) {
             this.flaked.add(message.messageId);
-            callback({ code: status.UNAVAILABLE, details: 'partner overloaded, try again' });
-            return;
+            lost = true;
           }
+        }
+        if (this.loseAnswer?.(method)) {
+          this.loseAnswer = undefined;
+          lost = true;
+        }
+        if (lost) {
+          const reply = callback;
+          callback = (err) => {
+            this.lostAnswers.push(method);
+            reply(err ?? { code: status.UNAVAILABLE, details: 'connection reset' });
+          };
         }
         if (method === 'subscribeToTask' && this.cutSubscription?.((call.request as { id: string }).id)) {
           (call as unknown as { end(): void }).end();
@@ -348,6 +364,12 @@ const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: st
     a2a: { card: a2aJson, cardUrl: '', external: true, caPem },
   });
 };
+
+/** The task id in a SendMessage or GetTask answer. */
+const taskIdOf = (answer: unknown) =>
+  (answer as { payload?: { value?: { id?: string } }; id?: string }).payload?.value?.id ??
+  (answer as { id?: string }).id ??
+  '';
 
 describe('an external A2A agent (the official SDK server) as a collaborator of an agentmesh agent', () => {
   let mesh: TestMesh;
@@ -504,19 +526,48 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     );
   }, 120_000);
 
-  test('an UNAVAILABLE answer is retried with the same message id: one task at the external agent', async () => {
+  test('a SendMessage answer lost after the agent created the task: the retry takes that task up, not a second one', async () => {
     const before = partner.executed.length;
+    const calls = partner.calls.length;
     const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('flaky-1', 'flaky', 7));
     expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(JSON.stringify(task!.artifacts)).toContain('"amount":14');
     const id = `${task!.id}:partner:1`;
-    expect(partner.messageIds.filter((m) => m === id)).toEqual([id, id]);
+    // Sent once: the handler ran (one task), its answer was lost, the retry found the task in the key's context.
+    expect(partner.lostAnswers.at(-1)).toBe('sendMessage');
+    expect(partner.messageIds.filter((m) => m === id)).toEqual([id]);
     expect(partner.executed.slice(before)).toEqual([id]);
+    expect(partner.calls.slice(calls, calls + 3)).toEqual(['sendMessage', 'listTasks', 'getTask']);
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     const attempts = explanation!.execution.find((e) => e.stepId === 'partner')!.attempts;
     expect(attempts.map((a) => [a.code, a.idempotencyKey])).toEqual([
       ['UNAVAILABLE', id],
       ['OK', id],
     ]);
+    expect(attempts[1]!.childTask!.taskId).not.toBe('');
+  }, 120_000);
+
+  test('an attempt that recorded its external task and then lost an answer: the retry follows that task, sending nothing', async () => {
+    const before = partner.executed.length;
+    const calls = partner.calls.length;
+    // The task completes before SendMessage answers; the first GetTask answer is then lost.
+    partner.beforeAnswer = (method, answer) =>
+      method === 'sendMessage' ? partner.release(taskIdOf(answer)) : Promise.resolve();
+    partner.loseAnswer = (method) => method === 'getTask';
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('late-lost-1', 'late', 6));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":12');
+      expect(partner.executed.slice(before)).toHaveLength(1);
+      expect(partner.calls.slice(calls)).toEqual(['sendMessage', 'subscribeToTask', 'getTask', 'getTask']);
+      const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+      const attempts = explanation!.execution.find((e) => e.stepId === 'partner')!.attempts;
+      expect(attempts.map((a) => a.code)).toEqual(['UNAVAILABLE', 'OK']);
+      expect(attempts[1]!.childTask).toEqual(attempts[0]!.childTask);
+    } finally {
+      partner.beforeAnswer = undefined;
+      partner.loseAnswer = undefined;
+    }
   }, 120_000);
 
   test('a card asking for a token of another issuer fails the step, naming the token URL; the agent gets no call', async () => {
@@ -625,11 +676,6 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
   }, 120_000);
-  /** The task id in a SendMessage or GetTask answer. */
-  const taskIdOf = (answer: unknown) =>
-    (answer as { payload?: { value?: { id?: string } }; id?: string }).payload?.value?.id ??
-    (answer as { id?: string }).id ??
-    '';
 
   test('a task that answers WORKING and completes before SubscribeToTask (refused as terminal): the step completes', async () => {
     const calls = partner.calls.length;

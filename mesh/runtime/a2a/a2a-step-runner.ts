@@ -194,7 +194,8 @@ export class A2aStepRunner {
       parts.push({ content: { $case: 'text', value: call.prompt }, metadata: undefined, filename: '', mediaType: '' });
     const message: A2aMessage = {
       messageId: call.idempotencyKey,
-      contextId: '',
+      // Its own context, named by the key: a retry finds the task it may have created (ListTasks).
+      contextId: call.idempotencyKey,
       taskId: '',
       role: Role.ROLE_USER,
       parts,
@@ -202,24 +203,29 @@ export class A2aStepRunner {
       extensions: [],
       referenceTaskIds: [],
     };
+    // The SDK's server does not deduplicate by message id: after an ambiguous failure the task the
+    // earlier attempt created (recorded, or found in the key's context) is taken up, not sent again.
+    const earlier = call.resumes && (await this.taskSentBefore(client, agent, call, options));
     let sent;
     try {
-      sent = await client.sendMessage(
-        {
-          tenant: '',
-          message,
-          configuration: {
-            acceptedOutputModes: ['application/json', 'text/plain'],
-            taskPushNotificationConfig: undefined,
-            historyLength: 0,
-            // The task id comes back at once, so it is recorded before the task is followed.
-            returnImmediately: true,
+      sent =
+        earlier ??
+        (await client.sendMessage(
+          {
+            tenant: '',
+            message,
+            configuration: {
+              acceptedOutputModes: ['application/json', 'text/plain'],
+              taskPushNotificationConfig: undefined,
+              historyLength: 0,
+              // The task id comes back at once, so it is recorded before the task is followed.
+              returnImmediately: true,
+            },
+            // The skill, as agentmesh agents read it (other agents route by the message).
+            metadata: { skillId },
           },
-          // The skill, as agentmesh agents read it (other agents route by the message).
-          metadata: { skillId },
-        },
-        options(),
-      );
+          options(),
+        ));
     } catch (err) {
       throw meshErrorOf(err, agent.name);
     }
@@ -268,6 +274,44 @@ export class A2aStepRunner {
       Code.FAILED_PRECONDITION,
       `external A2A agent ${agent.name} task ${task.id} ended ${stateName(state)}${why ? `: ${why}` : ''}`,
     );
+  }
+
+  /**
+   * The task an earlier attempt under the same key created: the one it recorded, else the one in the
+   * key's context (its reply was lost). Undefined when there is none, or the agent cannot list tasks
+   * (then the message is sent again: an agent that does not deduplicate may make a second task).
+   */
+  private async taskSentBefore(
+    client: Client,
+    agent: ExternalAgent,
+    call: StepCall,
+    options: () => { signal?: AbortSignal; serviceParameters: Record<string, string> },
+  ): Promise<A2aTask | undefined> {
+    const recorded = call.resumes?.childTask;
+    try {
+      const get = (id: string) => client.getTask({ tenant: '', id, historyLength: 0 }, options());
+      if (recorded?.agent === agent.name) return await get(recorded.taskId);
+      const { tasks } = await client.listTasks(
+        {
+          tenant: '',
+          contextId: call.idempotencyKey,
+          status: TaskState.TASK_STATE_UNSPECIFIED,
+          pageSize: 1,
+          pageToken: '',
+          historyLength: 0,
+          statusTimestampAfter: undefined,
+        },
+        options(),
+      );
+      // Listed without its artifacts: read whole.
+      return tasks[0] && (await get(tasks[0].id));
+    } catch (err) {
+      const { code } = meshErrorOf(err, agent.name);
+      // Not found, or no ListTasks there: nothing to take up. Anything else is this attempt's failure.
+      if (recorded || (code !== Code.UNIMPLEMENTED && code !== Code.FAILED_PRECONDITION))
+        throw meshErrorOf(err, agent.name);
+      return undefined;
+    }
   }
 
   /**
