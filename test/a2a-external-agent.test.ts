@@ -486,7 +486,10 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     // The scopes its card's requirement lists, and no more of the caller's.
     expect(claims.scope).toBe('task.write');
 
+    // Explaining does not call the external agent (the reader's token is not sent out).
+    const calls = partner.calls.length;
     const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 2 });
+    expect(partner.calls.length).toBe(calls);
     const step = explanation!.execution.find((e) => e.stepId === 'partner')!;
     const ref = step.attempts.at(-1)!.childTask!;
     expect(ref.agent).toBe(FX);
@@ -499,7 +502,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const gap = child.result?.$case === 'gap' ? child.result.gap : undefined;
     expect(gap!.code).toBe('UNIMPLEMENTED');
     expect(gap!.reason).toContain(`${FX} is an external A2A agent and cannot explain itself`);
-    expect(gap!.reason).toContain(`its task ${ref.taskId} is COMPLETED`);
+    expect(gap!.reason).toContain(`its task ${ref.taskId} was COMPLETED when step partner ended`);
     const chosen = explanation!.collaborators.find((c) => c.stepId === 'partner')!;
     expect(chosen.address).toBe(partner.address);
   }, 120_000);
@@ -510,6 +513,15 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
     expect(why).toContain(`external A2A agent ${FX}`);
     expect(why).toContain('ended FAILED: no rate for XTS today');
+    // The explanation's gap says what the step recorded of the external task, without asking the agent.
+    const calls = partner.calls.length;
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 2 });
+    expect(partner.calls.length).toBe(calls);
+    const child = explanation!.children.find((c) => c.stepId === 'partner')!;
+    const gap = child.result?.$case === 'gap' ? child.result.gap : undefined;
+    expect(gap!.reason).toContain(
+      `its task ${child.task!.taskId}: step partner ended FAILED_PRECONDITION with it (external A2A agent ${FX} task ${child.task!.taskId} ended FAILED: no rate for XTS today)`,
+    );
   }, 120_000);
 
   test('an external task asking for input fails the step (not bridged) and is canceled there', async () => {

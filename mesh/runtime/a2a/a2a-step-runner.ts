@@ -13,6 +13,7 @@ import {
 import { ClientFactory, type Client } from '@a2a-js/sdk/client';
 import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import type { AgentCard } from '../../../gen/agentmesh/v1/card.js';
+import type { StepAttempt } from '../../../gen/agentmesh/v1/explain.js';
 import { Code, MeshError } from '../../core/index.js';
 import { EXTERNAL_A2A_VERSION } from '../../discovery/index.js';
 import { spiffeUrisOf } from '../../security/index.js';
@@ -363,29 +364,24 @@ export class A2aStepRunner {
       .catch(() => undefined);
   }
 
-  /**
-   * What is known of an external child task, for an explanation: its state,
-   * read with the explaining caller's authority (exchanged like a step's), or
-   * why it could not be read.
-   */
-  async describe(agent: ExternalAgent, taskId: string, authority: string | undefined): Promise<string> {
-    try {
-      // Read rights are asked as sending ones are: the card names no finer scopes for GetTask.
-      const skillId = agent.card.skills[0]?.id ?? '';
-      const { client, options } = await this.prepare(agent, skillId, authority, AbortSignal.timeout(5_000));
-      const task = await client.getTask({ tenant: '', id: taskId, historyLength: 0 }, options());
-      const why = reasonOf(task);
-      return `its task ${taskId} is ${stateName(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)}${why ? ` (${why})` : ''}`;
-    } catch (err) {
-      return `its task ${taskId}'s state could not be read (${meshErrorOf(err, agent.name).message})`;
-    }
-  }
-
   /** Closes every channel. */
   close(): void {
     for (const { client } of this.clients.values()) void client.then(closeClient, () => undefined);
     this.clients.clear();
   }
+}
+
+/**
+ * What a step recorded of its external child task, for an explanation: the state the step saw when
+ * its attempt ended (the attempt's outcome, whose reason names the task's state when it did not
+ * complete). The agent is not asked: the reader's token would be sent to it.
+ */
+export function recordedChildState(taskId: string, recorded: { stepId: string; attempt: StepAttempt }): string {
+  const { stepId, attempt } = recorded;
+  if (!attempt.finishedAt)
+    return `its task ${taskId} was still running when last recorded (step ${stepId} had not ended)`;
+  if (attempt.code === 'OK') return `its task ${taskId} was COMPLETED when step ${stepId} ended`;
+  return `its task ${taskId}: step ${stepId} ended ${attempt.code} with it (${attempt.error})`;
 }
 
 /**
