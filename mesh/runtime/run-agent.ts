@@ -229,7 +229,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       });
       kit.onShutdown(() => runtime.close());
       const explainChild: ExplainChild = async (ref, maxDepth, ctx, recorded) => {
-        const outside = await findExternal(ref.agent);
+        const { external: outside, choice } = await findExternal(ref.agent);
         // Not an error: an external agent has no ExplainTask. The gap says so, and what the step
         // recorded of its task; the agent is not called (the reader's token is not sent out).
         if (outside)
@@ -238,7 +238,9 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
             `${ref.agent} is an external A2A agent and cannot explain itself; ${recordedChildState(ref.taskId, recorded)}`,
           );
         return (
-          await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })
+          await (
+            await agents.connect(ref.agent, choice)
+          ).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })
         ).explanation!;
       };
       // Known once the server listens (its address).

@@ -58,11 +58,17 @@ const settled = (state: TaskState) => TERMINAL.has(state) || WAITING.has(state);
 /** A state's short name, e.g. FAILED. */
 export const stateName = (state: TaskState) => (TaskState[state] ?? String(state)).replace(/^TASK_STATE_/, '');
 
-/** The external agent the registry describes under `name`, or undefined when it is an agentmesh agent (or statically routed). */
-export async function findExternalAgent(routes: CollaboratorRoutes, name: string): Promise<ExternalAgent | undefined> {
-  if (routes.static.has(name) || !routes.discovery()) return undefined;
+/**
+ * Locates the agent named `name` once: the external agent the registry describes under it, else the
+ * choice to connect to it with (nothing for a static route or without a registry: connecting finds it).
+ */
+export async function findExternalAgent(
+  routes: CollaboratorRoutes,
+  name: string,
+): Promise<{ external?: ExternalAgent; choice?: Choice }> {
+  if (routes.static.has(name) || !routes.discovery()) return {};
   const { choice, card } = await locateCollaborator(routes, name);
-  return card?.a2a?.external ? externalAgentOf(card, choice) : undefined;
+  return card?.a2a?.external ? { external: externalAgentOf(card, choice), choice } : { choice };
 }
 
 /** An external agent from its registry card (the A2A card under `a2a.card`). */
