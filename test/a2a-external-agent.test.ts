@@ -380,13 +380,16 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
   const others: PartnerAgent[] = [];
 
   /** The runner as the caller agent builds it: the mesh's token endpoint, the caller agent's certificate. */
-  const directRunner = () =>
+  const directRunner = (exchanges: string[] = []) =>
     new A2aStepRunner({
       meshTokenUrl: mesh.tokenUrl,
       trustDomain: (JSON.parse(readFileSync(join(mesh.home, 'mesh.json'), 'utf8')) as { trustDomain: string })
         .trustDomain,
       // The token the partner accepts (audience FX, the mesh's issuer): what an exchange would return.
-      exchange: (_subject, audience, scopes) => mesh.tokens.getToken(audience, scopes),
+      exchange: (_subject, audience, scopes) => {
+        exchanges.push(audience);
+        return mesh.tokens.getToken(audience, scopes);
+      },
       tls: () => {
         const certs = join(mesh.home, 'certs');
         return {
@@ -613,7 +616,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       const result = await runner.run(
         stepCall('two-interfaces'),
         externalAgent(json, partner.address, partnerCa.certPem),
-        'caller-token',
+        () => 'caller-token',
       );
       expect(JSON.stringify(result.output)).toContain('"amount":6');
       expect(partner.executed.slice(executed)).toEqual(['task-two-interfaces:partner:1']);
@@ -645,7 +648,11 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       const runner = directRunner();
       try {
         const err = await runner
-          .run(stepCall(`impostor-${others.length}`), externalAgent(json, impostor.address, caPem()), 'caller-token')
+          .run(
+            stepCall(`impostor-${others.length}`),
+            externalAgent(json, impostor.address, caPem()),
+            () => 'caller-token',
+          )
           .catch((e: unknown) => e);
         expect(err).toBeInstanceOf(Error);
         expect(impostor.calls).toEqual([]);
@@ -669,7 +676,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const runner = directRunner();
     try {
       const err = await runner
-        .run(stepCall('wrong-ca'), externalAgent(json, impostor.address, partnerCa.certPem), 'caller-token')
+        .run(stepCall('wrong-ca'), externalAgent(json, impostor.address, partnerCa.certPem), () => 'caller-token')
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(impostor.calls).toEqual([]);
@@ -722,6 +729,25 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     } finally {
       partner.cutSubscription = undefined;
       partner.afterAnswer = undefined;
+    }
+  }, 120_000);
+  test('each call to the external agent carries a token exchanged for it (a long follow outlives a token)', async () => {
+    const exchanges: string[] = [];
+    const runner = directRunner(exchanges);
+    const calls = partner.calls.length;
+    try {
+      const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const result = await runner.run(
+        stepCall('per-call-token'),
+        externalAgent(json, partner.address, partnerCa.certPem),
+        () => 'caller-token',
+      );
+      expect(JSON.stringify(result.output)).toContain('"amount":6');
+      const made = partner.calls.slice(calls);
+      expect(made.length).toBeGreaterThan(1);
+      expect(exchanges).toEqual(made.map(() => FX));
+    } finally {
+      runner.close();
     }
   }, 120_000);
 });

@@ -47,7 +47,8 @@ export class AgentStepRunner {
     const target = call.step.target;
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
     const located = await this.external?.find(target.agent.agent);
-    if (located?.external) return this.external!.runner.run(call, located.external, this.authorityFor(call.taskId));
+    if (located?.external)
+      return this.external!.runner.run(call, located.external, () => this.authorityFor(call.taskId));
     const authority = this.authorityFor(call.taskId);
     // Tokens are never persisted: after a restart (or a long wait) the task waits for its caller to come back.
     if (!authority)

@@ -46,6 +46,9 @@ export interface A2aCallerOptions {
   tls(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined;
 }
 
+/** Request options for one call, with a token exchanged for it. */
+type CallOptions = () => Promise<{ signal?: AbortSignal; serviceParameters: Record<string, string> }>;
+
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 const TERMINAL = new Set([
   TaskState.TASK_STATE_COMPLETED,
@@ -170,21 +173,36 @@ export class A2aStepRunner {
     return client;
   }
 
-  /** What a call needs: the client and its request options (token when the card asks for one). */
-  private async prepare(agent: ExternalAgent, skillId: string, authority: string | undefined, signal?: AbortSignal) {
+  /**
+   * What a call needs: the client and its request options, each with a token exchanged for that call
+   * (when the card asks for one): a long follow outlives a token. The first is exchanged here, before
+   * any call, so a refused exchange or a missing caller token leaves nothing sent.
+   */
+  private async prepare(
+    agent: ExternalAgent,
+    skillId: string,
+    authority: () => string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ client: Client; options: CallOptions }> {
     const access = a2aAccessFor(agent.card, skillId, this.options.meshTokenUrl, agent.name);
-    let token: string | undefined;
-    if (access.token) {
+    const bearer = async (): Promise<Record<string, string>> => {
+      if (!access.token) return {};
       // Tokens are never persisted: after a restart the task waits for its caller to come back.
-      if (!authority) throw authorityRequired(`no current token of the task's caller to act on ${agent.name} with`);
-      token = await this.options.exchange(authority, agent.name, access.token.scopes);
-    }
+      const subject = authority();
+      if (!subject) throw authorityRequired(`no current token of the task's caller to act on ${agent.name} with`);
+      return { authorization: `Bearer ${await this.options.exchange(subject, agent.name, access.token.scopes)}` };
+    };
+    let first: Record<string, string> | undefined = await bearer();
     const client = await this.clientFor(agent, access.mutualTls);
-    const serviceParameters: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    return { client, options: () => ({ signal, serviceParameters }) };
+    const options = async () => {
+      const serviceParameters = first ?? (await bearer());
+      first = undefined;
+      return { signal, serviceParameters };
+    };
+    return { client, options };
   }
 
-  async run(call: StepCall, agent: ExternalAgent, authority: string | undefined): Promise<StepResult> {
+  async run(call: StepCall, agent: ExternalAgent, authority: () => string | undefined): Promise<StepResult> {
     const target = call.step.target;
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
     const { skillId } = target.agent;
@@ -231,7 +249,7 @@ export class A2aStepRunner {
             // The skill, as agentmesh agents read it (other agents route by the message).
             metadata: { skillId },
           },
-          options(),
+          await options(),
         ));
     } catch (err) {
       throw meshErrorOf(err, agent.name);
@@ -292,11 +310,11 @@ export class A2aStepRunner {
     client: Client,
     agent: ExternalAgent,
     call: StepCall,
-    options: () => { signal?: AbortSignal; serviceParameters: Record<string, string> },
+    options: CallOptions,
   ): Promise<A2aTask | undefined> {
     const recorded = call.resumes?.childTask;
     try {
-      const get = (id: string) => client.getTask({ tenant: '', id, historyLength: 0 }, options());
+      const get = async (id: string) => client.getTask({ tenant: '', id, historyLength: 0 }, await options());
       if (recorded?.agent === agent.name) return await get(recorded.taskId);
       const { tasks } = await client.listTasks(
         {
@@ -308,7 +326,7 @@ export class A2aStepRunner {
           historyLength: 0,
           statusTimestampAfter: undefined,
         },
-        options(),
+        await options(),
       );
       // Listed without its artifacts: read whole.
       return tasks[0] && (await get(tasks[0].id));
@@ -331,12 +349,12 @@ export class A2aStepRunner {
     client: Client,
     agent: ExternalAgent,
     id: string,
-    options: () => { signal?: AbortSignal; serviceParameters: Record<string, string> },
+    options: CallOptions,
     signal: AbortSignal,
   ): Promise<A2aTask> {
     if (agent.card.capabilities?.streaming) {
       try {
-        for await (const event of client.resubscribeTask({ tenant: '', id }, options())) {
+        for await (const event of client.resubscribeTask({ tenant: '', id }, await options())) {
           const p = event.payload;
           const state =
             p?.$case === 'statusUpdate'
@@ -351,21 +369,16 @@ export class A2aStepRunner {
       }
     }
     for (let pause = 200; ; pause = Math.min(pause * 2, 5_000)) {
-      const now = await client.getTask({ tenant: '', id, historyLength: 0 }, options());
+      const now = await client.getTask({ tenant: '', id, historyLength: 0 }, await options());
       if (settled(now.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) return now;
       await sleep(pause, signal);
     }
   }
 
-  private async cancel(
-    client: Client,
-    id: string,
-    reason: string,
-    options: () => { serviceParameters: Record<string, string> },
-  ): Promise<void> {
+  private async cancel(client: Client, id: string, reason: string, options: CallOptions): Promise<void> {
     const signal = AbortSignal.timeout(5_000);
-    await client
-      .cancelTask({ tenant: '', id, metadata: { reason } }, { ...options(), signal })
+    await options()
+      .then((o) => client.cancelTask({ tenant: '', id, metadata: { reason } }, { ...o, signal }))
       .then(() => undefined)
       .catch(() => undefined);
   }
