@@ -86,7 +86,8 @@ class PartnerAgent {
   /** The call context each task was created in (its owner: the task store is scoped by user). */
   private readonly taskContexts = new Map<string, RequestContext['context']>();
   private readonly flaked = new Set<string>();
-  private readonly contexts = new Map<string, string>();
+  /** Each task's context id, by task id. */
+  readonly contexts = new Map<string, string>();
   private server = new Server();
   address = '';
 
@@ -408,13 +409,13 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     choice: { name: FX, version: '2.1.0', address, reasons: [], score: 0, alternatives: [] },
   });
   /** One attempt of an agent step on FX's `skillId`, with a deadline of a minute. */
-  const stepCall = (id: string, skillId = 'convert'): StepCall => ({
+  const stepCall = (id: string, skillId = 'convert', signal = AbortSignal.timeout(60_000)): StepCall => ({
     taskId: `task-${id}`,
     step: PlanStep.fromPartial({ id: 'partner', target: { $case: 'agent', agent: { agent: FX, skillId } } }),
     args: { amount: 3 },
     attempt: 1,
     idempotencyKey: `task-${id}:partner:1`,
-    signal: AbortSignal.timeout(60_000),
+    signal,
     deadline: Date.now() + 60_000,
     childTaskCreated: () => undefined,
   });
@@ -747,6 +748,34 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       expect(made.length).toBeGreaterThan(1);
       expect(exchanges).toEqual(made.map(() => FX));
     } finally {
+      runner.close();
+    }
+  }, 120_000);
+  test("a step stopped before SendMessage answered: the task it created there is canceled (found in the key's context)", async () => {
+    const runner = directRunner();
+    const stop = new AbortController();
+    const executed = partner.executed.length;
+    // The task exists (WORKING, waiting) when the step is stopped, before the answer reaches it.
+    partner.beforeAnswer = async (method) => {
+      if (method === 'sendMessage') stop.abort(new Error('the task was canceled'));
+    };
+    try {
+      const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const err = await runner
+        .run(
+          stepCall('stopped-early', 'late', stop.signal),
+          externalAgent(json, partner.address, partnerCa.certPem),
+          () => 'caller-token',
+        )
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(partner.executed.slice(executed)).toEqual(['task-stopped-early:partner:1']);
+      const canceled = partner.calls.lastIndexOf('cancelTask');
+      expect(partner.calls.slice(canceled - 1, canceled + 1)).toEqual(['listTasks', 'cancelTask']);
+      // The one canceled is the task this step's message created (its context is the step's key).
+      expect(partner.contexts.get(partner.canceled.at(-1)!)).toBe('task-stopped-early:partner:1');
+    } finally {
+      partner.beforeAnswer = undefined;
       runner.close();
     }
   }, 120_000);

@@ -252,6 +252,8 @@ export class A2aStepRunner {
           await options(),
         ));
     } catch (err) {
+      // Canceled or out of time before the answer: the task may exist there without its id known here.
+      if (call.signal.aborted) await this.cancelUnanswered(client, call, options);
       throw meshErrorOf(err, agent.name);
     }
     // An agent may answer with a message and no task: that message is the result.
@@ -373,6 +375,31 @@ export class A2aStepRunner {
       if (settled(now.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) return now;
       await sleep(pause, signal);
     }
+  }
+
+  /** Best effort: cancels the task a SendMessage left unanswered may have created (found in the key's context). */
+  private async cancelUnanswered(client: Client, call: StepCall, options: CallOptions): Promise<void> {
+    const signal = AbortSignal.timeout(5_000);
+    const found = await options()
+      .then((o) =>
+        client.listTasks(
+          {
+            tenant: '',
+            contextId: call.idempotencyKey,
+            status: TaskState.TASK_STATE_UNSPECIFIED,
+            pageSize: 10,
+            pageToken: '',
+            historyLength: 0,
+            statusTimestampAfter: undefined,
+          },
+          { ...o, signal },
+        ),
+      )
+      .then(({ tasks }) => tasks.filter((t) => !TERMINAL.has(t.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)))
+      .catch(() => []);
+    for (const task of found)
+      await this.cancel(client, task.id, `step ${call.step.id} of ${call.taskId} stopped`, options);
+    if (found.length) call.childTaskStopped?.();
   }
 
   private async cancel(client: Client, id: string, reason: string, options: CallOptions): Promise<void> {
