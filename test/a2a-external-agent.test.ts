@@ -27,15 +27,20 @@ import { A2AService, grpcService } from '@a2a-js/sdk/server/grpc';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { SendTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { AgentCard } from '../gen/agentmesh/v1/card.js';
+import { PlanStep } from '../gen/agentmesh/v1/plan.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { startTestMesh, TEST_CALLER, type TestMesh } from '../mesh/testing/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { issuerMetadata } from '../mesh/security/issuer-metadata.js';
+import { A2aStepRunner, type ExternalAgent } from '../mesh/runtime/a2a/a2a-step-runner.js';
+import type { StepCall } from '../mesh/runtime/executor.js';
 
 const CALLER_AGENT = 'demo/a2a-caller';
 const FX = 'partners/fx';
 const FOREIGN = 'partners/foreign-fx';
+/** Its card's OAuth2 requirement lists no scopes. */
+const UNSCOPED = 'partners/unscoped-fx';
 const FOREIGN_TOKEN_URL = 'https://idp.partner.example/oauth2/token';
 
 const request = (requestId: string, skillId: string, amount = 50): SendTaskRequest => ({
@@ -65,8 +70,24 @@ class PartnerAgent {
   readonly canceled: string[] = [];
   /** The verified claims of each call's token. */
   readonly claims: JWTPayload[] = [];
+  /** Tasks of the `late` and `cut` skills wait (WORKING) until released. */
+  private readonly gates = new Map<string, () => void>();
+  /** The methods whose answer was lost after the handler acted (in order). */
+  readonly lostAnswers: string[] = [];
+  /** The first call for which it returns true has its answer lost (once). */
+  loseAnswer?: (method: string) => boolean;
+  /** Runs before a unary answer is sent (the answer waits for it). */
+  beforeAnswer?: (method: string, answer: unknown) => Promise<void>;
+  /** Runs after a unary answer was sent. */
+  afterAnswer?: (method: string, answer: unknown) => void;
+  /** Ends a SubscribeToTask stream at once, with no event, when it returns true. */
+  cutSubscription?: (taskId: string) => boolean;
+  private handler?: DefaultRequestHandler;
+  /** The call context each task was created in (its owner: the task store is scoped by user). */
+  private readonly taskContexts = new Map<string, RequestContext['context']>();
   private readonly flaked = new Set<string>();
-  private readonly contexts = new Map<string, string>();
+  /** Each task's context id, by task id. */
+  readonly contexts = new Map<string, string>();
   private server = new Server();
   address = '';
 
@@ -99,7 +120,11 @@ class PartnerAgent {
           metadata: undefined,
         }),
       );
-      if (ctx.request.metadata?.skillId === 'ask') {
+      this.taskContexts.set(taskId, ctx.context);
+      const skillId = ctx.request.metadata?.skillId;
+      if (skillId === 'late' || skillId === 'cut')
+        await new Promise<void>((resolve) => this.gates.set(taskId, resolve));
+      if (skillId === 'ask') {
         bus.publish(
           AgentEvent.statusUpdate({
             taskId,
@@ -108,7 +133,7 @@ class PartnerAgent {
             metadata: undefined,
           }),
         );
-      } else if (ctx.request.metadata?.skillId === 'refuse') {
+      } else if (skillId === 'refuse') {
         bus.publish(
           AgentEvent.statusUpdate({
             taskId,
@@ -167,6 +192,20 @@ class PartnerAgent {
     },
   };
 
+  /** Lets a waiting task complete; resolves once the task store says COMPLETED. */
+  async release(taskId: string): Promise<void> {
+    this.gates.get(taskId)!();
+    // Event-driven: the handler saves the events as the executor publishes them; yield until it has.
+    for (;;) {
+      const task = await this.handler!.getTask(
+        { tenant: '', id: taskId, historyLength: 0 },
+        this.taskContexts.get(taskId)!,
+      );
+      if (task.status?.state === A2aState.TASK_STATE_COMPLETED) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   private text(taskId: string, contextId: string, text: string): A2aMessage {
     return {
       messageId: `${taskId}-status`,
@@ -182,11 +221,11 @@ class PartnerAgent {
 
   async start(card: (address: string) => Parameters<typeof A2aCardJson.fromJSON>[0]): Promise<void> {
     const keys = createLocalJWKSet(this.mesh.jwks);
-    const handler = new DefaultRequestHandler(
+    const handler = (this.handler = new DefaultRequestHandler(
       A2aCardJson.fromJSON(card('127.0.0.1:0')),
       new InMemoryTaskStore(),
       this.executor,
-    );
+    ));
     const impl = grpcService({
       requestHandler: handler,
       // It trusts the mesh's issuer: a token for this agent, verified against the mesh's keys.
@@ -200,8 +239,9 @@ class PartnerAgent {
         return { isAuthenticated: true, userName: String(payload.sub) };
       },
     }) as unknown as UntypedServiceImplementation;
-    // Every call is counted; the first SendMessage of a `flaky` message is answered UNAVAILABLE
-    // before the SDK sees it (as an overloaded front end would), once per message id.
+    // Every call is counted. The first SendMessage of a `flaky` message (once per message id), and
+    // the first call `loseAnswer` picks, reach the SDK's handler, which acts; their answer is lost on
+    // the way back (UNAVAILABLE instead), as when a connection drops after the work began.
     const counted: UntypedServiceImplementation = {};
     for (const [method, fn] of Object.entries(impl)) {
       counted[method] = (
@@ -209,17 +249,44 @@ class PartnerAgent {
         callback: sendUnaryData<unknown>,
       ) => {
         this.calls.push(method);
+        let lost = false;
         if (method === 'sendMessage') {
           const message = call.request.message!;
           this.messageIds.push(message.messageId);
           const data = message.parts.find((p) => p.content?.$case === 'data')?.content?.value as { flaky?: boolean };
           if (data?.flaky && !this.flaked.has(message.messageId)) {
             this.flaked.add(message.messageId);
-            callback({ code: status.UNAVAILABLE, details: 'partner overloaded, try again' });
-            return;
+            lost = true;
           }
         }
-        return (fn as (c: unknown, cb: unknown) => unknown)(call, callback);
+        if (this.loseAnswer?.(method)) {
+          this.loseAnswer = undefined;
+          lost = true;
+        }
+        if (lost) {
+          const reply = callback;
+          callback = (err) => {
+            this.lostAnswers.push(method);
+            reply(err ?? { code: status.UNAVAILABLE, details: 'connection reset' });
+          };
+        }
+        if (method === 'subscribeToTask' && this.cutSubscription?.((call.request as { id: string }).id)) {
+          (call as unknown as { end(): void }).end();
+          return;
+        }
+        if (!callback) return (fn as (c: unknown) => unknown)(call);
+        const answer: sendUnaryData<unknown> = (err, value) => {
+          if (err || !this.beforeAnswer) {
+            callback(err, value);
+            if (!err) this.afterAnswer?.(method, value);
+            return;
+          }
+          void this.beforeAnswer(method, value).then(() => {
+            callback(null, value);
+            this.afterAnswer?.(method, value);
+          });
+        };
+        return (fn as (c: unknown, cb: unknown) => unknown)(call, answer);
       };
     }
     this.server.addService(A2AService, counted);
@@ -240,37 +307,41 @@ class PartnerAgent {
   }
 }
 
-/** The A2A card of the partner agent (ProtoJSON), its OAuth2 scheme at `tokenUrl`, plus mutual TLS. */
-const partnerCard = (name: string, tokenUrl: string) => (address: string) => ({
-  name,
-  description: 'Converts amounts to XTS (an agent of another framework)',
-  version: '2.1.0',
-  supportedInterfaces: [{ url: address, protocolBinding: 'GRPC', protocolVersion: '1.0' }],
-  capabilities: { streaming: true, pushNotifications: false },
-  securitySchemes: {
-    oauth2: {
-      oauth2SecurityScheme: {
-        description: 'tokens of the issuer this agent trusts',
-        flows: { clientCredentials: { tokenUrl, scopes: { 'task.write': 'convert amounts' } } },
+/** The A2A card of the partner agent (ProtoJSON), its OAuth2 scheme at `tokenUrl` requiring `scopes`, plus mutual TLS. */
+const partnerCard =
+  (name: string, tokenUrl: string, scopes = ['task.write']) =>
+  (address: string) => ({
+    name,
+    description: 'Converts amounts to XTS (an agent of another framework)',
+    version: '2.1.0',
+    supportedInterfaces: [{ url: address, protocolBinding: 'GRPC', protocolVersion: '1.0' }],
+    capabilities: { streaming: true, pushNotifications: false },
+    securitySchemes: {
+      oauth2: {
+        oauth2SecurityScheme: {
+          description: 'tokens of the issuer this agent trusts',
+          flows: { clientCredentials: { tokenUrl, scopes: { 'task.write': 'convert amounts' } } },
+        },
       },
+      mtls: { mtlsSecurityScheme: { description: 'client certificates of the mesh CA' } },
     },
-    mtls: { mtlsSecurityScheme: { description: 'client certificates of the mesh CA' } },
-  },
-  securityRequirements: [{ schemes: { oauth2: { list: ['task.write'] }, mtls: { list: [] } } }],
-  defaultInputModes: ['application/json'],
-  defaultOutputModes: ['application/json'],
-  skills: [
-    {
-      id: 'convert',
-      name: 'Convert',
-      description: 'Converts an amount to XTS',
-      tags: ['fx'],
-      examples: ['{"amount": 50}'],
-    },
-    { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
-    { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
-  ],
-});
+    securityRequirements: [{ schemes: { oauth2: { list: scopes }, mtls: { list: [] } } }],
+    defaultInputModes: ['application/json'],
+    defaultOutputModes: ['application/json'],
+    skills: [
+      {
+        id: 'convert',
+        name: 'Convert',
+        description: 'Converts an amount to XTS',
+        tags: ['fx'],
+        examples: ['{"amount": 50}'],
+      },
+      { id: 'refuse', name: 'Refuse', description: 'Refuses every amount', tags: ['fx'], examples: [] },
+      { id: 'ask', name: 'Ask', description: 'Asks which currency', tags: ['fx'], examples: [] },
+      { id: 'late', name: 'Late', description: 'Converts, after a while', tags: ['fx'], examples: [] },
+      { id: 'cut', name: 'Cut', description: 'Converts, after a while', tags: ['fx'], examples: [] },
+    ],
+  });
 
 /**
  * The registry entry an administrator makes from an A2A card: skills from the card, external, with
@@ -295,9 +366,59 @@ const externalEntry = (name: string, a2aJson: Record<string, unknown>, caPem: st
   });
 };
 
+/** The task id in a SendMessage or GetTask answer. */
+const taskIdOf = (answer: unknown) =>
+  (answer as { payload?: { value?: { id?: string } }; id?: string }).payload?.value?.id ??
+  (answer as { id?: string }).id ??
+  '';
+
 describe('an external A2A agent (the official SDK server) as a collaborator of an agentmesh agent', () => {
   let mesh: TestMesh;
   let partner: PartnerAgent;
+  let partnerCa: Awaited<ReturnType<typeof createCa>>;
+  let meshPeer: { issuer: string; caPem: string; jwks: JSONWebKeySet };
+  /** Other A2A servers started by a test (stopped at the end). */
+  const others: PartnerAgent[] = [];
+
+  /** The runner as the caller agent builds it: the mesh's token endpoint, the caller agent's certificate. */
+  const directRunner = (exchanges: string[] = []) =>
+    new A2aStepRunner({
+      meshTokenUrl: mesh.tokenUrl,
+      trustDomain: (JSON.parse(readFileSync(join(mesh.home, 'mesh.json'), 'utf8')) as { trustDomain: string })
+        .trustDomain,
+      // The token the partner accepts (audience FX, the mesh's issuer): what an exchange would return.
+      exchange: (_subject, audience, scopes) => {
+        exchanges.push(audience);
+        return mesh.tokens.getToken(audience, scopes);
+      },
+      tls: () => {
+        const certs = join(mesh.home, 'certs');
+        return {
+          ca: readFileSync(join(certs, 'ca.crt')),
+          cert: readFileSync(join(certs, 'demo', 'a2a-caller.crt')),
+          key: readFileSync(join(certs, 'demo', 'a2a-caller.key')),
+        };
+      },
+    });
+  /** The external agent as the registry describes it (its endpoint: `address`). */
+  const externalAgent = (json: Record<string, unknown>, address: string, caPem: string): ExternalAgent => ({
+    name: FX,
+    card: A2aCardJson.fromJSON(json),
+    caPem,
+    address,
+    choice: { name: FX, version: '2.1.0', address, reasons: [], score: 0, alternatives: [] },
+  });
+  /** One attempt of an agent step on FX's `skillId`, with a deadline of a minute. */
+  const stepCall = (id: string, skillId = 'convert', signal = AbortSignal.timeout(60_000)): StepCall => ({
+    taskId: `task-${id}`,
+    step: PlanStep.fromPartial({ id: 'partner', target: { $case: 'agent', agent: { agent: FX, skillId } } }),
+    args: { amount: 3 },
+    attempt: 1,
+    idempotencyKey: `task-${id}:partner:1`,
+    signal,
+    deadline: Date.now() + 60_000,
+    childTaskCreated: () => undefined,
+  });
 
   beforeAll(async () => {
     mesh = await startTestMesh({ agents: [CALLER_AGENT] });
@@ -307,25 +428,28 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
       (await httpRequest(jwks_uri!, { method: 'GET', ca: caPem })).body.toString(),
     ) as JSONWebKeySet;
     // The partner's certificate is from its own CA, not the mesh's: the registry entry carries that CA.
-    const partnerCa = await createCa('partner.example', 1);
+    partnerCa = await createCa('partner.example', 1);
     const pair = await issueWorkloadCert(partnerCa, {
       spiffeId: 'spiffe://partner.example/ns/partners/sa/fx',
       commonName: 'fx.partner.example',
     });
-    partner = new PartnerAgent({ issuer: mesh.issuer, caPem, jwks }, pair);
+    meshPeer = { issuer: mesh.issuer, caPem, jwks };
+    partner = new PartnerAgent(meshPeer, pair);
     await partner.start(partnerCard(FX, mesh.tokenUrl));
     const registry = mesh.registry();
-    for (const [name, tokenUrl] of [
-      [FX, mesh.tokenUrl],
-      [FOREIGN, FOREIGN_TOKEN_URL],
+    for (const [name, tokenUrl, scopes] of [
+      [FX, mesh.tokenUrl, ['task.write']],
+      [FOREIGN, FOREIGN_TOKEN_URL, ['task.write']],
+      [UNSCOPED, mesh.tokenUrl, []],
     ] as const) {
-      const json = partnerCard(name, tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const json = partnerCard(name, tokenUrl, [...scopes])(partner.address) as unknown as Record<string, unknown>;
       await registry.registerExternalAgent({ card: externalEntry(name, json, partnerCa.certPem) });
     }
     await mesh.startAgent('test/fixtures/a2a-caller-agent.ts', { name: CALLER_AGENT });
   }, 180_000);
 
   afterAll(async () => {
+    for (const other of others) await other.stop();
     await partner?.stop();
     await mesh?.stop();
   });
@@ -339,7 +463,13 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     });
     const card = matches[0]!.entry!.card!;
     expect(card.$case === 'agent' && card.agent.a2a?.external).toBe(true);
-    expect(card.$case === 'agent' && card.agent.skills.map((s) => s.id)).toEqual(['convert', 'refuse', 'ask']);
+    expect(card.$case === 'agent' && card.agent.skills.map((s) => s.id)).toEqual([
+      'convert',
+      'refuse',
+      'ask',
+      'late',
+      'cut',
+    ]);
   });
 
   test('a step on the external agent completes with its result, with the caller delegated; the explanation shows a gap for it', async () => {
@@ -357,8 +487,13 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     expect(claims.sub).toBe(callerSub);
     expect((claims.act as { sub: string }).sub).toBe(CALLER_AGENT);
     expect(claims.aud).toBe(FX);
+    // The scopes its card's requirement lists, and no more of the caller's.
+    expect(claims.scope).toBe('task.write');
 
+    // Explaining does not call the external agent (the reader's token is not sent out).
+    const calls = partner.calls.length;
     const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 2 });
+    expect(partner.calls.length).toBe(calls);
     const step = explanation!.execution.find((e) => e.stepId === 'partner')!;
     const ref = step.attempts.at(-1)!.childTask!;
     expect(ref.agent).toBe(FX);
@@ -371,7 +506,7 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const gap = child.result?.$case === 'gap' ? child.result.gap : undefined;
     expect(gap!.code).toBe('UNIMPLEMENTED');
     expect(gap!.reason).toContain(`${FX} is an external A2A agent and cannot explain itself`);
-    expect(gap!.reason).toContain(`its task ${ref.taskId} is COMPLETED`);
+    expect(gap!.reason).toContain(`its task ${ref.taskId} was COMPLETED when step partner ended`);
     const chosen = explanation!.collaborators.find((c) => c.stepId === 'partner')!;
     expect(chosen.address).toBe(partner.address);
   }, 120_000);
@@ -382,6 +517,15 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
     expect(why).toContain(`external A2A agent ${FX}`);
     expect(why).toContain('ended FAILED: no rate for XTS today');
+    // The explanation's gap says what the step recorded of the external task, without asking the agent.
+    const calls = partner.calls.length;
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 2 });
+    expect(partner.calls.length).toBe(calls);
+    const child = explanation!.children.find((c) => c.stepId === 'partner')!;
+    const gap = child.result?.$case === 'gap' ? child.result.gap : undefined;
+    expect(gap!.reason).toContain(
+      `its task ${child.task!.taskId}: step partner ended FAILED_PRECONDITION with it (external A2A agent ${FX} task ${child.task!.taskId} ended FAILED: no rate for XTS today)`,
+    );
   }, 120_000);
 
   test('an external task asking for input fails the step (not bridged) and is canceled there', async () => {
@@ -398,19 +542,48 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     );
   }, 120_000);
 
-  test('an UNAVAILABLE answer is retried with the same message id: one task at the external agent', async () => {
+  test('a SendMessage answer lost after the agent created the task: the retry takes that task up, not a second one', async () => {
     const before = partner.executed.length;
+    const calls = partner.calls.length;
     const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('flaky-1', 'flaky', 7));
     expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(JSON.stringify(task!.artifacts)).toContain('"amount":14');
     const id = `${task!.id}:partner:1`;
-    expect(partner.messageIds.filter((m) => m === id)).toEqual([id, id]);
+    // Sent once: the handler ran (one task), its answer was lost, the retry found the task in the key's context.
+    expect(partner.lostAnswers.at(-1)).toBe('sendMessage');
+    expect(partner.messageIds.filter((m) => m === id)).toEqual([id]);
     expect(partner.executed.slice(before)).toEqual([id]);
+    expect(partner.calls.slice(calls, calls + 3)).toEqual(['sendMessage', 'listTasks', 'getTask']);
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     const attempts = explanation!.execution.find((e) => e.stepId === 'partner')!.attempts;
     expect(attempts.map((a) => [a.code, a.idempotencyKey])).toEqual([
       ['UNAVAILABLE', id],
       ['OK', id],
     ]);
+    expect(attempts[1]!.childTask!.taskId).not.toBe('');
+  }, 120_000);
+
+  test('an attempt that recorded its external task and then lost an answer: the retry follows that task, sending nothing', async () => {
+    const before = partner.executed.length;
+    const calls = partner.calls.length;
+    // The task completes before SendMessage answers; the first GetTask answer is then lost.
+    partner.beforeAnswer = (method, answer) =>
+      method === 'sendMessage' ? partner.release(taskIdOf(answer)) : Promise.resolve();
+    partner.loseAnswer = (method) => method === 'getTask';
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('late-lost-1', 'late', 6));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":12');
+      expect(partner.executed.slice(before)).toHaveLength(1);
+      expect(partner.calls.slice(calls)).toEqual(['sendMessage', 'subscribeToTask', 'getTask', 'getTask']);
+      const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+      const attempts = explanation!.execution.find((e) => e.stepId === 'partner')!.attempts;
+      expect(attempts.map((a) => a.code)).toEqual(['UNAVAILABLE', 'OK']);
+      expect(attempts[1]!.childTask).toEqual(attempts[0]!.childTask);
+    } finally {
+      partner.beforeAnswer = undefined;
+      partner.loseAnswer = undefined;
+    }
   }, 120_000);
 
   test('a card asking for a token of another issuer fails the step, naming the token URL; the agent gets no call', async () => {
@@ -425,5 +598,185 @@ describe('an external A2A agent (the official SDK server) as a collaborator of a
     const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
     // Not retried: the card would have to change.
     expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
+  }, 120_000);
+  test('a card listing a second GRPC interface: the runner dials only the registered one (the other gets no call, no token)', async () => {
+    // Another server the partner's CA vouches for: were it dialed, it would get the caller's delegated token.
+    const pair = await issueWorkloadCert(partnerCa, {
+      spiffeId: 'spiffe://partner.example/ns/partners/sa/decoy',
+      commonName: 'decoy.partner.example',
+    });
+    const decoy = new PartnerAgent(meshPeer, pair);
+    others.push(decoy);
+    await decoy.start(partnerCard(FX, mesh.tokenUrl));
+    const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+    const interfaces = json.supportedInterfaces as object[];
+    json.supportedInterfaces = [...interfaces, { url: decoy.address, protocolBinding: 'GRPC', protocolVersion: '1.0' }];
+    const runner = directRunner();
+    try {
+      const executed = partner.executed.length;
+      const result = await runner.run(
+        stepCall('two-interfaces'),
+        externalAgent(json, partner.address, partnerCa.certPem),
+        () => 'caller-token',
+      );
+      expect(JSON.stringify(result.output)).toContain('"amount":6');
+      expect(partner.executed.slice(executed)).toEqual(['task-two-interfaces:partner:1']);
+      expect(decoy.calls).toEqual([]);
+    } finally {
+      runner.close();
+    }
+  }, 120_000);
+  /** Another A2A server answering as FX with the given certificate (stopped at the end). */
+  const otherServer = async (pair: { cert: string; key: string }) => {
+    const server = new PartnerAgent(meshPeer, pair);
+    others.push(server);
+    await server.start(partnerCard(FX, mesh.tokenUrl));
+    return server;
+  };
+  const meshWorkloadPair = () => ({
+    cert: readFileSync(join(mesh.home, 'certs', 'demo', 'a2a-caller.crt'), 'utf8'),
+    key: readFileSync(join(mesh.home, 'certs', 'demo', 'a2a-caller.key'), 'utf8'),
+  });
+
+  test.each([
+    ['empty ca_pem (the system roots, not the mesh CA)', () => ''],
+    ['ca_pem naming the mesh CA (a mesh workload is not an external agent)', () => meshPeer.caPem],
+  ])(
+    'a server presenting a mesh workload certificate is refused, with %s: it gets no call, no token',
+    async (_, caPem) => {
+      const impostor = await otherServer(meshWorkloadPair());
+      const json = partnerCard(FX, mesh.tokenUrl)(impostor.address) as unknown as Record<string, unknown>;
+      const runner = directRunner();
+      try {
+        const err = await runner
+          .run(
+            stepCall(`impostor-${others.length}`),
+            externalAgent(json, impostor.address, caPem()),
+            () => 'caller-token',
+          )
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect(impostor.calls).toEqual([]);
+        expect(impostor.claims).toEqual([]);
+      } finally {
+        runner.close();
+      }
+    },
+    120_000,
+  );
+
+  test("a server whose certificate is not from the entry's CA bundle is refused", async () => {
+    const otherCa = await createCa('other.example', 1);
+    const impostor = await otherServer(
+      await issueWorkloadCert(otherCa, {
+        spiffeId: 'spiffe://other.example/ns/partners/sa/fx',
+        commonName: 'fx.other.example',
+      }),
+    );
+    const json = partnerCard(FX, mesh.tokenUrl)(impostor.address) as unknown as Record<string, unknown>;
+    const runner = directRunner();
+    try {
+      const err = await runner
+        .run(stepCall('wrong-ca'), externalAgent(json, impostor.address, partnerCa.certPem), () => 'caller-token')
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(impostor.calls).toEqual([]);
+    } finally {
+      runner.close();
+    }
+  }, 120_000);
+  test('a card whose OAuth2 requirement lists no scopes fails the step before any call, naming the requirement; not retried', async () => {
+    const calls = partner.calls.length;
+    const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('unscoped-1', 'unscoped'));
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    const why = task!.status!.message!.parts.map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join('');
+    expect(why).toContain(`cannot call external A2A agent ${UNSCOPED}`);
+    expect(why).toContain("its card's security requirement 0 lists no scopes for OAuth2 scheme oauth2");
+    expect(partner.calls.length).toBe(calls);
+    const { explanation } = await mesh.agent(CALLER_AGENT).explainTask({ taskId: task!.id, maxDepth: 1 });
+    expect(explanation!.execution.find((e) => e.stepId === 'partner')!.attempts).toHaveLength(1);
+  }, 120_000);
+
+  test('a task that answers WORKING and completes before SubscribeToTask (refused as terminal): the step completes', async () => {
+    const calls = partner.calls.length;
+    // The task completes once SendMessage has answered WORKING and before that answer is sent on.
+    partner.beforeAnswer = (method, answer) =>
+      method === 'sendMessage' ? partner.release(taskIdOf(answer)) : Promise.resolve();
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('late-1', 'late', 4));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":8');
+      expect(partner.calls.slice(calls)).toEqual(['sendMessage', 'subscribeToTask', 'getTask']);
+    } finally {
+      partner.beforeAnswer = undefined;
+    }
+  }, 120_000);
+
+  test('a subscription that ends before the task settles: GetTask is polled until it does', async () => {
+    const calls = partner.calls.length;
+    let released = false;
+    partner.cutSubscription = () => true;
+    // The task completes only once the first GetTask has answered WORKING.
+    partner.afterAnswer = (method, answer) => {
+      if (method !== 'getTask' || released) return;
+      released = true;
+      void partner.release(taskIdOf(answer));
+    };
+    try {
+      const { task } = await mesh.agent(CALLER_AGENT).sendTask(request('cut-1', 'cut', 5));
+      expect(task!.status!.state).toBe(TaskState.TASK_STATE_COMPLETED);
+      expect(JSON.stringify(task!.artifacts)).toContain('"amount":10');
+      expect(partner.calls.slice(calls, calls + 4)).toEqual(['sendMessage', 'subscribeToTask', 'getTask', 'getTask']);
+    } finally {
+      partner.cutSubscription = undefined;
+      partner.afterAnswer = undefined;
+    }
+  }, 120_000);
+  test('each call to the external agent carries a token exchanged for it (a long follow outlives a token)', async () => {
+    const exchanges: string[] = [];
+    const runner = directRunner(exchanges);
+    const calls = partner.calls.length;
+    try {
+      const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const result = await runner.run(
+        stepCall('per-call-token'),
+        externalAgent(json, partner.address, partnerCa.certPem),
+        () => 'caller-token',
+      );
+      expect(JSON.stringify(result.output)).toContain('"amount":6');
+      const made = partner.calls.slice(calls);
+      expect(made.length).toBeGreaterThan(1);
+      expect(exchanges).toEqual(made.map(() => FX));
+    } finally {
+      runner.close();
+    }
+  }, 120_000);
+  test("a step stopped before SendMessage answered: the task it created there is canceled (found in the key's context)", async () => {
+    const runner = directRunner();
+    const stop = new AbortController();
+    const executed = partner.executed.length;
+    // The task exists (WORKING, waiting) when the step is stopped, before the answer reaches it.
+    partner.beforeAnswer = async (method) => {
+      if (method === 'sendMessage') stop.abort(new Error('the task was canceled'));
+    };
+    try {
+      const json = partnerCard(FX, mesh.tokenUrl)(partner.address) as unknown as Record<string, unknown>;
+      const err = await runner
+        .run(
+          stepCall('stopped-early', 'late', stop.signal),
+          externalAgent(json, partner.address, partnerCa.certPem),
+          () => 'caller-token',
+        )
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(partner.executed.slice(executed)).toEqual(['task-stopped-early:partner:1']);
+      const canceled = partner.calls.lastIndexOf('cancelTask');
+      expect(partner.calls.slice(canceled - 1, canceled + 1)).toEqual(['listTasks', 'cancelTask']);
+      // The one canceled is the task this step's message created (its context is the step's key).
+      expect(partner.contexts.get(partner.canceled.at(-1)!)).toBe('task-stopped-early:partner:1');
+    } finally {
+      partner.beforeAnswer = undefined;
+      runner.close();
+    }
   }, 120_000);
 });

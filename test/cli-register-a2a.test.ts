@@ -50,6 +50,12 @@ const PAGES: Record<string, string> = {
   '/jsonrpc-only': JSON.stringify(
     a2aCard([{ url: 'https://weather.example/a2a', protocolBinding: 'JSONRPC', protocolVersion: '1.0' }]),
   ),
+  '/two-grpc': JSON.stringify(
+    a2aCard([
+      { url: '127.0.0.1:50051', protocolBinding: 'GRPC', protocolVersion: '1.0' },
+      { url: '127.0.0.1:50052', protocolBinding: 'GRPC', protocolVersion: '1.0' },
+    ]),
+  ),
 };
 
 describe('agentmesh register a2a', () => {
@@ -165,6 +171,21 @@ describe('agentmesh register a2a', () => {
       caFile,
     ]);
     expect(again.stdout).toContain('(registry revision 1)');
+    // A query string (often a token) is neither fetched with nor kept: the card's URL is the bare path.
+    const queried = await cli([
+      'register',
+      'a2a',
+      `${origin}/.well-known/agent-card.json?access_token=abc#top`,
+      '--name',
+      'partners/weather-q',
+      '--owner',
+      'partner-team',
+      '--ca',
+      caFile,
+    ]);
+    expect(queried.code).toBe(0);
+    const kept = await cli(['agents', '--json', '--name', 'partners/weather-q']);
+    expect(JSON.parse(kept.stdout)[0].entry.agent.a2a.cardUrl).toBe(`${origin}/.well-known/agent-card.json`);
   }, 120_000);
 
   test.each([
@@ -175,6 +196,12 @@ describe('agentmesh register a2a', () => {
     [['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--url', '/not-a-card'], 1, 'not a usable A2A card'],
     [['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--url', '/jsonrpc-only'], 1, 'no GRPC interface'],
     [['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--url', '/missing'], 1, 'HTTP 404'],
+    [
+      ['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--url', '/two-grpc'],
+      1,
+      'A2A card.supportedInterfaces: 2 GRPC interfaces with protocolVersion 1.0',
+    ],
+    [['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--userinfo'], 2, 'must not carry a user name or password'],
     [['--name', 'partners/w', '--owner', 'x', '--ca', 'CA', '--unreachable'], 1, 'ECONNREFUSED'],
   ])(
     'one-line error: %j',
@@ -183,12 +210,20 @@ describe('agentmesh register a2a', () => {
       const path = at >= 0 ? options.splice(at, 2)[1]! : '';
       const unreachable = options.indexOf('--unreachable');
       if (unreachable >= 0) options.splice(unreachable, 1);
-      const url = unreachable >= 0 ? 'https://127.0.0.1:1' : `${origin}${path}`;
+      const userinfo = options.indexOf('--userinfo');
+      if (userinfo >= 0) options.splice(userinfo, 1);
+      const url =
+        unreachable >= 0
+          ? 'https://127.0.0.1:1'
+          : userinfo >= 0
+            ? origin.replace('https://', 'https://admin:s3cret@')
+            : `${origin}${path}`;
       const args = options.map((o) => (o === 'CA' ? caFile : o));
       const result = await cli(['register', 'a2a', url, ...args]);
       expect(result.code).toBe(code);
       expect(result.stderr).toContain(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).not.toContain('s3cret');
     },
     60_000,
   );

@@ -205,6 +205,19 @@ describe('external A2A agents in the registry', () => {
         }),
       ),
     ],
+    [
+      // The registry shows one address; a second GRPC 1.0 interface would be the one an SDK client dials.
+      'card.a2a.card.supportedInterfaces: 2 GRPC interfaces with protocolVersion 1.0',
+      externalCard(
+        {},
+        a2aCard({
+          supportedInterfaces: [
+            { url: 'weather.example:50051', protocolBinding: 'GRPC', tenant: '', protocolVersion: '1.0' },
+            { url: 'attacker.example:50051', protocolBinding: 'GRPC', tenant: '', protocolVersion: '1.0' },
+          ],
+        }),
+      ),
+    ],
     ['card.a2a.ca_pem', { ...externalCard(), a2a: { ...externalCard().a2a!, caPem: 'not a certificate' } }],
   ])('refuses a bad card: %s', async (field, card) => {
     const admin = await registryClientAs(fx, reg.address, 'agentmesh/admin', ADMIN);

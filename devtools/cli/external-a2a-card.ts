@@ -14,7 +14,11 @@ const AGENT_CARD_PATH = '/.well-known/agent-card.json';
 const MAX_CARD_BYTES = 1 << 20;
 const FETCH_MS = 15_000;
 
-/** The card URL as given, or the well-known card path of a bare https://host:port. */
+/**
+ * The card URL as given, or the well-known card path of a bare https://host:port. It is kept with
+ * the entry and shown to every reader: a user name or password in it is refused (without echoing
+ * it), and a query string or fragment (often a token) is dropped.
+ */
 export function cardUrlOf(given: string): URL {
   let url: URL;
   try {
@@ -22,7 +26,11 @@ export function cardUrlOf(given: string): URL {
   } catch {
     throw new CliError(`${given} is not a URL (an A2A card URL: https://host/.well-known/agent-card.json)`, 2);
   }
-  if (url.protocol !== 'https:') throw new CliError(`${given}: the A2A card must be fetched over https`, 2);
+  if (url.username || url.password)
+    throw new CliError(`the A2A card URL of ${url.host} must not carry a user name or password`, 2);
+  if (url.protocol !== 'https:') throw new CliError(`${url.origin}: the A2A card must be fetched over https`, 2);
+  url.search = '';
+  url.hash = '';
   if (url.pathname === '/' || url.pathname === '') url.pathname = AGENT_CARD_PATH;
   return url;
 }
@@ -85,7 +93,7 @@ export function externalCardOf(json: unknown, choice: ExternalEntryChoice): { ca
   try {
     parsed = parseExternalA2aCard(json, 'A2A card');
   } catch (err) {
-    if (isMeshError(err)) throw new CliError(`${choice.cardUrl}: not a usable A2A card: ${err.message}`);
+    if (isMeshError(err)) throw new CliError(`${choice.cardUrl}: not a usable A2A card: ${err.message.split('\n')[0]}`);
     throw err;
   }
   const a2a = parsed.card;

@@ -31,8 +31,9 @@ HTTPS, the agent becomes discoverable at its card's GRPC interface until retired
   --owner OWNER      the accountable team or person
   --label K=V        a label of its entry (repeatable)
   --visible-to NS    only callers of its own namespace see it (default: every namespace)
-  --ca PEM-FILE      CA bundle its HTTPS card and gRPC server certificates are checked against
-                     (besides the system CAs and the mesh CA)
+  --ca PEM-FILE      CA bundle its gRPC server certificate is checked against, and only it
+                     (without --ca: the system CAs; never the mesh CA); its HTTPS card is
+                     checked against the system CAs, the mesh CA and this bundle
   --json             name, version, gRPC address and registry revision as JSON`,
   tools: `usage: agentmesh tools <ns/name> [--tool NAME] [--json]
 

@@ -19,7 +19,7 @@ const invalid = (field: string, problem: string) => new MeshError(Code.INVALID_A
 
 /**
  * Parses and checks an A2A AgentCard (its JSON form) of an external agent: a name, a
- * version and a GRPC interface at host:port speaking A2A 1.0. Returns the card and that
+ * version and exactly one GRPC interface at host:port speaking A2A 1.0. Returns the card and that
  * address; INVALID_ARGUMENT names the bad field under `field`.
  */
 export function parseExternalA2aCard(json: unknown, field = 'card.a2a.card'): { card: A2aCard; grpcAddress: string } {
@@ -38,19 +38,28 @@ export function parseExternalA2aCard(json: unknown, field = 'card.a2a.card'): { 
   const grpc = card.supportedInterfaces.filter((i) => i.protocolBinding.toUpperCase() === 'GRPC');
   if (!grpc.length)
     throw invalid(`${field}.supportedInterfaces`, 'no GRPC interface (the mesh calls A2A agents over gRPC)');
-  const usable = grpc.find((i) => i.protocolVersion === EXTERNAL_A2A_VERSION);
-  if (!usable)
+  const usable = grpc.filter((i) => i.protocolVersion === EXTERNAL_A2A_VERSION);
+  // One GRPC 1.0 interface only: the registry shows (and checks) one address, and the runner must dial
+  // that one. With two, SDKs disagree on which to pick (the JS client takes the last), so a card listing
+  // a partner's host and then another would get delegated tokens sent to the other.
+  if (usable.length > 1)
+    throw invalid(
+      `${field}.supportedInterfaces`,
+      `${usable.length} GRPC interfaces with protocolVersion ${EXTERNAL_A2A_VERSION} (${usable.map((i) => JSON.stringify(i.url.slice(0, 80))).join(', ')}); an external agent must list exactly one`,
+    );
+  if (!usable.length)
     throw invalid(
       `${field}.supportedInterfaces`,
       `no GRPC interface with protocolVersion ${EXTERNAL_A2A_VERSION} (got ${grpc.map((i) => JSON.stringify(i.protocolVersion)).join(', ')})`,
     );
-  const port = HOST_PORT.exec(usable.url)?.[3];
+  const { url } = usable[0]!;
+  const port = HOST_PORT.exec(url)?.[3];
   if (!port || Number(port) < 1 || Number(port) > 65535)
     throw invalid(
       `${field}.supportedInterfaces`,
-      `GRPC url must be host:port (got ${JSON.stringify(usable.url.slice(0, 80))})`,
+      `GRPC url must be host:port (got ${JSON.stringify(url.slice(0, 80))})`,
     );
-  return { card, grpcAddress: usable.url };
+  return { card, grpcAddress: url };
 }
 
 /** Checks the A2A binding of an external agent's card: external, with a usable A2A card and (optional) CA bundle. */

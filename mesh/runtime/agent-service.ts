@@ -1,6 +1,6 @@
 import type { AgentServiceService, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import type { ChildExplanation, Explanation } from '../../gen/agentmesh/v1/explain.js';
+import type { ChildExplanation, Explanation, StepAttempt } from '../../gen/agentmesh/v1/explain.js';
 import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
 import {
   Code,
@@ -63,7 +63,13 @@ const snapshot = (rec: TaskRecord): StreamTaskResponse => ({
 });
 
 /** Fetches a child task's explanation from its agent with the caller's authority (the incoming call's token, exchanged). */
-export type ExplainChild = (child: TaskRef, maxDepth: number, ctx: CallContext) => Promise<Explanation>;
+export type ExplainChild = (
+  child: TaskRef,
+  maxDepth: number,
+  ctx: CallContext,
+  /** What the step recorded of it: the last attempt that named the child task, and its step. */
+  recorded: { stepId: string; attempt: StepAttempt },
+) => Promise<Explanation>;
 
 const DEFAULT_DEPTH = 4;
 const MAX_DEPTH = 16;
@@ -71,8 +77,8 @@ const MAX_DEPTH = 16;
 /** The child tasks an explanation's steps created, by step. */
 const childRefs = (explanation: Explanation) =>
   explanation.execution.flatMap((e) => {
-    const ref = e.attempts.findLast((a) => a.childTask)?.childTask;
-    return ref ? [{ stepId: e.stepId, ref }] : [];
+    const attempt = e.attempts.findLast((a) => a.childTask);
+    return attempt?.childTask ? [{ stepId: e.stepId, ref: attempt.childTask, attempt }] : [];
   });
 
 /** An approver reads the task they answer, not its children: each child is a gap that says who may read it. */
@@ -98,12 +104,12 @@ async function childrenOf(
 ): Promise<ChildExplanation[]> {
   const refs = childRefs(explanation);
   return Promise.all(
-    refs.map(async ({ stepId, ref }): Promise<ChildExplanation> => {
+    refs.map(async ({ stepId, ref, attempt }): Promise<ChildExplanation> => {
       try {
         return {
           stepId,
           task: ref,
-          result: { $case: 'explanation', explanation: await explainChild(ref, depth - 1, ctx) },
+          result: { $case: 'explanation', explanation: await explainChild(ref, depth - 1, ctx, { stepId, attempt }) },
         };
       } catch (err) {
         const e = MeshError.from(err);

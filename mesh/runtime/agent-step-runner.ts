@@ -3,7 +3,7 @@ import { Message, Role, TaskState, type Task } from '../../gen/agentmesh/v1/task
 import { Code, MeshError } from '../core/index.js';
 import { isTerminal } from '../state/index.js';
 import type { A2aStepRunner, ExternalAgent } from './a2a/a2a-step-runner.js';
-import type { Connect } from './collaborators.js';
+import type { Choice, Connect } from './collaborators.js';
 import { authorityRequired, type StepCall, type StepResult } from './executor.js';
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
@@ -22,7 +22,8 @@ function resultOf(task: Task): unknown {
 
 /** External A2A agents among the collaborators: which names they are, and the runner that calls them. */
 export interface ExternalAgents {
-  find(name: string): Promise<ExternalAgent | undefined>;
+  /** One lookup: the external agent under `name`, else the choice to connect to (undefined: connect finds it). */
+  find(name: string): Promise<{ external?: ExternalAgent; choice?: Choice }>;
   runner: Pick<A2aStepRunner, 'run'>;
 }
 
@@ -45,13 +46,14 @@ export class AgentStepRunner {
   async run(call: StepCall): Promise<StepResult> {
     const target = call.step.target;
     if (target?.$case !== 'agent') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not an agent step`);
-    const external = await this.external?.find(target.agent.agent);
-    if (external) return this.external!.runner.run(call, external, this.authorityFor(call.taskId));
+    const located = await this.external?.find(target.agent.agent);
+    if (located?.external)
+      return this.external!.runner.run(call, located.external, () => this.authorityFor(call.taskId));
     const authority = this.authorityFor(call.taskId);
     // Tokens are never persisted: after a restart (or a long wait) the task waits for its caller to come back.
     if (!authority)
       throw authorityRequired(`no current token of the task's caller to act on ${target.agent.agent} with`);
-    const { client, choice } = await this.connect(target.agent.agent);
+    const { client, choice } = await this.connect(target.agent.agent, located?.choice);
     const left = () => Math.max(1, call.deadline - Date.now());
     const options = () => ({ signal: call.signal, actFor: authority, deadlineMs: left() });
     const message = Message.fromPartial({

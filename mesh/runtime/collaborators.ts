@@ -8,8 +8,14 @@ import type { ServiceDefinition } from '../core/index.js';
 /** Why and where a collaborator is called: the CollaboratorChoice of ExplainTask without its step id. */
 export type Choice = Omit<CollaboratorChoice, 'stepId'>;
 
-/** A client for a named collaborator ("namespace/name") and how it was chosen. */
-export type Connect<S extends ServiceDefinition> = (name: string) => Promise<{ client: MeshClient<S>; choice: Choice }>;
+/**
+ * A client for a named collaborator ("namespace/name") and how it was chosen; `chosen` when the
+ * caller located it already (one lookup, not two).
+ */
+export type Connect<S extends ServiceDefinition> = (
+  name: string,
+  chosen?: Choice,
+) => Promise<{ client: MeshClient<S>; choice: Choice }>;
 
 /** Where collaborators are found: static routes first, else the registry. */
 export interface CollaboratorRoutes {
@@ -94,8 +100,8 @@ export class ClientPool<S extends ServiceDefinition> {
     private readonly create: (name: string, address: string) => MeshClient<S>,
   ) {}
 
-  readonly connect: Connect<S> = async (name) => {
-    const choice = await chooseCollaborator(this.routes, name);
+  readonly connect: Connect<S> = async (name, chosen) => {
+    const choice = chosen ?? (await chooseCollaborator(this.routes, name));
     const key = `${name}@${choice.address}`;
     let client = this.clients.get(key);
     if (!client) {

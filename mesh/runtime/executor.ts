@@ -35,6 +35,11 @@ export interface StepCall {
   childTaskCreated(ref: TaskRef): void;
   /** Called when the runner stopped what the attempt started (canceled the child task): a retry must not take it up again. */
   childTaskStopped?(): void;
+  /**
+   * Set when this attempt re-sends the key of an earlier one that failed ambiguously (or was cut off
+   * by a restart): the child task that attempt recorded, if any, to be taken up instead of re-sent.
+   */
+  resumes?: { childTask?: TaskRef };
 }
 
 /** What a runner reports of a successful call. */
@@ -316,9 +321,10 @@ async function runStep(
         },
         async (span) => {
           try {
+            const resumed = attempt === first && o.state.interrupted[step.id] !== undefined;
             const result = await attemptStep(
               step,
-              { args, prompt, attempt, key, retry, breaker },
+              { args, prompt, attempt, key, retry, breaker, resumed },
               o,
               outputs,
               attempts,
@@ -378,12 +384,22 @@ async function attemptStep(
     key: string;
     retry: RetrySettings;
     breaker: CircuitBreaker;
+    /** The first attempt after a restart, re-sent under the interrupted attempt's key. */
+    resumed: boolean;
   },
   o: RunOptions,
   outputs: Record<string, unknown>,
   attempts: StepAttempt[],
 ): Promise<AttemptOutcome> {
   const { args, prompt, attempt, key, retry, breaker } = a;
+  // The same key as the attempt before: it failed ambiguously, and what it started may be going on.
+  const earlier = attempts.at(-1);
+  const resumes =
+    earlier?.idempotencyKey === key
+      ? { childTask: earlier.childTask }
+      : a.resumed
+        ? { childTask: undefined }
+        : undefined;
   const started = new Date();
   const record: StepAttempt = {
     attempt,
@@ -428,6 +444,7 @@ async function attemptStep(
       deadline: started.getTime() + timeoutMs,
       childTaskCreated: (ref) => void (record.childTask = ref),
       childTaskStopped: () => void (stopped = true),
+      resumes,
     });
     called = true;
     breaker.succeeded();

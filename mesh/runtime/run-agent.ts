@@ -7,17 +7,17 @@ import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { ConfigError } from '../config/index.js';
 import { endpointsOf } from '../discovery/index.js';
 import { spiffeIdOfService } from '../security/index.js';
-import { Code, MeshError, type CallContext } from '../core/index.js';
+import { Code, MeshError } from '../core/index.js';
 import type { ServiceKit } from '../service/index.js';
 import { configOrExit, runMeshService } from '../service/index.js';
 import { openStore } from '../state/index.js';
 import { AgentRuntime } from './agent-runtime.js';
 import { compileAgentOptions, type AgentOptions, type CompiledAgentOptions } from './agent-options.js';
-import { agentService } from './agent-service.js';
+import { agentService, type ExplainChild } from './agent-service.js';
 import { a2aBindingOf, a2aCardOf, extendedA2aCardOf, type A2aCardSettings } from './a2a/a2a-card.js';
 import { originOf, startCardServer } from './a2a/card-server.js';
 import { a2aService } from './a2a/a2a-service.js';
-import { A2aStepRunner, findExternalAgent } from './a2a/a2a-step-runner.js';
+import { A2aStepRunner, findExternalAgent, recordedChildState } from './a2a/a2a-step-runner.js';
 import { a2aCardSettings } from './a2a/a2a-settings.js';
 import { AgentStepRunner } from './agent-step-runner.js';
 import { ChatModel, openAiClient } from './chat-model.js';
@@ -132,6 +132,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const { tokens, transport } = kit.security;
       const external = new A2aStepRunner({
         meshTokenUrl: tokens.options.tokenUrl,
+        trustDomain: transport.options.trustDomain,
         exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
         tls: () => {
           const files = transport.options.tls;
@@ -227,16 +228,19 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         leaseMs: options.taskLeaseMs,
       });
       kit.onShutdown(() => runtime.close());
-      const explainChild = async (ref: { agent: string; taskId: string }, maxDepth: number, ctx: CallContext) => {
-        const outside = await findExternal(ref.agent);
-        // Not an error: an external agent has no ExplainTask. The gap says so, and what is known of its task.
+      const explainChild: ExplainChild = async (ref, maxDepth, ctx, recorded) => {
+        const { external: outside, choice } = await findExternal(ref.agent);
+        // Not an error: an external agent has no ExplainTask. The gap says so, and what the step
+        // recorded of its task; the agent is not called (the reader's token is not sent out).
         if (outside)
           throw new MeshError(
             Code.UNIMPLEMENTED,
-            `${ref.agent} is an external A2A agent and cannot explain itself; ${await external.describe(outside, ref.taskId, ctx.principal?.token)}`,
+            `${ref.agent} is an external A2A agent and cannot explain itself; ${recordedChildState(ref.taskId, recorded)}`,
           );
         return (
-          await (await agents.connect(ref.agent)).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })
+          await (
+            await agents.connect(ref.agent, choice)
+          ).client.explainTask({ taskId: ref.taskId, maxDepth }, { parent: ctx })
         ).explanation!;
       };
       // Known once the server listens (its address).

@@ -71,4 +71,15 @@ describe('what calling an external A2A agent takes, from its card', () => {
       'cannot call external A2A agent partners/fx: its card requires security scheme key (apiKey), which agentmesh does not present',
     );
   });
+  test('an OAuth2 requirement listing no scopes is refused, naming it (a scopeless token would carry every scope)', () => {
+    const unscoped = card([MESH], [{ schemes: { oauth2: { list: [] }, mtls: { list: [] } } }]);
+    expect(() => a2aAccessFor(unscoped, 'convert', MESH, 'partners/fx')).toThrow(
+      expect.objectContaining({
+        code: Code.FAILED_PRECONDITION,
+        message: expect.stringContaining(
+          "its card's security requirement 0 lists no scopes for OAuth2 scheme oauth2; a token without named scopes would carry every scope of the caller",
+        ),
+      }),
+    );
+  });
 });

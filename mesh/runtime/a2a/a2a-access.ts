@@ -28,6 +28,7 @@ function tokenUrlOf(scheme: SecurityScheme): string | undefined {
 /** How one requirement (all its schemes at once) can be met, or why it cannot. */
 function meet(
   requirement: SecurityRequirement,
+  index: number,
   schemes: A2aCard['securitySchemes'],
   meshTokenUrl: string,
 ): A2aAccess | { refused: string } {
@@ -48,7 +49,14 @@ function meet(
         return {
           refused: `its card requires an OAuth2 token from ${tokenUrl || '(no token URL)'} (scheme ${name}), not from the mesh's token endpoint ${meshTokenUrl}; the caller's token is never passed to another issuer`,
         };
-      access.token = { scopes: [...new Set([...(access.token?.scopes ?? []), ...(scopes?.list ?? [])])] };
+      // A token exchanged without a scope carries every scope the caller may delegate: an
+      // agent that names none gets none, rather than all of them.
+      const listed = (scopes?.list ?? []).filter((scope) => scope.trim());
+      if (!listed.length)
+        return {
+          refused: `its card's security requirement ${index} lists no scopes for OAuth2 scheme ${name}; a token without named scopes would carry every scope of the caller`,
+        };
+      access.token = { scopes: [...new Set([...(access.token?.scopes ?? []), ...listed])] };
       continue;
     }
     return {
@@ -65,7 +73,8 @@ function meet(
  * skill's security requirements, else the card's (any one requirement, all
  * of its schemes). Mutual TLS is met with this workload's certificate, an
  * OAuth2 scheme only when its token URL is the mesh's token endpoint (the
- * agent trusts the mesh's issuer: the caller's token is exchanged there).
+ * agent trusts the mesh's issuer: the caller's token is exchanged there)
+ * and only when the requirement lists its scopes (the token gets those, no more).
  * No requirement: no token. None that can be met: FAILED_PRECONDITION
  * naming the first one's reason (never retried: the card would have to change).
  */
@@ -77,7 +86,7 @@ export function a2aAccessFor(card: A2aCard, skillId: string, meshTokenUrl: strin
     const mutualTls = Object.values(card.securitySchemes).some((s) => s.scheme?.$case === 'mtlsSecurityScheme');
     return { mutualTls };
   }
-  const outcomes = requirements.map((r) => meet(r, card.securitySchemes, meshTokenUrl));
+  const outcomes = requirements.map((r, i) => meet(r, i, card.securitySchemes, meshTokenUrl));
   const met = outcomes.find((o): o is A2aAccess => !('refused' in o));
   if (met) return met;
   const first = outcomes[0] as { refused: string };
