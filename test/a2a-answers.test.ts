@@ -107,7 +107,7 @@ describe('an answer over A2A is an answer: the ProvideInput rule, the human-step
       }),
     ).rejects.toMatchObject({
       code: Code.PERMISSION_DENIED,
-      message: expect.stringContaining("is not allowed to call agentmesh.v1.AgentService/ProvideInput"),
+      message: expect.stringContaining('is not allowed to call agentmesh.v1.AgentService/ProvideInput'),
     });
     const after = await a2a(STRICT, 'ada').getTask(
       { tenant: '', id: task!.id, historyLength: undefined },
