@@ -237,23 +237,7 @@ export class Registry {
         updatedAt: now,
         card: json,
       };
-      const preview: LiveEntry = { record: { ...base, card: json as never }, leases };
-      const changes: ChangeToLog[] = discoverable(preview)
-        ? [
-            {
-              change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED',
-              entryKey: key,
-              entry: toRegistryEntryJson(preview),
-            },
-          ]
-        : [];
-      const revisions = await tx.log(changes, caller.subject);
-      await tx.putEntry(
-        { key, kind, name: card.name, version: card.version, card: json, identity: card.identity },
-        existing !== undefined,
-        revisions.at(-1) ?? existing?.record.revision ?? 0,
-        caller.subject,
-      );
+      await storeEntry(tx, { record: { ...base, card: json as never }, leases }, existing, json, caller.subject);
       const expiresAt = await tx.grantLease({
         leaseId,
         entryKey: key,
@@ -303,23 +287,7 @@ export class Registry {
             updatedAt: now,
             card: json as never,
           };
-      const after: LiveEntry = { record, leases: new Map() };
-      const changes: ChangeToLog[] = discoverable(after)
-        ? [
-            {
-              change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED',
-              entryKey: key,
-              entry: toRegistryEntryJson(after),
-            },
-          ]
-        : [];
-      const revisions = await tx.log(changes, caller.subject);
-      await tx.putEntry(
-        { key, kind: 'agent', name: card.name, version: card.version, card: json, identity: '' },
-        existing !== undefined,
-        revisions.at(-1) ?? existing?.record.revision ?? 0,
-        caller.subject,
-      );
+      await storeEntry(tx, { record, leases: new Map() }, existing, json, caller.subject);
       return { changed: true };
     });
     if (changed)
@@ -497,6 +465,36 @@ async function endLeases(tx: RegistryWrite, ended: LeaseRecord[], principal: str
 
 function leaseNotFound(leaseId: string): MeshError {
   return new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
+}
+
+/**
+ * Stores a registered entry in its new state, logging the change watchers see
+ * (ADDED or UPDATED) when the entry is discoverable in that state.
+ */
+async function storeEntry(
+  tx: RegistryWrite,
+  after: LiveEntry,
+  existing: LiveEntry | undefined,
+  json: unknown,
+  subject: string,
+): Promise<void> {
+  const { key, kind, name, version, identity } = after.record;
+  const changes: ChangeToLog[] = discoverable(after)
+    ? [
+        {
+          change: existing && discoverable(existing) ? 'UPDATED' : 'ADDED',
+          entryKey: key,
+          entry: toRegistryEntryJson(after),
+        },
+      ]
+    : [];
+  const revisions = await tx.log(changes, subject);
+  await tx.putEntry(
+    { key, kind, name, version, card: json, identity },
+    existing !== undefined,
+    revisions.at(-1) ?? existing?.record.revision ?? 0,
+    subject,
+  );
 }
 
 function toRegistryEntryJson(e: LiveEntry): unknown {
