@@ -148,7 +148,7 @@ async function registrationRow(options: BenchOptions): Promise<Row> {
       await registry.register(
         'agent',
         card,
-        { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i' },
+        { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i', mcpUrl: '' },
         30_000,
         caller,
       );

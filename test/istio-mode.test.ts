@@ -329,7 +329,7 @@ describe('istio transport mode behind a sidecar, side by side with mtls mode', (
             (
               await registry.registerAgent({
                 card,
-                endpoint: { address: '127.0.0.1:7000', adminAddress: '', instanceId: `${who}-1` },
+                endpoint: { address: '127.0.0.1:7000', adminAddress: '', instanceId: `${who}-1`, mcpUrl: '' },
                 leaseTtl: undefined,
               })
             ).revision > 0

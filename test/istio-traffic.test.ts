@@ -41,6 +41,7 @@ const REPEATABLE = [
   ].map((m) => `lf.a2a.v1.A2AService/${m}`),
   // An upsert of the whole card (the same card again changes nothing).
   'agentmesh.v1.RegistryService/RegisterExternalAgent',
+  'agentmesh.v1.RegistryService/RegisterExternalTool',
   ...['Check', 'List', 'Watch'].map((m) => `grpc.health.v1.Health/${m}`),
   'grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',

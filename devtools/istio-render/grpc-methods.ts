@@ -20,7 +20,7 @@ export interface GrpcMethod {
  * The methods a second attempt cannot do harm with, after the first reached
  * the service: reads (health and reflection included), and SendTask, StreamTask and InvokeTool, which are
  * idempotent by their request_id / idempotency key (the wire contract's
- * comments say so), and RegisterExternalAgent, an upsert of a whole card. Everything else — CancelTask, ProvideInput, the
+ * comments say so), and RegisterExternalAgent and RegisterExternalTool, upserts of a whole card. Everything else — CancelTask, ProvideInput, the
  * registry's writes, any method added later — is only retried when the
  * request never reached a service.
  */
@@ -49,6 +49,7 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'agentmesh.v1.RegistryService/Watch',
   // An upsert of the whole card: registering the same card again changes nothing.
   'agentmesh.v1.RegistryService/RegisterExternalAgent',
+  'agentmesh.v1.RegistryService/RegisterExternalTool',
   'grpc.health.v1.Health/Check',
   'grpc.health.v1.Health/List',
   'grpc.health.v1.Health/Watch',

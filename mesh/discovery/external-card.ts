@@ -79,11 +79,11 @@ export function isExternalCardJson(card: unknown): boolean {
 /** The one permanent endpoint of an external agent, from its stored card (JSON); undefined when it has none. */
 export function externalEndpointOf(
   card: unknown,
-): { address: string; adminAddress: string; instanceId: string } | undefined {
+): { address: string; adminAddress: string; instanceId: string; mcpUrl: string } | undefined {
   if (!isExternalCardJson(card)) return undefined;
   try {
     const { grpcAddress } = parseExternalA2aCard((card as { a2a: { card?: unknown } }).a2a.card);
-    return { address: grpcAddress, adminAddress: '', instanceId: EXTERNAL_INSTANCE_ID };
+    return { address: grpcAddress, adminAddress: '', instanceId: EXTERNAL_INSTANCE_ID, mcpUrl: '' };
   } catch {
     return undefined;
   }

@@ -37,7 +37,8 @@ export function securityInterceptor(options: SecurityOptions): Interceptor {
   const { transport, verifier, policy, log } = options;
   return async (ctx, next) => {
     const method = ctx.path.slice(1);
-    const peer = transport.peerIdentity(ctx.call);
+    // Another binding (MCP over HTTPS) establishes the identity on its own transport and sets it first.
+    const peer = ctx.identity ?? transport.peerIdentity(ctx.call);
     ctx.identity = peer;
     const token = bearerToken(ctx.metadata.get('authorization'));
     if (!token) {

@@ -1,9 +1,16 @@
-import { Server, ServerCredentials, type ServerOptions, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import {
+  Server,
+  ServerCredentials,
+  type Metadata,
+  type ServerOptions,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { OwnedCallContext } from '../core/index.js';
+import { createCallContext, type OwnedCallContext, type PeerIdentity, type ServerSurfaceCall } from '../core/index.js';
 import { Code, MeshError } from '../core/index.js';
-import { adaptServerStream, adaptUnary, type HandlerEnv } from './handlers.js';
+import { adaptServerStream, adaptUnary, toStatus, type HandlerEnv } from './handlers.js';
 import { composeInterceptors, type Interceptor } from '../core/index.js';
 import { addReflection } from './reflection.js';
 import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from '../core/index.js';
@@ -15,6 +22,19 @@ export interface MeshServerOptions {
   grpc?: ServerOptions;
   /** Report SERVING as soon as listen() returns (default true); set false to call setServing() after startup work. */
   serveOnListen?: boolean;
+}
+
+/** A call to dispatch() that arrived by another binding than gRPC (MCP over HTTPS...), as that binding authenticated it. */
+export interface DispatchedCall {
+  /** The caller's metadata, as gRPC would carry it: authorization, traceparent... */
+  metadata: Metadata;
+  /** The transport peer, e.g. "127.0.0.1:53412". */
+  peer: string;
+  /** The caller's workload identity as the binding's own transport established it (its TLS client certificate). */
+  identity: PeerIdentity;
+  deadline?: Date;
+  /** Aborted when the caller goes away: the call is cancelled. */
+  signal?: AbortSignal;
 }
 
 /** How shutdown() drains. */
@@ -36,6 +56,10 @@ export class MeshServer {
   private readonly interceptors: Interceptor[] = [];
   private readonly services: string[] = [];
   private readonly inFlight = new Set<OwnedCallContext>();
+  private readonly unary = new Map<
+    string,
+    { env: HandlerEnv; handler: (req: unknown, ctx: OwnedCallContext) => Promise<unknown> }
+  >();
   private readonly grpcServer: Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
   private readonly log: Logger;
@@ -77,9 +101,9 @@ export class MeshServer {
         : () => {
             throw new MeshError(Code.UNIMPLEMENTED, `${service}/${method} is not implemented`);
           };
-      handlers[key] = def.responseStream
-        ? adaptServerStream(env, def, handler as never)
-        : adaptUnary(env, def, async (req, ctx) => handler(req as never, ctx as never) as never);
+      const unary = async (req: unknown, ctx: unknown) => handler(req as never, ctx as never) as never;
+      if (!def.responseStream) this.unary.set(def.path, { env, handler: unary });
+      handlers[key] = def.responseStream ? adaptServerStream(env, def, handler as never) : adaptUnary(env, def, unary);
     }
     this.grpcServer.addService(definition, handlers);
     this.services.push(service);
@@ -105,6 +129,47 @@ export class MeshServer {
     // Said once so that a service missing from `grpcurl list` is not a mystery.
     this.log.info({ address, port, services: this.services, ...(undescribed.length && { undescribed }) }, 'listening');
     return port;
+  }
+
+  /**
+   * Runs a unary method of an added service for a call that arrived by another binding
+   * (MCP over HTTPS...): the same interceptor chain (access log, audit, metrics, token,
+   * policy) and handler as over gRPC, the caller's workload identity taken as the binding
+   * established it. Resolves with the response; rejects with the MeshError a gRPC caller
+   * would have got (an unexpected error as a generic INTERNAL, its detail logged only).
+   */
+  async dispatch(path: string, request: unknown, call: DispatchedCall): Promise<unknown> {
+    const method = this.unary.get(path);
+    if (!method) throw new MeshError(Code.UNIMPLEMENTED, `${path.slice(1)} is not served here`);
+    if (this.state !== 'listening') throw new MeshError(Code.UNAVAILABLE, 'server is not serving');
+    const surface = Object.assign(new EventEmitter(), {
+      request,
+      metadata: call.metadata,
+      getPeer: () => call.peer,
+      getDeadline: () => call.deadline ?? Infinity,
+    }) as unknown as ServerSurfaceCall & { request: unknown };
+    const { env, handler } = method;
+    const ctx = createCallContext(surface, { service: env.service, method: env.method, path, kind: 'unary' }, env.log);
+    // Set before the chain runs: the security interceptor takes it instead of asking the gRPC transport.
+    ctx.identity = call.identity;
+    const cancel = () => surface.emit('cancelled');
+    call.signal?.addEventListener('abort', cancel, { once: true });
+    const untrack = this.track(ctx);
+    try {
+      let response: unknown;
+      await env.chain(ctx, async () => {
+        response = await handler(request, ctx);
+      });
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      return response;
+    } catch (err) {
+      const status = toStatus(err, ctx);
+      throw new MeshError(status.code as number as Code, status.details ?? status.message);
+    } finally {
+      call.signal?.removeEventListener('abort', cancel);
+      ctx.dispose();
+      untrack();
+    }
   }
 
   /** True while the health status is SERVING. */

@@ -155,7 +155,7 @@ export class ServiceKit {
    * is set) and keeps the lease; the service becomes ready once registered, and
    * deregisters first thing on shutdown. Call after serve(server, { readyNow: false }).
    */
-  register(what: RegisteredCard): void {
+  register(what: RegisteredCard, extra: { mcpUrl?: string } = {}): void {
     const registry = this.registryClient();
     if (!registry || !this.addresses) {
       this.ready();
@@ -165,6 +165,7 @@ export class ServiceKit {
       ...this.addresses,
       address: this.config.AGENTMESH_ADVERTISE_ADDRESS ?? this.addresses.address,
       instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      mcpUrl: extra.mcpUrl ?? '',
     };
     this.registration = new Registration(
       registry,

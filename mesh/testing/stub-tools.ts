@@ -134,7 +134,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
     const registration = new Registration(
       registry,
       { kind: 'tool', card },
-      { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}` },
+      { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}`, mcpUrl: '' },
       30_000,
       log,
       kit.metrics,

@@ -58,7 +58,7 @@ export function toRegistryEntry(e: LiveEntry): RegistryEntry {
   const external = isExternal(e) ? externalEndpointOf(e.record.card) : undefined;
   const endpoints: Endpoint[] = external
     ? [external]
-    : [...e.leases.values()].map((l) => l.endpoint as unknown as Endpoint);
+    : [...e.leases.values()].map((l) => ({ mcpUrl: '', ...(l.endpoint as unknown as Partial<Endpoint>) }) as Endpoint);
   const lifecycle = LIFECYCLE_VALUES[e.record.lifecycle] ?? Lifecycle.LIFECYCLE_UNSPECIFIED;
   const card =
     e.record.kind === 'agent'

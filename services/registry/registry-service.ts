@@ -160,6 +160,13 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
       const card = validateAgentCard(req.card ? AgentCard.fromPartial(req.card) : undefined, { external: true });
       return registry.registerExternal({ ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED }, caller);
     },
+    async registerExternalTool(req, ctx) {
+      const caller = principalOf(ctx);
+      if (!caller.scopes.includes(ADMIN_SCOPE))
+        throw new MeshError(Code.PERMISSION_DENIED, `registering an external tool service needs scope ${ADMIN_SCOPE}`);
+      // FOUNDATION: validation and storage come with the registry work of issue 21.
+      throw new MeshError(Code.UNIMPLEMENTED, 'RegisterExternalTool is not implemented yet');
+    },
     async setLifecycle(req, ctx) {
       checkName(req.name);
       const lifecycle = LIFECYCLE_NAMES[req.lifecycle];

@@ -203,7 +203,12 @@ export class Registry {
     const ttl = Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, ttlMs || this.leases.defaultTtlMs));
     const leaseId = randomUUID();
     const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
-    const stored = { address: endpoint.address, adminAddress: endpoint.adminAddress, instanceId: endpoint.instanceId };
+    const stored = {
+      address: endpoint.address,
+      adminAddress: endpoint.adminAddress,
+      instanceId: endpoint.instanceId,
+      ...(endpoint.mcpUrl && { mcpUrl: endpoint.mcpUrl }),
+    };
     const { expiresAt, revision } = await this.write(async (tx) => {
       const versions = await tx.entries({ name: card.name });
       if (versions.some((v) => v.record.identity === ''))

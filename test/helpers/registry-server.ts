@@ -123,6 +123,7 @@ export const endpoint = (instance: string, port = 7000): Endpoint => ({
   address: `127.0.0.1:${port}`,
   adminAddress: '',
   instanceId: instance,
+  mcpUrl: '',
 });
 
 export const cleanupDir = (dir: string) => rmSync(dir, { recursive: true, force: true });

@@ -102,6 +102,58 @@ export function entryKindToJSON(object: EntryKind): string {
   }
 }
 
+/** The ways an agent authenticates to an external MCP server. */
+export enum McpAuthMode {
+  MCP_AUTH_MODE_UNSPECIFIED = 0,
+  /** MCP_AUTH_MODE_CLIENT_CREDENTIALS - A token of the agent itself (OAuth2 client credentials). */
+  MCP_AUTH_MODE_CLIENT_CREDENTIALS = 1,
+  /**
+   * MCP_AUTH_MODE_TOKEN_EXCHANGE - A token for the task's caller, exchanged (RFC 8693) at the mesh's
+   * authorization server, naming the agent in `act`.
+   */
+  MCP_AUTH_MODE_TOKEN_EXCHANGE = 2,
+  /** MCP_AUTH_MODE_STATIC_SECRET - A static bearer credential from the agent's secrets provider. */
+  MCP_AUTH_MODE_STATIC_SECRET = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function mcpAuthModeFromJSON(object: any): McpAuthMode {
+  switch (object) {
+    case 0:
+    case "MCP_AUTH_MODE_UNSPECIFIED":
+      return McpAuthMode.MCP_AUTH_MODE_UNSPECIFIED;
+    case 1:
+    case "MCP_AUTH_MODE_CLIENT_CREDENTIALS":
+      return McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS;
+    case 2:
+    case "MCP_AUTH_MODE_TOKEN_EXCHANGE":
+      return McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE;
+    case 3:
+    case "MCP_AUTH_MODE_STATIC_SECRET":
+      return McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return McpAuthMode.UNRECOGNIZED;
+  }
+}
+
+export function mcpAuthModeToJSON(object: McpAuthMode): string {
+  switch (object) {
+    case McpAuthMode.MCP_AUTH_MODE_UNSPECIFIED:
+      return "MCP_AUTH_MODE_UNSPECIFIED";
+    case McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS:
+      return "MCP_AUTH_MODE_CLIENT_CREDENTIALS";
+    case McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE:
+      return "MCP_AUTH_MODE_TOKEN_EXCHANGE";
+    case McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET:
+      return "MCP_AUTH_MODE_STATIC_SECRET";
+    case McpAuthMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A rule the agent adheres to: corporate, regulatory or contractual. */
 export interface Policy {
   /** Stable identifier callers can require, e.g. "gdpr", "bank/kyc-2024". */
@@ -203,6 +255,11 @@ export interface Endpoint {
   adminAddress: string;
   /** Unique per running process of a version. */
   instanceId: string;
+  /**
+   * https://host:port/mcp where this instance of a tool service serves MCP
+   * (Streamable HTTP); empty when it does not.
+   */
+  mcpUrl: string;
 }
 
 /** The language model an agent plans with. */
@@ -302,11 +359,68 @@ export interface ToolCard {
   owner: string;
   labels: { [key: string]: string };
   lifecycle: Lifecycle;
+  /**
+   * Set for an MCP server outside agentmesh, registered by an administrator:
+   * agents call its tools through an MCP client, never through ToolService.
+   */
+  mcp: ExternalMcpServer | undefined;
 }
 
 export interface ToolCard_LabelsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * An external MCP server (Model Context Protocol, Streamable HTTP) used as a
+ * tool service: where it is and how agents authenticate to it.
+ */
+export interface ExternalMcpServer {
+  /** The MCP endpoint, https://host[:port]/path. */
+  url: string;
+  /**
+   * Always true in a registered card (an agentmesh tool service's own MCP
+   * endpoint is in its Endpoint.mcp_url instead).
+   */
+  external: boolean;
+  auth:
+    | McpAuth
+    | undefined;
+  /**
+   * PEM CA bundle the server's TLS certificate is checked against; empty:
+   * the system's roots. The mesh CA is never trusted for an external server.
+   */
+  caPem: string;
+  /** The MCP protocol version the server agreed to when it was registered. */
+  protocolVersion: string;
+}
+
+/**
+ * How agents obtain the credential they send to an external MCP server. A
+ * caller's own token is never passed through.
+ */
+export interface McpAuth {
+  mode: McpAuthMode;
+  /**
+   * CLIENT_CREDENTIALS: the authorization server's token endpoint; empty
+   * means the mesh's own (then the agent's workload credentials are used).
+   */
+  tokenUrl: string;
+  /** CLIENT_CREDENTIALS at another authorization server: this client's id. */
+  clientId: string;
+  /**
+   * The name of a secret in each calling agent's secrets provider: the client
+   * secret (CLIENT_CREDENTIALS at another authorization server) or the
+   * bearer credential itself (STATIC_SECRET).
+   */
+  secret: string;
+  /**
+   * The RFC 8707 resource (or audience) tokens are asked for; empty: the
+   * server's url.
+   */
+  resource: string;
+  /** Scopes asked for. */
+  scopes: string[];
 }
 
 /** A registry entry: an agent or a tool service, with its bookkeeping. */
@@ -1298,7 +1412,7 @@ export const DiscoveryScope: MessageFns<DiscoveryScope> = {
 };
 
 function createBaseEndpoint(): Endpoint {
-  return { address: "", adminAddress: "", instanceId: "" };
+  return { address: "", adminAddress: "", instanceId: "", mcpUrl: "" };
 }
 
 export const Endpoint: MessageFns<Endpoint> = {
@@ -1311,6 +1425,9 @@ export const Endpoint: MessageFns<Endpoint> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(26).string(message.instanceId);
+    }
+    if (message.mcpUrl !== "") {
+      writer.uint32(34).string(message.mcpUrl);
     }
     return writer;
   },
@@ -1352,6 +1469,14 @@ export const Endpoint: MessageFns<Endpoint> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mcpUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1377,6 +1502,11 @@ export const Endpoint: MessageFns<Endpoint> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      mcpUrl: isSet(object.mcpUrl)
+        ? globalThis.String(object.mcpUrl)
+        : isSet(object.mcp_url)
+        ? globalThis.String(object.mcp_url)
+        : "",
     };
   },
 
@@ -1391,6 +1521,9 @@ export const Endpoint: MessageFns<Endpoint> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.mcpUrl !== "") {
+      obj.mcpUrl = message.mcpUrl;
+    }
     return obj;
   },
 
@@ -1402,6 +1535,7 @@ export const Endpoint: MessageFns<Endpoint> = {
     message.address = object.address ?? "";
     message.adminAddress = object.adminAddress ?? "";
     message.instanceId = object.instanceId ?? "";
+    message.mcpUrl = object.mcpUrl ?? "";
     return message;
   },
 };
@@ -2225,6 +2359,7 @@ function createBaseToolCard(): ToolCard {
     owner: "",
     labels: {},
     lifecycle: 0,
+    mcp: undefined,
   };
 }
 
@@ -2262,6 +2397,9 @@ export const ToolCard: MessageFns<ToolCard> = {
     });
     if (message.lifecycle !== 0) {
       writer.uint32(88).int32(message.lifecycle);
+    }
+    if (message.mcp !== undefined) {
+      ExternalMcpServer.encode(message.mcp, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2370,6 +2508,14 @@ export const ToolCard: MessageFns<ToolCard> = {
             message.lifecycle = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.mcp = ExternalMcpServer.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2410,6 +2556,7 @@ export const ToolCard: MessageFns<ToolCard> = {
         )
         : {},
       lifecycle: isSet(object.lifecycle) ? lifecycleFromJSON(object.lifecycle) : 0,
+      mcp: isSet(object.mcp) ? ExternalMcpServer.fromJSON(object.mcp) : undefined,
     };
   },
 
@@ -2454,6 +2601,9 @@ export const ToolCard: MessageFns<ToolCard> = {
     if (message.lifecycle !== 0) {
       obj.lifecycle = lifecycleToJSON(message.lifecycle);
     }
+    if (message.mcp !== undefined) {
+      obj.mcp = ExternalMcpServer.toJSON(message.mcp);
+    }
     return obj;
   },
 
@@ -2481,6 +2631,9 @@ export const ToolCard: MessageFns<ToolCard> = {
       {},
     );
     message.lifecycle = object.lifecycle ?? 0;
+    message.mcp = (object.mcp !== undefined && object.mcp !== null)
+      ? ExternalMcpServer.fromPartial(object.mcp)
+      : undefined;
     return message;
   },
 };
@@ -2566,6 +2719,304 @@ export const ToolCard_LabelsEntry: MessageFns<ToolCard_LabelsEntry> = {
     const message = createBaseToolCard_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseExternalMcpServer(): ExternalMcpServer {
+  return { url: "", external: false, auth: undefined, caPem: "", protocolVersion: "" };
+}
+
+export const ExternalMcpServer: MessageFns<ExternalMcpServer> = {
+  encode(message: ExternalMcpServer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.external !== false) {
+      writer.uint32(16).bool(message.external);
+    }
+    if (message.auth !== undefined) {
+      McpAuth.encode(message.auth, writer.uint32(26).fork()).join();
+    }
+    if (message.caPem !== "") {
+      writer.uint32(34).string(message.caPem);
+    }
+    if (message.protocolVersion !== "") {
+      writer.uint32(42).string(message.protocolVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExternalMcpServer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExternalMcpServer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.external = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.auth = McpAuth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.protocolVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExternalMcpServer {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      external: isSet(object.external) ? globalThis.Boolean(object.external) : false,
+      auth: isSet(object.auth) ? McpAuth.fromJSON(object.auth) : undefined,
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+      protocolVersion: isSet(object.protocolVersion)
+        ? globalThis.String(object.protocolVersion)
+        : isSet(object.protocol_version)
+        ? globalThis.String(object.protocol_version)
+        : "",
+    };
+  },
+
+  toJSON(message: ExternalMcpServer): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.external !== false) {
+      obj.external = message.external;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = McpAuth.toJSON(message.auth);
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    if (message.protocolVersion !== "") {
+      obj.protocolVersion = message.protocolVersion;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExternalMcpServer>): ExternalMcpServer {
+    return ExternalMcpServer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExternalMcpServer>): ExternalMcpServer {
+    const message = createBaseExternalMcpServer();
+    message.url = object.url ?? "";
+    message.external = object.external ?? false;
+    message.auth = (object.auth !== undefined && object.auth !== null) ? McpAuth.fromPartial(object.auth) : undefined;
+    message.caPem = object.caPem ?? "";
+    message.protocolVersion = object.protocolVersion ?? "";
+    return message;
+  },
+};
+
+function createBaseMcpAuth(): McpAuth {
+  return { mode: 0, tokenUrl: "", clientId: "", secret: "", resource: "", scopes: [] };
+}
+
+export const McpAuth: MessageFns<McpAuth> = {
+  encode(message: McpAuth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    if (message.tokenUrl !== "") {
+      writer.uint32(18).string(message.tokenUrl);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(26).string(message.clientId);
+    }
+    if (message.secret !== "") {
+      writer.uint32(34).string(message.secret);
+    }
+    if (message.resource !== "") {
+      writer.uint32(42).string(message.resource);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): McpAuth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMcpAuth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenUrl = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): McpAuth {
+    return {
+      mode: isSet(object.mode) ? mcpAuthModeFromJSON(object.mode) : 0,
+      tokenUrl: isSet(object.tokenUrl)
+        ? globalThis.String(object.tokenUrl)
+        : isSet(object.token_url)
+        ? globalThis.String(object.token_url)
+        : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : "",
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: McpAuth): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = mcpAuthModeToJSON(message.mode);
+    }
+    if (message.tokenUrl !== "") {
+      obj.tokenUrl = message.tokenUrl;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    if (message.resource !== "") {
+      obj.resource = message.resource;
+    }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<McpAuth>): McpAuth {
+    return McpAuth.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<McpAuth>): McpAuth {
+    const message = createBaseMcpAuth();
+    message.mode = object.mode ?? 0;
+    message.tokenUrl = object.tokenUrl ?? "";
+    message.clientId = object.clientId ?? "";
+    message.secret = object.secret ?? "";
+    message.resource = object.resource ?? "";
+    message.scopes = object.scopes?.map((e) => e) || [];
     return message;
   },
 };

@@ -87,6 +87,20 @@ export function changeTypeToJSON(object: ChangeType): string {
   }
 }
 
+export interface RegisterExternalToolRequest {
+  /**
+   * The tool service card of the MCP server: name "namespace/name", owner,
+   * labels and visibility as the administrator chose them, tools as the
+   * server lists them (idempotent only where the administrator says so), and
+   * mcp with external = true.
+   */
+  card: ToolCard | undefined;
+}
+
+export interface RegisterExternalToolResponse {
+  revision: number;
+}
+
 export interface RegisterExternalAgentRequest {
   /**
    * The agentmesh card derived from the A2A card: name "namespace/name",
@@ -255,6 +269,140 @@ export interface SetLifecycleRequest {
 export interface SetLifecycleResponse {
   entry: RegistryEntry | undefined;
 }
+
+function createBaseRegisterExternalToolRequest(): RegisterExternalToolRequest {
+  return { card: undefined };
+}
+
+export const RegisterExternalToolRequest: MessageFns<RegisterExternalToolRequest> = {
+  encode(message: RegisterExternalToolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      ToolCard.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterExternalToolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterExternalToolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = ToolCard.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterExternalToolRequest {
+    return { card: isSet(object.card) ? ToolCard.fromJSON(object.card) : undefined };
+  },
+
+  toJSON(message: RegisterExternalToolRequest): unknown {
+    const obj: any = {};
+    if (message.card !== undefined) {
+      obj.card = ToolCard.toJSON(message.card);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterExternalToolRequest>): RegisterExternalToolRequest {
+    return RegisterExternalToolRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterExternalToolRequest>): RegisterExternalToolRequest {
+    const message = createBaseRegisterExternalToolRequest();
+    message.card = (object.card !== undefined && object.card !== null) ? ToolCard.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
+function createBaseRegisterExternalToolResponse(): RegisterExternalToolResponse {
+  return { revision: 0 };
+}
+
+export const RegisterExternalToolResponse: MessageFns<RegisterExternalToolResponse> = {
+  encode(message: RegisterExternalToolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== 0) {
+      writer.uint32(8).int64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterExternalToolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterExternalToolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterExternalToolResponse {
+    return { revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0 };
+  },
+
+  toJSON(message: RegisterExternalToolResponse): unknown {
+    const obj: any = {};
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterExternalToolResponse>): RegisterExternalToolResponse {
+    return RegisterExternalToolResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterExternalToolResponse>): RegisterExternalToolResponse {
+    const message = createBaseRegisterExternalToolResponse();
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
 
 function createBaseRegisterExternalAgentRequest(): RegisterExternalAgentRequest {
   return { card: undefined };
@@ -2731,6 +2879,21 @@ export const RegistryServiceService = {
       Buffer.from(RegisterExternalAgentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterExternalAgentResponse => RegisterExternalAgentResponse.decode(value),
   },
+  /**
+   * Registers (or updates) an MCP server outside agentmesh as a tool service
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalTool: {
+    path: "/agentmesh.v1.RegistryService/RegisterExternalTool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterExternalToolRequest): Buffer =>
+      Buffer.from(RegisterExternalToolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterExternalToolRequest => RegisterExternalToolRequest.decode(value),
+    responseSerialize: (value: RegisterExternalToolResponse): Buffer =>
+      Buffer.from(RegisterExternalToolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterExternalToolResponse => RegisterExternalToolResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServiceServer extends UntypedServiceImplementation {
@@ -2764,6 +2927,11 @@ export interface RegistryServiceServer extends UntypedServiceImplementation {
    * (admin scope): no lease, discoverable until retired with SetLifecycle.
    */
   registerExternalAgent: handleUnaryCall<RegisterExternalAgentRequest, RegisterExternalAgentResponse>;
+  /**
+   * Registers (or updates) an MCP server outside agentmesh as a tool service
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalTool: handleUnaryCall<RegisterExternalToolRequest, RegisterExternalToolResponse>;
 }
 
 export interface RegistryServiceClient extends Client {
@@ -2955,6 +3123,25 @@ export interface RegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterExternalAgentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Registers (or updates) an MCP server outside agentmesh as a tool service
+   * (admin scope): no lease, discoverable until retired with SetLifecycle.
+   */
+  registerExternalTool(
+    request: RegisterExternalToolRequest,
+    callback: (error: ServiceError | null, response: RegisterExternalToolResponse) => void,
+  ): ClientUnaryCall;
+  registerExternalTool(
+    request: RegisterExternalToolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterExternalToolResponse) => void,
+  ): ClientUnaryCall;
+  registerExternalTool(
+    request: RegisterExternalToolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterExternalToolResponse) => void,
   ): ClientUnaryCall;
 }
 

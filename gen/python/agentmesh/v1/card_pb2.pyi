@@ -14,6 +14,10 @@ LIFECYCLE_ACTIVE: Lifecycle
 LIFECYCLE_RETIRED: Lifecycle
 LIFECYCLE_SUSPENDED: Lifecycle
 LIFECYCLE_UNSPECIFIED: Lifecycle
+MCP_AUTH_MODE_CLIENT_CREDENTIALS: McpAuthMode
+MCP_AUTH_MODE_STATIC_SECRET: McpAuthMode
+MCP_AUTH_MODE_TOKEN_EXCHANGE: McpAuthMode
+MCP_AUTH_MODE_UNSPECIFIED: McpAuthMode
 
 class A2aBinding(_message.Message):
     __slots__ = ["ca_pem", "card", "card_url", "external"]
@@ -100,14 +104,46 @@ class DiscoveryScope(_message.Message):
     def __init__(self, visibility: _Optional[_Union[VisibilityScope, _Mapping]] = ..., characteristics: _Optional[_Union[CharacteristicsScope, _Mapping]] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ["address", "admin_address", "instance_id"]
+    __slots__ = ["address", "admin_address", "instance_id", "mcp_url"]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ADMIN_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    MCP_URL_FIELD_NUMBER: _ClassVar[int]
     address: str
     admin_address: str
     instance_id: str
-    def __init__(self, address: _Optional[str] = ..., admin_address: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
+    mcp_url: str
+    def __init__(self, address: _Optional[str] = ..., admin_address: _Optional[str] = ..., instance_id: _Optional[str] = ..., mcp_url: _Optional[str] = ...) -> None: ...
+
+class ExternalMcpServer(_message.Message):
+    __slots__ = ["auth", "ca_pem", "external", "protocol_version", "url"]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    auth: McpAuth
+    ca_pem: str
+    external: bool
+    protocol_version: str
+    url: str
+    def __init__(self, url: _Optional[str] = ..., external: bool = ..., auth: _Optional[_Union[McpAuth, _Mapping]] = ..., ca_pem: _Optional[str] = ..., protocol_version: _Optional[str] = ...) -> None: ...
+
+class McpAuth(_message.Message):
+    __slots__ = ["client_id", "mode", "resource", "scopes", "secret", "token_url"]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    mode: McpAuthMode
+    resource: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    secret: str
+    token_url: str
+    def __init__(self, mode: _Optional[_Union[McpAuthMode, str]] = ..., token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., secret: _Optional[str] = ..., resource: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ModelRef(_message.Message):
     __slots__ = ["model", "provider"]
@@ -178,7 +214,7 @@ class SkillExample(_message.Message):
     def __init__(self, title: _Optional[str] = ..., text: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ToolCard(_message.Message):
-    __slots__ = ["description", "endpoints", "identity", "labels", "lifecycle", "name", "owner", "policies", "purpose", "tools", "version"]
+    __slots__ = ["description", "endpoints", "identity", "labels", "lifecycle", "mcp", "name", "owner", "policies", "purpose", "tools", "version"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +227,7 @@ class ToolCard(_message.Message):
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
+    MCP_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     POLICIES_FIELD_NUMBER: _ClassVar[int]
@@ -202,13 +239,14 @@ class ToolCard(_message.Message):
     identity: str
     labels: _containers.ScalarMap[str, str]
     lifecycle: Lifecycle
+    mcp: ExternalMcpServer
     name: str
     owner: str
     policies: _containers.RepeatedCompositeFieldContainer[Policy]
     purpose: str
     tools: _containers.RepeatedCompositeFieldContainer[ToolDefinition]
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., purpose: _Optional[str] = ..., description: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolDefinition, _Mapping]]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., identity: _Optional[str] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., lifecycle: _Optional[_Union[Lifecycle, str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., purpose: _Optional[str] = ..., description: _Optional[str] = ..., policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolDefinition, _Mapping]]] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., identity: _Optional[str] = ..., owner: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., lifecycle: _Optional[_Union[Lifecycle, str]] = ..., mcp: _Optional[_Union[ExternalMcpServer, _Mapping]] = ...) -> None: ...
 
 class ToolDefinition(_message.Message):
     __slots__ = ["arguments_schema", "description", "examples", "idempotent", "name", "result_schema", "tags"]
@@ -242,4 +280,7 @@ class Lifecycle(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class McpAuthMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

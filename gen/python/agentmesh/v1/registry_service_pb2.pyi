@@ -167,6 +167,18 @@ class RegisterExternalAgentResponse(_message.Message):
     revision: int
     def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
+class RegisterExternalToolRequest(_message.Message):
+    __slots__ = ["card"]
+    CARD_FIELD_NUMBER: _ClassVar[int]
+    card: _card_pb2.ToolCard
+    def __init__(self, card: _Optional[_Union[_card_pb2.ToolCard, _Mapping]] = ...) -> None: ...
+
+class RegisterExternalToolResponse(_message.Message):
+    __slots__ = ["revision"]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+
 class RegisterToolRequest(_message.Message):
     __slots__ = ["card", "endpoint", "lease_ttl"]
     CARD_FIELD_NUMBER: _ClassVar[int]

@@ -76,6 +76,11 @@ class RegistryServiceStub(object):
                 request_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.SerializeToString,
                 response_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.FromString,
                 )
+        self.RegisterExternalTool = channel.unary_unary(
+                '/agentmesh.v1.RegistryService/RegisterExternalTool',
+                request_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolRequest.SerializeToString,
+                response_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolResponse.FromString,
+                )
 
 
 class RegistryServiceServicer(object):
@@ -169,6 +174,14 @@ class RegistryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterExternalTool(self, request, context):
+        """Registers (or updates) an MCP server outside agentmesh as a tool service
+        (admin scope): no lease, discoverable until retired with SetLifecycle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +244,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.RegisterExternalAgent,
                     request_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.FromString,
                     response_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.SerializeToString,
+            ),
+            'RegisterExternalTool': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterExternalTool,
+                    request_deserializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolRequest.FromString,
+                    response_serializer=agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -445,5 +463,22 @@ class RegistryService(object):
         return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.RegistryService/RegisterExternalAgent',
             agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentRequest.SerializeToString,
             agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalAgentResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RegisterExternalTool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/agentmesh.v1.RegistryService/RegisterExternalTool',
+            agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolRequest.SerializeToString,
+            agentmesh_dot_v1_dot_registry__service__pb2.RegisterExternalToolResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
