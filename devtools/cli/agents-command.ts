@@ -1,4 +1,4 @@
-import { EntryKind, Lifecycle, type AgentCard } from '../../gen/agentmesh/v1/card.js';
+import { EntryKind, Lifecycle, type AgentCard, type ToolCard } from '../../gen/agentmesh/v1/card.js';
 import { DiscoveryMatch, RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { list, out, parse } from './args.js';
 import { CliError } from './cli-error.js';
@@ -11,6 +11,15 @@ function a2aWhere(agent: AgentCard): string {
   if (!a2a?.card) return 'none';
   const where = a2a.cardUrl || `agentmesh agents ${agent.name} --a2a`;
   return a2a.external ? `external (${where})` : where;
+}
+
+/** Where a tool service answers MCP: an external server's URL, or its instances' MCP endpoints ('' if none). */
+export function mcpWhere(tool: ToolCard): string {
+  if (tool.mcp?.external) return `external ${tool.mcp.url}`;
+  return tool.endpoints
+    .map((e) => e.mcpUrl)
+    .filter(Boolean)
+    .join(', ');
 }
 
 /** `agents NS/NAME --a2a`: the agent's A2A card as the registry keeps it, as JSON on stdout. */
@@ -91,6 +100,7 @@ export async function agents(args: string[]): Promise<number> {
         `    ${card.$case === 'agent' ? 'skills' : 'tools'}: ${skills.join(', ')}${c.policies.length ? `   policies: ${c.policies.map((p) => p.id).join(', ')}` : ''}`,
       );
       if (card.$case === 'agent') out(`    a2a card: ${a2aWhere(card.agent)}`);
+      else if (mcpWhere(card.tool)) out(`    mcp: ${mcpWhere(card.tool)}`);
       out(`    matched: ${m.reasons.join('; ')}`);
     }
     return 0;

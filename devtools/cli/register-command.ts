@@ -1,16 +1,34 @@
 import { readFileSync } from 'node:fs';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { Code, isMeshError } from '../../mesh/index.js';
-import { list, out, parse } from './args.js';
+import { out, parse } from './args.js';
 import { CliError } from './cli-error.js';
 import { currentUser, MeshConnection } from './connection.js';
 import { cardUrlOf, externalCardOf, fetchCardJson } from './external-a2a-card.js';
+import { labelsOf, readCa } from './register-choices.js';
 
 /** The label that restricts an entry to callers of its own namespace (the registry's visibility model). */
 const VISIBILITY_LABEL = 'agentmesh.io/visibility';
 
-/** `agentmesh register a2a <card-url>`: an administrator registers an external A2A agent from its card. */
+/** Options of either kind that take no value; every other --option takes one. */
+const FLAGS_WITHOUT_VALUE = new Set(['--json', '--help', '-h']);
+
+/** The first positional argument (the kind: a2a or mcp), before the kind's own options are known. */
+function firstPositional(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) return a;
+    if (!a.includes('=') && !FLAGS_WITHOUT_VALUE.has(a)) i++;
+  }
+  return undefined;
+}
+
+/**
+ * `agentmesh register a2a <card-url>`: an administrator registers an external A2A agent from its card;
+ * `agentmesh register mcp <url>`: an external MCP server (register-mcp-command.ts).
+ */
 export async function register(args: string[]): Promise<number> {
+  if (firstPositional(args) === 'mcp') return (await import('./register-mcp-command.js')).registerMcp(args);
   const { values, positionals } = parse('register', args, {
     name: { type: 'string' },
     owner: { type: 'string' },
@@ -21,17 +39,15 @@ export async function register(args: string[]): Promise<number> {
   });
   const [what, given, ...extra] = positionals;
   if (what !== 'a2a' || !given || extra.length)
-    throw new CliError('usage: agentmesh register a2a <card-url> --name NS/NAME --owner OWNER (see --help)', 2);
+    throw new CliError(
+      'usage: agentmesh register a2a <card-url> | mcp <url> --name NS/NAME --owner OWNER ... (see --help)',
+      2,
+    );
   const name = values.name as string | undefined;
   const owner = values.owner as string | undefined;
   if (!name) throw new CliError('--name NS/NAME is required: the name the mesh knows the agent by', 2);
   if (!owner?.trim()) throw new CliError('--owner is required: the accountable team or person', 2);
-  const labels: Record<string, string> = {};
-  for (const pair of list(values.label)) {
-    const at = pair.indexOf('=');
-    if (at < 1) throw new CliError(`--label ${pair}: expected key=value`, 2);
-    labels[pair.slice(0, at)] = pair.slice(at + 1);
-  }
+  const labels = labelsOf(values.label);
   const visibleTo = ((values['visible-to'] as string | undefined) ?? '').split(',').filter(Boolean);
   if (visibleTo.length) {
     // The registry can narrow an entry to its own namespace (or leave it visible to all), nothing finer.
@@ -40,16 +56,7 @@ export async function register(args: string[]): Promise<number> {
       throw new CliError(`--visible-to: an entry is visible to every namespace or only to its own (${own})`, 2);
     labels[VISIBILITY_LABEL] = 'namespace';
   }
-  let caPem = '';
-  if (values.ca) {
-    try {
-      caPem = readFileSync(values.ca as string, 'utf8');
-    } catch (err) {
-      throw new CliError(
-        `--ca ${values.ca as string}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
-  }
+  const caPem = readCa(values.ca as string | undefined);
   const url = cardUrlOf(given);
   const conn = new MeshConnection(currentUser(values.user as string | undefined));
   try {

@@ -1,10 +1,18 @@
-import { Lifecycle, ToolCard } from '../../gen/agentmesh/v1/card.js';
+import { Lifecycle, McpAuthMode, ToolCard } from '../../gen/agentmesh/v1/card.js';
 import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
 import { Code, isMeshError } from '../../mesh/index.js';
 import { out, parse } from './args.js';
+import { mcpWhere } from './agents-command.js';
 import { CliError } from './cli-error.js';
 import { currentUser, MeshConnection } from './connection.js';
 import { schemaLines } from './schema-view.js';
+
+/** The auth modes as `agentmesh register mcp --auth` names them. */
+const AUTH_NAMES: Partial<Record<McpAuthMode, string>> = {
+  [McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS]: 'client-credentials',
+  [McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE]: 'token-exchange',
+  [McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET]: 'secret',
+};
 
 /**
  * `agentmesh tools <ns/name>`: a tool service's tools with the JSON Schemas of their arguments and
@@ -45,10 +53,17 @@ export async function tools(args: string[]): Promise<number> {
       out(JSON.stringify(ToolCard.toJSON({ ...card, tools: picked })));
       return 0;
     }
+    const external = card.mcp?.external === true;
     out(
-      `${card.name}@${card.version}  tool service  ${Lifecycle[card.lifecycle].replace('LIFECYCLE_', '')}  owner ${card.owner}`,
+      `${card.name}@${card.version}  ${external ? 'external MCP server' : 'tool service'}  ${Lifecycle[card.lifecycle].replace('LIFECYCLE_', '')}  owner ${card.owner}`,
     );
     out(`    ${card.purpose}`);
+    if (external) {
+      const auth = AUTH_NAMES[card.mcp!.auth?.mode ?? McpAuthMode.MCP_AUTH_MODE_UNSPECIFIED] ?? 'unspecified';
+      out(
+        `    mcp: ${card.mcp!.url}  auth: ${auth}${card.mcp!.protocolVersion ? `  protocol ${card.mcp!.protocolVersion}` : ''}`,
+      );
+    } else if (mcpWhere(card)) out(`    mcp: ${mcpWhere(card)}`);
     for (const t of picked) {
       out('');
       out(`${t.name}${t.idempotent ? '  (idempotent)' : ''}${t.tags.length ? `  tags: ${t.tags.join(', ')}` : ''}`);

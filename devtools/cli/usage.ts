@@ -24,6 +24,11 @@ and where each agent's A2A card is; with a name, that entry only
   --json             the registry's answer as JSON`,
   register: `usage: agentmesh register a2a <card-url> --name NS/NAME --owner OWNER [--label K=V]...
                          [--visible-to NS[,NS...]] [--ca PEM-FILE] [--json]
+       agentmesh register mcp <url> --name NS/NAME --owner OWNER
+                         --auth client-credentials|token-exchange|secret [--secret PATH[#FIELD]]
+                         [--client-id ID] [--token-url URL] [--resource R] [--scope S]...
+                         [--idempotent TOOL]... [--label K=V]... [--visible-to NS] [--ca PEM-FILE]
+                         [--bearer-env VAR] [--version V] [--purpose TEXT] [--json]
 
 register an agent outside the mesh from its A2A card (registry admin): the card is fetched over
 HTTPS, the agent becomes discoverable at its card's GRPC interface until retired
@@ -34,7 +39,33 @@ HTTPS, the agent becomes discoverable at its card's GRPC interface until retired
   --ca PEM-FILE      CA bundle its gRPC server certificate is checked against, and only it
                      (without --ca: the system CAs; never the mesh CA); its HTTPS card is
                      checked against the system CAs, the mesh CA and this bundle
-  --json             name, version, gRPC address and registry revision as JSON`,
+  --json             name, version, gRPC address and registry revision as JSON
+
+register an MCP server outside the mesh (registry admin): its tools are listed over Streamable
+HTTP and registered with their schemas; agents call them until the entry is retired
+  --auth MODE        how agents authenticate to it: client-credentials (their own token; with
+                     --token-url, a client of another authorization server), token-exchange (the
+                     task caller's token exchanged at the mesh's token endpoint), secret (a static
+                     credential from each agent's secrets provider); never the caller's own token
+  --secret PATH[#FIELD]
+                     the secret agents read: the bearer credential (secret; field default token)
+                     or the client secret (client-credentials with --token-url; field default
+                     client_secret)
+  --client-id ID     client-credentials with --token-url: the client id there
+  --token-url URL    client-credentials: another authorization server's token endpoint (https)
+  --resource R       the resource (audience) tokens are asked for (default: the server's URL)
+  --scope S          a scope tokens are asked for (repeatable)
+  --idempotent TOOL  a tool you vouch is idempotent, safe to retry (repeatable; the server's own
+                     hints are not trusted)
+  --ca PEM-FILE      CA bundle the server's certificate is checked against, and only it, by this
+                     command and by agents (without --ca: the system CAs; never the mesh CA)
+  --bearer-env VAR   list the tools with the bearer token in environment variable VAR (your own,
+                     for servers that want one even to list; never stored)
+  --version V        the entry's version (default: the version the server reports)
+  --purpose TEXT     one sentence saying what it is for (default: from the server's description)
+  --name, --owner, --label, --visible-to
+                     as for register a2a
+  --json             name, version, URL, tools, protocol version and registry revision as JSON`,
   tools: `usage: agentmesh tools <ns/name> [--tool NAME] [--json]
 
 a tool service's tools with the JSON Schemas of their arguments and results (from the registry's card)
@@ -111,6 +142,8 @@ export const USAGE = `usage: agentmesh <command> [options]    (agentmesh <comman
   agents <ns/name> --a2a       print an agent's A2A card (JSON) for another A2A framework
   register a2a <card-url> --name NS/NAME --owner OWNER [--label K=V]... [--visible-to NS] [--ca FILE]
                                register an external A2A agent from its card (registry admin)
+  register mcp <url> --name NS/NAME --owner OWNER --auth MODE [--secret REF] [--idempotent TOOL]...
+                               register an external MCP server and its tools (registry admin)
   tools <ns/name> [--tool NAME] [--json]
                                a tool service's tools with their argument and result schemas
   task <agent> (<input-json> | --example N) [--skill ID] [--text T] [--json] [--no-input] [--timeout S]
