@@ -251,9 +251,9 @@ describe('agentmesh register mcp', () => {
       '--visible-to: an entry is visible to every namespace or only to its own (partners)',
     ],
     [
-      base(['--bearer-env', 'AGENTMESH_TEST_UNSET_VAR']),
+      base(['--bearer-env', 'NO_SUCH_MCP_TOKEN_VAR']),
       2,
-      '--bearer-env AGENTMESH_TEST_UNSET_VAR: the environment variable',
+      '--bearer-env NO_SUCH_MCP_TOKEN_VAR: the environment variable',
     ],
     [base(['--version', '1.2']), 2, '--version 1.2: not a semantic version'],
     [
