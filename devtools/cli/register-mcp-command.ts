@@ -8,18 +8,15 @@ import {
   checkExternalMcpServer,
   Code,
   ENTRY_NAME,
-  httpsFetch,
   isMeshError,
-  listMcpTools,
-  McpListError,
   mcpToolHints,
   toolCardFromMcpTools,
-  type ListedMcpTools,
 } from '../../mesh/index.js';
 import { list, out, parse } from './args.js';
 import { CliError } from './cli-error.js';
 import { currentUser, MeshConnection } from './connection.js';
 import { firstSentence } from './external-a2a-card.js';
+import { listingHeaders, listTools } from './mcp-listing.js';
 import { labelsOf, readCa } from './register-choices.js';
 
 const AUTH_MODES: Record<string, McpAuthMode> = {
@@ -67,37 +64,6 @@ function serverOf(url: string, values: Record<string, unknown>, caPem: string): 
     throw new CliError((flag ? line.replace(flag[0], flag[1]) : line).replace('in auth.secret', 'in --secret'), 2);
   }
   return server;
-}
-
-/** The bearer token for listing, from the environment variable named by --bearer-env (never stored). */
-function listingHeaders(variable: string | undefined): Record<string, string> {
-  if (variable === undefined) return {};
-  const token = process.env[variable]?.trim();
-  if (!token) throw new CliError(`--bearer-env ${variable}: the environment variable ${variable} is not set`, 2);
-  return { authorization: `Bearer ${token}` };
-}
-
-async function listTools(url: string, caPem: string, bearerEnv: string | undefined): Promise<ListedMcpTools> {
-  const http = httpsFetch({ caPem });
-  try {
-    return await listMcpTools(url, {
-      fetch: http.fetch,
-      headers: listingHeaders(bearerEnv),
-      clientInfo: { name: 'agentmesh-cli', version: '1.0.0' },
-    });
-  } catch (err) {
-    if (!(err instanceof McpListError)) throw err;
-    if (err.status === 401)
-      throw new CliError(
-        bearerEnv
-          ? `the MCP server at ${url} refused the token in ${bearerEnv} (HTTP 401)`
-          : `the MCP server at ${url} wants a token to list its tools (HTTP 401): pass --bearer-env VAR, VAR holding your own token for it`,
-      );
-    const why = err.status ? `HTTP ${err.status}` : err.message.slice(0, 200);
-    throw new CliError(`cannot list the tools of the MCP server at ${url}: ${why}`);
-  } finally {
-    http.close();
-  }
 }
 
 /** `agentmesh register mcp <url>`: see the usage text. */

@@ -1,0 +1,35 @@
+// Listing an external MCP server's tools for `agentmesh register mcp`, as the administrator.
+import { httpsFetch, listMcpTools, McpListError, type ListedMcpTools } from '../../mesh/index.js';
+import { CliError } from './cli-error.js';
+
+/** The bearer token for listing, from the environment variable named by --bearer-env (never stored). */
+export function listingHeaders(variable: string | undefined): Record<string, string> {
+  if (variable === undefined) return {};
+  const token = process.env[variable]?.trim();
+  if (!token) throw new CliError(`--bearer-env ${variable}: the environment variable ${variable} is not set`, 2);
+  return { authorization: `Bearer ${token}` };
+}
+
+/** Lists the server's tools as agents will reach it (trusting exactly `caPem`, else the system roots); one-line errors. */
+export async function listTools(url: string, caPem: string, bearerEnv: string | undefined): Promise<ListedMcpTools> {
+  const http = httpsFetch({ caPem });
+  try {
+    return await listMcpTools(url, {
+      fetch: http.fetch,
+      headers: listingHeaders(bearerEnv),
+      clientInfo: { name: 'agentmesh-cli', version: '1.0.0' },
+    });
+  } catch (err) {
+    if (!(err instanceof McpListError)) throw err;
+    if (err.status === 401)
+      throw new CliError(
+        bearerEnv
+          ? `the MCP server at ${url} refused the token in ${bearerEnv} (HTTP 401)`
+          : `the MCP server at ${url} wants a token to list its tools (HTTP 401): pass --bearer-env VAR, VAR holding your own token for it`,
+      );
+    const why = err.status ? `HTTP ${err.status}` : err.message.slice(0, 200);
+    throw new CliError(`cannot list the tools of the MCP server at ${url}: ${why}`);
+  } finally {
+    http.close();
+  }
+}
