@@ -98,7 +98,7 @@ describe('external A2A agents in the registry', () => {
       const card = found.matches[0]!.entry!.card;
       const agent = card?.$case === 'agent' ? card.agent : undefined;
       expect(agent?.endpoints).toEqual([
-        { address: 'weather.example:50051', adminAddress: '', instanceId: 'external' },
+        { address: 'weather.example:50051', adminAddress: '', instanceId: 'external', mcpUrl: '' },
       ]);
       expect(agent?.a2a).toEqual(externalCard().a2a);
       expect(agent?.identity).toBe('');

@@ -4,10 +4,14 @@ import type { AgentCard, Skill, ToolCard, ToolDefinition } from '../../gen/agent
 import { Code, MeshError } from '../core/index.js';
 import { parseSpiffeId } from '../security/index.js';
 import { checkExternalBinding } from './external-card.js';
+import { checkExternalMcpServer } from './external-mcp.js';
 
 /** "namespace/name": lower-case DNS labels, so a name is also a valid Kubernetes name pair. */
 export const ENTRY_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ID = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+// An external MCP server's tool names are its own (tools/call must send them as they are): the
+// MCP specification's character set and length rather than the mesh's lower-case ids.
+const MCP_TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 // One compiler for checking that schemas parse; strict mode off so that
 // common annotations (examples, x-*) in real schemas are accepted.
@@ -41,7 +45,7 @@ function checkCommon(
     throw invalid('card.version', `not a semantic version (got ${JSON.stringify(card.version.slice(0, 40))})`);
   if (!card.purpose.trim()) throw invalid('card.purpose', `required: one sentence saying what the ${kind} is for`);
   if (external) {
-    if (card.identity) throw invalid('card.identity', 'must be empty: an external agent has no workload identity');
+    if (card.identity) throw invalid('card.identity', `must be empty: an external ${kind} has no workload identity`);
   } else checkIdentity(card);
   if (!card.owner.trim()) throw invalid('card.owner', 'required: the accountable team or person');
 }
@@ -60,7 +64,12 @@ function checkUnique<T>(items: T[], key: (t: T) => string, field: string, patter
   items.forEach((item, i) => {
     const k = key(item);
     if (!pattern.test(k))
-      throw invalid(`${field}[${i}]`, `id ${JSON.stringify(k.slice(0, 64))} must be lower-case letters, digits, . _ -`);
+      throw invalid(
+        `${field}[${i}]`,
+        pattern === MCP_TOOL_NAME
+          ? `name ${JSON.stringify(k.slice(0, 64))} must be 1-128 letters, digits, . _ -`
+          : `id ${JSON.stringify(k.slice(0, 64))} must be lower-case letters, digits, . _ -`,
+      );
     if (seen.has(k)) throw invalid(`${field}[${i}]`, `duplicate id ${k}`);
     seen.add(k);
   });
@@ -88,15 +97,27 @@ export function validateAgentCard(card: AgentCard | undefined, { external = fals
   return card;
 }
 
-/** Validates a tool service card for registration. */
-export function validateToolCard(card: ToolCard | undefined): ToolCard {
+const isObjectSchema = (schema: Record<string, unknown> | undefined) => schema?.type === 'object';
+
+/**
+ * Validates a tool service card for registration. A mesh workload's card names its workload
+ * identity and has no `mcp`; an external MCP server's (`external`) has no identity, a usable
+ * `mcp` binding and object schemas for every tool's arguments (MCP requires them).
+ */
+export function validateToolCard(card: ToolCard | undefined, { external = false } = {}): ToolCard {
   if (!card) throw invalid('card', 'required');
-  checkCommon(card, 'tool service');
+  checkCommon(card, external ? 'MCP server' : 'tool service', external);
+  if (external) checkExternalMcpServer(card.mcp);
+  else if (card.mcp) throw invalid('card.mcp', 'a mesh tool service cannot register as an external MCP server');
   if (card.tools.length === 0) throw invalid('card.tools', 'a tool service needs at least one tool');
-  checkUnique(card.tools, (t: ToolDefinition) => t.name, 'card.tools', ID);
+  checkUnique(card.tools, (t: ToolDefinition) => t.name, 'card.tools', external ? MCP_TOOL_NAME : ID);
   card.tools.forEach((t, i) => {
     if (!t.description.trim()) throw invalid(`card.tools[${i}].description`, 'required');
+    if (external && !isObjectSchema(t.argumentsSchema))
+      throw invalid(`card.tools[${i}].arguments_schema`, 'must be a JSON Schema with "type": "object"');
     checkSchema(t.argumentsSchema, `card.tools[${i}].arguments_schema`);
+    if (external && t.resultSchema && Object.keys(t.resultSchema).length && !isObjectSchema(t.resultSchema))
+      throw invalid(`card.tools[${i}].result_schema`, 'must be a JSON Schema with "type": "object"');
     checkSchema(t.resultSchema, `card.tools[${i}].result_schema`);
   });
   return card;

@@ -1,6 +1,7 @@
 import { AgentCard as A2aCardJson, type AgentCard as A2aCard } from '@a2a-js/sdk';
 import type { A2aBinding } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
+import { mcpAddressOf, parseExternalHttpsUrl } from './external-mcp.js';
 
 // An external A2A agent is known to the mesh only by its A2A card: the card must say
 // where its gRPC binding is (the mesh calls A2A agents over gRPC only) and in which
@@ -71,17 +72,31 @@ export function checkExternalBinding(a2a: A2aBinding | undefined): string {
   return parseExternalA2aCard(a2a.card).grpcAddress;
 }
 
-/** True when a stored agent card (JSON) is an external agent's. */
+/** True when a stored card (JSON) is an external agent's (A2A) or an external MCP server's. */
 export function isExternalCardJson(card: unknown): boolean {
-  return (card as { a2a?: { external?: boolean } } | undefined)?.a2a?.external === true;
+  const c = card as { a2a?: { external?: boolean }; mcp?: { external?: boolean } } | undefined;
+  return c?.a2a?.external === true || c?.mcp?.external === true;
 }
 
-/** The one permanent endpoint of an external agent, from its stored card (JSON); undefined when it has none. */
+/**
+ * The one permanent endpoint of an external agent (its GRPC address) or external MCP server
+ * (host:port of its URL, and the URL as mcp_url), from its stored card (JSON); undefined when it has none.
+ */
 export function externalEndpointOf(
   card: unknown,
 ): { address: string; adminAddress: string; instanceId: string; mcpUrl: string } | undefined {
   if (!isExternalCardJson(card)) return undefined;
   try {
+    const mcp = (card as { mcp?: { external?: boolean; url?: string } }).mcp;
+    if (mcp?.external === true) {
+      const url = String(mcp.url ?? '');
+      return {
+        address: mcpAddressOf(parseExternalHttpsUrl(url, 'card.mcp.url')),
+        adminAddress: '',
+        instanceId: EXTERNAL_INSTANCE_ID,
+        mcpUrl: url,
+      };
+    }
     const { grpcAddress } = parseExternalA2aCard((card as { a2a: { card?: unknown } }).a2a.card);
     return { address: grpcAddress, adminAddress: '', instanceId: EXTERNAL_INSTANCE_ID, mcpUrl: '' };
   } catch {

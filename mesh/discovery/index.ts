@@ -8,6 +8,7 @@ export {
   isExternalCardJson,
   parseExternalA2aCard,
 } from './external-card.js';
+export { checkExternalMcpServer, mcpAddressOf, parseExternalHttpsUrl, parseMcpSecretRef } from './external-mcp.js';
 export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
 export type { NameMatcher } from './name-pattern.js';
 export { compareMatches, compileScope, matchCandidate } from './scope-match.js';

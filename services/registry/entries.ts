@@ -40,14 +40,17 @@ export function labelsOf(e: LiveEntry): Record<string, string> | undefined {
   return (e.record.card as { labels?: Record<string, string> }).labels;
 }
 
-/** True for an external A2A agent's entry: registered by an administrator, without leases. */
+/**
+ * True for an external entry (an A2A agent or an MCP server): registered by an administrator,
+ * without identity or leases. Kept to entries without identity: a workload's card never counts.
+ */
 export function isExternal(e: LiveEntry): boolean {
-  return e.record.kind === 'agent' && isExternalCardJson(e.record.card);
+  return e.record.identity === '' && isExternalCardJson(e.record.card);
 }
 
 /**
  * True when an entry may be discovered: ACTIVE with at least one live instance. An external
- * agent has no instances of its own: its one permanent endpoint stands for them until retired.
+ * agent or MCP server has no instances of its own: its one permanent endpoint stands for them until retired.
  */
 export function discoverable(e: LiveEntry): boolean {
   return e.record.lifecycle === 'ACTIVE' && (e.leases.size > 0 || isExternal(e));

@@ -158,14 +158,23 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
       if (!caller.scopes.includes(ADMIN_SCOPE))
         throw new MeshError(Code.PERMISSION_DENIED, `registering an external agent needs scope ${ADMIN_SCOPE}`);
       const card = validateAgentCard(req.card ? AgentCard.fromPartial(req.card) : undefined, { external: true });
-      return registry.registerExternal({ ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED }, caller);
+      return registry.registerExternal(
+        'agent',
+        { ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED },
+        caller,
+      );
     },
     async registerExternalTool(req, ctx) {
       const caller = principalOf(ctx);
       if (!caller.scopes.includes(ADMIN_SCOPE))
         throw new MeshError(Code.PERMISSION_DENIED, `registering an external tool service needs scope ${ADMIN_SCOPE}`);
-      // FOUNDATION: validation and storage come with the registry work of issue 21.
-      throw new MeshError(Code.UNIMPLEMENTED, 'RegisterExternalTool is not implemented yet');
+      // The admin check first: a caller without the scope learns nothing from validation.
+      const card = validateToolCard(req.card ? ToolCard.fromPartial(req.card) : undefined, { external: true });
+      return registry.registerExternal(
+        'tool',
+        { ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED },
+        caller,
+      );
     },
     async setLifecycle(req, ctx) {
       checkName(req.name);

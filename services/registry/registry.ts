@@ -211,8 +211,12 @@ export class Registry {
     };
     const { expiresAt, revision } = await this.write(async (tx) => {
       const versions = await tx.entries({ name: card.name });
-      if (versions.some((v) => v.record.identity === ''))
-        throw new MeshError(Code.PERMISSION_DENIED, `${card.name} is an external agent's name`);
+      const external = versions.find((v) => v.record.identity === '');
+      if (external)
+        throw new MeshError(
+          Code.PERMISSION_DENIED,
+          `${card.name} is ${external.record.kind === 'agent' ? 'an external agent' : 'an external MCP server'}'s name`,
+        );
       const existing = versions.find((v) => v.record.key === key);
       if (existing && existing.record.identity !== card.identity)
         throw new MeshError(Code.PERMISSION_DENIED, `${card.name} belongs to another identity`);
@@ -256,24 +260,34 @@ export class Registry {
   }
 
   /**
-   * Registers (or updates) an external A2A agent's card (admin only). It has no lease: the
-   * entry stays discoverable, at the GRPC address its A2A card names, until an administrator
-   * suspends or retires it. Registering the same card again changes nothing (a retried call is harmless).
+   * Registers (or updates) an external A2A agent's card or an external MCP server's (admin only).
+   * It has no lease: the entry stays discoverable, at the one endpoint its card names (the A2A
+   * card's GRPC address, the MCP server's URL), until an administrator suspends or retires it.
+   * Registering the same card again changes nothing (a retried call is harmless).
    */
-  async registerExternal(card: AgentCard, caller: Principal): Promise<{ revision: number }> {
+  async registerExternal(kind: 'agent' | 'tool', card: AgentCard | ToolCard, caller: Principal) {
+    const what = kind === 'agent' ? 'an external agent' : 'an external MCP server';
     if (!caller.scopes.includes(ADMIN_SCOPE))
-      throw new MeshError(Code.PERMISSION_DENIED, `registering an external agent needs scope ${ADMIN_SCOPE}`);
-    const key = entryKey('agent', card.name, card.version);
-    const json = AgentCard.toJSON(card);
+      throw new MeshError(Code.PERMISSION_DENIED, `registering ${what} needs scope ${ADMIN_SCOPE}`);
+    const key = entryKey(kind, card.name, card.version);
+    const json = kind === 'agent' ? AgentCard.toJSON(card as AgentCard) : ToolCard.toJSON(card as ToolCard);
     const { revision, changed } = await this.write(async (tx) => {
-      // A name belongs either to a mesh workload or to an external agent, in every version.
-      const owned = (await tx.entries({ name: card.name })).find((e) => e.record.identity !== '');
+      const named = await tx.entries({ name: card.name });
+      // A name belongs either to a mesh workload or to one external entry, in every version and kind
+      // (tokens for an external server at the mesh's authorization server are for its name).
+      const owned = named.find((e) => e.record.identity !== '');
       if (owned)
         throw new MeshError(
           Code.FAILED_PRECONDITION,
-          `${card.name} is the mesh workload ${owned.record.identity}'s: an external agent needs another name`,
+          `${card.name} is the mesh workload ${owned.record.identity}'s: ${what} needs another name`,
         );
-      const [existing] = await tx.entries({ key });
+      const other = named.find((e) => e.record.kind !== kind);
+      if (other)
+        throw new MeshError(
+          Code.FAILED_PRECONDITION,
+          `${card.name} is already ${other.record.kind === 'agent' ? 'an external agent' : 'an external MCP server'}'s name`,
+        );
+      const existing = named.find((e) => e.record.key === key);
       if (existing?.record.lifecycle === 'RETIRED')
         throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
       if (existing && isDeepStrictEqual(existing.record.card, json)) return { changed: false };
@@ -282,7 +296,7 @@ export class Registry {
         ? { ...existing.record, card: json as never }
         : {
             key,
-            kind: 'agent',
+            kind,
             name: card.name,
             version: card.version,
             identity: '',
@@ -298,7 +312,7 @@ export class Registry {
     if (changed)
       this.log.info(
         { name: card.name, version: card.version, address: externalEndpointOf(json)?.address, by: caller.subject },
-        'external agent registered',
+        kind === 'agent' ? 'external agent registered' : 'external MCP server registered',
       );
     return { revision };
   }
