@@ -76,10 +76,23 @@ describe('McpCredentials per auth mode', () => {
     expect(asked).toEqual([`exchange caller-token ${NAME} rates.read`]);
   });
 
+  test('TOKEN_EXCHANGE without scopes is refused: the token would carry every scope of the caller', async () => {
+    const { sources: s, asked } = sources();
+    const err = await failure(
+      new McpCredentials(s).bearer(NAME, mcp({ mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE }), () => 'caller-token'),
+    );
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(asked).toEqual([]);
+  });
+
   test("TOKEN_EXCHANGE without the caller's token pauses the task (authority required), asking nothing", async () => {
     const { sources: s, asked } = sources();
     const err = await failure(
-      new McpCredentials(s).bearer(NAME, mcp({ mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE }), () => undefined),
+      new McpCredentials(s).bearer(
+        NAME,
+        mcp({ mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, scopes: ['rates.read'] }),
+        () => undefined,
+      ),
     );
     expect(isAuthorityRequired(err)).toBe(true);
     expect(asked).toEqual([]);
@@ -90,7 +103,11 @@ describe('McpCredentials per auth mode', () => {
     const err = await failure(
       new McpCredentials(s).bearer(
         NAME,
-        mcp({ mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, tokenUrl: 'https://idp.partner.example/token' }),
+        mcp({
+          mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE,
+          tokenUrl: 'https://idp.partner.example/token',
+          scopes: ['rates.read'],
+        }),
         () => 'caller-token',
       ),
     );

@@ -63,6 +63,13 @@ export class McpCredentials {
             name,
             `token exchange happens only at the mesh's token endpoint (its entry names ${auth.tokenUrl})`,
           );
+        // A token exchanged without a scope carries every scope the caller may delegate: an entry
+        // that names none gets none, rather than all of them.
+        if (!scopes.length)
+          throw refused(
+            name,
+            'its entry lists no scopes for TOKEN_EXCHANGE; a token without named scopes would carry every scope of the caller',
+          );
         const subject = authority();
         // Tokens are never persisted: after a restart the task waits for its caller to come back.
         if (!subject) throw authorityRequired(`no current token of the task's caller to act on ${name} with`);

@@ -69,7 +69,9 @@ const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DEN
  */
 export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
   if (isMeshError(err)) return err;
-  const detail = (err as Error)?.message ?? String(err);
+  // The server's text is its own: bounded, with the HTTP status first when there was one.
+  const message = ((err as Error)?.message ?? String(err)).slice(0, 300);
+  const detail = err instanceof SdkHttpError ? `HTTP ${err.status}: ${message}` : message;
   const at = `external MCP tool ${facts.tool}`;
   let code: Code;
   if (notSent(err)) {
