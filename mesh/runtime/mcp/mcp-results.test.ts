@@ -64,6 +64,10 @@ describe('meshErrorOfCall: what the executor does with a failed MCP call', () =>
       Code.INVALID_ARGUMENT,
     );
     expect(meshErrorOfCall(new ProtocolError(-32603, 'boom'), facts(true, true)).code).toBe(Code.INTERNAL);
+    // The server answered: not ambiguous, even for a tool not marked idempotent.
+    expect(meshErrorOfCall(new ProtocolError(-32603, 'boom'), facts(true, false)).code).toBe(Code.INTERNAL);
+    // An HTTP 500 after sending may hide a tool that acted.
+    expect(meshErrorOfCall(http(500), facts(true, false)).code).toBe(Code.UNKNOWN);
   });
 });
 

@@ -90,7 +90,10 @@ export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
   else if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError')
     code = Code.DEADLINE_EXCEEDED;
   else code = Code.UNAVAILABLE;
-  const ambiguous = code === Code.UNAVAILABLE || code === Code.DEADLINE_EXCEEDED || code === Code.INTERNAL;
+  // A JSON-RPC error is the server's answer to this call; anything else after sending may hide one that acted.
+  const ambiguous =
+    !(err instanceof ProtocolError) &&
+    (code === Code.UNAVAILABLE || code === Code.DEADLINE_EXCEEDED || code === Code.INTERNAL);
   if (facts.sent && ambiguous && !facts.idempotent && !REFUSED_BEFORE_ACTING.has(code))
     return outcomeUnknown(
       `${at}: outcome unknown: the call was sent and then failed (${detail}); not retried, the tool is not marked idempotent`,
