@@ -52,14 +52,14 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     }),
     choice: { name: NAME, version: '3.0.0', address: url, reasons: [], score: 0, alternatives: [] },
   });
-  const call = (tool: string, args: Record<string, unknown>, key = `t:${tool}:1`): StepCall => ({
+  const call = (tool: string, args: Record<string, unknown>, budgetMs = 30_000): StepCall => ({
     taskId: 't',
     step: PlanStep.fromPartial({ id: 's', target: { $case: 'tool', tool: { service: NAME, tool } } }),
     args,
     attempt: 1,
-    idempotencyKey: key,
-    signal: AbortSignal.timeout(30_000),
-    deadline: Date.now() + 30_000,
+    idempotencyKey: `t:${tool}:1`,
+    signal: AbortSignal.timeout(60_000),
+    deadline: Date.now() + budgetMs,
     childTaskCreated: () => undefined,
   });
   const failure = async (p: Promise<unknown>) => {
@@ -194,5 +194,25 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     );
     expect(err.code).toBe(Code.NOT_FOUND);
     expect(partner.requests.length).toBe(before);
+  });
+
+  // The signal allows a minute: what ends these calls is the step's deadline, given as the request timeout.
+  test("the step's deadline is the request timeout: DEADLINE_EXCEEDED for an idempotent tool", async () => {
+    partner.hold.add('greet');
+    const err = await failure(
+      runner.run(call('greet', {}, 300), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.release();
+    expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
+  });
+
+  test('the same for a tool not marked idempotent is UNKNOWN: it may have acted', async () => {
+    partner.hold.add('book-payment');
+    const err = await failure(
+      runner.run(call('book-payment', { amount: 1 }, 300), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.release();
+    expect(err.code).toBe(Code.UNKNOWN);
+    expect(err.message).toContain('outcome unknown');
   });
 });

@@ -3,7 +3,8 @@
 // recorded before it is judged (path, JSON-RPC method, tool, `_meta`, Authorization header); the
 // bearer check is the test's. Tools: lookup-rate (structured result), refuse-quote (isError),
 // book-payment (JSON text result), greet (plain text). A tool in `unavailableOnce` answers HTTP 503
-// to its first call (nothing done); a tool in `loseAnswerOnce` acts and then the connection drops.
+// to its first call (nothing done); a tool in `loseAnswerOnce` acts and then the connection drops;
+// a tool in `hold` acts and answers only when released.
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/server';
@@ -28,6 +29,9 @@ export class McpPartner {
   readonly unavailableOnce = new Set<string>();
   /** Tools whose first execution's answer is lost (the connection is destroyed after the handler ran). */
   readonly loseAnswerOnce = new Set<string>();
+  /** Tools whose next execution waits (acting, not answering) until release(). */
+  readonly hold = new Set<string>();
+  private held: (() => void)[] = [];
   private server?: Server;
   port = 0;
 
@@ -49,9 +53,10 @@ export class McpPartner {
   /** A fresh SDK server (stateless: one per request); `lose` drops the current request's connection. */
   private mcpServer(lose: () => void): McpServer {
     const server = new McpServer({ name: 'partner', version: '3.0.0' });
-    const ran = (tool: string) => {
+    const ran = async (tool: string) => {
       this.executed.push(tool);
       if (this.loseAnswerOnce.delete(tool)) lose();
+      if (this.hold.delete(tool)) await new Promise<void>((resolve) => this.held.push(resolve));
     };
     server.registerTool(
       'lookup-rate',
@@ -62,7 +67,7 @@ export class McpPartner {
         annotations: { idempotentHint: true, readOnlyHint: true },
       },
       async ({ currency }) => {
-        ran('lookup-rate');
+        await ran('lookup-rate');
         const out = { currency, rate: 1.25 };
         return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
       },
@@ -71,7 +76,7 @@ export class McpPartner {
       'refuse-quote',
       { description: 'Refuses', inputSchema: z.object({ currency: z.string() }) },
       async ({ currency }) => {
-        ran('refuse-quote');
+        await ran('refuse-quote');
         return { content: [{ type: 'text', text: `no quote for ${currency} today` }], isError: true };
       },
     );
@@ -79,12 +84,12 @@ export class McpPartner {
       'book-payment',
       { description: 'Books a payment', inputSchema: z.object({ amount: z.number() }) },
       async ({ amount }) => {
-        ran('book-payment');
+        await ran('book-payment');
         return { content: [{ type: 'text', text: JSON.stringify({ booked: true, amount }) }] };
       },
     );
     server.registerTool('greet', { description: 'Says hello', inputSchema: z.object({}) }, async () => {
-      ran('greet');
+      await ran('greet');
       return { content: [{ type: 'text', text: 'hello from the partner' }] };
     });
     return server;
@@ -130,7 +135,13 @@ export class McpPartner {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** Lets every held execution answer. */
+  release(): void {
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+
   async stop(): Promise<void> {
+    this.release();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
