@@ -3,6 +3,8 @@
 // executor's retries, TLS trust (exactly the entry's CA; no mesh workload certificate) and the
 // credential sent. The agent-level path (registry, executor, explanation) is in
 // test/mcp-external-tool.test.ts.
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { ExternalMcpServer, McpAuthMode, ToolCard } from '../gen/agentmesh/v1/card.js';
 import { PlanStep } from '../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../mesh/core/index.js';
@@ -22,13 +24,18 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   /** A server with a certificate of the mesh's trust domain (a mesh workload posing as the partner). */
   let impostor: McpPartner;
   const secretReads: string[] = [];
+  /** Tokens the partner's authorization server issued, in order; /fresh/mcp accepts those from acceptFrom on. */
+  const issued: string[] = [];
+  let acceptFrom = 0;
+  let idp: Server;
+  let tokenUrl: string;
   const runner = new McpStepRunner({
     credentials: new McpCredentials({
       meshToken: () => Promise.reject(new Error('not used')),
       exchange: () => Promise.reject(new Error('not used')),
       readSecret: (path) => {
         secretReads.push(path);
-        return Promise.resolve({ token: SECRET });
+        return Promise.resolve({ token: SECRET, client_secret: 'client-secret-1' });
       },
     }),
     trustDomain: TRUST_DOMAIN,
@@ -76,9 +83,29 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     partnerCaPem = ca.certPem;
     partner = new McpPartner(
       await issueWorkloadCert(ca, { spiffeId: 'spiffe://partner.example/ledger', commonName: 'ledger' }),
-      async (_path, authorization) => authorization === `Bearer ${SECRET}`,
+      async (path, authorization) =>
+        path === '/fresh/mcp'
+          ? issued.slice(acceptFrom).some((t) => authorization === `Bearer ${t}`)
+          : authorization === `Bearer ${SECRET}`,
     );
     await partner.start();
+    // The partner's authorization server: client credentials, a new token each time.
+    const idpPair = await issueWorkloadCert(ca, { spiffeId: 'spiffe://partner.example/idp', commonName: 'idp' });
+    idp = createHttpsServer(idpPair, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString());
+        const ok = form.get('client_id') === 'bank' && form.get('client_secret') === 'client-secret-1';
+        if (!ok) return void res.writeHead(401).end('{"error":"invalid_client"}');
+        issued.push(`partner-token-${issued.length + 1}`);
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: issued.at(-1), token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
+    tokenUrl = `https://127.0.0.1:${(idp.address() as AddressInfo).port}/token`;
     const meshCa = await createCa(TRUST_DOMAIN, 1);
     impostor = new McpPartner(
       await issueWorkloadCert(meshCa, { spiffeId: `spiffe://${TRUST_DOMAIN}/ns/demo/sa/tools`, commonName: 'tools' }),
@@ -91,6 +118,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   afterAll(async () => {
     await partner?.stop();
     await impostor?.stop();
+    await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
   });
 
   test('a structured result is the output; the static secret is the bearer; _meta carries the idempotency key', async () => {
@@ -214,5 +242,31 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     partner.release();
     expect(err.code).toBe(Code.UNKNOWN);
     expect(err.message).toContain('outcome unknown');
+  });
+
+  test("client credentials at the partner's authorization server; a token it stops accepting (401) is replaced once", async () => {
+    const target = server(partner.url('/fresh/mcp'), partnerCaPem);
+    target.card.mcp!.auth = {
+      mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+      tokenUrl,
+      clientId: 'bank',
+      secret: 'partners/ledger-client',
+      resource: '',
+      scopes: ['ledger'],
+    };
+    expect((await runner.run(call('greet', {}), target, () => 'caller-token')).output).toBe('hello from the partner');
+    expect(issued).toEqual(['partner-token-1']);
+    // Cached: no second token request.
+    await runner.run(call('greet', {}), target, () => 'caller-token');
+    expect(issued).toHaveLength(1);
+    // The partner revokes it: the next call is refused once, then sent with a new token.
+    acceptFrom = issued.length;
+    const before = partner.requests.length;
+    expect((await runner.run(call('greet', {}), target, () => 'caller-token')).output).toBe('hello from the partner');
+    expect(issued).toEqual(['partner-token-1', 'partner-token-2']);
+    const sent = partner.requests.slice(before).map((r) => r.authorization);
+    expect(sent[0]).toBe('Bearer partner-token-1');
+    expect(sent.at(-1)).toBe('Bearer partner-token-2');
+    expect(partner.requests.some((r) => r.authorization.includes('caller-token'))).toBe(false);
   });
 });

@@ -28,6 +28,10 @@ export function parseSecretRef(ref: string, fallback: string): { path: string; f
   return { path, field };
 }
 
+/** Foreign tokens are cached per token endpoint, client, resource and scopes. */
+const cacheKey = (mcp: ExternalMcpServer, scopes: string[]) =>
+  [mcp.auth!.tokenUrl, mcp.auth!.clientId, mcp.auth!.resource || mcp.url, [...scopes].sort().join(' ')].join('\n');
+
 const refused = (server: string, why: string) =>
   new MeshError(Code.FAILED_PRECONDITION, `cannot call external MCP server ${server}: ${why}`);
 
@@ -82,6 +86,18 @@ export class McpCredentials {
     }
   }
 
+  /**
+   * Drops the cached token of another authorization server for this entry (the MCP server refused
+   * it: revoked, or its keys rotated), so the next bearer() asks again. Mesh tokens and secrets
+   * have no cache here.
+   */
+  forget(mcp: ExternalMcpServer): void {
+    const auth = mcp.auth;
+    if (!auth?.tokenUrl) return;
+    const scopes = auth.scopes.filter((s) => s.trim());
+    this.cache.delete(cacheKey(mcp, scopes));
+  }
+
   /** One field of a secret named by reference; FAILED_PRECONDITION naming the reference (never the value) when missing. */
   private async secretField(name: string, ref: string, fallback: string): Promise<string> {
     const { path, field } = parseSecretRef(ref, fallback);
@@ -102,7 +118,7 @@ export class McpCredentials {
     const auth = mcp.auth!;
     if (!auth.clientId) throw refused(name, 'its entry names a token URL but no client id');
     const resource = auth.resource || mcp.url;
-    const key = [auth.tokenUrl, auth.clientId, resource, [...scopes].sort().join(' ')].join('\n');
+    const key = cacheKey(mcp, scopes);
     const cached = this.cache.get(key);
     if (cached && Date.now() < cached.refreshAt) return cached.token;
     let pending = this.inFlight.get(key);

@@ -91,13 +91,22 @@ export class McpStepRunner {
     if (!definition)
       throw new MeshError(Code.NOT_FOUND, `external MCP server ${server.name} has no registered tool ${toolName}`);
     // Before anything is sent: a credential that cannot be had leaves the server uncalled.
-    const bearer = await this.options.credentials.bearer(server.name, mcp, authority);
+    const { credentials } = this.options;
+    let bearer = await credentials.bearer(server.name, mcp, authority);
     const facts = { tool: label, sent: false, idempotent: definition.idempotent };
     const timeout = () => Math.max(1, call.deadline - Date.now());
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
       const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
         fetch: mcpFetch({ caPem: mcp.caPem, trustDomain: this.options.trustDomain }),
-        authProvider: { token: () => Promise.resolve(bearer) },
+        authProvider: {
+          token: () => Promise.resolve(bearer),
+          // A 401 (a cached partner token revoked or expired early): the SDK re-sends once with a fresh one.
+          // Safe for any tool: a request refused with 401 did not act.
+          onUnauthorized: async () => {
+            credentials.forget(mcp);
+            bearer = await credentials.bearer(server.name, mcp, authority);
+          },
+        },
         // A redirect could carry the credential elsewhere: none is followed.
         requestInit: { redirect: 'error' },
       });
