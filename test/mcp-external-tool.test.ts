@@ -6,6 +6,8 @@
 // (STATIC_SECRET, from the agent's secrets provider). An administrator registers both with
 // RegisterExternalTool; the agent (a process) finds them through its collaborators scope and its
 // playbooks name their tools. A user (ada) sends the tasks: her token never reaches the partner.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { SendTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { McpAuthMode, ToolCard } from '../gen/agentmesh/v1/card.js';
@@ -92,7 +94,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
 
   beforeAll(async () => {
     mesh = await startTestMesh({ agents: [CALLER_AGENT] });
-    const meshCaPem = (await import('node:fs')).readFileSync(`${mesh.home}/certs/ca.crt`, 'utf8');
+    const meshCaPem = readFileSync(join(mesh.home, 'certs', 'ca.crt'), 'utf8');
     const { jwks_uri } = await issuerMetadata(mesh.issuer, meshCaPem);
     const jwks = JSON.parse(
       (await httpRequest(jwks_uri!, { method: 'GET', ca: meshCaPem })).body.toString(),
