@@ -1,4 +1,4 @@
-import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
+import type { AgentCard, ToolCard } from '../../gen/agentmesh/v1/card.js';
 import type { CollaboratorChoice } from '../../gen/agentmesh/v1/explain.js';
 import type { MeshClient } from '../client/index.js';
 import { endpointsOf, type DiscoveryClient } from '../discovery/index.js';
@@ -42,13 +42,14 @@ export async function chooseCollaborator(routes: CollaboratorRoutes, name: strin
 }
 
 /**
- * chooseCollaborator, with the registry's card of the chosen agent (none for
- * a static route): how it is called depends on it (an external A2A agent).
+ * chooseCollaborator, with the registry's card of the chosen agent or tool
+ * service (none for a static route): how it is called depends on it (an
+ * external A2A agent, an external MCP server).
  */
 export async function locateCollaborator(
   routes: CollaboratorRoutes,
   name: string,
-): Promise<{ choice: Choice; card?: AgentCard }> {
+): Promise<{ choice: Choice; card?: AgentCard; toolCard?: ToolCard }> {
   const fixed = routes.static.get(name);
   if (fixed) {
     const choice: Choice = {
@@ -85,6 +86,7 @@ export async function locateCollaborator(
       alternatives,
     },
     card: card?.$case === 'agent' ? card.agent : undefined,
+    toolCard: card?.$case === 'tool' ? card.tool : undefined,
   };
 }
 

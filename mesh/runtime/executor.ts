@@ -76,6 +76,22 @@ export function authorityRequired(message: string): MeshError {
 /** Whether `err` is the pause of authorityRequired. */
 export const isAuthorityRequired = (err: unknown): boolean => isMeshError(err) && err.cause === AUTHORITY_REQUIRED;
 
+const OUTCOME_UNKNOWN = Symbol.for('agentmesh.outcome-unknown');
+
+/**
+ * The error a runner throws when a call that cannot be repeated safely (a tool not
+ * marked idempotent, with no idempotency key the collaborator honours) failed after
+ * it was sent: nobody knows whether it acted. UNKNOWN, and never retried, even when
+ * the step's deadline passed meanwhile (a DEADLINE_EXCEEDED would be).
+ */
+export function outcomeUnknown(message: string, cause?: unknown): MeshError {
+  return Object.assign(new MeshError(Code.UNKNOWN, message, { cause }), { [OUTCOME_UNKNOWN]: true });
+}
+
+/** Whether `err` is an outcomeUnknown failure. */
+const isOutcomeUnknown = (err: unknown): boolean =>
+  isMeshError(err) && (err as unknown as Record<symbol, unknown>)[OUTCOME_UNKNOWN] === true;
+
 /** Where the executor persists every transition before acting on it. */
 export interface ExecutionHooks {
   /** `idempotencyKey` is the attempt's key: persisted with the start, a resumed attempt is re-sent under it. */
@@ -485,7 +501,7 @@ async function attemptStep(
     const error =
       o.stop.aborted && !called
         ? stoppedBySibling(o)
-        : deadlinePassed && !called
+        : deadlinePassed && !called && !isOutcomeUnknown(err)
           ? new MeshError(
               Code.DEADLINE_EXCEEDED,
               outOfBudget ? `step ${step.id} ran out of the task's time` : `step ${step.id} timed out`,

@@ -26,6 +26,8 @@ import { inventoryFromCards } from './inventory.js';
 import { LlmPlanner, type ModelApprovals } from './llm-planner.js';
 import { LlmStepRunner } from './llm-step-runner.js';
 import { LocalToolRunner } from './local-tools.js';
+import { McpCredentials } from './mcp/mcp-credentials.js';
+import { findExternalTool, McpStepRunner } from './mcp/mcp-step-runner.js';
 import { toolCardOf, toolService, type ToolSpec } from './tool-service.js';
 import type { Planner } from './planner.js';
 import { PlaybookPlanner, type Playbook } from './playbook-planner.js';
@@ -142,6 +144,17 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         },
       });
       const findExternal = (name: string) => findExternalAgent({ static: routes.agents, discovery }, name);
+      // External MCP servers (registered with RegisterExternalTool) are called through the official SDK's client.
+      const mcp = new McpStepRunner({
+        credentials: new McpCredentials({
+          meshToken: (audience, scopes) => tokens.getToken(audience, scopes),
+          exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
+          readSecret: (path) => kit.secrets.read(path),
+        }),
+        trustDomain: transport.options.trustDomain,
+        clientInfo: { name: card.name, version: card.version },
+      });
+      const findExternalMcp = (name: string) => findExternalTool({ static: routes.tools, discovery }, name);
       kit.onShutdown(() => {
         tools.close();
         agents.close();
@@ -207,7 +220,11 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
 
       const runner: StepRunners = new StepRunners({
         local,
-        tool: new ToolStepRunner(card.name, tools.connect),
+        tool: new ToolStepRunner(card.name, tools.connect, {
+          find: findExternalMcp,
+          runner: mcp,
+          authorityFor: (taskId: string): string | undefined => runtime.authorityFor(taskId),
+        }),
         agent: new AgentStepRunner(
           agents.connect,
           (taskId: string): string | undefined => runtime.authorityFor(taskId),

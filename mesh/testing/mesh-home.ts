@@ -166,6 +166,12 @@ export class MeshHome {
     writePrivateFile(join(this.dir, 'mesh.json'), `${JSON.stringify(file, null, 2)}\n`);
   }
 
+  /** Sets one secret of the mesh's secrets file (read by every service of the test mesh). */
+  setSecret(path: string, fields: Record<string, string>): void {
+    this.secrets[path] = { ...fields };
+    this.writeSecrets();
+  }
+
   /** Removes the folder and everything in it. */
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });

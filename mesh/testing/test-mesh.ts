@@ -94,6 +94,11 @@ export class TestMesh {
     return `${this.auth.issuer}/oauth2/token`;
   }
 
+  /** Sets one secret of the secrets file every service reads (e.g. an external server's credential); before the service starts. */
+  setSecret(path: string, fields: Record<string, string>): void {
+    this.mesh.setSecret(path, fields);
+  }
+
   /** The test caller's token client (client credentials, or tokens for a named user). */
   get tokens(): TokenClient {
     return this.caller.tokens;

@@ -1,0 +1,103 @@
+import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import { Code, isMeshError, MeshError } from '../../core/index.js';
+import { outcomeUnknown } from '../executor.js';
+import { notSent } from './mcp-fetch.js';
+
+/** A tools/call result as the SDK returns it (the parts read here). */
+export interface McpToolResult {
+  content?: unknown[];
+  structuredContent?: unknown;
+  isError?: boolean;
+}
+
+/** The text of a result's text contents, joined. */
+export function textOf(result: McpToolResult): string {
+  return (result.content ?? [])
+    .flatMap((c) => ((c as { type?: string }).type === 'text' ? [String((c as { text?: unknown }).text ?? '')] : []))
+    .join('\n')
+    .trim();
+}
+
+/** A step's output from a tool's result: its structured content, else its text parsed as JSON when it is JSON, else the text. */
+export function outputOf(result: McpToolResult): unknown {
+  if (result.structuredContent !== undefined && result.structuredContent !== null) return result.structuredContent;
+  const text = textOf(result);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** What a failed call is known to have reached: `sent` once tools/call went out; `idempotent` from the registered tool. */
+export interface CallFacts {
+  /** "service#tool", for messages. */
+  tool: string;
+  sent: boolean;
+  idempotent: boolean;
+}
+
+/** The gRPC code an HTTP status of the MCP endpoint stands for. */
+function codeOfStatus(status: number): Code {
+  if (status === 401) return Code.UNAUTHENTICATED;
+  if (status === 403) return Code.PERMISSION_DENIED;
+  if (status === 429) return Code.RESOURCE_EXHAUSTED;
+  if (status === 408 || status === 502 || status === 503 || status === 504) return Code.UNAVAILABLE;
+  if (status >= 500) return Code.INTERNAL;
+  // 404, 405, 406, 415...: the entry's URL or protocol is wrong, which a retry does not change.
+  return Code.FAILED_PRECONDITION;
+}
+
+/** The gRPC code of a JSON-RPC error answer (the server answered: it was not lost). */
+function codeOfProtocolError(code: number): Code {
+  if (code === -32602) return Code.INVALID_ARGUMENT;
+  if (code === -32601) return Code.UNIMPLEMENTED;
+  if (code === -32603) return Code.INTERNAL;
+  return Code.FAILED_PRECONDITION;
+}
+
+// Answers that show the server refused the request before acting on it: safe to repeat whatever the tool.
+const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.RESOURCE_EXHAUSTED]);
+
+/**
+ * A failed MCP call as the executor's MeshError. Its code says what the
+ * executor does with it (RETRYABLE codes are retried, BREAKER_FAILURES open
+ * the circuit). A call that went out and then failed with no answer (lost
+ * connection, timeout, a gateway's 5xx) is ambiguous: for an idempotent tool
+ * UNAVAILABLE / DEADLINE_EXCEEDED (retried); for any other tool
+ * outcomeUnknown (never retried: the tool may have acted).
+ */
+export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
+  if (isMeshError(err)) return err;
+  // The server's text is its own: bounded, with the HTTP status first when there was one.
+  const message = ((err as Error)?.message ?? String(err)).slice(0, 300);
+  const detail = err instanceof SdkHttpError ? `HTTP ${err.status}: ${message}` : message;
+  const at = `external MCP tool ${facts.tool}`;
+  let code: Code;
+  if (notSent(err)) {
+    const certificate = /certificate|self.signed|mesh workload|altname/i.test(detail);
+    // A refused certificate is the entry's (or the server's) configuration: retrying does not change it.
+    return new MeshError(
+      certificate ? Code.FAILED_PRECONDITION : Code.UNAVAILABLE,
+      `${at}: ${certificate ? 'server certificate refused' : 'unreachable'}: ${detail}`,
+      { cause: err },
+    );
+  }
+  if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
+  else if (err instanceof SdkHttpError) code = codeOfStatus(err.status);
+  else if (err instanceof ProtocolError) code = codeOfProtocolError(err.code);
+  else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;
+  else if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError')
+    code = Code.DEADLINE_EXCEEDED;
+  else code = Code.UNAVAILABLE;
+  // A JSON-RPC error is the server's answer to this call; anything else after sending may hide one that acted.
+  const ambiguous =
+    !(err instanceof ProtocolError) &&
+    (code === Code.UNAVAILABLE || code === Code.DEADLINE_EXCEEDED || code === Code.INTERNAL);
+  if (facts.sent && ambiguous && !facts.idempotent && !REFUSED_BEFORE_ACTING.has(code))
+    return outcomeUnknown(
+      `${at}: outcome unknown: the call was sent and then failed (${detail}); not retried, the tool is not marked idempotent`,
+      err,
+    );
+  return new MeshError(code, `${at}: ${detail}`, { cause: err });
+}

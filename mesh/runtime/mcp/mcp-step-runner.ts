@@ -1,0 +1,140 @@
+import { isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { McpAuthMode, type ToolCard } from '../../../gen/agentmesh/v1/card.js';
+import { Code, MeshError } from '../../core/index.js';
+import { meshTracer } from '../../telemetry/index.js';
+import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
+import type { StepCall, StepResult } from '../executor.js';
+import type { McpCredentials } from './mcp-credentials.js';
+import { mcpFetch } from './mcp-fetch.js';
+import { meshErrorOfCall, outputOf, textOf, type McpToolResult } from './mcp-results.js';
+
+/** A tool service outside agentmesh: an MCP server registered with RegisterExternalTool, and why it was chosen. */
+export interface ExternalToolServer {
+  /** Its registry name, "namespace/name". */
+  name: string;
+  /** Its registry card: card.mcp says where and how it is called, card.tools which tools are idempotent. */
+  card: ToolCard;
+  choice: Choice;
+}
+
+/** The idempotency key's place in a request's `_meta` (agentmesh MCP servers honour it; others ignore it). */
+export const IDEMPOTENCY_META_KEY = 'io.agentmesh/idempotency-key';
+
+const AUTH_MODES: Record<number, string> = {
+  [McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS]: 'client credentials',
+  [McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE]: 'token exchange',
+  [McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET]: 'static secret',
+};
+
+/**
+ * Locates the tool service named `name` once: the external MCP server the registry describes under
+ * it, else the choice to connect to it with (nothing for a static route or without a registry).
+ */
+export async function findExternalTool(
+  routes: CollaboratorRoutes,
+  name: string,
+): Promise<{ external?: ExternalToolServer; choice?: Choice }> {
+  if (routes.static.has(name) || !routes.discovery()) return {};
+  const { choice, toolCard } = await locateCollaborator(routes, name);
+  if (!toolCard?.mcp?.external) return { choice };
+  const mode = AUTH_MODES[toolCard.mcp.auth?.mode ?? 0] ?? 'no authentication mode';
+  // The explanation's collaborator record says what was called: the MCP endpoint, not a mesh instance.
+  const external: Choice = {
+    ...choice,
+    address: toolCard.mcp.url,
+    reasons: [...choice.reasons, `external MCP server at ${toolCard.mcp.url} (${mode})`],
+  };
+  return { external: { name, card: toolCard, choice: external }, choice };
+}
+
+/** W3C trace context of a span, for `params._meta` (none when tracing is off). */
+function traceMeta(span: ReturnType<typeof trace.getActiveSpan>): Record<string, string> {
+  const ctx = span?.spanContext();
+  if (!ctx || !isSpanContextValid(ctx)) return {};
+  const traceparent = `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  const tracestate = ctx.traceState?.serialize();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
+}
+
+/** What an McpStepRunner needs of the agent it runs in. */
+export interface McpStepRunnerOptions {
+  credentials: McpCredentials;
+  /** The mesh's trust domain: a server presenting a SPIFFE ID of it is not an external server. */
+  trustDomain: string;
+  /** The agent, as the MCP client names itself. */
+  clientInfo: { name: string; version: string };
+}
+
+/**
+ * Runs tool steps on external MCP servers with the official SDK's client
+ * over Streamable HTTP: TLS checked against the entry's CA bundle (else the
+ * system roots, never the mesh CA; no mesh workload certificate accepted),
+ * the credential of the entry's auth mode (never the caller's own token),
+ * the step's deadline as the request timeout and its signal, the trace
+ * context and idempotency key in `_meta`. A tool's isError result fails the
+ * step with its text (FAILED_PRECONDITION: a refusal, not retried, not a
+ * sign of an unhealthy server). Retries and the circuit breaker are the
+ * executor's; a failure after a tool not marked idempotent was called is
+ * not retried (mcp-results.ts).
+ */
+export class McpStepRunner {
+  constructor(private readonly options: McpStepRunnerOptions) {}
+
+  async run(call: StepCall, server: ExternalToolServer, authority: () => string | undefined): Promise<StepResult> {
+    const target = call.step.target;
+    if (target?.$case !== 'tool') throw new MeshError(Code.INTERNAL, `step ${call.step.id} is not a tool step`);
+    const toolName = target.tool.tool;
+    const label = `${server.name}#${toolName}`;
+    const mcp = server.card.mcp!;
+    const definition = server.card.tools.find((t) => t.name === toolName);
+    if (!definition)
+      throw new MeshError(Code.NOT_FOUND, `external MCP server ${server.name} has no registered tool ${toolName}`);
+    // Before anything is sent: a credential that cannot be had leaves the server uncalled.
+    const { credentials } = this.options;
+    let bearer = await credentials.bearer(server.name, mcp, authority);
+    const facts = { tool: label, sent: false, idempotent: definition.idempotent };
+    const timeout = () => Math.max(1, call.deadline - Date.now());
+    return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
+      const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
+        fetch: mcpFetch({ caPem: mcp.caPem, trustDomain: this.options.trustDomain }),
+        authProvider: {
+          token: () => Promise.resolve(bearer),
+          // A 401 (a cached partner token revoked or expired early): the SDK re-sends once with a fresh one.
+          // Safe for any tool: a request refused with 401 did not act.
+          onUnauthorized: async () => {
+            credentials.forget(mcp);
+            bearer = await credentials.bearer(server.name, mcp, authority);
+          },
+        },
+        // A redirect could carry the credential elsewhere: none is followed.
+        requestInit: { redirect: 'error' },
+      });
+      const client = new Client(this.options.clientInfo, { capabilities: {} });
+      try {
+        await client.connect(transport, { signal: call.signal, timeout: timeout() });
+        facts.sent = true;
+        const result = (await client.callTool(
+          {
+            name: toolName,
+            arguments: call.args,
+            _meta: { ...traceMeta(span), [IDEMPOTENCY_META_KEY]: call.idempotencyKey },
+          },
+          { signal: call.signal, timeout: timeout() },
+        )) as McpToolResult;
+        if (result.isError) {
+          const why = textOf(result) || 'no reason given';
+          throw new MeshError(Code.FAILED_PRECONDITION, `external MCP tool ${label} refused: ${why}`);
+        }
+        return { output: outputOf(result), choice: server.choice };
+      } catch (err) {
+        const error = meshErrorOfCall(err, facts);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        throw error;
+      } finally {
+        span.end();
+        await client.close().catch(() => undefined);
+      }
+    });
+  }
+}

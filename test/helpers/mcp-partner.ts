@@ -1,0 +1,148 @@
+// An MCP server of another organisation, built with the official SDK (McpServer, the Node
+// Streamable HTTP transport, stateless) over HTTPS with a certificate of its own CA. Every POST is
+// recorded before it is judged (path, JSON-RPC method, tool, `_meta`, Authorization header); the
+// bearer check is the test's. Tools: lookup-rate (structured result), refuse-quote (isError),
+// book-payment (JSON text result), greet (plain text). A tool in `unavailableOnce` answers HTTP 503
+// to its first call (nothing done); a tool in `loseAnswerOnce` acts and then the connection drops;
+// a tool in `hold` acts and answers only when released.
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import * as z from 'zod';
+
+/** One POST the server received. */
+export interface PartnerRequest {
+  path: string;
+  method: string;
+  tool?: string;
+  meta?: Record<string, unknown>;
+  authorization: string;
+}
+
+/** The partner's MCP server: what it received and what its tools did. */
+export class McpPartner {
+  readonly requests: PartnerRequest[] = [];
+  /** Tool executions (their handlers ran), by tool name, in order. */
+  readonly executed: string[] = [];
+  /** Tools whose first tools/call is answered 503 (the handler does not run). */
+  readonly unavailableOnce = new Set<string>();
+  /** Tools whose first execution's answer is lost (the connection is destroyed after the handler ran). */
+  readonly loseAnswerOnce = new Set<string>();
+  /** Tools whose next execution waits (acting, not answering) until release(). */
+  readonly hold = new Set<string>();
+  private held: (() => void)[] = [];
+  private server?: Server;
+  port = 0;
+
+  constructor(
+    private readonly tls: { cert: string; key: string },
+    /** Whether the Authorization header may call the server under `path`. */
+    private readonly authorized: (path: string, authorization: string) => Promise<boolean>,
+  ) {}
+
+  /** The tools/call requests for `tool`, as received (also those refused or answered 503). */
+  calls(tool: string): PartnerRequest[] {
+    return this.requests.filter((r) => r.method === 'tools/call' && r.tool === tool);
+  }
+
+  url(path: string): string {
+    return `https://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** A fresh SDK server (stateless: one per request); `lose` drops the current request's connection. */
+  private mcpServer(lose: () => void): McpServer {
+    const server = new McpServer({ name: 'partner', version: '3.0.0' });
+    const ran = async (tool: string) => {
+      this.executed.push(tool);
+      if (this.loseAnswerOnce.delete(tool)) lose();
+      if (this.hold.delete(tool)) await new Promise<void>((resolve) => this.held.push(resolve));
+    };
+    server.registerTool(
+      'lookup-rate',
+      {
+        description: 'The rate of a currency',
+        inputSchema: z.object({ currency: z.string() }),
+        outputSchema: z.object({ currency: z.string(), rate: z.number() }),
+        annotations: { idempotentHint: true, readOnlyHint: true },
+      },
+      async ({ currency }) => {
+        await ran('lookup-rate');
+        const out = { currency, rate: 1.25 };
+        return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
+      },
+    );
+    server.registerTool(
+      'refuse-quote',
+      { description: 'Refuses', inputSchema: z.object({ currency: z.string() }) },
+      async ({ currency }) => {
+        await ran('refuse-quote');
+        return { content: [{ type: 'text', text: `no quote for ${currency} today` }], isError: true };
+      },
+    );
+    server.registerTool(
+      'book-payment',
+      { description: 'Books a payment', inputSchema: z.object({ amount: z.number() }) },
+      async ({ amount }) => {
+        await ran('book-payment');
+        return { content: [{ type: 'text', text: JSON.stringify({ booked: true, amount }) }] };
+      },
+    );
+    server.registerTool('greet', { description: 'Says hello', inputSchema: z.object({}) }, async () => {
+      await ran('greet');
+      return { content: [{ type: 'text', text: 'hello from the partner' }] };
+    });
+    return server;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
+      void (async () => {
+        const path = new URL(req.url ?? '/', 'https://partner').pathname;
+        if (req.method !== 'POST') {
+          res.writeHead(405).end();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as {
+          method?: string;
+          params?: { name?: string; _meta?: Record<string, unknown> };
+        };
+        const method = body.method ?? '';
+        const tool = method === 'tools/call' ? body.params?.name : undefined;
+        const authorization = req.headers.authorization ?? '';
+        this.requests.push({ path, method, tool, meta: body.params?._meta, authorization });
+        if (!(await this.authorized(path, authorization))) {
+          res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+          return;
+        }
+        if (tool && this.unavailableOnce.delete(tool)) {
+          res.writeHead(503, { 'content-type': 'text/plain' }).end('busy, try again');
+          return;
+        }
+        const server = this.mcpServer(() => res.socket?.destroy());
+        const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+        res.on('close', () => {
+          void transport.close();
+          void server.close();
+        });
+        await server.connect(transport);
+        await transport.handleRequest(req, res, body);
+      })().catch(() => res.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** Lets every held execution answer. */
+  release(): void {
+    for (const resolve of this.held.splice(0)) resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.release();
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
