@@ -6,6 +6,7 @@ export {
   IDEMPOTENCY_KEY_META,
   MCP_PATH,
   RESOURCE_METADATA_PATH,
+  RESOURCE_METADATA_ROOT_PATH,
   startMcpServer,
 } from './mcp/index.js';
 export type { McpClientCertMode, McpOptions, McpSettings, RunningMcpServer } from './mcp/index.js';

@@ -4,4 +4,4 @@ export type { McpClientCertMode, McpOptions, McpSettings } from './mcp-settings.
 export { startMcpServer } from './mcp-server.js';
 export type { RunningMcpServer } from './mcp-server.js';
 export { IDEMPOTENCY_KEY_META } from './mcp-tools.js';
-export { MCP_PATH, RESOURCE_METADATA_PATH } from './mcp-challenge.js';
+export { MCP_PATH, RESOURCE_METADATA_PATH, RESOURCE_METADATA_ROOT_PATH } from './mcp-challenge.js';
