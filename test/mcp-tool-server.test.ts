@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ToolSpec } from '../mesh/index.js';
+import { createCa, issueWorkloadCert, type ToolSpec } from '../mesh/index.js';
 import { initTracing, shutdownTracing } from '../mesh/telemetry/index.js';
 import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
 import { mtlsFetch, type TlsSettings } from './helpers/mtls-fetch.js';
@@ -124,6 +124,9 @@ describe('a tool service serving MCP', () => {
     });
     expect(listed[1]!.outputSchema).toBeUndefined();
     expect(listed[1]!.annotations?.idempotentHint).toBe(false);
+    // The registry has the endpoint, for discovery by MCP-speaking callers.
+    const { card } = await mesh.registry().getToolService({ name: TOOLS, version: '' });
+    expect(card!.endpoints.map((e) => e.mcpUrl)).toEqual([math.mcpUrl]);
   });
 
   test('calls a tool: structured result, and its audit record joins the trace of _meta.traceparent', async () => {
@@ -228,6 +231,14 @@ describe('a tool service serving MCP', () => {
     expect(((await anonymous.json()) as { error_description: string }).error_description).toMatch(
       /caller \(no workload identity\) is not allowed/,
     );
+    // Optional is no way around the CA: a certificate of another CA is still refused by TLS.
+    const foreign = await issueWorkloadCert(await createCa(mesh.trustDomain, 1), {
+      spiffeId: `spiffe://${mesh.trustDomain}/ns/agentmesh/sa/cli`,
+      commonName: 'agentmesh/cli',
+    });
+    await expect(
+      post(open.mcpUrl!, { authorization: `Bearer ${await token(OPEN)}` }, { ca: tls.ca, ...foreign }),
+    ).rejects.toThrow(/socket hang up|ECONNRESET/);
     // The same service admits the caller that presents its certificate.
     expect((await post(named.mcpUrl!, { authorization: `Bearer ${await token(NAMED)}` })).status).toBe(200);
     expect(named.calls).toHaveLength(0);
