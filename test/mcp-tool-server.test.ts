@@ -244,7 +244,7 @@ describe('a tool service serving MCP', () => {
     expect(named.calls).toHaveLength(0);
   });
 
-  test('only POST on /mcp; a foreign Origin is refused', async () => {
+  test('only POST on /mcp; a foreign Origin and a body over 1 MiB are refused', async () => {
     const get = await mtlsFetch(tls)(math.mcpUrl!, { headers: { authorization: `Bearer ${await token(TOOLS)}` } });
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
@@ -253,5 +253,13 @@ describe('a tool service serving MCP', () => {
       origin: 'https://evil.example',
     });
     expect(foreign.status).toBe(403);
+    const before = math.calls.length;
+    const huge = await mtlsFetch(tls)(math.mcpUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(TOOLS)}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { pad: 'x'.repeat(1024 * 1024) } }),
+    });
+    expect(huge.status).toBe(413);
+    expect(math.calls).toHaveLength(before);
   });
 });

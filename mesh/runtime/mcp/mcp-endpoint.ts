@@ -43,9 +43,9 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
 
 /** The body, or undefined (answered 413) when it is larger than MAX_BODY_BYTES. */
 async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  // Answered at once, the rest of the body left unread: `connection: close` ends the connection after the answer.
   const tooLarge = () => {
     text(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
-    req.destroy();
     return undefined;
   };
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
