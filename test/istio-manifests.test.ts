@@ -3,7 +3,7 @@
 // build, and the manifests agree with the policies, identities, ports and
 // kernel settings the services use. Network paths: istio-network.test.ts;
 // routes and retries: istio-traffic.test.ts.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { kernelConfigSchema } from '../mesh/config/config.js';
@@ -13,6 +13,7 @@ import {
   diffRendered,
   GRPC_PORT,
   grpcMethods,
+  MCP_PORT,
   methodsMatching,
   OPEN_PATHS,
   PRESTOP_DRAIN_S,
@@ -202,6 +203,7 @@ describe('the manifests agree with the code', () => {
             .kind === 'grpc';
         // An agent's A2A card port: plain HTTP from the app (the sidecar does mTLS).
         if (port.name === 'http-a2a-card') expect(port).toMatchObject({ port: A2A_CARD_PORT, appProtocol: 'http' });
+        else if (port.name === 'http-mcp') expect(port).toMatchObject({ port: MCP_PORT, appProtocol: 'http' });
         else if (grpc) expect(port).toMatchObject({ name: expect.stringMatching(/^grpc-/), appProtocol: 'grpc' });
         else expect(port).toMatchObject({ name: expect.stringMatching(/^http-/), appProtocol: 'http' });
       }
@@ -424,6 +426,56 @@ describe("agents' public A2A card (/.well-known/agent-card.json)", () => {
       expect(req(meshCaller, 'GET', path, ADMIN_PORT)).toBe(false);
       expect(req({ principal: 'elsewhere.test/ns/banking/sa/loan-math' }, 'GET', path)).toBe(false);
       expect(req({}, 'GET', path)).toBe(false); // no mesh identity: STRICT mTLS already refused it
+    }
+  });
+});
+
+describe("tool services' MCP endpoint (/mcp, docs/mcp.md)", () => {
+  const served = of('Deployment', base).filter((d) =>
+    d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-mcp'),
+  );
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'services', 'local-mesh.json'), 'utf8')) as {
+    services: { name: string; mcp?: boolean }[];
+  };
+
+  test('exactly the services with "mcp": true in services/local-mesh.json serve it on their own named port', () => {
+    const names = served.map((d) => `${d.metadata.namespace}/${d.spec.template.metadata.labels.app}`).sort();
+    expect(names).toEqual(
+      shipped.services
+        .filter((s) => s.mcp)
+        .map((s) => s.name)
+        .sort(),
+    );
+    expect(names.length).toBeGreaterThan(0);
+    for (const d of served) {
+      const app = d.spec.template.metadata.labels.app;
+      const ns = d.metadata.namespace!;
+      const env = envOf(d, base);
+      expect(env.AGENTMESH_MCP_PORT).toBe(String(MCP_PORT));
+      expect(env.AGENTMESH_MCP_ORIGIN).toBe(`http://${app}.${ns}.svc.cluster.local:${MCP_PORT}`);
+      const svc = of('Service', base).find((x) => x.metadata.namespace === ns && x.metadata.name === app)!;
+      expect(svc.spec.ports).toContainEqual(
+        expect.objectContaining({ name: 'http-mcp', port: MCP_PORT, targetPort: 'http-mcp' }),
+      );
+    }
+  });
+
+  test("the sidecar lets the policy's callers POST /mcp with a token, anyone of the mesh read the metadata; nothing else", () => {
+    const token = { requestPrincipal: `${issuer('banking')}/lending/credit-risk` };
+    const agent = { principal: `${TD}/ns/lending/sa/credit-risk`, namespace: 'lending', ...token };
+    const stranger = { principal: `${TD}/ns/banking/sa/customer-records`, namespace: 'banking', ...token };
+    for (const d of served.filter((x) => x.spec.template.metadata.labels.app === 'loan-math')) {
+      const w = { namespace: d.metadata.namespace!, labels: d.spec.template.metadata.labels };
+      const req = (who: object, method: string, p: string, port = MCP_PORT) =>
+        istioAllows(base, w, { ...who, port, method, path: p });
+      expect(req(agent, 'POST', '/mcp')).toBe(true);
+      expect(req({ principal: agent.principal, namespace: 'lending' }, 'POST', '/mcp')).toBe(false); // no token
+      expect(req(stranger, 'POST', '/mcp')).toBe(false);
+      expect(req(agent, 'POST', '/mcp', ADMIN_PORT)).toBe(false);
+      const meta = '/.well-known/oauth-protected-resource/mcp';
+      expect(req({ principal: stranger.principal, namespace: 'banking' }, 'GET', meta)).toBe(true);
+      expect(req({ principal: stranger.principal, namespace: 'banking' }, 'POST', meta)).toBe(false);
+      expect(req({}, 'GET', meta)).toBe(false); // no mesh identity: STRICT mTLS already refused it
     }
   });
 });

@@ -26,7 +26,12 @@ const DESTINATION_VARS = [
   'OPENAI_BASE_URL',
 ];
 /** Variables naming the workload's own address. */
-const OWN_ADDRESS_VARS = ['AGENTMESH_ADVERTISE_ADDRESS', 'AGENTMESH_AUTH_ISSUER', 'AGENTMESH_A2A_CARD_ORIGIN'];
+const OWN_ADDRESS_VARS = [
+  'AGENTMESH_ADVERTISE_ADDRESS',
+  'AGENTMESH_AUTH_ISSUER',
+  'AGENTMESH_A2A_CARD_ORIGIN',
+  'AGENTMESH_MCP_ORIGIN',
+];
 /** Variables whose URIs are names, not places: token audiences. */
 const NAME_VARS = ['AGENTMESH_OAUTH_AUDIENCE', 'AGENTMESH_OAUTH_AUDIENCES', 'AGENTMESH_OAUTH_EXTRA_AUDIENCES'];
 const looksLikeAddress = (v: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^\s/:]+:\d+$/.test(v);
@@ -308,5 +313,25 @@ describe('render settings NetworkPolicy could not honour are refused', () => {
     const result = renderConfigSchema.safeParse({ ...config, ...over });
     expect(result.success).toBe(false);
     expect(JSON.stringify(result.error!.issues)).toMatch(message);
+  });
+});
+
+describe("tool services' MCP port", () => {
+  test('admits exactly the pods the gRPC port admits, and no stranger', () => {
+    const objects = builds.base;
+    const pods = of('Deployment', objects).map((d) => podOf(d, objects));
+    const stranger: Pod = { namespace: 'default', namespaceLabels: namespaceLabels('default', objects), labels: {} };
+    const tools = of('Deployment', objects).filter((d) =>
+      d.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'http-mcp'),
+    );
+    expect(tools.map((d) => d.metadata.name).sort()).toEqual(['customer-records-v1', 'loan-math-v1']);
+    for (const d of tools) {
+      const to = { pod: podOf(d, objects) };
+      const where = d.metadata.name;
+      const grpc = pods.map((from) => canConnect(objects, from, to, 50051));
+      expect({ where, mcp: pods.map((from) => canConnect(objects, from, to, 8082)) }).toEqual({ where, mcp: grpc });
+      expect({ where, someCaller: grpc.some(Boolean) }).toEqual({ where, someCaller: true });
+      expect(canConnect(objects, stranger, to, 8082)).toBe(false);
+    }
   });
 });

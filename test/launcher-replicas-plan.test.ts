@@ -28,8 +28,10 @@ describe('planning replicas of the local mesh', () => {
   test('the shipped file runs one process per service on SQLite, with the ports it always had', () => {
     const plan = planMesh(ROOT, { basePort: 30_000, manifest: manifest() });
     expect(plan.database).toBeUndefined();
-    // Agents' A2A card ports take the spare ports of the block, in order.
+    // Agents' A2A card ports take the spare ports of the block, in order; the MCP ports of the
+    // tool services (`mcp: true`) the spare ports after them.
     const cardPorts = [30_045, 30_046, 30_047];
+    const mcpPorts = [30_048, 30_049];
     plan.services.forEach((s, i) => {
       expect(s.instances).toEqual([
         {
@@ -38,10 +40,12 @@ describe('planning replicas of the local mesh', () => {
           port: 30_000 + i,
           adminPort: s.kind === 'auth' ? undefined : 30_050 + i,
           ...(s.kind === 'agent' ? { cardPort: cardPorts.shift() } : {}),
+          ...(s.kind === 'tool' ? { mcpPort: mcpPorts.shift() } : {}),
         },
       ]);
     });
     expect(cardPorts).toEqual([]);
+    expect(mcpPorts).toEqual([]);
   });
 
   test('replicas and database from the file; further replicas take the ports after the services', () => {
@@ -79,6 +83,17 @@ describe('planning replicas of the local mesh', () => {
     expect(plan.services.find((s) => s.name === 'agentmesh/registry')!.instances).toHaveLength(2);
   });
 
+  test('mcp: only tool services serve it; a tool service without it has no MCP port', () => {
+    expect(() =>
+      planMesh(ROOT, { manifest: manifest((m) => (m.services.find((s: any) => s.name === ORCHESTRATOR).mcp = true)) }),
+    ).toThrow(/services: mcp: only tool services serve MCP/);
+    const plan = planMesh(ROOT, {
+      basePort: 30_000,
+      manifest: manifest((m) => m.services.forEach((s: any) => delete s.mcp)),
+    });
+    expect(plan.services.flatMap((s) => s.instances).filter((i) => i.mcpPort)).toEqual([]);
+  });
+
   test('refused before anything starts: replicas without a database, of the auth server or console, of an unknown service', () => {
     const file = manifest();
     expect(() => planMesh(ROOT, { manifest: file, replicas: { [ORCHESTRATOR]: 2 } })).toThrow(
@@ -105,7 +120,12 @@ describe('planning replicas of the local mesh', () => {
       database: DB,
     });
     const ports = twelve.services.flatMap((s) =>
-      s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : []), ...(i.cardPort ? [i.cardPort] : [])]),
+      s.instances.flatMap((i) => [
+        i.port,
+        ...(i.adminPort ? [i.adminPort] : []),
+        ...(i.cardPort ? [i.cardPort] : []),
+        ...(i.mcpPort ? [i.mcpPort] : []),
+      ]),
     );
     expect(twelve.services.flatMap((s) => s.instances.filter((i) => i.cardPort))).toHaveLength(12);
     expect(new Set(ports).size).toBe(ports.length);
@@ -118,7 +138,7 @@ describe('planning replicas of the local mesh', () => {
         database: DB,
       }),
     ).toThrow(
-      "45 processes, 40 of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)",
+      "45 processes, 40 of them agents with an A2A card port each and 2 tool services with an MCP port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent or MCP endpoint)",
     );
   });
 });

@@ -10,6 +10,7 @@ import { httpRequest } from '../mesh/security/https-client.js';
 import { verifyAuditFile } from '../mesh/telemetry/audit.js';
 import { decodeJwt } from 'jose';
 import { alive, pidsOf, startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
+import { mtlsFetch } from './helpers/mtls-fetch.js';
 import { ROOT, runCommand } from './helpers/processes.js';
 
 interface Span {
@@ -71,6 +72,27 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     expect(readFileSync(mesh.file.ca, 'utf8')).toContain('BEGIN CERTIFICATE');
     expect(mesh.file.client).toMatchObject({ clientId: 'agentmesh/cli', clientSecret: expect.any(String) });
     expect(mesh.launcher.stdout()).toContain('npx agentmesh task lending/loan-orchestrator --example 1');
+  });
+
+  test("the demo's tool services serve MCP: mesh.json names each endpoint, which challenges a caller without a token to its metadata", async () => {
+    const tls = {
+      ca: readFileSync(mesh.file.ca),
+      cert: readFileSync(mesh.file.client.cert),
+      key: readFileSync(mesh.file.client.key),
+    };
+    for (const name of ['banking/customer-records', 'banking/loan-math']) {
+      const url = service(name).mcp!;
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      const res = await mtlsFetch(tls)(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      });
+      expect(res.status).toBe(401);
+      const metadataUrl = /resource_metadata="([^"]+)"/.exec(res.headers.get('www-authenticate')!)![1]!;
+      const doc = (await (await mtlsFetch(tls)(metadataUrl)).json()) as Record<string, unknown>;
+      expect(doc).toMatchObject({ resource: url, authorization_servers: [mesh.file.issuer] });
+    }
   });
 
   test('agents discovers with the scoping rules', async () => {

@@ -1,4 +1,10 @@
-import { AGENT_CARD_PATH, type ServicePolicy } from '../../mesh/index.js';
+import {
+  AGENT_CARD_PATH,
+  MCP_PATH,
+  RESOURCE_METADATA_PATH,
+  RESOURCE_METADATA_ROOT_PATH,
+  type ServicePolicy,
+} from '../../mesh/index.js';
 import { ADMIN_PORT, METRICS_PATH, type Manifest } from './constants.js';
 import { translateCaller } from './istio-principals.js';
 
@@ -21,6 +27,13 @@ export interface PolicyNotes {
 
 type IstioRule = Record<string, unknown>;
 
+/** Whether a policy method pattern names a ToolService method MCP calls are checked as (ListTools, InvokeTool). */
+const coversToolService = (m: string) =>
+  m === '*' ||
+  m === 'agentmesh.v1.ToolService/*' ||
+  m === 'agentmesh.v1.ToolService/ListTools' ||
+  m === 'agentmesh.v1.ToolService/InvokeTool';
+
 /**
  * The AuthorizationPolicy of one service, rendered from the policy the
  * service enforces itself: one ALLOW rule per policy rule and caller form
@@ -41,6 +54,12 @@ type IstioRule = Record<string, unknown>;
  * With `cardPort` (agents), GET and HEAD of the public A2A card on that port
  * are open to every workload of the trust domain, without a token: the card
  * says how to get one (the extended card is a gRPC method, under the policy).
+ *
+ * With `mcpPort` (tool services serving MCP), a policy rule naming ToolService
+ * methods also admits its callers' `POST /mcp` on that port (the service maps
+ * tools/list and tools/call onto ListTools and InvokeTool and checks the rule
+ * itself), and GET/HEAD of the RFC 9728 metadata is open to every workload of
+ * the trust domain without a token: it says where to get one.
  */
 export function authorizationPolicy(
   policy: ServicePolicy,
@@ -49,6 +68,7 @@ export function authorizationPolicy(
   issuers: string[],
   monitoringNamespace: string,
   cardPort?: number,
+  mcpPort?: number,
 ): { manifest: Manifest; notes: PolicyNotes } {
   const notes: PolicyNotes = { narrowed: [] };
   const requestPrincipals = issuers.map((issuer) => `${issuer}/*`);
@@ -56,7 +76,9 @@ export function authorizationPolicy(
     { from: [{ source: { principals: [`${trustDomain}/ns/*`] } }], to: [{ operation: { paths: OPEN_PATHS } }] },
   ];
   for (const rule of policy.rules) {
-    const to = [{ operation: { paths: [...new Set(rule.methods.map(istioPath))] } }];
+    const to: IstioRule[] = [{ operation: { paths: [...new Set(rule.methods.map(istioPath))] } }];
+    if (mcpPort !== undefined && rule.methods.some(coversToolService))
+      to.push({ operation: { ports: [String(mcpPort)], methods: ['POST'], paths: [MCP_PATH] } });
     const plain: string[] = [];
     const conditional: IstioRule[] = [];
     for (const caller of rule.callers) {
@@ -74,6 +96,19 @@ export function authorizationPolicy(
     rules.push({
       from: [{ source: { principals: [`${trustDomain}/ns/*`] } }],
       to: [{ operation: { ports: [String(cardPort)], methods: ['GET', 'HEAD'], paths: [AGENT_CARD_PATH] } }],
+    });
+  if (mcpPort !== undefined)
+    rules.push({
+      from: [{ source: { principals: [`${trustDomain}/ns/*`] } }],
+      to: [
+        {
+          operation: {
+            ports: [String(mcpPort)],
+            methods: ['GET', 'HEAD'],
+            paths: [RESOURCE_METADATA_PATH, RESOURCE_METADATA_ROOT_PATH],
+          },
+        },
+      ],
     });
   rules.push({
     from: [{ source: { namespaces: [monitoringNamespace] } }],

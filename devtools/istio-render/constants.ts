@@ -15,6 +15,12 @@ export const AUTH_PORT = 8080;
  */
 export const A2A_CARD_PORT = 8081;
 export const A2A_CARD_PORT_NAME = 'http-a2a-card';
+/**
+ * Tool services' MCP endpoint (/mcp, Streamable HTTP; docs/mcp.md), for those with `"mcp": true` in
+ * services/local-mesh.json: plain HTTP from the app, mTLS by the sidecar. Named `http-mcp`.
+ */
+export const MCP_PORT = 8082;
+export const MCP_PORT_NAME = 'http-mcp';
 /** The sidecar agent's port: merged Prometheus metrics (/stats/prometheus) and the rewritten kubelet probes (/app-health/...). */
 export const ISTIO_AGENT_PORT = 15020;
 /** Where the admin port serves Prometheus metrics (mesh/telemetry/admin-server.ts). */

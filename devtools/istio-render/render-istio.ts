@@ -5,6 +5,7 @@ import { planMesh } from '../launcher/mesh-plan.js';
 import { authorizationPolicy, authServerPolicy, OPEN_PATHS } from './authorization-policy.js';
 import {
   A2A_CARD_PORT,
+  MCP_PORT,
   ADMIN_PORT,
   AUTH_PORT,
   DATA_DIR,
@@ -128,7 +129,11 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
   };
   const meshPorts = [
     ...new Set(
-      services.flatMap((s) => [s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT, ...(isAgent(s) ? [A2A_CARD_PORT] : [])]),
+      services.flatMap((s) => [
+        s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT,
+        ...(isAgent(s) ? [A2A_CARD_PORT] : []),
+        ...(s.mcp ? [MCP_PORT] : []),
+      ]),
     ),
   ].sort();
   const files = new Map<string, string>();
@@ -213,6 +218,7 @@ export function renderIstio(root: string, config: RenderConfig): RenderedIstio {
       issuers,
       config.monitoringNamespace,
       isAgent(s) ? A2A_CARD_PORT : undefined,
+      s.mcp ? MCP_PORT : undefined,
     );
     notes.push(...policyNotes.narrowed.map((n) => `${source}: ${n}`));
     const manifests = [

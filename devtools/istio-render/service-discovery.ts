@@ -15,6 +15,8 @@ export interface DeployableService {
   kind: 'grpc' | 'oauth' | 'console';
   /** The policy the service enforces, `{trust_domain}` substituted (grpc only). */
   policy?: ServicePolicy;
+  /** A tool service serving MCP too (`"mcp": true` in services/local-mesh.json, the local mesh's switch). */
+  mcp?: boolean;
 }
 
 /** The authorization server is the one process that speaks HTTP, not gRPC, and has no policy file. */
@@ -29,6 +31,13 @@ function walk(dir: string, found: (file: string) => void): void {
     if (entry.isDirectory() && entry.name !== 'node_modules') walk(path, found);
     else if (entry.isFile()) found(path);
   }
+}
+
+/** The services `manifest` (services/local-mesh.json) marks `"mcp": true`; none without the file. */
+function servingMcp(manifest: string): Set<string> {
+  if (!existsSync(manifest)) return new Set();
+  const { services } = JSON.parse(readFileSync(manifest, 'utf8')) as { services?: { name: string; mcp?: boolean }[] };
+  return new Set((services ?? []).filter((s) => s.mcp === true).map((s) => s.name));
 }
 
 /**
@@ -50,6 +59,7 @@ export function discoverServices(servicesDir: string, trustDomain: string): Depl
     if (file.endsWith(`${sep}main.ts`)) mains.push(folderOf(file, 'main.ts'));
     if (file.endsWith(`${sep}policy.json`)) policies.push(folderOf(file, 'policy.json'));
   });
+  const mcpServices = servingMcp(join(servicesDir, 'local-mesh.json'));
   const orphan = policies.find((p) => !mains.includes(p));
   if (orphan) throw new Error(`services/${orphan}/policy.json has no main.ts beside it: it protects no process`);
   const services = mains.map((path): DeployableService => {
@@ -69,7 +79,8 @@ export function discoverServices(servicesDir: string, trustDomain: string): Depl
       throw new Error(`services/${path}/policy.json: ${(err as Error).message}`, { cause: err });
     }
     const [namespace, account] = policy.service.split('/') as [string, string];
-    return { path, name: policy.service, namespace, account, kind: 'grpc', policy };
+    const mcp = mcpServices.has(policy.service) ? { mcp: true } : {};
+    return { path, name: policy.service, namespace, account, kind: 'grpc', policy, ...mcp };
   });
   const byName = new Map<string, string>();
   for (const s of services) {

@@ -17,6 +17,8 @@ import {
   DATA_DIR,
   GRPC_PORT,
   LLM_LABEL,
+  MCP_PORT,
+  MCP_PORT_NAME,
   MESH_LABEL,
   METRICS_PATH,
   PRESTOP_DRAIN_S,
@@ -63,7 +65,16 @@ const cardServicePort = {
   protocol: 'TCP' as const,
 };
 
-/** The Kubernetes Service: the API port (and an agent's A2A card port), named and typed for Istio's protocol selection. */
+/** A tool service's MCP port on its Service: plain HTTP from the app, mTLS by the sidecars. */
+const mcpServicePort = {
+  name: MCP_PORT_NAME,
+  port: MCP_PORT,
+  targetPort: MCP_PORT_NAME,
+  appProtocol: 'http',
+  protocol: 'TCP' as const,
+};
+
+/** The Kubernetes Service: the API port (and an agent's A2A card port, a tool service's MCP port), named and typed for Istio's protocol selection. */
 export function kubeService(s: DeployableService): Manifest {
   const port =
     s.kind === 'grpc'
@@ -79,7 +90,10 @@ export function kubeService(s: DeployableService): Manifest {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: s.account, namespace: s.namespace, labels: { app: s.account } },
-    spec: { selector: { app: s.account }, ports: isAgent(s) ? [port, cardServicePort] : [port] },
+    spec: {
+      selector: { app: s.account },
+      ports: [port, ...(isAgent(s) ? [cardServicePort] : []), ...(s.mcp ? [mcpServicePort] : [])],
+    },
   } satisfies IService;
 }
 
@@ -132,6 +146,13 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
         { name: 'AGENTMESH_A2A_CARD_ORIGIN', value: `http://${serviceHost(s.account, s.namespace)}:${A2A_CARD_PORT}` },
       );
     }
+    if (s.mcp) {
+      // The resource identifier names the Service, as the gRPC address does; http: the sidecars do mTLS.
+      env.push(
+        { name: 'AGENTMESH_MCP_PORT', value: String(MCP_PORT) },
+        { name: 'AGENTMESH_MCP_ORIGIN', value: `http://${serviceHost(s.account, s.namespace)}:${MCP_PORT}` },
+      );
+    }
     if (llm) {
       env.push(
         { name: 'OPENAI_BASE_URL', value: config.llm!.baseUrl },
@@ -171,6 +192,7 @@ export function deployment(s: DeployableService, config: RenderConfig, issuer: s
         { name: 'grpc-api', containerPort: GRPC_PORT, protocol: 'TCP' as const },
         { name: 'http-admin', containerPort: ADMIN_PORT, protocol: 'TCP' as const },
         ...(isAgent(s) ? [{ name: A2A_CARD_PORT_NAME, containerPort: A2A_CARD_PORT, protocol: 'TCP' as const }] : []),
+        ...(s.mcp ? [{ name: MCP_PORT_NAME, containerPort: MCP_PORT, protocol: 'TCP' as const }] : []),
       ]
     : [{ name: 'http-oauth', containerPort: AUTH_PORT, protocol: 'TCP' as const }];
   const trust = trustVolume(config.oauth);
@@ -322,7 +344,7 @@ export function requestAuthentication(
 }
 
 /**
- * Ingress to the workload's service port (and an agent's A2A card port) only
+ * Ingress to the workload's service port (and an agent's A2A card port, a tool service's MCP port) only
  * from the namespaces its policy admits callers from (any mesh namespace for a namespace wildcard), and to
  * its admin port only from the monitoring namespace (Prometheus scraping the
  * app directly; merged metrics go through 15020, see allow-metrics-scrape).
@@ -343,6 +365,7 @@ export function workloadNetworkPolicy(
           ports: [
             { protocol: 'TCP' as const, port: s.kind === 'grpc' ? GRPC_PORT : AUTH_PORT },
             ...(isAgent(s) ? [{ protocol: 'TCP' as const, port: A2A_CARD_PORT }] : []),
+            ...(s.mcp ? [{ protocol: 'TCP' as const, port: MCP_PORT }] : []),
           ],
         },
       ]

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   AGENT_CARD_PATH,
+  MCP_PATH,
   httpRequest,
   processAlive,
   writePrivateFile,
@@ -103,6 +104,7 @@ function serviceEnv(
     env.AGENTMESH_TRACE_FILE = join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`);
   }
   if (i.cardPort) env.AGENTMESH_A2A_CARD_PORT = String(i.cardPort);
+  if (i.mcpPort) env.AGENTMESH_MCP_PORT = String(i.mcpPort);
   if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = addressesOf(registry).join(',');
   if (plan.database && STATEFUL.includes(s.kind)) env.DATABASE_URL = plan.database;
   if (s.kind === 'console') env.AGENTMESH_CONSOLE_MESH_FILE = join(plan.home, 'mesh.json');
@@ -149,7 +151,12 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
     rmSync(meshFile);
   }
   const ports = plan.services.flatMap((s) =>
-    s.instances.flatMap((i) => [i.port, ...(i.adminPort ? [i.adminPort] : []), ...(i.cardPort ? [i.cardPort] : [])]),
+    s.instances.flatMap((i) => [
+      i.port,
+      ...(i.adminPort ? [i.adminPort] : []),
+      ...(i.cardPort ? [i.cardPort] : []),
+      ...(i.mcpPort ? [i.mcpPort] : []),
+    ]),
   );
   for (const port of ports) {
     if (!(await portFree(port)))
@@ -233,6 +240,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
         address: `127.0.0.1:${i.port}`,
         admin: i.adminPort ? `127.0.0.1:${i.adminPort}` : undefined,
         ...(i.cardPort ? { a2aCard: `https://127.0.0.1:${i.cardPort}${AGENT_CARD_PATH}` } : {}),
+        ...(i.mcpPort ? { mcp: `https://127.0.0.1:${i.mcpPort}${MCP_PATH}` } : {}),
         log: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
         trace: s.kind === 'auth' ? undefined : join(plan.home, 'traces', `${instanceFile(s, i)}.jsonl`),
       }));

@@ -19,9 +19,12 @@ const manifestSchema = z.object({
         entry: z.string().min(1),
         /** Processes of this service (registry, tools, agents); more than one needs `database`. */
         replicas: z.number().int().min(1).max(9).default(1),
+        /** Tool services: serve the tools over MCP too, on a port of their own (docs/mcp.md). */
+        mcp: z.boolean().default(false),
       }),
     )
-    .min(1),
+    .min(1)
+    .refine((list) => list.every((s) => !s.mcp || s.kind === 'tool'), 'mcp: only tool services serve MCP'),
   /** A PostgreSQL URL every stateful service keeps its state in (a schema each); unset: SQLite per process. */
   database: z
     .string()
@@ -42,6 +45,8 @@ export interface PlannedService {
   adminPort: number | undefined;
   /** Agents: the port of the first replica's public A2A card (HTTPS, /.well-known/agent-card.json). */
   cardPort?: number;
+  /** Tool services with `mcp`: the port of the first replica's MCP endpoint (HTTPS, /mcp). */
+  mcpPort?: number;
   spiffeId: string;
   policy: ServicePolicy | undefined;
   /** Its processes, one per replica, the first on `port`/`adminPort`. */
@@ -58,6 +63,8 @@ export interface PlannedInstance {
   adminPort: number | undefined;
   /** Agents only: the port its public A2A card is served on (HTTPS, /.well-known/agent-card.json). */
   cardPort?: number;
+  /** Tool services with `mcp` only: the port of its MCP endpoint (HTTPS, /mcp). */
+  mcpPort?: number;
 }
 
 /** The OAuth2 client registration of a workload (no secret: that lives in the secrets file). */
@@ -96,7 +103,7 @@ export function defaultBasePort(root: string): number {
 }
 
 /**
- * Offsets in the port block for agents' A2A card ports: the block's spare ports first (gRPC takes 0-44,
+ * Offsets in the port block for agents' A2A card ports (then tool services' MCP ports): the block's spare ports first (gRPC takes 0-44,
  * admin 50-94), then the gRPC and admin ports of slots no process uses, from the top down — so a
  * service's gRPC and admin ports stay where they always were.
  */
@@ -134,13 +141,16 @@ export function planMesh(
   if (processes > 45)
     throw new Error('at most 45 processes (services and their replicas) fit the port block of a checkout');
   const agentProcesses = services.filter((s) => s.kind === 'agent').reduce((n, s) => n + s.replicas, 0);
+  const mcpProcesses = services.filter((s) => s.mcp).reduce((n, s) => n + s.replicas, 0);
   const cardPorts = cardSlots(processes);
-  if (agentProcesses > cardPorts.length)
+  if (agentProcesses + mcpProcesses > cardPorts.length)
     throw new Error(
-      `${processes} processes, ${agentProcesses} of them agents with an A2A card port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent)`,
+      `${processes} processes, ${agentProcesses} of them agents with an A2A card port each and ${mcpProcesses} tool services with an MCP port each, do not fit the 100 ports of a checkout's block (two per process, a third per agent or MCP endpoint)`,
     );
-  // Agents' card ports take the block's spare ports (after the gRPC and the admin ports), in order.
+  // Agents' card ports take the block's spare ports (after the gRPC and the admin ports), in order;
+  // MCP ports the spare ports after all cards', so enabling MCP moves no agent's card.
   let nextCard = 0;
+  let nextMcp = agentProcesses;
   // The first replica of each service keeps the port it always had; further replicas take the slots after the services.
   let nextSlot = services.length;
   const planned: PlannedService[] = services.map((s, i) => {
@@ -152,12 +162,14 @@ export function planMesh(
       port: basePort + slot,
       adminPort: s.kind === 'auth' ? undefined : basePort + 50 + slot,
       ...(s.kind === 'agent' ? { cardPort: basePort + cardPorts[nextCard++]! } : {}),
+      ...(s.mcp ? { mcpPort: basePort + cardPorts[nextMcp++]! } : {}),
     }));
     return {
       ...s,
       port: instances[0]!.port,
       adminPort: instances[0]!.adminPort,
       ...(s.kind === 'agent' ? { cardPort: instances[0]!.cardPort } : {}),
+      ...(s.mcp ? { mcpPort: instances[0]!.mcpPort } : {}),
       instances,
       spiffeId: spiffeIdOfService(trustDomain, s.name),
       policy: existsSync(policyFile)

@@ -10,6 +10,8 @@ export interface MeshReplica {
   trace: string | undefined;
   /** Agents: the full URL of this replica's public A2A AgentCard (HTTPS with mutual TLS, /.well-known/agent-card.json). */
   a2aCard?: string;
+  /** Tool services serving MCP: this replica's MCP endpoint (Streamable HTTP, HTTPS with mutual TLS, /mcp). */
+  mcp?: string;
 }
 
 /** What `.agentmesh/mesh.json` holds once everything is ready: how the CLI and other clients reach the mesh. */
@@ -39,6 +41,8 @@ export interface MeshFile {
      * https://127.0.0.1:<port>/.well-known/agent-card.json, mutual TLS with a certificate of the mesh CA.
      */
     a2aCard?: string;
+    /** Tool services serving MCP: the first replica's MCP endpoint, https://127.0.0.1:<port>/mcp (mutual TLS). */
+    mcp?: string;
     /** Each replica (one for most services): its label (`<name>#<n>` when several), addresses and files. */
     replicas?: MeshReplica[];
   }[];

@@ -1,6 +1,15 @@
 // Running agents and tool services: runAgent, runToolService, their options, planners, executor and step runners.
 export { compileToolServiceOptions, runToolService } from './run-tool-service.js';
 export type { CompiledToolServiceOptions, ToolServiceOptions } from './run-tool-service.js';
+export {
+  compileMcpOptions,
+  IDEMPOTENCY_KEY_META,
+  MCP_PATH,
+  RESOURCE_METADATA_PATH,
+  RESOURCE_METADATA_ROOT_PATH,
+  startMcpServer,
+} from './mcp/index.js';
+export type { McpClientCertMode, McpOptions, McpSettings, RunningMcpServer } from './mcp/index.js';
 export { compileSchema } from './schema-validator.js';
 export type { SchemaCheck } from './schema-validator.js';
 export { toolCardOf, toolService } from './tool-service.js';

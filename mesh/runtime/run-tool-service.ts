@@ -9,6 +9,7 @@ import {
 } from '../service/index.js';
 import { openStore, type StateConfig, type Store } from '../state/index.js';
 import { defaultToolPolicy } from './default-policy.js';
+import { compileMcpOptions, startMcpServer, type McpOptions, type McpSettings } from './mcp/index.js';
 import { compileStoreOption } from './store-option.js';
 import { toolCardOf, toolService, type ToolServiceInfo, type ToolSpec } from './tool-service.js';
 
@@ -19,6 +20,12 @@ export interface ToolServiceOptions extends ServiceOptions {
    * state settings overriding their variables (DATABASE_URL, AGENTMESH_DATA_DIR...).
    */
   store?: Store | Partial<StateConfig>;
+  /**
+   * Serve the tools over MCP too (docs/mcp.md): true or settings enable it, false
+   * disables it; unset, AGENTMESH_MCP_PORT decides (AGENTMESH_MCP_HOST,
+   * AGENTMESH_MCP_ORIGIN, AGENTMESH_MCP_CLIENT_CERT for the rest).
+   */
+  mcp?: boolean | McpOptions;
 }
 
 /** ToolServiceOptions merged with the environment and validated, once, at startup. */
@@ -26,6 +33,8 @@ export interface CompiledToolServiceOptions {
   service: CompiledServiceOptions;
   /** An opened store to use, or the settings to open one with. */
   store: { opened: Store } | { config: StateConfig };
+  /** The MCP endpoint's settings; undefined: no MCP. */
+  mcp: McpSettings | undefined;
 }
 
 /**
@@ -39,13 +48,18 @@ export function compileToolServiceOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): CompiledToolServiceOptions {
   const service = compileServiceOptions(name, options, env, defaultToolPolicy);
-  return { service, store: compileStoreOption(options.store, service.env) };
+  return {
+    service,
+    store: compileStoreOption(options.store, service.env),
+    mcp: compileMcpOptions(options.mcp, service.env),
+  };
 }
 
 /**
  * Runs a tool service process: the kit (security, telemetry, admin port),
- * its own store for idempotent results, ToolService for `tools`, and
- * registration with the registry when one is configured. `options` are
+ * its own store for idempotent results, ToolService for `tools`, the same
+ * tools over MCP when configured, and registration with the registry when
+ * one is configured. `options` are
  * compiled first; an invalid one stops the process with a message naming it.
  */
 export async function runToolService(
@@ -70,7 +84,13 @@ export async function runToolService(
           toolService(card, tools, { store, metrics: kit.metrics, audit: kit.audit, service: kit.name }),
         );
       await kit.serve(server, { readyNow: false });
-      kit.register({ kind: 'tool', card });
+      // After the gRPC server listens: dispatch() runs calls only on a serving server.
+      const mcp = compiled.mcp && (await startMcpServer(kit, server, card, compiled.mcp));
+      if (mcp) {
+        kit.onShutdown(() => mcp.close());
+        kit.log.info({ address: mcp.address, url: mcp.url, metadata: mcp.metadataUrl }, 'mcp endpoint served');
+      }
+      kit.register({ kind: 'tool', card }, { mcpUrl: mcp ? mcp.url : undefined });
     },
     compiled.service,
   );

@@ -346,6 +346,11 @@ export class TrustedIssuers implements TokenCheck {
     for (const v of verifiers) this.byIssuer.set(v.issuer, v);
   }
 
+  /** The trusted issuers' identifiers (what an RFC 9728 document lists as authorization servers). */
+  get issuers(): string[] {
+    return [...this.byIssuer.keys()];
+  }
+
   async verify(token: string): Promise<JWTPayload> {
     let iss: unknown;
     try {

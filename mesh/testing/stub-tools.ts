@@ -4,9 +4,16 @@ import { RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.
 import { ToolServiceService } from '../../gen/agentmesh/v1/tool_service.js';
 import { kernelConfigSchema, loadConfig } from '../config/index.js';
 import { Registration } from '../discovery/index.js';
-import { toolCardOf, toolService, type ToolSpec } from '../runtime/index.js';
+import {
+  compileMcpOptions,
+  startMcpServer,
+  toolCardOf,
+  toolService,
+  type McpOptions,
+  type ToolSpec,
+} from '../runtime/index.js';
 import { FileSecretsProvider, spiffeIdOfService } from '../security/index.js';
-import { compileServiceOptions, ServiceKit } from '../service/index.js';
+import { compileServiceOptions, ServiceKit, type PolicyDocument } from '../service/index.js';
 import { loadStateConfig, openStore } from '../state/index.js';
 import { createLogger } from '../telemetry/index.js';
 
@@ -33,6 +40,8 @@ export interface StubToolService {
   address: string;
   /** host:port of its admin HTTP server (/metrics, /readyz). */
   admin: string;
+  /** Its MCP endpoint (`<origin>/mcp`) when started with the `mcp` option. */
+  mcpUrl?: string;
   /** Every call, in order of arrival. */
   calls: ToolCall[];
   /** The calls of one tool. */
@@ -51,6 +60,10 @@ export interface StubToolsSetup {
   dataDir: string;
   /** Where its policy is written: every workload of the mesh may invoke the tools (scope tools.invoke). */
   policyFile: string;
+  /** Another policy to write there instead (its service must be `name`). */
+  policy?: PolicyDocument;
+  /** Serve the tools over MCP too, as a tool service's `mcp` option would (docs/mcp.md). */
+  mcp?: McpOptions | true;
 }
 
 /**
@@ -80,20 +93,18 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
       return spec.handler(args, ctx);
     },
   }));
-  writeFileSync(
-    setup.policyFile,
-    JSON.stringify({
-      service: setup.name,
-      rules: [
-        {
-          description: 'the test mesh: any of its workloads may list and invoke the stubs',
-          methods: ['agentmesh.v1.ToolService/*'],
-          callers: ['spiffe://{trust_domain}/ns/*/sa/*'],
-          scopes: ['tools.invoke'],
-        },
-      ],
-    }),
-  );
+  const policy: PolicyDocument = setup.policy ?? {
+    service: setup.name,
+    rules: [
+      {
+        description: 'the test mesh: any of its workloads may list and invoke the stubs',
+        methods: ['agentmesh.v1.ToolService/*'],
+        callers: ['spiffe://{trust_domain}/ns/*/sa/*'],
+        scopes: ['tools.invoke'],
+      },
+    ],
+  };
+  writeFileSync(setup.policyFile, JSON.stringify(policy));
   const env: Record<string, string> = { ...setup.env };
   const logStream = createWriteStream(setup.logFile, { flags: 'a', mode: 0o600 });
   // What is started so far, undone in reverse when a later step fails: nothing is left running.
@@ -125,6 +136,9 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
         toolService(card, recorded, { store, metrics: kit.metrics, audit: kit.audit, service: setup.name }),
       );
     const { address, adminAddress } = await kit.serve(server);
+    const mcpSettings = setup.mcp && compileMcpOptions(setup.mcp, env);
+    const mcp = mcpSettings ? await startMcpServer(kit, server, card, mcpSettings) : undefined;
+    if (mcp) kit.onShutdown(() => mcp.close());
     const registry = kit.client(RegistryServiceService, {
       service: 'agentmesh/registry',
       address: env.AGENTMESH_REGISTRY_ADDRESS!,
@@ -134,7 +148,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
     const registration = new Registration(
       registry,
       { kind: 'tool', card },
-      { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}`, mcpUrl: '' },
+      { address, adminAddress, instanceId: `${hostname()}-${process.pid}-${setup.name}`, mcpUrl: mcp?.url ?? '' },
       30_000,
       log,
       kit.metrics,
@@ -146,6 +160,7 @@ export async function startStubTools(setup: StubToolsSetup): Promise<StubToolSer
       name: setup.name,
       address,
       admin: adminAddress,
+      mcpUrl: mcp?.url,
       calls,
       callsOf,
       waitForCalls: (tool, count = 1) =>

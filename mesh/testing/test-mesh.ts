@@ -11,7 +11,7 @@ import { serviceEnv, type AuthProcess } from './core-services.js';
 import type { ChildService } from './child-service.js';
 import { agentClient, toolClient, type MeshHome } from './mesh-home.js';
 import type { ScriptedModel } from './scripted-model.js';
-import { startStubTools, type StubToolService } from './stub-tools.js';
+import { startStubTools, type StubToolService, type StubToolsSetup } from './stub-tools.js';
 import { testClient, type TestCaller, type TestClientOptions } from './test-client.js';
 
 /** Options of startTestMesh. */
@@ -134,8 +134,15 @@ export class TestMesh {
     return agent;
   }
 
-  /** Serves stub tools as the tool service `service` ("ns/name") in this process, registered in the mesh; calls are recorded. */
-  async stubTools(service: string, tools: ToolSpec[]): Promise<StubToolService> {
+  /**
+   * Serves stub tools as the tool service `service` ("ns/name") in this process, registered in the mesh;
+   * calls are recorded. Options: another caller policy, and an MCP endpoint beside the gRPC port.
+   */
+  async stubTools(
+    service: string,
+    tools: ToolSpec[],
+    options: Pick<StubToolsSetup, 'policy' | 'mcp'> = {},
+  ): Promise<StubToolService> {
     await this.ensureClient(toolClient(service));
     const stub = await startStubTools({
       name: service,
@@ -144,6 +151,7 @@ export class TestMesh {
       logFile: this.mesh.logFile(service),
       dataDir: this.mesh.dataDir(service),
       policyFile: this.mesh.policyFile(service),
+      ...options,
     });
     this.stubs.push(stub);
     this.remember({ name: service, kind: 'tool', address: stub.address, admin: stub.admin });

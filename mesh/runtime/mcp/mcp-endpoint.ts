@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import type { Logger } from 'pino';
+import { isMeshError } from '../../core/index.js';
+import type { MeshServer } from '../../server/index.js';
+import type { Transport } from '../../security/index.js';
+import { admit, identityOf, peerOf, type GateOptions } from './mcp-caller.js';
+import {
+  challengeHeader,
+  MCP_PATH,
+  RESOURCE_METADATA_PATH,
+  RESOURCE_METADATA_ROOT_PATH,
+  type ProtectedResourceMetadata,
+  type Refusal,
+} from './mcp-challenge.js';
+import { meshPathsOf } from './mcp-methods.js';
+import { mcpProtocolServer } from './mcp-protocol.js';
+
+/** The largest POST body accepted: tool arguments are small JSON, and an unbounded body is a memory exhaustion vector. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** What the endpoint serves and checks. */
+export interface EndpointOptions {
+  server: MeshServer;
+  name: string;
+  version: string;
+  transport: Transport;
+  /** Let callers without a workload identity in (AGENTMESH_MCP_CLIENT_CERT=optional). */
+  optionalIdentity: boolean;
+  gate: GateOptions;
+  /** The RFC 9728 document and its URL, for challenges. */
+  metadata: () => { document: ProtectedResourceMetadata; url: string; challengeScopes: string[] };
+  /** Origins a browser may send requests from: the endpoint's own (DNS rebinding defence). */
+  allowedOrigins: () => string[];
+  log: Logger;
+}
+
+const text = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) =>
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${body}\n`);
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+
+/** The body, or undefined (answered 413) when it is larger than MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  // Answered at once, the rest of the body left unread: `connection: close` ends the connection after the answer.
+  const tooLarge = () => {
+    text(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+    return undefined;
+  };
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Answers a refusal: the challenge header and an OAuth error body (RFC 6750 §3). */
+function refuse(res: ServerResponse, refusal: Refusal, o: EndpointOptions) {
+  const { url, challengeScopes } = o.metadata();
+  const headers: Record<string, string> = { 'www-authenticate': challengeHeader(refusal, url, challengeScopes) };
+  if (refusal.status === 503) headers['retry-after'] = '1';
+  json(
+    res,
+    refusal.status,
+    { error: refusal.error ?? 'invalid_request', error_description: refusal.description },
+    headers,
+  );
+}
+
+/** The RFC 9728 document: public (a client reads it before it has a token). */
+function serveMetadata(req: IncomingMessage, res: ServerResponse, o: EndpointOptions) {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return text(res, 405, 'method not allowed', { allow: 'GET, HEAD' });
+  const body = Buffer.from(JSON.stringify(o.metadata().document));
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': body.length,
+    'cache-control': 'max-age=300',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** A browser's Origin must be the endpoint's own; clients that are not browsers send none. */
+function originAllowed(req: IncomingMessage, o: EndpointOptions): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  const normal = (v: string) => {
+    try {
+      return new URL(v).origin;
+    } catch {
+      return undefined;
+    }
+  };
+  return o.allowedOrigins().some((allowed) => normal(allowed) === normal(origin));
+}
+
+/** One POST to /mcp: identity, Origin, bounded JSON body, the token and policy gate, then the SDK's stateless transport. */
+async function serveMcp(req: IncomingMessage, res: ServerResponse, o: EndpointOptions) {
+  if (req.method !== 'POST')
+    return text(res, 405, 'method not allowed: stateless MCP endpoint, POST only', { allow: 'POST' });
+  if (!originAllowed(req, o)) return text(res, 403, 'origin not allowed');
+  let identity;
+  try {
+    identity = identityOf(req, o.transport, o.optionalIdentity);
+  } catch (err) {
+    if (!isMeshError(err)) throw err;
+    o.log.warn({ reason: err.message }, 'mcp: no workload identity');
+    return text(res, 403, `no workload identity: ${err.message}`);
+  }
+  const raw = await readBody(req, res);
+  if (!raw) return;
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return json(res, 400, {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: 'parse error: body is not JSON' },
+    });
+  }
+  const authorization = req.headers.authorization;
+  const refusal = await admit(o.gate, authorization, meshPathsOf(body), identity);
+  if (refusal) return refuse(res, refusal, o);
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+  const call = {
+    authorization: authorization!,
+    identity,
+    peer: peerOf(req),
+    headers: { traceparent: header('traceparent'), tracestate: header('tracestate') },
+  };
+  const mcp = mcpProtocolServer(o, call);
+  const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+  res.on('close', () => void transport.close().then(() => mcp.close()));
+  await mcp.connect(transport);
+  await transport.handleRequest(req, res, body);
+}
+
+/** The request listener of the MCP port: /mcp, the RFC 9728 metadata (both forms), 404 elsewhere. */
+export function mcpEndpoint(o: EndpointOptions) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    const served = (async () => {
+      if (path === MCP_PATH) return serveMcp(req, res, o);
+      if (path === RESOURCE_METADATA_PATH || path === RESOURCE_METADATA_ROOT_PATH) return serveMetadata(req, res, o);
+      text(res, 404, 'not found');
+    })();
+    served.catch((err: unknown) => {
+      o.log.error({ err }, 'mcp: request failed');
+      if (!res.headersSent) text(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
+}

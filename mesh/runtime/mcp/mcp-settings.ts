@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { loadConfig, port } from '../../config/index.js';
+import { parseOptions } from '../../service/index.js';
+
+/** Whether MCP callers must present a client certificate of the mesh CA (mtls mode only). */
+export type McpClientCertMode = 'required' | 'optional';
+
+/** The MCP server of a tool service, in code; each field overrides the variable named in its comment. */
+export interface McpOptions {
+  /** Port of the MCP endpoint; 0: any free port (AGENTMESH_MCP_PORT; unset: no MCP server). */
+  port?: number;
+  /** Interface to bind (AGENTMESH_MCP_HOST, default AGENTMESH_HOST). */
+  host?: string;
+  /** Public origin http(s)://host[:port] when a gateway fronts the port (AGENTMESH_MCP_ORIGIN). */
+  origin?: string;
+  /** required (default) or optional client certificates in mtls mode (AGENTMESH_MCP_CLIENT_CERT). */
+  clientCert?: McpClientCertMode;
+}
+
+/** The MCP server settings, validated once at startup. */
+export interface McpSettings {
+  port: number;
+  /** Undefined: the gRPC server's interface. */
+  host?: string;
+  /** Undefined: the bound scheme, host and port. */
+  origin?: string;
+  clientCert: McpClientCertMode;
+}
+
+/** An origin: scheme, host and port, nothing after (what the resource identifier starts with). */
+const ORIGIN = /^https?:\/\/[^/?#\s]+$/;
+const ORIGIN_MESSAGE = 'must be an origin, http(s)://host[:port] with no path';
+const CLIENT_CERT_MESSAGE = 'must be required or optional';
+
+const mcpEnvSchema = z.object({
+  /** Port of the MCP endpoint (/mcp); unset: the tool service serves no MCP. */
+  AGENTMESH_MCP_PORT: port().optional(),
+  /** Interface the MCP server binds (default: AGENTMESH_HOST). */
+  AGENTMESH_MCP_HOST: z.string().min(1).optional(),
+  /** The public origin of the MCP endpoint (default: the bound host and port). */
+  AGENTMESH_MCP_ORIGIN: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
+  /** required: callers present a mesh client certificate; optional: certificate-less callers are let in without a workload identity. */
+  AGENTMESH_MCP_CLIENT_CERT: z.enum(['required', 'optional'], { error: CLIENT_CERT_MESSAGE }).default('required'),
+});
+
+const optionSchema = z.object({
+  mcp: z
+    .strictObject({
+      port: port().optional(),
+      host: z.string().min(1).optional(),
+      origin: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
+      clientCert: z.enum(['required', 'optional'], { error: CLIENT_CERT_MESSAGE }).optional(),
+    })
+    .optional(),
+});
+
+/**
+ * The MCP server settings from the option `mcp` over the AGENTMESH_MCP_*
+ * variables: undefined when MCP is off (`mcp: false`, or neither the option
+ * nor AGENTMESH_MCP_PORT asks for it). An invalid value throws a ConfigError
+ * naming the variable or option.
+ */
+export function compileMcpOptions(
+  option: McpOptions | boolean | undefined,
+  env: NodeJS.ProcessEnv,
+): McpSettings | undefined {
+  // A boolean switches MCP on or off; an object is checked field by field, so an error names the field.
+  const o = typeof option === 'boolean' ? {} : (parseOptions(optionSchema, { mcp: option }).mcp ?? {});
+  const e = loadConfig(mcpEnvSchema, env);
+  if (option === false) return undefined;
+  const wanted = option !== undefined || e.AGENTMESH_MCP_PORT !== undefined;
+  if (!wanted) return undefined;
+  return {
+    port: o.port ?? e.AGENTMESH_MCP_PORT ?? 0,
+    host: o.host ?? e.AGENTMESH_MCP_HOST,
+    origin: o.origin ?? e.AGENTMESH_MCP_ORIGIN,
+    clientCert: o.clientCert ?? e.AGENTMESH_MCP_CLIENT_CERT,
+  };
+}

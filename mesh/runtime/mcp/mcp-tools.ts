@@ -1,0 +1,56 @@
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import type { ToolCard } from '../../../gen/agentmesh/v1/card.js';
+import type { InvokeToolResponse } from '../../../gen/agentmesh/v1/tool_service.js';
+import { Code, codeName, MeshError } from '../../core/index.js';
+
+/** The `_meta` key of params of tools/call carrying the idempotency key of a non-idempotent tool. */
+export const IDEMPOTENCY_KEY_META = 'io.agentmesh/idempotency-key';
+
+const isObjectSchema = (s: unknown): s is Record<string, unknown> =>
+  typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'object';
+
+/**
+ * The tools of a card as MCP lists them: inputSchema = the arguments schema
+ * (an object schema, as MCP requires), outputSchema = the result schema only
+ * when it describes an object (MCP's structuredContent is an object), and
+ * idempotentHint from the card.
+ */
+export function mcpToolsOf(card: ToolCard): Tool[] {
+  return card.tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    inputSchema: { type: 'object', ...(t.argumentsSchema ?? {}) } as Tool['inputSchema'],
+    ...(isObjectSchema(t.resultSchema) && { outputSchema: t.resultSchema as Tool['outputSchema'] }),
+    annotations: { idempotentHint: t.idempotent },
+  }));
+}
+
+/** An InvokeTool answer as an MCP result: the JSON as text, and structuredContent when the result is an object. */
+export function callResultOf(response: InvokeToolResponse): CallToolResult {
+  const result: unknown = response.result ?? null;
+  const structured = typeof result === 'object' && result !== null && !Array.isArray(result);
+  return {
+    content: [{ type: 'text', text: JSON.stringify(result) }],
+    ...(structured && { structuredContent: result as Record<string, unknown> }),
+    ...(response.replayed && { _meta: { 'io.agentmesh/replayed': true } }),
+  };
+}
+
+// A server fault: the caller learns nothing of it but that it happened (the detail is in the service's log).
+const INTERNAL = new Set([Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS, Code.UNIMPLEMENTED]);
+
+/**
+ * What a failed InvokeTool becomes in MCP: an unknown tool is a protocol
+ * error (-32602, invalid params, as the MCP spec asks), a server fault a
+ * generic -32603; everything else — bad arguments, a refused precondition,
+ * an unavailable dependency — is a tool result with isError, so the model
+ * sees why and can correct the call.
+ */
+export function callFailureOf(err: unknown): CallToolResult {
+  const e = MeshError.from(err);
+  if (e.code === Code.NOT_FOUND && /^tool .* does not exist/.test(e.message)) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message);
+  }
+  if (INTERNAL.has(e.code)) throw new ProtocolError(ProtocolErrorCode.InternalError, 'internal error');
+  return { isError: true, content: [{ type: 'text', text: `${codeName(e.code)}: ${e.message}` }] };
+}
