@@ -9,6 +9,8 @@ import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { verifyAuditFile } from '../mesh/telemetry/audit.js';
 import { decodeJwt } from 'jose';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { TokenClient } from '../mesh/index.js';
 import { alive, pidsOf, startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { mtlsFetch } from './helpers/mtls-fetch.js';
 import { ROOT, runCommand } from './helpers/processes.js';
@@ -93,6 +95,50 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       const doc = (await (await mtlsFetch(tls)(metadataUrl)).json()) as Record<string, unknown>;
       expect(doc).toMatchObject({ resource: url, authorization_servers: [mesh.file.issuer] });
     }
+  });
+
+  test("an MCP client of the official SDK lists and calls the demo's loan calculators with a person's token; the tools' own rules still apply", async () => {
+    const f = mesh.file;
+    const tls = { ca: readFileSync(f.ca), cert: readFileSync(f.client.cert), key: readFileSync(f.client.key) };
+    const tokens = new TokenClient({
+      tokenUrl: f.tokenUrl,
+      clientId: f.client.clientId,
+      auth: { method: 'client_secret_basic', secret: f.client.clientSecret },
+      ca: tls.ca.toString(),
+    });
+    const connect = async (token?: string) => {
+      const client = new Client({ name: 'desktop-assistant', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(service('banking/loan-math').mcp!), {
+          fetch: mtlsFetch(tls),
+          requestInit: token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
+        }),
+      );
+      return client;
+    };
+    // ada's role grants tools.invoke (services/auth/users.json); the loan-math policy admits people's clients.
+    const ada = await connect(await tokens.tokenForUser('ada', 'banking/loan-math', ['tools.invoke']));
+    try {
+      const { tools } = await ada.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(['affordability', 'convert', 'decide', 'risk-score']);
+      const convert = tools.find((t) => t.name === 'convert')!;
+      expect(convert.inputSchema).toMatchObject({ type: 'object', required: ['amount', 'from', 'to'] });
+      expect(convert.outputSchema).toMatchObject({ type: 'object', required: ['amount', 'currency', 'rate'] });
+      const converted = await ada.callTool({ name: 'convert', arguments: { amount: 40000, from: 'GBP', to: 'EUR' } });
+      expect(converted.isError).toBeFalsy();
+      expect(converted.structuredContent).toMatchObject({ amount: 47058.82, currency: 'EUR' });
+      // The tool's schema is checked as on gRPC: the model hears what was wrong.
+      const bad = await ada.callTool({ name: 'convert', arguments: { amount: -1, from: 'GBP', to: 'EUR' } });
+      expect(bad.isError).toBe(true);
+      expect(JSON.stringify(bad.content)).toMatch(/INVALID_ARGUMENT: arguments\/amount: must be >= 0/);
+    } finally {
+      await ada.close();
+    }
+    // carol's roles do not grant tools.invoke: no such token for her, and one without it is refused (403).
+    await expect(tokens.tokenForUser('carol', 'banking/loan-math', ['tools.invoke'])).rejects.toThrow(/scope/);
+    await expect(connect(await tokens.tokenForUser('carol', 'banking/loan-math'))).rejects.toThrow(/Insufficient scope: required "tools.invoke"/);
+    // Without a token: the SDK client is refused with the RFC 9728 challenge (the raw 401 is checked above).
+    await expect(connect()).rejects.toThrow(/missing bearer access token/);
   });
 
   test('agents discovers with the scoping rules', async () => {

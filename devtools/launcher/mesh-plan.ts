@@ -246,7 +246,8 @@ function clientsOf(services: PlannedService[], trustDomain: string): ClientRegis
   const cli: ClientRegistration = {
     client_id: CLI_CLIENT,
     auth: secret(CLI_CLIENT),
-    scopes: ['task.read', 'task.write', 'registry.read', 'registry.admin'],
+    // tools.invoke: people's MCP clients on this machine call the tool services that admit the CLI's identity.
+    scopes: ['task.read', 'task.write', 'registry.read', 'registry.admin', 'tools.invoke'],
     audiences: calleesOf(services, cliId),
     impersonation: true,
   };

@@ -25,9 +25,11 @@ describe('the users file of the dev login', () => {
     expect(() => UserDirectory.parse({ roles: { x: 'task.read' } })).toThrow('invalid users file at [roles.x]');
   });
 
-  test("the demo's people: ada sends loans, carol also approves them, ben audits", () => {
+  test("the demo's people: ada sends loans and uses the loan calculators over MCP, carol also approves them, ben audits", () => {
     const users = UserDirectory.fromFile(fileURLToPath(new URL('../users.json', import.meta.url)));
-    expect(users.rolesOf('ada')).toEqual(['loan-officer']);
+    expect(users.rolesOf('ada')).toEqual(['loan-officer', 'loan-calculator-user']);
+    expect(users.scopesOf('ada')).toContain('tools.invoke');
+    expect(users.scopesOf('carol')).not.toContain('tools.invoke');
     expect(users.rolesOf('carol')).toEqual(['loan-officer', 'loan-approver']);
     expect(users.rolesOf('ben')).toEqual(['auditor']);
     expect(users.scopesOf('carol')).toEqual(expect.arrayContaining(['task.read', 'task.write', 'registry.read']));
