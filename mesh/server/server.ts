@@ -35,6 +35,12 @@ export interface DispatchedCall {
   deadline?: Date;
   /** Aborted when the caller goes away: the call is cancelled. */
   signal?: AbortSignal;
+  /**
+   * The binding already refused the call (its own token or policy check): the chain still
+   * runs, so the refusal is logged, counted and audited as a gRPC one, but the handler never
+   * does; should the chain admit the call after all, this error takes the handler's place.
+   */
+  refusedWith?: MeshError;
 }
 
 /** How shutdown() drains. */
@@ -56,6 +62,11 @@ export class MeshServer {
   private readonly interceptors: Interceptor[] = [];
   private readonly services: string[] = [];
   private readonly inFlight = new Set<OwnedCallContext>();
+  /** Calls of dispatch() in progress: drained like gRPC calls, though grpc-js does not know them. */
+  private readonly dispatched = new Set<OwnedCallContext>();
+  private readonly dispatchedIdle: (() => void)[] = [];
+  /** New calls are taken (gRPC and dispatch()): from listen() until shutdown's delay is over. */
+  private acceptingCalls = false;
   private readonly unary = new Map<
     string,
     { env: HandlerEnv; handler: (req: unknown, ctx: OwnedCallContext) => Promise<unknown> }
@@ -125,6 +136,7 @@ export class MeshServer {
     // waiting one turn here means no connection is dropped for "unloaded credentials" after listen() returns.
     await new Promise((resolve) => setImmediate(resolve));
     this.state = 'listening';
+    this.acceptingCalls = true;
     if (this.options.serveOnListen !== false) this.setServing(true);
     // Said once so that a service missing from `grpcurl list` is not a mystery.
     this.log.info({ address, port, services: this.services, ...(undescribed.length && { undescribed }) }, 'listening');
@@ -141,7 +153,8 @@ export class MeshServer {
   async dispatch(path: string, request: unknown, call: DispatchedCall): Promise<unknown> {
     const method = this.unary.get(path);
     if (!method) throw new MeshError(Code.UNIMPLEMENTED, `${path.slice(1)} is not served here`);
-    if (this.state !== 'listening') throw new MeshError(Code.UNAVAILABLE, 'server is not serving');
+    // As the gRPC port: calls are taken until shutdown's delay is over, NOT_SERVING or not.
+    if (!this.acceptingCalls) throw new MeshError(Code.UNAVAILABLE, 'server is not accepting calls');
     const surface = Object.assign(new EventEmitter(), {
       request,
       metadata: call.metadata,
@@ -155,9 +168,11 @@ export class MeshServer {
     const cancel = () => surface.emit('cancelled');
     call.signal?.addEventListener('abort', cancel, { once: true });
     const untrack = this.track(ctx);
+    this.dispatched.add(ctx);
     try {
       let response: unknown;
       await env.chain(ctx, async () => {
+        if (call.refusedWith) throw call.refusedWith;
         response = await handler(request, ctx);
       });
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -169,7 +184,20 @@ export class MeshServer {
       call.signal?.removeEventListener('abort', cancel);
       ctx.dispose();
       untrack();
+      this.dispatched.delete(ctx);
+      if (this.dispatched.size === 0) for (const idle of this.dispatchedIdle.splice(0)) idle();
     }
+  }
+
+  /** True from listen() until shutdown's delay is over: calls (gRPC and dispatch()) are taken. */
+  get accepting(): boolean {
+    return this.acceptingCalls;
+  }
+
+  /** Resolves once no dispatch() call is in progress. */
+  private dispatchedDrained(): Promise<void> {
+    if (this.dispatched.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.dispatchedIdle.push(resolve));
   }
 
   /** True while the health status is SERVING. */
@@ -194,9 +222,10 @@ export class MeshServer {
 
   /**
    * Graceful shutdown: health goes NOT_SERVING, after `delayMs` new calls are
-   * refused and open server streams are ended (UNAVAILABLE: reconnect), unary
-   * calls get up to `graceMs` to finish, then whatever is left is aborted and
-   * the server stops. Safe to call more than once.
+   * refused (gRPC and dispatch()) and open server streams are ended
+   * (UNAVAILABLE: reconnect), unary calls (dispatched ones too) get up to
+   * `graceMs` to finish, then whatever is left is aborted and the server
+   * stops. Safe to call more than once.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return this.stopped;
@@ -213,7 +242,10 @@ export class MeshServer {
     const inFlightAtStart = this.inFlight.size;
     this.log.info({ inFlight: inFlightAtStart, delayMs, graceMs }, 'shutting down');
     if (delayMs > 0 && wasListening) await sleep(delayMs);
-    const drained = new Promise<boolean>((resolve) => this.grpcServer.tryShutdown(() => resolve(true)));
+    this.acceptingCalls = false;
+    const grpcDrained = new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    // Calls of other bindings (dispatch()) hold the shutdown as gRPC calls do.
+    const drained = Promise.all([grpcDrained, this.dispatchedDrained()]).then(() => true);
     // Server streams (Watch, SubscribeTask) may never end by themselves: end them now with UNAVAILABLE,
     // which tells clients to reconnect elsewhere, instead of holding shutdown for the whole grace period.
     for (const ctx of this.inFlight) {
