@@ -110,4 +110,45 @@ describe('the MCP port by transport mode', () => {
       expect(await call(url)).toMatchObject({ status: 200, body: '(none)' });
     }
   });
+
+  test('close: a request in progress answers before close resolves; one still open at the grace period is cut', async () => {
+    const transport = new Transport({ mode: 'insecure', trustDomain: TRUST_DOMAIN });
+    let entered: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const listener = (_req: IncomingMessage, res: ServerResponse) => {
+      entered();
+      void released.then(() => res.end('answered'));
+    };
+    const logs = captureLogger('demo/tools');
+    const port = await listenHttpPort(
+      { host: '127.0.0.1', port: 0, transport, clientCert: 'optional', log: logs.log },
+      listener,
+    );
+    const url = `${originOf(port)}/mcp`;
+    const answer = call(url);
+    await inside;
+    const events: string[] = [];
+    const closing = port.close(60_000).then(() => events.push('closed'));
+    // New connections are refused at once; the open request is not cut.
+    await expect(call(url)).rejects.toThrow(/ECONNREFUSED/);
+    expect(events).toEqual([]);
+    events.push('released');
+    release();
+    expect((await answer).body).toBe('answered');
+    await closing;
+    expect(events).toEqual(['released', 'closed']);
+
+    let stuckEntered: () => void = () => undefined;
+    const stuckInside = new Promise<void>((resolve) => (stuckEntered = resolve));
+    const stuckPort = await listenHttpPort(
+      { host: '127.0.0.1', port: 0, transport, clientCert: 'optional', log: logs.log },
+      () => stuckEntered(),
+    );
+    const stuck = call(`${originOf(stuckPort)}/mcp`);
+    await stuckInside;
+    await stuckPort.close(200);
+    await expect(stuck).rejects.toThrow(/socket hang up|ECONNRESET/);
+  });
 });

@@ -87,7 +87,8 @@ export async function runToolService(
       // After the gRPC server listens: dispatch() runs calls only on a serving server.
       const mcp = compiled.mcp && (await startMcpServer(kit, server, card, compiled.mcp));
       if (mcp) {
-        kit.onShutdown(() => mcp.close());
+        // Runs once the server has drained (dispatched MCP calls included): requests still answering get the grace period.
+        kit.onShutdown(() => mcp.close(kit.config.AGENTMESH_SHUTDOWN_GRACE_MS));
         kit.log.info({ address: mcp.address, url: mcp.url, metadata: mcp.metadataUrl }, 'mcp endpoint served');
       }
       kit.register({ kind: 'tool', card }, { mcpUrl: mcp ? mcp.url : undefined });

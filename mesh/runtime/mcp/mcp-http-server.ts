@@ -21,8 +21,11 @@ export interface HttpPort {
   scheme: 'http' | 'https';
   host: string;
   port: number;
-  /** Stops accepting and ends open connections. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, ends idle ones, lets requests in progress
+   * answer, and cuts whatever is still open after `graceMs` (default 10 000).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** TLS settings from the current certificate files; a client certificate of the mesh CA asked for, and required unless optional. */
@@ -70,9 +73,20 @@ function mtlsServer(o: HttpPortOptions, files: CertificateFiles, listener: Reque
 export async function listenHttpPort(o: HttpPortOptions, listener: RequestListener): Promise<HttpPort> {
   const files = o.transport.mode === 'mtls' ? o.transport.certificateFiles : undefined;
   if (o.transport.mode === 'mtls' && !files) throw new Error('mtls transport without certificate files');
+  // Requests in progress, so close() can let them answer and end each keep-alive connection once idle.
+  let open = 0;
+  let closing = false;
+  const counted: RequestListener = (req, res) => {
+    open++;
+    res.once('close', () => {
+      open--;
+      if (closing) server.closeIdleConnections();
+    });
+    listener(req, res);
+  };
   const { server, stop }: { server: Server; stop: () => void } = files
-    ? mtlsServer(o, files, listener)
-    : { server: createHttpServer(listener), stop: () => undefined };
+    ? mtlsServer(o, files, counted)
+    : { server: createHttpServer(counted), stop: () => undefined };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -84,11 +98,17 @@ export async function listenHttpPort(o: HttpPortOptions, listener: RequestListen
     scheme: files ? 'https' : 'http',
     host: o.host,
     port: (server.address() as AddressInfo).port,
-    close: () =>
+    close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         stop();
-        server.close(() => resolve());
-        server.closeAllConnections();
+        closing = true;
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        if (open === 0) server.closeAllConnections();
+        else server.closeIdleConnections();
       }),
   };
 }

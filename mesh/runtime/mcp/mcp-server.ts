@@ -18,7 +18,8 @@ export interface RunningMcpServer {
   metadataUrl: string;
   /** host:port bound. */
   address: string;
-  close(): Promise<void>;
+  /** Stops taking requests, lets those in progress answer, cuts the rest after `graceMs`. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** The issuers a token may come from, as the RFC 9728 document lists them. */
@@ -86,6 +87,6 @@ export async function startMcpServer(
     url: `${origin}${MCP_PATH}`,
     metadataUrl: resourceMetadataUrl(origin),
     address: `${port.host}:${port.port}`,
-    close: () => port.close(),
+    close: (graceMs) => port.close(graceMs),
   };
 }
