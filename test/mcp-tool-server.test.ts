@@ -61,12 +61,24 @@ describe('a tool service serving MCP', () => {
   }
 
   /** A raw POST to an MCP endpoint, for the HTTP answers the SDK client turns into exceptions. */
-  const post = (url: string, headers: Record<string, string>, settings: TlsSettings = tls) =>
+  const post = (
+    url: string,
+    headers: Record<string, string>,
+    settings: TlsSettings = tls,
+    message: Record<string, unknown> = { method: 'tools/list', params: {} },
+  ) =>
     mtlsFetch(settings)(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, ...message }),
     });
+
+  /** The audit records of a stub tool service so far. */
+  const auditOf = (service: string) =>
+    readFileSync(join(mesh.home, 'data', service.replace('/', '-'), 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const token = (service: string, scopes = ['tools.invoke']) => mesh.tokens.getToken(service, scopes);
 
@@ -130,7 +142,10 @@ describe('a tool service serving MCP', () => {
   });
 
   test('calls a tool: structured result, and its audit record joins the trace of _meta.traceparent', async () => {
-    const client = await connect(math.mcpUrl!, await token(TOOLS));
+    const bearer = await token(TOOLS);
+    const client = await connect(math.mcpUrl!, bearer);
+    const TOOLS_CALLER = (JSON.parse(Buffer.from(bearer.split('.')[1]!, 'base64url').toString()) as { sub: string })
+      .sub;
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const result = await client.callTool({
       name: 'convert',
@@ -140,10 +155,9 @@ describe('a tool service serving MCP', () => {
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toEqual({ amount: 108, currency: 'USD' });
     expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toEqual({ amount: 108, currency: 'USD' });
-    const audit = readFileSync(join(mesh.home, 'data', 'test-mcp-math', 'audit.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Who called, as the chain established it: the token's subject and the client certificate's SPIFFE ID.
+    const cli = `spiffe://${mesh.trustDomain}/ns/agentmesh/sa/cli`;
+    const audit = auditOf(TOOLS);
     expect(audit).toContainEqual(
       expect.objectContaining({
         kind: 'tool_invocation',
@@ -151,6 +165,18 @@ describe('a tool service serving MCP', () => {
         outcome: 'OK',
         trace_id: traceId,
         method: 'agentmesh.v1.ToolService/InvokeTool',
+        subject: TOOLS_CALLER,
+        peer: cli,
+      }),
+    );
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        kind: 'call',
+        method: 'agentmesh.v1.ToolService/InvokeTool',
+        outcome: 'OK',
+        trace_id: traceId,
+        subject: TOOLS_CALLER,
+        peer: cli,
       }),
     );
   });
@@ -179,6 +205,17 @@ describe('a tool service serving MCP', () => {
   test('no token: 401 with a challenge whose metadata names the authorization server, resource and scopes', async () => {
     const res = await post(math.mcpUrl!, {});
     expect(res.status).toBe(401);
+    // RFC 6750 §3.1: no error code when no token came, in the body as in the header.
+    expect(await res.json()).toEqual({ error_description: 'missing bearer access token' });
+    // Recorded as a refused gRPC call is: the auth_failure audit record of the method the body needs.
+    expect(auditOf(TOOLS)).toContainEqual(
+      expect.objectContaining({
+        kind: 'auth_failure',
+        method: 'agentmesh.v1.ToolService/ListTools',
+        outcome: 'UNAUTHENTICATED',
+        reason: 'missing bearer access token',
+      }),
+    );
     const challenge = res.headers.get('www-authenticate')!;
     expect(challenge).toMatch(/^Bearer /);
     expect(challenge).not.toMatch(/error=/);
@@ -200,17 +237,44 @@ describe('a tool service serving MCP', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
     expect(((await res.json()) as { error_description: string }).error_description).toMatch(/not issued for/);
+    expect(auditOf(TOOLS)).toContainEqual(
+      expect.objectContaining({
+        kind: 'auth_failure',
+        method: 'agentmesh.v1.ToolService/ListTools',
+        reason: expect.stringMatching(/not issued for/),
+      }),
+    );
   });
 
-  test('a token without tools.invoke, or a caller the policy does not name: 403 insufficient_scope', async () => {
-    const scopeless = await post(math.mcpUrl!, { authorization: `Bearer ${await token(TOOLS, ['task.read'])}` });
+  test('a token without tools.invoke: 403 insufficient_scope; a caller the policy does not name: 403 alone', async () => {
+    const scopeless = await post(math.mcpUrl!, { authorization: `Bearer ${await token(TOOLS, ['task.read'])}` }, tls, {
+      method: 'tools/call',
+      params: { name: 'convert', arguments: { amount: 1 } },
+    });
     expect(scopeless.status).toBe(403);
     expect(scopeless.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
     expect(scopeless.headers.get('www-authenticate')).toMatch(/scope="tools\.invoke"/);
+    expect(auditOf(TOOLS)).toContainEqual(
+      expect.objectContaining({
+        kind: 'authz_denied',
+        method: 'agentmesh.v1.ToolService/InvokeTool',
+        outcome: 'PERMISSION_DENIED',
+        reason: expect.stringMatching(/token lacks scope tools\.invoke/),
+      }),
+    );
     const stranger = await post(closed.mcpUrl!, { authorization: `Bearer ${await token(CLOSED)}` });
     expect(stranger.status).toBe(403);
-    expect(((await stranger.json()) as { error_description: string }).error_description).toMatch(
-      /caller spiffe:\/\/.*\/ns\/agentmesh\/sa\/cli is not allowed/,
+    // Another token would not help: no insufficient_scope for a caller the policy does not name.
+    expect(stranger.headers.get('www-authenticate')).not.toMatch(/error=/);
+    const refused = (await stranger.json()) as { error?: string; error_description: string };
+    expect(refused.error).toBeUndefined();
+    expect(refused.error_description).toMatch(/caller spiffe:\/\/.*\/ns\/agentmesh\/sa\/cli is not allowed/);
+    expect(auditOf(CLOSED)).toContainEqual(
+      expect.objectContaining({
+        kind: 'authz_denied',
+        method: 'agentmesh.v1.ToolService/ListTools',
+        peer: `spiffe://${mesh.trustDomain}/ns/agentmesh/sa/cli`,
+      }),
     );
     expect(closed.calls).toHaveLength(0);
   });
@@ -261,5 +325,12 @@ describe('a tool service serving MCP', () => {
     });
     expect(huge.status).toBe(413);
     expect(math.calls).toHaveLength(before);
+    // The token is checked from the header before any body is read: no token, no megabyte read.
+    const anonymous = await mtlsFetch(tls)(math.mcpUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { pad: 'x'.repeat(1024 * 1024) } }),
+    });
+    expect(anonymous.status).toBe(401);
   });
 });

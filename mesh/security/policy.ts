@@ -33,6 +33,8 @@ export type ServicePolicy = z.infer<typeof policySchema>;
 export interface Decision {
   allowed: boolean;
   reason: string;
+  /** Set when the caller was refused for scopes only: the scopes the rule naming it requires. */
+  requiredScopes?: string[];
 }
 
 /**
@@ -96,7 +98,11 @@ export function authorize(
   const rule = byCaller.find((r) => r.scopes.every((s) => granted.has(s)));
   if (!rule) {
     const missing = byCaller[0]!.scopes.filter((s) => !granted.has(s));
-    return { allowed: false, reason: `token lacks scope ${missing.join(' ')} for ${method}` };
+    return {
+      allowed: false,
+      reason: `token lacks scope ${missing.join(' ')} for ${method}`,
+      requiredScopes: [...byCaller[0]!.scopes],
+    };
   }
   return { allowed: true, reason: `allowed by rule "${rule.description || rule.methods.join(',')}"` };
 }

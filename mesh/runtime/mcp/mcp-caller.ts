@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import { Metadata } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { PeerIdentity } from '../../core/index.js';
 import {
   authorize,
@@ -11,10 +10,10 @@ import {
   TokenError,
   type ServicePolicy,
   type TokenCheck,
-  type TokenFailure,
   type Transport,
 } from '../../security/index.js';
 import type { Refusal } from './mcp-challenge.js';
+import { LIST_TOOLS_PATH } from './mcp-methods.js';
 
 const NO_IDENTITY: PeerIdentity = { spiffeId: undefined, source: 'none' };
 
@@ -57,44 +56,53 @@ export function identityOf(req: IncomingMessage, transport: Transport, optional:
 export interface GateOptions {
   verifier: TokenCheck;
   policy: ServicePolicy;
-  log: Logger;
-  /** Told about every refused token, by reason (the kit's token failure metric). */
-  onTokenFailure?: (reason: TokenFailure) => void;
 }
 
 /**
- * Decides, before the MCP layer answers, whether the HTTP answer is a
- * challenge: no token or a refused one (401), or a policy that refuses one of
- * the methods the body needs (403 insufficient_scope). The same verifier and
- * policy then run again inside MeshServer.dispatch, which is what audits and
- * executes; this gate only chooses the HTTP status MCP clients act on.
+ * The first half of the gate, before the body is read (an unauthenticated
+ * caller makes the server read no megabyte): the bearer token of the
+ * Authorization header, verified. Its scopes, or the refusal: no token or a
+ * refused one (401), or keys that cannot be fetched now (503). Counting and
+ * logging the refusal is left to the interceptor chain the endpoint records
+ * it with (MeshServer.dispatch), as for a gRPC call.
  */
-export async function admit(
+export async function authenticate(
   o: GateOptions,
   authorization: string | undefined,
-  paths: string[],
-  identity: PeerIdentity,
-): Promise<Refusal | undefined> {
+): Promise<{ scopes: string[] } | Refusal> {
   const token = authorization === undefined ? undefined : bearerToken([authorization]);
-  if (!token) {
-    o.onTokenFailure?.('missing');
-    return { status: 401, description: 'missing bearer access token' };
-  }
-  let scopes: string[];
+  if (!token) return { status: 401, description: 'missing bearer access token', path: LIST_TOOLS_PATH };
   try {
-    scopes = o.verifier.principalOf(await o.verifier.verify(token)).scopes;
+    return { scopes: o.verifier.principalOf(await o.verifier.verify(token)).scopes };
   } catch (err) {
     const failure = err instanceof TokenError ? err : new TokenError('malformed', 'token malformed', { cause: err });
-    o.onTokenFailure?.(failure.reason);
-    o.log.warn({ reason: failure.reason, peer: identity.spiffeId, err: failure.cause }, 'mcp: token refused');
-    if (failure.reason === 'jwks_unavailable') return { status: 503, description: failure.message };
-    return { status: 401, error: 'invalid_token', description: failure.message };
+    if (failure.reason === 'jwks_unavailable')
+      return { status: 503, description: failure.message, path: LIST_TOOLS_PATH };
+    return { status: 401, error: 'invalid_token', description: failure.message, path: LIST_TOOLS_PATH };
   }
+}
+
+/**
+ * The second half, once the body says which methods it needs: the policy
+ * decision of each (403). error="insufficient_scope", with the scopes the
+ * method's rule requires, only when the scopes were what failed; a caller
+ * the policy does not name gets a bare 403 (another token would not help).
+ */
+export function authorizePaths(
+  o: GateOptions,
+  paths: string[],
+  identity: PeerIdentity,
+  scopes: string[],
+): Refusal | undefined {
   for (const path of paths) {
     const decision = authorize(o.policy, path, { spiffeId: identity.spiffeId, scopes });
     if (decision.allowed) continue;
-    o.log.warn({ peer: identity.spiffeId, method: path.slice(1), reason: decision.reason }, 'mcp: refused by policy');
-    return { status: 403, error: 'insufficient_scope', description: decision.reason };
+    return {
+      status: 403,
+      description: decision.reason,
+      path,
+      ...(decision.requiredScopes && { error: 'insufficient_scope', scopes: decision.requiredScopes }),
+    };
   }
   return undefined;
 }

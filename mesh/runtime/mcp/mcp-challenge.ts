@@ -43,6 +43,10 @@ export interface Refusal {
   error?: 'invalid_token' | 'insufficient_scope';
   /** Safe for the caller: what the token or the policy lacks, never the token. */
   description: string;
+  /** The ToolService method refused, under which the refusal is audited (ListTools when decided before the body). */
+  path: string;
+  /** insufficient_scope: the scopes the refused method requires, for the challenge's scope hint. */
+  scopes?: string[];
 }
 
 // A quoted-string of RFC 9110 §5.6.4 holds no control characters; quotes and backslashes are escaped.
@@ -53,8 +57,9 @@ const quoted = (v: string) => `"${v.replace(/\p{Cc}/gu, ' ').replace(/["\\]/g, (
  * metadata URL, so a client can find the authorization server, and the scopes
  * to ask for; no error code when no token was sent (RFC 6750 §3.1).
  */
-export function challengeHeader(refusal: Refusal, metadataUrl: string, scopes: string[]): string {
+export function challengeHeader(refusal: Omit<Refusal, 'path'>, metadataUrl: string, defaultScopes: string[]): string {
   const params = [`resource_metadata=${quoted(metadataUrl)}`];
+  const scopes = refusal.scopes ?? defaultScopes;
   if (scopes.length) params.push(`scope=${quoted(scopes.join(' '))}`);
   if (refusal.error) params.push(`error=${quoted(refusal.error)}`, `error_description=${quoted(refusal.description)}`);
   return `Bearer ${params.join(', ')}`;

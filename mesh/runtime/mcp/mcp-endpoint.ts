@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { Logger } from 'pino';
-import { isMeshError } from '../../core/index.js';
+import { Metadata } from '@grpc/grpc-js';
+import { Code, isMeshError, MeshError, type PeerIdentity } from '../../core/index.js';
 import type { MeshServer } from '../../server/index.js';
 import type { Transport } from '../../security/index.js';
-import { admit, identityOf, peerOf, type GateOptions } from './mcp-caller.js';
+import { authenticate, authorizePaths, identityOf, peerOf, type GateOptions } from './mcp-caller.js';
 import {
   challengeHeader,
   MCP_PATH,
@@ -59,17 +60,41 @@ async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buff
   return Buffer.concat(chunks);
 }
 
-/** Answers a refusal: the challenge header and an OAuth error body (RFC 6750 §3). */
-function refuse(res: ServerResponse, refusal: Refusal, o: EndpointOptions) {
+/** The gRPC status a refusal of the HTTP gate stands for. */
+const codeOfRefusal = (refusal: Refusal) =>
+  ({ 401: Code.UNAUTHENTICATED, 403: Code.PERMISSION_DENIED, 503: Code.UNAVAILABLE })[refusal.status];
+
+/**
+ * Answers a refusal, after recording it: the refused method is dispatched
+ * with the caller's token and identity, so the interceptor chain refuses it
+ * as it would a gRPC call (access log, grpc_server_handled, token failure
+ * metric, auth_failure / authz_denied audit record), never reaching the
+ * handler. The HTTP answer is the gate's: the challenge header and an OAuth
+ * error body (RFC 6750 §3), with no error code when none applies.
+ */
+async function refuse(res: ServerResponse, refusal: Refusal, o: EndpointOptions, call: RefusedCall) {
+  const metadata = new Metadata();
+  if (call.authorization !== undefined) metadata.set('authorization', call.authorization);
+  const refusedWith = new MeshError(codeOfRefusal(refusal), refusal.description);
+  await o.server
+    .dispatch(refusal.path, {}, { metadata, peer: call.peer, identity: call.identity, refusedWith })
+    .catch(() => undefined);
   const { url, challengeScopes } = o.metadata();
   const headers: Record<string, string> = { 'www-authenticate': challengeHeader(refusal, url, challengeScopes) };
   if (refusal.status === 503) headers['retry-after'] = '1';
   json(
     res,
     refusal.status,
-    { error: refusal.error ?? 'invalid_request', error_description: refusal.description },
+    { ...(refusal.error && { error: refusal.error }), error_description: refusal.description },
     headers,
   );
+}
+
+/** Who a refused request came from, for the record of its refusal. */
+interface RefusedCall {
+  authorization: string | undefined;
+  identity: PeerIdentity;
+  peer: string;
 }
 
 /** The RFC 9728 document: public (a client reads it before it has a token). */
@@ -112,6 +137,15 @@ async function serveMcp(req: IncomingMessage, res: ServerResponse, o: EndpointOp
     o.log.warn({ reason: err.message }, 'mcp: no workload identity');
     return text(res, 403, `no workload identity: ${err.message}`);
   }
+  // Draining: another replica answers (the gRPC port refuses its new calls at the same moment).
+  if (!o.server.accepting) {
+    return json(res, 503, { error_description: 'server is shutting down: retry' }, { 'retry-after': '1' });
+  }
+  const authorization = req.headers.authorization;
+  const caller: RefusedCall = { authorization, identity, peer: peerOf(req) };
+  // The token first, from the header: an unauthenticated caller makes the server read no body.
+  const authenticated = await authenticate(o.gate, authorization);
+  if ('status' in authenticated) return refuse(res, authenticated, o, caller);
   const raw = await readBody(req, res);
   if (!raw) return;
   let body: unknown;
@@ -124,19 +158,23 @@ async function serveMcp(req: IncomingMessage, res: ServerResponse, o: EndpointOp
       error: { code: -32700, message: 'parse error: body is not JSON' },
     });
   }
-  const authorization = req.headers.authorization;
-  const refusal = await admit(o.gate, authorization, meshPathsOf(body), identity);
-  if (refusal) return refuse(res, refusal, o);
+  const refusal = authorizePaths(o.gate, meshPathsOf(body), identity, authenticated.scopes);
+  if (refusal) return refuse(res, refusal, o, caller);
   const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
   const call = {
     authorization: authorization!,
     identity,
-    peer: peerOf(req),
+    peer: caller.peer,
     headers: { traceparent: header('traceparent'), tracestate: header('tracestate') },
   };
   const mcp = mcpProtocolServer(o, call);
   const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-  res.on('close', () => void transport.close().then(() => mcp.close()));
+  res.on('close', () => {
+    transport
+      .close()
+      .then(() => mcp.close())
+      .catch((err: unknown) => o.log.warn({ err }, 'mcp: closing a request transport failed'));
+  });
   await mcp.connect(transport);
   await transport.handleRequest(req, res, body);
 }

@@ -52,12 +52,7 @@ export async function startMcpServer(
     version: card.version,
     transport,
     optionalIdentity: settings.clientCert === 'optional',
-    gate: {
-      verifier,
-      policy,
-      log: kit.log,
-      onTokenFailure: (reason) => kit.metrics.tokenFailures.inc({ reason }),
-    },
+    gate: { verifier, policy },
     metadata: () => ({
       document: protectedResourceMetadata({
         origin,
