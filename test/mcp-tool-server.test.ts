@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { createCa, issueWorkloadCert, type ToolSpec } from '../mesh/index.js';
+import { Code, createCa, issueWorkloadCert, MeshError, type ToolSpec } from '../mesh/index.js';
 import { initTracing, shutdownTracing } from '../mesh/telemetry/index.js';
 import { startTestMesh, type StubToolService, type TestMesh } from '../mesh/testing/index.js';
 import { mtlsFetch, type TlsSettings } from './helpers/mtls-fetch.js';
@@ -37,6 +37,17 @@ const tools: ToolSpec[] = [
     handler: async (args) => ({ account: `ACC-${++opened}`, owner: args.owner }),
   },
 ];
+
+// A tool whose dependency is down: a transient failure, which a caller may retry.
+const quote: ToolSpec = {
+  name: 'quote',
+  description: 'Quotes a rate (its feed is down).',
+  argumentsSchema: { type: 'object' },
+  idempotent: true,
+  handler: async () => {
+    throw new MeshError(Code.UNAVAILABLE, 'rate feed unavailable');
+  },
+};
 
 describe('a tool service serving MCP', () => {
   let mesh: TestMesh;
@@ -93,7 +104,7 @@ describe('a tool service serving MCP', () => {
       key: readFileSync(join(certs, 'agentmesh', 'cli.key')),
     };
     const mcp = { host: '127.0.0.1', port: 0 };
-    math = await mesh.stubTools(TOOLS, tools, { mcp });
+    math = await mesh.stubTools(TOOLS, [...tools, quote], { mcp });
     open = await mesh.stubTools(OPEN, tools.slice(0, 1), {
       mcp: { ...mcp, clientCert: 'optional' },
       policy: {
@@ -128,7 +139,7 @@ describe('a tool service serving MCP', () => {
     expect(math.mcpUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mcp$/);
     const client = await connect(math.mcpUrl!, await token(TOOLS));
     const { tools: listed } = await client.listTools();
-    expect(listed.map((t) => t.name)).toEqual(['convert', 'open-account']);
+    expect(listed.map((t) => t.name)).toEqual(['convert', 'open-account', 'quote']);
     expect(listed[0]).toMatchObject({
       inputSchema: { type: 'object', required: ['amount'] },
       outputSchema: { type: 'object', required: ['amount', 'currency'] },
@@ -200,6 +211,15 @@ describe('a tool service serving MCP', () => {
     expect(bad.isError).toBe(true);
     expect((bad.content as { text: string }[])[0]!.text).toMatch(/^INVALID_ARGUMENT: arguments\/amount: must be >= 0/);
     await expect(client.callTool({ name: 'no-such-tool', arguments: {} })).rejects.toMatchObject({ code: -32602 });
+  });
+
+  test('a transient failure is a JSON-RPC error -32000 naming its gRPC code, not a tool result', async () => {
+    const client = await connect(math.mcpUrl!, await token(TOOLS));
+    await expect(client.callTool({ name: 'quote', arguments: {} })).rejects.toMatchObject({
+      code: -32000,
+      message: expect.stringContaining('UNAVAILABLE: rate feed unavailable'),
+      data: { 'io.agentmesh/code': 'UNAVAILABLE' },
+    });
   });
 
   test('no token: 401 with a challenge whose metadata names the authorization server, resource and scopes', async () => {

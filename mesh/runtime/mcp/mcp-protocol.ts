@@ -10,7 +10,7 @@ import { Code, codeName, MeshError, type PeerIdentity } from '../../core/index.j
 import type { MeshServer } from '../../server/index.js';
 import { meshTracer } from '../../telemetry/index.js';
 import { INVOKE_TOOL_PATH, LIST_TOOLS_PATH } from './mcp-methods.js';
-import { callFailureOf, callResultOf, IDEMPOTENCY_KEY_META, mcpToolsOf } from './mcp-tools.js';
+import { callFailureOf, callResultOf, IDEMPOTENCY_KEY_META, mcpToolsOf, transientErrorOf } from './mcp-tools.js';
 
 /** One HTTP request to the MCP endpoint, as the HTTP layer authenticated it. */
 export interface McpRequestCall {
@@ -59,9 +59,11 @@ function dispatched(call: McpRequestCall, signal: AbortSignal) {
   return { metadata, peer: call.peer, identity: call.identity, signal };
 }
 
-/** A protocol error for a failed ListTools: generic when the server is at fault. */
+/** A protocol error for a failed ListTools: transient ones as for tools/call, generic when the server is at fault. */
 function listFailureOf(err: unknown): never {
   const e = MeshError.from(err);
+  const transient = transientErrorOf(e);
+  if (transient) throw transient;
   const internal = [Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS].includes(e.code);
   throw new ProtocolError(
     ProtocolErrorCode.InternalError,

@@ -1,6 +1,6 @@
 import { ProtocolError } from '@modelcontextprotocol/server';
 import { ToolCard } from '../../../gen/agentmesh/v1/card.js';
-import { Code, MeshError } from '../../core/index.js';
+import { Code, codeName, MeshError } from '../../core/index.js';
 import { callFailureOf, callResultOf, mcpToolsOf } from './mcp-tools.js';
 
 describe('ToolService answers as MCP results', () => {
@@ -41,7 +41,7 @@ describe('ToolService answers as MCP results', () => {
     });
   });
 
-  test('failures: tool errors are isError results; an unknown tool -32602; a server fault a generic -32603', () => {
+  test('failures: tool errors are isError results; an unknown tool -32602; a transient one -32000 naming its code; a server fault a generic -32603', () => {
     expect(callFailureOf(new MeshError(Code.FAILED_PRECONDITION, 'account closed'))).toEqual({
       isError: true,
       content: [{ type: 'text', text: 'FAILED_PRECONDITION: account closed' }],
@@ -49,6 +49,17 @@ describe('ToolService answers as MCP results', () => {
     const unknown = () => callFailureOf(new MeshError(Code.NOT_FOUND, 'tool x does not exist in a/b'));
     expect(unknown).toThrow(ProtocolError);
     expect(unknown).toThrow(expect.objectContaining({ code: -32602 }) as never);
+    for (const code of [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED]) {
+      const transient = () => callFailureOf(new MeshError(code, 'try later'));
+      expect(transient).toThrow(ProtocolError);
+      expect(transient).toThrow(
+        expect.objectContaining({
+          code: -32000,
+          message: `${codeName(code)}: try later`,
+          data: { 'io.agentmesh/code': codeName(code) },
+        }) as never,
+      );
+    }
     const fault = () => callFailureOf(new Error('db password is hunter2'));
     expect(fault).toThrow(
       expect.objectContaining({ code: -32603, message: expect.not.stringContaining('hunter2') }) as never,
