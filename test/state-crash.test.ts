@@ -16,7 +16,9 @@ async function missing(store: Store, line: string): Promise<string | undefined> 
     case 'step':
       return (await store.steps.list(id)).length >= Number(n) ? undefined : `step transition ${n} of ${id}`;
     case 'tool': {
-      const { replayed } = await store.toolResults.run(id, { principal: 'check' }, async () => 'acted again');
+      // As the writer (test/fixtures/state-writer.ts): a stored result is replayed to the caller that stored it only.
+      const principal = 'spiffe://agentmesh.local/ns/crash/sa/writer';
+      const { replayed } = await store.toolResults.run(id, { principal }, async () => 'acted again');
       return replayed ? undefined : `tool result ${id}`;
     }
     case 'conv': {

@@ -39,7 +39,11 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
   let fx: BackendFixture;
   let store: Store;
   let acted = 0;
-  let invoke: (args: Record<string, unknown>, key: string) => Promise<{ result?: unknown; replayed: boolean }>;
+  let invoke: (
+    args: Record<string, unknown>,
+    key: string,
+    subject?: string,
+  ) => Promise<{ result?: unknown; replayed: boolean }>;
 
   beforeAll(async () => {
     fx = await makeFixture();
@@ -54,7 +58,7 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
     const service = toolService(card, [tool], { store, service: SERVICE });
     // The in-process path an agent's local tools take (LocalToolRunner): the same
     // implementation a tool service serves over gRPC, without the network hop.
-    invoke = (args, key) => {
+    invoke = (args, key, subject = 'banking/agent') => {
       const request = { tool: TOOL, arguments: args, idempotencyKey: key, context: undefined };
       const peer = { spiffeId: 'spiffe://test/ns/banking/sa/agent', source: 'none' as const };
       const call: CallContext = {
@@ -74,8 +78,8 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
         identity: peer,
         principal: {
           peer,
-          subject: 'banking/agent',
-          clientId: 'banking/agent',
+          subject,
+          clientId: subject,
           scopes: [],
           roles: [],
           actors: [],
@@ -126,6 +130,24 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
       });
     }
     expect(acted).toBe(before);
+  });
+
+  test("another caller's use of a key is refused, revealing neither the result nor whether the arguments match", async () => {
+    const first = await invoke(asWritten, 'task-5:pay:1', 'banking/agent');
+    const before = acted;
+    for (const args of [asWritten, { ...asWritten, amount: 1 }]) {
+      const refused = invoke(args, 'task-5:pay:1', 'people/mallory');
+      await expect(refused).rejects.toMatchObject({
+        code: Code.FAILED_PRECONDITION,
+        message: 'idempotency key already used by another caller',
+      });
+    }
+    expect(acted).toBe(before);
+    // The caller that stored it still gets its result.
+    expect(await invoke(asWritten, 'task-5:pay:1', 'banking/agent')).toMatchObject({
+      result: first.result,
+      replayed: true,
+    });
   });
 
   test('an argument JSON cannot carry is INVALID_ARGUMENT naming it, before the tool acts', async () => {

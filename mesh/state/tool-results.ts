@@ -12,6 +12,7 @@ export interface IdempotentResult {
 
 /** How an idempotent invocation claims and waits. */
 export interface IdempotencyOptions {
+  /** The caller: a stored result is replayed to the caller that stored it only, FAILED_PRECONDITION for another. */
   principal: string;
   /** A digest of the arguments: reusing a key with other arguments is FAILED_PRECONDITION. */
   fingerprint?: string;
@@ -23,6 +24,9 @@ export interface IdempotencyOptions {
   waitMs?: number;
   signal?: AbortSignal;
 }
+
+// Said without the key's result or arguments: they are the other caller's.
+const anotherCaller = () => new MeshError(Code.FAILED_PRECONDITION, 'idempotency key already used by another caller');
 
 /**
  * Tool results by idempotency key. The first caller claims the key and acts; concurrent and
@@ -60,12 +64,15 @@ export class ToolResults {
           .returning('key')
           .executeTakeFirst(),
       );
-      if (inserted !== undefined) return this.act(key, owner, leaseMs, action);
+      if (inserted !== undefined) return this.act(key, owner, leaseMs, principal, action);
       const row = await this.ctx.read((db) =>
         db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst(),
       );
       if (row === undefined) continue; // the holder failed and freed the key: claim again
+      // A key is its caller's: another caller learns neither the result nor whether its arguments match.
+      const sameCaller = row.principal === principal;
       if (
+        sameCaller &&
         options.fingerprint !== undefined &&
         row.fingerprint !== null &&
         row.fingerprint !== options.fingerprint &&
@@ -73,8 +80,12 @@ export class ToolResults {
       ) {
         throw new MeshError(Code.FAILED_PRECONDITION, `idempotency key ${key} was used with other arguments`);
       }
-      if (row.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
-      if (await this.takeOver(key, row.owner, owner, leaseMs)) return this.act(key, owner, leaseMs, action);
+      if (row.status === 'done') {
+        if (!sameCaller) throw anotherCaller();
+        return { result: this.ctx.codec.json(row.result), replayed: true };
+      }
+      if (await this.takeOver(key, row.owner, owner, leaseMs, principal))
+        return this.act(key, owner, leaseMs, principal, action);
       if (Date.now() + poll > waitUntil)
         throw new MeshError(Code.ABORTED, `tool invocation ${key} is still in progress: retry later`);
       await sleep(poll);
@@ -86,6 +97,7 @@ export class ToolResults {
     key: string,
     owner: string,
     leaseMs: number,
+    principal: string,
     action: () => Promise<unknown>,
   ): Promise<IdempotentResult> {
     const renew = setInterval(
@@ -124,8 +136,9 @@ export class ToolResults {
     if (done !== undefined) return { result: JSON.parse(result) as JsonValue, replayed: false };
     // Our lease lapsed and another caller took over; the first completion is the answer for all.
     const row = await this.ctx.read((db) =>
-      db.selectFrom('tool_results').select(['status', 'result']).where('key', '=', key).executeTakeFirst(),
+      db.selectFrom('tool_results').select(['status', 'result', 'principal']).where('key', '=', key).executeTakeFirst(),
     );
+    if (row?.status === 'done' && row.principal !== principal) throw anotherCaller();
     if (row?.status === 'done') return { result: this.ctx.codec.json(row.result), replayed: true };
     throw new MeshError(Code.ABORTED, `tool invocation ${key} lost its claim: retry`);
   }
@@ -142,12 +155,12 @@ export class ToolResults {
     );
   }
 
-  // Only a holder whose lease has lapsed by the database's clock, and only one taker.
-  private async takeOver(key: string, from: string, to: string, leaseMs: number): Promise<boolean> {
+  // Only a holder whose lease has lapsed by the database's clock, and only one taker, whose result it becomes.
+  private async takeOver(key: string, from: string, to: string, leaseMs: number, principal: string): Promise<boolean> {
     const row = await this.ctx.write((trx) =>
       trx
         .updateTable('tool_results')
-        .set({ owner: to, lease_until: this.ctx.timeIn(leaseMs) })
+        .set({ owner: to, lease_until: this.ctx.timeIn(leaseMs), principal })
         .where('key', '=', key)
         .where('owner', '=', from)
         .where('status', '=', 'pending')
