@@ -13,6 +13,7 @@ const TOOLS = 'test/mcp-math';
 const OPEN = 'test/mcp-open';
 const CLOSED = 'test/mcp-closed';
 const NAMED = 'test/mcp-named';
+const SLOW = 'test/mcp-slow';
 const KEY_META = 'io.agentmesh/idempotency-key';
 
 let opened = 0;
@@ -49,12 +50,26 @@ const quote: ToolSpec = {
   },
 };
 
+// A tool that never answers by itself: it ends when its call is aborted (deadline, cancellation).
+const hold: ToolSpec = {
+  name: 'hold',
+  description: 'Waits until its call is aborted.',
+  argumentsSchema: { type: 'object' },
+  idempotent: true,
+  handler: async (_args, ctx) => {
+    const signal = ctx.call.signal;
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    throw signal.reason;
+  },
+};
+
 describe('a tool service serving MCP', () => {
   let mesh: TestMesh;
   let math: StubToolService;
   let open: StubToolService;
   let closed: StubToolService;
   let named: StubToolService;
+  let slow: StubToolService;
   let tls: TlsSettings;
   const clients: Client[] = [];
 
@@ -96,7 +111,7 @@ describe('a tool service serving MCP', () => {
   beforeAll(async () => {
     // The process's tracing, as a service's preload sets it up: the W3C propagator and async context.
     initTracing({ service: 'mcp-test' });
-    mesh = await startTestMesh({ tools: [TOOLS, OPEN, CLOSED, NAMED] });
+    mesh = await startTestMesh({ tools: [TOOLS, OPEN, CLOSED, NAMED, SLOW] });
     const certs = join(mesh.home, 'certs');
     tls = {
       ca: readFileSync(join(certs, 'ca.crt')),
@@ -127,6 +142,8 @@ describe('a tool service serving MCP', () => {
     });
     // Optional certificates, but a policy naming workloads only: a certificate-less caller matches no rule.
     named = await mesh.stubTools(NAMED, tools.slice(0, 1), { mcp: { ...mcp, clientCert: 'optional' } });
+    // MCP carries no deadline: the server's own (AGENTMESH_MCP_TIMEOUT_MS), small here so a held tool ends soon.
+    slow = await mesh.stubTools(SLOW, [hold], { mcp: { ...mcp, timeoutMs: 300 } });
   }, 120_000);
 
   afterAll(async () => {
@@ -211,6 +228,25 @@ describe('a tool service serving MCP', () => {
     expect(bad.isError).toBe(true);
     expect((bad.content as { text: string }[])[0]!.text).toMatch(/^INVALID_ARGUMENT: arguments\/amount: must be >= 0/);
     await expect(client.callTool({ name: 'no-such-tool', arguments: {} })).rejects.toMatchObject({ code: -32602 });
+  });
+
+  test("a tool still running at the server's MCP deadline ends DEADLINE_EXCEEDED, and is audited so", async () => {
+    const client = await connect(slow.mcpUrl!, await token(SLOW));
+    await expect(client.callTool({ name: 'hold', arguments: {} })).rejects.toMatchObject({
+      code: -32000,
+      data: { 'io.agentmesh/code': 'DEADLINE_EXCEEDED' },
+    });
+    const audit = auditOf(SLOW);
+    expect(audit).toContainEqual(
+      expect.objectContaining({ kind: 'tool_invocation', resource: 'hold', outcome: 'DEADLINE_EXCEEDED' }),
+    );
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        kind: 'call',
+        method: 'agentmesh.v1.ToolService/InvokeTool',
+        outcome: 'DEADLINE_EXCEEDED',
+      }),
+    );
   });
 
   test('a transient failure is a JSON-RPC error -32000 naming its gRPC code, not a tool result', async () => {

@@ -23,7 +23,7 @@ export interface ToolServiceOptions extends ServiceOptions {
   /**
    * Serve the tools over MCP too (docs/mcp.md): true or settings enable it, false
    * disables it; unset, AGENTMESH_MCP_PORT decides (AGENTMESH_MCP_HOST,
-   * AGENTMESH_MCP_ORIGIN, AGENTMESH_MCP_CLIENT_CERT for the rest).
+   * AGENTMESH_MCP_ORIGIN, AGENTMESH_MCP_CLIENT_CERT, AGENTMESH_MCP_TIMEOUT_MS for the rest).
    */
   mcp?: boolean | McpOptions;
 }

@@ -32,6 +32,7 @@ describe('the MCP endpoint of a draining server', () => {
       name: 'test/tools',
       version: '1',
       transport: new Transport({ mode: 'insecure', trustDomain: 'agentmesh.test' }),
+      timeoutMs: 30_000,
       optionalIdentity: true,
       gate: { verifier, policy: parsePolicy({ service: 'test/tools', rules: [] }, 'agentmesh.test') },
       metadata: () => ({

@@ -26,6 +26,8 @@ export interface EndpointOptions {
   name: string;
   version: string;
   transport: Transport;
+  /** The deadline of each dispatched call (AGENTMESH_MCP_TIMEOUT_MS). */
+  timeoutMs: number;
   /** Let callers without a workload identity in (AGENTMESH_MCP_CLIENT_CERT=optional). */
   optionalIdentity: boolean;
   gate: GateOptions;

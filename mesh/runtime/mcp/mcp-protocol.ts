@@ -52,11 +52,16 @@ function inCallerTrace<T>(
   });
 }
 
-/** The dispatch() call of one MCP message: the caller's token and identity, cancelled with the message. */
-function dispatched(call: McpRequestCall, signal: AbortSignal) {
+/**
+ * The dispatch() call of one MCP message: the caller's token and identity,
+ * cancelled with the message, and a deadline of the server's own (MCP
+ * requests carry none), so a stuck tool ends DEADLINE_EXCEEDED.
+ */
+function dispatched(call: McpRequestCall, signal: AbortSignal, timeoutMs: number) {
   const metadata = new Metadata();
   metadata.set('authorization', call.authorization);
-  return { metadata, peer: call.peer, identity: call.identity, signal };
+  const deadline = new Date(Date.now() + timeoutMs);
+  return { metadata, peer: call.peer, identity: call.identity, signal, deadline };
 }
 
 /** A protocol error for a failed ListTools: transient ones as for tools/call, generic when the server is at fault. */
@@ -79,7 +84,7 @@ function listFailureOf(err: unknown): never {
  * state, so any replica answers any request.
  */
 export function mcpProtocolServer(
-  o: { server: MeshServer; name: string; version: string },
+  o: { server: MeshServer; name: string; version: string; timeoutMs: number },
   call: McpRequestCall,
 ): Server {
   const mcp = new Server(
@@ -89,7 +94,7 @@ export function mcpProtocolServer(
   mcp.setRequestHandler('tools/list', (req, ctx) =>
     inCallerTrace('tools/list', req.params?._meta, call, async () => {
       const res = (await o.server
-        .dispatch(LIST_TOOLS_PATH, {}, dispatched(call, ctx.mcpReq.signal))
+        .dispatch(LIST_TOOLS_PATH, {}, dispatched(call, ctx.mcpReq.signal, o.timeoutMs))
         .catch(listFailureOf)) as ListToolsResponse;
       return { tools: res.card ? mcpToolsOf(res.card) : [] };
     }),
@@ -108,7 +113,11 @@ export function mcpProtocolServer(
         context: undefined,
       };
       try {
-        const res = await o.server.dispatch(INVOKE_TOOL_PATH, request, dispatched(call, ctx.mcpReq.signal));
+        const res = await o.server.dispatch(
+          INVOKE_TOOL_PATH,
+          request,
+          dispatched(call, ctx.mcpReq.signal, o.timeoutMs),
+        );
         return callResultOf(res as InvokeToolResponse);
       } catch (err) {
         return callFailureOf(err);

@@ -51,6 +51,7 @@ export async function startMcpServer(
     name: card.name,
     version: card.version,
     transport,
+    timeoutMs: settings.timeoutMs,
     optionalIdentity: settings.clientCert === 'optional',
     gate: { verifier, policy },
     metadata: () => ({

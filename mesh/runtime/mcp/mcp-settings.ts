@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, port } from '../../config/index.js';
+import { loadConfig, millis, port } from '../../config/index.js';
 import { parseOptions } from '../../service/index.js';
 
 /** Whether MCP callers must present a client certificate of the mesh CA (mtls mode only). */
@@ -15,6 +15,8 @@ export interface McpOptions {
   origin?: string;
   /** required (default) or optional client certificates in mtls mode (AGENTMESH_MCP_CLIENT_CERT). */
   clientCert?: McpClientCertMode;
+  /** The deadline of each MCP call, in ms (AGENTMESH_MCP_TIMEOUT_MS, default 30 000): MCP carries none of its own. */
+  timeoutMs?: number;
 }
 
 /** The MCP server settings, validated once at startup. */
@@ -25,6 +27,8 @@ export interface McpSettings {
   /** Undefined: the bound scheme, host and port. */
   origin?: string;
   clientCert: McpClientCertMode;
+  /** The deadline given to each dispatched call. */
+  timeoutMs: number;
 }
 
 /** An origin: scheme, host and port, nothing after (what the resource identifier starts with). */
@@ -41,6 +45,8 @@ const mcpEnvSchema = z.object({
   AGENTMESH_MCP_ORIGIN: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
   /** required: callers present a mesh client certificate; optional: certificate-less callers are let in without a workload identity. */
   AGENTMESH_MCP_CLIENT_CERT: z.enum(['required', 'optional'], { error: CLIENT_CERT_MESSAGE }).default('required'),
+  /** The deadline of each MCP call (tools/list, tools/call) on this server: MCP requests carry none. */
+  AGENTMESH_MCP_TIMEOUT_MS: millis().default(30_000),
 });
 
 const optionSchema = z.object({
@@ -50,6 +56,7 @@ const optionSchema = z.object({
       host: z.string().min(1).optional(),
       origin: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
       clientCert: z.enum(['required', 'optional'], { error: CLIENT_CERT_MESSAGE }).optional(),
+      timeoutMs: z.number().int().positive().optional(),
     })
     .optional(),
 });
@@ -75,5 +82,6 @@ export function compileMcpOptions(
     host: o.host ?? e.AGENTMESH_MCP_HOST,
     origin: o.origin ?? e.AGENTMESH_MCP_ORIGIN,
     clientCert: o.clientCert ?? e.AGENTMESH_MCP_CLIENT_CERT,
+    timeoutMs: o.timeoutMs ?? e.AGENTMESH_MCP_TIMEOUT_MS,
   };
 }
