@@ -460,7 +460,7 @@ describe("tool services' MCP endpoint (/mcp, docs/mcp.md)", () => {
     }
   });
 
-  test("the sidecar lets the policy's callers POST /mcp with a token, anyone of the mesh read the metadata; nothing else", () => {
+  test("the sidecar lets the policy's callers POST /mcp (the service checks the token), anyone of the mesh read the metadata; nothing else", () => {
     const token = { requestPrincipal: `${issuer('banking')}/lending/credit-risk` };
     const agent = { principal: `${TD}/ns/lending/sa/credit-risk`, namespace: 'lending', ...token };
     const stranger = { principal: `${TD}/ns/banking/sa/customer-records`, namespace: 'banking', ...token };
@@ -469,7 +469,8 @@ describe("tool services' MCP endpoint (/mcp, docs/mcp.md)", () => {
       const req = (who: object, method: string, p: string, port = MCP_PORT) =>
         istioAllows(base, w, { ...who, port, method, path: p });
       expect(req(agent, 'POST', '/mcp')).toBe(true);
-      expect(req({ principal: agent.principal, namespace: 'lending' }, 'POST', '/mcp')).toBe(false); // no token
+      // No token: let through to the service, which answers the RFC 9728 challenge (401) an MCP client acts on.
+      expect(req({ principal: agent.principal, namespace: 'lending' }, 'POST', '/mcp')).toBe(true);
       expect(req(stranger, 'POST', '/mcp')).toBe(false);
       expect(req(agent, 'POST', '/mcp', ADMIN_PORT)).toBe(false);
       const meta = '/.well-known/oauth-protected-resource/mcp';

@@ -56,9 +56,10 @@ const coversToolService = (m: string) =>
  * says how to get one (the extended card is a gRPC method, under the policy).
  *
  * With `mcpPort` (tool services serving MCP), a policy rule naming ToolService
- * methods also admits its callers' `POST /mcp` on that port (the service maps
- * tools/list and tools/call onto ListTools and InvokeTool and checks the rule
- * itself), and GET/HEAD of the RFC 9728 metadata is open to every workload of
+ * methods also admits its callers' `POST /mcp` on that port, with or without a
+ * token (the service maps tools/list and tools/call onto ListTools and
+ * InvokeTool, checks the token and the rule itself, and answers a caller
+ * without a token with the challenge an MCP client needs), and GET/HEAD of the RFC 9728 metadata is open to every workload of
  * the trust domain without a token: it says where to get one.
  */
 export function authorizationPolicy(
@@ -77,19 +78,33 @@ export function authorizationPolicy(
   ];
   for (const rule of policy.rules) {
     const to: IstioRule[] = [{ operation: { paths: [...new Set(rule.methods.map(istioPath))] } }];
-    if (mcpPort !== undefined && rule.methods.some(coversToolService))
-      to.push({ operation: { ports: [String(mcpPort)], methods: ['POST'], paths: [MCP_PATH] } });
+    // POST /mcp asks for no token at the sidecar: the service checks it and answers a caller without one
+    // with the RFC 9728 challenge (401) that tells an MCP client where to get one; the sidecar would answer 403.
+    const mcpTo: IstioRule[] | undefined =
+      mcpPort !== undefined && rule.methods.some(coversToolService)
+        ? [{ operation: { ports: [String(mcpPort)], methods: ['POST'], paths: [MCP_PATH] } }]
+        : undefined;
     const plain: string[] = [];
     const conditional: IstioRule[] = [];
     for (const caller of rule.callers) {
       const form = translateCaller(caller, trustDomain);
       if (form.note) notes.narrowed.push(`rule "${rule.description || rule.methods.join(',')}": ${form.note}`);
       if (form.principals.length === 0) continue;
-      const source = { principals: form.principals, requestPrincipals };
-      if (form.when) conditional.push({ from: [{ source }], to, when: form.when });
-      else plain.push(...form.principals);
+      if (form.when) {
+        conditional.push({
+          from: [{ source: { principals: form.principals, requestPrincipals } }],
+          to,
+          when: form.when,
+        });
+        if (mcpTo)
+          conditional.push({ from: [{ source: { principals: form.principals } }], to: mcpTo, when: form.when });
+      } else plain.push(...form.principals);
     }
-    if (plain.length) rules.push({ from: [{ source: { principals: [...new Set(plain)], requestPrincipals } }], to });
+    if (plain.length) {
+      const principals = [...new Set(plain)];
+      rules.push({ from: [{ source: { principals, requestPrincipals } }], to });
+      if (mcpTo) rules.push({ from: [{ source: { principals } }], to: mcpTo });
+    }
     rules.push(...conditional);
   }
   if (cardPort !== undefined)
