@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { TLSSocket } from 'node:tls';
 import { Transport } from '../../security/index.js';
 import { identityOf, peerOf } from './mcp-caller.js';
 
@@ -30,6 +31,21 @@ describe('the workload identity of an MCP request', () => {
   test('insecure: no identity, whatever the headers claim', () => {
     const insecure = new Transport({ mode: 'insecure', trustDomain: TD });
     expect(identityOf(request('127.0.0.6', xfcc), insecure, false)).toEqual({ spiffeId: undefined, source: 'none' });
+  });
+
+  test('mtls: the certificate of each request is checked again (a TLS 1.2 renegotiation may change it)', () => {
+    const mtls = { options: { mode: 'mtls', trustDomain: TD } } as unknown as Transport;
+    const over = (uri: string) => {
+      const socket = Object.assign(Object.create(TLSSocket.prototype) as TLSSocket, {
+        authorized: true,
+        getPeerCertificate: () => ({ subjectaltname: `URI:${uri}` }),
+      });
+      return { socket, headers: {} } as unknown as IncomingMessage;
+    };
+    expect(identityOf(over(CALLER), mtls, false)).toEqual({ spiffeId: CALLER, source: 'mtls' });
+    expect(() => identityOf(over('spiffe://elsewhere.test/ns/a/sa/b'), mtls, false)).toThrow(
+      /trust domain elsewhere\.test/,
+    );
   });
 
   test('the peer as grpc-js writes it', () => {

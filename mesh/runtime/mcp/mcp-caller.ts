@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import { Metadata } from '@grpc/grpc-js';
-import type { PeerIdentity } from '../../core/index.js';
+import { Code, MeshError, type PeerIdentity } from '../../core/index.js';
 import {
   authorize,
   bearerToken,
@@ -25,8 +25,8 @@ export function peerOf(req: IncomingMessage): string {
 
 /**
  * The caller's workload identity as this port's transport established it. mtls:
- * the client certificate the TLS layer verified (its trust domain was checked
- * when the connection opened), none when `optional` let a certificate-less
+ * the client certificate the TLS layer verified (its trust domain checked when
+ * the connection opened and again here), none when `optional` let a certificate-less
  * caller in. istio: x-forwarded-client-cert, read exactly as the gRPC port's
  * transport reads it (only from the local sidecar); absent in `optional` mode:
  * none. insecure: none. Throws UNAUTHENTICATED as the transport does.
@@ -38,7 +38,11 @@ export function identityOf(req: IncomingMessage, transport: Transport, optional:
       if (!(socket instanceof TLSSocket) || !socket.authorized) return NO_IDENTITY;
       const ids = spiffeUrisOf(socket.getPeerCertificate());
       const id = ids.length === 1 ? parseSpiffeId(ids[0]!) : undefined;
-      return id ? { spiffeId: id.uri, source: 'mtls' } : NO_IDENTITY;
+      if (!id) return NO_IDENTITY;
+      // Checked when the connection opened, and again per request: a TLS 1.2 renegotiation may change the certificate.
+      if (id.trustDomain !== transport.options.trustDomain)
+        throw new MeshError(Code.UNAUTHENTICATED, `client certificate of trust domain ${id.trustDomain}`);
+      return { spiffeId: id.uri, source: 'mtls' };
     }
     case 'istio': {
       const xfcc = req.headers['x-forwarded-client-cert'];
