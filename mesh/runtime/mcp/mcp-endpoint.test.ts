@@ -9,11 +9,11 @@ import { parsePolicy, TokenError, Transport, type TokenCheck } from '../../secur
 import { createServer } from '../../server/index.js';
 import { mcpEndpoint } from './mcp-endpoint.js';
 
-describe('the MCP endpoint of a draining server', () => {
+describe('the MCP endpoint', () => {
   let http: Server;
   afterAll(() => new Promise((resolve) => http.close(resolve)));
 
-  test('answers 503 with Retry-After once the server stops accepting calls, without checking the token', async () => {
+  test('refuses an unparseable Origin; answers 503 with Retry-After once the server stops accepting calls, without checking the token', async () => {
     const log = pino({ level: 'silent' });
     const server = createServer({ logger: log }).add(ToolServiceService, {
       listTools: async () => ({ card: undefined }),
@@ -46,7 +46,8 @@ describe('the MCP endpoint of a draining server', () => {
         url: 'http://x/.well-known/oauth-protected-resource/mcp',
         challengeScopes: [],
       }),
-      allowedOrigins: () => [],
+      // As mcp-server.ts before the origin is known: an empty one.
+      allowedOrigins: () => ['', 'http://127.0.0.1:1'],
       log,
     });
     http = createHttpServer(endpoint);
@@ -60,6 +61,16 @@ describe('the MCP endpoint of a draining server', () => {
       });
     // Serving: the request reaches the token check.
     expect((await post()).status).toBe(401);
+    expect(verified).toBe(1);
+    // An Origin that is no URL ("null", sent for opaque origins) matches no allowed origin, an empty one neither.
+    for (const origin of ['null', 'not a url']) {
+      const foreign = await fetch(url, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(foreign.status).toBe(403);
+    }
     expect(verified).toBe(1);
     await server.shutdown();
     const draining = await post();

@@ -123,7 +123,9 @@ function originAllowed(req: IncomingMessage, o: EndpointOptions): boolean {
       return undefined;
     }
   };
-  return o.allowedOrigins().some((allowed) => normal(allowed) === normal(origin));
+  // An unparseable Origin matches nothing, not another unparseable (or unset) value.
+  const wanted = normal(origin);
+  return wanted !== undefined && o.allowedOrigins().some((allowed) => normal(allowed) === wanted);
 }
 
 /** One POST to /mcp: identity, Origin, bounded JSON body, the token and policy gate, then the SDK's stateless transport. */

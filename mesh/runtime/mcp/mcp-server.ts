@@ -77,7 +77,7 @@ export async function startMcpServer(
     },
     endpoint,
   );
-  boundOrigin = originOf(port);
+  boundOrigin = originOf({ ...port, host: settings.originHost ?? port.host });
   origin ||= boundOrigin;
   return {
     url: `${origin}${MCP_PATH}`,

@@ -44,4 +44,30 @@ describe('compileMcpOptions', () => {
     expect(() => compileMcpOptions({ origin: 'ftp://x' }, {})).toThrow('option mcp.origin');
     expect(() => compileMcpOptions({ clientCert: 'never' } as never, {})).toThrow('option mcp.clientCert');
   });
+
+  test('a wildcard bind needs an origin: AGENTMESH_MCP_ORIGIN, else the host of AGENTMESH_ADVERTISE_ADDRESS', () => {
+    for (const host of ['0.0.0.0', '::']) {
+      expect(() => compileMcpOptions(undefined, { AGENTMESH_MCP_PORT: '8082', AGENTMESH_MCP_HOST: host })).toThrow(
+        ConfigError,
+      );
+      expect(() => compileMcpOptions(undefined, { AGENTMESH_MCP_PORT: '8082', AGENTMESH_HOST: host })).toThrow(
+        'AGENTMESH_MCP_ORIGIN',
+      );
+    }
+    expect(
+      compileMcpOptions(undefined, {
+        AGENTMESH_MCP_PORT: '8082',
+        AGENTMESH_HOST: '0.0.0.0',
+        AGENTMESH_ADVERTISE_ADDRESS: 'loan-math.banking:8080',
+      }),
+    ).toMatchObject({ originHost: 'loan-math.banking' });
+    expect(
+      compileMcpOptions(undefined, {
+        AGENTMESH_MCP_PORT: '8082',
+        AGENTMESH_HOST: '0.0.0.0',
+        AGENTMESH_MCP_ORIGIN: 'https://tools.example.com',
+      }),
+    ).not.toHaveProperty('originHost');
+    expect(compileMcpOptions(undefined, { AGENTMESH_MCP_PORT: '8082' })).not.toHaveProperty('originHost');
+  });
 });

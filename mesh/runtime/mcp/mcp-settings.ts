@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadConfig, millis, port } from '../../config/index.js';
+import { ConfigError, loadConfig, millis, port } from '../../config/index.js';
 import { parseOptions } from '../../service/index.js';
 
 /** Whether MCP callers must present a client certificate of the mesh CA (mtls mode only). */
@@ -26,6 +26,8 @@ export interface McpSettings {
   host?: string;
   /** Undefined: the bound scheme, host and port. */
   origin?: string;
+  /** When bound to a wildcard address without an origin: the host of AGENTMESH_ADVERTISE_ADDRESS, with the bound scheme and port. */
+  originHost?: string;
   clientCert: McpClientCertMode;
   /** The deadline given to each dispatched call. */
   timeoutMs: number;
@@ -61,6 +63,24 @@ const optionSchema = z.object({
     .optional(),
 });
 
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/**
+ * The host of the resource identifier when no origin is set: the bound one,
+ * unless it is a wildcard address, which no caller can reach (nor would the
+ * RFC 9728 resource match what a client asked for): then the host of
+ * AGENTMESH_ADVERTISE_ADDRESS, else a ConfigError naming AGENTMESH_MCP_ORIGIN.
+ */
+function originHostOf(bound: string, env: NodeJS.ProcessEnv): { originHost?: string } {
+  if (!WILDCARDS.has(bound)) return {};
+  const advertised = env.AGENTMESH_ADVERTISE_ADDRESS?.replace(/:\d+$/, '');
+  if (advertised) return { originHost: advertised.replace(/^\[(.*)\]$/, '$1') };
+  throw new ConfigError(
+    'AGENTMESH_MCP_ORIGIN',
+    `must be set when the MCP endpoint binds the wildcard address ${bound || '(all interfaces)'} (or set AGENTMESH_ADVERTISE_ADDRESS): the resource identifier needs a host callers reach`,
+  );
+}
+
 /**
  * The MCP server settings from the option `mcp` over the AGENTMESH_MCP_*
  * variables: undefined when MCP is off (`mcp: false`, or neither the option
@@ -77,10 +97,13 @@ export function compileMcpOptions(
   if (option === false) return undefined;
   const wanted = option !== undefined || e.AGENTMESH_MCP_PORT !== undefined;
   if (!wanted) return undefined;
+  const host = o.host ?? e.AGENTMESH_MCP_HOST;
+  const origin = o.origin ?? e.AGENTMESH_MCP_ORIGIN;
   return {
     port: o.port ?? e.AGENTMESH_MCP_PORT ?? 0,
-    host: o.host ?? e.AGENTMESH_MCP_HOST,
-    origin: o.origin ?? e.AGENTMESH_MCP_ORIGIN,
+    host,
+    origin,
+    ...(!origin && originHostOf(host ?? env.AGENTMESH_HOST ?? '127.0.0.1', env)),
     clientCert: o.clientCert ?? e.AGENTMESH_MCP_CLIENT_CERT,
     timeoutMs: o.timeoutMs ?? e.AGENTMESH_MCP_TIMEOUT_MS,
   };
