@@ -30,6 +30,7 @@ describe('A2A methods are granted by the AgentService methods they map to', () =
     expect(authorize(policy, a2a('SendMessage'), { spiffeId: cli, scopes: ['task.read'] })).toEqual({
       allowed: false,
       reason: 'token lacks scope task.write for lf.a2a.v1.A2AService/SendMessage',
+      requiredScopes: ['task.write'],
     });
   });
 
