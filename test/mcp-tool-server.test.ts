@@ -272,6 +272,8 @@ describe('a tool service serving MCP', () => {
         reason: 'missing bearer access token',
       }),
     );
+    // The SDK's client says why.
+    await expect(connect(math.mcpUrl!)).rejects.toThrow(/missing bearer access token/);
     const challenge = res.headers.get('www-authenticate')!;
     expect(challenge).toMatch(/^Bearer /);
     expect(challenge).not.toMatch(/error=/);
@@ -310,6 +312,9 @@ describe('a tool service serving MCP', () => {
     expect(scopeless.status).toBe(403);
     expect(scopeless.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
     expect(scopeless.headers.get('www-authenticate')).toMatch(/scope="tools\.invoke"/);
+    await expect(connect(math.mcpUrl!, await token(TOOLS, ['task.read']))).rejects.toThrow(
+      /Insufficient scope: required "tools\.invoke"/,
+    );
     expect(auditOf(TOOLS)).toContainEqual(
       expect.objectContaining({
         kind: 'authz_denied',
