@@ -1,21 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { Logger } from 'pino';
-import { Metadata } from '@grpc/grpc-js';
-import { Code, isMeshError, MeshError, type PeerIdentity } from '../../core/index.js';
+import { isMeshError } from '../../core/index.js';
 import type { MeshServer } from '../../server/index.js';
 import type { Transport } from '../../security/index.js';
 import { authenticate, authorizePaths, identityOf, peerOf, type GateOptions } from './mcp-caller.js';
 import {
-  challengeHeader,
   MCP_PATH,
   RESOURCE_METADATA_PATH,
   RESOURCE_METADATA_ROOT_PATH,
   type ProtectedResourceMetadata,
-  type Refusal,
 } from './mcp-challenge.js';
 import { meshPathsOf } from './mcp-methods.js';
 import { mcpProtocolServer } from './mcp-protocol.js';
+import { refuse, type RefusedCall } from './mcp-refusal.js';
 
 /** The largest POST body accepted: tool arguments are small JSON, and an unbounded body is a memory exhaustion vector. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -60,43 +58,6 @@ async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buff
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
-}
-
-/** The gRPC status a refusal of the HTTP gate stands for. */
-const codeOfRefusal = (refusal: Refusal) =>
-  ({ 401: Code.UNAUTHENTICATED, 403: Code.PERMISSION_DENIED, 503: Code.UNAVAILABLE })[refusal.status];
-
-/**
- * Answers a refusal, after recording it: the refused method is dispatched
- * with the caller's token and identity, so the interceptor chain refuses it
- * as it would a gRPC call (access log, grpc_server_handled, token failure
- * metric, auth_failure / authz_denied audit record), never reaching the
- * handler. The HTTP answer is the gate's: the challenge header and an OAuth
- * error body (RFC 6750 §3), with no error code when none applies.
- */
-async function refuse(res: ServerResponse, refusal: Refusal, o: EndpointOptions, call: RefusedCall) {
-  const metadata = new Metadata();
-  if (call.authorization !== undefined) metadata.set('authorization', call.authorization);
-  const refusedWith = new MeshError(codeOfRefusal(refusal), refusal.description);
-  await o.server
-    .dispatch(refusal.path, {}, { metadata, peer: call.peer, identity: call.identity, refusedWith })
-    .catch(() => undefined);
-  const { url, challengeScopes } = o.metadata();
-  const headers: Record<string, string> = { 'www-authenticate': challengeHeader(refusal, url, challengeScopes) };
-  if (refusal.status === 503) headers['retry-after'] = '1';
-  json(
-    res,
-    refusal.status,
-    { ...(refusal.error && { error: refusal.error }), error_description: refusal.description },
-    headers,
-  );
-}
-
-/** Who a refused request came from, for the record of its refusal. */
-interface RefusedCall {
-  authorization: string | undefined;
-  identity: PeerIdentity;
-  peer: string;
 }
 
 /** The RFC 9728 document: public (a client reads it before it has a token). */
