@@ -45,6 +45,10 @@ const resultOf = (task: Task) => {
   const part = (task.artifacts.find((a) => a.name === 'result') ?? task.artifacts[0])?.parts[0]?.content;
   return part?.$case === 'data' ? part.data : undefined;
 };
+// Another process's progress: polled until it is there (the test's own timeout is the bound).
+const until = async (check: () => boolean | Promise<boolean>) => {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 50));
+};
 const reasonOf = (task: Task) =>
   (task.status?.message?.parts ?? []).map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ');
 
@@ -87,6 +91,8 @@ const entry = (
 describe('an external MCP server (the official SDK server) as a collaborator of an agentmesh agent', () => {
   let mesh: TestMesh;
   let partner: McpPartner;
+  let caller: Awaited<ReturnType<TestMesh['startAgent']>>;
+  const startCaller = () => mesh.startAgent('test/fixtures/mcp-caller-agent.ts', { name: CALLER_AGENT, tracing: true });
   /** The claims of every mesh token the rates endpoint accepted. */
   const accepted: Record<string, unknown>[] = [];
   /** The claims of every mesh token the desk endpoint accepted. */
@@ -142,7 +148,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
         scopes: ['task.write'],
       }),
     });
-    await mesh.startAgent('test/fixtures/mcp-caller-agent.ts', { name: CALLER_AGENT, tracing: true });
+    caller = await startCaller();
   }, 180_000);
 
   afterAll(async () => {
@@ -249,4 +255,33 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
       expect(String(claims.scope).split(' ')).toEqual(['task.write']);
     }
   });
+
+  // Last: it kills the agent process (SIGKILL) while the partner's tool is acting.
+  test('a non-idempotent tool whose request went out before the agent was killed is not called again after the restart: outcome unknown', async () => {
+    partner.hold.add('book-payment');
+    const executed = partner.executed.filter((t) => t === 'book-payment').length;
+    const { task } = await mesh.agent(CALLER_AGENT, { user: USER }).sendTask({
+      ...request('pay-3', 'pay', { amount: 70 }),
+      configuration: { blocking: false, historyLength: 0, timeout: undefined },
+    });
+    await until(() => partner.executed.filter((t) => t === 'book-payment').length > executed);
+    caller.process.child.kill('SIGKILL');
+    await caller.process.exited;
+    partner.release();
+    caller = await startCaller();
+    const agent = mesh.agent(CALLER_AGENT, { user: USER });
+    let done: Task | undefined;
+    await until(async () => {
+      const t = (await agent.getTask({ taskId: task!.id, historyLength: 0 })).task!;
+      done = t;
+      return t.status!.state === TaskState.TASK_STATE_FAILED || t.status!.state === TaskState.TASK_STATE_COMPLETED;
+    });
+    expect(done!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(reasonOf(done!)).toContain('outcome unknown');
+    // The partner acted once: the resumed attempt sent nothing.
+    expect(partner.executed.filter((t) => t === 'book-payment').length - executed).toBe(1);
+    expect(
+      partner.calls('book-payment').filter((c) => c.meta?.['io.agentmesh/idempotency-key'] === `${task!.id}:partner:1`),
+    ).toHaveLength(1);
+  }, 120_000);
 });

@@ -172,6 +172,36 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(partner.executed.filter((t) => t === 'book-payment').length).toBeGreaterThan(0);
   });
 
+  test('a non-idempotent tool: sending() is persisted before tools/call; resumed after a sent request, it is not called again', async () => {
+    const target = server(partner.url('/mcp'), partnerCaPem);
+    const order: string[] = [];
+    const first = {
+      ...call('book-payment', { amount: 3 }),
+      sending: async () => void order.push(`sending ${partner.calls('book-payment').length}`),
+    };
+    const before = partner.calls('book-payment').length;
+    await runner.run(first, target, () => undefined);
+    expect(order).toEqual([`sending ${before}`]);
+    // The agent restarted after that request went out: the resumed attempt fails, nothing is sent.
+    const requests = partner.requests.length;
+    const err = await failure(
+      runner.run({ ...call('book-payment', { amount: 3 }), resumes: { requestSent: true } }, target, () => undefined),
+    );
+    expect(err.code).toBe(Code.UNKNOWN);
+    expect(err.message).toContain('outcome unknown');
+    expect(partner.requests.length).toBe(requests);
+    // Resumed without a sent request (e.g. paused for the caller's token before sending): called.
+    const resumed = await runner.run(
+      { ...call('book-payment', { amount: 4 }), resumes: { requestSent: false } },
+      target,
+      () => undefined,
+    );
+    expect(resumed.output).toEqual({ booked: true, amount: 4 });
+    // An idempotent tool is called again whatever the earlier attempt sent.
+    const again = await runner.run({ ...call('greet', {}), resumes: { requestSent: true } }, target, () => undefined);
+    expect(again.output).toBe('hello from the partner');
+  });
+
   test('the same lost answer on an idempotent tool is UNAVAILABLE (safe to retry)', async () => {
     partner.loseAnswerOnce.add('greet');
     const err = await failure(

@@ -270,6 +270,38 @@ describe('executor', () => {
     expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:b:2']);
   });
 
+  test('sending() is persisted by the hooks; a resumed attempt learns whether its request had gone out', async () => {
+    const h = harness(async (call) => {
+      await call.sending?.();
+      return { resumes: call.resumes ?? null };
+    });
+    const sending: string[] = [];
+    const hooks = {
+      stepStarted: async () => undefined,
+      stepFinished: async () => undefined,
+      substituted: async () => undefined,
+      requestSending: async (id: string, attempt: number, key: string) => void sending.push(`${id}#${attempt} ${key}`),
+    };
+    const p = plan([tool('a'), tool('b')]);
+    const outcome = await h.run(
+      p,
+      h.state({ interrupted: { a: 2, b: 1 }, interruptedSent: ['a'] }),
+      undefined,
+      undefined,
+      {
+        hooks,
+      },
+    );
+    expect(outcome).toEqual({
+      status: 'completed',
+      outputs: {
+        a: { resumes: { childTask: undefined, requestSent: true } },
+        b: { resumes: { childTask: undefined, requestSent: false } },
+      },
+    });
+    expect(sending.sort()).toEqual(['a#2 t1:a:2', 'b#1 t1:b:1']);
+  });
+
   test('cancellation stops outstanding steps', async () => {
     const controller = new AbortController();
     const h = harness(

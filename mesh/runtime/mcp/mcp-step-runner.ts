@@ -4,7 +4,7 @@ import { McpAuthMode, type ToolCard } from '../../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../../core/index.js';
 import { meshTracer } from '../../telemetry/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
-import type { StepCall, StepResult } from '../executor.js';
+import { outcomeUnknown, type StepCall, type StepResult } from '../executor.js';
 import type { McpCredentials } from './mcp-credentials.js';
 import { mcpFetch } from './mcp-fetch.js';
 import { meshErrorOfCall, outputOf, textOf, type McpToolResult } from './mcp-results.js';
@@ -90,6 +90,13 @@ export class McpStepRunner {
     const definition = server.card.tools.find((t) => t.name === toolName);
     if (!definition)
       throw new MeshError(Code.NOT_FOUND, `external MCP server ${server.name} has no registered tool ${toolName}`);
+    // An attempt cut off by a restart after its request went out: the server may have acted, and
+    // an external server is not known to recognise the re-sent key. A tool not marked idempotent
+    // is not called again.
+    if (!definition.idempotent && call.resumes?.requestSent)
+      throw outcomeUnknown(
+        `external MCP tool ${label}: outcome unknown: the agent stopped after the call was sent; not sent again, the tool is not marked idempotent`,
+      );
     // Before anything is sent: a credential that cannot be had leaves the server uncalled.
     const { credentials } = this.options;
     let bearer = await credentials.bearer(server.name, mcp, authority);
@@ -113,6 +120,8 @@ export class McpStepRunner {
       const client = new Client(this.options.clientInfo, { capabilities: {} });
       try {
         await client.connect(transport, { signal: call.signal, timeout: timeout() });
+        // Persisted before tools/call goes out: after a crash the resumed attempt knows it may have acted.
+        if (!definition.idempotent) await call.sending?.();
         facts.sent = true;
         const result = (await client.callTool(
           {
