@@ -171,7 +171,7 @@ describe('agentmesh register mcp', () => {
       '--auth',
       'secret',
       '--secret',
-      'partners/guarded#api_key',
+      'mcp/partners/guarded#api_key',
       '--ca',
       guarded.caFile,
       '--json',
@@ -199,7 +199,7 @@ describe('agentmesh register mcp', () => {
     const card = await cli(['tools', 'partners/guarded-mcp', '--json']);
     expect(JSON.parse(card.stdout).mcp.auth).toEqual({
       mode: 'MCP_AUTH_MODE_STATIC_SECRET',
-      secret: 'partners/guarded#api_key',
+      secret: 'mcp/partners/guarded#api_key',
     });
     expect(card.stdout).not.toContain(TOKEN);
     expect(listed.stdout).not.toContain(TOKEN);
@@ -228,6 +228,7 @@ describe('agentmesh register mcp', () => {
     [['--name', 'partners/w', '--owner', 'x', '--auth', 'oauth'], 2, '--auth is required'],
     [base(['--auth', 'secret']), 2, '--secret: required for STATIC_SECRET'],
     [base(['--auth', 'secret', '--secret', 'a/../b']), 2, '--secret: must be <path> or <path>#<field>'],
+    [base(['--auth', 'secret', '--secret', 'db/payments#password']), 2, '--secret: must name a secret under mcp/'],
     [
       base(['--token-url', 'https://as.example/token']),
       2,

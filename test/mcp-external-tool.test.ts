@@ -127,7 +127,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     });
     await partner.start();
     // The agent reads the ledger's API key from its secrets provider (the mesh's secrets file here).
-    mesh.setSecret('partners/ledger-api', { token: API_KEY });
+    mesh.setSecret('mcp/partners/ledger-api', { token: API_KEY });
     const registry = mesh.registry();
     await registry.registerExternalTool({
       card: entry(RATES, partner.url('/rates/mcp'), partnerCa.certPem, {
@@ -138,7 +138,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     await registry.registerExternalTool({
       card: entry(LEDGER, partner.url('/ledger/mcp'), partnerCa.certPem, {
         mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET,
-        secret: 'partners/ledger-api#token',
+        secret: 'mcp/partners/ledger-api#token',
       }),
     });
     // Traced: each attempt's span (its trace id in the explanation) is the parent of the MCP call.

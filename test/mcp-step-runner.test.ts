@@ -54,7 +54,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
         url,
         external: true,
         caPem,
-        auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/ledger#token' },
+        auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/ledger#token' },
       }),
     }),
     choice: { name: NAME, version: '3.0.0', address: url, reasons: [], score: 0, alternatives: [] },
@@ -132,7 +132,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(sent.authorization).toBe(`Bearer ${SECRET}`);
     expect(sent.meta?.['io.agentmesh/idempotency-key']).toBe('t:lookup-rate:1');
     expect(partner.requests.some((r) => r.authorization.includes('caller-token'))).toBe(false);
-    expect(secretReads).toContain('partners/ledger');
+    expect(secretReads).toContain('mcp/partners/ledger');
   });
 
   test('a JSON text result is parsed; a plain text result is the text', async () => {
@@ -280,7 +280,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
       mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
       tokenUrl,
       clientId: 'bank',
-      secret: 'partners/ledger-client',
+      secret: 'mcp/partners/ledger-client',
       resource: '',
       scopes: ['ledger'],
     };

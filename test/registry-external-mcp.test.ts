@@ -49,7 +49,7 @@ function mcpCard(over: Partial = {}, mcp: NonNullable<Partial['mcp']> = {}): Too
     mcp: {
       url: 'https://weather.example/mcp',
       external: true,
-      auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/weather#token' },
+      auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/weather#token' },
       caPem: '',
       protocolVersion: '2025-11-25',
       ...mcp,
@@ -246,7 +246,11 @@ describe('external MCP servers in the registry', () => {
       'card.mcp.auth.secret: must be <path> or <path>#<field>',
       mcpCard({}, { auth: { mode: STATIC, secret: 'a/../b#token' } }),
     ],
-    ['card.mcp.auth.secret: field after #', mcpCard({}, { auth: { mode: STATIC, secret: 'partners/weather#' } })],
+    [
+      'card.mcp.auth.secret: must name a secret under mcp/',
+      mcpCard({}, { auth: { mode: STATIC, secret: 'db/payments#password' } }),
+    ],
+    ['card.mcp.auth.secret: field after #', mcpCard({}, { auth: { mode: STATIC, secret: 'mcp/partners/weather#' } })],
     [
       'card.mcp.auth.client_id: required with a token_url',
       mcpCard({}, { auth: { mode: CC, tokenUrl: 'https://as.example/token', secret: 'partners/as' } }),

@@ -56,9 +56,15 @@ describe('external MCP server validation', () => {
   });
 
   test('secret references: <path> or <path>#<field>', () => {
-    expect(parseMcpSecretRef('partners/weather')).toEqual({ path: 'partners/weather' });
-    expect(parseMcpSecretRef('partners/weather#api_key')).toEqual({ path: 'partners/weather', field: 'api_key' });
-    for (const bad of ['', '/abs', 'a//b', 'a/../b', 'a b', 'a#', 'a#b#c', 'a#f ield'])
+    expect(parseMcpSecretRef('mcp/partners/weather')).toEqual({ path: 'mcp/partners/weather' });
+    expect(parseMcpSecretRef('mcp/partners/weather#api_key')).toEqual({
+      path: 'mcp/partners/weather',
+      field: 'api_key',
+    });
+    // Only secrets under mcp/: an entry cannot have agents send another of their secrets out.
+    for (const outside of ['db/payments#password', 'mcp', 'mcpx/a', 'partners/weather#api_key'])
+      expect(refusal(() => parseMcpSecretRef(outside)).message).toContain('must name a secret under mcp/');
+    for (const bad of ['', '/abs', 'a//b', 'a/../b', 'mcp/../db', 'a b', 'a#', 'a#b#c', 'mcp/a#f ield'])
       expect(refusal(() => parseMcpSecretRef(bad)).message).toMatch(/^card\.mcp\.auth\.secret: /);
   });
 
@@ -76,11 +82,11 @@ describe('external MCP server validation', () => {
         mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
         tokenUrl: 'https://as.example/token',
         clientId: 'mesh',
-        secret: 'partners/as#client_secret',
+        secret: 'mcp/partners/as#client_secret',
       },
       undefined,
     ],
-    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/key' }, undefined],
+    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/key' }, undefined],
     [{ external: false }, {}, 'card.mcp.external'],
     [{}, { mode: McpAuthMode.UNRECOGNIZED }, 'card.mcp.auth.mode'],
     [{}, { clientId: 'x' }, 'card.mcp.auth.client_id: must be empty for TOKEN_EXCHANGE'],

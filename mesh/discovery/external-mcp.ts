@@ -44,13 +44,22 @@ export function parseExternalHttpsUrl(raw: string, field: string): URL {
   return url;
 }
 
-/** Splits a secret reference `<path>#<field>` (field optional); INVALID_ARGUMENT names `field`. */
+/**
+ * The folder of the secrets provider MCP secret references must be in. An entry names a secret
+ * that agents send to its URL: confined to this folder, a registry administrator cannot have an
+ * agent send any other of its secrets (a database password) to a server of their choosing.
+ */
+export const MCP_SECRET_PREFIX = 'mcp/';
+
+/** Splits a secret reference `<path>#<field>` (field optional, path under mcp/); INVALID_ARGUMENT names `field`. */
 export function parseMcpSecretRef(ref: string, field = 'card.mcp.auth.secret'): { path: string; field?: string } {
   const hash = ref.indexOf('#');
   const path = hash < 0 ? ref : ref.slice(0, hash);
   const name = hash < 0 ? undefined : ref.slice(hash + 1);
   if (path.length > 256 || !SECRET_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..'))
     throw invalid(field, `must be <path> or <path>#<field>, the path made of / separated names (got ${quoted(ref)})`);
+  if (!path.startsWith(MCP_SECRET_PREFIX) || path.length === MCP_SECRET_PREFIX.length)
+    throw invalid(field, `must name a secret under ${MCP_SECRET_PREFIX} (got ${quoted(ref)})`);
   if (name !== undefined && !SECRET_FIELD.test(name))
     throw invalid(field, `field after # must be a name of letters, digits, . _ - (got ${quoted(name)})`);
   return name === undefined ? { path } : { path, field: name };

@@ -150,6 +150,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           meshToken: (audience, scopes) => tokens.getToken(audience, scopes),
           exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
           readSecret: (path) => kit.secrets.read(path),
+          secretPrefix: options.mcpSecretPrefix,
         }),
         trustDomain: transport.options.trustDomain,
         clientInfo: { name: card.name, version: card.version },

@@ -12,7 +12,12 @@ export interface McpCredentialSources {
   exchange(subjectToken: string, audience: string, scopes: string[]): Promise<string>;
   /** Reads one secret of this agent's secrets provider. */
   readSecret(path: string): Promise<Record<string, string>>;
+  /** The folder secret references must be in (AGENTMESH_MCP_SECRET_PREFIX, default mcp/): nothing outside it is read. */
+  secretPrefix?: string;
 }
+
+/** The default of AGENTMESH_MCP_SECRET_PREFIX. */
+export const DEFAULT_MCP_SECRET_PREFIX = 'mcp/';
 
 interface Cached {
   token: string;
@@ -102,6 +107,15 @@ export class McpCredentials {
   private async secretField(name: string, ref: string, fallback: string): Promise<string> {
     const { path, field } = parseSecretRef(ref, fallback);
     if (!path) throw refused(name, 'its entry names no secret');
+    // The registry entry names the secret and the URL it goes to: only secrets meant for MCP servers
+    // are read, whatever an administrator registered (checked again here: the registry may be older).
+    const prefix = this.sources.secretPrefix ?? DEFAULT_MCP_SECRET_PREFIX;
+    const segments = path.split('/');
+    if (!path.startsWith(prefix) || path.length === prefix.length || segments.includes('..') || segments.includes('.'))
+      throw refused(
+        name,
+        `its entry names secret ${path.slice(0, 120)}, outside ${prefix} (AGENTMESH_MCP_SECRET_PREFIX)`,
+      );
     let fields: Record<string, string>;
     try {
       fields = await this.sources.readSecret(path);
