@@ -10,6 +10,7 @@ import { PlanStep } from '../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../mesh/core/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import type { StepCall } from '../mesh/runtime/executor.js';
+import { BREAKER_FAILURES, RETRYABLE } from '../mesh/runtime/retry.js';
 import { McpCredentials } from '../mesh/runtime/mcp/mcp-credentials.js';
 import { McpStepRunner, type ExternalToolServer } from '../mesh/runtime/mcp/mcp-step-runner.js';
 import { McpPartner } from './helpers/mcp-partner.js';
@@ -208,6 +209,19 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
       runner.run(call('greet', {}), server(partner.url('/mcp'), partnerCaPem), () => undefined),
     );
     expect(err.code).toBe(Code.UNAVAILABLE);
+  });
+
+  test('403 insufficient_scope on tools/call is PERMISSION_DENIED, one request, not an unknown outcome', async () => {
+    partner.forbidden.add('book-payment');
+    const before = partner.calls('book-payment').length;
+    const err = await failure(
+      runner.run(call('book-payment', { amount: 2 }), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.forbidden.delete('book-payment');
+    expect(err.code).toBe(Code.PERMISSION_DENIED);
+    expect(err.message).toContain('Insufficient scope');
+    expect(partner.calls('book-payment').length - before).toBe(1);
+    expect(BREAKER_FAILURES.has(err.code) || RETRYABLE.has(err.code)).toBe(false);
   });
 
   test('a refused bearer is UNAUTHENTICATED', async () => {

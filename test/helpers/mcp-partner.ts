@@ -29,6 +29,8 @@ export class McpPartner {
   readonly unavailableOnce = new Set<string>();
   /** Tools whose first execution's answer is lost (the connection is destroyed after the handler ran). */
   readonly loseAnswerOnce = new Set<string>();
+  /** Tools whose tools/call is answered 403 insufficient_scope (as agentmesh's MCP servers refuse by policy). */
+  readonly forbidden = new Set<string>();
   /** Tools whose next execution waits (acting, not answering) until release(). */
   readonly hold = new Set<string>();
   private held: (() => void)[] = [];
@@ -115,6 +117,12 @@ export class McpPartner {
         this.requests.push({ path, method, tool, meta: body.params?._meta, authorization });
         if (!(await this.authorized(path, authorization))) {
           res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+          return;
+        }
+        if (tool && this.forbidden.has(tool)) {
+          const challenge = `Bearer error="insufficient_scope", scope="payments.write", resource_metadata="${this.url('/.well-known/oauth-protected-resource/mcp')}"`;
+          res.writeHead(403, { 'www-authenticate': challenge, 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'insufficient_scope' }));
           return;
         }
         if (tool && this.unavailableOnce.delete(tool)) {

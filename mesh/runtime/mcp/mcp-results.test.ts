@@ -1,4 +1,11 @@
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import {
+  InsufficientScopeError,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client';
 import { TaskPlan } from '../../../gen/agentmesh/v1/plan.js';
 import { Code } from '../../core/index.js';
 import { execute, outcomeUnknown, type StepCall } from '../executor.js';
@@ -51,6 +58,8 @@ describe('meshErrorOfCall: what the executor does with a failed MCP call', () =>
   test('refusals before acting keep their codes: not retried, except rate limiting', () => {
     expect(meshErrorOfCall(new UnauthorizedError(), facts(true, false)).code).toBe(Code.UNAUTHENTICATED);
     expect(meshErrorOfCall(http(403), facts(true, false)).code).toBe(Code.PERMISSION_DENIED);
+    const scope = new InsufficientScopeError({ requiredScope: 'tools.invoke' });
+    expect(meshErrorOfCall(scope, facts(true, false)).code).toBe(Code.PERMISSION_DENIED);
     expect(meshErrorOfCall(http(429), facts(true, false)).code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(meshErrorOfCall(http(404), facts(true, false)).code).toBe(Code.FAILED_PRECONDITION);
     for (const code of [Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.FAILED_PRECONDITION]) {

@@ -1,4 +1,13 @@
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import {
+  InsufficientScopeError,
+  OAuthClientFlowError,
+  OAuthError,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client';
 import { Code, isMeshError, MeshError } from '../../core/index.js';
 import { outcomeUnknown } from '../executor.js';
 import { notSent } from './mcp-fetch.js';
@@ -83,7 +92,12 @@ export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
       { cause: err },
     );
   }
-  if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
+  // 403 with WWW-Authenticate error="insufficient_scope" (what agentmesh's own MCP servers answer a
+  // policy refusal with): the server refused this request before acting; our credential is what it
+  // is, so no step-up is tried (onInsufficientScope: 'throw').
+  if (err instanceof InsufficientScopeError) code = Code.PERMISSION_DENIED;
+  else if (err instanceof OAuthClientFlowError || err instanceof OAuthError) code = Code.UNAUTHENTICATED;
+  else if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
   else if (err instanceof SdkHttpError) code = codeOfStatus(err.status);
   else if (err instanceof ProtocolError) code = codeOfProtocolError(err.code);
   else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;

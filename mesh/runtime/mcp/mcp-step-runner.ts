@@ -114,6 +114,9 @@ export class McpStepRunner {
             bearer = await credentials.bearer(server.name, mcp, authority);
           },
         },
+        // 403 insufficient_scope: a refusal (PERMISSION_DENIED, mcp-results.ts), not a step-up
+        // re-authorization (our credentials come from the entry, not from the server's challenge).
+        onInsufficientScope: 'throw',
         // A redirect could carry the credential elsewhere: none is followed.
         requestInit: { redirect: 'error' },
       });
