@@ -80,6 +80,40 @@ describe('meshErrorOfCall: what the executor does with a failed MCP call', () =>
   });
 });
 
+describe('transient failures an agentmesh MCP server reports (data["io.agentmesh/code"])', () => {
+  const transient = (name: string) =>
+    new ProtocolError(-32000, `${name}: the ledger is busy`, { 'io.agentmesh/code': name });
+
+  test('an idempotent tool: that code, retried by the executor', () => {
+    for (const [name, code] of [
+      ['UNAVAILABLE', Code.UNAVAILABLE],
+      ['DEADLINE_EXCEEDED', Code.DEADLINE_EXCEEDED],
+      ['RESOURCE_EXHAUSTED', Code.RESOURCE_EXHAUSTED],
+      ['ABORTED', Code.ABORTED],
+    ] as const) {
+      const mapped = meshErrorOfCall(transient(name), facts(true, true));
+      expect(mapped.code).toBe(code);
+      expect(RETRYABLE.has(mapped.code)).toBe(true);
+    }
+  });
+
+  test('a tool not marked idempotent: outcome unknown, except RESOURCE_EXHAUSTED (refused before acting)', () => {
+    for (const name of ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED']) {
+      const mapped = meshErrorOfCall(transient(name), facts(true, false));
+      expect(mapped.code).toBe(Code.UNKNOWN);
+      expect(mapped.message).toContain('outcome unknown');
+    }
+    expect(meshErrorOfCall(transient('RESOURCE_EXHAUSTED'), facts(true, false)).code).toBe(Code.RESOURCE_EXHAUSTED);
+  });
+
+  test('any other data is an ordinary JSON-RPC error (the server answered)', () => {
+    const other = new ProtocolError(-32000, 'INTERNAL: no', { 'io.agentmesh/code': 'INTERNAL' });
+    expect(meshErrorOfCall(other, facts(true, false)).code).toBe(Code.FAILED_PRECONDITION);
+    const proto = new ProtocolError(-32000, 'x', { 'io.agentmesh/code': 'toString' });
+    expect(meshErrorOfCall(proto, facts(true, true)).code).toBe(Code.FAILED_PRECONDITION);
+  });
+});
+
 describe('the executor and outcomeUnknown', () => {
   test('not retried even when the step timed out meanwhile (a DEADLINE_EXCEEDED would be)', async () => {
     const plan = TaskPlan.fromPartial({

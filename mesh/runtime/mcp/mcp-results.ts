@@ -65,6 +65,24 @@ function codeOfProtocolError(code: number): Code {
   return Code.FAILED_PRECONDITION;
 }
 
+/** Where an agentmesh MCP server puts the gRPC code of a transient tools/call failure in a JSON-RPC error's data. */
+export const MESH_CODE_DATA_KEY = 'io.agentmesh/code';
+
+// The transient codes such an answer may carry (code -32000, message "<CODE>: ...").
+const TRANSIENT_CODES: Record<string, Code> = {
+  UNAVAILABLE: Code.UNAVAILABLE,
+  DEADLINE_EXCEEDED: Code.DEADLINE_EXCEEDED,
+  RESOURCE_EXHAUSTED: Code.RESOURCE_EXHAUSTED,
+  ABORTED: Code.ABORTED,
+};
+
+/** The transient gRPC code a JSON-RPC error carries in data["io.agentmesh/code"], if any. */
+function transientCodeOf(err: ProtocolError): Code | undefined {
+  const data = err.data as Record<string, unknown> | undefined;
+  const name = data && typeof data === 'object' ? data[MESH_CODE_DATA_KEY] : undefined;
+  return typeof name === 'string' && Object.hasOwn(TRANSIENT_CODES, name) ? TRANSIENT_CODES[name] : undefined;
+}
+
 // Answers that show the server refused the request before acting on it: safe to repeat whatever the tool.
 const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.RESOURCE_EXHAUSTED]);
 
@@ -99,8 +117,22 @@ export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
   else if (err instanceof OAuthClientFlowError || err instanceof OAuthError) code = Code.UNAUTHENTICATED;
   else if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
   else if (err instanceof SdkHttpError) code = codeOfStatus(err.status);
-  else if (err instanceof ProtocolError) code = codeOfProtocolError(err.code);
-  else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;
+  else if (err instanceof ProtocolError) {
+    // A transient failure an agentmesh MCP server reports (its tool service's downstream was
+    // unavailable, timed out, a conflict...): for an idempotent tool the executor retries as with
+    // gRPC. For any other tool the work may have begun before it failed: outcome unknown, except
+    // RESOURCE_EXHAUSTED (rate limits and quotas refuse before acting).
+    const transient = transientCodeOf(err);
+    if (transient !== undefined) {
+      if (facts.sent && !facts.idempotent && transient !== Code.RESOURCE_EXHAUSTED)
+        return outcomeUnknown(
+          `${at}: outcome unknown: the server reported a transient failure (${detail}); not retried, the tool is not marked idempotent`,
+          err,
+        );
+      return new MeshError(transient, `${at}: ${detail}`, { cause: err });
+    }
+    code = codeOfProtocolError(err.code);
+  } else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;
   else if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError')
     code = Code.DEADLINE_EXCEEDED;
   else code = Code.UNAVAILABLE;
