@@ -242,6 +242,19 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     expect(step.attempts.map((a) => a.code)).toEqual(['UNKNOWN']);
   });
 
+  test('a server echoing the static API key in an error body: the key is in no task reason or explanation', async () => {
+    partner.echoAuthorization.add('book-payment');
+    const agent = mesh.agent(CALLER_AGENT, { user: USER });
+    const { task } = await agent.sendTask(request('pay-echo', 'pay', { amount: 5 }));
+    partner.echoAuthorization.delete('book-payment');
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(reasonOf(task!)).toContain('HTTP 400');
+    const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 1 });
+    const { task: stored } = await agent.getTask({ taskId: task!.id, historyLength: 100 });
+    for (const text of [reasonOf(task!), JSON.stringify(explanation), JSON.stringify(stored)])
+      expect(text).not.toContain(API_KEY);
+  });
+
   test("TOKEN_EXCHANGE: the partner sees a token exchanged from the user's, the agent in act, for its registered name", async () => {
     const agent = mesh.agent(CALLER_AGENT, { user: USER });
     const { task } = await agent.sendTask(request('greet-1', 'greet', {}));

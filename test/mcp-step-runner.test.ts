@@ -224,6 +224,20 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(BREAKER_FAILURES.has(err.code) || RETRYABLE.has(err.code)).toBe(false);
   });
 
+  test('an HTTP failure is reported by status only: a body echoing the bearer never reaches the message', async () => {
+    partner.echoAuthorization.add('greet');
+    const err = await failure(
+      runner.run(call('greet', {}), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.echoAuthorization.delete('greet');
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toContain('HTTP 400');
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain('you sent');
+    // eslint-disable-next-line no-control-regex
+    expect(err.message).not.toMatch(/[\u0000-\u001f]/);
+  });
+
   test('a refused bearer is UNAUTHENTICATED', async () => {
     const target = server(partner.url('/mcp'), partnerCaPem);
     const wrong = new McpStepRunner({

@@ -31,6 +31,8 @@ export class McpPartner {
   readonly loseAnswerOnce = new Set<string>();
   /** Tools whose tools/call is answered 403 insufficient_scope (as agentmesh's MCP servers refuse by policy). */
   readonly forbidden = new Set<string>();
+  /** Tools whose tools/call is answered 400 with a body echoing the request's Authorization header (and a terminal escape). */
+  readonly echoAuthorization = new Set<string>();
   /** Tools whose next execution waits (acting, not answering) until release(). */
   readonly hold = new Set<string>();
   private held: (() => void)[] = [];
@@ -123,6 +125,11 @@ export class McpPartner {
           const challenge = `Bearer error="insufficient_scope", scope="payments.write", resource_metadata="${this.url('/.well-known/oauth-protected-resource/mcp')}"`;
           res.writeHead(403, { 'www-authenticate': challenge, 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: 'insufficient_scope' }));
+          return;
+        }
+        if (tool && this.echoAuthorization.has(tool)) {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          res.end(`bad request\u001b[2J\nyou sent: authorization: ${authorization}`);
           return;
         }
         if (tool && this.unavailableOnce.delete(tool)) {

@@ -3,6 +3,7 @@ import { McpAuthMode, type ExternalMcpServer } from '../../../gen/agentmesh/v1/c
 import { Code, MeshError } from '../../core/index.js';
 import { httpRequest } from '../../security/index.js';
 import { authorityRequired } from '../executor.js';
+import { serverText } from './mcp-results.js';
 
 /** Where an agent's credentials for external MCP servers come from. */
 export interface McpCredentialSources {
@@ -175,7 +176,10 @@ export class McpCredentials {
         ca: [...rootCertificates, mcp.caPem].filter((pem) => pem.trim()).join('\n'),
       });
     } catch (err) {
-      throw new MeshError(Code.UNAVAILABLE, `token endpoint of ${name} unreachable: ${(err as Error).message}`);
+      throw new MeshError(
+        Code.UNAVAILABLE,
+        `token endpoint of ${name} unreachable: ${serverText((err as Error).message, [secret])}`,
+      );
     }
     let body: Record<string, unknown> = {};
     try {
@@ -185,7 +189,8 @@ export class McpCredentials {
     }
     if (answer.status !== 200 || typeof body.access_token !== 'string') {
       const code = answer.status >= 500 ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
-      const error = typeof body.error === 'string' ? body.error : String(answer.status);
+      // The OAuth error code only (RFC 6749 §5.2), bounded and printable: the rest of the body is the endpoint's.
+      const error = typeof body.error === 'string' ? serverText(body.error, [secret], 64) : String(answer.status);
       throw new MeshError(code, `token endpoint of ${name} refused the client credentials of ${clientId}: ${error}`);
     }
     const lifetimeMs = Math.max(1, Number(body.expires_in ?? 300)) * 1000;

@@ -10,7 +10,7 @@ import { TaskPlan } from '../../../gen/agentmesh/v1/plan.js';
 import { Code } from '../../core/index.js';
 import { execute, outcomeUnknown, type StepCall } from '../executor.js';
 import { BREAKER_FAILURES, CircuitBreaker, RETRYABLE } from '../retry.js';
-import { meshErrorOfCall, outputOf } from './mcp-results.js';
+import { meshErrorOfCall, outputOf, serverText } from './mcp-results.js';
 
 const http = (status: number) =>
   new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${status}`, {
@@ -111,6 +111,22 @@ describe('transient failures an agentmesh MCP server reports (data["io.agentmesh
     expect(meshErrorOfCall(other, facts(true, false)).code).toBe(Code.FAILED_PRECONDITION);
     const proto = new ProtocolError(-32000, 'x', { 'io.agentmesh/code': 'toString' });
     expect(meshErrorOfCall(proto, facts(true, true)).code).toBe(Code.FAILED_PRECONDITION);
+  });
+});
+
+describe('serverText: text from outside the mesh in messages', () => {
+  test('credentials redacted, control characters gone, bounded', () => {
+    const text = serverText('echo: Authorization: Bearer abc.def-123 key=STATIC-API-KEY\u001b[2J\nforged line', [
+      'STATIC-API-KEY',
+    ]);
+    expect(text).toBe('echo: Authorization: Bearer [redacted] key=[redacted] [2J forged line');
+    expect(serverText('x'.repeat(1000))).toHaveLength(300);
+  });
+
+  test('any other error after sending is scrubbed of the bearer sent', () => {
+    const err = new Error('socket closed after: Bearer-less echo STATIC-API-KEY');
+    const mapped = meshErrorOfCall(err, { ...facts(true, true), secrets: ['STATIC-API-KEY'] });
+    expect(mapped.message).not.toContain('STATIC-API-KEY');
   });
 });
 

@@ -19,6 +19,25 @@ export interface McpToolResult {
   isError?: boolean;
 }
 
+/** The most of a server's text that reaches a message (task reasons, explanations, spans). */
+export const SERVER_TEXT_MAX = 300;
+
+/**
+ * Text from outside the mesh made fit for messages: every value in `secrets` and any bearer
+ * credential replaced by "[redacted]" (a server may echo our Authorization header), control
+ * characters (terminal escapes, forged log lines) replaced by spaces, at most `max` characters.
+ */
+export function serverText(text: string, secrets: readonly string[] = [], max = SERVER_TEXT_MAX): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  out = out
+    .replace(/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .trim();
+  return out.length > max ? `${out.slice(0, max - 1)}…` : out;
+}
+
 /** The text of a result's text contents, joined. */
 export function textOf(result: McpToolResult): string {
   return (result.content ?? [])
@@ -44,6 +63,8 @@ export interface CallFacts {
   tool: string;
   sent: boolean;
   idempotent: boolean;
+  /** Credentials sent with the call: never repeated in a message, whatever the server echoed. */
+  secrets?: string[];
 }
 
 /** The gRPC code an HTTP status of the MCP endpoint stands for. */
@@ -96,9 +117,16 @@ const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DEN
  */
 export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
   if (isMeshError(err)) return err;
-  // The server's text is its own: bounded, with the HTTP status first when there was one.
-  const message = ((err as Error)?.message ?? String(err)).slice(0, 300);
-  const detail = err instanceof SdkHttpError ? `HTTP ${err.status}: ${message}` : message;
+  // An HTTP failure is reported by its status only: its body is the server's (it may echo our
+  // Authorization header). Any other text is scrubbed of credentials and bounded.
+  const message = (err as Error)?.message ?? String(err);
+  const posted = /^Error POSTing to endpoint \(HTTP (\d{3})\)/.exec(message);
+  const detail =
+    err instanceof SdkHttpError
+      ? `HTTP ${err.status}`
+      : posted
+        ? `HTTP ${posted[1]}`
+        : serverText(message, facts.secrets);
   const at = `external MCP tool ${facts.tool}`;
   let code: Code;
   if (notSent(err)) {

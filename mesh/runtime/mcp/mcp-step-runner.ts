@@ -7,7 +7,7 @@ import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../col
 import { outcomeUnknown, type StepCall, type StepResult } from '../executor.js';
 import type { McpCredentials } from './mcp-credentials.js';
 import { mcpFetch } from './mcp-fetch.js';
-import { meshErrorOfCall, outputOf, textOf, type McpToolResult } from './mcp-results.js';
+import { meshErrorOfCall, outputOf, serverText, textOf, type McpToolResult } from './mcp-results.js';
 
 /** A tool service outside agentmesh: an MCP server registered with RegisterExternalTool, and why it was chosen. */
 export interface ExternalToolServer {
@@ -100,7 +100,7 @@ export class McpStepRunner {
     // Before anything is sent: a credential that cannot be had leaves the server uncalled.
     const { credentials } = this.options;
     let bearer = await credentials.bearer(server.name, mcp, authority);
-    const facts = { tool: label, sent: false, idempotent: definition.idempotent };
+    const facts = { tool: label, sent: false, idempotent: definition.idempotent, secrets: [bearer] };
     const timeout = () => Math.max(1, call.deadline - Date.now());
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
       const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
@@ -112,6 +112,7 @@ export class McpStepRunner {
           onUnauthorized: async () => {
             credentials.forget(mcp);
             bearer = await credentials.bearer(server.name, mcp, authority);
+            facts.secrets.push(bearer);
           },
         },
         // 403 insufficient_scope: a refusal (PERMISSION_DENIED, mcp-results.ts), not a step-up
@@ -135,7 +136,7 @@ export class McpStepRunner {
           { signal: call.signal, timeout: timeout() },
         )) as McpToolResult;
         if (result.isError) {
-          const why = textOf(result) || 'no reason given';
+          const why = serverText(textOf(result), facts.secrets) || 'no reason given';
           throw new MeshError(Code.FAILED_PRECONDITION, `external MCP tool ${label} refused: ${why}`);
         }
         return { output: outputOf(result), choice: server.choice };
