@@ -28,6 +28,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   /** Tokens the partner's authorization server issued, in order; /fresh/mcp accepts those from acceptFrom on. */
   const issued: string[] = [];
   let acceptFrom = 0;
+  const hanging: string[] = [];
   let idp: Server;
   let tokenUrl: string;
   const runner = new McpStepRunner({
@@ -93,6 +94,8 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     // The partner's authorization server: client credentials, a new token each time.
     const idpPair = await issueWorkloadCert(ca, { spiffeId: 'spiffe://partner.example/idp', commonName: 'idp' });
     idp = createHttpsServer(idpPair, (req, res) => {
+      // A token endpoint that takes the request and never answers.
+      if (req.url === '/hang') return void hanging.push(req.url);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -119,6 +122,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   afterAll(async () => {
     await partner?.stop();
     await impostor?.stop();
+    idp?.closeAllConnections();
     await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
   });
 
@@ -300,6 +304,28 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     partner.release();
     expect(err.code).toBe(Code.UNKNOWN);
     expect(err.message).toContain('outcome unknown');
+  });
+
+  test("a token endpoint that never answers: the step fails DEADLINE_EXCEEDED at its deadline, also while another step's wait for the same token goes on", async () => {
+    const target = server(partner.url('/fresh/mcp'), partnerCaPem);
+    target.card.mcp!.auth = {
+      mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+      tokenUrl: tokenUrl.replace('/token', '/hang'),
+      clientId: 'bank',
+      secret: 'mcp/partners/ledger-client',
+      resource: '',
+      scopes: ['ledger'],
+    };
+    const before = partner.requests.length;
+    // A step with a minute to go asks first; its request is the one the endpoint holds.
+    const patient = new AbortController();
+    const waiting = runner.run({ ...call('greet', {}), signal: patient.signal }, target, () => undefined);
+    const err = await failure(runner.run(call('greet', {}, 300), target, () => undefined));
+    expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(hanging.length).toBeGreaterThan(0);
+    patient.abort(new MeshError(Code.CANCELLED, 'task canceled'));
+    expect((await failure(waiting)).code).toBe(Code.CANCELLED);
+    expect(partner.requests.length).toBe(before);
   });
 
   test("client credentials at the partner's authorization server; a token it stops accepting (401) is replaced once", async () => {

@@ -38,6 +38,33 @@ export function parseSecretRef(ref: string, fallback: string): { path: string; f
 const cacheKey = (mcp: ExternalMcpServer, scopes: string[]) =>
   [mcp.auth!.tokenUrl, mcp.auth!.clientId, mcp.auth!.resource || mcp.url, [...scopes].sort().join(' ')].join('\n');
 
+/** The longest token endpoint answer read. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+/** The longest a token request may take, whoever waits for it. */
+const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** `work`, or the step's end when its signal aborts first (DEADLINE_EXCEEDED for its deadline, else CANCELLED). */
+function untilAborted<T>(work: Promise<T>, name: string, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError';
+      reject(
+        new MeshError(
+          timedOut ? Code.DEADLINE_EXCEEDED : Code.CANCELLED,
+          timedOut
+            ? `no credential for external MCP server ${name} before the step's deadline`
+            : `credential for external MCP server ${name} no longer needed: the step was stopped`,
+          { cause: signal.reason },
+        ),
+      );
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 const refused = (server: string, why: string) =>
   new MeshError(Code.FAILED_PRECONDITION, `cannot call external MCP server ${server}: ${why}`);
 
@@ -58,8 +85,21 @@ export class McpCredentials {
 
   constructor(private readonly sources: McpCredentialSources) {}
 
-  /** The bearer token for a call to `name` (its registry name), acting for the task's caller where the mode says so. */
-  async bearer(name: string, mcp: ExternalMcpServer, authority: () => string | undefined): Promise<string> {
+  /**
+   * The bearer token for a call to `name` (its registry name), acting for the task's caller where
+   * the mode says so; given up when `signal` aborts (the step's deadline or cancellation), even
+   * while another call's request for the same token goes on.
+   */
+  bearer(
+    name: string,
+    mcp: ExternalMcpServer,
+    authority: () => string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    return untilAborted(this.credential(name, mcp, authority), name, signal);
+  }
+
+  private async credential(name: string, mcp: ExternalMcpServer, authority: () => string | undefined): Promise<string> {
     const auth = mcp.auth;
     const scopes = (auth?.scopes ?? []).filter((s) => s.trim());
     switch (auth?.mode) {
@@ -174,6 +214,10 @@ export class McpCredentials {
         body: form.toString(),
         // A partner's authorization server: the system's roots, and the CA bundle its entry names.
         ca: [...rootCertificates, mcp.caPem].filter((pem) => pem.trim()).join('\n'),
+        // Shared by every step waiting for this token: bounded in total, not by one step's signal
+        // (each step stops waiting at its own deadline, see bearer()).
+        signal: AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
+        maxBodyBytes: MAX_TOKEN_ANSWER_BYTES,
       });
     } catch (err) {
       throw new MeshError(

@@ -99,7 +99,9 @@ export class McpStepRunner {
       );
     // Before anything is sent: a credential that cannot be had leaves the server uncalled.
     const { credentials } = this.options;
-    let bearer = await credentials.bearer(server.name, mcp, authority);
+    // The step's deadline bounds the wait for a credential too (a token endpoint that does not answer).
+    const until = AbortSignal.any([call.signal, AbortSignal.timeout(Math.max(1, call.deadline - Date.now()))]);
+    let bearer = await credentials.bearer(server.name, mcp, authority, until);
     const facts = { tool: label, sent: false, idempotent: definition.idempotent, secrets: [bearer] };
     const timeout = () => Math.max(1, call.deadline - Date.now());
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
@@ -111,7 +113,7 @@ export class McpStepRunner {
           // Safe for any tool: a request refused with 401 did not act.
           onUnauthorized: async () => {
             credentials.forget(mcp);
-            bearer = await credentials.bearer(server.name, mcp, authority);
+            bearer = await credentials.bearer(server.name, mcp, authority, until);
             facts.secrets.push(bearer);
           },
         },
