@@ -268,6 +268,12 @@ describe('external MCP servers in the registry', () => {
       "card.mcp.auth.token_url: must be empty for TOKEN_EXCHANGE: only the mesh's token endpoint",
       mcpCard({}, { auth: { mode: TX, tokenUrl: 'https://as.example/token' } }),
     ],
+    ['card.mcp.auth.scopes: required for TOKEN_EXCHANGE', mcpCard({}, { auth: { mode: TX } })],
+    ['card.mcp.auth.scopes: required without a token_url', mcpCard({}, { auth: { mode: CC } })],
+    [
+      'card.mcp.auth.resource: must be empty for TOKEN_EXCHANGE',
+      mcpCard({}, { auth: { mode: TX, scopes: ['read'], resource: 'urn:x' } }),
+    ],
     ['card.mcp.auth.scopes[1]: not an OAuth scope', mcpCard({}, { auth: { mode: TX, scopes: ['read', 'a b'] } })],
     ['card.mcp.auth.scopes[1]: duplicate scope', mcpCard({}, { auth: { mode: TX, scopes: ['read', 'read'] } })],
     ['card.mcp.protocol_version', mcpCard({}, { protocolVersion: 'not a version!' })],

@@ -15,7 +15,7 @@ const server = (over: Partial<ExternalMcpServer> = {}, auth: Partial<ExternalMcp
       clientId: '',
       secret: '',
       resource: '',
-      scopes: [],
+      scopes: ['weather.read'],
       ...auth,
     },
     ...over,
@@ -72,7 +72,30 @@ describe('external MCP server validation', () => {
     [{}, {}, undefined],
     [
       {},
-      { mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, scopes: ['weather.read'], resource: 'https://x' },
+      { mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, resource: 'https://x' },
+      'card.mcp.auth.resource: must be empty for TOKEN_EXCHANGE',
+    ],
+    [{}, { scopes: [] }, 'card.mcp.auth.scopes: required for TOKEN_EXCHANGE'],
+    [
+      {},
+      { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS, scopes: [] },
+      'card.mcp.auth.scopes: required without a token_url',
+    ],
+    [
+      {},
+      { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS, resource: 'https://x' },
+      'card.mcp.auth.resource: must be empty without a token_url',
+    ],
+    [
+      {},
+      {
+        mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+        tokenUrl: 'https://as.example/token',
+        clientId: 'mesh',
+        secret: 'mcp/partners/as',
+        resource: 'urn:partner:weather',
+        scopes: [],
+      },
       undefined,
     ],
     [{}, { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS }, undefined],
@@ -86,7 +109,7 @@ describe('external MCP server validation', () => {
       },
       undefined,
     ],
-    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/key' }, undefined],
+    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/key', scopes: [] }, undefined],
     [{ external: false }, {}, 'card.mcp.external'],
     [{}, { mode: McpAuthMode.UNRECOGNIZED }, 'card.mcp.auth.mode'],
     [{}, { clientId: 'x' }, 'card.mcp.auth.client_id: must be empty for TOKEN_EXCHANGE'],
@@ -106,7 +129,17 @@ describe('external MCP server validation', () => {
       { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'k', resource: 'r' },
       'card.mcp.auth.resource: must be empty for STATIC_SECRET',
     ],
-    [{}, { resource: 'a b' }, 'card.mcp.auth.resource'],
+    [
+      {},
+      {
+        mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+        tokenUrl: 'https://as.example/token',
+        clientId: 'mesh',
+        secret: 'mcp/partners/as',
+        resource: 'a b',
+      },
+      'card.mcp.auth.resource: must be a URI',
+    ],
     [{ protocolVersion: '2025 11' }, {}, 'card.mcp.protocol_version'],
   ])('server %j auth %j: %s', (over, auth, problem) => {
     const check = () => checkExternalMcpServer(server(over, auth));

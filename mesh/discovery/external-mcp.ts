@@ -100,12 +100,28 @@ function checkAuth(auth: McpAuth | undefined, field: string): void {
       // The mesh's own authorization server: agents use their workload credentials, nothing else.
       if (has('clientId')) throw refuse('client_id', 'must be empty without a token_url (agents use their own)');
       if (has('secret')) throw refuse('secret', 'must be empty without a token_url (agents use their own credentials)');
+      // Without named scopes the mesh grants every scope of the agent, in a token sent out of the mesh.
+      if (!auth.scopes.length)
+        throw refuse(
+          'scopes',
+          'required without a token_url: a mesh token naming none carries every scope of the agent',
+        );
+      if (has('resource'))
+        throw refuse('resource', 'must be empty without a token_url (the mesh token is for the registered name)');
     }
   } else if (mode === McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE) {
     // Exchanging a caller's token elsewhere would send the caller's token out of the mesh.
     if (has('tokenUrl')) throw refuse('token_url', "must be empty for TOKEN_EXCHANGE: only the mesh's token endpoint");
     if (has('clientId')) throw refuse('client_id', 'must be empty for TOKEN_EXCHANGE (agents use their own)');
     if (has('secret')) throw refuse('secret', 'must be empty for TOKEN_EXCHANGE (agents use their own credentials)');
+    // Agents refuse it too: a token exchanged without named scopes carries every scope of the caller.
+    if (!auth.scopes.length)
+      throw refuse(
+        'scopes',
+        'required for TOKEN_EXCHANGE: an exchanged token naming none carries every scope of the caller',
+      );
+    if (has('resource'))
+      throw refuse('resource', 'must be empty for TOKEN_EXCHANGE (the exchanged token is for the registered name)');
   } else throw refuse('mode', 'required: CLIENT_CREDENTIALS, TOKEN_EXCHANGE or STATIC_SECRET');
   if (has('secret')) parseMcpSecretRef(auth.secret, `${field}.secret`);
   if (has('resource') && (auth.resource.length > 512 || /\s/.test(auth.resource)))

@@ -63,6 +63,12 @@ describe('McpCredentials per auth mode', () => {
     );
     expect(token).toBe(`mesh-token-for-${NAME}`);
     expect(asked).toEqual([`mesh ${NAME} rates.read`]);
+    // Without scopes the mesh token would carry all of the agent's: refused before asking.
+    const none = await failure(
+      new McpCredentials(s).bearer(NAME, mcp({ mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS }), () => 'c'),
+    );
+    expect(none.code).toBe(Code.FAILED_PRECONDITION);
+    expect(asked).toHaveLength(1);
   });
 
   test("TOKEN_EXCHANGE: the caller's token exchanged for the registered name, never returned itself", async () => {

@@ -104,7 +104,15 @@ export class McpCredentials {
     const scopes = (auth?.scopes ?? []).filter((s) => s.trim());
     switch (auth?.mode) {
       case McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS:
-        if (!auth.tokenUrl) return this.sources.meshToken(name, scopes);
+        if (!auth.tokenUrl) {
+          // The mesh grants a token naming no scope every scope of the agent: not for a server outside.
+          if (!scopes.length)
+            throw refused(
+              name,
+              'its entry lists no scopes; a mesh token without named scopes would carry every scope of the agent',
+            );
+          return this.sources.meshToken(name, scopes);
+        }
         return this.foreignToken(name, mcp, scopes);
       case McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE: {
         // The caller's token is only ever exchanged at the mesh's own issuer.
