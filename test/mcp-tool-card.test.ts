@@ -25,7 +25,7 @@ const SERVER: ExternalMcpServer = {
     clientId: '',
     secret: '',
     resource: '',
-    scopes: [],
+    scopes: ['weather.read'],
   },
   caPem: '',
   protocolVersion: '',
