@@ -160,6 +160,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         tools.close();
         agents.close();
         external.close();
+        mcp.close();
       });
 
       const aliases = options.models;

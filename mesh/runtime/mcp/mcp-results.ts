@@ -10,7 +10,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { Code, isMeshError, MeshError } from '../../core/index.js';
 import { outcomeUnknown } from '../executor.js';
-import { notSent } from './mcp-fetch.js';
+import { notSent } from './tls-fetch.js';
 
 /** A tools/call result as the SDK returns it (the parts read here). */
 export interface McpToolResult {

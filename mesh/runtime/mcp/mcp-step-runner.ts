@@ -6,7 +6,7 @@ import { meshTracer } from '../../telemetry/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
 import { outcomeUnknown, type StepCall, type StepResult } from '../executor.js';
 import type { McpCredentials } from './mcp-credentials.js';
-import { mcpFetch } from './mcp-fetch.js';
+import { notAMeshWorkload, tlsFetch, type TlsFetch } from './tls-fetch.js';
 import { meshErrorOfCall, outputOf, serverText, textOf, type McpToolResult } from './mcp-results.js';
 
 /** A tool service outside agentmesh: an MCP server registered with RegisterExternalTool, and why it was chosen. */
@@ -20,6 +20,9 @@ export interface ExternalToolServer {
 
 /** The idempotency key's place in a request's `_meta` (agentmesh MCP servers honour it; others ignore it). */
 export const IDEMPOTENCY_META_KEY = 'io.agentmesh/idempotency-key';
+
+/** The longest answer read from an external MCP server. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 const AUTH_MODES: Record<number, string> = {
   [McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS]: 'client credentials',
@@ -79,7 +82,25 @@ export interface McpStepRunnerOptions {
  * not retried (mcp-results.ts).
  */
 export class McpStepRunner {
+  /** One fetch (its own kept-alive connections) per CA bundle entries name. */
+  private readonly fetches = new Map<string, TlsFetch>();
+
   constructor(private readonly options: McpStepRunnerOptions) {}
+
+  /** Closes the kept-alive connections to external servers (at shutdown). */
+  close(): void {
+    for (const f of this.fetches.values()) f.close();
+    this.fetches.clear();
+  }
+
+  private fetchFor(caPem: string): TlsFetch {
+    let f = this.fetches.get(caPem);
+    if (!f) {
+      f = tlsFetch({ caPem, checkServer: notAMeshWorkload(this.options.trustDomain), maxBodyBytes: MAX_ANSWER_BYTES });
+      this.fetches.set(caPem, f);
+    }
+    return f;
+  }
 
   async run(call: StepCall, server: ExternalToolServer, authority: () => string | undefined): Promise<StepResult> {
     const target = call.step.target;
@@ -106,7 +127,7 @@ export class McpStepRunner {
     const timeout = () => Math.max(1, call.deadline - Date.now());
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
       const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
-        fetch: mcpFetch({ caPem: mcp.caPem, trustDomain: this.options.trustDomain }),
+        fetch: this.fetchFor(mcp.caPem).fetch,
         authProvider: {
           token: () => Promise.resolve(bearer),
           // A 401 (a cached partner token revoked or expired early): the SDK re-sends once with a fresh one.
