@@ -151,6 +151,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
           readSecret: (path) => kit.secrets.read(path),
           secretPrefix: options.mcpSecretPrefix,
+          trustDomain: transport.options.trustDomain,
         }),
         trustDomain: transport.options.trustDomain,
         clientInfo: { name: card.name, version: card.version },

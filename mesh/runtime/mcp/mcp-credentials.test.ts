@@ -234,6 +234,17 @@ describe('McpCredentials: client credentials at another authorization server', (
     expect(forms[1]!.get('resource')).toBe('urn:partner:rates');
   });
 
+  test("a token endpoint with a certificate of the mesh's trust domain is refused before the secret is sent", async () => {
+    const { sources: s } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });
+    const before = forms.length;
+    const err = await failure(
+      new McpCredentials({ ...s, trustDomain: 'idp.partner.example' }).bearer(NAME, entry('urn:mesh'), () => undefined),
+    );
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toContain('mesh workload');
+    expect(forms.length).toBe(before);
+  });
+
   test('a refusal is UNAUTHENTICATED naming the OAuth error, never the secret', async () => {
     answer = { status: 401, body: { error: 'invalid_client' } };
     const { sources: s } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });

@@ -4,6 +4,7 @@ import { Code, MeshError } from '../../core/index.js';
 import { httpRequest } from '../../security/index.js';
 import { authorityRequired } from '../executor.js';
 import { serverText } from './mcp-results.js';
+import { notAMeshWorkload } from './tls-fetch.js';
 
 /** Where an agent's credentials for external MCP servers come from. */
 export interface McpCredentialSources {
@@ -15,6 +16,8 @@ export interface McpCredentialSources {
   readSecret(path: string): Promise<Record<string, string>>;
   /** The folder secret references must be in (AGENTMESH_MCP_SECRET_PREFIX, default mcp/): nothing outside it is read. */
   secretPrefix?: string;
+  /** The mesh's trust domain: a token endpoint presenting a SPIFFE ID of it is a mesh workload, refused. */
+  trustDomain?: string;
 }
 
 /** The default of AGENTMESH_MCP_SECRET_PREFIX. */
@@ -225,13 +228,16 @@ export class McpCredentials {
         // Shared by every step waiting for this token: bounded in total, not by one step's signal
         // (each step stops waiting at its own deadline, see bearer()).
         signal: AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
+        // The client secret goes there: a mesh workload posing as the partner's server is refused.
+        ...(this.sources.trustDomain ? { checkServerIdentity: notAMeshWorkload(this.sources.trustDomain) } : {}),
         maxBodyBytes: MAX_TOKEN_ANSWER_BYTES,
       });
     } catch (err) {
-      throw new MeshError(
-        Code.UNAVAILABLE,
-        `token endpoint of ${name} unreachable: ${serverText((err as Error).message, [secret])}`,
-      );
+      const why = serverText((err as Error).message, [secret]);
+      // A refused certificate is the entry's (or the server's) configuration: retrying does not change it.
+      if (/mesh workload|certificate|self.signed|altname/i.test(why))
+        throw refused(name, `its token endpoint's certificate was refused: ${why}`);
+      throw new MeshError(Code.UNAVAILABLE, `token endpoint of ${name} unreachable: ${why}`);
     }
     let body: Record<string, unknown> = {};
     try {
