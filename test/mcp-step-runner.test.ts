@@ -242,6 +242,15 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(err.message).not.toMatch(/[\u0000-\u001f]/);
   });
 
+  test('a stateful server: the session is ended (DELETE) after the call, also after a failed one', async () => {
+    const target = server(partner.url('/stateful/mcp'), partnerCaPem);
+    expect((await runner.run(call('greet', {}), target, () => undefined)).output).toBe('hello from the partner');
+    expect(partner.sessionsEnded).toHaveLength(1);
+    const err = await failure(runner.run(call('refuse-quote', { currency: 'XTS' }), target, () => undefined));
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(partner.sessionsEnded).toHaveLength(2);
+  });
+
   test('a refused bearer is UNAUTHENTICATED', async () => {
     const target = server(partner.url('/mcp'), partnerCaPem);
     const wrong = new McpStepRunner({

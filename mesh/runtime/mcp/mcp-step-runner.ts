@@ -21,6 +21,9 @@ export interface ExternalToolServer {
 /** The idempotency key's place in a request's `_meta` (agentmesh MCP servers honour it; others ignore it). */
 export const IDEMPOTENCY_META_KEY = 'io.agentmesh/idempotency-key';
 
+/** How long the end of a stateful server's session is waited for. */
+const SESSION_END_WAIT_MS = 2_000;
+
 /** The longest answer read from an external MCP server. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
@@ -169,6 +172,14 @@ export class McpStepRunner {
         throw error;
       } finally {
         span.end();
+        // A stateful server keeps a session per client until told: ended here (DELETE), whatever
+        // the step's outcome, which a failure to end it does not change.
+        // Bounded: a server that does not answer the DELETE does not hold the step up.
+        if (transport.sessionId)
+          await Promise.race([
+            transport.terminateSession().catch(() => undefined),
+            new Promise((resolve) => setTimeout(resolve, SESSION_END_WAIT_MS).unref()),
+          ]);
         await client.close().catch(() => undefined);
       }
     });
