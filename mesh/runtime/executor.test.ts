@@ -4,6 +4,7 @@ import { Code, MeshError } from '../core/index.js';
 import {
   authorityRequired,
   execute,
+  outcomeUnknown,
   type ExecutionState,
   type ExecutorOptions,
   type StepCall,
@@ -300,6 +301,23 @@ describe('executor', () => {
       },
     });
     expect(sending.sort()).toEqual(['a#2 t1:a:2', 'b#1 t1:b:1']);
+  });
+
+  test("a sibling's failure does not hide an unknown outcome: the stopped step keeps UNKNOWN and its reason", async () => {
+    const h = harness((call) =>
+      call.step.id === 'bad'
+        ? new Promise((_r, reject) => setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'no')), 20))
+        : new Promise((_r, reject) =>
+            call.signal.addEventListener('abort', () =>
+              reject(outcomeUnknown('outcome unknown: the call was sent and then stopped')),
+            ),
+          ),
+    );
+    const outcome = await h.run(plan([tool('pay'), tool('bad')]));
+    expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad' });
+    const pay = h.finished.find((f) => f.stepId === 'pay')!;
+    expect(pay.reason).toContain('outcome unknown');
+    expect(pay.attempts.map((a) => a.code)).toEqual(['UNKNOWN']);
   });
 
   test('cancellation stops outstanding steps', async () => {

@@ -511,8 +511,9 @@ async function attemptStep(
         MeshError.from(err).code === Code.DEADLINE_EXCEEDED &&
         Date.now() >= started.getTime() + timeoutMs - DEADLINE_SLACK_MS);
     const outOfBudget = deadlinePassed && timeoutMs < stepTimeoutMs;
+    // An unknown outcome stays what it is: "stopped" would hide that the collaborator may have acted.
     const error =
-      o.stop.aborted && !called
+      o.stop.aborted && !called && !isOutcomeUnknown(err)
         ? stoppedBySibling(o)
         : deadlinePassed && !called && !isOutcomeUnknown(err)
           ? new MeshError(
