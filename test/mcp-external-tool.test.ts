@@ -17,6 +17,7 @@ import { startTestMesh, type TestMesh } from '../mesh/testing/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { issuerMetadata } from '../mesh/security/issuer-metadata.js';
+import { externalIdempotencyKey } from '../mesh/runtime/mcp/mcp-step-runner.js';
 import { McpPartner } from './helpers/mcp-partner.js';
 
 const CALLER_AGENT = 'demo/mcp-caller';
@@ -174,7 +175,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     expect(step.attempts[0]!.error).toContain('503');
     // The idempotent retry re-sent the same idempotency key (the first attempt was ambiguous).
     expect(calls.map((c) => c.meta?.['io.agentmesh/idempotency-key'])).toEqual(
-      step.attempts.map((a) => a.idempotencyKey),
+      step.attempts.map((a) => externalIdempotencyKey(a.idempotencyKey)),
     );
     // Each call carried its attempt's trace: the trace id in _meta.traceparent is the attempt's.
     expect(calls.map((c) => String(c.meta?.traceparent).split('-')[1])).toEqual(step.attempts.map((a) => a.traceId));
@@ -294,7 +295,9 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     // The partner acted once: the resumed attempt sent nothing.
     expect(partner.executed.filter((t) => t === 'book-payment').length - executed).toBe(1);
     expect(
-      partner.calls('book-payment').filter((c) => c.meta?.['io.agentmesh/idempotency-key'] === `${task!.id}:partner:1`),
+      partner
+        .calls('book-payment')
+        .filter((c) => c.meta?.['io.agentmesh/idempotency-key'] === externalIdempotencyKey(`${task!.id}:partner:1`)),
     ).toHaveLength(1);
   }, 120_000);
 });

@@ -12,7 +12,7 @@ import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import type { StepCall } from '../mesh/runtime/executor.js';
 import { BREAKER_FAILURES, RETRYABLE } from '../mesh/runtime/retry.js';
 import { McpCredentials } from '../mesh/runtime/mcp/mcp-credentials.js';
-import { McpStepRunner, type ExternalToolServer } from '../mesh/runtime/mcp/mcp-step-runner.js';
+import { externalIdempotencyKey, McpStepRunner, type ExternalToolServer } from '../mesh/runtime/mcp/mcp-step-runner.js';
 import { McpPartner } from './helpers/mcp-partner.js';
 
 const NAME = 'partners/ledger';
@@ -135,7 +135,9 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(result.output).toEqual({ currency: 'XTS', rate: 1.25 });
     const sent = partner.calls('lookup-rate').at(-1)!;
     expect(sent.authorization).toBe(`Bearer ${SECRET}`);
-    expect(sent.meta?.['io.agentmesh/idempotency-key']).toBe('t:lookup-rate:1');
+    // A hash of the attempt's key: the partner learns no task or step ids.
+    expect(sent.meta?.['io.agentmesh/idempotency-key']).toBe(externalIdempotencyKey('t:lookup-rate:1'));
+    expect(sent.meta?.['io.agentmesh/idempotency-key']).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
     expect(partner.requests.some((r) => r.authorization.includes('caller-token'))).toBe(false);
     expect(secretReads).toContain('mcp/partners/ledger');
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpAuthMode, type ToolCard } from '../../../gen/agentmesh/v1/card.js';
@@ -20,6 +21,15 @@ export interface ExternalToolServer {
 
 /** The idempotency key's place in a request's `_meta` (agentmesh MCP servers honour it; others ignore it). */
 export const IDEMPOTENCY_META_KEY = 'io.agentmesh/idempotency-key';
+
+/**
+ * The idempotency key as sent to a server outside the mesh: a SHA-256 of the attempt's key
+ * (task id, step id, attempt), so the partner learns no task ids; the same for a re-sent
+ * attempt, so a server that honours it (agentmesh's) still recognises the repeat.
+ */
+export function externalIdempotencyKey(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+}
 
 /** How long the end of a stateful server's session is waited for. */
 const SESSION_END_WAIT_MS = 2_000;
@@ -157,7 +167,7 @@ export class McpStepRunner {
           {
             name: toolName,
             arguments: call.args,
-            _meta: { ...traceMeta(span), [IDEMPOTENCY_META_KEY]: call.idempotencyKey },
+            _meta: { ...traceMeta(span), [IDEMPOTENCY_META_KEY]: externalIdempotencyKey(call.idempotencyKey) },
           },
           { signal: call.signal, timeout: timeout() },
         )) as McpToolResult;
