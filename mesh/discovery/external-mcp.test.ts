@@ -1,7 +1,13 @@
 import { McpAuthMode, type ExternalMcpServer } from '../../gen/agentmesh/v1/card.js';
 import { Code } from '../core/index.js';
 import { externalEndpointOf, isExternalCardJson } from './external-card.js';
-import { checkExternalMcpServer, mcpAddressOf, parseExternalHttpsUrl, parseMcpSecretRef } from './external-mcp.js';
+import {
+  checkExternalMcpServer,
+  isLoopbackOrLinkLocal,
+  mcpAddressOf,
+  parseExternalHttpsUrl,
+  parseMcpSecretRef,
+} from './external-mcp.js';
 
 const server = (over: Partial<ExternalMcpServer> = {}, auth: Partial<ExternalMcpServer['auth']> = {}) =>
   ({
@@ -145,6 +151,28 @@ describe('external MCP server validation', () => {
     const check = () => checkExternalMcpServer(server(over, auth));
     if (problem === undefined) expect(check().href).toBe('https://tools.example/mcp');
     else expect(refusal(check).message).toContain(problem);
+  });
+
+  test('loopback and link-local hosts by spelling', () => {
+    for (const url of [
+      'https://127.0.0.1/mcp',
+      'https://127.9.9.9/mcp',
+      'https://0.0.0.0/mcp',
+      'https://169.254.169.254/mcp',
+      'https://localhost:8443/mcp',
+      'https://api.localhost/mcp',
+      'https://[::1]/mcp',
+      'https://[fe80::1]/mcp',
+      'https://[::ffff:127.0.0.1]/mcp',
+    ])
+      expect([url, isLoopbackOrLinkLocal(new URL(url).hostname)]).toEqual([url, true]);
+    for (const url of [
+      'https://10.0.0.1/mcp',
+      'https://tools.example/mcp',
+      'https://[2001:db8::1]/mcp',
+      'https://128.0.0.1/',
+    ])
+      expect([url, isLoopbackOrLinkLocal(new URL(url).hostname)]).toEqual([url, false]);
   });
 
   test('stored tool cards: the URL is the one endpoint, a broken one gives none', () => {

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { McpAuthMode, type ExternalMcpServer, type McpAuth } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
 
@@ -147,6 +148,31 @@ export function checkExternalMcpServer(mcp: ExternalMcpServer | undefined, field
   if (mcp.protocolVersion && !PROTOCOL_VERSION.test(mcp.protocolVersion))
     throw invalid(`${field}.protocol_version`, `not an MCP protocol version (got ${quoted(mcp.protocolVersion, 40)})`);
   return url;
+}
+
+/**
+ * Whether a URL host is this machine or link-local by its spelling: localhost (and *.localhost),
+ * 127.0.0.0/8, 0.0.0.0, 169.254.0.0/16, ::1, ::, fe80::/10, and those IPv4 addresses mapped into
+ * IPv6. A DNS name that resolves there is not seen (nothing is resolved).
+ */
+export function isLoopbackOrLinkLocal(hostname: string): boolean {
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const v4 = (ip: string) => /^(127\.\d+\.\d+\.\d+|0\.0\.0\.0|169\.254\.\d+\.\d+)$/.test(ip);
+  if (isIP(host) === 4) return v4(host);
+  if (isIP(host) !== 6) return false;
+  if (host === '::1' || host === '::' || /^fe[89ab][0-9a-f]?:/.test(host)) return true;
+  // ::ffff:127.0.0.1, which the URL parser writes as ::ffff:7f00:1.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return v4(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+  }
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.test(host) && v4(host.slice(7));
 }
 
 /** host:port of an https URL, the port 443 when the URL names none. */
