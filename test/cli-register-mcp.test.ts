@@ -171,7 +171,7 @@ describe('agentmesh register mcp', () => {
       '--auth',
       'secret',
       '--secret',
-      'partners/guarded#api_key',
+      'mcp/partners/guarded#api_key',
       '--ca',
       guarded.caFile,
       '--json',
@@ -199,7 +199,7 @@ describe('agentmesh register mcp', () => {
     const card = await cli(['tools', 'partners/guarded-mcp', '--json']);
     expect(JSON.parse(card.stdout).mcp.auth).toEqual({
       mode: 'MCP_AUTH_MODE_STATIC_SECRET',
-      secret: 'partners/guarded#api_key',
+      secret: 'mcp/partners/guarded#api_key',
     });
     expect(card.stdout).not.toContain(TOKEN);
     expect(listed.stdout).not.toContain(TOKEN);
@@ -228,6 +228,7 @@ describe('agentmesh register mcp', () => {
     [['--name', 'partners/w', '--owner', 'x', '--auth', 'oauth'], 2, '--auth is required'],
     [base(['--auth', 'secret']), 2, '--secret: required for STATIC_SECRET'],
     [base(['--auth', 'secret', '--secret', 'a/../b']), 2, '--secret: must be <path> or <path>#<field>'],
+    [base(['--auth', 'secret', '--secret', 'db/payments#password']), 2, '--secret: must name a secret under mcp/'],
     [
       base(['--token-url', 'https://as.example/token']),
       2,
@@ -240,33 +241,36 @@ describe('agentmesh register mcp', () => {
     ],
     [base(['--auth', 'client-credentials', '--secret', 's']), 2, '--secret: must be empty without a token_url'],
     [base(['--scope', 'a b']), 2, '--scope: not an OAuth scope'],
+    [base(), 2, '--scope: required for TOKEN_EXCHANGE'],
+    [base(['--auth', 'client-credentials']), 2, '--scope: required without a token_url'],
+    [base(['--scope', 'a', '--resource', 'urn:x']), 2, '--resource: must be empty for TOKEN_EXCHANGE'],
     [
-      base(['--idempotent', 'get-forecast']),
+      base(['--scope', 'weather.read', '--idempotent', 'get-forecast']),
       2,
       '--idempotent: the server lists no tool get-forecast (it lists: get_forecast, subscribe_alerts)',
     ],
     [
-      base(['--visible-to', 'lending']),
+      base(['--scope', 'weather.read', '--visible-to', 'lending']),
       2,
       '--visible-to: an entry is visible to every namespace or only to its own (partners)',
     ],
     [
-      base(['--bearer-env', 'NO_SUCH_MCP_TOKEN_VAR']),
+      base(['--scope', 'weather.read', '--bearer-env', 'NO_SUCH_MCP_TOKEN_VAR']),
       2,
       '--bearer-env NO_SUCH_MCP_TOKEN_VAR: the environment variable',
     ],
     [base(['--version', '1.2']), 2, '--version 1.2: not a semantic version'],
     [
-      ['--name', 'partners/w', '--owner', 'x', '--auth', 'token-exchange'],
+      ['--name', 'partners/w', '--owner', 'x', '--auth', 'token-exchange', '--scope', 'weather.read'],
       1,
       'cannot list the tools of the MCP server at',
     ],
     [base(['--url', '?api_key=s3cret']), 2, 'the MCP server URL: must not have a query string'],
     [base(['--url', 'http']), 2, 'the MCP server URL: must be an https:// URL'],
     [base(['--url', 'userinfo']), 2, 'the MCP server URL: must not carry a user or password'],
-    [base(['--url', 'unreachable']), 1, 'ECONNREFUSED'],
+    [base(['--scope', 'weather.read', '--url', 'unreachable']), 1, 'ECONNREFUSED'],
     [
-      base(['--url', 'broken']),
+      base(['--scope', 'weather.read', '--url', 'broken']),
       1,
       'the registry refused partners/w: card.tools[0].arguments_schema: not a valid JSON Schema',
     ],

@@ -17,6 +17,7 @@ import { startTestMesh, type TestMesh } from '../mesh/testing/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import { httpRequest } from '../mesh/security/https-client.js';
 import { issuerMetadata } from '../mesh/security/issuer-metadata.js';
+import { externalIdempotencyKey } from '../mesh/runtime/mcp/mcp-step-runner.js';
 import { McpPartner } from './helpers/mcp-partner.js';
 
 const CALLER_AGENT = 'demo/mcp-caller';
@@ -44,6 +45,10 @@ const request = (requestId: string, skillId: string, data: Record<string, unknow
 const resultOf = (task: Task) => {
   const part = (task.artifacts.find((a) => a.name === 'result') ?? task.artifacts[0])?.parts[0]?.content;
   return part?.$case === 'data' ? part.data : undefined;
+};
+// Another process's progress: polled until it is there (the test's own timeout is the bound).
+const until = async (check: () => boolean | Promise<boolean>) => {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 50));
 };
 const reasonOf = (task: Task) =>
   (task.status?.message?.parts ?? []).map((p) => (p.content?.$case === 'text' ? p.content.text : '')).join(' ');
@@ -87,6 +92,8 @@ const entry = (
 describe('an external MCP server (the official SDK server) as a collaborator of an agentmesh agent', () => {
   let mesh: TestMesh;
   let partner: McpPartner;
+  let caller: Awaited<ReturnType<TestMesh['startAgent']>>;
+  const startCaller = () => mesh.startAgent('test/fixtures/mcp-caller-agent.ts', { name: CALLER_AGENT, tracing: true });
   /** The claims of every mesh token the rates endpoint accepted. */
   const accepted: Record<string, unknown>[] = [];
   /** The claims of every mesh token the desk endpoint accepted. */
@@ -121,7 +128,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     });
     await partner.start();
     // The agent reads the ledger's API key from its secrets provider (the mesh's secrets file here).
-    mesh.setSecret('partners/ledger-api', { token: API_KEY });
+    mesh.setSecret('mcp/partners/ledger-api', { token: API_KEY });
     const registry = mesh.registry();
     await registry.registerExternalTool({
       card: entry(RATES, partner.url('/rates/mcp'), partnerCa.certPem, {
@@ -132,7 +139,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     await registry.registerExternalTool({
       card: entry(LEDGER, partner.url('/ledger/mcp'), partnerCa.certPem, {
         mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET,
-        secret: 'partners/ledger-api#token',
+        secret: 'mcp/partners/ledger-api#token',
       }),
     });
     // Traced: each attempt's span (its trace id in the explanation) is the parent of the MCP call.
@@ -142,7 +149,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
         scopes: ['task.write'],
       }),
     });
-    await mesh.startAgent('test/fixtures/mcp-caller-agent.ts', { name: CALLER_AGENT, tracing: true });
+    caller = await startCaller();
   }, 180_000);
 
   afterAll(async () => {
@@ -168,7 +175,7 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     expect(step.attempts[0]!.error).toContain('503');
     // The idempotent retry re-sent the same idempotency key (the first attempt was ambiguous).
     expect(calls.map((c) => c.meta?.['io.agentmesh/idempotency-key'])).toEqual(
-      step.attempts.map((a) => a.idempotencyKey),
+      step.attempts.map((a) => externalIdempotencyKey(a.idempotencyKey)),
     );
     // Each call carried its attempt's trace: the trace id in _meta.traceparent is the attempt's.
     expect(calls.map((c) => String(c.meta?.traceparent).split('-')[1])).toEqual(step.attempts.map((a) => a.traceId));
@@ -236,6 +243,19 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
     expect(step.attempts.map((a) => a.code)).toEqual(['UNKNOWN']);
   });
 
+  test('a server echoing the static API key in an error body: the key is in no task reason or explanation', async () => {
+    partner.echoAuthorization.add('book-payment');
+    const agent = mesh.agent(CALLER_AGENT, { user: USER });
+    const { task } = await agent.sendTask(request('pay-echo', 'pay', { amount: 5 }));
+    partner.echoAuthorization.delete('book-payment');
+    expect(task!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(reasonOf(task!)).toContain('HTTP 400');
+    const { explanation } = await agent.explainTask({ taskId: task!.id, maxDepth: 1 });
+    const { task: stored } = await agent.getTask({ taskId: task!.id, historyLength: 100 });
+    for (const text of [reasonOf(task!), JSON.stringify(explanation), JSON.stringify(stored)])
+      expect(text).not.toContain(API_KEY);
+  });
+
   test("TOKEN_EXCHANGE: the partner sees a token exchanged from the user's, the agent in act, for its registered name", async () => {
     const agent = mesh.agent(CALLER_AGENT, { user: USER });
     const { task } = await agent.sendTask(request('greet-1', 'greet', {}));
@@ -249,4 +269,35 @@ describe('an external MCP server (the official SDK server) as a collaborator of 
       expect(String(claims.scope).split(' ')).toEqual(['task.write']);
     }
   });
+
+  // Last: it kills the agent process (SIGKILL) while the partner's tool is acting.
+  test('a non-idempotent tool whose request went out before the agent was killed is not called again after the restart: outcome unknown', async () => {
+    partner.hold.add('book-payment');
+    const executed = partner.executed.filter((t) => t === 'book-payment').length;
+    const { task } = await mesh.agent(CALLER_AGENT, { user: USER }).sendTask({
+      ...request('pay-3', 'pay', { amount: 70 }),
+      configuration: { blocking: false, historyLength: 0, timeout: undefined },
+    });
+    await until(() => partner.executed.filter((t) => t === 'book-payment').length > executed);
+    caller.process.child.kill('SIGKILL');
+    await caller.process.exited;
+    partner.release();
+    caller = await startCaller();
+    const agent = mesh.agent(CALLER_AGENT, { user: USER });
+    let done: Task | undefined;
+    await until(async () => {
+      const t = (await agent.getTask({ taskId: task!.id, historyLength: 0 })).task!;
+      done = t;
+      return t.status!.state === TaskState.TASK_STATE_FAILED || t.status!.state === TaskState.TASK_STATE_COMPLETED;
+    });
+    expect(done!.status!.state).toBe(TaskState.TASK_STATE_FAILED);
+    expect(reasonOf(done!)).toContain('outcome unknown');
+    // The partner acted once: the resumed attempt sent nothing.
+    expect(partner.executed.filter((t) => t === 'book-payment').length - executed).toBe(1);
+    expect(
+      partner
+        .calls('book-payment')
+        .filter((c) => c.meta?.['io.agentmesh/idempotency-key'] === externalIdempotencyKey(`${task!.id}:partner:1`)),
+    ).toHaveLength(1);
+  }, 120_000);
 });

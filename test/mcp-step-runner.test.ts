@@ -10,8 +10,9 @@ import { PlanStep } from '../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../mesh/core/index.js';
 import { createCa, issueWorkloadCert } from '../mesh/security/dev-ca.js';
 import type { StepCall } from '../mesh/runtime/executor.js';
+import { BREAKER_FAILURES, RETRYABLE } from '../mesh/runtime/retry.js';
 import { McpCredentials } from '../mesh/runtime/mcp/mcp-credentials.js';
-import { McpStepRunner, type ExternalToolServer } from '../mesh/runtime/mcp/mcp-step-runner.js';
+import { externalIdempotencyKey, McpStepRunner, type ExternalToolServer } from '../mesh/runtime/mcp/mcp-step-runner.js';
 import { McpPartner } from './helpers/mcp-partner.js';
 
 const NAME = 'partners/ledger';
@@ -27,6 +28,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   /** Tokens the partner's authorization server issued, in order; /fresh/mcp accepts those from acceptFrom on. */
   const issued: string[] = [];
   let acceptFrom = 0;
+  const hanging: string[] = [];
   let idp: Server;
   let tokenUrl: string;
   const runner = new McpStepRunner({
@@ -54,7 +56,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
         url,
         external: true,
         caPem,
-        auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/ledger#token' },
+        auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/ledger#token' },
       }),
     }),
     choice: { name: NAME, version: '3.0.0', address: url, reasons: [], score: 0, alternatives: [] },
@@ -92,6 +94,8 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     // The partner's authorization server: client credentials, a new token each time.
     const idpPair = await issueWorkloadCert(ca, { spiffeId: 'spiffe://partner.example/idp', commonName: 'idp' });
     idp = createHttpsServer(idpPair, (req, res) => {
+      // A token endpoint that takes the request and never answers.
+      if (req.url === '/hang') return void hanging.push(req.url);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -118,6 +122,7 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   afterAll(async () => {
     await partner?.stop();
     await impostor?.stop();
+    idp?.closeAllConnections();
     await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
   });
 
@@ -130,9 +135,11 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(result.output).toEqual({ currency: 'XTS', rate: 1.25 });
     const sent = partner.calls('lookup-rate').at(-1)!;
     expect(sent.authorization).toBe(`Bearer ${SECRET}`);
-    expect(sent.meta?.['io.agentmesh/idempotency-key']).toBe('t:lookup-rate:1');
+    // A hash of the attempt's key: the partner learns no task or step ids.
+    expect(sent.meta?.['io.agentmesh/idempotency-key']).toBe(externalIdempotencyKey('t:lookup-rate:1'));
+    expect(sent.meta?.['io.agentmesh/idempotency-key']).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
     expect(partner.requests.some((r) => r.authorization.includes('caller-token'))).toBe(false);
-    expect(secretReads).toContain('partners/ledger');
+    expect(secretReads).toContain('mcp/partners/ledger');
   });
 
   test('a JSON text result is parsed; a plain text result is the text', async () => {
@@ -172,12 +179,78 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(partner.executed.filter((t) => t === 'book-payment').length).toBeGreaterThan(0);
   });
 
+  test('a non-idempotent tool: sending() is persisted before tools/call; resumed after a sent request, it is not called again', async () => {
+    const target = server(partner.url('/mcp'), partnerCaPem);
+    const order: string[] = [];
+    const first = {
+      ...call('book-payment', { amount: 3 }),
+      sending: async () => void order.push(`sending ${partner.calls('book-payment').length}`),
+    };
+    const before = partner.calls('book-payment').length;
+    await runner.run(first, target, () => undefined);
+    expect(order).toEqual([`sending ${before}`]);
+    // The agent restarted after that request went out: the resumed attempt fails, nothing is sent.
+    const requests = partner.requests.length;
+    const err = await failure(
+      runner.run({ ...call('book-payment', { amount: 3 }), resumes: { requestSent: true } }, target, () => undefined),
+    );
+    expect(err.code).toBe(Code.UNKNOWN);
+    expect(err.message).toContain('outcome unknown');
+    expect(partner.requests.length).toBe(requests);
+    // Resumed without a sent request (e.g. paused for the caller's token before sending): called.
+    const resumed = await runner.run(
+      { ...call('book-payment', { amount: 4 }), resumes: { requestSent: false } },
+      target,
+      () => undefined,
+    );
+    expect(resumed.output).toEqual({ booked: true, amount: 4 });
+    // An idempotent tool is called again whatever the earlier attempt sent.
+    const again = await runner.run({ ...call('greet', {}), resumes: { requestSent: true } }, target, () => undefined);
+    expect(again.output).toBe('hello from the partner');
+  });
+
   test('the same lost answer on an idempotent tool is UNAVAILABLE (safe to retry)', async () => {
     partner.loseAnswerOnce.add('greet');
     const err = await failure(
       runner.run(call('greet', {}), server(partner.url('/mcp'), partnerCaPem), () => undefined),
     );
     expect(err.code).toBe(Code.UNAVAILABLE);
+  });
+
+  test('403 insufficient_scope on tools/call is PERMISSION_DENIED, one request, not an unknown outcome', async () => {
+    partner.forbidden.add('book-payment');
+    const before = partner.calls('book-payment').length;
+    const err = await failure(
+      runner.run(call('book-payment', { amount: 2 }), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.forbidden.delete('book-payment');
+    expect(err.code).toBe(Code.PERMISSION_DENIED);
+    expect(err.message).toContain('Insufficient scope');
+    expect(partner.calls('book-payment').length - before).toBe(1);
+    expect(BREAKER_FAILURES.has(err.code) || RETRYABLE.has(err.code)).toBe(false);
+  });
+
+  test('an HTTP failure is reported by status only: a body echoing the bearer never reaches the message', async () => {
+    partner.echoAuthorization.add('greet');
+    const err = await failure(
+      runner.run(call('greet', {}), server(partner.url('/mcp'), partnerCaPem), () => undefined),
+    );
+    partner.echoAuthorization.delete('greet');
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toContain('HTTP 400');
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain('you sent');
+    // eslint-disable-next-line no-control-regex
+    expect(err.message).not.toMatch(/[\u0000-\u001f]/);
+  });
+
+  test('a stateful server: the session is ended (DELETE) after the call, also after a failed one', async () => {
+    const target = server(partner.url('/stateful/mcp'), partnerCaPem);
+    expect((await runner.run(call('greet', {}), target, () => undefined)).output).toBe('hello from the partner');
+    expect(partner.sessionsEnded).toHaveLength(1);
+    const err = await failure(runner.run(call('refuse-quote', { currency: 'XTS' }), target, () => undefined));
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(partner.sessionsEnded).toHaveLength(2);
   });
 
   test('a refused bearer is UNAUTHENTICATED', async () => {
@@ -244,13 +317,35 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     expect(err.message).toContain('outcome unknown');
   });
 
+  test("a token endpoint that never answers: the step fails DEADLINE_EXCEEDED at its deadline, also while another step's wait for the same token goes on", async () => {
+    const target = server(partner.url('/fresh/mcp'), partnerCaPem);
+    target.card.mcp!.auth = {
+      mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+      tokenUrl: tokenUrl.replace('/token', '/hang'),
+      clientId: 'bank',
+      secret: 'mcp/partners/ledger-client',
+      resource: '',
+      scopes: ['ledger'],
+    };
+    const before = partner.requests.length;
+    // A step with a minute to go asks first; its request is the one the endpoint holds.
+    const patient = new AbortController();
+    const waiting = runner.run({ ...call('greet', {}), signal: patient.signal }, target, () => undefined);
+    const err = await failure(runner.run(call('greet', {}, 300), target, () => undefined));
+    expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
+    expect(hanging.length).toBeGreaterThan(0);
+    patient.abort(new MeshError(Code.CANCELLED, 'task canceled'));
+    expect((await failure(waiting)).code).toBe(Code.CANCELLED);
+    expect(partner.requests.length).toBe(before);
+  });
+
   test("client credentials at the partner's authorization server; a token it stops accepting (401) is replaced once", async () => {
     const target = server(partner.url('/fresh/mcp'), partnerCaPem);
     target.card.mcp!.auth = {
       mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
       tokenUrl,
       clientId: 'bank',
-      secret: 'partners/ledger-client',
+      secret: 'mcp/partners/ledger-client',
       resource: '',
       scopes: ['ledger'],
     };

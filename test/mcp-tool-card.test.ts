@@ -1,7 +1,7 @@
 // Listing an external MCP server's tools with the official SDK client over HTTPS (its own CA, a
 // bearer token when it wants one, every page) and turning them into the card the registry keeps.
 import { McpAuthMode, type ExternalMcpServer } from '../gen/agentmesh/v1/card.js';
-import { httpsFetch, listMcpTools, McpListError, toolCardFromMcpTools, validateToolCard } from '../mesh/index.js';
+import { tlsFetch, listMcpTools, McpListError, toolCardFromMcpTools, validateToolCard } from '../mesh/index.js';
 import { startTestMcpServer, type TestMcpServer, type TestMcpTool } from './helpers/mcp-https-server.js';
 
 const ARGS = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
@@ -25,7 +25,7 @@ const SERVER: ExternalMcpServer = {
     clientId: '',
     secret: '',
     resource: '',
-    scopes: [],
+    scopes: ['weather.read'],
   },
   caPem: '',
   protocolVersion: '',
@@ -56,7 +56,7 @@ describe('listing an external MCP server', () => {
   });
 
   test('lists tools with their schemas, the server and the agreed protocol version', async () => {
-    const http = httpsFetch({ caPem: open.caPem });
+    const http = tlsFetch({ caPem: open.caPem });
     const listed = await listMcpTools(open.url, { fetch: http.fetch });
     http.close();
     expect(listed.server).toMatchObject({ name: 'weather', version: '3.1.0' });
@@ -70,14 +70,14 @@ describe('listing an external MCP server', () => {
   });
 
   test('every page of a paged listing', async () => {
-    const http = httpsFetch({ caPem: paged.caPem });
+    const http = tlsFetch({ caPem: paged.caPem });
     const listed = await listMcpTools(paged.url, { fetch: http.fetch });
     http.close();
     expect(listed.tools.map((t) => t.name)).toEqual(['tool-0', 'tool-1', 'tool-2', 'tool-3', 'tool-4']);
   });
 
   test('a 401 without a token, the listing with it; the token goes only in the Authorization header', async () => {
-    const http = httpsFetch({ caPem: guarded.caPem });
+    const http = tlsFetch({ caPem: guarded.caPem });
     const refused = await listMcpTools(guarded.url, { fetch: http.fetch }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(McpListError);
     expect((refused as McpListError).status).toBe(401);
@@ -91,7 +91,7 @@ describe('listing an external MCP server', () => {
   });
 
   test('trusts exactly the CA given: the system roots do not know the server, another CA is refused', async () => {
-    for (const fetcher of [httpsFetch(), httpsFetch({ caPem: guarded.caPem })]) {
+    for (const fetcher of [tlsFetch(), tlsFetch({ caPem: guarded.caPem })]) {
       const err = await listMcpTools(open.url, { fetch: fetcher.fetch }).catch((e: unknown) => e);
       fetcher.close();
       expect(err).toBeInstanceOf(McpListError);
@@ -100,7 +100,7 @@ describe('listing an external MCP server', () => {
   });
 
   test('the card: schemas as listed, idempotent only where the administrator says, hints not kept', async () => {
-    const http = httpsFetch({ caPem: open.caPem });
+    const http = tlsFetch({ caPem: open.caPem });
     const { tools, protocolVersion } = await listMcpTools(open.url, { fetch: http.fetch });
     http.close();
     const card = toolCardFromMcpTools(tools, CHOICE, { ...SERVER, protocolVersion });

@@ -49,7 +49,7 @@ function mcpCard(over: Partial = {}, mcp: NonNullable<Partial['mcp']> = {}): Too
     mcp: {
       url: 'https://weather.example/mcp',
       external: true,
-      auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/weather#token' },
+      auth: { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/weather#token' },
       caPem: '',
       protocolVersion: '2025-11-25',
       ...mcp,
@@ -246,7 +246,11 @@ describe('external MCP servers in the registry', () => {
       'card.mcp.auth.secret: must be <path> or <path>#<field>',
       mcpCard({}, { auth: { mode: STATIC, secret: 'a/../b#token' } }),
     ],
-    ['card.mcp.auth.secret: field after #', mcpCard({}, { auth: { mode: STATIC, secret: 'partners/weather#' } })],
+    [
+      'card.mcp.auth.secret: must name a secret under mcp/',
+      mcpCard({}, { auth: { mode: STATIC, secret: 'db/payments#password' } }),
+    ],
+    ['card.mcp.auth.secret: field after #', mcpCard({}, { auth: { mode: STATIC, secret: 'mcp/partners/weather#' } })],
     [
       'card.mcp.auth.client_id: required with a token_url',
       mcpCard({}, { auth: { mode: CC, tokenUrl: 'https://as.example/token', secret: 'partners/as' } }),
@@ -263,6 +267,20 @@ describe('external MCP servers in the registry', () => {
     [
       "card.mcp.auth.token_url: must be empty for TOKEN_EXCHANGE: only the mesh's token endpoint",
       mcpCard({}, { auth: { mode: TX, tokenUrl: 'https://as.example/token' } }),
+    ],
+    ['card.mcp.auth.scopes: required for TOKEN_EXCHANGE', mcpCard({}, { auth: { mode: TX } })],
+    ['card.mcp.auth.scopes: required without a token_url', mcpCard({}, { auth: { mode: CC } })],
+    [
+      'card.mcp.auth.resource: must be empty for TOKEN_EXCHANGE',
+      mcpCard({}, { auth: { mode: TX, scopes: ['read'], resource: 'urn:x' } }),
+    ],
+    ['card.mcp.url: a loopback or link-local address is refused', mcpCard({}, { url: 'https://127.0.0.1:8443/mcp' })],
+    ['card.mcp.url: a loopback or link-local address is refused', mcpCard({}, { url: 'https://[::1]/mcp' })],
+    ['card.mcp.url: a loopback or link-local address is refused', mcpCard({}, { url: 'https://169.254.169.254/mcp' })],
+    ['card.mcp.url: a loopback or link-local address is refused', mcpCard({}, { url: 'https://localhost/mcp' })],
+    [
+      'card.mcp.auth.token_url: a loopback or link-local address is refused',
+      mcpCard({}, { auth: { mode: CC, tokenUrl: 'https://127.0.0.2/token', clientId: 'c', secret: 'mcp/as' } }),
     ],
     ['card.mcp.auth.scopes[1]: not an OAuth scope', mcpCard({}, { auth: { mode: TX, scopes: ['read', 'a b'] } })],
     ['card.mcp.auth.scopes[1]: duplicate scope', mcpCard({}, { auth: { mode: TX, scopes: ['read', 'read'] } })],

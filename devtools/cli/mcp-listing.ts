@@ -1,6 +1,20 @@
 // Listing an external MCP server's tools for `agentmesh register mcp`, as the administrator.
-import { httpsFetch, listMcpTools, McpListError, type ListedMcpTools } from '../../mesh/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { listMcpTools, McpListError, notAMeshWorkload, tlsFetch, type ListedMcpTools } from '../../mesh/index.js';
 import { CliError } from './cli-error.js';
+import { meshFilePath } from './connection.js';
+
+/** The running mesh's trust domain (mesh.json), if there is one to read. */
+function meshTrustDomain(): string | undefined {
+  try {
+    const path = meshFilePath();
+    if (!existsSync(path)) return undefined;
+    const { trustDomain } = JSON.parse(readFileSync(path, 'utf8')) as { trustDomain?: unknown };
+    return typeof trustDomain === 'string' && trustDomain ? trustDomain : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The bearer token for listing, from the environment variable named by --bearer-env (never stored). */
 export function listingHeaders(variable: string | undefined): Record<string, string> {
@@ -10,9 +24,13 @@ export function listingHeaders(variable: string | undefined): Record<string, str
   return { authorization: `Bearer ${token}` };
 }
 
-/** Lists the server's tools as agents will reach it (trusting exactly `caPem`, else the system roots); one-line errors. */
+/**
+ * Lists the server's tools as agents will reach it (trusting exactly `caPem`, else the system
+ * roots; a certificate of the mesh's trust domain refused, when mesh.json names it); one-line errors.
+ */
 export async function listTools(url: string, caPem: string, bearerEnv: string | undefined): Promise<ListedMcpTools> {
-  const http = httpsFetch({ caPem });
+  const trustDomain = meshTrustDomain();
+  const http = tlsFetch({ caPem, ...(trustDomain ? { checkServer: notAMeshWorkload(trustDomain) } : {}) });
   try {
     return await listMcpTools(url, {
       fetch: http.fetch,

@@ -107,6 +107,8 @@ function serviceEnv(
   if (i.mcpPort) env.AGENTMESH_MCP_PORT = String(i.mcpPort);
   if (registry && s.kind !== 'registry') env.AGENTMESH_REGISTRY_ADDRESS = addressesOf(registry).join(',');
   if (plan.database && STATEFUL.includes(s.kind)) env.DATABASE_URL = plan.database;
+  // A local mesh: MCP servers on this machine (127.0.0.1) may be registered.
+  if (s.kind === 'registry') env.AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP = 'true';
   if (s.kind === 'console') env.AGENTMESH_CONSOLE_MESH_FILE = join(plan.home, 'mesh.json');
   return env;
 }

@@ -1,7 +1,13 @@
 import { McpAuthMode, type ExternalMcpServer } from '../../gen/agentmesh/v1/card.js';
 import { Code } from '../core/index.js';
 import { externalEndpointOf, isExternalCardJson } from './external-card.js';
-import { checkExternalMcpServer, mcpAddressOf, parseExternalHttpsUrl, parseMcpSecretRef } from './external-mcp.js';
+import {
+  checkExternalMcpServer,
+  isLoopbackOrLinkLocal,
+  mcpAddressOf,
+  parseExternalHttpsUrl,
+  parseMcpSecretRef,
+} from './external-mcp.js';
 
 const server = (over: Partial<ExternalMcpServer> = {}, auth: Partial<ExternalMcpServer['auth']> = {}) =>
   ({
@@ -15,7 +21,7 @@ const server = (over: Partial<ExternalMcpServer> = {}, auth: Partial<ExternalMcp
       clientId: '',
       secret: '',
       resource: '',
-      scopes: [],
+      scopes: ['weather.read'],
       ...auth,
     },
     ...over,
@@ -56,9 +62,15 @@ describe('external MCP server validation', () => {
   });
 
   test('secret references: <path> or <path>#<field>', () => {
-    expect(parseMcpSecretRef('partners/weather')).toEqual({ path: 'partners/weather' });
-    expect(parseMcpSecretRef('partners/weather#api_key')).toEqual({ path: 'partners/weather', field: 'api_key' });
-    for (const bad of ['', '/abs', 'a//b', 'a/../b', 'a b', 'a#', 'a#b#c', 'a#f ield'])
+    expect(parseMcpSecretRef('mcp/partners/weather')).toEqual({ path: 'mcp/partners/weather' });
+    expect(parseMcpSecretRef('mcp/partners/weather#api_key')).toEqual({
+      path: 'mcp/partners/weather',
+      field: 'api_key',
+    });
+    // Only secrets under mcp/: an entry cannot have agents send another of their secrets out.
+    for (const outside of ['db/payments#password', 'mcp', 'mcpx/a', 'partners/weather#api_key'])
+      expect(refusal(() => parseMcpSecretRef(outside)).message).toContain('must name a secret under mcp/');
+    for (const bad of ['', '/abs', 'a//b', 'a/../b', 'mcp/../db', 'a b', 'a#', 'a#b#c', 'mcp/a#f ield'])
       expect(refusal(() => parseMcpSecretRef(bad)).message).toMatch(/^card\.mcp\.auth\.secret: /);
   });
 
@@ -66,7 +78,30 @@ describe('external MCP server validation', () => {
     [{}, {}, undefined],
     [
       {},
-      { mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, scopes: ['weather.read'], resource: 'https://x' },
+      { mode: McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE, resource: 'https://x' },
+      'card.mcp.auth.resource: must be empty for TOKEN_EXCHANGE',
+    ],
+    [{}, { scopes: [] }, 'card.mcp.auth.scopes: required for TOKEN_EXCHANGE'],
+    [
+      {},
+      { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS, scopes: [] },
+      'card.mcp.auth.scopes: required without a token_url',
+    ],
+    [
+      {},
+      { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS, resource: 'https://x' },
+      'card.mcp.auth.resource: must be empty without a token_url',
+    ],
+    [
+      {},
+      {
+        mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+        tokenUrl: 'https://as.example/token',
+        clientId: 'mesh',
+        secret: 'mcp/partners/as',
+        resource: 'urn:partner:weather',
+        scopes: [],
+      },
       undefined,
     ],
     [{}, { mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS }, undefined],
@@ -76,11 +111,11 @@ describe('external MCP server validation', () => {
         mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
         tokenUrl: 'https://as.example/token',
         clientId: 'mesh',
-        secret: 'partners/as#client_secret',
+        secret: 'mcp/partners/as#client_secret',
       },
       undefined,
     ],
-    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'partners/key' }, undefined],
+    [{}, { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'mcp/partners/key', scopes: [] }, undefined],
     [{ external: false }, {}, 'card.mcp.external'],
     [{}, { mode: McpAuthMode.UNRECOGNIZED }, 'card.mcp.auth.mode'],
     [{}, { clientId: 'x' }, 'card.mcp.auth.client_id: must be empty for TOKEN_EXCHANGE'],
@@ -100,12 +135,44 @@ describe('external MCP server validation', () => {
       { mode: McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET, secret: 'k', resource: 'r' },
       'card.mcp.auth.resource: must be empty for STATIC_SECRET',
     ],
-    [{}, { resource: 'a b' }, 'card.mcp.auth.resource'],
+    [
+      {},
+      {
+        mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+        tokenUrl: 'https://as.example/token',
+        clientId: 'mesh',
+        secret: 'mcp/partners/as',
+        resource: 'a b',
+      },
+      'card.mcp.auth.resource: must be a URI',
+    ],
     [{ protocolVersion: '2025 11' }, {}, 'card.mcp.protocol_version'],
   ])('server %j auth %j: %s', (over, auth, problem) => {
     const check = () => checkExternalMcpServer(server(over, auth));
     if (problem === undefined) expect(check().href).toBe('https://tools.example/mcp');
     else expect(refusal(check).message).toContain(problem);
+  });
+
+  test('loopback and link-local hosts by spelling', () => {
+    for (const url of [
+      'https://127.0.0.1/mcp',
+      'https://127.9.9.9/mcp',
+      'https://0.0.0.0/mcp',
+      'https://169.254.169.254/mcp',
+      'https://localhost:8443/mcp',
+      'https://api.localhost/mcp',
+      'https://[::1]/mcp',
+      'https://[fe80::1]/mcp',
+      'https://[::ffff:127.0.0.1]/mcp',
+    ])
+      expect([url, isLoopbackOrLinkLocal(new URL(url).hostname)]).toEqual([url, true]);
+    for (const url of [
+      'https://10.0.0.1/mcp',
+      'https://tools.example/mcp',
+      'https://[2001:db8::1]/mcp',
+      'https://128.0.0.1/',
+    ])
+      expect([url, isLoopbackOrLinkLocal(new URL(url).hostname)]).toEqual([url, false]);
   });
 
   test('stored tool cards: the URL is the one endpoint, a broken one gives none', () => {

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { McpAuthMode, type ExternalMcpServer, type McpAuth } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
 
@@ -44,13 +45,22 @@ export function parseExternalHttpsUrl(raw: string, field: string): URL {
   return url;
 }
 
-/** Splits a secret reference `<path>#<field>` (field optional); INVALID_ARGUMENT names `field`. */
+/**
+ * The folder of the secrets provider MCP secret references must be in. An entry names a secret
+ * that agents send to its URL: confined to this folder, a registry administrator cannot have an
+ * agent send any other of its secrets (a database password) to a server of their choosing.
+ */
+export const MCP_SECRET_PREFIX = 'mcp/';
+
+/** Splits a secret reference `<path>#<field>` (field optional, path under mcp/); INVALID_ARGUMENT names `field`. */
 export function parseMcpSecretRef(ref: string, field = 'card.mcp.auth.secret'): { path: string; field?: string } {
   const hash = ref.indexOf('#');
   const path = hash < 0 ? ref : ref.slice(0, hash);
   const name = hash < 0 ? undefined : ref.slice(hash + 1);
   if (path.length > 256 || !SECRET_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..'))
     throw invalid(field, `must be <path> or <path>#<field>, the path made of / separated names (got ${quoted(ref)})`);
+  if (!path.startsWith(MCP_SECRET_PREFIX) || path.length === MCP_SECRET_PREFIX.length)
+    throw invalid(field, `must name a secret under ${MCP_SECRET_PREFIX} (got ${quoted(ref)})`);
   if (name !== undefined && !SECRET_FIELD.test(name))
     throw invalid(field, `field after # must be a name of letters, digits, . _ - (got ${quoted(name)})`);
   return name === undefined ? { path } : { path, field: name };
@@ -91,12 +101,28 @@ function checkAuth(auth: McpAuth | undefined, field: string): void {
       // The mesh's own authorization server: agents use their workload credentials, nothing else.
       if (has('clientId')) throw refuse('client_id', 'must be empty without a token_url (agents use their own)');
       if (has('secret')) throw refuse('secret', 'must be empty without a token_url (agents use their own credentials)');
+      // Without named scopes the mesh grants every scope of the agent, in a token sent out of the mesh.
+      if (!auth.scopes.length)
+        throw refuse(
+          'scopes',
+          'required without a token_url: a mesh token naming none carries every scope of the agent',
+        );
+      if (has('resource'))
+        throw refuse('resource', 'must be empty without a token_url (the mesh token is for the registered name)');
     }
   } else if (mode === McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE) {
     // Exchanging a caller's token elsewhere would send the caller's token out of the mesh.
     if (has('tokenUrl')) throw refuse('token_url', "must be empty for TOKEN_EXCHANGE: only the mesh's token endpoint");
     if (has('clientId')) throw refuse('client_id', 'must be empty for TOKEN_EXCHANGE (agents use their own)');
     if (has('secret')) throw refuse('secret', 'must be empty for TOKEN_EXCHANGE (agents use their own credentials)');
+    // Agents refuse it too: a token exchanged without named scopes carries every scope of the caller.
+    if (!auth.scopes.length)
+      throw refuse(
+        'scopes',
+        'required for TOKEN_EXCHANGE: an exchanged token naming none carries every scope of the caller',
+      );
+    if (has('resource'))
+      throw refuse('resource', 'must be empty for TOKEN_EXCHANGE (the exchanged token is for the registered name)');
   } else throw refuse('mode', 'required: CLIENT_CREDENTIALS, TOKEN_EXCHANGE or STATIC_SECRET');
   if (has('secret')) parseMcpSecretRef(auth.secret, `${field}.secret`);
   if (has('resource') && (auth.resource.length > 512 || /\s/.test(auth.resource)))
@@ -122,6 +148,31 @@ export function checkExternalMcpServer(mcp: ExternalMcpServer | undefined, field
   if (mcp.protocolVersion && !PROTOCOL_VERSION.test(mcp.protocolVersion))
     throw invalid(`${field}.protocol_version`, `not an MCP protocol version (got ${quoted(mcp.protocolVersion, 40)})`);
   return url;
+}
+
+/**
+ * Whether a URL host is this machine or link-local by its spelling: localhost (and *.localhost),
+ * 127.0.0.0/8, 0.0.0.0, 169.254.0.0/16, ::1, ::, fe80::/10, and those IPv4 addresses mapped into
+ * IPv6. A DNS name that resolves there is not seen (nothing is resolved).
+ */
+export function isLoopbackOrLinkLocal(hostname: string): boolean {
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const v4 = (ip: string) => /^(127\.\d+\.\d+\.\d+|0\.0\.0\.0|169\.254\.\d+\.\d+)$/.test(ip);
+  if (isIP(host) === 4) return v4(host);
+  if (isIP(host) !== 6) return false;
+  if (host === '::1' || host === '::' || /^fe[89ab][0-9a-f]?:/.test(host)) return true;
+  // ::ffff:127.0.0.1, which the URL parser writes as ::ffff:7f00:1.
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return v4(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+  }
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.test(host) && v4(host.slice(7));
 }
 
 /** host:port of an https URL, the port 443 when the URL names none. */

@@ -8,7 +8,13 @@ export {
   isExternalCardJson,
   parseExternalA2aCard,
 } from './external-card.js';
-export { checkExternalMcpServer, mcpAddressOf, parseExternalHttpsUrl, parseMcpSecretRef } from './external-mcp.js';
+export {
+  checkExternalMcpServer,
+  isLoopbackOrLinkLocal,
+  mcpAddressOf,
+  parseExternalHttpsUrl,
+  parseMcpSecretRef,
+} from './external-mcp.js';
 export { compileNamePattern, globMatches, MAX_PATTERN_LENGTH } from './name-pattern.js';
 export type { NameMatcher } from './name-pattern.js';
 export { compareMatches, compileScope, matchCandidate } from './scope-match.js';

@@ -123,7 +123,17 @@ describe('compileAgentOptions', () => {
     });
   });
 
+  test('the MCP secret prefix: mcp/ by default, a folder below it from the environment or the option', () => {
+    expect(compileAgentOptions(NAME, {}, { AGENTMESH_DATA_DIR: dir }).mcpSecretPrefix).toBe('mcp/');
+    const env = { AGENTMESH_DATA_DIR: dir, AGENTMESH_MCP_SECRET_PREFIX: 'mcp/payments/' };
+    expect(compileAgentOptions(NAME, {}, env).mcpSecretPrefix).toBe('mcp/payments/');
+    expect(compileAgentOptions(NAME, { mcpSecretPrefix: 'mcp/x/' }, env).mcpSecretPrefix).toBe('mcp/x/');
+  });
+
   test.each([
+    ['AGENTMESH_MCP_SECRET_PREFIX must be mcp/', {}, { AGENTMESH_MCP_SECRET_PREFIX: 'db/' }],
+    ['AGENTMESH_MCP_SECRET_PREFIX must be mcp/', {}, { AGENTMESH_MCP_SECRET_PREFIX: 'mcp' }],
+    ['option mcpSecretPrefix must be mcp/', { mcpSecretPrefix: '' }, {}],
     ['AGENTMESH_A2A_CARD_PORT', {}, { AGENTMESH_A2A_CARD_PORT: '70000' }],
     ['AGENTMESH_A2A_CARD_ORIGIN must be an origin', {}, { AGENTMESH_A2A_CARD_ORIGIN: 'https://a/path' }],
     ['option a2aCard.origin must be an origin', { a2aCard: { origin: 'agent:8443' } }, {}],

@@ -23,6 +23,9 @@ const ROLE = /^[^\s,]+$/;
 /** An origin the card is advertised at: scheme, host and port, nothing after. */
 const ORIGIN = /^https?:\/\/[^/?#\s]+$/;
 const ORIGIN_MESSAGE = 'must be an origin, http(s)://host[:port] with no path';
+/** mcp/ or a folder below it (the registry accepts no MCP secret reference outside mcp/). */
+const MCP_PREFIX = /^mcp\/([A-Za-z0-9_-][A-Za-z0-9_.-]*\/)*$/;
+const MCP_PREFIX_MESSAGE = 'must be mcp/ or a folder below it, ending with /';
 
 /** The environment variables an agent reads beyond the service kit's; each has an AgentOptions counterpart. */
 const agentEnvSchema = z.object({
@@ -54,6 +57,8 @@ const agentEnvSchema = z.object({
   AGENTMESH_A2A_CARD_HOST: z.string().min(1).optional(),
   /** The origin the card is advertised at (default: the bound host and port). */
   AGENTMESH_A2A_CARD_ORIGIN: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
+  /** The folder of the secrets provider external MCP entries may name secrets in. */
+  AGENTMESH_MCP_SECRET_PREFIX: z.string().regex(MCP_PREFIX, MCP_PREFIX_MESSAGE).default('mcp/'),
 });
 
 /** A model alias for LLM steps: the model name, and the endpoint when not OPENAI_BASE_URL. */
@@ -95,6 +100,8 @@ export interface AgentOptions extends ServiceOptions {
    * advertised origin (AGENTMESH_A2A_CARD_ORIGIN, default the bound host:port).
    */
   a2aCard?: A2aCardOptions;
+  /** The folder external MCP entries may name secrets in (AGENTMESH_MCP_SECRET_PREFIX, default "mcp/"). */
+  mcpSecretPrefix?: string;
 }
 
 /** Where the agent serves its public A2A card (A2A §8.2): code options over AGENTMESH_A2A_CARD_*. */
@@ -121,6 +128,8 @@ export interface CompiledAgentOptions {
   store: { opened: Store } | { config: StateConfig };
   /** The card server's port and interface (undefined: AGENTMESH_HOST), and its advertised origin (undefined: the bound one). */
   a2aCard: { port: number; host?: string; origin?: string };
+  /** The folder external MCP entries may name secrets in. */
+  mcpSecretPrefix: string;
 }
 
 const routesSchema = z.record(
@@ -158,6 +167,7 @@ const agentOptionsSchema = z.object({
       origin: z.string().regex(ORIGIN, ORIGIN_MESSAGE).optional(),
     })
     .optional(),
+  mcpSecretPrefix: z.string().regex(MCP_PREFIX, MCP_PREFIX_MESSAGE).optional(),
 });
 
 /** Routes of AGENTMESH_COLLABORATOR_ADDRESSES, by kind. */
@@ -220,5 +230,6 @@ export function compileAgentOptions(
       host: o.a2aCard?.host ?? e.AGENTMESH_A2A_CARD_HOST,
       origin: o.a2aCard?.origin ?? e.AGENTMESH_A2A_CARD_ORIGIN,
     },
+    mcpSecretPrefix: o.mcpSecretPrefix ?? e.AGENTMESH_MCP_SECRET_PREFIX,
   };
 }

@@ -501,6 +501,21 @@ export class AgentRuntime {
           );
           this.feed.emit(taskId);
         },
+        // A second RUNNING transition of the same attempt: after a crash, executionState sees the request went out.
+        requestSending: async (stepId, attempt, idempotencyKey) => {
+          await this.ownership.fenced(taskId, run, () =>
+            this.o.store.atomically(async (tx) => {
+              await tx.tasks.fence(taskId, lease);
+              await tx.steps.record(taskId, {
+                stepId,
+                state: StepState.STEP_STATE_RUNNING,
+                attempt,
+                principal: this.name,
+                detail: { idempotencyKey, requestSent: true },
+              });
+            }),
+          );
+        },
         stepFinished: async (e, choice) => {
           // One transaction: after a crash a step is either finished with all its records, or to be resumed.
           await this.ownership.fenced(taskId, run, () =>
@@ -618,7 +633,15 @@ export class AgentRuntime {
   }
 
   private async executionState(taskId: string): Promise<ExecutionState> {
-    const state: ExecutionState = { outputs: {}, skipped: [], interrupted: {}, interruptedKeys: {}, answers: {} };
+    const state: ExecutionState = {
+      outputs: {},
+      skipped: [],
+      interrupted: {},
+      interruptedKeys: {},
+      interruptedSent: [],
+      answers: {},
+    };
+    const sent = new Set<string>();
     const finished = new Set<string>();
     for (const r of await this.o.store.records.list(taskId)) {
       if (r.kind === 'step') {
@@ -632,10 +655,14 @@ export class AgentRuntime {
     for (const t of await this.o.store.steps.list(taskId)) {
       if (t.state === StepState.STEP_STATE_RUNNING && !finished.has(t.stepId)) {
         state.interrupted[t.stepId] = t.attempt;
-        const key = (t.detail as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;
-        if (typeof key === 'string') state.interruptedKeys![t.stepId] = key;
+        const detail = t.detail as { idempotencyKey?: unknown; requestSent?: unknown } | undefined;
+        if (typeof detail?.idempotencyKey === 'string') state.interruptedKeys![t.stepId] = detail.idempotencyKey;
+        // The latest RUNNING transition decides: a later attempt's start clears an earlier one's mark.
+        if (detail?.requestSent === true) sent.add(t.stepId);
+        else sent.delete(t.stepId);
       }
     }
+    state.interruptedSent = [...sent];
     return state;
   }
 

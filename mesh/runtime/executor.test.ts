@@ -4,6 +4,7 @@ import { Code, MeshError } from '../core/index.js';
 import {
   authorityRequired,
   execute,
+  outcomeUnknown,
   type ExecutionState,
   type ExecutorOptions,
   type StepCall,
@@ -268,6 +269,55 @@ describe('executor', () => {
       h.state({ outputs: { a: { ok: true } }, interrupted: { b: 2 } }),
     );
     expect(h.calls.map((c) => c.idempotencyKey)).toEqual(['t1:b:2']);
+  });
+
+  test('sending() is persisted by the hooks; a resumed attempt learns whether its request had gone out', async () => {
+    const h = harness(async (call) => {
+      await call.sending?.();
+      return { resumes: call.resumes ?? null };
+    });
+    const sending: string[] = [];
+    const hooks = {
+      stepStarted: async () => undefined,
+      stepFinished: async () => undefined,
+      substituted: async () => undefined,
+      requestSending: async (id: string, attempt: number, key: string) => void sending.push(`${id}#${attempt} ${key}`),
+    };
+    const p = plan([tool('a'), tool('b')]);
+    const outcome = await h.run(
+      p,
+      h.state({ interrupted: { a: 2, b: 1 }, interruptedSent: ['a'] }),
+      undefined,
+      undefined,
+      {
+        hooks,
+      },
+    );
+    expect(outcome).toEqual({
+      status: 'completed',
+      outputs: {
+        a: { resumes: { childTask: undefined, requestSent: true } },
+        b: { resumes: { childTask: undefined, requestSent: false } },
+      },
+    });
+    expect(sending.sort()).toEqual(['a#2 t1:a:2', 'b#1 t1:b:1']);
+  });
+
+  test("a sibling's failure does not hide an unknown outcome: the stopped step keeps UNKNOWN and its reason", async () => {
+    const h = harness((call) =>
+      call.step.id === 'bad'
+        ? new Promise((_r, reject) => setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'no')), 20))
+        : new Promise((_r, reject) =>
+            call.signal.addEventListener('abort', () =>
+              reject(outcomeUnknown('outcome unknown: the call was sent and then stopped')),
+            ),
+          ),
+    );
+    const outcome = await h.run(plan([tool('pay'), tool('bad')]));
+    expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad' });
+    const pay = h.finished.find((f) => f.stepId === 'pay')!;
+    expect(pay.reason).toContain('outcome unknown');
+    expect(pay.attempts.map((a) => a.code)).toEqual(['UNKNOWN']);
   });
 
   test('cancellation stops outstanding steps', async () => {

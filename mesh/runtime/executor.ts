@@ -36,10 +36,18 @@ export interface StepCall {
   /** Called when the runner stopped what the attempt started (canceled the child task): a retry must not take it up again. */
   childTaskStopped?(): void;
   /**
+   * Persists that this attempt's request is about to go out (resolves once durable). A runner
+   * whose collaborator cannot recognise a re-sent request calls it just before sending, so that
+   * after a crash the resumed attempt knows whether the first may have acted.
+   */
+  sending?(): Promise<void>;
+  /**
    * Set when this attempt re-sends the key of an earlier one that failed ambiguously (or was cut off
    * by a restart): the child task that attempt recorded, if any, to be taken up instead of re-sent.
+   * `requestSent`: the attempt cut off by a restart had called sending() (its request may have
+   * acted). Not set for a retry in the same process: the runner classified that failure itself.
    */
-  resumes?: { childTask?: TaskRef };
+  resumes?: { childTask?: TaskRef; requestSent?: boolean };
 }
 
 /** What a runner reports of a successful call. */
@@ -99,6 +107,8 @@ export interface ExecutionHooks {
   /** `choice` is the collaborator that produced the step's output, when the runner reported one. */
   stepFinished(execution: StepExecution, choice?: CollaboratorChoice): Promise<void>;
   substituted(log: Substitution[]): Promise<void>;
+  /** Persists that the attempt's request is going out (StepCall.sending); restored as ExecutionState.interruptedSent. */
+  requestSending?(stepId: string, attempt: number, idempotencyKey: string): Promise<void>;
 }
 
 /** What is already known when (re)starting: outputs of finished steps, interrupted attempts, answers from people. */
@@ -109,6 +119,8 @@ export interface ExecutionState {
   interrupted: Record<string, number>;
   /** The idempotency key each interrupted attempt was sent with, when it is not its own (see keyAfter). */
   interruptedKeys?: Record<string, string>;
+  /** Interrupted steps whose attempt had sent its request (StepCall.sending): it may have acted. */
+  interruptedSent?: string[];
   /** Answers given with ProvideInput, by human step id. */
   answers: Record<string, unknown>;
 }
@@ -414,7 +426,7 @@ async function attemptStep(
     earlier?.idempotencyKey === key
       ? { childTask: earlier.childTask }
       : a.resumed
-        ? { childTask: undefined }
+        ? { childTask: undefined, requestSent: o.state.interruptedSent?.includes(step.id) ?? false }
         : undefined;
   const started = new Date();
   const record: StepAttempt = {
@@ -460,6 +472,7 @@ async function attemptStep(
       deadline: started.getTime() + timeoutMs,
       childTaskCreated: (ref) => void (record.childTask = ref),
       childTaskStopped: () => void (stopped = true),
+      sending: () => o.hooks.requestSending?.(step.id, attempt, key) ?? Promise.resolve(),
       resumes,
     });
     called = true;
@@ -498,8 +511,9 @@ async function attemptStep(
         MeshError.from(err).code === Code.DEADLINE_EXCEEDED &&
         Date.now() >= started.getTime() + timeoutMs - DEADLINE_SLACK_MS);
     const outOfBudget = deadlinePassed && timeoutMs < stepTimeoutMs;
+    // An unknown outcome stays what it is: "stopped" would hide that the collaborator may have acted.
     const error =
-      o.stop.aborted && !called
+      o.stop.aborted && !called && !isOutcomeUnknown(err)
         ? stoppedBySibling(o)
         : deadlinePassed && !called && !isOutcomeUnknown(err)
           ? new MeshError(

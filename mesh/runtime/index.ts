@@ -64,8 +64,8 @@ export type {
   ModelAlias,
 } from './agent-options.js';
 export { defaultAgentPolicy, defaultToolPolicy } from './default-policy.js';
-export { httpsFetch } from './mcp/https-fetch.js';
-export type { HttpsFetch, HttpsFetchLike, HttpsFetchOptions } from './mcp/https-fetch.js';
+export { notAMeshWorkload, tlsFetch } from './mcp/tls-fetch.js';
+export type { FetchLike, TlsFetch, TlsFetchOptions } from './mcp/tls-fetch.js';
 export { listMcpTools, McpListError } from './mcp/list-mcp-tools.js';
 export type { ListedMcpTools, ListMcpToolsOptions } from './mcp/list-mcp-tools.js';
 export { mcpToolHints, toolCardFromMcpTools, toolDefinitionOf } from './mcp/mcp-tool-card.js';

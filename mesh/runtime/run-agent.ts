@@ -150,6 +150,8 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
           meshToken: (audience, scopes) => tokens.getToken(audience, scopes),
           exchange: (subject, audience, scopes) => tokens.exchange(subject, audience, scopes),
           readSecret: (path) => kit.secrets.read(path),
+          secretPrefix: options.mcpSecretPrefix,
+          trustDomain: transport.options.trustDomain,
         }),
         trustDomain: transport.options.trustDomain,
         clientInfo: { name: card.name, version: card.version },
@@ -159,6 +161,7 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
         tools.close();
         agents.close();
         external.close();
+        mcp.close();
       });
 
       const aliases = options.models;

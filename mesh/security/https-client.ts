@@ -1,6 +1,7 @@
 import { request } from 'node:https';
 import { request as plainRequest } from 'node:http';
 import { isIP } from 'node:net';
+import { checkServerIdentity as checkHost, type PeerCertificate } from 'node:tls';
 
 /** An HTTP answer with its body read. */
 export interface HttpAnswer {
@@ -18,6 +19,10 @@ export interface HttpRequestOptions {
   ca?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** A longer answer body fails the request (default: unbounded). */
+  maxBodyBytes?: number;
+  /** Extra TLS check of the server's certificate (the host name is checked first, as always). */
+  checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
 /**
@@ -38,10 +43,24 @@ export function httpRequest(url: string, options: HttpRequestOptions = {}): Prom
         ...(isIP(target.hostname) ? { servername: '' } : {}),
         timeout: options.timeoutMs ?? 10_000,
         signal: options.signal,
+        // A socket or TLS session of the shared agent could skip the check: its own connection then.
+        ...(options.checkServerIdentity
+          ? {
+              agent: false,
+              checkServerIdentity: (host: string, cert: PeerCertificate) =>
+                checkHost(host, cert) ?? options.checkServerIdentity!(host, cert),
+            }
+          : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (options.maxBodyBytes !== undefined && size > options.maxBodyBytes)
+            return void req.destroy(new Error(`answer of ${target.origin} longer than ${options.maxBodyBytes} bytes`));
+          chunks.push(c);
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,

@@ -96,6 +96,8 @@ export async function startRegistry(
       AGENTMESH_OAUTH_ISSUER: issuer,
       AGENTMESH_OAUTH_JWKS_URL: `${issuer}/oauth2/jwks`,
       AGENTMESH_OAUTH_TOKEN_URL: `${issuer}/oauth2/token`,
+      // Test meshes run on one machine: their partners' MCP servers listen on 127.0.0.1.
+      AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP: 'true',
       ...extra,
     },
     logFile: home.logFile(name),

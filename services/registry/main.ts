@@ -14,6 +14,7 @@ const leaseConfigSchema = z.object({
   AGENTMESH_REGISTRY_LEASE_MIN_MS: millis().default(2_000),
   AGENTMESH_REGISTRY_LEASE_MAX_MS: millis().default(300_000),
   AGENTMESH_REGISTRY_SWEEP_MS: millis().default(1_000),
+  AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP: z.enum(['true', 'false']).default('false'),
 });
 
 await runMeshService(
@@ -31,7 +32,8 @@ await runMeshService(
       registry.stop();
       await store.close();
     });
-    await kit.serve(kit.createServer().add(RegistryServiceService, registryService(registry)));
+    const allowLoopbackMcp = c.AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP === 'true';
+    await kit.serve(kit.createServer().add(RegistryServiceService, registryService(registry, { allowLoopbackMcp })));
   },
   { policy: fileURLToPath(new URL('./policy.json', import.meta.url)) },
 );

@@ -1,6 +1,6 @@
 import { AgentCard, EntryKind, Lifecycle, ToolCard, type RegistryEntry } from '../../gen/agentmesh/v1/card.js';
 import { RegistryServiceService, type WatchResponse, ChangeType } from '../../gen/agentmesh/v1/registry_service.js';
-import { ENTRY_NAME, validateAgentCard, validateToolCard } from '../../mesh/index.js';
+import { ENTRY_NAME, isLoopbackOrLinkLocal, validateAgentCard, validateToolCard } from '../../mesh/index.js';
 import { Code, MeshError, type CallContext, type ServiceImplementation } from '../../mesh/index.js';
 import type { Principal } from '../../mesh/index.js';
 import { LIFECYCLE_NAMES, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
@@ -49,7 +49,34 @@ const agentOf = (e: RegistryEntry) => (e.card?.$case === 'agent' ? e.card.agent 
 const toolOf = (e: RegistryEntry) => (e.card?.$case === 'tool' ? e.card.tool : undefined);
 
 /** RegistryService over the registry model: validation, paging and the wire shapes. */
-export function registryService(registry: Registry): ServiceImplementation<typeof RegistryServiceService> {
+/** Registry service settings. */
+export interface RegistryServiceOptions {
+  /** Accept external MCP servers on loopback or link-local addresses (AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP; a mesh on one machine). */
+  allowLoopbackMcp?: boolean;
+}
+
+/**
+ * External MCP servers (and their token endpoints) on this machine's or a link-local address are
+ * refused unless the operator allows them: agents would send credentials to whatever listens
+ * there on their own host (the mesh's own ports, in a local mesh).
+ */
+function checkNotLoopback(card: ToolCard): void {
+  const urls: [string, string][] = [
+    ['card.mcp.url', card.mcp?.url ?? ''],
+    ['card.mcp.auth.token_url', card.mcp?.auth?.tokenUrl ?? ''],
+  ];
+  for (const [field, url] of urls)
+    if (url && isLoopbackOrLinkLocal(new URL(url).hostname))
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `${field}: a loopback or link-local address is refused (the registry allows them with AGENTMESH_REGISTRY_ALLOW_LOOPBACK_MCP=true, for a mesh on one machine)`,
+      );
+}
+
+export function registryService(
+  registry: Registry,
+  options: RegistryServiceOptions = {},
+): ServiceImplementation<typeof RegistryServiceService> {
   return {
     async registerAgent(req, ctx) {
       const card = validateAgentCard(req.card ? AgentCard.fromPartial(req.card) : undefined);
@@ -170,6 +197,7 @@ export function registryService(registry: Registry): ServiceImplementation<typeo
         throw new MeshError(Code.PERMISSION_DENIED, `registering an external tool service needs scope ${ADMIN_SCOPE}`);
       // The admin check first: a caller without the scope learns nothing from validation.
       const card = validateToolCard(req.card ? ToolCard.fromPartial(req.card) : undefined, { external: true });
+      if (!options.allowLoopbackMcp) checkNotLoopback(card);
       return registry.registerExternal(
         'tool',
         { ...card, endpoints: [], lifecycle: Lifecycle.LIFECYCLE_UNSPECIFIED },

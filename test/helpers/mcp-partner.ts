@@ -6,6 +6,8 @@
 // to its first call (nothing done); a tool in `loseAnswerOnce` acts and then the connection drops;
 // a tool in `hold` acts and answers only when released.
 import { createServer, type Server } from 'node:https';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
@@ -29,6 +31,14 @@ export class McpPartner {
   readonly unavailableOnce = new Set<string>();
   /** Tools whose first execution's answer is lost (the connection is destroyed after the handler ran). */
   readonly loseAnswerOnce = new Set<string>();
+  /** Tools whose tools/call is answered 403 insufficient_scope (as agentmesh's MCP servers refuse by policy). */
+  readonly forbidden = new Set<string>();
+  /** Tools whose tools/call is answered 400 with a body echoing the request's Authorization header (and a terminal escape). */
+  readonly echoAuthorization = new Set<string>();
+  /** Sessions of /stateful/mcp (the one stateful endpoint), by id. */
+  private readonly sessions = new Map<string, NodeStreamableHTTPServerTransport>();
+  /** Session ids of /stateful/mcp that clients ended with DELETE. */
+  readonly sessionsEnded: string[] = [];
   /** Tools whose next execution waits (acting, not answering) until release(). */
   readonly hold = new Set<string>();
   private held: (() => void)[] = [];
@@ -99,6 +109,7 @@ export class McpPartner {
     this.server = createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
       void (async () => {
         const path = new URL(req.url ?? '/', 'https://partner').pathname;
+        if (path === '/stateful/mcp') return this.stateful(req, res);
         if (req.method !== 'POST') {
           res.writeHead(405).end();
           return;
@@ -117,6 +128,17 @@ export class McpPartner {
           res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
           return;
         }
+        if (tool && this.forbidden.has(tool)) {
+          const challenge = `Bearer error="insufficient_scope", scope="payments.write", resource_metadata="${this.url('/.well-known/oauth-protected-resource/mcp')}"`;
+          res.writeHead(403, { 'www-authenticate': challenge, 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'insufficient_scope' }));
+          return;
+        }
+        if (tool && this.echoAuthorization.has(tool)) {
+          res.writeHead(400, { 'content-type': 'text/plain' });
+          res.end(`bad request\u001b[2J\nyou sent: authorization: ${authorization}`);
+          return;
+        }
         if (tool && this.unavailableOnce.delete(tool)) {
           res.writeHead(503, { 'content-type': 'text/plain' }).end('busy, try again');
           return;
@@ -133,6 +155,34 @@ export class McpPartner {
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /** /stateful/mcp: the SDK's transport with sessions (initialize opens one, DELETE ends it). */
+  private async stateful(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const authorization = req.headers.authorization ?? '';
+    if (!(await this.authorized('/stateful/mcp', authorization))) return void res.writeHead(401).end();
+    const sid = req.headers['mcp-session-id'] as string | undefined;
+    if (req.method === 'DELETE' && sid) this.sessionsEnded.push(sid);
+    let transport = sid ? this.sessions.get(sid) : undefined;
+    if (!transport) {
+      if (sid) return void res.writeHead(404).end();
+      const created = new NodeStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => void this.sessions.set(id, created),
+      });
+      await this.mcpServer(() => res.socket?.destroy()).connect(created);
+      transport = created;
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as unknown;
+      const b = body as { method?: string; params?: { name?: string; _meta?: Record<string, unknown> } };
+      const tool = b.method === 'tools/call' ? b.params?.name : undefined;
+      this.requests.push({ path: '/stateful/mcp', method: b.method ?? '', tool, meta: b.params?._meta, authorization });
+    }
+    await transport.handleRequest(req, res, body);
   }
 
   /** Lets every held execution answer. */

@@ -1,5 +1,5 @@
 import { Client, SdkHttpError, StreamableHTTPClientTransport, type Tool } from '@modelcontextprotocol/client';
-import type { HttpsFetchLike } from './https-fetch.js';
+import type { FetchLike } from './tls-fetch.js';
 
 /** What an MCP server says about itself and its tools. */
 export interface ListedMcpTools {
@@ -13,8 +13,8 @@ export interface ListedMcpTools {
 
 /** Options of listMcpTools. */
 export interface ListMcpToolsOptions {
-  /** The fetch the transport uses (e.g. httpsFetch trusting the server's CA). */
-  fetch?: HttpsFetchLike;
+  /** The fetch the transport uses (e.g. tlsFetch trusting the server's CA). */
+  fetch?: FetchLike;
   /** Headers sent on every request (e.g. Authorization). */
   headers?: Record<string, string>;
   /** The client's name and version in the handshake. */

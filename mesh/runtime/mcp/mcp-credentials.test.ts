@@ -63,6 +63,12 @@ describe('McpCredentials per auth mode', () => {
     );
     expect(token).toBe(`mesh-token-for-${NAME}`);
     expect(asked).toEqual([`mesh ${NAME} rates.read`]);
+    // Without scopes the mesh token would carry all of the agent's: refused before asking.
+    const none = await failure(
+      new McpCredentials(s).bearer(NAME, mcp({ mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS }), () => 'c'),
+    );
+    expect(none.code).toBe(Code.FAILED_PRECONDITION);
+    expect(asked).toHaveLength(1);
   });
 
   test("TOKEN_EXCHANGE: the caller's token exchanged for the registered name, never returned itself", async () => {
@@ -116,17 +122,47 @@ describe('McpCredentials per auth mode', () => {
   });
 
   test('STATIC_SECRET: the named field (default token); a missing one is FAILED_PRECONDITION without any value', async () => {
-    const { sources: s } = sources({ 'partners/ledger': { token: 'tok-1', api_key: 'key-2' } });
+    const { sources: s } = sources({ 'mcp/partners/ledger': { token: 'tok-1', api_key: 'key-2' } });
     const creds = new McpCredentials(s);
     const mode = McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET;
-    expect(await creds.bearer(NAME, mcp({ mode, secret: 'partners/ledger' }), () => 'caller')).toBe('tok-1');
-    expect(await creds.bearer(NAME, mcp({ mode, secret: 'partners/ledger#api_key' }), () => 'caller')).toBe('key-2');
-    const missing = await failure(creds.bearer(NAME, mcp({ mode, secret: 'partners/ledger#other' }), () => 'caller'));
+    expect(await creds.bearer(NAME, mcp({ mode, secret: 'mcp/partners/ledger' }), () => 'caller')).toBe('tok-1');
+    expect(await creds.bearer(NAME, mcp({ mode, secret: 'mcp/partners/ledger#api_key' }), () => 'caller')).toBe(
+      'key-2',
+    );
+    const missing = await failure(
+      creds.bearer(NAME, mcp({ mode, secret: 'mcp/partners/ledger#other' }), () => 'caller'),
+    );
     expect(missing.code).toBe(Code.FAILED_PRECONDITION);
-    expect(missing.message).toContain('partners/ledger has no field other');
+    expect(missing.message).toContain('mcp/partners/ledger has no field other');
     expect(missing.message).not.toMatch(/tok-1|key-2/);
-    const unreadable = await failure(creds.bearer(NAME, mcp({ mode, secret: 'nowhere' }), () => 'caller'));
+    const unreadable = await failure(creds.bearer(NAME, mcp({ mode, secret: 'mcp/nowhere' }), () => 'caller'));
     expect(unreadable.code).toBe(Code.FAILED_PRECONDITION);
+  });
+
+  test('a secret outside the MCP prefix is refused before anything is read (FAILED_PRECONDITION)', async () => {
+    const { sources: s, asked } = sources({ 'db/payments': { password: 'pg-pass' }, 'team/mcp/x': { token: 't' } });
+    const mode = McpAuthMode.MCP_AUTH_MODE_STATIC_SECRET;
+    for (const secret of ['db/payments#password', 'mcp', 'mcp/', 'mcp/../db/payments#password', 'team/mcp/x']) {
+      const err = await failure(new McpCredentials(s).bearer(NAME, mcp({ mode, secret }), () => 'caller'));
+      expect(err.code).toBe(Code.FAILED_PRECONDITION);
+      expect(err.message).toContain('AGENTMESH_MCP_SECRET_PREFIX');
+      expect(err.message).not.toContain('pg-pass');
+    }
+    // A narrower prefix of the operator's: mcp/ itself is then outside.
+    const narrow = { ...s, secretPrefix: 'mcp/payments/' };
+    const err = await failure(
+      new McpCredentials(narrow).bearer(NAME, mcp({ mode, secret: 'mcp/other#token' }), () => 'c'),
+    );
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    // Client credentials at another AS: the client secret is confined the same way.
+    const cc = mcp({
+      mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
+      tokenUrl: 'https://idp.partner.example/token',
+      clientId: 'bank',
+      secret: 'db/payments#password',
+    });
+    expect((await failure(new McpCredentials(s).bearer(NAME, cc, () => 'c'))).code).toBe(Code.FAILED_PRECONDITION);
+    expect(asked).toEqual([]);
   });
 
   test('no mode is refused', async () => {
@@ -170,7 +206,7 @@ describe('McpCredentials: client credentials at another authorization server', (
         mode: McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS,
         tokenUrl,
         clientId: 'agentmesh-bank',
-        secret: 'partners/rates-client',
+        secret: 'mcp/partners/rates-client',
         resource,
         scopes: ['rates.read', 'rates.list'],
       },
@@ -178,7 +214,7 @@ describe('McpCredentials: client credentials at another authorization server', (
     );
 
   test('posts client_id, client_secret, resource (default: the server URL) and scope; caches the token', async () => {
-    const { sources: s, asked } = sources({ 'partners/rates-client': { client_secret: 's3cret' } });
+    const { sources: s, asked } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });
     const creds = new McpCredentials(s);
     expect(await creds.bearer(NAME, entry(), () => 'caller-token')).toBe('partner-token-1');
     expect(await creds.bearer(NAME, entry(), () => 'caller-token')).toBe('partner-token-1');
@@ -192,15 +228,26 @@ describe('McpCredentials: client credentials at another authorization server', (
       scope: 'rates.read rates.list',
     });
     // Neither the caller's token nor the mesh's credentials are involved.
-    expect(asked).toEqual(['secret partners/rates-client']);
+    expect(asked).toEqual(['secret mcp/partners/rates-client']);
     // Another resource is another token.
     await creds.bearer(NAME, entry('urn:partner:rates'), () => undefined);
     expect(forms[1]!.get('resource')).toBe('urn:partner:rates');
   });
 
+  test("a token endpoint with a certificate of the mesh's trust domain is refused before the secret is sent", async () => {
+    const { sources: s } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });
+    const before = forms.length;
+    const err = await failure(
+      new McpCredentials({ ...s, trustDomain: 'idp.partner.example' }).bearer(NAME, entry('urn:mesh'), () => undefined),
+    );
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toContain('mesh workload');
+    expect(forms.length).toBe(before);
+  });
+
   test('a refusal is UNAUTHENTICATED naming the OAuth error, never the secret', async () => {
     answer = { status: 401, body: { error: 'invalid_client' } };
-    const { sources: s } = sources({ 'partners/rates-client': { client_secret: 's3cret' } });
+    const { sources: s } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });
     const err = await failure(new McpCredentials(s).bearer(NAME, entry('urn:other'), () => undefined));
     expect(err.code).toBe(Code.UNAUTHENTICATED);
     expect(err.message).toContain('invalid_client');
@@ -209,7 +256,7 @@ describe('McpCredentials: client credentials at another authorization server', (
 
   test('an endpoint answering 5xx is UNAVAILABLE (retried by the executor)', async () => {
     answer = { status: 503, body: {} };
-    const { sources: s } = sources({ 'partners/rates-client': { client_secret: 's3cret' } });
+    const { sources: s } = sources({ 'mcp/partners/rates-client': { client_secret: 's3cret' } });
     const err = await failure(new McpCredentials(s).bearer(NAME, entry('urn:third'), () => undefined));
     expect(err.code).toBe(Code.UNAVAILABLE);
   });

@@ -3,6 +3,8 @@ import { McpAuthMode, type ExternalMcpServer } from '../../../gen/agentmesh/v1/c
 import { Code, MeshError } from '../../core/index.js';
 import { httpRequest } from '../../security/index.js';
 import { authorityRequired } from '../executor.js';
+import { serverText } from './mcp-results.js';
+import { notAMeshWorkload } from './tls-fetch.js';
 
 /** Where an agent's credentials for external MCP servers come from. */
 export interface McpCredentialSources {
@@ -12,7 +14,14 @@ export interface McpCredentialSources {
   exchange(subjectToken: string, audience: string, scopes: string[]): Promise<string>;
   /** Reads one secret of this agent's secrets provider. */
   readSecret(path: string): Promise<Record<string, string>>;
+  /** The folder secret references must be in (AGENTMESH_MCP_SECRET_PREFIX, default mcp/): nothing outside it is read. */
+  secretPrefix?: string;
+  /** The mesh's trust domain: a token endpoint presenting a SPIFFE ID of it is a mesh workload, refused. */
+  trustDomain?: string;
 }
+
+/** The default of AGENTMESH_MCP_SECRET_PREFIX. */
+export const DEFAULT_MCP_SECRET_PREFIX = 'mcp/';
 
 interface Cached {
   token: string;
@@ -31,6 +40,33 @@ export function parseSecretRef(ref: string, fallback: string): { path: string; f
 /** Foreign tokens are cached per token endpoint, client, resource and scopes. */
 const cacheKey = (mcp: ExternalMcpServer, scopes: string[]) =>
   [mcp.auth!.tokenUrl, mcp.auth!.clientId, mcp.auth!.resource || mcp.url, [...scopes].sort().join(' ')].join('\n');
+
+/** The longest token endpoint answer read. */
+const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+/** The longest a token request may take, whoever waits for it. */
+const TOKEN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** `work`, or the step's end when its signal aborts first (DEADLINE_EXCEEDED for its deadline, else CANCELLED). */
+function untilAborted<T>(work: Promise<T>, name: string, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError';
+      reject(
+        new MeshError(
+          timedOut ? Code.DEADLINE_EXCEEDED : Code.CANCELLED,
+          timedOut
+            ? `no credential for external MCP server ${name} before the step's deadline`
+            : `credential for external MCP server ${name} no longer needed: the step was stopped`,
+          { cause: signal.reason },
+        ),
+      );
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 const refused = (server: string, why: string) =>
   new MeshError(Code.FAILED_PRECONDITION, `cannot call external MCP server ${server}: ${why}`);
@@ -52,13 +88,34 @@ export class McpCredentials {
 
   constructor(private readonly sources: McpCredentialSources) {}
 
-  /** The bearer token for a call to `name` (its registry name), acting for the task's caller where the mode says so. */
-  async bearer(name: string, mcp: ExternalMcpServer, authority: () => string | undefined): Promise<string> {
+  /**
+   * The bearer token for a call to `name` (its registry name), acting for the task's caller where
+   * the mode says so; given up when `signal` aborts (the step's deadline or cancellation), even
+   * while another call's request for the same token goes on.
+   */
+  bearer(
+    name: string,
+    mcp: ExternalMcpServer,
+    authority: () => string | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    return untilAborted(this.credential(name, mcp, authority), name, signal);
+  }
+
+  private async credential(name: string, mcp: ExternalMcpServer, authority: () => string | undefined): Promise<string> {
     const auth = mcp.auth;
     const scopes = (auth?.scopes ?? []).filter((s) => s.trim());
     switch (auth?.mode) {
       case McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS:
-        if (!auth.tokenUrl) return this.sources.meshToken(name, scopes);
+        if (!auth.tokenUrl) {
+          // The mesh grants a token naming no scope every scope of the agent: not for a server outside.
+          if (!scopes.length)
+            throw refused(
+              name,
+              'its entry lists no scopes; a mesh token without named scopes would carry every scope of the agent',
+            );
+          return this.sources.meshToken(name, scopes);
+        }
         return this.foreignToken(name, mcp, scopes);
       case McpAuthMode.MCP_AUTH_MODE_TOKEN_EXCHANGE: {
         // The caller's token is only ever exchanged at the mesh's own issuer.
@@ -102,6 +159,15 @@ export class McpCredentials {
   private async secretField(name: string, ref: string, fallback: string): Promise<string> {
     const { path, field } = parseSecretRef(ref, fallback);
     if (!path) throw refused(name, 'its entry names no secret');
+    // The registry entry names the secret and the URL it goes to: only secrets meant for MCP servers
+    // are read, whatever an administrator registered (checked again here: the registry may be older).
+    const prefix = this.sources.secretPrefix ?? DEFAULT_MCP_SECRET_PREFIX;
+    const segments = path.split('/');
+    if (!path.startsWith(prefix) || path.length === prefix.length || segments.includes('..') || segments.includes('.'))
+      throw refused(
+        name,
+        `its entry names secret ${path.slice(0, 120)}, outside ${prefix} (AGENTMESH_MCP_SECRET_PREFIX)`,
+      );
     let fields: Record<string, string>;
     try {
       fields = await this.sources.readSecret(path);
@@ -159,9 +225,19 @@ export class McpCredentials {
         body: form.toString(),
         // A partner's authorization server: the system's roots, and the CA bundle its entry names.
         ca: [...rootCertificates, mcp.caPem].filter((pem) => pem.trim()).join('\n'),
+        // Shared by every step waiting for this token: bounded in total, not by one step's signal
+        // (each step stops waiting at its own deadline, see bearer()).
+        signal: AbortSignal.timeout(TOKEN_REQUEST_TIMEOUT_MS),
+        // The client secret goes there: a mesh workload posing as the partner's server is refused.
+        ...(this.sources.trustDomain ? { checkServerIdentity: notAMeshWorkload(this.sources.trustDomain) } : {}),
+        maxBodyBytes: MAX_TOKEN_ANSWER_BYTES,
       });
     } catch (err) {
-      throw new MeshError(Code.UNAVAILABLE, `token endpoint of ${name} unreachable: ${(err as Error).message}`);
+      const why = serverText((err as Error).message, [secret]);
+      // A refused certificate is the entry's (or the server's) configuration: retrying does not change it.
+      if (/mesh workload|certificate|self.signed|altname/i.test(why))
+        throw refused(name, `its token endpoint's certificate was refused: ${why}`);
+      throw new MeshError(Code.UNAVAILABLE, `token endpoint of ${name} unreachable: ${why}`);
     }
     let body: Record<string, unknown> = {};
     try {
@@ -171,7 +247,8 @@ export class McpCredentials {
     }
     if (answer.status !== 200 || typeof body.access_token !== 'string') {
       const code = answer.status >= 500 ? Code.UNAVAILABLE : Code.UNAUTHENTICATED;
-      const error = typeof body.error === 'string' ? body.error : String(answer.status);
+      // The OAuth error code only (RFC 6749 §5.2), bounded and printable: the rest of the body is the endpoint's.
+      const error = typeof body.error === 'string' ? serverText(body.error, [secret], 64) : String(answer.status);
       throw new MeshError(code, `token endpoint of ${name} refused the client credentials of ${clientId}: ${error}`);
     }
     const lifetimeMs = Math.max(1, Number(body.expires_in ?? 300)) * 1000;

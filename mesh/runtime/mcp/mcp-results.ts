@@ -1,13 +1,41 @@
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError, UnauthorizedError } from '@modelcontextprotocol/client';
+import {
+  InsufficientScopeError,
+  OAuthClientFlowError,
+  OAuthError,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client';
 import { Code, isMeshError, MeshError } from '../../core/index.js';
 import { outcomeUnknown } from '../executor.js';
-import { notSent } from './mcp-fetch.js';
+import { notSent } from './tls-fetch.js';
 
 /** A tools/call result as the SDK returns it (the parts read here). */
 export interface McpToolResult {
   content?: unknown[];
   structuredContent?: unknown;
   isError?: boolean;
+}
+
+/** The most of a server's text that reaches a message (task reasons, explanations, spans). */
+export const SERVER_TEXT_MAX = 300;
+
+/**
+ * Text from outside the mesh made fit for messages: every value in `secrets` and any bearer
+ * credential replaced by "[redacted]" (a server may echo our Authorization header), control
+ * characters (terminal escapes, forged log lines) replaced by spaces, at most `max` characters.
+ */
+export function serverText(text: string, secrets: readonly string[] = [], max = SERVER_TEXT_MAX): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  out = out
+    .replace(/\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .trim();
+  return out.length > max ? `${out.slice(0, max - 1)}…` : out;
 }
 
 /** The text of a result's text contents, joined. */
@@ -35,6 +63,8 @@ export interface CallFacts {
   tool: string;
   sent: boolean;
   idempotent: boolean;
+  /** Credentials sent with the call: never repeated in a message, whatever the server echoed. */
+  secrets?: string[];
 }
 
 /** The gRPC code an HTTP status of the MCP endpoint stands for. */
@@ -56,6 +86,24 @@ function codeOfProtocolError(code: number): Code {
   return Code.FAILED_PRECONDITION;
 }
 
+/** Where an agentmesh MCP server puts the gRPC code of a transient tools/call failure in a JSON-RPC error's data. */
+export const MESH_CODE_DATA_KEY = 'io.agentmesh/code';
+
+// The transient codes such an answer may carry (code -32000, message "<CODE>: ...").
+const TRANSIENT_CODES: Record<string, Code> = {
+  UNAVAILABLE: Code.UNAVAILABLE,
+  DEADLINE_EXCEEDED: Code.DEADLINE_EXCEEDED,
+  RESOURCE_EXHAUSTED: Code.RESOURCE_EXHAUSTED,
+  ABORTED: Code.ABORTED,
+};
+
+/** The transient gRPC code a JSON-RPC error carries in data["io.agentmesh/code"], if any. */
+function transientCodeOf(err: ProtocolError): Code | undefined {
+  const data = err.data as Record<string, unknown> | undefined;
+  const name = data && typeof data === 'object' ? data[MESH_CODE_DATA_KEY] : undefined;
+  return typeof name === 'string' && Object.hasOwn(TRANSIENT_CODES, name) ? TRANSIENT_CODES[name] : undefined;
+}
+
 // Answers that show the server refused the request before acting on it: safe to repeat whatever the tool.
 const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.RESOURCE_EXHAUSTED]);
 
@@ -69,9 +117,16 @@ const REFUSED_BEFORE_ACTING = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DEN
  */
 export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
   if (isMeshError(err)) return err;
-  // The server's text is its own: bounded, with the HTTP status first when there was one.
-  const message = ((err as Error)?.message ?? String(err)).slice(0, 300);
-  const detail = err instanceof SdkHttpError ? `HTTP ${err.status}: ${message}` : message;
+  // An HTTP failure is reported by its status only: its body is the server's (it may echo our
+  // Authorization header). Any other text is scrubbed of credentials and bounded.
+  const message = (err as Error)?.message ?? String(err);
+  const posted = /^Error POSTing to endpoint \(HTTP (\d{3})\)/.exec(message);
+  const detail =
+    err instanceof SdkHttpError
+      ? `HTTP ${err.status}`
+      : posted
+        ? `HTTP ${posted[1]}`
+        : serverText(message, facts.secrets);
   const at = `external MCP tool ${facts.tool}`;
   let code: Code;
   if (notSent(err)) {
@@ -83,10 +138,29 @@ export function meshErrorOfCall(err: unknown, facts: CallFacts): MeshError {
       { cause: err },
     );
   }
-  if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
+  // 403 with WWW-Authenticate error="insufficient_scope" (what agentmesh's own MCP servers answer a
+  // policy refusal with): the server refused this request before acting; our credential is what it
+  // is, so no step-up is tried (onInsufficientScope: 'throw').
+  if (err instanceof InsufficientScopeError) code = Code.PERMISSION_DENIED;
+  else if (err instanceof OAuthClientFlowError || err instanceof OAuthError) code = Code.UNAUTHENTICATED;
+  else if (err instanceof UnauthorizedError) code = Code.UNAUTHENTICATED;
   else if (err instanceof SdkHttpError) code = codeOfStatus(err.status);
-  else if (err instanceof ProtocolError) code = codeOfProtocolError(err.code);
-  else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;
+  else if (err instanceof ProtocolError) {
+    // A transient failure an agentmesh MCP server reports (its tool service's downstream was
+    // unavailable, timed out, a conflict...): for an idempotent tool the executor retries as with
+    // gRPC. For any other tool the work may have begun before it failed: outcome unknown, except
+    // RESOURCE_EXHAUSTED (rate limits and quotas refuse before acting).
+    const transient = transientCodeOf(err);
+    if (transient !== undefined) {
+      if (facts.sent && !facts.idempotent && transient !== Code.RESOURCE_EXHAUSTED)
+        return outcomeUnknown(
+          `${at}: outcome unknown: the server reported a transient failure (${detail}); not retried, the tool is not marked idempotent`,
+          err,
+        );
+      return new MeshError(transient, `${at}: ${detail}`, { cause: err });
+    }
+    code = codeOfProtocolError(err.code);
+  } else if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) code = Code.DEADLINE_EXCEEDED;
   else if ((err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError')
     code = Code.DEADLINE_EXCEEDED;
   else code = Code.UNAVAILABLE;

@@ -1,13 +1,14 @@
+import { createHash } from 'node:crypto';
 import { isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpAuthMode, type ToolCard } from '../../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../../core/index.js';
 import { meshTracer } from '../../telemetry/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
-import type { StepCall, StepResult } from '../executor.js';
+import { outcomeUnknown, type StepCall, type StepResult } from '../executor.js';
 import type { McpCredentials } from './mcp-credentials.js';
-import { mcpFetch } from './mcp-fetch.js';
-import { meshErrorOfCall, outputOf, textOf, type McpToolResult } from './mcp-results.js';
+import { notAMeshWorkload, tlsFetch, type TlsFetch } from './tls-fetch.js';
+import { meshErrorOfCall, outputOf, serverText, textOf, type McpToolResult } from './mcp-results.js';
 
 /** A tool service outside agentmesh: an MCP server registered with RegisterExternalTool, and why it was chosen. */
 export interface ExternalToolServer {
@@ -20,6 +21,21 @@ export interface ExternalToolServer {
 
 /** The idempotency key's place in a request's `_meta` (agentmesh MCP servers honour it; others ignore it). */
 export const IDEMPOTENCY_META_KEY = 'io.agentmesh/idempotency-key';
+
+/**
+ * The idempotency key as sent to a server outside the mesh: a SHA-256 of the attempt's key
+ * (task id, step id, attempt), so the partner learns no task ids; the same for a re-sent
+ * attempt, so a server that honours it (agentmesh's) still recognises the repeat.
+ */
+export function externalIdempotencyKey(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('base64url')}`;
+}
+
+/** How long the end of a stateful server's session is waited for. */
+const SESSION_END_WAIT_MS = 2_000;
+
+/** The longest answer read from an external MCP server. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 const AUTH_MODES: Record<number, string> = {
   [McpAuthMode.MCP_AUTH_MODE_CLIENT_CREDENTIALS]: 'client credentials',
@@ -79,7 +95,25 @@ export interface McpStepRunnerOptions {
  * not retried (mcp-results.ts).
  */
 export class McpStepRunner {
+  /** One fetch (its own kept-alive connections) per CA bundle entries name. */
+  private readonly fetches = new Map<string, TlsFetch>();
+
   constructor(private readonly options: McpStepRunnerOptions) {}
+
+  /** Closes the kept-alive connections to external servers (at shutdown). */
+  close(): void {
+    for (const f of this.fetches.values()) f.close();
+    this.fetches.clear();
+  }
+
+  private fetchFor(caPem: string): TlsFetch {
+    let f = this.fetches.get(caPem);
+    if (!f) {
+      f = tlsFetch({ caPem, checkServer: notAMeshWorkload(this.options.trustDomain), maxBodyBytes: MAX_ANSWER_BYTES });
+      this.fetches.set(caPem, f);
+    }
+    return f;
+  }
 
   async run(call: StepCall, server: ExternalToolServer, authority: () => string | undefined): Promise<StepResult> {
     const target = call.step.target;
@@ -90,40 +124,55 @@ export class McpStepRunner {
     const definition = server.card.tools.find((t) => t.name === toolName);
     if (!definition)
       throw new MeshError(Code.NOT_FOUND, `external MCP server ${server.name} has no registered tool ${toolName}`);
+    // An attempt cut off by a restart after its request went out: the server may have acted, and
+    // an external server is not known to recognise the re-sent key. A tool not marked idempotent
+    // is not called again.
+    if (!definition.idempotent && call.resumes?.requestSent)
+      throw outcomeUnknown(
+        `external MCP tool ${label}: outcome unknown: the agent stopped after the call was sent; not sent again, the tool is not marked idempotent`,
+      );
     // Before anything is sent: a credential that cannot be had leaves the server uncalled.
     const { credentials } = this.options;
-    let bearer = await credentials.bearer(server.name, mcp, authority);
-    const facts = { tool: label, sent: false, idempotent: definition.idempotent };
+    // The step's deadline bounds the wait for a credential too (a token endpoint that does not answer).
+    const until = AbortSignal.any([call.signal, AbortSignal.timeout(Math.max(1, call.deadline - Date.now()))]);
+    let bearer = await credentials.bearer(server.name, mcp, authority, until);
+    const facts = { tool: label, sent: false, idempotent: definition.idempotent, secrets: [bearer] };
     const timeout = () => Math.max(1, call.deadline - Date.now());
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
       const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
-        fetch: mcpFetch({ caPem: mcp.caPem, trustDomain: this.options.trustDomain }),
+        fetch: this.fetchFor(mcp.caPem).fetch,
         authProvider: {
           token: () => Promise.resolve(bearer),
           // A 401 (a cached partner token revoked or expired early): the SDK re-sends once with a fresh one.
           // Safe for any tool: a request refused with 401 did not act.
           onUnauthorized: async () => {
             credentials.forget(mcp);
-            bearer = await credentials.bearer(server.name, mcp, authority);
+            bearer = await credentials.bearer(server.name, mcp, authority, until);
+            facts.secrets.push(bearer);
           },
         },
+        // 403 insufficient_scope: a refusal (PERMISSION_DENIED, mcp-results.ts), not a step-up
+        // re-authorization (our credentials come from the entry, not from the server's challenge).
+        onInsufficientScope: 'throw',
         // A redirect could carry the credential elsewhere: none is followed.
         requestInit: { redirect: 'error' },
       });
       const client = new Client(this.options.clientInfo, { capabilities: {} });
       try {
         await client.connect(transport, { signal: call.signal, timeout: timeout() });
+        // Persisted before tools/call goes out: after a crash the resumed attempt knows it may have acted.
+        if (!definition.idempotent) await call.sending?.();
         facts.sent = true;
         const result = (await client.callTool(
           {
             name: toolName,
             arguments: call.args,
-            _meta: { ...traceMeta(span), [IDEMPOTENCY_META_KEY]: call.idempotencyKey },
+            _meta: { ...traceMeta(span), [IDEMPOTENCY_META_KEY]: externalIdempotencyKey(call.idempotencyKey) },
           },
           { signal: call.signal, timeout: timeout() },
         )) as McpToolResult;
         if (result.isError) {
-          const why = textOf(result) || 'no reason given';
+          const why = serverText(textOf(result), facts.secrets) || 'no reason given';
           throw new MeshError(Code.FAILED_PRECONDITION, `external MCP tool ${label} refused: ${why}`);
         }
         return { output: outputOf(result), choice: server.choice };
@@ -133,6 +182,14 @@ export class McpStepRunner {
         throw error;
       } finally {
         span.end();
+        // A stateful server keeps a session per client until told: ended here (DELETE), whatever
+        // the step's outcome, which a failure to end it does not change.
+        // Bounded: a server that does not answer the DELETE does not hold the step up.
+        if (transport.sessionId)
+          await Promise.race([
+            transport.terminateSession().catch(() => undefined),
+            new Promise((resolve) => setTimeout(resolve, SESSION_END_WAIT_MS).unref()),
+          ]);
         await client.close().catch(() => undefined);
       }
     });
