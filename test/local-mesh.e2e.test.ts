@@ -136,7 +136,9 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     }
     // carol's roles do not grant tools.invoke: no such token for her, and one without it is refused (403).
     await expect(tokens.tokenForUser('carol', 'banking/loan-math', ['tools.invoke'])).rejects.toThrow(/scope/);
-    await expect(connect(await tokens.tokenForUser('carol', 'banking/loan-math'))).rejects.toThrow(/Insufficient scope: required "tools.invoke"/);
+    await expect(connect(await tokens.tokenForUser('carol', 'banking/loan-math'))).rejects.toThrow(
+      /Insufficient scope: required "tools.invoke"/,
+    );
     // Without a token: the SDK client is refused with the RFC 9728 challenge (the raw 401 is checked above).
     await expect(connect()).rejects.toThrow(/missing bearer access token/);
   });
