@@ -29,6 +29,7 @@ import { execute, type ExecutionState, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
 import { CircuitBreaker } from './retry.js';
+import { interruptedSteps } from './interrupted-steps.js';
 import { compileSchema } from './schema-validator.js';
 import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
 
@@ -641,7 +642,6 @@ export class AgentRuntime {
       interruptedSent: [],
       answers: {},
     };
-    const sent = new Set<string>();
     const finished = new Set<string>();
     for (const r of await this.o.store.records.list(taskId)) {
       if (r.kind === 'step') {
@@ -652,17 +652,10 @@ export class AgentRuntime {
       }
       if (r.kind === 'answer') Object.assign(state.answers, r.record as object);
     }
-    for (const t of await this.o.store.steps.list(taskId)) {
-      if (t.state === StepState.STEP_STATE_RUNNING && !finished.has(t.stepId)) {
-        state.interrupted[t.stepId] = t.attempt;
-        const detail = t.detail as { idempotencyKey?: unknown; requestSent?: unknown } | undefined;
-        if (typeof detail?.idempotencyKey === 'string') state.interruptedKeys![t.stepId] = detail.idempotencyKey;
-        // The latest RUNNING transition decides: a later attempt's start clears an earlier one's mark.
-        if (detail?.requestSent === true) sent.add(t.stepId);
-        else sent.delete(t.stepId);
-      }
-    }
-    state.interruptedSent = [...sent];
+    const cut = interruptedSteps(await this.o.store.steps.list(taskId), finished);
+    state.interrupted = cut.attempts;
+    state.interruptedKeys = cut.keys;
+    state.interruptedSent = cut.sent;
     return state;
   }
 

@@ -13,6 +13,9 @@ import { compileMcpOptions, startMcpServer, type McpOptions, type McpSettings } 
 import { compileStoreOption } from './store-option.js';
 import { toolCardOf, toolService, type ToolServiceInfo, type ToolSpec } from './tool-service.js';
 
+/** How long open MCP requests get to finish writing their answers once the server has drained its calls. */
+const MCP_CLOSE_GRACE_MS = 2_000;
+
 /** A tool service's configuration in code; each option overrides the environment variable named in its comment. */
 export interface ToolServiceOptions extends ServiceOptions {
   /**
@@ -87,8 +90,9 @@ export async function runToolService(
       // After the gRPC server listens: dispatch() runs calls only on a serving server.
       const mcp = compiled.mcp && (await startMcpServer(kit, server, card, compiled.mcp));
       if (mcp) {
-        // Runs once the server has drained (dispatched MCP calls included): requests still answering get the grace period.
-        kit.onShutdown(() => mcp.close(kit.config.AGENTMESH_SHUTDOWN_GRACE_MS));
+        // Runs once the server has drained (dispatched MCP calls included), so what is left is writing answers
+        // out: a short grace, not the whole period again, or shutdown would outlast the pod's termination grace.
+        kit.onShutdown(() => mcp.close(Math.min(MCP_CLOSE_GRACE_MS, kit.config.AGENTMESH_SHUTDOWN_GRACE_MS)));
         kit.log.info({ address: mcp.address, url: mcp.url, metadata: mcp.metadataUrl }, 'mcp endpoint served');
       }
       kit.register({ kind: 'tool', card }, { mcpUrl: mcp ? mcp.url : undefined });
