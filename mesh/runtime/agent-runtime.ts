@@ -13,6 +13,7 @@ import {
   isTerminal,
   leaseLost,
   TASK_CHANNEL,
+  type JsonValue,
   type Store,
   type TaskLease,
   type TaskRecord,
@@ -477,6 +478,21 @@ export class AgentRuntime {
         return;
       }
     }
+    // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event when it starts.
+    const running = (stepId: string, attempt: number, detail: JsonValue, started: boolean) =>
+      this.ownership.fenced(taskId, run, () =>
+        this.o.store.atomically(async (tx) => {
+          await tx.tasks.fence(taskId, lease);
+          await tx.steps.record(taskId, {
+            stepId,
+            state: StepState.STEP_STATE_RUNNING,
+            attempt,
+            principal: this.name,
+            detail,
+          });
+          if (started) await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
+        }),
+      );
     const outcome = await execute(plan, {
       taskId,
       input: d.input,
@@ -487,36 +503,12 @@ export class AgentRuntime {
       deadline: (rec.data as unknown as TaskData).runDeadline,
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
-          await this.ownership.fenced(taskId, run, () =>
-            this.o.store.atomically(async (tx) => {
-              await tx.tasks.fence(taskId, lease);
-              await tx.steps.record(taskId, {
-                stepId,
-                state: StepState.STEP_STATE_RUNNING,
-                attempt,
-                principal: this.name,
-                detail: { idempotencyKey },
-              });
-              await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
-            }),
-          );
+          await running(stepId, attempt, { idempotencyKey }, true);
           this.feed.emit(taskId);
         },
         // A second RUNNING transition of the same attempt: after a crash, executionState sees the request went out.
-        requestSending: async (stepId, attempt, idempotencyKey) => {
-          await this.ownership.fenced(taskId, run, () =>
-            this.o.store.atomically(async (tx) => {
-              await tx.tasks.fence(taskId, lease);
-              await tx.steps.record(taskId, {
-                stepId,
-                state: StepState.STEP_STATE_RUNNING,
-                attempt,
-                principal: this.name,
-                detail: { idempotencyKey, requestSent: true },
-              });
-            }),
-          );
-        },
+        requestSending: (stepId, attempt, idempotencyKey) =>
+          running(stepId, attempt, { idempotencyKey, requestSent: true }, false),
         stepFinished: async (e, choice) => {
           // One transaction: after a crash a step is either finished with all its records, or to be resumed.
           await this.ownership.fenced(taskId, run, () =>
