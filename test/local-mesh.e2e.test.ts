@@ -481,11 +481,12 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
   });
 
   test('a token for a service whose policy does not admit the caller is refused, naming that policy', async () => {
-    const r = await mesh.cli(['token', '--audience', 'banking/loan-math']);
+    // customer-records holds personal data: people's clients are not among its callers (loan-math's are).
+    const r = await mesh.cli(['token', '--audience', 'banking/customer-records']);
     expect(r).toMatchObject({ code: 1, stdout: '' });
     expect(r.stderr).toContain(
-      'client agentmesh/cli may not obtain tokens for banking/loan-math: services/tools/loan-math/policy.json ' +
-        'does not list it among the callers of banking/loan-math; add "spiffe://{trust_domain}/ns/agentmesh/sa/cli"',
+      'client agentmesh/cli may not obtain tokens for banking/customer-records: services/tools/customer-records/policy.json ' +
+        'does not list it among the callers of banking/customer-records; add "spiffe://{trust_domain}/ns/agentmesh/sa/cli"',
     );
   });
 
