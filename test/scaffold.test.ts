@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { diffRendered, loadRenderConfig, renderIstio } from '../devtools/istio-render/index.js';
 import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand } from './helpers/processes.js';
+import { platformManifest } from './helpers/platform-manifest.js';
 
 describe('agentmesh new agent / new tool', () => {
   let copy: string;
@@ -37,12 +38,7 @@ describe('agentmesh new agent / new tool', () => {
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     // A small mesh: the platform services only, then what the test scaffolds. The file keeps the
     // repository's layout (one service per line), which the scaffold must preserve.
-    const lines = readFileSync(join(copy, 'services/local-mesh.json'), 'utf8')
-      .split('\n')
-      .filter((l) => !l.includes('"name"') || /"kind": "(auth|registry)"/.test(l));
-    const last = lines.findLastIndex((l) => l.includes('"name"'));
-    lines[last] = lines[last]!.replace(/,$/, '');
-    manifestBefore = lines.join('\n');
+    manifestBefore = platformManifest(readFileSync(join(copy, 'services/local-mesh.json'), 'utf8'));
     writeFileSync(join(copy, 'services/local-mesh.json'), manifestBefore);
   });
 

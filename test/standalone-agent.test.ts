@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { MeshFile } from '../mesh/index.js';
 import { startLocalMesh, type LocalMesh } from './helpers/local-mesh.js';
 import { ROOT, runCommand, waitForLog, type ServiceProcess } from './helpers/processes.js';
+import { platformManifest } from './helpers/platform-manifest.js';
 
 const SERVICE = 'demo/triage';
 const npm = (args: string[], cwd: string) =>
@@ -81,12 +82,7 @@ describe('a standalone agent built on the packed framework', () => {
 
     // The platform services only: the agent comes from outside the checkout.
     const manifest = join(copy, 'services/local-mesh.json');
-    const lines = readFileSync(manifest, 'utf8')
-      .split('\n')
-      .filter((l) => !l.includes('"name"') || /"kind": "(auth|registry)"/.test(l));
-    const last = lines.findLastIndex((l) => l.includes('"name"'));
-    lines[last] = lines[last]!.replace(/,$/, '');
-    writeFileSync(manifest, lines.join('\n'));
+    writeFileSync(manifest, platformManifest(readFileSync(manifest, 'utf8')));
     mesh = await startLocalMesh(join(work, 'home'), { root: copy });
   }, 600_000);
 
