@@ -1,10 +1,12 @@
-// `npm run bench [-- --quick] [-- <name filter>]`: runs the registered benchmark modules one
-// after the other (never in parallel: they would measure each other), prints a table and
-// writes bench-results.json at the repository root. Benchmarks are not tests: nothing here
-// asserts a time.
-import { writeFileSync } from 'node:fs';
+// `npm run bench [-- --quick] [-- --compare <file>] [-- <name filter>]`: runs the registered
+// benchmark modules one after the other (never in parallel: they would measure each other),
+// prints a table and writes bench-results.json at the repository root; with --compare, also the
+// change of every metric against an earlier bench-results.json. Benchmarks are not tests:
+// nothing here asserts a time.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { comparisonReport, type BenchResults } from './compare.js';
 import { round, type BenchModule, type Row } from './harness.js';
 
 /** The benchmark modules; add yours here (a default export implementing BenchModule). */
@@ -19,7 +21,27 @@ const MODULES: (() => Promise<{ default: BenchModule }>)[] = [
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const filters = args.filter((a) => !a.startsWith('--'));
+const compareAt = args.indexOf('--compare');
+const compareFile = compareAt >= 0 ? args[compareAt + 1] : undefined;
+const filters = args.filter((a, i) => !a.startsWith('--') && (compareAt < 0 || i !== compareAt + 1));
+
+/** The earlier results to compare with, read before this run overwrites bench-results.json; a bad file stops at once. */
+function previousResults(file: string | undefined): BenchResults | undefined {
+  if (compareAt < 0) return undefined;
+  if (!file || file.startsWith('--')) {
+    console.error('bench: --compare needs the path of an earlier bench-results.json');
+    process.exit(2);
+  }
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+    if (!Array.isArray(parsed.rows)) throw new Error('no rows: not a bench-results.json');
+    return parsed;
+  } catch (err) {
+    console.error(`bench: cannot compare with ${file}: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+const previous = previousResults(compareFile);
 const outFile = fileURLToPath(new URL('../bench-results.json', import.meta.url));
 
 function table(rows: Row[]): string {
@@ -66,3 +88,4 @@ const results = {
 };
 writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwrote ${outFile}`);
+if (previous) console.log(`\n${comparisonReport(previous, results)}`);
