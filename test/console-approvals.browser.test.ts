@@ -69,10 +69,12 @@ describe('the console’s Approvals view: four eyes, an auditor who reads only, 
   const text = (selector: string, p = page) => p.locator(selector).first().innerText();
   const signInAs = async (user: string) => {
     await page.goto(url);
-    if (await page.getByRole('button', { name: 'Sign out' }).isVisible()) {
-      await page.getByRole('button', { name: 'Sign out' }).click();
-    }
-    await page.getByLabel('User name').fill(user);
+    // The page renders once it knows the session: wait for either view, not for a moment to pass.
+    const signOut = page.getByRole('button', { name: 'Sign out' });
+    const userName = page.getByLabel('User name');
+    await signOut.or(userName).first().waitFor();
+    if (await signOut.isVisible()) await signOut.click();
+    await userName.fill(user);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#signed-in-user', { hasText: user }).waitFor();
   };
