@@ -304,14 +304,18 @@ describe('executor', () => {
   });
 
   test("a sibling's failure does not hide an unknown outcome: the stopped step keeps UNKNOWN and its reason", async () => {
+    // 'bad' fails once 'pay' is in its call (an event, not a delay), so 'pay' is stopped mid-call.
+    let payInCall!: () => void;
+    const payStarted = new Promise<void>((resolve) => (payInCall = resolve));
     const h = harness((call) =>
       call.step.id === 'bad'
-        ? new Promise((_r, reject) => setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'no')), 20))
-        : new Promise((_r, reject) =>
+        ? payStarted.then(() => Promise.reject(new MeshError(Code.INVALID_ARGUMENT, 'no')))
+        : new Promise((_r, reject) => {
             call.signal.addEventListener('abort', () =>
               reject(outcomeUnknown('outcome unknown: the call was sent and then stopped')),
-            ),
-          ),
+            );
+            payInCall();
+          }),
     );
     const outcome = await h.run(plan([tool('pay'), tool('bad')]));
     expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad' });
