@@ -34,12 +34,24 @@ const TRUST_DOMAIN = 'agentmesh.local';
 const SCOPES = ['task.read'];
 const STREAM_EVENTS = 100;
 const VARIANTS = ['full', 'security', 'bare'] as const;
-// The full stack with one part left out, to show where its cost goes (measured at 64 in flight).
-const ABLATIONS = ['full-untraced', 'full-quiet', 'full-unaudited'] as const;
+// The full stack with one part left out or changed, to show where its cost goes (measured at 64 in flight).
+const ABLATIONS = [
+  'full-untraced',
+  'full-unexported',
+  'full-sampled-10',
+  'full-unsampled',
+  'full-instrumentation',
+  'full-quiet',
+  'full-unaudited',
+] as const;
 type Variant = (typeof VARIANTS)[number] | (typeof ABLATIONS)[number];
 const STACKS: Record<Variant, string> = {
   full: 'mTLS + JWT + policy + tracing + metrics + audit + access log',
-  'full-untraced': 'full without tracing (no grpc instrumentation, no spans)',
+  'full-untraced': 'full without tracing (no tracer provider, no async context, no spans)',
+  'full-unexported': 'full, spans recorded but not exported (no trace file)',
+  'full-sampled-10': 'full, OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.1',
+  'full-unsampled': 'full, OTEL_TRACES_SAMPLER=always_off (async context kept, no span recorded)',
+  'full-instrumentation': "full, gRPC spans by OpenTelemetry's GrpcInstrumentation (AGENTMESH_TRACING_GRPC)",
   'full-quiet': 'full without the access log line (log level silent)',
   'full-unaudited': 'full without the audit record (measurement only: the kit cannot run without it)',
   security: 'mTLS + JWT + policy',
@@ -163,6 +175,17 @@ function summarise(results: LoadResult[], perOp: number): Record<string, number>
   return { per_s: (ops * perOp) / seconds, p50_ms: median((r) => r.p50Ms), p99_ms: median((r) => r.p99Ms), n: ops };
 }
 
+/** CPU time (user + system, every thread) a process has used so far, from /proc (Linux; 0 elsewhere). */
+function cpuTimeMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 const lineCount = (file: string) =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
 
@@ -232,6 +255,14 @@ const bench: BenchModule = {
       const env: Record<Variant, Record<string, string>> = {
         full: kit('full', 'info'),
         'full-untraced': kit('full-untraced', 'info'),
+        'full-unexported': { ...kit('full-unexported', 'info'), AGENTMESH_TRACE_FILE: '' },
+        'full-sampled-10': {
+          ...kit('full-sampled-10', 'info'),
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: '0.1',
+        },
+        'full-unsampled': { ...kit('full-unsampled', 'info'), OTEL_TRACES_SAMPLER: 'always_off' },
+        'full-instrumentation': { ...kit('full-instrumentation', 'info'), AGENTMESH_TRACING_GRPC: 'instrumentation' },
         'full-quiet': kit('full-quiet', 'silent'),
         'full-unaudited': { ...kit('full-unaudited', 'info'), BENCH_NO_AUDIT: '1' },
         security: { ...common, BENCH_VARIANT: 'security', AGENTMESH_LOG_LEVEL: 'silent' },
@@ -292,10 +323,17 @@ const bench: BenchModule = {
           Variant,
           LoadResult[]
         >;
+        // The server's CPU time per call: unlike throughput, barely moved by what else the shared machine runs.
+        const cpuMs = Object.fromEntries(variants.map((v) => [v, 0])) as Record<Variant, number>;
         for (let round = 0; round < rounds; round++) {
-          for (const v of round % 2 === 0 ? variants : [...variants].reverse())
-            results[v].push(await runLoad(concurrency, op(v), timing));
+          for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+            await runLoad(concurrency, op(v), { warmUpMs: 0, durationMs: timing.warmUpMs });
+            const before = cpuTimeMs(servers[v].child.pid!);
+            results[v].push(await runLoad(concurrency, op(v), { warmUpMs: 0, durationMs: timing.durationMs }));
+            cpuMs[v] += cpuTimeMs(servers[v].child.pid!) - before;
+          }
         }
+        const cpuUs = (v: Variant) => (cpuMs[v] * 1000) / results[v].reduce((n, r) => n + r.ops, 0);
         const perOp = kind === 'unary' ? 1 : STREAM_EVENTS;
         const unit = kind === 'unary' ? 'calls' : 'events';
         const s = Object.fromEntries(variants.map((v) => [v, summarise(results[v], perOp)])) as Record<
@@ -311,7 +349,13 @@ const bench: BenchModule = {
         const row = (v: Variant): Row => ({
           benchmark: `secured ${kind}: ${v}`,
           conditions: { ...conditions, stack: STACKS[v] },
-          metrics: { [`${unit}_per_s`]: s[v]!.per_s!, p50_ms: s[v]!.p50_ms!, p99_ms: s[v]!.p99_ms!, n: s[v]!.n! },
+          metrics: {
+            [`${unit}_per_s`]: s[v]!.per_s!,
+            p50_ms: s[v]!.p50_ms!,
+            p99_ms: s[v]!.p99_ms!,
+            n: s[v]!.n!,
+            server_cpu_us_per_call: cpuUs(v),
+          },
         });
         const pair = (a: Variant, b: Variant) => {
           const ratios = results[a].map((r, i) => r.opsPerSecond / results[b][i]!.opsPerSecond).sort((x, y) => x - y);
@@ -321,6 +365,7 @@ const bench: BenchModule = {
             round_ratio_max: ratios.at(-1)!,
             added_p50_ms: s[a]!.p50_ms! - s[b]!.p50_ms!,
             added_p99_ms: s[a]!.p99_ms! - s[b]!.p99_ms!,
+            added_server_cpu_us: cpuUs(a) - cpuUs(b),
           };
         };
         if (variants !== VARIANTS) {
@@ -331,6 +376,7 @@ const bench: BenchModule = {
               ...row(v).metrics,
               ratio_to_bare: s[v]!.per_s! / s.bare!.per_s!,
               us_per_call_over_bare: 1e6 / s[v]!.per_s! - 1e6 / s.bare!.per_s!,
+              server_cpu_us_over_bare: cpuUs(v) - cpuUs('bare'),
             },
           }));
         }
@@ -356,9 +402,7 @@ const bench: BenchModule = {
       const rows: Row[] = [];
       for (const concurrency of [1, 64]) rows.push(...(await measure('unary', concurrency)));
       for (const concurrency of [1, 64]) rows.push(...(await measure('stream', concurrency)));
-      rows.push(
-        ...(await measure('unary', 64, ['full', 'full-untraced', 'full-quiet', 'full-unaudited', 'security', 'bare'])),
-      );
+      rows.push(...(await measure('unary', 64, ['full', ...ABLATIONS, 'security', 'bare'])));
 
       // What FULL really produced: stop it gracefully (flushes spans), then count.
       for (const v of all) callers[v]!.close();

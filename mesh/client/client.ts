@@ -2,6 +2,7 @@ import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type Se
 import type { CallContext } from '../core/index.js';
 import { Code, MeshError } from '../core/index.js';
 import type { RequestOf, ResponseOf, ServiceDefinition } from '../core/index.js';
+import { endGrpcSpan, startClientSpan } from '../telemetry/index.js';
 import { channelTarget } from './channel-target.js';
 
 /** Per-call options of a mesh client method. */
@@ -93,11 +94,12 @@ export function createClient<S extends ServiceDefinition>(
     if (def.requestStream) continue;
     if (def.responseStream) {
       client[key] = (request: unknown, opts?: CallOptions) =>
-        streamCall(grpcClient, def, request, () => prepare(def.path, opts));
+        streamCall(grpcClient, def, request, target.target, () => prepare(def.path, opts));
     } else {
       client[key] = async (request: unknown, opts?: CallOptions) => {
         const { metadata, deadline, signal } = await prepare(def.path, opts);
         signal?.throwIfAborted();
+        const span = startClientSpan(def.path, metadata, target.target);
         return new Promise((resolve, reject) => {
           const call = grpcClient.makeUnaryRequest(
             def.path,
@@ -108,6 +110,7 @@ export function createClient<S extends ServiceDefinition>(
             { deadline },
             (err, response) => {
               signal?.removeEventListener('abort', cancel);
+              if (span) endGrpcSpan(span, err?.code ?? 0, err ?? undefined);
               if (err) reject(fromServiceError(err, def.path));
               else resolve(response);
             },
@@ -125,10 +128,13 @@ async function* streamCall(
   grpcClient: Client,
   def: ServiceDefinition[string],
   request: unknown,
+  target: string,
   prepare: () => Promise<{ metadata: Metadata; deadline: number; signal: AbortSignal | undefined }>,
 ): AsyncIterable<unknown> {
   const { metadata, deadline, signal } = await prepare();
   signal?.throwIfAborted();
+  const span = startClientSpan(def.path, metadata, target);
+  let failure: ServiceError | undefined;
   const call = grpcClient.makeServerStreamRequest(
     def.path,
     def.requestSerialize,
@@ -142,8 +148,11 @@ async function* streamCall(
   try {
     for await (const message of call) yield message;
   } catch (err) {
-    throw (err as ServiceError).code !== undefined ? fromServiceError(err as ServiceError, def.path) : err;
+    if ((err as ServiceError).code === undefined) throw err;
+    failure = err as ServiceError;
+    throw fromServiceError(failure, def.path);
   } finally {
+    if (span) endGrpcSpan(span, failure?.code ?? 0, failure);
     signal?.removeEventListener('abort', cancel);
     // Stops the server stream when the consumer breaks out of the loop early.
     call.cancel();

@@ -25,22 +25,38 @@ export interface HandlerEnv {
   track(ctx: OwnedCallContext): () => void;
 }
 
+/** What a call ended with: once it was cancelled or timed out, that is the outcome, whatever the handler threw. */
+function endedWith(err: unknown, signal: AbortSignal): MeshError {
+  return signal.aborted ? (signal.reason as MeshError) : MeshError.from(err);
+}
+
+/** Another service's answer is about our request to it, not our caller's: keep only what is safe to retry on. */
+function callerError(error: MeshError): MeshError {
+  if (!error.remote) return error;
+  const code = PASS_THROUGH.has(error.code) ? error.code : Code.INTERNAL;
+  return new MeshError(code, `a dependency failed (${codeName(error.code)})`);
+}
+
+/** The error the caller is sent for what a call ended with (toStatus without its logging), e.g. for the call's span. */
+export function sentError(err: unknown, signal: AbortSignal): MeshError {
+  return callerError(endedWith(err, signal));
+}
+
 /**
  * Maps anything a call ended with to the status sent to the client. Unknown
  * errors become INTERNAL with a generic message; their detail is logged only.
  */
 export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorResponse {
-  // Once the call was cancelled or timed out, that is the outcome, whatever the handler threw.
-  let error = ctx.signal.aborted ? (ctx.signal.reason as MeshError) : MeshError.from(err);
-  if (error.code === Code.INTERNAL && error !== err) {
-    ctx.log.error({ err, code: codeName(error.code) }, 'unexpected error in handler');
+  const outcome = endedWith(err, ctx.signal);
+  if (outcome.code === Code.INTERNAL && outcome !== err) {
+    ctx.log.error({ err, code: codeName(outcome.code) }, 'unexpected error in handler');
   }
-  if (error.remote) {
-    // Another service's answer is about our request to it, not our caller's: keep only what is safe to retry on.
-    ctx.log.warn({ dependency: error.remote, code: codeName(error.code), err: error.message }, 'a dependency failed');
-    const code = PASS_THROUGH.has(error.code) ? error.code : Code.INTERNAL;
-    error = new MeshError(code, `a dependency failed (${codeName(error.code)})`);
-  }
+  if (outcome.remote)
+    ctx.log.warn(
+      { dependency: outcome.remote, code: codeName(outcome.code), err: outcome.message },
+      'a dependency failed',
+    );
+  const error = callerError(outcome);
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);
   // Code and grpc-js's Status share their numbers.

@@ -13,6 +13,7 @@ import { Code, MeshError } from '../core/index.js';
 import { adaptServerStream, adaptUnary, toStatus, type HandlerEnv } from './handlers.js';
 import { composeInterceptors, type Interceptor } from '../core/index.js';
 import { addReflection } from './reflection.js';
+import { serverSpan } from './server-span.js';
 import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from '../core/index.js';
 
 /** Options for createServer. */
@@ -100,7 +101,9 @@ export class MeshServer {
     this.sealed = true;
     const service = serviceNameOf(definition);
     if (this.services.includes(service)) throw new Error(`service ${service} was already added`);
-    const chain = composeInterceptors([...this.interceptors]);
+    // gRPC calls run in their span (server-span.ts); calls of other bindings come with their own (MCP).
+    const chain = composeInterceptors([serverSpan, ...this.interceptors]);
+    const dispatchChain = composeInterceptors([...this.interceptors]);
     const handlers: UntypedServiceImplementation = {};
     for (const [key, def] of Object.entries(definition)) {
       if (def.requestStream) throw new Error(`${def.path}: client streaming is not supported by the kernel`);
@@ -113,7 +116,7 @@ export class MeshServer {
             throw new MeshError(Code.UNIMPLEMENTED, `${service}/${method} is not implemented`);
           };
       const unary = async (req: unknown, ctx: unknown) => handler(req as never, ctx as never) as never;
-      if (!def.responseStream) this.unary.set(def.path, { env, handler: unary });
+      if (!def.responseStream) this.unary.set(def.path, { env: { ...env, chain: dispatchChain }, handler: unary });
       handlers[key] = def.responseStream ? adaptServerStream(env, def, handler as never) : adaptUnary(env, def, unary);
     }
     this.grpcServer.addService(definition, handlers);

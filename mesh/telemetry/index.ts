@@ -8,4 +8,5 @@ export type { Logger, LoggerOptions } from './logger.js';
 export { MeshMetrics } from './metrics.js';
 export { observabilityInterceptor } from './observability-interceptor.js';
 export { ibanValid, isSensitiveKey, luhnValid, redactDeep, redactPii } from './pii.js';
+export { endGrpcSpan, startClientSpan, startServerSpan, traceHeaders } from './trace-grpc.js';
 export { initTracing, JsonLinesSpanExporter, meshTracer, shutdownTracing } from './tracing.js';

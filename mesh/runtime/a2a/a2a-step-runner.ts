@@ -15,6 +15,7 @@ import { GrpcTransportFactory } from '@a2a-js/sdk/client/grpc';
 import type { AgentCard } from '../../../gen/agentmesh/v1/card.js';
 import type { StepAttempt } from '../../../gen/agentmesh/v1/explain.js';
 import { Code, MeshError } from '../../core/index.js';
+import { traceHeaders } from '../../telemetry/index.js';
 import { EXTERNAL_A2A_VERSION } from '../../discovery/index.js';
 import { spiffeUrisOf } from '../../security/index.js';
 import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../collaborators.js';
@@ -197,7 +198,8 @@ export class A2aStepRunner {
     const options = async () => {
       const serviceParameters = first ?? (await bearer());
       first = undefined;
-      return { signal, serviceParameters };
+      // The SDK's gRPC client is not the mesh's: the step's trace context goes in as headers.
+      return { signal, serviceParameters: { ...serviceParameters, ...traceHeaders() } };
     };
     return { client, options };
   }
