@@ -47,7 +47,7 @@ const ABLATIONS = [
 type Variant = (typeof VARIANTS)[number] | (typeof ABLATIONS)[number];
 const STACKS: Record<Variant, string> = {
   full: 'mTLS + JWT + policy + tracing + metrics + audit + access log',
-  'full-untraced': 'full without tracing (no tracer provider, no async context, no spans)',
+  'full-untraced': 'full without tracing (no grpc instrumentation, no spans)',
   'full-unexported': 'full, spans recorded but not exported (no trace file)',
   'full-sampled-10': 'full, OTEL_TRACES_SAMPLER=parentbased_traceidratio, ARG 0.1',
   'full-unsampled': 'full, OTEL_TRACES_SAMPLER=always_off (async context kept, no span recorded)',
