@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { Task } from '../gen/agentmesh/v1/task.js';
 import { Code, MeshError, type MeshClient } from '../mesh/index.js';
-import { initTracing, meshTracer, shutdownTracing } from '../mesh/telemetry/index.js';
+import { initTracing, meshTracer, shutdownTracing, traceHeaders } from '../mesh/telemetry/index.js';
 import { captureLogger } from './helpers/log-capture.js';
 import { plaintextClient, startServer, type StartedServer } from './helpers/servers.js';
 
@@ -30,6 +30,7 @@ let started: StartedServer;
 let outer: MeshClient<typeof AgentServiceService>;
 let inner: MeshClient<typeof AgentServiceService>;
 let spans: Span[] = [];
+let headersInSpan: { traceId: string; spanId: string; headers: Record<string, string> } | undefined;
 
 beforeAll(async () => {
   initTracing({ service: 'test/traced', file, env: {} });
@@ -52,6 +53,10 @@ beforeAll(async () => {
   inner = plaintextClient(AgentServiceService, started.address);
   await meshTracer().startActiveSpan('caller', async (span) => {
     await outer.getTask({ taskId: 't-1', historyLength: 0 });
+    span.end();
+  });
+  meshTracer().startActiveSpan('step', (span) => {
+    headersInSpan = { ...span.spanContext(), headers: traceHeaders() };
     span.end();
   });
   await started.stop();
@@ -112,4 +117,10 @@ test("the handler's log line names the trace and its server span", () => {
   const line = capture.lines.find((l) => l.msg === 'looking up');
   const server = find('GetTask', SERVER);
   expect(line).toMatchObject({ trace_id: server.traceId, span_id: server.spanId });
+});
+
+test("a library's own gRPC client (the A2A SDK's) gets the active span's traceparent as headers, none once tracing is off", () => {
+  const { traceId, spanId, headers } = headersInSpan!;
+  expect(headers).toEqual({ traceparent: `00-${traceId}-${spanId}-01` });
+  expect(traceHeaders()).toEqual({});
 });
