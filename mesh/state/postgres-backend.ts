@@ -66,9 +66,8 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
   // between statements) whose server goes away would emit an unhandled 'error' and crash
   // the process; its pending queries fail anyway and the pool discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: reconnectingPool(pool, config.AGENTMESH_DB_RECONNECT_MS) }),
-  });
+  const reconnecting = reconnectingPool(pool, config.AGENTMESH_DB_RECONNECT_MS);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: reconnecting }) });
   return {
     kind: 'postgres',
     db,
@@ -85,6 +84,20 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
       json: (raw) => raw as JsonValue,
       time: (raw) => raw as Date,
     },
+    // pg parses and plans a named statement once per connection, then only binds and executes it.
+    async prepared(query) {
+      const client = (await reconnecting.connect()) as pg.PoolClient;
+      try {
+        const result = await client.query(query);
+        client.release();
+        return result;
+      } catch (err) {
+        // A connection that failed mid-statement is dropped, not handed to the next caller.
+        client.release(isConnectionError(err) ? (err as Error) : undefined);
+        throw err;
+      }
+    },
+    poolMax: config.AGENTMESH_DB_POOL_MAX,
     // PostgreSQL protects pages with its WAL (and data checksums when enabled); there is no
     // cheap online page check, so the logical checks carry the weight here.
     physicalCheck: async () => [],
