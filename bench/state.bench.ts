@@ -1,6 +1,9 @@
 // Task-state transitions per second and latency on the embedded store and on PostgreSQL,
 // with 1 and 32 concurrent writers. One transition = one compare-and-set update of a task,
 // its kept version and a status event, in one transaction: what an agent does per state change.
+// On PostgreSQL, `tasks.update` group-commits concurrent transitions; the `own transaction`
+// rows run the same change inside `atomically` (BEGIN, the statement, COMMIT: no group
+// commit), the way each transition was stored before, as the baseline in the same run.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,8 @@ interface Scenario {
   backend: string;
   env: Record<string, string>;
   conditions: Record<string, string | number>;
+  /** Each transition in a transaction of its own (atomically) instead of the group commit. */
+  ownTransaction?: boolean;
 }
 
 async function measure(scenario: Scenario, writers: number, options: BenchOptions): Promise<Row> {
@@ -36,12 +41,10 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
     const transition = async (w: number) => {
       const version = versions[w]!;
       const state = version % 2 === 0 ? TaskState.TASK_STATE_INPUT_REQUIRED : TaskState.TASK_STATE_WORKING;
-      const task = await store.tasks.update(`t${w}`, {
-        expectedVersion: version,
-        state,
-        principal,
-        events: [{ statusUpdate: { state } }],
-      });
+      const change = { expectedVersion: version, state, principal, events: [{ statusUpdate: { state } }] };
+      const task = scenario.ownTransaction
+        ? await store.atomically((tx) => tx.tasks.update(`t${w}`, change))
+        : await store.tasks.update(`t${w}`, change);
       versions[w] = task.version;
     };
     const load = await runLoad(
@@ -134,26 +137,50 @@ const bench: BenchModule = {
       try {
         const pool = 10;
         const host = new URL(PG_ADMIN_URL).host;
-        const scenario = {
-          backend: 'postgres',
-          env: { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) },
-          conditions: { backend: 'postgres', host, pool, ...database.settings },
-        };
-        for (const writers of WRITER_COUNTS) rows.push(await measure(scenario, writers, options));
+        const env = { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) };
+        const conditions = { backend: 'postgres', host, pool, ...database.settings };
+        for (const writers of WRITER_COUNTS) {
+          rows.push(await measure({ backend: 'postgres', env, conditions }, writers, options));
+          rows.push(
+            await measure(
+              {
+                backend: 'postgres-own',
+                env,
+                conditions: { ...conditions, commit: 'own transaction' },
+                ownTransaction: true,
+              },
+              writers,
+              options,
+            ),
+          );
+        }
       } finally {
         await database.drop();
       }
     }
 
-    const is = (backend: string, writers: number, sync?: string) => (r: Row) =>
+    const is = (backend: string, writers: number, sync?: string, commit?: string) => (r: Row) =>
       r.conditions.backend === backend &&
       r.conditions.writers === writers &&
-      (sync === undefined || r.conditions.synchronous === sync);
+      (sync === undefined || r.conditions.synchronous === sync) &&
+      r.conditions.commit === commit;
     return [
       ...rows,
       ...ratio(rows, 'sqlite FULL: 32 writers / 1 writer', is('sqlite', 32, 'FULL'), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'sqlite: NORMAL / FULL, 1 writer', is('sqlite', 1, 'NORMAL'), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'postgres: 32 writers / 1 writer', is('postgres', 32), is('postgres', 1)),
+      ...ratio(
+        rows,
+        'postgres: group commit / own transaction, 32 writers',
+        is('postgres', 32),
+        is('postgres', 32, undefined, 'own transaction'),
+      ),
+      ...ratio(
+        rows,
+        'postgres: group commit / own transaction, 1 writer',
+        is('postgres', 1),
+        is('postgres', 1, undefined, 'own transaction'),
+      ),
       ...ratio(rows, 'postgres / sqlite FULL, 1 writer', is('postgres', 1), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'postgres / sqlite FULL, 32 writers', is('postgres', 32), is('sqlite', 32, 'FULL')),
     ];

@@ -11,9 +11,13 @@ interface Pending {
 }
 
 /**
- * Group commit of task transitions. While `maxInFlight` statements are running, the
- * transitions that arrive wait and then go together, as one statement, in one transaction
- * with one commit flush; a lone writer never waits (its transition goes at once, alone).
+ * Group commit of task transitions. While a statement is running, the transitions that
+ * arrive wait and then go together, as one statement, in one transaction with one commit
+ * flush; a lone writer never waits (its transition goes at once, alone). Fewer, larger
+ * statements are what buys throughput on a busy server (measured: one statement in flight
+ * at a time beat ten by 1.5–5x at 32 writers). A statement running longer than `stallMs`
+ * (waiting on a row lock another transaction holds, say) stops counting, so the others'
+ * transitions go on beside it, up to `maxStatements` at once (the pool's connections).
  * Each caller still gets its own answer: its row, or undefined when its compare-and-set did
  * not match (the others in the batch are not affected). Every caller is answered only once
  * the statement — its transaction — has committed. A task is never in two running batches,
@@ -22,12 +26,15 @@ interface Pending {
 export class TransitionBatcher {
   private readonly queue: Pending[] = [];
   private readonly busy = new Set<string>();
-  private inFlight = 0;
+  /** When each running statement started (performance.now()). */
+  private readonly running = new Set<{ started: number }>();
+  private recheck: NodeJS.Timeout | undefined;
 
   constructor(
     /** Applies transitions of distinct tasks in one transaction; the rows of those that matched. */
     private readonly run: (batch: Transition[]) => Promise<TransitionRow[]>,
-    private readonly maxInFlight: number,
+    private readonly maxStatements: number,
+    private readonly stallMs = 100,
     private readonly maxBatch = 256,
   ) {}
 
@@ -40,12 +47,23 @@ export class TransitionBatcher {
   }
 
   private pump(): void {
-    while (this.inFlight < this.maxInFlight) {
+    while (this.queue.length > 0 && this.running.size < this.maxStatements) {
+      const now = performance.now();
+      const fresh = [...this.running].filter((r) => now - r.started < this.stallMs);
+      if (fresh.length > 0) {
+        // Look again when the youngest running statement would count as stalled.
+        const wait = this.stallMs - (now - Math.max(...fresh.map((r) => r.started)));
+        clearTimeout(this.recheck);
+        this.recheck = setTimeout(() => this.pump(), Math.ceil(wait));
+        this.recheck.unref();
+        return;
+      }
       const batch = this.take();
       if (batch.length === 0) return;
-      this.inFlight++;
+      const statement = { started: now };
+      this.running.add(statement);
       void this.send(batch).finally(() => {
-        this.inFlight--;
+        this.running.delete(statement);
         for (const p of batch) this.busy.delete(p.transition.id);
         this.pump();
       });
