@@ -15,6 +15,7 @@ import { runLoad, type BenchModule, type BenchOptions, type Row } from './harnes
 
 const PG_ADMIN_URL = process.env.AGENTMESH_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const WRITER_COUNTS = [1, 32];
+const OPT_OUT = 'off (opt-in: a server crash may lose acknowledged writes)';
 const principal = 'bench';
 
 interface Scenario {
@@ -139,8 +140,15 @@ const bench: BenchModule = {
         const host = new URL(PG_ADMIN_URL).host;
         const env = { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) };
         const conditions = { backend: 'postgres', host, pool, ...database.settings };
+        // The opt-in that gives up the commit flush (AGENTMESH_DB_SYNCHRONOUS_COMMIT=off): its own rows.
+        const unflushed = {
+          backend: 'postgres-unflushed',
+          env: { ...env, AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'off' },
+          conditions: { ...conditions, synchronous_commit: OPT_OUT },
+        };
         for (const writers of WRITER_COUNTS) {
           rows.push(await measure({ backend: 'postgres', env, conditions }, writers, options));
+          rows.push(await measure(unflushed, writers, options));
           rows.push(
             await measure(
               {
@@ -159,11 +167,13 @@ const bench: BenchModule = {
       }
     }
 
-    const is = (backend: string, writers: number, sync?: string, commit?: string) => (r: Row) =>
+    // sqlite: `variant` is its synchronous pragma; postgres: synchronous_commit (on unless opted out).
+    const is = (backend: string, writers: number, variant?: string, commit?: string) => (r: Row) =>
       r.conditions.backend === backend &&
       r.conditions.writers === writers &&
-      (sync === undefined || r.conditions.synchronous === sync) &&
-      r.conditions.commit === commit;
+      (backend === 'sqlite'
+        ? variant === undefined || r.conditions.synchronous === variant
+        : r.conditions.synchronous_commit === (variant ?? 'on') && r.conditions.commit === commit);
     return [
       ...rows,
       ...ratio(rows, 'sqlite FULL: 32 writers / 1 writer', is('sqlite', 32, 'FULL'), is('sqlite', 1, 'FULL')),
@@ -180,6 +190,18 @@ const bench: BenchModule = {
         'postgres: group commit / own transaction, 1 writer',
         is('postgres', 1),
         is('postgres', 1, undefined, 'own transaction'),
+      ),
+      ...ratio(
+        rows,
+        'postgres: synchronous_commit off (opt-in) / on, 1 writer',
+        is('postgres', 1, OPT_OUT),
+        is('postgres', 1),
+      ),
+      ...ratio(
+        rows,
+        'postgres: synchronous_commit off (opt-in) / on, 32 writers',
+        is('postgres', 32, OPT_OUT),
+        is('postgres', 32),
       ),
       ...ratio(rows, 'postgres / sqlite FULL, 1 writer', is('postgres', 1), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'postgres / sqlite FULL, 32 writers', is('postgres', 32), is('sqlite', 32, 'FULL')),

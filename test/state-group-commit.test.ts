@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { Code, isMeshError } from '../mesh/core/errors.js';
 import { isLeaseLost, TASK_CHANNEL, type Store } from '../mesh/index.js';
-import { BACKENDS, type BackendFixture } from './helpers/state-backends.js';
+import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 
 // Task transitions issued together: on PostgreSQL they are group-committed (several in one
 // statement and transaction); each caller must still get exactly its own answer.
@@ -132,5 +133,33 @@ describe.each(BACKENDS)('task transitions issued together on %s', (kind, makeFix
       expect(await store.tasks.get('refused')).toMatchObject({ version: 2 });
       expect(await store.events.list('refused')).toEqual([]);
     } else expect(results[3]!.status).toBe('fulfilled');
+  });
+});
+
+describe('PostgreSQL commit flush', () => {
+  let fx: BackendFixture;
+  beforeAll(async () => {
+    fx = await postgresFixture();
+  });
+  afterAll(async () => {
+    await fx?.cleanup();
+  });
+
+  const setting = async (store: Store) =>
+    (await store.context.read((db) => sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db))).rows[0]
+      ?.synchronous_commit;
+
+  test('commits wait for the flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off opts out', async () => {
+    const durable = await fx.open('demo/durable');
+    const fast = await fx.open('demo/fast', { AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'off' });
+    try {
+      expect(await setting(durable)).toBe('on');
+      expect(await setting(fast)).toBe('off');
+      await fast.tasks.create({ id: 't', contextId: 'c', principal: who });
+      expect(await fast.tasks.update('t', { expectedVersion: 1, principal: who })).toMatchObject({ version: 2 });
+    } finally {
+      await durable.close();
+      await fast.close();
+    }
   });
 });

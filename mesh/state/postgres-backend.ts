@@ -43,10 +43,12 @@ function reconnectingPool(pool: pg.Pool, budgetMs: number): PostgresPool {
 /**
  * Opens the PostgreSQL store: a pool of `AGENTMESH_DB_POOL_MAX` connections whose
  * search_path is the service's own schema (database per service, or schema per service
- * when services share a database), with server-side statement and idle-transaction timeouts.
+ * when services share a database), with server-side statement and idle-transaction timeouts;
+ * commits wait for their WAL flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off says otherwise.
  */
 export function openPostgres(service: string, url: string, config: StateConfig, log?: Logger): Backend {
   const schema = config.AGENTMESH_DB_SCHEMA ?? service;
+  const durable = config.AGENTMESH_DB_SYNCHRONOUS_COMMIT === 'on';
   const pool = new pg.Pool({
     connectionString: url,
     max: config.AGENTMESH_DB_POOL_MAX,
@@ -57,8 +59,12 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
     idle_in_transaction_session_timeout: config.AGENTMESH_DB_IDLE_IN_TRANSACTION_MS,
     application_name: service,
     keepAlive: true,
-    options: `-c search_path="${schema}"`,
+    options: `-c search_path="${schema}"${durable ? '' : ' -c synchronous_commit=off'}`,
   });
+  if (!durable)
+    log?.warn(
+      'AGENTMESH_DB_SYNCHRONOUS_COMMIT=off: writes are answered before they are on disk; a database server crash may lose the last ones',
+    );
   // An idle connection that the server closes (restart, failover) emits here; without a
   // listener it would crash the process. The pool drops it and opens a new one on demand.
   pool.on('error', (err) => log?.warn({ err: err.message }, 'state store connection lost; reconnecting on demand'));
