@@ -5,7 +5,7 @@
 // rows run the same change inside `atomically` (BEGIN, the statement, COMMIT: no group
 // commit), the way each transition was stored before, as the baseline in the same run.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -24,6 +24,8 @@ interface Scenario {
   conditions: Record<string, string | number>;
   /** Each transition in a transaction of its own (atomically) instead of the group commit. */
   ownTransaction?: boolean;
+  /** CPU seconds used so far by the database server's processes of this run, when readable. */
+  serverCpuSeconds?: () => Promise<number | undefined>;
 }
 
 async function measure(scenario: Scenario, writers: number, options: BenchOptions): Promise<Row> {
@@ -48,11 +50,17 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
         : await store.tasks.update(`t${w}`, change);
       versions[w] = task.version;
     };
-    const load = await runLoad(
-      writers,
-      transition,
-      options.quick ? { warmUpMs: 200, durationMs: 1_000 } : { warmUpMs: 1_000, durationMs: 5_000 },
-    );
+    const { warmUpMs, durationMs } = options.quick
+      ? { warmUpMs: 200, durationMs: 1_000 }
+      : { warmUpMs: 1_000, durationMs: 5_000 };
+    await runLoad(writers, transition, { warmUpMs: 0, durationMs: warmUpMs });
+    // CPU per transition, client and server: unlike a rate, it barely moves when other
+    // processes load the machine, so it says what the cores could carry on their own.
+    const client = process.cpuUsage();
+    const server = await scenario.serverCpuSeconds?.();
+    const load = await runLoad(writers, transition, { warmUpMs: 0, durationMs });
+    const clientUs = process.cpuUsage(client);
+    const serverSeconds = server === undefined ? undefined : (await scenario.serverCpuSeconds!())! - server;
     return {
       benchmark: 'state: task transitions',
       conditions: { ...scenario.conditions, writers },
@@ -61,6 +69,8 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
         p50_ms: load.p50Ms,
         p99_ms: load.p99Ms,
         max_ms: load.maxMs,
+        client_cpu_us: (clientUs.user + clientUs.system) / load.ops,
+        ...(serverSeconds === undefined ? {} : { server_cpu_us: (serverSeconds * 1e6) / load.ops }),
         n: load.ops,
       },
     };
@@ -72,6 +82,7 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
 async function postgresDatabase(): Promise<{
   url: string;
   settings: Record<string, string>;
+  serverCpuSeconds: () => Promise<number | undefined>;
   drop: () => Promise<void>;
 }> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -86,9 +97,25 @@ async function postgresDatabase(): Promise<{
   };
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
+  // The server's processes serving this database, read from /proc: only when the server runs
+  // on this machine and we may read them (else the rows go without server_cpu_us).
+  const serverCpuSeconds = async () => {
+    const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+    let ticks = 0;
+    for (const { pid } of rows) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ = 100)
+      } catch {
+        return undefined;
+      }
+    }
+    return ticks / 100;
+  };
   return {
     url: url.toString(),
     settings,
+    serverCpuSeconds,
     drop: async () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
@@ -139,15 +166,17 @@ const bench: BenchModule = {
         const pool = 10;
         const host = new URL(PG_ADMIN_URL).host;
         const env = { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) };
+        const { serverCpuSeconds } = database;
         const conditions = { backend: 'postgres', host, pool, ...database.settings };
         // The opt-in that gives up the commit flush (AGENTMESH_DB_SYNCHRONOUS_COMMIT=off): its own rows.
         const unflushed = {
           backend: 'postgres-unflushed',
           env: { ...env, AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'off' },
           conditions: { ...conditions, synchronous_commit: OPT_OUT },
+          serverCpuSeconds,
         };
         for (const writers of WRITER_COUNTS) {
-          rows.push(await measure({ backend: 'postgres', env, conditions }, writers, options));
+          rows.push(await measure({ backend: 'postgres', env, conditions, serverCpuSeconds }, writers, options));
           rows.push(await measure(unflushed, writers, options));
           rows.push(
             await measure(
@@ -156,6 +185,7 @@ const bench: BenchModule = {
                 env,
                 conditions: { ...conditions, commit: 'own transaction' },
                 ownTransaction: true,
+                serverCpuSeconds,
               },
               writers,
               options,
