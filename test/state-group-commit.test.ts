@@ -149,6 +149,20 @@ describe('PostgreSQL commit flush', () => {
     (await store.context.read((db) => sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(db))).rows[0]
       ?.synchronous_commit;
 
+  test('a column added to tasks while the store runs (a newer release expanding the schema) breaks no transition', async () => {
+    const store = await fx.open('demo/expand');
+    try {
+      await store.tasks.create({ id: 't', contextId: 'c', principal: who });
+      await store.tasks.update('t', { expectedVersion: 1, principal: who, state: S.TASK_STATE_WORKING });
+      await fx.sql('demo/expand', 'alter table tasks add column added_later text');
+      await expect(
+        store.tasks.update('t', { expectedVersion: 2, principal: who, state: S.TASK_STATE_COMPLETED }),
+      ).resolves.toMatchObject({ version: 3, state: S.TASK_STATE_COMPLETED });
+    } finally {
+      await store.close();
+    }
+  });
+
   test('commits wait for the flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off opts out', async () => {
     const durable = await fx.open('demo/durable');
     const fast = await fx.open('demo/fast', { AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'off' });

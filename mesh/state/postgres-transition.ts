@@ -45,6 +45,23 @@ export type PreparedQuery = (query: { name: string; text: string; values: unknow
 /** The name the transition statement is prepared under on each connection. */
 export const TRANSITION_STATEMENT = 'agentmesh_task_transition_v1';
 
+// Named, never `t.*`: a prepared statement whose result columns change (a migration adding a
+// column during a rolling upgrade) fails on every connection that prepared it.
+const COLUMNS = [
+  'id',
+  'context_id',
+  'state',
+  'version',
+  'data',
+  'created_at',
+  'created_by',
+  'updated_at',
+  'updated_by',
+  'owner',
+  'fencing',
+  'lease_until',
+];
+
 const NOW = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /**
@@ -76,7 +93,7 @@ with s as (
   where t.id = s.id and t.version = s.expected and (s.from_mask >> t.state) & 1 = 1
     and (s.lease_owner is null or (t.owner = s.lease_owner and t.fencing = s.lease_fencing))
     and (s.acquire_owner is null or t.owner is null or t.lease_until is null or t.lease_until < ${NOW})
-  returning t.*, s.i, s.reason, s.n_events, s.notice
+  returning ${COLUMNS.map((c) => `t.${c}`).join(', ')}, t.event_seq, s.i, s.reason, s.n_events, s.notice
 ), v as (
   insert into task_versions (task_id, version, state, data, reason, principal, at)
   select id, version, state, data, reason, updated_by, updated_at from u
@@ -85,7 +102,7 @@ with s as (
   select u.id, u.event_seq - u.n_events + ev.ord, ev.event, u.updated_by, u.updated_at
   from u join unnest($17::int[], $18::int[], $19::jsonb[]) as ev(i, ord, event) on ev.i = u.i
 )
-select u.*, pg_notify($20, u.notice) from u`;
+select ${COLUMNS.join(', ')}, pg_notify($20, u.notice) from u`;
 
 /**
  * The statement's parameters for `batch` (task ids distinct): per-transition columns as
