@@ -1,8 +1,11 @@
 // Task-state transitions per second and latency on the embedded store and on PostgreSQL,
 // with 1 and 32 concurrent writers. One transition = one compare-and-set update of a task,
 // its kept version and a status event, in one transaction: what an agent does per state change.
+// On PostgreSQL, `tasks.update` group-commits concurrent transitions; the `own transaction`
+// rows run the same change inside `atomically` (BEGIN, the statement, COMMIT: no group
+// commit), the way each transition was stored before, as the baseline in the same run.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,12 +15,17 @@ import { runLoad, type BenchModule, type BenchOptions, type Row } from './harnes
 
 const PG_ADMIN_URL = process.env.AGENTMESH_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const WRITER_COUNTS = [1, 32];
+const OPT_OUT = 'off (opt-in: a server crash may lose acknowledged writes)';
 const principal = 'bench';
 
 interface Scenario {
   backend: string;
   env: Record<string, string>;
   conditions: Record<string, string | number>;
+  /** Each transition in a transaction of its own (atomically) instead of the group commit. */
+  ownTransaction?: boolean;
+  /** CPU seconds used so far by the database server's processes of this run, when readable. */
+  serverCpuSeconds?: () => Promise<number | undefined>;
 }
 
 async function measure(scenario: Scenario, writers: number, options: BenchOptions): Promise<Row> {
@@ -36,19 +44,23 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
     const transition = async (w: number) => {
       const version = versions[w]!;
       const state = version % 2 === 0 ? TaskState.TASK_STATE_INPUT_REQUIRED : TaskState.TASK_STATE_WORKING;
-      const task = await store.tasks.update(`t${w}`, {
-        expectedVersion: version,
-        state,
-        principal,
-        events: [{ statusUpdate: { state } }],
-      });
+      const change = { expectedVersion: version, state, principal, events: [{ statusUpdate: { state } }] };
+      const task = scenario.ownTransaction
+        ? await store.atomically((tx) => tx.tasks.update(`t${w}`, change))
+        : await store.tasks.update(`t${w}`, change);
       versions[w] = task.version;
     };
-    const load = await runLoad(
-      writers,
-      transition,
-      options.quick ? { warmUpMs: 200, durationMs: 1_000 } : { warmUpMs: 1_000, durationMs: 5_000 },
-    );
+    const { warmUpMs, durationMs } = options.quick
+      ? { warmUpMs: 200, durationMs: 1_000 }
+      : { warmUpMs: 1_000, durationMs: 5_000 };
+    await runLoad(writers, transition, { warmUpMs: 0, durationMs: warmUpMs });
+    // CPU per transition, client and server: unlike a rate, it barely moves when other
+    // processes load the machine, so it says what the cores could carry on their own.
+    const client = process.cpuUsage();
+    const server = await scenario.serverCpuSeconds?.();
+    const load = await runLoad(writers, transition, { warmUpMs: 0, durationMs });
+    const clientUs = process.cpuUsage(client);
+    const serverSeconds = server === undefined ? undefined : (await scenario.serverCpuSeconds!())! - server;
     return {
       benchmark: 'state: task transitions',
       conditions: { ...scenario.conditions, writers },
@@ -57,6 +69,8 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
         p50_ms: load.p50Ms,
         p99_ms: load.p99Ms,
         max_ms: load.maxMs,
+        client_cpu_us: (clientUs.user + clientUs.system) / load.ops,
+        ...(serverSeconds === undefined ? {} : { server_cpu_us: (serverSeconds * 1e6) / load.ops }),
         n: load.ops,
       },
     };
@@ -68,6 +82,7 @@ async function measure(scenario: Scenario, writers: number, options: BenchOption
 async function postgresDatabase(): Promise<{
   url: string;
   settings: Record<string, string>;
+  serverCpuSeconds: () => Promise<number | undefined>;
   drop: () => Promise<void>;
 }> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -82,9 +97,25 @@ async function postgresDatabase(): Promise<{
   };
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
+  // The server's processes serving this database, read from /proc: only when the server runs
+  // on this machine and we may read them (else the rows go without server_cpu_us).
+  const serverCpuSeconds = async () => {
+    const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+    let ticks = 0;
+    for (const { pid } of rows) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (USER_HZ = 100)
+      } catch {
+        return undefined;
+      }
+    }
+    return ticks / 100;
+  };
   return {
     url: url.toString(),
     settings,
+    serverCpuSeconds,
     drop: async () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
@@ -134,26 +165,74 @@ const bench: BenchModule = {
       try {
         const pool = 10;
         const host = new URL(PG_ADMIN_URL).host;
-        const scenario = {
-          backend: 'postgres',
-          env: { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) },
-          conditions: { backend: 'postgres', host, pool, ...database.settings },
+        const env = { DATABASE_URL: database.url, AGENTMESH_DB_POOL_MAX: String(pool) };
+        const { serverCpuSeconds } = database;
+        const conditions = { backend: 'postgres', host, pool, ...database.settings };
+        // The opt-in that gives up the commit flush (AGENTMESH_DB_SYNCHRONOUS_COMMIT=off): its own rows.
+        const unflushed = {
+          backend: 'postgres-unflushed',
+          env: { ...env, AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'off' },
+          conditions: { ...conditions, synchronous_commit: OPT_OUT },
+          serverCpuSeconds,
         };
-        for (const writers of WRITER_COUNTS) rows.push(await measure(scenario, writers, options));
+        for (const writers of WRITER_COUNTS) {
+          rows.push(await measure({ backend: 'postgres', env, conditions, serverCpuSeconds }, writers, options));
+          rows.push(await measure(unflushed, writers, options));
+          rows.push(
+            await measure(
+              {
+                backend: 'postgres-own',
+                env,
+                conditions: { ...conditions, commit: 'own transaction' },
+                ownTransaction: true,
+                serverCpuSeconds,
+              },
+              writers,
+              options,
+            ),
+          );
+        }
       } finally {
         await database.drop();
       }
     }
 
-    const is = (backend: string, writers: number, sync?: string) => (r: Row) =>
+    // sqlite: `variant` is its synchronous pragma; postgres: synchronous_commit (on unless opted out).
+    const is = (backend: string, writers: number, variant?: string, commit?: string) => (r: Row) =>
       r.conditions.backend === backend &&
       r.conditions.writers === writers &&
-      (sync === undefined || r.conditions.synchronous === sync);
+      (backend === 'sqlite'
+        ? variant === undefined || r.conditions.synchronous === variant
+        : r.conditions.synchronous_commit === (variant ?? 'on') && r.conditions.commit === commit);
     return [
       ...rows,
       ...ratio(rows, 'sqlite FULL: 32 writers / 1 writer', is('sqlite', 32, 'FULL'), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'sqlite: NORMAL / FULL, 1 writer', is('sqlite', 1, 'NORMAL'), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'postgres: 32 writers / 1 writer', is('postgres', 32), is('postgres', 1)),
+      ...ratio(
+        rows,
+        'postgres: group commit / own transaction, 32 writers',
+        is('postgres', 32),
+        is('postgres', 32, undefined, 'own transaction'),
+      ),
+      ...ratio(
+        rows,
+        'postgres: group commit / own transaction, 1 writer',
+        is('postgres', 1),
+        is('postgres', 1, undefined, 'own transaction'),
+      ),
+      ...ratio(
+        rows,
+        'postgres: synchronous_commit off (opt-in) / on, 1 writer',
+        is('postgres', 1, OPT_OUT),
+        is('postgres', 1),
+      ),
+      ...ratio(
+        rows,
+        'postgres: synchronous_commit off (opt-in) / on, 32 writers',
+        is('postgres', 32, OPT_OUT),
+        is('postgres', 32),
+      ),
       ...ratio(rows, 'postgres / sqlite FULL, 1 writer', is('postgres', 1), is('sqlite', 1, 'FULL')),
       ...ratio(rows, 'postgres / sqlite FULL, 32 writers', is('postgres', 32), is('sqlite', 32, 'FULL')),
     ];

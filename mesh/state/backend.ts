@@ -2,6 +2,7 @@ import type { Kysely, RawBuilder } from 'kysely';
 import type { Codec } from './context.js';
 import type { ColumnTypes } from './migrations.js';
 import type { Notices } from './notifications.js';
+import type { PreparedQuery } from './postgres-transition.js';
 import type { Database } from './tables.js';
 
 /** Which database a store runs on. */
@@ -26,6 +27,10 @@ export interface Backend {
   timeIn(ms: number): RawBuilder<string>;
   /** Change notices: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite. */
   notices: Notices;
+  /** PostgreSQL only: runs a named prepared statement on a pooled connection (task transitions use it). */
+  prepared?: PreparedQuery;
+  /** PostgreSQL only: the pool's connections, the most statements in flight at once. */
+  poolMax?: number;
   /** Storage-level checks the database offers (SQLite's integrity_check); problems found. */
   physicalCheck(): Promise<string[]>;
 }

@@ -8,6 +8,7 @@ describe('state configuration', () => {
     expect(config.DATABASE_URL).toBeUndefined();
     expect(config.AGENTMESH_SQLITE_SYNCHRONOUS).toBe('FULL');
     expect(config.AGENTMESH_DB_POOL_MAX).toBe(10);
+    expect(config.AGENTMESH_DB_SYNCHRONOUS_COMMIT).toBe('on');
     expect(sqlitePath('lending/credit-risk', { ...config, AGENTMESH_DATA_DIR: '/data' })).toBe(
       '/data/lending/credit-risk/state.db',
     );
@@ -31,6 +32,7 @@ describe('state configuration', () => {
       'must be a number of milliseconds',
     ],
     [{ AGENTMESH_SQLITE_SYNCHRONOUS: 'OFF' }, 'AGENTMESH_SQLITE_SYNCHRONOUS', 'must be FULL or NORMAL'],
+    [{ AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'local' }, 'AGENTMESH_DB_SYNCHRONOUS_COMMIT', 'must be on or off'],
     [{ AGENTMESH_DB_SCHEMA: 'a"; drop' }, 'AGENTMESH_DB_SCHEMA', 'must be 1-63 letters, digits, _, - or /'],
   ])('%j is refused naming the variable, never its value', (env, variable, problem) => {
     expect(() => loadStateConfig(env)).toThrow(new ConfigError(variable, problem));

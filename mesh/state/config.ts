@@ -39,6 +39,14 @@ export const stateConfigSchema = z.object({
   /** Idle connections are closed after this long. */
   AGENTMESH_DB_IDLE_TIMEOUT_MS: millis().default(30_000),
   /**
+   * PostgreSQL's commit flush. `on` (the default): a write is answered once its WAL is on
+   * disk. `off` trades durability for latency: commits are answered before the flush, and a
+   * crash of the database server (not of the service) may lose the writes of the last
+   * ~0.6 s (3 × wal_writer_delay) that callers were told had succeeded; the database stays
+   * consistent. An opt-in for stores whose recent writes can be redone.
+   */
+  AGENTMESH_DB_SYNCHRONOUS_COMMIT: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  /**
    * FULL syncs the WAL on every commit, so an acknowledged write survives power loss;
    * NORMAL survives process crashes (kill -9) but may lose the last commits on power loss.
    */

@@ -3,6 +3,7 @@ import { Code, MeshError } from '../core/index.js';
 import { toMeshError } from './db-errors.js';
 import { Notices } from './notifications.js';
 import type { Database } from './tables.js';
+import type { TransitionBatcher } from './transition-batcher.js';
 
 /** A JSON value as stored and returned by the store. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -22,6 +23,8 @@ export interface ContextShared {
   /** The database's clock `ms` from now, for a time column (see Backend.timeIn). */
   timeIn(ms: number): RawBuilder<string>;
   notices: Notices;
+  /** PostgreSQL: task transitions outside a transaction, group-committed (see TransitionBatcher). */
+  transitions?: TransitionBatcher;
 }
 
 /**
@@ -110,10 +113,23 @@ export class StoreContext<DB = Database> {
     const { notices } = this.shared;
     if (notices.transport)
       await sql`select pg_notify(${notices.wire(channel)}, ${notices.encode(payload)})`.execute(db);
-    const pending = pendingNotices.get(db);
+    this.afterCommit(channel, payload, db);
+  }
+
+  /**
+   * This process's half of a notice whose NOTIFY a statement already sent: its listeners
+   * hear it once `trx` commits (at once when no transaction of this context is open).
+   */
+  afterCommit(channel: string, payload: string, trx?: Kysely<DB>): void {
+    const pending = pendingNotices.get(trx ?? this.db);
     if (pending) {
       if (!pending.some(([c, p]) => c === channel && p === payload)) pending.push([channel, payload]);
-    } else notices.deliver(channel, payload);
+    } else this.shared.notices.deliver(channel, payload);
+  }
+
+  /** PostgreSQL outside a transaction: the group commit of task transitions; undefined otherwise. */
+  get transitions(): TransitionBatcher | undefined {
+    return this.inTransaction ? undefined : this.shared.transitions;
   }
 
   /**

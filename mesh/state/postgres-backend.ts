@@ -43,10 +43,12 @@ function reconnectingPool(pool: pg.Pool, budgetMs: number): PostgresPool {
 /**
  * Opens the PostgreSQL store: a pool of `AGENTMESH_DB_POOL_MAX` connections whose
  * search_path is the service's own schema (database per service, or schema per service
- * when services share a database), with server-side statement and idle-transaction timeouts.
+ * when services share a database), with server-side statement and idle-transaction timeouts;
+ * commits wait for their WAL flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off says otherwise.
  */
 export function openPostgres(service: string, url: string, config: StateConfig, log?: Logger): Backend {
   const schema = config.AGENTMESH_DB_SCHEMA ?? service;
+  const durable = config.AGENTMESH_DB_SYNCHRONOUS_COMMIT === 'on';
   const pool = new pg.Pool({
     connectionString: url,
     max: config.AGENTMESH_DB_POOL_MAX,
@@ -57,8 +59,12 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
     idle_in_transaction_session_timeout: config.AGENTMESH_DB_IDLE_IN_TRANSACTION_MS,
     application_name: service,
     keepAlive: true,
-    options: `-c search_path="${schema}"`,
+    options: `-c search_path="${schema}"${durable ? '' : ' -c synchronous_commit=off'}`,
   });
+  if (!durable)
+    log?.warn(
+      'AGENTMESH_DB_SYNCHRONOUS_COMMIT=off: writes are answered before they are on disk; a database server crash may lose the last ones',
+    );
   // An idle connection that the server closes (restart, failover) emits here; without a
   // listener it would crash the process. The pool drops it and opens a new one on demand.
   pool.on('error', (err) => log?.warn({ err: err.message }, 'state store connection lost; reconnecting on demand'));
@@ -66,9 +72,8 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
   // between statements) whose server goes away would emit an unhandled 'error' and crash
   // the process; its pending queries fail anyway and the pool discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: reconnectingPool(pool, config.AGENTMESH_DB_RECONNECT_MS) }),
-  });
+  const reconnecting = reconnectingPool(pool, config.AGENTMESH_DB_RECONNECT_MS);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: reconnecting }) });
   return {
     kind: 'postgres',
     db,
@@ -85,6 +90,20 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
       json: (raw) => raw as JsonValue,
       time: (raw) => raw as Date,
     },
+    // pg parses and plans a named statement once per connection, then only binds and executes it.
+    async prepared(query) {
+      const client = (await reconnecting.connect()) as pg.PoolClient;
+      try {
+        const result = await client.query(query);
+        client.release();
+        return result;
+      } catch (err) {
+        // A connection that failed mid-statement is dropped, not handed to the next caller.
+        client.release(isConnectionError(err) ? (err as Error) : undefined);
+        throw err;
+      }
+    },
+    poolMax: config.AGENTMESH_DB_POOL_MAX,
     // PostgreSQL protects pages with its WAL (and data checksums when enabled); there is no
     // cheap online page check, so the logical checks carry the weight here.
     physicalCheck: async () => [],

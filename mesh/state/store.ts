@@ -14,6 +14,7 @@ import { openSqlite } from './sqlite-backend.js';
 import { StepLog } from './steps.js';
 import { TaskEvents } from './task-events.js';
 import { Tasks } from './tasks.js';
+import { transitionBatcher } from './postgres-transition.js';
 import { ToolResults } from './tool-results.js';
 
 /** What openStore needs. */
@@ -57,6 +58,7 @@ export class Store {
       nowMs: backend.nowMs,
       timeIn: backend.timeIn,
       notices: backend.notices,
+      transitions: transitionBatcher(backend),
     });
     this.ctx = ctx;
     this.conversations = new Conversations(ctx);

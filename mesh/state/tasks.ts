@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
@@ -18,7 +18,8 @@ import {
 import { insertEvents } from './task-events.js';
 import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo } from './task-states.js';
 import { keepTaskVersion, toTask, toTaskVersion, type TaskRecord, type TaskVersion } from './task-records.js';
-import type { Database } from './tables.js';
+import type { Database, TasksTable } from './tables.js';
+import { applyTransition, type Transition } from './postgres-transition.js';
 
 /** A new task; it starts SUBMITTED at version 1. */
 export interface NewTask {
@@ -159,6 +160,8 @@ export class Tasks {
     // must be one that may lead to the new one) and reserves the event sequences; only when
     // it matches nothing do we read the row, to say why.
     const from = change.state === undefined ? LIVE_STATES : statesLeadingTo(change.state);
+    if (this.ctx.kind === 'postgres')
+      return this.updatePostgres(id, change, { expected, principal, data, events, at, from });
     return this.ctx.write(async (trx) => {
       const now = this.ctx.nowMs();
       const extended = leaseEnd(now, change.lease?.ttlMs ?? change.acquire?.ttlMs ?? 0);
@@ -190,6 +193,32 @@ export class Tasks {
       await insertEvents(this.ctx, trx, id, row.event_seq, events, principal, at);
       return toTask(this.ctx.codec, row);
     });
+  }
+
+  // PostgreSQL: the same change as one statement (compare-and-set, version, events, NOTIFY),
+  // group-committed with concurrent ones; no transaction of its own around it.
+  private async updatePostgres(
+    id: string,
+    change: TaskChange,
+    t: Pick<Transition, 'expected' | 'principal' | 'data' | 'events' | 'at' | 'from'>,
+  ): Promise<TaskRecord> {
+    const gone = change.release === true || change.revoke === true;
+    const ttl = change.lease?.ttlMs ?? change.acquire?.ttlMs;
+    const transition: Transition = {
+      ...t,
+      id,
+      state: change.state,
+      reason: change.reason,
+      lease: change.lease,
+      acquireOwner: change.acquire?.owner,
+      ttlMs: ttl !== undefined && !gone ? Math.max(1, Math.round(ttl)) : undefined,
+      gone,
+      revoke: change.revoke === true,
+    };
+    // read(): errors become MeshErrors; inside `atomically` the statement joins that transaction.
+    const row = await this.ctx.read((db) => applyTransition(this.ctx, db, transition));
+    if (row === undefined) throw await this.ctx.read((db) => this.whyNot(db, id, t.expected, change));
+    return toTask(this.ctx.codec, row as unknown as Selectable<TasksTable>);
   }
 
   /**
