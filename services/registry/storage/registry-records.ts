@@ -2,7 +2,8 @@ import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Selecta
 import { Code, MeshError } from '../../../mesh/index.js';
 import { encodeJson, type JsonValue, type StoreContext } from '../../../mesh/index.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
-import { RegistryWrite } from './registry-write.js';
+import { GroupCommit } from './group-commit.js';
+import { inSavepoint, RegistryWrite } from './registry-write.js';
 
 /** A stored registry entry. */
 export interface RegistryEntryRecord {
@@ -69,9 +70,29 @@ const CHUNK = 500;
  */
 export class RegistryRecords {
   private readonly ctx: StoreContext<Database>;
+  /**
+   * Heartbeats arriving together share one transaction on SQLite (one fsync for all). On
+   * PostgreSQL each keeps its own: they run in parallel on the pool and take no shared lock.
+   */
+  private readonly renewals: GroupCommit<Kysely<Database>> | undefined;
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx.withTables<Database>();
+    this.renewals =
+      this.ctx.kind === 'sqlite'
+        ? new GroupCommit(
+            (body) => this.ctx.write(body),
+            (trx, renewal) => this.ctx.read(() => inSavepoint(trx, () => renewal(trx))),
+          )
+        : undefined;
+  }
+
+  /**
+   * Runs one write of a batch (see GroupCommit) in its own savepoint; driver errors become
+   * MeshErrors, as they do for a write of its own.
+   */
+  isolate<T>(tx: RegistryWrite, write: (tx: RegistryWrite) => Promise<T>): Promise<T> {
+    return this.ctx.read(() => tx.isolated(write));
   }
 
   /** The database's clock in epoch milliseconds: leases expire by it, never by a replica's. */
@@ -221,14 +242,14 @@ export class RegistryRecords {
    * decided by the database, so no replica needs to hear of a renewal.
    */
   async renew(leaseId: string, ttlMs: number): Promise<Date> {
-    const row = await this.ctx.write((trx) =>
+    const update = (trx: Kysely<Database>) =>
       trx
         .updateTable('registry_leases')
         .set({ expires_ms: sql<number>`${this.nowMs()} + ttl_ms`, expires_at: this.timeIn(ttlMs) })
         .where('lease_id', '=', leaseId)
         .returning('expires_ms')
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+    const row = await (this.renewals ? this.renewals.submit(update) : this.ctx.write(update));
     if (!row)
       throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
     return new Date(Number(row.expires_ms));

@@ -3,6 +3,20 @@ import { encodeJson } from '../../../mesh/index.js';
 import type { ChangeToLog, LeaseRecord, RegistryEntryRecord, RegistryRecords } from './registry-records.js';
 import type { RegistryDatabase as Database } from './registry-tables.js';
 
+/** Runs fn in a savepoint of an open transaction: when fn fails, what it changed is undone and the transaction goes on. */
+export async function inSavepoint<DB, T>(trx: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
+  await sql`savepoint registry_write`.execute(trx);
+  try {
+    const result = await fn();
+    await sql`release savepoint registry_write`.execute(trx);
+    return result;
+  } catch (err) {
+    await sql`rollback to savepoint registry_write`.execute(trx);
+    await sql`release savepoint registry_write`.execute(trx);
+    throw err;
+  }
+}
+
 /** An entry as stored inside a write, with its live leases by id. */
 export interface StoredEntry {
   record: RegistryEntryRecord;
@@ -44,6 +58,20 @@ export class RegistryWrite {
       record,
       leases: new Map(leases.filter((l) => l.entryKey === record.key).map((l) => [l.leaseId, l])),
     }));
+  }
+
+  /**
+   * Runs one write of a batch in a savepoint: when it fails, what it changed (and the revisions
+   * it took) is undone and the batch's other writes go on.
+   */
+  async isolated<T>(write: (tx: RegistryWrite) => Promise<T>): Promise<T> {
+    const revision = this.revision;
+    try {
+      return await inSavepoint(this.trx, () => write(this));
+    } catch (err) {
+      this.revision = revision;
+      throw err;
+    }
   }
 
   /** A lease and its entry, as stored now. */
