@@ -78,11 +78,12 @@ export class Registry {
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
   ) {
     this.records = new RegistryRecords(store.context);
-    this.writes = new GroupCommit(
-      (body) => this.records.write(body),
-      (tx, write) => this.records.isolate(tx, write),
-      () => this.catchUp(),
-    );
+    this.writes = new GroupCommit<RegistryWrite>({
+      transaction: (body) => this.records.write(body),
+      isolate: (tx, write) => this.records.isolate(tx, write),
+      attempt: (tx, write) => this.records.attempt(tx, write),
+      afterCommit: () => this.catchUp(),
+    });
     this.feed.setMaxListeners(0);
   }
 
@@ -228,7 +229,12 @@ export class Registry {
         throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
       // The same instance registering again replaces its previous lease.
       const leases = new Map(existing?.leases ?? []);
-      for (const [id, l] of leases) if (l.instanceId === endpoint.instanceId) leases.delete(id);
+      let replaces = false;
+      for (const [id, l] of leases)
+        if (l.instanceId === endpoint.instanceId) {
+          leases.delete(id);
+          replaces = true;
+        }
       leases.set(leaseId, {
         leaseId,
         entryKey: key,
@@ -251,13 +257,16 @@ export class Registry {
         card: json,
       };
       await storeEntry(tx, { record: { ...base, card: json as never }, leases }, existing, json, caller.subject);
-      const expiresAt = await tx.grantLease({
-        leaseId,
-        entryKey: key,
-        instanceId: endpoint.instanceId,
-        endpoint: stored,
-        ttlMs: ttl,
-      });
+      const expiresAt = await tx.grantLease(
+        {
+          leaseId,
+          entryKey: key,
+          instanceId: endpoint.instanceId,
+          endpoint: stored,
+          ttlMs: ttl,
+        },
+        replaces,
+      );
       return { expiresAt };
     });
     return { leaseId, expiresAt, ttlMs: ttl, revision };

@@ -3,8 +3,35 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 /** One transaction of a batch: runs `body` in it and commits, or throws (and nothing of it is kept). */
 export type BatchTransaction<Tx> = (body: (tx: Tx) => Promise<void>) => Promise<void>;
 
-/** Runs one write of a batch so that its failure undoes it alone (a savepoint), and rethrows that failure. */
-export type Isolate<Tx> = <T>(tx: Tx, write: (tx: Tx) => Promise<T>) => Promise<T>;
+/** Runs one write of a batch; how its failure is kept from the others' writes is up to the runner. */
+export type RunWrite<Tx> = <T>(tx: Tx, write: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/**
+ * Thrown by an `attempt` runner when a write failed in a way only a savepoint can keep from the
+ * batch (it had changed something, or the database refused a statement): the batch is rolled
+ * back and run again with every write in its own savepoint.
+ */
+export class NeedsSavepoint extends Error {
+  constructor(cause: unknown) {
+    super('a write of the batch must be undone alone', { cause });
+  }
+}
+
+/** How a GroupCommit writes. */
+export interface GroupCommitOptions<Tx> {
+  transaction: BatchTransaction<Tx>;
+  /** Runs a write in its own savepoint, so that its failure undoes it alone; rethrows that failure. */
+  isolate: RunWrite<Tx>;
+  /**
+   * Runs a write without a savepoint (two statements fewer each). It rethrows a failure that left
+   * nothing to undo (a refusal before any change); it throws NeedsSavepoint for any other.
+   */
+  attempt?: RunWrite<Tx>;
+  /** Brings what follows the store up to the batch just committed; answers wait for it. */
+  afterCommit?: () => Promise<void>;
+  /** Bounds how long one transaction holds the writers' lock. */
+  maxBatch?: number;
+}
 
 interface Pending<Tx> {
   write: (tx: Tx) => Promise<unknown>;
@@ -17,24 +44,18 @@ type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 /**
  * Group commit: writes submitted while a transaction runs wait, and then go together into the
  * next one, so many concurrent writers cost one transaction and one fsync instead of one each.
- * Every write of a batch runs in its own savepoint: one that fails is undone alone and its caller
- * gets its own error, the others commit. A caller is answered only after the transaction holding
- * its write has committed and `afterCommit` has run (the replica's memory then reflects it), never
- * before: an answered write is as durable as with one transaction per write. A lone write runs
- * without a savepoint (its transaction is its own).
+ * A write that fails is kept from the others: refused before changing anything, it simply fails;
+ * otherwise the batch is run again with every write in its own savepoint, so it is undone alone.
+ * Either way its caller gets its own error and the others commit. A caller is answered only after
+ * the transaction holding its write has committed and `afterCommit` has run (the replica's memory
+ * then reflects it), never before: an answered write is as durable as with one transaction per
+ * write. A lone write runs without a savepoint (its transaction is its own).
  */
 export class GroupCommit<Tx> {
   private queue: Pending<Tx>[] = [];
   private draining = false;
 
-  constructor(
-    private readonly transaction: BatchTransaction<Tx>,
-    private readonly isolate: Isolate<Tx>,
-    /** Brings what follows the store up to the batch just committed; answers wait for it. */
-    private readonly afterCommit: () => Promise<void> = () => Promise.resolve(),
-    /** Bounds how long one transaction holds the writers' lock. */
-    private readonly maxBatch = 256,
-  ) {}
+  constructor(private readonly options: GroupCommitOptions<Tx>) {}
 
   /** Queues a write; resolves with its result once the transaction holding it has committed. */
   submit<T>(write: (tx: Tx) => Promise<T>): Promise<T> {
@@ -50,11 +71,12 @@ export class GroupCommit<Tx> {
       // One turn of the event loop lets writers that arrive together (a burst of calls) share the first batch.
       await nextTurn();
       while (this.queue.length) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        const outcomes = await this.commit(batch);
+        const batch = this.queue.splice(0, this.options.maxBatch ?? 256);
+        const outcomes = await this.commit(batch, !this.options.attempt);
         // The next batch starts now; these callers are answered once memory has caught up with theirs.
         const settle = () => batch.forEach((p, i) => settleOne(p, outcomes[i]!));
-        if (outcomes.some((o) => o.ok)) void this.afterCommit().then(settle, settle);
+        if (outcomes.some((o) => o.ok) && this.options.afterCommit)
+          void this.options.afterCommit().then(settle, settle);
         else settle();
       }
     } finally {
@@ -62,10 +84,12 @@ export class GroupCommit<Tx> {
     }
   }
 
-  private async commit(batch: Pending<Tx>[]): Promise<Outcome[]> {
+  private async commit(batch: Pending<Tx>[], isolated: boolean): Promise<Outcome[]> {
+    const { transaction, isolate, attempt } = this.options;
+    const run = isolated ? isolate : attempt!;
     const outcomes: Outcome[] = [];
     try {
-      await this.transaction(async (tx) => {
+      await transaction(async (tx) => {
         outcomes.length = 0;
         if (batch.length === 1) {
           outcomes.push({ ok: true, value: await batch[0]!.write(tx) });
@@ -73,14 +97,16 @@ export class GroupCommit<Tx> {
         }
         for (const p of batch) {
           try {
-            outcomes.push({ ok: true, value: await this.isolate(tx, p.write) });
+            outcomes.push({ ok: true, value: await run(tx, p.write) });
           } catch (err) {
+            if (err instanceof NeedsSavepoint) throw err;
             outcomes.push({ ok: false, err });
           }
         }
       });
       return outcomes;
     } catch (err) {
+      if (needsSavepoint(err)) return this.commit(batch, true);
       // Nothing committed: a write that failed on its own keeps its own error, the others get the transaction's.
       return batch.map((_, i) => {
         const own = outcomes[i];
@@ -89,6 +115,10 @@ export class GroupCommit<Tx> {
     }
   }
 }
+
+// The transaction may hand the marker back wrapped (as the cause of the store's own error).
+const needsSavepoint = (err: unknown) =>
+  err instanceof NeedsSavepoint || (err as { cause?: unknown } | null)?.cause instanceof NeedsSavepoint;
 
 function settleOne<Tx>(p: Pending<Tx>, o: Outcome): void {
   if (o.ok) p.resolve(o.value);

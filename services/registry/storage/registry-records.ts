@@ -1,8 +1,8 @@
 import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable } from 'kysely';
-import { Code, MeshError } from '../../../mesh/index.js';
+import { Code, isMeshError, MeshError } from '../../../mesh/index.js';
 import { encodeJson, type JsonValue, type StoreContext } from '../../../mesh/index.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, NeedsSavepoint } from './group-commit.js';
 import { inSavepoint, RegistryWrite } from './registry-write.js';
 
 /** A stored registry entry. */
@@ -80,11 +80,34 @@ export class RegistryRecords {
     this.ctx = ctx.withTables<Database>();
     this.renewals =
       this.ctx.kind === 'sqlite'
-        ? new GroupCommit(
-            (body) => this.ctx.write(body),
-            (trx, renewal) => this.ctx.read(() => inSavepoint(trx, () => renewal(trx))),
-          )
+        ? new GroupCommit<Kysely<Database>>({
+            transaction: (body) => this.ctx.write(body),
+            isolate: (trx, renewal) => this.ctx.read(() => inSavepoint(trx, () => renewal(trx))),
+            // A renewal is one update: any failure is the database's, to be undone alone.
+            attempt: async (trx, renewal) => {
+              try {
+                return await renewal(trx);
+              } catch (err) {
+                throw new NeedsSavepoint(err);
+              }
+            },
+          })
         : undefined;
+  }
+
+  /**
+   * Runs one write of a batch without a savepoint. A refusal (a MeshError) before any change
+   * is the write's own answer; anything else — a failure after a change, a database error (which
+   * on PostgreSQL aborts the whole transaction) — needs the batch run again with savepoints.
+   */
+  async attempt<T>(tx: RegistryWrite, write: (tx: RegistryWrite) => Promise<T>): Promise<T> {
+    const before = tx.changes;
+    try {
+      return await write(tx);
+    } catch (err) {
+      if (isMeshError(err) && tx.changes === before) throw err;
+      throw new NeedsSavepoint(err);
+    }
   }
 
   /**

@@ -30,6 +30,9 @@ export interface StoredEntry {
  * number, which is how the other replicas find what to re-read.
  */
 export class RegistryWrite {
+  /** How many changing statements this write has issued (a failure after one needs a savepoint to be undone alone). */
+  changes = 0;
+
   constructor(
     private readonly trx: Kysely<Database>,
     private readonly records: RegistryRecords,
@@ -81,6 +84,7 @@ export class RegistryWrite {
 
   /** Appends changes with the next revisions; returns them. */
   async log(changes: ChangeToLog[], principal: string): Promise<number[]> {
+    if (changes.length) this.changes++;
     const revisions = await this.records.log(this.trx, this.revision, changes, principal, this.at);
     this.revision = revisions.at(-1) ?? this.revision;
     return revisions;
@@ -94,6 +98,7 @@ export class RegistryWrite {
     principal: string,
   ): Promise<void> {
     const card = encodeJson(entry.card, 'card');
+    this.changes++;
     if (exists) {
       await this.trx
         .updateTable('registry_entries')
@@ -117,19 +122,21 @@ export class RegistryWrite {
     }
   }
 
-  /** Grants an instance's lease (replacing that instance's previous one); returns its expiry in the database's clock. */
-  async grantLease(lease: {
-    leaseId: string;
-    entryKey: string;
-    instanceId: string;
-    endpoint: unknown;
-    ttlMs: number;
-  }): Promise<Date> {
-    await this.trx
-      .deleteFrom('registry_leases')
-      .where('entry_key', '=', lease.entryKey)
-      .where('instance_id', '=', lease.instanceId)
-      .execute();
+  /**
+   * Grants an instance's lease, replacing that instance's previous one (`replaces`: it has one,
+   * as read in this write; a new instance skips the delete); returns its expiry in the database's clock.
+   */
+  async grantLease(
+    lease: { leaseId: string; entryKey: string; instanceId: string; endpoint: unknown; ttlMs: number },
+    replaces: boolean,
+  ): Promise<Date> {
+    this.changes++;
+    if (replaces)
+      await this.trx
+        .deleteFrom('registry_leases')
+        .where('entry_key', '=', lease.entryKey)
+        .where('instance_id', '=', lease.instanceId)
+        .execute();
     const row = await this.trx
       .insertInto('registry_leases')
       .values({
@@ -150,6 +157,7 @@ export class RegistryWrite {
   /** Ends leases by id; returns those that were still live. */
   async endLeases(leaseIds: string[]): Promise<LeaseRecord[]> {
     if (!leaseIds.length) return [];
+    this.changes++;
     const rows = await this.trx
       .deleteFrom('registry_leases')
       .where('lease_id', 'in', leaseIds)
@@ -160,6 +168,7 @@ export class RegistryWrite {
 
   /** Ends every lease that has lapsed by the database's clock; returns them. */
   async endLapsedLeases(): Promise<LeaseRecord[]> {
+    this.changes++;
     const rows = await this.trx
       .deleteFrom('registry_leases')
       .where((eb) => this.records.lapsed(eb))
@@ -170,6 +179,7 @@ export class RegistryWrite {
 
   /** Sets the lifecycle of entries, stamping `revision` on them. */
   async setLifecycle(keys: string[], lifecycle: string, revision: number, principal: string): Promise<void> {
+    this.changes++;
     await this.trx
       .updateTable('registry_entries')
       .set({ lifecycle, updated_at: this.at, updated_by: principal, revision, state_seq: this.seq })
@@ -180,6 +190,7 @@ export class RegistryWrite {
   /** Marks entries as changed by this write (their leases changed), so followers re-read them. */
   async touch(keys: string[]): Promise<void> {
     if (!keys.length) return;
+    this.changes++;
     await this.trx.updateTable('registry_entries').set({ state_seq: this.seq }).where('key', 'in', keys).execute();
   }
 }
