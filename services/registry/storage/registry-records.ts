@@ -3,6 +3,7 @@ import { Code, isMeshError, MeshError } from '../../../mesh/index.js';
 import { encodeJson, type JsonValue, type StoreContext } from '../../../mesh/index.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
 import { GroupCommit, NeedsSavepoint } from './group-commit.js';
+import { registryQueries } from './registry-queries.js';
 import { inSavepoint, RegistryWrite } from './registry-write.js';
 
 /** A stored registry entry. */
@@ -75,6 +76,8 @@ export class RegistryRecords {
    * PostgreSQL each keeps its own: they run in parallel on the pool and take no shared lock.
    */
   private readonly renewals: GroupCommit<Kysely<Database>> | undefined;
+  /** The statements of a registration, compiled once for this store. */
+  readonly queries = registryQueries();
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx.withTables<Database>();
@@ -318,17 +321,15 @@ export class RegistryRecords {
     const out: number[] = [];
     for (const c of changes) {
       revision++;
-      await trx
-        .insertInto('registry_changes')
-        .values({
-          revision,
-          change: c.change,
-          entry_key: c.entryKey,
-          entry: encodeJson(c.entry, 'registry entry'),
-          principal,
-          at,
-        })
-        .execute();
+      await this.queries.insertChange.run(
+        trx,
+        revision,
+        c.change,
+        c.entryKey,
+        encodeJson(c.entry, 'registry entry'),
+        principal,
+        at,
+      );
       out.push(revision);
     }
     return out;

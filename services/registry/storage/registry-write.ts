@@ -46,17 +46,25 @@ export class RegistryWrite {
 
   /** Entries with all of their live leases, as stored now. */
   async entries(filter: { key: string } | { name: string; version?: string }): Promise<StoredEntry[]> {
-    let q = this.trx.selectFrom('registry_entries').selectAll();
-    if ('key' in filter) q = q.where('key', '=', filter.key);
+    let rows;
+    if ('name' in filter && !filter.version)
+      rows = (await this.records.queries.entriesNamed.run(this.trx, filter.name)).rows;
     else {
-      q = q.where('name', '=', filter.name);
-      if (filter.version) q = q.where('version', '=', filter.version);
+      let q = this.trx.selectFrom('registry_entries').selectAll();
+      if ('key' in filter) q = q.where('key', '=', filter.key);
+      else q = q.where('name', '=', filter.name).where('version', '=', filter.version!);
+      rows = await q.execute();
     }
-    const records = (await q.execute()).map((r) => this.records.toEntry(r));
-    const leases = await this.records.leasesOf(
-      this.trx,
-      records.map((r) => r.key),
-    );
+    const records = rows.map((r) => this.records.toEntry(r));
+    const leases =
+      records.length === 1
+        ? (await this.records.queries.leasesOfEntry.run(this.trx, records[0]!.key)).rows.map((r) =>
+            this.records.toLease(r),
+          )
+        : await this.records.leasesOf(
+            this.trx,
+            records.map((r) => r.key),
+          );
     return records.map((record) => ({
       record,
       leases: new Map(leases.filter((l) => l.entryKey === record.key).map((l) => [l.leaseId, l])),
@@ -99,27 +107,22 @@ export class RegistryWrite {
   ): Promise<void> {
     const card = encodeJson(entry.card, 'card');
     this.changes++;
-    if (exists) {
-      await this.trx
-        .updateTable('registry_entries')
-        .set({ card, revision, updated_at: this.at, updated_by: principal, state_seq: this.seq })
-        .where('key', '=', entry.key)
-        .execute();
-    } else {
-      await this.trx
-        .insertInto('registry_entries')
-        .values({
-          ...entry,
-          card,
-          lifecycle: 'ACTIVE',
-          revision,
-          registered_at: this.at,
-          updated_at: this.at,
-          updated_by: principal,
-          state_seq: this.seq,
-        })
-        .execute();
-    }
+    const { queries } = this.records;
+    if (exists) await queries.updateCard.run(this.trx, entry.key, card, revision, this.at, principal, this.seq);
+    else
+      await queries.insertEntry.run(
+        this.trx,
+        entry.key,
+        entry.kind,
+        entry.name,
+        entry.version,
+        card,
+        entry.identity,
+        revision,
+        this.at,
+        principal,
+        this.seq,
+      );
   }
 
   /**
@@ -131,12 +134,7 @@ export class RegistryWrite {
     replaces: boolean,
   ): Promise<Date> {
     this.changes++;
-    if (replaces)
-      await this.trx
-        .deleteFrom('registry_leases')
-        .where('entry_key', '=', lease.entryKey)
-        .where('instance_id', '=', lease.instanceId)
-        .execute();
+    if (replaces) await this.records.queries.deleteInstanceLease.run(this.trx, lease.entryKey, lease.instanceId);
     const row = await this.trx
       .insertInto('registry_leases')
       .values({
