@@ -118,46 +118,67 @@ function scannedBy(index: DiscoveryIndex<number>, scope: Parameters<typeof Disco
   return index.candidateCount(compileScope(DiscoveryScope.fromPartial(scope)));
 }
 
-async function registrationRow(options: BenchOptions): Promise<Row> {
+/**
+ * Registrations through the registry model: `writers` callers, each registering its share of `n`
+ * fresh cards in turn (awaiting each answer, as an agent starting up does). One writer is the
+ * baseline; concurrent writers (a mesh starting, a rollout) share group commits.
+ */
+async function registrationRow(writers: number, n: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-registry-'));
   const store = await openStore({ service: 'bench/registry', config: loadStateConfig({ AGENTMESH_DATA_DIR: dir }) });
   const registry = new Registry(store, createLogger({ service: 'bench', level: 'silent' }));
   await registry.start(60_000);
-  const n = options.quick ? 300 : 2_000;
+  const register = async (i: number) => {
+    const name = `ns${i % NAMESPACES}/agent-${i}`;
+    const identity = `spiffe://agentmesh.local/ns/ns${i % NAMESPACES}/sa/agent-${i}`;
+    const card = validateAgentCard(
+      AgentCard.fromPartial({
+        name,
+        version: '1.0.0',
+        purpose: 'bench',
+        owner: 'bench',
+        identity,
+        skills: [{ id: 's', description: 'd', inputSchema: { type: 'object' } }],
+      }),
+    );
+    const caller = {
+      peer: { spiffeId: identity, source: 'mtls' },
+      subject: name,
+      scopes: [],
+      actors: [],
+    } as unknown as Principal;
+    await registry.register(
+      'agent',
+      card,
+      { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i', mcpUrl: '' },
+      30_000,
+      caller,
+    );
+  };
   try {
+    const latencies: number[] = [];
+    let next = 0;
     const began = performance.now();
-    for (let i = 0; i < n; i++) {
-      const name = `ns${i % NAMESPACES}/agent-${i}`;
-      const identity = `spiffe://agentmesh.local/ns/ns${i % NAMESPACES}/sa/agent-${i}`;
-      const card = validateAgentCard(
-        AgentCard.fromPartial({
-          name,
-          version: '1.0.0',
-          purpose: 'bench',
-          owner: 'bench',
-          identity,
-          skills: [{ id: 's', description: 'd', inputSchema: { type: 'object' } }],
-        }),
-      );
-      const caller = {
-        peer: { spiffeId: identity, source: 'mtls' },
-        subject: name,
-        scopes: [],
-        actors: [],
-      } as unknown as Principal;
-      await registry.register(
-        'agent',
-        card,
-        { address: '127.0.0.1:1', adminAddress: '', instanceId: 'i', mcpUrl: '' },
-        30_000,
-        caller,
-      );
-    }
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < n) {
+          const i = next++;
+          const start = performance.now();
+          await register(i);
+          latencies.push(performance.now() - start);
+        }
+      }),
+    );
     const seconds = (performance.now() - began) / 1000;
+    latencies.sort((a, b) => a - b);
     return {
       benchmark: 'registry: registrations',
-      conditions: { backend: 'sqlite (synchronous=FULL)', registrations: n, writers: 1 },
-      metrics: { registrations_per_s: n / seconds },
+      conditions: { backend: 'sqlite (synchronous=FULL)', registrations: n, writers },
+      metrics: {
+        registrations_per_s: n / seconds,
+        p50_ms: quantile(latencies, 0.5),
+        p99_ms: quantile(latencies, 0.99),
+      },
     };
   } finally {
     registry.stop();
@@ -170,7 +191,9 @@ const bench: BenchModule = {
   name: 'registry',
   async run(options) {
     return [
-      await registrationRow(options),
+      await registrationRow(1, options.quick ? 300 : 2_000),
+      await registrationRow(16, options.quick ? 2_000 : 10_000),
+      await registrationRow(64, options.quick ? 2_000 : 10_000),
       ...(await discoverRows(10_000, options)),
       ...(await discoverRows(100_000, options)),
     ];

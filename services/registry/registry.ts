@@ -16,6 +16,7 @@ import {
   type RegistryEntryRecord,
 } from './storage/registry-records.js';
 import type { RegistryWrite } from './storage/registry-write.js';
+import { GroupCommit } from './storage/group-commit.js';
 import { followChanges } from './follow-changes.js';
 import type { Logger } from '../../mesh/index.js';
 import {
@@ -68,6 +69,8 @@ export class Registry {
 
   /** The book of record: entries, leases and the change log in the registry's store. */
   readonly records: RegistryRecords;
+  /** Writes arriving together commit together: one transaction, one lock on the counter row, one fsync. */
+  private readonly writes: GroupCommit<RegistryWrite>;
 
   constructor(
     private readonly store: Store,
@@ -75,6 +78,12 @@ export class Registry {
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
   ) {
     this.records = new RegistryRecords(store.context);
+    this.writes = new GroupCommit<RegistryWrite>({
+      transaction: (body) => this.records.write(body),
+      isolate: (tx, write) => this.records.isolate(tx, write),
+      attempt: (tx, write) => this.records.attempt(tx, write),
+      afterCommit: () => this.catchUp(),
+    });
     this.feed.setMaxListeners(0);
   }
 
@@ -176,16 +185,12 @@ export class Registry {
   }
 
   /**
-   * Runs a write on the store, then brings memory up to it (read-your-writes on this
-   * replica). Returns the write's revision: its last change's, or the store's if it logged none.
+   * Runs a write on the store (in a batch with the writes queued beside it: see GroupCommit),
+   * and answers once it has committed and memory has caught up with it (read-your-writes on
+   * this replica). Returns the write's revision: its last change's, or the store's if it logged none.
    */
   private async write<T>(fn: (tx: RegistryWrite) => Promise<T>): Promise<T & { revision: number }> {
-    const { result, revision } = await this.records.write(async (tx) => ({
-      result: await fn(tx),
-      revision: tx.revision,
-    }));
-    await this.catchUp();
-    return { ...result, revision };
+    return this.writes.submit(async (tx) => ({ ...(await fn(tx)), revision: tx.revision }));
   }
 
   /** Registers (or updates) a card and one instance of it; only its own workload may. */
@@ -224,7 +229,12 @@ export class Registry {
         throw new MeshError(Code.FAILED_PRECONDITION, `${card.name}@${card.version} is retired`);
       // The same instance registering again replaces its previous lease.
       const leases = new Map(existing?.leases ?? []);
-      for (const [id, l] of leases) if (l.instanceId === endpoint.instanceId) leases.delete(id);
+      let replaces = false;
+      for (const [id, l] of leases)
+        if (l.instanceId === endpoint.instanceId) {
+          leases.delete(id);
+          replaces = true;
+        }
       leases.set(leaseId, {
         leaseId,
         entryKey: key,
@@ -247,13 +257,16 @@ export class Registry {
         card: json,
       };
       await storeEntry(tx, { record: { ...base, card: json as never }, leases }, existing, json, caller.subject);
-      const expiresAt = await tx.grantLease({
-        leaseId,
-        entryKey: key,
-        instanceId: endpoint.instanceId,
-        endpoint: stored,
-        ttlMs: ttl,
-      });
+      const expiresAt = await tx.grantLease(
+        {
+          leaseId,
+          entryKey: key,
+          instanceId: endpoint.instanceId,
+          endpoint: stored,
+          ttlMs: ttl,
+        },
+        replaces,
+      );
       return { expiresAt };
     });
     return { leaseId, expiresAt, ttlMs: ttl, revision };

@@ -1,8 +1,10 @@
 import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable } from 'kysely';
-import { Code, MeshError } from '../../../mesh/index.js';
+import { Code, isMeshError, MeshError } from '../../../mesh/index.js';
 import { encodeJson, type JsonValue, type StoreContext } from '../../../mesh/index.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
-import { RegistryWrite } from './registry-write.js';
+import { GroupCommit, NeedsSavepoint } from './group-commit.js';
+import { registryQueries } from './registry-queries.js';
+import { inSavepoint, RegistryWrite } from './registry-write.js';
 
 /** A stored registry entry. */
 export interface RegistryEntryRecord {
@@ -69,9 +71,54 @@ const CHUNK = 500;
  */
 export class RegistryRecords {
   private readonly ctx: StoreContext<Database>;
+  /**
+   * Heartbeats arriving together share one transaction on SQLite (one fsync for all). On
+   * PostgreSQL each keeps its own: they run in parallel on the pool and take no shared lock.
+   */
+  private readonly renewals: GroupCommit<Kysely<Database>> | undefined;
+  /** The statements of a registration, compiled once for this store. */
+  readonly queries = registryQueries();
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx.withTables<Database>();
+    this.renewals =
+      this.ctx.kind === 'sqlite'
+        ? new GroupCommit<Kysely<Database>>({
+            transaction: (body) => this.ctx.write(body),
+            isolate: (trx, renewal) => this.ctx.read(() => inSavepoint(trx, () => renewal(trx))),
+            // A renewal is one update: any failure is the database's, to be undone alone.
+            attempt: async (trx, renewal) => {
+              try {
+                return await renewal(trx);
+              } catch (err) {
+                throw new NeedsSavepoint(err);
+              }
+            },
+          })
+        : undefined;
+  }
+
+  /**
+   * Runs one write of a batch without a savepoint. A refusal (a MeshError) before any change
+   * is the write's own answer; anything else — a failure after a change, a database error (which
+   * on PostgreSQL aborts the whole transaction) — needs the batch run again with savepoints.
+   */
+  async attempt<T>(tx: RegistryWrite, write: (tx: RegistryWrite) => Promise<T>): Promise<T> {
+    const before = tx.changes;
+    try {
+      return await write(tx);
+    } catch (err) {
+      if (isMeshError(err) && tx.changes === before) throw err;
+      throw new NeedsSavepoint(err);
+    }
+  }
+
+  /**
+   * Runs one write of a batch (see GroupCommit) in its own savepoint; driver errors become
+   * MeshErrors, as they do for a write of its own.
+   */
+  isolate<T>(tx: RegistryWrite, write: (tx: RegistryWrite) => Promise<T>): Promise<T> {
+    return this.ctx.read(() => tx.isolated(write));
   }
 
   /** The database's clock in epoch milliseconds: leases expire by it, never by a replica's. */
@@ -221,14 +268,14 @@ export class RegistryRecords {
    * decided by the database, so no replica needs to hear of a renewal.
    */
   async renew(leaseId: string, ttlMs: number): Promise<Date> {
-    const row = await this.ctx.write((trx) =>
+    const update = (trx: Kysely<Database>) =>
       trx
         .updateTable('registry_leases')
         .set({ expires_ms: sql<number>`${this.nowMs()} + ttl_ms`, expires_at: this.timeIn(ttlMs) })
         .where('lease_id', '=', leaseId)
         .returning('expires_ms')
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+    const row = await (this.renewals ? this.renewals.submit(update) : this.ctx.write(update));
     if (!row)
       throw new MeshError(Code.NOT_FOUND, `lease ${leaseId} not found (lapsed or deregistered): register again`);
     return new Date(Number(row.expires_ms));
@@ -274,17 +321,15 @@ export class RegistryRecords {
     const out: number[] = [];
     for (const c of changes) {
       revision++;
-      await trx
-        .insertInto('registry_changes')
-        .values({
-          revision,
-          change: c.change,
-          entry_key: c.entryKey,
-          entry: encodeJson(c.entry, 'registry entry'),
-          principal,
-          at,
-        })
-        .execute();
+      await this.queries.insertChange.run(
+        trx,
+        revision,
+        c.change,
+        c.entryKey,
+        encodeJson(c.entry, 'registry entry'),
+        principal,
+        at,
+      );
       out.push(revision);
     }
     return out;
