@@ -66,3 +66,21 @@ describe('card validation', () => {
     expect(() => validateToolCard(tool)).toThrow('card.tools[0].arguments_schema');
   });
 });
+
+describe('schema check cache', () => {
+  const withSchema = (inputSchema: Record<string, unknown>) =>
+    card({ skills: [{ id: 'assess', description: 'Assess', inputSchema }] });
+
+  test('a schema that once compiled passes again, and an invalid one is refused every time', () => {
+    const good = { $id: 'https://example.test/assess', type: 'object', properties: { n: { type: 'number' } } };
+    // Twice, and a third time after a refusal: the cached answer holds, a $id does not collide.
+    expect(() => validateAgentCard(withSchema(good))).not.toThrow();
+    expect(() => validateAgentCard(withSchema(good))).not.toThrow();
+    const bad = { type: 'object', properties: { n: { type: 'no-such-type' } } };
+    for (let i = 0; i < 2; i++)
+      expect(() => validateAgentCard(withSchema(bad))).toThrow(
+        expect.objectContaining({ code: Code.INVALID_ARGUMENT }),
+      );
+    expect(() => validateAgentCard(withSchema(good))).not.toThrow();
+  });
+});

@@ -19,9 +19,16 @@ const ajv = new Ajv2020({ strict: false, allErrors: false });
 
 const invalid = (field: string, problem: string) => new MeshError(Code.INVALID_ARGUMENT, `${field}: ${problem}`);
 
+// Schemas already known to compile, by their JSON text, the oldest out first: agents re-register
+// the same cards (every restart, every replica), and compiling is about half of a registration's CPU.
+const MAX_KNOWN_SCHEMAS = 1_024;
+const knownGood = new Set<string>();
+
 /** Checks that a JSON Schema (as a Struct) compiles; empty means "anything". */
 export function checkSchema(schema: Record<string, unknown> | undefined, field: string): void {
   if (!schema || Object.keys(schema).length === 0) return;
+  const text = JSON.stringify(schema);
+  if (knownGood.has(text)) return;
   try {
     ajv.compile(schema);
   } catch (err) {
@@ -30,6 +37,8 @@ export function checkSchema(schema: Record<string, unknown> | undefined, field: 
     // Compiled only to check it: do not keep it (a schema with $id would collide on the next registration).
     ajv.removeSchema(schema);
   }
+  if (knownGood.size >= MAX_KNOWN_SCHEMAS) knownGood.delete(knownGood.values().next().value!);
+  knownGood.add(text);
 }
 
 function checkCommon(
