@@ -3,7 +3,8 @@
 #   docker run -e AGENTMESH_SERVICE_PATH=tools/loan-math agentmesh
 # No secrets are baked in: they come from Vault (or a mounted file) at startup.
 
-ARG NODE_VERSION=20
+# Node.js 24 LTS (package.json engines; .ci/run runs the suite on the same major).
+ARG NODE_VERSION=24
 
 # Production dependencies only. better-sqlite3 compiles from source here,
 # so the toolchain stays in this stage and never reaches the runtime image.
@@ -12,6 +13,9 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
+# Against the headers the image ships (/usr/local/include/node): node-gyp downloads none, and the
+# addon matches the ABI of the Node that runs it.
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 

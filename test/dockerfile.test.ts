@@ -38,6 +38,23 @@ describe('Dockerfile', () => {
     expect(final.some((i) => i.op === 'RUN' && /\b(npm|apt-get|g\+\+)\b/.test(i.args))).toBe(false);
   });
 
+  test('every stage runs the Node.js major that package.json engines and CI (.ci/run) name', () => {
+    const major = /^>=(\d+)$/.exec((pkg as { engines?: { node?: string } }).engines?.node ?? '')?.[1];
+    expect(major).toBeDefined();
+    const version = /^NODE_VERSION=(\d+)$/.exec(dockerfile.find((i) => i.op === 'ARG')?.args ?? '')?.[1];
+    expect(version).toBe(major);
+    const froms = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.args);
+    for (const from of froms) expect(from).toMatch(/^node:\$\{NODE_VERSION\}-/);
+    const ci = /CI_NODE_VERSION:-(\d+)\./.exec(readFileSync(join(ROOT, '.ci/run'), 'utf8'))?.[1];
+    expect(ci).toBe(major);
+  });
+
+  test("native modules compile against the headers of the image's own Node (no header download)", () => {
+    const deps = dockerfile.filter((i) => i.stage === 0);
+    expect(deps.some((i) => i.op === 'ENV' && i.args === 'npm_config_nodedir=/usr/local')).toBe(true);
+    expect(deps.some((i) => i.op === 'RUN' && /\bg\+\+/.test(i.args))).toBe(true);
+  });
+
   test('runs as a numeric non-root user', () => {
     const user = final.filter((i) => i.op === 'USER').at(-1)?.args;
     expect(user).toMatch(/^\d+(:\d+)?$/);

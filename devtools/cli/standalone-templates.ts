@@ -10,7 +10,7 @@ export function packageJson(service: string, kind: 'agent' | 'tool', framework: 
       version: '0.1.0',
       private: true,
       type: 'module',
-      engines: { node: '>=20' },
+      engines: { node: '>=24' },
       scripts: {
         start: 'node --import tsx main.ts',
         ...(kind === 'agent' ? { test: 'node --import tsx --test test/agent.test.ts' } : {}),
@@ -84,7 +84,7 @@ test('an outage report goes to the technical queue, urgently', async () => {
 
 /** Dockerfile: the same image shape as the mesh's own services (non-root, production dependencies only). */
 export const DOCKERFILE = `# syntax=docker/dockerfile:1
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

@@ -1,12 +1,23 @@
-// @peculiar/x509 resolves its ASN.1 services through tsyringe, which needs the Reflect metadata polyfill.
-import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let loaded: Promise<typeof X509> | undefined;
+/**
+ * @peculiar/x509, loaded on first use: only the dev CA tooling and the local mesh issue
+ * certificates, and the library (with the Reflect polyfill its tsyringe container needs) costs
+ * every process that imports the framework several MB (npm run bench -- startup).
+ */
+function peculiar(): Promise<typeof X509> {
+  loaded ??= import('reflect-metadata').then(async () => {
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  });
+  return loaded;
+}
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -22,7 +33,7 @@ export interface PemPair {
 export interface CertificateAuthority {
   certPem: string;
   keyPem: string;
-  cert: x509.X509Certificate;
+  cert: X509.X509Certificate;
   privateKey: CryptoKey;
 }
 
@@ -59,6 +70,7 @@ async function keyPem(key: CryptoKey): Promise<string> {
 
 /** Creates a new self-signed CA for a trust domain, valid for `days`. */
 export async function createCa(trustDomain: string, days = 30): Promise<CertificateAuthority> {
+  const x509 = await peculiar();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = new Date(Date.now() - 5 * 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -84,6 +96,7 @@ export async function createCa(trustDomain: string, days = 30): Promise<Certific
 
 /** Loads a CA from its PEM certificate and PKCS#8 PEM key. */
 export async function loadCa(certPem: string, keyPemText: string): Promise<CertificateAuthority> {
+  const x509 = await peculiar();
   const cert = new x509.X509Certificate(certPem);
   const der = Buffer.from(keyPemText.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
@@ -92,6 +105,7 @@ export async function loadCa(certPem: string, keyPemText: string): Promise<Certi
 
 /** Issues a short-lived workload certificate (server and client auth) signed by the CA. */
 export async function issueWorkloadCert(ca: CertificateAuthority, options: WorkloadCertOptions): Promise<PemPair> {
+  const x509 = await peculiar();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = options.notBefore ?? new Date(Date.now() - 5 * 60_000);
   const hours = options.hours ?? 12;

@@ -3,5 +3,5 @@ export { compileMcpOptions } from './mcp-settings.js';
 export type { McpClientCertMode, McpOptions, McpSettings } from './mcp-settings.js';
 export { startMcpServer } from './mcp-server.js';
 export type { RunningMcpServer } from './mcp-server.js';
-export { IDEMPOTENCY_KEY_META } from './mcp-tools.js';
+export { IDEMPOTENCY_KEY_META } from './mcp-methods.js';
 export { MCP_PATH, RESOURCE_METADATA_PATH, RESOURCE_METADATA_ROOT_PATH } from './mcp-challenge.js';

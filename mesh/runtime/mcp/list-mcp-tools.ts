@@ -1,4 +1,4 @@
-import { Client, SdkHttpError, StreamableHTTPClientTransport, type Tool } from '@modelcontextprotocol/client';
+import type { SdkHttpError, Tool } from '@modelcontextprotocol/client';
 import type { FetchLike } from './tls-fetch.js';
 
 /** What an MCP server says about itself and its tools. */
@@ -35,9 +35,9 @@ export class McpListError extends Error {
 }
 
 /** The HTTP status of an SDK transport error, if it carries one. */
-function statusOf(err: unknown): number | undefined {
+function statusOf(err: unknown, httpError: typeof SdkHttpError): number | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof SdkHttpError) return e.status;
+    if (e instanceof httpError) return e.status;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'number' && code >= 400 && code < 600) return code;
   }
@@ -49,6 +49,8 @@ function statusOf(err: unknown): number | undefined {
  * tools (every page) and disconnects. Throws McpListError with the HTTP status when there is one.
  */
 export async function listMcpTools(url: string | URL, options: ListMcpToolsOptions = {}): Promise<ListedMcpTools> {
+  // Loaded on first use: the SDK client costs a process several MB it mostly never needs (npm run bench -- startup).
+  const { Client, SdkHttpError, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
   const client = new Client(options.clientInfo ?? { name: 'agentmesh', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -71,7 +73,7 @@ export async function listMcpTools(url: string | URL, options: ListMcpToolsOptio
     };
   } catch (err) {
     const message = (err as Error).message?.split('\n')[0] ?? String(err);
-    throw new McpListError(message, statusOf(err), { cause: err });
+    throw new McpListError(message, statusOf(err, SdkHttpError), { cause: err });
   } finally {
     await client.close().catch(() => undefined);
   }

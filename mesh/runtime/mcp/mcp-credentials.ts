@@ -3,7 +3,7 @@ import { McpAuthMode, type ExternalMcpServer } from '../../../gen/agentmesh/v1/c
 import { Code, MeshError } from '../../core/index.js';
 import { httpRequest } from '../../security/index.js';
 import { authorityRequired } from '../executor.js';
-import { serverText } from './mcp-results.js';
+import { serverText } from './mcp-text.js';
 import { notAMeshWorkload } from './tls-fetch.js';
 
 /** Where an agent's credentials for external MCP servers come from. */

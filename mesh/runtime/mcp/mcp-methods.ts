@@ -29,3 +29,6 @@ export function meshPathsOf(body: unknown): string[] {
   }
   return [...paths];
 }
+
+/** The `_meta` key of params of tools/call carrying the idempotency key of a non-idempotent tool. */
+export const IDEMPOTENCY_KEY_META = 'io.agentmesh/idempotency-key';

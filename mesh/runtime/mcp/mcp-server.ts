@@ -5,7 +5,6 @@ import type { ServiceKit } from '../../service/index.js';
 import { originOf } from '../a2a/card-server.js';
 import { scopesFor } from '../a2a/a2a-settings.js';
 import { MCP_PATH, protectedResourceMetadata, resourceMetadataUrl } from './mcp-challenge.js';
-import { mcpEndpoint } from './mcp-endpoint.js';
 import { listenHttpPort } from './mcp-http-server.js';
 import { INVOKE_TOOL_PATH, LIST_TOOLS_PATH } from './mcp-methods.js';
 import type { McpSettings } from './mcp-settings.js';
@@ -29,6 +28,16 @@ function issuersOf(verifier: TokenCheck, fallback: string): string[] {
   return [fallback];
 }
 
+let endpointLoaded: Promise<typeof import('./mcp-endpoint.js')> | undefined;
+/**
+ * The endpoint and the MCP SDK server under it, loaded once, when a tool service turns MCP on:
+ * others never serve it, and the SDK costs a process several MB (npm run bench -- startup).
+ */
+function endpointModule(): NonNullable<typeof endpointLoaded> {
+  endpointLoaded ??= import('./mcp-endpoint.js');
+  return endpointLoaded;
+}
+
 /**
  * Serves the tools of `server` (which must have ToolService added and be
  * listening) over MCP Streamable HTTP on a port of its own, with the kit's
@@ -46,6 +55,7 @@ export async function startMcpServer(
   // Set once listening: the origin may be the bound port's.
   let origin = settings.origin ?? '';
   let boundOrigin = '';
+  const { mcpEndpoint } = await endpointModule();
   const endpoint = mcpEndpoint({
     server,
     name: card.name,

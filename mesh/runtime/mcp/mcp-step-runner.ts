@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpAuthMode, type ToolCard } from '../../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../../core/index.js';
 import { meshTracer } from '../../telemetry/index.js';
@@ -8,7 +7,7 @@ import { locateCollaborator, type Choice, type CollaboratorRoutes } from '../col
 import { outcomeUnknown, type StepCall, type StepResult } from '../executor.js';
 import type { McpCredentials } from './mcp-credentials.js';
 import { notAMeshWorkload, tlsFetch, type TlsFetch } from './tls-fetch.js';
-import { meshErrorOfCall, outputOf, serverText, textOf, type McpToolResult } from './mcp-results.js';
+import { outputOf, serverText, textOf, type McpToolResult } from './mcp-text.js';
 
 /** A tool service outside agentmesh: an MCP server registered with RegisterExternalTool, and why it was chosen. */
 export interface ExternalToolServer {
@@ -62,6 +61,20 @@ export async function findExternalTool(
     reasons: [...choice.reasons, `external MCP server at ${toolCard.mcp.url} (${mode})`],
   };
   return { external: { name, card: toolCard, choice: external }, choice };
+}
+
+let sdk: Promise<typeof import('@modelcontextprotocol/client') & typeof import('./mcp-results.js')> | undefined;
+/**
+ * The SDK client and the result mapping that reads its error classes, loaded once, on the first
+ * external call: most agents never make one, and the SDK costs a process several MB (npm run bench
+ * -- startup). One import at a time (jest's module loader fails on concurrent imports of one graph).
+ */
+function mcpClient(): NonNullable<typeof sdk> {
+  sdk ??= (async () => ({
+    ...(await import('@modelcontextprotocol/client')),
+    ...(await import('./mcp-results.js')),
+  }))();
+  return sdk;
 }
 
 /** W3C trace context of a span, for `params._meta` (none when tracing is off). */
@@ -138,6 +151,7 @@ export class McpStepRunner {
     let bearer = await credentials.bearer(server.name, mcp, authority, until);
     const facts = { tool: label, sent: false, idempotent: definition.idempotent, secrets: [bearer] };
     const timeout = () => Math.max(1, call.deadline - Date.now());
+    const { Client, StreamableHTTPClientTransport, meshErrorOfCall } = await mcpClient();
     return meshTracer().startActiveSpan(`mcp ${label}`, { kind: SpanKind.CLIENT }, async (span) => {
       const transport = new StreamableHTTPClientTransport(new URL(mcp.url), {
         fetch: this.fetchFor(mcp.caPem).fetch,

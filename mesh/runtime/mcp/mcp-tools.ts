@@ -3,8 +3,7 @@ import type { ToolCard } from '../../../gen/agentmesh/v1/card.js';
 import type { InvokeToolResponse } from '../../../gen/agentmesh/v1/tool_service.js';
 import { Code, codeName, MeshError } from '../../core/index.js';
 
-/** The `_meta` key of params of tools/call carrying the idempotency key of a non-idempotent tool. */
-export const IDEMPOTENCY_KEY_META = 'io.agentmesh/idempotency-key';
+export { IDEMPOTENCY_KEY_META } from './mcp-methods.js';
 
 const isObjectSchema = (s: unknown): s is Record<string, unknown> =>
   typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'object';
