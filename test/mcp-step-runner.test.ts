@@ -29,6 +29,8 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
   const issued: string[] = [];
   let acceptFrom = 0;
   const hanging: string[] = [];
+  // Resolved when the hanging token endpoint holds a request: tests wait for this event, not for time.
+  let hangReached: () => void = () => undefined;
   let idp: Server;
   let tokenUrl: string;
   const runner = new McpStepRunner({
@@ -95,7 +97,10 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     const idpPair = await issueWorkloadCert(ca, { spiffeId: 'spiffe://partner.example/idp', commonName: 'idp' });
     idp = createHttpsServer(idpPair, (req, res) => {
       // A token endpoint that takes the request and never answers.
-      if (req.url === '/hang') return void hanging.push(req.url);
+      if (req.url === '/hang') {
+        hanging.push(req.url);
+        return void hangReached();
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -330,12 +335,18 @@ describe('McpStepRunner against an SDK MCP server over HTTPS', () => {
     const before = partner.requests.length;
     // A step with a minute to go asks first; its request is the one the endpoint holds.
     const patient = new AbortController();
+    const reached = new Promise<void>((resolve) => (hangReached = resolve));
     const waiting = runner.run({ ...call('greet', {}), signal: patient.signal }, target, () => undefined);
+    // Caught now so that a failed expectation below leaves no unhandled rejection behind.
+    const waited = failure(waiting);
+    // The short step starts only once the endpoint holds the first request (a loaded machine may
+    // take longer than its 300 ms to get there): it then waits on that same token request.
+    await reached;
     const err = await failure(runner.run(call('greet', {}, 300), target, () => undefined));
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
-    expect(hanging.length).toBeGreaterThan(0);
+    expect(hanging).toHaveLength(1);
     patient.abort(new MeshError(Code.CANCELLED, 'task canceled'));
-    expect((await failure(waiting)).code).toBe(Code.CANCELLED);
+    expect((await waited).code).toBe(Code.CANCELLED);
     expect(partner.requests.length).toBe(before);
   });
 
