@@ -2,7 +2,7 @@
 // benchmark modules that measure the demo's tasks end to end (scale-out, task): started in a private
 // folder and port block, over the embedded SQLite stores or a private PostgreSQL database.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -10,7 +10,7 @@ import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState, type Task } from '../gen/agentmesh/v1/task.js';
 import { MeshConnection } from '../devtools/cli/connection.js';
 import { createClient, requestMessage, Transport, type MeshClient, type MeshReplica } from '../mesh/index.js';
-import { startLocalMesh, type LocalMesh } from '../test/helpers/local-mesh.js';
+import { pidsOf, startLocalMesh, type LocalMesh } from '../test/helpers/local-mesh.js';
 import { postgresFixture, type BackendFixture } from '../test/helpers/state-backends.js';
 
 /** The demo's orchestrator: its first example (~12 steps over 2 agents and 2 tool services) completes on its own. */
@@ -119,4 +119,22 @@ export async function directClient(mesh: DemoMesh, address: string) {
       transport.close();
     },
   });
+}
+
+/**
+ * CPU time (user + system, ms) each service process of the mesh has used so far, by log name
+ * (its current process, from the pid its log names): on a shared machine, CPU per task is a
+ * steadier measure of work than latency.
+ */
+export function cpuByService(mesh: DemoMesh): Record<string, number> {
+  const dir = join(mesh.local.home, 'logs');
+  const used: Record<string, number> = {};
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.log'))) {
+    const pid = pidsOf(join(dir, file))[0];
+    if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) continue;
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    used[file.replace(/\.log$/, '')] = (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return used;
 }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { TERMINAL_STATES } from '../mesh/index.js';
-import { startDemoMesh, type DemoMesh } from './demo-mesh.js';
+import { cpuByService, startDemoMesh, type DemoMesh } from './demo-mesh.js';
 import { quantile, round, type BenchModule, type Row } from './harness.js';
 import { readSpans, stagesOf, type Stages } from './task-stages.js';
 
@@ -30,9 +30,14 @@ async function oneInFlight(mesh: DemoMesh, tasks: number): Promise<{ latencies: 
 }
 
 /** `tasks` tasks, `inFlight` at a time: tasks/s, latency, how many did not complete, and how many never reached a final state. */
-async function burst(mesh: DemoMesh, tasks: number, inFlight: number): Promise<Record<string, number>> {
+async function burst(
+  mesh: DemoMesh,
+  tasks: number,
+  inFlight: number,
+): Promise<{ metrics: Record<string, number>; cpu: Record<string, number> }> {
   const client = mesh.client();
   const requests = Array.from({ length: tasks }, () => randomUUID());
+  const cpuBefore = cpuByService(mesh);
   const latencies: number[] = [];
   let next = 0;
   let failed = 0;
@@ -54,6 +59,10 @@ async function burst(mesh: DemoMesh, tasks: number, inFlight: number): Promise<R
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpuAfter = cpuByService(mesh);
+  const cpu = Object.entries(cpuAfter).map(
+    ([service, ms]) => [service, (ms - (cpuBefore[service] ?? 0)) / tasks] as const,
+  );
   if (why) progress(`${failed} task(s) failed; the first: ${why}`);
   // Every request again (idempotent by request id: the same task, not a new one): is it final?
   let lost = 0;
@@ -63,12 +72,16 @@ async function burst(mesh: DemoMesh, tasks: number, inFlight: number): Promise<R
   }
   latencies.sort((a, b) => a - b);
   return {
-    tasks,
-    tasksPerSecond: tasks / seconds,
-    p50Ms: quantile(latencies, 0.5),
-    p99Ms: quantile(latencies, 0.99),
-    failed,
-    lost,
+    cpu: Object.fromEntries(cpu),
+    metrics: {
+      tasks,
+      tasksPerSecond: tasks / seconds,
+      p50Ms: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      failed,
+      lost,
+      cpuMsPerTask: cpu.reduce((sum, [, ms]) => sum + ms, 0),
+    },
   };
 }
 
@@ -106,11 +119,15 @@ async function measure(store: 'sqlite' | 'postgres', quick: boolean, breakdown: 
       },
     ];
     progress(`${store}: 200 tasks, 32 in flight`);
-    rows.push({
-      benchmark: 'task end to end',
-      conditions: { store, inFlight: 32 },
-      metrics: await burst(mesh, 200, 32),
-    });
+    const loaded = await burst(mesh, 200, 32);
+    rows.push({ benchmark: 'task end to end', conditions: { store, inFlight: 32 }, metrics: loaded.metrics });
+    // Which process burns the CPU a task costs (the whole mesh shares the machine's cores).
+    for (const [service, ms] of Object.entries(loaded.cpu))
+      rows.push({
+        benchmark: 'task CPU per service (32 in flight)',
+        conditions: { store, service },
+        metrics: { cpuMsPerTask: round(ms) },
+      });
     if (breakdown) {
       progress(`${store}: stage breakdown from the services' spans`);
       for (const [stage, { ms, calls }] of Object.entries(await stages(mesh, single.ids)))
