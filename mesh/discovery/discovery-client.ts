@@ -76,8 +76,13 @@ export class DiscoveryClient {
         } catch (err) {
           if (this.watching.signal.aborted) return;
           this.log.warn({ err: (err as Error).message }, 'registry watch lost; retrying');
-          // A registry that lost its history (restored from an older backup) cannot replay: watch from now.
-          if (isMeshError(err) && err.code === Code.OUT_OF_RANGE) from = 0;
+          // A registry that lost its history (restored from an older backup) cannot replay: watch
+          // from now, and forget answers whose revisions belong to the history it lost.
+          if (isMeshError(err) && err.code === Code.OUT_OF_RANGE) {
+            from = 0;
+            this.lastChange = 0;
+            this.cache.clear();
+          }
         }
         this.coveredFrom = undefined;
         await new Promise((r) => setTimeout(r, backoff).unref());
