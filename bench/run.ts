@@ -17,6 +17,7 @@ const MODULES: (() => Promise<{ default: BenchModule }>)[] = [
   () => import('./executor.bench.js'),
   () => import('./startup.bench.js'),
   () => import('./scale-out.bench.js'),
+  () => import('./task.bench.js'),
 ];
 
 const args = process.argv.slice(2);

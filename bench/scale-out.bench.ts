@@ -4,91 +4,30 @@
 // against 1), the time until another replica has taken over every task of a replica killed (-9)
 // or frozen (SIGSTOP) mid-burst, and how late a task's events reach a subscriber on another
 // replica than the owner, against a subscriber on the owner.
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { AgentServiceService } from '../gen/agentmesh/v1/agent_service.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import { MeshConnection } from '../devtools/cli/connection.js';
-import {
-  createClient,
-  LEASED_STATES,
-  requestMessage,
-  TERMINAL_STATES,
-  Transport,
-  type MeshReplica,
-} from '../mesh/index.js';
+import { LEASED_STATES, TERMINAL_STATES, type MeshReplica } from '../mesh/index.js';
 import { httpRequest } from '../mesh/security/https-client.js';
-import { pidsOf, startLocalMesh, type LocalMesh } from '../test/helpers/local-mesh.js';
-import { postgresFixture, type BackendFixture } from '../test/helpers/state-backends.js';
+import { pidsOf } from '../test/helpers/local-mesh.js';
+import { directClient, startDemoMesh, type DemoMesh } from './demo-mesh.js';
 import { quantile, round, runLoad, type BenchModule, type Row } from './harness.js';
 
-const ORCHESTRATOR = 'lending/loan-orchestrator';
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const progress = (what: string) => process.stderr.write(`  scale-out: ${what}\n`);
 
-interface Mesh {
-  local: LocalMesh;
-  conn: MeshConnection;
-  db: pg.Client;
-  replicas: MeshReplica[];
-  /** Example 1 of the orchestrator (completes on its own: ~12 steps over 2 agents and 2 tool services). */
-  send(client: ReturnType<MeshConnection['client']>, blocking: boolean): Promise<string>;
-  stop(): Promise<void>;
-}
+type Mesh = DemoMesh & { db: NonNullable<DemoMesh['db']> };
 
+/** The demo mesh with `replicas` orchestrator replicas over a private PostgreSQL database. */
 async function startMesh(replicas: number): Promise<Mesh> {
-  progress(`starting the demo mesh with ${replicas} orchestrator replica(s) over PostgreSQL`);
-  const fx: BackendFixture = await postgresFixture();
-  const home = mkdtempSync(join(tmpdir(), 'agentmesh-bench-scale-'));
-  const local = await startLocalMesh(home, {
-    args: ['--replicas', `${ORCHESTRATOR}=${replicas}`, '--database', fx.env.DATABASE_URL!],
-    timeoutMs: 240_000,
-  });
-  const conn = new MeshConnection('alice', { AGENTMESH_HOME: home });
-  const db = new pg.Client({ connectionString: fx.env.DATABASE_URL, options: `-c search_path="${ORCHESTRATOR}"` });
-  await db.connect();
-  const service = local.file.services.find((s) => s.name === ORCHESTRATOR)!;
-  const { card } = await conn.client(AgentServiceService, ORCHESTRATOR, 'user').getAgentCard({});
-  const skill = card!.skills[0]!;
-  const example = skill.examples[0]!;
-  return {
-    local,
-    conn,
-    db,
-    replicas: service.replicas ?? [],
-    async send(client, blocking) {
-      const { task } = await client.sendTask(
-        {
-          requestId: randomUUID(),
-          skillId: skill.id,
-          message: requestMessage((example.input ?? {}) as Record<string, unknown>, example.text || undefined),
-          configuration: { blocking, historyLength: 1 },
-        },
-        { deadlineMs: 180_000 },
-      );
-      if (blocking && task!.status?.state !== TaskState.TASK_STATE_COMPLETED)
-        throw new Error(`task ${task!.id} ended ${TaskState[task!.status!.state]}`);
-      return task!.id;
-    },
-    async stop() {
-      conn.close();
-      await db.end().catch(() => undefined);
-      await local.stop();
-      await fx.cleanup();
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
+  return (await startDemoMesh({ replicas, postgres: true, progress })) as Mesh;
 }
 
 /** Tasks per second at 32 in flight, sent through the mesh's client (round robin over every replica). */
 async function throughput(replicas: number, quick: boolean): Promise<Row> {
   const mesh = await startMesh(replicas);
   try {
-    const client = mesh.conn.client(AgentServiceService, ORCHESTRATOR, 'user');
+    const client = mesh.client();
     progress(`${replicas} replica(s): demo tasks, 32 in flight`);
     let failed = 0;
     let why: string | undefined;
@@ -141,7 +80,7 @@ async function ownersOf(mesh: Mesh, ids: string[]): Promise<{ id: string; owner:
  * signal until none of those tasks is still held by it, and until the whole burst is terminal.
  */
 async function takeover(mesh: Mesh, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Record<string, number> | undefined> {
-  const client = mesh.conn.client(AgentServiceService, ORCHESTRATOR, 'user');
+  const client = mesh.client();
   const ids = await Promise.all(Array.from({ length: 24 }, () => mesh.send(client, false)));
   const byId = replicaIds(mesh);
   const live = (await ownersOf(mesh, ids)).filter(
@@ -203,30 +142,6 @@ async function readyAgain(mesh: Mesh): Promise<void> {
   }
 }
 
-/** A client to one replica (not balanced), calling as the mesh's user; close() also closes its transport. */
-async function directClient(mesh: Mesh, address: string) {
-  const { cert, key } = mesh.local.file.client;
-  const transport = new Transport({
-    mode: 'mtls',
-    trustDomain: mesh.local.file.trustDomain,
-    tls: { certFile: cert, keyFile: key, caFile: mesh.local.file.ca },
-  });
-  const service = mesh.local.file.services.find((s) => s.name === ORCHESTRATOR)!;
-  const token = await mesh.conn.userToken(ORCHESTRATOR);
-  const client = createClient(AgentServiceService, address, {
-    credentials: transport.channelCredentials(service.spiffeId),
-    metadataHooks: [(m) => m.set('authorization', `Bearer ${token}`)],
-    defaultDeadlineMs: 60_000,
-  });
-  const closeClient = client.close.bind(client);
-  return Object.assign(client, {
-    close() {
-      closeClient();
-      transport.close();
-    },
-  });
-}
-
 /**
  * A task created on replica 1 (which owns it) and followed on both replicas: each event's
  * arrival minus its timestamp, for events written after both subscriptions were open.
@@ -245,7 +160,7 @@ async function eventDelay(mesh: Mesh, tasks: number): Promise<{ owner: number[];
   };
   try {
     for (let i = 0; i < tasks; i++) {
-      const id = await mesh.send(a as never, false);
+      const id = await mesh.send(a!, false);
       await Promise.all([follow(a, id, delays.owner), follow(b, id, delays.other)]);
     }
   } finally {

@@ -126,3 +126,59 @@ describe('discovery client', () => {
     }
   });
 });
+
+describe('discovery cache', () => {
+  let fx: SecureFixture;
+  let reg: RegistryUnderTest;
+
+  beforeAll(async () => {
+    fx = await createSecureFixture(REGISTRY_CLIENTS);
+    reg = await startRegistry(fx);
+  });
+  afterAll(async () => {
+    await reg.stop().catch(() => undefined);
+    cleanupDir(reg.dataDir);
+    await fx.close();
+  });
+
+  test('answers a repeated question from the cache on a quiet registry, and asks again after a change', async () => {
+    const risk = await registryClientAs(fx, reg.address, 'lending/credit-risk', RW);
+    const reader = await registryClientAs(fx, reg.address, 'lending/orchestrator', ['registry.read']);
+    let asked = 0;
+    const counted = Object.assign(Object.create(reader) as typeof reader, {
+      discover: (...args: Parameters<typeof reader.discover>) => {
+        asked++;
+        return reader.discover(...args);
+      },
+    });
+    const discovery = new DiscoveryClient(counted, captureLogger('orchestrator').log);
+    discovery.startWatch();
+    const names = DiscoveryScope.fromPartial({ visibility: { names: ['lending/credit-risk'] } });
+    try {
+      await risk.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '1.0.0', ...skill }),
+        endpoint: endpoint('a', 7201),
+        leaseTtl: undefined,
+      });
+      expect(await discovery.resolve(names)).toHaveLength(1);
+      for (let i = 0; i < 5; i++) expect(await discovery.resolve(names)).toHaveLength(1);
+      expect(asked).toBe(1);
+
+      // A change of the card (a new version) reaches the cache through the Watch: the next answer has it.
+      await risk.registerAgent({
+        card: agentCard('lending/credit-risk', { version: '1.1.0', ...skill }),
+        endpoint: endpoint('b', 7202),
+        leaseTtl: undefined,
+      });
+      await eventually(async () => {
+        const [best] = await discovery.resolve(names);
+        return best?.entry?.card?.$case === 'agent' && best.entry.card.agent.version === '1.1.0';
+      });
+      expect(asked).toBeGreaterThan(1);
+    } finally {
+      discovery.close();
+      risk.close();
+      reader.close();
+    }
+  });
+});

@@ -11,7 +11,8 @@ const UNREACHABLE = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.CANC
 
 interface Cached {
   matches: DiscoveryMatch[];
-  fresh: boolean;
+  /** The registry revision the answer reflects. */
+  revision: number;
 }
 
 /** The endpoints of a match (the chosen version's live instances). */
@@ -25,14 +26,23 @@ export function endpointsOf(match: DiscoveryMatch): Endpoint[] {
  * Watch on the registry (any change invalidates them); while the registry is
  * unreachable, the last answers are served and the staleness is reported in
  * a metric and the log. Endpoints of a match are chosen round-robin.
+ *
+ * An answer is served from the cache while a Watch covers every change after
+ * the revision it reflects and none has arrived: the Watch is opened from the
+ * revision of the first answer (so no change between that answer and the
+ * stream opening is missed, even before the stream delivers anything), and
+ * reopened after a loss from the last revision it delivered. A change reaches
+ * the cache as fast as the Watch delivers it (milliseconds on a live stream).
  */
 export class DiscoveryClient {
   private readonly cache = new Map<string, Cached>();
   private readonly turns = new Map<string, number>();
   private readonly watching = new AbortController();
-  private watchUp = false;
-  /** Bumped by every registry change: an answer fetched across a change is not cached as fresh. */
-  private generation = 0;
+  private watchStarted = false;
+  /** The revision from which the running Watch delivers every change; undefined while none runs. */
+  private coveredFrom: number | undefined;
+  /** The newest change the Watch delivered: answers of older revisions are stale. */
+  private lastChange = 0;
 
   constructor(
     private readonly registry: MeshClient<typeof RegistryServiceService>,
@@ -40,43 +50,69 @@ export class DiscoveryClient {
     private readonly metrics?: MeshMetrics,
   ) {}
 
-  /** Keeps the cache fresh by watching the registry; reconnects with backoff. */
+  /** Keeps the cache fresh by watching the registry (opened with the first answer's revision); reconnects with backoff. */
   startWatch(): void {
+    this.watchStarted = true;
+  }
+
+  private watchFrom(revision: number): void {
     void (async () => {
       let backoff = 250;
+      let from = revision;
       while (!this.watching.signal.aborted) {
         try {
+          this.coveredFrom = from;
           for await (const change of this.registry.watch(
-            { fromRevision: 0, kinds: [] },
+            { fromRevision: from, kinds: [] },
             { signal: this.watching.signal, deadlineMs: Infinity },
           )) {
-            this.watchUp = true;
             backoff = 250;
-            this.generation++;
-            for (const c of this.cache.values()) c.fresh = false;
+            // Watching "from now" (revision 0) covers, once a change arrives, everything after it.
+            if (this.coveredFrom === 0) this.coveredFrom = change.revision;
+            from = Math.max(from, change.revision);
+            this.lastChange = Math.max(this.lastChange, change.revision);
             this.log.debug({ revision: change.revision }, 'registry changed: discovery cache invalidated');
           }
         } catch (err) {
           if (this.watching.signal.aborted) return;
           this.log.warn({ err: (err as Error).message }, 'registry watch lost; retrying');
+          // A registry that lost its history (restored from an older backup) cannot replay: watch
+          // from now, and forget answers whose revisions belong to the history it lost.
+          if (isMeshError(err) && err.code === Code.OUT_OF_RANGE) {
+            from = 0;
+            this.lastChange = 0;
+            this.cache.clear();
+          }
         }
-        this.watchUp = false;
-        for (const c of this.cache.values()) c.fresh = false;
+        this.coveredFrom = undefined;
         await new Promise((r) => setTimeout(r, backoff).unref());
         backoff = Math.min(backoff * 2, 10_000);
       }
     })();
   }
 
+  /** Whether a cached answer still reflects the registry: a live Watch covers its revision and brought no newer change. */
+  private fresh(cached: Cached): boolean {
+    return (
+      this.coveredFrom !== undefined &&
+      this.coveredFrom > 0 &&
+      cached.revision >= this.coveredFrom &&
+      cached.revision >= this.lastChange
+    );
+  }
+
   /** The best matches for a scope: from the cache while it is fresh, else from the registry, else (registry down) the cache. */
   async resolve(scope: DiscoveryScope, maxResults = 1): Promise<DiscoveryMatch[]> {
     const key = JSON.stringify([Scope.toJSON(scope), maxResults]);
     const cached = this.cache.get(key);
-    if (cached?.fresh && this.watchUp) return cached.matches;
+    if (cached && this.fresh(cached)) return cached.matches;
     try {
-      const generation = this.generation;
-      const { matches } = await this.registry.discover({ scope, maxResults });
-      this.cache.set(key, { matches, fresh: generation === this.generation });
+      const { matches, revision } = await this.registry.discover({ scope, maxResults });
+      this.cache.set(key, { matches, revision });
+      if (this.watchStarted && this.coveredFrom === undefined && !this.watching.signal.aborted) {
+        this.watchStarted = false;
+        this.watchFrom(revision);
+      }
       this.metrics?.discoveryStale.set(0);
       return matches;
     } catch (err) {

@@ -29,6 +29,7 @@ import { TaskOwnership, type Run } from './task-ownership.js';
 import { execute, type ExecutionState, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
+import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
 import { interruptedSteps } from './interrupted-steps.js';
 import { compileSchema } from './schema-validator.js';
@@ -478,11 +479,14 @@ export class AgentRuntime {
         return;
       }
     }
-    // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event when it starts.
+    const substitutions = new PendingSubstitutions();
+    // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event
+    // and its substitution log when it starts.
     const running = (stepId: string, attempt: number, detail: JsonValue, started: boolean) =>
       this.ownership.fenced(taskId, run, () =>
         this.o.store.atomically(async (tx) => {
           await tx.tasks.fence(taskId, lease);
+          if (started) await substitutions.flush(tx, stepId);
           await tx.steps.record(taskId, {
             stepId,
             state: StepState.STEP_STATE_RUNNING,
@@ -514,6 +518,7 @@ export class AgentRuntime {
           await this.ownership.fenced(taskId, run, () =>
             this.o.store.atomically(async (tx) => {
               await tx.tasks.fence(taskId, lease);
+              await substitutions.flush(tx, e.stepId);
               if (choice)
                 await tx.records.put({
                   id: `${taskId}:choice:${e.stepId}`,
@@ -546,30 +551,29 @@ export class AgentRuntime {
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
           this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
         },
+        // Held until the step's next write (its start, else its end): see PendingSubstitutions.
         substituted: async (log) => {
           if (!log.length) return;
           // Arguments and a prompt of the same step are separate records.
-          const id = `${taskId}:substitution:${log[0]!.stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`;
-          await this.ownership
-            .fenced(taskId, run, () =>
-              this.o.store.atomically(async (tx) => {
-                await tx.tasks.fence(taskId, lease);
-                await tx.records.put({
-                  id,
-                  taskId,
-                  kind: 'substitution',
-                  record: log.map((s) => Substitution.toJSON(s)),
-                  principal: this.name,
-                });
-              }),
-            )
-            .catch((err: unknown) => {
-              // A resumed step substitutes the same values again: the first record stands.
-              if (!isMeshError(err) || err.code !== Code.ALREADY_EXISTS) throw err;
-            });
+          const stepId = log[0]!.stepId;
+          substitutions.add(stepId, {
+            id: `${taskId}:substitution:${stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`,
+            taskId,
+            kind: 'substitution',
+            record: log.map((s) => Substitution.toJSON(s)),
+            principal: this.name,
+          });
         },
       },
     });
+    // A human step's prompt: substituted, never started; written before the task asks for input.
+    if (!substitutions.empty)
+      await this.ownership.fenced(taskId, run, () =>
+        this.o.store.atomically(async (tx) => {
+          await tx.tasks.fence(taskId, lease);
+          await substitutions.flush(tx);
+        }),
+      );
     rec = await this.o.store.tasks.get(taskId);
     if (outcome.status === 'completed') {
       const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;

@@ -60,4 +60,41 @@ describe('an agent step on an agentmesh collaborator', () => {
     expect(result.choice?.address).toBe('127.0.0.1:7001');
     expect(lookups).toEqual(['pick']);
   });
+
+  test("takes a child task's result from its subscription, without asking for the task again", async () => {
+    const { discovery } = countingDiscovery();
+    const routes: CollaboratorRoutes = { static: new Map(), discovery: () => discovery };
+    const working = Task.fromPartial({ id: 'child-2', status: { state: TaskState.TASK_STATE_WORKING } });
+    const artifact = {
+      artifactId: 'result',
+      name: 'result',
+      parts: [{ content: { $case: 'data', data: { score: 9 } } }],
+    };
+    async function* events() {
+      yield { event: { event: { $case: 'task', task: working } } };
+      yield { event: { event: { $case: 'artifactUpdate', artifactUpdate: { artifact } } } };
+      yield {
+        event: {
+          event: {
+            $case: 'statusUpdate',
+            statusUpdate: { status: { state: TaskState.TASK_STATE_COMPLETED }, final: true },
+          },
+        },
+      };
+    }
+    const pool = new ClientPool(
+      routes,
+      () =>
+        ({
+          sendTask: async () => ({ task: working }),
+          subscribeTask: () => events(),
+          getTask: () => Promise.reject(new Error('GetTask was not needed')),
+          close: () => undefined,
+        }) as never,
+    );
+    const runner = new AgentStepRunner(pool.connect as never, () => 'caller-token');
+    const result = await runner.run(call());
+    expect(result.output).toEqual({ score: 9 });
+    expect(result.childTask).toEqual({ agent: SCORER, taskId: 'child-2' });
+  });
 });

@@ -78,17 +78,26 @@ export class AgentStepRunner {
     call.childTaskCreated(childTask);
     if (!settled(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) {
       try {
+        // The subscription carries the snapshot, then every status and artifact: the settled task is
+        // rebuilt from it, without a GetTask after the end (one round trip less per child task).
+        let followed: Task | undefined;
         for await (const { event } of client.subscribeTask({ taskId: task.id, afterSequence: 0 }, options())) {
           const e = event?.event;
-          const state =
-            e?.$case === 'statusUpdate'
-              ? e.statusUpdate.status?.state
-              : e?.$case === 'task'
-                ? e.task.status?.state
-                : undefined;
+          if (e?.$case === 'task') followed = e.task;
+          else if (followed && e?.$case === 'statusUpdate') followed = { ...followed, status: e.statusUpdate.status };
+          else if (followed && e?.$case === 'artifactUpdate' && e.artifactUpdate.artifact) {
+            const artifact = e.artifactUpdate.artifact;
+            const others = followed.artifacts.filter((a) => a.artifactId !== artifact.artifactId);
+            followed = { ...followed, artifacts: [...others, artifact] };
+          }
+          const state = followed?.status?.state;
           if (state !== undefined && settled(state)) break;
         }
-        task = (await client.getTask({ taskId: task.id, historyLength: 0 }, options())).task!;
+        const state = followed?.status?.state;
+        task =
+          followed && state !== undefined && settled(state)
+            ? followed
+            : (await client.getTask({ taskId: task.id, historyLength: 0 }, options())).task!;
       } catch (err) {
         // Canceled or timed out here: stop the child too, so no work goes on for nobody.
         if (call.signal.aborted) {

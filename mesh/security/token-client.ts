@@ -1,6 +1,6 @@
 import { randomUUID, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import type { MetadataHook } from '../client/index.js';
 import { Code, MeshError } from '../core/index.js';
 import type { AudienceOf } from './audiences.js';
@@ -42,16 +42,22 @@ interface Cached {
 }
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** At most this many exchanged tokens are kept (one per caller token and audience); the oldest go first. */
+const MAX_EXCHANGED = 10_000;
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /**
  * Obtains access tokens from any standard OAuth2 token endpoint (the local
  * auth server, Keycloak, Entra, Okta): client credentials with a secret or
  * a private-key JWT, cached per audience and scope and refreshed before
- * expiry (concurrent callers share one request), and RFC 8693 exchange.
+ * expiry (concurrent callers share one request), and RFC 8693 exchange,
+ * cached per exact subject token, audience and scopes until shortly before
+ * the earlier of the two tokens' expiry (never shared across callers).
  */
 export class TokenClient {
   private readonly cache = new Map<string, Cached>();
+  /** Exchanged tokens, keyed by the exact subject token, audience and scopes. */
+  private readonly exchanged = new Map<string, Cached>();
   private readonly inFlight = new Map<string, Promise<string>>();
   private readonly signingKey: KeyObject | undefined;
 
@@ -79,14 +85,19 @@ export class TokenClient {
   }
 
   /** A fresh token from the cache, else from the endpoint (one request for concurrent callers); a still-valid one when the endpoint hiccups. */
-  private async cached(key: string, form: URLSearchParams): Promise<string> {
-    const cached = this.cache.get(key);
+  private async cached(
+    key: string,
+    form: URLSearchParams,
+    cache = this.cache,
+    fit: (answer: Cached) => Cached = (a) => a,
+  ): Promise<string> {
+    const cached = cache.get(key);
     if (cached && Date.now() < cached.refreshAt) return cached.token;
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = this.request(form)
         .then((answer) => {
-          this.cache.set(key, answer);
+          cache.set(key, fit(answer));
           return answer.token;
         })
         .finally(() => this.inFlight.delete(key));
@@ -101,7 +112,12 @@ export class TokenClient {
     }
   }
 
-  /** Exchanges a token addressed to this workload for one addressed to `service`, acting for its subject. */
+  /**
+   * Exchanges a token addressed to this workload for one addressed to `service`, acting for its
+   * subject. The answer is reused for the same subject token, audience and scopes (each child task
+   * of one caller's task asks again otherwise), until shortly before the earlier expiry of the two
+   * tokens: the exchanged token never outlives the authority it was exchanged from.
+   */
   async exchange(subjectToken: string, service: string, scopes: string[] = []): Promise<string> {
     const form = this.form(
       {
@@ -113,7 +129,27 @@ export class TokenClient {
       service,
       scopes,
     );
-    return (await this.request(form)).token;
+    const subjectExpiresAt = expiryOf(subjectToken);
+    // An opaque subject token (no readable expiry) is exchanged every time.
+    if (subjectExpiresAt === undefined) return (await this.request(form)).token;
+    this.evictExchanged();
+    const key = `exchange\n${subjectToken}\n${service}\n${[...scopes].sort().join(' ')}`;
+    return this.cached(key, form, this.exchanged, (answer) => {
+      const expiresAt = Math.min(answer.expiresAt, subjectExpiresAt);
+      const skew = answer.expiresAt - answer.refreshAt;
+      return { token: answer.token, expiresAt, refreshAt: Math.min(answer.refreshAt, expiresAt - skew) };
+    });
+  }
+
+  /** Drops exchanged tokens past their refresh time, and the oldest beyond MAX_EXCHANGED. */
+  private evictExchanged(): void {
+    if (this.exchanged.size < MAX_EXCHANGED) return;
+    const now = Date.now();
+    for (const [key, c] of this.exchanged) if (now >= c.refreshAt) this.exchanged.delete(key);
+    for (const key of this.exchanged.keys()) {
+      if (this.exchanged.size < MAX_EXCHANGED) break;
+      this.exchanged.delete(key);
+    }
   }
 
   /** A token for a named person (dev login; needs the impersonation privilege), cached like getToken's. */
@@ -214,5 +250,15 @@ export class TokenClient {
     const skew = Math.min(this.options.refreshSkewMs ?? 30_000, lifetimeMs / 2);
     const now = Date.now();
     return { token: body.access_token, refreshAt: now + lifetimeMs - skew, expiresAt: now + lifetimeMs };
+  }
+}
+
+/** The expiry (ms since the epoch) a JWT states, unverified (the caller's token was verified on arrival); undefined when unreadable. */
+function expiryOf(token: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
