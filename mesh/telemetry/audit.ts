@@ -160,7 +160,8 @@ export class AuditLog {
     }
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing = this.flush();
+    // After this turn of the event loop: the records of calls that end together share the flush.
+    this.flushing = new Promise((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
   private async flush(): Promise<void> {
