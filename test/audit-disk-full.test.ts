@@ -78,4 +78,33 @@ describe('audit trail on a full disk', () => {
       .map((l) => (JSON.parse(l) as AuditRecord).method);
     expect(methods).toEqual([...acknowledged.map((r) => r.method), 'm1000']);
   });
+
+  test('records nobody waited for (the audit window) that a failed write refused are reported, and the chain goes on', async () => {
+    const file = join(dir, 'audit-window.jsonl');
+    const unwritten: [number, unknown][] = [];
+    const log = new AuditLog(file, { windowMs: 3_600_000, onUnwritten: (n, err) => unwritten.push([n, err]) });
+    const event = (method: string) => ({ kind: 'call', service: 'lending/x', method, outcome: 'OK' });
+    await log.append(event('before'));
+    const filler = fill();
+    // Records until the file's last page is full: the append that flushes them fails with them.
+    let refused: unknown;
+    for (let i = 0; i < 200 && !refused; i++) {
+      log.record(event(`read${i}`));
+      log.record(event(`read${i}b`));
+      await log.append(event(`write${i}`)).catch((err: unknown) => (refused = err));
+    }
+    expect(refused).toMatchObject({ code: 'ENOSPC' });
+    expect(unwritten).toEqual([[2, refused]]);
+    rmSync(filler);
+    await log.append(event('after'));
+    await log.close();
+    const verified = verifyAuditFile(file);
+    expect(verified.ok).toBe(true);
+    const methods = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as AuditRecord).method);
+    expect(methods.at(-1)).toBe('after');
+    expect(methods).toHaveLength(verified.records);
+  });
 });

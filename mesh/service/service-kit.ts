@@ -18,7 +18,7 @@ import { startAdminServer, type AdminServer } from '../telemetry/index.js';
 import { AuditLog } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { MeshMetrics } from '../telemetry/index.js';
-import { observabilityInterceptor } from '../telemetry/index.js';
+import { METHOD_PATTERN, observabilityInterceptor, readOnlyMethods } from '../telemetry/index.js';
 import type { CompiledServiceOptions } from './service-options.js';
 
 /** Settings of the service kit beyond the kernel's and the security layer's. */
@@ -36,6 +36,22 @@ export const serviceConfigSchema = z.object({
    * host:port registered for callers instead of the bound address (behind
    * Kubernetes and Istio: the Service's name, so calls are routed by the mesh).
    */
+  /**
+   * Opt-in: calls to read-only methods are answered before their audit record is durable, which
+   * is flushed within this many ms (0: every call waits for its record, the default).
+   */
+  AGENTMESH_AUDIT_READ_WINDOW_MS: millis().max(10_000, 'must be at most 10000').default(0),
+  /** More read-only methods for that window, comma-separated: "pkg.Service/Method" or "pkg.Service/*". */
+  AGENTMESH_AUDIT_READ_METHODS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(METHOD_PATTERN, 'must list pkg.Service/Method or pkg.Service/*, comma-separated'))),
   AGENTMESH_ADVERTISE_ADDRESS: z
     .string()
     .regex(/^\S+:\d+$/, 'must be host:port')
@@ -80,7 +96,13 @@ export class ServiceKit {
     this.metrics = new MeshMetrics(name);
     this.dataDir = config.AGENTMESH_DATA_DIR ?? join('.agentmesh', 'data', name.replace('/', '-'));
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
-    this.audit = new AuditLog(join(this.dataDir, 'audit.jsonl'));
+    this.audit = new AuditLog(join(this.dataDir, 'audit.jsonl'), {
+      windowMs: config.AGENTMESH_AUDIT_READ_WINDOW_MS,
+      onUnwritten: (records, err) => {
+        this.metrics.auditUnwritten.inc(records);
+        log.error({ err, records }, 'audit records of answered read-only calls could not be written');
+      },
+    });
   }
 
   /** Builds the kit from compiled options: their environment, policy and interceptors (ConfigError / SecretError name what is wrong). */
@@ -104,7 +126,14 @@ export class ServiceKit {
   createServer(): MeshServer {
     const { transport, verifier, policy } = this.security;
     this.server = createServer({ logger: this.log, serveOnListen: false })
-      .use(observabilityInterceptor({ service: this.name, metrics: this.metrics, audit: this.audit }))
+      .use(
+        observabilityInterceptor({
+          service: this.name,
+          metrics: this.metrics,
+          audit: this.audit,
+          readOnly: readOnlyMethods(this.config.AGENTMESH_AUDIT_READ_METHODS),
+        }),
+      )
       .use(
         securityInterceptor({
           transport,

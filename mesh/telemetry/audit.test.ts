@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, verifyAuditFile } from './audit.js';
@@ -124,5 +124,54 @@ describe('hash-chained audit trail', () => {
     await log.append({ kind: 'call', service: 's/t', outcome: 'NOT_FOUND', task_id: 'jane@example.com' });
     await log.close();
     expect(JSON.parse(lines().at(-1)!)).toMatchObject({ task_id: '[EMAIL]' });
+  });
+});
+
+describe('records nobody waits for (the opt-in audit window)', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'audit-window-'));
+    file = join(dir, 'audit.jsonl');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const methods = () =>
+    existsSync(file)
+      ? readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l).method)
+      : [];
+  const event = (method: string) => ({ kind: 'call', service: 's/t', method, outcome: 'OK', subject: 'alice' });
+
+  test('wait for their window; an append flushes them first, in call order; close() flushes the rest', async () => {
+    const log = new AuditLog(file, { windowMs: 3_600_000 });
+    log.record(event('read1'));
+    log.record(event('read2'));
+    expect(methods()).toEqual([]);
+    await log.append(event('write'));
+    expect(methods()).toEqual(['read1', 'read2', 'write']);
+    log.record(event('read3'));
+    expect(methods()).toEqual(['read1', 'read2', 'write']);
+    await log.close();
+    expect(methods()).toEqual(['read1', 'read2', 'write', 'read3']);
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 4 });
+  });
+
+  test('are written once their window has passed, many in one flush', async () => {
+    const log = new AuditLog(file, { windowMs: 20 });
+    for (let i = 0; i < 50; i++) log.record(event(`read${i}`));
+    while (methods().length < 50) await new Promise((r) => setImmediate(r));
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 50 });
+    await log.close();
+  });
+
+  test('without a window they are flushed at once, as appends are', async () => {
+    const log = new AuditLog(file);
+    log.record(event('read'));
+    while (methods().length < 1) await new Promise((r) => setImmediate(r));
+    await log.close();
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 1 });
   });
 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -13,52 +12,27 @@ import {
   writeSync,
 } from 'node:fs';
 import { promisify } from 'node:util';
-import { redactDeep } from './pii.js';
+import { sealRecord, type AuditEvent, type AuditRecord } from './audit-record.js';
 
-/** What an audit record says happened. */
-export interface AuditEvent {
-  /** call | auth_failure | authz_denied | tool_invocation | plan_created | task_state. */
-  kind: string;
-  /** Token subject (a user after token exchange). */
-  subject?: string;
-  /** The acting agents, the current actor first. */
-  actors?: string[];
-  /** The caller's SPIFFE ID. */
-  peer?: string;
-  service: string;
-  /** gRPC method, "pkg.Service/Method". */
-  method?: string;
-  /** What was acted on: a tool name, a task id... */
-  resource?: string;
-  /** The status code name, e.g. "OK", "PERMISSION_DENIED". */
-  outcome: string;
-  /** Why, for refusals and failures. */
-  reason?: string;
-  task_id?: string;
-  trace_id?: string;
-}
-
-/** A stored record: the event plus its place in the hash chain. */
-export interface AuditRecord extends AuditEvent {
-  seq: number;
-  time: string;
-  /** Hash of the previous record ("" for the first). */
-  prev: string;
-  /** sha256 over prev and this record's canonical JSON without `hash`. */
-  hash: string;
-}
-
-const canonical = (record: Omit<AuditRecord, 'hash'>): string => JSON.stringify(record, Object.keys(record).sort());
-
-function hashOf(record: Omit<AuditRecord, 'hash'>): string {
-  return createHash('sha256').update(record.prev).update('\n').update(canonical(record)).digest('hex');
-}
-
-// A UUID or a W3C trace id: the forms of the ids the mesh mints.
-const MINTED_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
+export { verifyAuditFile } from './audit-record.js';
+export type { AuditEvent, AuditRecord, AuditVerification } from './audit-record.js';
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
+
+/** Options of an AuditLog. */
+export interface AuditLogOptions {
+  /**
+   * Longest wait, in milliseconds, before a record given to `record()` (not
+   * awaited) is written and flushed (default 0: at once, like `append()`).
+   * Records share that flush, so many cost one write and one fdatasync.
+   */
+  windowMs?: number;
+  /** Told when the write of records nobody awaited failed: they are not in the trail (the log is the place to say so). */
+  onUnwritten?: (count: number, err: Error) => void;
+}
+
+type Pending = { event: AuditEvent; done?: (err?: Error, record?: AuditRecord) => void };
 
 /**
  * An append-only, hash-chained audit trail in a JSON-lines file. append()
@@ -66,6 +40,10 @@ const fdatasyncAsync = promisify(fdatasync);
  * so an acknowledged record is never lost in a buffer. Records that arrive
  * while a flush is in progress share the next one (group commit), and the
  * disk wait happens off the event loop. Personal data is redacted.
+ *
+ * record() is the opt-in exception (AuditLogOptions.windowMs): its record
+ * waits up to the window for a flush it shares with others, nobody waits for
+ * it, and close() flushes it; only a crash within the window loses it.
  *
  * A record joins the chain when its write is flushed, not before: a write
  * that fails (a full disk) is cut from the file and its records leave no
@@ -77,23 +55,32 @@ export class AuditLog {
   private readonly fd: number;
   private seq = 0;
   private prev = '';
-  private pending: { event: AuditEvent; done: (err?: Error, record?: AuditRecord) => void }[] = [];
+  private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
   // Bytes of the file that hold durable records: a failed write is cut back to it.
   private durable = 0;
   private broken: Error | undefined;
 
   /** Bytes of a record torn by a crash that the constructor dropped (0: none). */
   readonly repairedBytes: number;
+  /** Longest wait of a record() before its flush starts, ms (0: at once). */
+  readonly windowMs: number;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private readonly options: AuditLogOptions = {},
+  ) {
+    this.windowMs = options.windowMs ?? 0;
     let torn = 0;
     if (existsSync(file)) {
       // Continue the existing chain. A crash can leave the last write half done: those records
-      // were never acknowledged (a call completes only after its record is flushed), so the torn
-      // bytes go, and a record says so. A complete last line that is not a record is not a crash:
-      // refuse to chain onto it (and touch nothing). Bytes, not text: a newline byte never occurs
-      // inside a multi-byte UTF-8 character, so the cut is exact whatever the file holds.
+      // were never acknowledged as durable (append() resolves only once its record is flushed; a
+      // record() within its window may be lost whole or torn alike), so the torn bytes go, and a
+      // record says so. A complete last line that is not a record is not a crash: refuse to chain
+      // onto it (and touch nothing). Bytes, not text: a newline byte never occurs inside a
+      // multi-byte UTF-8 character, so the cut is exact whatever the file holds.
       const bytes = readFileSync(file);
       const end = bytes.lastIndexOf(0x0a) + 1;
       const lines = bytes.subarray(0, end).toString('utf8').split('\n').filter(Boolean);
@@ -125,7 +112,7 @@ export class AuditLog {
           kind: 'audit_recovered',
           service: '',
           outcome: 'OK',
-          reason: `dropped ${torn} bytes of a record torn by a crash (never acknowledged)`,
+          reason: `dropped ${torn} bytes of a record torn by a crash (never acknowledged as durable)`,
         }).line,
       );
       fsyncSync(this.fd);
@@ -135,23 +122,10 @@ export class AuditLog {
 
   /** The next record of the chain for an event, and its line. */
   private next(event: AuditEvent): { record: AuditRecord; line: string } {
-    // Ids the mesh mints (task UUIDs, hex trace ids) hold no personal data, and the redactor would
-    // read some as phone numbers ("…63-5559-4760…"): redacted, a record would lose its task. Any
-    // other value may come from a caller (GetTask's task_id) and is redacted like all text.
-    const minted = Object.fromEntries(
-      (['task_id', 'trace_id'] as const).flatMap((k) => (MINTED_ID.test(event[k] ?? '') ? [[k, event[k]]] : [])),
-    );
-    const body = {
-      ...(redactDeep(event) as AuditEvent),
-      ...minted,
-      seq: this.seq + 1,
-      time: new Date().toISOString(),
-      prev: this.prev,
-    };
-    const record: AuditRecord = { ...body, hash: hashOf(body) };
-    this.seq = record.seq;
-    this.prev = record.hash;
-    return { record, line: JSON.stringify(record) + '\n' };
+    const sealed = sealRecord(event, this.seq + 1, this.prev);
+    this.seq = sealed.record.seq;
+    this.prev = sealed.record.hash;
+    return sealed;
   }
 
   /** Appends one record; resolves with it once it is on disk. The chain order is the call order. */
@@ -159,8 +133,35 @@ export class AuditLog {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.pending.push({ event, done: (err, record) => (err ? reject(err) : resolve(record!)) });
-      this.flushing ??= this.flush();
+      this.flushWithin(0);
     });
+  }
+
+  /**
+   * Appends one record without waiting for it: it is written and flushed
+   * within `windowMs` (sooner when an append() flushes first), in call order
+   * with the others. A failed write is reported to `onUnwritten`.
+   */
+  record(event: AuditEvent): void {
+    if (this.broken) return this.options.onUnwritten?.(1, this.broken);
+    this.pending.push({ event });
+    this.flushWithin(this.closing ? 0 : this.windowMs);
+  }
+
+  private flushWithin(ms: number): void {
+    // A flush in progress takes every pending record before it ends.
+    if (this.flushing) return;
+    if (ms > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.flushing ??= this.flush();
+      }, ms);
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    // After this turn of the event loop: the records of calls that end together share the flush.
+    this.flushing = new Promise((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
   private async flush(): Promise<void> {
@@ -174,13 +175,22 @@ export class AuditLog {
           offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
         await fdatasyncAsync(this.fd);
         this.durable += data.length;
-        batch.forEach((b, i) => b.done(undefined, records[i]!.record));
+        batch.forEach((b, i) => b.done?.(undefined, records[i]!.record));
       } catch (err) {
         this.undo(seq, prev, err as Error);
-        for (const b of batch) b.done(err as Error);
+        this.settle(batch, err as Error);
       }
+      // Only records nobody waits for are left: they wait for their window, to share a flush.
+      if (!this.closing && this.windowMs > 0 && !this.pending.some((p) => p.done)) break;
     }
     this.flushing = undefined;
+    if (this.pending.length) this.flushWithin(this.windowMs);
+  }
+
+  private settle(records: Pending[], err: Error): void {
+    const unawaited = records.filter((r) => !r.done).length;
+    for (const r of records) r.done?.(err);
+    if (unawaited) this.options.onUnwritten?.(unawaited, err);
   }
 
   // A failed write may have left part of its records in the file: cut them, and the chain goes on from the last durable record.
@@ -193,52 +203,15 @@ export class AuditLog {
       this.broken = new Error(
         `audit trail ${this.file}: a failed write (${cause.message}) could not be cut from the file (${(err as Error).message}); restart the service to repair it`,
       );
-      for (const b of this.pending.splice(0)) b.done(this.broken);
+      this.settle(this.pending.splice(0), this.broken);
     }
   }
 
-  /** Waits for pending records, then closes the file. */
+  /** Flushes every pending record (those of record() too), then closes the file. */
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.pending.length) this.flushWithin(0);
     await this.flushing;
     closeSync(this.fd);
   }
-}
-
-/** The outcome of verifying an audit file. */
-export interface AuditVerification {
-  ok: boolean;
-  records: number;
-  /** The first bad record: its line (1-based) and what is wrong. */
-  firstBad?: { line: number; seq?: number; problem: string };
-}
-
-/**
- * Verifies a chain: every record's hash, its link to the previous one and
- * consecutive sequence numbers. Detects modified, deleted, inserted and
- * reordered records and names the first bad one.
- */
-export function verifyAuditFile(file: string): AuditVerification {
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  let prev = '';
-  let expectedSeq = 1;
-  for (let i = 0; i < lines.length; i++) {
-    const bad = (problem: string, seq?: number): AuditVerification => ({
-      ok: false,
-      records: lines.length,
-      firstBad: { line: i + 1, seq, problem },
-    });
-    let record: AuditRecord;
-    try {
-      record = JSON.parse(lines[i]!) as AuditRecord;
-    } catch {
-      return bad('not a JSON record');
-    }
-    const { hash, ...body } = record;
-    if (hashOf(body) !== hash) return bad('record was modified (hash mismatch)', record.seq);
-    if (record.prev !== prev) return bad('chain broken: previous record missing, inserted or reordered', record.seq);
-    if (record.seq !== expectedSeq) return bad(`sequence ${record.seq} where ${expectedSeq} was expected`, record.seq);
-    prev = hash;
-    expectedSeq++;
-  }
-  return { ok: true, records: lines.length };
 }

@@ -2,7 +2,8 @@
 export { startAdminServer } from './admin-server.js';
 export type { AdminServer, Readiness } from './admin-server.js';
 export { AuditLog, verifyAuditFile } from './audit.js';
-export type { AuditEvent, AuditRecord, AuditVerification } from './audit.js';
+export type { AuditEvent, AuditLogOptions, AuditRecord, AuditVerification } from './audit.js';
+export { METHOD_PATTERN, READ_ONLY_METHODS, readOnlyMethods } from './audit-durability.js';
 export { createLogger, safeChild, SECRET_PATHS } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { MeshMetrics } from './metrics.js';

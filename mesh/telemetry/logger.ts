@@ -1,5 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { markOurFormat } from './access-log.js';
 import { redactDeep, redactPii } from './pii.js';
 
 export type { Logger };
@@ -47,7 +48,7 @@ export interface LoggerOptions {
  * active trace and span ids on every line.
  */
 export function createLogger({ service, level = 'info', destination }: LoggerOptions): Logger {
-  return pino(
+  const log = pino(
     {
       level,
       base: { service, pid: process.pid },
@@ -69,4 +70,6 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
     },
     destination,
   );
+  // The access log line is written in this format directly (access-log.ts): keep the two in step.
+  return markOurFormat(log);
 }

@@ -78,6 +78,12 @@ export class MeshMetrics {
     registers: [this.registry],
   });
 
+  readonly auditUnwritten = new Counter({
+    name: 'agentmesh_audit_unwritten_total',
+    help: 'Audit records of calls answered within the audit window (AGENTMESH_AUDIT_READ_WINDOW_MS) whose write then failed.',
+    registers: [this.registry],
+  });
+
   readonly discoveryStale = new Gauge({
     name: 'agentmesh_discovery_stale',
     help: '1 while discovery answers come from the cache because the registry is unreachable.',

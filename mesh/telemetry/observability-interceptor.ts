@@ -1,7 +1,8 @@
 import { trace } from '@opentelemetry/api';
 import type { Interceptor } from '../core/index.js';
 import { Code, codeName, MeshError } from '../core/index.js';
-import type { AuditLog } from './audit.js';
+import { accessLogLine } from './access-log.js';
+import type { AuditEvent, AuditLog } from './audit.js';
 import type { MeshMetrics } from './metrics.js';
 
 /** Audit kinds for refused calls, by status code. */
@@ -14,13 +15,21 @@ const REFUSALS: Partial<Record<Code, string>> = {
  * The outermost interceptor of every service: per-method metrics (started,
  * handled by code, latency), one access log line, and an audit record for
  * every call, including authentication and authorization refusals.
+ *
+ * A call completes once its audit record is durable, except, when the audit
+ * log has a window (AGENTMESH_AUDIT_READ_WINDOW_MS), a call to a method
+ * `readOnly` names that was not refused: it is answered at once and its record
+ * is flushed within the window.
  */
 export function observabilityInterceptor(options: {
   service: string;
   metrics: MeshMetrics;
   audit?: AuditLog;
+  /** Whether a method ("pkg.Service/Method") changes no state (default: none). */
+  readOnly?: (method: string) => boolean;
 }): Interceptor {
   const { metrics, audit } = options;
+  const windowed = audit && audit.windowMs > 0 ? options.readOnly : undefined;
   // The metric children of each method (and code), made once: labelling a metric per call costs a label-set hash.
   type Children = {
     started: { inc(): void };
@@ -63,29 +72,33 @@ export function observabilityInterceptor(options: {
       m.latency.observe(seconds);
       m.handled(codeName(code)).inc();
       const principal = ctx.principal;
-      const traceId = trace.getActiveSpan()?.spanContext().traceId;
-      ctx.log.info(
-        {
-          code: codeName(code),
-          ms: Math.round(seconds * 1000 * 100) / 100,
-          subject: principal?.subject,
-          task_id: ctx.taskId,
-        },
-        'call finished',
+      const span = trace.getActiveSpan()?.spanContext();
+      const name = codeName(code);
+      // The facts are read once for both records; the redaction they need is done once too (pii.ts remembers).
+      accessLogLine(
+        ctx.log,
+        { code: name, ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject, task_id: ctx.taskId },
+        span && { trace_id: span.traceId, span_id: span.spanId },
       );
-      // The call completes only once its audit record is durable.
-      await audit?.append({
-        kind: REFUSALS[code] ?? 'call',
-        service: options.service,
-        method: ctx.path.slice(1),
-        subject: principal?.subject,
-        actors: principal?.actors,
-        peer: ctx.identity?.spiffeId ?? ctx.peer,
-        outcome: codeName(code),
-        reason: code === Code.OK || code === Code.INTERNAL ? undefined : error?.message,
-        task_id: ctx.taskId,
-        trace_id: traceId,
-      });
+      if (audit) {
+        const method = ctx.path.slice(1);
+        const refusal = REFUSALS[code];
+        const event: AuditEvent = {
+          kind: refusal ?? 'call',
+          service: options.service,
+          method,
+          subject: principal?.subject,
+          actors: principal?.actors,
+          peer: ctx.identity?.spiffeId ?? ctx.peer,
+          outcome: name,
+          reason: code === Code.OK || code === Code.INTERNAL ? undefined : error?.message,
+          task_id: ctx.taskId,
+          trace_id: span?.traceId,
+        };
+        if (!refusal && windowed?.(method)) audit.record(event);
+        // Otherwise the call completes only once its audit record is durable.
+        else await audit.append(event);
+      }
     }
   };
 }

@@ -49,26 +49,62 @@ export function ibanValid(text: string): boolean {
   return remainder === 1;
 }
 
+// Strings seen again and again (a subject, a SPIFFE ID, a method) are redacted once: a bounded
+// memo of short strings, the oldest entry going first when full. A string that is exactly an id
+// the mesh mints (a UUID, a lowercase hex W3C trace id) holds nothing the detectors replace, so it
+// is returned as it is and never fills the memo.
+const MEMO_ENTRIES = 2048;
+const MEMO_MAX_LENGTH = 256;
+const memo = new Map<string, string>();
+const MINTED_ID = /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-f]{32})$/;
+
 /** Replaces credentials (bearer tokens, JWTs), emails, Luhn-valid card numbers, US SSNs, UK NI numbers, valid IBANs and phone numbers in free text. */
 export function redactPii(text: string): string {
   // Every pattern below needs a digit, an "@" or a credential scheme: most strings have none,
   // and this one test is what they cost (it runs on every string of every log line).
   if (text.length < 6 || !MAYBE_PII.test(text)) return text;
-  const credentialsGone = text
-    .replace(BEARER, (_m, scheme: string) => `${scheme} [REDACTED]`)
-    .replace(JWT, '[JWT]')
-    .replace(EMAIL, '[EMAIL]');
-  return outsideIds(credentialsGone, (part) =>
-    part
-      .replace(IBAN, (m) => (ibanValid(m) ? '[IBAN]' : m))
+  if (text.length > MEMO_MAX_LENGTH) return redactText(text);
+  if (MINTED_ID.test(text)) return text;
+  let redacted = memo.get(text);
+  if (redacted === undefined) {
+    redacted = redactText(text);
+    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+    memo.set(text, redacted);
+  }
+  return redacted;
+}
+
+function digitCount(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
+// Each detector runs only where the text holds what it needs: an "@" for an email, "eyJ" for a
+// JWT, a scheme for a credential, 2 digits for an IBAN and 6 for the others (an NI number has 6,
+// an SSN 9, a card 13; a phone number is replaced only with 9 or more).
+function redactText(text: string): string {
+  let out = text;
+  if (/bearer|basic/i.test(out)) out = out.replace(BEARER, (_m, scheme: string) => `${scheme} [REDACTED]`);
+  if (out.includes('eyJ')) out = out.replace(JWT, '[JWT]');
+  if (out.includes('@')) out = out.replace(EMAIL, '[EMAIL]');
+  const digits = digitCount(out);
+  if (digits < 2) return out;
+  return outsideIds(out, (part) => {
+    let p = part.replace(IBAN, (m) => (ibanValid(m) ? '[IBAN]' : m));
+    if (digits < 6) return p;
+    p = p
       .replace(CARD, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? '[CARD]' : m))
       .replace(SSN, '[SSN]')
-      .replace(NINO, '[NATIONAL-ID]')
-      .replace(PHONE, (m) => {
-        const digits = m.replace(/\D/g, '').length;
-        return digits >= 9 && digits <= 15 ? '[PHONE]' : m;
-      }),
-  );
+      .replace(NINO, '[NATIONAL-ID]');
+    return p.replace(PHONE, (m) => {
+      const n = m.replace(/\D/g, '').length;
+      return n >= 9 && n <= 15 ? '[PHONE]' : m;
+    });
+  });
 }
 
 /** Applies the digit detectors to the text between UUIDs, leaving the ids themselves as they are. */
@@ -127,11 +163,18 @@ const PERSONAL_KEYS = new Set([
   'zipcode',
 ]);
 const keyOf = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+// Field names repeat (every log line has the same few): each is looked at once, bounded.
+const sensitiveKeys = new Map<string, boolean>();
 
 /** Whether a field of this name holds a secret or personal data, whatever its value looks like. */
 export function isSensitiveKey(key: string): boolean {
-  const k = keyOf(key);
-  return SECRET_KEYS.has(k) || PERSONAL_KEYS.has(k);
+  let sensitive = sensitiveKeys.get(key);
+  if (sensitive === undefined) {
+    const k = keyOf(key);
+    sensitive = SECRET_KEYS.has(k) || PERSONAL_KEYS.has(k);
+    if (sensitiveKeys.size < MEMO_ENTRIES && key.length <= MEMO_MAX_LENGTH) sensitiveKeys.set(key, sensitive);
+  }
+  return sensitive;
 }
 
 /** A copy of an error with personal data removed from its message, stack and fields; prototype (its type) kept. */
@@ -156,10 +199,15 @@ export function redactDeep(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   if (value instanceof Error) return redactError(value, depth);
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redactDeep(v, depth + 1),
-    ]),
-  );
+  const copy: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[k];
+    const redacted =
+      isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? '[REDACTED]' : redactDeep(v, depth + 1);
+    // A "__proto__" key stays a field of the copy (assigning it would set the copy's prototype).
+    if (k === '__proto__')
+      Object.defineProperty(copy, k, { value: redacted, enumerable: true, writable: true, configurable: true });
+    else copy[k] = redacted;
+  }
+  return copy;
 }
