@@ -1,12 +1,15 @@
+import semver from 'semver';
 import {
   compareCandidates,
   matchCandidate,
-  prepared,
-  scoreCandidate,
+  namespaceOf,
+  termWeights,
   type Candidate,
   type CompiledScope,
   type Match,
 } from './scope-match.js';
+import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
+import { SortedSlots } from './sorted-slots.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -20,150 +23,202 @@ export interface Ranked<T> extends Indexed<T> {
   match: Match;
 }
 
-// The inverted indexes hold the entries themselves: a search walks them without a lookup per key.
-type Postings<T> = Map<string, Set<Indexed<T>>>;
+// Postings hold entry slots (numbers, not objects or Sets: a million cards hold tens of millions of
+// postings); a term's postings hold slot * 8 + the term's weight in that entry (at most 3 + 2 + 1).
+type Postings = Map<string, number[]>;
 
-function add<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
-  let set = map.get(term);
-  if (!set) map.set(term, (set = new Set()));
-  set.add(entry);
-}
-
-function remove<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
-  const set = map.get(term);
-  set?.delete(entry);
-  if (set?.size === 0) map.delete(term);
-}
+const post = (map: Postings, term: string, value: number) => {
+  const list = map.get(term);
+  if (list) list.push(value);
+  else map.set(term, [value]);
+};
 
 /**
- * The discoverable entries held in memory with inverted indexes (name,
- * namespace, skill, tag, policy, text term), so a Discover call inspects
- * only the candidates its most selective criterion admits instead of every
- * card. Only discoverable entries belong here: the registry removes entries
- * that lapse, deregister, or are suspended or retired.
+ * The discoverable entries held in memory with inverted indexes (namespace,
+ * skill, tag, policy, text term), a global rank order (version, then name:
+ * how equal scores are ordered) and a name order (for names and pattern
+ * prefixes), so a Discover call examines few entries however broad its
+ * scope: see index-search.ts. Entries live in numbered slots; a removed
+ * entry's slot stays (skipped) until removals outnumber entries, when the
+ * slots are compacted. Only discoverable entries belong here: the registry
+ * removes entries that lapse, deregister, or are suspended or retired.
  */
 export class DiscoveryIndex<T> {
-  private readonly entries = new Map<string, Indexed<T>>();
-  private readonly byName: Postings<T> = new Map();
-  private readonly byNamespace: Postings<T> = new Map();
-  private readonly bySkill: Postings<T> = new Map();
-  private readonly byTag: Postings<T> = new Map();
-  private readonly byPolicy: Postings<T> = new Map();
-  private readonly byTerm: Postings<T> = new Map();
-  /** Distinct names, sorted, for prefix ranges; rebuilt lazily after changes. */
-  private sortedNames: string[] | undefined;
+  private readonly slotOf = new Map<string, number>();
+  private entries: Indexed<T>[] = [];
+  private alive = new Uint8Array(1024);
+  private live = 0;
+  private readonly byNamespace: Postings = new Map();
+  private readonly bySkill: Postings = new Map();
+  private readonly byTag: Postings = new Map();
+  private readonly byPolicy: Postings = new Map();
+  private readonly byTerm: Postings = new Map();
+  /** Parsed versions by their text: most cards share a few versions. */
+  private versions = new Map<string, semver.SemVer | null>();
+  private readonly isLive = (slot: number) => this.alive[slot] === 1;
+  private readonly order = new SortedSlots(
+    (a, b) => compareCandidates(this.entries[a]!.candidate, this.entries[b]!.candidate) || a - b,
+    this.isLive,
+  );
+  private readonly byName = new SortedSlots((a, b) => {
+    const x = this.entries[a]!.candidate.name;
+    const y = this.entries[b]!.candidate.name;
+    return x < y ? -1 : x > y ? 1 : a - b;
+  }, this.isLive);
+  private rank = new Int32Array(0);
+  private ranksStale = false;
+  /** How many entries the last search examined (what its cost grows with). */
+  examined = 0;
 
   get size(): number {
-    return this.entries.size;
-  }
-
-  private index(e: Indexed<T>, op: typeof add<T>): void {
-    const c = e.candidate;
-    this.sortedNames = undefined;
-    op(this.byName, c.name, e);
-    op(this.byNamespace, c.name.slice(0, c.name.indexOf('/')), e);
-    for (const s of c.skills) op(this.bySkill, s.id, e);
-    for (const t of c.tagSet ?? []) op(this.byTag, t, e);
-    for (const p of c.policies) op(this.byPolicy, p, e);
-    for (const t of c.terms?.keys() ?? []) op(this.byTerm, t, e);
+    return this.live;
   }
 
   /** Adds or replaces an entry. */
   put(entry: Indexed<T>): void {
     this.delete(entry.key);
-    // Tokenise, collect tags and parse the version once here, not on every query.
-    const indexed = { ...entry, candidate: prepared(entry.candidate) };
-    this.entries.set(entry.key, indexed);
-    this.index(indexed, add);
+    const c = entry.candidate;
+    let version = this.versions.get(c.version);
+    if (version === undefined) this.versions.set(c.version, (version = semver.parse(c.version)));
+    // Parse the version and take the namespace once here, not on every query.
+    const candidate: Candidate = { ...c, parsedVersion: version, namespace: namespaceOf(c.name) };
+    const slot = this.entries.length;
+    this.entries.push({ ...entry, candidate });
+    if (slot >= this.alive.length) {
+      const grown = new Uint8Array(this.alive.length * 2);
+      grown.set(this.alive);
+      this.alive = grown;
+    }
+    this.alive[slot] = 1;
+    this.live++;
+    this.slotOf.set(entry.key, slot);
+    post(this.byNamespace, candidate.namespace!, slot);
+    for (const id of new Set(c.skills.map((k) => k.id))) post(this.bySkill, id, slot);
+    for (const t of new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())))) post(this.byTag, t, slot);
+    for (const p of new Set(c.policies)) post(this.byPolicy, p, slot);
+    for (const [term, weight] of termWeights(c)) post(this.byTerm, term, slot * 8 + weight);
+    this.order.add(slot);
+    this.byName.add(slot);
   }
 
   /** Removes an entry (no-op when absent). */
   delete(key: string): void {
-    const old = this.entries.get(key);
-    if (!old) return;
-    this.entries.delete(key);
-    this.index(old, remove);
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    this.slotOf.delete(key);
+    this.alive[slot] = 0;
+    this.live--;
+    this.order.removedOne();
+    this.byName.removedOne();
+    const removed = this.entries.length - this.live;
+    if (removed > 1024 && removed > this.live) this.compact();
   }
 
   get(key: string): Indexed<T> | undefined {
-    return this.entries.get(key);
+    const slot = this.slotOf.get(key);
+    return slot === undefined ? undefined : this.entries[slot];
   }
 
-  /** The smallest set of entries the scope allows, or undefined for "all entries". */
-  private candidates(s: CompiledScope): Set<Indexed<T>> | undefined {
-    const sets: Set<Indexed<T>>[] = [];
-    const union = (maps: Postings<T>, keys: string[]) => {
-      // One key: its own set, not a copy.
-      if (keys.length === 1) return maps.get(keys[0]!) ?? new Set<Indexed<T>>();
-      const out = new Set<Indexed<T>>();
-      for (const k of keys) for (const e of maps.get(k) ?? []) out.add(e);
-      return out;
-    };
-    // Visibility is a union of its parts; usable as an index when every pattern has a literal prefix.
-    const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
-    if (hasVisibility && s.patterns.every((p) => p.prefix)) {
-      const only = !s.patterns.length && (s.names.length === 0) !== (s.namespaces.length === 0);
-      if (only) sets.push(s.names.length ? union(this.byName, s.names) : union(this.byNamespace, s.namespaces));
-      else {
-        const out = new Set<Indexed<T>>();
-        for (const e of union(this.byName, s.names)) out.add(e);
-        for (const e of union(this.byNamespace, s.namespaces)) out.add(e);
-        for (const p of s.patterns)
-          for (const name of this.namesWithPrefix(p.prefix)) for (const e of this.byName.get(name) ?? []) out.add(e);
-        sets.push(out);
+  /** Renumbers the slots of the entries still here, dropping removed ones from every posting. */
+  private compact(): void {
+    const to = new Int32Array(this.entries.length).fill(-1);
+    let n = 0;
+    for (let s = 0; s < this.entries.length; s++) if (this.alive[s]) to[s] = n++;
+    this.entries = this.entries.filter((_, s) => this.alive[s]);
+    this.alive = new Uint8Array(Math.max(1024, n * 2)).fill(1, 0, n);
+    for (const [key, slot] of this.slotOf) this.slotOf.set(key, to[slot]!);
+    for (const map of [this.byNamespace, this.bySkill, this.byTag, this.byPolicy, this.byTerm]) {
+      const shift = map === this.byTerm ? 8 : 1;
+      for (const [k, list] of map) {
+        const kept: number[] = [];
+        for (const v of list) {
+          const s = to[Math.floor(v / shift)]!;
+          if (s >= 0) kept.push(s * shift + (v % shift));
+        }
+        if (kept.length) map.set(k, kept);
+        else map.delete(k);
       }
     }
-    for (const id of s.skillIds) sets.push(this.bySkill.get(id) ?? new Set());
-    for (const t of s.tags) sets.push(this.byTag.get(t) ?? new Set());
-    for (const p of s.policies) sets.push(this.byPolicy.get(p) ?? new Set());
-    if (s.terms.length) sets.push(union(this.byTerm, s.terms));
-    if (!sets.length) return undefined;
-    return sets.reduce((a, b) => (a.size <= b.size ? a : b));
+    this.versions = new Map(this.entries.map((e) => [e.candidate.version, e.candidate.parsedVersion!]));
+    this.order.renumber(to);
+    this.byName.renumber(to);
+    this.ranksStale = true;
   }
 
-  private namesWithPrefix(prefix: string): string[] {
-    const names = (this.sortedNames ??= [...this.byName.keys()].sort());
-    let lo = 0;
-    let hi = names.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (names[mid]! < prefix) lo = mid + 1;
-      else hi = mid;
+  /** The index as searches read it, its orders brought up to date. */
+  private view(needNames: boolean): Slots {
+    if (this.order.flush() || this.ranksStale) {
+      const order = this.order.slots;
+      if (this.rank.length < this.entries.length) this.rank = new Int32Array(this.alive.length);
+      for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i;
+      this.ranksStale = false;
     }
-    const out: string[] = [];
-    for (let i = lo; i < names.length && names[i]!.startsWith(prefix); i++) out.push(names[i]!);
-    return out;
+    if (needNames) this.byName.flush();
+    return {
+      count: this.entries.length,
+      alive: this.alive,
+      rank: this.rank,
+      order: this.order.slots,
+      candidate: (slot) => this.entries[slot]!.candidate,
+    };
   }
 
-  /** How many entries a scope's index lookup leaves to be matched one by one (all entries when no criterion narrows them). */
-  candidateCount(scope: CompiledScope): number {
-    return (this.candidates(scope) ?? this.entries).size;
+  /** The segments of the smallest index lookup that holds every match (undefined: none narrows them). */
+  private narrowest(s: CompiledScope): Segment[] | undefined {
+    const lookups: Segment[][] = [];
+    const postings = (map: Postings, key: string): Segment => {
+      const list = map.get(key) ?? [];
+      return { list, from: 0, to: list.length };
+    };
+    // Visibility is a union of its parts; usable as a lookup when every pattern has a literal prefix.
+    const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
+    if (hasVisibility && s.patterns.every((p) => p.prefix)) {
+      lookups.push([
+        ...s.names.map((name) => this.nameRange(name, false)),
+        ...s.namespaces.map((ns) => postings(this.byNamespace, ns)),
+        ...s.patterns.map((p) => this.nameRange(p.prefix, true)),
+      ]);
+    }
+    for (const id of s.skillIds) lookups.push([postings(this.bySkill, id)]);
+    for (const t of s.tags) lookups.push([postings(this.byTag, t)]);
+    for (const p of s.policies) lookups.push([postings(this.byPolicy, p)]);
+    const size = (segments: Segment[]) => segments.reduce((n, g) => n + g.to - g.from, 0);
+    return lookups.length ? lookups.reduce((a, b) => (size(a) <= size(b) ? a : b)) : undefined;
+  }
+
+  /** The name order's range of a name, or of every name with a prefix. */
+  private nameRange(text: string, prefix: boolean): Segment {
+    const list = this.byName.slots;
+    const nameAt = (i: number) => this.entries[list[i]!]!.candidate.name;
+    const bound = (after: (name: string) => boolean) => {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (after(nameAt(mid))) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    };
+    const from = bound((name) => name >= text);
+    const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
+    return { list, from, to };
   }
 
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
-    const entries = this.candidates(scope) ?? this.entries.values();
-    // Keep only the best `limit` while scanning (no sort of every match), by score alone:
-    // the reasons are written for those that are kept.
-    const best: { e: Indexed<T>; score: number }[] = [];
-    const before = (a: { e: Indexed<T>; score: number }, b: { e: Indexed<T>; score: number }) =>
-      b.score - a.score || compareCandidates(a.e.candidate, b.e.candidate);
-    for (const e of entries) {
-      const score = scoreCandidate(e.candidate, scope);
-      if (score === undefined) continue;
-      const last = best[limit - 1];
-      if (
-        last &&
-        (score < last.score || (score === last.score && compareCandidates(e.candidate, last.e.candidate) >= 0))
-      )
-        continue;
-      if (!admit(e)) continue;
-      const ranked = { e, score };
-      let i = best.length;
-      while (i > 0 && before(ranked, best[i - 1]!) < 0) i--;
-      best.splice(i, 0, ranked);
-      if (best.length > limit) best.pop();
-    }
-    return best.map(({ e }) => ({ ...e, match: matchCandidate(e.candidate, scope)! }));
+    if (limit < 1) return [];
+    const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
+    const lookup = this.narrowest(scope);
+    const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
+    const accept = (slot: number) => admit(this.entries[slot]!);
+    const { slots, examined } = scope.terms.length
+      ? searchText(view, scope, limit, accept, lookup, terms)
+      : searchPlain(view, scope, limit, accept, lookup);
+    this.examined = examined;
+    return slots.map((slot) => {
+      const e = this.entries[slot]!;
+      return { ...e, match: matchCandidate(e.candidate, scope)! };
+    });
   }
 }
