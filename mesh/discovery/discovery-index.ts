@@ -1,6 +1,7 @@
 import semver from 'semver';
 import {
   compareCandidates,
+  compareVersions,
   matchCandidate,
   namespaceOf,
   termWeights,
@@ -66,7 +67,11 @@ export class DiscoveryIndex<T> {
     return x < y ? -1 : x > y ? 1 : a - b;
   }, this.isLive);
   private rank = new Int32Array(0);
+  /** Where each run of equal versions starts in the rank order (then the order's end): names ascend within one. */
+  private versionRuns: number[] = [0, 0];
   private ranksStale = false;
+  /** Entries whose name has no "/" (a namespace is then not a name prefix). */
+  private slashless = 0;
   /** How many entries the last search examined (what its cost grows with). */
   examined = 0;
 
@@ -92,6 +97,7 @@ export class DiscoveryIndex<T> {
     this.alive[slot] = 1;
     this.live++;
     this.slotOf.set(entry.key, slot);
+    if (!c.name.includes('/')) this.slashless++;
     post(this.byNamespace, candidate.namespace!, slot);
     for (const id of new Set(c.skills.map((k) => k.id))) post(this.bySkill, id, slot);
     for (const t of new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())))) post(this.byTag, t, slot);
@@ -108,6 +114,7 @@ export class DiscoveryIndex<T> {
     this.slotOf.delete(key);
     this.alive[slot] = 0;
     this.live--;
+    if (!this.entries[slot]!.candidate.name.includes('/')) this.slashless--;
     this.order.removedOne();
     this.byName.removedOne();
     const removed = this.entries.length - this.live;
@@ -151,6 +158,10 @@ export class DiscoveryIndex<T> {
       const order = this.order.slots;
       if (this.rank.length < this.entries.length) this.rank = new Int32Array(this.alive.length);
       for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i;
+      const at = (i: number) => this.entries[order[i]!]!.candidate;
+      this.versionRuns = [0];
+      for (let i = 1; i < order.length; i++) if (compareVersions(at(i - 1), at(i))) this.versionRuns.push(i);
+      this.versionRuns.push(order.length);
       this.ranksStale = false;
     }
     if (needNames) this.byName.flush();
@@ -163,62 +174,107 @@ export class DiscoveryIndex<T> {
     };
   }
 
-  /** The segments of the smallest index lookup that holds every match (undefined: none narrows them). */
-  private narrowest(s: CompiledScope): Segment[] | undefined {
-    const lookups: Segment[][] = [];
-    const postings = (map: Postings, key: string): Segment => {
+  /** The smallest index lookup that holds every match (undefined: none narrows them), and whether it is the visibility's. */
+  private narrowest(s: CompiledScope): { segments: Segment[]; visibility: boolean } | undefined {
+    const lookups: { segments: Segment[]; visibility: boolean }[] = [];
+    const postings = (map: Postings, key: string) => {
       const list = map.get(key) ?? [];
-      return { list, from: 0, to: list.length };
+      return { segments: [{ list, from: 0, to: list.length }], visibility: false };
     };
     // Visibility is a union of its parts; usable as a lookup when every pattern has a literal prefix.
     const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
     if (hasVisibility && s.patterns.every((p) => p.prefix)) {
-      lookups.push([
-        ...s.names.map((name) => this.nameRange(name, false)),
-        ...s.namespaces.map((ns) => postings(this.byNamespace, ns)),
-        ...s.patterns.map((p) => this.nameRange(p.prefix, true)),
-      ]);
+      const list = this.byName.slots;
+      const segments = [
+        ...s.names.map((name) => nameRange(list, 0, list.length, this.nameOf, name, false)),
+        ...s.namespaces.map((ns) => postings(this.byNamespace, ns).segments[0]!),
+        ...s.patterns.map((p) => nameRange(list, 0, list.length, this.nameOf, p.prefix, true)),
+      ];
+      lookups.push({ segments, visibility: true });
     }
-    for (const id of s.skillIds) lookups.push([postings(this.bySkill, id)]);
-    for (const t of s.tags) lookups.push([postings(this.byTag, t)]);
-    for (const p of s.policies) lookups.push([postings(this.byPolicy, p)]);
-    const size = (segments: Segment[]) => segments.reduce((n, g) => n + g.to - g.from, 0);
+    for (const id of s.skillIds) lookups.push(postings(this.bySkill, id));
+    for (const t of s.tags) lookups.push(postings(this.byTag, t));
+    for (const p of s.policies) lookups.push(postings(this.byPolicy, p));
+    const size = (l: { segments: Segment[] }) => l.segments.reduce((n, g) => n + g.to - g.from, 0);
     return lookups.length ? lookups.reduce((a, b) => (size(a) <= size(b) ? a : b)) : undefined;
   }
 
-  /** The name order's range of a name, or of every name with a prefix. */
-  private nameRange(text: string, prefix: boolean): Segment {
-    const list = this.byName.slots;
-    const nameAt = (i: number) => this.entries[list[i]!]!.candidate.name;
-    const bound = (after: (name: string) => boolean) => {
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (after(nameAt(mid))) hi = mid;
-        else lo = mid + 1;
+  private readonly nameOf = (slot: number) => this.entries[slot]!.candidate.name;
+
+  /**
+   * Runs of the rank order holding every entry the visibility admits, in rank order: within a
+   * run of equal versions names ascend, so each name and prefix is a range found by bisection.
+   * Undefined when the visibility does not narrow the order (or has too many parts times runs).
+   */
+  private ranked(s: CompiledScope): Segment[] | undefined {
+    const order = this.order.slots;
+    if (!(s.names.length || s.namespaces.length || s.patterns.length) || !s.patterns.every((p) => p.prefix))
+      return undefined;
+    if (s.namespaces.length && (this.slashless > 0 || s.namespaces.some((ns) => ns.includes('/')))) return undefined;
+    const parts: [string, boolean][] = [
+      ...s.names.map((n): [string, boolean] => [n, false]),
+      ...s.namespaces.map((ns): [string, boolean] => [`${ns}/`, true]),
+      ...s.patterns.map((p): [string, boolean] => [p.prefix, true]),
+    ];
+    const runs = this.versionRuns;
+    if ((runs.length - 1) * parts.length > 4_096) return undefined;
+    const out: Segment[] = [];
+    for (let r = 0; r + 1 < runs.length; r++) {
+      const ranges = parts
+        .map(([text, prefix]) => nameRange(order, runs[r]!, runs[r + 1]!, this.nameOf, text, prefix))
+        .filter((g) => g.from < g.to)
+        .sort((a, b) => a.from - b.from);
+      for (const g of ranges) {
+        const last = out[out.length - 1];
+        if (last && last.to >= g.from) last.to = Math.max(last.to, g.to);
+        else out.push(g);
       }
-      return lo;
-    };
-    const from = bound((name) => name >= text);
-    const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
-    return { list, from, to };
+    }
+    return out;
   }
 
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
     if (limit < 1) return [];
     const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
+    const ranked = this.ranked(scope);
     const lookup = this.narrowest(scope);
     const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
     const accept = (slot: number) => admit(this.entries[slot]!);
+    // The rank order's runs already hold the visibility's entries in order: no need to examine them all.
+    const unordered = lookup && !(lookup.visibility && ranked) ? lookup.segments : undefined;
+    const inOrder = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
     const { slots, examined } = scope.terms.length
-      ? searchText(view, scope, limit, accept, lookup, terms)
-      : searchPlain(view, scope, limit, accept, lookup);
+      ? searchText(view, scope, limit, accept, inOrder, lookup?.segments, terms)
+      : searchPlain(view, scope, limit, accept, inOrder, unordered);
     this.examined = examined;
     return slots.map((slot) => {
       const e = this.entries[slot]!;
       return { ...e, match: matchCandidate(e.candidate, scope)! };
     });
   }
+}
+
+/** The range of `list[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
+function nameRange(
+  list: number[],
+  lo: number,
+  hi: number,
+  nameOf: (slot: number) => string,
+  text: string,
+  prefix: boolean,
+): Segment {
+  const bound = (after: (name: string) => boolean) => {
+    let a = lo;
+    let b = hi;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (after(nameOf(list[mid]!))) b = mid;
+      else a = mid + 1;
+    }
+    return a;
+  };
+  const from = bound((name) => name >= text);
+  const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
+  return { list, from, to };
 }

@@ -55,6 +55,7 @@ class Cursor {
   constructor(
     private readonly segments: Segment[],
     private readonly view: Slots,
+    private readonly dedupe = segments.length > 1,
   ) {
     this.i = segments[0]?.from ?? 0;
     if (seen.length < view.count) seen = new Uint32Array(view.alive.length);
@@ -76,7 +77,7 @@ class Cursor {
       }
       const slot = g.list[this.i++]!;
       if (!this.view.alive[slot]) continue;
-      if (segments.length > 1) {
+      if (this.dedupe) {
         if (seen[slot] === this.mark) continue;
         seen[slot] = this.mark;
       }
@@ -86,18 +87,22 @@ class Cursor {
   }
 }
 
-/** The best matches of a scope without free text. */
+/**
+ * The best matches of a scope without free text. `ranked` are runs of the rank order
+ * that hold every entry the scope's visibility admits (else the whole rank order);
+ * `lookup`, when given, a narrower index lookup (a skill, tag or policy).
+ */
 export function searchPlain(
   view: Slots,
   s: CompiledScope,
   limit: number,
   admit: (slot: number) => boolean,
+  ranked: Segment[],
   lookup: Segment[] | undefined,
 ): Found {
   const found: number[] = [];
   let examined = 0;
-  let pos = 0;
-  const order = view.order;
+  const inOrder = new Cursor(ranked, view, false);
   const cursor = lookup && new Cursor(lookup, view);
   const best = new TopK(limit);
   for (;;) {
@@ -113,14 +118,14 @@ export function searchPlain(
       examined += TURN;
     }
     // A turn down the rank order: the first matches found are the best.
-    const end = cursor ? Math.min(order.length, pos + TURN) : order.length;
-    for (; pos < end; pos++) {
-      const slot = order[pos]!;
-      if (!view.alive[slot] || filterCandidate(view.candidate(slot), s) === undefined || !admit(slot)) continue;
+    for (let n = 0; !cursor || n < TURN; n++) {
+      const slot = inOrder.next();
+      if (slot < 0) return { slots: found, examined: examined + n };
+      if (filterCandidate(view.candidate(slot), s) === undefined || !admit(slot)) continue;
       found.push(slot);
-      if (found.length === limit) return { slots: found, examined: examined + pos + 1 };
+      if (found.length === limit) return { slots: found, examined: examined + n + 1 };
     }
-    if (pos === order.length) return { slots: found, examined: examined + pos };
+    examined += TURN;
   }
 }
 
@@ -130,6 +135,7 @@ export function searchText(
   s: CompiledScope,
   limit: number,
   admit: (slot: number) => boolean,
+  ranked: Segment[],
   lookup: Segment[] | undefined,
   terms: number[][],
 ): Found {
@@ -169,7 +175,7 @@ export function searchText(
       for (let slot = cursor.next(); slot >= 0; slot = cursor.next()) if (scores[slot]) keep(slot, scores[slot]!);
       return { slots: best.slots, examined: postings + candidates };
     }
-    return byRelevance(view, s, limit, admit, scores, top, postings);
+    return byRelevance(view, s, limit, admit, ranked, scores, top, postings);
   } finally {
     if (postings * 4 > view.count) scores.fill(0, 0, view.count);
     else for (const list of terms) for (const p of list) scores[p >>> 3] = 0;
@@ -182,6 +188,7 @@ function byRelevance(
   s: CompiledScope,
   limit: number,
   admit: (slot: number) => boolean,
+  ranked: Segment[],
   scores: Uint8Array,
   top: number,
   examined: number,
@@ -189,18 +196,17 @@ function byRelevance(
   const found: number[] = [];
   const lower: number[][] = [];
   const matches = (slot: number) => filterCandidate(view.candidate(slot), s) !== undefined && admit(slot);
-  const order = view.order;
-  for (let pos = 0; pos < order.length; pos++) {
-    const slot = order[pos]!;
+  const inOrder = new Cursor(ranked, view, false);
+  for (let slot = inOrder.next(); slot >= 0; slot = inOrder.next()) {
+    examined++;
     const r = scores[slot]!;
-    if (!r || !view.alive[slot]) continue;
+    if (!r) continue;
     if (r < top) (lower[r] ??= []).push(slot);
     else if (matches(slot)) {
       found.push(slot);
-      if (found.length === limit) return { slots: found, examined: examined + pos + 1 };
+      if (found.length === limit) return { slots: found, examined };
     }
   }
-  examined += order.length;
   for (let r = top - 1; r > 0; r--) {
     for (const slot of lower[r] ?? []) {
       if (!matches(slot)) continue;

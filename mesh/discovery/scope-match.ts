@@ -215,16 +215,19 @@ export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefine
 
 /** Orders candidates of equal score: the higher version first, then the name. */
 export function compareCandidates(a: Candidate, b: Candidate): number {
+  return compareVersions(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The version part of compareCandidates: the higher version first (0: equal precedence). */
+export function compareVersions(a: Candidate, b: Candidate): number {
   const va = a.parsedVersion === undefined ? semver.parse(a.version) : a.parsedVersion;
   const vb = b.parsedVersion === undefined ? semver.parse(b.version) : b.parsedVersion;
   // Most versions have no pre-release part: then the three numbers decide, without semver's general comparison.
-  const byVersion =
-    !va || !vb
-      ? semver.rcompare(a.version, b.version)
-      : va.prerelease.length || vb.prerelease.length
-        ? vb.compare(va)
-        : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
-  return byVersion || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return !va || !vb
+    ? semver.rcompare(a.version, b.version)
+    : va.prerelease.length || vb.prerelease.length
+      ? vb.compare(va)
+      : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
 }
 
 /** Ranks matches best first; ties go to the higher version, then the name. */
