@@ -183,12 +183,12 @@ export class DiscoveryIndex<T> {
     };
     // Visibility is a union of its parts; usable as a lookup when every pattern has a literal prefix.
     const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
-    if (hasVisibility && s.patterns.every((p) => p.prefix)) {
+    if (hasVisibility && s.patterns.every((p) => p.prefixes.length)) {
       const list = this.byName.slots;
       const segments = [
         ...s.names.map((name) => nameRange(list, 0, list.length, this.nameOf, name, false)),
         ...s.namespaces.map((ns) => postings(this.byNamespace, ns).segments[0]!),
-        ...s.patterns.map((p) => nameRange(list, 0, list.length, this.nameOf, p.prefix, true)),
+        ...s.patterns.flatMap((p) => p.prefixes.map((x) => nameRange(list, 0, list.length, this.nameOf, x, true))),
       ];
       lookups.push({ segments, visibility: true });
     }
@@ -208,13 +208,13 @@ export class DiscoveryIndex<T> {
    */
   private ranked(s: CompiledScope): Segment[] | undefined {
     const order = this.order.slots;
-    if (!(s.names.length || s.namespaces.length || s.patterns.length) || !s.patterns.every((p) => p.prefix))
+    if (!(s.names.length || s.namespaces.length || s.patterns.length) || !s.patterns.every((p) => p.prefixes.length))
       return undefined;
     if (s.namespaces.length && (this.slashless > 0 || s.namespaces.some((ns) => ns.includes('/')))) return undefined;
     const parts: [string, boolean][] = [
       ...s.names.map((n): [string, boolean] => [n, false]),
       ...s.namespaces.map((ns): [string, boolean] => [`${ns}/`, true]),
-      ...s.patterns.map((p): [string, boolean] => [p.prefix, true]),
+      ...s.patterns.flatMap((p) => p.prefixes.map((x): [string, boolean] => [x, true])),
     ];
     const runs = this.versionRuns;
     if ((runs.length - 1) * parts.length > 4_096) return undefined;
