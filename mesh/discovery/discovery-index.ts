@@ -1,6 +1,5 @@
 import semver from 'semver';
 import {
-  compareCandidates,
   compareVersions,
   matchCandidate,
   namespaceOf,
@@ -57,15 +56,22 @@ export class DiscoveryIndex<T> {
   /** Parsed versions by their text: most cards share a few versions. */
   private versions = new Map<string, semver.SemVer | null>();
   private readonly isLive = (slot: number) => this.alive[slot] === 1;
-  private readonly order = new SortedSlots(
-    (a, b) => compareCandidates(this.entries[a]!.candidate, this.entries[b]!.candidate) || a - b,
-    this.isLive,
-  );
-  private readonly byName = new SortedSlots((a, b) => {
+  /** Each slot's version as one number when it has no pre-release part (NaN otherwise): sorting a million compares them. */
+  private versionKeys: number[] = [];
+  /** compareVersions of two slots' cards, by their numbers when both have one. */
+  private readonly byVersion = (a: number, b: number) => {
+    const x = this.versionKeys[a]!;
+    const y = this.versionKeys[b]!;
+    return x === x && y === y ? y - x : compareVersions(this.entries[a]!.candidate, this.entries[b]!.candidate);
+  };
+  private readonly byNameThenSlot = (a: number, b: number) => {
     const x = this.entries[a]!.candidate.name;
     const y = this.entries[b]!.candidate.name;
     return x < y ? -1 : x > y ? 1 : a - b;
-  }, this.isLive);
+  };
+  // compareCandidates, then the earlier entry.
+  private readonly order = new SortedSlots((a, b) => this.byVersion(a, b) || this.byNameThenSlot(a, b), this.isLive);
+  private readonly byName = new SortedSlots(this.byNameThenSlot, this.isLive);
   private rank = new Int32Array(0);
   /** Where each run of equal versions starts in the rank order (then the order's end): names ascend within one. */
   private versionRuns: number[] = [0, 0];
@@ -89,6 +95,7 @@ export class DiscoveryIndex<T> {
     const candidate: Candidate = { ...c, parsedVersion: version, namespace: namespaceOf(c.name) };
     const slot = this.entries.length;
     this.entries.push({ ...entry, candidate });
+    this.versionKeys.push(versionKey(version));
     if (slot >= this.alive.length) {
       const grown = new Uint8Array(this.alive.length * 2);
       grown.set(this.alive);
@@ -132,6 +139,7 @@ export class DiscoveryIndex<T> {
     let n = 0;
     for (let s = 0; s < this.entries.length; s++) if (this.alive[s]) to[s] = n++;
     this.entries = this.entries.filter((_, s) => this.alive[s]);
+    this.versionKeys = this.versionKeys.filter((_, s) => this.alive[s]);
     this.alive = new Uint8Array(Math.max(1024, n * 2)).fill(1, 0, n);
     for (const [key, slot] of this.slotOf) this.slotOf.set(key, to[slot]!);
     for (const map of [this.byNamespace, this.bySkill, this.byTag, this.byPolicy, this.byTerm]) {
@@ -158,9 +166,8 @@ export class DiscoveryIndex<T> {
       const order = this.order.slots;
       if (this.rank.length < this.entries.length) this.rank = new Int32Array(this.alive.length);
       for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i;
-      const at = (i: number) => this.entries[order[i]!]!.candidate;
       this.versionRuns = [0];
-      for (let i = 1; i < order.length; i++) if (compareVersions(at(i - 1), at(i))) this.versionRuns.push(i);
+      for (let i = 1; i < order.length; i++) if (this.byVersion(order[i - 1]!, order[i]!)) this.versionRuns.push(i);
       this.versionRuns.push(order.length);
       this.ranksStale = false;
     }
@@ -277,4 +284,12 @@ function nameRange(
   const from = bound((name) => name >= text);
   const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
   return { list, from, to };
+}
+
+/** A version without pre-release part as one number ordered as semver orders it (NaN: compare as semver does). */
+function versionKey(v: semver.SemVer | null): number {
+  const small = (n: number) => n < 2 ** 17;
+  return v && !v.prerelease.length && small(v.major) && small(v.minor) && small(v.patch)
+    ? v.major * 2 ** 34 + v.minor * 2 ** 17 + v.patch
+    : Number.NaN;
 }
