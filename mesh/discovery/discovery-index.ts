@@ -10,6 +10,7 @@ import {
 } from './scope-match.js';
 import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
 import { SortedSlots } from './sorted-slots.js';
+import { nameRange, rankedRuns } from './visibility-runs.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -208,43 +209,11 @@ export class DiscoveryIndex<T> {
 
   private readonly nameOf = (slot: number) => this.entries[slot]!.candidate.name;
 
-  /**
-   * Runs of the rank order holding every entry the visibility admits, in rank order: within a
-   * run of equal versions names ascend, so each name and prefix is a range found by bisection.
-   * Undefined when the visibility does not narrow the order (or has too many parts times runs).
-   */
-  private ranked(s: CompiledScope): Segment[] | undefined {
-    const order = this.order.slots;
-    if (!(s.names.length || s.namespaces.length || s.patterns.length) || !s.patterns.every((p) => p.prefixes.length))
-      return undefined;
-    if (s.namespaces.length && (this.slashless > 0 || s.namespaces.some((ns) => ns.includes('/')))) return undefined;
-    const parts: [string, boolean][] = [
-      ...s.names.map((n): [string, boolean] => [n, false]),
-      ...s.namespaces.map((ns): [string, boolean] => [`${ns}/`, true]),
-      ...s.patterns.flatMap((p) => p.prefixes.map((x): [string, boolean] => [x, true])),
-    ];
-    const runs = this.versionRuns;
-    if ((runs.length - 1) * parts.length > 4_096) return undefined;
-    const out: Segment[] = [];
-    for (let r = 0; r + 1 < runs.length; r++) {
-      const ranges = parts
-        .map(([text, prefix]) => nameRange(order, runs[r]!, runs[r + 1]!, this.nameOf, text, prefix))
-        .filter((g) => g.from < g.to)
-        .sort((a, b) => a.from - b.from);
-      for (const g of ranges) {
-        const last = out[out.length - 1];
-        if (last && last.to >= g.from) last.to = Math.max(last.to, g.to);
-        else out.push(g);
-      }
-    }
-    return out;
-  }
-
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
     if (limit < 1) return [];
     const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
-    const ranked = this.ranked(scope);
+    const ranked = rankedRuns(scope, view.order, this.versionRuns, this.nameOf, this.slashless > 0);
     const lookup = this.narrowest(scope);
     const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
     const accept = (slot: number) => admit(this.entries[slot]!);
@@ -260,30 +229,6 @@ export class DiscoveryIndex<T> {
       return { ...e, match: matchCandidate(e.candidate, scope)! };
     });
   }
-}
-
-/** The range of `list[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
-function nameRange(
-  list: number[],
-  lo: number,
-  hi: number,
-  nameOf: (slot: number) => string,
-  text: string,
-  prefix: boolean,
-): Segment {
-  const bound = (after: (name: string) => boolean) => {
-    let a = lo;
-    let b = hi;
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (after(nameOf(list[mid]!))) b = mid;
-      else a = mid + 1;
-    }
-    return a;
-  };
-  const from = bound((name) => name >= text);
-  const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
-  return { list, from, to };
 }
 
 /** A version without pre-release part as one number ordered as semver orders it (NaN: compare as semver does). */
