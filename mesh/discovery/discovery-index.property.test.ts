@@ -1,5 +1,6 @@
 import { DiscoveryScope } from '../../gen/agentmesh/v1/card.js';
 import { DiscoveryIndex, type Indexed } from './discovery-index.js';
+import { sameCard } from './same-card.js';
 import { compareCandidates, compileScope, matchCandidate, scoreCandidate, type Candidate } from './scope-match.js';
 
 // The index answers without scoring every entry (index-search.ts): it must answer exactly what
@@ -93,8 +94,15 @@ describe('discovery index against scoring every entry', () => {
       if (round % 20 === 10) {
         for (const e of cards(rand, 30)) {
           index.put(e);
-          live.delete(e.key);
+          // A card put again unchanged keeps its place among equals; a changed one goes last.
+          if (!(live.has(e.key) && sameCard(live.get(e.key)!.candidate, e.candidate))) live.delete(e.key);
           live.set(e.key, e);
+        }
+        // Some put again unchanged, with a new value.
+        for (const e of [...live.values()].filter(() => rand() < 0.05)) {
+          const again = { ...e, value: e.value + 100_000 };
+          index.put(again);
+          live.set(e.key, again);
         }
         for (const key of [...live.keys()].filter(() => rand() < 0.02)) {
           index.delete(key);

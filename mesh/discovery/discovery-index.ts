@@ -9,6 +9,7 @@ import {
   type Match,
 } from './scope-match.js';
 import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
+import { sameCard } from './same-card.js';
 import { SortedSlots } from './sorted-slots.js';
 import { nameRange, rankedRuns } from './visibility-runs.js';
 
@@ -88,8 +89,15 @@ export class DiscoveryIndex<T> {
 
   /** Adds or replaces an entry. */
   put(entry: Indexed<T>): void {
-    this.delete(entry.key);
     const c = entry.candidate;
+    // The registry puts an entry again whenever its leases change: an unchanged card keeps its
+    // slot and place (no orders to merge on the next search), only what the owner keeps is new.
+    const old = this.slotOf.get(entry.key);
+    if (old !== undefined && sameCard(this.entries[old]!.candidate, c)) {
+      this.entries[old] = { ...entry, candidate: this.entries[old]!.candidate };
+      return;
+    }
+    this.delete(entry.key);
     let version = this.versions.get(c.version);
     if (version === undefined) this.versions.set(c.version, (version = semver.parse(c.version)));
     // Parse the version and take the namespace once here, not on every query.
