@@ -54,4 +54,21 @@ describe('discovery index', () => {
     expect(index.search(scope({ characteristics: { skillIds: ['assess-credit-risk'] } }), 1)).toEqual([]);
     expect(index.search(scope({ characteristics: { text: 'credit' } }), 1)).toEqual([]);
   });
+
+  test('a card put again unchanged keeps its place among equals and carries the new value; a changed one is indexed anew', () => {
+    const small = new DiscoveryIndex<string>();
+    const card = candidate('lending/twin', { version: '3.0.0' });
+    small.put({ key: 'agent:lending/twin@3.0.0', candidate: card, value: 'agent' });
+    small.put({ key: 'tool:lending/twin@3.0.0', candidate: { ...card, kind: 'tool' }, value: 'tool' });
+    small.put({
+      key: 'agent:lending/twin@3.0.0',
+      candidate: { ...card, skills: [...card.skills] },
+      value: 'agent again',
+    });
+    const byName = scope({ visibility: { names: ['lending/twin'] } });
+    expect(small.search(byName, 2).map((r) => r.value)).toEqual(['agent again', 'tool']);
+    small.put({ key: 'agent:lending/twin@3.0.0', candidate: { ...card, purpose: 'Twin, changed' }, value: 'changed' });
+    expect(small.search(byName, 2).map((r) => r.value)).toEqual(['tool', 'changed']);
+    expect(small.search(scope({ characteristics: { text: 'changed' } }), 2).map((r) => r.value)).toEqual(['changed']);
+  });
 });

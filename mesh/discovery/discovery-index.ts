@@ -1,12 +1,17 @@
+import semver from 'semver';
 import {
-  compareCandidates,
+  compareVersions,
   matchCandidate,
-  prepared,
-  scoreCandidate,
+  namespaceOf,
+  termWeights,
   type Candidate,
   type CompiledScope,
   type Match,
 } from './scope-match.js';
+import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
+import { sameCard } from './same-card.js';
+import { SortedSlots } from './sorted-slots.js';
+import { nameRange, rankedRuns } from './visibility-runs.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -20,150 +25,224 @@ export interface Ranked<T> extends Indexed<T> {
   match: Match;
 }
 
-// The inverted indexes hold the entries themselves: a search walks them without a lookup per key.
-type Postings<T> = Map<string, Set<Indexed<T>>>;
+// Postings hold entry slots (numbers, not objects or Sets: a million cards hold tens of millions of
+// postings); a term's postings hold slot * 8 + the term's weight in that entry (at most 3 + 2 + 1).
+type Postings = Map<string, number[]>;
 
-function add<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
-  let set = map.get(term);
-  if (!set) map.set(term, (set = new Set()));
-  set.add(entry);
-}
-
-function remove<T>(map: Postings<T>, term: string, entry: Indexed<T>): void {
-  const set = map.get(term);
-  set?.delete(entry);
-  if (set?.size === 0) map.delete(term);
-}
+const post = (map: Postings, term: string, value: number) => {
+  const list = map.get(term);
+  if (list) list.push(value);
+  else map.set(term, [value]);
+};
 
 /**
- * The discoverable entries held in memory with inverted indexes (name,
- * namespace, skill, tag, policy, text term), so a Discover call inspects
- * only the candidates its most selective criterion admits instead of every
- * card. Only discoverable entries belong here: the registry removes entries
- * that lapse, deregister, or are suspended or retired.
+ * The discoverable entries held in memory with inverted indexes (namespace,
+ * skill, tag, policy, text term), a global rank order (version, then name:
+ * how equal scores are ordered) and a name order (for names and pattern
+ * prefixes), so a Discover call examines few entries however broad its
+ * scope: see index-search.ts. Entries live in numbered slots; a removed
+ * entry's slot stays (skipped) until removals outnumber entries, when the
+ * slots are compacted. Only discoverable entries belong here: the registry
+ * removes entries that lapse, deregister, or are suspended or retired.
  */
 export class DiscoveryIndex<T> {
-  private readonly entries = new Map<string, Indexed<T>>();
-  private readonly byName: Postings<T> = new Map();
-  private readonly byNamespace: Postings<T> = new Map();
-  private readonly bySkill: Postings<T> = new Map();
-  private readonly byTag: Postings<T> = new Map();
-  private readonly byPolicy: Postings<T> = new Map();
-  private readonly byTerm: Postings<T> = new Map();
-  /** Distinct names, sorted, for prefix ranges; rebuilt lazily after changes. */
-  private sortedNames: string[] | undefined;
+  private readonly slotOf = new Map<string, number>();
+  private entries: Indexed<T>[] = [];
+  private alive = new Uint8Array(1024);
+  private live = 0;
+  private readonly byNamespace: Postings = new Map();
+  private readonly bySkill: Postings = new Map();
+  private readonly byTag: Postings = new Map();
+  private readonly byPolicy: Postings = new Map();
+  private readonly byTerm: Postings = new Map();
+  /** Parsed versions by their text: most cards share a few versions. */
+  private versions = new Map<string, semver.SemVer | null>();
+  private readonly isLive = (slot: number) => this.alive[slot] === 1;
+  /** Each slot's version as one number when it has no pre-release part (NaN otherwise): sorting a million compares them. */
+  private versionKeys: number[] = [];
+  /** compareVersions of two slots' cards, by their numbers when both have one. */
+  private readonly byVersion = (a: number, b: number) => {
+    const x = this.versionKeys[a]!;
+    const y = this.versionKeys[b]!;
+    return x === x && y === y ? y - x : compareVersions(this.entries[a]!.candidate, this.entries[b]!.candidate);
+  };
+  private readonly byNameThenSlot = (a: number, b: number) => {
+    const x = this.entries[a]!.candidate.name;
+    const y = this.entries[b]!.candidate.name;
+    return x < y ? -1 : x > y ? 1 : a - b;
+  };
+  // compareCandidates, then the earlier entry.
+  private readonly order = new SortedSlots((a, b) => this.byVersion(a, b) || this.byNameThenSlot(a, b), this.isLive);
+  private readonly byName = new SortedSlots(this.byNameThenSlot, this.isLive);
+  private rank = new Int32Array(0);
+  /** Where each run of equal versions starts in the rank order (then the order's end): names ascend within one. */
+  private versionRuns: number[] = [0, 0];
+  private ranksStale = false;
+  /** Entries whose name has no "/" (a namespace is then not a name prefix). */
+  private slashless = 0;
+  /** How many entries the last search examined (what its cost grows with). */
+  examined = 0;
 
   get size(): number {
-    return this.entries.size;
-  }
-
-  private index(e: Indexed<T>, op: typeof add<T>): void {
-    const c = e.candidate;
-    this.sortedNames = undefined;
-    op(this.byName, c.name, e);
-    op(this.byNamespace, c.name.slice(0, c.name.indexOf('/')), e);
-    for (const s of c.skills) op(this.bySkill, s.id, e);
-    for (const t of c.tagSet ?? []) op(this.byTag, t, e);
-    for (const p of c.policies) op(this.byPolicy, p, e);
-    for (const t of c.terms?.keys() ?? []) op(this.byTerm, t, e);
+    return this.live;
   }
 
   /** Adds or replaces an entry. */
   put(entry: Indexed<T>): void {
+    const c = entry.candidate;
+    // The registry puts an entry again whenever its leases change: an unchanged card keeps its
+    // slot and place (no orders to merge on the next search), only what the owner keeps is new.
+    const old = this.slotOf.get(entry.key);
+    if (old !== undefined && sameCard(this.entries[old]!.candidate, c)) {
+      this.entries[old] = { ...entry, candidate: this.entries[old]!.candidate };
+      return;
+    }
     this.delete(entry.key);
-    // Tokenise, collect tags and parse the version once here, not on every query.
-    const indexed = { ...entry, candidate: prepared(entry.candidate) };
-    this.entries.set(entry.key, indexed);
-    this.index(indexed, add);
+    let version = this.versions.get(c.version);
+    if (version === undefined) this.versions.set(c.version, (version = semver.parse(c.version)));
+    // Parse the version and take the namespace once here, not on every query.
+    const candidate: Candidate = { ...c, parsedVersion: version, namespace: namespaceOf(c.name) };
+    const slot = this.entries.length;
+    this.entries.push({ ...entry, candidate });
+    this.versionKeys.push(versionKey(version));
+    if (slot >= this.alive.length) {
+      const grown = new Uint8Array(this.alive.length * 2);
+      grown.set(this.alive);
+      this.alive = grown;
+    }
+    this.alive[slot] = 1;
+    this.live++;
+    this.slotOf.set(entry.key, slot);
+    if (!c.name.includes('/')) this.slashless++;
+    post(this.byNamespace, candidate.namespace!, slot);
+    for (const id of new Set(c.skills.map((k) => k.id))) post(this.bySkill, id, slot);
+    for (const t of new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())))) post(this.byTag, t, slot);
+    for (const p of new Set(c.policies)) post(this.byPolicy, p, slot);
+    for (const [term, weight] of termWeights(c)) post(this.byTerm, term, slot * 8 + weight);
+    this.order.add(slot);
+    this.byName.add(slot);
   }
 
   /** Removes an entry (no-op when absent). */
   delete(key: string): void {
-    const old = this.entries.get(key);
-    if (!old) return;
-    this.entries.delete(key);
-    this.index(old, remove);
+    const slot = this.slotOf.get(key);
+    if (slot === undefined) return;
+    this.slotOf.delete(key);
+    this.alive[slot] = 0;
+    this.live--;
+    if (!this.entries[slot]!.candidate.name.includes('/')) this.slashless--;
+    this.order.removedOne();
+    this.byName.removedOne();
+    const removed = this.entries.length - this.live;
+    if (removed > 1024 && removed > this.live) this.compact();
   }
 
   get(key: string): Indexed<T> | undefined {
-    return this.entries.get(key);
+    const slot = this.slotOf.get(key);
+    return slot === undefined ? undefined : this.entries[slot];
   }
 
-  /** The smallest set of entries the scope allows, or undefined for "all entries". */
-  private candidates(s: CompiledScope): Set<Indexed<T>> | undefined {
-    const sets: Set<Indexed<T>>[] = [];
-    const union = (maps: Postings<T>, keys: string[]) => {
-      // One key: its own set, not a copy.
-      if (keys.length === 1) return maps.get(keys[0]!) ?? new Set<Indexed<T>>();
-      const out = new Set<Indexed<T>>();
-      for (const k of keys) for (const e of maps.get(k) ?? []) out.add(e);
-      return out;
-    };
-    // Visibility is a union of its parts; usable as an index when every pattern has a literal prefix.
-    const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
-    if (hasVisibility && s.patterns.every((p) => p.prefix)) {
-      const only = !s.patterns.length && (s.names.length === 0) !== (s.namespaces.length === 0);
-      if (only) sets.push(s.names.length ? union(this.byName, s.names) : union(this.byNamespace, s.namespaces));
-      else {
-        const out = new Set<Indexed<T>>();
-        for (const e of union(this.byName, s.names)) out.add(e);
-        for (const e of union(this.byNamespace, s.namespaces)) out.add(e);
-        for (const p of s.patterns)
-          for (const name of this.namesWithPrefix(p.prefix)) for (const e of this.byName.get(name) ?? []) out.add(e);
-        sets.push(out);
+  /** Renumbers the slots of the entries still here, dropping removed ones from every posting. */
+  private compact(): void {
+    const to = new Int32Array(this.entries.length).fill(-1);
+    let n = 0;
+    for (let s = 0; s < this.entries.length; s++) if (this.alive[s]) to[s] = n++;
+    this.entries = this.entries.filter((_, s) => this.alive[s]);
+    this.versionKeys = this.versionKeys.filter((_, s) => this.alive[s]);
+    this.alive = new Uint8Array(Math.max(1024, n * 2)).fill(1, 0, n);
+    for (const [key, slot] of this.slotOf) this.slotOf.set(key, to[slot]!);
+    for (const map of [this.byNamespace, this.bySkill, this.byTag, this.byPolicy, this.byTerm]) {
+      const shift = map === this.byTerm ? 8 : 1;
+      for (const [k, list] of map) {
+        const kept: number[] = [];
+        for (const v of list) {
+          const s = to[Math.floor(v / shift)]!;
+          if (s >= 0) kept.push(s * shift + (v % shift));
+        }
+        if (kept.length) map.set(k, kept);
+        else map.delete(k);
       }
     }
-    for (const id of s.skillIds) sets.push(this.bySkill.get(id) ?? new Set());
-    for (const t of s.tags) sets.push(this.byTag.get(t) ?? new Set());
-    for (const p of s.policies) sets.push(this.byPolicy.get(p) ?? new Set());
-    if (s.terms.length) sets.push(union(this.byTerm, s.terms));
-    if (!sets.length) return undefined;
-    return sets.reduce((a, b) => (a.size <= b.size ? a : b));
+    this.versions = new Map(this.entries.map((e) => [e.candidate.version, e.candidate.parsedVersion!]));
+    this.order.renumber(to);
+    this.byName.renumber(to);
+    this.ranksStale = true;
   }
 
-  private namesWithPrefix(prefix: string): string[] {
-    const names = (this.sortedNames ??= [...this.byName.keys()].sort());
-    let lo = 0;
-    let hi = names.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (names[mid]! < prefix) lo = mid + 1;
-      else hi = mid;
+  /** The index as searches read it, its orders brought up to date. */
+  private view(needNames: boolean): Slots {
+    if (this.order.flush() || this.ranksStale) {
+      const order = this.order.slots;
+      if (this.rank.length < this.entries.length) this.rank = new Int32Array(this.alive.length);
+      for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i;
+      this.versionRuns = [0];
+      for (let i = 1; i < order.length; i++) if (this.byVersion(order[i - 1]!, order[i]!)) this.versionRuns.push(i);
+      this.versionRuns.push(order.length);
+      this.ranksStale = false;
     }
-    const out: string[] = [];
-    for (let i = lo; i < names.length && names[i]!.startsWith(prefix); i++) out.push(names[i]!);
-    return out;
+    if (needNames) this.byName.flush();
+    return {
+      count: this.entries.length,
+      alive: this.alive,
+      rank: this.rank,
+      order: this.order.slots,
+      candidate: (slot) => this.entries[slot]!.candidate,
+    };
   }
 
-  /** How many entries a scope's index lookup leaves to be matched one by one (all entries when no criterion narrows them). */
-  candidateCount(scope: CompiledScope): number {
-    return (this.candidates(scope) ?? this.entries).size;
+  /** The smallest index lookup that holds every match (undefined: none narrows them), and whether it is the visibility's. */
+  private narrowest(s: CompiledScope): { segments: Segment[]; visibility: boolean } | undefined {
+    const lookups: { segments: Segment[]; visibility: boolean }[] = [];
+    const postings = (map: Postings, key: string) => {
+      const list = map.get(key) ?? [];
+      return { segments: [{ list, from: 0, to: list.length }], visibility: false };
+    };
+    // Visibility is a union of its parts; usable as a lookup when every pattern has a literal prefix.
+    const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
+    if (hasVisibility && s.patterns.every((p) => p.prefixes.length)) {
+      const list = this.byName.slots;
+      const segments = [
+        ...s.names.map((name) => nameRange(list, 0, list.length, this.nameOf, name, false)),
+        ...s.namespaces.map((ns) => postings(this.byNamespace, ns).segments[0]!),
+        ...s.patterns.flatMap((p) => p.prefixes.map((x) => nameRange(list, 0, list.length, this.nameOf, x, true))),
+      ];
+      lookups.push({ segments, visibility: true });
+    }
+    for (const id of s.skillIds) lookups.push(postings(this.bySkill, id));
+    for (const t of s.tags) lookups.push(postings(this.byTag, t));
+    for (const p of s.policies) lookups.push(postings(this.byPolicy, p));
+    const size = (l: { segments: Segment[] }) => l.segments.reduce((n, g) => n + g.to - g.from, 0);
+    return lookups.length ? lookups.reduce((a, b) => (size(a) <= size(b) ? a : b)) : undefined;
   }
+
+  private readonly nameOf = (slot: number) => this.entries[slot]!.candidate.name;
 
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
-    const entries = this.candidates(scope) ?? this.entries.values();
-    // Keep only the best `limit` while scanning (no sort of every match), by score alone:
-    // the reasons are written for those that are kept.
-    const best: { e: Indexed<T>; score: number }[] = [];
-    const before = (a: { e: Indexed<T>; score: number }, b: { e: Indexed<T>; score: number }) =>
-      b.score - a.score || compareCandidates(a.e.candidate, b.e.candidate);
-    for (const e of entries) {
-      const score = scoreCandidate(e.candidate, scope);
-      if (score === undefined) continue;
-      const last = best[limit - 1];
-      if (
-        last &&
-        (score < last.score || (score === last.score && compareCandidates(e.candidate, last.e.candidate) >= 0))
-      )
-        continue;
-      if (!admit(e)) continue;
-      const ranked = { e, score };
-      let i = best.length;
-      while (i > 0 && before(ranked, best[i - 1]!) < 0) i--;
-      best.splice(i, 0, ranked);
-      if (best.length > limit) best.pop();
-    }
-    return best.map(({ e }) => ({ ...e, match: matchCandidate(e.candidate, scope)! }));
+    if (limit < 1) return [];
+    const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
+    const ranked = rankedRuns(scope, view.order, this.versionRuns, this.nameOf, this.slashless > 0);
+    const lookup = this.narrowest(scope);
+    const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
+    const accept = (slot: number) => admit(this.entries[slot]!);
+    // The rank order's runs already hold the visibility's entries in order: no need to examine them all.
+    const unordered = lookup && !(lookup.visibility && ranked) ? lookup.segments : undefined;
+    const inOrder = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
+    const { slots, examined } = scope.terms.length
+      ? searchText(view, scope, limit, accept, inOrder, lookup?.segments, terms)
+      : searchPlain(view, scope, limit, accept, inOrder, unordered);
+    this.examined = examined;
+    return slots.map((slot) => {
+      const e = this.entries[slot]!;
+      return { ...e, match: matchCandidate(e.candidate, scope)! };
+    });
   }
+}
+
+/** A version without pre-release part as one number ordered as semver orders it (NaN: compare as semver does). */
+function versionKey(v: semver.SemVer | null): number {
+  const small = (n: number) => n < 2 ** 17;
+  return v && !v.prerelease.length && small(v.major) && small(v.minor) && small(v.patch)
+    ? v.major * 2 ** 34 + v.minor * 2 ** 17 + v.patch
+    : Number.NaN;
 }

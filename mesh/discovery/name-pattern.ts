@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import type { NamePattern } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
+import { regexPrefixes } from './regex-prefixes.js';
 
 /** Caller-supplied patterns are bounded so that compiling and matching stay cheap. */
 export const MAX_PATTERN_LENGTH = 256;
@@ -13,8 +14,8 @@ const compiled = new Map<string, RE2JS>();
 export interface NameMatcher {
   test(name: string): boolean;
   describe: string;
-  /** Every matching name starts with this (empty: no constraint). */
-  prefix: string;
+  /** Every matching name starts with one of these (none: no constraint). */
+  prefixes: string[];
 }
 
 /**
@@ -142,8 +143,10 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
       `${field}.${p.$case}: pattern longer than ${MAX_PATTERN_LENGTH} characters`,
     );
   }
-  if (p.$case === 'glob')
-    return { test: globMatcher(text), describe: `name matches glob ${text}`, prefix: globPrefix(text) };
+  if (p.$case === 'glob') {
+    const prefix = globPrefix(text);
+    return { test: globMatcher(text), describe: `name matches glob ${text}`, prefixes: prefix ? [prefix] : [] };
+  }
   let re = compiled.get(text);
   if (!re) {
     try {
@@ -160,16 +163,13 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
   }
   const regex = re;
   const literals = requiredLiterals(text);
-  // A leading run of plain characters is a prefix every match must start with.
-  const literal = /^[A-Za-z0-9/_-]*/.exec(text)?.[0] ?? '';
-  const prefix = /[?*+{|]/.test(text[literal.length] ?? '') ? literal.slice(0, -1) : literal;
   return {
     // Most names lack a piece of text every match must contain: a substring test rejects them before the RE2 program runs.
     test: literals.length
       ? (name) => literals.every((l) => name.includes(l)) && regex.matches(name)
       : (name) => regex.matches(name),
     describe: `name matches regex ${text}`,
-    prefix: text.includes('|') ? '' : prefix,
+    prefixes: regexPrefixes(text),
   };
 }
 

@@ -14,26 +14,14 @@ export interface Candidate {
   /** Agent skills, or a tool service's tools. */
   skills: { id: string; name: string; description: string; tags: string[] }[];
   labels: Record<string, string>;
-  /** Precomputed text weights per term (purpose 3, skills 2, description 1, summed); computed on demand when absent. */
-  terms?: Map<string, number>;
-  /** Precomputed lower-case skill tags; computed on demand when absent. */
-  tagSet?: Set<string>;
   /** The parsed version, for ranking and ranges; parsed on demand when absent. */
   parsedVersion?: semver.SemVer | null;
   /** The namespace part of the name; taken on demand when absent. */
   namespace?: string;
 }
 
-/** A candidate with what matching reads precomputed (what the index stores). */
-export function prepared(c: Candidate): Candidate {
-  return {
-    ...c,
-    terms: c.terms ?? termWeights(c),
-    tagSet: c.tagSet ?? tagsOf(c),
-    parsedVersion: c.parsedVersion ?? semver.parse(c.version),
-    namespace: c.name.slice(0, c.name.indexOf('/')),
-  };
-}
+/** The namespace part of a name (what namespace scopes compare with). */
+export const namespaceOf = (name: string): string => name.slice(0, name.indexOf('/'));
 
 const tagsOf = (c: Candidate) => new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())));
 
@@ -122,7 +110,7 @@ export function compileScope(scope: DiscoveryScope | undefined, field = 'scope')
 function visibility(c: Candidate, s: CompiledScope): string | undefined {
   if (!s.namespaces.length && !s.names.length && !s.patterns.length) return 'visible (no visibility scope)';
   if (s.names.includes(c.name)) return `named exactly ${c.name}`;
-  const ns = c.name.slice(0, c.name.indexOf('/'));
+  const ns = c.namespace ?? namespaceOf(c.name);
   if (s.namespaces.includes(ns)) return `in namespace ${ns}`;
   const pattern = s.patterns.find((p) => p.test(c.name));
   return pattern?.describe;
@@ -130,15 +118,14 @@ function visibility(c: Candidate, s: CompiledScope): string | undefined {
 
 function visible(c: Candidate, s: CompiledScope): boolean {
   if (!s.namespaces.length && !s.names.length && !s.patterns.length) return true;
-  if (s.names.includes(c.name) || s.namespaces.includes(c.namespace ?? c.name.slice(0, c.name.indexOf('/'))))
-    return true;
+  if (s.names.includes(c.name) || s.namespaces.includes(c.namespace ?? namespaceOf(c.name))) return true;
   for (const p of s.patterns) if (p.test(c.name)) return true;
   return false;
 }
 
 /** The free-text relevance of a candidate and the terms it has, or undefined when it has none. */
 function textMatch(c: Candidate, s: CompiledScope): { relevance: number; hits: string[] } | undefined {
-  const weights = c.terms ?? termWeights(c);
+  const weights = termWeights(c);
   const hits: string[] = [];
   let relevance = 0;
   for (const term of s.terms) {
@@ -150,13 +137,11 @@ function textMatch(c: Candidate, s: CompiledScope): { relevance: number; hits: s
 }
 
 /**
- * The score of an entry under a scope (higher is better), or undefined when
- * it does not match: the visibility scope admits it and every characteristic
- * holds. Ranks by specificity (characteristics asked for) and free-text
- * relevance (purpose weighs most, then skills, then description). Builds no
- * reasons: the index scores every candidate, and explains only the best.
+ * Whether an entry passes a scope's visibility and every characteristic but
+ * free text: the number of characteristic groups asked for (what a match
+ * scores before text relevance), or undefined when it does not pass.
  */
-export function scoreCandidate(c: Candidate, s: CompiledScope): number | undefined {
+export function filterCandidate(c: Candidate, s: CompiledScope): number | undefined {
   if (s.kinds.size && !s.kinds.has(c.kind)) return undefined;
   if (!visible(c, s)) return undefined;
   let groups = 0;
@@ -165,7 +150,7 @@ export function scoreCandidate(c: Candidate, s: CompiledScope): number | undefin
     groups++;
   }
   if (s.tags.length) {
-    const tags = c.tagSet ?? tagsOf(c);
+    const tags = tagsOf(c);
     for (const t of s.tags) if (!tags.has(t)) return undefined;
     groups++;
   }
@@ -182,12 +167,30 @@ export function scoreCandidate(c: Candidate, s: CompiledScope): number | undefin
     if (!version || !s.range.test(version)) return undefined;
     groups++;
   }
+  return groups;
+}
+
+/** The free-text relevance of an entry: the sum of its weights of the scope's terms (0: no term). */
+export function relevanceOf(weights: Map<string, number>, s: CompiledScope): number {
+  let relevance = 0;
+  for (const term of s.terms) relevance += weights.get(term) ?? 0;
+  return relevance;
+}
+
+/**
+ * The score of an entry under a scope (higher is better), or undefined when
+ * it does not match: the visibility scope admits it and every characteristic
+ * holds. Ranks by specificity (characteristics asked for) and free-text
+ * relevance (purpose weighs most, then skills, then description). Every match
+ * of one scope has the same number of groups: matches differ in score only by
+ * relevance, which the index relies on (see discovery-index.ts).
+ */
+export function scoreCandidate(c: Candidate, s: CompiledScope): number | undefined {
+  const groups = filterCandidate(c, s);
+  if (groups === undefined) return undefined;
   let score = groups;
   if (s.terms.length) {
-    // As textMatch, without collecting the terms (this runs for every candidate).
-    const weights = c.terms ?? termWeights(c);
-    let relevance = 0;
-    for (const term of s.terms) relevance += weights.get(term) ?? 0;
+    const relevance = relevanceOf(termWeights(c), s);
     if (!relevance) return undefined;
     score += (relevance / s.terms.length) * 2;
   }
@@ -212,16 +215,19 @@ export function matchCandidate(c: Candidate, s: CompiledScope): Match | undefine
 
 /** Orders candidates of equal score: the higher version first, then the name. */
 export function compareCandidates(a: Candidate, b: Candidate): number {
+  return compareVersions(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The version part of compareCandidates: the higher version first (0: equal precedence). */
+export function compareVersions(a: Candidate, b: Candidate): number {
   const va = a.parsedVersion === undefined ? semver.parse(a.version) : a.parsedVersion;
   const vb = b.parsedVersion === undefined ? semver.parse(b.version) : b.parsedVersion;
   // Most versions have no pre-release part: then the three numbers decide, without semver's general comparison.
-  const byVersion =
-    !va || !vb
-      ? semver.rcompare(a.version, b.version)
-      : va.prerelease.length || vb.prerelease.length
-        ? vb.compare(va)
-        : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
-  return byVersion || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return !va || !vb
+    ? semver.rcompare(a.version, b.version)
+    : va.prerelease.length || vb.prerelease.length
+      ? vb.compare(va)
+      : vb.major - va.major || vb.minor - va.minor || vb.patch - va.patch;
 }
 
 /** Ranks matches best first; ties go to the higher version, then the name. */

@@ -1,0 +1,75 @@
+/**
+ * Entry slots kept in one order (rank, or name) for an index that is read far
+ * more often than it changes: additions wait until the next read, which merges
+ * them in (a few by binary insertion, many by one sort and merge), and removed
+ * slots stay in place, skipped by readers, until they are many.
+ */
+export class SortedSlots {
+  /** The slots in order; may hold removed slots (see `isLive`). */
+  slots: number[] = [];
+  private pending: number[] = [];
+  private removed = 0;
+
+  constructor(
+    private readonly compare: (a: number, b: number) => number,
+    private readonly isLive: (slot: number) => boolean,
+  ) {}
+
+  add(slot: number): void {
+    this.pending.push(slot);
+  }
+
+  /** Counts a removal; the slot leaves the order once removals are a sixteenth of it. */
+  removedOne(): void {
+    this.removed++;
+  }
+
+  /** Renumbers slots after the index compacts them (`to[old]`, -1 for gone): the order is kept. */
+  renumber(to: Int32Array): void {
+    const map = (list: number[]) => list.filter((s) => to[s]! >= 0).map((s) => to[s]!);
+    this.slots = map(this.slots);
+    this.pending = map(this.pending);
+    this.removed = 0;
+  }
+
+  /** Merges pending additions in; true when the order changed (ranks must then be renumbered). */
+  flush(): boolean {
+    const dropRemoved = this.removed > 0 && this.removed * 16 >= this.slots.length;
+    if (!this.pending.length && !dropRemoved) return false;
+    let base = dropRemoved ? this.slots.filter(this.isLive) : this.slots;
+    if (dropRemoved) this.removed = 0;
+    const add = this.pending.filter(this.isLive);
+    this.pending = [];
+    if (add.length <= 32) {
+      for (const s of add) base.splice(this.lowerBound(base, s), 0, s);
+    } else {
+      add.sort(this.compare);
+      base = merge(base, add, this.compare);
+    }
+    this.slots = base;
+    return true;
+  }
+
+  /** The first position whose slot does not come before `slot`. */
+  private lowerBound(list: number[], slot: number): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.compare(list[mid]!, slot) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function merge(a: number[], b: number[], compare: (x: number, y: number) => number): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = compare(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
