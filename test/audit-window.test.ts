@@ -67,7 +67,11 @@ describe('the audit window (AGENTMESH_AUDIT_READ_WINDOW_MS): read-only calls ans
       )
       .use(securityInterceptor({ transport, verifier, policy: parsePolicy(AGENT_POLICY, TRUST_DOMAIN), log }))
       .add(AgentServiceService, {
-        getTask: async (req) => ({ task: Task.fromPartial({ id: req.taskId }) }),
+        getTask: async (req, ctx) => {
+          // A read that changed state after all (a GetTask that resumed a task waiting for authority).
+          if (req.taskId.startsWith('resumed')) ctx.changedState = true;
+          return { task: Task.fromPartial({ id: req.taskId }) };
+        },
         sendTask: async () => ({ task: Task.fromPartial({ id: 'created' }) }),
       });
     address = `127.0.0.1:${await server.listen('127.0.0.1:0', transport.serverCredentials())}`;
@@ -103,6 +107,9 @@ describe('the audit window (AGENTMESH_AUDIT_READ_WINDOW_MS): read-only calls ans
       ]);
       await client.getTask({ taskId: 't4', historyLength: 0 });
       expect(records(file)).toHaveLength(4);
+      // A read whose handler changed state is durable before its answer, with what came before it.
+      await client.getTask({ taskId: 'resumed-1', historyLength: 0 });
+      expect(records(file).map((r) => r.task_id)).toEqual(['t1', undefined, 't2', 't3', 't4', 'resumed-1']);
     } finally {
       client.close();
       anonymous.close();
@@ -110,8 +117,8 @@ describe('the audit window (AGENTMESH_AUDIT_READ_WINDOW_MS): read-only calls ans
     // Graceful shutdown: drain, then close the trail, which flushes what waits for its window.
     await server.shutdown();
     await audit.close();
-    expect(records(file).map((r) => r.task_id)).toEqual(['t1', undefined, 't2', 't3', 't4']);
-    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 5 });
+    expect(records(file).map((r) => r.task_id)).toEqual(['t1', undefined, 't2', 't3', 't4', 'resumed-1']);
+    expect(verifyAuditFile(file)).toEqual({ ok: true, records: 6 });
   });
 });
 

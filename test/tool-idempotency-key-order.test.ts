@@ -87,6 +87,7 @@ describe.each(BACKENDS)('tool idempotency across key orders on %s', (kind, makeF
           claims: {},
         },
         taskId: undefined,
+        changedState: false,
         call: undefined as never,
       };
       return service.invokeTool!(request, call);

@@ -50,6 +50,12 @@ export interface CallContext {
    * handlers that create one.
    */
   taskId: string | undefined;
+  /**
+   * Set by a handler of a read-only method whose call nevertheless changed state (a GetTask that
+   * resumed a task waiting for its subject's authority): its audit record is then durable before
+   * the answer even when the service has an audit window for reads.
+   */
+  changedState: boolean;
   /** The underlying grpc-js call, for the security layer (peer certificate). */
   readonly call: ServerSurfaceCall;
 }
@@ -86,6 +92,7 @@ class IncomingCall implements OwnedCallContext {
   identity: PeerIdentity | undefined = undefined;
   principal: Principal | undefined = undefined;
   taskId: string | undefined;
+  changedState = false;
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly bindings: Record<string, unknown>;

@@ -142,12 +142,12 @@ export class AgentRuntime {
   /**
    * Keeps the latest token the task's own subject presented (every call of
    * theirs renews it); a task that waits for that authority (AUTH_REQUIRED)
-   * resumes.
+   * resumes. Whether it resumed the task (a state change, though the call may be a read).
    */
-  remember(task: TaskRecord, caller: Principal): void {
+  remember(task: TaskRecord, caller: Principal): boolean {
     if (isTerminal(task.state)) this.authority.delete(task.id);
     if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state))
-      return;
+      return false;
     this.forgetExpiredAuthority();
     const exp = caller.claims.exp;
     this.authority.set(task.id, {
@@ -155,10 +155,11 @@ export class AgentRuntime {
       expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000,
     });
     // Only a token the run can use wakes it (else it would pause again at once, at every call).
-    if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return;
+    if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return false;
     // The run that paused may still be finishing (its last records): start again once it has.
     if (this.running.has(task.id)) this.wake.set(task.id, undefined);
     else this.start(task.id);
+    return true;
   }
 
   // A replica that only answers calls about a task (another one runs it) never sees the run end:
@@ -482,8 +483,8 @@ export class AgentRuntime {
     const substitutions = new PendingSubstitutions();
     // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event
     // and its substitution log when it starts.
-    const running = (stepId: string, attempt: number, detail: JsonValue, started: boolean) =>
-      this.ownership.fenced(taskId, run, () =>
+    const running = async (stepId: string, attempt: number, detail: JsonValue, started: boolean) => {
+      await this.ownership.fenced(taskId, run, () =>
         this.o.store.atomically(async (tx) => {
           await tx.tasks.fence(taskId, lease);
           if (started) await substitutions.flush(tx, stepId);
@@ -497,6 +498,9 @@ export class AgentRuntime {
           if (started) await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
         }),
       );
+      // Committed: the log is durable (a rolled-back start keeps it held for the retry's start).
+      if (started) substitutions.forget(stepId);
+    };
     const outcome = await execute(plan, {
       taskId,
       input: d.input,
@@ -547,6 +551,7 @@ export class AgentRuntime {
               );
             }),
           );
+          substitutions.forget(e.stepId);
           this.feed.emit(taskId);
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
           this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
@@ -567,13 +572,15 @@ export class AgentRuntime {
       },
     });
     // A human step's prompt: substituted, never started; written before the task asks for input.
-    if (!substitutions.empty)
+    if (!substitutions.empty) {
       await this.ownership.fenced(taskId, run, () =>
         this.o.store.atomically(async (tx) => {
           await tx.tasks.fence(taskId, lease);
           await substitutions.flush(tx);
         }),
       );
+      substitutions.forget();
+    }
     rec = await this.o.store.tasks.get(taskId);
     if (outcome.status === 'completed') {
       const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;

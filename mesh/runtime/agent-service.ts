@@ -154,13 +154,13 @@ export function agentService(
     },
     async getTask(req, ctx) {
       const { rec } = await visible(req.taskId, ctx);
-      runtime.remember(rec, callerOf(ctx));
+      if (runtime.remember(rec, callerOf(ctx))) ctx.changedState = true;
       return { task: toTask(rec, req.historyLength) };
     },
     async *subscribeTask(req, ctx) {
       const { rec } = await visible(req.taskId, ctx);
       if (req.afterSequence < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'after_sequence: must not be negative');
-      runtime.remember(rec, callerOf(ctx));
+      if (runtime.remember(rec, callerOf(ctx))) ctx.changedState = true;
       if (req.afterSequence === 0) yield snapshot(rec);
       yield* runtime.events(rec.id, req.afterSequence, ctx.signal);
     },

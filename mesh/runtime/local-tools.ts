@@ -64,6 +64,7 @@ export class LocalToolRunner {
         claims: {},
       },
       taskId: call.taskId,
+      changedState: false,
       call: undefined as never,
     };
     const answer = await this.service.invokeTool!(request, ctx);

@@ -24,15 +24,21 @@ export class PendingSubstitutions {
 
   /**
    * Writes the records held for `stepId` (every step's when undefined) in `tx`; one a resumed run
-   * wrote already stands (a resumed step substitutes the same values again).
+   * wrote already stands (a resumed step substitutes the same values again). They stay held until
+   * `forget` is called once `tx` has committed: a transaction that rolls back (a conflict or a lost
+   * connection, retried by the executor) must not take the only copy of the log with it.
    */
   async flush(tx: TaskWrites, stepId?: string): Promise<void> {
     const steps = stepId === undefined ? [...this.pending.keys()] : [stepId];
-    for (const step of steps) {
+    for (const step of steps)
       for (const record of this.pending.get(step) ?? [])
         if (!(await exists(tx, record.id))) await tx.records.put(record);
-      this.pending.delete(step);
-    }
+  }
+
+  /** Drops the records of `stepId` (every step's when undefined): call after their transaction committed. */
+  forget(stepId?: string): void {
+    if (stepId === undefined) this.pending.clear();
+    else this.pending.delete(stepId);
   }
 }
 

@@ -95,7 +95,7 @@ export function observabilityInterceptor(options: {
           task_id: ctx.taskId,
           trace_id: span?.traceId,
         };
-        if (!refusal && windowed?.(method)) audit.record(event);
+        if (!refusal && !ctx.changedState && windowed?.(method)) audit.record(event);
         // Otherwise the call completes only once its audit record is durable.
         else await audit.append(event);
       }

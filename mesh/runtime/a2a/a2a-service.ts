@@ -226,7 +226,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
       try {
         checkHistoryLength(req.historyLength);
         const { rec } = await visible(req.id, ctx);
-        runtime.remember(rec, callerOf(ctx));
+        if (runtime.remember(rec, callerOf(ctx))) ctx.changedState = true;
         return toA2aTask(toTask(rec), req.historyLength);
       } catch (err) {
         throw toA2aError(err);
@@ -300,7 +300,7 @@ export function a2aService(deps: A2aServiceDeps): ServiceImplementation<typeof A
           'UNSUPPORTED_OPERATION',
           `task ${rec.id} is ${TaskState[rec.state]}: there is nothing to follow`,
         );
-      runtime.remember(rec, callerOf(ctx));
+      if (runtime.remember(rec, callerOf(ctx))) ctx.changedState = true;
       // Events after `last` may also be in the snapshot read next: a follower can see one twice, never miss one.
       const last = await lastSequence(rec.id);
       yield {
