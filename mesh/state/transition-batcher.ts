@@ -99,8 +99,10 @@ export class TransitionBatcher {
         for (const p of batch) p.reject(err);
         return;
       }
-      // Anything else (a deadlock with another writer, a timeout): each alone, for its own answer.
-      for (const p of batch) await this.send([p]);
+      // Anything else (a deadlock with another writer, a timeout on one task's row lock): each alone,
+      // for its own answer, side by side — one after the other, a task whose row is still locked would
+      // hold up every transition queued behind it for another timeout.
+      await Promise.all(batch.map((p) => this.send([p])));
     }
   }
 }
