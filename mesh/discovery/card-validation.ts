@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import semver from 'semver';
 import type { AgentCard, Skill, ToolCard, ToolDefinition } from '../../gen/agentmesh/v1/card.js';
@@ -19,15 +20,16 @@ const ajv = new Ajv2020({ strict: false, allErrors: false });
 
 const invalid = (field: string, problem: string) => new MeshError(Code.INVALID_ARGUMENT, `${field}: ${problem}`);
 
-// Schemas already known to compile, by their JSON text, the oldest out first: agents re-register
-// the same cards (every restart, every replica), and compiling is about half of a registration's CPU.
+// Schemas already known to compile, by the SHA-256 of their JSON text (a digest, so that large
+// schemas do not stay in memory), the oldest out first: agents re-register the same cards (every
+// restart, every replica), and compiling is about half of a registration's CPU.
 const MAX_KNOWN_SCHEMAS = 1_024;
 const knownGood = new Set<string>();
 
 /** Checks that a JSON Schema (as a Struct) compiles; empty means "anything". */
 export function checkSchema(schema: Record<string, unknown> | undefined, field: string): void {
   if (!schema || Object.keys(schema).length === 0) return;
-  const text = JSON.stringify(schema);
+  const text = createHash('sha256').update(JSON.stringify(schema)).digest('base64');
   if (knownGood.has(text)) return;
   try {
     ajv.compile(schema);
