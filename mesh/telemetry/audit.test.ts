@@ -167,6 +167,21 @@ describe('records nobody waits for (the opt-in audit window)', () => {
     await log.close();
   });
 
+  test('after close(), nothing is written (the descriptor may name another file by then): an append is refused, a record reported', async () => {
+    const unwritten: number[] = [];
+    const log = new AuditLog(file, { windowMs: 5, onUnwritten: (n) => unwritten.push(n) });
+    await log.append(event('before'));
+    await log.close();
+    // The next file opened takes the freed descriptor number.
+    const other = join(dir, 'other.txt');
+    writeFileSync(other, 'unrelated\n');
+    await expect(log.append(event('late-write'))).rejects.toThrow(/is closed/);
+    log.record(event('late-read'));
+    expect(unwritten).toEqual([1]);
+    expect(methods()).toEqual(['before']);
+    expect(readFileSync(other, 'utf8')).toBe('unrelated\n');
+  });
+
   test('without a window they are flushed at once, as appends are', async () => {
     const log = new AuditLog(file);
     log.record(event('read'));

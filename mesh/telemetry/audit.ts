@@ -213,5 +213,8 @@ export class AuditLog {
     if (this.pending.length) this.flushWithin(0);
     await this.flushing;
     closeSync(this.fd);
+    // A call that ends after the shutdown grace must not write to the closed descriptor: the
+    // number may already name another file.
+    this.broken = new Error(`audit trail ${this.file} is closed`);
   }
 }
