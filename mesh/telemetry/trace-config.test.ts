@@ -17,6 +17,8 @@ describe('tracingConfigFromEnv', () => {
     });
     expect(ratio.sampler.toString()).toMatch(/^ParentBased\{root=TraceIdRatioBased\{0\.1\}/);
     expect(tracingConfigFromEnv({ OTEL_TRACES_SAMPLER: 'always_off' }).sampler.toString()).toBe('AlwaysOffSampler');
+    // Read case-insensitively, as the specification asks.
+    expect(tracingConfigFromEnv({ OTEL_TRACES_SAMPLER: 'Always_Off' }).sampler.toString()).toBe('AlwaysOffSampler');
     expect(tracingConfigFromEnv({ AGENTMESH_TRACING_GRPC: 'instrumentation' }).grpcSpans).toBe('instrumentation');
   });
 

@@ -23,8 +23,12 @@ const SAMPLERS = [
  * sampling everything) and who makes the spans of gRPC calls.
  */
 const tracingSchema = z.object({
+  // Case-insensitive, as the OpenTelemetry specification reads enum values of its variables.
   OTEL_TRACES_SAMPLER: z
-    .enum(SAMPLERS, { error: `must be one of ${SAMPLERS.join(', ')}` })
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+      z.enum(SAMPLERS, { error: `must be one of ${SAMPLERS.join(', ')}` }),
+    )
     .default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce
     .number({ error: 'must be a number between 0 and 1' })
