@@ -43,6 +43,8 @@ export class DiscoveryClient {
   private coveredFrom: number | undefined;
   /** The newest change the Watch delivered: answers of older revisions are stale. */
   private lastChange = 0;
+  /** Bumped when the registry's history is lost: an answer asked for before then is not cached. */
+  private epoch = 0;
 
   constructor(
     private readonly registry: MeshClient<typeof RegistryServiceService>,
@@ -81,6 +83,7 @@ export class DiscoveryClient {
           if (isMeshError(err) && err.code === Code.OUT_OF_RANGE) {
             from = 0;
             this.lastChange = 0;
+            this.epoch++;
             this.cache.clear();
           }
         }
@@ -107,8 +110,10 @@ export class DiscoveryClient {
     const cached = this.cache.get(key);
     if (cached && this.fresh(cached)) return cached.matches;
     try {
+      const epoch = this.epoch;
       const { matches, revision } = await this.registry.discover({ scope, maxResults });
-      this.cache.set(key, { matches, revision });
+      // An answer of the registry before it lost its history would count as fresh under the new numbering.
+      if (epoch === this.epoch) this.cache.set(key, { matches, revision });
       if (this.watchStarted && this.coveredFrom === undefined && !this.watching.signal.aborted) {
         this.watchStarted = false;
         this.watchFrom(revision);
