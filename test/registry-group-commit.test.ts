@@ -126,4 +126,20 @@ describe('registry writes committed together', () => {
     const log = await registry.records.changesAfter(before, 1_000);
     expect(log.map((c) => c.revision)).toEqual(valid.map((_, i) => before + i + 1));
   });
+
+  test('leases of different TTLs in one batch each expire after their own TTL (one compiled insert per TTL)', async () => {
+    const ttls = [10_000, 120_000, 10_000, 45_000];
+    const from = Date.now();
+    const leases = await Promise.all(
+      ttls.map((ttl, i) =>
+        registry.register('agent', card(`ttl/agent-${i}`), endpoint('t1'), ttl, callerFor(`ttl/agent-${i}`)),
+      ),
+    );
+    const to = Date.now();
+    leases.forEach((lease, i) => {
+      expect(lease.ttlMs).toBe(ttls[i]);
+      expect(lease.expiresAt.getTime()).toBeGreaterThanOrEqual(from + ttls[i]! - 1);
+      expect(lease.expiresAt.getTime()).toBeLessThanOrEqual(to + ttls[i]! + 1);
+    });
+  });
 });

@@ -1,12 +1,21 @@
-import type { Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import { Prepared } from './prepared.js';
 import type { RegistryDatabase as Database, RegistryEntriesTable, RegistryLeasesTable } from './registry-tables.js';
 
-/**
- * The statements every registration runs, compiled once per store (see Prepared). The lease
- * insert is not among them: its expiry is the dialect's own expression of the TTL.
- */
-export function registryQueries() {
+/** The store's clock expressions (see StoreContext): the lease insert's expiry is written in them. */
+export interface RegistryClock {
+  nowMs(): RawBuilder<number>;
+  timeIn(ms: number): RawBuilder<string>;
+}
+
+type LeaseExpiry = Pick<Selectable<RegistryLeasesTable>, 'expires_ms'>;
+
+// Lease TTLs compiled at once: a mesh uses a few (the clamped defaults); more is still correct, it only compiles again.
+const MAX_LEASE_TTLS = 32;
+
+/** The statements every registration runs, compiled once per store (see Prepared). */
+export function registryQueries(clock: RegistryClock) {
+  const leaseInserts = new Map<number, Prepared<Database, LeaseExpiry>>();
   return {
     /** Every version of a name: $0 name. */
     entriesNamed: new Prepared<Database, Selectable<RegistryEntriesTable>>((db, $) =>
@@ -50,5 +59,33 @@ export function registryQueries() {
     deleteInstanceLease: new Prepared<Database, unknown>((db, $) =>
       db.deleteFrom('registry_leases').where('entry_key', '=', $(0)).where('instance_id', '=', $(1)),
     ),
+    /**
+     * A lease, returning its expiry in ms: $0 lease id, $1 entry key, $2 instance id, $3 endpoint
+     * JSON, $4 at. Its expiry is the dialect's own expression of the TTL (SQLite takes it as text),
+     * so each TTL has its own statement.
+     */
+    insertLease(ttlMs: number): Prepared<Database, LeaseExpiry> {
+      let prepared = leaseInserts.get(ttlMs);
+      if (!prepared) {
+        if (leaseInserts.size >= MAX_LEASE_TTLS) leaseInserts.delete(leaseInserts.keys().next().value!);
+        prepared = new Prepared((db, $) =>
+          db
+            .insertInto('registry_leases')
+            .values({
+              lease_id: $(0),
+              entry_key: $(1),
+              instance_id: $(2),
+              endpoint: $(3),
+              expires_at: clock.timeIn(ttlMs),
+              expires_ms: sql<number>`${clock.nowMs()} + ${ttlMs}`,
+              ttl_ms: ttlMs,
+              registered_at: $(4),
+            })
+            .returning('expires_ms'),
+        );
+        leaseInserts.set(ttlMs, prepared);
+      }
+      return prepared;
+    },
   };
 }

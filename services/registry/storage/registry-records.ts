@@ -77,7 +77,7 @@ export class RegistryRecords {
    */
   private readonly renewals: GroupCommit<Kysely<Database>> | undefined;
   /** The statements of a registration, compiled once for this store. */
-  readonly queries = registryQueries();
+  readonly queries = registryQueries({ nowMs: () => this.nowMs(), timeIn: (ms) => this.timeIn(ms) });
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx.withTables<Database>();

@@ -135,20 +135,11 @@ export class RegistryWrite {
   ): Promise<Date> {
     this.changes++;
     if (replaces) await this.records.queries.deleteInstanceLease.run(this.trx, lease.entryKey, lease.instanceId);
-    const row = await this.trx
-      .insertInto('registry_leases')
-      .values({
-        lease_id: lease.leaseId,
-        entry_key: lease.entryKey,
-        instance_id: lease.instanceId,
-        endpoint: encodeJson(lease.endpoint, 'endpoint'),
-        expires_at: this.records.timeIn(lease.ttlMs),
-        expires_ms: sql<number>`${this.records.nowMs()} + ${lease.ttlMs}`,
-        ttl_ms: lease.ttlMs,
-        registered_at: this.at,
-      })
-      .returning('expires_ms')
-      .executeTakeFirstOrThrow();
+    const { rows } = await this.records.queries
+      .insertLease(lease.ttlMs)
+      .run(this.trx, lease.leaseId, lease.entryKey, lease.instanceId, encodeJson(lease.endpoint, 'endpoint'), this.at);
+    const row = rows[0];
+    if (!row) throw new Error('registry_leases: the insert returned no row');
     return new Date(Number(row.expires_ms));
   }
 
