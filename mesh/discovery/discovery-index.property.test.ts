@@ -120,4 +120,46 @@ describe('discovery index against scoring every entry', () => {
     expect(index.size).toBe(live.size);
     expect(checked).toBeGreaterThan(1_000);
   });
+
+  test('the same answers when single puts and searches alternate (ranks numbered where entries land)', () => {
+    const rand = random(7);
+    const index = new DiscoveryIndex<number>();
+    const live = new Map<string, Indexed<number>>();
+    const put = (e: Indexed<number>) => {
+      index.put(e);
+      if (!(live.has(e.key) && sameCard(live.get(e.key)!.candidate, e.candidate))) live.delete(e.key);
+      live.set(e.key, e);
+    };
+    for (const e of cards(rand, 300)) put(e);
+    const extra = cards(rand, 900);
+    let checked = 0;
+    for (let round = 0; round < 900; round++) {
+      const e = extra[round]!;
+      if (round % 3 === 0) {
+        // Always just before the last of these: the gap between two rank numbers runs out (renumbering all).
+        e.candidate.name = `ns1/a1-${String(1_000 - round).padStart(4, '0')}`;
+        e.candidate.version = '1.0.0';
+        e.key = `agent:${e.candidate.name}`;
+      } else if (round % 3 === 1) {
+        // A version no other entry has: a run of its own in the rank order, at either end or between.
+        e.candidate.version = `${Math.floor(rand() * 12)}.${round}.0`;
+        e.key = `${e.candidate.kind}:${e.candidate.name}@${e.candidate.version}`;
+      }
+      put(e);
+      if (round % 150 === 75) {
+        for (const key of [...live.keys()].filter(() => rand() < 0.01)) {
+          index.delete(key);
+          live.delete(key);
+        }
+      }
+      const scope = compileScope(DiscoveryScope.fromPartial(scopes(rand)));
+      const limit = [1, 3, 10, 100][round % 4]!;
+      const got = index.search(scope, limit).map((r) => ({ value: r.value, match: r.match }));
+      const want = reference([...live.values()], scope, limit, () => true);
+      expect(got).toEqual(want);
+      checked += want.length;
+    }
+    expect(index.size).toBe(live.size);
+    expect(checked).toBeGreaterThan(2_000);
+  });
 });

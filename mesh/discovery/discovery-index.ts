@@ -10,6 +10,7 @@ import {
 } from './scope-match.js';
 import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
 import { sameCard } from './same-card.js';
+import { RankNumbers } from './rank-numbers.js';
 import { SortedSlots } from './sorted-slots.js';
 import { nameRange, rankedRuns } from './visibility-runs.js';
 
@@ -74,9 +75,8 @@ export class DiscoveryIndex<T> {
   // compareCandidates, then the earlier entry.
   private readonly order = new SortedSlots((a, b) => this.byVersion(a, b) || this.byNameThenSlot(a, b), this.isLive);
   private readonly byName = new SortedSlots(this.byNameThenSlot, this.isLive);
-  private rank = new Int32Array(0);
-  /** Where each run of equal versions starts in the rank order (then the order's end): names ascend within one. */
-  private versionRuns: number[] = [0, 0];
+  /** Rank numbers, and the runs of equal versions in the rank order (names ascend within one). */
+  private readonly ranks = new RankNumbers((a, b) => !this.byVersion(a, b));
   private ranksStale = false;
   /** Entries whose name has no "/" (a namespace is then not a name prefix). */
   private slashless = 0;
@@ -171,20 +171,17 @@ export class DiscoveryIndex<T> {
 
   /** The index as searches read it, its orders brought up to date. */
   private view(needNames: boolean): Slots {
-    if (this.order.flush() || this.ranksStale) {
-      const order = this.order.slots;
-      if (this.rank.length < this.entries.length) this.rank = new Int32Array(this.alive.length);
-      for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i;
-      this.versionRuns = [0];
-      for (let i = 1; i < order.length; i++) if (this.byVersion(order[i - 1]!, order[i]!)) this.versionRuns.push(i);
-      this.versionRuns.push(order.length);
+    // A few new entries are numbered where they land; many, or a compaction, renumber all.
+    const inserted = (at: number) => this.ranksStale || this.ranks.inserted(this.order.slots, at, this.alive.length);
+    if (this.order.flush(inserted) || this.ranksStale) {
+      this.ranks.renumber(this.order.slots, this.alive.length);
       this.ranksStale = false;
     }
     if (needNames) this.byName.flush();
     return {
       count: this.entries.length,
       alive: this.alive,
-      rank: this.rank,
+      rank: this.ranks.rank,
       order: this.order.slots,
       candidate: (slot) => this.entries[slot]!.candidate,
     };
@@ -221,7 +218,7 @@ export class DiscoveryIndex<T> {
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
     if (limit < 1) return [];
     const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
-    const ranked = rankedRuns(scope, view.order, this.versionRuns, this.nameOf, this.slashless > 0);
+    const ranked = rankedRuns(scope, view.order, this.ranks.runs, this.nameOf, this.slashless > 0);
     const lookup = this.narrowest(scope);
     const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
     const accept = (slot: number) => admit(this.entries[slot]!);

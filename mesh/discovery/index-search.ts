@@ -21,8 +21,8 @@ export interface Slots {
   /** Slots in use (removed ones included: `alive` says which hold an entry). */
   count: number;
   alive: Uint8Array;
-  /** Each slot's position in `order`. */
-  rank: Int32Array;
+  /** Each slot's rank number: ordered as `order` is (not a position: gaps are left for insertions). */
+  rank: Float64Array;
   /** Every slot in rank order. */
   order: number[];
   candidate(slot: number): Candidate;

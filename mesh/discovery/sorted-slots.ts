@@ -32,22 +32,32 @@ export class SortedSlots {
     this.removed = 0;
   }
 
-  /** Merges pending additions in; true when the order changed (ranks must then be renumbered). */
-  flush(): boolean {
+  /**
+   * Merges pending additions in. `inserted(at)` is told of each one inserted alone (at its
+   * position, the order already holding it) and may answer false: renumber then. True when the
+   * order changed in a way `inserted` was not told of (ranks must then be renumbered).
+   */
+  flush(inserted: (at: number) => boolean = () => false): boolean {
     const dropRemoved = this.removed > 0 && this.removed * 16 >= this.slots.length;
     if (!this.pending.length && !dropRemoved) return false;
     let base = dropRemoved ? this.slots.filter(this.isLive) : this.slots;
     if (dropRemoved) this.removed = 0;
     const add = this.pending.filter(this.isLive);
     this.pending = [];
+    let renumber = dropRemoved;
     if (add.length <= 32) {
-      for (const s of add) base.splice(this.lowerBound(base, s), 0, s);
+      for (const s of add) {
+        const at = this.lowerBound(base, s);
+        base.splice(at, 0, s);
+        if (!renumber) renumber = !inserted(at);
+      }
     } else {
       add.sort(this.compare);
       base = merge(base, add, this.compare);
+      renumber = true;
     }
     this.slots = base;
-    return true;
+    return renumber;
   }
 
   /** The first position whose slot does not come before `slot`. */
