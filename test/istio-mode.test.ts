@@ -350,7 +350,7 @@ describe('istio transport mode behind a sidecar, side by side with mtls mode', (
       const watching = (async () => {
         try {
           for await (const change of reader.watch(
-            { fromRevision: 0, kinds: [] },
+            { fromRevision: 0, kinds: [], progressInterval: undefined },
             { signal: controller.signal, deadlineMs: Infinity },
           ))
             seen.push(change);

@@ -143,7 +143,10 @@ describe('external A2A agents in the registry', () => {
     const admin = await registryClientAs(fx, reg.address, 'agentmesh/admin', ADMIN);
     const watcher = await registryClientAs(fx, reg.address, 'lending/orchestrator', ['registry.read']);
     const controller = new AbortController();
-    const stream = watcher.watch({ fromRevision: 0, kinds: [] }, { signal: controller.signal });
+    const stream = watcher.watch(
+      { fromRevision: 0, kinds: [], progressInterval: undefined },
+      { signal: controller.signal },
+    );
     const first = stream[Symbol.asyncIterator]().next();
     // Watch from 0 starts at "now": register until the watcher has seen the change.
     const card = externalCard({ name: 'partners/maps', version: '1.0.0' });

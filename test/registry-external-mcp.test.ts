@@ -169,7 +169,10 @@ describe('external MCP servers in the registry', () => {
     const card = mcpCard({ name: 'partners/maps-mcp' }, { url: 'https://maps.example:8443/v1/mcp' });
     await admin.registerExternalTool({ card });
     const controller = new AbortController();
-    const stream = watcher.watch({ fromRevision: reg.registry.revision, kinds: [] }, { signal: controller.signal });
+    const stream = watcher.watch(
+      { fromRevision: reg.registry.revision, kinds: [], progressInterval: undefined },
+      { signal: controller.signal },
+    );
     const next = stream[Symbol.asyncIterator]().next();
     const changed = ToolCard.fromPartial({ ...card, tools: [card.tools[0]!] });
     await admin.registerExternalTool({ card: changed });

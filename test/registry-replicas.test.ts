@@ -33,7 +33,7 @@ function watching(client: RegistryClient, fromRevision: number, done: (seen: Wat
   const finished = (async () => {
     try {
       for await (const change of client.watch(
-        { fromRevision, kinds: [] },
+        { fromRevision, kinds: [], progressInterval: undefined },
         { signal: controller.signal, deadlineMs: Infinity },
       )) {
         seen.push(change);

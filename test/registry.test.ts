@@ -270,7 +270,7 @@ describe('registry over mTLS with tokens', () => {
     const done = (async () => {
       try {
         for await (const change of watcher.watch(
-          { fromRevision: from, kinds: [] },
+          { fromRevision: from, kinds: [], progressInterval: undefined },
           { signal: controller.signal, deadlineMs: Infinity },
         ))
           seen.push(change);
@@ -317,7 +317,7 @@ describe('registry over mTLS with tokens', () => {
     const replaying = (async () => {
       try {
         for await (const c of watcher.watch(
-          { fromRevision: mine[0]!.revision, kinds: [] },
+          { fromRevision: mine[0]!.revision, kinds: [], progressInterval: undefined },
           { signal: resume.signal, deadlineMs: Infinity },
         ))
           replay.push(c);
@@ -431,7 +431,7 @@ describe('registry durability', () => {
     // A revision the registry never reached is refused rather than silently skipping changes.
     const watching = (async () => {
       for await (const c of reader.watch(
-        { fromRevision: second.registry.revision + 1_000, kinds: [] },
+        { fromRevision: second.registry.revision + 1_000, kinds: [], progressInterval: undefined },
         { deadlineMs: 5_000 },
       ))
         void c;

@@ -1,6 +1,10 @@
 import type { DiscoveryScope, Endpoint } from '../../gen/agentmesh/v1/card.js';
 import { DiscoveryScope as Scope } from '../../gen/agentmesh/v1/card.js';
-import type { DiscoveryMatch, RegistryServiceService } from '../../gen/agentmesh/v1/registry_service.js';
+import {
+  ChangeType,
+  type DiscoveryMatch,
+  type RegistryServiceService,
+} from '../../gen/agentmesh/v1/registry_service.js';
 import type { MeshClient } from '../client/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
 import type { Logger } from '../telemetry/index.js';
@@ -21,18 +25,34 @@ export function endpointsOf(match: DiscoveryMatch): Endpoint[] {
   return card?.$case === 'agent' ? card.agent.endpoints : card?.$case === 'tool' ? card.tool.endpoints : [];
 }
 
+/** Options of a DiscoveryClient. */
+export interface DiscoveryClientOptions {
+  /**
+   * How often a quiet registry confirms the Watch is live (default 5,000 ms):
+   * cached answers are served only while it was heard from within twice this.
+   */
+  progressIntervalMs?: number;
+  /** The clock, in milliseconds (tests move it). */
+  now?: () => number;
+}
+
 /**
  * The client side of discovery: answers are cached and kept fresh by a
  * Watch on the registry (any change invalidates them); while the registry is
  * unreachable, the last answers are served and the staleness is reported in
  * a metric and the log. Endpoints of a match are chosen round-robin.
  *
- * An answer is served from the cache while a Watch covers every change after
- * the revision it reflects and none has arrived: the Watch is opened from the
- * revision of the first answer (so no change between that answer and the
- * stream opening is missed, even before the stream delivers anything), and
- * reopened after a loss from the last revision it delivered. A change reaches
- * the cache as fast as the Watch delivers it (milliseconds on a live stream).
+ * An answer is served from the cache while a live Watch covers every change
+ * after the revision it reflects and none has arrived. The Watch is opened
+ * from the revision of the first answer (so no change between that answer and
+ * the stream opening is missed) and reopened after a loss from the last
+ * revision it delivered. It counts as live only once it has delivered
+ * something and while it keeps doing so: the registry sends a progress
+ * response as soon as the stream is live and whenever it has been quiet for
+ * the progress interval, so a stream that a proxy holds open or whose peer
+ * died without a word is noticed within two intervals; then the cache stops
+ * answering and the Watch is reopened. A change reaches the cache as fast as
+ * the Watch delivers it (milliseconds on a live stream).
  */
 export class DiscoveryClient {
   private readonly cache = new Map<string, Cached>();
@@ -45,12 +65,20 @@ export class DiscoveryClient {
   private lastChange = 0;
   /** Bumped when the registry's history is lost: an answer asked for before then is not cached. */
   private epoch = 0;
+  /** The running Watch: when it was opened, when it last delivered (undefined: not yet), and how to end it. */
+  private stream: { openedAt: number; heardAt?: number; abort: AbortController } | undefined;
+  private readonly progressIntervalMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly registry: MeshClient<typeof RegistryServiceService>,
     private readonly log: Logger,
     private readonly metrics?: MeshMetrics,
-  ) {}
+    options: DiscoveryClientOptions = {},
+  ) {
+    this.progressIntervalMs = options.progressIntervalMs ?? 5_000;
+    this.now = options.now ?? Date.now;
+  }
 
   /** Keeps the cache fresh by watching the registry (opened with the first answer's revision); reconnects with backoff. */
   startWatch(): void {
@@ -58,20 +86,31 @@ export class DiscoveryClient {
   }
 
   private watchFrom(revision: number): void {
+    const progressInterval = {
+      seconds: Math.floor(this.progressIntervalMs / 1000),
+      nanos: (this.progressIntervalMs % 1000) * 1e6,
+    };
     void (async () => {
       let backoff = 250;
       let from = revision;
       while (!this.watching.signal.aborted) {
+        const stream: { openedAt: number; heardAt?: number; abort: AbortController } = {
+          openedAt: this.now(),
+          abort: new AbortController(),
+        };
+        this.stream = stream;
         try {
           this.coveredFrom = from;
           for await (const change of this.registry.watch(
-            { fromRevision: from, kinds: [] },
-            { signal: this.watching.signal, deadlineMs: Infinity },
+            { fromRevision: from, kinds: [], progressInterval },
+            { signal: AbortSignal.any([this.watching.signal, stream.abort.signal]), deadlineMs: Infinity },
           )) {
             backoff = 250;
-            // Watching "from now" (revision 0) covers, once a change arrives, everything after it.
+            stream.heardAt = this.now();
+            // Watching "from now" (revision 0) covers, once it says where it is, everything after that.
             if (this.coveredFrom === 0) this.coveredFrom = change.revision;
             from = Math.max(from, change.revision);
+            if (change.change === ChangeType.CHANGE_TYPE_PROGRESS) continue;
             this.lastChange = Math.max(this.lastChange, change.revision);
             this.log.debug({ revision: change.revision }, 'registry changed: discovery cache invalidated');
           }
@@ -88,15 +127,31 @@ export class DiscoveryClient {
           }
         }
         this.coveredFrom = undefined;
+        this.stream = undefined;
         await new Promise((r) => setTimeout(r, backoff).unref());
         backoff = Math.min(backoff * 2, 10_000);
       }
     })();
   }
 
+  /**
+   * Whether the running Watch is known to be live: it delivered something within two progress
+   * intervals. One silent for longer is ended, so that it reopens.
+   */
+  private watchLive(): boolean {
+    const stream = this.stream;
+    if (!stream) return false;
+    if (this.now() - (stream.heardAt ?? stream.openedAt) > 2 * this.progressIntervalMs) {
+      stream.abort.abort(new MeshError(Code.UNAVAILABLE, 'registry watch silent for two progress intervals'));
+      return false;
+    }
+    return stream.heardAt !== undefined;
+  }
+
   /** Whether a cached answer still reflects the registry: a live Watch covers its revision and brought no newer change. */
   private fresh(cached: Cached): boolean {
     return (
+      this.watchLive() &&
       this.coveredFrom !== undefined &&
       this.coveredFrom > 0 &&
       cached.revision >= this.coveredFrom &&

@@ -5,6 +5,7 @@ import { Code, MeshError, type CallContext, type ServiceImplementation } from '.
 import type { Principal } from '../../mesh/index.js';
 import { LIFECYCLE_NAMES, toRegistryEntry, visibleTo, type LiveEntry } from './entries.js';
 import { ADMIN_SCOPE, namespaceOf, type Registry } from './registry.js';
+import { progressIntervalOf, withProgress, type WatchStep } from './watch-progress.js';
 
 const principalOf = (ctx: CallContext): Principal => {
   if (!ctx.principal) throw new MeshError(Code.UNAUTHENTICATED, 'no verified caller');
@@ -138,46 +139,61 @@ export function registryService(
     },
     async *watch(req, ctx): AsyncIterable<WatchResponse> {
       if (req.fromRevision < 0) throw new MeshError(Code.INVALID_ARGUMENT, 'from_revision: must not be negative');
+      const progressMs = progressIntervalOf(req.progressInterval);
       const kinds = new Set(
         req.kinds.map((k) =>
           k === EntryKind.ENTRY_KIND_AGENT ? 'agent' : k === EntryKind.ENTRY_KIND_TOOL ? 'tool' : '',
         ),
       );
       const callerNs = namespaceOf(principalOf(ctx));
-      for await (const c of registry.watch(req.fromRevision, ctx.signal)) {
-        const kind = c.entryKey.slice(0, c.entryKey.indexOf(':'));
-        if (kinds.size && !kinds.has(kind as 'agent' | 'tool')) continue;
-        const card = (
-          c.entry as {
-            card: {
-              agent?: { name: string; labels?: Record<string, string> };
-              tool?: { name: string; labels?: Record<string, string> };
-            };
+      // Changes the caller may not see still move the revision its progress responses report.
+      const steps = async function* (): AsyncGenerator<WatchStep> {
+        for await (const c of registry.watch(req.fromRevision, ctx.signal)) {
+          if ('caughtUp' in c) {
+            yield { upTo: c.caughtUp, caughtUp: true };
+            continue;
           }
-        ).card;
-        const named = card.agent ?? card.tool;
-        if (named && !visibleTo(named.name, named.labels, callerNs)) continue;
-        const change = {
-          ADDED: ChangeType.CHANGE_TYPE_ADDED,
-          UPDATED: ChangeType.CHANGE_TYPE_UPDATED,
-          REMOVED: ChangeType.CHANGE_TYPE_REMOVED,
-        }[c.change];
-        const raw = c.entry as {
-          card: { agent?: unknown; tool?: unknown };
-          revision: number;
-          registeredAt?: string;
-          updatedAt?: string;
-        };
-        const entry: RegistryEntry = {
-          card: raw.card.agent
-            ? { $case: 'agent', agent: AgentCard.fromJSON(raw.card.agent) }
-            : { $case: 'tool', tool: ToolCard.fromJSON(raw.card.tool) },
-          revision: c.revision,
-          registeredAt: raw.registeredAt ? new Date(raw.registeredAt) : undefined,
-          updatedAt: c.at,
-        };
-        yield { change, entry, revision: c.revision };
-      }
+          const kind = c.entryKey.slice(0, c.entryKey.indexOf(':'));
+          const card = (
+            c.entry as {
+              card: {
+                agent?: { name: string; labels?: Record<string, string> };
+                tool?: { name: string; labels?: Record<string, string> };
+              };
+            }
+          ).card;
+          const named = card.agent ?? card.tool;
+          if (
+            (kinds.size && !kinds.has(kind as 'agent' | 'tool')) ||
+            (named && !visibleTo(named.name, named.labels, callerNs))
+          ) {
+            yield { upTo: c.revision };
+            continue;
+          }
+          const change = {
+            ADDED: ChangeType.CHANGE_TYPE_ADDED,
+            UPDATED: ChangeType.CHANGE_TYPE_UPDATED,
+            REMOVED: ChangeType.CHANGE_TYPE_REMOVED,
+          }[c.change];
+          const raw = c.entry as {
+            card: { agent?: unknown; tool?: unknown };
+            revision: number;
+            registeredAt?: string;
+            updatedAt?: string;
+          };
+          const entry: RegistryEntry = {
+            card: raw.card.agent
+              ? { $case: 'agent', agent: AgentCard.fromJSON(raw.card.agent) }
+              : { $case: 'tool', tool: ToolCard.fromJSON(raw.card.tool) },
+            revision: c.revision,
+            registeredAt: raw.registeredAt ? new Date(raw.registeredAt) : undefined,
+            updatedAt: c.at,
+          };
+          yield { upTo: c.revision, response: { change, entry, revision: c.revision } };
+        }
+      };
+      if (progressMs) yield* withProgress(steps(), progressMs);
+      else for await (const step of steps()) if (step.response) yield step.response;
     },
     async registerExternalAgent(req, ctx) {
       const caller = principalOf(ctx);

@@ -438,8 +438,12 @@ export class Registry {
       }));
   }
 
-  /** Changes after `fromRevision` (0: from now), then live ones, until the signal aborts. */
-  async *watch(fromRevision: number, signal: AbortSignal): AsyncGenerator<RegistryChange> {
+  /**
+   * Changes after `fromRevision` (0: from now), then live ones, until the signal aborts. Between
+   * the replay and the live changes comes a `caughtUp` marker: every change up to its revision
+   * has been yielded.
+   */
+  async *watch(fromRevision: number, signal: AbortSignal): AsyncGenerator<RegistryChange | WatchCaughtUp> {
     // A client may resume from a revision another replica told it of: follow the store first.
     if (fromRevision > this.revision) await this.catchUp();
     // A revision the store never reached (a client of a registry restored from an older backup) would silently skip changes.
@@ -461,6 +465,7 @@ export class Registry {
         if (page.length < 500) break;
       }
     }
+    yield { caughtUp: last };
     try {
       for await (const [change] of live) {
         const c = change as RegistryChange;
@@ -472,6 +477,11 @@ export class Registry {
       if ((err as Error).name !== 'AbortError') throw err;
     }
   }
+}
+
+/** Said by a Watch once it has yielded every change up to `caughtUp` (after its replay). */
+export interface WatchCaughtUp {
+  caughtUp: number;
 }
 
 /** Works out what ending leases changed (an entry losing an instance or its last one) and logs it. */

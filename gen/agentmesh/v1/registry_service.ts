@@ -47,6 +47,11 @@ export enum ChangeType {
   CHANGE_TYPE_UPDATED = 2,
   /** CHANGE_TYPE_REMOVED - Deregistered, lapsed, suspended or retired: no longer discoverable. */
   CHANGE_TYPE_REMOVED = 3,
+  /**
+   * CHANGE_TYPE_PROGRESS - Not a change (no entry): the stream is live and has delivered every
+   * change up to `revision`. Sent only to a Watch that asked for progress.
+   */
+  CHANGE_TYPE_PROGRESS = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -64,6 +69,9 @@ export function changeTypeFromJSON(object: any): ChangeType {
     case 3:
     case "CHANGE_TYPE_REMOVED":
       return ChangeType.CHANGE_TYPE_REMOVED;
+    case 4:
+    case "CHANGE_TYPE_PROGRESS":
+      return ChangeType.CHANGE_TYPE_PROGRESS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -81,6 +89,8 @@ export function changeTypeToJSON(object: ChangeType): string {
       return "CHANGE_TYPE_UPDATED";
     case ChangeType.CHANGE_TYPE_REMOVED:
       return "CHANGE_TYPE_REMOVED";
+    case ChangeType.CHANGE_TYPE_PROGRESS:
+      return "CHANGE_TYPE_PROGRESS";
     case ChangeType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -249,6 +259,14 @@ export interface WatchRequest {
   fromRevision: number;
   /** Restrict to these kinds (empty: both). */
   kinds: EntryKind[];
+  /**
+   * When set (100 ms to 10 minutes): a CHANGE_TYPE_PROGRESS response as soon
+   * as the stream is live (after replaying from from_revision), then whenever
+   * it has sent nothing for this long, so that the client can tell a live
+   * stream from one a proxy holds open or a peer that died. Unset: changes
+   * only.
+   */
+  progressInterval: Duration | undefined;
 }
 
 export interface WatchResponse {
@@ -2347,7 +2365,7 @@ export const DiscoverResponse: MessageFns<DiscoverResponse> = {
 };
 
 function createBaseWatchRequest(): WatchRequest {
-  return { fromRevision: 0, kinds: [] };
+  return { fromRevision: 0, kinds: [], progressInterval: undefined };
 }
 
 export const WatchRequest: MessageFns<WatchRequest> = {
@@ -2361,6 +2379,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.progressInterval !== undefined) {
+      Duration.encode(message.progressInterval, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2404,6 +2425,14 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 
             break;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.progressInterval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2424,6 +2453,11 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         ? globalThis.Number(object.from_revision)
         : 0,
       kinds: globalThis.Array.isArray(object?.kinds) ? object.kinds.map((e: any) => entryKindFromJSON(e)) : [],
+      progressInterval: isSet(object.progressInterval)
+        ? Duration.fromJSON(object.progressInterval)
+        : isSet(object.progress_interval)
+        ? Duration.fromJSON(object.progress_interval)
+        : undefined,
     };
   },
 
@@ -2435,6 +2469,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
     if (message.kinds?.length) {
       obj.kinds = message.kinds.map((e) => entryKindToJSON(e));
     }
+    if (message.progressInterval !== undefined) {
+      obj.progressInterval = Duration.toJSON(message.progressInterval);
+    }
     return obj;
   },
 
@@ -2445,6 +2482,9 @@ export const WatchRequest: MessageFns<WatchRequest> = {
     const message = createBaseWatchRequest();
     message.fromRevision = object.fromRevision ?? 0;
     message.kinds = object.kinds?.map((e) => e) || [];
+    message.progressInterval = (object.progressInterval !== undefined && object.progressInterval !== null)
+      ? Duration.fromPartial(object.progressInterval)
+      : undefined;
     return message;
   },
 };

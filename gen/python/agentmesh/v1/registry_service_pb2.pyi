@@ -8,6 +8,7 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 CHANGE_TYPE_ADDED: ChangeType
+CHANGE_TYPE_PROGRESS: ChangeType
 CHANGE_TYPE_REMOVED: ChangeType
 CHANGE_TYPE_UNSPECIFIED: ChangeType
 CHANGE_TYPE_UPDATED: ChangeType
@@ -220,12 +221,14 @@ class SetLifecycleResponse(_message.Message):
     def __init__(self, entry: _Optional[_Union[_card_pb2.RegistryEntry, _Mapping]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ["from_revision", "kinds"]
+    __slots__ = ["from_revision", "kinds", "progress_interval"]
     FROM_REVISION_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     from_revision: int
     kinds: _containers.RepeatedScalarFieldContainer[_card_pb2.EntryKind]
-    def __init__(self, from_revision: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[_card_pb2.EntryKind, str]]] = ...) -> None: ...
+    progress_interval: _duration_pb2.Duration
+    def __init__(self, from_revision: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[_card_pb2.EntryKind, str]]] = ..., progress_interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
     __slots__ = ["change", "entry", "revision"]
