@@ -59,6 +59,14 @@ describe('server kernel', () => {
               };
             },
             async *subscribeTask({ taskId }, ctx) {
+              // Far more than the 64 KiB a stream holds before its handler is paused (stream-writer.ts).
+              if (taskId === 'large') {
+                for (let sequence = 1; sequence <= 300; sequence++)
+                  yield {
+                    event: { taskId, contextId: 'c'.repeat(4096), sequence, timestamp: undefined, event: undefined },
+                  };
+                return;
+              }
               for (let sequence = 1; sequence <= 3; sequence++) {
                 yield { event: { taskId, contextId: 'c1', sequence, timestamp: undefined, event: undefined } };
               }
@@ -214,6 +222,17 @@ describe('server kernel', () => {
     const seen: number[] = [];
     for await (const { event } of client.subscribeTask({ taskId: 'ok', afterSequence: 0 })) seen.push(event!.sequence);
     expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('a stream larger than the server buffers, read slowly, arrives whole and in order', async () => {
+    const seen: number[] = [];
+    for await (const { event } of client.subscribeTask({ taskId: 'large', afterSequence: 0 })) {
+      expect(event!.contextId).toHaveLength(4096);
+      seen.push(event!.sequence);
+      // The reader yields to the event loop per message, so the server's handler is paused and resumed.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
   });
 
   test('a server stream that fails after some messages delivers them, then the status', async () => {

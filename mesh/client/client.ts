@@ -4,6 +4,7 @@ import { Code, MeshError } from '../core/index.js';
 import type { RequestOf, ResponseOf, ServiceDefinition } from '../core/index.js';
 import { endGrpcSpan, startClientSpan } from '../telemetry/index.js';
 import { channelTarget } from './channel-target.js';
+import { readServerStream } from './server-stream-reader.js';
 
 /** Per-call options of a mesh client method. */
 export interface CallOptions {
@@ -94,7 +95,33 @@ export function createClient<S extends ServiceDefinition>(
     if (def.requestStream) continue;
     if (def.responseStream) {
       client[key] = (request: unknown, opts?: CallOptions) =>
-        streamCall(grpcClient, def, request, target.target, () => prepare(def.path, opts));
+        readServerStream(
+          async () => {
+            const { metadata, deadline, signal } = await prepare(def.path, opts);
+            signal?.throwIfAborted();
+            const span = startClientSpan(def.path, metadata, target.target);
+            const call = grpcClient.makeServerStreamRequest(
+              def.path,
+              def.requestSerialize,
+              def.responseDeserialize,
+              request,
+              metadata,
+              { deadline },
+            );
+            const cancel = () => call.cancel();
+            signal?.addEventListener('abort', cancel, { once: true });
+            return {
+              call,
+              done(failure?: ServiceError) {
+                if (span) endGrpcSpan(span, failure?.code ?? 0, failure);
+                signal?.removeEventListener('abort', cancel);
+                // Stops the server stream when the consumer breaks out of the loop early.
+                call.cancel();
+              },
+            };
+          },
+          (failure) => fromServiceError(failure, def.path),
+        );
     } else {
       client[key] = async (request: unknown, opts?: CallOptions) => {
         const { metadata, deadline, signal } = await prepare(def.path, opts);
@@ -122,39 +149,4 @@ export function createClient<S extends ServiceDefinition>(
     }
   }
   return client as MeshClient<S>;
-}
-
-async function* streamCall(
-  grpcClient: Client,
-  def: ServiceDefinition[string],
-  request: unknown,
-  target: string,
-  prepare: () => Promise<{ metadata: Metadata; deadline: number; signal: AbortSignal | undefined }>,
-): AsyncIterable<unknown> {
-  const { metadata, deadline, signal } = await prepare();
-  signal?.throwIfAborted();
-  const span = startClientSpan(def.path, metadata, target);
-  let failure: ServiceError | undefined;
-  const call = grpcClient.makeServerStreamRequest(
-    def.path,
-    def.requestSerialize,
-    def.responseDeserialize,
-    request,
-    metadata,
-    { deadline },
-  );
-  const cancel = () => call.cancel();
-  signal?.addEventListener('abort', cancel, { once: true });
-  try {
-    for await (const message of call) yield message;
-  } catch (err) {
-    if ((err as ServiceError).code === undefined) throw err;
-    failure = err as ServiceError;
-    throw fromServiceError(failure, def.path);
-  } finally {
-    if (span) endGrpcSpan(span, failure?.code ?? 0, failure);
-    signal?.removeEventListener('abort', cancel);
-    // Stops the server stream when the consumer breaks out of the loop early.
-    call.cancel();
-  }
 }

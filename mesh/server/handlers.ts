@@ -3,7 +3,6 @@ import type {
   handleUnaryCall,
   MethodDefinition,
   ServerErrorResponse,
-  ServerWritableStream,
   status as Status,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -11,6 +10,7 @@ import { createCallContext, type MethodKind, type OwnedCallContext } from '../co
 import { Code, codeName, MeshError } from '../core/index.js';
 import type { Interceptor } from '../core/index.js';
 import type { ServerStreamHandler, UnaryHandler } from '../core/index.js';
+import { StreamWriter } from './stream-writer.js';
 
 /** Dependency failures that mean the same to our caller: try again later. */
 const PASS_THROUGH = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.CANCELLED]);
@@ -96,7 +96,7 @@ export function adaptUnary(
   };
 }
 
-/** Adapts a typed server-streaming handler to grpc-js, with backpressure and cancellation. */
+/** Adapts a typed server-streaming handler to grpc-js, with backpressure (stream-writer.ts) and cancellation. */
 export function adaptServerStream(
   env: HandlerEnv,
   def: MethodDefinition<unknown, unknown>,
@@ -105,11 +105,13 @@ export function adaptServerStream(
   return (call) => {
     const ctx = createCallContext(call, info(env, def, 'server-stream'), env.log);
     const untrack = env.track(ctx);
+    const writer = new StreamWriter(call, def.responseSerialize as (message: unknown) => Buffer, ctx.signal);
     env
       .chain(ctx, async () => {
         for await (const message of handler(call.request, ctx)) {
           if (ctx.signal.aborted) throw ctx.signal.reason;
-          await write(call, message, ctx.signal);
+          const full = writer.write(message);
+          if (full) await full;
         }
       })
       .then(
@@ -121,23 +123,4 @@ export function adaptServerStream(
         untrack();
       });
   };
-}
-
-/** Writes one message, waiting for the socket to drain when its buffer is full. */
-async function write(
-  call: ServerWritableStream<unknown, unknown>,
-  message: unknown,
-  signal: AbortSignal,
-): Promise<void> {
-  if (call.write(message)) return;
-  await new Promise<void>((resolve, reject) => {
-    const done = () => {
-      call.removeListener('drain', done);
-      signal.removeEventListener('abort', done);
-      if (signal.aborted) reject(signal.reason);
-      else resolve();
-    };
-    call.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -14,6 +14,7 @@ import { adaptServerStream, adaptUnary, toStatus, type HandlerEnv } from './hand
 import { composeInterceptors, type Interceptor } from '../core/index.js';
 import { addReflection } from './reflection.js';
 import { serverSpan } from './server-span.js';
+import { serializedByKernel } from './stream-writer.js';
 import { serviceNameOf, type ServiceDefinition, type ServiceImplementation } from '../core/index.js';
 
 /** Options for createServer. */
@@ -119,7 +120,7 @@ export class MeshServer {
       if (!def.responseStream) this.unary.set(def.path, { env: { ...env, chain: dispatchChain }, handler: unary });
       handlers[key] = def.responseStream ? adaptServerStream(env, def, handler as never) : adaptUnary(env, def, unary);
     }
-    this.grpcServer.addService(definition, handlers);
+    this.grpcServer.addService(serializedByKernel(definition), handlers);
     this.services.push(service);
     this.health.setStatus(service, 'NOT_SERVING');
     return this;
