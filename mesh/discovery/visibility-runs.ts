@@ -23,7 +23,7 @@ export function rankedRuns(
   const parts: [string, boolean][] = [
     ...s.names.map((n): [string, boolean] => [n, false]),
     ...s.namespaces.map((ns): [string, boolean] => [`${ns}/`, true]),
-    ...s.patterns.flatMap((p) => p.prefixes.map((x): [string, boolean] => [x, true])),
+    ...patternPrefixes(s).map((x): [string, boolean] => [x, true]),
   ];
   if ((runs.length - 1) * parts.length > 4_096) return undefined;
   const out: Segment[] = [];
@@ -39,6 +39,11 @@ export function rankedRuns(
     }
   }
   return out;
+}
+
+/** Every pattern's prefixes once (patterns often share them: each costs bisections). */
+export function patternPrefixes(s: CompiledScope): string[] {
+  return [...new Set(s.patterns.flatMap((p) => p.prefixes))];
 }
 
 /** The range of `list[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
