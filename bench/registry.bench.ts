@@ -3,7 +3,8 @@
 // index), and Discover latency over 10,000, 100,000 and 1,000,000 registered
 // cards for strict-name, namespace, pattern and characteristics queries (index
 // search, matching and ranking; transport costs are in the secured-call rows),
-// with the index's memory at each size.
+// with the index's memory at each size. Queries past the index's work budget are
+// refused (RESOURCE_EXHAUSTED): the "exhausted" metric is the share refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +117,11 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
     [
       'stress: regex without a literal prefix, matching nothing (.*[xyz]q.*)',
       { visibility: { patterns: [{ pattern: { $case: 'regex', regex: '.*[xyz]q.*' } }] } },
+    ],
+    // Its characters are in every name: the rank order is walked, and past the budget refused.
+    [
+      'stress: regex without a literal prefix, matching nothing, characters every name has (.*t-0n.*)',
+      { visibility: { patterns: [{ pattern: { $case: 'regex', regex: '.*t-0n.*' } }] } },
     ],
     [
       'stress: 100 regexes of 10 prefixes each (ns1[0-9]/agent-), matching nothing',

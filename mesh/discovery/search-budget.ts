@@ -5,9 +5,10 @@ import type { CompiledScope } from './scope-match.js';
  * How many checks one Discover search may make before it is refused with RESOURCE_EXHAUSTED:
  * an entry checked against the scope is one, a name pattern's program run on a name one more.
  * Ordinary queries check a few thousand at most at 1,000,000 cards (docs/benchmarks.md);
- * a check costs about 0.1–3 µs, so the budget bounds a search to a few tens of milliseconds.
+ * a check costs 0.2–0.6 µs of CPU on the bench machine (a pattern program more), so the budget bounds
+ * a search to about 4–12 ms of CPU.
  */
-export const DEFAULT_MAX_EXAMINED = 50_000;
+export const DEFAULT_MAX_EXAMINED = 20_000;
 
 /** The checks of one search, refused past the limit (nothing is changed by a refused search). */
 export class SearchBudget {
