@@ -16,7 +16,7 @@ import { possiblePatterns, slotFilter } from './slot-filter.js';
 import { sameCard } from './same-card.js';
 import { RankNumbers } from './rank-numbers.js';
 import { SortedSlots } from './sorted-slots.js';
-import { nameRange, patternPrefixes, rankedRuns } from './visibility-runs.js';
+import { nameRange, patternPrefixes, rankedRuns, withinRuns } from './visibility-runs.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -265,7 +265,15 @@ export class DiscoveryIndex<T> {
     const accept = (slot: number) => admit(this.entries[slot]!);
     // The rank order's runs already hold the visibility's entries in order: no need to examine them all.
     const unordered = lookup && !(lookup.visibility && ranked) ? lookup.segments : undefined;
-    const inOrder = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
+    const walk = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
+    // A version range is tested once a run of equal versions: runs it rejects are not walked.
+    const range = scope.range;
+    const inOrder = range
+      ? withinRuns(walk, this.ranks.runs, (at) => {
+          const v = this.entries[view.order[at]!]!.candidate.parsedVersion;
+          return !!v && range.test(v);
+        })
+      : walk;
     let slots: number[];
     try {
       slots = scope.terms.length

@@ -35,7 +35,7 @@ export class SearchBudget {
 export function narrowingHint(s: CompiledScope): string {
   const unprefixed = s.patterns.findIndex((p) => !p.prefixes.length);
   if (unprefixed >= 0) {
-    return `visibility.patterns[${unprefixed}] has no literal prefix to look names up by (start it with the namespace, e.g. "payments/"), or add namespaces, names, skill ids, tags, policies or labels`;
+    return `scope.visibility.patterns[${unprefixed}] has no literal prefix to look names up by (start it with the namespace, e.g. "payments/"), or add namespaces, names, skill ids, tags, policies or labels`;
   }
   return 'narrow it with namespaces, names, a pattern with a longer literal prefix, skill ids, tags, policies or labels';
 }

@@ -69,3 +69,23 @@ export function nameRange(
   const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
   return { list, from, to };
 }
+
+/**
+ * The parts of `segments` (of the rank order) inside the runs of equal versions that `keep`
+ * accepts (`runs`: where each run starts, then the order's end): a version range is tested
+ * once a run, not once an entry, and a range few versions satisfy skips the rest unread.
+ */
+export function withinRuns(segments: Segment[], runs: number[], keep: (runStart: number) => boolean): Segment[] {
+  const out: Segment[] = [];
+  let r = 0;
+  for (const g of segments) {
+    while (r + 1 < runs.length && runs[r + 1]! <= g.from) r++;
+    for (let k = r; k + 1 < runs.length && runs[k]! < g.to; k++) {
+      if (!keep(runs[k]!)) continue;
+      const from = Math.max(g.from, runs[k]!);
+      const to = Math.min(g.to, runs[k + 1]!);
+      if (from < to) out.push({ list: g.list, from, to });
+    }
+  }
+  return out;
+}
