@@ -3,7 +3,8 @@
 // index), and Discover latency over 10,000, 100,000 and 1,000,000 registered
 // cards for strict-name, namespace, pattern and characteristics queries (index
 // search, matching and ranking; transport costs are in the secured-call rows),
-// with the index's memory at each size.
+// with the index's memory at each size. Queries past the index's work budget are
+// refused (RESOURCE_EXHAUSTED): the "exhausted" metric is the share refused.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AgentCard, DiscoveryScope } from '../gen/agentmesh/v1/card.js';
-import { compileScope, DiscoveryIndex, validateAgentCard, type Candidate } from '../mesh/index.js';
+import { Code, compileScope, DiscoveryIndex, isMeshError, validateAgentCard, type Candidate } from '../mesh/index.js';
 import type { Principal } from '../mesh/index.js';
 import { loadStateConfig, openStore } from '../mesh/index.js';
 import { createLogger } from '../mesh/index.js';
@@ -47,6 +48,12 @@ function candidate(i: number): Candidate {
     labels: { tier: i % 3 === 0 ? 'gold' : 'silver' },
   };
 }
+
+// 100 distinct regular expressions, each read as the 10 name prefixes ns10/agent- … ns19/agent-
+// (5,000 of 100,000 names) and matching none of them (no name holds q, w, x or z).
+const NOTHING_IN_TEN_NAMESPACES = Array.from({ length: 100 }, (_, k) => ({
+  pattern: { $case: 'regex' as const, regex: `ns1[0-9]/agent-.*[qw${k < 50 ? 'x' : 'z'}][0-9]{${1 + (k % 50)}}` },
+}));
 
 // Building the index leaves much garbage; collected before timing, it does not land in the first queries.
 v8.setFlagsFromString('--expose-gc');
@@ -105,6 +112,21 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
       { visibility: { patterns: [{ pattern: { $case: 'regex', regex: 'ns1[0-9]/agent-1.*' } }] } },
     ],
     ['stress: free text of common terms, nothing else', { characteristics: { text: 'credit risk underwriting' } }],
+    // Queries whose answer is empty, or nearly so: a search that stops at the first match cannot stop early.
+    ['stress: a label no card has (team=nobody)', { characteristics: { labels: { team: 'nobody' } } }],
+    [
+      'stress: regex without a literal prefix, matching nothing (.*[xyz]q.*)',
+      { visibility: { patterns: [{ pattern: { $case: 'regex', regex: '.*[xyz]q.*' } }] } },
+    ],
+    // Its characters are in every name: the rank order is walked, and past the budget refused.
+    [
+      'stress: regex without a literal prefix, matching nothing, characters every name has (.*t-0n.*)',
+      { visibility: { patterns: [{ pattern: { $case: 'regex', regex: '.*t-0n.*' } }] } },
+    ],
+    [
+      'stress: 100 regexes of 10 prefixes each (ns1[0-9]/agent-), matching nothing',
+      { visibility: { patterns: NOTHING_IN_TEN_NAMESPACES } },
+    ],
   ];
   const runs = options.quick ? 30 : 200;
   const rows: Row[] = [memory];
@@ -112,19 +134,28 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
     const samples: number[] = [];
     // Unmeasured: the first calls run before V8 has optimised the code paths this query takes
     // (a registry runs for months: the steady state is what agents see).
-    for (let r = 0; r < (options.quick ? 20 : 50); r++)
-      index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
+    for (let r = 0; r < (options.quick ? 20 : 50); r++) searchOnce(index, scope);
+    let exhausted = 0;
+    const cpu = process.cpuUsage();
     for (let r = 0; r < runs; r++) {
       const began = performance.now();
-      index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
+      exhausted += searchOnce(index, scope);
       samples.push(performance.now() - began);
     }
+    const { user, system } = process.cpuUsage(cpu);
     samples.sort((a, b) => a - b);
     rows.push({
       benchmark: 'registry: Discover',
       conditions: { cards, query, max_results: 1, runs },
-      // examined: the entries the search looked at (index-search.ts), what its cost grows with.
-      metrics: { p50_ms: quantile(samples, 0.5), p99_ms: quantile(samples, 0.99), examined: index.examined },
+      // examined: the entries the search looked at (index-search.ts), what its cost grows with;
+      // exhausted: the share of calls answered RESOURCE_EXHAUSTED (past the work budget).
+      metrics: {
+        p50_ms: quantile(samples, 0.5),
+        p99_ms: quantile(samples, 0.99),
+        cpu_us: (user + system) / runs,
+        examined: index.examined,
+        exhausted: exhausted / runs,
+      },
     });
   }
   // A registration between queries: the next search first merges the new card into the rank and name orders.
@@ -142,7 +173,35 @@ async function discoverRows(cards: number, options: BenchOptions): Promise<Row[]
     conditions: { cards, query: 'strict name, right after a card was added', max_results: 1, runs },
     metrics: { p50_ms: quantile(samples, 0.5), p99_ms: quantile(samples, 0.99), examined: index.examined },
   });
+  // 100 registrations between queries: more than the orders take one by one.
+  const batch: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    for (let j = 0; j < 100; j++) {
+      const i = cards + runs + r * 100 + j;
+      index.put({ key: `agent:${i}`, candidate: candidate(i), value: i });
+    }
+    const began = performance.now();
+    index.search(compileScope(DiscoveryScope.fromPartial(strict)), 1);
+    batch.push(performance.now() - began);
+  }
+  batch.sort((a, b) => a - b);
+  rows.push({
+    benchmark: 'registry: Discover',
+    conditions: { cards, query: 'strict name, right after 100 cards were added', max_results: 1, runs },
+    metrics: { p50_ms: quantile(batch, 0.5), p99_ms: quantile(batch, 0.99), examined: index.examined },
+  });
   return rows;
+}
+
+/** One search; 1 when it was refused as past the work budget (RESOURCE_EXHAUSTED), else 0. */
+function searchOnce(index: DiscoveryIndex<number>, scope: Parameters<typeof DiscoveryScope.fromPartial>[0]): number {
+  try {
+    index.search(compileScope(DiscoveryScope.fromPartial(scope)), 1);
+    return 0;
+  } catch (err) {
+    if (isMeshError(err) && err.code === Code.RESOURCE_EXHAUSTED) return 1;
+    throw err;
+  }
 }
 
 /** The JS heap in use plus typed arrays' memory (the index keeps its ranks and flags in those). */

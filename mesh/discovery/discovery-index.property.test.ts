@@ -51,13 +51,26 @@ function scopes(rand: () => number): Parameters<typeof DiscoveryScope.fromPartia
     { names: [`ns${Math.floor(rand() * 6)}/a${Math.floor(rand() * 40)}`] },
     { patterns: [{ pattern: { $case: 'glob' as const, glob: pick(['ns1/*', 'ns*/a1*', '**', 'ns2/a?']) } }] },
     { patterns: [{ pattern: { $case: 'regex' as const, regex: pick(['ns[12]/a1.*', '.*a3', 'ns4/.*']) } }] },
+    // Patterns whose matches need characters (name-chars.ts): some no name holds (q, x), some many do.
+    {
+      patterns: [
+        { pattern: { $case: 'regex' as const, regex: pick(['.*[xq]1', 'ns[0-5]/a[0-9]+', '.*s[23]/a1+', '.*q.*']) } },
+      ],
+    },
+    // Many patterns sharing prefixes (ns1/a, ns2/a), each matching few names or none.
+    {
+      patterns: Array.from({ length: 12 }, (_, k) => ({
+        pattern: { $case: 'regex' as const, regex: `ns[12]/a${k}${pick(['', '[0-9]', 'x', '.*'])}` },
+      })),
+      names: rand() < 0.5 ? ['ns5/a5'] : [],
+    },
   ]);
   const characteristics = {
     text: rand() < 0.5 ? Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pick(WORDS)).join(' ') : '',
     skillIds: rand() < 0.2 ? [`s${Math.floor(rand() * 5)}`] : [],
     tags: rand() < 0.2 ? [pick(WORDS)] : [],
     policies: rand() < 0.3 ? [pick(['gdpr', 'eu-ccd'])] : [],
-    labels: rand() < 0.2 ? { tier: 'gold' } : {},
+    labels: rand() < 0.2 ? { tier: pick(['gold', 'gold', 'bronze']) } : {},
     versionConstraint: rand() < 0.2 ? pick(['^1.0.0', '>=2.0.0-0', '<2.0.0']) : '',
     kinds: rand() < 0.2 ? [1] : [],
   };
@@ -92,7 +105,8 @@ describe('discovery index against scoring every entry', () => {
     for (let round = 0; round < 400; round++) {
       // Change the index between queries too: new entries, replaced ones, removed ones.
       if (round % 20 === 10) {
-        for (const e of cards(rand, 30)) {
+        // Up to 32 new entries take their places one by one; more (up to a sixteenth), by one rebuild of the orders.
+        for (const e of cards(rand, round % 40 === 10 ? 30 : 50)) {
           index.put(e);
           // A card put again unchanged keeps its place among equals; a changed one goes last.
           if (!(live.has(e.key) && sameCard(live.get(e.key)!.candidate, e.candidate))) live.delete(e.key);

@@ -1,4 +1,5 @@
 import { DiscoveryScope } from '../../gen/agentmesh/v1/card.js';
+import { Code } from '../core/index.js';
 import { DiscoveryIndex } from './discovery-index.js';
 import { compileScope, type Candidate } from './scope-match.js';
 
@@ -70,5 +71,44 @@ describe('discovery index', () => {
     small.put({ key: 'agent:lending/twin@3.0.0', candidate: { ...card, purpose: 'Twin, changed' }, value: 'changed' });
     expect(small.search(byName, 2).map((r) => r.value)).toEqual(['tool', 'changed']);
     expect(small.search(scope({ characteristics: { text: 'changed' } }), 2).map((r) => r.value)).toEqual(['changed']);
+  });
+});
+
+describe('discovery index work budget', () => {
+  // 2,000 entries, a budget of 100 checks: a scope the index cannot narrow is refused, one it can
+  // (an index lookup, a version range tested once a run, characters no name holds) is answered.
+  const index = new DiscoveryIndex<string>({ maxExamined: 100 });
+  for (let i = 0; i < 2_000; i++) {
+    const version = `1.${i % 4}.0`;
+    const labels: Record<string, string> = i === 1_500 ? { team: 'ledger' } : {};
+    index.put({
+      key: `agent:ns${i % 20}/a${i}`,
+      candidate: candidate(`ns${i % 20}/a${i}`, { version, labels }),
+      value: `v${i}`,
+    });
+  }
+  const values = (s: Parameters<typeof DiscoveryScope.fromPartial>[0]) => index.search(scope(s), 5).map((r) => r.value);
+  const regex = (text: string) => ({
+    visibility: { patterns: [{ pattern: { $case: 'regex' as const, regex: text } }] },
+  });
+
+  test('a scope past the budget is RESOURCE_EXHAUSTED naming what to narrow', () => {
+    expect(() => values(regex('.*a1999[0-9]'))).toThrow(
+      expect.objectContaining({
+        code: Code.RESOURCE_EXHAUSTED,
+        message: expect.stringMatching(/^scope too broad: .*patterns\[0\] has no literal prefix/),
+      }),
+    );
+    expect(index.examined).toBe(101);
+  });
+
+  test('scopes the index narrows are answered within it', () => {
+    expect(values({ characteristics: { labels: { team: 'ledger' } } })).toEqual(['v1500']);
+    expect(values({ characteristics: { labels: { team: 'nobody' } } })).toEqual([]);
+    expect(values({ characteristics: { versionConstraint: '>=2.0.0' } })).toEqual([]);
+    expect(values({ characteristics: { versionConstraint: '1.2.x', labels: { team: 'ledger' } } })).toEqual([]);
+    expect(values(regex('.*[xyz]q.*'))).toEqual([]);
+    expect(values(regex('ns1[0-9]/a1999'))).toEqual(['v1999']);
+    expect(index.examined).toBeLessThanOrEqual(100);
   });
 });

@@ -8,11 +8,15 @@ import {
   type CompiledScope,
   type Match,
 } from './scope-match.js';
+import type { NameMatcher } from './name-pattern.js';
 import { searchPlain, searchText, type Segment, type Slots } from './index-search.js';
+import { nameChars } from './name-chars.js';
+import { DEFAULT_MAX_EXAMINED, SearchBudget } from './search-budget.js';
+import { possiblePatterns, slotFilter } from './slot-filter.js';
 import { sameCard } from './same-card.js';
 import { RankNumbers } from './rank-numbers.js';
 import { SortedSlots } from './sorted-slots.js';
-import { nameRange, rankedRuns } from './visibility-runs.js';
+import { nameRange, patternPrefixes, rankedRuns, withinRuns } from './visibility-runs.js';
 
 /** One indexed entry: what discovery matches on, plus whatever the owner keeps with it. */
 export interface Indexed<T> {
@@ -56,6 +60,12 @@ export class DiscoveryIndex<T> {
   private readonly byTag: Postings = new Map();
   private readonly byPolicy: Postings = new Map();
   private readonly byTerm: Postings = new Map();
+  /** Slots by label, keyed "key\0value": a label nobody has is answered at once. */
+  private readonly byLabel: Postings = new Map();
+  /** Each slot's name characters (name-chars.ts): patterns a name cannot match are not run on it. */
+  private chars = new Uint32Array(1024);
+  /** How many entries hold each name character (by bit): a pattern needing one nobody holds matches nothing. */
+  private readonly charCounts = new Int32Array(32);
   /** Parsed versions by their text: most cards share a few versions. */
   private versions = new Map<string, semver.SemVer | null>();
   private readonly isLive = (slot: number) => this.alive[slot] === 1;
@@ -80,8 +90,14 @@ export class DiscoveryIndex<T> {
   private ranksStale = false;
   /** Entries whose name has no "/" (a namespace is then not a name prefix). */
   private slashless = 0;
-  /** How many entries the last search examined (what its cost grows with). */
+  /** How many checks the last search made (entries checked against the scope, pattern programs run): what its cost grows with. */
   examined = 0;
+
+  /**
+   * `maxExamined`: the checks one search may make before it is refused with
+   * RESOURCE_EXHAUSTED (search-budget.ts), so that no query's work grows with the index.
+   */
+  constructor(private readonly options: { maxExamined?: number } = {}) {}
 
   get size(): number {
     return this.live;
@@ -109,8 +125,13 @@ export class DiscoveryIndex<T> {
       const grown = new Uint8Array(this.alive.length * 2);
       grown.set(this.alive);
       this.alive = grown;
+      const chars = new Uint32Array(this.alive.length);
+      chars.set(this.chars);
+      this.chars = chars;
     }
     this.alive[slot] = 1;
+    this.chars[slot] = nameChars(c.name);
+    this.countChars(slot, 1);
     this.live++;
     this.slotOf.set(entry.key, slot);
     if (!c.name.includes('/')) this.slashless++;
@@ -118,6 +139,7 @@ export class DiscoveryIndex<T> {
     for (const id of new Set(c.skills.map((k) => k.id))) post(this.bySkill, id, slot);
     for (const t of new Set(c.skills.flatMap((k) => k.tags.map((t) => t.toLowerCase())))) post(this.byTag, t, slot);
     for (const p of new Set(c.policies)) post(this.byPolicy, p, slot);
+    for (const [k, v] of Object.entries(c.labels)) post(this.byLabel, labelKey(k, v), slot);
     for (const [term, weight] of termWeights(c)) post(this.byTerm, term, slot * 8 + weight);
     this.order.add(slot);
     this.byName.add(slot);
@@ -130,11 +152,17 @@ export class DiscoveryIndex<T> {
     this.slotOf.delete(key);
     this.alive[slot] = 0;
     this.live--;
+    this.countChars(slot, -1);
     if (!this.entries[slot]!.candidate.name.includes('/')) this.slashless--;
     this.order.removedOne();
     this.byName.removedOne();
     const removed = this.entries.length - this.live;
     if (removed > 1024 && removed > this.live) this.compact();
+  }
+
+  private countChars(slot: number, by: number): void {
+    const bits = this.chars[slot]!;
+    for (let bit = 0; bit < 32; bit++) if (bits & (1 << bit)) this.charCounts[bit]! += by;
   }
 
   get(key: string): Indexed<T> | undefined {
@@ -150,8 +178,11 @@ export class DiscoveryIndex<T> {
     this.entries = this.entries.filter((_, s) => this.alive[s]);
     this.versionKeys = this.versionKeys.filter((_, s) => this.alive[s]);
     this.alive = new Uint8Array(Math.max(1024, n * 2)).fill(1, 0, n);
+    const chars = new Uint32Array(this.alive.length);
+    for (let s = 0, k = 0; s < to.length; s++) if (to[s]! >= 0) chars[k++] = this.chars[s]!;
+    this.chars = chars;
     for (const [key, slot] of this.slotOf) this.slotOf.set(key, to[slot]!);
-    for (const map of [this.byNamespace, this.bySkill, this.byTag, this.byPolicy, this.byTerm]) {
+    for (const map of [this.byNamespace, this.bySkill, this.byTag, this.byPolicy, this.byLabel, this.byTerm]) {
       const shift = map === this.byTerm ? 8 : 1;
       for (const [k, list] of map) {
         const kept: number[] = [];
@@ -169,10 +200,10 @@ export class DiscoveryIndex<T> {
     this.ranksStale = true;
   }
 
-  /** The index as searches read it, its orders brought up to date. */
-  private view(needNames: boolean): Slots {
+  /** The index as a search of `scope` reads it, its orders brought up to date. */
+  private view(needNames: boolean, scope: CompiledScope, patterns: NameMatcher[], budget: SearchBudget): Slots {
     // A few new entries are numbered where they land; many, or a compaction, renumber all.
-    const inserted = (at: number) => this.ranksStale || this.ranks.inserted(this.order.slots, at, this.alive.length);
+    const inserted = (at: number[]) => this.ranksStale || this.ranks.inserted(this.order.slots, at, this.alive.length);
     if (this.order.flush(inserted) || this.ranksStale) {
       this.ranks.renumber(this.order.slots, this.alive.length);
       this.ranksStale = false;
@@ -184,6 +215,8 @@ export class DiscoveryIndex<T> {
       rank: this.ranks.rank,
       order: this.order.slots,
       candidate: (slot) => this.entries[slot]!.candidate,
+      matches: slotFilter(scope, patterns, budget, (slot) => this.entries[slot]!.candidate, this.chars),
+      budget,
     };
   }
 
@@ -201,13 +234,14 @@ export class DiscoveryIndex<T> {
       const segments = [
         ...s.names.map((name) => nameRange(list, 0, list.length, this.nameOf, name, false)),
         ...s.namespaces.map((ns) => postings(this.byNamespace, ns).segments[0]!),
-        ...s.patterns.flatMap((p) => p.prefixes.map((x) => nameRange(list, 0, list.length, this.nameOf, x, true))),
+        ...patternPrefixes(s).map((x) => nameRange(list, 0, list.length, this.nameOf, x, true)),
       ];
       lookups.push({ segments, visibility: true });
     }
     for (const id of s.skillIds) lookups.push(postings(this.bySkill, id));
     for (const t of s.tags) lookups.push(postings(this.byTag, t));
     for (const p of s.policies) lookups.push(postings(this.byPolicy, p));
+    for (const [k, v] of s.labels) lookups.push(postings(this.byLabel, labelKey(k, v)));
     const size = (l: { segments: Segment[] }) => l.segments.reduce((n, g) => n + g.to - g.from, 0);
     return lookups.length ? lookups.reduce((a, b) => (size(a) <= size(b) ? a : b)) : undefined;
   }
@@ -217,24 +251,45 @@ export class DiscoveryIndex<T> {
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
     if (limit < 1) return [];
-    const view = this.view(scope.names.length > 0 || scope.patterns.length > 0);
+    const budget = new SearchBudget(this.options.maxExamined ?? DEFAULT_MAX_EXAMINED, scope);
+    // A visibility of patterns alone that need characters no name holds admits nothing: answered at once.
+    const patterns = possiblePatterns(scope, this.charCounts);
+    if (scope.patterns.length && !patterns.length && !scope.names.length && !scope.namespaces.length) {
+      this.examined = 0;
+      return [];
+    }
+    const view = this.view(scope.names.length > 0 || scope.patterns.length > 0, scope, patterns, budget);
     const ranked = rankedRuns(scope, view.order, this.ranks.runs, this.nameOf, this.slashless > 0);
     const lookup = this.narrowest(scope);
     const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
     const accept = (slot: number) => admit(this.entries[slot]!);
     // The rank order's runs already hold the visibility's entries in order: no need to examine them all.
     const unordered = lookup && !(lookup.visibility && ranked) ? lookup.segments : undefined;
-    const inOrder = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
-    const { slots, examined } = scope.terms.length
-      ? searchText(view, scope, limit, accept, inOrder, lookup?.segments, terms)
-      : searchPlain(view, scope, limit, accept, inOrder, unordered);
-    this.examined = examined;
+    const walk = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
+    // A version range is tested once a run of equal versions: runs it rejects are not walked.
+    const range = scope.range;
+    const inOrder = range
+      ? withinRuns(walk, this.ranks.runs, (at) => {
+          const v = this.entries[view.order[at]!]!.candidate.parsedVersion;
+          return !!v && range.test(v);
+        })
+      : walk;
+    let slots: number[];
+    try {
+      slots = scope.terms.length
+        ? searchText(view, scope, limit, accept, inOrder, lookup?.segments, terms)
+        : searchPlain(view, limit, accept, inOrder, unordered);
+    } finally {
+      this.examined = budget.examined;
+    }
     return slots.map((slot) => {
       const e = this.entries[slot]!;
       return { ...e, match: matchCandidate(e.candidate, scope)! };
     });
   }
 }
+
+const labelKey = (key: string, value: string) => `${key}\0${value}`;
 
 /** A version without pre-release part as one number ordered as semver orders it (NaN: compare as semver does). */
 function versionKey(v: semver.SemVer | null): number {

@@ -1,4 +1,5 @@
-import { filterCandidate, relevanceOf, termWeights, type Candidate, type CompiledScope } from './scope-match.js';
+import { relevanceOf, termWeights, type Candidate, type CompiledScope } from './scope-match.js';
+import type { SearchBudget } from './search-budget.js';
 import { TopK } from './top-k.js';
 
 // How a Discover search finds the best `limit` matches without scoring every candidate.
@@ -26,6 +27,10 @@ export interface Slots {
   /** Every slot in rank order. */
   order: number[];
   candidate(slot: number): Candidate;
+  /** Whether a slot passes the search's scope (slot-filter.ts): each call is counted in `budget`. */
+  matches(slot: number): boolean;
+  /** The checks this search may still make (past it, RESOURCE_EXHAUSTED). */
+  budget: SearchBudget;
 }
 
 /** A run of an index lookup: `list[from..to)`. */
@@ -33,12 +38,6 @@ export interface Segment {
   list: number[];
   from: number;
   to: number;
-}
-
-/** The answer of a search: the slots, best first, and how many entries it examined. */
-export interface Found {
-  slots: number[];
-  examined: number;
 }
 
 const TURN = 256;
@@ -94,14 +93,12 @@ class Cursor {
  */
 export function searchPlain(
   view: Slots,
-  s: CompiledScope,
   limit: number,
   admit: (slot: number) => boolean,
   ranked: Segment[],
   lookup: Segment[] | undefined,
-): Found {
+): number[] {
   const found: number[] = [];
-  let examined = 0;
   const inOrder = new Cursor(ranked, view, false);
   const cursor = lookup && new Cursor(lookup, view);
   const best = new TopK(limit);
@@ -110,22 +107,19 @@ export function searchPlain(
       // A turn over the lookup's candidates, each examined, the best kept.
       for (let n = 0; n < TURN; n++) {
         const slot = cursor.next();
-        if (slot < 0) return { slots: best.slots, examined: examined + n };
+        if (slot < 0) return best.slots;
         const rank = view.rank[slot]!;
-        if (best.wouldKeep(0, rank) && filterCandidate(view.candidate(slot), s) !== undefined && admit(slot))
-          best.keep(slot, 0, rank);
+        if (best.wouldKeep(0, rank) && view.matches(slot) && admit(slot)) best.keep(slot, 0, rank);
       }
-      examined += TURN;
     }
     // A turn down the rank order: the first matches found are the best.
     for (let n = 0; !cursor || n < TURN; n++) {
       const slot = inOrder.next();
-      if (slot < 0) return { slots: found, examined: examined + n };
-      if (filterCandidate(view.candidate(slot), s) === undefined || !admit(slot)) continue;
+      if (slot < 0) return found;
+      if (!view.matches(slot) || !admit(slot)) continue;
       found.push(slot);
-      if (found.length === limit) return { slots: found, examined: examined + n + 1 };
+      if (found.length === limit) return found;
     }
-    examined += TURN;
   }
 }
 
@@ -138,24 +132,24 @@ export function searchText(
   ranked: Segment[],
   lookup: Segment[] | undefined,
   terms: number[][],
-): Found {
+): number[] {
   const postings = terms.reduce((n, list) => n + list.length, 0);
   const candidates = lookup?.reduce((n, g) => n + g.to - g.from, 0) ?? Infinity;
-  if (!postings || !candidates) return { slots: [], examined: 0 };
+  if (!postings || !candidates) return [];
   const best = new TopK(limit);
   const keep = (slot: number, relevance: number) => {
     const rank = view.rank[slot]!;
-    if (best.wouldKeep(relevance, rank) && filterCandidate(view.candidate(slot), s) !== undefined && admit(slot))
-      best.keep(slot, relevance, rank);
+    if (best.wouldKeep(relevance, rank) && view.matches(slot) && admit(slot)) best.keep(slot, relevance, rank);
   };
   if (lookup && candidates * 64 <= postings) {
     // Few candidates: their own words (tokenising one costs about what 64 postings do).
     const cursor = new Cursor(lookup, view);
     for (let slot = cursor.next(); slot >= 0; slot = cursor.next()) {
+      view.budget.spend();
       const relevance = relevanceOf(termWeights(view.candidate(slot)), s);
       if (relevance) keep(slot, relevance);
     }
-    return { slots: best.slots, examined: candidates };
+    return best.slots;
   }
   if (byteScores.length < view.count) byteScores = new Uint8Array(view.alive.length);
   const scores = byteScores;
@@ -173,9 +167,9 @@ export function searchText(
     if (lookup && candidates * 8 <= view.order.length) {
       const cursor = new Cursor(lookup, view);
       for (let slot = cursor.next(); slot >= 0; slot = cursor.next()) if (scores[slot]) keep(slot, scores[slot]!);
-      return { slots: best.slots, examined: postings + candidates };
+      return best.slots;
     }
-    return byRelevance(view, s, limit, admit, ranked, scores, top, postings);
+    return byRelevance(view, limit, admit, ranked, scores, top);
   } finally {
     if (postings * 4 > view.count) scores.fill(0, 0, view.count);
     else for (const list of terms) for (const p of list) scores[p >>> 3] = 0;
@@ -185,34 +179,31 @@ export function searchText(
 /** Walks the rank order for the highest relevance; lower ones are set aside in rank order should it not fill the limit. */
 function byRelevance(
   view: Slots,
-  s: CompiledScope,
   limit: number,
   admit: (slot: number) => boolean,
   ranked: Segment[],
   scores: Uint8Array,
   top: number,
-  examined: number,
-): Found {
+): number[] {
   const found: number[] = [];
   const lower: number[][] = [];
-  const matches = (slot: number) => filterCandidate(view.candidate(slot), s) !== undefined && admit(slot);
+  const matches = (slot: number) => view.matches(slot) && admit(slot);
   const inOrder = new Cursor(ranked, view, false);
   for (let slot = inOrder.next(); slot >= 0; slot = inOrder.next()) {
-    examined++;
     const r = scores[slot]!;
     if (!r) continue;
     if (r < top) (lower[r] ??= []).push(slot);
     else if (matches(slot)) {
       found.push(slot);
-      if (found.length === limit) return { slots: found, examined };
+      if (found.length === limit) return found;
     }
   }
   for (let r = top - 1; r > 0; r--) {
     for (const slot of lower[r] ?? []) {
       if (!matches(slot)) continue;
       found.push(slot);
-      if (found.length === limit) return { slots: found, examined };
+      if (found.length === limit) return found;
     }
   }
-  return { slots: found, examined };
+  return found;
 }

@@ -20,6 +20,7 @@ export type { NameMatcher } from './name-pattern.js';
 export { compareMatches, compileScope, matchCandidate } from './scope-match.js';
 export type { Candidate, CompiledScope, Match } from './scope-match.js';
 export { DiscoveryIndex } from './discovery-index.js';
+export { DEFAULT_MAX_EXAMINED } from './search-budget.js';
 export type { Indexed, Ranked } from './discovery-index.js';
 export { DiscoveryClient, endpointsOf } from './discovery-client.js';
 export { Registration } from './registration.js';

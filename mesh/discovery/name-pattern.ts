@@ -1,14 +1,15 @@
 import { RE2JS } from 're2js';
 import type { NamePattern } from '../../gen/agentmesh/v1/card.js';
 import { Code, MeshError } from '../core/index.js';
+import { globRequirements, regexRequirements } from './name-chars.js';
 import { regexPrefixes } from './regex-prefixes.js';
 
 /** Caller-supplied patterns are bounded so that compiling and matching stay cheap. */
 export const MAX_PATTERN_LENGTH = 256;
 
-// Compiled regular expressions by their text (RE2 programs are immutable), the oldest out first.
+// Compiled regular expressions by their text (RE2 programs and what is read from the text are immutable), the oldest out first.
 const MAX_COMPILED = 256;
-const compiled = new Map<string, RE2JS>();
+const compiled = new Map<string, NameMatcher>();
 
 /** A compiled name matcher with a description for discovery reasons. */
 export interface NameMatcher {
@@ -16,6 +17,8 @@ export interface NameMatcher {
   describe: string;
   /** Every matching name starts with one of these (none: no constraint). */
   prefixes: string[];
+  /** Every matching name holds a character of each of these sets (name-chars.ts; none: no constraint). */
+  requirements: number[];
 }
 
 /**
@@ -145,32 +148,39 @@ export function compileNamePattern(pattern: NamePattern | undefined, field: stri
   }
   if (p.$case === 'glob') {
     const prefix = globPrefix(text);
-    return { test: globMatcher(text), describe: `name matches glob ${text}`, prefixes: prefix ? [prefix] : [] };
+    return {
+      test: globMatcher(text),
+      describe: `name matches glob ${text}`,
+      prefixes: prefix ? [prefix] : [],
+      requirements: globRequirements(text),
+    };
   }
-  let re = compiled.get(text);
-  if (!re) {
+  let matcher = compiled.get(text);
+  if (!matcher) {
+    let regex: RE2JS;
     try {
-      re = RE2JS.compile(`^(?:${text})$`);
+      regex = RE2JS.compile(`^(?:${text})$`);
     } catch (err) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
         `${field}.regex: invalid regular expression (${(err as Error).message})`,
       );
     }
+    const literals = requiredLiterals(text);
+    matcher = {
+      // Most names lack a piece of text every match must contain: a substring test rejects them before the RE2 program runs.
+      test: literals.length
+        ? (name) => literals.every((l) => name.includes(l)) && regex.matches(name)
+        : (name) => regex.matches(name),
+      describe: `name matches regex ${text}`,
+      prefixes: regexPrefixes(text),
+      requirements: regexRequirements(text),
+    };
     // Agents ask with the same scope again and again: compiling costs more than matching a namespace.
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
-    compiled.set(text, re);
+    compiled.set(text, matcher);
   }
-  const regex = re;
-  const literals = requiredLiterals(text);
-  return {
-    // Most names lack a piece of text every match must contain: a substring test rejects them before the RE2 program runs.
-    test: literals.length
-      ? (name) => literals.every((l) => name.includes(l)) && regex.matches(name)
-      : (name) => regex.matches(name),
-    describe: `name matches regex ${text}`,
-    prefixes: regexPrefixes(text),
-  };
+  return matcher;
 }
 
 /**

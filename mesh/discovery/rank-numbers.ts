@@ -28,36 +28,58 @@ export class RankNumbers {
   }
 
   /**
-   * Numbers the slot just inserted at `order[at]` and moves the runs after it;
-   * false (nothing changed) when its neighbours leave no number: renumber then.
+   * Numbers the slots just inserted at `order[at[0]]`, `order[at[1]]`… (ascending positions) and
+   * moves the runs; false (renumber then) when neighbours leave no number for them.
    */
-  inserted(order: number[], at: number, capacity: number): boolean {
-    if (order.length < 2) return false;
+  inserted(order: number[], at: number[], capacity: number): boolean {
+    if (order.length <= at.length) return false;
     if (this.rank.length < capacity) {
       const grown = new Float64Array(capacity);
       grown.set(this.rank);
       this.rank = grown;
     }
-    const slot = order[at]!;
-    const prev = at > 0 ? this.rank[order[at - 1]!]! : undefined;
-    const next = at + 1 < order.length ? this.rank[order[at + 1]!]! : undefined;
-    const r = prev === undefined ? next! - GAP : next === undefined ? prev + GAP : prev + (next - prev) / 2;
-    if (r === prev || r === next) return false;
-    this.rank[slot] = r;
-    // The runs: a run boundary at `at` stays when the new entry heads the run after it, else moves
-    // on with every later one; an entry whose version neither neighbour has starts a run of its own.
-    const joinsPrev = prev !== undefined && this.sameVersion(order[at - 1]!, slot);
-    const joinsNext = next !== undefined && this.sameVersion(order[at + 1]!, slot);
-    const runs = this.runs;
-    let first = 0;
-    let hi = runs.length;
-    while (first < hi) {
-      const mid = (first + hi) >> 1;
-      if (runs[mid]! < at) first = mid + 1;
-      else hi = mid;
+    // Consecutive new entries share the gap between their old neighbours, evenly.
+    for (let i = 0; i < at.length;) {
+      let j = i;
+      while (j + 1 < at.length && at[j + 1] === at[j]! + 1) j++;
+      const first = at[i]!;
+      const last = at[j]!;
+      const m = j - i + 1;
+      const prev = first > 0 ? this.rank[order[first - 1]!]! : undefined;
+      const next = last + 1 < order.length ? this.rank[order[last + 1]!]! : undefined;
+      let before = prev ?? -Infinity;
+      for (let k = 0; k < m; k++) {
+        const r =
+          prev === undefined
+            ? next! - GAP * (m - k)
+            : next === undefined
+              ? prev + GAP * (k + 1)
+              : prev + ((next - prev) * (k + 1)) / (m + 1);
+        if (!(r > before && (next === undefined || r < next))) return false;
+        this.rank[order[first + k]!] = r;
+        before = r;
+      }
+      i = j + 1;
     }
-    for (let i = first; i < runs.length; i++) if (runs[i]! > at || !joinsNext) runs[i] = runs[i]! + 1;
-    if (!joinsPrev && !joinsNext) runs.splice(first, 0, at);
+    // The runs: a position can start a run only where it did before (moved on by the entries
+    // inserted ahead of it) or beside a new entry; those few are checked again.
+    const candidates: number[] = [];
+    let ahead = 0;
+    for (let r = 1; r + 1 < this.runs.length; r++) {
+      const b = this.runs[r]!;
+      // New entry k lands before the old entry at b when fewer than b old entries precede it.
+      while (ahead < at.length && at[ahead]! - ahead <= b) ahead++;
+      candidates.push(b + ahead);
+    }
+    for (const p of at) candidates.push(p, p + 1);
+    candidates.sort((a, b) => a - b);
+    const runs = [0];
+    for (const c of candidates) {
+      if (c <= runs[runs.length - 1]! || c >= order.length) continue;
+      if (!this.sameVersion(order[c - 1]!, order[c]!)) runs.push(c);
+    }
+    runs.push(order.length);
+    this.runs = runs;
     return true;
   }
 }

@@ -37,7 +37,7 @@ export function regexPrefixes(regex: string): string[] {
 }
 
 /** The characters of a class body such as `0-9` or `abc_`, or undefined for anything else (negation, escapes). */
-function classChars(body: string): string[] | undefined {
+export function classChars(body: string): string[] | undefined {
   const out = new Set<string>();
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;

@@ -144,6 +144,11 @@ function textMatch(c: Candidate, s: CompiledScope): { relevance: number; hits: s
 export function filterCandidate(c: Candidate, s: CompiledScope): number | undefined {
   if (s.kinds.size && !s.kinds.has(c.kind)) return undefined;
   if (!visible(c, s)) return undefined;
+  return characteristicGroups(c, s);
+}
+
+/** filterCandidate without kinds and visibility (which the index checks its own way): the groups, or undefined. */
+export function characteristicGroups(c: Candidate, s: CompiledScope): number | undefined {
   let groups = 0;
   if (s.skillIds.length) {
     for (const id of s.skillIds) if (!c.skills.some((k) => k.id === id)) return undefined;

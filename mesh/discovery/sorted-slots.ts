@@ -1,7 +1,7 @@
 /**
  * Entry slots kept in one order (rank, or name) for an index that is read far
  * more often than it changes: additions wait until the next read, which merges
- * them in (a few by binary insertion, many by one sort and merge), and removed
+ * them in (up to a sixteenth of the order by bisection, more by one sort and merge), and removed
  * slots stay in place, skipped by readers, until they are many.
  */
 export class SortedSlots {
@@ -33,31 +33,40 @@ export class SortedSlots {
   }
 
   /**
-   * Merges pending additions in. `inserted(at)` is told of each one inserted alone (at its
-   * position, the order already holding it) and may answer false: renumber then. True when the
-   * order changed in a way `inserted` was not told of (ranks must then be renumbered).
+   * Merges pending additions in. `inserted(at)` is told where they landed (their positions in the
+   * new order, ascending) and may answer false: renumber then. True when the order changed in a
+   * way `inserted` was not told of, or it answered false (ranks must then be renumbered).
    */
-  flush(inserted: (at: number) => boolean = () => false): boolean {
+  flush(inserted: (at: number[]) => boolean = () => false): boolean {
     const dropRemoved = this.removed > 0 && this.removed * 16 >= this.slots.length;
     if (!this.pending.length && !dropRemoved) return false;
     let base = dropRemoved ? this.slots.filter(this.isLive) : this.slots;
     if (dropRemoved) this.removed = 0;
-    const add = this.pending.filter(this.isLive);
+    const add = this.pending.filter(this.isLive).sort(this.compare);
     this.pending = [];
-    let renumber = dropRemoved;
-    if (add.length <= 32) {
-      for (const s of add) {
-        const at = this.lowerBound(base, s);
-        base.splice(at, 0, s);
-        if (!renumber) renumber = !inserted(at);
+    if (add.length * 16 > base.length) {
+      // Many at once: one merge, and the caller renumbers.
+      this.slots = merge(base, add, this.compare);
+      return true;
+    }
+    // Few: each one's place by bisection (no comparisons with the entries between them), then
+    // the order is rebuilt once (a few by moving the tail, more by copying runs).
+    const at = add.map((slot) => this.lowerBound(base, slot));
+    if (add.length <= 32) for (let i = add.length - 1; i >= 0; i--) base.splice(at[i]!, 0, add[i]!);
+    else {
+      const parts: number[][] = [];
+      let from = 0;
+      for (let i = 0; i < add.length; i++) {
+        parts.push(base.slice(from, at[i]), [add[i]!]);
+        from = at[i]!;
       }
-    } else {
-      add.sort(this.compare);
-      base = merge(base, add, this.compare);
-      renumber = true;
+      parts.push(base.slice(from));
+      base = ([] as number[]).concat(...parts);
     }
     this.slots = base;
-    return renumber;
+    const landed = at.map((p, i) => p + i);
+    if (!landed.length) return dropRemoved;
+    return dropRemoved || !inserted(landed);
   }
 
   /** The first position whose slot does not come before `slot`. */

@@ -23,7 +23,7 @@ export function rankedRuns(
   const parts: [string, boolean][] = [
     ...s.names.map((n): [string, boolean] => [n, false]),
     ...s.namespaces.map((ns): [string, boolean] => [`${ns}/`, true]),
-    ...s.patterns.flatMap((p) => p.prefixes.map((x): [string, boolean] => [x, true])),
+    ...patternPrefixes(s).map((x): [string, boolean] => [x, true]),
   ];
   if ((runs.length - 1) * parts.length > 4_096) return undefined;
   const out: Segment[] = [];
@@ -39,6 +39,11 @@ export function rankedRuns(
     }
   }
   return out;
+}
+
+/** Every pattern's prefixes once (patterns often share them: each costs bisections). */
+export function patternPrefixes(s: CompiledScope): string[] {
+  return [...new Set(s.patterns.flatMap((p) => p.prefixes))];
 }
 
 /** The range of `list[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
@@ -63,4 +68,24 @@ export function nameRange(
   const from = bound((name) => name >= text);
   const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
   return { list, from, to };
+}
+
+/**
+ * The parts of `segments` (of the rank order) inside the runs of equal versions that `keep`
+ * accepts (`runs`: where each run starts, then the order's end): a version range is tested
+ * once a run, not once an entry, and a range few versions satisfy skips the rest unread.
+ */
+export function withinRuns(segments: Segment[], runs: number[], keep: (runStart: number) => boolean): Segment[] {
+  const out: Segment[] = [];
+  let r = 0;
+  for (const g of segments) {
+    while (r + 1 < runs.length && runs[r + 1]! <= g.from) r++;
+    for (let k = r; k + 1 < runs.length && runs[k]! < g.to; k++) {
+      if (!keep(runs[k]!)) continue;
+      const from = Math.max(g.from, runs[k]!);
+      const to = Math.min(g.to, runs[k + 1]!);
+      if (from < to) out.push({ list: g.list, from, to });
+    }
+  }
+  return out;
 }

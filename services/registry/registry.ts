@@ -54,7 +54,7 @@ export const ADMIN_SCOPE = 'registry.admin';
  */
 export class Registry {
   private readonly entries = new Map<string, LiveEntry>();
-  private readonly index = new DiscoveryIndex<string>();
+  private readonly index: DiscoveryIndex<string>;
   private readonly feed = new EventEmitter();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -76,7 +76,9 @@ export class Registry {
     private readonly store: Store,
     private readonly log: Logger,
     readonly leases: LeasePolicy = { defaultTtlMs: 30_000, minTtlMs: 2_000, maxTtlMs: 300_000 },
+    discovery: { maxExamined?: number } = {},
   ) {
+    this.index = new DiscoveryIndex<string>(discovery);
     this.records = new RegistryRecords(store.context);
     this.writes = new GroupCommit<RegistryWrite>({
       transaction: (body) => this.records.write(body),

@@ -48,7 +48,7 @@ export interface RegistryUnderTest {
 export async function startRegistry(
   fx: SecureFixture,
   dataDir = mkdtempSync(join(tmpdir(), 'registry-')),
-  options: { port?: number; minTtlMs?: number } = {},
+  options: { port?: number; minTtlMs?: number; maxExamined?: number } = {},
 ): Promise<RegistryUnderTest> {
   const log = captureLogger('agentmesh/registry').log;
   const store = await openStore({
@@ -56,11 +56,16 @@ export async function startRegistry(
     config: loadStateConfig({ AGENTMESH_DATA_DIR: dataDir }),
     log,
   });
-  const registry = new Registry(store, log, {
-    defaultTtlMs: 30_000,
-    minTtlMs: options.minTtlMs ?? 500,
-    maxTtlMs: 300_000,
-  });
+  const registry = new Registry(
+    store,
+    log,
+    {
+      defaultTtlMs: 30_000,
+      minTtlMs: options.minTtlMs ?? 500,
+      maxTtlMs: 300_000,
+    },
+    { maxExamined: options.maxExamined },
+  );
   await registry.start(100);
   const transport = await fx.transportFor('agentmesh', 'registry');
   const verifier = new TokenVerifier({

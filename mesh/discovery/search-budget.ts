@@ -1,0 +1,41 @@
+import { Code, MeshError } from '../core/index.js';
+import type { CompiledScope } from './scope-match.js';
+
+/**
+ * How many checks one Discover search may make before it is refused with RESOURCE_EXHAUSTED:
+ * an entry checked against the scope is one, a name pattern's program run on a name one more.
+ * Ordinary queries check a few thousand at most at 1,000,000 cards (docs/benchmarks.md);
+ * a check costs 0.2–0.6 µs of CPU on the bench machine (a pattern program more), so the budget bounds
+ * a search to about 4–12 ms of CPU.
+ */
+export const DEFAULT_MAX_EXAMINED = 20_000;
+
+/** The checks of one search, refused past the limit (nothing is changed by a refused search). */
+export class SearchBudget {
+  examined = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly scope: CompiledScope,
+  ) {}
+
+  /** Counts `n` checks; RESOURCE_EXHAUSTED, saying what to narrow, once past the limit. */
+  spend(n = 1): void {
+    this.examined += n;
+    if (this.examined > this.limit) {
+      throw new MeshError(
+        Code.RESOURCE_EXHAUSTED,
+        `scope too broad: the search passed its budget of ${this.limit} entries checked without finishing; ${narrowingHint(this.scope)}`,
+      );
+    }
+  }
+}
+
+/** What a caller can add or change so that the index, not a scan, finds the matches. */
+export function narrowingHint(s: CompiledScope): string {
+  const unprefixed = s.patterns.findIndex((p) => !p.prefixes.length);
+  if (unprefixed >= 0) {
+    return `scope.visibility.patterns[${unprefixed}] has no literal prefix to look names up by (start it with the namespace, e.g. "payments/"), or add namespaces, names, skill ids, tags, policies or labels`;
+  }
+  return 'narrow it with namespaces, names, a pattern with a longer literal prefix, skill ids, tags, policies or labels';
+}
