@@ -40,7 +40,7 @@ type Body = Omit<AuditRecord, 'hash'>;
 /** The canonical JSON of a record without its hash: keys sorted at every depth. What the hash covers. */
 const canonical = (body: Body): string => JSON.stringify(body, Object.keys(body).sort());
 
-// One-shot: a Hash object per record costs more than the hashing (createHash took 2.4× as long).
+// One-shot: a Hash object per record costs more than the hashing (createHash + update + digest took twice the CPU: 1.2–1.4 µs against 0.65).
 const sha256 = (prev: string, text: string): string => digest('sha256', `${prev}\n${text}`, 'hex');
 
 // Every key a record can have, sorted: a body built in this order, of strings, numbers and arrays of
@@ -62,7 +62,6 @@ const KEYS = [
   'trace_id',
 ] as const;
 const KNOWN = new Set<string>(KEYS);
-const PREFIX = KEYS.map((k) => `"${k}":`);
 const flat = (v: unknown) =>
   v === undefined ||
   typeof v === 'string' ||
@@ -71,18 +70,14 @@ const flat = (v: unknown) =>
 
 /**
  * The canonical JSON of a body built the fast way, when it has only the known keys and flat values
- * (then it is also the whole record); undefined otherwise. Written key by key in sorted order: what
- * JSON.stringify gives for the sorted object, without building it.
+ * (then it is also the whole record); undefined otherwise.
  */
 function flatCanonical(body: Body): string | undefined {
   const fields = body as unknown as Record<string, unknown>;
   for (const k in fields) if (!KNOWN.has(k) || !flat(fields[k])) return undefined;
-  let out = '';
-  for (let i = 0; i < KEYS.length; i++) {
-    const v = fields[KEYS[i]!];
-    if (v !== undefined) out += (out ? ',' : '{') + PREFIX[i]! + JSON.stringify(v);
-  }
-  return out ? `${out}}` : '{}';
+  const sorted: Record<string, unknown> = {};
+  for (const k of KEYS) if (fields[k] !== undefined) sorted[k] = fields[k];
+  return JSON.stringify(sorted);
 }
 
 /**
