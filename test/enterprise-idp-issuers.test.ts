@@ -101,6 +101,8 @@ test("the trusted Entra issuer's person token: its own audience scheme and mappi
   const principal = await service.getTask(String(answer.access_token));
   expect(principal).toMatchObject({ subject: 'ada', clientId: 'test/caller', roles: ['approver'] });
   expect(principal.scopes).toContain('task.read');
+  // Presented again, the token is the one its issuer's verifier and the interceptor remember: the same principal.
+  expect(await service.getTask(String(answer.access_token))).toEqual(principal);
 });
 
 test("each issuer's audiences are its own: an Entra token for the primary's audience is refused, the trust file entry named", async () => {

@@ -68,6 +68,21 @@ export interface OwnedCallContext extends CallContext {
   dispose(): void;
 }
 
+const LOG_PARTS = Symbol('agentmesh.callLogParts');
+
+/**
+ * What a call's `log` is made of, without making it: the logger and the bindings the call adds
+ * (its child logger is made on first use, and a call that only writes its access line needs
+ * none); just the logger once it is made or was replaced. For a context the kernel did not
+ * make, its `log`.
+ */
+export function callLogParts(ctx: CallContext): { log: Logger; bindings?: Record<string, unknown> } {
+  const parts = (ctx as Partial<Record<typeof LOG_PARTS, () => { log: Logger; bindings?: Record<string, unknown> }>>)[
+    LOG_PARTS
+  ];
+  return parts ? parts.call(ctx) : { log: ctx.log };
+}
+
 /** Builds the context for an incoming call and wires cancellation and deadline into its signal. */
 export function createCallContext(
   call: ServerSurfaceCall & { request?: unknown },
@@ -78,7 +93,9 @@ export function createCallContext(
 }
 
 // A class rather than an object literal with accessors: V8 builds such a literal slowly, property by
-// property, for every call (measured: ~10 µs a call, half of what creating a context cost).
+// property, for every call (measured: ~10 µs a call, half of what creating a context cost). Its
+// listeners are assigned in the constructor, not declared as arrow-function fields: under tsx
+// (esbuild keepNames) every named arrow is wrapped in a defineProperty call, per call.
 class IncomingCall implements OwnedCallContext {
   readonly service: string;
   readonly method: string;
@@ -97,6 +114,7 @@ class IncomingCall implements OwnedCallContext {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly bindings: Record<string, unknown>;
   private callLog: Logger | undefined;
+  private readonly onCancelled: () => void;
 
   constructor(
     readonly call: ServerSurfaceCall & { request?: unknown },
@@ -118,8 +136,9 @@ class IncomingCall implements OwnedCallContext {
     if (this.deadline) {
       const left = this.deadline.getTime() - Date.now();
       if (left <= 0) this.expire();
-      else this.timer = setTimeout(this.expire, left);
+      else this.timer = setTimeout(() => this.expire(), left);
     }
+    this.onCancelled = () => this.cancelled();
     call.on('cancelled', this.onCancelled);
   }
 
@@ -139,32 +158,38 @@ class IncomingCall implements OwnedCallContext {
     this.callLog = replacement;
   }
 
+  [LOG_PARTS](): { log: Logger; bindings?: Record<string, unknown> } {
+    return this.callLog ? { log: this.callLog } : { log: this.baseLog, bindings: this.bindings };
+  }
+
   bindLog(more: Record<string, unknown>): void {
     Object.assign(this.bindings, more);
     this.callLog = undefined;
   }
 
-  abort = (reason: MeshError): void => {
+  abort(reason: MeshError): void {
     if (!this.controller.signal.aborted) this.controller.abort(reason);
-  };
+  }
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.call.removeListener('cancelled', this.onCancelled);
   }
 
-  private readonly expire = (): void => this.abort(new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded'));
+  private expire(): void {
+    this.abort(new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded'));
+  }
 
   // grpc-js emits 'cancelled' both for client cancellation and for its own deadline timer; a client
   // whose own deadline fires also cancels, often a moment before ours. Near the deadline, it is one.
-  private readonly onCancelled = (): void => {
+  private cancelled(): void {
     const expired = this.deadline !== undefined && this.deadline.getTime() - Date.now() <= DEADLINE_SLACK_MS;
     this.abort(
       expired
         ? new MeshError(Code.DEADLINE_EXCEEDED, 'deadline exceeded')
         : new MeshError(Code.CANCELLED, 'call cancelled by the client'),
     );
-  };
+  }
 }
 
 /** The task id a request names (AgentService's task_id, ToolService's context.task_id), if any. */

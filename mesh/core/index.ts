@@ -4,7 +4,7 @@
 export { Code } from './code.js';
 export { codeName, isGrpcStatusError, isMeshError, MeshError } from './errors.js';
 export type { GrpcStatusError, StatusCode } from './errors.js';
-export { createCallContext } from './context.js';
+export { callLogParts, createCallContext } from './context.js';
 export type { CallContext, MethodKind, OwnedCallContext, ServerSurfaceCall } from './context.js';
 export { composeInterceptors } from './interceptor.js';
 export type { Interceptor } from './interceptor.js';

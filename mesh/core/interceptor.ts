@@ -14,16 +14,22 @@ export type Interceptor = (ctx: CallContext, next: () => Promise<void>) => Promi
  * runs first before the handler and last after it.
  */
 export function composeInterceptors(interceptors: readonly Interceptor[]): Interceptor {
-  return (ctx, handler) => {
-    const dispatch = (i: number): Promise<void> => {
-      if (i === interceptors.length) return handler();
-      let called = false;
-      return interceptors[i]!(ctx, () => {
-        if (called) return Promise.reject(new Error(`interceptor ${i} called next() twice`));
-        called = true;
-        return dispatch(i + 1);
-      });
-    };
-    return dispatch(0);
-  };
+  return (ctx, handler) => dispatch(interceptors, 0, ctx, handler);
+}
+
+// A module-level function rather than a closure made per call: under tsx (esbuild keepNames) a
+// named closure costs a defineProperty at every call.
+function dispatch(
+  interceptors: readonly Interceptor[],
+  i: number,
+  ctx: CallContext,
+  handler: () => Promise<void>,
+): Promise<void> {
+  if (i === interceptors.length) return handler();
+  let called = false;
+  return interceptors[i]!(ctx, () => {
+    if (called) return Promise.reject(new Error(`interceptor ${i} called next() twice`));
+    called = true;
+    return dispatch(interceptors, i + 1, ctx, handler);
+  });
 }

@@ -261,6 +261,11 @@ export class TokenVerifier implements TokenCheck {
     return payload;
   }
 
+  /** Whether this verifier has verified the token before (and still remembers it, expired or not). */
+  remembers(token: string): boolean {
+    return this.verified.has(token);
+  }
+
   private remember(token: string, payload: JWTPayload): void {
     const size = this.options.cacheSize ?? 10_000;
     if (size <= 0 || typeof payload.exp !== 'number') return;
@@ -352,6 +357,9 @@ export class TrustedIssuers implements TokenCheck {
   }
 
   async verify(token: string): Promise<JWTPayload> {
+    // A token seen before goes to the verifier that remembers it (which still checks its expiry):
+    // no decoding of its payload at every call to find the issuer.
+    for (const known of this.byIssuer.values()) if (known.remembers(token)) return this.verifiedBy(known, token);
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
@@ -367,6 +375,10 @@ export class TrustedIssuers implements TokenCheck {
         `AGENTMESH_OAUTH_ISSUER and AGENTMESH_OAUTH_TRUST_FILE trust ${trusted}; the token is from ${list(iss)}`,
       );
     }
+    return this.verifiedBy(verifier, token);
+  }
+
+  private async verifiedBy(verifier: TokenVerifier, token: string): Promise<JWTPayload> {
     const claims = await verifier.verify(token);
     this.ofClaims.set(claims, verifier);
     return claims;

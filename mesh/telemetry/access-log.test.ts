@@ -51,6 +51,26 @@ describe('the access log line', () => {
     expect(lines[0]).not.toContain('7946');
   });
 
+  test.each<[string, Record<string, unknown>]>([
+    ['plain bindings', { rpc: '/agentmesh.v1.AgentService/GetTask', subject: 'a "b"\n', peer: 'spiffe://x' }],
+    ['numbers, booleans and undefined', { rpc: '/x.Y/Z', attempt: 2, retried: false, skipped: undefined }],
+    ['a nested binding', { rpc: '/x.Y/Z', caller: { id: 'a', token: 'eyJhbGciOiJFUzI1NiJ9.e30.sig' } }],
+    ['a binding the logger redacts by name', { rpc: '/x.Y/Z', token: 'secret-value' }],
+  ])('with the call bindings given, is the line of the call logger without making it: %s', (_name, bindings) => {
+    const { log, lines } = capture();
+    let children = 0;
+    const child = log.child.bind(log);
+    log.child = ((...args: Parameters<typeof child>) => (children++, child(...args))) as typeof child;
+    const fields = { code: 'OK', ms: 1.5, subject: 'test/caller', task_id: undefined };
+    accessLogLine(log, fields, undefined, bindings);
+    const plain = Object.values(bindings).every((v) => typeof v !== 'object') && !('token' in bindings);
+    expect(children).toBe(plain ? 0 : 1);
+    child(bindings).info(fields, 'call finished');
+    expect(lines).toHaveLength(2);
+    expect(sameTime(lines[0]!)).toBe(sameTime(lines[1]!));
+    expect(lines[0]).not.toContain('secret-value');
+  });
+
   test('is not written below the logger level', () => {
     const { log, lines } = capture('silent');
     accessLogLine(log.child({ rpc: '/x.Y/Z' }), { code: 'OK', ms: 1, subject: 's', task_id: undefined }, undefined);
@@ -62,5 +82,7 @@ describe('the access log line', () => {
     const other = pino({ base: null, timestamp: false }, { write: (l: string) => void lines.push(l) });
     accessLogLine(other, { code: 'OK', ms: 1, subject: 's', task_id: undefined }, undefined);
     expect(JSON.parse(lines[0]!)).toEqual({ level: 30, code: 'OK', ms: 1, subject: 's', msg: 'call finished' });
+    accessLogLine(other, { code: 'OK', ms: 1, subject: 's', task_id: undefined }, undefined, { rpc: '/x.Y/Z' });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ rpc: '/x.Y/Z', code: 'OK', msg: 'call finished' });
   });
 });

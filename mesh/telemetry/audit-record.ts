@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { redactDeep } from './pii.js';
 
@@ -40,8 +40,8 @@ type Body = Omit<AuditRecord, 'hash'>;
 /** The canonical JSON of a record without its hash: keys sorted at every depth. What the hash covers. */
 const canonical = (body: Body): string => JSON.stringify(body, Object.keys(body).sort());
 
-const sha256 = (prev: string, text: string): string =>
-  createHash('sha256').update(prev).update('\n').update(text).digest('hex');
+// One-shot: a Hash object per record costs more than the hashing (createHash + update + digest took twice the CPU: 1.2–1.4 µs against 0.65).
+const sha256 = (prev: string, text: string): string => digest('sha256', `${prev}\n${text}`, 'hex');
 
 // Every key a record can have, sorted: a body built in this order, of strings, numbers and arrays of
 // strings, serialises to its canonical JSON without the (twice slower) key-list form of stringify.

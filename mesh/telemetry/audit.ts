@@ -1,5 +1,6 @@
 import {
   closeSync,
+  constants,
   existsSync,
   fdatasync,
   fstatSync,
@@ -19,13 +20,17 @@ export type { AuditEvent, AuditRecord, AuditVerification } from './audit-record.
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
+// Where the platform has it (Linux, macOS), the file is opened with O_DSYNC: a write returns once
+// its data is on disk, so a group commit is one call to the thread pool, not a write and then an
+// fdatasync (each a thread-pool round trip and a callback on the event loop).
+const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = constants;
 
 /** Options of an AuditLog. */
 export interface AuditLogOptions {
   /**
    * Longest wait, in milliseconds, before a record given to `record()` (not
    * awaited) is written and flushed (default 0: at once, like `append()`).
-   * Records share that flush, so many cost one write and one fdatasync.
+   * Records share that flush, so many cost one durable write.
    */
   windowMs?: number;
   /** Told when the write of records nobody awaited failed: they are not in the trail (the log is the place to say so). */
@@ -36,7 +41,7 @@ type Pending = { event: AuditEvent; done?: (err?: Error, record?: AuditRecord) =
 
 /**
  * An append-only, hash-chained audit trail in a JSON-lines file. append()
- * resolves only once its record is written and flushed to disk (fdatasync),
+ * resolves only once its record is written and flushed to disk (O_DSYNC, or fdatasync),
  * so an acknowledged record is never lost in a buffer. Records that arrive
  * while a flush is in progress share the next one (group commit), and the
  * disk wait happens off the event loop. Personal data is redacted.
@@ -103,7 +108,7 @@ export class AuditLog {
       }
     }
     this.repairedBytes = torn;
-    this.fd = openSync(file, 'a', 0o600);
+    this.fd = O_DSYNC ? openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_DSYNC, 0o600) : openSync(file, 'a', 0o600);
     if (torn) {
       // Written before anything else, synchronously: if it cannot be written, the service does not start.
       writeSync(
@@ -132,7 +137,10 @@ export class AuditLog {
   append(event: AuditEvent): Promise<AuditRecord> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.pending.push({ event, done: (err, record) => (err ? reject(err) : resolve(record!)) });
+      const pending: Pending = { event };
+      // Assigned, not written in the literal: under tsx (esbuild keepNames) a named arrow costs a defineProperty per call.
+      pending.done = (err, record) => (err ? reject(err) : resolve(record!));
+      this.pending.push(pending);
       this.flushWithin(0);
     });
   }
@@ -173,7 +181,7 @@ export class AuditLog {
       try {
         for (let offset = 0; offset < data.length;)
           offset += (await writeAsync(this.fd, data, offset, data.length - offset)).bytesWritten;
-        await fdatasyncAsync(this.fd);
+        if (!O_DSYNC) await fdatasyncAsync(this.fd);
         this.durable += data.length;
         batch.forEach((b, i) => b.done?.(undefined, records[i]!.record));
       } catch (err) {

@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import type { Interceptor } from '../core/index.js';
-import { Code, codeName, MeshError } from '../core/index.js';
+import { callLogParts, Code, codeName, MeshError } from '../core/index.js';
 import { accessLogLine } from './access-log.js';
 import type { AuditEvent, AuditLog } from './audit.js';
 import type { MeshMetrics } from './metrics.js';
@@ -75,10 +75,12 @@ export function observabilityInterceptor(options: {
       const span = trace.getActiveSpan()?.spanContext();
       const name = codeName(code);
       // The facts are read once for both records; the redaction they need is done once too (pii.ts remembers).
+      const { log, bindings } = callLogParts(ctx);
       accessLogLine(
-        ctx.log,
+        log,
         { code: name, ms: Math.round(seconds * 1000 * 100) / 100, subject: principal?.subject, task_id: ctx.taskId },
         span && { trace_id: span.traceId, span_id: span.spanId },
+        bindings,
       );
       if (audit) {
         const method = ctx.path.slice(1);

@@ -47,16 +47,28 @@ const getter: TextMapGetter<Metadata> = {
 
 const setter: TextMapSetter<Metadata> = { set: (carrier, key, value) => carrier.set(key, value) };
 
-function rpcAttributes(path: string) {
-  const slash = path.lastIndexOf('/');
-  return {
-    'rpc.system': 'grpc',
-    'rpc.service': path.slice(path.startsWith('/') ? 1 : 0, slash),
-    'rpc.method': path.slice(slash + 1),
-  };
-}
+type RpcNaming = { name: string; attributes: Record<string, string> };
+const naming = new Map<string, RpcNaming>();
 
-const spanName = (path: string) => `grpc.${path.startsWith('/') ? path.slice(1) : path}`;
+/** A method's span name and attributes, made once per path (the SDK copies the attributes into each span). */
+function rpcNaming(path: string): RpcNaming {
+  let known = naming.get(path);
+  if (!known) {
+    const slash = path.lastIndexOf('/');
+    const qualified = path.startsWith('/') ? path.slice(1) : path;
+    known = {
+      name: `grpc.${qualified}`,
+      attributes: {
+        'rpc.system': 'grpc',
+        'rpc.service': path.slice(path.startsWith('/') ? 1 : 0, slash),
+        'rpc.method': path.slice(slash + 1),
+      },
+    };
+    // Paths come from the services this process serves and calls: few, but bounded all the same.
+    if (naming.size < 1_000) naming.set(path, known);
+  }
+  return known;
+}
 
 /** Records how a call ended on its span, as the instrumentation did, and ends it. */
 export function endGrpcSpan(span: Span, code: number, error?: { name: string; message: string }): void {
@@ -74,7 +86,8 @@ export function endGrpcSpan(span: Span, code: number, error?: { name: string; me
 export function startServerSpan(path: string, metadata: Metadata): { span: Span; context: Context } | undefined {
   if (!tracer) return undefined;
   const parent = propagation.extract(ROOT_CONTEXT, metadata, getter);
-  const span = tracer.startSpan(spanName(path), { kind: SpanKind.SERVER, attributes: rpcAttributes(path) }, parent);
+  const { name, attributes } = rpcNaming(path);
+  const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 
@@ -86,7 +99,8 @@ export function startServerSpan(path: string, metadata: Metadata): { span: Span;
 export function startClientSpan(path: string, metadata: Metadata, target?: string): Span | undefined {
   if (!tracer) return undefined;
   const active = context.active();
-  const span = tracer.startSpan(spanName(path), { kind: SpanKind.CLIENT, attributes: rpcAttributes(path) }, active);
+  const { name, attributes } = rpcNaming(path);
+  const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, active);
   const server = target && /(?:[A-Za-z0-9+.-]+:(?:\/\/)?)?([A-Za-z0-9+.-]+):([0-9]+)$/.exec(target);
   if (server) span.setAttributes({ 'server.address': server[1], 'server.port': Number(server[2]) });
   propagation.inject(trace.setSpan(active, span), metadata, setter);
