@@ -2,7 +2,16 @@
 // benchmark modules that measure the demo's tasks end to end (scale-out, task): started in a private
 // folder and port block, over the embedded SQLite stores or a private PostgreSQL database.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -137,4 +146,32 @@ export function cpuByService(mesh: DemoMesh): Record<string, number> {
     used[file.replace(/\.log$/, '')] = (Number(fields[11]) + Number(fields[12])) * 10;
   }
   return used;
+}
+
+/** The launcher environment that makes every service of the mesh write a CPU profile into `dir` when it exits. */
+export function profiledEnv(dir: string): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  return { AGENTMESH_SERVICE_NODE_ARGS: `--cpu-prof --cpu-prof-dir=${dir}` };
+}
+
+/**
+ * Call before mesh.stop() (the logs that name each service's pids go with the mesh's folder); the
+ * function it returns, called once the mesh has stopped (the profiles are written on exit), names
+ * each profile in `dir` `<service>.<pid>.cpuprofile` and writes `window` (the measured part, on the
+ * profiles' clock) to window.json.
+ */
+export function keepProfiles(mesh: DemoMesh, dir: string): (window?: { startUs: number; endUs: number }) => void {
+  const logs = join(mesh.local.home, 'logs');
+  const serviceOf = new Map<number, string>();
+  for (const file of readdirSync(logs).filter((f) => f.endsWith('.log')))
+    for (const pid of pidsOf(join(logs, file))) serviceOf.set(pid, file.replace(/\.log$/, ''));
+  return (window) => {
+    for (const file of readdirSync(dir)) {
+      // Node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
+      const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
+      const service = serviceOf.get(pid);
+      if (service) renameSync(join(dir, file), join(dir, `${service}.${pid}.cpuprofile`));
+    }
+    if (window) writeFileSync(join(dir, 'window.json'), `${JSON.stringify(window)}\n`);
+  };
 }

@@ -5,11 +5,15 @@
 // at 32 in flight for a fixed number of tasks, each checked to have COMPLETED (failed) and to be
 // in a final state afterwards (lost); and where one task's time goes, from the spans the services
 // write (bench/task-stages.ts), as the median over the 1-in-flight tasks.
+// AGENTMESH_BENCH_CPU_PROF_DIR=<dir>: every service also writes a CPU profile there
+// (<dir>/<store>/<service>.<pid>.cpuprofile) and window.json marks the 32-in-flight burst in them;
+// `npx tsx bench/cpu-profile-summary.ts <dir>/<store>` sums self time per function and file.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { TERMINAL_STATES } from '../mesh/index.js';
-import { cpuByService, startDemoMesh, type DemoMesh } from './demo-mesh.js';
+import { profiledEnv, keepProfiles, cpuByService, startDemoMesh, type DemoMesh } from './demo-mesh.js';
 import { quantile, round, type BenchModule, type Row } from './harness.js';
 import { readSpans, stagesOf, type Stages } from './task-stages.js';
 
@@ -34,7 +38,11 @@ async function burst(
   mesh: DemoMesh,
   tasks: number,
   inFlight: number,
-): Promise<{ metrics: Record<string, number>; cpu: Record<string, number> }> {
+): Promise<{
+  metrics: Record<string, number>;
+  cpu: Record<string, number>;
+  window: { startUs: number; endUs: number };
+}> {
   const client = mesh.client();
   const requests = Array.from({ length: tasks }, () => randomUUID());
   const cpuBefore = cpuByService(mesh);
@@ -42,6 +50,8 @@ async function burst(
   let next = 0;
   let failed = 0;
   let why: string | undefined;
+  // On the clock the services' CPU profiles use (CLOCK_MONOTONIC, µs), to cut the burst out of them.
+  const window = { startUs: Number(process.hrtime.bigint() / 1000n), endUs: 0 };
   const start = performance.now();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -59,6 +69,7 @@ async function burst(
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  window.endUs = Number(process.hrtime.bigint() / 1000n);
   const cpuAfter = cpuByService(mesh);
   const cpu = Object.entries(cpuAfter).map(
     ([service, ms]) => [service, (ms - (cpuBefore[service] ?? 0)) / tasks] as const,
@@ -72,6 +83,7 @@ async function burst(
   }
   latencies.sort((a, b) => a - b);
   return {
+    window,
     cpu: Object.fromEntries(cpu),
     metrics: {
       tasks,
@@ -104,7 +116,15 @@ async function stages(mesh: DemoMesh, ids: string[]): Promise<Stages> {
 }
 
 async function measure(store: 'sqlite' | 'postgres', quick: boolean, breakdown: boolean): Promise<Row[]> {
-  const mesh = await startDemoMesh({ postgres: store === 'postgres', progress });
+  const profileDir = process.env.AGENTMESH_BENCH_CPU_PROF_DIR
+    ? join(process.env.AGENTMESH_BENCH_CPU_PROF_DIR, store)
+    : undefined;
+  const mesh = await startDemoMesh({
+    postgres: store === 'postgres',
+    progress,
+    env: profileDir ? profiledEnv(profileDir) : undefined,
+  });
+  let window: { startUs: number; endUs: number } | undefined;
   try {
     progress(`${store}: warm-up`);
     await oneInFlight(mesh, quick ? 5 : 10);
@@ -120,6 +140,7 @@ async function measure(store: 'sqlite' | 'postgres', quick: boolean, breakdown: 
     ];
     progress(`${store}: 200 tasks, 32 in flight`);
     const loaded = await burst(mesh, 200, 32);
+    window = loaded.window;
     rows.push({ benchmark: 'task end to end', conditions: { store, inFlight: 32 }, metrics: loaded.metrics });
     // Which process burns the CPU a task costs (the whole mesh shares the machine's cores).
     for (const [service, ms] of Object.entries(loaded.cpu))
@@ -139,7 +160,9 @@ async function measure(store: 'sqlite' | 'postgres', quick: boolean, breakdown: 
     }
     return rows;
   } finally {
+    const keep = profileDir ? keepProfiles(mesh, profileDir) : undefined;
     await mesh.stop();
+    keep?.(window);
   }
 }
 

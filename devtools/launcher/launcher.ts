@@ -41,6 +41,8 @@ export interface LaunchOptions {
   people?: PeopleIssuer;
   /** Extra environment for every service (e.g. OPENAI_* for the agents). */
   env?: Record<string, string>;
+  /** Node flags for every service process (AGENTMESH_SERVICE_NODE_ARGS, checked by parseServiceNodeArgs). */
+  nodeArgs?: string[];
   onEvent?: (e: SupervisorEvent) => void;
   /** Aborting it while the mesh starts stops what was started, and launchMesh rejects with the reason. */
   signal?: AbortSignal;
@@ -210,6 +212,7 @@ export async function launchMesh(options: LaunchOptions): Promise<RunningMesh> {
                   ...env,
                   ...(s.kind === 'console' && consolePeople ? { AGENTMESH_CONSOLE_PEOPLE_FILE: consolePeople } : {}),
                 }),
+                nodeArgs: options.nodeArgs,
                 logFile: join(plan.home, 'logs', `${instanceFile(s, i)}.log`),
                 ready: readiness(s, i, caPem),
               },

@@ -1,11 +1,13 @@
 // `npm start`: brings the whole local mesh up on this machine and keeps it up
 // until Ctrl-C / SIGTERM. AGENTMESH_BASE_PORT picks the port block,
-// AGENTMESH_HOME the state folder (default .agentmesh/); OPENAI_* reach the agents.
+// AGENTMESH_HOME the state folder (default .agentmesh/); OPENAI_* reach the agents;
+// AGENTMESH_SERVICE_NODE_ARGS adds Node flags to every service process (e.g. --cpu-prof).
 // `npm start -- --database postgresql://... --replicas lending/loan-orchestrator=2` runs replicas.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchMesh, type PeopleIssuer, type RunningMesh } from './launcher.js';
 import { peopleIssuerFromEnv } from './people-issuer.js';
+import { parseServiceNodeArgs } from './service-node-args.js';
 import type { SupervisorEvent } from './supervisor.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,8 +68,10 @@ if (basePort !== undefined && !Number.isInteger(basePort)) {
   process.exit(2);
 }
 let people: PeopleIssuer | undefined;
+let nodeArgs: string[] = [];
 try {
   people = peopleIssuerFromEnv(process.env);
+  nodeArgs = parseServiceNodeArgs(process.env.AGENTMESH_SERVICE_NODE_ARGS);
 } catch (err) {
   process.stderr.write(`agentmesh: ${(err as Error).message}\n`);
   process.exit(2);
@@ -128,6 +132,7 @@ try {
     database: flags.database,
     people,
     env: passThrough,
+    nodeArgs,
     onEvent,
     signal: starting.signal,
   });

@@ -7,6 +7,8 @@ export interface ProcessSpec {
   /** The TypeScript entry point, relative to the root. */
   entry: string;
   env: Record<string, string>;
+  /** Node flags before the entry point (AGENTMESH_SERVICE_NODE_ARGS, e.g. --cpu-prof). */
+  nodeArgs?: string[];
   /** Where stdout and stderr go (appended). */
   logFile: string;
   /** Resolves true once the process serves (health SERVING, startup work done). */
@@ -64,7 +66,8 @@ export class Supervisor {
     // which stops the services in order (they would otherwise get it too, then its SIGTERM as a
     // second signal, and exit without draining). The IPC channel tells a service when the
     // launcher is gone, even after a SIGKILL, so none is left behind (see runService).
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', './mesh/telemetry/preload.ts', spec.entry], {
+    const args = [...(spec.nodeArgs ?? []), '--import', 'tsx', '--import', './mesh/telemetry/preload.ts', spec.entry];
+    const child = spawn(process.execPath, args, {
       cwd: this.root,
       env: { ...process.env, NODE_OPTIONS: '', ...spec.env },
       stdio: ['ignore', out, out, 'ipc'],

@@ -913,7 +913,7 @@ export class AgentRuntime {
    * Returns how many tasks the first scan took.
    */
   async resume(): Promise<number> {
-    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id) => this.noticed(id));
+    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id, ours) => this.noticed(id, ours));
     this.deadlines.follow();
     return this.ownership.follow();
   }
@@ -926,14 +926,25 @@ export class AgentRuntime {
   /**
    * A change notice: wakes this replica's followers of the task (all of them when
    * notices may have been missed), and stops this replica's run of a task that was
-   * canceled or taken by another replica meanwhile.
+   * canceled or taken by another replica meanwhile. A change this process made itself
+   * needs no such check (a cancel here aborts the run at once, and every write of a run is
+   * fenced): reading the task back after each of the run's own writes was a tenth of an
+   * orchestrator's store work (issue 22).
    */
-  private noticed(taskId: string | undefined): void {
+  private noticed(taskId: string | undefined, ours: boolean): void {
     // events.on() listens to 'error' on the feed too: never emit that one.
-    const followed = this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error');
-    const ids = taskId ? [taskId] : [...new Set([...followed, ...this.running.keys()])];
+    const ids =
+      taskId !== undefined
+        ? [taskId]
+        : [
+            ...new Set([
+              ...this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error'),
+              ...this.running.keys(),
+            ]),
+          ];
     for (const id of ids) {
       this.feed.emit(id);
+      if (ours) continue;
       const run = this.running.get(id);
       if (run?.lease && !run.checking) void this.ownership.checkOwner(id, run);
     }

@@ -1,4 +1,3 @@
-import { isMeshError, Code } from '../core/index.js';
 import type { NewExecutionRecord, TaskWrites } from '../state/index.js';
 
 /**
@@ -32,22 +31,12 @@ export class PendingSubstitutions {
     const steps = stepId === undefined ? [...this.pending.keys()] : [stepId];
     for (const step of steps)
       for (const record of this.pending.get(step) ?? [])
-        if (!(await exists(tx, record.id))) await tx.records.put(record);
+        if ((await tx.records.find(record.id)) === undefined) await tx.records.put(record);
   }
 
   /** Drops the records of `stepId` (every step's when undefined): call after their transaction committed. */
   forget(stepId?: string): void {
     if (stepId === undefined) this.pending.clear();
     else this.pending.delete(stepId);
-  }
-}
-
-async function exists(tx: TaskWrites, id: string): Promise<boolean> {
-  try {
-    await tx.records.get(id);
-    return true;
-  } catch (err) {
-    if (isMeshError(err) && err.code === Code.NOT_FOUND) return false;
-    throw err;
   }
 }

@@ -1,7 +1,8 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
-import type { ExecutionRecordsTable } from './tables.js';
+import { prepared } from './prepared.js';
+import type { Database, ExecutionRecordsTable } from './tables.js';
 
 /**
  * One immutable explainability record of a task: `kind` says which part of the Explanation
@@ -25,6 +26,29 @@ export interface NewExecutionRecord {
   principal: string;
 }
 
+// Several per step: prepared once (see prepared).
+const insertRecord = prepared(
+  (
+    trx: Kysely<Database>,
+    _: undefined,
+    id: string,
+    taskId: string,
+    kind: string,
+    record: string,
+    principal: string,
+    at: string,
+  ) =>
+    trx
+      .insertInto('execution_records')
+      .values({ id, task_id: taskId, kind, record, principal, at })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll(),
+);
+
+const selectRecord = prepared((db: Kysely<Database>, _: undefined, id: string) =>
+  db.selectFrom('execution_records').selectAll().where('id', '=', id),
+);
+
 /** Execution records, immutable once written: a second write of the same id is ALREADY_EXISTS. */
 export class ExecutionRecords {
   constructor(private readonly ctx: StoreContext) {}
@@ -37,13 +61,9 @@ export class ExecutionRecords {
     requireText(input.principal, 'principal');
     const record = encodeJson(input.record, 'execution record');
     const at = this.ctx.now();
-    const row = await this.ctx.write((trx) =>
-      trx
-        .insertInto('execution_records')
-        .values({ id: input.id, task_id: input.taskId, kind: input.kind, record, principal: input.principal, at })
-        .onConflict((oc) => oc.doNothing())
-        .returningAll()
-        .executeTakeFirst(),
+    const row = await this.ctx.write(
+      async (trx) =>
+        (await insertRecord(trx, undefined, input.id, input.taskId, input.kind, record, input.principal, at)).rows[0],
     );
     if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `execution record ${input.id} already exists`);
     return this.toRecord(row);
@@ -51,11 +71,15 @@ export class ExecutionRecords {
 
   /** The record; NOT_FOUND when there is none. */
   async get(id: string): Promise<ExecutionRecord> {
-    const row = await this.ctx.read((db) =>
-      db.selectFrom('execution_records').selectAll().where('id', '=', id).executeTakeFirst(),
-    );
-    if (row === undefined) throw new MeshError(Code.NOT_FOUND, `execution record ${id} not found`);
-    return this.toRecord(row);
+    const record = await this.find(id);
+    if (record === undefined) throw new MeshError(Code.NOT_FOUND, `execution record ${id} not found`);
+    return record;
+  }
+
+  /** The record, or undefined (asked before each substitution log is written: no error for the usual answer). */
+  async find(id: string): Promise<ExecutionRecord | undefined> {
+    const [row] = (await this.ctx.read((db) => selectRecord(db, undefined, id))).rows;
+    return row === undefined ? undefined : this.toRecord(row);
   }
 
   /** A task's records in the order they were written, optionally of one kind. */

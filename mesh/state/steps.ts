@@ -1,11 +1,12 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { StepState } from '../../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
 import { LIVE_STATES, TERMINAL_STATES } from './task-states.js';
 import type { TaskRecord } from './task-records.js';
 import type { Tasks } from './tasks.js';
-import type { StepTransitionsTable } from './tables.js';
+import { prepared } from './prepared.js';
+import type { Database, StepTransitionsTable } from './tables.js';
 
 /** One persisted transition of a plan step. */
 export interface StepTransition {
@@ -29,6 +30,34 @@ export interface UnfinishedTask {
   /** The latest transition of every step that has one, ordered by when it was recorded. */
   steps: StepTransition[];
 }
+
+// Both run for every step transition: prepared once (see prepared).
+const bumpStepSeq = prepared((trx: Kysely<Database>, _: undefined, taskId: string) =>
+  trx
+    .updateTable('tasks')
+    .set((eb) => ({ step_seq: eb('step_seq', '+', 1) }))
+    .where('id', '=', taskId)
+    .where('state', 'not in', TERMINAL_STATES)
+    .returning('step_seq'),
+);
+const insertTransition = prepared(
+  (
+    trx: Kysely<Database>,
+    _: undefined,
+    taskId: string,
+    sequence: number,
+    stepId: string,
+    state: StepState,
+    attempt: number,
+    detail: string | null,
+    principal: string,
+    at: string,
+  ) =>
+    trx
+      .insertInto('step_transitions')
+      .values({ task_id: taskId, sequence, step_id: stepId, state, attempt, detail, principal, at })
+      .returningAll(),
+);
 
 const COMPLETED: readonly StepState[] = [StepState.STEP_STATE_SUCCEEDED, StepState.STEP_STATE_SKIPPED];
 
@@ -55,32 +84,27 @@ export class StepLog {
     const at = this.ctx.now();
     const row = await this.ctx.write(async (trx) => {
       // Bumping the counter under the row lock orders parallel steps of one task.
-      const bumped = await trx
-        .updateTable('tasks')
-        .set((eb) => ({ step_seq: eb('step_seq', '+', 1) }))
-        .where('id', '=', taskId)
-        .where('state', 'not in', TERMINAL_STATES)
-        .returning('step_seq')
-        .executeTakeFirst();
+      const [bumped] = (await bumpStepSeq(trx, undefined, taskId)).rows;
       if (bumped === undefined) {
         const task = await trx.selectFrom('tasks').select('id').where('id', '=', taskId).executeTakeFirst();
         if (task === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
         throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is finished; its steps cannot change`);
       }
-      return trx
-        .insertInto('step_transitions')
-        .values({
-          task_id: taskId,
-          sequence: bumped.step_seq,
-          step_id: input.stepId,
-          state: input.state,
+      const [inserted] = (
+        await insertTransition(
+          trx,
+          undefined,
+          taskId,
+          bumped.step_seq,
+          input.stepId,
+          input.state,
           attempt,
           detail,
-          principal: input.principal,
+          input.principal,
           at,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+        )
+      ).rows;
+      return inserted!;
     });
     return this.toTransition(row);
   }

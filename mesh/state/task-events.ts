@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
+import { prepared } from './prepared.js';
 import type { Database, TaskEventsTable } from './tables.js';
 
 /** One entry of a task's event log (the TaskEvent payload, e.g. `{ statusUpdate: {...} }`). */
@@ -35,10 +36,52 @@ export async function insertEvents(
   await ctx.notify(TASK_CHANNEL, taskId, trx);
   if (events.length === 0) return [];
   const first = lastSequence - events.length + 1;
-  const rows = events.map((event, i) => ({ task_id: taskId, sequence: first + i, event, principal, at }));
-  await trx.insertInto('task_events').values(rows).execute();
-  return rows.map((r) => r.sequence);
+  const sequences = events.map((_, i) => first + i);
+  // One event or two (a result and the final status) nearly always: a statement prepared per count.
+  await insertEventRows(trx, events.length, taskId, principal, at, ...sequences, ...events);
+  return sequences;
 }
+
+// `rows`: the sequences, then the events (as many of each as `count`).
+const insertEventRows = prepared(
+  (trx: Kysely<Database>, count: number, taskId: string, principal: string, at: string, ...rows: (number | string)[]) =>
+    trx.insertInto('task_events').values(
+      Array.from({ length: count }, (_, i) => ({
+        task_id: taskId,
+        sequence: rows[i] as number,
+        event: rows[count + i] as string,
+        principal,
+        at,
+      })),
+    ),
+);
+
+const bumpEventSeq = prepared((trx: Kysely<Database>, _: undefined, taskId: string) =>
+  trx
+    .updateTable('tasks')
+    .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
+    .where('id', '=', taskId)
+    .returning('event_seq'),
+);
+
+// Every follower of a task reads what is new at each change: prepared once (see prepared).
+const eventsAfter = prepared((db: Kysely<Database>, _: undefined, taskId: string, after: number) =>
+  db
+    .selectFrom('task_events')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('sequence', '>', after)
+    .orderBy('sequence'),
+);
+const someEventsAfter = prepared((db: Kysely<Database>, _: undefined, taskId: string, after: number, limit: number) =>
+  db
+    .selectFrom('task_events')
+    .selectAll()
+    .where('task_id', '=', taskId)
+    .where('sequence', '>', after)
+    .orderBy('sequence')
+    .limit(limit),
+);
 
 /** The append-only event log of each task. */
 export class TaskEvents {
@@ -51,12 +94,7 @@ export class TaskEvents {
     const encoded = encodeJson(event, 'task event');
     const at = this.ctx.now();
     const [sequence] = await this.ctx.write(async (trx) => {
-      const bumped = await trx
-        .updateTable('tasks')
-        .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
-        .where('id', '=', taskId)
-        .returning('event_seq')
-        .executeTakeFirst();
+      const [bumped] = (await bumpEventSeq(trx, undefined, taskId)).rows;
       if (bumped === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
       return insertEvents(this.ctx, trx, taskId, bumped.event_seq, [encoded], principal, at);
     });
@@ -65,16 +103,12 @@ export class TaskEvents {
 
   /** The task's events after a sequence (0: from the start), oldest first. */
   async list(taskId: string, options: { afterSequence?: number; limit?: number } = {}): Promise<TaskEventRecord[]> {
-    const rows = await this.ctx.read((db) => {
-      let q = db
-        .selectFrom('task_events')
-        .selectAll()
-        .where('task_id', '=', taskId)
-        .where('sequence', '>', options.afterSequence ?? 0)
-        .orderBy('sequence');
-      if (options.limit !== undefined) q = q.limit(options.limit);
-      return q.execute();
-    });
+    const after = options.afterSequence ?? 0;
+    const { rows } = await this.ctx.read((db) =>
+      options.limit === undefined
+        ? eventsAfter(db, undefined, taskId, after)
+        : someEventsAfter(db, undefined, taskId, after, options.limit),
+    );
     return rows.map((r) => this.toRecord(r));
   }
 

@@ -1,6 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
+import { prepared } from './prepared.js';
 import type { Database } from './tables.js';
 import { TERMINAL_STATES } from './task-states.js';
 
@@ -37,8 +38,11 @@ export function isLeaseLost(err: unknown): boolean {
 
 /** The expiry of a lease taken or renewed now (`now`: the database's clock, StoreContext.nowMs). */
 export function leaseEnd(now: Expression<number>, ttlMs: number): Expression<number> {
-  return sql<number>`${now} + ${Math.max(1, Math.round(ttlMs))}`;
+  return sql<number>`${now} + ${leaseTtl(ttlMs)}`;
 }
+
+/** A lease's time to live as stored: whole milliseconds, at least one. */
+const leaseTtl = (ttlMs: number) => Math.max(1, Math.round(ttlMs));
 
 /** A task nobody holds: no owner, or a lease that has lapsed by the database's clock (`now`). */
 export function leaseFree(now: Expression<number>) {
@@ -58,17 +62,22 @@ export async function fenceTask(
   taskId: string,
   lease: TaskLease,
 ): Promise<void> {
-  const row = await trx
-    .updateTable('tasks')
-    .set({ lease_until: leaseEnd(now, lease.ttlMs) })
-    .where('id', '=', taskId)
-    .where('owner', '=', lease.owner)
-    .where('fencing', '=', lease.fencing)
-    .where('state', 'not in', TERMINAL_STATES)
-    .returning('id')
-    .executeTakeFirst();
-  if (row === undefined) throw leaseLost(taskId, lease.fencing);
+  const { rows } = await fenceStatement(trx, now, taskId, lease.owner, lease.fencing, leaseTtl(lease.ttlMs));
+  if (rows.length === 0) throw leaseLost(taskId, lease.fencing);
 }
+
+// Every step's writes start with it: prepared once (see prepared).
+const fenceStatement = prepared(
+  (trx: Kysely<Database>, now: Expression<number>, taskId: string, owner: string, fencing: number, ttl: number) =>
+    trx
+      .updateTable('tasks')
+      .set({ lease_until: sql<number>`${now} + ${ttl}` })
+      .where('id', '=', taskId)
+      .where('owner', '=', owner)
+      .where('fencing', '=', fencing)
+      .where('state', 'not in', TERMINAL_STATES)
+      .returning('id'),
+);
 
 /**
  * Takes the task's lease when nobody holds it or its holder's lease has lapsed, and the

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Codec, JsonValue } from './context.js';
+import { prepared } from './prepared.js';
 import type { Database, TasksTable, TaskVersionsTable } from './tables.js';
 
 /** A task as stored: queryable columns plus the Task message (or any JSON) in `data`. */
@@ -39,7 +40,12 @@ export interface TaskVersion {
  * updated_by/updated_at) without decoding and re-encoding the JSON.
  */
 export async function keepTaskVersion(trx: Kysely<Database>, id: string, reason: string | undefined): Promise<void> {
-  await trx
+  await copyVersion(trx, undefined, id, reason ?? null);
+}
+
+// With every change of a task: prepared once (see prepared).
+const copyVersion = prepared((trx: Kysely<Database>, _: undefined, id: string, reason: string | null) =>
+  trx
     .insertInto('task_versions')
     .columns(['task_id', 'version', 'state', 'data', 'reason', 'principal', 'at'])
     .expression((eb) =>
@@ -50,14 +56,13 @@ export async function keepTaskVersion(trx: Kysely<Database>, id: string, reason:
           'version',
           'state',
           'data',
-          s.cast<string | null>(s.val(reason ?? null), 'text').as('reason'),
+          s.cast<string | null>(s.val(reason), 'text').as('reason'),
           'updated_by',
           'updated_at',
         ])
         .where('id', '=', id),
-    )
-    .execute();
-}
+    ),
+);
 
 /** Maps a tasks row to a TaskRecord. */
 export function toTask({ json, time }: Codec, r: Selectable<TasksTable>): TaskRecord {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, requireVersion, staleVersion, type StoreContext } from './context.js';
@@ -20,6 +20,7 @@ import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo }
 import { keepTaskVersion, toTask, toTaskVersion, type TaskRecord, type TaskVersion } from './task-records.js';
 import type { Database, TasksTable } from './tables.js';
 import { applyTransition, type Transition } from './postgres-transition.js';
+import { prepared } from './prepared.js';
 
 /** A new task; it starts SUBMITTED at version 1. */
 export interface NewTask {
@@ -75,6 +76,75 @@ export interface TaskQuery {
   createdBefore?: Date;
 }
 
+// Read again and again as a task runs: prepared once (see prepared).
+const selectTask = prepared((db: Kysely<Database>, _: undefined, id: string) =>
+  db.selectFrom('tasks').selectAll().where('id', '=', id),
+);
+
+// Each task's creation, with its request id and (a replica that runs it) its lease.
+const claimRequest = prepared(
+  (trx: Kysely<Database>, _: undefined, principal: string, requestId: string, taskId: string, at: string) =>
+    trx
+      .insertInto('task_requests')
+      .values({ principal, request_id: requestId, task_id: taskId, at })
+      .onConflict((oc) => oc.doNothing())
+      .returning('task_id'),
+);
+const newTaskRow = (id: string, contextId: string, data: string, eventSeq: number, at: string, principal: string) => ({
+  id,
+  context_id: contextId,
+  state: TaskState.TASK_STATE_SUBMITTED,
+  version: 1,
+  data,
+  event_seq: eventSeq,
+  step_seq: 0,
+  created_at: at,
+  created_by: principal,
+  updated_at: at,
+  updated_by: principal,
+});
+const insertTask = prepared(
+  (
+    trx: Kysely<Database>,
+    _: undefined,
+    id: string,
+    contextId: string,
+    data: string,
+    eventSeq: number,
+    at: string,
+    principal: string,
+  ) =>
+    trx
+      .insertInto('tasks')
+      .values(newTaskRow(id, contextId, data, eventSeq, at, principal))
+      .onConflict((oc) => oc.doNothing())
+      .returningAll(),
+);
+const insertLeasedTask = prepared(
+  (
+    trx: Kysely<Database>,
+    now: Expression<number>,
+    id: string,
+    contextId: string,
+    data: string,
+    eventSeq: number,
+    at: string,
+    principal: string,
+    owner: string,
+    ttlMs: number,
+  ) =>
+    trx
+      .insertInto('tasks')
+      .values({
+        ...newTaskRow(id, contextId, data, eventSeq, at, principal),
+        owner,
+        fencing: 1,
+        lease_until: sql<number>`${now} + ${ttlMs}`,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll(),
+);
+
 /** Tasks with the A2A state machine, compare-and-set updates and every version kept. */
 export class Tasks {
   constructor(private readonly ctx: StoreContext) {}
@@ -92,40 +162,26 @@ export class Tasks {
       if (input.requestId !== undefined) {
         // A concurrent duplicate blocks on this key until the first transaction ends, then
         // inserts nothing and reads the winner's task: exactly one task per request.
-        const claimed = await trx
-          .insertInto('task_requests')
-          .values({ principal, request_id: input.requestId, task_id: id, at })
-          .onConflict((oc) => oc.doNothing())
-          .returning('task_id')
-          .executeTakeFirst();
+        const [claimed] = (await claimRequest(trx, undefined, principal, input.requestId, id, at)).rows;
         if (claimed === undefined)
           return { task: await this.existingForRequest(trx, principal, input.requestId), created: false };
       }
-      const row = await trx
-        .insertInto('tasks')
-        .values({
-          id,
-          context_id: input.contextId,
-          state: TaskState.TASK_STATE_SUBMITTED,
-          version: 1,
-          data,
-          event_seq: events.length,
-          step_seq: 0,
-          created_at: at,
-          created_by: principal,
-          updated_at: at,
-          updated_by: principal,
-          ...(input.lease
-            ? {
-                owner: input.lease.owner,
-                fencing: 1,
-                lease_until: leaseEnd(this.ctx.nowMs(), input.lease.ttlMs),
-              }
-            : {}),
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returningAll()
-        .executeTakeFirst();
+      const [row] = (
+        input.lease
+          ? await insertLeasedTask(
+              trx,
+              this.ctx.nowMs(),
+              id,
+              input.contextId,
+              data,
+              events.length,
+              at,
+              principal,
+              input.lease.owner,
+              Math.max(1, Math.round(input.lease.ttlMs)),
+            )
+          : await insertTask(trx, undefined, id, input.contextId, data, events.length, at, principal)
+      ).rows;
       if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
       await keepTaskVersion(trx, id, undefined);
       await insertEvents(this.ctx, trx, id, events.length, events, principal, at);
@@ -135,7 +191,7 @@ export class Tasks {
 
   /** The task, or undefined. */
   async find(id: string): Promise<TaskRecord | undefined> {
-    const row = await this.ctx.read((db) => db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst());
+    const [row] = (await this.ctx.read((db) => selectTask(db, undefined, id))).rows;
     return row === undefined ? undefined : toTask(this.ctx.codec, row);
   }
 

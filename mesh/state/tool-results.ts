@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
+import { prepared } from './prepared.js';
+import type { Database } from './tables.js';
 
 /** The answer of an idempotent invocation. */
 export interface IdempotentResult {
@@ -28,6 +31,18 @@ export interface IdempotencyOptions {
 // Said without the key's result or arguments: they are the other caller's.
 const anotherCaller = () => new MeshError(Code.FAILED_PRECONDITION, 'idempotency key already used by another caller');
 
+// The result of a tool call, stored once it is done.
+const complete = prepared(
+  (trx: Kysely<Database>, _: undefined, result: string, completedAt: string, key: string, owner: string) =>
+    trx
+      .updateTable('tool_results')
+      .set({ status: 'done', result, completed_at: completedAt })
+      .where('key', '=', key)
+      .where('owner', '=', owner)
+      .where('status', '=', 'pending')
+      .returning('key'),
+);
+
 /**
  * Tool results by idempotency key. The first caller claims the key and acts; concurrent and
  * later callers with the same key get the stored result instead of acting again. Claims are
@@ -36,6 +51,34 @@ const anotherCaller = () => new MeshError(Code.FAILED_PRECONDITION, 'idempotency
  */
 export class ToolResults {
   constructor(private readonly ctx: StoreContext) {}
+
+  // A claim per tool call: prepared once per lease length (see prepared), in this store's clock.
+  private readonly claim = prepared(
+    (
+      trx: Kysely<Database>,
+      leaseMs: number,
+      key: string,
+      owner: string,
+      fingerprint: string | null,
+      principal: string,
+      createdAt: string,
+    ) =>
+      trx
+        .insertInto('tool_results')
+        .values({
+          key,
+          status: 'pending',
+          owner,
+          fingerprint,
+          result: null,
+          lease_until: this.ctx.timeIn(leaseMs),
+          principal,
+          created_at: createdAt,
+          completed_at: null,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returning('key'),
+  );
 
   /** Runs action at most once per key (unless it fails, which frees the key) and returns its stored result. */
   async run(key: string, options: IdempotencyOptions, action: () => Promise<unknown>): Promise<IdempotentResult> {
@@ -46,24 +89,12 @@ export class ToolResults {
     const owner = randomUUID();
     for (let poll = 10; ; poll = Math.min(poll * 2, 200)) {
       if (options.signal?.aborted) throw new MeshError(Code.CANCELLED, 'cancelled while waiting for a tool result');
-      const inserted = await this.ctx.write((trx) =>
-        trx
-          .insertInto('tool_results')
-          .values({
-            key,
-            status: 'pending',
-            owner,
-            fingerprint: options.fingerprint ?? null,
-            result: null,
-            lease_until: this.ctx.timeIn(leaseMs),
-            principal,
-            created_at: this.ctx.now(),
-            completed_at: null,
-          })
-          .onConflict((oc) => oc.doNothing())
-          .returning('key')
-          .executeTakeFirst(),
-      );
+      const created = this.ctx.now();
+      const [inserted] = (
+        await this.ctx.write((trx) =>
+          this.claim(trx, leaseMs, key, owner, options.fingerprint ?? null, principal, created),
+        )
+      ).rows;
       if (inserted !== undefined) return this.act(key, owner, leaseMs, principal, action);
       const row = await this.ctx.read((db) =>
         db.selectFrom('tool_results').selectAll().where('key', '=', key).executeTakeFirst(),
@@ -123,16 +154,9 @@ export class ToolResults {
     } finally {
       clearInterval(renew);
     }
-    const done = await this.ctx.write((trx) =>
-      trx
-        .updateTable('tool_results')
-        .set({ status: 'done', result, completed_at: new Date().toISOString() })
-        .where('key', '=', key)
-        .where('owner', '=', owner)
-        .where('status', '=', 'pending')
-        .returning('key')
-        .executeTakeFirst(),
-    );
+    const [done] = (
+      await this.ctx.write((trx) => complete(trx, undefined, result, new Date().toISOString(), key, owner))
+    ).rows;
     if (done !== undefined) return { result: JSON.parse(result) as JsonValue, replayed: false };
     // Our lease lapsed and another caller took over; the first completion is the answer for all.
     const row = await this.ctx.read((db) =>
