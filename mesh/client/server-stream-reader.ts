@@ -30,7 +30,8 @@ const END: IteratorResult<unknown> = { done: true, value: undefined };
 class ServerStreamReader implements AsyncIterableIterator<unknown> {
   private opened: OpenedStream | undefined;
   private opening: Promise<void> | undefined;
-  private waiter: Waiter | undefined;
+  /** next() calls waiting for a message, oldest first (a caller may ask again before an answer). */
+  private readonly waiters: Waiter[] = [];
   private ended = false;
   private failure: Error | undefined;
   /** The reader has given its end or its failure, or was left: next() has nothing more. */
@@ -49,16 +50,19 @@ class ServerStreamReader implements AsyncIterableIterator<unknown> {
   next(): Promise<IteratorResult<unknown>> {
     if (this.closed) return Promise.resolve(END);
     if (!this.opened) return (this.opening ??= this.start()).then(() => this.next());
+    // Earlier callers are served first.
+    if (this.waiters.length > 0) return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
     const message: unknown = this.opened.call.read();
     if (message !== null) return Promise.resolve({ done: false, value: message });
     if (this.ended || this.failure) return this.settle();
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   async return(): Promise<IteratorResult<unknown>> {
     // Left early (break): the server's handler is cancelled rather than left to stream to nobody.
     this.closed = true;
     this.release();
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(END);
     return END;
   }
 
@@ -70,6 +74,8 @@ class ServerStreamReader implements AsyncIterableIterator<unknown> {
       throw err;
     }
     const { call } = this.opened;
+    // Left (return()) while it was opening: the call is cancelled and its span ended now.
+    if (this.closed) return this.release();
     call.on('readable', this.wake);
     call.on('end', () => {
       this.ended = true;
@@ -86,15 +92,15 @@ class ServerStreamReader implements AsyncIterableIterator<unknown> {
 
   // Messages read before a failure are still given, in order, before it.
   private readonly wake = (): void => {
-    const waiter = this.waiter;
-    if (!waiter) return;
-    const message: unknown = this.opened!.call.read();
-    if (message !== null) {
-      this.waiter = undefined;
-      waiter.resolve({ done: false, value: message });
-    } else if (this.ended || this.failure) {
-      this.waiter = undefined;
-      this.settle().then(waiter.resolve, waiter.reject);
+    while (this.waiters.length > 0) {
+      const message: unknown = this.opened!.call.read();
+      if (message !== null) this.waiters.shift()!.resolve({ done: false, value: message });
+      else if (this.ended || this.failure) {
+        // The first waiter gets the end or the failure; any after it, the end.
+        const [first, ...rest] = this.waiters.splice(0);
+        this.settle().then(first!.resolve, first!.reject);
+        for (const waiter of rest) waiter.resolve(END);
+      } else return;
     }
   };
 
@@ -106,8 +112,9 @@ class ServerStreamReader implements AsyncIterableIterator<unknown> {
   }
 
   private release(failure?: ServiceError): void {
-    if (this.released) return;
+    // Not yet open: start() releases it once it is.
+    if (this.released || !this.opened) return;
     this.released = true;
-    this.opened?.done(failure);
+    this.opened.done(failure);
   }
 }

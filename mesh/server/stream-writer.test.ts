@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Code, MeshError } from '../core/index.js';
-import { STREAM_BUFFER_BYTES, StreamWriter } from './stream-writer.js';
+import { STREAM_BUFFER_BYTES, STREAM_BUFFER_MESSAGES, StreamWriter } from './stream-writer.js';
 
 /** A stream as grpc-js makes it (object mode, writes completed one by one) whose transport the test drives. */
 function transport() {
@@ -33,7 +33,7 @@ describe('StreamWriter', () => {
     expect(sent.map(String)).toEqual(Array.from({ length: 100 }, (_, i) => `event ${i + 1}`));
   });
 
-  test('the handler pauses once the stream holds 64 KiB, and goes on when the transport has taken some', async () => {
+  test('the handler pauses once the stream holds 64 KiB, and goes on when the transport has taken half', async () => {
     const { call, take } = transport();
     const writer = new StreamWriter(call, (size) => Buffer.alloc(size as number), new AbortController().signal);
     const quarter = STREAM_BUFFER_BYTES / 4;
@@ -49,8 +49,36 @@ describe('StreamWriter', () => {
     await Promise.resolve();
     expect(resumed).toBe(false);
     take();
+    await Promise.resolve();
+    // 48 KiB still held: resuming now would pause it again at its next message.
+    expect(resumed).toBe(false);
+    take();
     await paused;
     expect(writer.write(1)).toBeUndefined();
+  });
+
+  test('a stream of empty messages pauses the handler too, after STREAM_BUFFER_MESSAGES', async () => {
+    const { call, take } = transport();
+    const writer = new StreamWriter(call, () => Buffer.alloc(0), new AbortController().signal);
+    const results = Array.from({ length: STREAM_BUFFER_MESSAGES }, () => writer.write({}));
+    expect(results.slice(0, -1).every((r) => r === undefined)).toBe(true);
+    const paused = results.at(-1);
+    expect(paused).toBeInstanceOf(Promise);
+    for (let i = 0; i < STREAM_BUFFER_MESSAGES / 2; i++) take();
+    await expect(paused).resolves.toBeUndefined();
+  });
+
+  test('a stream that never empties keeps no record of the messages already sent', async () => {
+    const { call, take } = transport();
+    const writer = new StreamWriter(call, (size) => Buffer.alloc(size as number), new AbortController().signal);
+    // Always a few messages held: the transport takes one as the handler writes the next.
+    for (let i = 0; i < 8; i++) expect(writer.write(10)).toBeUndefined();
+    for (let i = 0; i < 20_000; i++) {
+      take();
+      expect(writer.write(10)).toBeUndefined();
+    }
+    const { sizes } = writer as unknown as { sizes: number[] };
+    expect(sizes.length).toBeLessThan(2_048);
   });
 
   test('one message larger than the limit pauses the handler until it is sent', async () => {

@@ -7,6 +7,14 @@ import type { ServerWritableStream, ServiceDefinition } from '@grpc/grpc-js';
 export const STREAM_BUFFER_BYTES = 64 * 1024;
 
 /**
+ * Messages a server stream may hold before its handler is paused, whatever their size: a
+ * message costs memory beyond its bytes (its buffer, grpc-js's write request), so a stream of
+ * empty or tiny messages (a Watch's progress responses) to a client that stopped reading is
+ * bounded too.
+ */
+export const STREAM_BUFFER_MESSAGES = 256;
+
+/**
  * Writes a server stream's messages with backpressure counted in bytes. The kernel serialises
  * each message itself (grpc-js is given the bytes: see serializedByKernel), so it knows what the
  * stream holds. grpc-js's own object-mode buffer asks to stop after 16 messages whatever their
@@ -14,7 +22,8 @@ export const STREAM_BUFFER_BYTES = 64 * 1024;
  * delayed everything that follows the handler (the audit record's durable write) until the
  * last messages were queued, instead of overlapping it with their sending. Here a handler
  * runs on until the stream holds STREAM_BUFFER_BYTES (a few large messages pause it sooner than
- * 16 did), and resumes once the transport has taken enough of them.
+ * 16 did) or STREAM_BUFFER_MESSAGES messages, and resumes once the transport has taken half of
+ * them (not at the first message taken: a handler would then pause again at every message).
  */
 export class StreamWriter {
   private buffered = 0;
@@ -28,7 +37,17 @@ export class StreamWriter {
     private readonly serialize: (message: unknown) => Buffer,
     private readonly signal: AbortSignal,
     private readonly limit = STREAM_BUFFER_BYTES,
+    private readonly maxMessages = STREAM_BUFFER_MESSAGES,
   ) {}
+
+  /** Messages the stream holds (written, not yet taken by the transport). */
+  private get held(): number {
+    return this.sizes.length - this.head;
+  }
+
+  private full(): boolean {
+    return this.buffered >= this.limit || this.held >= this.maxMessages;
+  }
 
   /**
    * Queues one message. Returns undefined when the handler may go on at once, or a promise
@@ -40,7 +59,7 @@ export class StreamWriter {
     this.buffered += bytes.length;
     this.sizes.push(bytes.length);
     this.call.write(bytes, this.written);
-    if (this.buffered < this.limit) return undefined;
+    if (!this.full()) return undefined;
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         this.resume = undefined;
@@ -55,8 +74,14 @@ export class StreamWriter {
 
   private readonly written = (): void => {
     this.buffered -= this.sizes[this.head++]!;
+    // Taken sizes are dropped in bulk: on a stream that never empties, the list would otherwise
+    // keep one entry per message for the stream's life.
     if (this.head === this.sizes.length) this.sizes.length = this.head = 0;
-    if (this.resume && this.buffered < this.limit) this.resume();
+    else if (this.head >= 1024) {
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.resume && this.buffered <= this.limit / 2 && this.held <= this.maxMessages / 2) this.resume();
   };
 }
 
