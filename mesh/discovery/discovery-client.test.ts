@@ -11,10 +11,12 @@ function scriptedRegistry() {
   // The running Watch's next event: a change's revision, a progress response, or an error that ends the stream.
   let push: (event: number | { progress: number } | Error) => void = () => undefined;
   const watchOpened: (() => void)[] = [];
+  const opened = { count: 0 };
   const client = {
     discover: () => new Promise<{ matches: DiscoveryMatch[]; revision: number }>((r) => answers.push(r)),
     watch: (_req: unknown, { signal }: { signal: AbortSignal }) => ({
       async *[Symbol.asyncIterator]() {
+        opened.count++;
         watchOpened.shift()?.();
         for (;;) {
           const event = await new Promise<number | { progress: number } | Error>((resolve) => {
@@ -34,6 +36,7 @@ function scriptedRegistry() {
     answers,
     push: (event: number | { progress: number } | Error) => push(event),
     nextWatch: () => new Promise<void>((r) => watchOpened.push(r)),
+    watchesOpened: () => opened.count,
   };
 }
 
@@ -107,6 +110,38 @@ test('a Watch the registry accepted but that never delivered anything does not k
       asked: false,
       matches: [match('v2')],
     });
+  } finally {
+    discovery.close();
+  }
+});
+
+test('a Watch that never delivered (a registry from before progress responses) is not trusted, nor reopened again and again', async () => {
+  const registry = scriptedRegistry();
+  let now = 0;
+  const discovery = new DiscoveryClient(
+    registry.client as never,
+    createLogger({ service: 't', level: 'silent' }),
+    undefined,
+    { progressIntervalMs: 1_000, now: () => now },
+  );
+  const scope = DiscoveryScope.fromPartial({ visibility: { names: ['a/b'] } });
+  try {
+    discovery.startWatch();
+    const opened = registry.nextWatch();
+    await ask(discovery, registry, scope, { matches: [match('v1')], revision: 50 });
+    await opened;
+    now = 60_000;
+    for (const v of ['v2', 'v3']) {
+      const answer = await ask(discovery, registry, scope, { matches: [match(v)], revision: 50 });
+      expect(answer).toEqual({ asked: true, matches: [match(v)] });
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(registry.watchesOpened()).toBe(1);
+    // Its changes still count: once it delivers one, it is live.
+    registry.push(51);
+    await new Promise((r) => setImmediate(r));
+    await ask(discovery, registry, scope, { matches: [match('v4')], revision: 51 });
+    expect((await ask(discovery, registry, scope, { matches: [match('v5')], revision: 51 })).asked).toBe(false);
   } finally {
     discovery.close();
   }

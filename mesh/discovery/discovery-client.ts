@@ -136,16 +136,19 @@ export class DiscoveryClient {
 
   /**
    * Whether the running Watch is known to be live: it delivered something within two progress
-   * intervals. One silent for longer is ended, so that it reopens.
+   * intervals. One that delivered and then fell silent for longer is ended, so that it reopens.
+   * One that never delivered is left open but not trusted: a registry from before progress
+   * responses sends nothing on a quiet mesh, and reopening it every two intervals would only
+   * churn (its changes still invalidate the cache once they come; answers are asked meanwhile).
    */
   private watchLive(): boolean {
     const stream = this.stream;
-    if (!stream) return false;
-    if (this.now() - (stream.heardAt ?? stream.openedAt) > 2 * this.progressIntervalMs) {
+    if (stream?.heardAt === undefined) return false;
+    if (this.now() - stream.heardAt > 2 * this.progressIntervalMs) {
       stream.abort.abort(new MeshError(Code.UNAVAILABLE, 'registry watch silent for two progress intervals'));
       return false;
     }
-    return stream.heardAt !== undefined;
+    return true;
   }
 
   /** Whether a cached answer still reflects the registry: a live Watch covers its revision and brought no newer change. */
