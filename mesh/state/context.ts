@@ -127,6 +127,11 @@ export class StoreContext<DB = Database> {
     } else this.shared.notices.deliver(channel, payload);
   }
 
+  /** True inside `transaction` (or `atomically`): an error in a statement aborts the whole transaction. */
+  get inOpenTransaction(): boolean {
+    return this.inTransaction;
+  }
+
   /** PostgreSQL outside a transaction: the group commit of task transitions; undefined otherwise. */
   get transitions(): TransitionBatcher | undefined {
     return this.inTransaction ? undefined : this.shared.transitions;

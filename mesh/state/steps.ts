@@ -1,11 +1,12 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { StepState } from '../../gen/agentmesh/v1/plan.js';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
 import { LIVE_STATES, TERMINAL_STATES } from './task-states.js';
 import type { TaskRecord } from './task-records.js';
 import type { Tasks } from './tasks.js';
-import type { StepTransitionsTable } from './tables.js';
+import { recordStepStatement } from './postgres-writes.js';
+import type { Database, StepTransitionsTable } from './tables.js';
 
 /** One persisted transition of a plan step. */
 export interface StepTransition {
@@ -53,6 +54,20 @@ export class StepLog {
     const detail = input.detail === undefined ? null : encodeJson(input.detail, 'step detail');
     const attempt = input.attempt ?? 1;
     const at = this.ctx.now();
+    if (this.ctx.kind === 'postgres') {
+      const step = {
+        taskId,
+        stepId: input.stepId,
+        state: input.state,
+        attempt,
+        detail,
+        principal: input.principal,
+        at,
+      };
+      const row = await this.ctx.read((db) => recordStepStatement(db, step, TERMINAL_STATES));
+      if (row === undefined) throw await this.whyNot(taskId);
+      return this.toTransition(row);
+    }
     const row = await this.ctx.write(async (trx) => {
       // Bumping the counter under the row lock orders parallel steps of one task.
       const bumped = await trx
@@ -62,11 +77,7 @@ export class StepLog {
         .where('state', 'not in', TERMINAL_STATES)
         .returning('step_seq')
         .executeTakeFirst();
-      if (bumped === undefined) {
-        const task = await trx.selectFrom('tasks').select('id').where('id', '=', taskId).executeTakeFirst();
-        if (task === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
-        throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is finished; its steps cannot change`);
-      }
+      if (bumped === undefined) throw await this.whyNot(taskId, trx);
       return trx
         .insertInto('step_transitions')
         .values({
@@ -83,6 +94,15 @@ export class StepLog {
         .executeTakeFirstOrThrow();
     });
     return this.toTransition(row);
+  }
+
+  // Why a step could not be recorded: no such task, or a finished one.
+  private async whyNot(taskId: string, db?: Kysely<Database>): Promise<MeshError> {
+    const task = await this.ctx.read((d) =>
+      (db ?? d).selectFrom('tasks').select('id').where('id', '=', taskId).executeTakeFirst(),
+    );
+    if (task === undefined) return new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
+    return new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is finished; its steps cannot change`);
   }
 
   /** Every transition of a task, in the order they were recorded. */
