@@ -47,8 +47,9 @@ export const stateConfigSchema = z.object({
    */
   AGENTMESH_DB_SYNCHRONOUS_COMMIT: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /**
-   * How task transitions reach PostgreSQL. `named` (the default): a prepared statement per
-   * connection, parsed and planned once. `unnamed`: parsed on every call, for a pooler in
+   * How task writes outside a transaction reach PostgreSQL. `named` (the default): a
+   * prepared statement per connection, parsed and planned once. `unnamed`: parsed on every
+   * call, for a pooler in
    * transaction mode that does not keep prepared statements per client (PgBouncer before
    * 1.21, or without max_prepared_statements). A named statement the pooler loses is
    * detected and the store falls back to unnamed with a warning.

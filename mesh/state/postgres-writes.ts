@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { StoreContext } from './context.js';
 import { TASK_COLUMNS } from './postgres-transition.js';
@@ -8,7 +8,9 @@ import { TASK_CHANNEL } from './task-events.js';
 // A task's creation, an event appended to its log and a step recorded are each one statement on
 // PostgreSQL (data-modifying CTEs), so one round trip: they were a transaction of three to seven
 // (BEGIN, the counter's UPDATE, each INSERT, the NOTIFY, COMMIT), a pool checkout and a parse each.
-// Inside `atomically` they join the open transaction as one statement each.
+// Outside a transaction the statement is prepared under its name (parsed and planned once per
+// connection, see StoreContext.statement); inside `atomically` it is one statement of the open
+// transaction. Result columns are named, never `*` (see TASK_COLUMNS).
 
 const NOW = `floor(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
@@ -78,7 +80,7 @@ export async function createTaskStatement(
     notices.wire(TASK_CHANNEL),
     notices.encode(task.id),
   ];
-  const row = (await db.executeQuery<Selectable<TasksTable>>(CompiledQuery.raw(CREATE_SQL, values))).rows[0];
+  const [row] = await ctx.statement<Selectable<TasksTable>>('agentmesh_task_create_v1', CREATE_SQL, values);
   if (row) ctx.afterCommit(TASK_CHANNEL, task.id, db);
   return row;
 }
@@ -106,7 +108,7 @@ export async function appendEventStatement(
 ): Promise<number | undefined> {
   const { notices } = ctx;
   const values = [taskId, event, principal, at, notices.wire(TASK_CHANNEL), notices.encode(taskId)];
-  const row = (await db.executeQuery<{ event_seq: number }>(CompiledQuery.raw(APPEND_SQL, values))).rows[0];
+  const [row] = await ctx.statement<{ event_seq: number }>('agentmesh_task_event_v1', APPEND_SQL, values);
   if (row === undefined) return undefined;
   ctx.afterCommit(TASK_CHANNEL, taskId, db);
   return row.event_seq;
@@ -137,10 +139,11 @@ returning task_id, sequence, step_id, state, attempt, detail, principal, at`;
  * lock, then the row); undefined when the task is missing or in one of `finished`.
  */
 export async function recordStepStatement(
-  db: Kysely<Database>,
+  ctx: StoreContext,
   step: StepRow,
   finished: readonly number[],
 ): Promise<Selectable<StepTransitionsTable> | undefined> {
   const values = [step.taskId, finished, step.stepId, step.state, step.attempt, step.detail, step.principal, step.at];
-  return (await db.executeQuery<Selectable<StepTransitionsTable>>(CompiledQuery.raw(RECORD_SQL, values))).rows[0];
+  const [row] = await ctx.statement<Selectable<StepTransitionsTable>>('agentmesh_step_record_v1', RECORD_SQL, values);
+  return row;
 }

@@ -64,7 +64,7 @@ export class StepLog {
         principal: input.principal,
         at,
       };
-      const row = await this.ctx.read((db) => recordStepStatement(db, step, TERMINAL_STATES));
+      const row = await this.ctx.read(() => recordStepStatement(this.ctx, step, TERMINAL_STATES));
       if (row === undefined) throw await this.whyNot(taskId);
       return this.toTransition(row);
     }
