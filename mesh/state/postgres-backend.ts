@@ -88,7 +88,8 @@ function preparedQueries(pool: PostgresPool, named: boolean, log?: Logger): Prep
  * search_path is the service's own schema (database per service, or schema per service
  * when services share a database), with server-side statement and idle-transaction timeouts;
  * commits wait for their WAL flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off says otherwise;
- * task transitions run as named prepared statements unless AGENTMESH_DB_PREPARED_STATEMENTS=unnamed.
+ * task writes outside a transaction run as named prepared statements unless
+ * AGENTMESH_DB_PREPARED_STATEMENTS=unnamed.
  */
 export function openPostgres(service: string, url: string, config: StateConfig, log?: Logger): Backend {
   const schema = config.AGENTMESH_DB_SCHEMA ?? service;
