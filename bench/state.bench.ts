@@ -12,6 +12,7 @@ import pg from 'pg';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
 import { loadStateConfig, openStore } from '../mesh/index.js';
 import { runLoad, type BenchModule, type BenchOptions, type Row } from './harness.js';
+import { measureWrites, WRITES } from './state-writes.js';
 
 const PG_ADMIN_URL = process.env.AGENTMESH_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const WRITER_COUNTS = [1, 32];
@@ -145,6 +146,9 @@ const bench: BenchModule = {
           conditions: { backend: 'sqlite', journal: 'wal', synchronous: sync, dir: tmpdir() },
         };
         for (const writers of WRITER_COUNTS) rows.push(await measure(scenario, writers, options));
+        if (sync === 'FULL')
+          for (const op of WRITES)
+            for (const writers of WRITER_COUNTS) rows.push(await measureWrites(op, writers, scenario, options));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -192,6 +196,11 @@ const bench: BenchModule = {
             ),
           );
         }
+        for (const op of WRITES)
+          for (const writers of WRITER_COUNTS)
+            rows.push(
+              await measureWrites(op, writers, { backend: 'postgres', env, conditions, serverCpuSeconds }, options),
+            );
       } finally {
         await database.drop();
       }

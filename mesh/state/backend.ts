@@ -27,7 +27,7 @@ export interface Backend {
   timeIn(ms: number): RawBuilder<string>;
   /** Change notices: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite. */
   notices: Notices;
-  /** PostgreSQL only: runs a named prepared statement on a pooled connection (task transitions use it). */
+  /** PostgreSQL only: runs a statement on a pooled connection, prepared under its name unless configured not to. */
   prepared?: PreparedQuery;
   /** PostgreSQL only: the pool's connections, the most statements in flight at once. */
   poolMax?: number;

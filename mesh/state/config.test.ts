@@ -9,6 +9,7 @@ describe('state configuration', () => {
     expect(config.AGENTMESH_SQLITE_SYNCHRONOUS).toBe('FULL');
     expect(config.AGENTMESH_DB_POOL_MAX).toBe(10);
     expect(config.AGENTMESH_DB_SYNCHRONOUS_COMMIT).toBe('on');
+    expect(config.AGENTMESH_DB_PREPARED_STATEMENTS).toBe('named');
     expect(sqlitePath('lending/credit-risk', { ...config, AGENTMESH_DATA_DIR: '/data' })).toBe(
       '/data/lending/credit-risk/state.db',
     );
@@ -33,6 +34,7 @@ describe('state configuration', () => {
     ],
     [{ AGENTMESH_SQLITE_SYNCHRONOUS: 'OFF' }, 'AGENTMESH_SQLITE_SYNCHRONOUS', 'must be FULL or NORMAL'],
     [{ AGENTMESH_DB_SYNCHRONOUS_COMMIT: 'local' }, 'AGENTMESH_DB_SYNCHRONOUS_COMMIT', 'must be on or off'],
+    [{ AGENTMESH_DB_PREPARED_STATEMENTS: 'off' }, 'AGENTMESH_DB_PREPARED_STATEMENTS', 'must be named or unnamed'],
     [{ AGENTMESH_DB_SCHEMA: 'a"; drop' }, 'AGENTMESH_DB_SCHEMA', 'must be 1-63 letters, digits, _, - or /'],
   ])('%j is refused naming the variable, never its value', (env, variable, problem) => {
     expect(() => loadStateConfig(env)).toThrow(new ConfigError(variable, problem));

@@ -47,6 +47,17 @@ export const stateConfigSchema = z.object({
    */
   AGENTMESH_DB_SYNCHRONOUS_COMMIT: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /**
+   * How task writes outside a transaction reach PostgreSQL. `named` (the default): a
+   * prepared statement per connection, parsed and planned once. `unnamed`: parsed on every
+   * call, for a pooler in
+   * transaction mode that does not keep prepared statements per client (PgBouncer before
+   * 1.21, or without max_prepared_statements). A named statement the pooler loses is
+   * detected and the store falls back to unnamed with a warning.
+   */
+  AGENTMESH_DB_PREPARED_STATEMENTS: z
+    .enum(['named', 'unnamed'], { error: 'must be named or unnamed' })
+    .default('named'),
+  /**
    * FULL syncs the WAL on every commit, so an acknowledged write survives power loss;
    * NORMAL survives process crashes (kill -9) but may lose the last commits on power loss.
    */

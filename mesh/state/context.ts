@@ -1,8 +1,9 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { toMeshError } from './db-errors.js';
 import { Notices } from './notifications.js';
 import type { Database } from './tables.js';
+import type { PreparedQuery } from './postgres-transition.js';
 import type { TransitionBatcher } from './transition-batcher.js';
 
 /** A JSON value as stored and returned by the store. */
@@ -25,6 +26,8 @@ export interface ContextShared {
   notices: Notices;
   /** PostgreSQL: task transitions outside a transaction, group-committed (see TransitionBatcher). */
   transitions?: TransitionBatcher;
+  /** PostgreSQL: runs a statement prepared under its name on a pooled connection (see Backend.prepared). */
+  prepared?: PreparedQuery;
 }
 
 /**
@@ -125,6 +128,21 @@ export class StoreContext<DB = Database> {
     if (pending) {
       if (!pending.some(([c, p]) => c === channel && p === payload)) pending.push([channel, payload]);
     } else this.shared.notices.deliver(channel, payload);
+  }
+
+  /** True inside `transaction` (or `atomically`): an error in a statement aborts the whole transaction. */
+  get inOpenTransaction(): boolean {
+    return this.inTransaction;
+  }
+
+  /**
+   * Runs one statement: outside a transaction on PostgreSQL, prepared under `name` on a pooled
+   * connection (parsed and planned once per connection); else through `db`, the open transaction.
+   */
+  async statement<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    const { prepared } = this.shared;
+    if (prepared !== undefined && !this.inTransaction) return (await prepared({ name, text, values })).rows as R[];
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(text, values))).rows;
   }
 
   /** PostgreSQL outside a transaction: the group commit of task transitions; undefined otherwise. */

@@ -8,6 +8,7 @@ import type { JsonValue } from './context.js';
 import { isConnectionError } from './db-errors.js';
 import { Notices } from './notifications.js';
 import { PostgresNotices } from './postgres-notices.js';
+import type { PreparedQuery } from './postgres-transition.js';
 import type { Database } from './tables.js';
 
 /** The server and database of a URL without credentials, for logs. */
@@ -40,11 +41,55 @@ function reconnectingPool(pool: pg.Pool, budgetMs: number): PostgresPool {
   };
 }
 
+// A named statement the server connection does not have (26000) or already has under that
+// name (42P05): a pooler in transaction mode hands each transaction another server connection.
+const POOLER_LOST_STATEMENT = new Set(['26000', '42P05']);
+
+/**
+ * Runs a statement on a pooled connection: `named`, pg parses and plans it once per connection,
+ * then only binds and executes it. A pooler that does not keep prepared statements per client
+ * fails named statements; the first such failure (nothing ran: the server refused it at parse
+ * or bind) switches this store to unnamed statements, with a warning, and the statement is
+ * sent again unnamed.
+ */
+function preparedQueries(pool: PostgresPool, named: boolean, log?: Logger): PreparedQuery {
+  const run = async (query: { name?: string; text: string; values: unknown[] }) => {
+    const client = (await pool.connect()) as pg.PoolClient;
+    try {
+      const result = await client.query(query);
+      client.release();
+      return result;
+    } catch (err) {
+      // A connection that failed mid-statement is dropped, not handed to the next caller.
+      client.release(isConnectionError(err) ? (err as Error) : undefined);
+      throw err;
+    }
+  };
+  return async ({ name, text, values }) => {
+    if (!named) return run({ text, values });
+    try {
+      return await run({ name, text, values });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !POOLER_LOST_STATEMENT.has(code)) throw err;
+      if (named)
+        log?.warn(
+          { code },
+          'named prepared statements are lost between transactions (a pooler in transaction mode?): using unnamed statements; set AGENTMESH_DB_PREPARED_STATEMENTS=unnamed to say so',
+        );
+      named = false;
+      return run({ text, values });
+    }
+  };
+}
+
 /**
  * Opens the PostgreSQL store: a pool of `AGENTMESH_DB_POOL_MAX` connections whose
  * search_path is the service's own schema (database per service, or schema per service
  * when services share a database), with server-side statement and idle-transaction timeouts;
- * commits wait for their WAL flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off says otherwise.
+ * commits wait for their WAL flush unless AGENTMESH_DB_SYNCHRONOUS_COMMIT=off says otherwise;
+ * task writes outside a transaction run as named prepared statements unless
+ * AGENTMESH_DB_PREPARED_STATEMENTS=unnamed.
  */
 export function openPostgres(service: string, url: string, config: StateConfig, log?: Logger): Backend {
   const schema = config.AGENTMESH_DB_SCHEMA ?? service;
@@ -90,19 +135,7 @@ export function openPostgres(service: string, url: string, config: StateConfig, 
       json: (raw) => raw as JsonValue,
       time: (raw) => raw as Date,
     },
-    // pg parses and plans a named statement once per connection, then only binds and executes it.
-    async prepared(query) {
-      const client = (await reconnecting.connect()) as pg.PoolClient;
-      try {
-        const result = await client.query(query);
-        client.release();
-        return result;
-      } catch (err) {
-        // A connection that failed mid-statement is dropped, not handed to the next caller.
-        client.release(isConnectionError(err) ? (err as Error) : undefined);
-        throw err;
-      }
-    },
+    prepared: preparedQueries(reconnecting, config.AGENTMESH_DB_PREPARED_STATEMENTS === 'named', log),
     poolMax: config.AGENTMESH_DB_POOL_MAX,
     // PostgreSQL protects pages with its WAL (and data checksums when enabled); there is no
     // cheap online page check, so the logical checks carry the weight here.

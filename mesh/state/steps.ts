@@ -5,6 +5,7 @@ import { encodeJson, requireText, type JsonValue, type StoreContext } from './co
 import { LIVE_STATES, TERMINAL_STATES } from './task-states.js';
 import type { TaskRecord } from './task-records.js';
 import type { Tasks } from './tasks.js';
+import { recordStepStatement } from './postgres-writes.js';
 import { prepared } from './prepared.js';
 import type { Database, StepTransitionsTable } from './tables.js';
 
@@ -82,14 +83,24 @@ export class StepLog {
     const detail = input.detail === undefined ? null : encodeJson(input.detail, 'step detail');
     const attempt = input.attempt ?? 1;
     const at = this.ctx.now();
+    if (this.ctx.kind === 'postgres') {
+      const step = {
+        taskId,
+        stepId: input.stepId,
+        state: input.state,
+        attempt,
+        detail,
+        principal: input.principal,
+        at,
+      };
+      const row = await this.ctx.read(() => recordStepStatement(this.ctx, step, TERMINAL_STATES));
+      if (row === undefined) throw await this.whyNot(taskId);
+      return this.toTransition(row);
+    }
     const row = await this.ctx.write(async (trx) => {
       // Bumping the counter under the row lock orders parallel steps of one task.
       const [bumped] = (await bumpStepSeq(trx, undefined, taskId)).rows;
-      if (bumped === undefined) {
-        const task = await trx.selectFrom('tasks').select('id').where('id', '=', taskId).executeTakeFirst();
-        if (task === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
-        throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is finished; its steps cannot change`);
-      }
+      if (bumped === undefined) throw await this.whyNot(taskId, trx);
       const [inserted] = (
         await insertTransition(
           trx,
@@ -107,6 +118,15 @@ export class StepLog {
       return inserted!;
     });
     return this.toTransition(row);
+  }
+
+  // Why a step could not be recorded: no such task, or a finished one.
+  private async whyNot(taskId: string, db?: Kysely<Database>): Promise<MeshError> {
+    const task = await this.ctx.read((d) =>
+      (db ?? d).selectFrom('tasks').select('id').where('id', '=', taskId).executeTakeFirst(),
+    );
+    if (task === undefined) return new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
+    return new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is finished; its steps cannot change`);
   }
 
   /** Every transition of a task, in the order they were recorded. */

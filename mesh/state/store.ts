@@ -59,6 +59,7 @@ export class Store {
       timeIn: backend.timeIn,
       notices: backend.notices,
       transitions: transitionBatcher(backend),
+      prepared: backend.prepared,
     });
     this.ctx = ctx;
     this.conversations = new Conversations(ctx);

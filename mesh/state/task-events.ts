@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
+import { appendEventStatement } from './postgres-writes.js';
 import { prepared } from './prepared.js';
 import type { Database, TaskEventsTable } from './tables.js';
 
@@ -93,6 +94,11 @@ export class TaskEvents {
     requireText(principal, 'principal');
     const encoded = encodeJson(event, 'task event');
     const at = this.ctx.now();
+    if (this.ctx.kind === 'postgres') {
+      const sequence = await this.ctx.read((db) => appendEventStatement(this.ctx, db, taskId, encoded, principal, at));
+      if (sequence === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);
+      return { taskId, sequence, event: JSON.parse(encoded) as JsonValue, principal, at: new Date(at) };
+    }
     const [sequence] = await this.ctx.write(async (trx) => {
       const [bumped] = (await bumpEventSeq(trx, undefined, taskId)).rows;
       if (bumped === undefined) throw new MeshError(Code.NOT_FOUND, `task ${taskId} not found`);

@@ -19,7 +19,9 @@ import { insertEvents } from './task-events.js';
 import { assertTransition, isTerminal, LIVE_STATES, stateName, statesLeadingTo } from './task-states.js';
 import { keepTaskVersion, toTask, toTaskVersion, type TaskRecord, type TaskVersion } from './task-records.js';
 import type { Database, TasksTable } from './tables.js';
+import { isUniqueViolation } from './db-errors.js';
 import { applyTransition, type Transition } from './postgres-transition.js';
+import { createTaskStatement, type NewTaskRow } from './postgres-writes.js';
 import { prepared } from './prepared.js';
 
 /** A new task; it starts SUBMITTED at version 1. */
@@ -158,6 +160,12 @@ export class Tasks {
     const data = encodeJson(input.data ?? {}, 'task data');
     const events = (input.events ?? []).map((e) => encodeJson(e, 'task event'));
     const at = this.ctx.now();
+    // PostgreSQL outside a transaction: one statement. Inside one, a task id already taken must
+    // not fail a statement (that would abort the caller's transaction): the steps below check instead.
+    if (this.ctx.kind === 'postgres' && !this.ctx.inOpenTransaction) {
+      const task = { id, contextId: input.contextId, principal, at, data, events, requestId: input.requestId };
+      return this.createPostgres({ ...task, lease: input.lease });
+    }
     return this.ctx.write(async (trx) => {
       if (input.requestId !== undefined) {
         // A concurrent duplicate blocks on this key until the first transaction ends, then
@@ -187,6 +195,20 @@ export class Tasks {
       await insertEvents(this.ctx, trx, id, events.length, events, principal, at);
       return { task: toTask(this.ctx.codec, row), created: true };
     });
+  }
+
+  private async createPostgres(task: NewTaskRow): Promise<{ task: TaskRecord; created: boolean }> {
+    const row = await this.ctx.read(async (db) => {
+      try {
+        return await createTaskStatement(this.ctx, db, task);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MeshError(Code.ALREADY_EXISTS, `task ${task.id} already exists`);
+        throw err;
+      }
+    });
+    if (row !== undefined) return { task: toTask(this.ctx.codec, row), created: true };
+    const existing = await this.ctx.read((db) => this.existingForRequest(db, task.principal, task.requestId!));
+    return { task: existing, created: false };
   }
 
   /** The task, or undefined. */

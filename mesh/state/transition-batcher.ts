@@ -1,13 +1,18 @@
 import { isConnectionError } from './db-errors.js';
 import type { Transition } from './postgres-transition.js';
 
-/** The task row a transition wrote, as the database returned it. */
-export type TransitionRow = Record<string, unknown> & { id: string };
+/**
+ * The task row a transition wrote, as the database returned it; or, `skipped`, only the id of
+ * a task whose row another transaction held locked, not yet written.
+ */
+export type TransitionRow = Record<string, unknown> & { id: string; skipped?: boolean };
 
 interface Pending {
   transition: Transition;
   resolve: (row: TransitionRow | undefined) => void;
   reject: (err: unknown) => void;
+  /** Skipped once for a row lock: goes again alone, waiting for the lock. */
+  wait?: boolean;
 }
 
 /**
@@ -15,24 +20,30 @@ interface Pending {
  * arrive wait and then go together, as one statement, in one transaction with one commit
  * flush; a lone writer never waits (its transition goes at once, alone). Fewer, larger
  * statements are what buys throughput on a busy server (measured: one statement in flight
- * at a time beat ten by 1.5–5x at 32 writers). A statement running longer than `stallMs`
- * (waiting on a row lock another transaction holds, say) stops counting, so the others'
- * transitions go on beside it, up to `maxStatements` at once (the pool's connections).
- * Each caller still gets its own answer: its row, or undefined when its compare-and-set did
- * not match (the others in the batch are not affected). Every caller is answered only once
- * the statement — its transaction — has committed. A task is never in two running batches,
- * so batches never wait on each other's row locks; its transitions keep their order.
+ * at a time beat ten by 1.5–5x at 32 writers).
+ *
+ * A batch never waits for a row lock another transaction holds: it skips that row, and the
+ * skipped transition goes again at once in a statement of its own that waits for the lock
+ * and does not count as the one in flight, so the other batches go on beside it (up to
+ * `maxStatements` at once, the pool's connections). A statement running longer than
+ * `stallMs` for any other reason stops counting too. Each caller still gets its own answer:
+ * its row, or undefined when its compare-and-set did not match (the others in the batch are
+ * not affected). Every caller is answered only once the statement — its transaction — has
+ * committed. A task is never in two running statements, so its transitions keep their order.
  */
 export class TransitionBatcher {
   private readonly queue: Pending[] = [];
   private readonly busy = new Set<string>();
-  /** When each running statement started (performance.now()). */
+  /** When each running statement started (performance.now()); -Infinity for one waiting on a lock. */
   private readonly running = new Set<{ started: number }>();
   private recheck: NodeJS.Timeout | undefined;
 
   constructor(
-    /** Applies transitions of distinct tasks in one transaction; the rows of those that matched. */
-    private readonly run: (batch: Transition[]) => Promise<TransitionRow[]>,
+    /**
+     * Applies transitions of distinct tasks in one transaction: the rows of those that matched,
+     * and of those skipped for another transaction's row lock unless `wait` (then it waits).
+     */
+    private readonly run: (batch: Transition[], wait: boolean) => Promise<TransitionRow[]>,
     private readonly maxStatements: number,
     private readonly stallMs = 100,
     private readonly maxBatch = 256,
@@ -48,6 +59,11 @@ export class TransitionBatcher {
 
   private pump(): void {
     while (this.queue.length > 0 && this.running.size < this.maxStatements) {
+      const waiting = this.queue.findIndex((p) => p.wait === true);
+      if (waiting >= 0) {
+        this.start(this.queue.splice(waiting, 1), true);
+        continue;
+      }
       const now = performance.now();
       const fresh = [...this.running].filter((r) => now - r.started < this.stallMs);
       if (fresh.length > 0) {
@@ -60,14 +76,21 @@ export class TransitionBatcher {
       }
       const batch = this.take();
       if (batch.length === 0) return;
-      const statement = { started: now };
-      this.running.add(statement);
-      void this.send(batch).finally(() => {
-        this.running.delete(statement);
-        for (const p of batch) this.busy.delete(p.transition.id);
-        this.pump();
-      });
+      this.start(batch, false);
     }
+  }
+
+  private start(batch: Pending[], wait: boolean): void {
+    for (const p of batch) this.busy.add(p.transition.id);
+    const statement = { started: wait ? -Infinity : performance.now() };
+    this.running.add(statement);
+    void this.send(batch, wait).then((skipped) => {
+      this.running.delete(statement);
+      for (const p of batch) this.busy.delete(p.transition.id);
+      // Ahead of the task's later transitions, which stay queued behind it.
+      this.queue.unshift(...skipped.map((p) => ({ ...p, wait: true })));
+      this.pump();
+    });
   }
 
   // The oldest waiting transition of each task not already in a running batch, in queue order.
@@ -83,26 +106,34 @@ export class TransitionBatcher {
       ids.add(id);
       batch.push(...this.queue.splice(i, 1));
     }
-    for (const id of ids) this.busy.add(id);
-    // One lock order for every batch, so two statements over the same rows cannot deadlock.
+    // One lock order for every batch, as for any writer of several rows.
     return batch.sort((a, b) => (a.transition.id < b.transition.id ? -1 : 1));
   }
 
-  private async send(batch: Pending[]): Promise<void> {
+  // Answers the batch's callers; resolves with those skipped for a row lock, to be sent again.
+  private async send(batch: Pending[], wait: boolean): Promise<Pending[]> {
     try {
-      const rows = await this.run(batch.map((p) => p.transition));
+      const rows = await this.run(
+        batch.map((p) => p.transition),
+        wait,
+      );
       const byId = new Map(rows.map((r) => [r.id, r]));
-      for (const p of batch) p.resolve(byId.get(p.transition.id));
+      const skipped: Pending[] = [];
+      for (const p of batch) {
+        const row = byId.get(p.transition.id);
+        if (row?.skipped === true) skipped.push(p);
+        else p.resolve(row);
+      }
+      return skipped;
     } catch (err) {
       // Lost connection: the outcome is unknown for all of them, as it would be for each alone.
       if (batch.length === 1 || isConnectionError(err)) {
         for (const p of batch) p.reject(err);
-        return;
+        return [];
       }
-      // Anything else (a deadlock with another writer, a timeout on one task's row lock): each alone,
-      // for its own answer, side by side — one after the other, a task whose row is still locked would
-      // hold up every transition queued behind it for another timeout.
-      await Promise.all(batch.map((p) => this.send([p])));
+      // Anything else (a deadlock with another writer, one transition the database refuses):
+      // each alone, for its own answer, side by side.
+      return (await Promise.all(batch.map((p) => this.send([p], wait)))).flat();
     }
   }
 }
