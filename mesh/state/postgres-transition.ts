@@ -3,7 +3,7 @@ import type { TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Backend } from './backend.js';
 import type { StoreContext } from './context.js';
 import type { Database } from './tables.js';
-import { TASK_CHANNEL } from './task-events.js';
+import { TASK_CHANNEL } from './task-channel.js';
 import { TransitionBatcher, type TransitionRow } from './transition-batcher.js';
 
 /** One compare-and-set change of a task, checked and encoded, ready for the transition statement. */

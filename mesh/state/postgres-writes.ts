@@ -3,7 +3,7 @@ import { TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { StoreContext } from './context.js';
 import { TASK_COLUMNS } from './postgres-transition.js';
 import type { Database, StepTransitionsTable, TasksTable } from './tables.js';
-import { TASK_CHANNEL } from './task-events.js';
+import { TASK_CHANNEL } from './task-channel.js';
 
 // A task's creation, an event appended to its log and a step recorded are each one statement on
 // PostgreSQL (data-modifying CTEs), so one round trip: they were a transaction of three to seven

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { Code, MeshError } from '../core/index.js';
 import { encodeJson, requireText, type JsonValue, type StoreContext } from './context.js';
 import { appendEventStatement } from './postgres-writes.js';
+import { TASK_CHANNEL } from './task-channel.js';
 import { prepared } from './prepared.js';
 import type { Database, TaskEventsTable } from './tables.js';
 
@@ -14,9 +15,6 @@ export interface TaskEventRecord {
   principal: string;
   at: Date;
 }
-
-/** The notice channel of task changes; the payload is the task id. */
-export const TASK_CHANNEL = 'task';
 
 /**
  * Writes events whose sequences end at `lastSequence`, inside the caller's transaction, and
