@@ -72,30 +72,6 @@ describe.each(BACKENDS)('change notices on %s', (_name, makeFixture) => {
     f.stop();
     await second?.close();
   });
-
-  test("a follower is told which changes are this process's own and which another's", async () => {
-    const heard: [string | undefined, boolean][] = [];
-    let wake: (() => void) | undefined;
-    const stop = await store.notices.listen(TASK_CHANNEL, (payload, ours) => {
-      heard.push([payload, ours]);
-      wake?.();
-    });
-    const next = async () => {
-      while (heard.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      return heard.shift();
-    };
-    const own = randomUUID();
-    await store.tasks.create(newTask(own));
-    expect(await next()).toEqual([own, true]);
-    if (fx.kind === 'postgres') {
-      const second = await fx.open('lending/notices');
-      const theirs = randomUUID();
-      await second.tasks.create(newTask(theirs));
-      expect(await next()).toEqual([theirs, false]);
-      await second.close();
-    }
-    stop();
-  });
 });
 
 describe('change notices between processes sharing PostgreSQL', () => {

@@ -913,7 +913,7 @@ export class AgentRuntime {
    * Returns how many tasks the first scan took.
    */
   async resume(): Promise<number> {
-    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id, ours) => this.noticed(id, ours));
+    this.unlisten ??= await this.o.store.notices.listen(TASK_CHANNEL, (id) => this.noticed(id));
     this.deadlines.follow();
     return this.ownership.follow();
   }
@@ -926,12 +926,11 @@ export class AgentRuntime {
   /**
    * A change notice: wakes this replica's followers of the task (all of them when
    * notices may have been missed), and stops this replica's run of a task that was
-   * canceled or taken by another replica meanwhile. A change this process made itself
-   * needs no such check (a cancel here aborts the run at once, and every write of a run is
-   * fenced): reading the task back after each of the run's own writes was a tenth of an
-   * orchestrator's store work (issue 22).
+   * canceled or taken by another replica meanwhile. Changes this process made are checked too:
+   * a run restarted while a cancel here was still being written (a takeover scan, a wake-up) was
+   * not aborted by it, and only this check stops it before its next step's side effects.
    */
-  private noticed(taskId: string | undefined, ours: boolean): void {
+  private noticed(taskId: string | undefined): void {
     // events.on() listens to 'error' on the feed too: never emit that one.
     const ids =
       taskId !== undefined
@@ -944,7 +943,6 @@ export class AgentRuntime {
           ];
     for (const id of ids) {
       this.feed.emit(id);
-      if (ours) continue;
       const run = this.running.get(id);
       if (run?.lease && !run.checking) void this.ownership.checkOwner(id, run);
     }

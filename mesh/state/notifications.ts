@@ -6,11 +6,7 @@ import { EventEmitter } from 'node:events';
  * missed (the connection that carries them was lost and is back): re-read
  * everything followed.
  */
-/**
- * Hears a notice: `payload` is undefined when some may have been missed; `ours` is true for a
- * change this process committed (it knows what it wrote), false for another process's or a gap.
- */
-export type NoticeListener = (payload: string | undefined, ours: boolean) => void;
+export type NoticeListener = (payload: string | undefined) => void;
 
 /** Carries notices between processes (PostgreSQL's LISTEN/NOTIFY); absent on SQLite, where one process owns the file. */
 export interface NoticeTransport {
@@ -43,7 +39,7 @@ export class Notices {
     transport?.attach(
       (wire, raw) => this.fromTransport(wire, raw),
       () => {
-        for (const channel of this.channels.keys()) this.local.emit(channel, undefined, false);
+        for (const channel of this.channels.keys()) this.local.emit(channel, undefined);
       },
     );
   }
@@ -71,7 +67,7 @@ export class Notices {
 
   /** Delivers a committed notice to this process's listeners. */
   deliver(channel: string, payload: string): void {
-    this.local.emit(channel, payload, true);
+    this.local.emit(channel, payload);
   }
 
   /** The text sent on the wire for a payload. */
@@ -82,7 +78,7 @@ export class Notices {
   private fromTransport(wire: string, raw: string): void {
     const colon = raw.indexOf(':');
     if (colon < 0 || raw.slice(0, colon) === this.origin) return;
-    for (const [channel, w] of this.channels) if (w === wire) this.local.emit(channel, raw.slice(colon + 1), false);
+    for (const [channel, w] of this.channels) if (w === wire) this.local.emit(channel, raw.slice(colon + 1));
   }
 
   /** Stops the transport. */
