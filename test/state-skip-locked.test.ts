@@ -96,4 +96,31 @@ describe('PostgreSQL transitions beside a locked task row', () => {
     expect(await lost).toBe(Code.ABORTED);
     expect(await store.tasks.get('contested')).toMatchObject({ version: 3, updatedBy: 'holder' });
   });
+
+  test('rows held elsewhere take at most half the pool: the store answers other calls meanwhile', async () => {
+    // A replica of four connections; four of its task rows held by another transaction.
+    const small = await fx.open(service, { AGENTMESH_DB_POOL_MAX: '4', AGENTMESH_DB_STATEMENT_TIMEOUT_MS: '120000' });
+    const held = ['h1', 'h2', 'h3', 'h4'];
+    for (const id of [...held, 'free']) await working(id);
+    await holder.query('begin');
+    await holder.query(`select id from tasks where id = any($1) for update`, [held]);
+    const changes = held.map((id) => small.tasks.update(id, { expectedVersion: 2, principal: who }));
+    // Each was skipped once and now waits for its lock, alone: at least two statements wait.
+    // Asked from the holder's open transaction: its view of the server's activity is a snapshot, cleared each time.
+    const waiting = async () => {
+      await holder.query('select pg_stat_clear_snapshot()');
+      const { rows } = await holder.query(
+        `select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%tasks%'`,
+      );
+      return (rows[0] as { n: number }).n;
+    };
+    while ((await waiting()) < 2) await new Promise((r) => setImmediate(r));
+    // Without the bound, all four connections would wait on the locks and these would too.
+    expect(await small.tasks.get('free')).toMatchObject({ version: 2 });
+    expect(await small.tasks.update('free', { expectedVersion: 2, principal: who })).toMatchObject({ version: 3 });
+    expect(await waiting()).toBeLessThanOrEqual(2);
+    await holder.query('commit');
+    expect((await Promise.all(changes)).map((t) => t.version)).toEqual([3, 3, 3, 3]);
+    await small.close();
+  });
 });

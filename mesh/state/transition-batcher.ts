@@ -25,7 +25,9 @@ interface Pending {
  * A batch never waits for a row lock another transaction holds: it skips that row, and the
  * skipped transition goes again at once in a statement of its own that waits for the lock
  * and does not count as the one in flight, so the other batches go on beside it (up to
- * `maxStatements` at once, the pool's connections). A statement running longer than
+ * `maxStatements` at once, the pool's connections). At most half the pool waits on locks: a few
+ * rows held elsewhere must not take every connection from the process's other store calls
+ * (the rest of their transitions wait in the queue, their tasks' later ones behind them). A statement running longer than
  * `stallMs` for any other reason stops counting too. Each caller still gets its own answer:
  * its row, or undefined when its compare-and-set did not match (the others in the batch are
  * not affected). Every caller is answered only once the statement — its transaction — has
@@ -37,6 +39,10 @@ export class TransitionBatcher {
   /** When each running statement started (performance.now()); -Infinity for one waiting on a lock. */
   private readonly running = new Set<{ started: number }>();
   private recheck: NodeJS.Timeout | undefined;
+  /** Transitions in the queue that go alone, waiting for a lock; and such statements running. */
+  private queuedWaits = 0;
+  private runningWaits = 0;
+  private readonly maxWaits: number;
 
   constructor(
     /**
@@ -47,7 +53,9 @@ export class TransitionBatcher {
     private readonly maxStatements: number,
     private readonly stallMs = 100,
     private readonly maxBatch = 256,
-  ) {}
+  ) {
+    this.maxWaits = Math.max(1, Math.floor(maxStatements / 2));
+  }
 
   /** Applies one transition; resolves, after commit, with its row, or undefined when it did not match. */
   apply(transition: Transition): Promise<TransitionRow | undefined> {
@@ -59,8 +67,9 @@ export class TransitionBatcher {
 
   private pump(): void {
     while (this.queue.length > 0 && this.running.size < this.maxStatements) {
-      const waiting = this.queue.findIndex((p) => p.wait === true);
-      if (waiting >= 0) {
+      if (this.queuedWaits > 0 && this.runningWaits < this.maxWaits) {
+        const waiting = this.queue.findIndex((p) => p.wait === true);
+        this.queuedWaits--;
         this.start(this.queue.splice(waiting, 1), true);
         continue;
       }
@@ -84,11 +93,14 @@ export class TransitionBatcher {
     for (const p of batch) this.busy.add(p.transition.id);
     const statement = { started: wait ? -Infinity : performance.now() };
     this.running.add(statement);
+    if (wait) this.runningWaits++;
     void this.send(batch, wait).then((skipped) => {
       this.running.delete(statement);
+      if (wait) this.runningWaits--;
       for (const p of batch) this.busy.delete(p.transition.id);
       // Ahead of the task's later transitions, which stay queued behind it.
       this.queue.unshift(...skipped.map((p) => ({ ...p, wait: true })));
+      this.queuedWaits += skipped.length;
       this.pump();
     });
   }
@@ -98,7 +110,10 @@ export class TransitionBatcher {
     const batch: Pending[] = [];
     const ids = new Set<string>();
     for (let i = 0; i < this.queue.length && batch.length < this.maxBatch;) {
-      const { id } = this.queue[i]!.transition;
+      const { transition, wait } = this.queue[i]!;
+      const { id } = transition;
+      // One waiting for a lock goes alone (pump), and its task's later ones after it.
+      if (wait === true) ids.add(id);
       if (this.busy.has(id) || ids.has(id)) {
         i++;
         continue;
