@@ -64,6 +64,15 @@ describe.each(BACKENDS)('task writes on %s', (_kind, makeFixture) => {
     }
   });
 
+  test('a change with many events stores them all, in order (SQLite writes them in chunks)', async () => {
+    await store.tasks.create({ id: 'many', contextId: 'c', principal: who });
+    const events = Array.from({ length: 19 }, (_, i) => ({ n: i + 1 }));
+    await store.tasks.update('many', { expectedVersion: 1, principal: who, events });
+    expect((await store.events.list('many')).map((e) => [e.sequence, e.event])).toEqual(
+      events.map((e, i) => [i + 1, e]),
+    );
+  });
+
   test('a task id already taken is ALREADY_EXISTS and leaves its request id free for the retry', async () => {
     await store.tasks.create({ id: 'taken', contextId: 'c', principal: who });
     await expect(store.tasks.create({ id: 'taken', contextId: 'c', principal: who, requestId: 'r1' })).rejects.toEqual(

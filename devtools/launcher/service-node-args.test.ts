@@ -12,6 +12,8 @@ describe('AGENTMESH_SERVICE_NODE_ARGS', () => {
       '--cpu-prof-dir=/tmp/prof',
       '--max-old-space-size=512',
     ]);
+    // V8's own spelling, which Node accepts too.
+    expect(parseServiceNodeArgs('--max_old_space_size=64')).toEqual(['--max_old_space_size=64']);
   });
 
   test.each([
@@ -30,6 +32,8 @@ describe('AGENTMESH_SERVICE_NODE_ARGS', () => {
     ],
     ['--eval=process.exit()', 'AGENTMESH_SERVICE_NODE_ARGS: --eval=process.exit() would not run the service'],
     ['--test', 'AGENTMESH_SERVICE_NODE_ARGS: --test would not run the service'],
+    ['--completion-bash', 'AGENTMESH_SERVICE_NODE_ARGS: --completion-bash would not run the service'],
+    ['--build_snapshot', 'AGENTMESH_SERVICE_NODE_ARGS: --build_snapshot would not run the service'],
   ])('refused with one line naming the variable: %s', (value, message) => {
     expect(() => parseServiceNodeArgs(value)).toThrow(new Error(message));
   });

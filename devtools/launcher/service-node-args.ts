@@ -9,7 +9,7 @@ const VARIABLE = 'AGENTMESH_SERVICE_NODE_ARGS';
 
 // Flags that make Node run something other than the service's entry point (or nothing at all).
 const REPLACES_THE_ENTRY =
-  /^--(eval|print|check|test|test-[a-z-]+|watch|watch-path|run|interactive|help|version|v8-options|input-type|entry-url)(=|$)/;
+  /^--(eval|print|check|test|test-[a-z-]+|watch|watch-path|run|interactive|help|version|v8-options|input-type|entry-url|completion-bash|build-snapshot|snapshot-blob|experimental-sea-config|prof-process)(=|$)/;
 
 /**
  * The Node flags of AGENTMESH_SERVICE_NODE_ARGS, space-separated, each `--flag` or `--flag=value`
@@ -20,9 +20,10 @@ const REPLACES_THE_ENTRY =
 export function parseServiceNodeArgs(value: string | undefined, execPath = process.execPath): string[] {
   const args = (value ?? '').split(/\s+/).filter((a) => a !== '');
   for (const arg of args) {
-    if (!/^--[a-z0-9][a-z0-9-]*(=\S+)?$/.test(arg))
+    if (!/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/.test(arg))
       throw new Error(`${VARIABLE}: "${arg}" is not a Node flag (expected --flag or --flag=value, space-separated)`);
-    if (REPLACES_THE_ENTRY.test(arg)) throw new Error(`${VARIABLE}: ${arg} would not run the service`);
+    if (REPLACES_THE_ENTRY.test(arg.replace(/_/g, '-')))
+      throw new Error(`${VARIABLE}: ${arg} would not run the service`);
   }
   if (args.length === 0) return args;
   const check = spawnSync(execPath, [...args, '--version'], {

@@ -23,7 +23,9 @@ interface Compiled {
 export function prepared<DB, F, V extends unknown[], R>(
   build: (db: Kysely<DB>, fixed: F, ...values: V) => Compilable<R>,
 ): (db: Kysely<DB>, fixed: F, ...values: V) => Promise<QueryResult<R>> {
-  // Per dialect (a transaction shares its database's adapter), then per fixed value.
+  // Per dialect (a transaction shares its database's adapter), then per fixed value. Not per
+  // schema or plugin: `db.withSchema()` / `withPlugin()` share the adapter, so a statement run
+  // through one would get the SQL compiled for another (the store never uses them).
   const cache = new WeakMap<object, Map<F, Compiled>>();
   return async (db, fixed, ...values) => {
     const adapter = db.getExecutor().adapter;

@@ -36,10 +36,16 @@ export async function insertEvents(
   if (events.length === 0) return [];
   const first = lastSequence - events.length + 1;
   const sequences = events.map((_, i) => first + i);
-  // One event or two (a result and the final status) nearly always: a statement prepared per count.
-  await insertEventRows(trx, events.length, taskId, principal, at, ...sequences, ...events);
+  // One event or two (a result and the final status) nearly always: a statement prepared per
+  // count, in chunks of at most EVENTS_PER_STATEMENT so that few statements are ever kept.
+  for (let i = 0; i < events.length; i += EVENTS_PER_STATEMENT) {
+    const chunk = events.slice(i, i + EVENTS_PER_STATEMENT);
+    await insertEventRows(trx, chunk.length, taskId, principal, at, ...sequences.slice(i, i + chunk.length), ...chunk);
+  }
   return sequences;
 }
+
+const EVENTS_PER_STATEMENT = 8;
 
 // `rows`: the sequences, then the events (as many of each as `count`).
 const insertEventRows = prepared(
