@@ -21,8 +21,10 @@ function showWho(): void {
     void api('DELETE', '/api/session').finally(() => {
       session = undefined;
       useSession(undefined);
-      location.hash = '#/';
-      route();
+      // Once: a new hash routes on its own (hashchange); a second route() raced it with a second
+      // sign-in form that could replace the first while a person was typing in it.
+      if (location.hash === '#/') route();
+      else location.hash = '#/';
     });
   });
   replace(

@@ -2,14 +2,19 @@ import { api, useSession, type SessionInfo } from './api.js';
 import { h, replace } from './dom.js';
 import { errorNotice } from './notice.js';
 
+let signInCalls = 0;
+
 /**
  * Sign-in: at the mesh's people issuer when it has one (the browser goes there and comes back with a
  * session), else the dev form.
  */
 export function signInView(main: HTMLElement, done: (s: SessionInfo) => void): void {
+  // Only the latest call renders: an earlier one answered late must not replace a form in use.
+  const call = ++signInCalls;
+  const show = (render: () => void) => call === signInCalls && render();
   api<{ issuer?: string }>('GET', '/api/sign-in').then(
-    (how) => (how.issuer ? issuerSignIn(main, how.issuer) : devSignIn(main, done)),
-    () => devSignIn(main, done),
+    (how) => show(() => (how.issuer ? issuerSignIn(main, how.issuer) : devSignIn(main, done))),
+    () => show(() => devSignIn(main, done)),
   );
 }
 
