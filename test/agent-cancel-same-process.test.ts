@@ -3,19 +3,8 @@
 // notices the tool call below would wait for its abort until the test times out.
 import { AgentCard } from '../gen/agentmesh/v1/card.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import {
-  AgentRuntime,
-  inventoryFromCards,
-  PlaybookPlanner,
-  StepRunners,
-  toolCardOf,
-  toolService,
-  type Principal,
-  type Store,
-  type ToolSpec,
-} from '../mesh/index.js';
-import { LocalToolRunner } from '../mesh/runtime/local-tools.js';
-import { captureLogger } from './helpers/log-capture.js';
+import type { AgentRuntime, Principal, Store, ToolSpec } from '../mesh/index.js';
+import { oneToolRuntime, type TestAudit } from './helpers/one-tool-runtime.js';
 import { request } from './helpers/agent-replicas.js';
 import { sqliteFixture, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 
@@ -57,39 +46,11 @@ const caller: Principal = {
   token: '',
   claims: {},
 };
-type Audit = { append: (e: { kind: string; outcome?: string }) => Promise<void> };
 /** A runtime over the shared store; its lease is renewed only every 200 s. */
-function replica(audit: Audit = { append: async () => undefined }, leaseMs = 600_000) {
-  const toolCard = toolCardOf({ name: AGENT, version: '1.0.0', purpose: 'local', owner: 't' }, tools, '');
-  const log = captureLogger(AGENT);
-  const runtime = new AgentRuntime({
-    card,
-    planner: new PlaybookPlanner({
-      go: {
-        steps: [
-          {
-            id: 'act',
-            description: 'act',
-            target: { $case: 'tool', tool: { service: AGENT, tool: 'act' } },
-            arguments: {},
-          },
-        ],
-      },
-    }),
-    store,
-    runner: new StepRunners({
-      local: {
-        service: AGENT,
-        runner: new LocalToolRunner(toolCard, toolService(toolCard, tools, { store, service: AGENT }), log.log),
-      },
-    }),
-    inventory: async () => inventoryFromCards([], [toolCard]),
-    log: log.log,
-    audit: audit as never,
-    leaseMs,
-  });
-  runtimes.push(runtime);
-  return { runtime, log };
+function replica(audit: TestAudit = { append: async () => undefined }, leaseMs = 600_000) {
+  const made = oneToolRuntime({ agent: AGENT, card, store, tools, audit, leaseMs });
+  runtimes.push(made.runtime);
+  return made;
 }
 
 describe.each([

@@ -1,20 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentCard } from '../gen/agentmesh/v1/card.js';
 import { TaskState } from '../gen/agentmesh/v1/task.js';
-import {
-  AgentRuntime,
-  Code,
-  inventoryFromCards,
-  PlaybookPlanner,
-  StepRunners,
-  toolCardOf,
-  toolService,
-  type Principal,
-  type Store,
-  type ToolSpec,
-} from '../mesh/index.js';
-import { LocalToolRunner } from '../mesh/runtime/local-tools.js';
-import { captureLogger } from './helpers/log-capture.js';
+import { Code, type AgentRuntime, type Principal, type Store, type ToolSpec } from '../mesh/index.js';
+import { oneToolRuntime, type TestAudit } from './helpers/one-tool-runtime.js';
 import pg from 'pg';
 import { request } from './helpers/agent-replicas.js';
 import { BACKENDS, postgresFixture, type BackendFixture } from './helpers/state-backends.js';
@@ -230,37 +218,10 @@ describe.each(BACKENDS)('a run whose state change fails on %s', (_kind, makeFixt
     purpose: 'leases',
     skills: [{ id: 'go', name: 'Go', description: 'acts once', inputSchema: { type: 'object' } }],
   });
-  const replica = (audit: { append: (e: { kind: string; outcome?: string }) => Promise<void> }) => {
-    const toolCard = toolCardOf({ name: AGENT, version: '1.0.0', purpose: 'local', owner: 't' }, tools, '');
-    const log = captureLogger(AGENT);
-    const runtime = new AgentRuntime({
-      card,
-      planner: new PlaybookPlanner({
-        go: {
-          steps: [
-            {
-              id: 'act',
-              description: 'act',
-              target: { $case: 'tool', tool: { service: AGENT, tool: 'act' } },
-              arguments: {},
-            },
-          ],
-        },
-      }),
-      store,
-      runner: new StepRunners({
-        local: {
-          service: AGENT,
-          runner: new LocalToolRunner(toolCard, toolService(toolCard, tools, { store, service: AGENT }), log.log),
-        },
-      }),
-      inventory: async () => inventoryFromCards([], [toolCard]),
-      log: log.log,
-      audit: audit as never,
-      leaseMs: 300,
-    });
-    runtimes.push(runtime);
-    return { runtime, log };
+  const replica = (audit: TestAudit) => {
+    const made = oneToolRuntime({ agent: AGENT, card, store, tools, audit, leaseMs: 300 });
+    runtimes.push(made.runtime);
+    return made;
   };
   /** The data of a task of skill go for user-1, as the runtime writes it. */
   const taskData = (requestId: string) => ({
