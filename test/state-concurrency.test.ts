@@ -159,16 +159,22 @@ describe.each(BACKENDS)('state concurrency on %s', (_kind, makeFixture) => {
       result: 'recovered',
       replayed: false,
     });
-    // A live holder is waited for, then ABORTED (retryable) when it takes too long.
-    const slow = store.toolResults.run(
-      'k-slow',
-      { principal: who },
-      () => new Promise((r) => setTimeout(() => r('slow'), 400)),
-    );
-    await new Promise((r) => setTimeout(r, 50));
+    // A live holder is waited for, then ABORTED (retryable) when it takes too long. The holder
+    // finishes only after the second caller has given up, however slow the machine is.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let acting!: () => void;
+    const started = new Promise<void>((r) => (acting = r));
+    const slow = store.toolResults.run('k-slow', { principal: who }, async () => {
+      acting();
+      await gate;
+      return 'slow';
+    });
+    await started;
     await expect(
       store.toolResults.run('k-slow', { principal: who, waitMs: 100 }, async () => 'dup'),
     ).rejects.toMatchObject({ code: Code.ABORTED });
+    release();
     expect((await slow).result).toBe('slow');
   });
 
