@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
 import { SQLITE_CLOCK, type JsonValue } from './context.js';
 import { Notices } from './notifications.js';
+import { groupCommitKysely } from './sqlite-group-commit.js';
 import type { Database as Schema } from './tables.js';
 
 /** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
@@ -18,7 +19,8 @@ export function sqlitePath(service: string, config: StateConfig): string {
  * append to the log; synchronous=FULL (the default) fsyncs that append before the commit
  * returns, so an acknowledged write survives kill -9 and power loss alike (NORMAL keeps it
  * across kill -9 only). A busy timeout makes a second process wait for the lock instead of
- * failing at once.
+ * failing at once. Concurrent transactions share COMMITs (GroupCommitDialect): one fsync for all
+ * that queued while one ran, each caller answered after it.
  */
 export function openSqlite(service: string, config: StateConfig): Backend {
   const file = sqlitePath(service, config);
@@ -31,7 +33,7 @@ export function openSqlite(service: string, config: StateConfig): Backend {
   }
   sqlite.pragma(`synchronous = ${config.AGENTMESH_SQLITE_SYNCHRONOUS}`);
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite));
   return {
     kind: 'sqlite',
     db,

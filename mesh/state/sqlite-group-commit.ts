@@ -1,0 +1,321 @@
+import type BetterSqlite from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  type SqliteDatabase,
+} from 'kysely';
+
+/**
+ * The most transactions one COMMIT holds: bounds how long a plain read waits behind a group
+ * (it runs once the group has committed) and how much one failed COMMIT takes down with it.
+ */
+export const MAX_GROUP = 16;
+
+// Each transaction after the first of a group runs in this savepoint, so that its failure undoes it alone.
+const MEMBER = 'agentmesh_group_member';
+
+/** How many transactions ran and how many COMMITs (fsyncs, with synchronous=FULL) they took. */
+export interface GroupCommitStats {
+  transactions: number;
+  commits: number;
+}
+
+interface Waiter {
+  transaction: boolean;
+  grant: () => void;
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * A caller's handle on the one connection. It holds nothing until used: a transaction takes its
+ * turn in beginTransaction, statements outside one at their first query (until released).
+ */
+class Handle implements DatabaseConnection {
+  state: 'idle' | 'statements' | 'transaction' | 'ended' = 'idle';
+  /** The transaction runs in a savepoint inside a group opened by an earlier one. */
+  joined = false;
+
+  constructor(private readonly driver: GroupCommitDriver) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    await this.holdForStatements();
+    return this.driver.run<R>(query);
+  }
+
+  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    await this.holdForStatements();
+    for (const row of this.driver.iterate(query)) yield { rows: [row as R] };
+  }
+
+  private async holdForStatements(): Promise<void> {
+    if (this.state !== 'idle') return;
+    this.state = 'statements';
+    await this.driver.turn(false);
+  }
+}
+
+/**
+ * Kysely's SQLite driver with group commit. SQLite has one writer and better-sqlite3 runs each
+ * statement synchronously, so a COMMIT's fsync (synchronous=FULL) blocks the whole process; one
+ * COMMIT per transaction made it the largest item of the services' profiles (issue 22).
+ *
+ * Transactions run one at a time on the one connection, as with Kysely's driver. When one ends
+ * while other transactions wait for the connection, it is not committed yet: the next waiting
+ * transaction runs in the same SQLite transaction, in a savepoint of its own, and so on until no
+ * transaction waits (or MAX_GROUP have run); then one COMMIT ends them all. So:
+ * - a caller is answered only after the COMMIT holding its transaction returned: nothing is
+ *   acknowledged before its fsync, as before;
+ * - a transaction that fails is rolled back to its savepoint: the others of its group commit;
+ * - a failed COMMIT fails every transaction of its group with its error (none of them is kept);
+ * - a lone transaction commits at once: a group forms only of transactions that were already
+ *   waiting when the one before them ended;
+ * - statements outside a transaction (plain reads) never run inside an open group: they wait
+ *   for its COMMIT (transactions waiting behind them join the group first, at most MAX_GROUP),
+ *   so a read never sees a write that may still fail to commit.
+ * A transaction joining a group sees the writes of the group's earlier ones, which commit with it
+ * or fail with it. A transaction's function must not wait for anything but its own statements
+ * (as before, it holds the connection): an earlier transaction of its group is not answered yet.
+ */
+export class GroupCommitDriver implements Driver {
+  readonly stats: GroupCommitStats = { transactions: 0, commits: 0 };
+  private busy = false;
+  private readonly waiting: Waiter[] = [];
+  // The transactions of the open group that ended well, answered at its COMMIT; undefined: no group open.
+  private group: Pending[] | undefined;
+
+  constructor(
+    private readonly sqlite: BetterSqlite.Database,
+    private readonly statements: SqliteDatabase,
+  ) {}
+
+  /** How many transactions and statement runs wait for the connection (tests wait on it). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async init(): Promise<void> {}
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(new Handle(this));
+  }
+
+  /** Waits until the connection is this caller's: at once when free, else in arrival order. */
+  turn(transaction: boolean): Promise<void> {
+    if (!this.busy) {
+      this.busy = true;
+      return Promise.resolve();
+    }
+    return new Promise((grant) => this.waiting.push({ transaction, grant }));
+  }
+
+  run<R>(query: CompiledQuery): QueryResult<R> {
+    const stmt = this.statements.prepare(query.sql);
+    const parameters = query.parameters as unknown[];
+    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  iterate(query: CompiledQuery): IterableIterator<unknown> {
+    return this.statements.prepare(query.sql).iterate(query.parameters as unknown[]);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const handle = connection as Handle;
+    handle.state = 'transaction';
+    await this.turn(true);
+    this.stats.transactions++;
+    handle.joined = this.group !== undefined;
+    try {
+      this.sqlite.exec(handle.joined ? `savepoint ${MEMBER}` : 'begin');
+    } catch (err) {
+      // Kysely rolls back only a transaction that began: this one ends here.
+      handle.state = 'ended';
+      this.close();
+      throw err;
+    }
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const handle = connection as Handle;
+    // A failure here is the transaction's own: Kysely then calls rollbackTransaction.
+    if (handle.joined) this.sqlite.exec(`release ${MEMBER}`);
+    handle.state = 'ended';
+    if (this.joinable()) {
+      const done = new Promise<void>((resolve, reject) => this.group!.push({ resolve, reject }));
+      this.passOn();
+      return done;
+    }
+    const members = this.group ?? [];
+    this.group = undefined;
+    // The one that ended last is answered by this return or throw, the others through `members`.
+    const failed = this.commit(members);
+    if (failed !== undefined) throw failed;
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const handle = connection as Handle;
+    // Ended: its COMMIT was tried (and failed) and already answered the whole group.
+    if (handle.state === 'ended') return;
+    handle.state = 'ended';
+    if (!handle.joined) {
+      // The first of a group: nothing but its own writes is in the transaction yet.
+      try {
+        if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
+      } finally {
+        this.next();
+      }
+      return;
+    }
+    try {
+      this.sqlite.exec(`rollback to ${MEMBER}`);
+      this.sqlite.exec(`release ${MEMBER}`);
+    } catch {
+      // Checked below: what matters is whether the group's transaction is still open.
+    }
+    if (!this.sqlite.inTransaction) {
+      // SQLite ended the whole transaction on this one's error (a full disk, an I/O error): the
+      // group's earlier writes are gone with it, so their callers fail too.
+      const members = this.group ?? [];
+      this.group = undefined;
+      const err = new Error('a transaction grouped with this write failed and SQLite rolled back the group');
+      for (const m of members) m.reject(err);
+      this.next();
+      return;
+    }
+    this.close();
+  }
+
+  // Savepoints a transaction's function asks Kysely for (trx.savepoint), inside its own.
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoted(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quoted(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release ${quoted(name)}`));
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const handle = connection as Handle;
+    // A transaction passed the connection on when it ended; statements hand it on here.
+    if (handle.state === 'statements') this.next();
+    handle.state = 'idle';
+  }
+
+  async destroy(): Promise<void> {
+    this.statements.close();
+  }
+
+  // A transaction ended without joining the group (rolled back to its savepoint, or never begun):
+  // the group goes on or commits (a failed COMMIT answers its members; this one has its own error).
+  private close(): void {
+    if (this.joinable()) {
+      this.passOn();
+      return;
+    }
+    const members = this.group;
+    this.group = undefined;
+    if (members) this.commit(members);
+    else this.next();
+  }
+
+  // Whether a waiting transaction can join the group of the one that just ended.
+  private joinable(): boolean {
+    if ((this.group?.length ?? 0) + 1 >= MAX_GROUP) return false;
+    if (!this.waiting.some((w) => w.transaction)) return false;
+    this.group ??= [];
+    return true;
+  }
+
+  // Hands the connection to the first waiting transaction, ahead of statements: they wait for the COMMIT.
+  private passOn(): void {
+    const i = this.waiting.findIndex((w) => w.transaction);
+    this.waiting.splice(i, 1)[0]!.grant();
+  }
+
+  // One COMMIT for the group's transactions; its error when it failed (every member is answered with it).
+  private commit(members: Pending[]): unknown {
+    try {
+      this.sqlite.exec('commit');
+    } catch (err) {
+      // A COMMIT refused (a deferred foreign key) leaves the transaction open: nothing of it is kept.
+      try {
+        if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
+      } catch {
+        // The next BEGIN then fails, and its caller with it: no one is answered falsely.
+      }
+      for (const m of members) m.reject(err);
+      this.next();
+      return err;
+    }
+    this.stats.commits++;
+    for (const m of members) m.resolve();
+    this.next();
+    return undefined;
+  }
+
+  // The connection goes to the longest waiting caller, or is free.
+  private next(): void {
+    const first = this.waiting.shift();
+    if (first) first.grant();
+    else this.busy = false;
+  }
+}
+
+const drivers = new WeakMap<object, GroupCommitDriver>();
+
+/** The group-commit driver under a store's Kysely instance (its counts, for tests); undefined on PostgreSQL. */
+export function groupCommitOf(db: Kysely<unknown>): GroupCommitDriver | undefined {
+  return drivers.get(db);
+}
+
+/** Kysely over one better-sqlite3 connection (`statements`: how its statements are prepared), with group commit. */
+export function groupCommitKysely<DB>(sqlite: BetterSqlite.Database, statements: SqliteDatabase): Kysely<DB> {
+  const dialect = new GroupCommitDialect(sqlite, statements);
+  const db = new Kysely<DB>({ dialect });
+  drivers.set(db, dialect.driver);
+  return db;
+}
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Kysely's SQLite dialect over one better-sqlite3 connection, with group commit (GroupCommitDriver). */
+export class GroupCommitDialect implements Dialect {
+  readonly driver: GroupCommitDriver;
+
+  constructor(sqlite: BetterSqlite.Database, statements: SqliteDatabase) {
+    this.driver = new GroupCommitDriver(sqlite, statements);
+  }
+
+  createDriver(): Driver {
+    return this.driver;
+  }
+
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+
+  createAdapter(): SqliteAdapter {
+    return new SqliteAdapter();
+  }
+
+  createIntrospector(db: Kysely<unknown>): SqliteIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
