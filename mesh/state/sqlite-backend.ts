@@ -7,6 +7,7 @@ import type { StateConfig } from './config.js';
 import { SQLITE_CLOCK, type JsonValue } from './context.js';
 import { Notices } from './notifications.js';
 import { groupCommitKysely } from './sqlite-group-commit.js';
+import { walSync } from './sqlite-wal-sync.js';
 import type { Database as Schema } from './tables.js';
 
 /** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
@@ -16,11 +17,13 @@ export function sqlitePath(service: string, config: StateConfig): string {
 
 /**
  * Opens the embedded store. WAL lets readers run beside the writer and makes a commit one
- * append to the log; synchronous=FULL (the default) fsyncs that append before the commit
- * returns, so an acknowledged write survives kill -9 and power loss alike (NORMAL keeps it
- * across kill -9 only). A busy timeout makes a second process wait for the lock instead of
- * failing at once. Concurrent transactions share COMMITs (GroupCommitDialect): one fsync for all
- * that queued while one ran, each caller answered after it.
+ * append to the log; AGENTMESH_SQLITE_SYNCHRONOUS=FULL (the default) fsyncs that append before
+ * the commit is answered, so an acknowledged write survives kill -9 and power loss alike (NORMAL
+ * keeps it across kill -9 only). SQLite itself runs at NORMAL: with FULL, the driver fdatasyncs the
+ * WAL in the thread pool (walSync) instead of blocking the event loop in each COMMIT, one sync
+ * for all commits made while the previous one ran. Transactions that queue while one runs share
+ * its COMMIT (GroupCommitDriver). A busy timeout makes a second process wait for the lock
+ * instead of failing at once.
  */
 export function openSqlite(service: string, config: StateConfig): Backend {
   const file = sqlitePath(service, config);
@@ -31,9 +34,11 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     sqlite.close();
     throw new Error(`cannot put ${file} in WAL mode (got ${String(mode)})`);
   }
-  sqlite.pragma(`synchronous = ${config.AGENTMESH_SQLITE_SYNCHRONOUS}`);
+  // FULL: the driver syncs the WAL after each COMMIT, off the event loop, before answering (see WalSync).
+  const full = config.AGENTMESH_SQLITE_SYNCHRONOUS === 'FULL';
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite));
+  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite), full ? walSync(file) : undefined);
   return {
     kind: 'sqlite',
     db,

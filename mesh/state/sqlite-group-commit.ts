@@ -22,10 +22,21 @@ export const MAX_GROUP = 16;
 // Each transaction after the first of a group runs in this savepoint, so that its failure undoes it alone.
 const MEMBER = 'agentmesh_group_member';
 
-/** How many transactions ran and how many COMMITs (fsyncs, with synchronous=FULL) they took. */
+/** How many transactions ran, how many COMMITs they took, and how many WAL syncs (with a WalSync). */
 export interface GroupCommitStats {
   transactions: number;
   commits: number;
+  syncs: number;
+}
+
+/**
+ * Makes the WAL durable (fdatasync, off the event loop): with it, SQLite runs at synchronous=NORMAL
+ * (a COMMIT writes the WAL without waiting for the disk) and the driver answers a transaction only
+ * after a sync that began after its COMMIT returned.
+ */
+export interface WalSync {
+  sync(): Promise<void>;
+  close(): void;
 }
 
 interface Waiter {
@@ -51,7 +62,11 @@ class Handle implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     await this.holdForStatements();
-    return this.driver.run<R>(query);
+    const result = this.driver.run<R>(query);
+    // A write outside a transaction (a migration's): answered once durable, like a transaction.
+    if (this.state === 'statements' && result.numAffectedRows !== undefined && !this.driver.inTransaction)
+      await this.driver.durable();
+    return result;
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
@@ -75,22 +90,32 @@ class Handle implements DatabaseConnection {
  * while other transactions wait for the connection, it is not committed yet: the next waiting
  * transaction runs in the same SQLite transaction, in a savepoint of its own, and so on until no
  * transaction waits (or MAX_GROUP have run); then one COMMIT ends them all. So:
- * - a caller is answered only after the COMMIT holding its transaction returned: nothing is
- *   acknowledged before its fsync, as before;
+ * - a caller is answered only after the COMMIT holding its transaction returned (with a WalSync,
+ *   and after the WAL sync that followed it): nothing is acknowledged before its fsync;
  * - a transaction that fails is rolled back to its savepoint: the others of its group commit;
+ *   its caller gets its error once what it may have read is committed (and synced) or failed;
  * - a failed COMMIT fails every transaction of its group with its error (none of them is kept);
  * - a lone transaction commits at once: a group forms only of transactions that were already
  *   waiting when the one before them ended;
  * - statements outside a transaction (plain reads) never run inside an open group: they wait
  *   for its COMMIT (transactions waiting behind them join the group first, at most MAX_GROUP),
- *   so a read never sees a write that may still fail to commit.
+ *   so a read never sees a write that may still fail to commit; with a WalSync they also wait
+ *   (and whoever queued behind them) until every commit is synced, while transactions go on
+ *   during a sync, answered by a later one.
  * A transaction joining a group sees the writes of the group's earlier ones, which commit with it
  * or fail with it. A transaction's function must not wait for anything but its own statements
  * (as before, it holds the connection): an earlier transaction of its group is not answered yet.
  */
 export class GroupCommitDriver implements Driver {
-  readonly stats: GroupCommitStats = { transactions: 0, commits: 0 };
+  readonly stats: GroupCommitStats = { transactions: 0, commits: 0, syncs: 0 };
   private busy = false;
+  // The connection is kept from the first waiter, a plain read, until what was committed is durable.
+  private held = false;
+  // Committed, waiting for the next WAL sync; and those the running sync answers.
+  private unsynced: Pending[] = [];
+  private inflight: Pending[] = [];
+  private syncing = false;
+  private syncRun: Promise<void> = Promise.resolve();
   private readonly waiting: Waiter[] = [];
   // The transactions of the open group that ended well, answered at its COMMIT; undefined: no group open.
   private group: Pending[] | undefined;
@@ -98,6 +123,7 @@ export class GroupCommitDriver implements Driver {
   constructor(
     private readonly sqlite: BetterSqlite.Database,
     private readonly statements: SqliteDatabase,
+    private readonly wal?: WalSync,
   ) {}
 
   /** How many transactions and statement runs wait for the connection (tests wait on it). */
@@ -113,11 +139,30 @@ export class GroupCommitDriver implements Driver {
 
   /** Waits until the connection is this caller's: at once when free, else in arrival order. */
   turn(transaction: boolean): Promise<void> {
-    if (!this.busy) {
+    if (!this.busy && (transaction || this.durableNow())) {
       this.busy = true;
       return Promise.resolve();
     }
-    return new Promise((grant) => this.waiting.push({ transaction, grant }));
+    const queued = new Promise<void>((grant) => this.waiting.push({ transaction, grant }));
+    if (!this.busy) {
+      // A plain read while a commit is not yet durable: it waits for the sync (see next).
+      this.busy = true;
+      this.held = true;
+    }
+    return queued;
+  }
+
+  /** Whether SQLite has a transaction open on the connection. */
+  get inTransaction(): boolean {
+    return this.sqlite.inTransaction;
+  }
+
+  /** Resolves once everything committed so far is durable (at once without a WalSync). */
+  durable(): Promise<void> {
+    if (this.wal === undefined) return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) => this.unsynced.push({ resolve, reject }));
+    this.syncWal();
+    return done;
   }
 
   run<R>(query: CompiledQuery): QueryResult<R> {
@@ -160,6 +205,12 @@ export class GroupCommitDriver implements Driver {
     }
     const members = this.group ?? [];
     this.group = undefined;
+    if (this.wal !== undefined) {
+      // Answered with the others, after the WAL sync (or the COMMIT's failure).
+      const done = new Promise<void>((resolve, reject) => members.push({ resolve, reject }));
+      this.commit(members);
+      return done;
+    }
     // The one that ended last is answered by this return or throw, the others through `members`.
     const failed = this.commit(members);
     if (failed !== undefined) throw failed;
@@ -170,6 +221,18 @@ export class GroupCommitDriver implements Driver {
     // Ended: its COMMIT was tried (and failed) and already answered the whole group.
     if (handle.state === 'ended') return;
     handle.state = 'ended';
+    this.rollBack(handle);
+    // Its error may come of what it read: writes of its group or commits not yet synced. It is
+    // answered once those are committed and durable (or have failed), never before.
+    await new Promise<void>((resolve) => {
+      const settled = { resolve, reject: () => resolve() };
+      if (this.group !== undefined) this.group.push(settled);
+      else if (!this.durableNow()) (this.unsynced.length > 0 ? this.unsynced : this.inflight).push(settled);
+      else resolve();
+    });
+  }
+
+  private rollBack(handle: Handle): void {
     if (!handle.joined) {
       // The first of a group: nothing but its own writes is in the transaction yet.
       try {
@@ -219,6 +282,9 @@ export class GroupCommitDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    // A sync still running holds the WAL's descriptor: closed after it (and any it started) ended.
+    while (this.syncing) await this.syncRun;
+    this.wal?.close();
     this.statements.close();
   }
 
@@ -265,16 +331,57 @@ export class GroupCommitDriver implements Driver {
       return err;
     }
     this.stats.commits++;
-    for (const m of members) m.resolve();
+    if (this.wal !== undefined) {
+      this.unsynced.push(...members);
+      this.syncWal();
+    } else for (const m of members) m.resolve();
     this.next();
     return undefined;
   }
 
+  // Nothing committed is waiting for a sync.
+  private durableNow(): boolean {
+    return this.unsynced.length === 0 && !this.syncing;
+  }
+
+  // Starts a sync of the WAL for every commit so far, unless one runs (its end starts the next).
+  private syncWal(): void {
+    if (this.syncing || this.unsynced.length === 0) return;
+    const batch = this.unsynced;
+    this.unsynced = [];
+    this.inflight = batch;
+    this.syncing = true;
+    this.syncRun = this.wal!.sync().then(
+      () => {
+        this.stats.syncs++;
+        this.synced(batch, undefined);
+      },
+      (err: unknown) => this.synced(batch, err),
+    );
+  }
+
+  private synced(batch: Pending[], err: unknown): void {
+    this.syncing = false;
+    this.inflight = [];
+    // A failed sync: committed, but not known to be on disk; its callers get the error (outcome unknown).
+    for (const m of batch) {
+      if (err === undefined) m.resolve();
+      else m.reject(err);
+    }
+    this.syncWal();
+    if (this.held && this.durableNow()) {
+      this.held = false;
+      this.next();
+    }
+  }
+
   // The connection goes to the longest waiting caller, or is free.
   private next(): void {
-    const first = this.waiting.shift();
-    if (first) first.grant();
-    else this.busy = false;
+    const first = this.waiting[0];
+    if (first === undefined) this.busy = false;
+    // A plain read never sees a commit that is not yet durable: it waits (and those behind it) for the sync.
+    else if (!first.transaction && !this.durableNow()) this.held = true;
+    else this.waiting.shift()!.grant();
   }
 }
 
@@ -286,8 +393,12 @@ export function groupCommitOf(db: Kysely<unknown>): GroupCommitDriver | undefine
 }
 
 /** Kysely over one better-sqlite3 connection (`statements`: how its statements are prepared), with group commit. */
-export function groupCommitKysely<DB>(sqlite: BetterSqlite.Database, statements: SqliteDatabase): Kysely<DB> {
-  const dialect = new GroupCommitDialect(sqlite, statements);
+export function groupCommitKysely<DB>(
+  sqlite: BetterSqlite.Database,
+  statements: SqliteDatabase,
+  wal?: WalSync,
+): Kysely<DB> {
+  const dialect = new GroupCommitDialect(sqlite, statements, wal);
   const db = new Kysely<DB>({ dialect });
   drivers.set(db, dialect.driver);
   return db;
@@ -299,8 +410,8 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export class GroupCommitDialect implements Dialect {
   readonly driver: GroupCommitDriver;
 
-  constructor(sqlite: BetterSqlite.Database, statements: SqliteDatabase) {
-    this.driver = new GroupCommitDriver(sqlite, statements);
+  constructor(sqlite: BetterSqlite.Database, statements: SqliteDatabase, wal?: WalSync) {
+    this.driver = new GroupCommitDriver(sqlite, statements, wal);
   }
 
   createDriver(): Driver {
