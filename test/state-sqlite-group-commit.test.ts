@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { Code } from '../mesh/core/errors.js';
 import type { Store } from '../mesh/index.js';
 import {
@@ -206,6 +206,51 @@ describe('SQLite group commit (driver, real file)', () => {
     await Promise.all([first.done, last.done, failing]);
     expect(settled).toEqual(['saw 1 parent(s)']);
     expect(committed('parent')).toEqual([1, 3]);
+  });
+
+  test('a transaction that fails inside a group whose COMMIT then fails gets the COMMIT error, not its own', async () => {
+    const release = gate();
+    const running = gate();
+    const first = db.transaction().execute(async (trx) => {
+      await trx.insertInto('child').values({ id: 10, parent_id: 99 }).execute();
+      running.open();
+      await release.opened;
+    });
+    await running.opened;
+    // Its own error may come of the group's writes (say, a key the first claimed), which are not kept.
+    const refused = db.transaction().execute(async (trx) => {
+      await trx.selectFrom('child').select('id').execute();
+      throw new Error('already claimed');
+    });
+    const last = insertParent(2);
+    await queued(driver, 2);
+    release.open();
+    const results = await outcomes([first, refused, last]);
+    for (const r of results) {
+      expect(r.ok).toBe(false);
+      expect(String(r.value)).toMatch(/FOREIGN KEY constraint failed/);
+    }
+  });
+
+  test('a transaction that ended the SQLite transaction itself opens no group: the next one begins its own', async () => {
+    const release = gate();
+    const running = gate();
+    const first = db.transaction().execute(async (trx) => {
+      await trx.insertInto('parent').values({ id: 1 }).execute();
+      running.open();
+      await release.opened;
+      await sql`commit`.execute(trx);
+    });
+    await running.opened;
+    const second = insertParent(2);
+    await queued(driver, 1);
+    release.open();
+    const [firstOutcome, secondOutcome] = await outcomes([first, second]);
+    // Joined to no transaction, its savepoint would have committed on its own, and the group's
+    // failed COMMIT then told its caller it failed.
+    expect(secondOutcome).toEqual({ ok: true, value: 2 });
+    expect(committed('parent')).toEqual([1, 2]);
+    expect(firstOutcome!.ok).toBe(false);
   });
 
   test('the last transaction of a group keeps its own error when the COMMIT then fails', async () => {

@@ -3,13 +3,14 @@
 // transaction only after an fdatasync of the WAL that began after its COMMIT. The driver tests use
 // a sync the test completes (so that "not answered yet" is a fact, not a race); the store test the
 // real one.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
-import type { Store } from '../mesh/index.js';
+import { Code, type MeshError } from '../mesh/core/errors.js';
+import { loadStateConfig, openStore, sqlitePath, type Store } from '../mesh/index.js';
 import {
   groupCommitKysely,
   groupCommitOf,
@@ -40,15 +41,33 @@ function controlledSync(): WalSync & { started: number; finish(err?: Error): voi
   };
 }
 
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** What a failed sync rejects with, as Node reports it. */
+const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+
+/** The store's refusal after a failed sync. */
+const refused = {
+  code: Code.UNAVAILABLE,
+  message: expect.stringMatching(/write-ahead log could not be made durable \(EIO\); restart/),
+};
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await nextTurn();
 }
 
 describe('SQLite WAL sync (driver, real file)', () => {
   let dir: string;
+  let file: string;
+  let sqlite: Database.Database;
   let db: Kysely<Tables>;
   let driver: GroupCommitDriver;
   let wal: ReturnType<typeof controlledSync>;
+  let failures: MeshError[];
 
   const insertParent = (id: number) =>
     db.transaction().execute(async (trx) => {
@@ -58,12 +77,14 @@ describe('SQLite WAL sync (driver, real file)', () => {
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'agentmesh-wal-sync-'));
-    const sqlite = new Database(join(dir, 'state.db'));
+    file = join(dir, 'state.db');
+    sqlite = new Database(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.exec('create table parent (id integer primary key)');
     wal = controlledSync();
-    db = groupCommitKysely<Tables>(sqlite, sqlite, wal);
+    failures = [];
+    db = groupCommitKysely<Tables>(sqlite, sqlite, wal, (failure) => failures.push(failure));
     driver = groupCommitOf(db as Kysely<unknown>)!;
   });
 
@@ -131,16 +152,61 @@ describe('SQLite WAL sync (driver, real file)', () => {
     expect(answer).toBe('saw 1 parent(s)');
   });
 
-  test('a failed sync fails the callers it was to answer (their outcome is unknown); the next sync answers the rest', async () => {
+  test('a failed sync fails the store closed: its callers, those waiting and every later one are refused', async () => {
     const first = insertParent(1);
     await until(() => wal.started === 1);
     const second = insertParent(2);
     await until(() => driver.stats.commits === 2);
-    wal.finish(new Error('EIO: i/o error, fdatasync'));
-    await expect(first).rejects.toThrow(/EIO/);
-    await until(() => wal.started === 2);
+    const heldRead = db.selectFrom('parent').select('id').execute();
+    await until(() => driver.queued === 1);
+    wal.finish(eio());
+    for (const caller of [first, second, heldRead]) await expect(caller).rejects.toMatchObject(refused);
+    // The caller told "outcome unknown" re-reads: refused, not served a commit that may not be on disk.
+    await expect(db.selectFrom('parent').select('id').execute()).rejects.toMatchObject(refused);
+    const stream = async () => {
+      for await (const row of db.selectFrom('parent').select('id').stream()) void row;
+    };
+    await expect(stream()).rejects.toMatchObject(refused);
+    // Nor is a write built on it acknowledged after a later sync that happens to succeed.
+    await expect(insertParent(3)).rejects.toMatchObject(refused);
+    expect(wal.started).toBe(1);
+    expect(failures).toHaveLength(1);
+  });
+
+  test('after a failed sync the database file is left as it was: closing does not checkpoint the commit into it', async () => {
+    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    const before = readFileSync(file);
+    const first = insertParent(1);
+    await until(() => wal.started === 1);
+    wal.finish(eio());
+    await expect(first).rejects.toMatchObject(refused);
+    await db.destroy();
+    // SQLite's close checkpoints the WAL into the file and deletes it when it can: not here.
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(`${file}-wal`)).toBe(true);
+  });
+
+  test('a write outside a transaction is answered after the sync, also one that returns rows (and its stream)', async () => {
+    let answered = false;
+    const insert = db
+      .insertInto('parent')
+      .values({ id: 1 })
+      .returning('id')
+      .execute()
+      .then((rows) => ((answered = true), rows));
+    await until(() => wal.started === 1 || answered);
+    expect(answered).toBe(false);
     wal.finish();
-    await expect(second).resolves.toBe(2);
+    expect(await insert).toEqual([{ id: 1 }]);
+    const streamed: unknown[] = [];
+    const stream = (async () => {
+      for await (const row of db.insertInto('parent').values({ id: 2 }).returning('id').stream()) streamed.push(row);
+    })();
+    await until(() => wal.started === 2 || streamed.length > 0);
+    expect(streamed).toEqual([]);
+    wal.finish();
+    await stream;
+    expect(streamed).toEqual([{ id: 2 }]);
   });
 });
 
@@ -167,5 +233,67 @@ describe('SQLite WAL sync (store, synchronous=FULL)', () => {
     expect(driver.stats.commits - before.commits).toBeGreaterThanOrEqual(1);
     expect(driver.stats.syncs - before.syncs).toBeGreaterThanOrEqual(1);
     expect(driver.stats.syncs - before.syncs).toBeLessThanOrEqual(driver.stats.commits - before.commits);
+  });
+
+  test('a write is answered only once the WAL sync that began after its COMMIT has finished', async () => {
+    const wal = groupCommitOf(store.context.db as Kysely<unknown>)!.wal!;
+    const realSync = wal.sync;
+    const release = gate();
+    let started = 0;
+    let committedWhenSyncBegan: number | undefined;
+    const visible = () => {
+      const other = new Database(store.location, { readonly: true });
+      try {
+        return (
+          other.prepare(`select count(*) as n from conversations where context_id = 'gated'`).get() as { n: number }
+        ).n;
+      } finally {
+        other.close();
+      }
+    };
+    wal.sync = async () => {
+      started++;
+      committedWhenSyncBegan ??= visible();
+      await release.opened;
+      return realSync.call(wal);
+    };
+    try {
+      let answered = false;
+      const write = store.conversations
+        .create('gated', { state: {}, principal: 'user:ada' })
+        .then(() => (answered = true));
+      await until(() => started === 1 || answered);
+      expect(answered).toBe(false);
+      expect(committedWhenSyncBegan).toBe(1);
+      // Committed, the sync held: still not answered however long it is held (a few turns of the loop here).
+      for (let i = 0; i < 20; i++) await nextTurn();
+      expect(answered).toBe(false);
+      release.open();
+      await write;
+      expect(answered).toBe(true);
+    } finally {
+      release.open();
+      wal.sync = realSync;
+    }
+  });
+
+  test('a symlinked state.db: the WAL synced is the one SQLite writes, next to the link target', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentmesh-wal-link-'));
+    try {
+      const config = loadStateConfig({ AGENTMESH_DATA_DIR: dir });
+      const link = sqlitePath('demo/linked', config);
+      mkdirSync(join(dir, 'demo', 'linked'), { recursive: true });
+      mkdirSync(join(dir, 'elsewhere'));
+      symlinkSync(join(dir, 'elsewhere', 'real.db'), link);
+      const linked = await openStore({ service: 'demo/linked', config });
+      try {
+        await linked.conversations.create('c', { state: {}, principal: 'user:ada' });
+        expect(existsSync(join(dir, 'elsewhere', 'real.db-wal'))).toBe(true);
+      } finally {
+        await linked.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

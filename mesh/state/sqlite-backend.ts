@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { Logger } from '../telemetry/index.js';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
 import { SQLITE_CLOCK, type JsonValue } from './context.js';
@@ -25,7 +26,7 @@ export function sqlitePath(service: string, config: StateConfig): string {
  * its COMMIT (GroupCommitDriver). A busy timeout makes a second process wait for the lock
  * instead of failing at once.
  */
-export function openSqlite(service: string, config: StateConfig): Backend {
+export function openSqlite(service: string, config: StateConfig, log?: Logger): Backend {
   const file = sqlitePath(service, config);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new Database(file, { timeout: config.AGENTMESH_SQLITE_BUSY_TIMEOUT_MS });
@@ -38,7 +39,10 @@ export function openSqlite(service: string, config: StateConfig): Backend {
   const full = config.AGENTMESH_SQLITE_SYNCHRONOUS === 'FULL';
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite), full ? walSync(file) : undefined);
+  // A failed WAL sync makes the store refuse everything until restarted (see GroupCommitDriver.failure).
+  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite), full ? walSync(file) : undefined, (failure) =>
+    log?.error({ location: file, code: (failure.cause as { code?: unknown }).code }, failure.message),
+  );
   return {
     kind: 'sqlite',
     db,
@@ -76,11 +80,13 @@ const MAX_STATEMENTS = 256;
 function cachingStatements(sqlite: Database.Database): SqliteDatabase {
   // The statement as the driver takes it, made once per SQL text too: a fresh wrapper (four
   // closures) per query was a tenth of this file's JavaScript time in the demo task (issue 22).
-  const statements = new Map<string, SqliteStatement>();
-  const wrap = (text: string): SqliteStatement => {
+  const statements = new Map<string, SqliteStatement & { readonly: boolean }>();
+  const wrap = (text: string): SqliteStatement & { readonly: boolean } => {
     const stmt = sqlite.prepare(text);
     return {
       reader: stmt.reader,
+      // Whether it can write: an INSERT ... RETURNING is a reader too, and must wait for durability.
+      readonly: stmt.readonly,
       all: (parameters) => stmt.all(parameters),
       run: (parameters) => stmt.run(parameters),
       iterate: (parameters) => sqlite.prepare(text).iterate(parameters) as IterableIterator<unknown>,

@@ -11,7 +11,12 @@ import {
   type QueryCompiler,
   type QueryResult,
   type SqliteDatabase,
+  type SqliteStatement,
 } from 'kysely';
+import { Code, MeshError } from '../core/index.js';
+import { closeWithoutCheckpoint, type WalSync } from './sqlite-wal-sync.js';
+
+export type { WalSync } from './sqlite-wal-sync.js';
 
 /**
  * The most transactions one COMMIT holds: bounds how long a plain read waits behind a group
@@ -29,19 +34,10 @@ export interface GroupCommitStats {
   syncs: number;
 }
 
-/**
- * Makes the WAL durable (fdatasync, off the event loop): with it, SQLite runs at synchronous=NORMAL
- * (a COMMIT writes the WAL without waiting for the disk) and the driver answers a transaction only
- * after a sync that began after its COMMIT returned.
- */
-export interface WalSync {
-  sync(): Promise<void>;
-  close(): void;
-}
-
 interface Waiter {
   transaction: boolean;
   grant: () => void;
+  refuse: (err: unknown) => void;
 }
 
 interface Pending {
@@ -62,16 +58,31 @@ class Handle implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     await this.holdForStatements();
-    const result = this.driver.run<R>(query);
-    // A write outside a transaction (a migration's): answered once durable, like a transaction.
-    if (this.state === 'statements' && result.numAffectedRows !== undefined && !this.driver.inTransaction)
-      await this.driver.durable();
+    const { result, write } = this.driver.run<R>(query);
+    // A write outside a transaction (a migration's, an INSERT ... RETURNING of a service's own
+    // table): answered once durable, like a transaction.
+    if (write && this.outsideTransaction()) await this.driver.durable();
     return result;
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     await this.holdForStatements();
-    for (const row of this.driver.iterate(query)) yield { rows: [row as R] };
+    const { rows, write } = this.driver.iterate(query);
+    if (write && this.outsideTransaction()) {
+      // Its rows tell of the write: none is handed out before the write is durable.
+      const all = [...rows];
+      await this.driver.durable();
+      for (const row of all) yield { rows: [row as R] };
+      return;
+    }
+    for (const row of rows) {
+      this.driver.check();
+      yield { rows: [row as R] };
+    }
+  }
+
+  private outsideTransaction(): boolean {
+    return this.state === 'statements' && !this.driver.inTransaction;
   }
 
   private async holdForStatements(): Promise<void> {
@@ -107,6 +118,14 @@ class Handle implements DatabaseConnection {
  * (as before, it holds the connection): an earlier transaction of its group is not answered yet.
  */
 export class GroupCommitDriver implements Driver {
+  /**
+   * Set at the first failed WAL sync: from then on every caller is refused with it (fail closed).
+   * The failed sync's commits are visible to this connection but may not be on disk; serving them,
+   * or acknowledging writes built on them (a later sync can succeed: Linux reports a writeback
+   * error once, then marks the pages clean), would tell callers of writes a power loss can take
+   * back. Only a restart, recovering from what is on disk, makes the store trustworthy again.
+   */
+  failure: MeshError | undefined;
   readonly stats: GroupCommitStats = { transactions: 0, commits: 0, syncs: 0 };
   private busy = false;
   // The connection is kept from the first waiter, a plain read, until what was committed is durable.
@@ -123,8 +142,16 @@ export class GroupCommitDriver implements Driver {
   constructor(
     private readonly sqlite: BetterSqlite.Database,
     private readonly statements: SqliteDatabase,
-    private readonly wal?: WalSync,
+    /** With FULL durability: syncs the WAL after COMMITs (public so tests can gate it). */
+    readonly wal?: WalSync,
+    /** Told once of a failed WAL sync (the store logs it). */
+    private readonly onFailure?: (failure: MeshError) => void,
   ) {}
+
+  /** Throws the store's failure once a WAL sync failed. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
 
   /** How many transactions and statement runs wait for the connection (tests wait on it). */
   get queued(): number {
@@ -139,11 +166,12 @@ export class GroupCommitDriver implements Driver {
 
   /** Waits until the connection is this caller's: at once when free, else in arrival order. */
   turn(transaction: boolean): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     if (!this.busy && (transaction || this.durableNow())) {
       this.busy = true;
       return Promise.resolve();
     }
-    const queued = new Promise<void>((grant) => this.waiting.push({ transaction, grant }));
+    const queued = new Promise<void>((grant, refuse) => this.waiting.push({ transaction, grant, refuse }));
     if (!this.busy) {
       // A plain read while a commit is not yet durable: it waits for the sync (see next).
       this.busy = true;
@@ -159,30 +187,39 @@ export class GroupCommitDriver implements Driver {
 
   /** Resolves once everything committed so far is durable (at once without a WalSync). */
   durable(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.wal === undefined) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.unsynced.push({ resolve, reject }));
     this.syncWal();
     return done;
   }
 
-  run<R>(query: CompiledQuery): QueryResult<R> {
-    const stmt = this.statements.prepare(query.sql);
+  /** Runs a statement; `write`: it may change the database (an INSERT ... RETURNING reads rows too). */
+  run<R>(query: CompiledQuery): { result: QueryResult<R>; write: boolean } {
+    this.check();
+    const stmt = this.statements.prepare(query.sql) as Statement;
     const parameters = query.parameters as unknown[];
-    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const write = stmt.readonly === undefined ? !stmt.reader : !stmt.readonly;
+    if (stmt.reader) return { result: { rows: stmt.all(parameters) as R[] }, write };
     const { changes, lastInsertRowid } = stmt.run(parameters);
-    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    return { result: { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] }, write };
   }
 
-  iterate(query: CompiledQuery): IterableIterator<unknown> {
-    return this.statements.prepare(query.sql).iterate(query.parameters as unknown[]);
+  iterate(query: CompiledQuery): { rows: IterableIterator<unknown>; write: boolean } {
+    this.check();
+    const stmt = this.statements.prepare(query.sql) as Statement;
+    const write = stmt.readonly === undefined ? !stmt.reader : !stmt.readonly;
+    return { rows: stmt.iterate(query.parameters as unknown[]), write };
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     const handle = connection as Handle;
     handle.state = 'transaction';
     await this.turn(true);
+    this.check();
     this.stats.transactions++;
-    handle.joined = this.group !== undefined;
+    // Only inside the group's open transaction: a savepoint alone would begin (and commit) one of its own.
+    handle.joined = this.group !== undefined && this.sqlite.inTransaction;
     try {
       this.sqlite.exec(handle.joined ? `savepoint ${MEMBER}` : 'begin');
     } catch (err) {
@@ -196,6 +233,7 @@ export class GroupCommitDriver implements Driver {
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const handle = connection as Handle;
     // A failure here is the transaction's own: Kysely then calls rollbackTransaction.
+    this.check();
     if (handle.joined) this.sqlite.exec(`release ${MEMBER}`);
     handle.state = 'ended';
     if (this.joinable()) {
@@ -221,11 +259,14 @@ export class GroupCommitDriver implements Driver {
     // Ended: its COMMIT was tried (and failed) and already answered the whole group.
     if (handle.state === 'ended') return;
     handle.state = 'ended';
+    // The store failed (see failure): the connection is closed, the caller gets the failure.
+    this.check();
     this.rollBack(handle);
     // Its error may come of what it read: writes of its group or commits not yet synced. It is
-    // answered once those are committed and durable (or have failed), never before.
-    await new Promise<void>((resolve) => {
-      const settled = { resolve, reject: () => resolve() };
+    // answered once those are committed and durable; if they failed, with their error (its own
+    // may have come of writes that were then not kept: the COMMIT's error says to retry).
+    await new Promise<void>((resolve, reject) => {
+      const settled = { resolve, reject };
       if (this.group !== undefined) this.group.push(settled);
       else if (!this.durableNow()) (this.unsynced.length > 0 ? this.unsynced : this.inflight).push(settled);
       else resolve();
@@ -285,7 +326,9 @@ export class GroupCommitDriver implements Driver {
     // A sync still running holds the WAL's descriptor: closed after it (and any it started) ended.
     while (this.syncing) await this.syncRun;
     this.wal?.close();
-    this.statements.close();
+    // After a failed sync, closing normally would checkpoint frames that may not be on disk.
+    if (this.failure !== undefined) closeWithoutCheckpoint(this.sqlite);
+    else this.statements.close();
   }
 
   // A transaction ended without joining the group (rolled back to its savepoint, or never begun):
@@ -303,6 +346,8 @@ export class GroupCommitDriver implements Driver {
 
   // Whether a waiting transaction can join the group of the one that just ended.
   private joinable(): boolean {
+    // No open transaction to join (its BEGIN failed, or SQLite ended it): the group ends here.
+    if (!this.sqlite.inTransaction) return false;
     if ((this.group?.length ?? 0) + 1 >= MAX_GROUP) return false;
     if (!this.waiting.some((w) => w.transaction)) return false;
     this.group ??= [];
@@ -346,7 +391,7 @@ export class GroupCommitDriver implements Driver {
 
   // Starts a sync of the WAL for every commit so far, unless one runs (its end starts the next).
   private syncWal(): void {
-    if (this.syncing || this.unsynced.length === 0) return;
+    if (this.failure !== undefined || this.syncing || this.unsynced.length === 0) return;
     const batch = this.unsynced;
     this.unsynced = [];
     this.inflight = batch;
@@ -363,11 +408,11 @@ export class GroupCommitDriver implements Driver {
   private synced(batch: Pending[], err: unknown): void {
     this.syncing = false;
     this.inflight = [];
-    // A failed sync: committed, but not known to be on disk; its callers get the error (outcome unknown).
-    for (const m of batch) {
-      if (err === undefined) m.resolve();
-      else m.reject(err);
+    if (err !== undefined) {
+      this.fail(err, batch);
+      return;
     }
+    for (const m of batch) m.resolve();
     this.syncWal();
     if (this.held && this.durableNow()) {
       this.held = false;
@@ -375,8 +420,33 @@ export class GroupCommitDriver implements Driver {
     }
   }
 
+  /**
+   * A WAL sync failed: its commits are visible but may not be on disk. Fails closed: every caller
+   * waiting for an answer or for the connection, and every later one, gets the failure; no sync
+   * starts again; the connection is closed without a checkpoint (or at destroy, if a stream is
+   * being read), so nothing more is served from it or copied into the database file.
+   */
+  private fail(err: unknown, batch: Pending[]): void {
+    const code = (err as { code?: unknown }).code;
+    const failure = new MeshError(
+      Code.UNAVAILABLE,
+      `state store: the write-ahead log could not be made durable (${typeof code === 'string' ? code : 'I/O error'}); restart the service`,
+      { cause: err },
+    );
+    this.failure = failure;
+    this.busy = true;
+    const pending = [...batch, ...this.unsynced, ...this.inflight, ...(this.group ?? [])];
+    this.unsynced = [];
+    this.group = undefined;
+    for (const m of pending) m.reject(failure);
+    for (const w of this.waiting.splice(0)) w.refuse(failure);
+    closeWithoutCheckpoint(this.sqlite);
+    this.onFailure?.(failure);
+  }
+
   // The connection goes to the longest waiting caller, or is free.
   private next(): void {
+    if (this.failure !== undefined) return;
     const first = this.waiting[0];
     if (first === undefined) this.busy = false;
     // A plain read never sees a commit that is not yet durable: it waits (and those behind it) for the sync.
@@ -384,6 +454,9 @@ export class GroupCommitDriver implements Driver {
     else this.waiting.shift()!.grant();
   }
 }
+
+// A prepared statement as better-sqlite3 makes it: `readonly` says whether it can write.
+type Statement = SqliteStatement & { readonly readonly?: boolean };
 
 const drivers = new WeakMap<object, GroupCommitDriver>();
 
@@ -397,8 +470,9 @@ export function groupCommitKysely<DB>(
   sqlite: BetterSqlite.Database,
   statements: SqliteDatabase,
   wal?: WalSync,
+  onFailure?: (failure: MeshError) => void,
 ): Kysely<DB> {
-  const dialect = new GroupCommitDialect(sqlite, statements, wal);
+  const dialect = new GroupCommitDialect(sqlite, statements, wal, onFailure);
   const db = new Kysely<DB>({ dialect });
   drivers.set(db, dialect.driver);
   return db;
@@ -410,8 +484,13 @@ const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 export class GroupCommitDialect implements Dialect {
   readonly driver: GroupCommitDriver;
 
-  constructor(sqlite: BetterSqlite.Database, statements: SqliteDatabase, wal?: WalSync) {
-    this.driver = new GroupCommitDriver(sqlite, statements, wal);
+  constructor(
+    sqlite: BetterSqlite.Database,
+    statements: SqliteDatabase,
+    wal?: WalSync,
+    onFailure?: (failure: MeshError) => void,
+  ) {
+    this.driver = new GroupCommitDriver(sqlite, statements, wal, onFailure);
   }
 
   createDriver(): Driver {

@@ -148,7 +148,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // pg is loaded only by services that use PostgreSQL.
   const backend =
     url === undefined
-      ? openSqlite(options.service, config)
+      ? openSqlite(options.service, config, options.log)
       : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
   try {
     const version = await migrate(backend.db as unknown as Kysely<unknown>, {
