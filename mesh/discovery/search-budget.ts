@@ -20,13 +20,17 @@ export class SearchBudget {
     private readonly scope: CompiledScope,
   ) {}
 
-  /** Counts `n` checks; RESOURCE_EXHAUSTED, saying what to narrow, once past the limit. */
+  /**
+   * Counts `n` checks; RESOURCE_EXHAUSTED, saying what to narrow, once past the limit. Permanent
+   * (`grpc-retry-pushback-ms: -1`): the same scope checks the same entries again.
+   */
   spend(n = 1): void {
     this.examined += n;
     if (this.examined > this.limit) {
       throw new MeshError(
         Code.RESOURCE_EXHAUSTED,
         `scope too broad: the search passed its budget of ${this.limit} entries checked without finishing; ${narrowingHint(this.scope)}`,
+        { permanent: true },
       );
     }
   }

@@ -215,6 +215,7 @@ export class AgentRuntime {
       throw new MeshError(
         Code.RESOURCE_EXHAUSTED,
         `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`,
+        { permanent: true }, // the same message is always too big: not retried, not a breaker failure
       );
     const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
     const data = parts.find((p) => p.content?.$case === 'data')?.content;

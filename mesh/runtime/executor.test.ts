@@ -164,6 +164,30 @@ describe('executor', () => {
     expect(h.calls).toHaveLength(3);
   });
 
+  test('a permanent refusal (pushback -1) is attempted once and leaves the circuit closed; a transient one is retried', async () => {
+    const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
+    const tooBig = harness(async () => {
+      throw new MeshError(Code.RESOURCE_EXHAUSTED, 'message: 9000 bytes is over the 4096-byte limit', {
+        permanent: true,
+      });
+    });
+    for (let i = 0; i < 3; i++) {
+      expect(await tooBig.run(plan([tool('x')]), tooBig.state(), undefined, breakers)).toMatchObject({
+        status: 'failed',
+        code: Code.RESOURCE_EXHAUSTED,
+        reason: 'message: 9000 bytes is over the 4096-byte limit',
+      });
+    }
+    expect(tooBig.calls).toHaveLength(3);
+    expect(breakers.get('tool:x')!.state).toBe('closed');
+    const busy = harness(async (_c, n) => {
+      if (n === 1) throw new MeshError(Code.RESOURCE_EXHAUSTED, 'quota: try later');
+      return { ok: true };
+    });
+    expect((await busy.run(plan([tool('x')]), busy.state(), undefined, breakers)).status).toBe('completed');
+    expect(busy.finished[0]!.attempts.map((a) => a.code)).toEqual(['RESOURCE_EXHAUSTED', 'OK']);
+  });
+
   test('the circuit opens after repeated failures and later steps to the same collaborator fail fast', async () => {
     const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
     const h = harness(async () => {
