@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter, on } from 'node:events';
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { CollaboratorChoice, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
@@ -32,7 +31,7 @@ import { planningRecordOf, type Planner } from './planner.js';
 import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
 import { interruptedSteps } from './interrupted-steps.js';
-import { compileSchema } from './schema-validator.js';
+import { SendTaskRequests } from './send-task-request.js';
 import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -84,7 +83,7 @@ export class AgentRuntime {
   private readonly running = new Map<string, Run>();
   private readonly feed = new EventEmitter();
   private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
+  private readonly requests: SendTaskRequests;
   // The caller's access token per task, for token exchange on agent steps.
   // Memory only: a bearer token never goes to disk.
   private readonly authority = new Map<string, { token: string; expiresAt: number }>();
@@ -115,7 +114,7 @@ export class AgentRuntime {
       service: o.card.name,
       peer: o.card.identity || undefined,
     });
-    this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
+    this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
     this.deadlines = new AnswerDeadlines({
       store: o.store,
       log: o.log,
@@ -198,57 +197,7 @@ export class AgentRuntime {
 
   /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
   async send(req: SendTaskRequest, caller: Principal): Promise<TaskRecord> {
-    if (!req.requestId)
-      throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: required (a unique id per request makes retries safe)');
-    if (req.requestId.length > 128) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: at most 128 characters');
-    const skillId = req.skillId || (this.o.card.skills.length === 1 ? this.o.card.skills[0]!.id : '');
-    const check = this.skills.get(skillId);
-    if (!check)
-      throw new MeshError(
-        Code.INVALID_ARGUMENT,
-        `skill_id: ${req.skillId ? `unknown skill ${req.skillId}` : 'required: this agent has several skills'}`,
-      );
-    const parts = req.message?.parts ?? [];
-    if (!parts.length) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: at least one part is required');
-    const size = Buffer.byteLength(JSON.stringify(Message.toJSON(req.message!)));
-    if (size > (this.o.maxInputBytes ?? 256 * 1024))
-      throw new MeshError(
-        Code.RESOURCE_EXHAUSTED,
-        `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`,
-        { permanent: true }, // the same message is always too big: not retried, not a breaker failure
-      );
-    const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
-    const data = parts.find((p) => p.content?.$case === 'data')?.content;
-    const value: unknown = data?.$case === 'data' ? data.data : {};
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: the data part must be a JSON object');
-    }
-    const input = value as Record<string, unknown>;
-    check.assert(input, 'input');
-    const id = randomUUID();
-    const traceContext: Record<string, string> = {};
-    propagation.inject(context.active(), traceContext);
-    const contextId = req.message!.contextId || randomUUID();
-    const requested = req.configuration?.timeout;
-    const timeoutMs =
-      requested && (requested.seconds > 0 || requested.nanos > 0)
-        ? requested.seconds * 1000 + Math.ceil(requested.nanos / 1e6)
-        : undefined;
-    const taskData: TaskData = {
-      agent: this.name,
-      skillId,
-      subject: caller.subject,
-      requestId: req.requestId,
-      text,
-      input,
-      status: {},
-      artifacts: [],
-      history: [Message.toJSON({ ...req.message!, taskId: id, contextId })],
-      traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
-      traceContext,
-      ...(caller.actors[0] ? { actor: caller.actors[0], actors: caller.actors } : {}),
-      ...(timeoutMs ? { timeoutMs } : {}),
-    };
+    const { id, contextId, data: taskData } = this.requests.parse(req, caller);
     const { task, created } = await this.o.store.tasks.create({
       id,
       contextId,
