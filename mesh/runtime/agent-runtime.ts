@@ -32,6 +32,8 @@ import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
 import { interruptedSteps } from './interrupted-steps.js';
 import { SendTaskRequests } from './send-task-request.js';
+import { CallerAuthority } from './caller-authority.js';
+import { countStoredTasks, countTransition } from './task-counts.js';
 import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -69,8 +71,6 @@ export interface AgentRuntimeOptions {
 export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 /** Default of AgentRuntimeOptions.leaseMs. */
 export const DEFAULT_TASK_LEASE_MS = 10_000;
-// A token this close to expiry is not used for an exchange: the exchange and the call need time too.
-const AUTHORITY_MARGIN_MS = 15_000;
 
 const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 /**
@@ -84,10 +84,7 @@ export class AgentRuntime {
   private readonly feed = new EventEmitter();
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly requests: SendTaskRequests;
-  // The caller's access token per task, for token exchange on agent steps.
-  // Memory only: a bearer token never goes to disk.
-  private readonly authority = new Map<string, { token: string; expiresAt: number }>();
-  private nextAuthoritySweep = 0;
+  private readonly authority = new CallerAuthority();
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
@@ -134,8 +131,7 @@ export class AgentRuntime {
 
   /** The access token of the caller a task runs for, while this process holds one that is not about to expire. */
   authorityFor(taskId: string): string | undefined {
-    const held = this.authority.get(taskId);
-    return held && held.expiresAt - Date.now() > AUTHORITY_MARGIN_MS ? held.token : undefined;
+    return this.authority.tokenFor(taskId);
   }
 
   /**
@@ -144,15 +140,7 @@ export class AgentRuntime {
    * resumes. Whether it resumed the task (a state change, though the call may be a read).
    */
   remember(task: TaskRecord, caller: Principal): boolean {
-    if (isTerminal(task.state)) this.authority.delete(task.id);
-    if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state))
-      return false;
-    this.forgetExpiredAuthority();
-    const exp = caller.claims.exp;
-    this.authority.set(task.id, {
-      token: caller.token,
-      expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000,
-    });
+    if (!this.authority.keep(task, caller)) return false;
     // Only a token the run can use wakes it (else it would pause again at once, at every call).
     if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return false;
     // The run that paused may still be finishing (its last records): start again once it has.
@@ -161,38 +149,9 @@ export class AgentRuntime {
     return true;
   }
 
-  // A replica that only answers calls about a task (another one runs it) never sees the run end:
-  // expired tokens go here, so the map holds at most the tokens still valid.
-  private forgetExpiredAuthority(): void {
-    const now = Date.now();
-    if (now < this.nextAuthoritySweep) return;
-    this.nextAuthoritySweep = now + 60_000;
-    for (const [id, held] of this.authority) if (held.expiresAt <= now) this.authority.delete(id);
-  }
-
   /** Counts tasks by state (and pending ones) from the store, at start. */
   async countTasks(): Promise<void> {
-    const m = this.o.metrics;
-    if (!m) return;
-    m.tasks.reset();
-    let pending = 0;
-    for (const t of await this.o.store.tasks.list({})) {
-      m.tasks.inc({ state: TaskState[t.state] });
-      if (!isTerminal(t.state)) pending++;
-    }
-    m.pendingTasks.set(pending);
-  }
-
-  private counted(from: TaskState | undefined, to: TaskState, history: number): void {
-    const m = this.o.metrics;
-    if (!m || from === to) return;
-    if (from !== undefined) m.tasks.dec({ state: TaskState[from] });
-    m.tasks.inc({ state: TaskState[to] });
-    if (from === undefined) m.pendingTasks.inc();
-    if (isTerminal(to) && (from === undefined || !isTerminal(from))) {
-      m.pendingTasks.dec();
-      m.conversationDepth.observe(history);
-    }
+    await countStoredTasks(this.o.metrics, this.o.store);
   }
 
   /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
@@ -210,7 +169,7 @@ export class AgentRuntime {
     });
     this.remember(task, caller);
     if (created) {
-      this.counted(undefined, task.state, 1);
+      countTransition(this.o.metrics, undefined, task.state, 1);
       // Queued before the run starts, so its first change (WORKING) is recorded after this one.
       const submitted = this.transitions.inTurn(task.id, () =>
         this.transitions.record(task, 'task_state', TaskState.TASK_STATE_SUBMITTED),
@@ -264,7 +223,7 @@ export class AgentRuntime {
         span.setAttribute('agentmesh.task.state', TaskState[state]);
         if (state === TaskState.TASK_STATE_FAILED)
           span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
-        if (isTerminal(state)) this.authority.delete(taskId);
+        if (isTerminal(state)) this.authority.forget(taskId);
       } catch (err) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         throw err;
@@ -321,7 +280,8 @@ export class AgentRuntime {
       throw err;
     }
     if (run && release) run.lease = undefined;
-    if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
+    if (state !== undefined)
+      countTransition(this.o.metrics, rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
     this.feed.emit(rec.id);
     return next;
   }
