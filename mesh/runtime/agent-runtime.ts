@@ -16,7 +16,6 @@ import {
   type Store,
   type TaskLease,
   type TaskRecord,
-  type TaskWrites,
 } from '../state/index.js';
 import type { AuditEvent, Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
@@ -34,6 +33,7 @@ import { interruptedSteps } from './interrupted-steps.js';
 import { SendTaskRequests } from './send-task-request.js';
 import { CallerAuthority } from './caller-authority.js';
 import { countStoredTasks, countTransition } from './task-counts.js';
+import { reasonOf, TaskChanges, WAITING } from './task-changes.js';
 import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -72,7 +72,6 @@ export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 /** Default of AgentRuntimeOptions.leaseMs. */
 export const DEFAULT_TASK_LEASE_MS = 10_000;
 
-const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 /**
  * Runs an agent's tasks: each request becomes a persisted task, a plan
  * (persisted, immutable), and a deterministic execution whose every step
@@ -88,6 +87,7 @@ export class AgentRuntime {
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
+  private readonly changes: TaskChanges;
   private readonly ownership: TaskOwnership;
   private readonly deadlines: AnswerDeadlines;
   private readonly leaseMs: number;
@@ -110,6 +110,14 @@ export class AgentRuntime {
       audit: o.audit,
       service: o.card.name,
       peer: o.card.identity || undefined,
+    });
+    this.changes = new TaskChanges({
+      transitions: this.transitions,
+      ownership: this.ownership,
+      leaseMs: this.leaseMs,
+      taskTimeoutMs: o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      metrics: o.metrics,
+      changed: (id) => this.feed.emit(id),
     });
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
     this.deadlines = new AnswerDeadlines({
@@ -233,77 +241,6 @@ export class AgentRuntime {
     });
   }
 
-  /**
-   * Changes a task: a run's change is made only while it holds the lease (and
-   * gives it up when the task ends or waits); a cancel revokes whoever holds
-   * it; an answer takes it for a run of this replica.
-   */
-  private async change(
-    rec: TaskRecord,
-    state: TaskState | undefined,
-    events: unknown[],
-    data?: Partial<TaskData>,
-    how: {
-      run?: Run;
-      revoke?: boolean;
-      acquire?: boolean;
-      alongside?: (tx: TaskWrites) => Promise<void>;
-      audit?: AuditEvent;
-    } = {},
-  ): Promise<TaskRecord> {
-    // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
-    const status = statusOf(events);
-    const { run } = how;
-    const lease = run ? this.ownership.leaseOf(rec.id, run) : undefined;
-    const release = !!run && state !== undefined && (isTerminal(state) || WAITING.has(state));
-    if (run && release) run.releasing = true;
-    // Audited, then stored, then announced: no caller sees a state whose record could still be lost.
-    let next: TaskRecord;
-    try {
-      next = await this.transitions.apply(rec, {
-        state,
-        events,
-        data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
-        reason: reasonOf(events),
-        lease,
-        release,
-        revoke: how.revoke,
-        acquire: how.acquire ? { owner: this.replicaId, ttlMs: this.leaseMs } : undefined,
-        alongside: how.alongside,
-        audit: how.audit,
-      });
-    } catch (err) {
-      if (run) {
-        run.releasing = false;
-        if (isLeaseLost(err)) this.ownership.lost(rec.id, run, err);
-      }
-      throw err;
-    }
-    if (run && release) run.lease = undefined;
-    if (state !== undefined)
-      countTransition(this.o.metrics, rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
-    this.feed.emit(rec.id);
-    return next;
-  }
-
-  /** Moves a task to WORKING for a new run, with that run's deadline. */
-  private working(
-    rec: TaskRecord,
-    message?: string,
-    data?: Partial<TaskData>,
-    how: Parameters<AgentRuntime['change']>[4] = {},
-  ): Promise<TaskRecord> {
-    const requested = (rec.data as unknown as TaskData).timeoutMs;
-    const budget = Math.min(this.o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS, requested ?? Infinity);
-    return this.change(
-      rec,
-      TaskState.TASK_STATE_WORKING,
-      [statusEvent(TaskState.TASK_STATE_WORKING, message)],
-      { ...data, runDeadline: Date.now() + budget },
-      how,
-    );
-  }
-
   private async process(taskId: string, run: Run): Promise<void> {
     const { signal } = run.controller;
     if (!run.lease) {
@@ -320,9 +257,9 @@ export class AgentRuntime {
     if (rec.owner !== lease.owner || rec.fencing !== lease.fencing) throw leaseLost(taskId, lease.fencing);
     const d = rec.data as unknown as TaskData;
     if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state))
-      rec = await this.working(rec, undefined, undefined, { run });
+      rec = await this.changes.working(rec, undefined, undefined, { run });
     else if (run.freshBudget)
-      rec = await this.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
+      rec = await this.changes.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
     let plan: TaskPlan;
     const stored = await this.o.store.plans.latest(taskId);
     if (stored) plan = TaskPlan.fromJSON(stored.plan);
@@ -368,7 +305,7 @@ export class AgentRuntime {
         if (signal.aborted || isLeaseLost(err)) return;
         const record = planningRecordOf(err);
         // The planning record and the failure in one fenced write: a replica that lost the task writes neither.
-        await this.change(
+        await this.changes.change(
           rec,
           TaskState.TASK_STATE_FAILED,
           [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)],
@@ -495,7 +432,7 @@ export class AgentRuntime {
     if (outcome.status === 'completed') {
       const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
       const artifact = { artifactId: 'result', name: 'result', parts: [{ data: outcome.outputs[resultStep] ?? null }] };
-      await this.change(
+      await this.changes.change(
         rec,
         TaskState.TASK_STATE_COMPLETED,
         [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')],
@@ -518,7 +455,7 @@ export class AgentRuntime {
         // The deadline runs from when the task starts waiting, by the database's clock: an answer after it fails the task.
         expiresAt: within ? new Date(now.getTime() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
       });
-      const waiting = await this.change(
+      const waiting = await this.changes.change(
         rec,
         TaskState.TASK_STATE_INPUT_REQUIRED,
         [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
@@ -528,7 +465,7 @@ export class AgentRuntime {
       this.deadlines.due(waiting, now);
     } else if (outcome.status === 'auth_required') {
       const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
-      await this.change(
+      await this.changes.change(
         rec,
         TaskState.TASK_STATE_AUTH_REQUIRED,
         [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)],
@@ -536,7 +473,7 @@ export class AgentRuntime {
         { run },
       );
     } else {
-      await this.change(
+      await this.changes.change(
         rec,
         TaskState.TASK_STATE_FAILED,
         [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)],
@@ -633,7 +570,7 @@ export class AgentRuntime {
       if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
       try {
         // The lease is revoked in the same write: the run (on whichever replica) can write nothing more.
-        return await this.change(
+        return await this.changes.change(
           latest,
           TaskState.TASK_STATE_CANCELED,
           [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)],
@@ -713,7 +650,7 @@ export class AgentRuntime {
     if (!judged.settled) {
       const request = InputRequest.fromJSON(inputRequestJson(rec));
       const summary = `${judged.count} of ${judged.needed} approvals: ${caller.subject} chose ${String(judged.answer)}`;
-      next = await this.change(
+      next = await this.changes.change(
         rec,
         undefined,
         [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, summary, { ...request, approvals: judged.approvals })],
@@ -723,7 +660,7 @@ export class AgentRuntime {
     } else {
       // The answer, the move to WORKING and this replica's lease in one write: whichever replica
       // received the answer runs the task on, at once.
-      next = await this.working(
+      next = await this.changes.working(
         rec,
         `answered by ${caller.subject}`,
         { history, approvals },
@@ -808,7 +745,7 @@ export class AgentRuntime {
   /** Fails a task whose step's answer deadline passed (compare-and-set: ABORTED when it moved on meanwhile). */
   private async expire(rec: TaskRecord): Promise<void> {
     const waiting = InputRequest.fromJSON(inputRequestJson(rec));
-    await this.change(rec, TaskState.TASK_STATE_FAILED, [
+    await this.changes.change(rec, TaskState.TASK_STATE_FAILED, [
       statusEvent(
         TaskState.TASK_STATE_FAILED,
         `step ${waiting.stepId} expired at ${waiting.expiresAt?.toISOString() ?? '?'} without the approvals it needs`,
@@ -866,30 +803,6 @@ export class AgentRuntime {
     this.deadlines.close();
     await this.ownership.close((id) => this.idle(id));
   }
-}
-
-type StatusJson = { state?: string; message?: { parts?: { text?: string }[] } };
-
-/** The status of the last status event among `events` (stored JSON), if any. */
-function statusOf(events: unknown[]): StatusJson | undefined {
-  return (events as { statusUpdate?: { status?: StatusJson } }[]).findLast((e) => e.statusUpdate?.status)?.statusUpdate
-    ?.status;
-}
-
-/**
- * Why a task ended (or waits for its caller), for the audit record of the
- * change; a question for a person is not repeated there, it may quote the
- * task's data.
- */
-function reasonOf(events: unknown[]): string | undefined {
-  const status = statusOf(events);
-  if (status?.state === 'TASK_STATE_INPUT_REQUIRED') return undefined;
-  return (
-    status?.message?.parts
-      ?.map((p) => p.text ?? '')
-      .join(' ')
-      .trim() || undefined
-  );
 }
 
 /** The approvers a task has been put to, this request's included (they keep reading the task: TaskData.askedOf). */
