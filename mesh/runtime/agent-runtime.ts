@@ -1,4 +1,3 @@
-import { EventEmitter, on } from 'node:events';
 import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
@@ -34,7 +33,8 @@ import { SendTaskRequests } from './send-task-request.js';
 import { CallerAuthority } from './caller-authority.js';
 import { countStoredTasks, countTransition } from './task-counts.js';
 import { reasonOf, TaskChanges, WAITING } from './task-changes.js';
-import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
+import { TaskFeed } from './task-feed.js';
+import { inputRequestJson, statusEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
 export interface AgentRuntimeOptions {
@@ -80,7 +80,7 @@ export const DEFAULT_TASK_LEASE_MS = 10_000;
  */
 export class AgentRuntime {
   private readonly running = new Map<string, Run>();
-  private readonly feed = new EventEmitter();
+  private readonly feed: TaskFeed;
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly requests: SendTaskRequests;
   private readonly authority = new CallerAuthority();
@@ -95,7 +95,7 @@ export class AgentRuntime {
   private closed = false;
 
   constructor(private readonly o: AgentRuntimeOptions) {
-    this.feed.setMaxListeners(0);
+    this.feed = new TaskFeed({ store: o.store, running: this.running });
     this.leaseMs = o.leaseMs ?? DEFAULT_TASK_LEASE_MS;
     this.ownership = new TaskOwnership({
       store: o.store,
@@ -117,7 +117,7 @@ export class AgentRuntime {
       leaseMs: this.leaseMs,
       taskTimeoutMs: o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
       metrics: o.metrics,
-      changed: (id) => this.feed.emit(id),
+      changed: (id) => this.feed.changed(id),
     });
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
     this.deadlines = new AnswerDeadlines({
@@ -209,7 +209,7 @@ export class AgentRuntime {
       })
       .finally(() => {
         this.running.delete(taskId);
-        this.feed.emit(taskId);
+        this.feed.changed(taskId);
         if (this.wake.has(taskId)) {
           const next = this.wake.get(taskId);
           this.wake.delete(taskId);
@@ -299,7 +299,7 @@ export class AgentRuntime {
           `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`,
           plan.planId,
         );
-        this.feed.emit(taskId);
+        this.feed.changed(taskId);
       } catch (err) {
         // Canceled while planning (CancelTask writes the outcome), or the lease is lost: nothing more to write.
         if (signal.aborted || isLeaseLost(err)) return;
@@ -359,7 +359,7 @@ export class AgentRuntime {
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
           await running(stepId, attempt, { idempotencyKey }, true);
-          this.feed.emit(taskId);
+          this.feed.changed(taskId);
         },
         // A second RUNNING transition of the same attempt: after a crash, executionState sees the request went out.
         requestSending: (stepId, attempt, idempotencyKey) =>
@@ -399,7 +399,7 @@ export class AgentRuntime {
             }),
           );
           substitutions.forget(e.stepId);
-          this.feed.emit(taskId);
+          this.feed.changed(taskId);
           const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
           this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
         },
@@ -510,52 +510,23 @@ export class AgentRuntime {
   }
 
   /** Resolves once the task is terminal or waits for input (or the signal aborts). */
-  async settled(taskId: string, signal: AbortSignal): Promise<TaskRecord> {
-    const changes = on(this.feed, taskId, { signal });
-    try {
-      for (;;) {
-        const rec = await this.o.store.tasks.get(taskId);
-        if (isTerminal(rec.state) || (WAITING.has(rec.state) && !this.running.has(taskId))) return rec;
-        await changes.next();
-      }
-    } finally {
-      await changes.return?.();
-    }
+  settled(taskId: string, signal: AbortSignal): Promise<TaskRecord> {
+    return this.feed.settled(taskId, signal);
   }
 
   /** Resolves once no run of the task is in progress in this process (a canceled run may still be unwinding). */
-  async idle(taskId: string): Promise<void> {
-    const changes = on(this.feed, taskId);
-    try {
-      while (this.running.has(taskId)) await changes.next();
-    } finally {
-      await changes.return?.();
-    }
+  idle(taskId: string): Promise<void> {
+    return this.feed.idle(taskId);
   }
 
   /** The task's events after `afterSequence`, then live ones, until it is terminal (or waits for input, when `untilInput`). */
-  async *events(
+  events(
     taskId: string,
     afterSequence: number,
     signal: AbortSignal,
     untilInput = false,
   ): AsyncGenerator<StreamTaskResponse> {
-    const changes = on(this.feed, taskId, { signal });
-    let last = afterSequence;
-    try {
-      for (;;) {
-        const rec = await this.o.store.tasks.get(taskId);
-        for (const e of await this.o.store.events.list(taskId, { afterSequence: last })) {
-          last = e.sequence;
-          yield toEvent(e, rec.contextId);
-        }
-        const idle = !this.running.has(taskId);
-        if (isTerminal(rec.state) || (untilInput && WAITING.has(rec.state) && idle)) return;
-        await changes.next();
-      }
-    } finally {
-      await changes.return?.();
-    }
+    return this.feed.events(taskId, afterSequence, signal, untilInput);
   }
 
   /** Cancels a task that is not terminal: outstanding steps are stopped. */
@@ -778,18 +749,9 @@ export class AgentRuntime {
    * not aborted by it, and only this check stops it before its next step's side effects.
    */
   private noticed(taskId: string | undefined): void {
-    // events.on() listens to 'error' on the feed too: never emit that one.
-    const ids =
-      taskId !== undefined
-        ? [taskId]
-        : [
-            ...new Set([
-              ...this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error'),
-              ...this.running.keys(),
-            ]),
-          ];
+    const ids = taskId !== undefined ? [taskId] : [...new Set([...this.feed.followed(), ...this.running.keys()])];
     for (const id of ids) {
-      this.feed.emit(id);
+      this.feed.changed(id);
       const run = this.running.get(id);
       if (run?.lease && !run.checking) void this.ownership.checkOwner(id, run);
     }
