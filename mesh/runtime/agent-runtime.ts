@@ -22,12 +22,12 @@ import { meshTracer } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
-import { execute, type ExecutionState, type StepRunner } from './executor.js';
+import { execute, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import { planningRecordOf, type Planner } from './planner.js';
 import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
-import { interruptedSteps } from './interrupted-steps.js';
+import { executionStateOf } from './execution-state.js';
 import { SendTaskRequests } from './send-task-request.js';
 import { CallerAuthority } from './caller-authority.js';
 import { countStoredTasks, countTransition } from './task-counts.js';
@@ -369,14 +369,14 @@ export class AgentRuntime {
       runner: this.o.runner,
       signal,
       breakers: this.breakers,
-      state: await this.executionState(taskId),
+      state: await executionStateOf(this.o.store, taskId),
       deadline: (rec.data as unknown as TaskData).runDeadline,
       hooks: {
         stepStarted: async (stepId, attempt, idempotencyKey) => {
           await running(stepId, attempt, { idempotencyKey }, true);
           this.feed.changed(taskId);
         },
-        // A second RUNNING transition of the same attempt: after a crash, executionState sees the request went out.
+        // A second RUNNING transition of the same attempt: after a crash, executionStateOf sees the request went out.
         requestSending: (stepId, attempt, idempotencyKey) =>
           running(stepId, attempt, { idempotencyKey, requestSent: true }, false),
         stepFinished: async (e, choice) => {
@@ -496,32 +496,6 @@ export class AgentRuntime {
         { run },
       );
     }
-  }
-
-  private async executionState(taskId: string): Promise<ExecutionState> {
-    const state: ExecutionState = {
-      outputs: {},
-      skipped: [],
-      interrupted: {},
-      interruptedKeys: {},
-      interruptedSent: [],
-      answers: {},
-    };
-    const finished = new Set<string>();
-    for (const r of await this.o.store.records.list(taskId)) {
-      if (r.kind === 'step') {
-        const e = StepExecution.fromJSON(r.record);
-        finished.add(e.stepId);
-        if (e.state === StepState.STEP_STATE_SUCCEEDED) state.outputs[e.stepId] = e.output;
-        if (e.state === StepState.STEP_STATE_SKIPPED) state.skipped.push(e.stepId);
-      }
-      if (r.kind === 'answer') Object.assign(state.answers, r.record as object);
-    }
-    const cut = interruptedSteps(await this.o.store.steps.list(taskId), finished);
-    state.interrupted = cut.attempts;
-    state.interruptedKeys = cut.keys;
-    state.interruptedSent = cut.sent;
-    return state;
   }
 
   /** Resolves once the task is terminal or waits for input (or the signal aborts). */
