@@ -1,8 +1,8 @@
 import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
-import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
+import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { CollaboratorChoice, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
-import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
+import { CollaboratorChoice, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
+import { StepState } from '../../gen/agentmesh/v1/plan.js';
 import { InputRequest, Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
@@ -24,7 +24,7 @@ import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
 import { execute, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
-import { planningRecordOf, type Planner } from './planner.js';
+import type { Planner } from './planner.js';
 import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
 import { executionStateOf } from './execution-state.js';
@@ -34,6 +34,7 @@ import { countStoredTasks, countTransition } from './task-counts.js';
 import { TaskChanges, WAITING } from './task-changes.js';
 import { TaskFeed } from './task-feed.js';
 import { HumanAnswers } from './human-answers.js';
+import { TaskPlanning } from './task-planning.js';
 import { statusEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -91,6 +92,7 @@ export class AgentRuntime {
   private readonly ownership: TaskOwnership;
   private readonly deadlines: AnswerDeadlines;
   private readonly answers: HumanAnswers;
+  private readonly planning: TaskPlanning;
   private readonly leaseMs: number;
   private unlisten: (() => void) | undefined;
   private closed = false;
@@ -118,6 +120,16 @@ export class AgentRuntime {
       leaseMs: this.leaseMs,
       taskTimeoutMs: o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
       metrics: o.metrics,
+      changed: (id) => this.feed.changed(id),
+    });
+    this.planning = new TaskPlanning({
+      card: o.card,
+      planner: o.planner,
+      inventory: () => o.inventory(),
+      store: o.store,
+      ownership: this.ownership,
+      transitions: this.transitions,
+      changes: this.changes,
       changed: (id) => this.feed.changed(id),
     });
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
@@ -275,73 +287,8 @@ export class AgentRuntime {
       rec = await this.changes.working(rec, undefined, undefined, { run });
     else if (run.freshBudget)
       rec = await this.changes.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
-    let plan: TaskPlan;
-    const stored = await this.o.store.plans.latest(taskId);
-    if (stored) plan = TaskPlan.fromJSON(stored.plan);
-    else {
-      try {
-        const goalHint = this.o.card.skills.find((s) => s.id === d.skillId)?.description;
-        const outcome = await this.o.planner.plan(
-          { taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory(), goalHint },
-          signal,
-        );
-        plan = outcome.plan;
-        // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
-        await this.ownership.fenced(taskId, run, () =>
-          this.o.store.atomically(async (tx) => {
-            await tx.tasks.fence(taskId, lease);
-            await tx.records.put({
-              id: `${taskId}:planning`,
-              taskId,
-              kind: 'planning',
-              record: PlanningRecord.toJSON(outcome.record),
-              principal: this.name,
-            });
-            await tx.plans.put({
-              planId: plan.planId,
-              taskId,
-              revision: 1,
-              plan: TaskPlan.toJSON(plan),
-              principal: this.name,
-            });
-            await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
-          }),
-        );
-        await this.transitions.record(
-          rec,
-          'plan_created',
-          rec.state,
-          `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`,
-          plan.planId,
-        );
-        this.feed.changed(taskId);
-      } catch (err) {
-        // Canceled while planning (CancelTask writes the outcome), or the lease is lost: nothing more to write.
-        if (signal.aborted || isLeaseLost(err)) return;
-        const record = planningRecordOf(err);
-        // The planning record and the failure in one fenced write: a replica that lost the task writes neither.
-        await this.changes.change(
-          rec,
-          TaskState.TASK_STATE_FAILED,
-          [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)],
-          undefined,
-          {
-            run,
-            alongside: async (tx) => {
-              if (record)
-                await tx.records.put({
-                  id: `${taskId}:planning`,
-                  taskId,
-                  kind: 'planning',
-                  record: PlanningRecord.toJSON(record),
-                  principal: this.name,
-                });
-            },
-          },
-        );
-        return;
-      }
-    }
+    const plan = await this.planning.planFor(rec, d, run, lease);
+    if (!plan) return;
     const substitutions = new PendingSubstitutions();
     // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event
     // and its substitution log when it starts.
