@@ -1,8 +1,6 @@
 import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { CollaboratorChoice, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
-import { StepState } from '../../gen/agentmesh/v1/plan.js';
 import { InputRequest, Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
@@ -11,7 +9,6 @@ import {
   isTerminal,
   leaseLost,
   TASK_CHANNEL,
-  type JsonValue,
   type Store,
   type TaskLease,
   type TaskRecord,
@@ -25,7 +22,6 @@ import { TaskOwnership, type Run } from './task-ownership.js';
 import { execute, type StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import type { Planner } from './planner.js';
-import { PendingSubstitutions } from './pending-substitutions.js';
 import { CircuitBreaker } from './retry.js';
 import { executionStateOf } from './execution-state.js';
 import { SendTaskRequests } from './send-task-request.js';
@@ -35,6 +31,7 @@ import { TaskChanges, WAITING } from './task-changes.js';
 import { TaskFeed } from './task-feed.js';
 import { HumanAnswers } from './human-answers.js';
 import { TaskPlanning } from './task-planning.js';
+import { recordSteps, type StepRecordsOptions } from './step-records.js';
 import { statusEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -93,6 +90,7 @@ export class AgentRuntime {
   private readonly deadlines: AnswerDeadlines;
   private readonly answers: HumanAnswers;
   private readonly planning: TaskPlanning;
+  private readonly stepRecords: StepRecordsOptions;
   private readonly leaseMs: number;
   private unlisten: (() => void) | undefined;
   private closed = false;
@@ -132,6 +130,13 @@ export class AgentRuntime {
       changes: this.changes,
       changed: (id) => this.feed.changed(id),
     });
+    this.stepRecords = {
+      store: o.store,
+      ownership: this.ownership,
+      metrics: o.metrics,
+      principal: o.card.name,
+      changed: (id) => this.feed.changed(id),
+    };
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
     this.answers = new HumanAnswers({
       card: o.card,
@@ -289,27 +294,7 @@ export class AgentRuntime {
       rec = await this.changes.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
     const plan = await this.planning.planFor(rec, d, run, lease);
     if (!plan) return;
-    const substitutions = new PendingSubstitutions();
-    // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event
-    // and its substitution log when it starts.
-    const running = async (stepId: string, attempt: number, detail: JsonValue, started: boolean) => {
-      await this.ownership.fenced(taskId, run, () =>
-        this.o.store.atomically(async (tx) => {
-          await tx.tasks.fence(taskId, lease);
-          if (started) await substitutions.flush(tx, stepId);
-          await tx.steps.record(taskId, {
-            stepId,
-            state: StepState.STEP_STATE_RUNNING,
-            attempt,
-            principal: this.name,
-            detail,
-          });
-          if (started) await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
-        }),
-      );
-      // Committed: the log is durable (a rolled-back start keeps it held for the retry's start).
-      if (started) substitutions.forget(stepId);
-    };
+    const records = recordSteps(this.stepRecords, taskId, run, lease, plan);
     const outcome = await execute(plan, {
       taskId,
       input: d.input,
@@ -318,78 +303,10 @@ export class AgentRuntime {
       breakers: this.breakers,
       state: await executionStateOf(this.o.store, taskId),
       deadline: (rec.data as unknown as TaskData).runDeadline,
-      hooks: {
-        stepStarted: async (stepId, attempt, idempotencyKey) => {
-          await running(stepId, attempt, { idempotencyKey }, true);
-          this.feed.changed(taskId);
-        },
-        // A second RUNNING transition of the same attempt: after a crash, executionStateOf sees the request went out.
-        requestSending: (stepId, attempt, idempotencyKey) =>
-          running(stepId, attempt, { idempotencyKey, requestSent: true }, false),
-        stepFinished: async (e, choice) => {
-          // One transaction: after a crash a step is either finished with all its records, or to be resumed.
-          await this.ownership.fenced(taskId, run, () =>
-            this.o.store.atomically(async (tx) => {
-              await tx.tasks.fence(taskId, lease);
-              await substitutions.flush(tx, e.stepId);
-              if (choice)
-                await tx.records.put({
-                  id: `${taskId}:choice:${e.stepId}`,
-                  taskId,
-                  kind: 'choice',
-                  record: CollaboratorChoice.toJSON(choice),
-                  principal: this.name,
-                });
-              await tx.records.put({
-                id: `${taskId}:step:${e.stepId}`,
-                taskId,
-                kind: 'step',
-                record: StepExecution.toJSON(e),
-                principal: this.name,
-              });
-              await tx.steps.record(taskId, {
-                stepId: e.stepId,
-                state: e.state,
-                attempt: e.attempts.length,
-                principal: this.name,
-              });
-              await tx.events.append(
-                taskId,
-                { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } },
-                this.name,
-              );
-            }),
-          );
-          substitutions.forget(e.stepId);
-          this.feed.changed(taskId);
-          const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
-          this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
-        },
-        // Held until the step's next write (its start, else its end): see PendingSubstitutions.
-        substituted: async (log) => {
-          if (!log.length) return;
-          // Arguments and a prompt of the same step are separate records.
-          const stepId = log[0]!.stepId;
-          substitutions.add(stepId, {
-            id: `${taskId}:substitution:${stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`,
-            taskId,
-            kind: 'substitution',
-            record: log.map((s) => Substitution.toJSON(s)),
-            principal: this.name,
-          });
-        },
-      },
+      hooks: records.hooks,
     });
     // A human step's prompt: substituted, never started; written before the task asks for input.
-    if (!substitutions.empty) {
-      await this.ownership.fenced(taskId, run, () =>
-        this.o.store.atomically(async (tx) => {
-          await tx.tasks.fence(taskId, lease);
-          await substitutions.flush(tx);
-        }),
-      );
-      substitutions.forget();
-    }
+    await records.flushHeld();
     rec = await this.o.store.tasks.get(taskId);
     if (outcome.status === 'completed') {
       const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
