@@ -1,37 +1,26 @@
 import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { InputRequest, Message, TaskState } from '../../gen/agentmesh/v1/task.js';
+import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
 import type { Principal } from '../core/index.js';
 import { Code, isMeshError, MeshError } from '../core/index.js';
-import {
-  isLeaseLost,
-  isTerminal,
-  leaseLost,
-  TASK_CHANNEL,
-  type Store,
-  type TaskLease,
-  type TaskRecord,
-} from '../state/index.js';
+import { isLeaseLost, isTerminal, TASK_CHANNEL, type Store, type TaskLease, type TaskRecord } from '../state/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
 import { meshTracer } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
-import { execute, type StepRunner } from './executor.js';
+import type { StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
 import type { Planner } from './planner.js';
-import { CircuitBreaker } from './retry.js';
-import { executionStateOf } from './execution-state.js';
 import { SendTaskRequests } from './send-task-request.js';
 import { CallerAuthority } from './caller-authority.js';
 import { countStoredTasks, countTransition } from './task-counts.js';
-import { TaskChanges, WAITING } from './task-changes.js';
+import { TaskChanges } from './task-changes.js';
 import { TaskFeed } from './task-feed.js';
 import { HumanAnswers } from './human-answers.js';
-import { TaskPlanning } from './task-planning.js';
-import { recordSteps, type StepRecordsOptions } from './step-records.js';
+import { TaskRunner } from './task-runner.js';
 import { statusEvent, type TaskData } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -79,7 +68,6 @@ export const DEFAULT_TASK_LEASE_MS = 10_000;
 export class AgentRuntime {
   private readonly running = new Map<string, Run>();
   private readonly feed: TaskFeed;
-  private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly requests: SendTaskRequests;
   private readonly authority = new CallerAuthority();
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
@@ -89,8 +77,7 @@ export class AgentRuntime {
   private readonly ownership: TaskOwnership;
   private readonly deadlines: AnswerDeadlines;
   private readonly answers: HumanAnswers;
-  private readonly planning: TaskPlanning;
-  private readonly stepRecords: StepRecordsOptions;
+  private readonly runner: TaskRunner;
   private readonly leaseMs: number;
   private unlisten: (() => void) | undefined;
   private closed = false;
@@ -120,23 +107,27 @@ export class AgentRuntime {
       metrics: o.metrics,
       changed: (id) => this.feed.changed(id),
     });
-    this.planning = new TaskPlanning({
+    this.deadlines = new AnswerDeadlines({
+      store: o.store,
+      log: o.log,
+      sweepMs: o.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
+      expire: (rec) => this.answers.expire(rec),
+    });
+    this.runner = new TaskRunner({
       card: o.card,
       planner: o.planner,
       inventory: () => o.inventory(),
+      runner: o.runner,
       store: o.store,
+      metrics: o.metrics,
+      principal: o.card.name,
       ownership: this.ownership,
       transitions: this.transitions,
       changes: this.changes,
+      deadlines: this.deadlines,
+      leaseMs: this.leaseMs,
       changed: (id) => this.feed.changed(id),
     });
-    this.stepRecords = {
-      store: o.store,
-      ownership: this.ownership,
-      metrics: o.metrics,
-      principal: o.card.name,
-      changed: (id) => this.feed.changed(id),
-    };
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
     this.answers = new HumanAnswers({
       card: o.card,
@@ -146,12 +137,6 @@ export class AgentRuntime {
       ownership: this.ownership,
       remember: (task, caller) => this.remember(task, caller),
       start: (taskId, lease) => this.startOrWake(taskId, lease),
-    });
-    this.deadlines = new AnswerDeadlines({
-      store: o.store,
-      log: o.log,
-      sweepMs: o.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
-      expire: (rec) => this.answers.expire(rec),
     });
   }
 
@@ -258,7 +243,7 @@ export class AgentRuntime {
     const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
     await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
       try {
-        await this.process(taskId, run);
+        await this.runner.process(taskId, run);
         const state = (await this.o.store.tasks.get(taskId)).state;
         span.setAttribute('agentmesh.task.state', TaskState[state]);
         if (state === TaskState.TASK_STATE_FAILED)
@@ -271,95 +256,6 @@ export class AgentRuntime {
         span.end();
       }
     });
-  }
-
-  private async process(taskId: string, run: Run): Promise<void> {
-    const { signal } = run.controller;
-    if (!run.lease) {
-      // Woken here (the caller's token came back): the run takes the lease first, unless another replica holds it.
-      const got = await this.o.store.tasks.acquire(taskId, this.replicaId, this.leaseMs);
-      if (!got) return;
-      run.lease = this.ownership.lease(got.fencing);
-      if (got.previousOwner && got.previousOwner !== this.replicaId) this.ownership.tookOver(taskId, got);
-    }
-    const lease = run.lease;
-    let rec = await this.o.store.tasks.get(taskId);
-    // Started from a stale read (a call that woke it as it ended), or no longer ours: nothing to do.
-    if (isTerminal(rec.state) || rec.state === TaskState.TASK_STATE_INPUT_REQUIRED) return;
-    if (rec.owner !== lease.owner || rec.fencing !== lease.fencing) throw leaseLost(taskId, lease.fencing);
-    const d = rec.data as unknown as TaskData;
-    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state))
-      rec = await this.changes.working(rec, undefined, undefined, { run });
-    else if (run.freshBudget)
-      rec = await this.changes.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
-    const plan = await this.planning.planFor(rec, d, run, lease);
-    if (!plan) return;
-    const records = recordSteps(this.stepRecords, taskId, run, lease, plan);
-    const outcome = await execute(plan, {
-      taskId,
-      input: d.input,
-      runner: this.o.runner,
-      signal,
-      breakers: this.breakers,
-      state: await executionStateOf(this.o.store, taskId),
-      deadline: (rec.data as unknown as TaskData).runDeadline,
-      hooks: records.hooks,
-    });
-    // A human step's prompt: substituted, never started; written before the task asks for input.
-    await records.flushHeld();
-    rec = await this.o.store.tasks.get(taskId);
-    if (outcome.status === 'completed') {
-      const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
-      const artifact = { artifactId: 'result', name: 'result', parts: [{ data: outcome.outputs[resultStep] ?? null }] };
-      await this.changes.change(
-        rec,
-        TaskState.TASK_STATE_COMPLETED,
-        [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')],
-        { artifacts: [artifact] },
-        { run },
-      );
-    } else if (outcome.status === 'input_required') {
-      const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
-      const within = human?.answerWithin;
-      const now = await this.o.store.now();
-      const inputRequest = InputRequest.fromPartial({
-        stepId: outcome.step.id,
-        prompt: outcome.prompt,
-        inputSchema: human?.inputSchema,
-        choices: human?.choices ?? [],
-        approverRoles: human?.approverRoles ?? [],
-        approverScopes: human?.approverScopes ?? [],
-        requiredApprovals: human?.requiredApprovals ?? 0,
-        allowSelfApproval: human?.allowSelfApproval ?? false,
-        // The deadline runs from when the task starts waiting, by the database's clock: an answer after it fails the task.
-        expiresAt: within ? new Date(now.getTime() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
-      });
-      const waiting = await this.changes.change(
-        rec,
-        TaskState.TASK_STATE_INPUT_REQUIRED,
-        [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
-        { askedOf: askedOf(rec, inputRequest) },
-        { run },
-      );
-      this.deadlines.due(waiting, now);
-    } else if (outcome.status === 'auth_required') {
-      const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
-      await this.changes.change(
-        rec,
-        TaskState.TASK_STATE_AUTH_REQUIRED,
-        [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)],
-        undefined,
-        { run },
-      );
-    } else {
-      await this.changes.change(
-        rec,
-        TaskState.TASK_STATE_FAILED,
-        [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)],
-        undefined,
-        { run },
-      );
-    }
   }
 
   /** Resolves once the task is terminal or waits for input (or the signal aborts). */
@@ -472,12 +368,4 @@ export class AgentRuntime {
     this.deadlines.close();
     await this.ownership.close((id) => this.idle(id));
   }
-}
-
-/** The approvers a task has been put to, this request's included (they keep reading the task: TaskData.askedOf). */
-function askedOf(rec: TaskRecord, request: InputRequest): TaskData['askedOf'] {
-  const was = (rec.data as unknown as TaskData).askedOf;
-  const roles = [...new Set([...(was?.roles ?? []), ...request.approverRoles])];
-  const scopes = [...new Set([...(was?.scopes ?? []), ...request.approverScopes])];
-  return roles.length || scopes.length ? { roles, scopes } : undefined;
 }
