@@ -1,4 +1,3 @@
-import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
@@ -7,7 +6,6 @@ import { Code, isMeshError, MeshError } from '../core/index.js';
 import { isLeaseLost, isTerminal, TASK_CHANNEL, type Store, type TaskLease, type TaskRecord } from '../state/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { MeshMetrics } from '../telemetry/index.js';
-import { meshTracer } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
@@ -21,7 +19,7 @@ import { TaskChanges } from './task-changes.js';
 import { TaskFeed } from './task-feed.js';
 import { HumanAnswers } from './human-answers.js';
 import { TaskRunner } from './task-runner.js';
-import { statusEvent, type TaskData } from './task-codec.js';
+import { statusEvent } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
 export interface AgentRuntimeOptions {
@@ -126,6 +124,7 @@ export class AgentRuntime {
       changes: this.changes,
       deadlines: this.deadlines,
       leaseMs: this.leaseMs,
+      authority: this.authority,
       changed: (id) => this.feed.changed(id),
     });
     this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
@@ -143,10 +142,6 @@ export class AgentRuntime {
   /** This runtime's id as the owner of task leases: unique per process, so a restarted process is another owner. */
   get replicaId(): string {
     return this.ownership.replicaId;
-  }
-
-  private get name(): string {
-    return this.o.card.name;
   }
 
   /** The access token of the caller a task runs for, while this process holds one that is not about to expire. */
@@ -219,7 +214,8 @@ export class AgentRuntime {
     const run: Run = { controller: new AbortController(), lease, freshBudget };
     this.running.set(taskId, run);
     this.ownership.renewing();
-    void this.traced(taskId, run)
+    void this.runner
+      .traced(taskId, run)
       .catch((err: unknown) => {
         if (isLeaseLost(err)) this.ownership.lost(taskId, run, err);
         else if (!run.controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
@@ -233,29 +229,6 @@ export class AgentRuntime {
           this.start(taskId, next);
         }
       });
-  }
-
-  /** Runs (or resumes) a task under a span in the trace of the request that created it. */
-  private async traced(taskId: string, run: Run): Promise<void> {
-    const rec = await this.o.store.tasks.get(taskId);
-    const d = rec.data as unknown as TaskData;
-    const parent = propagation.extract(ROOT_CONTEXT, d.traceContext ?? {});
-    const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
-    await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
-      try {
-        await this.runner.process(taskId, run);
-        const state = (await this.o.store.tasks.get(taskId)).state;
-        span.setAttribute('agentmesh.task.state', TaskState[state]);
-        if (state === TaskState.TASK_STATE_FAILED)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
-        if (isTerminal(state)) this.authority.forget(taskId);
-      } catch (err) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
   }
 
   /** Resolves once the task is terminal or waits for input (or the signal aborts). */

@@ -1,6 +1,9 @@
+import { propagation, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
 import { InputRequest, TaskState } from '../../gen/agentmesh/v1/task.js';
 import { isTerminal, leaseLost, type TaskRecord } from '../state/index.js';
+import { meshTracer } from '../telemetry/index.js';
 import type { AnswerDeadlines } from './answer-deadlines.js';
+import type { CallerAuthority } from './caller-authority.js';
 import { execute, type StepRunner } from './executor.js';
 import { executionStateOf } from './execution-state.js';
 import type { CircuitBreaker } from './retry.js';
@@ -16,6 +19,8 @@ export interface TaskRunnerOptions extends TaskPlanningOptions, StepRecordsOptio
   changes: TaskChanges;
   deadlines: AnswerDeadlines;
   leaseMs: number;
+  /** The caller's tokens: dropped once a task ends. */
+  authority: CallerAuthority;
 }
 
 /** Carries out runs of tasks: each one from its lease to the change that ends it or makes it wait. */
@@ -25,6 +30,33 @@ export class TaskRunner {
 
   constructor(private readonly o: TaskRunnerOptions) {
     this.planning = new TaskPlanning(o);
+  }
+
+  private get name(): string {
+    return this.o.card.name;
+  }
+
+  /** Runs (or resumes) a task under a span in the trace of the request that created it. */
+  async traced(taskId: string, run: Run): Promise<void> {
+    const rec = await this.o.store.tasks.get(taskId);
+    const d = rec.data as unknown as TaskData;
+    const parent = propagation.extract(ROOT_CONTEXT, d.traceContext ?? {});
+    const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
+    await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
+      try {
+        await this.process(taskId, run);
+        const state = (await this.o.store.tasks.get(taskId)).state;
+        span.setAttribute('agentmesh.task.state', TaskState[state]);
+        if (state === TaskState.TASK_STATE_FAILED)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
+        if (isTerminal(state)) this.o.authority.forget(taskId);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   /**
