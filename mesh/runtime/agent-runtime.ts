@@ -1,11 +1,9 @@
 import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
 import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
-import type { Principal } from '../core/index.js';
-import { Code, isMeshError, MeshError } from '../core/index.js';
-import { isLeaseLost, isTerminal, TASK_CHANNEL, type Store, type TaskLease, type TaskRecord } from '../state/index.js';
-import type { Logger } from '../telemetry/index.js';
-import type { MeshMetrics } from '../telemetry/index.js';
+import type { Code, Principal } from '../core/index.js';
+import { isLeaseLost, TASK_CHANNEL, type Store, type TaskLease, type TaskRecord } from '../state/index.js';
+import type { Logger, MeshMetrics } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
@@ -19,6 +17,7 @@ import { TaskChanges } from './task-changes.js';
 import { TaskFeed } from './task-feed.js';
 import { HumanAnswers } from './human-answers.js';
 import { TaskRunner } from './task-runner.js';
+import { cancelTask } from './cancel-task.js';
 import { statusEvent } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
@@ -252,28 +251,8 @@ export class AgentRuntime {
   }
 
   /** Cancels a task that is not terminal: outstanding steps are stopped. */
-  async cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
-    const rec = await this.o.store.tasks.get(taskId);
-    if (isTerminal(rec.state))
-      throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
-    this.running.get(taskId)?.controller.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
-    // The run may be writing its last transition right now: retry the compare-and-set a few times.
-    for (let attempt = 1; ; attempt++) {
-      const latest = await this.o.store.tasks.get(taskId);
-      if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
-      try {
-        // The lease is revoked in the same write: the run (on whichever replica) can write nothing more.
-        return await this.changes.change(
-          latest,
-          TaskState.TASK_STATE_CANCELED,
-          [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)],
-          undefined,
-          { revoke: true },
-        );
-      } catch (err) {
-        if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 5) throw err;
-      }
-    }
+  cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
+    return cancelTask({ store: this.o.store, running: this.running, changes: this.changes }, taskId, reason, caller);
   }
 
   /** Answers the human step a task waits for (see HumanAnswers.provideInput). */
