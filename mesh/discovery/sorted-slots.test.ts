@@ -118,3 +118,46 @@ describe.each([1, 3, 16])('sorted slots in chunks of %i', (chunkSize) => {
     expect(landedChecked).toBeGreaterThan(200);
   });
 });
+
+test('a batch of more than 16 arrivals landing in one small chunk is copied in once and split', () => {
+  // 1,000 slots with keys 0..999, then 40 arrivals all sorting between keys 500 and 501: few enough
+  // (40 × 16 ≤ 1,000) to be placed by bisection, all in one chunk of 4, which is split after.
+  const key: number[] = [];
+  const compare = (a: number, b: number) => key[a]! - key[b]! || a - b;
+  const order = new SortedSlots(compare, () => true, 4);
+  for (let s = 0; s < 1_000; s++) {
+    key.push(s);
+    order.add(s);
+  }
+  order.flush();
+  const arrivals: number[] = [];
+  for (let k = 0; k < 40; k++) {
+    arrivals.push(key.length);
+    key.push(500.5);
+    order.add(key.length - 1);
+  }
+  let landed: number[] = [];
+  expect(order.flush((at) => ((landed = at), true))).toBe(false);
+  const want = [...key.keys()].sort(compare);
+  const got: number[] = [];
+  order.forEach((s) => got.push(s));
+  same(got, want);
+  expect(landed).toEqual(arrivals.map((s) => want.indexOf(s)));
+  const pieces = order.pieces([{ from: 0, to: order.length }]);
+  expect(pieces.every((p) => p.list.length <= 8)).toBe(true);
+  same(
+    pieces.flatMap((p) => p.list.slice(p.from, p.to)),
+    want,
+  );
+});
+
+test.each([0, -1, 2.5, NaN])('a chunk size of %p is refused', (size) => {
+  expect(
+    () =>
+      new SortedSlots(
+        (a, b) => a - b,
+        () => true,
+        size,
+      ),
+  ).toThrow('chunkSize must be an integer of at least 1');
+});

@@ -41,12 +41,18 @@ export class SortedSlots implements Ordered {
   private starts: number[] = [0];
   private pending: number[] = [];
   private removed = 0;
+  /** The chunk `at` found last: bisections and walks read neighbouring positions, mostly in it. */
+  private lastChunk = 0;
 
   constructor(
     private readonly compare: (a: number, b: number) => number,
     private readonly isLive: (slot: number) => boolean,
     private readonly chunkSize = CHUNK,
-  ) {}
+  ) {
+    // 0 would split forever, a fraction would make empty chunks (and misplace arrivals).
+    if (!Number.isInteger(chunkSize) || chunkSize < 1)
+      throw new RangeError(`chunkSize must be an integer of at least 1, got ${chunkSize}`);
+  }
 
   get length(): number {
     return this.starts[this.chunks.length]!;
@@ -145,6 +151,8 @@ export class SortedSlots implements Ordered {
 
   /** The chunk holding position i: the last one starting at or before it. */
   private chunkAt(i: number): number {
+    const last = this.lastChunk;
+    if (last < this.chunks.length && this.starts[last]! <= i && i < this.starts[last + 1]!) return last;
     let lo = 0;
     let hi = this.chunks.length - 1;
     while (lo < hi) {
@@ -152,7 +160,7 @@ export class SortedSlots implements Ordered {
       if (this.starts[mid]! <= i) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return (this.lastChunk = lo);
   }
 
   /** The first position whose slot does not come before `slot`. */
