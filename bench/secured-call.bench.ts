@@ -43,6 +43,7 @@ const ABLATIONS = [
   'full-instrumentation',
   'full-quiet',
   'full-unaudited',
+  'full-read-window',
 ] as const;
 type Variant = (typeof VARIANTS)[number] | (typeof ABLATIONS)[number];
 const STACKS: Record<Variant, string> = {
@@ -54,6 +55,7 @@ const STACKS: Record<Variant, string> = {
   'full-instrumentation': "full, gRPC spans by OpenTelemetry's GrpcInstrumentation (AGENTMESH_TRACING_GRPC)",
   'full-quiet': 'full without the access log line (log level silent)',
   'full-unaudited': 'full without the audit record (measurement only: the kit cannot run without it)',
+  'full-read-window': 'full, AGENTMESH_AUDIT_READ_WINDOW_MS=5 (GetTask answered before its audit record is durable)',
   security: 'mTLS + JWT + policy',
   bare: '@grpc/grpc-js, mTLS only',
 };
@@ -265,6 +267,7 @@ const bench: BenchModule = {
         'full-instrumentation': { ...kit('full-instrumentation', 'info'), AGENTMESH_TRACING_GRPC: 'instrumentation' },
         'full-quiet': kit('full-quiet', 'silent'),
         'full-unaudited': { ...kit('full-unaudited', 'info'), BENCH_NO_AUDIT: '1' },
+        'full-read-window': { ...kit('full-read-window', 'info'), AGENTMESH_AUDIT_READ_WINDOW_MS: '5' },
         security: { ...common, BENCH_VARIANT: 'security', AGENTMESH_LOG_LEVEL: 'silent' },
         bare: { ...common, BENCH_VARIANT: 'bare' },
       };
@@ -377,6 +380,7 @@ const bench: BenchModule = {
               ratio_to_bare: s[v]!.per_s! / s.bare!.per_s!,
               us_per_call_over_bare: 1e6 / s[v]!.per_s! - 1e6 / s.bare!.per_s!,
               server_cpu_us_over_bare: cpuUs(v) - cpuUs('bare'),
+              added_p99_ms: s[v]!.p99_ms! - s.bare!.p99_ms!,
             },
           }));
         }
@@ -403,6 +407,8 @@ const bench: BenchModule = {
       for (const concurrency of [1, 64]) rows.push(...(await measure('unary', concurrency)));
       for (const concurrency of [1, 64]) rows.push(...(await measure('stream', concurrency)));
       rows.push(...(await measure('unary', 64, ['full', ...ABLATIONS, 'security', 'bare'])));
+      // The price of a durable audit record before each read's answer, where it shows: 1 in flight.
+      rows.push(...(await measure('unary', 1, ['full', 'full-read-window', 'bare'])));
 
       // What FULL really produced: stop it gracefully (flushes spans), then count.
       for (const v of all) callers[v]!.close();

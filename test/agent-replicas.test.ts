@@ -17,7 +17,9 @@ import {
 } from './helpers/agent-replicas.js';
 import { postgresFixture, type BackendFixture } from './helpers/state-backends.js';
 
-const LEASE_MS = 3_000;
+// No test here waits for a lease to lapse: a long one, so that a replica descheduled for a few
+// seconds on a loaded machine is not taken over (the fencing tokens below would move).
+const LEASE_MS = 30_000;
 
 /** The state of a status event, if it is one. */
 const statusOf = (r: StreamTaskResponse) =>

@@ -31,7 +31,7 @@ describe('graceful shutdown', () => {
       const inFlight = client.getTask({ taskId: 'slow', historyLength: 0 }, { deadlineMs: 60_000 });
       await entered.done;
       // The delay is the window in which health answers NOT_SERVING: wide enough for a loaded machine.
-      const stopping = started.server.shutdown({ delayMs: 2_000, graceMs: 60_000 });
+      const stopping = started.server.shutdown({ delayMs: 5_000, graceMs: 60_000 });
       expect(await healthStatus(started.address)).toBe('NOT_SERVING');
       release.fire();
       await expect(inFlight).resolves.toBeDefined();

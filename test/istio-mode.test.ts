@@ -8,7 +8,7 @@ import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentCard } from '../gen/agentmesh/v1/card.js';
-import { RegistryServiceService, type WatchResponse } from '../gen/agentmesh/v1/registry_service.js';
+import { ChangeType, RegistryServiceService, type WatchResponse } from '../gen/agentmesh/v1/registry_service.js';
 import { ToolServiceService } from '../gen/agentmesh/v1/tool_service.js';
 import { createClient } from '../mesh/index.js';
 import { issueWorkloadCert, loadCa } from '../mesh/security/dev-ca.js';
@@ -347,23 +347,32 @@ describe('istio transport mode behind a sidecar, side by side with mtls mode', (
       });
       const controller = new AbortController();
       const seen: WatchResponse[] = [];
+      // The registry says when the stream is live (its first progress response; the next would come
+      // only after 10 quiet minutes): the changes are made after that, however slow the machine is.
+      let live!: () => void;
+      const isLive = new Promise<void>((r) => (live = r));
+      let over = false;
       const watching = (async () => {
         try {
           for await (const change of reader.watch(
-            { fromRevision: 0, kinds: [], progressInterval: undefined },
+            { fromRevision: 0, kinds: [], progressInterval: { seconds: 600, nanos: 0 } },
             { signal: controller.signal, deadlineMs: Infinity },
           ))
-            seen.push(change);
+            if (change.change === ChangeType.CHANGE_TYPE_PROGRESS) live();
+            else seen.push(change);
         } catch (err) {
           return codeName((err as { code: Code }).code);
+        } finally {
+          over = true;
+          live();
         }
         return 'ended';
       })();
-      await new Promise((r) => setTimeout(r, 300)); // the stream is open before the change
+      await isLive;
       const owner = await register(address, 'demo/agent');
       const stranger = await register(address, 'demo/reader');
-      for (const until = Date.now() + 5_000; !seen.length && Date.now() < until;)
-        await new Promise((r) => setTimeout(r, 25));
+      // Streamed by the registry's process: polled until it arrives (jest's timeout is the bound).
+      while (!seen.length && !over) await new Promise((r) => setTimeout(r, 25));
       const streamedWhileOpen = seen.map((c) => (c.entry?.card?.$case === 'agent' ? c.entry.card.agent.name : ''));
       controller.abort();
       results[mode] = { owner, stranger, streamedWhileOpen, watchEnd: await watching };

@@ -113,9 +113,10 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
     expect(metrics).toContain(`agentmesh_llm_tokens_total{model="plan-model",kind="prompt",service="${AGENT}"} 900`);
     expect(metrics).toContain(`agentmesh_llm_tokens_total{model="small-model",kind="completion",service="${AGENT}"} 6`);
 
-    // GenAI spans: one per model call, under the task's trace.
+    // GenAI spans: one per model call, under the task's trace. Exported in batches by another
+    // process: polled until both are written (jest's timeout is the bound).
     let spans: { name: string; traceId: string; attributes: Record<string, unknown> }[] = [];
-    for (let i = 0; i < 40 && spans.filter((s) => s.name.startsWith('chat ')).length < 2; i++) {
+    while (spans.filter((s) => s.name.startsWith('chat ')).length < 2) {
       await new Promise((r) => setTimeout(r, 100));
       spans = existsSync(agent.traceFile)
         ? readFileSync(agent.traceFile, 'utf8')

@@ -216,7 +216,9 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const traceId = e.task!.traceId;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(children.risk?.task?.traceId).toBe(traceId);
-    // Spans are exported in batches: wait until every hop has written its part of the trace.
+    // Spans are exported in batches, a span in the batch after its end: wait until every hop has
+    // written its part of the trace, and the orchestrator the spans looked at below (jest's timeout
+    // is the bound: other processes write them, as fast as the machine lets them).
     const hops = [
       ORCHESTRATOR,
       'lending/credit-risk',
@@ -224,24 +226,34 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
       'banking/customer-records',
       'banking/loan-math',
     ];
-    for (let i = 0; i < 50 && hops.some((h) => !spansOf(h).some((s) => s.traceId === traceId)); i++)
+    const traceSpans = () => hops.flatMap((h) => spansOf(h).filter((s) => s.traceId === traceId));
+    const taskSpanIn = (all: Span[]) => all.find((s) => s.service === ORCHESTRATOR && s.name.startsWith('task '));
+    const riskStepIn = (all: Span[]) => all.find((s) => s.service === ORCHESTRATOR && s.name === 'step risk');
+    const childServerIn = (all: Span[]) =>
+      all.find((s) => s.service === 'lending/credit-risk' && s.name.endsWith('AgentService/SendTask'));
+    const toolServerIn = (all: Span[]) =>
+      all.find((s) => s.service === 'banking/customer-records' && s.name.endsWith('ToolService/InvokeTool'));
+    const written = (all: Span[]) =>
+      hops.every((h) => all.some((s) => s.service === h)) &&
+      toolServerIn(all) !== undefined &&
+      taskSpanIn(all) !== undefined &&
+      riskStepIn(all) !== undefined &&
+      all.some((s) => s.spanId === childServerIn(all)?.parentSpanId);
+    let spans = traceSpans();
+    while (!written(spans)) {
       await new Promise((r) => setTimeout(r, 200));
-    const spans = hops.flatMap((h) => spansOf(h).filter((s) => s.traceId === traceId));
+      spans = traceSpans();
+    }
     for (const h of hops) expect(spans.filter((s) => s.service === h).length).toBeGreaterThan(0);
     const byId = new Map(spans.map((s) => [s.spanId, s]));
-    const taskSpan = spans.find((s) => s.service === ORCHESTRATOR && s.name.startsWith('task '))!;
+    const taskSpan = taskSpanIn(spans)!;
     expect(taskSpan.attributes['agentmesh.task.id']).toBe(task.id);
-    const riskStep = spans.find((s) => s.service === ORCHESTRATOR && s.name === 'step risk')!;
+    const riskStep = riskStepIn(spans)!;
     expect(riskStep.parentSpanId).toBe(taskSpan.spanId);
     // The specialist's SendTask server span hangs under the orchestrator's step (through its client span).
-    const childServer = spans.find(
-      (s) => s.service === 'lending/credit-risk' && s.name.endsWith('AgentService/SendTask'),
-    )!;
+    const childServer = childServerIn(spans)!;
     expect(byId.get(byId.get(childServer.parentSpanId!)!.parentSpanId!)?.spanId).toBe(riskStep.spanId);
-    const toolServer = spans.find(
-      (s) => s.service === 'banking/customer-records' && s.name.endsWith('ToolService/InvokeTool'),
-    );
-    expect(toolServer).toBeDefined();
+    expect(toolServerIn(spans)).toBeDefined();
   }, 90_000);
 
   test('four eyes: ada sends example 2, ada is refused, carol approves from her inbox, ben the auditor explains it; the metrics show the tasks', async () => {
@@ -332,11 +344,12 @@ describe('the local mesh: npm start, the demo domain and the agentmesh CLI', () 
     const log = service('lending/credit-risk').log;
     const [pid] = pidsOf(log);
     process.kill(pid!, 'SIGKILL');
-    for (let i = 0; i < 100 && !mesh.launcher.stdout().includes('restarting lending/credit-risk'); i++)
+    // The launcher and the new process take what the machine gives them: polled (jest's timeout bounds it).
+    while (!mesh.launcher.stdout().includes('restarting lending/credit-risk'))
       await new Promise((r) => setTimeout(r, 100));
     expect(mesh.launcher.stdout()).toContain('lending/credit-risk exited (SIGKILL); restarting in');
     let ready = false;
-    for (let i = 0; i < 150 && !ready; i++) {
+    while (!ready) {
       await new Promise((r) => setTimeout(r, 200));
       ready = await httpRequest(`http://${service('lending/credit-risk').admin}/readyz`, { timeoutMs: 500 }).then(
         (a) => a.status === 200,

@@ -218,10 +218,12 @@ describe('registry replicas over one PostgreSQL', () => {
 
   test('a lease nobody renews is swept once, by one replica, and every replica drops it', async () => {
     const ledger = await mesh.clientAs('payments/ledger', a);
+    // Renewed below until every replica knows it: each renewal must come within one TTL of the one
+    // before, and 5 s (not 1) leaves room for a descheduled process on a loaded machine.
     const lease = await ledger.registerAgent({
       card: agentCard('payments/ledger'),
       endpoint: endpoint('l-1', 7401),
-      leaseTtl: { seconds: 1, nanos: 0 },
+      leaseTtl: { seconds: 5, nanos: 0 },
     });
     const readers = await Promise.all([a, b, c].map((r) => mesh.clientAs('lending/orchestrator', r)));
     // Alive (renewed) until every replica knows it; then its service stops renewing.
@@ -243,10 +245,12 @@ describe('registry replicas over one PostgreSQL', () => {
     await until(async () => sweptBy().length > 0);
     expect(sweptBy()).toHaveLength(1);
     await expect(ledger.heartbeat({ leaseId: lease.leaseId })).rejects.toMatchObject({ code: Code.NOT_FOUND });
-  });
+  }, 60_000);
 
   test('a lease renewed through the other replicas for several TTLs is never swept by any of them', async () => {
-    const ttlMs = 3_000;
+    // Each renewal must come within one TTL of the one before: 5 s leaves room for a descheduled
+    // process on a loaded machine.
+    const ttlMs = 5_000;
     const orchestrator = await mesh.clientAs('lending/orchestrator', a);
     const renewers = [await mesh.clientAs('lending/orchestrator', b), await mesh.clientAs('lending/orchestrator', c)];
     const lease = await orchestrator.registerAgent({
@@ -271,7 +275,7 @@ describe('registry replicas over one PostgreSQL', () => {
       expect(await addressesOn(reader, 'lending/orchestrator')).toEqual(['127.0.0.1:7501']);
     }
     expect(await changesOf('agent:lending/orchestrator@2.0.0')).toEqual(['ADDED']);
-  });
+  }, 60_000); // three 5 s TTLs of renewals
 
   test('registrations through all replicas at once get distinct revisions from one gap-free log', async () => {
     const clients = await Promise.all([a, b, c].map((r) => mesh.clientAs('payments/fraud', r)));

@@ -274,9 +274,13 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
   test('renews the token before it expires, so reads work after more than one TTL', async () => {
     const renewedBefore = count('vault token renewed');
     const doubleRenewsBefore = main.double?.renewCount ?? 0;
-    const p = provider(main, { method: 'token', token: await token(main, '2s') });
+    // Renewed at two thirds of the TTL: 6 s leaves 2 s for the renewal to arrive on a loaded machine.
+    const ttlMs = 6_000;
+    const p = provider(main, { method: 'token', token: await token(main, `${ttlMs / 1000}s`) });
+    const issued = Date.now();
     await p.start();
-    await sleep(3_500);
+    // Read once it has been renewed and its first TTL is over (polled: jest's timeout is the bound).
+    while (count('vault token renewed') === renewedBefore || Date.now() < issued + ttlMs + 500) await sleep(50);
     await expect(p.read(`${prefix}/app`)).resolves.toEqual(fixtures.app);
     expect(count('vault token renewed') - renewedBefore).toBeGreaterThan(0);
     if (main.double) expect(main.double.renewCount - doubleRenewsBefore).toBeGreaterThan(0);
@@ -287,7 +291,8 @@ describe(`VaultSecretsProvider against ${realVault ? 'a real Vault' : 'the Vault
     const doubleLoginsBefore = approle.target.double?.loginCount ?? 0;
     const p = provider(approle.target, approle.auth);
     await p.start();
-    await sleep(5_000);
+    // Renewals stop at the max TTL (4 s), then it logs in again: polled (jest's timeout is the bound).
+    while (count('vault token replaced by a new login') === reloginsBefore) await sleep(50);
     await expect(p.read(`${prefix}/app`)).resolves.toEqual(fixtures.app);
     expect(count('vault token replaced by a new login') - reloginsBefore).toBeGreaterThan(0);
     if (approle.target.double) expect(approle.target.double.loginCount - doubleLoginsBefore).toBeGreaterThanOrEqual(2);
@@ -433,7 +438,7 @@ describe('FileSecretsProvider', () => {
     await expect(changed).resolves.toEqual([signingKey]);
     await expect(p.read(signingKey)).resolves.toEqual({ kid: 'k2', pem: 'PEM-2-rotated' });
     await write('{ "half written": "PEM-3-secret');
-    for (let i = 0; i < 100 && !log.text().includes('change ignored'); i++) await sleep(20);
+    while (!log.text().includes('change ignored')) await sleep(20); // polled: jest's timeout is the bound
     expect(log.text()).toContain('secrets file is not valid JSON');
     expect(log.text()).not.toContain('PEM-');
     await expect(p.read(signingKey)).resolves.toEqual({ kid: 'k2', pem: 'PEM-2-rotated' });

@@ -200,18 +200,26 @@ describe('server kernel', () => {
   });
 
   test('deadline: the client gets DEADLINE_EXCEEDED and the handler sees its signal abort', async () => {
-    const inHandler = handlerReached();
-    await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { deadlineMs: 500 })).rejects.toMatchObject({
-      code: Code.DEADLINE_EXCEEDED,
-    });
-    await inHandler;
+    // A deadline that runs out before the call reaches its handler (a loaded machine) shows nothing of
+    // the handler's signal: the deadline doubles until a call is in its handler when it runs out.
+    for (let deadlineMs = 500; ; deadlineMs *= 2) {
+      let inHandler = false;
+      void handlerReached().then(() => (inHandler = true));
+      await expect(client.getTask({ taskId: 'hang', historyLength: 0 }, { deadlineMs })).rejects.toMatchObject({
+        code: Code.DEADLINE_EXCEEDED,
+      });
+      if (inHandler) break;
+    }
     await expect(lastAbort).resolves.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
   });
 
   test('cancellation by the client aborts the handler signal with CANCELLED', async () => {
     const controller = new AbortController();
     const inHandler = handlerReached();
-    const call = client.getTask({ taskId: 'hang', historyLength: 0 }, { signal: controller.signal, deadlineMs: 5_000 });
+    const call = client.getTask(
+      { taskId: 'hang', historyLength: 0 },
+      { signal: controller.signal, deadlineMs: 600_000 },
+    );
     await inHandler;
     controller.abort();
     await expect(call).rejects.toMatchObject({ code: Code.CANCELLED });
@@ -254,15 +262,14 @@ describe('server kernel', () => {
   });
 
   test('an outgoing call made for an incoming one inherits its deadline', async () => {
-    // The parent has 150 ms left; the child asks for 5 s but must be cut at the parent's deadline.
+    // The parent has 150 ms left; the child asks for longer than jest waits for the test, so it ends
+    // (DEADLINE_EXCEEDED, not the test's timeout) only if cut at the parent's deadline.
     const parent = { deadline: new Date(Date.now() + 150), signal: new AbortController().signal } as CallContext;
-    const began = Date.now();
     await expect(
-      client.getTask({ taskId: 'hang', historyLength: 0 }, { parent, deadlineMs: 5_000 }),
+      client.getTask({ taskId: 'hang', historyLength: 0 }, { parent, deadlineMs: 600_000 }),
     ).rejects.toMatchObject({
       code: Code.DEADLINE_EXCEEDED,
     });
-    expect(Date.now() - began).toBeLessThan(4_000);
   });
 });
 

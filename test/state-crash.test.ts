@@ -47,10 +47,9 @@ describe.each(BACKENDS)('state after kill -9 on %s', (_kind, makeFixture) => {
           .stdout()
           .split('\n')
           .filter((l) => l.startsWith('ack '));
-      const until = Date.now() + 20_000;
+      // Another process, as fast as the machine lets it: jest's timeout is the bound.
       while (acks().length < ACKS_BEFORE_KILL) {
-        if (child.child.exitCode !== null || Date.now() > until)
-          throw new Error(`writer stopped early:\n${child.stderr()}`);
+        if (child.child.exitCode !== null) throw new Error(`writer stopped early:\n${child.stderr()}`);
         await sleep(10);
       }
       child.child.kill('SIGKILL');
@@ -77,5 +76,5 @@ describe.each(BACKENDS)('state after kill -9 on %s', (_kind, makeFixture) => {
     } finally {
       await store.close();
     }
-  });
+  }, 120_000); // a process started and 400 writes acknowledged, on a machine that may be busy
 });

@@ -9,12 +9,15 @@ const who = 'test';
 describe('PostgreSQL restarted under load', () => {
   let fx: BackendFixture;
   let store: Store;
+  // The writers' stop, set by afterAll too: a test that timed out leaves none of them running.
+  let stop = false;
   beforeAll(async () => {
     // This test restarts the server, so it must not hold the lock that makes it wait for others.
     fx = await postgresFixture({ holdServer: false });
     store = await fx.open('demo/restart', { AGENTMESH_DB_POOL_MAX: '4', AGENTMESH_DB_RECONNECT_MS: '20000' });
   });
   afterAll(async () => {
+    stop = true;
     await store?.close();
     await fx?.cleanup();
   });
@@ -24,7 +27,6 @@ describe('PostgreSQL restarted under load', () => {
     const failures: unknown[] = [];
     let restarted = false;
     let acknowledgedAfterRestart = 0;
-    let stop = false;
     const writer = async (w: number) => {
       for (let i = 0; !stop; i++) {
         const id = `w${w}-${i}`;
@@ -44,7 +46,8 @@ describe('PostgreSQL restarted under load', () => {
 
     await restartPostgres();
     restarted = true;
-    for (const until = Date.now() + 15_000; acknowledgedAfterRestart < 50 && Date.now() < until;) await sleep(20);
+    // Reconnecting takes what the machine gives it: jest's timeout is the bound.
+    while (acknowledgedAfterRestart < 50) await sleep(20);
     stop = true;
     await Promise.all(load);
 

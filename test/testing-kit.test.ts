@@ -154,8 +154,8 @@ describe('agentmesh/testing when the test process is killed', () => {
     expect(await parent.exited).toBe('SIGKILL');
     const { pids, home } = JSON.parse(parent.stdout()) as { pids: number[]; home: string };
     expect(pids).toHaveLength(2);
-    // Not our children: their exit cannot be awaited, only observed.
-    for (let i = 0; i < 400 && pids.some(processAlive); i++) await new Promise((r) => setTimeout(r, 50));
+    // Not our children: their exit cannot be awaited, only observed (jest's timeout is the bound).
+    while (pids.some(processAlive)) await new Promise((r) => setTimeout(r, 50));
     expect(pids.filter(processAlive)).toEqual([]);
     rmSync(home, { recursive: true, force: true });
   }, 60_000);

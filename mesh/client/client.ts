@@ -1,6 +1,6 @@
 import { Client, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { CallContext } from '../core/index.js';
-import { Code, MeshError } from '../core/index.js';
+import { Code, MeshError, pushbackForbidsRetry } from '../core/index.js';
 import type { RequestOf, ResponseOf, ServiceDefinition } from '../core/index.js';
 import { endGrpcSpan, startClientSpan } from '../telemetry/index.js';
 import { channelTarget } from './channel-target.js';
@@ -55,7 +55,10 @@ export type MeshClient<S extends ServiceDefinition> = {
       : (request: RequestOf<S[K]>, options?: CallOptions) => Promise<ResponseOf<S[K]>>;
 } & { close(): void };
 
-/** Turns a failed call's ServiceError into a MeshError carrying the same code. */
+/**
+ * Turns a failed call's ServiceError into a MeshError carrying the same code; a trailer
+ * `grpc-retry-pushback-ms` that forbids retries (gRFC A6) makes it `permanent`.
+ */
 function fromServiceError(err: ServiceError, path: string): MeshError {
   // grpc-js's Status and our Code share their numbers.
   const code = err.code as number as Code;
@@ -63,6 +66,7 @@ function fromServiceError(err: ServiceError, path: string): MeshError {
     cause: err,
     metadata: err.metadata,
     remote: path,
+    permanent: pushbackForbidsRetry(err.metadata),
   });
 }
 

@@ -2,7 +2,15 @@
 // the call context handed to handlers and interceptors, the verified caller, and the
 // shapes of generated services. Nothing here imports another folder of mesh/.
 export { Code } from './code.js';
-export { codeName, isGrpcStatusError, isMeshError, MeshError } from './errors.js';
+export {
+  codeName,
+  DO_NOT_RETRY,
+  isGrpcStatusError,
+  isMeshError,
+  MeshError,
+  pushbackForbidsRetry,
+  RETRY_PUSHBACK_TRAILER,
+} from './errors.js';
 export type { GrpcStatusError, StatusCode } from './errors.js';
 export { callLogParts, createCallContext } from './context.js';
 export type { CallContext, MethodKind, OwnedCallContext, ServerSurfaceCall } from './context.js';

@@ -91,10 +91,15 @@ function reference(
   return scored.slice(0, limit).map((x) => ({ value: x.e.value, match: matchCandidate(x.e.candidate, scope) }));
 }
 
-describe('discovery index against scoring every entry', () => {
+// The rank and name orders are kept in chunks (sorted-slots.ts): small chunks make arrivals split
+// them and searches cross chunk bounds everywhere.
+describe.each([
+  ['default chunks', undefined],
+  ['chunks of 4 slots', 4],
+])('discovery index against scoring every entry (%s)', (_, chunkSize) => {
   test('the same answers, scores and reasons for random cards, scopes and limits, through puts and deletes', () => {
     const rand = random(22);
-    const index = new DiscoveryIndex<number>();
+    const index = new DiscoveryIndex<number>({ chunkSize });
     const live = new Map<string, Indexed<number>>();
     for (const e of cards(rand, 1_500)) {
       index.put(e);
@@ -105,8 +110,9 @@ describe('discovery index against scoring every entry', () => {
     for (let round = 0; round < 400; round++) {
       // Change the index between queries too: new entries, replaced ones, removed ones.
       if (round % 20 === 10) {
-        // Up to 32 new entries take their places one by one; more (up to a sixteenth), by one rebuild of the orders.
-        for (const e of cards(rand, round % 40 === 10 ? 30 : 50)) {
+        // Up to a sixteenth of the index, new entries take their places by bisection; more, by one
+        // rebuild of the orders.
+        for (const e of cards(rand, [30, 50, 200][((round - 10) / 20) % 3]!)) {
           index.put(e);
           // A card put again unchanged keeps its place among equals; a changed one goes last.
           if (!(live.has(e.key) && sameCard(live.get(e.key)!.candidate, e.candidate))) live.delete(e.key);
@@ -118,7 +124,9 @@ describe('discovery index against scoring every entry', () => {
           index.put(again);
           live.set(e.key, again);
         }
-        for (const key of [...live.keys()].filter(() => rand() < 0.02)) {
+        // Removals: once a sixteenth of an order, it drops them; once most of the index, its slots are compacted.
+        const share = round === 210 ? 0.75 : 0.02;
+        for (const key of [...live.keys()].filter(() => rand() < share)) {
           index.delete(key);
           live.delete(key);
         }
@@ -137,7 +145,7 @@ describe('discovery index against scoring every entry', () => {
 
   test('the same answers when single puts and searches alternate (ranks numbered where entries land)', () => {
     const rand = random(7);
-    const index = new DiscoveryIndex<number>();
+    const index = new DiscoveryIndex<number>({ chunkSize });
     const live = new Map<string, Indexed<number>>();
     const put = (e: Indexed<number>) => {
       index.put(e);

@@ -77,14 +77,17 @@ export class DiscoveryIndex<T> {
     const y = this.versionKeys[b]!;
     return x === x && y === y ? y - x : compareVersions(this.entries[a]!.candidate, this.entries[b]!.candidate);
   };
+  /** Each slot's name: bisecting the orders compares names of entries far apart in memory, one load each here. */
+  private names: string[] = [];
   private readonly byNameThenSlot = (a: number, b: number) => {
-    const x = this.entries[a]!.candidate.name;
-    const y = this.entries[b]!.candidate.name;
+    const x = this.names[a]!;
+    const y = this.names[b]!;
     return x < y ? -1 : x > y ? 1 : a - b;
   };
-  // compareCandidates, then the earlier entry.
-  private readonly order = new SortedSlots((a, b) => this.byVersion(a, b) || this.byNameThenSlot(a, b), this.isLive);
-  private readonly byName = new SortedSlots(this.byNameThenSlot, this.isLive);
+  /** The rank order: compareCandidates, then the earlier entry. */
+  private readonly order: SortedSlots;
+  /** The name order (then the earlier entry): a name, or a pattern prefix, is a range of it. */
+  private readonly byName: SortedSlots;
   /** Rank numbers, and the runs of equal versions in the rank order (names ascend within one). */
   private readonly ranks = new RankNumbers((a, b) => !this.byVersion(a, b));
   private ranksStale = false;
@@ -96,8 +99,13 @@ export class DiscoveryIndex<T> {
   /**
    * `maxExamined`: the checks one search may make before it is refused with
    * RESOURCE_EXHAUSTED (search-budget.ts), so that no query's work grows with the index.
+   * `chunkSize`: the slots a chunk of the rank and name orders holds (sorted-slots.ts; tests make it small).
    */
-  constructor(private readonly options: { maxExamined?: number } = {}) {}
+  constructor(private readonly options: { maxExamined?: number; chunkSize?: number } = {}) {
+    const byRank = (a: number, b: number) => this.byVersion(a, b) || this.byNameThenSlot(a, b);
+    this.order = new SortedSlots(byRank, this.isLive, options.chunkSize);
+    this.byName = new SortedSlots(this.byNameThenSlot, this.isLive, options.chunkSize);
+  }
 
   get size(): number {
     return this.live;
@@ -121,6 +129,7 @@ export class DiscoveryIndex<T> {
     const slot = this.entries.length;
     this.entries.push({ ...entry, candidate });
     this.versionKeys.push(versionKey(version));
+    this.names.push(c.name);
     if (slot >= this.alive.length) {
       const grown = new Uint8Array(this.alive.length * 2);
       grown.set(this.alive);
@@ -177,6 +186,7 @@ export class DiscoveryIndex<T> {
     for (let s = 0; s < this.entries.length; s++) if (this.alive[s]) to[s] = n++;
     this.entries = this.entries.filter((_, s) => this.alive[s]);
     this.versionKeys = this.versionKeys.filter((_, s) => this.alive[s]);
+    this.names = this.names.filter((_, s) => this.alive[s]);
     this.alive = new Uint8Array(Math.max(1024, n * 2)).fill(1, 0, n);
     const chars = new Uint32Array(this.alive.length);
     for (let s = 0, k = 0; s < to.length; s++) if (to[s]! >= 0) chars[k++] = this.chars[s]!;
@@ -203,9 +213,9 @@ export class DiscoveryIndex<T> {
   /** The index as a search of `scope` reads it, its orders brought up to date. */
   private view(needNames: boolean, scope: CompiledScope, patterns: NameMatcher[], budget: SearchBudget): Slots {
     // A few new entries are numbered where they land; many, or a compaction, renumber all.
-    const inserted = (at: number[]) => this.ranksStale || this.ranks.inserted(this.order.slots, at, this.alive.length);
+    const inserted = (at: number[]) => this.ranksStale || this.ranks.inserted(this.order, at, this.alive.length);
     if (this.order.flush(inserted) || this.ranksStale) {
-      this.ranks.renumber(this.order.slots, this.alive.length);
+      this.ranks.renumber(this.order, this.alive.length);
       this.ranksStale = false;
     }
     if (needNames) this.byName.flush();
@@ -213,7 +223,7 @@ export class DiscoveryIndex<T> {
       count: this.entries.length,
       alive: this.alive,
       rank: this.ranks.rank,
-      order: this.order.slots,
+      order: this.order,
       candidate: (slot) => this.entries[slot]!.candidate,
       matches: slotFilter(scope, patterns, budget, (slot) => this.entries[slot]!.candidate, this.chars),
       budget,
@@ -230,11 +240,11 @@ export class DiscoveryIndex<T> {
     // Visibility is a union of its parts; usable as a lookup when every pattern has a literal prefix.
     const hasVisibility = s.names.length || s.namespaces.length || s.patterns.length;
     if (hasVisibility && s.patterns.every((p) => p.prefixes.length)) {
-      const list = this.byName.slots;
+      const names = this.byName;
       const segments = [
-        ...s.names.map((name) => nameRange(list, 0, list.length, this.nameOf, name, false)),
+        ...names.pieces(s.names.map((name) => nameRange(names, 0, names.length, this.nameOf, name, false))),
         ...s.namespaces.map((ns) => postings(this.byNamespace, ns).segments[0]!),
-        ...patternPrefixes(s).map((x) => nameRange(list, 0, list.length, this.nameOf, x, true)),
+        ...names.pieces(patternPrefixes(s).map((x) => nameRange(names, 0, names.length, this.nameOf, x, true))),
       ];
       lookups.push({ segments, visibility: true });
     }
@@ -246,7 +256,7 @@ export class DiscoveryIndex<T> {
     return lookups.length ? lookups.reduce((a, b) => (size(a) <= size(b) ? a : b)) : undefined;
   }
 
-  private readonly nameOf = (slot: number) => this.entries[slot]!.candidate.name;
+  private readonly nameOf = (slot: number) => this.names[slot]!;
 
   /** Ranks the entries matching a scope, best first, at most `limit`. */
   search(scope: CompiledScope, limit: number, admit: (e: Indexed<T>) => boolean = () => true): Ranked<T>[] {
@@ -259,21 +269,23 @@ export class DiscoveryIndex<T> {
       return [];
     }
     const view = this.view(scope.names.length > 0 || scope.patterns.length > 0, scope, patterns, budget);
-    const ranked = rankedRuns(scope, view.order, this.ranks.runs, this.nameOf, this.slashless > 0);
+    const ranked = rankedRuns(scope, this.order, this.ranks.runs, this.nameOf, this.slashless > 0);
     const lookup = this.narrowest(scope);
     const terms = scope.terms.map((t) => this.byTerm.get(t) ?? []);
     const accept = (slot: number) => admit(this.entries[slot]!);
     // The rank order's runs already hold the visibility's entries in order: no need to examine them all.
     const unordered = lookup && !(lookup.visibility && ranked) ? lookup.segments : undefined;
-    const walk = ranked ?? [{ list: view.order, from: 0, to: view.order.length }];
+    const walk = ranked ?? [{ from: 0, to: this.order.length }];
     // A version range is tested once a run of equal versions: runs it rejects are not walked.
     const range = scope.range;
-    const inOrder = range
-      ? withinRuns(walk, this.ranks.runs, (at) => {
-          const v = this.entries[view.order[at]!]!.candidate.parsedVersion;
-          return !!v && range.test(v);
-        })
-      : walk;
+    const inOrder = this.order.pieces(
+      range
+        ? withinRuns(walk, this.ranks.runs, (at) => {
+            const v = this.entries[this.order.at(at)]!.candidate.parsedVersion;
+            return !!v && range.test(v);
+          })
+        : walk,
+    );
     let slots: number[];
     try {
       slots = scope.terms.length

@@ -1,5 +1,6 @@
 import { relevanceOf, termWeights, type Candidate, type CompiledScope } from './scope-match.js';
 import type { SearchBudget } from './search-budget.js';
+import type { Ordered } from './sorted-slots.js';
 import { TopK } from './top-k.js';
 
 // How a Discover search finds the best `limit` matches without scoring every candidate.
@@ -24,8 +25,8 @@ export interface Slots {
   alive: Uint8Array;
   /** Each slot's rank number: ordered as `order` is (not a position: gaps are left for insertions). */
   rank: Float64Array;
-  /** Every slot in rank order. */
-  order: number[];
+  /** Every slot in rank order (sorted-slots.ts). */
+  order: Ordered;
   candidate(slot: number): Candidate;
   /** Whether a slot passes the search's scope (slot-filter.ts): each call is counted in `budget`. */
   matches(slot: number): boolean;

@@ -1,3 +1,5 @@
+import type { Ordered, SortedSlots } from './sorted-slots.js';
+
 /** How far apart renumbered ranks are: room for about 33 insertions at one place before a renumbering. */
 const GAP = 1024;
 
@@ -7,7 +9,7 @@ const GAP = 1024;
  * starts in the rank order. Renumbered ranks are GAP apart, so an entry
  * inserted between two takes a number between theirs and nothing else is
  * renumbered: at a million entries, renumbering them all took ~10 ms, where
- * an insertion otherwise costs the order's memory move. Only when two
+ * an insertion otherwise costs its place in a chunk (sorted-slots.ts). Only when two
  * neighbours leave no number between them (doubles are exact down to 2^-22
  * here) does the caller renumber everything.
  */
@@ -19,11 +21,15 @@ export class RankNumbers {
   constructor(private readonly sameVersion: (a: number, b: number) => boolean) {}
 
   /** Numbers every slot of `order` afresh; `capacity` bounds the slots. */
-  renumber(order: number[], capacity: number): void {
+  renumber(order: SortedSlots, capacity: number): void {
     if (this.rank.length < capacity) this.rank = new Float64Array(capacity);
-    for (let i = 0; i < order.length; i++) this.rank[order[i]!] = i * GAP;
     this.runs = [0];
-    for (let i = 1; i < order.length; i++) if (!this.sameVersion(order[i - 1]!, order[i]!)) this.runs.push(i);
+    let previous = -1;
+    order.forEach((slot, i) => {
+      this.rank[slot] = i * GAP;
+      if (i > 0 && !this.sameVersion(previous, slot)) this.runs.push(i);
+      previous = slot;
+    });
     this.runs.push(order.length);
   }
 
@@ -31,7 +37,7 @@ export class RankNumbers {
    * Numbers the slots just inserted at `order[at[0]]`, `order[at[1]]`… (ascending positions) and
    * moves the runs; false (renumber then) when neighbours leave no number for them.
    */
-  inserted(order: number[], at: number[], capacity: number): boolean {
+  inserted(order: Ordered, at: number[], capacity: number): boolean {
     if (order.length <= at.length) return false;
     if (this.rank.length < capacity) {
       const grown = new Float64Array(capacity);
@@ -45,8 +51,8 @@ export class RankNumbers {
       const first = at[i]!;
       const last = at[j]!;
       const m = j - i + 1;
-      const prev = first > 0 ? this.rank[order[first - 1]!]! : undefined;
-      const next = last + 1 < order.length ? this.rank[order[last + 1]!]! : undefined;
+      const prev = first > 0 ? this.rank[order.at(first - 1)]! : undefined;
+      const next = last + 1 < order.length ? this.rank[order.at(last + 1)]! : undefined;
       let before = prev ?? -Infinity;
       for (let k = 0; k < m; k++) {
         const r =
@@ -56,7 +62,7 @@ export class RankNumbers {
               ? prev + GAP * (k + 1)
               : prev + ((next - prev) * (k + 1)) / (m + 1);
         if (!(r > before && (next === undefined || r < next))) return false;
-        this.rank[order[first + k]!] = r;
+        this.rank[order.at(first + k)] = r;
         before = r;
       }
       i = j + 1;
@@ -76,7 +82,7 @@ export class RankNumbers {
     const runs = [0];
     for (const c of candidates) {
       if (c <= runs[runs.length - 1]! || c >= order.length) continue;
-      if (!this.sameVersion(order[c - 1]!, order[c]!)) runs.push(c);
+      if (!this.sameVersion(order.at(c - 1), order.at(c))) runs.push(c);
     }
     runs.push(order.length);
     this.runs = runs;

@@ -1,5 +1,5 @@
-import type { Segment } from './index-search.js';
 import type { CompiledScope } from './scope-match.js';
+import type { Ordered, Span } from './sorted-slots.js';
 
 /**
  * Runs of the rank order (`order`, whose equal-version runs start at `runs`)
@@ -12,11 +12,11 @@ import type { CompiledScope } from './scope-match.js';
  */
 export function rankedRuns(
   s: CompiledScope,
-  order: number[],
+  order: Ordered,
   runs: number[],
   nameOf: (slot: number) => string,
   slashlessNames: boolean,
-): Segment[] | undefined {
+): Span[] | undefined {
   if (!(s.names.length || s.namespaces.length || s.patterns.length)) return undefined;
   if (!s.patterns.every((p) => p.prefixes.length)) return undefined;
   if (s.namespaces.length && (slashlessNames || s.namespaces.some((ns) => ns.includes('/')))) return undefined;
@@ -26,7 +26,7 @@ export function rankedRuns(
     ...patternPrefixes(s).map((x): [string, boolean] => [x, true]),
   ];
   if ((runs.length - 1) * parts.length > 4_096) return undefined;
-  const out: Segment[] = [];
+  const out: Span[] = [];
   for (let r = 0; r + 1 < runs.length; r++) {
     const ranges = parts
       .map(([text, prefix]) => nameRange(order, runs[r]!, runs[r + 1]!, nameOf, text, prefix))
@@ -46,45 +46,45 @@ export function patternPrefixes(s: CompiledScope): string[] {
   return [...new Set(s.patterns.flatMap((p) => p.prefixes))];
 }
 
-/** The range of `list[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
+/** The positions of `order[lo..hi)` (ascending names) holding a name, or every name with a prefix. */
 export function nameRange(
-  list: number[],
+  order: Ordered,
   lo: number,
   hi: number,
   nameOf: (slot: number) => string,
   text: string,
   prefix: boolean,
-): Segment {
+): Span {
   const bound = (after: (name: string) => boolean) => {
     let a = lo;
     let b = hi;
     while (a < b) {
       const mid = (a + b) >> 1;
-      if (after(nameOf(list[mid]!))) b = mid;
+      if (after(nameOf(order.at(mid)))) b = mid;
       else a = mid + 1;
     }
     return a;
   };
   const from = bound((name) => name >= text);
   const to = prefix ? bound((name) => name >= text && !name.startsWith(text)) : bound((name) => name > text);
-  return { list, from, to };
+  return { from, to };
 }
 
 /**
- * The parts of `segments` (of the rank order) inside the runs of equal versions that `keep`
+ * The parts of `spans` (of the rank order) inside the runs of equal versions that `keep`
  * accepts (`runs`: where each run starts, then the order's end): a version range is tested
  * once a run, not once an entry, and a range few versions satisfy skips the rest unread.
  */
-export function withinRuns(segments: Segment[], runs: number[], keep: (runStart: number) => boolean): Segment[] {
-  const out: Segment[] = [];
+export function withinRuns(spans: Span[], runs: number[], keep: (runStart: number) => boolean): Span[] {
+  const out: Span[] = [];
   let r = 0;
-  for (const g of segments) {
+  for (const g of spans) {
     while (r + 1 < runs.length && runs[r + 1]! <= g.from) r++;
     for (let k = r; k + 1 < runs.length && runs[k]! < g.to; k++) {
       if (!keep(runs[k]!)) continue;
       const from = Math.max(g.from, runs[k]!);
       const to = Math.min(g.to, runs[k + 1]!);
-      if (from < to) out.push({ list: g.list, from, to });
+      if (from < to) out.push({ from, to });
     }
   }
   return out;

@@ -1,39 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter, on } from 'node:events';
-import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
-import { PlanCreated, type SendTaskRequest, type StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
+import type { SendTaskRequest, StreamTaskResponse } from '../../gen/agentmesh/v1/agent_service.js';
 import type { AgentCard } from '../../gen/agentmesh/v1/card.js';
-import { CollaboratorChoice, PlanningRecord, StepExecution, Substitution } from '../../gen/agentmesh/v1/explain.js';
-import { StepState, TaskPlan } from '../../gen/agentmesh/v1/plan.js';
-import { Approval, InputRequest, Message, TaskState } from '../../gen/agentmesh/v1/task.js';
-import type { Principal } from '../core/index.js';
-import { Code, isMeshError, MeshError } from '../core/index.js';
-import {
-  isLeaseLost,
-  isTerminal,
-  leaseLost,
-  TASK_CHANNEL,
-  type JsonValue,
-  type Store,
-  type TaskLease,
-  type TaskRecord,
-  type TaskWrites,
-} from '../state/index.js';
-import type { AuditEvent, Logger } from '../telemetry/index.js';
-import type { MeshMetrics } from '../telemetry/index.js';
-import { meshTracer } from '../telemetry/index.js';
+import { Message, TaskState } from '../../gen/agentmesh/v1/task.js';
+import type { Code, Principal } from '../core/index.js';
+import { isLeaseLost, TASK_CHANNEL, type Store, type TaskLease, type TaskRecord } from '../state/index.js';
+import type { Logger, MeshMetrics } from '../telemetry/index.js';
 import { AnswerDeadlines, DEFAULT_EXPIRY_SWEEP_MS } from './answer-deadlines.js';
-import { judgeAnswer, type AcceptedAnswer, type RefusedAnswer } from './answers.js';
 import { AuditedTransitions, type AuditSink } from './audited-transitions.js';
 import { TaskOwnership, type Run } from './task-ownership.js';
-import { execute, type ExecutionState, type StepRunner } from './executor.js';
+import type { StepRunner } from './executor.js';
 import type { InventoryItem } from './inventory.js';
-import { planningRecordOf, type Planner } from './planner.js';
-import { PendingSubstitutions } from './pending-substitutions.js';
-import { CircuitBreaker } from './retry.js';
-import { interruptedSteps } from './interrupted-steps.js';
-import { compileSchema } from './schema-validator.js';
-import { inputRequestJson, statusEvent, toEvent, type TaskData } from './task-codec.js';
+import type { Planner } from './planner.js';
+import { SendTaskRequests } from './send-task-request.js';
+import { CallerAuthority } from './caller-authority.js';
+import { countStoredTasks, countTransition } from './task-counts.js';
+import { TaskChanges } from './task-changes.js';
+import { TaskFeed } from './task-feed.js';
+import { HumanAnswers } from './human-answers.js';
+import { TaskRunner } from './task-runner.js';
+import { cancelTask } from './cancel-task.js';
+import { statusEvent } from './task-codec.js';
 
 /** What an agent's runtime is made of. */
 export interface AgentRuntimeOptions {
@@ -70,10 +55,7 @@ export interface AgentRuntimeOptions {
 export const DEFAULT_TASK_TIMEOUT_MS = 300_000;
 /** Default of AgentRuntimeOptions.leaseMs. */
 export const DEFAULT_TASK_LEASE_MS = 10_000;
-// A token this close to expiry is not used for an exchange: the exchange and the call need time too.
-const AUTHORITY_MARGIN_MS = 15_000;
 
-const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 /**
  * Runs an agent's tasks: each request becomes a persisted task, a plan
  * (persisted, immutable), and a deterministic execution whose every step
@@ -82,24 +64,23 @@ const WAITING = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STA
  */
 export class AgentRuntime {
   private readonly running = new Map<string, Run>();
-  private readonly feed = new EventEmitter();
-  private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly skills: Map<string, ReturnType<typeof compileSchema>>;
-  // The caller's access token per task, for token exchange on agent steps.
-  // Memory only: a bearer token never goes to disk.
-  private readonly authority = new Map<string, { token: string; expiresAt: number }>();
-  private nextAuthoritySweep = 0;
+  private readonly feed: TaskFeed;
+  private readonly requests: SendTaskRequests;
+  private readonly authority = new CallerAuthority();
   // Tasks whose caller came back while their run was still finishing: started again when it has (with the lease taken for it).
   private readonly wake = new Map<string, TaskLease | undefined>();
   private readonly transitions: AuditedTransitions;
+  private readonly changes: TaskChanges;
   private readonly ownership: TaskOwnership;
   private readonly deadlines: AnswerDeadlines;
+  private readonly answers: HumanAnswers;
+  private readonly runner: TaskRunner;
   private readonly leaseMs: number;
   private unlisten: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly o: AgentRuntimeOptions) {
-    this.feed.setMaxListeners(0);
+    this.feed = new TaskFeed({ store: o.store, running: this.running });
     this.leaseMs = o.leaseMs ?? DEFAULT_TASK_LEASE_MS;
     this.ownership = new TaskOwnership({
       store: o.store,
@@ -115,12 +96,45 @@ export class AgentRuntime {
       service: o.card.name,
       peer: o.card.identity || undefined,
     });
-    this.skills = new Map(o.card.skills.map((s) => [s.id, compileSchema(s.inputSchema)]));
+    this.changes = new TaskChanges({
+      transitions: this.transitions,
+      ownership: this.ownership,
+      leaseMs: this.leaseMs,
+      taskTimeoutMs: o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      metrics: o.metrics,
+      changed: (id) => this.feed.changed(id),
+    });
     this.deadlines = new AnswerDeadlines({
       store: o.store,
       log: o.log,
       sweepMs: o.expirySweepMs ?? DEFAULT_EXPIRY_SWEEP_MS,
-      expire: (rec) => this.expire(rec),
+      expire: (rec) => this.answers.expire(rec),
+    });
+    this.runner = new TaskRunner({
+      card: o.card,
+      planner: o.planner,
+      inventory: () => o.inventory(),
+      runner: o.runner,
+      store: o.store,
+      metrics: o.metrics,
+      principal: o.card.name,
+      ownership: this.ownership,
+      transitions: this.transitions,
+      changes: this.changes,
+      deadlines: this.deadlines,
+      leaseMs: this.leaseMs,
+      authority: this.authority,
+      changed: (id) => this.feed.changed(id),
+    });
+    this.requests = new SendTaskRequests({ card: o.card, maxInputBytes: o.maxInputBytes });
+    this.answers = new HumanAnswers({
+      card: o.card,
+      store: o.store,
+      audit: o.audit,
+      changes: this.changes,
+      ownership: this.ownership,
+      remember: (task, caller) => this.remember(task, caller),
+      start: (taskId, lease) => this.startOrWake(taskId, lease),
     });
   }
 
@@ -129,14 +143,9 @@ export class AgentRuntime {
     return this.ownership.replicaId;
   }
 
-  private get name(): string {
-    return this.o.card.name;
-  }
-
   /** The access token of the caller a task runs for, while this process holds one that is not about to expire. */
   authorityFor(taskId: string): string | undefined {
-    const held = this.authority.get(taskId);
-    return held && held.expiresAt - Date.now() > AUTHORITY_MARGIN_MS ? held.token : undefined;
+    return this.authority.tokenFor(taskId);
   }
 
   /**
@@ -145,109 +154,22 @@ export class AgentRuntime {
    * resumes. Whether it resumed the task (a state change, though the call may be a read).
    */
   remember(task: TaskRecord, caller: Principal): boolean {
-    if (isTerminal(task.state)) this.authority.delete(task.id);
-    if (!caller.token || (task.data as unknown as TaskData).subject !== caller.subject || isTerminal(task.state))
-      return false;
-    this.forgetExpiredAuthority();
-    const exp = caller.claims.exp;
-    this.authority.set(task.id, {
-      token: caller.token,
-      expiresAt: typeof exp === 'number' ? exp * 1000 : Date.now() + 60_000,
-    });
+    if (!this.authority.keep(task, caller)) return false;
     // Only a token the run can use wakes it (else it would pause again at once, at every call).
     if (task.state !== TaskState.TASK_STATE_AUTH_REQUIRED || !this.authorityFor(task.id)) return false;
     // The run that paused may still be finishing (its last records): start again once it has.
-    if (this.running.has(task.id)) this.wake.set(task.id, undefined);
-    else this.start(task.id);
+    this.startOrWake(task.id);
     return true;
-  }
-
-  // A replica that only answers calls about a task (another one runs it) never sees the run end:
-  // expired tokens go here, so the map holds at most the tokens still valid.
-  private forgetExpiredAuthority(): void {
-    const now = Date.now();
-    if (now < this.nextAuthoritySweep) return;
-    this.nextAuthoritySweep = now + 60_000;
-    for (const [id, held] of this.authority) if (held.expiresAt <= now) this.authority.delete(id);
   }
 
   /** Counts tasks by state (and pending ones) from the store, at start. */
   async countTasks(): Promise<void> {
-    const m = this.o.metrics;
-    if (!m) return;
-    m.tasks.reset();
-    let pending = 0;
-    for (const t of await this.o.store.tasks.list({})) {
-      m.tasks.inc({ state: TaskState[t.state] });
-      if (!isTerminal(t.state)) pending++;
-    }
-    m.pendingTasks.set(pending);
-  }
-
-  private counted(from: TaskState | undefined, to: TaskState, history: number): void {
-    const m = this.o.metrics;
-    if (!m || from === to) return;
-    if (from !== undefined) m.tasks.dec({ state: TaskState[from] });
-    m.tasks.inc({ state: TaskState[to] });
-    if (from === undefined) m.pendingTasks.inc();
-    if (isTerminal(to) && (from === undefined || !isTerminal(from))) {
-      m.pendingTasks.dec();
-      m.conversationDepth.observe(history);
-    }
+    await countStoredTasks(this.o.metrics, this.o.store);
   }
 
   /** Accepts a request (idempotent by request_id per caller) and starts working on it. */
   async send(req: SendTaskRequest, caller: Principal): Promise<TaskRecord> {
-    if (!req.requestId)
-      throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: required (a unique id per request makes retries safe)');
-    if (req.requestId.length > 128) throw new MeshError(Code.INVALID_ARGUMENT, 'request_id: at most 128 characters');
-    const skillId = req.skillId || (this.o.card.skills.length === 1 ? this.o.card.skills[0]!.id : '');
-    const check = this.skills.get(skillId);
-    if (!check)
-      throw new MeshError(
-        Code.INVALID_ARGUMENT,
-        `skill_id: ${req.skillId ? `unknown skill ${req.skillId}` : 'required: this agent has several skills'}`,
-      );
-    const parts = req.message?.parts ?? [];
-    if (!parts.length) throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: at least one part is required');
-    const size = Buffer.byteLength(JSON.stringify(Message.toJSON(req.message!)));
-    if (size > (this.o.maxInputBytes ?? 256 * 1024))
-      throw new MeshError(
-        Code.RESOURCE_EXHAUSTED,
-        `message: ${size} bytes is over the ${this.o.maxInputBytes ?? 256 * 1024}-byte limit`,
-      );
-    const text = parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.text] : [])).join('\n');
-    const data = parts.find((p) => p.content?.$case === 'data')?.content;
-    const value: unknown = data?.$case === 'data' ? data.data : {};
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new MeshError(Code.INVALID_ARGUMENT, 'message.parts: the data part must be a JSON object');
-    }
-    const input = value as Record<string, unknown>;
-    check.assert(input, 'input');
-    const id = randomUUID();
-    const traceContext: Record<string, string> = {};
-    propagation.inject(context.active(), traceContext);
-    const contextId = req.message!.contextId || randomUUID();
-    const requested = req.configuration?.timeout;
-    const timeoutMs =
-      requested && (requested.seconds > 0 || requested.nanos > 0)
-        ? requested.seconds * 1000 + Math.ceil(requested.nanos / 1e6)
-        : undefined;
-    const taskData: TaskData = {
-      agent: this.name,
-      skillId,
-      subject: caller.subject,
-      requestId: req.requestId,
-      text,
-      input,
-      status: {},
-      artifacts: [],
-      history: [Message.toJSON({ ...req.message!, taskId: id, contextId })],
-      traceId: trace.getActiveSpan()?.spanContext().traceId ?? '',
-      traceContext,
-      ...(caller.actors[0] ? { actor: caller.actors[0], actors: caller.actors } : {}),
-      ...(timeoutMs ? { timeoutMs } : {}),
-    };
+    const { id, contextId, data: taskData } = this.requests.parse(req, caller);
     const { task, created } = await this.o.store.tasks.create({
       id,
       contextId,
@@ -260,7 +182,7 @@ export class AgentRuntime {
     });
     this.remember(task, caller);
     if (created) {
-      this.counted(undefined, task.state, 1);
+      countTransition(this.o.metrics, undefined, task.state, 1);
       // Queued before the run starts, so its first change (WORKING) is recorded after this one.
       const submitted = this.transitions.inTurn(task.id, () =>
         this.transitions.record(task, 'task_state', TaskState.TASK_STATE_SUBMITTED),
@@ -275,6 +197,12 @@ export class AgentRuntime {
     return task;
   }
 
+  // Starts a run of the task, or, while its last run in this process is still finishing, once that run has.
+  private startOrWake(taskId: string, lease?: TaskLease): void {
+    if (this.running.has(taskId)) this.wake.set(taskId, lease);
+    else this.start(taskId, lease);
+  }
+
   /**
    * Runs a task in this process, under `lease` when this replica already took it
    * (else the run takes it first, or stops when another replica holds it).
@@ -285,14 +213,15 @@ export class AgentRuntime {
     const run: Run = { controller: new AbortController(), lease, freshBudget };
     this.running.set(taskId, run);
     this.ownership.renewing();
-    void this.traced(taskId, run)
+    void this.runner
+      .traced(taskId, run)
       .catch((err: unknown) => {
         if (isLeaseLost(err)) this.ownership.lost(taskId, run, err);
         else if (!run.controller.signal.aborted) this.o.log.error({ err, task_id: taskId }, 'task processing failed');
       })
       .finally(() => {
         this.running.delete(taskId);
-        this.feed.emit(taskId);
+        this.feed.changed(taskId);
         if (this.wake.has(taskId)) {
           const next = this.wake.get(taskId);
           this.wake.delete(taskId);
@@ -301,609 +230,53 @@ export class AgentRuntime {
       });
   }
 
-  /** Runs (or resumes) a task under a span in the trace of the request that created it. */
-  private async traced(taskId: string, run: Run): Promise<void> {
-    const rec = await this.o.store.tasks.get(taskId);
-    const d = rec.data as unknown as TaskData;
-    const parent = propagation.extract(ROOT_CONTEXT, d.traceContext ?? {});
-    const attributes = { 'agentmesh.task.id': taskId, 'agentmesh.agent': this.name, 'agentmesh.skill': d.skillId };
-    await meshTracer().startActiveSpan(`task ${this.name}/${d.skillId}`, { attributes }, parent, async (span) => {
-      try {
-        await this.process(taskId, run);
-        const state = (await this.o.store.tasks.get(taskId)).state;
-        span.setAttribute('agentmesh.task.state', TaskState[state]);
-        if (state === TaskState.TASK_STATE_FAILED)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: 'task failed' });
-        if (isTerminal(state)) this.authority.delete(taskId);
-      } catch (err) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
-  }
-
-  /**
-   * Changes a task: a run's change is made only while it holds the lease (and
-   * gives it up when the task ends or waits); a cancel revokes whoever holds
-   * it; an answer takes it for a run of this replica.
-   */
-  private async change(
-    rec: TaskRecord,
-    state: TaskState | undefined,
-    events: unknown[],
-    data?: Partial<TaskData>,
-    how: {
-      run?: Run;
-      revoke?: boolean;
-      acquire?: boolean;
-      alongside?: (tx: TaskWrites) => Promise<void>;
-      audit?: AuditEvent;
-    } = {},
-  ): Promise<TaskRecord> {
-    // The task's status is its latest status event (message, question, time): GetTask tells why it failed or what it waits for.
-    const status = statusOf(events);
-    const { run } = how;
-    const lease = run ? this.ownership.leaseOf(rec.id, run) : undefined;
-    const release = !!run && state !== undefined && (isTerminal(state) || WAITING.has(state));
-    if (run && release) run.releasing = true;
-    // Audited, then stored, then announced: no caller sees a state whose record could still be lost.
-    let next: TaskRecord;
-    try {
-      next = await this.transitions.apply(rec, {
-        state,
-        events,
-        data: data || status ? { ...(rec.data as object), ...(status ? { status } : {}), ...data } : undefined,
-        reason: reasonOf(events),
-        lease,
-        release,
-        revoke: how.revoke,
-        acquire: how.acquire ? { owner: this.replicaId, ttlMs: this.leaseMs } : undefined,
-        alongside: how.alongside,
-        audit: how.audit,
-      });
-    } catch (err) {
-      if (run) {
-        run.releasing = false;
-        if (isLeaseLost(err)) this.ownership.lost(rec.id, run, err);
-      }
-      throw err;
-    }
-    if (run && release) run.lease = undefined;
-    if (state !== undefined) this.counted(rec.state, state, ((next.data as unknown as TaskData).history ?? []).length);
-    this.feed.emit(rec.id);
-    return next;
-  }
-
-  /** Moves a task to WORKING for a new run, with that run's deadline. */
-  private working(
-    rec: TaskRecord,
-    message?: string,
-    data?: Partial<TaskData>,
-    how: Parameters<AgentRuntime['change']>[4] = {},
-  ): Promise<TaskRecord> {
-    const requested = (rec.data as unknown as TaskData).timeoutMs;
-    const budget = Math.min(this.o.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS, requested ?? Infinity);
-    return this.change(
-      rec,
-      TaskState.TASK_STATE_WORKING,
-      [statusEvent(TaskState.TASK_STATE_WORKING, message)],
-      { ...data, runDeadline: Date.now() + budget },
-      how,
-    );
-  }
-
-  private async process(taskId: string, run: Run): Promise<void> {
-    const { signal } = run.controller;
-    if (!run.lease) {
-      // Woken here (the caller's token came back): the run takes the lease first, unless another replica holds it.
-      const got = await this.o.store.tasks.acquire(taskId, this.replicaId, this.leaseMs);
-      if (!got) return;
-      run.lease = this.ownership.lease(got.fencing);
-      if (got.previousOwner && got.previousOwner !== this.replicaId) this.ownership.tookOver(taskId, got);
-    }
-    const lease = run.lease;
-    let rec = await this.o.store.tasks.get(taskId);
-    // Started from a stale read (a call that woke it as it ended), or no longer ours: nothing to do.
-    if (isTerminal(rec.state) || rec.state === TaskState.TASK_STATE_INPUT_REQUIRED) return;
-    if (rec.owner !== lease.owner || rec.fencing !== lease.fencing) throw leaseLost(taskId, lease.fencing);
-    const d = rec.data as unknown as TaskData;
-    if (rec.state === TaskState.TASK_STATE_SUBMITTED || WAITING.has(rec.state))
-      rec = await this.working(rec, undefined, undefined, { run });
-    else if (run.freshBudget)
-      rec = await this.working(rec, 'resumed: the release that was running it has stopped', undefined, { run });
-    let plan: TaskPlan;
-    const stored = await this.o.store.plans.latest(taskId);
-    if (stored) plan = TaskPlan.fromJSON(stored.plan);
-    else {
-      try {
-        const goalHint = this.o.card.skills.find((s) => s.id === d.skillId)?.description;
-        const outcome = await this.o.planner.plan(
-          { taskId, skillId: d.skillId, text: d.text, input: d.input, inventory: await this.o.inventory(), goalHint },
-          signal,
-        );
-        plan = outcome.plan;
-        // One transaction: a crash leaves either the whole plan with its planning record, or neither (and the task is planned again).
-        await this.ownership.fenced(taskId, run, () =>
-          this.o.store.atomically(async (tx) => {
-            await tx.tasks.fence(taskId, lease);
-            await tx.records.put({
-              id: `${taskId}:planning`,
-              taskId,
-              kind: 'planning',
-              record: PlanningRecord.toJSON(outcome.record),
-              principal: this.name,
-            });
-            await tx.plans.put({
-              planId: plan.planId,
-              taskId,
-              revision: 1,
-              plan: TaskPlan.toJSON(plan),
-              principal: this.name,
-            });
-            await tx.events.append(taskId, { planCreated: PlanCreated.toJSON({ plan }) }, this.name);
-          }),
-        );
-        await this.transitions.record(
-          rec,
-          'plan_created',
-          rec.state,
-          `${plan.steps.length} steps: ${plan.steps.map((s) => s.id).join(', ')}`,
-          plan.planId,
-        );
-        this.feed.emit(taskId);
-      } catch (err) {
-        // Canceled while planning (CancelTask writes the outcome), or the lease is lost: nothing more to write.
-        if (signal.aborted || isLeaseLost(err)) return;
-        const record = planningRecordOf(err);
-        // The planning record and the failure in one fenced write: a replica that lost the task writes neither.
-        await this.change(
-          rec,
-          TaskState.TASK_STATE_FAILED,
-          [statusEvent(TaskState.TASK_STATE_FAILED, `planning failed: ${(err as Error).message}`)],
-          undefined,
-          {
-            run,
-            alongside: async (tx) => {
-              if (record)
-                await tx.records.put({
-                  id: `${taskId}:planning`,
-                  taskId,
-                  kind: 'planning',
-                  record: PlanningRecord.toJSON(record),
-                  principal: this.name,
-                });
-            },
-          },
-        );
-        return;
-      }
-    }
-    const substitutions = new PendingSubstitutions();
-    // A RUNNING transition of a step's attempt (fenced: only the lease holder writes), with its event
-    // and its substitution log when it starts.
-    const running = async (stepId: string, attempt: number, detail: JsonValue, started: boolean) => {
-      await this.ownership.fenced(taskId, run, () =>
-        this.o.store.atomically(async (tx) => {
-          await tx.tasks.fence(taskId, lease);
-          if (started) await substitutions.flush(tx, stepId);
-          await tx.steps.record(taskId, {
-            stepId,
-            state: StepState.STEP_STATE_RUNNING,
-            attempt,
-            principal: this.name,
-            detail,
-          });
-          if (started) await tx.events.append(taskId, { stepStarted: { stepId, attempt } }, this.name);
-        }),
-      );
-      // Committed: the log is durable (a rolled-back start keeps it held for the retry's start).
-      if (started) substitutions.forget(stepId);
-    };
-    const outcome = await execute(plan, {
-      taskId,
-      input: d.input,
-      runner: this.o.runner,
-      signal,
-      breakers: this.breakers,
-      state: await this.executionState(taskId),
-      deadline: (rec.data as unknown as TaskData).runDeadline,
-      hooks: {
-        stepStarted: async (stepId, attempt, idempotencyKey) => {
-          await running(stepId, attempt, { idempotencyKey }, true);
-          this.feed.emit(taskId);
-        },
-        // A second RUNNING transition of the same attempt: after a crash, executionState sees the request went out.
-        requestSending: (stepId, attempt, idempotencyKey) =>
-          running(stepId, attempt, { idempotencyKey, requestSent: true }, false),
-        stepFinished: async (e, choice) => {
-          // One transaction: after a crash a step is either finished with all its records, or to be resumed.
-          await this.ownership.fenced(taskId, run, () =>
-            this.o.store.atomically(async (tx) => {
-              await tx.tasks.fence(taskId, lease);
-              await substitutions.flush(tx, e.stepId);
-              if (choice)
-                await tx.records.put({
-                  id: `${taskId}:choice:${e.stepId}`,
-                  taskId,
-                  kind: 'choice',
-                  record: CollaboratorChoice.toJSON(choice),
-                  principal: this.name,
-                });
-              await tx.records.put({
-                id: `${taskId}:step:${e.stepId}`,
-                taskId,
-                kind: 'step',
-                record: StepExecution.toJSON(e),
-                principal: this.name,
-              });
-              await tx.steps.record(taskId, {
-                stepId: e.stepId,
-                state: e.state,
-                attempt: e.attempts.length,
-                principal: this.name,
-              });
-              await tx.events.append(
-                taskId,
-                { stepFinished: { stepId: e.stepId, state: e.state, reason: e.reason } },
-                this.name,
-              );
-            }),
-          );
-          substitutions.forget(e.stepId);
-          this.feed.emit(taskId);
-          const kind = plan.steps.find((s) => s.id === e.stepId)?.target?.$case ?? 'none';
-          this.o.metrics?.planSteps.inc({ kind, outcome: StepState[e.state].replace('STEP_STATE_', '').toLowerCase() });
-        },
-        // Held until the step's next write (its start, else its end): see PendingSubstitutions.
-        substituted: async (log) => {
-          if (!log.length) return;
-          // Arguments and a prompt of the same step are separate records.
-          const stepId = log[0]!.stepId;
-          substitutions.add(stepId, {
-            id: `${taskId}:substitution:${stepId}${log[0]!.path === '#prompt' ? '#prompt' : ''}`,
-            taskId,
-            kind: 'substitution',
-            record: log.map((s) => Substitution.toJSON(s)),
-            principal: this.name,
-          });
-        },
-      },
-    });
-    // A human step's prompt: substituted, never started; written before the task asks for input.
-    if (!substitutions.empty) {
-      await this.ownership.fenced(taskId, run, () =>
-        this.o.store.atomically(async (tx) => {
-          await tx.tasks.fence(taskId, lease);
-          await substitutions.flush(tx);
-        }),
-      );
-      substitutions.forget();
-    }
-    rec = await this.o.store.tasks.get(taskId);
-    if (outcome.status === 'completed') {
-      const resultStep = plan.resultStepId || plan.steps.at(-1)!.id;
-      const artifact = { artifactId: 'result', name: 'result', parts: [{ data: outcome.outputs[resultStep] ?? null }] };
-      await this.change(
-        rec,
-        TaskState.TASK_STATE_COMPLETED,
-        [{ artifactUpdate: { artifact } }, statusEvent(TaskState.TASK_STATE_COMPLETED, 'completed')],
-        { artifacts: [artifact] },
-        { run },
-      );
-    } else if (outcome.status === 'input_required') {
-      const human = outcome.step.target?.$case === 'human' ? outcome.step.target.human : undefined;
-      const within = human?.answerWithin;
-      const now = await this.o.store.now();
-      const inputRequest = InputRequest.fromPartial({
-        stepId: outcome.step.id,
-        prompt: outcome.prompt,
-        inputSchema: human?.inputSchema,
-        choices: human?.choices ?? [],
-        approverRoles: human?.approverRoles ?? [],
-        approverScopes: human?.approverScopes ?? [],
-        requiredApprovals: human?.requiredApprovals ?? 0,
-        allowSelfApproval: human?.allowSelfApproval ?? false,
-        // The deadline runs from when the task starts waiting, by the database's clock: an answer after it fails the task.
-        expiresAt: within ? new Date(now.getTime() + within.seconds * 1000 + Math.ceil(within.nanos / 1e6)) : undefined,
-      });
-      const waiting = await this.change(
-        rec,
-        TaskState.TASK_STATE_INPUT_REQUIRED,
-        [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, outcome.prompt, inputRequest)],
-        { askedOf: askedOf(rec, inputRequest) },
-        { run },
-      );
-      this.deadlines.due(waiting, now);
-    } else if (outcome.status === 'auth_required') {
-      const why = `step ${outcome.stepId} acts for ${d.subject} and needs a current token of theirs (${outcome.reason}); any call of theirs on this task (GetTask, SubscribeTask) resumes it`;
-      await this.change(
-        rec,
-        TaskState.TASK_STATE_AUTH_REQUIRED,
-        [statusEvent(TaskState.TASK_STATE_AUTH_REQUIRED, why)],
-        undefined,
-        { run },
-      );
-    } else {
-      await this.change(
-        rec,
-        TaskState.TASK_STATE_FAILED,
-        [statusEvent(TaskState.TASK_STATE_FAILED, `step ${outcome.stepId} failed: ${outcome.reason}`)],
-        undefined,
-        { run },
-      );
-    }
-  }
-
-  private async executionState(taskId: string): Promise<ExecutionState> {
-    const state: ExecutionState = {
-      outputs: {},
-      skipped: [],
-      interrupted: {},
-      interruptedKeys: {},
-      interruptedSent: [],
-      answers: {},
-    };
-    const finished = new Set<string>();
-    for (const r of await this.o.store.records.list(taskId)) {
-      if (r.kind === 'step') {
-        const e = StepExecution.fromJSON(r.record);
-        finished.add(e.stepId);
-        if (e.state === StepState.STEP_STATE_SUCCEEDED) state.outputs[e.stepId] = e.output;
-        if (e.state === StepState.STEP_STATE_SKIPPED) state.skipped.push(e.stepId);
-      }
-      if (r.kind === 'answer') Object.assign(state.answers, r.record as object);
-    }
-    const cut = interruptedSteps(await this.o.store.steps.list(taskId), finished);
-    state.interrupted = cut.attempts;
-    state.interruptedKeys = cut.keys;
-    state.interruptedSent = cut.sent;
-    return state;
-  }
-
   /** Resolves once the task is terminal or waits for input (or the signal aborts). */
-  async settled(taskId: string, signal: AbortSignal): Promise<TaskRecord> {
-    const changes = on(this.feed, taskId, { signal });
-    try {
-      for (;;) {
-        const rec = await this.o.store.tasks.get(taskId);
-        if (isTerminal(rec.state) || (WAITING.has(rec.state) && !this.running.has(taskId))) return rec;
-        await changes.next();
-      }
-    } finally {
-      await changes.return?.();
-    }
+  settled(taskId: string, signal: AbortSignal): Promise<TaskRecord> {
+    return this.feed.settled(taskId, signal);
   }
 
   /** Resolves once no run of the task is in progress in this process (a canceled run may still be unwinding). */
-  async idle(taskId: string): Promise<void> {
-    const changes = on(this.feed, taskId);
-    try {
-      while (this.running.has(taskId)) await changes.next();
-    } finally {
-      await changes.return?.();
-    }
+  idle(taskId: string): Promise<void> {
+    return this.feed.idle(taskId);
   }
 
   /** The task's events after `afterSequence`, then live ones, until it is terminal (or waits for input, when `untilInput`). */
-  async *events(
+  events(
     taskId: string,
     afterSequence: number,
     signal: AbortSignal,
     untilInput = false,
   ): AsyncGenerator<StreamTaskResponse> {
-    const changes = on(this.feed, taskId, { signal });
-    let last = afterSequence;
-    try {
-      for (;;) {
-        const rec = await this.o.store.tasks.get(taskId);
-        for (const e of await this.o.store.events.list(taskId, { afterSequence: last })) {
-          last = e.sequence;
-          yield toEvent(e, rec.contextId);
-        }
-        const idle = !this.running.has(taskId);
-        if (isTerminal(rec.state) || (untilInput && WAITING.has(rec.state) && idle)) return;
-        await changes.next();
-      }
-    } finally {
-      await changes.return?.();
-    }
+    return this.feed.events(taskId, afterSequence, signal, untilInput);
   }
 
   /** Cancels a task that is not terminal: outstanding steps are stopped. */
-  async cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
-    const rec = await this.o.store.tasks.get(taskId);
-    if (isTerminal(rec.state))
-      throw new MeshError(Code.FAILED_PRECONDITION, `task ${taskId} is already ${TaskState[rec.state]}`);
-    this.running.get(taskId)?.controller.abort(new MeshError(Code.CANCELLED, `canceled by ${caller.subject}`));
-    // The run may be writing its last transition right now: retry the compare-and-set a few times.
-    for (let attempt = 1; ; attempt++) {
-      const latest = await this.o.store.tasks.get(taskId);
-      if (latest.state === TaskState.TASK_STATE_CANCELED) return latest;
-      try {
-        // The lease is revoked in the same write: the run (on whichever replica) can write nothing more.
-        return await this.change(
-          latest,
-          TaskState.TASK_STATE_CANCELED,
-          [statusEvent(TaskState.TASK_STATE_CANCELED, reason || `canceled by ${caller.subject}`)],
-          undefined,
-          { revoke: true },
-        );
-      } catch (err) {
-        if (!isMeshError(err) || err.code !== Code.ABORTED || attempt >= 5) throw err;
-      }
-    }
+  cancel(taskId: string, reason: string, caller: Principal): Promise<TaskRecord> {
+    return cancelTask({ store: this.o.store, running: this.running, changes: this.changes }, taskId, reason, caller);
   }
 
-  /**
-   * Answers the human step a task waits for: a question by the task's
-   * subject, an approval by entitled people other than the subject and its
-   * act chain (N distinct ones for the first choice, one for any other). An
-   * answer that settles the step resumes the task; one that does not leaves it
-   * waiting with the answer counted. Every answer, accepted or refused, is
-   * audited; a refused one changes nothing (but one past the deadline fails
-   * the task).
-   */
-  async provideInput(
+  /** Answers the human step a task waits for (see HumanAnswers.provideInput). */
+  provideInput(
     taskId: string,
     stepId: string,
     message: Message | undefined,
     expectedVersion: number,
     caller: Principal,
   ): Promise<TaskRecord> {
-    // Compare-and-set on the task's version: a concurrent answer makes the loser re-read and judge again.
-    for (let attempt = 1; ; attempt++) {
-      const rec = await this.o.store.tasks.get(taskId);
-      const d = rec.data as unknown as TaskData;
-      const waiting = inputRequestJson(rec) as { stepId?: string } | undefined;
-      // Moved on (here on a retry: another answer, a cancel or the deadline won the race): say what happened.
-      if (rec.state !== TaskState.TASK_STATE_INPUT_REQUIRED || (attempt > 1 && waiting?.stepId !== stepId))
-        throw await this.refused(rec, stepId, caller, movedOn(rec, stepId));
-      // A caller's precondition holds on every attempt: a retry never answers a version they did not see.
-      if (expectedVersion && expectedVersion !== rec.version)
-        throw new MeshError(Code.ABORTED, `task ${taskId} is at version ${rec.version}, not ${expectedVersion}`);
-      const judged = judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() });
-      if (!judged.accepted) {
-        if (judged.expired) await this.expire(rec).catch(() => undefined);
-        throw await this.refused(rec, stepId, caller, judged);
-      }
-      try {
-        return await this.accept(rec, stepId, message, caller, judged);
-      } catch (err) {
-        // Another answer got there first: its version (ABORTED) or, settling the same step in the same
-        // moment on another replica, its answer record (ALREADY_EXISTS). Judge again against what it wrote.
-        const raced = isMeshError(err) && (err.code === Code.ABORTED || err.code === Code.ALREADY_EXISTS);
-        if (!raced || attempt >= 10) throw err;
-      }
-    }
-  }
-
-  // Writes an accepted answer: counted while the step needs more approvals, else the task resumes.
-  private async accept(
-    rec: TaskRecord,
-    stepId: string,
-    message: Message | undefined,
-    caller: Principal,
-    judged: AcceptedAnswer,
-  ): Promise<TaskRecord> {
-    const taskId = rec.id;
-    const d = rec.data as unknown as TaskData;
-    const approval = Approval.toJSON(judged.approval) as Record<string, unknown>;
-    const approvals = [...(d.approvals ?? []), approval];
-    const said = Message.toJSON({
-      ...(message ?? Message.fromPartial({})),
-      taskId,
-      metadata: { ...message?.metadata, approval },
-    });
-    const history = [...(d.history ?? []), said];
-    // The approval is on the record before it counts (a write that then fails gets a second record).
-    const audit = this.answerRecord(rec, stepId, caller, 'approval', 'OK', judged.reason);
-    let next: TaskRecord;
-    if (!judged.settled) {
-      const request = InputRequest.fromJSON(inputRequestJson(rec));
-      const summary = `${judged.count} of ${judged.needed} approvals: ${caller.subject} chose ${String(judged.answer)}`;
-      next = await this.change(
-        rec,
-        undefined,
-        [statusEvent(TaskState.TASK_STATE_INPUT_REQUIRED, summary, { ...request, approvals: judged.approvals })],
-        { history, approvals },
-        { audit },
-      );
-    } else {
-      // The answer, the move to WORKING and this replica's lease in one write: whichever replica
-      // received the answer runs the task on, at once.
-      next = await this.working(
-        rec,
-        `answered by ${caller.subject}`,
-        { history, approvals },
-        {
-          acquire: true,
-          audit,
-          alongside: async (tx) => {
-            await tx.records.put({
-              id: `${taskId}:answer:${stepId}`,
-              taskId,
-              kind: 'answer',
-              record: { [stepId]: judged.answer },
-              principal: caller.subject,
-            });
-          },
-        },
-      );
-    }
-    this.remember(next, caller);
-    if (!judged.settled) return next;
-    const lease = this.ownership.lease(next.fencing);
-    // The run that asked may still be finishing (its lease already given up): started again once it has.
-    if (this.running.has(taskId)) this.wake.set(taskId, lease);
-    else this.start(taskId, lease);
-    return next;
+    return this.answers.provideInput(taskId, stepId, message, expectedVersion, caller);
   }
 
   /**
    * Audits an answer by a caller who may not see the task (they are told it
    * does not exist): the record says why it would have been refused.
    */
-  async refuseUnseen(rec: TaskRecord, stepId: string, message: Message | undefined, caller: Principal): Promise<void> {
-    const d = rec.data as unknown as TaskData;
-    const waiting = inputRequestJson(rec);
-    const judged =
-      rec.state === TaskState.TASK_STATE_INPUT_REQUIRED
-        ? judgeAnswer({ waiting, stepId, message, task: d, caller, now: await this.o.store.now() })
-        : undefined;
-    const why = judged && !judged.accepted ? judged.reason : 'the task is not visible to them';
-    await this.auditAnswer(rec, stepId, caller, 'approval_refused', 'NOT_FOUND', `${why} (told it does not exist)`);
+  refuseUnseen(rec: TaskRecord, stepId: string, message: Message | undefined, caller: Principal): Promise<void> {
+    return this.answers.refuseUnseen(rec, stepId, message, caller);
   }
 
   /** Audits an answer refused before it reached the runtime's rules (an auditor's: they change nothing). */
-  async refuseAnswer(rec: TaskRecord, stepId: string, caller: Principal, code: Code, reason: string): Promise<void> {
-    await this.auditAnswer(rec, stepId, caller, 'approval_refused', Code[code], reason);
-  }
-
-  // Audits a refused answer (the state is unchanged) and returns the error to throw.
-  private async refused(rec: TaskRecord, stepId: string, caller: Principal, why: RefusedAnswer): Promise<MeshError> {
-    await this.auditAnswer(rec, stepId, caller, 'approval_refused', Code[why.code], why.reason);
-    return new MeshError(why.code, why.message);
-  }
-
-  private async auditAnswer(...args: Parameters<AgentRuntime['answerRecord']>): Promise<void> {
-    await this.o.audit?.append(this.answerRecord(...args));
-  }
-
-  // An audit record of an answer, in the answerer's name; the reason names a choice at most, never answer data.
-  private answerRecord(
-    rec: TaskRecord,
-    stepId: string,
-    caller: Principal,
-    kind: 'approval' | 'approval_refused',
-    outcome: string,
-    reason: string,
-  ): AuditEvent {
-    const d = rec.data as unknown as TaskData;
-    return {
-      kind,
-      service: this.name,
-      subject: caller.subject,
-      actors: caller.actors.length ? caller.actors : undefined,
-      peer: this.o.card.identity || undefined,
-      resource: stepId,
-      outcome,
-      reason,
-      task_id: rec.id,
-      trace_id: d.traceId || undefined,
-    };
-  }
-
-  /** Fails a task whose step's answer deadline passed (compare-and-set: ABORTED when it moved on meanwhile). */
-  private async expire(rec: TaskRecord): Promise<void> {
-    const waiting = InputRequest.fromJSON(inputRequestJson(rec));
-    await this.change(rec, TaskState.TASK_STATE_FAILED, [
-      statusEvent(
-        TaskState.TASK_STATE_FAILED,
-        `step ${waiting.stepId} expired at ${waiting.expiresAt?.toISOString() ?? '?'} without the approvals it needs`,
-      ),
-    ]);
+  refuseAnswer(rec: TaskRecord, stepId: string, caller: Principal, code: Code, reason: string): Promise<void> {
+    return this.answers.refuseAnswer(rec, stepId, caller, code, reason);
   }
 
   /**
@@ -931,18 +304,9 @@ export class AgentRuntime {
    * not aborted by it, and only this check stops it before its next step's side effects.
    */
   private noticed(taskId: string | undefined): void {
-    // events.on() listens to 'error' on the feed too: never emit that one.
-    const ids =
-      taskId !== undefined
-        ? [taskId]
-        : [
-            ...new Set([
-              ...this.feed.eventNames().filter((n): n is string => typeof n === 'string' && n !== 'error'),
-              ...this.running.keys(),
-            ]),
-          ];
+    const ids = taskId !== undefined ? [taskId] : [...new Set([...this.feed.followed(), ...this.running.keys()])];
     for (const id of ids) {
-      this.feed.emit(id);
+      this.feed.changed(id);
       const run = this.running.get(id);
       if (run?.lease && !run.checking) void this.ownership.checkOwner(id, run);
     }
@@ -956,64 +320,4 @@ export class AgentRuntime {
     this.deadlines.close();
     await this.ownership.close((id) => this.idle(id));
   }
-}
-
-type StatusJson = { state?: string; message?: { parts?: { text?: string }[] } };
-
-/** The status of the last status event among `events` (stored JSON), if any. */
-function statusOf(events: unknown[]): StatusJson | undefined {
-  return (events as { statusUpdate?: { status?: StatusJson } }[]).findLast((e) => e.statusUpdate?.status)?.statusUpdate
-    ?.status;
-}
-
-/**
- * Why a task ended (or waits for its caller), for the audit record of the
- * change; a question for a person is not repeated there, it may quote the
- * task's data.
- */
-function reasonOf(events: unknown[]): string | undefined {
-  const status = statusOf(events);
-  if (status?.state === 'TASK_STATE_INPUT_REQUIRED') return undefined;
-  return (
-    status?.message?.parts
-      ?.map((p) => p.text ?? '')
-      .join(' ')
-      .trim() || undefined
-  );
-}
-
-/** The approvers a task has been put to, this request's included (they keep reading the task: TaskData.askedOf). */
-function askedOf(rec: TaskRecord, request: InputRequest): TaskData['askedOf'] {
-  const was = (rec.data as unknown as TaskData).askedOf;
-  const roles = [...new Set([...(was?.roles ?? []), ...request.approverRoles])];
-  const scopes = [...new Set([...(was?.scopes ?? []), ...request.approverScopes])];
-  return roles.length || scopes.length ? { roles, scopes } : undefined;
-}
-
-/** Why a task no longer takes an answer to `stepId`: answered (by whom), or in which state and why. */
-function movedOn(rec: TaskRecord, stepId: string): RefusedAnswer {
-  const d = rec.data as unknown as TaskData;
-  const who = [
-    ...new Set(
-      (d.approvals ?? [])
-        .map((a) => a as { stepId?: string; subject?: string })
-        .filter((a) => a.stepId === stepId && a.subject)
-        .map((a) => a.subject!),
-    ),
-  ].join(', ');
-  const state = TaskState[rec.state].replace('TASK_STATE_', '');
-  // Why it failed or was canceled (a deadline, a person); a question's text is not repeated: it may quote the task's data.
-  const ended = [TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED].includes(rec.state);
-  const status = ended ? reasonOf([{ statusUpdate: { status: d.status } }]) : undefined;
-  const why = ended
-    ? `the task is ${state}${status ? `: ${status}` : ''}`
-    : who
-      ? `step ${stepId} was already answered by ${who}`
-      : `the task is ${state}`;
-  return {
-    accepted: false,
-    code: Code.FAILED_PRECONDITION,
-    message: `task ${rec.id} is not waiting for an answer to ${stepId}: ${why}`,
-    reason: why,
-  };
 }

@@ -91,8 +91,15 @@ const plan = (steps: object[]) => TaskPlan.fromPartial({ planId: 'p', taskId: 't
 
 describe('executor', () => {
   test('independent steps run concurrently; dependants get earlier outputs substituted', async () => {
+    // a and b each finish only once both have started: run one after the other, they never would.
+    let started = 0;
+    let bothStarted!: () => void;
+    const both = new Promise<void>((r) => (bothStarted = r));
     const h = harness(async (call) => {
-      await new Promise((r) => setTimeout(r, 30));
+      if (call.step.id !== 'sum') {
+        if (++started === 2) bothStarted();
+        await both;
+      }
       return call.step.id === 'sum'
         ? { total: (call.args.a as number) + (call.args.b as number) }
         : { value: call.step.id === 'a' ? 2 : 3 };
@@ -162,6 +169,30 @@ describe('executor', () => {
     });
     expect(await h.run(plan([tool('x')]))).toMatchObject({ status: 'failed', reason: 'down (after 3 attempts)' });
     expect(h.calls).toHaveLength(3);
+  });
+
+  test('a permanent refusal (pushback -1) is attempted once and leaves the circuit closed; a transient one is retried', async () => {
+    const breakers = new Map([['tool:x', new CircuitBreaker('tool:x', 2, 60_000)]]);
+    const tooBig = harness(async () => {
+      throw new MeshError(Code.RESOURCE_EXHAUSTED, 'message: 9000 bytes is over the 4096-byte limit', {
+        permanent: true,
+      });
+    });
+    for (let i = 0; i < 3; i++) {
+      expect(await tooBig.run(plan([tool('x')]), tooBig.state(), undefined, breakers)).toMatchObject({
+        status: 'failed',
+        code: Code.RESOURCE_EXHAUSTED,
+        reason: 'message: 9000 bytes is over the 4096-byte limit',
+      });
+    }
+    expect(tooBig.calls).toHaveLength(3);
+    expect(breakers.get('tool:x')!.state).toBe('closed');
+    const busy = harness(async (_c, n) => {
+      if (n === 1) throw new MeshError(Code.RESOURCE_EXHAUSTED, 'quota: try later');
+      return { ok: true };
+    });
+    expect((await busy.run(plan([tool('x')]), busy.state(), undefined, breakers)).status).toBe('completed');
+    expect(busy.finished[0]!.attempts.map((a) => a.code)).toEqual(['RESOURCE_EXHAUSTED', 'OK']);
   });
 
   test('the circuit opens after repeated failures and later steps to the same collaborator fail fast', async () => {
@@ -326,22 +357,33 @@ describe('executor', () => {
 
   test('cancellation stops outstanding steps', async () => {
     const controller = new AbortController();
+    let calling!: () => void;
+    const called = new Promise<void>((r) => (calling = r));
     const h = harness(
-      (call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+      (call) =>
+        new Promise((_r, reject) => {
+          call.signal.addEventListener('abort', () => reject(call.signal.reason));
+          calling();
+        }),
     );
     const running = h.run(plan([tool('slow')]), h.state(), controller.signal);
-    await new Promise((r) => setTimeout(r, 50));
+    // Canceled while the step is outstanding, not before it started.
+    await called;
     controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
     await expect(running).rejects.toMatchObject({ code: Code.CANCELLED });
   });
 
   test('a failed step stops its running siblings, which are recorded as stopped', async () => {
+    // `bad` fails once `long` is running, whatever order the two are started in.
+    let longRuns!: () => void;
+    const longRunning = new Promise<void>((r) => (longRuns = r));
     const h = harness((call) =>
       call.step.id === 'bad'
-        ? new Promise((_r, reject) =>
-            setTimeout(() => reject(new MeshError(Code.INVALID_ARGUMENT, 'amount: negative')), 20),
-          )
-        : new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+        ? longRunning.then(() => Promise.reject(new MeshError(Code.INVALID_ARGUMENT, 'amount: negative')))
+        : new Promise((_r, reject) => {
+            call.signal.addEventListener('abort', () => reject(call.signal.reason));
+            longRuns();
+          }),
     );
     const outcome = await h.run(plan([tool('long'), tool('bad'), tool('after', { dependsOn: ['long'] })]));
     expect(outcome).toMatchObject({ status: 'failed', stepId: 'bad', code: Code.INVALID_ARGUMENT });
@@ -463,11 +505,18 @@ describe('executor', () => {
     await down.run(plan([tool('x', { retry: { maxAttempts: 1 } })]), down.state(), undefined, breakers);
     expect(breakers.get('tool:x')!.state).toBe('half-open');
     const controller = new AbortController();
+    let calling!: () => void;
+    const called = new Promise<void>((r) => (calling = r));
     const hanging = harness(
-      (call) => new Promise((_r, reject) => call.signal.addEventListener('abort', () => reject(call.signal.reason))),
+      (call) =>
+        new Promise((_r, reject) => {
+          call.signal.addEventListener('abort', () => reject(call.signal.reason));
+          calling();
+        }),
     );
     const running = hanging.run(plan([tool('x')]), hanging.state(), controller.signal, breakers);
-    await new Promise((r) => setTimeout(r, 20));
+    // Canceled during the trial (the call is made), not before the breaker let it through.
+    await called;
     controller.abort(new MeshError(Code.CANCELLED, 'task canceled'));
     await expect(running).rejects.toMatchObject({ code: Code.CANCELLED });
     const healthy = harness(async () => ({ ok: true }));

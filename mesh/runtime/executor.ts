@@ -11,7 +11,7 @@ import type { TaskRef } from '../../gen/agentmesh/v1/task.js';
 import { Code, codeName, isMeshError, MeshError } from '../core/index.js';
 import { meshTracer } from '../telemetry/index.js';
 import { evaluateCondition } from './cel.js';
-import { backoffMs, BREAKER_FAILURES, CircuitBreaker, RETRYABLE, sleep, type RetrySettings } from './retry.js';
+import { backoffMs, CircuitBreaker, showsUnhealthy, sleep, worthRetrying, type RetrySettings } from './retry.js';
 import { compileSchema } from './schema-validator.js';
 import { substitute } from './substitution.js';
 
@@ -530,14 +530,14 @@ async function attemptStep(
     // collaborator open its circuit; a refusal of this request shows it is up.
     if (admitted) {
       if (!dispatched || o.stop.aborted || outOfBudget) breaker.release();
-      else if (BREAKER_FAILURES.has(error.code)) breaker.failed();
+      else if (showsUnhealthy(error)) breaker.failed();
       else breaker.succeeded();
     }
     close(codeName(error.code), error.message);
     if (stopped) stoppedAttempts.add(record);
     // An open circuit fails the step at once: retrying into it would only wait.
     const outOfTime = o.deadline !== undefined && Date.now() >= o.deadline;
-    if (!admitted || o.stop.aborted || outOfTime || !RETRYABLE.has(error.code) || attempt >= retry.maxAttempts) {
+    if (!admitted || o.stop.aborted || outOfTime || !worthRetrying(error) || attempt >= retry.maxAttempts) {
       return {
         end: {
           ok: false,

@@ -35,7 +35,7 @@ export { noValidPlan, planningRecordOf } from './planner.js';
 export type { Planner, PlanningInput, PlanningOutcome } from './planner.js';
 export { PlaybookPlanner } from './playbook-planner.js';
 export type { Playbook } from './playbook-planner.js';
-export { backoffMs, CircuitBreaker, RETRYABLE } from './retry.js';
+export { backoffMs, CircuitBreaker, RETRYABLE, worthRetrying } from './retry.js';
 export type { BreakerState, RetrySettings } from './retry.js';
 export { lookup, substitute } from './substitution.js';
 export type { SubstitutionScope } from './substitution.js';

@@ -104,10 +104,12 @@ async function waitingPage(
     }
     scanned += batch.length;
     if (batch.length < SCAN_BATCH) return { page, total };
+    // Permanent (no retry): the same query scans the same tasks again; it is the query that must change.
     if (scanned >= MAX_WAITING_SCAN)
       throw new MeshError(
         Code.RESOURCE_EXHAUSTED,
         `more than ${MAX_WAITING_SCAN} tasks wait for input: narrow waiting_for_me with context_id or a time range`,
+        { permanent: true },
       );
     const last = batch.at(-1)!;
     cursor = { updatedAt: last.updatedAt, id: last.id };

@@ -1,5 +1,5 @@
-import { backoffMs, CircuitBreaker } from './retry.js';
-import { Code } from '../core/index.js';
+import { backoffMs, CircuitBreaker, showsUnhealthy, worthRetrying } from './retry.js';
+import { Code, MeshError } from '../core/index.js';
 
 describe('retries and circuit breaking', () => {
   test('backoff grows exponentially within the cap, with jitter between half and all of it', () => {
@@ -23,5 +23,18 @@ describe('retries and circuit breaking', () => {
     expect(() => breaker.admit()).toThrow(/circuit open/);
     breaker.succeeded();
     expect(breaker.state).toBe('closed');
+  });
+
+  test('a permanent refusal (pushback -1) is neither retried nor a sign of an unhealthy collaborator', () => {
+    const busy = new MeshError(Code.RESOURCE_EXHAUSTED, 'quota: try later');
+    const tooBig = new MeshError(Code.RESOURCE_EXHAUSTED, 'message: 9000 bytes is over the 4096-byte limit', {
+      permanent: true,
+    });
+    expect([worthRetrying(busy), showsUnhealthy(busy)]).toEqual([true, true]);
+    expect([worthRetrying(tooBig), showsUnhealthy(tooBig)]).toEqual([false, false]);
+    const down = new MeshError(Code.UNAVAILABLE, 'down');
+    expect([worthRetrying(down), showsUnhealthy(down)]).toEqual([true, true]);
+    const refused = new MeshError(Code.INVALID_ARGUMENT, 'amount: required');
+    expect([worthRetrying(refused), showsUnhealthy(refused)]).toEqual([false, false]);
   });
 });

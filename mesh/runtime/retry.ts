@@ -1,9 +1,9 @@
 import { Code, MeshError } from '../core/index.js';
 
-/** Status codes worth another attempt: the call may succeed later without any change. */
+/** Status codes worth another attempt: the call may succeed later without any change (see worthRetrying). */
 export const RETRYABLE = new Set([Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.ABORTED]);
 
-/** Status codes that say a collaborator is unhealthy (down, overloaded, broken): what opens its circuit. */
+/** Codes that say a collaborator is unhealthy (down, overloaded, broken): what opens its circuit (showsUnhealthy). */
 export const BREAKER_FAILURES = new Set([
   Code.UNAVAILABLE,
   Code.DEADLINE_EXCEEDED,
@@ -11,6 +11,23 @@ export const BREAKER_FAILURES = new Set([
   Code.INTERNAL,
   Code.UNKNOWN,
 ]);
+
+/**
+ * Whether another attempt of a failed call may succeed: its code says "not now", and its answer
+ * did not say the refusal is permanent (`grpc-retry-pushback-ms: -1`, MeshError.permanent).
+ */
+export function worthRetrying(error: MeshError): boolean {
+  return RETRYABLE.has(error.code) && !error.permanent;
+}
+
+/**
+ * Whether a failed call counts toward opening its collaborator's circuit. A permanent refusal
+ * does not: the collaborator is up and answering; it is this request that is wrong, and one bad
+ * request must not open the circuit for everyone's calls.
+ */
+export function showsUnhealthy(error: MeshError): boolean {
+  return BREAKER_FAILURES.has(error.code) && !error.permanent;
+}
 
 /** How a step is retried. */
 export interface RetrySettings {

@@ -7,7 +7,7 @@ import type {
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createCallContext, type MethodKind, type OwnedCallContext } from '../core/index.js';
-import { Code, codeName, MeshError } from '../core/index.js';
+import { Code, codeName, DO_NOT_RETRY, MeshError, RETRY_PUSHBACK_TRAILER } from '../core/index.js';
 import type { Interceptor } from '../core/index.js';
 import type { ServerStreamHandler, UnaryHandler } from '../core/index.js';
 import { StreamWriter } from './stream-writer.js';
@@ -30,7 +30,10 @@ function endedWith(err: unknown, signal: AbortSignal): MeshError {
   return signal.aborted ? (signal.reason as MeshError) : MeshError.from(err);
 }
 
-/** Another service's answer is about our request to it, not our caller's: keep only what is safe to retry on. */
+/**
+ * Another service's answer is about our request to it, not our caller's: keep only what is safe to
+ * retry on. Its trailers (a pushback among them) are not passed on: they describe our request.
+ */
 function callerError(error: MeshError): MeshError {
   if (!error.remote) return error;
   const code = PASS_THROUGH.has(error.code) ? error.code : Code.INTERNAL;
@@ -59,6 +62,8 @@ export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorRespon
   const error = callerError(outcome);
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);
+  // gRFC A6: the same request will get the same refusal, so clients (ours, grpc-js's) do not retry it.
+  if (error.permanent) metadata.set(RETRY_PUSHBACK_TRAILER, DO_NOT_RETRY);
   // Code and grpc-js's Status share their numbers.
   return Object.assign(new Error(error.message), {
     code: error.code as number as Status,

@@ -92,6 +92,14 @@ const claimRequest = prepared(
       .onConflict((oc) => oc.doNothing())
       .returning('task_id'),
 );
+// Gives back the claim just taken for a task id found taken (see create).
+const unclaimRequest = (trx: Kysely<Database>, principal: string, requestId: string, taskId: string) =>
+  trx
+    .deleteFrom('task_requests')
+    .where('principal', '=', principal)
+    .where('request_id', '=', requestId)
+    .where('task_id', '=', taskId)
+    .execute();
 const newTaskRow = (id: string, contextId: string, data: string, eventSeq: number, at: string, principal: string) => ({
   id,
   context_id: contextId,
@@ -190,7 +198,12 @@ export class Tasks {
             )
           : await insertTask(trx, undefined, id, input.contextId, data, events.length, at, principal)
       ).rows;
-      if (row === undefined) throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
+      if (row === undefined) {
+        // Inside `atomically` the caller's transaction goes on and may commit: a claim left behind
+        // would answer the request's retry (with a free id) with the task that holds this one.
+        if (input.requestId !== undefined) await unclaimRequest(trx, principal, input.requestId, id);
+        throw new MeshError(Code.ALREADY_EXISTS, `task ${id} already exists`);
+      }
       await keepTaskVersion(trx, id, undefined);
       await insertEvents(this.ctx, trx, id, events.length, events, principal, at);
       return { task: toTask(this.ctx.codec, row), created: true };
