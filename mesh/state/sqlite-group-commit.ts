@@ -440,8 +440,8 @@ export class GroupCommitDriver implements Driver {
     this.group = undefined;
     for (const m of pending) m.reject(failure);
     for (const w of this.waiting.splice(0)) w.refuse(failure);
-    closeWithoutCheckpoint(this.sqlite);
     this.onFailure?.(failure);
+    closeWithoutCheckpoint(this.sqlite);
   }
 
   // The connection goes to the longest waiting caller, or is free.

@@ -64,7 +64,12 @@ function fsyncFolder(dir: string): void {
  */
 export function closeWithoutCheckpoint(sqlite: Database.Database): boolean {
   if (!sqlite.open) return true;
-  const guard = new Database(sqlite.name, { readonly: true, fileMustExist: true });
+  let guard: Database.Database;
+  try {
+    guard = new Database(sqlite.name, { readonly: true, fileMustExist: true });
+  } catch {
+    return false;
+  }
   try {
     guard.exec('begin');
     guard.prepare('select count(*) from sqlite_schema').get();
