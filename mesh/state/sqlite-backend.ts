@@ -1,11 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { Logger } from '../telemetry/index.js';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
 import { SQLITE_CLOCK, type JsonValue } from './context.js';
 import { Notices } from './notifications.js';
+import { groupCommitKysely } from './sqlite-group-commit.js';
+import { walSync } from './sqlite-wal-sync.js';
 import type { Database as Schema } from './tables.js';
 
 /** The SQLite file of a service: <data root>/<namespace>/<name>/state.db. */
@@ -15,12 +18,15 @@ export function sqlitePath(service: string, config: StateConfig): string {
 
 /**
  * Opens the embedded store. WAL lets readers run beside the writer and makes a commit one
- * append to the log; synchronous=FULL (the default) fsyncs that append before the commit
- * returns, so an acknowledged write survives kill -9 and power loss alike (NORMAL keeps it
- * across kill -9 only). A busy timeout makes a second process wait for the lock instead of
- * failing at once.
+ * append to the log; AGENTMESH_SQLITE_SYNCHRONOUS=FULL (the default) fsyncs that append before
+ * the commit is answered, so an acknowledged write survives kill -9 and power loss alike (NORMAL
+ * keeps it across kill -9 only). SQLite itself runs at NORMAL: with FULL, the driver fdatasyncs the
+ * WAL in the thread pool (walSync) instead of blocking the event loop in each COMMIT, one sync
+ * for all commits made while the previous one ran. Transactions that queue while one runs share
+ * its COMMIT (GroupCommitDriver). A busy timeout makes a second process wait for the lock
+ * instead of failing at once.
  */
-export function openSqlite(service: string, config: StateConfig): Backend {
+export function openSqlite(service: string, config: StateConfig, log?: Logger): Backend {
   const file = sqlitePath(service, config);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new Database(file, { timeout: config.AGENTMESH_SQLITE_BUSY_TIMEOUT_MS });
@@ -29,9 +35,14 @@ export function openSqlite(service: string, config: StateConfig): Backend {
     sqlite.close();
     throw new Error(`cannot put ${file} in WAL mode (got ${String(mode)})`);
   }
-  sqlite.pragma(`synchronous = ${config.AGENTMESH_SQLITE_SYNCHRONOUS}`);
+  // FULL: the driver syncs the WAL after each COMMIT, off the event loop, before answering (see WalSync).
+  const full = config.AGENTMESH_SQLITE_SYNCHRONOUS === 'FULL';
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  // A failed WAL sync makes the store refuse everything until restarted (see GroupCommitDriver.failure).
+  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite), full ? walSync(file) : undefined, (failure) =>
+    log?.error({ location: file, code: (failure.cause as { code?: unknown }).code }, failure.message),
+  );
   return {
     kind: 'sqlite',
     db,
@@ -69,11 +80,13 @@ const MAX_STATEMENTS = 256;
 function cachingStatements(sqlite: Database.Database): SqliteDatabase {
   // The statement as the driver takes it, made once per SQL text too: a fresh wrapper (four
   // closures) per query was a tenth of this file's JavaScript time in the demo task (issue 22).
-  const statements = new Map<string, SqliteStatement>();
-  const wrap = (text: string): SqliteStatement => {
+  const statements = new Map<string, SqliteStatement & { readonly: boolean }>();
+  const wrap = (text: string): SqliteStatement & { readonly: boolean } => {
     const stmt = sqlite.prepare(text);
     return {
       reader: stmt.reader,
+      // Whether it can write: an INSERT ... RETURNING is a reader too, and must wait for durability.
+      readonly: stmt.readonly,
       all: (parameters) => stmt.all(parameters),
       run: (parameters) => stmt.run(parameters),
       iterate: (parameters) => sqlite.prepare(text).iterate(parameters) as IterableIterator<unknown>,

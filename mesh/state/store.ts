@@ -74,7 +74,9 @@ export class Store {
   /**
    * Runs fn over the task records inside one transaction: all of its writes
    * commit together or none does (a crash never leaves half of a change).
-   * Keep fn to store calls: waiting on anything else holds the transaction open.
+   * Keep fn to store calls: waiting on anything else holds the transaction open. Never await
+   * another caller's store call in fn: on SQLite an earlier transaction sharing this one's COMMIT
+   * is answered only after fn ends, so that wait never ends.
    */
   async atomically<T>(fn: (tx: TaskWrites) => Promise<T>): Promise<T> {
     return this.ctx.transaction((ctx) => {
@@ -148,7 +150,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // pg is loaded only by services that use PostgreSQL.
   const backend =
     url === undefined
-      ? openSqlite(options.service, config)
+      ? openSqlite(options.service, config, options.log)
       : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
   try {
     const version = await migrate(backend.db as unknown as Kysely<unknown>, {
