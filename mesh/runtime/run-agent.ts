@@ -113,7 +113,12 @@ export async function runAgent(def: AgentDefinition): Promise<void> {
       const store =
         'opened' in options.store
           ? options.store.opened
-          : await openStore({ service: kit.name, log: kit.log, config: options.store.config });
+          : await openStore({
+              service: kit.name,
+              log: kit.log,
+              config: options.store.config,
+              onFailure: (failure) => kit.broken(failure.message),
+            });
       kit.onShutdown(() => store.close());
       const card = AgentCard.fromPartial({
         ...def.card,

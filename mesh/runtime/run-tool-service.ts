@@ -77,7 +77,12 @@ export async function runToolService(
       const store =
         'opened' in compiled.store
           ? compiled.store.opened
-          : await openStore({ service: kit.name, log: kit.log, config: compiled.store.config });
+          : await openStore({
+              service: kit.name,
+              log: kit.log,
+              config: compiled.store.config,
+              onFailure: (failure) => kit.broken(failure.message),
+            });
       kit.onShutdown(() => store.close());
       const card = toolCardOf(info, tools, spiffeIdOfService(kit.security.config.AGENTMESH_TRUST_DOMAIN, info.name));
       const server = kit

@@ -80,6 +80,8 @@ export class ServiceKit {
   private admin: AdminServer | undefined;
   private server: MeshServer | undefined;
   private startupDone = false;
+  /** Why the service is broken beyond repair (see broken()); undefined while it is not. */
+  private brokenReason: string | undefined;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private registration: Registration | undefined;
   private discoveryClient: DiscoveryClient | undefined;
@@ -160,7 +162,8 @@ export class ServiceKit {
       host: this.config.AGENTMESH_ADMIN_HOST,
       port: this.config.AGENTMESH_ADMIN_PORT,
       metrics: this.metrics,
-      readiness: { ready: () => this.startupDone && server.serving },
+      readiness: { ready: () => this.startupDone && this.brokenReason === undefined && server.serving },
+      liveness: { live: () => this.brokenReason === undefined },
     });
     const address = `${this.config.AGENTMESH_HOST}:${port}`;
     this.addresses = { address, adminAddress: this.admin.address };
@@ -226,7 +229,19 @@ export class ServiceKit {
   /** Marks startup work (secrets, registration...) done: health SERVING, /readyz 200. */
   ready(): void {
     this.startupDone = true;
-    this.server?.setServing(true);
+    if (this.brokenReason === undefined) this.server?.setServing(true);
+  }
+
+  /**
+   * Marks the service broken beyond repair (its store failed closed...): health NOT_SERVING,
+   * /readyz and /livez 503, so that the orchestrator stops routing to it and restarts it. For good:
+   * a later ready() does not undo it. Logged once; `reason` must hold no secret (it is logged).
+   */
+  broken(reason: string): void {
+    if (this.brokenReason !== undefined) return;
+    this.brokenReason = reason;
+    this.log.error({ reason }, 'service broken: reporting NOT_SERVING and not live until restarted');
+    this.server?.setServing(false);
   }
 
   /** A typed client to another secured service, with its SPIFFE ID checked and tokens for it attached. */

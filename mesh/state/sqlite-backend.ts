@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { sql, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import type { MeshError } from '../core/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { Backend } from './backend.js';
 import type { StateConfig } from './config.js';
@@ -26,7 +27,12 @@ export function sqlitePath(service: string, config: StateConfig): string {
  * its COMMIT (GroupCommitDriver). A busy timeout makes a second process wait for the lock
  * instead of failing at once.
  */
-export function openSqlite(service: string, config: StateConfig, log?: Logger): Backend {
+export function openSqlite(
+  service: string,
+  config: StateConfig,
+  log?: Logger,
+  onFailure?: (failure: MeshError) => void,
+): Backend {
   const file = sqlitePath(service, config);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new Database(file, { timeout: config.AGENTMESH_SQLITE_BUSY_TIMEOUT_MS });
@@ -40,8 +46,14 @@ export function openSqlite(service: string, config: StateConfig, log?: Logger): 
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   // A failed WAL sync makes the store refuse everything until restarted (see GroupCommitDriver.failure).
-  const db = groupCommitKysely<Schema>(sqlite, cachingStatements(sqlite), full ? walSync(file) : undefined, (failure) =>
-    log?.error({ location: file, code: (failure.cause as { code?: unknown }).code }, failure.message),
+  const db = groupCommitKysely<Schema>(
+    sqlite,
+    cachingStatements(sqlite),
+    full ? walSync(file) : undefined,
+    (failure) => {
+      log?.error({ location: file, code: (failure.cause as { code?: unknown }).code }, failure.message);
+      onFailure?.(failure);
+    },
   );
   return {
     kind: 'sqlite',

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { MeshError } from '../core/index.js';
 import type { Logger } from '../telemetry/index.js';
 import type { Backend, BackendKind } from './backend.js';
 import { loadStateConfig, type StateConfig } from './config.js';
@@ -24,6 +25,11 @@ export interface StoreOptions {
   /** Parsed settings; read from the environment (loadStateConfig) when omitted. */
   config?: StateConfig;
   log?: Logger;
+  /**
+   * Told once when the store fails closed (SQLite: a failed WAL sync; every later call is refused
+   * until a restart), so that the service can report itself broken (ServiceKit.broken).
+   */
+  onFailure?: (failure: MeshError) => void;
 }
 
 /** The task record modules, as `atomically` hands them to its function. */
@@ -150,7 +156,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // pg is loaded only by services that use PostgreSQL.
   const backend =
     url === undefined
-      ? openSqlite(options.service, config, options.log)
+      ? openSqlite(options.service, config, options.log, options.onFailure)
       : (await import('./postgres-backend.js')).openPostgres(options.service, url, config, options.log);
   try {
     const version = await migrate(backend.db as unknown as Kysely<unknown>, {

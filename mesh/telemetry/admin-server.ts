@@ -8,6 +8,12 @@ export interface Readiness {
   ready(): boolean;
 }
 
+/** What the admin server asks about liveness. */
+export interface Liveness {
+  /** False once the service is broken beyond repair (its store failed closed): only a restart helps. */
+  live(): boolean;
+}
+
 /** A running admin HTTP server. */
 export interface AdminServer {
   address: string;
@@ -17,7 +23,8 @@ export interface AdminServer {
 
 /**
  * The admin HTTP port of a service: /metrics (Prometheus text), /livez
- * (the process answers) and /readyz (ready to take traffic). Bound to
+ * (the process answers and is not broken: 503 asks the orchestrator for a restart)
+ * and /readyz (ready to take traffic). Bound to
  * loopback by default: in Kubernetes the probes and scrapes come through the
  * pod's own network namespace.
  */
@@ -26,6 +33,8 @@ export async function startAdminServer(options: {
   port: number;
   metrics: MeshMetrics;
   readiness: Readiness;
+  /** Live unless it says otherwise (default: always live while the process answers). */
+  liveness?: Liveness;
 }): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -41,7 +50,8 @@ export async function startAdminServer(options: {
       return;
     }
     if (path === '/livez') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const live = options.liveness?.live() ?? true;
+      res.writeHead(live ? 200 : 503, { 'content-type': 'text/plain' }).end(live ? 'ok\n' : 'broken\n');
       return;
     }
     if (path === '/readyz') {

@@ -22,7 +22,11 @@ await runMeshService(
   'agentmesh/registry',
   async (kit) => {
     const c = loadConfig(leaseConfigSchema);
-    const store = await openStore({ service: kit.name, log: kit.log });
+    const store = await openStore({
+      service: kit.name,
+      log: kit.log,
+      onFailure: (failure) => kit.broken(failure.message),
+    });
     const registry = new Registry(
       store,
       kit.log,
