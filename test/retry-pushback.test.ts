@@ -2,7 +2,7 @@
 // `grpc-retry-pushback-ms: -1` (gRFC A6): our client reads it back as `permanent`, and grpc-js's
 // own retries (when a service config enables them) stop on it, while a refusal without it is
 // retried as configured. Served by the real kernel over loopback; clients are plain grpc-js.
-import { Client, credentials, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AgentServiceService, type GetTaskRequest } from '../gen/agentmesh/v1/agent_service.js';
 import { Task } from '../gen/agentmesh/v1/task.js';
 import { Code, MeshError, RETRY_PUSHBACK_TRAILER, type MeshClient } from '../mesh/index.js';
@@ -38,6 +38,12 @@ describe('retry pushback on permanent refusals', () => {
           calls.set(taskId, (calls.get(taskId) ?? 0) + 1);
           if (taskId.startsWith('too-big')) throw new MeshError(Code.RESOURCE_EXHAUSTED, TOO_BIG, { permanent: true });
           if (taskId.startsWith('busy')) throw new MeshError(Code.RESOURCE_EXHAUSTED, 'quota: try later');
+          if (taskId === 'copied-pushback') {
+            // A transient refusal whose metadata happens to hold a pushback (copied from elsewhere).
+            const metadata = new Metadata();
+            metadata.set(RETRY_PUSHBACK_TRAILER, '-1');
+            throw new MeshError(Code.RESOURCE_EXHAUSTED, 'quota: try later', { metadata });
+          }
           // A dependency's permanent refusal is about our request to it, not about our caller's.
           if (taskId === 'relay') await client.getTask({ taskId: 'too-big-behind', historyLength: 0 }, { parent: ctx });
           return { task: Task.fromPartial({ id: taskId }) };
@@ -98,6 +104,10 @@ describe('retry pushback on permanent refusals', () => {
     const transient = await plainGetTask('busy-1');
     expect(transient.err).toMatchObject({ code: Code.RESOURCE_EXHAUSTED, details: 'quota: try later' });
     expect(transient.trailers.get(RETRY_PUSHBACK_TRAILER)).toEqual([]);
+    // Only MeshError.permanent puts the trailer on the wire.
+    const copied = await plainGetTask('copied-pushback');
+    expect(copied.err).toMatchObject({ code: Code.RESOURCE_EXHAUSTED });
+    expect(copied.trailers.get(RETRY_PUSHBACK_TRAILER)).toEqual([]);
   });
 
   test('our client reads the trailer back as a permanent error', async () => {

@@ -186,6 +186,28 @@ describe('SQLite WAL sync (driver, real file)', () => {
     expect(existsSync(`${file}-wal`)).toBe(true);
   });
 
+  test('a failure listener that throws changes nothing: the store is failed closed and closed without a checkpoint', async () => {
+    const other = join(dir, 'other.db');
+    const conn = new Database(other);
+    conn.pragma('journal_mode = WAL');
+    conn.pragma('synchronous = NORMAL');
+    conn.exec('create table parent (id integer primary key)');
+    conn.pragma('wal_checkpoint(TRUNCATE)');
+    const before = readFileSync(other);
+    const sync = controlledSync();
+    const throwing = groupCommitKysely<Tables>(conn, conn, sync, () => {
+      throw new Error('the listener failed');
+    });
+    const write = throwing.transaction().execute((trx) => trx.insertInto('parent').values({ id: 1 }).execute());
+    await until(() => sync.started === 1);
+    sync.finish(eio());
+    await expect(write).rejects.toMatchObject(refused);
+    await expect(throwing.selectFrom('parent').select('id').execute()).rejects.toMatchObject(refused);
+    expect(conn.open).toBe(false);
+    await throwing.destroy();
+    expect(readFileSync(other).equals(before)).toBe(true);
+  });
+
   test('a write outside a transaction is answered after the sync, also one that returns rows (and its stream)', async () => {
     let answered = false;
     const insert = db

@@ -36,5 +36,10 @@ describe('retries and circuit breaking', () => {
     expect([worthRetrying(down), showsUnhealthy(down)]).toEqual([true, true]);
     const refused = new MeshError(Code.INVALID_ARGUMENT, 'amount: required');
     expect([worthRetrying(refused), showsUnhealthy(refused)]).toEqual([false, false]);
+    // A pushback on a sign of ill health (load shed with UNAVAILABLE, a crash) stops retries, not the breaker.
+    for (const code of [Code.UNAVAILABLE, Code.INTERNAL, Code.UNKNOWN, Code.DEADLINE_EXCEEDED]) {
+      const shed = new MeshError(code, 'shedding load', { permanent: true });
+      expect([worthRetrying(shed), showsUnhealthy(shed)]).toEqual([false, true]);
+    }
   });
 });

@@ -21,12 +21,15 @@ export function worthRetrying(error: MeshError): boolean {
 }
 
 /**
- * Whether a failed call counts toward opening its collaborator's circuit. A permanent refusal
- * does not: the collaborator is up and answering; it is this request that is wrong, and one bad
- * request must not open the circuit for everyone's calls.
+ * Whether a failed call counts toward opening its collaborator's circuit. A permanent refusal of
+ * this request (RESOURCE_EXHAUSTED: too big, too broad) does not: the collaborator is up and
+ * answering, and one bad request must not open the circuit for everyone's calls. Any other code
+ * still counts with a pushback: a service shedding load with UNAVAILABLE and `-1` (as gRFC A6
+ * allows) or failing with INTERNAL is unhealthy all the same, and must not keep its circuit shut.
  */
 export function showsUnhealthy(error: MeshError): boolean {
-  return BREAKER_FAILURES.has(error.code) && !error.permanent;
+  if (error.permanent && error.code === Code.RESOURCE_EXHAUSTED) return false;
+  return BREAKER_FAILURES.has(error.code);
 }
 
 /** How a step is retried. */

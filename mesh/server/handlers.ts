@@ -63,6 +63,8 @@ export function toStatus(err: unknown, ctx: OwnedCallContext): ServerErrorRespon
   const metadata = ctx.trailer;
   if (error.metadata) metadata.merge(error.metadata);
   // gRFC A6: the same request will get the same refusal, so clients (ours, grpc-js's) do not retry it.
+  // Only `permanent` decides: a pushback copied into an error's metadata is not passed on.
+  metadata.remove(RETRY_PUSHBACK_TRAILER);
   if (error.permanent) metadata.set(RETRY_PUSHBACK_TRAILER, DO_NOT_RETRY);
   // Code and grpc-js's Status share their numbers.
   return Object.assign(new Error(error.message), {

@@ -440,7 +440,12 @@ export class GroupCommitDriver implements Driver {
     this.group = undefined;
     for (const m of pending) m.reject(failure);
     for (const w of this.waiting.splice(0)) w.refuse(failure);
-    this.onFailure?.(failure);
+    try {
+      this.onFailure?.(failure);
+    } catch {
+      // The listener's own failure changes nothing here: the store is failed closed all the same.
+    }
+    // Whatever the listener did, the unsynced frames must not reach the database file.
     closeWithoutCheckpoint(this.sqlite);
   }
 
