@@ -1,5 +1,5 @@
 import { DiscoveryScope } from '../gen/agentmesh/v1/card.js';
-import { Code, type Principal } from '../mesh/index.js';
+import { Code, RETRY_PUSHBACK_TRAILER, type MeshError, type Principal } from '../mesh/index.js';
 import {
   agentCard,
   cleanupDir,
@@ -78,6 +78,11 @@ describe('Discover within a work budget', () => {
     await expect(refusal).rejects.toThrow(
       /scope too broad: .*budget of 20 entries.*patterns\[0\] has no literal prefix/,
     );
+    // Permanent (the same scope checks the same entries again): `grpc-retry-pushback-ms: -1` in its
+    // trailers (gRFC A6), so neither our clients nor grpc-js's own retries send it again.
+    const err = (await refusal.catch((e: unknown) => e)) as MeshError;
+    expect(err.metadata?.get(RETRY_PUSHBACK_TRAILER)).toEqual(['-1']);
+    expect(err.permanent).toBe(true);
     // Nothing changed: the same registry answers a narrow query, and a broad one that finishes early.
     expect(await discover(regex('payments/l.*'))).toEqual([
       { name: 'payments/ledger', reason: 'name matches regex payments/l.*' },
