@@ -118,10 +118,11 @@ describe('an agent that plans with an LLM and runs an LLM step on a model alias'
     let spans: { name: string; traceId: string; attributes: Record<string, unknown> }[] = [];
     while (spans.filter((s) => s.name.startsWith('chat ')).length < 2) {
       await new Promise((r) => setTimeout(r, 100));
+      // Only complete lines: a batch may be being written while the file is read.
       spans = existsSync(agent.traceFile)
         ? readFileSync(agent.traceFile, 'utf8')
-            .trim()
             .split('\n')
+            .slice(0, -1)
             .map((l) => JSON.parse(l) as (typeof spans)[number])
         : [];
     }
